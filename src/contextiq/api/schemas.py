@@ -1,0 +1,178 @@
+"""Request and response bodies of the public API."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from contextiq.domain import InteractionType
+
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")
+]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class DependencyStatus(BaseModel):
+    status: Literal["ok", "degraded", "down"]
+    backend: str
+    detail: str | None = None
+    latency_ms: float | None = None
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded"]
+    version: str
+    dependencies: dict[str, DependencyStatus]
+
+
+class InteractionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: Identifier
+    content_id: Identifier
+    interaction_type: InteractionType
+    duration_seconds: Annotated[float, Field(ge=0, le=86_400 * 7)] | None = None
+    event_id: Identifier | None = None
+    timestamp: datetime | None = None
+
+
+class InteractionAccepted(BaseModel):
+    event_id: str
+    status: Literal["accepted", "duplicate"]
+
+
+class BatchInteractionsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    interactions: list[dict[str, Any]] = Field(max_length=10_000)
+
+
+class RejectedItem(BaseModel):
+    index: int
+    code: str
+    message: str
+
+
+class BatchInteractionsResult(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: list[RejectedItem]
+
+
+class RecommendationOut(BaseModel):
+    content_id: str
+    title: str
+    category: str
+    tags: list[str]
+    score: float
+    ml_score: float
+    llm_score: float | None
+    reason: str
+    source: str
+
+
+class RecommendationsResponse(BaseModel):
+    user_id: str
+    items: list[RecommendationOut]
+    model_version: str | None
+    llm_provider: str | None
+    cached: bool
+    personalized: bool
+
+
+class ContentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content_id: Identifier
+    title: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    category: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    description: Annotated[str, StringConstraints(max_length=20_000)] = ""
+    tags: Annotated[list[Annotated[str, StringConstraints(max_length=100)]], Field(max_length=50)] = []
+    created_at: datetime | None = None
+    metadata: dict[str, Any] = {}
+
+
+class ContentOut(BaseModel):
+    content_id: str
+    title: str
+    category: str
+    description: str
+    tags: list[str]
+    created_at: datetime
+    metadata: dict[str, Any]
+
+
+class ContentPage(BaseModel):
+    items: list[ContentOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class UpsertResult(BaseModel):
+    upserted: int
+
+
+class SimilarItem(BaseModel):
+    content_id: str
+    title: str
+    category: str
+    score: float
+
+
+class SimilarResponse(BaseModel):
+    content_id: str
+    items: list[SimilarItem]
+
+
+class RecentItem(BaseModel):
+    content_id: str
+    title: str
+    category: str
+    interaction_type: InteractionType
+    occurred_at: datetime
+
+
+class CategoryCount(BaseModel):
+    category: str
+    count: int
+
+
+class UserProfile(BaseModel):
+    user_id: str
+    total: int
+    counts: dict[str, int]
+    top_categories: list[CategoryCount]
+    first_seen: datetime | None
+    last_seen: datetime | None
+    recent: list[RecentItem]
+
+
+class ModelVersionOut(BaseModel):
+    version: str
+    created_at: datetime
+    status: Literal["active", "candidate", "rejected", "retired"]
+    metrics: dict[str, float]
+    n_users: int
+    n_items: int
+    n_interactions: int
+    train_seconds: float
+
+
+class ModelStatus(BaseModel):
+    active: ModelVersionOut | None
+    history: list[ModelVersionOut]
+    last_trained_at: datetime | None
+    events_since_training: int
+    training: bool
+    retrain_enabled: bool

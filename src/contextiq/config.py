@@ -1,0 +1,61 @@
+"""All runtime settings; the only module that reads the environment."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Context IQ settings, read from `CONTEXTIQ_*` variables (and `.env`)."""
+
+    model_config = SettingsConfigDict(env_prefix="CONTEXTIQ_", env_file=".env", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+
+    database_url: str = "sqlite+aiosqlite:///data/contextiq.db"
+    events_url: str = "local://"
+    cache_url: str = "memory://"
+    llm_url: str = "local://"
+    model_dir: Path = Path("data/models")
+
+    cache_ttl_seconds: int = Field(300, ge=0)
+    cache_max_users: int = Field(100_000, ge=1)
+
+    # Interaction weights: view < like < save < share; dislike and skip push away.
+    weight_view: float = 1.0
+    weight_like: float = 3.0
+    weight_save: float = 4.0
+    weight_share: float = 5.0
+    weight_dislike: float = -4.0
+    weight_skip: float = -1.0
+    # A view's weight grows with watch time: weight_view * min(cap, 1 + duration / unit).
+    view_duration_unit_seconds: float = Field(60.0, gt=0)
+    view_duration_cap: float = Field(3.0, ge=1)
+
+    ml_weight: float = Field(0.6, ge=0, le=1)
+    llm_budget_ms: int = Field(250, ge=0)
+    llm_top_k: int = Field(20, ge=0, le=200)
+    llm_api_key: str | None = None
+
+    retrain_every_events: int = Field(5_000, ge=0)
+    retrain_every_seconds: int = Field(3_600, ge=0)
+    train_on_start: bool = True
+
+    api_key: str | None = None
+    admin_key: str | None = None
+    rate_limit_per_minute: int = Field(0, ge=0)
+    cors_origins: list[str] = Field(default_factory=list)
+
+    max_batch_content: int = 1_000
+    max_batch_interactions: int = 10_000
+    max_id_length: int = 128
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Process-wide settings, built once."""
+    return Settings()

@@ -1,0 +1,71 @@
+"""Core vocabulary shared by the API, the store, the worker and the models."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from contextiq.config import Settings
+
+
+class InteractionType(StrEnum):
+    VIEW = "view"
+    LIKE = "like"
+    SAVE = "save"
+    SHARE = "share"
+    DISLIKE = "dislike"
+    SKIP = "skip"
+
+
+#: Types that mean "the user already has this"; such items are never recommended again.
+CONSUMED_TYPES = frozenset({InteractionType.LIKE, InteractionType.SAVE, InteractionType.DISLIKE})
+#: Types that tell us what the user wants more of.
+POSITIVE_TYPES = frozenset(
+    {InteractionType.VIEW, InteractionType.LIKE, InteractionType.SAVE, InteractionType.SHARE}
+)
+
+
+def interaction_weight(
+    settings: Settings, kind: InteractionType, duration_seconds: float | None = None
+) -> float:
+    """Signed strength of one interaction; longer views count more, up to a cap."""
+    base: float = getattr(settings, f"weight_{kind.value}")
+    if kind is InteractionType.VIEW and duration_seconds:
+        factor = 1.0 + duration_seconds / settings.view_duration_unit_seconds
+        return base * min(settings.view_duration_cap, factor)
+    return base
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    content_id: str
+    title: str
+    category: str
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    created_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    event_id: str
+    user_id: str
+    content_id: str
+    interaction_type: InteractionType
+    weight: float
+    occurred_at: datetime
+    duration_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    content_id: str
+    title: str
+    category: str
+    tags: tuple[str, ...]
+    score: float
+    ml_score: float
+    llm_score: float | None
+    reason: str
+    source: str

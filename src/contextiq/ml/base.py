@@ -1,0 +1,68 @@
+"""The contract every model family satisfies (after benfred/implicit).
+
+The service only talks to models through this class. A user is described by
+their interaction history at call time (item id -> summed weight), so known
+users, brand-new users and users who interacted a second ago are served by the
+same code path: the model folds the history into a user vector on the fly.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+
+@dataclass(frozen=True, slots=True)
+class WeightedInteraction:
+    user_id: str
+    item_id: str
+    weight: float
+    timestamp: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFeatures:
+    item_id: str
+    title: str = ""
+    category: str = ""
+    tags: tuple[str, ...] = ()
+    text: str = ""
+
+
+class Recommender(ABC):
+    """Fit on weighted interactions, then rank items for any history."""
+
+    @property
+    @abstractmethod
+    def item_ids(self) -> Sequence[str]:
+        """Every item the model can score, in index order."""
+
+    @abstractmethod
+    def fit(
+        self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
+    ) -> Self:
+        """Learn from interactions; `items` gives content features when known."""
+
+    @abstractmethod
+    def recommend(
+        self, history: Mapping[str, float], k: int, exclude: Collection[str] = ()
+    ) -> list[tuple[str, float]]:
+        """Top-k (item_id, raw score) for a user with this history, best first."""
+
+    @abstractmethod
+    def similar_items(self, item_id: str, k: int) -> list[tuple[str, float]]:
+        """Top-k items most like `item_id` (itself excluded), best first."""
+
+    @abstractmethod
+    def add_items(self, items: Sequence[ItemFeatures]) -> None:
+        """Make new content scorable from its features, before anyone touched it."""
+
+    @abstractmethod
+    def save(self, path: Path) -> None:
+        """Write the model to the directory `path`."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, path: Path) -> Self:
+        """Read a model written by `save`."""
