@@ -1,0 +1,40 @@
+"""A small async key-value cache with TTLs; the backend is picked by URL scheme.
+
+Per-user invalidation uses a generation counter (`incr`) instead of key scans:
+keys embed the user's current generation, so bumping it orphans every old
+entry at once, on every replica that shares the backend.
+"""
+
+from abc import ABC, abstractmethod
+
+
+class CacheUnavailable(Exception):
+    """The cache backend could not be reached; callers serve uncached."""
+
+
+class Cache(ABC):
+    backend: str
+
+    @abstractmethod
+    async def get(self, key: str) -> bytes | None: ...
+
+    @abstractmethod
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
+
+    @abstractmethod
+    async def delete(self, key: str) -> None: ...
+
+    @abstractmethod
+    async def incr(self, key: str) -> int:
+        """Atomically add one to an integer counter (created at 0) and return it."""
+
+    @abstractmethod
+    async def get_int(self, key: str) -> int:
+        """Current value of a counter, 0 when absent."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise CacheUnavailable when the backend is down."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
