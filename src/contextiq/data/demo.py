@@ -10,7 +10,6 @@ from contextiq.config import Settings
 from contextiq.data.importers import Imported
 from contextiq.domain import Content, Interaction, InteractionType, interaction_weight
 
-
 CATEGORIES: dict[str, tuple[list[str], list[str]]] = {
     # category: (subjects for titles, tags)
     "technology": (
