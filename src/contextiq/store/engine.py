@@ -32,7 +32,15 @@ def create_engine(url: str, statement_timeout_ms: int = 5_000) -> AsyncEngine:
         max_overflow=20,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"server_settings": {"statement_timeout": str(statement_timeout_ms)}},
+        pool_timeout=10,
+        connect_args={
+            "timeout": 10,
+            "server_settings": {
+                "statement_timeout": str(statement_timeout_ms),
+                # A relay holds its claim open while it publishes; a dead one lets go.
+                "idle_in_transaction_session_timeout": "60000",
+            },
+        },
     )
 
 

@@ -20,6 +20,7 @@ from contextiq.store.records import (
     RecentItem,
     RecordResult,
 )
+from contextiq.store.retry import retry_transient
 from contextiq.store.tables import (
     ContentRow,
     ContentStats,
@@ -135,6 +136,7 @@ class Store:
             row = await session.get(ContentRow, content_id)
             return _content(row) if row else None
 
+    @retry_transient()
     async def get_contents(self, content_ids: Sequence[str]) -> dict[str, Content]:
         found: dict[str, Content] = {}
         async with self.sessions() as session:
@@ -145,6 +147,7 @@ class Store:
                 found.update({r.content_id: _content(r) for r in rows})
         return found
 
+    @retry_transient()
     async def existing_content_ids(self, content_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         async with self.sessions() as session:
@@ -227,6 +230,7 @@ class Store:
 
     # -- interactions and the outbox -----------------------------------------------------------
 
+    @retry_transient()
     async def record_interactions(self, items: Sequence[Interaction]) -> RecordResult:
         """Write interactions and their outbox rows in one transaction; repeats count once."""
         unique = list({i.event_id: i for i in reversed(items)}.values())[::-1]
@@ -320,6 +324,7 @@ class Store:
                 .values(published_at=utcnow())
             )
 
+    @retry_transient()
     async def pending_outbox(self) -> int:
         async with self.sessions() as session:
             return int(
@@ -340,6 +345,7 @@ class Store:
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
+    @retry_transient()
     async def apply_events(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Fold events into user and content stats exactly once; returns the newly applied."""
         unique = list({e["event_id"]: e for e in events}.values())
@@ -437,6 +443,7 @@ class Store:
             ],
         )
 
+    @retry_transient()
     async def user_history(self, user_id: str, recent: int = 10) -> History:
         history = History()
         async with self.sessions() as session:
@@ -459,6 +466,7 @@ class Store:
                     history.recent_positive.append(content_id)
         return history
 
+    @retry_transient()
     async def user_profile(self, user_id: str, recent: int = 10, top: int = 5) -> Profile:
         async with self.sessions() as session:
             stats = (

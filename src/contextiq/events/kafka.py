@@ -1,0 +1,184 @@
+"""Kafka bus (aiokafka): keyed by user_id, consumer group `contextiq-worker`, manual commits.
+
+Delivery is at least once on both sides: the outbox relay marks rows sent only after the
+broker acknowledged them, and the consumer commits offsets only after the handler
+returned. Consumers dedupe by event_id, so neither Kafka transactions nor the idempotent
+producer are needed. Any failure tears the client down and a fresh one reconnects, which
+also recreates the topic on a broker that lost it.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError
+
+from contextiq.events.base import BusUnavailable, EventBus, Handler
+from contextiq.store.records import OutboxEvent
+
+log = logging.getLogger(__name__)
+
+GROUP_ID = "contextiq-worker"
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    bootstrap: list[str]
+    topic: str
+    partitions: int
+    group_id: str
+
+
+def parse_kafka_url(url: str) -> KafkaConfig:
+    """`kafka://host:port[,host:port]?topic=interactions&partitions=8&group=contextiq-worker`."""
+    parts = urlsplit(url)
+    hosts = [h for h in parts.netloc.split(",") if h]
+    if not hosts:
+        raise ValueError(f"kafka URL needs at least one host:port: {url!r}")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return KafkaConfig(
+        bootstrap=hosts,
+        topic=query.get("topic", "interactions"),
+        partitions=int(query.get("partitions", "8")),
+        group_id=query.get("group", GROUP_ID),
+    )
+
+
+class KafkaBus(EventBus):
+    backend = "kafka"
+
+    def __init__(self, url: str, timeout_ms: int = 5_000, max_records: int = 2_000) -> None:
+        self.config = parse_kafka_url(url)
+        self.timeout_ms = timeout_ms
+        self.max_records = max_records
+        self._producer: AIOKafkaProducer | None = None
+        self._producer_lock = asyncio.Lock()
+
+    async def ensure_topic(self) -> None:
+        """Create the topic with enough partitions for the consumer group; no-op if present."""
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.config.bootstrap, request_timeout_ms=self.timeout_ms
+        )
+        await admin.start()
+        try:
+            existing = await admin.list_topics()
+            if self.config.topic not in existing:
+                await admin.create_topics(
+                    [NewTopic(self.config.topic, self.config.partitions, replication_factor=1)]
+                )
+        finally:
+            await admin.close()
+
+    async def _started_producer(self) -> AIOKafkaProducer:
+        async with self._producer_lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.config.bootstrap,
+                    acks="all",
+                    enable_idempotence=False,
+                    linger_ms=5,
+                    max_batch_size=1 << 20,
+                    request_timeout_ms=self.timeout_ms,
+                    metadata_max_age_ms=5_000,
+                )
+                try:
+                    await self.ensure_topic()
+                    await producer.start()
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await producer.stop()
+                    raise
+                self._producer = producer
+            return self._producer
+
+    async def _drop_producer(self) -> None:
+        async with self._producer_lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+    async def publish(self, events: Sequence[OutboxEvent]) -> None:
+        if not events:
+            return
+        try:
+            producer = await self._started_producer()
+            pending = [
+                await producer.send(
+                    self.config.topic, orjson.dumps(e.payload), key=e.key.encode("utf-8")
+                )
+                for e in events
+            ]
+            await asyncio.gather(*pending)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._drop_producer()
+            raise BusUnavailable(f"kafka publish failed: {exc!r}") from exc
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            self.config.topic,
+            bootstrap_servers=self.config.bootstrap,
+            group_id=self.config.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_records,
+            metadata_max_age_ms=2_000,
+            session_timeout_ms=6_000,
+            heartbeat_interval_ms=1_000,
+            request_timeout_ms=max(self.timeout_ms, 7_000),
+        )
+
+    async def consume(self, handler: Handler) -> None:
+        backoff = 0.5
+        while True:
+            consumer = self._consumer()
+            try:
+                with contextlib.suppress(Exception):
+                    await self.ensure_topic()
+                await consumer.start()
+                backoff = 0.5
+                await self._consume_with(consumer, handler)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("kafka consumer failed, reconnecting in %.1fs: %r", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+
+    async def _consume_with(self, consumer: AIOKafkaConsumer, handler: Handler) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=500, max_records=self.max_records)
+            records = [r for rs in batches.values() for r in rs]
+            if not records:
+                continue
+            await handler([orjson.loads(r.value) for r in records])
+            offsets = {tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs}
+            try:
+                await consumer.commit(offsets)
+            except CommitFailedError as exc:
+                # A rebalance moved the partitions; the new owner re-reads and dedupes.
+                log.info("offset commit skipped after a rebalance: %s", exc)
+
+    async def ping(self) -> None:
+        try:
+            producer = await self._started_producer()
+            await asyncio.wait_for(producer.client.fetch_all_metadata(), self.timeout_ms / 1000)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._drop_producer()
+            raise BusUnavailable(f"kafka unreachable: {exc!r}") from exc
+
+    async def close(self) -> None:
+        await self._drop_producer()

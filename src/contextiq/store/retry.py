@@ -1,0 +1,57 @@
+"""Retry store operations that failed for a passing reason (failover, deadlock, busy file).
+
+Only operations that are safe to repeat are wrapped: writes key on event_id or upsert,
+so a retry after an unknown outcome cannot double anything.
+"""
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: Serialization failure, deadlock, admin/crash shutdown, cannot connect now,
+#: too many connections, and the connection-exception class.
+TRANSIENT_SQLSTATES = frozenset(
+    {"40001", "40P01", "57P01", "57P02", "57P03", "53300", "08000", "08001", "08003", "08006"}
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
+            return True
+        return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+    return isinstance(exc, ConnectionError | TimeoutError)
+
+
+def retry_transient(
+    attempts: int = 4, first_delay: float = 0.05
+) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
+    def decorate(operation: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+        @functools.wraps(operation)
+        async def attempt(*args: P.args, **kwargs: P.kwargs) -> T:
+            delay = first_delay
+            for _ in range(attempts - 1):
+                try:
+                    return await operation(*args, **kwargs)
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    log.warning("%s: transient error, retrying: %s", operation.__name__, exc)
+                    await asyncio.sleep(delay)
+                    delay *= 4
+            return await operation(*args, **kwargs)
+
+        return attempt
+
+    return decorate
