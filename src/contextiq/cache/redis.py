@@ -24,10 +24,10 @@ class RedisCache(Cache):
 
     async def get(self, key: str) -> bytes | None:
         try:
-            value: bytes | None = await self._redis.get(key)
+            value = await self._redis.get(key)
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(str(exc)) from exc
-        return value
+        return value.encode() if isinstance(value, str) else value
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         try:

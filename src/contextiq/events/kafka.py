@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError
 
@@ -48,6 +48,16 @@ def parse_kafka_url(url: str) -> KafkaConfig:
         partitions=int(query.get("partitions", "8")),
         group_id=query.get("group", GROUP_ID),
     )
+
+
+class _LogAssignments(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Operators (and the fault tests) see how the group split the partitions."""
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        log.info("revoked partitions %s", sorted(tp.partition for tp in revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
 
 
 class KafkaBus(EventBus):
@@ -123,8 +133,7 @@ class KafkaBus(EventBus):
             raise BusUnavailable(f"kafka publish failed: {exc!r}") from exc
 
     def _consumer(self) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(
-            self.config.topic,
+        consumer = AIOKafkaConsumer(
             bootstrap_servers=self.config.bootstrap,
             group_id=self.config.group_id,
             enable_auto_commit=False,
@@ -135,6 +144,8 @@ class KafkaBus(EventBus):
             heartbeat_interval_ms=1_000,
             request_timeout_ms=max(self.timeout_ms, 7_000),
         )
+        consumer.subscribe([self.config.topic], listener=_LogAssignments())
+        return consumer
 
     async def consume(self, handler: Handler) -> None:
         backoff = 0.5
