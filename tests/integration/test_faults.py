@@ -180,7 +180,7 @@ async def test_redis_outage_serves_uncached_and_recovers(
     tmp_path: Path, private_redis: RedisServer
 ) -> None:
     settings = embedded_settings(tmp_path)
-    bootstrap(settings, lambda _: None, demo_items=120, demo_users=30)
+    await asyncio.to_thread(bootstrap, settings, lambda _: None, 120, 30)
     env = contextiq_env(
         tmp_path,
         database_url=settings.database_url,
