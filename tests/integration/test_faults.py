@@ -16,8 +16,15 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from contextiq.cli.bootstrap import bootstrap
+from contextiq.cli.bootstrap import seed_demo
+from contextiq.config import Settings
 from contextiq.domain import InteractionType
+from contextiq.ml import ModelRegistry, TrainReport
+from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
+from contextiq.recommend.models import item_features
+from contextiq.store.migrate import upgrade_async
+from contextiq.store.store import Store
+from contextiq.worker.training import load_training_data
 from tests.conftest import embedded_settings
 from tests.integration.conftest import (
     N_ITEMS,
@@ -176,11 +183,28 @@ async def test_broker_outage_keeps_interactions_in_the_outbox(
         api.stop()
 
 
+async def serving_model(settings: Settings) -> None:
+    """Demo data and a small, quickly fitted model, so that health can report `ok`."""
+    await upgrade_async(settings.database_url)
+    await seed_demo(settings, lambda _: None, items=120, users=30)
+    store = Store(settings.database_url)
+    try:
+        interactions = await load_training_data(store)
+        items = [item_features(c) for c in await store.all_content()]
+    finally:
+        await store.close()
+    model = EmbeddingRecommender(EmbeddingConfig(dim=16, max_epochs=3, refit=False))
+    model.fit(interactions, items)
+    registry = ModelRegistry(settings.model_dir)
+    report = TrainReport(model, {}, None, True, 0.0, 30, 120, len(interactions))
+    registry.promote(registry.save(model, report))
+
+
 async def test_redis_outage_serves_uncached_and_recovers(
     tmp_path: Path, private_redis: RedisServer
 ) -> None:
     settings = embedded_settings(tmp_path)
-    await asyncio.to_thread(bootstrap, settings, lambda _: None, 120, 30)
+    await serving_model(settings)
     env = contextiq_env(
         tmp_path,
         database_url=settings.database_url,

@@ -75,15 +75,16 @@ class KafkaBus(EventBus):
         admin = AIOKafkaAdminClient(
             bootstrap_servers=self.config.bootstrap, request_timeout_ms=self.timeout_ms
         )
-        await admin.start()
         try:
-            existing = await admin.list_topics()
-            if self.config.topic not in existing:
-                await admin.create_topics(
-                    [NewTopic(self.config.topic, self.config.partitions, replication_factor=1)]
-                )
+            async with asyncio.timeout(self.timeout_ms / 1000):
+                await admin.start()
+                if self.config.topic not in await admin.list_topics():
+                    await admin.create_topics(
+                        [NewTopic(self.config.topic, self.config.partitions, replication_factor=1)]
+                    )
         finally:
-            await admin.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(admin.close(), self.timeout_ms / 1000)
 
     async def _started_producer(self) -> AIOKafkaProducer:
         async with self._producer_lock:
@@ -111,26 +112,31 @@ class KafkaBus(EventBus):
         async with self._producer_lock:
             producer, self._producer = self._producer, None
         if producer is not None:
+            # stop() flushes; batches for a broker that is gone would wait for it forever.
             with contextlib.suppress(Exception):
-                await producer.stop()
+                await asyncio.wait_for(producer.stop(), self.timeout_ms / 1000)
 
     async def publish(self, events: Sequence[OutboxEvent]) -> None:
         if not events:
             return
         try:
-            producer = await self._started_producer()
-            pending = [
-                await producer.send(
-                    self.config.topic, orjson.dumps(e.payload), key=e.key.encode("utf-8")
-                )
-                for e in events
-            ]
-            await asyncio.gather(*pending)
+            async with asyncio.timeout(2 * self.timeout_ms / 1000):
+                await self._send_all(events)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             await self._drop_producer()
             raise BusUnavailable(f"kafka publish failed: {exc!r}") from exc
+
+    async def _send_all(self, events: Sequence[OutboxEvent]) -> None:
+        producer = await self._started_producer()
+        pending = [
+            await producer.send(
+                self.config.topic, orjson.dumps(e.payload), key=e.key.encode("utf-8")
+            )
+            for e in events
+        ]
+        await asyncio.gather(*pending)
 
     def _consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
@@ -183,8 +189,9 @@ class KafkaBus(EventBus):
 
     async def ping(self) -> None:
         try:
-            producer = await self._started_producer()
-            await asyncio.wait_for(producer.client.fetch_all_metadata(), self.timeout_ms / 1000)
+            async with asyncio.timeout(2.0):  # health probes must answer quickly
+                producer = await self._started_producer()
+                await producer.client.fetch_all_metadata()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
