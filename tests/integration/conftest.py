@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -118,8 +119,10 @@ class RedisServer(Daemon):
     def __init__(self, tmp: Path) -> None:
         self.port = free_port()
         super().__init__(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""]
-            + ["--appendonly", "no", "--dir", str(tmp)],
+            [
+                *("redis-server", "--bind", "127.0.0.1", "--port", str(self.port)),
+                *("--save", "", "--appendonly", "no", "--dir", str(tmp)),
+            ],
             tmp / f"redis-{self.port}.log",
         )
 
@@ -232,9 +235,9 @@ class Api(Daemon):
             [str(CONTEXTIQ), "serve", "--port", str(self.port)], tmp / f"{name}.log", env
         )
 
-    async def started(self, timeout: float = 60.0) -> None:
+    async def started(self, within: float = 60.0) -> None:
         self.start()
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         async with httpx.AsyncClient(base_url=self.base_url, timeout=2) as client:
             while time.monotonic() < deadline:
                 assert self.process is not None and self.process.poll() is None, self.log()
@@ -243,18 +246,29 @@ class Api(Daemon):
                     return
                 except httpx.TransportError:
                     await asyncio.sleep(0.1)
-        raise TimeoutError(f"API did not come up:\n{self.log()}")
+        raise TimeoutError(f"API did not come up in {within}s:\n{self.log()}")
 
 
 class Worker(Daemon):
     def __init__(self, tmp: Path, name: str, env: dict[str, str]) -> None:
         super().__init__([str(CONTEXTIQ), "worker"], tmp / f"{name}.log", env)
 
+    async def consuming(self, within: float = 60.0) -> None:
+        """Started and owning partitions (the Kafka group join takes a few seconds)."""
+        self.start()
+        offset = self.log_path.stat().st_size
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+        async def assigned() -> bool:
+            assert self.process is not None and self.process.poll() is None, self.log()
+            return re.search(r"assigned partitions \[\d", self.log()[offset:]) is not None
+
+        await eventually(assigned, within, f"{self.log_path.name} to own partitions")
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if await check():
             return
         await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    raise AssertionError(f"timed out after {within}s waiting for {what}")
