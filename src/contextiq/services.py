@@ -15,6 +15,7 @@ from contextiq.recommend.cache import RecommendationCache
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.pipeline import Recommender, Rescorer
 from contextiq.recommend.snapshots import SnapshotRecorder
+from contextiq.store.group_commit import InteractionWriter
 from contextiq.store.store import Store
 from contextiq.worker.processor import EventProcessor, Retrainer
 from contextiq.worker.training import train_and_register
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 class Services:
     settings: Settings
     store: Store
+    writer: InteractionWriter
     cache: Cache
     rec_cache: RecommendationCache
     bus: EventBus
@@ -88,6 +90,7 @@ def build_services(settings: Settings, rescorer: Rescorer | None = None) -> Serv
     return Services(
         settings=settings,
         store=store,
+        writer=InteractionWriter(store),
         cache=cache,
         rec_cache=rec_cache,
         bus=bus,

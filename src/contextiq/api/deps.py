@@ -9,7 +9,8 @@ from contextiq.api.errors import ApiError
 from contextiq.services import Services
 
 
-def get_services(request: Request) -> Services:
+# Dependencies are `async def` so FastAPI runs them inline instead of in a thread pool.
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -24,14 +25,14 @@ def _check(expected: str | None, given: str | None, what: str) -> None:
         raise ApiError(401, "unauthorized", f"a valid {what} header is required")
 
 
-def require_api_key(
+async def require_api_key(
     services: ServicesDep, x_api_key: Annotated[str | None, Header()] = None
 ) -> None:
     """Write routes need `X-API-Key` when `CONTEXTIQ_API_KEY` is set."""
     _check(services.settings.api_key, x_api_key, "X-API-Key")
 
 
-def require_admin_key(
+async def require_admin_key(
     services: ServicesDep, x_admin_key: Annotated[str | None, Header()] = None
 ) -> None:
     """Admin routes are closed unless `CONTEXTIQ_ADMIN_KEY` is set and given."""

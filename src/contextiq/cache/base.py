@@ -6,6 +6,7 @@ entry at once, on every replica that shares the backend.
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 
 
 class CacheUnavailable(Exception):
@@ -27,6 +28,11 @@ class Cache(ABC):
     @abstractmethod
     async def incr(self, key: str) -> int:
         """Atomically add one to an integer counter (created at 0) and return it."""
+
+    async def incr_many(self, keys: Collection[str]) -> None:
+        """Bump several counters; backends with pipelining do it in one round trip."""
+        for key in keys:
+            await self.incr(key)
 
     @abstractmethod
     async def get_int(self, key: str) -> int:

@@ -4,6 +4,8 @@ Calls fail fast (short socket timeouts) and raise `CacheUnavailable`, so a Redis
 outage costs a request milliseconds, not seconds; callers then serve uncached.
 """
 
+from collections.abc import Collection
+
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -44,6 +46,17 @@ class RedisCache(Cache):
     async def incr(self, key: str) -> int:
         try:
             return int(await self._redis.incr(key))
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(str(exc)) from exc
+
+    async def incr_many(self, keys: Collection[str]) -> None:
+        if not keys:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.incr(key)
+                await pipe.execute()
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(str(exc)) from exc
 

@@ -6,6 +6,7 @@ If the backend is down, reads miss and writes are dropped: requests never fail o
 """
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -61,6 +62,12 @@ class RecommendationCache:
 
     async def invalidate_user(self, user_id: str) -> None:
         await self._bump(f"gen:user:{user_id}")
+
+    async def invalidate_users(self, user_ids: Collection[str]) -> None:
+        try:
+            await self.cache.incr_many([f"gen:user:{u}" for u in user_ids])
+        except Exception as exc:
+            self._failed(exc)
 
     async def invalidate_catalog(self) -> None:
         await self._bump(CATALOG_GENERATION)

@@ -28,9 +28,11 @@ def create_engine(url: str, statement_timeout_ms: int = 5_000) -> AsyncEngine:
         return engine
     return create_async_engine(
         url,
-        pool_size=10,
-        max_overflow=20,
-        pool_pre_ping=True,
+        # Sized for a replica's concurrent requests: overflow connections are opened and
+        # closed per checkout, which costs more than the query. No pre-ping round trip:
+        # a connection that died is invalidated and the store retries (store/retry.py).
+        pool_size=20,
+        max_overflow=10,
         pool_recycle=1800,
         pool_timeout=10,
         connect_args={

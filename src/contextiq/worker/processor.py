@@ -89,8 +89,7 @@ class EventProcessor:
         if not fresh:
             return
         self.applied += len(fresh)
-        for user_id in {e["user_id"] for e in fresh}:
-            await self.cache.invalidate_user(user_id)
+        await self.cache.invalidate_users({e["user_id"] for e in fresh})
         self.retrainer.count(len(fresh))
         if self.after_apply is not None:
             await self.after_apply(fresh)

@@ -18,6 +18,7 @@ from contextiq.api.schemas import (
 )
 from contextiq.domain import Interaction, interaction_weight
 from contextiq.services import Services
+from contextiq.store.group_commit import Outcome
 
 router = APIRouter(tags=["interactions"], dependencies=[WriteAccess])
 
@@ -38,8 +39,7 @@ def to_interaction(services: Services, body: InteractionIn) -> Interaction:
 
 
 async def _after_write(services: Services, user_ids: set[str]) -> None:
-    for user_id in user_ids:
-        await services.rec_cache.invalidate_user(user_id)
+    await services.rec_cache.invalidate_users(user_ids)
     services.relay.nudge()
 
 
@@ -51,13 +51,14 @@ async def _after_write(services: Services, user_ids: set[str]) -> None:
 )
 async def interact(body: InteractionIn, services: ServicesDep) -> InteractionAccepted:
     """Record one interaction; a repeated `event_id` is accepted and counted once."""
-    if not await services.store.existing_content_ids([body.content_id]):
-        raise ApiError(404, "content_not_found", f"content {body.content_id!r} does not exist")
     item = to_interaction(services, body)
-    result = await services.store.record_interactions([item])
+    outcome = await services.writer.record(item)
+    if outcome is Outcome.UNKNOWN_CONTENT:
+        raise ApiError(404, "content_not_found", f"content {body.content_id!r} does not exist")
     await _after_write(services, {item.user_id})
     return InteractionAccepted(
-        event_id=item.event_id, status="accepted" if result.accepted else "duplicate"
+        event_id=item.event_id,
+        status="accepted" if outcome is Outcome.ACCEPTED else "duplicate",
     )
 
 
