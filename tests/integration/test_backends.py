@@ -73,6 +73,7 @@ async def _collect(bus: KafkaBus, until: int, seen: list[dict[str, Any]]) -> Non
     task = asyncio.create_task(bus.consume(handler))
     try:
         await asyncio.wait_for(enough.wait(), 60)
+        await asyncio.sleep(1.0)  # the commit follows the handler; let it land before stopping
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
