@@ -12,9 +12,11 @@ from contextiq.config import Settings
 from contextiq.events import EventBus, bus_from_url
 from contextiq.events.relay import OutboxRelay
 from contextiq.recommend.cache import RecommendationCache
+from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.pipeline import Recommender, Rescorer
 from contextiq.recommend.snapshots import SnapshotRecorder
+from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.store import Store
 from contextiq.worker.processor import EventProcessor, Retrainer
 from contextiq.worker.training import train_and_register
@@ -34,6 +36,8 @@ class Services:
     retrainer: Retrainer
     processor: EventProcessor
     snapshots: SnapshotRecorder
+    catalog: Catalog
+    writer: GroupCommitWriter
     recommender: Recommender
     rescorer: Rescorer | None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -44,6 +48,7 @@ class Services:
     async def start(self, *, relay: bool, consume: bool, watch_models: bool) -> None:
         """Start this process's share of the work (API, worker, or both embedded)."""
         await self.models.refresh()
+        self.spawn(self.writer.run(), "group-commit")
         self.spawn(self.snapshots.run(), "snapshots")
         if relay:
             self.spawn(self.relay.run(), "outbox-relay")
@@ -82,8 +87,9 @@ def build_services(settings: Settings, rescorer: Rescorer | None = None) -> Serv
     )
     processor = EventProcessor(store, rec_cache, retrainer)
     snapshots = SnapshotRecorder(store)
+    catalog = Catalog(store)
     recommender = Recommender(
-        store, rec_cache, models, snapshots, rescorer, settings.ml_weight, settings.llm_top_k
+        store, catalog, models, snapshots, rescorer, settings.ml_weight, settings.llm_top_k
     )
     return Services(
         settings=settings,
@@ -96,6 +102,8 @@ def build_services(settings: Settings, rescorer: Rescorer | None = None) -> Serv
         retrainer=retrainer,
         processor=processor,
         snapshots=snapshots,
+        catalog=catalog,
+        writer=GroupCommitWriter(store),
         recommender=recommender,
         rescorer=rescorer,
     )

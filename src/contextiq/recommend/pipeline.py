@@ -1,12 +1,13 @@
 """The read path: candidates, filters, ML score, LLM rescoring, blend, explain, cache."""
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 from contextiq.domain import Content, Recommendation
 from contextiq.llm.base import Candidate, LikedItem, LLMScore, UserContext
-from contextiq.recommend.cache import RecommendationCache
+from contextiq.ml.base import Recommender as MLRecommender
+from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.explain import anchors
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.snapshots import SnapshotRecorder
@@ -31,11 +32,7 @@ class Result:
     items: list[Recommendation]
     model_version: str | None
     llm_provider: str | None
-    cached: bool
     personalized: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _normalize(scores: Sequence[float]) -> list[float]:
@@ -60,7 +57,7 @@ class Recommender:
     def __init__(
         self,
         store: Store,
-        cache: RecommendationCache,
+        catalog: Catalog,
         models: ModelHolder,
         snapshots: SnapshotRecorder,
         rescorer: Rescorer | None,
@@ -68,22 +65,17 @@ class Recommender:
         llm_top_k: int,
     ) -> None:
         self.store = store
-        self.cache = cache
+        self.catalog = catalog
         self.models = models
         self.snapshots = snapshots
         self.rescorer = rescorer
         self.ml_weight = ml_weight
         self.llm_top_k = llm_top_k
 
-    async def recommend(self, user_id: str, limit: int, category: str | None) -> Result:
-        key = await self.cache.key(user_id, self.models.version, limit, category or "")
-        hit = await self.cache.get(key)
-        if hit is not None:
-            hit["cached"] = True
-            hit["items"] = [Recommendation(**{**i, "tags": tuple(i["tags"])}) for i in hit["items"]]
-            return Result(**hit)
-        result = await self._compute(user_id, limit, category)
-        await self.cache.put(key, result.to_dict())
+    async def recommend(
+        self, user_id: str, limit: int, category: str | None, catalog_generation: int | None
+    ) -> Result:
+        result = await self._compute(user_id, limit, category, catalog_generation)
         self.snapshots.record(
             user_id,
             result.model_version,
@@ -91,24 +83,33 @@ class Recommender:
         )
         return result
 
-    async def _compute(self, user_id: str, limit: int, category: str | None) -> Result:
+    async def _compute(
+        self, user_id: str, limit: int, category: str | None, generation: int | None
+    ) -> Result:
         history = await self.store.user_history(user_id)
         model, version = self.models.model, self.models.version
         positives = {i: w for i, w in history.weights.items() if w > 0}
         if model is not None and positives:
-            items = await self._personalized(model, history, limit, category)
+            items = await self._personalized(model, history, limit, category, generation)
             if items:
-                items = await self._rescore(user_id, history, items)
-                return Result(user_id, items[:limit], version, self._provider(items), False, True)
+                items = await self._rescore(user_id, history, items, generation)
+                return Result(user_id, items[:limit], version, self._provider(items), True)
         items = await self._popular_and_fresh(history, limit, category)
-        return Result(user_id, items, version, None, False, False)
+        return Result(user_id, items, version, None, False)
 
     async def _personalized(
-        self, model: Any, history: History, limit: int, category: str | None
+        self,
+        model: MLRecommender,
+        history: History,
+        limit: int,
+        category: str | None,
+        generation: int | None,
     ) -> list[Recommendation]:
         pool = max(limit * 5, 50) if category is None else max(limit * 50, 500)
         ranked = model.recommend(history.weights, pool, exclude=history.weights.keys())
-        contents = await self.store.get_contents([i for i, _ in ranked] + history.recent_positive)
+        contents = await self.catalog.get_many(
+            [i for i, _ in ranked] + history.recent_positive, generation
+        )
         ranked = [
             (i, s)
             for i, s in ranked
@@ -132,13 +133,17 @@ class Recommender:
         return out
 
     async def _rescore(
-        self, user_id: str, history: History, items: list[Recommendation]
+        self,
+        user_id: str,
+        history: History,
+        items: list[Recommendation],
+        generation: int | None,
     ) -> list[Recommendation]:
         if self.rescorer is None or self.llm_top_k == 0:
             return items
         head = items[: self.llm_top_k]
-        contents = await self.store.get_contents(
-            history.recent_positive + [i.content_id for i in head]
+        contents = await self.catalog.get_many(
+            history.recent_positive + [i.content_id for i in head], generation
         )
         candidates = [
             Candidate(
