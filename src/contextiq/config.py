@@ -10,7 +10,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Context IQ settings, read from `CONTEXTIQ_*` variables (and `.env`)."""
 
-    model_config = SettingsConfigDict(env_prefix="CONTEXTIQ_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CONTEXTIQ_", env_file=".env", env_ignore_empty=True, extra="ignore"
+    )
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -44,15 +46,10 @@ class Settings(BaseSettings):
 
     retrain_every_events: int = Field(5_000, ge=0)
     retrain_every_seconds: int = Field(3_600, ge=0)
-    train_on_start: bool = True
 
     api_key: str | None = None
     admin_key: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
-
-    max_batch_content: int = 1_000
-    max_batch_interactions: int = 10_000
-    max_id_length: int = 128
 
 
 @lru_cache
