@@ -3,7 +3,7 @@
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 WINDOW_S = 60.0
 
@@ -21,7 +21,9 @@ class RateBudget:
         requests_per_minute: int = 0,
         tokens_per_minute: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self._sleep = sleep
         self._rpm = requests_per_minute
         self._tpm = tokens_per_minute
         self._clock = clock
@@ -52,4 +54,4 @@ class RateBudget:
                     self._spent.append((now, tokens))
                     self._tokens_in_window += tokens
                     return
-                await asyncio.sleep(wait)
+                await self._sleep(wait)

@@ -12,7 +12,7 @@ circuit breaker.
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from contextiq.cache.base import Cache
@@ -51,7 +51,13 @@ class BreakerOpen(ScorerError):
 class ScoringService:
     """Wraps one Scorer with the cache, the budget and the protections above."""
 
-    def __init__(self, scorer: Scorer, cache: Cache, policy: ScoringPolicy | None = None) -> None:
+    def __init__(
+        self,
+        scorer: Scorer,
+        cache: Cache,
+        policy: ScoringPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.scorer = scorer
         self.policy = policy or ScoringPolicy()
         self._scores = ScoreCache(
@@ -61,7 +67,7 @@ class ScoringService:
             PROMPT_VERSION,
             self.policy.cache_ttl_seconds,
         )
-        self._breaker = CircuitBreaker(self.policy.failure_threshold, self.policy.cooldown_s)
+        self._breaker = CircuitBreaker(self.policy.failure_threshold, self.policy.cooldown_s, clock)
         self._rate = RateBudget(self.policy.requests_per_minute, self.policy.tokens_per_minute)
         self._slots = asyncio.Semaphore(self.policy.max_concurrency)
         self._stats = CallStats()
