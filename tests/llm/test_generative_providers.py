@@ -47,7 +47,9 @@ async def test_bedrock_request_shape(bedrock_server: FakeServer) -> None:
     scorer = build_scorer(url)
     assert scorer is not None
     await scorer.score(USER, CANDIDATES)
-    assert bedrock_server.script.paths == ["/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"]
+    assert bedrock_server.script.paths == [
+        "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"
+    ]
     body = bedrock_server.script.requests[0]
     assert body["inferenceConfig"]["temperature"] == 0.0
     assert "AWS4-HMAC-SHA256" in bedrock_server.script.headers[0]["authorization"]

@@ -28,7 +28,9 @@ class FakeClock:
 async def make_service(openai_server: FakeServer) -> AsyncIterator[ServiceFactory]:
     made: list[ScoringService] = []
 
-    def make(policy: ScoringPolicy = FAST_RETRIES, clock: FakeClock | None = None) -> ScoringService:
+    def make(
+        policy: ScoringPolicy = FAST_RETRIES, clock: FakeClock | None = None
+    ) -> ScoringService:
         scorer = build_scorer(f"openai://{openai_server.address}/v1?model=m")
         assert scorer is not None
         service = ScoringService(scorer, MemoryCache(), policy, clock or FakeClock())
@@ -175,8 +177,7 @@ async def test_concurrency_is_limited(
     openai_server.script.default = "hang"
     service = make_service(replace(FAST_RETRIES, max_concurrency=1, batch_size=1))
     work = asyncio.create_task(service.precompute(USER, CANDIDATES))
-    while not openai_server.script.requests:
-        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)  # time for unlimited calls to pile up at the server
     openai_server.script.release.set()
     assert len(await work) == len(CANDIDATES)
     assert len(openai_server.script.requests) == len(CANDIDATES)
