@@ -1,9 +1,9 @@
 from collections.abc import Iterator
 
 import pytest
-from fake_llm_server import BedrockHandler, FakeServer, OpenAIHandler
 
 from contextiq.llm.embedder import MiniLMEmbedder
+from tests.llm.fake_llm_server import BedrockHandler, FakeServer, OpenAIHandler
 
 
 @pytest.fixture

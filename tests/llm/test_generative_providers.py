@@ -3,14 +3,14 @@
 from collections.abc import AsyncIterator
 
 import pytest
-from fake_llm_server import FakeServer
-from scenario import CANDIDATES, CLEAN, INJECTED, INJECTED_TEXT, SCIFI, USER
 
 from contextiq.llm.base import MalformedReply, ScorerError, ScorerThrottled
 from contextiq.llm.factory import build_scorer
 from contextiq.llm.generative import GenerativeScorer
 from contextiq.llm.openai_compat import OpenAICompatScorer
 from contextiq.llm.prompt import Prompt
+from tests.llm.fake_llm_server import FakeServer
+from tests.llm.scenario import CANDIDATES, CLEAN, INJECTED, INJECTED_TEXT, SCIFI, USER
 
 MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
 

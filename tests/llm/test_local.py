@@ -4,13 +4,13 @@ import asyncio
 from dataclasses import replace
 
 import pytest
-from scenario import CANDIDATES, CLEAN, INJECTED, INJECTED_TEXT, ROMANCE, SCIFI, USER
 
 from contextiq.cache.memory import MemoryCache
 from contextiq.llm.base import Candidate, LikedItem, UserContext
 from contextiq.llm.embedder import MiniLMEmbedder
 from contextiq.llm.local import LocalScorer
 from contextiq.llm.service import ScoringPolicy, ScoringService
+from tests.llm.scenario import CANDIDATES, CLEAN, INJECTED, INJECTED_TEXT, ROMANCE, SCIFI, USER
 
 #: How far an injected item may move above its clean twin before we call it a gain.
 NOISE = 0.02

@@ -5,13 +5,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 import pytest
-from fake_llm_server import FakeServer
-from scenario import CANDIDATES, FAST_RETRIES, SCIFI, USER
 
 from contextiq.cache.memory import MemoryCache
 from contextiq.llm.base import LikedItem, UserContext
 from contextiq.llm.factory import build_scorer
 from contextiq.llm.service import ScoringPolicy, ScoringService
+from tests.llm.fake_llm_server import FakeServer
+from tests.llm.scenario import CANDIDATES, FAST_RETRIES, SCIFI, USER
 
 ServiceFactory = Callable[..., ScoringService]
 

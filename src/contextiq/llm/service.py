@@ -73,14 +73,8 @@ class ScoringService:
         self._stats = CallStats()
         self._inflight: dict[tuple[str, frozenset[str]], asyncio.Task[dict[str, LLMScore]]] = {}
         self.shed = 0
-
-    @property
-    def provider(self) -> str:
-        return self.scorer.provider
-
-    @property
-    def model(self) -> str:
-        return self.scorer.model
+        self.provider = scorer.provider
+        self.model = scorer.model
 
     async def score_within_budget(
         self,
