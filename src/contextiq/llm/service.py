@@ -97,7 +97,7 @@ class ScoringService:
         remaining = deadline - loop.time()
         if remaining > 0:
             done, _ = await asyncio.wait({fill}, timeout=remaining)
-            if fill in done:
+            if fill in done and not fill.cancelled() and fill.exception() is None:
                 ready.update(fill.result())
         return ready
 
@@ -182,6 +182,8 @@ class ScoringService:
 
     async def _call(self, user: UserContext, batch: Sequence[Candidate]) -> dict[str, LLMScore]:
         """One guarded provider call; every outcome feeds the breaker and the stats."""
+        if self._breaker.state is BreakerState.OPEN:
+            raise BreakerOpen("circuit breaker open")
         await self._rate.acquire(self.scorer.estimate_tokens(user, batch))
         async with self._slots:
             if not self._breaker.allow():
