@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     cache_url: str = "memory://"
     llm_url: str = "local://"
     model_dir: Path = Path("data/models")
+    migrate_on_start: bool = True
 
     cache_ttl_seconds: int = Field(300, ge=0)
     cache_max_users: int = Field(100_000, ge=1)
@@ -47,7 +48,6 @@ class Settings(BaseSettings):
 
     api_key: str | None = None
     admin_key: str | None = None
-    rate_limit_per_minute: int = Field(0, ge=0)
     cors_origins: list[str] = Field(default_factory=list)
 
     max_batch_content: int = 1_000

@@ -17,8 +17,6 @@ class InteractionType(StrEnum):
     SKIP = "skip"
 
 
-#: Types that mean "the user already has this"; such items are never recommended again.
-CONSUMED_TYPES = frozenset({InteractionType.LIKE, InteractionType.SAVE, InteractionType.DISLIKE})
 #: Types that tell us what the user wants more of.
 POSITIVE_TYPES = frozenset(
     {InteractionType.VIEW, InteractionType.LIKE, InteractionType.SAVE, InteractionType.SHARE}

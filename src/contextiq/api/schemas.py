@@ -97,7 +97,9 @@ class ContentIn(BaseModel):
     title: Annotated[str, StringConstraints(min_length=1, max_length=500)]
     category: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     description: Annotated[str, StringConstraints(max_length=20_000)] = ""
-    tags: Annotated[list[Annotated[str, StringConstraints(max_length=100)]], Field(max_length=50)] = []
+    tags: Annotated[
+        list[Annotated[str, StringConstraints(max_length=100)]], Field(max_length=50)
+    ] = []
     created_at: datetime | None = None
     metadata: dict[str, Any] = {}
 
@@ -176,3 +178,11 @@ class ModelStatus(BaseModel):
     events_since_training: int
     training: bool
     retrain_enabled: bool
+
+
+class CategoriesResponse(BaseModel):
+    categories: list[CategoryCount]
+
+
+class RetrainAccepted(BaseModel):
+    status: Literal["started", "already_running"]

@@ -1,0 +1,55 @@
+"""The FastAPI application: routers, error shape, lifespan, and the built web UI at `/`."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from contextiq import __version__
+from contextiq.api.errors import install_error_handlers
+from contextiq.api.routers import content, health, interactions, models, recommendations, users
+from contextiq.config import Settings
+from contextiq.services import Services, build_services
+from contextiq.store.migrate import upgrade_async
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> FastAPI:
+    """`embedded_worker` defaults to on for the in-process bus, off for Kafka."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await upgrade_async(settings.database_url)
+        services: Services = build_services(settings)
+        consume = services.bus.backend == "local" if embedded_worker is None else embedded_worker
+        await services.start(relay=True, consume=consume, watch_models=True)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    app = FastAPI(
+        title="Context IQ",
+        version=__version__,
+        description="Personalized, explainable content recommendations.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    for module in (health, interactions, recommendations, users, content, models):
+        app.include_router(module.router, prefix="/api/v1")
+    if (STATIC_DIR / "index.html").exists():
+        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="ui")
+    return app

@@ -1,0 +1,58 @@
+"""GET /health: each dependency's state; `degraded` when any is not ok."""
+
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter
+
+from contextiq import __version__
+from contextiq.api.deps import ServicesDep
+from contextiq.api.schemas import DependencyStatus, HealthResponse
+from contextiq.services import Services
+
+router = APIRouter(tags=["health"])
+
+
+async def _probe(backend: str, check: Callable[[], Awaitable[object]]) -> DependencyStatus:
+    started = time.perf_counter()
+    try:
+        await check()
+    except Exception as exc:
+        return DependencyStatus(status="down", backend=backend, detail=str(exc)[:200])
+    latency = (time.perf_counter() - started) * 1000
+    return DependencyStatus(status="ok", backend=backend, latency_ms=round(latency, 2))
+
+
+def _llm_status(services: Services) -> DependencyStatus:
+    if services.rescorer is None:
+        return DependencyStatus(status="ok", backend="none", detail="ML scores only")
+    return DependencyStatus(status="ok", backend=services.rescorer.provider)
+
+
+@router.get("/health", response_model=HealthResponse)
+async def health(services: ServicesDep) -> HealthResponse:
+    deps = {
+        "database": await _probe(services.store.backend, services.store.ping),
+        "cache": await _probe(services.cache.backend, services.rec_cache.cache.ping),
+        "events": await _probe(services.bus.backend, services.bus.ping),
+    }
+    if deps["events"].status == "ok" and not services.relay.healthy:
+        deps["events"] = DependencyStatus(
+            status="degraded", backend=services.bus.backend, detail="outbox relay is retrying"
+        )
+    models = services.models
+    if models.version is None:
+        deps["model"] = DependencyStatus(
+            status="degraded", backend="registry", detail="no model yet: serving popular content"
+        )
+    else:
+        deps["model"] = DependencyStatus(
+            status="degraded" if models.load_error else "ok",
+            backend="registry",
+            detail=models.version
+            if not models.load_error
+            else f"{models.version}; {models.load_error}",
+        )
+    deps["llm"] = _llm_status(services)
+    overall = "ok" if all(d.status == "ok" for d in deps.values()) else "degraded"
+    return HealthResponse(status=overall, version=__version__, dependencies=deps)

@@ -1,0 +1,56 @@
+"""Model status and training history; retraining on demand for admins."""
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, status
+
+from contextiq.api.deps import AdminAccess, ServicesDep
+from contextiq.api.schemas import ModelStatus, ModelVersionOut, RetrainAccepted
+from contextiq.store.records import ModelVersion
+
+router = APIRouter(tags=["models"])
+
+
+def _out(v: ModelVersion) -> ModelVersionOut:
+    return ModelVersionOut(
+        version=v.version,
+        created_at=v.created_at,
+        status=v.status,
+        metrics=v.metrics,
+        n_users=v.n_users,
+        n_items=v.n_items,
+        n_interactions=v.n_interactions,
+        train_seconds=v.train_seconds,
+    )
+
+
+@router.get("/models", response_model=ModelStatus)
+async def model_status(services: ServicesDep) -> ModelStatus:
+    history = await services.store.model_versions()
+    active = next((v for v in history if v.version == services.models.version), None)
+    retrainer = services.retrainer
+    last = retrainer.last_trained_at
+    return ModelStatus(
+        active=_out(active) if active else None,
+        history=[_out(v) for v in history],
+        last_trained_at=(
+            datetime.fromtimestamp(last, UTC)
+            if last
+            else (history[0].created_at if history else None)
+        ),
+        events_since_training=retrainer.events_since_training,
+        training=retrainer.training,
+        retrain_enabled=services.settings.admin_key is not None,
+    )
+
+
+@router.post(
+    "/models/retrain",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RetrainAccepted,
+    dependencies=[AdminAccess],
+)
+async def retrain(services: ServicesDep) -> RetrainAccepted:
+    """Start a training round in the background; it is promoted only if no worse."""
+    started = services.retrainer.request()
+    return RetrainAccepted(status="started" if started else "already_running")

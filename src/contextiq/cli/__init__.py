@@ -1,0 +1,148 @@
+"""The `contextiq` command line."""
+
+import asyncio
+import json
+import logging
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from contextiq.cli.bootstrap import bootstrap, load, seed_demo, train
+from contextiq.config import Settings, get_settings
+from contextiq.store.migrate import upgrade
+from contextiq.store.store import Store
+
+app = typer.Typer(help="Context IQ: personalized content recommendations.", no_args_is_help=True)
+
+
+def _say(message: str) -> None:
+    typer.echo(message)
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command()
+def serve(
+    bootstrap_first: Annotated[
+        bool,
+        typer.Option("--bootstrap", help="migrate, seed demo data if empty, train if no model"),
+    ] = False,
+    host: Annotated[str | None, typer.Option(help="default: CONTEXTIQ_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="default: CONTEXTIQ_PORT")] = None,
+) -> None:
+    """Serve the API and web UI (with the in-process worker on local:// events)."""
+    from contextiq.api.app import create_app
+
+    settings = get_settings()
+    if bootstrap_first:
+        bootstrap(settings, _say)
+    _logging()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    _say(f"==> serving on http://{bind_host}:{bind_port} (API docs at /docs)")
+    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="warning")
+
+
+@app.command()
+def worker() -> None:
+    """Consume interaction events, update profiles and popularity, retrain and promote."""
+    from contextiq.worker.runner import run_worker
+
+    _logging()
+    asyncio.run(run_worker(get_settings()))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    upgrade(get_settings().database_url)
+    _say("database is up to date")
+
+
+@app.command()
+def seed(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="generate the demo catalogue and users")
+    ] = False,
+    seed_value: Annotated[int, typer.Option("--seed")] = 42,
+    items: int = 2_000,
+    users: int = 500,
+) -> None:
+    """Load generated demo data (no external data is used)."""
+    if not demo:
+        raise typer.BadParameter("only --demo is supported; use `contextiq import` for real data")
+    settings = get_settings()
+    upgrade(settings.database_url)
+    asyncio.run(seed_demo(settings, _say, seed_value, items, users))
+
+
+class ImportFormat(StrEnum):
+    ML_100K = "movielens-100k"
+    ML_SMALL = "movielens-small"
+    FILES = "files"
+
+
+@app.command("import")
+def import_data(
+    kind: Annotated[ImportFormat, typer.Argument(help="dataset format")],
+    path: Annotated[Path | None, typer.Argument(help="dataset directory (MovieLens)")] = None,
+    content: Annotated[Path | None, typer.Option(help="content CSV/JSONL (files)")] = None,
+    interactions: Annotated[
+        Path | None, typer.Option(help="interactions CSV/JSONL (files)")
+    ] = None,
+) -> None:
+    """Import MovieLens-100K, MovieLens latest-small, or generic CSV/JSONL files."""
+    from contextiq.data import importers
+
+    settings = get_settings()
+    if kind is ImportFormat.FILES:
+        if content is None and interactions is None:
+            raise typer.BadParameter("give --content and/or --interactions")
+        data = importers.generic(content, interactions, settings)
+    else:
+        if path is None or not path.is_dir():
+            raise typer.BadParameter(f"{kind.value} needs the dataset directory")
+        reader = (
+            importers.movielens_100k if kind is ImportFormat.ML_100K else importers.movielens_small
+        )
+        data = reader(path, settings)
+    upgrade(settings.database_url)
+
+    async def run() -> None:
+        store = Store(settings.database_url)
+        try:
+            await load(store, data, _say)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+@app.command("train")
+def train_command() -> None:
+    """Train on all stored interactions; promote the model if it is no worse."""
+    settings = get_settings()
+    upgrade(settings.database_url)
+    info = asyncio.run(train(settings))
+    if info is None:
+        _say("no interactions to train on")
+        raise typer.Exit(1)
+    _say(
+        json.dumps(
+            {"version": info.version, "status": info.status, "metrics": info.metrics}, indent=2
+        )
+    )
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI schema (the web UI's types are generated from it)."""
+    from contextiq.api.app import create_app
+
+    _say(json.dumps(create_app(Settings()).openapi(), indent=2, sort_keys=True))

@@ -1,0 +1,79 @@
+"""First-run steps shared by `serve --bootstrap` and the CLI: migrate, seed, train."""
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from contextiq.config import Settings
+from contextiq.data.demo import generate
+from contextiq.data.importers import Imported, chunked
+from contextiq.recommend.models import ModelHolder
+from contextiq.store.migrate import upgrade
+from contextiq.store.records import ModelVersion
+from contextiq.store.store import Store
+from contextiq.worker.training import train_and_register
+
+Say = Callable[[str], None]
+
+
+async def load(store: Store, data: Imported, say: Say) -> None:
+    for chunk in chunked(data.contents, 1_000):
+        await store.upsert_content(chunk)
+    accepted = duplicates = 0
+    for batch in chunked(data.interactions, 5_000):
+        result = await store.record_interactions(batch)
+        accepted += len(result.accepted)
+        duplicates += len(result.duplicates)
+    say(f"    {len(data.contents)} items, {accepted} new interactions ({duplicates} already there)")
+
+
+async def seed_demo(
+    settings: Settings, say: Say, seed: int = 42, items: int = 2_000, users: int = 500
+) -> None:
+    store = Store(settings.database_url)
+    try:
+        await load(store, generate(settings, seed, items, users), say)
+    finally:
+        await store.close()
+
+
+async def train(settings: Settings) -> ModelVersion | None:
+    store = Store(settings.database_url)
+    try:
+        return await train_and_register(store, ModelHolder(settings.model_dir, store))
+    finally:
+        await store.close()
+
+
+async def _state(settings: Settings) -> tuple[int, bool]:
+    store = Store(settings.database_url)
+    try:
+        holder = ModelHolder(settings.model_dir, store)
+        has_model = await asyncio.to_thread(holder.registry.active_version) is not None
+        return await store.content_count(), has_model
+    finally:
+        await store.close()
+
+
+def bootstrap(settings: Settings, say: Say) -> None:
+    """Make a fresh install useful: schema, demo data when empty, a first model."""
+    started = time.perf_counter()
+    say("==> [1/3] migrating the database")
+    upgrade(settings.database_url)
+    items, has_model = asyncio.run(_state(settings))
+    if items == 0:
+        say("==> [2/3] database is empty: generating demo data")
+        asyncio.run(seed_demo(settings, say))
+    else:
+        say(f"==> [2/3] catalogue has {items} items: keeping it")
+    if has_model:
+        say("==> [3/3] a trained model is present")
+    else:
+        say("==> [3/3] training a first model")
+        info = asyncio.run(train(settings))
+        if info is None:
+            say("    no interactions yet: serving popular and fresh content until there are")
+        else:
+            metrics = ", ".join(f"{k}={v:.3f}" for k, v in sorted(info.metrics.items())[:4])
+            say(f"    model {info.version} in {info.train_seconds:.1f}s ({metrics})")
+    say(f"==> ready in {time.perf_counter() - started:.0f}s")

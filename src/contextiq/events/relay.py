@@ -1,0 +1,64 @@
+"""Moves outbox rows to the bus at least once; the interaction write never waits on it."""
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from contextiq.events.base import EventBus
+from contextiq.store.store import Store, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        batch_size: int = 1_000,
+        poll_seconds: float = 0.2,
+        retention: timedelta = timedelta(days=1),
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.retention = retention
+        self.healthy = True
+        self._wake = asyncio.Event()
+
+    def nudge(self) -> None:
+        """New rows were written in this process: relay them now instead of at the next poll."""
+        self._wake.set()
+
+    async def drain_once(self) -> int:
+        async with self.store.claim_outbox(self.batch_size) as events:
+            if events:
+                await self.bus.publish(events)
+            return len(events)
+
+    async def run(self) -> None:
+        backoff = self.poll_seconds
+        purged_at = utcnow()
+        while True:
+            try:
+                sent = await self.drain_once()
+                self.healthy = True
+                backoff = self.poll_seconds
+                if sent == self.batch_size:
+                    continue
+                if utcnow() - purged_at > timedelta(minutes=10):
+                    await self.store.purge_published_outbox(utcnow() - self.retention)
+                    purged_at = utcnow()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the broker or database is down: keep rows, back off
+                self.healthy = False
+                log.warning("outbox relay failed, retrying in %.1fs: %s", backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)

@@ -1,0 +1,81 @@
+"""Per-user recommendation cache on top of any `Cache`, safe to lose.
+
+Keys embed the user's generation and the catalogue's; an interaction bumps the
+user's, a catalogue change bumps the catalogue's, and stale entries age out by TTL.
+If the backend is down, reads miss and writes are dropped: requests never fail on it.
+"""
+
+import logging
+from typing import Any
+
+import orjson
+
+from contextiq.cache.base import Cache
+
+log = logging.getLogger(__name__)
+CATALOG_GENERATION = "gen:catalog"
+
+
+class RecommendationCache:
+    def __init__(self, cache: Cache, ttl_seconds: float) -> None:
+        self.cache = cache
+        self.ttl_seconds = ttl_seconds
+        self.healthy = True
+
+    def _ok(self) -> None:
+        self.healthy = True
+
+    def _failed(self, exc: Exception) -> None:
+        if self.healthy:
+            log.warning("cache unavailable, serving uncached: %s", exc)
+        self.healthy = False
+
+    async def key(self, user_id: str, *parts: object) -> str | None:
+        try:
+            user_gen = await self.cache.get_int(f"gen:user:{user_id}")
+            catalog_gen = await self.cache.get_int(CATALOG_GENERATION)
+        except Exception as exc:
+            self._failed(exc)
+            return None
+        self._ok()
+        suffix = ":".join(str(p) for p in parts)
+        return f"recs:{user_id}:{user_gen}:{catalog_gen}:{suffix}"
+
+    async def get(self, key: str | None) -> dict[str, Any] | None:
+        if key is None or self.ttl_seconds <= 0:
+            return None
+        try:
+            raw = await self.cache.get(key)
+        except Exception as exc:
+            self._failed(exc)
+            return None
+        return orjson.loads(raw) if raw is not None else None
+
+    async def put(self, key: str | None, value: dict[str, Any]) -> None:
+        if key is None or self.ttl_seconds <= 0:
+            return
+        try:
+            await self.cache.set(key, orjson.dumps(value), self.ttl_seconds)
+        except Exception as exc:
+            self._failed(exc)
+
+    async def invalidate_user(self, user_id: str) -> None:
+        await self._bump(f"gen:user:{user_id}")
+
+    async def invalidate_catalog(self) -> None:
+        await self._bump(CATALOG_GENERATION)
+
+    async def _bump(self, key: str) -> None:
+        try:
+            await self.cache.incr(key)
+        except Exception as exc:
+            self._failed(exc)
+
+    async def check(self) -> bool:
+        try:
+            await self.cache.ping()
+        except Exception as exc:
+            self._failed(exc)
+            return False
+        self._ok()
+        return True

@@ -1,0 +1,73 @@
+"""The model currently serving, swapped in place when the registry promotes a new one."""
+
+import asyncio
+import logging
+from pathlib import Path
+
+from contextiq.domain import Content
+from contextiq.ml import ModelRegistry
+from contextiq.ml.base import ItemFeatures, Recommender
+from contextiq.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def item_features(content: Content) -> ItemFeatures:
+    return ItemFeatures(
+        item_id=content.content_id,
+        title=content.title,
+        category=content.category,
+        tags=content.tags,
+        text=content.description,
+    )
+
+
+class ModelHolder:
+    """Holds the active model; every replica polls the shared registry and hot-swaps."""
+
+    def __init__(self, model_dir: Path, store: Store) -> None:
+        self.registry = ModelRegistry(model_dir)
+        self.store = store
+        self.model: Recommender | None = None
+        self.version: str | None = None
+        self.load_error: str | None = None
+        self._lock = asyncio.Lock()
+
+    async def refresh(self) -> bool:
+        """Load the registry's active version if it changed; keep the old one on failure."""
+        async with self._lock:
+            try:
+                version = await asyncio.to_thread(self.registry.active_version)
+                if version is None or version == self.version:
+                    return False
+                model = await asyncio.to_thread(self.registry.load, version)
+                await self._add_unknown_content(model)
+            except Exception as exc:  # unreadable store: the last good model stays loaded
+                self.load_error = str(exc)
+                log.warning("could not load the active model, keeping %s: %s", self.version, exc)
+                return False
+            self.model, self.version, self.load_error = model, version, None
+            log.info("serving model %s", version)
+            return True
+
+    async def add_content(self, items: list[Content]) -> None:
+        """Make new content scorable by the live model through its features."""
+        model = self.model
+        if model is not None and items:
+            known = set(model.item_ids)
+            fresh = [item_features(c) for c in items if c.content_id not in known]
+            if fresh:
+                await asyncio.to_thread(model.add_items, fresh)
+
+    async def _add_unknown_content(self, model: Recommender) -> None:
+        known = set(model.item_ids)
+        fresh = [
+            item_features(c) for c in await self.store.all_content() if c.content_id not in known
+        ]
+        if fresh:
+            await asyncio.to_thread(model.add_items, fresh)
+
+    async def watch(self, interval_seconds: float = 2.0) -> None:
+        while True:
+            await self.refresh()
+            await asyncio.sleep(interval_seconds)

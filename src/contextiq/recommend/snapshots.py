@@ -1,0 +1,35 @@
+"""Records what was served, in batches, off the request path."""
+
+import asyncio
+import logging
+from typing import Any
+
+from contextiq.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class SnapshotRecorder:
+    def __init__(self, store: Store, max_buffer: int = 10_000) -> None:
+        self.store = store
+        self.max_buffer = max_buffer
+        self._buffer: list[tuple[str, str | None, list[dict[str, Any]]]] = []
+
+    def record(self, user_id: str, model_version: str | None, items: list[dict[str, Any]]) -> None:
+        if len(self._buffer) < self.max_buffer:
+            self._buffer.append((user_id, model_version, items))
+
+    async def flush(self) -> None:
+        batch, self._buffer = self._buffer, []
+        try:
+            await self.store.save_snapshots(batch)
+        except Exception as exc:  # snapshots are an audit trail, never worth a failed request
+            log.warning("dropped %d recommendation snapshots: %s", len(batch), exc)
+
+    async def run(self, interval_seconds: float = 2.0) -> None:
+        try:
+            while True:
+                await asyncio.sleep(interval_seconds)
+                await self.flush()
+        finally:
+            await self.flush()

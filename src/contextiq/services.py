@@ -1,0 +1,101 @@
+"""Builds every component from settings and runs the background tasks of one process."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from contextiq.cache import Cache, cache_from_url
+from contextiq.config import Settings
+from contextiq.events import EventBus, bus_from_url
+from contextiq.events.relay import OutboxRelay
+from contextiq.recommend.cache import RecommendationCache
+from contextiq.recommend.models import ModelHolder
+from contextiq.recommend.pipeline import Recommender, Rescorer
+from contextiq.recommend.snapshots import SnapshotRecorder
+from contextiq.store.store import Store
+from contextiq.worker.processor import EventProcessor, Retrainer
+from contextiq.worker.training import train_and_register
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    cache: Cache
+    rec_cache: RecommendationCache
+    bus: EventBus
+    relay: OutboxRelay
+    models: ModelHolder
+    retrainer: Retrainer
+    processor: EventProcessor
+    snapshots: SnapshotRecorder
+    recommender: Recommender
+    rescorer: Rescorer | None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        self.tasks.append(asyncio.create_task(coro, name=name))
+
+    async def start(self, *, relay: bool, consume: bool, watch_models: bool) -> None:
+        """Start this process's share of the work (API, worker, or both embedded)."""
+        await self.models.refresh()
+        self.spawn(self.snapshots.run(), "snapshots")
+        if relay:
+            self.spawn(self.relay.run(), "outbox-relay")
+        if consume:
+            self.spawn(self.bus.consume(self.processor.handle), "consumer")
+            self.spawn(self.retrainer.schedule(), "retrain-schedule")
+        if watch_models:
+            self.spawn(self.models.watch(), "model-watch")
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.tasks.clear()
+        await self.bus.close()
+        await self.cache.close()
+        if self.rescorer is not None:
+            close = getattr(self.rescorer, "close", None)
+            if close is not None:
+                await close()
+        await self.store.close()
+
+
+def build_services(settings: Settings, rescorer: Rescorer | None = None) -> Services:
+    store = Store(settings.database_url)
+    cache = cache_from_url(settings.cache_url, settings.cache_max_users)
+    rec_cache = RecommendationCache(cache, settings.cache_ttl_seconds)
+    bus = bus_from_url(settings.events_url)
+    models = ModelHolder(settings.model_dir, store)
+    retrainer = Retrainer(
+        lambda: train_and_register(store, models),
+        settings.retrain_every_events,
+        settings.retrain_every_seconds,
+    )
+    processor = EventProcessor(store, rec_cache, retrainer)
+    snapshots = SnapshotRecorder(store)
+    recommender = Recommender(
+        store, rec_cache, models, snapshots, rescorer, settings.ml_weight, settings.llm_top_k
+    )
+    return Services(
+        settings=settings,
+        store=store,
+        cache=cache,
+        rec_cache=rec_cache,
+        bus=bus,
+        relay=OutboxRelay(store, bus),
+        models=models,
+        retrainer=retrainer,
+        processor=processor,
+        snapshots=snapshots,
+        recommender=recommender,
+        rescorer=rescorer,
+    )

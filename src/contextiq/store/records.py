@@ -1,0 +1,57 @@
+"""Plain results the store hands back, independent of SQLAlchemy rows."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    accepted: list[str]
+    duplicates: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    id: int
+    key: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RecentItem:
+    content_id: str
+    title: str
+    category: str
+    interaction_type: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    user_id: str
+    counts: dict[str, int]
+    top_categories: list[tuple[str, int]]
+    first_seen: datetime | None
+    last_seen: datetime | None
+    recent: list[RecentItem]
+
+
+@dataclass(slots=True)
+class History:
+    """A user's interactions folded per item; every item in `weights` counts as seen."""
+
+    weights: dict[str, float] = field(default_factory=dict)
+    recent_positive: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    version: str
+    created_at: datetime
+    status: str
+    metrics: dict[str, float]
+    n_users: int
+    n_items: int
+    n_interactions: int
+    train_seconds: float

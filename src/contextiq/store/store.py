@@ -1,0 +1,600 @@
+"""Every query the service makes, on SQLite or PostgreSQL through one SQLAlchemy schema."""
+
+import math
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, case, delete, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from contextiq.domain import POSITIVE_TYPES, Content, Interaction
+from contextiq.store.engine import create_engine
+from contextiq.store.records import (
+    History,
+    ModelVersion,
+    OutboxEvent,
+    Profile,
+    RecentItem,
+    RecordResult,
+)
+from contextiq.store.tables import (
+    ContentRow,
+    ContentStats,
+    InteractionRow,
+    ModelVersionRow,
+    OutboxRow,
+    ProcessedEvent,
+    RecommendationSnapshot,
+    User,
+    UserStats,
+)
+
+#: Popularity is stored as sum(w * 2^((t - EPOCH) / half_life)); ordering by it equals
+#: ordering by decayed popularity now, and updates are pure additions (safe under concurrency).
+POPULARITY_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+_IN_CHUNK = 500
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands datetimes back naive; they were stored as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), _IN_CHUNK):
+        yield items[start : start + _IN_CHUNK]
+
+
+def _content(row: ContentRow) -> Content:
+    return Content(
+        content_id=row.content_id,
+        title=row.title,
+        category=row.category,
+        description=row.description,
+        tags=tuple(row.tags or ()),
+        created_at=as_utc(row.created_at),
+        metadata=dict(row.metadata_ or {}),
+    )
+
+
+def event_payload(item: Interaction) -> dict[str, Any]:
+    return {
+        "event_id": item.event_id,
+        "user_id": item.user_id,
+        "content_id": item.content_id,
+        "interaction_type": item.interaction_type.value,
+        "weight": item.weight,
+        "duration_seconds": item.duration_seconds,
+        "occurred_at": item.occurred_at.isoformat(),
+    }
+
+
+class Store:
+    """The repository for content, interactions, the outbox, stats and model versions."""
+
+    def __init__(self, url: str, popularity_half_life_days: float = 14.0) -> None:
+        self.engine: AsyncEngine = create_engine(url)
+        self.dialect = self.engine.dialect.name
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._half_life_s = popularity_half_life_days * 86_400.0
+
+    @property
+    def backend(self) -> str:
+        return self.dialect
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    def _insert(self, table: Any) -> Any:
+        return (postgresql if self.dialect == "postgresql" else sqlite).insert(table)
+
+    # -- content -----------------------------------------------------------------------------
+
+    async def upsert_content(self, items: Sequence[Content]) -> int:
+        if not items:
+            return 0
+        now = utcnow()
+        rows = [
+            {
+                "content_id": c.content_id,
+                "title": c.title,
+                "description": c.description,
+                "category": c.category,
+                "tags": list(c.tags),
+                "created_at": c.created_at or now,
+                "updated_at": now,
+                "metadata": c.metadata,
+            }
+            for c in items
+        ]
+        stmt = self._insert(ContentRow)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["content_id"],
+            set_={
+                name: stmt.excluded[name]
+                for name in ("title", "description", "category", "tags", "updated_at", "metadata")
+            },
+        )
+        async with self.sessions.begin() as session:
+            await session.execute(stmt, rows)
+        return len(rows)
+
+    async def get_content(self, content_id: str) -> Content | None:
+        async with self.sessions() as session:
+            row = await session.get(ContentRow, content_id)
+            return _content(row) if row else None
+
+    async def get_contents(self, content_ids: Sequence[str]) -> dict[str, Content]:
+        found: dict[str, Content] = {}
+        async with self.sessions() as session:
+            for chunk in _chunks(list(dict.fromkeys(content_ids))):
+                rows = await session.scalars(
+                    select(ContentRow).where(ContentRow.content_id.in_(chunk))
+                )
+                found.update({r.content_id: _content(r) for r in rows})
+        return found
+
+    async def existing_content_ids(self, content_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        async with self.sessions() as session:
+            for chunk in _chunks(list(set(content_ids))):
+                found.update(
+                    await session.scalars(
+                        select(ContentRow.content_id).where(ContentRow.content_id.in_(chunk))
+                    )
+                )
+        return found
+
+    async def delete_content(self, content_id: str) -> bool:
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                delete(ContentRow).where(ContentRow.content_id == content_id)
+            )
+            await session.execute(delete(ContentStats).where(ContentStats.content_id == content_id))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def list_content(
+        self, category: str | None, query: str | None, limit: int, offset: int
+    ) -> tuple[list[Content], int]:
+        stmt: Select[Any] = select(ContentRow)
+        if category:
+            stmt = stmt.where(ContentRow.category == category)
+        if query:
+            pattern = f"%{query.lower()}%"
+            stmt = stmt.where(
+                or_(
+                    func.lower(ContentRow.title).like(pattern),
+                    func.lower(ContentRow.content_id).like(pattern),
+                )
+            )
+        async with self.sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+            rows = await session.scalars(
+                stmt.order_by(ContentRow.created_at.desc(), ContentRow.content_id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return [_content(r) for r in rows], int(total or 0)
+
+    async def categories(self) -> list[tuple[str, int]]:
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(ContentRow.category, func.count())
+                .group_by(ContentRow.category)
+                .order_by(ContentRow.category)
+            )
+            return [(c, int(n)) for c, n in rows]
+
+    async def all_content(self) -> list[Content]:
+        async with self.sessions() as session:
+            return [_content(r) for r in await session.scalars(select(ContentRow))]
+
+    async def content_count(self) -> int:
+        async with self.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(ContentRow)) or 0)
+
+    async def fresh_content(self, limit: int, category: str | None) -> list[Content]:
+        stmt = select(ContentRow).order_by(ContentRow.created_at.desc()).limit(limit)
+        if category:
+            stmt = stmt.where(ContentRow.category == category)
+        async with self.sessions() as session:
+            return [_content(r) for r in await session.scalars(stmt)]
+
+    async def popular_content(
+        self, limit: int, category: str | None
+    ) -> list[tuple[Content, float]]:
+        stmt = (
+            select(ContentRow, ContentStats.score)
+            .join(ContentStats, ContentStats.content_id == ContentRow.content_id)
+            .order_by(ContentStats.score.desc())
+            .limit(limit)
+        )
+        if category:
+            stmt = stmt.where(ContentRow.category == category)
+        async with self.sessions() as session:
+            return [(_content(row), float(score)) for row, score in await session.execute(stmt)]
+
+    # -- interactions and the outbox -----------------------------------------------------------
+
+    async def record_interactions(self, items: Sequence[Interaction]) -> RecordResult:
+        """Write interactions and their outbox rows in one transaction; repeats count once."""
+        unique = list({i.event_id: i for i in reversed(items)}.values())[::-1]
+        repeated_in_batch = [i.event_id for i in items][len(unique) :]
+        if not unique:
+            return RecordResult([], [])
+        async with self.sessions.begin() as session:
+            users = self._insert(User).on_conflict_do_nothing(index_elements=["user_id"])
+            now = utcnow()
+            await session.execute(
+                users, [{"user_id": u, "created_at": now} for u in {i.user_id for i in unique}]
+            )
+            stmt = (
+                self._insert(InteractionRow)
+                .on_conflict_do_nothing(index_elements=["event_id"])
+                .returning(InteractionRow.event_id)
+            )
+            inserted = set(
+                (
+                    await session.execute(
+                        stmt,
+                        [
+                            {
+                                "event_id": i.event_id,
+                                "user_id": i.user_id,
+                                "content_id": i.content_id,
+                                "interaction_type": i.interaction_type.value,
+                                "duration_seconds": i.duration_seconds,
+                                "weight": i.weight,
+                                "occurred_at": i.occurred_at,
+                            }
+                            for i in unique
+                        ],
+                    )
+                ).scalars()
+            )
+            fresh = [i for i in unique if i.event_id in inserted]
+            if fresh:
+                await session.execute(
+                    self._insert(OutboxRow),
+                    [
+                        {
+                            "event_id": i.event_id,
+                            "key": i.user_id,
+                            "payload": event_payload(i),
+                            "created_at": now,
+                            "published_at": None,
+                        }
+                        for i in fresh
+                    ],
+                )
+        accepted = [i.event_id for i in fresh]
+        duplicates = [i.event_id for i in unique if i.event_id not in inserted]
+        return RecordResult(accepted, duplicates + repeated_in_batch)
+
+    @asynccontextmanager
+    async def claim_outbox(self, limit: int) -> AsyncIterator[list[OutboxEvent]]:
+        """Hand out a batch of unsent events; they are marked sent when the block exits cleanly.
+
+        On PostgreSQL the rows stay locked (`FOR UPDATE SKIP LOCKED`) until then, so concurrent
+        relays never publish the same row. SQLite has one writer and one relay per file, and a
+        read transaction held across the handler's writes could not upgrade, so it reads, lets
+        go, and marks afterwards.
+        """
+        query = (
+            select(OutboxRow.id, OutboxRow.key, OutboxRow.payload)
+            .where(OutboxRow.published_at.is_(None))
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            async with self.sessions.begin() as session:
+                rows = (await session.execute(query.with_for_update(skip_locked=True))).all()
+                events = [OutboxEvent(id=r.id, key=r.key, payload=r.payload) for r in rows]
+                yield events
+                await self._mark_published(session, events)
+            return
+        async with self.sessions() as session:
+            rows = (await session.execute(query)).all()
+        events = [OutboxEvent(id=r.id, key=r.key, payload=r.payload) for r in rows]
+        yield events
+        async with self.sessions.begin() as session:
+            await self._mark_published(session, events)
+
+    @staticmethod
+    async def _mark_published(session: AsyncSession, events: list[OutboxEvent]) -> None:
+        if events:
+            await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_([e.id for e in events]))
+                .values(published_at=utcnow())
+            )
+
+    async def pending_outbox(self) -> int:
+        async with self.sessions() as session:
+            return int(
+                await session.scalar(
+                    select(func.count())
+                    .select_from(OutboxRow)
+                    .where(OutboxRow.published_at.is_(None))
+                )
+                or 0
+            )
+
+    async def purge_published_outbox(self, older_than: datetime) -> int:
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                delete(OutboxRow).where(
+                    and_(OutboxRow.published_at.is_not(None), OutboxRow.published_at < older_than)
+                )
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def apply_events(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Fold events into user and content stats exactly once; returns the newly applied."""
+        unique = list({e["event_id"]: e for e in events}.values())
+        if not unique:
+            return []
+        now = utcnow()
+        async with self.sessions.begin() as session:
+            stmt = (
+                self._insert(ProcessedEvent)
+                .on_conflict_do_nothing(index_elements=["event_id"])
+                .returning(ProcessedEvent.event_id)
+            )
+            new_ids = set(
+                (
+                    await session.execute(
+                        stmt, [{"event_id": e["event_id"], "processed_at": now} for e in unique]
+                    )
+                ).scalars()
+            )
+            fresh = [e for e in unique if e["event_id"] in new_ids]
+            if fresh:
+                await self._add_user_stats(session, fresh)
+                await self._add_popularity(session, fresh)
+        return fresh
+
+    async def _add_user_stats(self, session: AsyncSession, events: list[dict[str, Any]]) -> None:
+        grouped: dict[tuple[str, str], dict[str, Any]] = {}
+        for e in events:
+            at = datetime.fromisoformat(e["occurred_at"])
+            key = (e["user_id"], e["interaction_type"])
+            row = grouped.setdefault(
+                key,
+                {
+                    "user_id": key[0],
+                    "interaction_type": key[1],
+                    "count": 0,
+                    "first_at": at,
+                    "last_at": at,
+                },
+            )
+            row["count"] += 1
+            row["first_at"] = min(row["first_at"], at)
+            row["last_at"] = max(row["last_at"], at)
+        stmt = self._insert(UserStats)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["user_id", "interaction_type"],
+            set_={
+                "count": UserStats.count + stmt.excluded.count,
+                "first_at": case(
+                    (stmt.excluded.first_at < UserStats.first_at, stmt.excluded.first_at),
+                    else_=UserStats.first_at,
+                ),
+                "last_at": case(
+                    (stmt.excluded.last_at > UserStats.last_at, stmt.excluded.last_at),
+                    else_=UserStats.last_at,
+                ),
+            },
+        )
+        await session.execute(
+            stmt, sorted(grouped.values(), key=lambda r: (r["user_id"], r["interaction_type"]))
+        )
+
+    async def _add_popularity(self, session: AsyncSession, events: list[dict[str, Any]]) -> None:
+        totals: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for e in events:
+            if e["weight"] <= 0:
+                continue
+            age = (datetime.fromisoformat(e["occurred_at"]) - POPULARITY_EPOCH).total_seconds()
+            boost = e["weight"] * math.pow(2.0, age / self._half_life_s)
+            totals[e["content_id"]] = totals.get(e["content_id"], 0.0) + boost
+            counts[e["content_id"]] = counts.get(e["content_id"], 0) + 1
+        if not totals:
+            return
+        now = utcnow()
+        stmt = self._insert(ContentStats)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["content_id"],
+            set_={
+                "score": ContentStats.score + stmt.excluded.score,
+                "interactions": ContentStats.interactions + stmt.excluded.interactions,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+        await session.execute(
+            stmt,
+            [
+                {
+                    "content_id": cid,
+                    "score": totals[cid],
+                    "interactions": counts[cid],
+                    "updated_at": now,
+                }
+                for cid in sorted(totals)
+            ],
+        )
+
+    async def user_history(self, user_id: str, recent: int = 10) -> History:
+        history = History()
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(
+                    InteractionRow.content_id,
+                    InteractionRow.interaction_type,
+                    InteractionRow.weight,
+                )
+                .where(InteractionRow.user_id == user_id)
+                .order_by(InteractionRow.occurred_at.desc(), InteractionRow.id.desc())
+            )
+            for content_id, kind, weight in rows:
+                history.weights[content_id] = history.weights.get(content_id, 0.0) + weight
+                if (
+                    kind in POSITIVE_TYPES
+                    and len(history.recent_positive) < recent
+                    and content_id not in history.recent_positive
+                ):
+                    history.recent_positive.append(content_id)
+        return history
+
+    async def user_profile(self, user_id: str, recent: int = 10, top: int = 5) -> Profile:
+        async with self.sessions() as session:
+            stats = (
+                (await session.execute(select(UserStats).where(UserStats.user_id == user_id)))
+                .scalars()
+                .all()
+            )
+            recent_rows = (
+                await session.execute(
+                    select(InteractionRow, ContentRow.title, ContentRow.category)
+                    .join(
+                        ContentRow, ContentRow.content_id == InteractionRow.content_id, isouter=True
+                    )
+                    .where(InteractionRow.user_id == user_id)
+                    .order_by(InteractionRow.occurred_at.desc(), InteractionRow.id.desc())
+                    .limit(recent)
+                )
+            ).all()
+            top_rows = await session.execute(
+                select(ContentRow.category, func.count())
+                .join(InteractionRow, InteractionRow.content_id == ContentRow.content_id)
+                .where(
+                    InteractionRow.user_id == user_id,
+                    InteractionRow.interaction_type.in_([t.value for t in POSITIVE_TYPES]),
+                )
+                .group_by(ContentRow.category)
+                .order_by(func.count().desc(), ContentRow.category)
+                .limit(top)
+            )
+        return Profile(
+            user_id=user_id,
+            counts={s.interaction_type: s.count for s in stats},
+            top_categories=[(c, int(n)) for c, n in top_rows],
+            first_seen=min((as_utc(s.first_at) for s in stats), default=None),
+            last_seen=max((as_utc(s.last_at) for s in stats), default=None),
+            recent=[
+                RecentItem(
+                    content_id=row.content_id,
+                    title=title or row.content_id,
+                    category=category or "",
+                    interaction_type=row.interaction_type,
+                    occurred_at=as_utc(row.occurred_at),
+                )
+                for row, title, category in recent_rows
+            ],
+        )
+
+    async def iter_interactions(
+        self, batch: int = 50_000
+    ) -> AsyncIterator[list[tuple[str, str, float, datetime]]]:
+        """Every interaction as (user, content, weight, time), in id order, in batches."""
+        last_id = 0
+        while True:
+            async with self.sessions() as session:
+                rows = (
+                    await session.execute(
+                        select(
+                            InteractionRow.id,
+                            InteractionRow.user_id,
+                            InteractionRow.content_id,
+                            InteractionRow.weight,
+                            InteractionRow.occurred_at,
+                        )
+                        .where(InteractionRow.id > last_id)
+                        .order_by(InteractionRow.id)
+                        .limit(batch)
+                    )
+                ).all()
+            if not rows:
+                return
+            last_id = rows[-1].id
+            yield [(r.user_id, r.content_id, r.weight, as_utc(r.occurred_at)) for r in rows]
+
+    async def interaction_count(self) -> int:
+        async with self.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(InteractionRow)) or 0)
+
+    # -- models and snapshots ------------------------------------------------------------------
+
+    async def save_model_version(self, info: ModelVersion) -> None:
+        stmt = self._insert(ModelVersionRow)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["version"],
+            set_={"status": stmt.excluded.status, "metrics": stmt.excluded.metrics},
+        )
+        async with self.sessions.begin() as session:
+            if info.status == "active":
+                await session.execute(
+                    update(ModelVersionRow)
+                    .where(ModelVersionRow.status == "active")
+                    .values(status="retired")
+                )
+            await session.execute(
+                stmt,
+                {
+                    "version": info.version,
+                    "created_at": info.created_at,
+                    "status": info.status,
+                    "metrics": info.metrics,
+                    "n_users": info.n_users,
+                    "n_items": info.n_items,
+                    "n_interactions": info.n_interactions,
+                    "train_seconds": info.train_seconds,
+                },
+            )
+
+    async def model_versions(self, limit: int = 50) -> list[ModelVersion]:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(ModelVersionRow).order_by(ModelVersionRow.created_at.desc()).limit(limit)
+            )
+            return [
+                ModelVersion(
+                    version=r.version,
+                    created_at=as_utc(r.created_at),
+                    status=r.status,
+                    metrics={k: float(v) for k, v in (r.metrics or {}).items()},
+                    n_users=r.n_users,
+                    n_items=r.n_items,
+                    n_interactions=r.n_interactions,
+                    train_seconds=r.train_seconds,
+                )
+                for r in rows
+            ]
+
+    async def save_snapshots(
+        self, snapshots: Sequence[tuple[str, str | None, list[dict[str, Any]]]]
+    ) -> None:
+        if not snapshots:
+            return
+        now = utcnow()
+        async with self.sessions.begin() as session:
+            await session.execute(
+                self._insert(RecommendationSnapshot),
+                [
+                    {"user_id": u, "model_version": v, "items": items, "created_at": now}
+                    for u, v, items in snapshots
+                ],
+            )

@@ -1,0 +1,96 @@
+"""Applies interaction events exactly once and decides when to retrain."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from contextiq.recommend.cache import RecommendationCache
+from contextiq.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Retrainer:
+    """Retrains after N applied events or T seconds, one round at a time."""
+
+    def __init__(
+        self,
+        train: Callable[[], Awaitable[object]],
+        every_events: int,
+        every_seconds: float,
+    ) -> None:
+        self._train = train
+        self.every_events = every_events
+        self.every_seconds = every_seconds
+        self.events_since_training = 0
+        self.last_trained_at: float | None = None
+        self.training = False
+        self._task: asyncio.Task[None] | None = None
+
+    def count(self, n: int) -> None:
+        self.events_since_training += n
+        if self.every_events and self.events_since_training >= self.every_events:
+            self.request()
+
+    def request(self) -> bool:
+        """Start a round in the background unless one is running; True if started."""
+        if self.training:
+            return False
+        self.training = True
+        self._task = asyncio.create_task(self._round())
+        return True
+
+    async def run_now(self) -> None:
+        if self.request() and self._task is not None:
+            await self._task
+
+    async def _round(self) -> None:
+        pending = self.events_since_training
+        try:
+            await self._train()
+            self.events_since_training -= pending
+            self.last_trained_at = time.time()
+        except Exception:
+            log.exception("training failed; the current model keeps serving")
+        finally:
+            self.training = False
+
+    async def schedule(self) -> None:
+        """Time-based trigger: retrain when events arrived and the interval passed."""
+        while True:
+            await asyncio.sleep(min(60.0, max(1.0, self.every_seconds)))
+            due = self.last_trained_at is None or (
+                time.time() - self.last_trained_at >= self.every_seconds
+            )
+            if self.every_seconds and due and self.events_since_training > 0:
+                self.request()
+
+
+class EventProcessor:
+    """The consumer's handler: stats, cache invalidation, retrain trigger."""
+
+    def __init__(
+        self,
+        store: Store,
+        cache: RecommendationCache,
+        retrainer: Retrainer,
+        after_apply: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None,
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.retrainer = retrainer
+        self.after_apply = after_apply
+        self.applied = 0
+
+    async def handle(self, events: list[dict[str, Any]]) -> None:
+        fresh = await self.store.apply_events(events)
+        if not fresh:
+            return
+        self.applied += len(fresh)
+        for user_id in {e["user_id"] for e in fresh}:
+            await self.cache.invalidate_user(user_id)
+        self.retrainer.count(len(fresh))
+        if self.after_apply is not None:
+            await self.after_apply(fresh)
