@@ -11,6 +11,9 @@ import { useResource } from "../hooks/useResource";
 /** Same rule as the API's identifiers, so a typo is caught before a round trip. */
 const USER_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
 
+/** Polls at 200, 400, 800, 1600, 3200 ms: long enough for the worker, short enough to give up. */
+const PROFILE_SETTLE_TRIES = 5;
+
 interface Notice {
   kind: "success" | "error";
   text: string;
@@ -31,6 +34,8 @@ export function RecommendationsView({ categories, initialUserId = "" }: Props) {
   const [notice, setNotice] = useState<Notice | null>(null);
   const [version, setVersion] = useState(0);
   const noticeTimer = useRef<number | undefined>(undefined);
+  // Profile counts come from the worker, a moment after the 202; poll briefly until they catch up.
+  const [awaitedTotal, setAwaitedTotal] = useState<{ total: number; tries: number } | null>(null);
 
   const recommendations = useResource(
     userId ? `${userId}|${category ?? ""}|${version}` : null,
@@ -41,6 +46,20 @@ export function RecommendationsView({ categories, initialUserId = "" }: Props) {
   );
 
   useEffect(() => () => window.clearTimeout(noticeTimer.current), []);
+
+  const { reload: reloadProfile } = profile;
+  useEffect(() => {
+    if (!awaitedTotal || !profile.data || profile.loading) return;
+    if (profile.data.total >= awaitedTotal.total || awaitedTotal.tries >= PROFILE_SETTLE_TRIES) {
+      setAwaitedTotal(null);
+      return;
+    }
+    const timer = window.setTimeout(() => {
+      setAwaitedTotal({ total: awaitedTotal.total, tries: awaitedTotal.tries + 1 });
+      reloadProfile();
+    }, 200 * 2 ** awaitedTotal.tries);
+    return () => window.clearTimeout(timer);
+  }, [awaitedTotal, profile.data, profile.loading, reloadProfile]);
 
   const showNotice = useCallback((next: Notice) => {
     setNotice(next);
@@ -70,6 +89,9 @@ export function RecommendationsView({ categories, initialUserId = "" }: Props) {
         interaction_type: type,
       });
       const duplicate = result.status === "duplicate" ? " (already recorded)" : "";
+      if (result.status === "accepted") {
+        setAwaitedTotal({ total: (profile.data?.total ?? 0) + 1, tries: 0 });
+      }
       showNotice({
         kind: "success",
         text: `${interactionPast(type)} “${item.title}”: recorded${duplicate}.`,
