@@ -7,6 +7,7 @@ import type {
   InteractionIn,
   ModelStatus,
   Recommendations,
+  RetrainAccepted,
   SimilarResponse,
   UserProfile,
 } from "./types";
@@ -113,5 +114,5 @@ export const api = {
   models: (signal?: AbortSignal) => request<ModelStatus>("/models", { signal }),
 
   retrain: (adminKey: string) =>
-    request<unknown>("/models/retrain", { method: "POST", headers: { "X-Admin-Key": adminKey } }),
+    request<RetrainAccepted>("/models/retrain", { method: "POST", headers: { "X-Admin-Key": adminKey } }),
 };

@@ -4,15 +4,15 @@
  */
 
 export interface paths {
-    "/api/v1/health": {
+    "/api/v1/categories": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** H */
-        get: operations["h_api_v1_health_get"];
+        /** Categories */
+        get: operations["categories_api_v1_categories_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -21,15 +21,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/recommendations": {
+    "/api/v1/content": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** R */
-        get: operations["r_api_v1_recommendations_get"];
+        /** List Content */
+        get: operations["list_content_api_v1_content_get"];
+        /**
+         * Upsert Content
+         * @description Insert or replace up to 1,000 items; new items are recommendable at once.
+         */
+        put: operations["upsert_content_api_v1_content_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/content/{content_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Content */
+        get: operations["get_content_api_v1_content__content_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Content
+         * @description Remove an item from the catalogue; past interactions with it are kept.
+         */
+        delete: operations["delete_content_api_v1_content__content_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/content/{content_id}/similar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Similar Content
+         * @description Items like this one: by the model's embeddings, else from the same category.
+         */
+        get: operations["similar_content_api_v1_content__content_id__similar_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Health */
+        get: operations["health_api_v1_health_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -47,59 +109,31 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** I */
-        post: operations["i_api_v1_interact_post"];
+        /**
+         * Interact
+         * @description Record one interaction; a repeated `event_id` is accepted and counted once.
+         */
+        post: operations["interact_api_v1_interact_post"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/api/v1/user-profile/{user_id}": {
+    "/api/v1/interactions/batch": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** P */
-        get: operations["p_api_v1_user_profile__user_id__get"];
+        get?: never;
         put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/content": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** C */
-        get: operations["c_api_v1_content_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/content/{content_id}/similar": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Sim */
-        get: operations["sim_api_v1_content__content_id__similar_get"];
-        put?: never;
-        post?: never;
+        /**
+         * Interactions Batch
+         * @description Validate each event on its own; valid ones are stored, the rest are reported.
+         */
+        post: operations["interactions_batch_api_v1_interactions_batch_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -113,8 +147,67 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** M */
-        get: operations["m_api_v1_models_get"];
+        /** Model Status */
+        get: operations["model_status_api_v1_models_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/models/retrain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retrain
+         * @description Start a training round in the background; it is promoted only if no worse.
+         */
+        post: operations["retrain_api_v1_models_retrain_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/recommendations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recommendations */
+        get: operations["recommendations_api_v1_recommendations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/user-profile/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * User Profile
+         * @description Counts come from the worker's applied events, so no event counts twice.
+         *
+         *     A user with no interactions yet gets an empty profile: every user id is valid.
+         */
+        get: operations["user_profile_api_v1_user_profile__user_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -127,6 +220,27 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** BatchInteractionsIn */
+        BatchInteractionsIn: {
+            /** Interactions */
+            interactions: {
+                [key: string]: unknown;
+            }[];
+        };
+        /** BatchInteractionsResult */
+        BatchInteractionsResult: {
+            /** Accepted */
+            accepted: number;
+            /** Duplicates */
+            duplicates: number;
+            /** Rejected */
+            rejected: components["schemas"]["RejectedItem"][];
+        };
+        /** CategoriesResponse */
+        CategoriesResponse: {
+            /** Categories */
+            categories: components["schemas"]["CategoryCount"][];
+        };
         /** CategoryCount */
         CategoryCount: {
             /** Category */
@@ -134,65 +248,80 @@ export interface components {
             /** Count */
             count: number;
         };
-        /** ContentOut */
-        ContentOut: {
-            /** Content Id */
-            content_id: string;
-            /** Title */
-            title: string;
+        /** ContentIn */
+        ContentIn: {
             /** Category */
             category: string;
-            /** Description */
+            /** Content Id */
+            content_id: string;
+            /** Created At */
+            created_at?: string | null;
+            /**
+             * Description
+             * @default
+             */
             description: string;
-            /** Tags */
+            /**
+             * Metadata
+             * @default {}
+             */
+            metadata: {
+                [key: string]: unknown;
+            };
+            /**
+             * Tags
+             * @default []
+             */
             tags: string[];
+            /** Title */
+            title: string;
+        };
+        /** ContentOut */
+        ContentOut: {
+            /** Category */
+            category: string;
+            /** Content Id */
+            content_id: string;
             /**
              * Created At
              * Format: date-time
              */
             created_at: string;
+            /** Description */
+            description: string;
             /** Metadata */
             metadata: {
                 [key: string]: unknown;
             };
+            /** Tags */
+            tags: string[];
+            /** Title */
+            title: string;
         };
         /** ContentPage */
         ContentPage: {
             /** Items */
             items: components["schemas"]["ContentOut"][];
-            /** Total */
-            total: number;
             /** Limit */
             limit: number;
             /** Offset */
             offset: number;
+            /** Total */
+            total: number;
         };
         /** DependencyStatus */
         DependencyStatus: {
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "ok" | "degraded" | "down";
             /** Backend */
             backend: string;
             /** Detail */
             detail?: string | null;
             /** Latency Ms */
             latency_ms?: number | null;
-        };
-        /** ErrorBody */
-        ErrorBody: {
-            /** Code */
-            code: string;
-            /** Message */
-            message: string;
-            /** Details */
-            details?: unknown;
-        };
-        /** ErrorResponse */
-        ErrorResponse: {
-            error: components["schemas"]["ErrorBody"];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ok" | "degraded" | "down";
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -201,6 +330,10 @@ export interface components {
         };
         /** HealthResponse */
         HealthResponse: {
+            /** Dependencies */
+            dependencies: {
+                [key: string]: components["schemas"]["DependencyStatus"];
+            };
             /**
              * Status
              * @enum {string}
@@ -208,10 +341,6 @@ export interface components {
             status: "ok" | "degraded";
             /** Version */
             version: string;
-            /** Dependencies */
-            dependencies: {
-                [key: string]: components["schemas"]["DependencyStatus"];
-            };
         };
         /** InteractionAccepted */
         InteractionAccepted: {
@@ -225,17 +354,17 @@ export interface components {
         };
         /** InteractionIn */
         InteractionIn: {
-            /** User Id */
-            user_id: string;
             /** Content Id */
             content_id: string;
-            interaction_type: components["schemas"]["InteractionType"];
             /** Duration Seconds */
             duration_seconds?: number | null;
             /** Event Id */
             event_id?: string | null;
+            interaction_type: components["schemas"]["InteractionType"];
             /** Timestamp */
             timestamp?: string | null;
+            /** User Id */
+            user_id: string;
         };
         /**
          * InteractionType
@@ -245,105 +374,122 @@ export interface components {
         /** ModelStatus */
         ModelStatus: {
             active: components["schemas"]["ModelVersionOut"] | null;
+            /** Events Since Training */
+            events_since_training: number;
             /** History */
             history: components["schemas"]["ModelVersionOut"][];
             /** Last Trained At */
             last_trained_at: string | null;
-            /** Events Since Training */
-            events_since_training: number;
-            /** Training */
-            training: boolean;
             /** Retrain Enabled */
             retrain_enabled: boolean;
+            /** Training */
+            training: boolean;
         };
         /** ModelVersionOut */
         ModelVersionOut: {
-            /** Version */
-            version: string;
             /**
              * Created At
              * Format: date-time
              */
             created_at: string;
+            /** Metrics */
+            metrics: {
+                [key: string]: number;
+            };
+            /** N Interactions */
+            n_interactions: number;
+            /** N Items */
+            n_items: number;
+            /** N Users */
+            n_users: number;
             /**
              * Status
              * @enum {string}
              */
             status: "active" | "candidate" | "rejected" | "retired";
-            /** Metrics */
-            metrics: {
-                [key: string]: number;
-            };
-            /** N Users */
-            n_users: number;
-            /** N Items */
-            n_items: number;
-            /** N Interactions */
-            n_interactions: number;
             /** Train Seconds */
             train_seconds: number;
+            /** Version */
+            version: string;
         };
         /** RecentItem */
         RecentItem: {
-            /** Content Id */
-            content_id: string;
-            /** Title */
-            title: string;
             /** Category */
             category: string;
+            /** Content Id */
+            content_id: string;
             interaction_type: components["schemas"]["InteractionType"];
             /**
              * Occurred At
              * Format: date-time
              */
             occurred_at: string;
+            /** Title */
+            title: string;
         };
         /** RecommendationOut */
         RecommendationOut: {
-            /** Content Id */
-            content_id: string;
-            /** Title */
-            title: string;
             /** Category */
             category: string;
-            /** Tags */
-            tags: string[];
-            /** Score */
-            score: number;
-            /** Ml Score */
-            ml_score: number;
+            /** Content Id */
+            content_id: string;
             /** Llm Score */
             llm_score: number | null;
+            /** Ml Score */
+            ml_score: number;
             /** Reason */
             reason: string;
+            /** Score */
+            score: number;
             /** Source */
             source: string;
+            /** Tags */
+            tags: string[];
+            /** Title */
+            title: string;
         };
         /** RecommendationsResponse */
         RecommendationsResponse: {
-            /** User Id */
-            user_id: string;
-            /** Items */
-            items: components["schemas"]["RecommendationOut"][];
-            /** Model Version */
-            model_version: string | null;
-            /** Llm Provider */
-            llm_provider: string | null;
             /** Cached */
             cached: boolean;
+            /** Items */
+            items: components["schemas"]["RecommendationOut"][];
+            /** Llm Provider */
+            llm_provider: string | null;
+            /** Model Version */
+            model_version: string | null;
             /** Personalized */
             personalized: boolean;
+            /** User Id */
+            user_id: string;
+        };
+        /** RejectedItem */
+        RejectedItem: {
+            /** Code */
+            code: string;
+            /** Index */
+            index: number;
+            /** Message */
+            message: string;
+        };
+        /** RetrainAccepted */
+        RetrainAccepted: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "started" | "already_running";
         };
         /** SimilarItem */
         SimilarItem: {
-            /** Content Id */
-            content_id: string;
-            /** Title */
-            title: string;
             /** Category */
             category: string;
+            /** Content Id */
+            content_id: string;
             /** Score */
             score: number;
+            /** Title */
+            title: string;
         };
         /** SimilarResponse */
         SimilarResponse: {
@@ -352,37 +498,42 @@ export interface components {
             /** Items */
             items: components["schemas"]["SimilarItem"][];
         };
+        /** UpsertResult */
+        UpsertResult: {
+            /** Upserted */
+            upserted: number;
+        };
         /** UserProfile */
         UserProfile: {
-            /** User Id */
-            user_id: string;
-            /** Total */
-            total: number;
             /** Counts */
             counts: {
                 [key: string]: number;
             };
-            /** Top Categories */
-            top_categories: components["schemas"]["CategoryCount"][];
             /** First Seen */
             first_seen: string | null;
             /** Last Seen */
             last_seen: string | null;
             /** Recent */
             recent: components["schemas"]["RecentItem"][];
+            /** Top Categories */
+            top_categories: components["schemas"]["CategoryCount"][];
+            /** Total */
+            total: number;
+            /** User Id */
+            user_id: string;
         };
         /** ValidationError */
         ValidationError: {
+            /** Context */
+            ctx?: Record<string, never>;
+            /** Input */
+            input?: unknown;
             /** Location */
             loc: (string | number)[];
             /** Message */
             msg: string;
             /** Error Type */
             type: string;
-            /** Input */
-            input?: unknown;
-            /** Context */
-            ctx?: Record<string, never>;
         };
     };
     responses: never;
@@ -393,7 +544,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    h_api_v1_health_get: {
+    categories_api_v1_categories_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -408,112 +559,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HealthResponse"];
+                    "application/json": components["schemas"]["CategoriesResponse"];
                 };
             };
         };
     };
-    r_api_v1_recommendations_get: {
-        parameters: {
-            query: {
-                user_id: string;
-                limit?: number;
-                category?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["RecommendationsResponse"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    i_api_v1_interact_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["InteractionIn"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            202: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["InteractionAccepted"];
-                };
-            };
-            /** @description Unprocessable Entity */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-        };
-    };
-    p_api_v1_user_profile__user_id__get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                user_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["UserProfile"];
-                };
-            };
-            /** @description Validation Error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
-                };
-            };
-        };
-    };
-    c_api_v1_content_get: {
+    list_content_api_v1_content_get: {
         parameters: {
             query?: {
                 category?: string | null;
+                /** @description title search */
                 q?: string | null;
                 limit?: number;
                 offset?: number;
@@ -544,7 +599,104 @@ export interface operations {
             };
         };
     };
-    sim_api_v1_content__content_id__similar_get: {
+    upsert_content_api_v1_content_put: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-api-key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ContentIn"][];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UpsertResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_content_api_v1_content__content_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                content_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_content_api_v1_content__content_id__delete: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-api-key"?: string | null;
+            };
+            path: {
+                content_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    similar_content_api_v1_content__content_id__similar_get: {
         parameters: {
             query?: {
                 limit?: number;
@@ -577,7 +729,104 @@ export interface operations {
             };
         };
     };
-    m_api_v1_models_get: {
+    health_api_v1_health_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthResponse"];
+                };
+            };
+        };
+    };
+    interact_api_v1_interact_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-api-key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InteractionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InteractionAccepted"];
+                };
+            };
+            /** @description Unknown content */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    interactions_batch_api_v1_interactions_batch_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-api-key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchInteractionsIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchInteractionsResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    model_status_api_v1_models_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -593,6 +842,101 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelStatus"];
+                };
+            };
+        };
+    };
+    retrain_api_v1_models_retrain_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "x-admin-key"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetrainAccepted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    recommendations_api_v1_recommendations_get: {
+        parameters: {
+            query: {
+                user_id: string;
+                limit?: number;
+                category?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecommendationsResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    user_profile_api_v1_user_profile__user_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserProfile"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -19,8 +19,5 @@ export type SimilarResponse = Schemas["SimilarResponse"];
 export type SimilarItem = Schemas["SimilarItem"];
 export type ModelStatus = Schemas["ModelStatus"];
 export type ModelVersion = Schemas["ModelVersionOut"];
-export type ErrorResponse = Schemas["ErrorResponse"];
-
-export interface Categories {
-  categories: CategoryCount[];
-}
+export type RetrainAccepted = Schemas["RetrainAccepted"];
+export type Categories = Schemas["CategoriesResponse"];

@@ -102,8 +102,14 @@ function RetrainForm({ onStarted }: { onStarted: () => void }) {
     event.preventDefault();
     setState({ kind: "busy" });
     try {
-      await api.retrain(adminKey);
-      setState({ kind: "done", text: "Retraining started. The new version appears here when it is promoted." });
+      const result = await api.retrain(adminKey);
+      setState({
+        kind: "done",
+        text:
+          result.status === "started"
+            ? "Retraining started. A new version appears here once it is evaluated."
+            : "A training round is already running.",
+      });
       onStarted();
     } catch (cause) {
       setState({ kind: "error", text: (cause as Error).message });
