@@ -19,7 +19,9 @@ process.env.CIQ_E2E_PORT ??= freePort();
 process.env.CIQ_E2E_DATA ??= mkdtempSync(join(tmpdir(), "contextiq-e2e-"));
 const port = process.env.CIQ_E2E_PORT;
 const data = process.env.CIQ_E2E_DATA;
-export const baseURL = `http://127.0.0.1:${port}`;
+/** CIQ_E2E_BASE_URL points the tests at a server you already run; otherwise one is started. */
+const existing = process.env.CIQ_E2E_BASE_URL;
+export const baseURL = existing ?? `http://127.0.0.1:${port}`;
 
 export const CHROMIUM_ARGS = [
   "--no-sandbox",
@@ -54,7 +56,9 @@ export default defineConfig({
       use: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
     },
   ],
-  webServer: {
+  webServer: existing
+    ? undefined
+    : {
     command: "bash ../scripts/build-frontend.sh && ../.venv/bin/contextiq serve --bootstrap",
     url: `${baseURL}/api/v1/health`,
     timeout: 180_000,

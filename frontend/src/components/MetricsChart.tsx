@@ -15,7 +15,25 @@ type Marker = (typeof SERIES_STYLES)[number]["marker"];
 
 const WIDTH = 640;
 const HEIGHT = 260;
-const PAD = { top: 16, right: 20, bottom: 40, left: 44 };
+const PAD = { top: 16, right: 20, bottom: 40, left: 58 };
+
+const MAX_X_LABELS = 5;
+
+/** The end labels hug the plot edges so they are never cut off by the frame. */
+function xAnchor(index: number, count: number): "start" | "middle" | "end" {
+  if (count > 1 && index === 0) return "start";
+  if (count > 1 && index === count - 1) return "end";
+  return "middle";
+}
+
+function shortTime(iso: string): string {
+  return new Date(iso).toLocaleString(undefined, {
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+}
 
 /** Metrics that live on a 0..1 scale share one axis; anything else stays in the table. */
 export function chartableMetrics(versions: ModelVersion[]): string[] {
@@ -93,11 +111,11 @@ export function MetricsChart({ versions }: { versions: ModelVersion[] }) {
             className="chart__xlabel"
             x={x(index)}
             y={HEIGHT - PAD.bottom + 18}
-            textAnchor="middle"
+            textAnchor={xAnchor(index, ordered.length)}
           >
-            {ordered.length > 8 && index % Math.ceil(ordered.length / 8) !== 0
+            {ordered.length > MAX_X_LABELS && index % Math.ceil(ordered.length / MAX_X_LABELS) !== 0
               ? ""
-              : version.version.slice(0, 10)}
+              : shortTime(version.created_at)}
           </text>
         ))}
         {metrics.map((name, seriesIndex) => {

@@ -6,11 +6,12 @@ interface Props {
   label: string;
   value: number | null;
   kind: ScoreKind;
+  /** Printed instead of the value when the bar shows a rescaled number. */
+  text?: string;
 }
 
 /** One labelled 0..1 bar; the number is always printed, so the colour is never the only cue. */
-export function ScoreBar({ label, value, kind }: Props) {
-  const text = formatScore(value);
+export function ScoreBar({ label, value, kind, text = formatScore(value) }: Props) {
   const missing = value === null;
   return (
     <div className={`score score--${kind}${missing ? " score--missing" : ""}`}>

@@ -11,6 +11,8 @@ export function SimilarItems({ contentId }: { contentId: string }) {
   if (similar.error) return <ErrorState error={similar.error} onRetry={similar.reload} />;
   const items = similar.data?.items ?? [];
   if (items.length === 0) return <EmptyState title="No similar items found." />;
+  // Similarity has no fixed scale, so bars are relative to the closest match; the number is raw.
+  const top = Math.max(...items.map((item) => item.score), Number.EPSILON);
   return (
     <ol className="similar" aria-label="Similar items">
       {items.map((item) => (
@@ -19,7 +21,7 @@ export function SimilarItems({ contentId }: { contentId: string }) {
             <span className="similar__title">{item.title}</span>
             <span className="pill pill--category">{item.category}</span>
           </div>
-          <ScoreBar label="Similarity" kind="ml" value={item.score} />
+          <ScoreBar label="Similarity" kind="ml" value={item.score / top} text={item.score.toFixed(2)} />
         </li>
       ))}
     </ol>

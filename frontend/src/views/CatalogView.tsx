@@ -25,7 +25,7 @@ function CatalogItem({ item }: { item: Content }) {
   const panelId = useId();
   const titleId = `content-title-${item.content_id}`;
   return (
-    <article className="card content-card" aria-labelledby={titleId}>
+    <article className={`card content-card${open ? " content-card--open" : ""}`} aria-labelledby={titleId}>
       <div className="content-card__head">
         <h3 id={titleId} className="content-card__title">
           {item.title}
