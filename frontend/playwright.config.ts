@@ -53,25 +53,30 @@ export default defineConfig({
     { name: "desktop", use: { viewport: { width: 1366, height: 900 } } },
     {
       name: "phone",
-      use: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
+      use: {
+        viewport: { width: 390, height: 844 },
+        isMobile: true,
+        hasTouch: true,
+        deviceScaleFactor: 2,
+      },
     },
   ],
   webServer: existing
     ? undefined
     : {
-    command: "bash ../scripts/build-frontend.sh && ../.venv/bin/contextiq serve --bootstrap",
-    url: `${baseURL}/api/v1/health`,
-    timeout: 180_000,
-    reuseExistingServer: false,
-    stdout: "pipe",
-    stderr: "pipe",
-    env: {
-      CONTEXTIQ_HOST: "127.0.0.1",
-      CONTEXTIQ_PORT: port,
-      CONTEXTIQ_DATA_DIR: data,
-      CONTEXTIQ_DATABASE_URL: `sqlite+aiosqlite:///${data}/contextiq.db`,
-      CONTEXTIQ_MODEL_DIR: join(data, "models"),
-      CONTEXTIQ_ADMIN_KEY: "e2e-admin-key",
-    },
-  },
+        command: "bash ../scripts/build-frontend.sh && ../.venv/bin/contextiq serve --bootstrap",
+        url: `${baseURL}/api/v1/health`,
+        timeout: 180_000,
+        reuseExistingServer: false,
+        stdout: "pipe",
+        stderr: "pipe",
+        env: {
+          CONTEXTIQ_HOST: "127.0.0.1",
+          CONTEXTIQ_PORT: port,
+          CONTEXTIQ_DATA_DIR: data,
+          CONTEXTIQ_DATABASE_URL: `sqlite+aiosqlite:///${data}/contextiq.db`,
+          CONTEXTIQ_MODEL_DIR: join(data, "models"),
+          CONTEXTIQ_ADMIN_KEY: "e2e-admin-key",
+        },
+      },
 });

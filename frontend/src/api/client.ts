@@ -89,10 +89,9 @@ export const api = {
   health: (signal?: AbortSignal) => request<Health>("/health", { signal }),
 
   recommendations: (userId: string, category: string | null, limit = 10, signal?: AbortSignal) =>
-    request<Recommendations>(
-      withQuery("/recommendations", { user_id: userId, limit, category }),
-      { signal },
-    ),
+    request<Recommendations>(withQuery("/recommendations", { user_id: userId, limit, category }), {
+      signal,
+    }),
 
   interact: (body: InteractionIn) =>
     request<InteractionAccepted>("/interact", { method: "POST", body: JSON.stringify(body) }),
@@ -100,8 +99,10 @@ export const api = {
   profile: (userId: string, signal?: AbortSignal) =>
     request<UserProfile>(`/user-profile/${encodeURIComponent(userId)}`, { signal }),
 
-  content: (query: { category?: string | null; q?: string; limit: number; offset: number }, signal?: AbortSignal) =>
-    request<ContentPage>(withQuery("/content", query), { signal }),
+  content: (
+    query: { category?: string | null; q?: string; limit: number; offset: number },
+    signal?: AbortSignal,
+  ) => request<ContentPage>(withQuery("/content", query), { signal }),
 
   categories: (signal?: AbortSignal) => request<Categories>("/categories", { signal }),
 
@@ -114,5 +115,8 @@ export const api = {
   models: (signal?: AbortSignal) => request<ModelStatus>("/models", { signal }),
 
   retrain: (adminKey: string) =>
-    request<RetrainAccepted>("/models/retrain", { method: "POST", headers: { "X-Admin-Key": adminKey } }),
+    request<RetrainAccepted>("/models/retrain", {
+      method: "POST",
+      headers: { "X-Admin-Key": adminKey },
+    }),
 };

@@ -18,7 +18,10 @@ function ordered(health: Health): [string, DependencyStatus][] {
 }
 
 function describe(name: string, dep: DependencyStatus): string {
-  const parts = [`${dependencyLabel(name)}: ${STATUS_TEXT[dep.status].text}`, `backend ${dep.backend}`];
+  const parts = [
+    `${dependencyLabel(name)}: ${STATUS_TEXT[dep.status].text}`,
+    `backend ${dep.backend}`,
+  ];
   if (dep.latency_ms !== null && dep.latency_ms !== undefined) {
     parts.push(`${dep.latency_ms.toFixed(1)} ms`);
   }

@@ -49,7 +49,17 @@ export function chartableMetrics(versions: ModelVersion[]): string[] {
     .sort();
 }
 
-function MarkerShape({ shape, x, y, color }: { shape: Marker; x: number; y: number; color: string }) {
+function MarkerShape({
+  shape,
+  x,
+  y,
+  color,
+}: {
+  shape: Marker;
+  x: number;
+  y: number;
+  color: string;
+}) {
   const size = 5;
   switch (shape) {
     case "square":
@@ -85,9 +95,7 @@ export function MetricsChart({ versions }: { versions: ModelVersion[] }) {
     PAD.left + (ordered.length === 1 ? plotWidth / 2 : (index / (ordered.length - 1)) * plotWidth);
   const y = (value: number) => PAD.top + (1 - value) * plotHeight;
   const latest = ordered[ordered.length - 1];
-  const summary = metrics
-    .map((name) => `${name} ${formatScore(latest?.metrics[name])}`)
-    .join(", ");
+  const summary = metrics.map((name) => `${name} ${formatScore(latest?.metrics[name])}`).join(", ");
 
   return (
     <figure className="chart">
@@ -122,7 +130,9 @@ export function MetricsChart({ versions }: { versions: ModelVersion[] }) {
           const style = SERIES_STYLES[seriesIndex % SERIES_STYLES.length]!;
           const points = ordered
             .map((version, index) => ({ index, value: version.metrics[name], version }))
-            .filter((point): point is typeof point & { value: number } => point.value !== undefined);
+            .filter(
+              (point): point is typeof point & { value: number } => point.value !== undefined,
+            );
           return (
             <g key={name} className="chart__series" data-metric={name}>
               <polyline

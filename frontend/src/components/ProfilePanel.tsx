@@ -52,7 +52,10 @@ export function ProfileSummary({ profile }: { profile: UserProfile }) {
       ) : (
         <ul className="recent">
           {profile.recent.map((item) => (
-            <li key={`${item.content_id}-${item.occurred_at}-${item.interaction_type}`} className="recent__item">
+            <li
+              key={`${item.content_id}-${item.occurred_at}-${item.interaction_type}`}
+              className="recent__item"
+            >
               <span className={`recent__type recent__type--${item.interaction_type}`}>
                 {interactionPast(item.interaction_type)}
               </span>

@@ -21,7 +21,12 @@ export function SimilarItems({ contentId }: { contentId: string }) {
             <span className="similar__title">{item.title}</span>
             <span className="pill pill--category">{item.category}</span>
           </div>
-          <ScoreBar label="Similarity" kind="ml" value={item.score / top} text={item.score.toFixed(2)} />
+          <ScoreBar
+            label="Similarity"
+            kind="ml"
+            value={item.score / top}
+            text={item.score.toFixed(2)}
+          />
         </li>
       ))}
     </ol>

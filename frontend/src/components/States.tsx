@@ -34,7 +34,9 @@ export function ErrorState({ error, onRetry }: { error: Error; onRetry?: () => v
       </span>
       <div>
         <p className="error-state__title">
-          {error instanceof ApiError && error.unreachable ? "The API is unreachable" : "Request failed"}
+          {error instanceof ApiError && error.unreachable
+            ? "The API is unreachable"
+            : "Request failed"}
         </p>
         <p className="error-state__message">
           {error.message}

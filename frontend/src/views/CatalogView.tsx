@@ -25,7 +25,10 @@ function CatalogItem({ item }: { item: Content }) {
   const panelId = useId();
   const titleId = `content-title-${item.content_id}`;
   return (
-    <article className={`card content-card${open ? " content-card--open" : ""}`} aria-labelledby={titleId}>
+    <article
+      className={`card content-card${open ? " content-card--open" : ""}`}
+      aria-labelledby={titleId}
+    >
       <div className="content-card__head">
         <h3 id={titleId} className="content-card__title">
           {item.title}
@@ -119,9 +122,14 @@ export function CatalogView({ categories }: { categories: CategoryCount[] }) {
       ) : page.error ? (
         <ErrorState error={page.error} onRetry={page.reload} />
       ) : items.length === 0 ? (
-        <EmptyState title="No content matches.">Clear the search or pick another category.</EmptyState>
+        <EmptyState title="No content matches.">
+          Clear the search or pick another category.
+        </EmptyState>
       ) : (
-        <div className={`content-grid${page.loading ? " rec-grid--refreshing" : ""}`} aria-busy={page.loading}>
+        <div
+          className={`content-grid${page.loading ? " rec-grid--refreshing" : ""}`}
+          aria-busy={page.loading}
+        >
           {items.map((item) => (
             <CatalogItem key={item.content_id} item={item} />
           ))}

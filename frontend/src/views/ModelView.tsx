@@ -24,7 +24,9 @@ function ActiveModel({ status }: { status: ModelStatus }) {
         <span className="stat__value" data-testid="active-version">
           {active ? active.version : "none"}
         </span>
-        {active ? <span className="stat__sub">trained {formatDateTime(active.created_at)}</span> : null}
+        {active ? (
+          <span className="stat__sub">trained {formatDateTime(active.created_at)}</span>
+        ) : null}
       </div>
       <div className="stat">
         <span className="stat__label">Last training</span>
@@ -41,8 +43,8 @@ function ActiveModel({ status }: { status: ModelStatus }) {
           <span className="stat__label">Trained on</span>
           <span className="stat__value">{formatCount(active.n_interactions)}</span>
           <span className="stat__sub">
-            interactions · {formatCount(active.n_users)} users · {formatCount(active.n_items)} items ·{" "}
-            {active.train_seconds.toFixed(1)} s
+            interactions · {formatCount(active.n_users)} users · {formatCount(active.n_items)} items
+            · {active.train_seconds.toFixed(1)} s
           </span>
         </div>
       ) : null}
@@ -75,7 +77,9 @@ function HistoryTable({ history }: { history: ModelVersion[] }) {
                 <code>{version.version}</code>
               </th>
               <td>
-                <span className={`status status--${version.status}`}>{titleCase(version.status)}</span>
+                <span className={`status status--${version.status}`}>
+                  {titleCase(version.status)}
+                </span>
               </td>
               <td>{formatDateTime(version.created_at)}</td>
               {names.map((name) => (
@@ -132,12 +136,20 @@ function RetrainForm({ onStarted }: { onStarted: () => void }) {
           onChange={(event) => setAdminKey(event.target.value)}
         />
       </div>
-      <button type="submit" className="button button--primary" disabled={state.kind === "busy" || !adminKey}>
+      <button
+        type="submit"
+        className="button button--primary"
+        disabled={state.kind === "busy" || !adminKey}
+      >
         {state.kind === "busy" ? "Starting…" : "Retrain"}
       </button>
       <p className="toolbar__status" role="status" aria-live="polite">
-        {state.kind === "done" ? <span className="notice notice--success">✓ {state.text}</span> : null}
-        {state.kind === "error" ? <span className="notice notice--error">✕ {state.text}</span> : null}
+        {state.kind === "done" ? (
+          <span className="notice notice--success">✓ {state.text}</span>
+        ) : null}
+        {state.kind === "error" ? (
+          <span className="notice notice--error">✕ {state.text}</span>
+        ) : null}
       </p>
     </form>
   );

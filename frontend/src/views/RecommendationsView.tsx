@@ -54,10 +54,13 @@ export function RecommendationsView({ categories, initialUserId = "" }: Props) {
       setAwaitedTotal(null);
       return;
     }
-    const timer = window.setTimeout(() => {
-      setAwaitedTotal({ total: awaitedTotal.total, tries: awaitedTotal.tries + 1 });
-      reloadProfile();
-    }, 200 * 2 ** awaitedTotal.tries);
+    const timer = window.setTimeout(
+      () => {
+        setAwaitedTotal({ total: awaitedTotal.total, tries: awaitedTotal.tries + 1 });
+        reloadProfile();
+      },
+      200 * 2 ** awaitedTotal.tries,
+    );
     return () => window.clearTimeout(timer);
   }, [awaitedTotal, profile.data, profile.loading, reloadProfile]);
 
@@ -120,8 +123,12 @@ export function RecommendationsView({ categories, initialUserId = "" }: Props) {
           {recommendations.data ? (
             <p className="panel__hint">
               {recommendations.data.personalized ? "Personalized" : "Popular picks (new user)"}
-              {recommendations.data.model_version ? ` · model ${recommendations.data.model_version}` : ""}
-              {recommendations.data.llm_provider ? ` · LLM ${recommendations.data.llm_provider}` : ""}
+              {recommendations.data.model_version
+                ? ` · model ${recommendations.data.model_version}`
+                : ""}
+              {recommendations.data.llm_provider
+                ? ` · LLM ${recommendations.data.llm_provider}`
+                : ""}
               {recommendations.data.cached ? " · cached" : ""}
             </p>
           ) : null}
@@ -209,7 +216,9 @@ export function RecommendationsView({ categories, initialUserId = "" }: Props) {
         ) : profile.data ? (
           <ProfileSummary profile={profile.data} />
         ) : profile.error instanceof ApiError && profile.error.status === 404 ? (
-          <EmptyState title="No history yet.">A new user: recommendations start from what is popular.</EmptyState>
+          <EmptyState title="No history yet.">
+            A new user: recommendations start from what is popular.
+          </EmptyState>
         ) : profile.error ? (
           <ErrorState error={profile.error} onRetry={profile.reload} />
         ) : (

@@ -63,7 +63,9 @@ test("a user's recommendations, an interaction, the filter, the catalog and the 
   await catalog.getByRole("button", { name: "Next →" }).click();
   await expect(page.getByText("Page 2 of")).toBeVisible();
   await catalog.getByRole("article").first().getByRole("button", { name: "Similar items" }).click();
-  await expect(catalog.getByRole("list", { name: "Similar items" }).getByRole("listitem").first()).toBeVisible();
+  await expect(
+    catalog.getByRole("list", { name: "Similar items" }).getByRole("listitem").first(),
+  ).toBeVisible();
   await shot(page, "05-catalog", project);
 
   // 7: the model view.
@@ -77,7 +79,9 @@ test("a user's recommendations, an interaction, the filter, the catalog and the 
   expect(errors).toEqual([]);
 });
 
-test("keyboard users can reach and use the controls with visible focus", async ({ page }, testInfo) => {
+test("keyboard users can reach and use the controls with visible focus", async ({
+  page,
+}, testInfo) => {
   test.skip(testInfo.project.name === "phone", "keyboard navigation is a desktop concern");
   await page.goto("/");
   await page.keyboard.press("Tab");

@@ -5,7 +5,9 @@ import { health } from "./fixtures";
 describe("HealthBadges", () => {
   it("shows one badge per dependency in a fixed order, with status in words", () => {
     render(<HealthBadges health={health()} stale={false} />);
-    const badges = within(screen.getByRole("list", { name: "Service health" })).getAllByRole("listitem");
+    const badges = within(screen.getByRole("list", { name: "Service health" })).getAllByRole(
+      "listitem",
+    );
     expect(badges.map((badge) => badge.textContent)).toEqual([
       "✓DatabaseOK",
       "✓CacheOK",

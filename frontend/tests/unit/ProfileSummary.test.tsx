@@ -13,7 +13,11 @@ describe("ProfileSummary", () => {
   });
 
   it("explains an empty history", () => {
-    render(<ProfileSummary profile={profile({ total: 0, counts: {}, top_categories: [], recent: [] })} />);
+    render(
+      <ProfileSummary
+        profile={profile({ total: 0, counts: {}, top_categories: [], recent: [] })}
+      />,
+    );
     expect(screen.getByText(/No category signal yet/)).toBeInTheDocument();
     expect(screen.getByText(/Nothing yet/)).toBeInTheDocument();
   });

@@ -5,13 +5,21 @@ import { recommendation } from "./fixtures";
 
 describe("RecommendationCard", () => {
   it("shows title, category, tags, reason and the three labelled scores", () => {
-    render(<RecommendationCard item={recommendation()} rank={1} pending={null} onInteract={() => {}} />);
+    render(
+      <RecommendationCard item={recommendation()} rank={1} pending={null} onInteract={() => {}} />,
+    );
     const card = screen.getByRole("article", { name: "Deep Learning for Cooks" });
     expect(within(card).getByText("technology")).toBeInTheDocument();
     expect(within(card).getByText("#ml")).toBeInTheDocument();
     expect(within(card).getByText("Because you liked Pasta Physics")).toBeInTheDocument();
-    expect(within(card).getByRole("meter", { name: "ML score" })).toHaveAttribute("aria-valuetext", "0.82");
-    expect(within(card).getByRole("meter", { name: "LLM score" })).toHaveAttribute("aria-valuetext", "0.61");
+    expect(within(card).getByRole("meter", { name: "ML score" })).toHaveAttribute(
+      "aria-valuetext",
+      "0.82",
+    );
+    expect(within(card).getByRole("meter", { name: "LLM score" })).toHaveAttribute(
+      "aria-valuetext",
+      "0.61",
+    );
     expect(within(card).getByRole("meter", { name: "Blended score" })).toHaveAttribute(
       "aria-valuetext",
       "0.74",
@@ -20,7 +28,12 @@ describe("RecommendationCard", () => {
 
   it("shows n/a for a missing LLM score", () => {
     render(
-      <RecommendationCard item={recommendation({ llm_score: null })} rank={1} pending={null} onInteract={() => {}} />,
+      <RecommendationCard
+        item={recommendation({ llm_score: null })}
+        rank={1}
+        pending={null}
+        onInteract={() => {}}
+      />,
     );
     expect(screen.getByText("n/a")).toBeInTheDocument();
   });
@@ -30,7 +43,12 @@ describe("RecommendationCard", () => {
     const calls: string[] = [];
     const item = recommendation();
     render(
-      <RecommendationCard item={item} rank={1} pending={null} onInteract={(got, type) => calls.push(`${got.content_id}:${type}`)} />,
+      <RecommendationCard
+        item={item}
+        rank={1}
+        pending={null}
+        onInteract={(got, type) => calls.push(`${got.content_id}:${type}`)}
+      />,
     );
     await user.click(screen.getByRole("button", { name: "Like" }));
     await user.click(screen.getByRole("button", { name: "Save" }));
@@ -50,7 +68,9 @@ describe("RecommendationCard", () => {
   });
 
   it("disables the actions while one is being recorded", () => {
-    render(<RecommendationCard item={recommendation()} rank={1} pending="like" onInteract={() => {}} />);
+    render(
+      <RecommendationCard item={recommendation()} rank={1} pending="like" onInteract={() => {}} />,
+    );
     for (const name of ["View", "Like", "Save", "Share"]) {
       expect(screen.getByRole("button", { name })).toBeDisabled();
     }

@@ -55,7 +55,11 @@ export function profile(overrides: Partial<UserProfile> = {}): UserProfile {
   };
 }
 
-export function modelVersion(version: string, day: number, metrics: Record<string, number>): ModelVersion {
+export function modelVersion(
+  version: string,
+  day: number,
+  metrics: Record<string, number>,
+): ModelVersion {
   return {
     version,
     created_at: `2026-11-${String(day).padStart(2, "0")}T12:00:00Z`,
