@@ -29,14 +29,26 @@ function describe(name: string, dep: DependencyStatus): string {
   return parts.join(" · ");
 }
 
-/** One badge per dependency: icon, name and status word, so it reads without colour. */
+/**
+ * One badge per dependency: icon, name and status word, so it reads without colour. `stale` means
+ * the last check failed: known badges fade, and with none known the API itself shows as down.
+ */
 export function HealthBadges({ health, stale }: { health: Health | null; stale: boolean }) {
   if (!health) {
     return (
       <ul className="health" aria-label="Service health">
-        <li className="badge badge--unknown">
-          <span aria-hidden="true">…</span> Checking health
-        </li>
+        {stale ? (
+          <li className="badge badge--down">
+            <span className="badge__icon" aria-hidden="true">
+              ✕
+            </span>
+            API unreachable
+          </li>
+        ) : (
+          <li className="badge badge--unknown">
+            <span aria-hidden="true">…</span> Checking health
+          </li>
+        )}
       </ul>
     );
   }

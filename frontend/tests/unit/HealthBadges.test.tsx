@@ -22,4 +22,9 @@ describe("HealthBadges", () => {
     render(<HealthBadges health={null} stale={false} />);
     expect(screen.getByText("Checking health")).toBeInTheDocument();
   });
+
+  it("shows the API itself as down when no check has ever succeeded", () => {
+    render(<HealthBadges health={null} stale={true} />);
+    expect(screen.getByText("API unreachable")).toBeInTheDocument();
+  });
 });
