@@ -54,7 +54,7 @@ class InteractionAccepted(BaseModel):
 class BatchInteractionsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    interactions: list[dict[str, Any]] = Field(max_length=10_000)
+    interactions: list[Any] = Field(max_length=10_000)
 
 
 class RejectedItem(BaseModel):

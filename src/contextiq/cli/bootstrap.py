@@ -55,7 +55,7 @@ async def _state(settings: Settings) -> tuple[int, bool]:
         await store.close()
 
 
-def bootstrap(settings: Settings, say: Say) -> None:
+def bootstrap(settings: Settings, say: Say, demo_items: int = 2_000, demo_users: int = 500) -> None:
     """Make a fresh install useful: schema, demo data when empty, a first model."""
     started = time.perf_counter()
     say("==> [1/3] migrating the database")
@@ -63,7 +63,7 @@ def bootstrap(settings: Settings, say: Say) -> None:
     items, has_model = asyncio.run(_state(settings))
     if items == 0:
         say("==> [2/3] database is empty: generating demo data")
-        asyncio.run(seed_demo(settings, say))
+        asyncio.run(seed_demo(settings, say, items=demo_items, users=demo_users))
     else:
         say(f"==> [2/3] catalogue has {items} items: keeping it")
     if has_model:

@@ -1,0 +1,33 @@
+"""Recommendation models for Context IQ.
+
+The service uses four names:
+
+- `default_recommender(seed=0) -> Recommender`: the pipeline the API serves and the
+  benchmarks measure.
+- `train_candidate(interactions, items, current, seed=0) -> TrainReport`: carves a
+  validation split from the given data, fits a candidate on the rest, scores candidate and
+  `current` on that same split (nDCG@10, Recall@10, Precision@10, MAP@10, HR@10, AUC),
+  refits the candidate on all data and says whether to promote it.
+- `ModelRegistry(model_dir)`: versioned artifacts on disk; `save`, `register`
+  (save + promote when allowed), `load`, `active_version`, `promote`, `versions`.
+- `TrainReport`: the result of `train_candidate`.
+
+Every model implements `Recommender` (see `base.py`): a user is their history at call
+time, so new users and fresh interactions need no retraining.
+"""
+
+from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
+from contextiq.ml.pipeline import default_recommender
+from contextiq.ml.registry import ModelRegistry, VersionInfo
+from contextiq.ml.train import TrainReport, train_candidate
+
+__all__ = [
+    "ItemFeatures",
+    "ModelRegistry",
+    "Recommender",
+    "TrainReport",
+    "VersionInfo",
+    "WeightedInteraction",
+    "default_recommender",
+    "train_candidate",
+]

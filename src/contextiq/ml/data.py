@@ -1,0 +1,119 @@
+"""Weighted interactions to id maps and sparse user x item matrices."""
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from contextiq.ml.base import WeightedInteraction
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+
+class IdMap:
+    """Stable external id <-> dense index mapping; new ids append at the end."""
+
+    def __init__(self, ids: Iterable[str] = ()) -> None:
+        self._ids: list[str] = []
+        self._index: dict[str, int] = {}
+        self.extend(ids)
+
+    def extend(self, ids: Iterable[str]) -> list[str]:
+        """Add unseen ids, returning only the ones that were new."""
+        added = []
+        for item in ids:
+            if item not in self._index:
+                self._index[item] = len(self._ids)
+                self._ids.append(item)
+                added.append(item)
+        return added
+
+    def get(self, item: str) -> int | None:
+        return self._index.get(item)
+
+    def __getitem__(self, item: str) -> int:
+        return self._index[item]
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._index
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @property
+    def ids(self) -> list[str]:
+        return self._ids
+
+
+def signal_strength(weight: float) -> float:
+    """Compress weights (play counts, durations) so heavy users don't dominate; keeps the sign."""
+    return math.copysign(math.log1p(abs(weight)), weight)
+
+
+def decayed_weights(
+    interactions: Sequence[WeightedInteraction], half_life_seconds: float | None
+) -> list[float]:
+    """Weights with exponential time decay relative to the newest event (no decay without times)."""
+    if half_life_seconds is None:
+        return [i.weight for i in interactions]
+    stamps = [i.timestamp for i in interactions if i.timestamp is not None]
+    if not stamps:
+        return [i.weight for i in interactions]
+    newest = max(stamps)
+    return [
+        i.weight * 0.5 ** ((newest - i.timestamp) / half_life_seconds)
+        if i.timestamp is not None
+        else i.weight
+        for i in interactions
+    ]
+
+
+@dataclass(frozen=True)
+class InteractionMatrix:
+    """Users x items matrix of summed signed weights, with the maps that index it."""
+
+    users: IdMap
+    items: IdMap
+    weights: sp.csr_matrix
+
+    def history(self, user_index: int) -> dict[str, float]:
+        row = self.weights.getrow(user_index)
+        return {self.items.ids[j]: float(v) for j, v in zip(row.indices, row.data, strict=True)}
+
+
+def build_matrix(
+    interactions: Sequence[WeightedInteraction],
+    item_ids: Iterable[str] = (),
+    half_life_seconds: float | None = None,
+) -> InteractionMatrix:
+    """Sum repeated (user, item) events; `item_ids` adds catalogue items nobody touched yet."""
+    users = IdMap(i.user_id for i in interactions)
+    items = IdMap(item_ids)
+    items.extend(i.item_id for i in interactions)
+    rows = np.fromiter((users[i.user_id] for i in interactions), np.int64, len(interactions))
+    cols = np.fromiter((items[i.item_id] for i in interactions), np.int64, len(interactions))
+    vals = np.asarray(decayed_weights(interactions, half_life_seconds), dtype=np.float32)
+    matrix = sp.csr_matrix((vals, (rows, cols)), shape=(len(users), len(items)), dtype=np.float32)
+    matrix.sum_duplicates()
+    matrix.eliminate_zeros()
+    return InteractionMatrix(users, items, matrix)
+
+
+def history_vector(history: Mapping[str, float], items: IdMap) -> tuple[IntArray, FloatArray]:
+    """Known items of a history as (indices, signed strengths); unknown ids are ignored."""
+    pairs = [(items.get(k), v) for k, v in history.items() if v != 0]
+    known = [(j, v) for j, v in pairs if j is not None]
+    idx = np.fromiter((j for j, _ in known), np.int64, len(known))
+    val = np.fromiter((signal_strength(v) for _, v in known), np.float32, len(known))
+    return idx, val
+
+
+def strength_matrix(weights: sp.csr_matrix) -> sp.csr_matrix:
+    """Apply `signal_strength` elementwise to a sparse weight matrix."""
+    out = weights.copy().astype(np.float32)
+    out.data = (np.sign(out.data) * np.log1p(np.abs(out.data))).astype(np.float32)
+    return out

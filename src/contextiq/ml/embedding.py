@@ -1,0 +1,232 @@
+"""The PyTorch user/content embedding recommender (the core model family).
+
+Training: full-catalogue softmax (or BPR) on users' histories with input
+dropout, early-stopped on a holdout carved from the training data, then refit on
+everything for the chosen number of epochs. Serving uses plain numpy arrays so a
+request costs one small matrix-vector product.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Literal, Self
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+import torch
+
+from contextiq.ml.base import ItemFeatures, WeightedInteraction
+from contextiq.ml.data import IdMap, build_matrix, strength_matrix
+from contextiq.ml.features import FeatureVocabulary
+from contextiq.ml.holdout import holdout_ndcg, holdout_positives
+from contextiq.ml.loss import bpr_loss, multinomial_loss
+from contextiq.ml.model import FoldInNet
+from contextiq.ml.scoring import ScoringRecommender
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    dim: int = 200
+    max_epochs: int = 200
+    patience: int = 2
+    eval_every: int = 5
+    batch_size: int = 256
+    learning_rate: float = 3e-3
+    weight_decay: float = 0.0
+    dropout: float = 0.5
+    content_loss: float = 0.3
+    loss: Literal["softmax", "bpr"] = "softmax"
+    validation_fraction: float = 0.1
+    refit: bool = True
+    seed: int = 0
+
+
+def _to_torch_sparse(matrix: sp.csr_matrix) -> torch.Tensor:
+    coo = matrix.tocoo()
+    indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    values = torch.from_numpy(coo.data.astype(np.float32))
+    return torch.sparse_coo_tensor(indices, values, coo.shape).coalesce()
+
+
+def _dense_rows(matrix: sp.csr_matrix, rows: npt.NDArray[np.int64]) -> torch.Tensor:
+    return torch.from_numpy(matrix[rows].toarray().astype(np.float32))
+
+
+class EmbeddingRecommender(ScoringRecommender):
+    def __init__(self, config: EmbeddingConfig | None = None) -> None:
+        self.config = config or EmbeddingConfig()
+        self._items = IdMap()
+        self._vocab = FeatureVocabulary()
+        self._item_in = np.zeros((0, self.config.dim), np.float32)
+        self._item_out = np.zeros((0, self.config.dim), np.float32)
+        self._bias = np.zeros(0, np.float32)
+        self._token_in = np.zeros((0, self.config.dim), np.float32)
+        self._token_out = np.zeros((0, self.config.dim), np.float32)
+        self._token_bias = np.zeros(0, np.float32)
+        self.trained_epochs = 0
+
+    # -- training -------------------------------------------------------------------------
+
+    def fit(
+        self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
+    ) -> Self:
+        data = build_matrix(interactions, (i.item_id for i in items))
+        self._items = data.items
+        by_id = {i.item_id: i for i in items}
+        self._vocab = FeatureVocabulary.fit(items)
+        features = self._vocab.encode([by_id.get(i) for i in data.items.ids])
+        history = strength_matrix(data.weights)
+        epochs = self.config.max_epochs
+        if self.config.validation_fraction > 0:
+            train, held = holdout_positives(
+                history, self.config.validation_fraction, self.config.seed
+            )
+            net, epochs = self._train(train, features, self.config.max_epochs, held)
+        if self.config.validation_fraction <= 0 or self.config.refit:
+            net, _ = self._train(history, features, epochs, None)
+        self.trained_epochs = epochs
+        self._export(net)
+        return self
+
+    def _train(
+        self,
+        history: sp.csr_matrix,
+        features: sp.csr_matrix,
+        max_epochs: int,
+        held: sp.csr_matrix | None,
+    ) -> tuple[FoldInNet, int]:
+        """Train from scratch; with a holdout, stop early and return the best state and epoch."""
+        cfg = self.config
+        with torch.random.fork_rng():
+            torch.manual_seed(cfg.seed)
+            generator = torch.Generator().manual_seed(cfg.seed)
+            net = FoldInNet(history.shape[1], _to_torch_sparse(features), cfg.dim)
+            optimiser = torch.optim.Adam(
+                net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
+            )
+            targets = history.maximum(0).tocsr()
+            users = np.flatnonzero(np.diff(targets.indptr))
+            best_score, best_epoch, best_state, stale = -1.0, max_epochs, None, 0
+            for epoch in range(1, max_epochs + 1):
+                net.train()
+                order = users[torch.randperm(len(users), generator=generator).numpy()]
+                for start in range(0, len(order), cfg.batch_size):
+                    batch = order[start : start + cfg.batch_size]
+                    logits, content_logits = net(_dense_rows(history, batch), cfg.dropout)
+                    target = _dense_rows(targets, batch)
+                    loss = self._loss(logits, target, generator)
+                    if cfg.content_loss and features.shape[1]:
+                        loss = loss + cfg.content_loss * self._loss(
+                            content_logits, target, generator
+                        )
+                    optimiser.zero_grad()
+                    loss.backward()  # type: ignore[no-untyped-call]
+                    optimiser.step()
+                if held is None or epoch % cfg.eval_every:
+                    continue
+                score = holdout_ndcg(self._score_all(net, history), history, held)
+                if score > best_score:
+                    best_score, best_epoch, stale = score, epoch, 0
+                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                else:
+                    stale += 1
+                    if stale >= cfg.patience:
+                        break
+            if best_state is not None:
+                net.load_state_dict(best_state)
+        return net, best_epoch
+
+    def _loss(
+        self, logits: torch.Tensor, target: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
+        if self.config.loss == "bpr":
+            return bpr_loss(logits, target, generator)
+        return multinomial_loss(logits, target)
+
+    @staticmethod
+    def _score_all(net: FoldInNet, history: sp.csr_matrix) -> npt.NDArray[np.float32]:
+        net.eval()
+        with torch.no_grad():
+            item_in, item_out, bias = net.item_tables()
+            scores = [
+                (
+                    net.fold_in(
+                        _dense_rows(history, np.arange(s, min(s + 1024, history.shape[0]))), item_in
+                    )
+                    @ item_out.T
+                    + bias
+                ).numpy()
+                for s in range(0, history.shape[0], 1024)
+            ]
+        return np.vstack(scores).astype(np.float32)
+
+    def _export(self, net: FoldInNet) -> None:
+        net.eval()
+        with torch.no_grad():
+            item_in, item_out, bias = net.item_tables()
+            self._item_in = item_in.numpy().astype(np.float32)
+            self._item_out = item_out.numpy().astype(np.float32)
+            self._bias = bias.numpy().astype(np.float32)
+            self._token_in = net.token_in.numpy().astype(np.float32)
+            self._token_out = net.token_out.numpy().astype(np.float32)
+            self._token_bias = net.token_bias.numpy().astype(np.float32)
+
+    # -- serving --------------------------------------------------------------------------
+
+    def score_indices(
+        self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        if len(indices) == 0:
+            return self._bias.copy()
+        x = strengths / max(float(np.linalg.norm(strengths)), 1e-8)
+        user = np.tanh(x @ self._item_in[indices])
+        return (self._item_out @ user + self._bias).astype(np.float32)
+
+    def add_items(self, items: Sequence[ItemFeatures]) -> None:
+        new = [i for i in items if i.item_id not in self._items]
+        if not new:
+            return
+        self._items.extend(i.item_id for i in new)
+        features = self._vocab.encode(new)
+        self._item_in = np.vstack([self._item_in, features @ self._token_in]).astype(np.float32)
+        self._item_out = np.vstack([self._item_out, features @ self._token_out]).astype(np.float32)
+        self._bias = np.concatenate([self._bias, features @ self._token_bias]).astype(np.float32)
+
+    # -- persistence ----------------------------------------------------------------------
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            path / "arrays.npz",
+            item_in=self._item_in,
+            item_out=self._item_out,
+            bias=self._bias,
+            token_in=self._token_in,
+            token_out=self._token_out,
+            token_bias=self._token_bias,
+        )
+        meta = {
+            "config": asdict(self.config),
+            "items": self._items.ids,
+            "epochs": self.trained_epochs,
+        }
+        (path / "model.json").write_text(json.dumps(meta))
+        self._vocab.save(path / "vocabulary.json")
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        meta = json.loads((path / "model.json").read_text())
+        model = cls(replace(EmbeddingConfig(), **meta["config"]))
+        model._items = IdMap(meta["items"])
+        model.trained_epochs = int(meta["epochs"])
+        model._vocab = FeatureVocabulary.load(path / "vocabulary.json")
+        with np.load(path / "arrays.npz") as arrays:
+            model._item_in = arrays["item_in"]
+            model._item_out = arrays["item_out"]
+            model._bias = arrays["bias"]
+            model._token_in = arrays["token_in"]
+            model._token_out = arrays["token_out"]
+            model._token_bias = arrays["token_bias"]
+        return model

@@ -1,0 +1,117 @@
+"""Score a model on a split: ranking metrics over every item not seen in train, and RMSE/MAE."""
+
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from contextiq.ml.base import Recommender, WeightedInteraction
+from contextiq.ml.metrics import (
+    auc,
+    average_precision_at_k,
+    hit_rate_at_k,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+)
+from contextiq.ml.scoring import ScoringRecommender
+
+RANKING_METRICS = ("ndcg", "recall", "precision", "map", "hr")
+
+
+class RankingModel(Protocol):
+    """Anything that scores a fixed item universe for users given by id and history."""
+
+    @property
+    def item_ids(self) -> Sequence[str]: ...
+
+    def score_users(
+        self, users: Sequence[str], histories: Sequence[Mapping[str, float]]
+    ) -> npt.NDArray[np.float32]: ...
+
+
+class RecommenderRanking:
+    """Adapts a `Recommender` (which only knows histories) to `RankingModel`."""
+
+    def __init__(self, model: Recommender) -> None:
+        self.model = model
+
+    @property
+    def item_ids(self) -> Sequence[str]:
+        return self.model.item_ids
+
+    def score_users(
+        self, users: Sequence[str], histories: Sequence[Mapping[str, float]]
+    ) -> npt.NDArray[np.float32]:
+        if isinstance(self.model, ScoringRecommender):
+            return np.vstack([self.model.scores(h) for h in histories])
+        n = len(self.model.item_ids)
+        index = {item: j for j, item in enumerate(self.model.item_ids)}
+        out = np.full((len(histories), n), -np.inf, np.float32)
+        for row, history in enumerate(histories):
+            ranked = self.model.recommend(history, n)
+            for position, (item, _) in enumerate(ranked):
+                out[row, index[item]] = n - position
+        return out
+
+
+def histories_by_user(interactions: Sequence[WeightedInteraction]) -> dict[str, dict[str, float]]:
+    """Summed weights per (user, item), the shape the service passes at call time."""
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for e in interactions:
+        out[e.user_id][e.item_id] = out[e.user_id].get(e.item_id, 0.0) + e.weight
+    return dict(out)
+
+
+def evaluate_ranking(
+    model: RankingModel | Recommender,
+    train: Sequence[WeightedInteraction],
+    test: Sequence[WeightedInteraction],
+    k: int = 10,
+    candidates: Collection[str] | None = None,
+    batch_size: int = 256,
+) -> dict[str, float]:
+    """Mean per-user metrics over test users with at least one positive held-out item.
+
+    Every test event with a positive weight on an item the user has not in train is
+    relevant. Items the user has in train are excluded from the ranking; `candidates`
+    optionally limits the ranked universe.
+    """
+    ranking = RecommenderRanking(model) if isinstance(model, Recommender) else model
+    histories = histories_by_user(train)
+    relevant: dict[str, set[str]] = defaultdict(set)
+    for e in test:
+        if e.weight > 0 and e.item_id not in histories.get(e.user_id, {}):
+            relevant[e.user_id].add(e.item_id)
+    users = sorted(relevant)
+    item_ids = list(ranking.item_ids)
+    index = {item: j for j, item in enumerate(item_ids)}
+    allowed = np.zeros(len(item_ids), dtype=bool)
+    if candidates is None:
+        allowed[:] = True
+    else:
+        allowed[[index[c] for c in candidates if c in index]] = True
+    totals = dict.fromkeys([f"{m}@{k}" for m in RANKING_METRICS] + ["auc"], 0.0)
+    for start in range(0, len(users), batch_size):
+        batch = users[start : start + batch_size]
+        scores = ranking.score_users(batch, [histories.get(u, {}) for u in batch])
+        for row, user in enumerate(batch):
+            seen = np.fromiter((index[i] for i in histories.get(user, {}) if i in index), np.int64)
+            mask = allowed.copy()
+            mask[seen] = False
+            user_scores = np.where(mask, scores[row], -np.inf).astype(np.float32)
+            order = np.argsort(-user_scores, kind="stable")[:k]
+            ranked = [item_ids[j] for j in order if mask[j]]
+            rel = relevant[user]
+            totals[f"ndcg@{k}"] += ndcg_at_k(ranked, rel, k)
+            totals[f"recall@{k}"] += recall_at_k(ranked, rel, k)
+            totals[f"precision@{k}"] += precision_at_k(ranked, rel, k)
+            totals[f"map@{k}"] += average_precision_at_k(ranked, rel, k)
+            totals[f"hr@{k}"] += hit_rate_at_k(ranked, rel, k)
+            positives = np.fromiter((index[i] for i in rel if i in index), np.int64)
+            negative_mask = mask.copy()
+            negative_mask[positives] = False
+            totals["auc"] += auc(user_scores, positives, np.flatnonzero(negative_mask))
+    return {name: value / max(len(users), 1) for name, value in totals.items()}

@@ -1,0 +1,69 @@
+"""Ranking and rating metrics; definitions are written out in docs/evaluation.md."""
+
+import math
+from collections.abc import Collection, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+
+def _hits(ranked: Sequence[str], relevant: Collection[str], k: int) -> list[bool]:
+    return [item in relevant for item in ranked[:k]]
+
+
+def precision_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
+    return sum(_hits(ranked, relevant, k)) / k
+
+
+def recall_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
+    return sum(_hits(ranked, relevant, k)) / len(relevant) if relevant else 0.0
+
+
+def hit_rate_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
+    return 1.0 if any(_hits(ranked, relevant, k)) else 0.0
+
+
+def ndcg_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
+    """Binary-relevance nDCG; the ideal list puts min(k, |relevant|) hits first."""
+    if not relevant:
+        return 0.0
+    dcg = sum(1.0 / math.log2(i + 2) for i, hit in enumerate(_hits(ranked, relevant, k)) if hit)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(k, len(relevant))))
+    return dcg / ideal
+
+
+def average_precision_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
+    """Mean of precision@i at each hit position i <= k, over min(k, |relevant|)."""
+    if not relevant:
+        return 0.0
+    total, hits = 0.0, 0
+    for i, hit in enumerate(_hits(ranked, relevant, k)):
+        if hit:
+            hits += 1
+            total += hits / (i + 1)
+    return total / min(k, len(relevant))
+
+
+def auc(
+    scores: npt.NDArray[np.float32],
+    positives: npt.NDArray[np.int64],
+    negatives: npt.NDArray[np.int64],
+) -> float:
+    """P(score of a held-out positive > score of a random negative); ties count one half."""
+    if len(positives) == 0 or len(negatives) == 0:
+        return 0.5
+    neg = np.sort(scores[negatives].astype(np.float64))
+    pos = scores[positives].astype(np.float64)
+    below = np.searchsorted(neg, pos, side="left")
+    tied = np.searchsorted(neg, pos, side="right") - below
+    return float((below + 0.5 * tied).sum() / (len(pos) * len(neg)))
+
+
+def rmse(predicted: Sequence[float], actual: Sequence[float]) -> float:
+    diff = np.asarray(predicted, np.float64) - np.asarray(actual, np.float64)
+    return float(np.sqrt(np.mean(diff**2)))
+
+
+def mae(predicted: Sequence[float], actual: Sequence[float]) -> float:
+    diff = np.asarray(predicted, np.float64) - np.asarray(actual, np.float64)
+    return float(np.mean(np.abs(diff)))

@@ -1,0 +1,132 @@
+"""File-based model registry: a directory per version and an atomic pointer to the active one.
+
+Several API replicas sharing one volume hot-swap by polling `active_version()` and
+loading the version it names; writers never modify a published version in place.
+"""
+
+import importlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from contextiq.ml.base import Recommender
+from contextiq.ml.train import TrainReport
+
+_ACTIVE = "ACTIVE"
+_VERSIONS = "versions"
+_ALLOWED_PREFIX = "contextiq.ml."
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: str
+    created_at: str
+    model_class: str
+    metrics: dict[str, float]
+    current_metrics: dict[str, float] | None
+    promote: bool
+    train_seconds: float
+    n_users: int
+    n_items: int
+    n_interactions: int
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _model_class(qualified: str) -> type[Recommender]:
+    module_name, _, class_name = qualified.rpartition(".")
+    if not qualified.startswith(_ALLOWED_PREFIX):
+        raise ValueError(f"refusing to load model class outside contextiq.ml: {qualified}")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if not (isinstance(cls, type) and issubclass(cls, Recommender)):
+        raise ValueError(f"{qualified} is not a Recommender")
+    return cls
+
+
+class ModelRegistry:
+    def __init__(self, model_dir: Path) -> None:
+        self.model_dir = model_dir
+        self._versions = model_dir / _VERSIONS
+        self._versions.mkdir(parents=True, exist_ok=True)
+
+    def save(self, model: Recommender, report: TrainReport) -> str:
+        """Publish a new version (not yet active); the directory appears complete or not at all."""
+        now = datetime.now(UTC)
+        version = f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
+        staging = Path(tempfile.mkdtemp(dir=self._versions, prefix=".staging-"))
+        model.save(staging / "model")
+        cls = type(model)
+        meta: dict[str, Any] = {
+            "version": version,
+            "created_at": now.isoformat(),
+            "model_class": f"{cls.__module__}.{cls.__qualname__}",
+            "metrics": report.metrics,
+            "current_metrics": report.current_metrics,
+            "promote": report.promote,
+            "train_seconds": report.train_seconds,
+            "n_users": report.n_users,
+            "n_items": report.n_items,
+            "n_interactions": report.n_interactions,
+        }
+        (staging / "meta.json").write_text(json.dumps(meta, indent=2))
+        os.replace(staging, self._versions / version)
+        return version
+
+    def register(self, report: TrainReport) -> str:
+        """Save the report's model and make it active when the report says it may be promoted."""
+        version = self.save(report.model, report)
+        if report.promote or self.active_version() is None:
+            self.promote(version)
+        return version
+
+    def info(self, version: str) -> VersionInfo:
+        meta = json.loads((self._path(version) / "meta.json").read_text())
+        return VersionInfo(**meta)
+
+    def load(self, version: str) -> Recommender:
+        info = self.info(version)
+        return _model_class(info.model_class).load(self._path(version) / "model")
+
+    def active_version(self) -> str | None:
+        pointer = self.model_dir / _ACTIVE
+        try:
+            version = pointer.read_text().strip()
+        except FileNotFoundError:
+            return None
+        return version or None
+
+    def promote(self, version: str) -> None:
+        self._path(version)
+        _write_atomic(self.model_dir / _ACTIVE, version)
+
+    def versions(self) -> list[VersionInfo]:
+        """Every published version with its metrics, oldest first."""
+        names = sorted(
+            p.name for p in self._versions.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
+        return [self.info(n) for n in names]
+
+    def remove(self, version: str) -> None:
+        """Delete a version that is not active (old artifacts pile up otherwise)."""
+        if version == self.active_version():
+            raise ValueError("cannot remove the active version")
+        shutil.rmtree(self._path(version))
+
+    def _path(self, version: str) -> Path:
+        path = self._versions / version
+        if "/" in version or version.startswith(".") or not (path / "meta.json").exists():
+            raise KeyError(f"unknown model version: {version}")
+        return path

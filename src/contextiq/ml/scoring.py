@@ -1,0 +1,50 @@
+"""Shared ranking logic for models that score the whole catalogue from a folded-in history."""
+
+from abc import abstractmethod
+from collections.abc import Collection, Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from contextiq.ml.base import Recommender
+from contextiq.ml.data import IdMap, history_vector
+from contextiq.ml.index import top_k
+
+
+class ScoringRecommender(Recommender):
+    """Implements recommend/similar_items on top of one `score_indices` method."""
+
+    _items: IdMap
+
+    @property
+    def item_ids(self) -> Sequence[str]:
+        return self._items.ids
+
+    @abstractmethod
+    def score_indices(
+        self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        """Raw scores for every item, given a history as item indices and signed strengths."""
+
+    def scores(self, history: Mapping[str, float]) -> npt.NDArray[np.float32]:
+        """Raw scores for every item in index order (unknown history items are ignored)."""
+        idx, val = history_vector(history, self._items)
+        return self.score_indices(idx, val)
+
+    def recommend(
+        self, history: Mapping[str, float], k: int, exclude: Collection[str] = ()
+    ) -> list[tuple[str, float]]:
+        excluded = self._indices(exclude)
+        best, values = top_k(self.scores(history), k, excluded)
+        ids = self._items.ids
+        return [(ids[j], float(v)) for j, v in zip(best, values, strict=True)]
+
+    def similar_items(self, item_id: str, k: int) -> list[tuple[str, float]]:
+        """Items a user who liked only `item_id` would get: the model's own notion of similarity."""
+        if item_id not in self._items:
+            return []
+        return self.recommend({item_id: 1.0}, k, exclude=(item_id,))
+
+    def _indices(self, ids: Collection[str]) -> npt.NDArray[np.int64]:
+        found = [self._items.get(i) for i in ids]
+        return np.fromiter((j for j in found if j is not None), np.int64)

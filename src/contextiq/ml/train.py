@@ -1,0 +1,62 @@
+"""Train a candidate model and decide whether it may replace the current one."""
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
+from contextiq.ml.evaluate import evaluate_ranking
+from contextiq.ml.pipeline import default_recommender
+from contextiq.ml.protocols import stratified_split
+
+#: Share of each user's events held out to compare candidate and current model.
+VALIDATION_FRACTION = 0.2
+#: The current model may have been trained on the validation events, which flatters it;
+#: a candidate within this relative margin of it on nDCG@10 still counts as "not worse".
+PROMOTION_TOLERANCE = 0.02
+
+
+@dataclass
+class TrainReport:
+    model: Recommender
+    metrics: dict[str, float]
+    current_metrics: dict[str, float] | None
+    promote: bool
+    train_seconds: float
+    n_users: int
+    n_items: int
+    n_interactions: int
+
+
+def is_not_worse(
+    candidate: dict[str, float], current: dict[str, float] | None, tolerance: float
+) -> bool:
+    """Promotion rule: nDCG@10 within `tolerance` (relative) of the current model, or no current."""
+    if current is None:
+        return True
+    return candidate["ndcg@10"] >= current["ndcg@10"] * (1.0 - tolerance)
+
+
+def train_candidate(
+    interactions: Sequence[WeightedInteraction],
+    items: Sequence[ItemFeatures],
+    current: Recommender | None,
+    seed: int = 0,
+) -> TrainReport:
+    """Fit on a split of the given data, compare with `current` on it, then refit on everything."""
+    started = time.perf_counter()
+    train, validation = stratified_split(interactions, VALIDATION_FRACTION, seed)
+    candidate = default_recommender(seed).fit(train, items)
+    metrics = evaluate_ranking(candidate, train, validation)
+    current_metrics = evaluate_ranking(current, train, validation) if current else None
+    model = default_recommender(seed).fit(interactions, items)
+    return TrainReport(
+        model=model,
+        metrics=metrics,
+        current_metrics=current_metrics,
+        promote=is_not_worse(metrics, current_metrics, PROMOTION_TOLERANCE),
+        train_seconds=time.perf_counter() - started,
+        n_users=len({i.user_id for i in interactions}),
+        n_items=len(model.item_ids),
+        n_interactions=len(interactions),
+    )

@@ -1,0 +1,310 @@
+"""The public API on embedded defaults, as a client sees it."""
+
+import time
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+def _wait_for(predicate: Any, timeout: float = 5.0) -> None:
+    """The in-process worker applies events asynchronously; give it a moment."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+def _recs(client: TestClient, user_id: str, **params: Any) -> dict[str, Any]:
+    response = client.get("/api/v1/recommendations", params={"user_id": user_id, **params})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _assert_error(response: Any, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+
+
+def test_health_reports_every_dependency(client: TestClient) -> None:
+    body = client.get("/api/v1/health").json()
+    assert body["status"] == "ok"
+    assert set(body["dependencies"]) == {"database", "cache", "events", "model", "llm"}
+    assert body["dependencies"]["database"]["backend"] == "sqlite"
+
+
+def test_known_user_gets_personalized_scored_items(client: TestClient) -> None:
+    body = _recs(client, "user_001", limit=5)
+    assert body["personalized"] is True
+    assert body["model_version"]
+    assert len(body["items"]) == 5
+    for item in body["items"]:
+        assert 0.0 <= item["ml_score"] <= 1.0
+        assert item["score"] == item["ml_score"]  # no language model configured
+        assert item["llm_score"] is None
+        assert item["reason"]
+    scores = [i["score"] for i in body["items"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_unknown_user_gets_popular_and_fresh_content(client: TestClient) -> None:
+    body = _recs(client, "someone_new", limit=10)
+    assert body["personalized"] is False
+    assert len(body["items"]) == 10
+    assert {i["source"] for i in body["items"]} == {"popular", "fresh"}
+
+
+def test_category_filter(client: TestClient) -> None:
+    for user in ("user_002", "brand_new_user"):
+        body = _recs(client, user, category="music", limit=5)
+        assert body["items"]
+        assert {i["category"] for i in body["items"]} == {"music"}
+
+
+def test_second_call_is_cached_until_the_user_interacts(client: TestClient) -> None:
+    first = _recs(client, "user_003", limit=5)
+    second = _recs(client, "user_003", limit=5)
+    assert second["cached"] is True
+    assert second["items"] == first["items"]
+    liked = first["items"][0]["content_id"]
+    response = client.post(
+        "/api/v1/interact",
+        json={"user_id": "user_003", "content_id": liked, "interaction_type": "like"},
+    )
+    assert response.status_code == 202
+    after = _recs(client, "user_003", limit=5)
+    assert after["cached"] is False
+    assert liked not in {i["content_id"] for i in after["items"]}
+
+
+def test_interacted_items_never_come_back(client: TestClient) -> None:
+    for kind in ("like", "save", "dislike"):
+        top = _recs(client, "user_004", limit=3)["items"][0]["content_id"]
+        client.post(
+            "/api/v1/interact",
+            json={"user_id": "user_004", "content_id": top, "interaction_type": kind},
+        )
+        assert top not in {i["content_id"] for i in _recs(client, "user_004", limit=50)["items"]}
+
+
+def test_new_user_is_personalized_after_one_like(client: TestClient) -> None:
+    music = client.get("/api/v1/content", params={"category": "music", "limit": 3}).json()["items"]
+    for item in music:
+        client.post(
+            "/api/v1/interact",
+            json={
+                "user_id": "fresh_fan",
+                "content_id": item["content_id"],
+                "interaction_type": "like",
+            },
+        )
+    body = _recs(client, "fresh_fan", limit=10)
+    assert body["personalized"] is True
+    categories = [i["category"] for i in body["items"]]
+    assert categories.count("music") >= 5
+
+
+def test_repeated_event_id_counts_once(client: TestClient) -> None:
+    event = {
+        "user_id": "dup_user",
+        "content_id": "content_0010",
+        "interaction_type": "save",
+        "event_id": "evt-dup-1",
+    }
+    first = client.post("/api/v1/interact", json=event)
+    second = client.post("/api/v1/interact", json=event)
+    assert first.json() == {"event_id": "evt-dup-1", "status": "accepted"}
+    assert second.status_code == 202
+    assert second.json()["status"] == "duplicate"
+    _wait_for(lambda: client.get("/api/v1/user-profile/dup_user").json()["total"] == 1)
+    profile = client.get("/api/v1/user-profile/dup_user").json()
+    assert profile["counts"]["save"] == 1
+    assert profile["recent"][0]["content_id"] == "content_0010"
+
+
+def test_profile_summarizes_activity(client: TestClient) -> None:
+    profile = client.get("/api/v1/user-profile/user_005").json()
+    assert profile["total"] == sum(profile["counts"].values()) > 0
+    assert set(profile["counts"]) == {"view", "like", "save", "share", "dislike", "skip"}
+    assert profile["top_categories"]
+    assert profile["first_seen"] <= profile["last_seen"]
+    assert profile["recent"]
+
+
+def test_profile_of_unknown_user_is_empty(client: TestClient) -> None:
+    profile = client.get("/api/v1/user-profile/nobody_yet").json()
+    assert profile["total"] == 0
+    assert profile["recent"] == []
+
+
+def test_content_listing_paginates_with_total(client: TestClient) -> None:
+    page1 = client.get("/api/v1/content", params={"category": "art", "limit": 7}).json()
+    page2 = client.get(
+        "/api/v1/content", params={"category": "art", "limit": 7, "offset": 7}
+    ).json()
+    assert page1["total"] == 30
+    assert len(page1["items"]) == 7
+    ids1 = {i["content_id"] for i in page1["items"]}
+    assert ids1.isdisjoint(i["content_id"] for i in page2["items"])
+    categories = client.get("/api/v1/categories").json()["categories"]
+    assert {c["category"] for c in categories} >= {"art", "music"}
+
+
+def test_content_upsert_read_similar_delete(client: TestClient) -> None:
+    item = {
+        "content_id": "new_synth_article",
+        "title": "Synthesizers for Jazz Players",
+        "category": "music",
+        "description": "Modular synths meet jazz standards.",
+        "tags": ["jazz", "electronic"],
+    }
+    assert client.put("/api/v1/content", json=[item]).json() == {"upserted": 1}
+    read = client.get("/api/v1/content/new_synth_article").json()
+    assert read["title"] == item["title"]
+    assert read["tags"] == item["tags"]
+    similar = client.get("/api/v1/content/new_synth_article/similar", params={"limit": 5}).json()
+    assert len(similar["items"]) == 5
+    assert "new_synth_article" not in {i["content_id"] for i in similar["items"]}
+    assert client.delete("/api/v1/content/new_synth_article").status_code == 204
+    _assert_error(client.get("/api/v1/content/new_synth_article"), 404, "content_not_found")
+    _assert_error(client.delete("/api/v1/content/new_synth_article"), 404, "content_not_found")
+
+
+def test_new_content_can_be_recommended_before_anyone_touches_it(client: TestClient) -> None:
+    items = [
+        {
+            "content_id": f"cold_{n}",
+            "title": f"Jazz Standards Deep Dive {n}",
+            "category": "music",
+            "tags": ["jazz", "theory"],
+        }
+        for n in range(30)
+    ]
+    client.put("/api/v1/content", json=items)
+    jazz = [
+        c["content_id"]
+        for c in client.get("/api/v1/content", params={"category": "music", "limit": 100}).json()[
+            "items"
+        ]
+        if "jazz" in c["tags"] and not c["content_id"].startswith("cold_")
+    ][:5]
+    for content_id in jazz:
+        client.post(
+            "/api/v1/interact",
+            json={"user_id": "jazz_cat", "content_id": content_id, "interaction_type": "like"},
+        )
+    ids = [i["content_id"] for i in _recs(client, "jazz_cat", limit=100, category="music")["items"]]
+    assert any(i.startswith("cold_") for i in ids)
+
+
+def test_batch_ingest_reports_rejections(client: TestClient) -> None:
+    events = [
+        {
+            "user_id": "batch_user",
+            "content_id": "content_0020",
+            "interaction_type": "view",
+            "duration_seconds": 30,
+            "event_id": "b-1",
+        },
+        {"user_id": "batch_user", "content_id": "content_0021", "interaction_type": "poke"},
+        {"user_id": "batch_user", "content_id": "missing_item", "interaction_type": "like"},
+        {
+            "user_id": "batch_user",
+            "content_id": "content_0022",
+            "interaction_type": "share",
+            "event_id": "b-1",
+        },
+        "not an object",
+    ]
+    body = client.post("/api/v1/interactions/batch", json={"interactions": events}).json()
+    assert body["accepted"] == 1
+    assert body["duplicates"] == 1
+    assert [(r["index"], r["code"]) for r in body["rejected"]] == [
+        (1, "validation_error"),
+        (2, "content_not_found"),
+        (4, "validation_error"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"content_id": "content_0001", "interaction_type": "like"}, "user_id"),
+        ({"user_id": 5, "content_id": "content_0001", "interaction_type": "like"}, "user_id"),
+        (
+            {"user_id": "u", "content_id": "content_0001", "interaction_type": "poke"},
+            "interaction_type",
+        ),
+        (
+            {"user_id": "u" * 129, "content_id": "content_0001", "interaction_type": "like"},
+            "user_id",
+        ),
+        (
+            {
+                "user_id": "u",
+                "content_id": "content_0001",
+                "interaction_type": "view",
+                "duration_seconds": -3,
+            },
+            "duration_seconds",
+        ),
+        ({"user_id": "u", "content_id": "content_0001", "interaction_type": "like", "x": 1}, "x"),
+    ],
+)
+def test_bad_interactions_get_a_clear_422(
+    client: TestClient, payload: dict[str, Any], field: str
+) -> None:
+    response = client.post("/api/v1/interact", json=payload)
+    _assert_error(response, 422, "validation_error")
+    assert field in response.json()["error"]["message"]
+
+
+def test_unknown_content_is_404_and_writes_nothing(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/interact",
+        json={"user_id": "ghost", "content_id": "no_such_item", "interaction_type": "like"},
+    )
+    _assert_error(response, 404, "content_not_found")
+    assert client.get("/api/v1/user-profile/ghost").json()["total"] == 0
+
+
+def test_invalid_utf8_and_malformed_json_are_client_errors(client: TestClient) -> None:
+    for body in (b'{"user_id": "\xff\xfe"}', b"{not json"):
+        response = client.post(
+            "/api/v1/interact", content=body, headers={"content-type": "application/json"}
+        )
+        assert 400 <= response.status_code < 500
+        assert response.json()["error"]["code"] in {"validation_error", "bad_request"}
+
+
+def test_oversized_batches_are_rejected_whole(client: TestClient) -> None:
+    events = [{"user_id": "u", "content_id": "content_0001", "interaction_type": "view"}] * 10_001
+    response = client.post("/api/v1/interactions/batch", json={"interactions": events})
+    _assert_error(response, 422, "validation_error")
+    items = [{"content_id": f"x{i}", "title": "t", "category": "c"} for i in range(1_001)]
+    _assert_error(client.put("/api/v1/content", json=items), 422, "validation_error")
+
+
+def test_model_status_lists_the_active_version(client: TestClient) -> None:
+    body = client.get("/api/v1/models").json()
+    assert body["active"]["status"] == "active"
+    assert body["active"]["metrics"]["ndcg@10"] > 0
+    assert body["retrain_enabled"] is False
+    _assert_error(client.post("/api/v1/models/retrain"), 403, "forbidden")
+
+
+def test_openapi_docs_are_served(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/api/v1/health",
+        "/api/v1/interact",
+        "/api/v1/recommendations",
+        "/api/v1/user-profile/{user_id}",
+        "/api/v1/content",
+    ):
+        assert path in paths
