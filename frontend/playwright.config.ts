@@ -77,6 +77,9 @@ export default defineConfig({
           CONTEXTIQ_DATABASE_URL: `sqlite+aiosqlite:///${data}/contextiq.db`,
           CONTEXTIQ_MODEL_DIR: join(data, "models"),
           CONTEXTIQ_ADMIN_KEY: "e2e-admin-key",
+          // Bootstrap already trained a model; the seed's events would otherwise start a retrain
+          // mid-test that only competes for the CPU.
+          CONTEXTIQ_RETRAIN_EVERY_EVENTS: "0",
         },
       },
 });
