@@ -73,7 +73,7 @@ export function App() {
         ) : null}
         {visited.has("model") ? (
           <div hidden={route !== "model"}>
-            <ModelView />
+            <ModelView active={route === "model"} />
           </div>
         ) : null}
       </main>

@@ -1,4 +1,4 @@
-import { type FormEvent, useEffect, useId, useState } from "react";
+import { type FormEvent, useEffect, useId, useRef, useState } from "react";
 import { api } from "../api/client";
 import type { ModelStatus, ModelVersion } from "../api/types";
 import { MetricsChart } from "../components/MetricsChart";
@@ -155,8 +155,14 @@ function RetrainForm({ onStarted }: { onStarted: () => void }) {
   );
 }
 
-export function ModelView() {
+/** `active` is whether the view is on screen: each return to it fetches a fresh status. */
+export function ModelView({ active }: { active: boolean }) {
   const [poll, setPoll] = useState(0);
+  const shownBefore = useRef(active);
+  useEffect(() => {
+    if (active && !shownBefore.current) setPoll((n) => n + 1);
+    shownBefore.current = active;
+  }, [active]);
   const models = useResource(`models|${poll}`, (signal) => api.models(signal));
   const training = models.data?.training ?? false;
 

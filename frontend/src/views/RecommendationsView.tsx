@@ -111,7 +111,10 @@ export function RecommendationsView({ categories, initialUserId = "" }: Props) {
   }
 
   const items = recommendations.data?.items ?? [];
-  const firstLoad = recommendations.loading && !recommendations.data;
+  // Another user's list stays up while refreshing the same user, never while switching users.
+  const firstLoad =
+    recommendations.loading && recommendations.data?.user_id !== (userId ?? undefined);
+  const shownProfile = profile.data?.user_id === userId ? profile.data : null;
 
   return (
     <div className="layout-recs">
@@ -213,8 +216,8 @@ export function RecommendationsView({ categories, initialUserId = "" }: Props) {
         </div>
         {!userId ? (
           <p className="muted">The profile of the user you fetch appears here.</p>
-        ) : profile.data ? (
-          <ProfileSummary profile={profile.data} />
+        ) : shownProfile ? (
+          <ProfileSummary profile={shownProfile} />
         ) : profile.error instanceof ApiError && profile.error.status === 404 ? (
           <EmptyState title="No history yet.">
             A new user: recommendations start from what is popular.
