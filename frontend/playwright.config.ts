@@ -42,6 +42,7 @@ export default defineConfig({
   timeout: 90_000,
   expect: { timeout: 15_000 },
   reporter: [["list"]],
+  globalTeardown: "./tests/e2e/teardown.ts",
   use: {
     baseURL,
     browserName: "chromium",
