@@ -223,9 +223,7 @@ export interface components {
         /** BatchInteractionsIn */
         BatchInteractionsIn: {
             /** Interactions */
-            interactions: {
-                [key: string]: unknown;
-            }[];
+            interactions: unknown[];
         };
         /** BatchInteractionsResult */
         BatchInteractionsResult: {
