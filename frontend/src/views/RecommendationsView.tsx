@@ -11,8 +11,9 @@ import { useResource } from "../hooks/useResource";
 /** Same rule as the API's identifiers, so a typo is caught before a round trip. */
 const USER_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
 
-/** Polls at 200, 400, 800, 1600, 3200 ms: long enough for the worker, short enough to give up. */
-const PROFILE_SETTLE_TRIES = 5;
+/** Polls at 0.2, 0.4, 0.8, 1.6 s, then every 2 s: about 13 s for the worker before giving up. */
+const PROFILE_SETTLE_TRIES = 9;
+const PROFILE_SETTLE_MAX_MS = 2000;
 
 interface Notice {
   kind: "success" | "error";
@@ -59,7 +60,7 @@ export function RecommendationsView({ categories, initialUserId = "" }: Props) {
         setAwaitedTotal({ total: awaitedTotal.total, tries: awaitedTotal.tries + 1 });
         reloadProfile();
       },
-      200 * 2 ** awaitedTotal.tries,
+      Math.min(PROFILE_SETTLE_MAX_MS, 200 * 2 ** awaitedTotal.tries),
     );
     return () => window.clearTimeout(timer);
   }, [awaitedTotal, profile.data, profile.loading, reloadProfile]);
