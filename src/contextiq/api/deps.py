@@ -1,4 +1,7 @@
-"""Request dependencies: the process's services and the API keys."""
+"""Request dependencies: the process's services and the API keys.
+
+All are `async def`: FastAPI runs plain `def` dependencies in a thread pool, a hop per request.
+"""
 
 import secrets
 from typing import Annotated
@@ -9,7 +12,6 @@ from contextiq.api.errors import ApiError
 from contextiq.services import Services
 
 
-# Dependencies are `async def` so FastAPI runs them inline instead of in a thread pool.
 async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services

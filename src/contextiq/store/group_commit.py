@@ -1,63 +1,78 @@
-"""Group commit for single interactions: concurrent POSTs share one check and one transaction.
+"""Group commit: interactions from concurrent requests share one transaction.
 
-A lone request is written at once; requests that arrive while a write is in flight wait
-for it and then go together. Under load this turns N transactions into a few, without a
-timer adding latency when the service is idle.
+Under load, requests that arrive while a transaction is in flight are written
+together by the next one, so throughput grows with concurrency instead of being
+capped by one commit per request (SQLite has a single writer).
 """
 
 import asyncio
-from enum import StrEnum
+from collections.abc import Sequence
 
 from contextiq.domain import Interaction
+from contextiq.store.records import RecordResult
 from contextiq.store.store import Store
 
-
-class Outcome(StrEnum):
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
-    UNKNOWN_CONTENT = "unknown_content"
+Pending = tuple[Sequence[Interaction], asyncio.Future[RecordResult]]
 
 
-class InteractionWriter:
-    def __init__(self, store: Store, max_batch: int = 1_000) -> None:
+class GroupCommitWriter:
+    def __init__(self, store: Store, max_events: int = 20_000) -> None:
         self.store = store
-        self.max_batch = max_batch
-        self._queue: list[tuple[Interaction, asyncio.Future[Outcome]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self.max_events = max_events
+        self._queue: list[Pending] = []
+        self._wake = asyncio.Event()
 
-    async def record(self, item: Interaction) -> Outcome:
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
+    async def write(self, items: Sequence[Interaction]) -> RecordResult:
+        future: asyncio.Future[RecordResult] = asyncio.get_running_loop().create_future()
+        self._queue.append((items, future))
+        self._wake.set()
         return await future
 
-    async def _flush(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-            try:
-                outcomes = await self._write([item for item, _ in batch])
-            except Exception as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if not future.done():
-                    future.set_result(outcome)
+    def _take(self) -> list[Pending]:
+        taken, size = 0, 0
+        for items, _ in self._queue:
+            if taken and size + len(items) > self.max_events:
+                break
+            taken, size = taken + 1, size + len(items)
+        group, self._queue = self._queue[:taken], self._queue[taken:]
+        return group
 
-    async def _write(self, items: list[Interaction]) -> list[Outcome]:
-        known = await self.store.existing_content_ids([i.content_id for i in items])
-        valid = [i for i in items if i.content_id in known]
-        result = await self.store.record_interactions(valid)
-        first_time = set(result.accepted)
-        outcomes: list[Outcome] = []
-        for item in items:
-            if item.content_id not in known:
-                outcomes.append(Outcome.UNKNOWN_CONTENT)
-            elif item.event_id in first_time:
-                first_time.discard(item.event_id)  # a repeat later in the batch is a duplicate
-                outcomes.append(Outcome.ACCEPTED)
-            else:
-                outcomes.append(Outcome.DUPLICATE)
-        return outcomes
+    async def run(self) -> None:
+        try:
+            while True:
+                if not self._queue:
+                    self._wake.clear()
+                    await self._wake.wait()
+                group = self._take()
+                try:
+                    result = await self.store.record_interactions(
+                        [i for items, _ in group for i in items]
+                    )
+                except Exception as exc:
+                    self._fail(group, exc)
+                    continue
+                self._settle(group, result)
+        finally:
+            self._fail(self._queue, RuntimeError("the server is shutting down"))
+
+    @staticmethod
+    def _fail(group: list[Pending], exc: Exception) -> None:
+        for _, future in group:
+            if not future.done():
+                future.set_exception(exc)
+
+    @staticmethod
+    def _settle(
+        group: list[Pending],
+        result: RecordResult,
+    ) -> None:
+        """Give each request its own share: an id is accepted for the first request that sent it."""
+        unclaimed = set(result.accepted)
+        for items, future in group:
+            duplicates = [i.event_id for i in items]
+            accepted = [e for e in dict.fromkeys(duplicates) if e in unclaimed]
+            unclaimed.difference_update(accepted)
+            for event_id in accepted:
+                duplicates.remove(event_id)
+            if not future.done():
+                future.set_result(RecordResult(accepted, duplicates))

@@ -18,7 +18,6 @@ from contextiq.api.schemas import (
 )
 from contextiq.domain import Interaction, interaction_weight
 from contextiq.services import Services
-from contextiq.store.group_commit import Outcome
 
 router = APIRouter(tags=["interactions"], dependencies=[WriteAccess])
 
@@ -51,14 +50,14 @@ async def _after_write(services: Services, user_ids: set[str]) -> None:
 )
 async def interact(body: InteractionIn, services: ServicesDep) -> InteractionAccepted:
     """Record one interaction; a repeated `event_id` is accepted and counted once."""
-    item = to_interaction(services, body)
-    outcome = await services.writer.record(item)
-    if outcome is Outcome.UNKNOWN_CONTENT:
+    generation = await services.rec_cache.catalog_generation()
+    if not await services.catalog.get_many([body.content_id], generation):
         raise ApiError(404, "content_not_found", f"content {body.content_id!r} does not exist")
+    item = to_interaction(services, body)
+    result = await services.writer.write([item])
     await _after_write(services, {item.user_id})
     return InteractionAccepted(
-        event_id=item.event_id,
-        status="accepted" if outcome is Outcome.ACCEPTED else "duplicate",
+        event_id=item.event_id, status="accepted" if result.accepted else "duplicate"
     )
 
 
@@ -91,7 +90,7 @@ async def interactions_batch(
                     message=f"content {event.content_id!r} does not exist",
                 )
             )
-    result = await services.store.record_interactions(items)
+    result = await services.writer.write(items)
     await _after_write(services, {i.user_id for i in items})
     return BatchInteractionsResult(
         accepted=len(result.accepted),
