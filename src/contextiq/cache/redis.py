@@ -11,6 +11,9 @@ from redis.exceptions import RedisError
 
 from contextiq.cache.base import Cache, CacheUnavailable
 
+#: Keys of one call must share a hash slot on Redis Cluster; a single node has no such limit.
+INCR_ALL = "for _, key in ipairs(KEYS) do redis.call('INCR', key) end"
+
 
 class RedisCache(Cache):
     backend = "redis"
@@ -23,6 +26,9 @@ class RedisCache(Cache):
             max_connections=64,
             health_check_interval=30,
         )
+        # One command for a whole batch of users: a pipeline still packs and parses one
+        # reply per key in Python, which cost the worker a third of its time.
+        self._incr_all = self._redis.register_script(INCR_ALL)
 
     async def get(self, key: str) -> bytes | None:
         try:
@@ -53,10 +59,7 @@ class RedisCache(Cache):
         if not keys:
             return
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.incr(key)
-                await pipe.execute()
+            await self._incr_all(keys=list(keys))
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(str(exc)) from exc
 

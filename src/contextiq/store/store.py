@@ -98,7 +98,8 @@ class Store:
             await conn.execute(text("SELECT 1"))
 
     def _insert(self, table: Any) -> Any:
-        return (postgresql if self.dialect == "postgresql" else sqlite).insert(table)
+        # Core inserts on the Table: the ORM's bulk path costs a quarter of ingest CPU.
+        return (postgresql if self.dialect == "postgresql" else sqlite).insert(table.__table__)
 
     # -- content -----------------------------------------------------------------------------
 
