@@ -50,14 +50,26 @@ def parse_kafka_url(url: str) -> KafkaConfig:
     )
 
 
-class _LogAssignments(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Operators (and the fault tests) see how the group split the partitions."""
+class _OnAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Logs how the group split the partitions, and re-reads partitions with no commit.
+
+    A partition without a committed offset starts from its beginning even if this consumer
+    had a position on it before: a broker that lost its log (tansu in memory, a wiped
+    cluster) would otherwise be read from a stale offset and skip what came before it.
+    Re-reading is safe because the handler dedupes by event_id.
+    """
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self.consumer = consumer
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         log.info("revoked partitions %s", sorted(tp.partition for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
+        fresh = [tp for tp in assigned if await self.consumer.committed(tp) is None]
+        if fresh:
+            await self.consumer.seek_to_beginning(*fresh)
 
 
 class KafkaBus(EventBus):
@@ -150,7 +162,7 @@ class KafkaBus(EventBus):
             heartbeat_interval_ms=1_000,
             request_timeout_ms=max(self.timeout_ms, 7_000),
         )
-        consumer.subscribe([self.config.topic], listener=_LogAssignments())
+        consumer.subscribe([self.config.topic], listener=_OnAssignment(consumer))
         return consumer
 
     async def consume(self, handler: Handler) -> None:
