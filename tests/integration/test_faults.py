@@ -263,7 +263,7 @@ async def test_interaction_on_one_replica_changes_what_another_serves(
     replica_a, replica_b = Api(tmp_path, "api-a", env), Api(tmp_path, "api-b", env)
     workers = [Worker(tmp_path, "worker-1", env), Worker(tmp_path, "worker-2", env)]
     await asyncio.gather(replica_a.started(), replica_b.started(), workers[0].consuming())
-    workers[1].start()
+    await workers[1].consuming()  # the group rebalances to give it a share
     events = make_events(2_000, users=30, seed=4, prefix="r")
     try:
         async with (
