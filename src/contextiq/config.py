@@ -6,11 +6,15 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contextiq.llm.blend import DEFAULT_ML_WEIGHT
+
 
 class Settings(BaseSettings):
     """Context IQ settings, read from `CONTEXTIQ_*` variables (and `.env`)."""
 
-    model_config = SettingsConfigDict(env_prefix="CONTEXTIQ_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CONTEXTIQ_", env_file=".env", env_ignore_empty=True, extra="ignore"
+    )
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -37,22 +41,17 @@ class Settings(BaseSettings):
     view_duration_unit_seconds: float = Field(60.0, gt=0)
     view_duration_cap: float = Field(3.0, ge=1)
 
-    ml_weight: float = Field(0.6, ge=0, le=1)
+    ml_weight: float = Field(DEFAULT_ML_WEIGHT, ge=0, le=1)
     llm_budget_ms: int = Field(250, ge=0)
     llm_top_k: int = Field(20, ge=0, le=200)
     llm_api_key: str | None = None
 
     retrain_every_events: int = Field(5_000, ge=0)
     retrain_every_seconds: int = Field(3_600, ge=0)
-    train_on_start: bool = True
 
     api_key: str | None = None
     admin_key: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
-
-    max_batch_content: int = 1_000
-    max_batch_interactions: int = 10_000
-    max_id_length: int = 128
 
 
 @lru_cache

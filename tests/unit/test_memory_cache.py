@@ -2,6 +2,8 @@ import asyncio
 
 from contextiq.cache import MemoryCache, cache_from_url
 from contextiq.recommend.cache import RecommendationCache
+from contextiq.store.group_commit import GroupCommitWriter
+from contextiq.store.records import RecordResult
 
 
 async def test_ttl_expiry_and_lru_eviction() -> None:
@@ -24,11 +26,38 @@ async def test_counters() -> None:
 
 async def test_user_invalidation_orphans_only_that_users_entries() -> None:
     recs = RecommendationCache(MemoryCache(), ttl_seconds=300)
-    key_a, key_b = await recs.key("a", "m1", 10), await recs.key("b", "m1", 10)
-    await recs.put(key_a, {"items": [1]})
-    await recs.put(key_b, {"items": [2]})
+
+    async def key(user: str) -> str | None:
+        return await recs.key(user, await recs.catalog_generation(), "m1", 10)
+
+    await recs.put(await key("a"), b"A")
+    await recs.put(await key("b"), b"B")
     await recs.invalidate_user("a")
-    assert await recs.get(await recs.key("a", "m1", 10)) is None
-    assert await recs.get(await recs.key("b", "m1", 10)) == {"items": [2]}
+    assert await recs.get(await key("a")) is None
+    assert await recs.get(await key("b")) == b"B"
     await recs.invalidate_catalog()
-    assert await recs.get(await recs.key("b", "m1", 10)) is None
+    assert await recs.get(await key("b")) is None
+
+
+async def test_a_disabled_cache_stores_nothing() -> None:
+    recs = RecommendationCache(MemoryCache(), ttl_seconds=0)
+    assert await recs.key("a", await recs.catalog_generation(), "m1") is None
+
+
+def test_group_commit_gives_each_request_its_own_share() -> None:
+    class Item:
+        def __init__(self, event_id: str) -> None:
+            self.event_id = event_id
+
+    futures = [asyncio.Future[RecordResult](loop=asyncio.new_event_loop()) for _ in range(3)]
+    group = [
+        ([Item("a"), Item("b")], futures[0]),
+        ([Item("b"), Item("c"), Item("c")], futures[1]),
+        ([Item("x")], futures[2]),
+    ]
+    GroupCommitWriter._settle(group, RecordResult(["a", "b", "c"], ["b", "c", "x"]))  # type: ignore[arg-type]
+    assert [f.result() for f in futures] == [
+        RecordResult(["a", "b"], []),
+        RecordResult(["c"], ["b", "c"]),
+        RecordResult([], ["x"]),
+    ]

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class LikedItem:
+    """One of the user's recent positive items; `weight` lets stronger signals count more."""
+
     title: str
     category: str
     tags: tuple[str, ...] = ()
+    weight: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,32 @@ class LLMScore:
     reason: str
 
 
+class ScorerError(Exception):
+    """A provider call failed; the caller serves ML-only scores instead.
+
+    `retryable` marks transient failures (throttling, timeouts, 5xx) that are
+    worth another attempt after a backoff; a malformed reply is not.
+    """
+
+    retryable: bool = False
+
+
+class ScorerThrottled(ScorerError):
+    """The provider asked us to slow down (HTTP 429 / ThrottlingException)."""
+
+    retryable = True
+
+
+class ScorerUnavailable(ScorerError):
+    """The provider could not be reached or failed on its side."""
+
+    retryable = True
+
+
+class MalformedReply(ScorerError):
+    """The model's reply was not the strict JSON the prompt asked for."""
+
+
 class Scorer(ABC):
     """Scores candidates for contextual relevance to a user."""
 
@@ -45,7 +74,17 @@ class Scorer(ABC):
     async def score(
         self, user: UserContext, candidates: Sequence[Candidate]
     ) -> dict[str, LLMScore]:
-        """Scores keyed by content_id; ids it could not score are simply absent."""
+        """Scores keyed by content_id; ids it could not score are simply absent.
+
+        Raises ScorerError (or a subclass) on failure, never anything else.
+        """
+
+    def estimate_tokens(self, user: UserContext, candidates: Sequence[Candidate]) -> int:
+        """Tokens one call will spend, for the per-minute budget; 0 for local models."""
+        return 0
+
+    async def warm_up(self) -> None:  # noqa: B027 - optional hook
+        """Load weights or open clients before the first request needs them."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and threads."""

@@ -1,4 +1,4 @@
-"""Per-user recommendation cache on top of any `Cache`, safe to lose.
+"""Per-user recommendation responses (ready-made JSON) on top of any `Cache`, safe to lose.
 
 Keys embed the user's generation and the catalogue's; an interaction bumps the
 user's, a catalogue change bumps the catalogue's, and stale entries age out by TTL.
@@ -6,9 +6,6 @@ If the backend is down, reads miss and writes are dropped: requests never fail o
 """
 
 import logging
-from typing import Any
-
-import orjson
 
 from contextiq.cache.base import Cache
 
@@ -30,32 +27,41 @@ class RecommendationCache:
             log.warning("cache unavailable, serving uncached: %s", exc)
         self.healthy = False
 
-    async def key(self, user_id: str, *parts: object) -> str | None:
+    async def catalog_generation(self) -> int | None:
+        """The catalogue's version, or None when the backend is down (trust nothing cached)."""
         try:
-            user_gen = await self.cache.get_int(f"gen:user:{user_id}")
-            catalog_gen = await self.cache.get_int(CATALOG_GENERATION)
+            generation = await self.cache.get_int(CATALOG_GENERATION)
         except Exception as exc:
             self._failed(exc)
             return None
         self._ok()
-        suffix = ":".join(str(p) for p in parts)
-        return f"recs:{user_id}:{user_gen}:{catalog_gen}:{suffix}"
+        return generation
 
-    async def get(self, key: str | None) -> dict[str, Any] | None:
-        if key is None or self.ttl_seconds <= 0:
+    async def key(self, user_id: str, catalog_generation: int | None, *parts: object) -> str | None:
+        if catalog_generation is None or self.ttl_seconds <= 0:
             return None
         try:
-            raw = await self.cache.get(key)
+            user_gen = await self.cache.get_int(f"gen:user:{user_id}")
         except Exception as exc:
             self._failed(exc)
             return None
-        return orjson.loads(raw) if raw is not None else None
+        suffix = ":".join(str(p) for p in parts)
+        return f"recs:{user_id}:{user_gen}:{catalog_generation}:{suffix}"
 
-    async def put(self, key: str | None, value: dict[str, Any]) -> None:
-        if key is None or self.ttl_seconds <= 0:
+    async def get(self, key: str | None) -> bytes | None:
+        if key is None:
+            return None
+        try:
+            return await self.cache.get(key)
+        except Exception as exc:
+            self._failed(exc)
+            return None
+
+    async def put(self, key: str | None, value: bytes) -> None:
+        if key is None:
             return
         try:
-            await self.cache.set(key, orjson.dumps(value), self.ttl_seconds)
+            await self.cache.set(key, value, self.ttl_seconds)
         except Exception as exc:
             self._failed(exc)
 

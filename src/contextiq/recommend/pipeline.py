@@ -1,12 +1,12 @@
 """The read path: candidates, filters, ML score, LLM rescoring, blend, explain, cache."""
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
 
 from contextiq.domain import Content, Recommendation
-from contextiq.llm.base import Candidate, LikedItem, LLMScore, UserContext
-from contextiq.recommend.cache import RecommendationCache
+from contextiq.llm import Candidate, LikedItem, ScoringService, UserContext, blend
+from contextiq.ml.base import Recommender as MLRecommender
+from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.explain import anchors
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.snapshots import SnapshotRecorder
@@ -16,26 +16,13 @@ from contextiq.store.store import Store
 FRESH_SHARE = 0.3
 
 
-class Rescorer(Protocol):
-    provider: str
-    model: str
-
-    async def score_within_budget(
-        self, user: UserContext, candidates: Sequence[Candidate]
-    ) -> dict[str, LLMScore]: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Result:
     user_id: str
     items: list[Recommendation]
     model_version: str | None
     llm_provider: str | None
-    cached: bool
     personalized: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _normalize(scores: Sequence[float]) -> list[float]:
@@ -49,9 +36,9 @@ def _normalize(scores: Sequence[float]) -> list[float]:
 
 def user_context(user_id: str, history: History, contents: dict[str, Content]) -> UserContext:
     liked = tuple(
-        LikedItem(title=c.title, category=c.category, tags=c.tags)
-        for c in (contents.get(i) for i in history.recent_positive)
-        if c is not None
+        LikedItem(title=c.title, category=c.category, tags=c.tags, weight=history.weights[i])
+        for i in history.recent_positive
+        if (c := contents.get(i)) is not None
     )
     return UserContext(user_id=user_id, recent=liked)
 
@@ -60,30 +47,25 @@ class Recommender:
     def __init__(
         self,
         store: Store,
-        cache: RecommendationCache,
+        catalog: Catalog,
         models: ModelHolder,
         snapshots: SnapshotRecorder,
-        rescorer: Rescorer | None,
+        rescorer: ScoringService | None,
         ml_weight: float,
         llm_top_k: int,
     ) -> None:
         self.store = store
-        self.cache = cache
+        self.catalog = catalog
         self.models = models
         self.snapshots = snapshots
         self.rescorer = rescorer
         self.ml_weight = ml_weight
         self.llm_top_k = llm_top_k
 
-    async def recommend(self, user_id: str, limit: int, category: str | None) -> Result:
-        key = await self.cache.key(user_id, self.models.version, limit, category or "")
-        hit = await self.cache.get(key)
-        if hit is not None:
-            hit["cached"] = True
-            hit["items"] = [Recommendation(**{**i, "tags": tuple(i["tags"])}) for i in hit["items"]]
-            return Result(**hit)
-        result = await self._compute(user_id, limit, category)
-        await self.cache.put(key, result.to_dict())
+    async def recommend(
+        self, user_id: str, limit: int, category: str | None, catalog_generation: int | None
+    ) -> Result:
+        result = await self._compute(user_id, limit, category, catalog_generation)
         self.snapshots.record(
             user_id,
             result.model_version,
@@ -91,24 +73,33 @@ class Recommender:
         )
         return result
 
-    async def _compute(self, user_id: str, limit: int, category: str | None) -> Result:
+    async def _compute(
+        self, user_id: str, limit: int, category: str | None, generation: int | None
+    ) -> Result:
         history = await self.store.user_history(user_id)
         model, version = self.models.model, self.models.version
         positives = {i: w for i, w in history.weights.items() if w > 0}
         if model is not None and positives:
-            items = await self._personalized(model, history, limit, category)
+            items = await self._personalized(model, history, limit, category, generation)
             if items:
-                items = await self._rescore(user_id, history, items)
-                return Result(user_id, items[:limit], version, self._provider(items), False, True)
+                items = await self._rescore(user_id, history, items, generation)
+                return Result(user_id, items[:limit], version, self._provider(items), True)
         items = await self._popular_and_fresh(history, limit, category)
-        return Result(user_id, items, version, None, False, False)
+        return Result(user_id, items, version, None, False)
 
     async def _personalized(
-        self, model: Any, history: History, limit: int, category: str | None
+        self,
+        model: MLRecommender,
+        history: History,
+        limit: int,
+        category: str | None,
+        generation: int | None,
     ) -> list[Recommendation]:
         pool = max(limit * 5, 50) if category is None else max(limit * 50, 500)
         ranked = model.recommend(history.weights, pool, exclude=history.weights.keys())
-        contents = await self.store.get_contents([i for i, _ in ranked] + history.recent_positive)
+        contents = await self.catalog.get_many(
+            [i for i, _ in ranked] + history.recent_positive, generation
+        )
         ranked = [
             (i, s)
             for i, s in ranked
@@ -131,14 +122,11 @@ class Recommender:
             out.append(_item(content, ml, reason, "model"))
         return out
 
-    async def _rescore(
-        self, user_id: str, history: History, items: list[Recommendation]
-    ) -> list[Recommendation]:
-        if self.rescorer is None or self.llm_top_k == 0:
-            return items
-        head = items[: self.llm_top_k]
-        contents = await self.store.get_contents(
-            history.recent_positive + [i.content_id for i in head]
+    async def _llm_inputs(
+        self, user_id: str, history: History, head: list[Recommendation], generation: int | None
+    ) -> tuple[UserContext, list[Candidate]]:
+        contents = await self.catalog.get_many(
+            history.recent_positive + [i.content_id for i in head], generation
         )
         candidates = [
             Candidate(
@@ -150,30 +138,38 @@ class Recommender:
             )
             for i in head
         ]
-        scores = await self.rescorer.score_within_budget(
-            user_context(user_id, history, contents), candidates
+        return user_context(user_id, history, contents), candidates
+
+    async def _rescore(
+        self,
+        user_id: str,
+        history: History,
+        items: list[Recommendation],
+        generation: int | None,
+    ) -> list[Recommendation]:
+        if self.rescorer is None or self.llm_top_k == 0:
+            return items
+        user, candidates = await self._llm_inputs(
+            user_id, history, items[: self.llm_top_k], generation
         )
+        scores = await self.rescorer.score_within_budget(user, candidates)
         blended = []
         for item in items:
-            llm = scores.get(item.content_id)
-            if llm is None:
-                blended.append(item)
-                continue
-            score = self.ml_weight * item.ml_score + (1 - self.ml_weight) * llm.score
-            blended.append(
-                Recommendation(
-                    content_id=item.content_id,
-                    title=item.title,
-                    category=item.category,
-                    tags=item.tags,
-                    score=score,
-                    ml_score=item.ml_score,
-                    llm_score=llm.score,
-                    reason=llm.reason or item.reason,
-                    source=item.source,
-                )
-            )
+            b = blend(item.ml_score, scores.get(item.content_id), self.ml_weight, item.reason)
+            blended.append(replace(item, score=b.score, llm_score=b.llm_score, reason=b.reason))
         return sorted(blended, key=lambda r: r.score, reverse=True)
+
+    async def precompute_llm(self, user_id: str) -> int:
+        """Score this user's likely candidates ahead of their next request; returns how many."""
+        if self.rescorer is None or self.llm_top_k == 0 or self.models.model is None:
+            return 0
+        history = await self.store.user_history(user_id)
+        if not any(w > 0 for w in history.weights.values()):
+            return 0
+        items = await self._personalized(self.models.model, history, self.llm_top_k, None, None)
+        user, candidates = await self._llm_inputs(user_id, history, items[: self.llm_top_k], None)
+        await self.rescorer.precompute(user, candidates)
+        return len(candidates)
 
     def _provider(self, items: list[Recommendation]) -> str | None:
         if self.rescorer is None or all(i.llm_score is None for i in items):

@@ -137,12 +137,21 @@ class Store:
 
     async def get_contents(self, content_ids: Sequence[str]) -> dict[str, Content]:
         found: dict[str, Content] = {}
-        async with self.sessions() as session:
+        async with self.engine.connect() as conn:  # Core rows: this is on the request path
             for chunk in _chunks(list(dict.fromkeys(content_ids))):
-                rows = await session.scalars(
-                    select(ContentRow).where(ContentRow.content_id.in_(chunk))
+                rows = await conn.execute(
+                    select(ContentRow.__table__).where(ContentRow.content_id.in_(chunk))
                 )
-                found.update({r.content_id: _content(r) for r in rows})
+                for r in rows:
+                    found[r.content_id] = Content(
+                        content_id=r.content_id,
+                        title=r.title,
+                        category=r.category,
+                        description=r.description,
+                        tags=tuple(r.tags or ()),
+                        created_at=as_utc(r.created_at),
+                        metadata=dict(r.metadata or {}),
+                    )
         return found
 
     async def existing_content_ids(self, content_ids: Sequence[str]) -> set[str]:
@@ -439,8 +448,8 @@ class Store:
 
     async def user_history(self, user_id: str, recent: int = 10) -> History:
         history = History()
-        async with self.sessions() as session:
-            rows = await session.execute(
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
                 select(
                     InteractionRow.content_id,
                     InteractionRow.interaction_type,

@@ -51,10 +51,11 @@ async def _after_write(services: Services, user_ids: set[str]) -> None:
 )
 async def interact(body: InteractionIn, services: ServicesDep) -> InteractionAccepted:
     """Record one interaction; a repeated `event_id` is accepted and counted once."""
-    if not await services.store.existing_content_ids([body.content_id]):
+    generation = await services.rec_cache.catalog_generation()
+    if not await services.catalog.get_many([body.content_id], generation):
         raise ApiError(404, "content_not_found", f"content {body.content_id!r} does not exist")
     item = to_interaction(services, body)
-    result = await services.store.record_interactions([item])
+    result = await services.writer.write([item])
     await _after_write(services, {item.user_id})
     return InteractionAccepted(
         event_id=item.event_id, status="accepted" if result.accepted else "duplicate"
@@ -90,7 +91,7 @@ async def interactions_batch(
                     message=f"content {event.content_id!r} does not exist",
                 )
             )
-    result = await services.store.record_interactions(items)
+    result = await services.writer.write(items)
     await _after_write(services, {i.user_id for i in items})
     return BatchInteractionsResult(
         accepted=len(result.accepted),

@@ -1,23 +1,21 @@
-"""GET /recommendations: personalized for known users, popular and fresh for new ones."""
+"""GET /recommendations: personalized for known users, popular and fresh for new ones.
+
+A hit returns the stored JSON bytes as they are: no model, database or validation work.
+"""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from contextiq.api.deps import ServicesDep
 from contextiq.api.schemas import Identifier, RecommendationOut, RecommendationsResponse
+from contextiq.recommend.pipeline import Result
 
 router = APIRouter(tags=["recommendations"])
+JSON = "application/json"
 
 
-@router.get("/recommendations", response_model=RecommendationsResponse)
-async def recommendations(
-    services: ServicesDep,
-    user_id: Annotated[Identifier, Query()],
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-) -> RecommendationsResponse:
-    result = await services.recommender.recommend(user_id, limit, category)
+def _response(result: Result, cached: bool) -> RecommendationsResponse:
     return RecommendationsResponse(
         user_id=result.user_id,
         items=[
@@ -36,6 +34,29 @@ async def recommendations(
         ],
         model_version=result.model_version,
         llm_provider=result.llm_provider,
-        cached=result.cached,
+        cached=cached,
         personalized=result.personalized,
     )
+
+
+@router.get(
+    "/recommendations",
+    response_model=RecommendationsResponse,
+    responses={200: {"content": {JSON: {}}}},
+)
+async def recommendations(
+    services: ServicesDep,
+    user_id: Annotated[Identifier, Query()],
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+) -> Response:
+    cache = services.rec_cache
+    generation = await cache.catalog_generation()
+    key = await cache.key(user_id, generation, services.models.version, limit, category or "")
+    hit = await cache.get(key)
+    if hit is not None:
+        return Response(hit, media_type=JSON)
+    result = await services.recommender.recommend(user_id, limit, category, generation)
+    if key is not None:
+        await cache.put(key, _response(result, cached=True).model_dump_json().encode())
+    return Response(_response(result, cached=False).model_dump_json(), media_type=JSON)

@@ -1,0 +1,96 @@
+"""Request throughput and latency of the API on the demo data, against a bare FastAPI endpoint.
+
+    .venv/bin/python bench/serve.py [--seconds 10] [--connections 32]
+
+Starts, on loopback: a bare FastAPI app (the baseline), Context IQ with its cache on, and
+Context IQ with its cache off (every recommendation request is a miss). Each is one uvicorn
+worker; wrk runs with one thread on the other core.
+"""
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from loadgen import BIN, free_port, process, wrk
+
+from contextiq.cli.bootstrap import bootstrap
+from contextiq.config import Settings
+
+USERS = 500
+RANDOM_USER = f"""
+math.randomseed(7)
+request = function()
+  local path = string.format("/api/v1/recommendations?user_id=user_%03d&limit=10", math.random({USERS}))
+  return wrk.format("GET", path)
+end
+"""
+INTERACT = """
+math.randomseed(11)
+local kinds = {"view", "like", "save", "share", "skip"}
+request = function()
+  local body = string.format(
+    '{"user_id":"user_%03d","content_id":"content_%04d","interaction_type":"%s"}',
+    math.random(500), math.random(2000), kinds[math.random(5)])
+  return wrk.format("POST", "/api/v1/interact", {["Content-Type"]="application/json"}, body)
+end
+"""
+
+
+def env_for(root: Path, port: int, ttl: int) -> dict[str, str]:
+    return {
+        "CONTEXTIQ_DATABASE_URL": f"sqlite+aiosqlite:///{root / 'db.sqlite'}",
+        "CONTEXTIQ_MODEL_DIR": str(root / "models"),
+        "CONTEXTIQ_LLM_URL": "none://",
+        "CONTEXTIQ_PORT": str(port),
+        "CONTEXTIQ_CACHE_TTL_SECONDS": str(ttl),
+        "CONTEXTIQ_RETRAIN_EVERY_EVENTS": "0",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    run = {"seconds": args.seconds, "connections": args.connections}
+    rows = []
+    root = Path(tempfile.mkdtemp(prefix="contextiq-bench-"))
+    base_env = env_for(root, 0, 300)
+    bootstrap(
+        Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=base_env["CONTEXTIQ_DATABASE_URL"],
+            model_dir=root / "models",
+        ),
+        print,
+    )
+
+    port = free_port()
+    uvicorn = [str(BIN / "uvicorn"), "bare_app:app", "--app-dir", "bench", "--port", str(port)]
+    with process([*uvicorn, "--log-level", "warning"], {}, f"http://127.0.0.1:{port}/ping"):
+        base = wrk(f"http://127.0.0.1:{port}/ping", **run)
+    rows.append(("bare FastAPI GET /ping (baseline)", base))
+
+    for ttl in (300, 0):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        with process([str(BIN / "contextiq"), "serve"], env_for(root, port, ttl), f"{url}/api/v1/health"):
+            if ttl:
+                wrk(url, RANDOM_USER, seconds=5, connections=args.connections)  # fill the cache
+                rows.append(("GET /recommendations, cache hit", wrk(url, RANDOM_USER, **run)))
+                rows.append(("POST /interact", wrk(url, INTERACT, **run)))
+            else:
+                rows.append(("GET /recommendations, cache miss", wrk(url, RANDOM_USER, **run)))
+
+    print(f"\n{USERS} users, 2,000 items, {args.connections} connections, {args.seconds}s each\n")
+    print("| scenario | requests/s | vs baseline | p50 ms | p99 ms | errors |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, r in rows:
+        print(
+            f"| {name} | {r.rps:,.0f} | {r.rps / base.rps:.2f} | {r.p50_ms:.2f} | "
+            f"{r.p99_ms:.2f} | {r.errors} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

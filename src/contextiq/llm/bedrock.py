@@ -1,0 +1,78 @@
+"""`bedrock://MODEL_ID?region=R[&endpoint_url=U]`: AWS Bedrock through the Converse API.
+
+Credentials come from the standard AWS chain. botocore's own retries are off:
+the scoring service retries with jitter and feeds its circuit breaker, and two
+retry loops stacked would multiply the wait.
+"""
+
+import asyncio
+from typing import Any
+
+from contextiq.llm.base import ScorerError, ScorerThrottled, ScorerUnavailable
+from contextiq.llm.generative import GenerativeScorer
+from contextiq.llm.prompt import Prompt
+
+_THROTTLED = {"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"}
+_TRANSIENT = {
+    "ServiceUnavailableException",
+    "InternalServerException",
+    "ModelNotReadyException",
+    "ModelTimeoutException",
+}
+
+
+class BedrockScorer(GenerativeScorer):
+    provider = "bedrock"
+
+    def __init__(
+        self,
+        model_id: str,
+        region: str | None,
+        endpoint_url: str | None = None,
+        read_timeout_s: float = 30.0,
+    ) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.model = model_id
+        config = Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=3,
+            read_timeout=read_timeout_s,
+            max_pool_connections=16,
+        )
+        self._client: Any = boto3.client(
+            "bedrock-runtime", region_name=region, endpoint_url=endpoint_url, config=config
+        )
+
+    async def complete(self, prompt: Prompt) -> str:
+        return await asyncio.to_thread(self._converse, prompt)
+
+    def _converse(self, prompt: Prompt) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self._client.converse(
+                modelId=self.model,
+                system=[{"text": prompt.system}],
+                messages=[{"role": "user", "content": [{"text": prompt.user}]}],
+                inferenceConfig={"maxTokens": prompt.max_output_tokens, "temperature": 0.0},
+            )
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+            if code in _THROTTLED or status == 429:
+                raise ScorerThrottled(f"bedrock throttled: {code}") from exc
+            if code in _TRANSIENT or status >= 500:
+                raise ScorerUnavailable(f"bedrock unavailable: {code or status}") from exc
+            raise ScorerError(f"bedrock rejected the call: {code or status}") from exc
+        except BotoCoreError as exc:
+            raise ScorerUnavailable(f"bedrock unreachable: {exc}") from exc
+        try:
+            blocks = response["output"]["message"]["content"]
+            return "".join(block["text"] for block in blocks if "text" in block)
+        except (KeyError, TypeError) as exc:
+            raise ScorerError("bedrock reply lacks output.message.content") from exc
+
+    async def close(self) -> None:
+        self._client.close()

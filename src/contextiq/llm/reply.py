@@ -1,0 +1,56 @@
+"""Strict parsing of a model's listwise reply into scores."""
+
+import json
+import math
+from collections.abc import Collection
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from contextiq.llm.base import LLMScore, MalformedReply
+
+MAX_REASON_CHARS = 200
+
+
+class ReplyItem(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=False)
+
+    content_id: str = Field(min_length=1, max_length=256)
+    score: float
+    reason: str = Field(default="", max_length=2_000)
+
+
+_REPLY = TypeAdapter(list[ReplyItem])
+
+
+def _strip_fence(text: str) -> str:
+    """Accept one Markdown code fence around the JSON, a habit of chat models."""
+    stripped = text.strip()
+    if stripped.startswith("```") and stripped.endswith("```") and len(stripped) >= 6:
+        inner = stripped[3:-3]
+        first_newline = inner.find("\n")
+        if first_newline != -1 and inner[:first_newline].strip().isalpha():
+            inner = inner[first_newline + 1 :]
+        return inner.strip()
+    return stripped
+
+
+def parse_reply(text: str, candidate_ids: Collection[str]) -> dict[str, LLMScore]:
+    """Scores for known candidates, clamped to 0..1; anything off-schema raises MalformedReply."""
+    try:
+        raw = json.loads(_strip_fence(text))
+        items = _REPLY.validate_python(raw)
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise MalformedReply(f"reply is not the expected JSON array: {exc}") from None
+    known = set(candidate_ids)
+    scores: dict[str, LLMScore] = {}
+    for item in items:
+        if item.content_id not in known or item.content_id in scores:
+            continue
+        if not math.isfinite(item.score):
+            raise MalformedReply(f"non-finite score for {item.content_id!r}")
+        clamped = min(1.0, max(0.0, item.score))
+        reason = " ".join(item.reason.split())[:MAX_REASON_CHARS]
+        scores[item.content_id] = LLMScore(score=clamped, reason=reason)
+    if known and not scores:
+        raise MalformedReply("reply scored none of the candidates")
+    return scores

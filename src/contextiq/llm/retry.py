@@ -1,0 +1,39 @@
+"""Retries of transient provider failures with exponential backoff and full jitter."""
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from contextiq.llm.base import ScorerError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 3
+    base_delay_s: float = 0.2
+    max_delay_s: float = 5.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter (AWS architecture blog): uniform in [0, min(cap, base * 2^attempt)]."""
+        return rng.uniform(0.0, min(self.max_delay_s, self.base_delay_s * 2**attempt))
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    rng: random.Random | None = None,
+) -> T:
+    """Run `call`, retrying only ScorerErrors marked retryable; the last error propagates."""
+    rng = rng or random.Random()
+    for attempt in range(policy.attempts):
+        try:
+            return await call()
+        except ScorerError as exc:
+            if not exc.retryable or attempt == policy.attempts - 1:
+                raise
+            await asyncio.sleep(policy.delay(attempt, rng))
+    raise AssertionError("unreachable: the loop returns or raises")

@@ -1,0 +1,72 @@
+"""LLM scores in the shared cache, keyed so that any change to the inputs misses.
+
+The key holds a digest of the user context (their recent positive items, not
+their id: two users with the same recent taste share scores), the content id,
+the provider, the model and the prompt version.
+"""
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable
+from hashlib import blake2b
+
+from contextiq.cache.base import Cache, CacheUnavailable
+from contextiq.llm.base import LLMScore, UserContext
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "llmscore:v1"
+
+
+def context_hash(user: UserContext) -> str:
+    """Stable digest of what the scorer sees about a user."""
+    recent = [[i.title, i.category, list(i.tags), round(i.weight, 4)] for i in user.recent]
+    payload = json.dumps(recent, ensure_ascii=False, separators=(",", ":"))
+    return blake2b(payload.encode(), digest_size=16).hexdigest()
+
+
+class ScoreCache:
+    """Reads and writes scores; a cache outage just means misses, never an error."""
+
+    def __init__(
+        self, cache: Cache, provider: str, model: str, prompt_version: str, ttl_seconds: float
+    ) -> None:
+        self._cache = cache
+        scope = blake2b(
+            f"{provider}\0{model}\0{prompt_version}".encode(), digest_size=8
+        ).hexdigest()
+        self._prefix = f"{KEY_PREFIX}:{scope}"
+        self._ttl = ttl_seconds
+
+    def key(self, ctx_hash: str, content_id: str) -> str:
+        return f"{self._prefix}:{ctx_hash}:{content_id}"
+
+    async def get_many(self, ctx_hash: str, content_ids: Iterable[str]) -> dict[str, LLMScore]:
+        ids = list(content_ids)
+        try:
+            values = await asyncio.gather(*(self._cache.get(self.key(ctx_hash, i)) for i in ids))
+        except CacheUnavailable as exc:
+            log.warning("LLM score cache unavailable, serving without it: %s", exc)
+            return {}
+        found: dict[str, LLMScore] = {}
+        for content_id, raw in zip(ids, values, strict=True):
+            if raw is not None:
+                score, reason = json.loads(raw)
+                found[content_id] = LLMScore(score=float(score), reason=str(reason))
+        return found
+
+    async def put_many(self, ctx_hash: str, scores: dict[str, LLMScore]) -> None:
+        try:
+            await asyncio.gather(
+                *(
+                    self._cache.set(
+                        self.key(ctx_hash, content_id),
+                        json.dumps([s.score, s.reason], ensure_ascii=False).encode(),
+                        self._ttl,
+                    )
+                    for content_id, s in scores.items()
+                )
+            )
+        except CacheUnavailable as exc:
+            log.warning("LLM score cache unavailable, scores not kept: %s", exc)

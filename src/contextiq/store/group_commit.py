@@ -1,0 +1,78 @@
+"""Group commit: interactions from concurrent requests share one transaction.
+
+Under load, requests that arrive while a transaction is in flight are written
+together by the next one, so throughput grows with concurrency instead of being
+capped by one commit per request (SQLite has a single writer).
+"""
+
+import asyncio
+from collections.abc import Sequence
+
+from contextiq.domain import Interaction
+from contextiq.store.records import RecordResult
+from contextiq.store.store import Store
+
+Pending = tuple[Sequence[Interaction], asyncio.Future[RecordResult]]
+
+
+class GroupCommitWriter:
+    def __init__(self, store: Store, max_events: int = 20_000) -> None:
+        self.store = store
+        self.max_events = max_events
+        self._queue: list[Pending] = []
+        self._wake = asyncio.Event()
+
+    async def write(self, items: Sequence[Interaction]) -> RecordResult:
+        future: asyncio.Future[RecordResult] = asyncio.get_running_loop().create_future()
+        self._queue.append((items, future))
+        self._wake.set()
+        return await future
+
+    def _take(self) -> list[Pending]:
+        taken, size = 0, 0
+        for items, _ in self._queue:
+            if taken and size + len(items) > self.max_events:
+                break
+            taken, size = taken + 1, size + len(items)
+        group, self._queue = self._queue[:taken], self._queue[taken:]
+        return group
+
+    async def run(self) -> None:
+        try:
+            while True:
+                if not self._queue:
+                    self._wake.clear()
+                    await self._wake.wait()
+                group = self._take()
+                try:
+                    result = await self.store.record_interactions(
+                        [i for items, _ in group for i in items]
+                    )
+                except Exception as exc:
+                    self._fail(group, exc)
+                    continue
+                self._settle(group, result)
+        finally:
+            self._fail(self._queue, RuntimeError("the server is shutting down"))
+
+    @staticmethod
+    def _fail(group: list[Pending], exc: Exception) -> None:
+        for _, future in group:
+            if not future.done():
+                future.set_exception(exc)
+
+    @staticmethod
+    def _settle(
+        group: list[Pending],
+        result: RecordResult,
+    ) -> None:
+        """Give each request its own share: an id is accepted for the first request that sent it."""
+        unclaimed = set(result.accepted)
+        for items, future in group:
+            duplicates = [i.event_id for i in items]
+            accepted = [e for e in dict.fromkeys(duplicates) if e in unclaimed]
+            unclaimed.difference_update(accepted)
+            for event_id in accepted:
+                duplicates.remove(event_id)
+            if not future.done():
+                future.set_result(RecordResult(accepted, duplicates))

@@ -1,0 +1,125 @@
+"""The real boto3 and openai clients against local servers speaking their wire formats."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from contextiq.llm.base import MalformedReply, ScorerError, ScorerThrottled
+from contextiq.llm.factory import build_scorer
+from contextiq.llm.generative import GenerativeScorer
+from contextiq.llm.openai_compat import OpenAICompatScorer
+from contextiq.llm.prompt import Prompt
+from tests.llm.fake_llm_server import FakeServer
+from tests.llm.scenario import CANDIDATES, CLEAN, INJECTED, INJECTED_TEXT, SCIFI, USER
+
+MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
+
+
+@pytest.fixture(params=["bedrock", "openai"])
+async def provider(
+    request: pytest.FixtureRequest, bedrock_server: FakeServer, openai_server: FakeServer
+) -> AsyncIterator[tuple[GenerativeScorer, FakeServer]]:
+    if request.param == "bedrock":
+        url = f"bedrock://{MODEL_ID}?region=us-east-1&endpoint_url=http://{bedrock_server.address}"
+        server = bedrock_server
+    else:
+        url = f"openai://{openai_server.address}/v1?model=llama3"
+        server = openai_server
+    scorer = build_scorer(url, api_key="sk-test")
+    assert isinstance(scorer, GenerativeScorer)
+    yield scorer, server
+    await scorer.close()
+
+
+async def test_one_listwise_call_scores_every_candidate(
+    provider: tuple[GenerativeScorer, FakeServer],
+) -> None:
+    scorer, server = provider
+    scores = await scorer.score(USER, CANDIDATES)
+    assert set(scores) == {c.content_id for c in CANDIDATES}
+    assert scores[SCIFI.content_id].score == 1.0
+    assert scores[SCIFI.content_id].reason == "matches your taste"
+    assert len(server.script.requests) == 1
+
+
+async def test_bedrock_request_shape(bedrock_server: FakeServer) -> None:
+    url = f"bedrock://{MODEL_ID}?region=us-east-1&endpoint_url=http://{bedrock_server.address}"
+    scorer = build_scorer(url)
+    assert scorer is not None
+    await scorer.score(USER, CANDIDATES)
+    assert bedrock_server.script.paths == [
+        "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"
+    ]
+    body = bedrock_server.script.requests[0]
+    assert body["inferenceConfig"]["temperature"] == 0.0
+    assert "AWS4-HMAC-SHA256" in bedrock_server.script.headers[0]["authorization"]
+
+
+async def test_openai_key_comes_from_the_caller(openai_server: FakeServer) -> None:
+    scorer = build_scorer(f"openai://{openai_server.address}/v1?model=m", api_key="sk-secret")
+    assert scorer is not None
+    await scorer.score(USER, CANDIDATES)
+    assert openai_server.script.headers[0]["authorization"] == "Bearer sk-secret"
+    assert openai_server.script.requests[0]["model"] == "m"
+
+
+async def test_garbage_reply_is_a_scorer_failure(
+    provider: tuple[GenerativeScorer, FakeServer],
+) -> None:
+    scorer, server = provider
+    server.script.default = "garbage"
+    with pytest.raises(MalformedReply):
+        await scorer.score(USER, CANDIDATES)
+
+
+async def test_throttling_is_reported_as_throttling_without_client_retries(
+    provider: tuple[GenerativeScorer, FakeServer],
+) -> None:
+    scorer, server = provider
+    server.script.default = "throttle"
+    with pytest.raises(ScorerThrottled):
+        await scorer.score(USER, CANDIDATES)
+    assert len(server.script.requests) == 1
+
+
+async def test_server_errors_are_retryable_failures(
+    provider: tuple[GenerativeScorer, FakeServer],
+) -> None:
+    scorer, server = provider
+    server.script.default = "error"
+    with pytest.raises(ScorerError) as caught:
+        await scorer.score(USER, CANDIDATES)
+    assert caught.value.retryable
+
+
+async def test_injected_instructions_gain_nothing(
+    provider: tuple[GenerativeScorer, FakeServer],
+) -> None:
+    scorer, _ = provider
+    scores = await scorer.score(USER, CANDIDATES)
+    assert scores[INJECTED.content_id].score == scores[CLEAN.content_id].score
+    assert scores[INJECTED.content_id].score < 1.0
+
+
+async def test_the_test_model_obeys_instructions_outside_the_delimiters(
+    openai_server: FakeServer,
+) -> None:
+    """Control: the server really would obey an injection a naive prompt let through."""
+    scorer = OpenAICompatScorer(f"http://{openai_server.address}/v1", "m", None)
+    naive = Prompt(
+        system="Score these items for the user.",
+        user=f'{{"content_id": "{INJECTED.content_id}", "description": "{INJECTED_TEXT}"}}',
+        max_output_tokens=100,
+    )
+    text = await scorer.complete(naive)
+    await scorer.close()
+    assert f'"content_id": "{INJECTED.content_id}", "score": 1.0' in text
+
+
+async def test_unreachable_server_is_a_retryable_failure() -> None:
+    scorer = build_scorer("openai://127.0.0.1:9/v1?model=m")
+    assert scorer is not None
+    with pytest.raises(ScorerError) as caught:
+        await scorer.score(USER, CANDIDATES)
+    assert caught.value.retryable
+    await scorer.close()

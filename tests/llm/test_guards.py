@@ -1,0 +1,129 @@
+"""Breaker, rate budget, retries, score cache and blending on their own."""
+
+import random
+
+import pytest
+
+from contextiq.cache.memory import MemoryCache
+from contextiq.llm.base import LikedItem, LLMScore, MalformedReply, ScorerThrottled, UserContext
+from contextiq.llm.blend import blend
+from contextiq.llm.breaker import BreakerState, CircuitBreaker
+from contextiq.llm.limits import RateBudget
+from contextiq.llm.retry import RetryPolicy, with_retries
+from contextiq.llm.score_cache import ScoreCache, context_hash
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_breaker_lets_one_trial_through_after_cooldown() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=2, cooldown_s=10, clock=clock)
+    breaker.record_failure()
+    assert breaker.allow()
+    breaker.record_failure()
+    assert breaker.state is BreakerState.OPEN and not breaker.allow()
+    clock.now = 10
+    assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.allow() and not breaker.allow()
+    breaker.record_success()
+    assert breaker.state is BreakerState.CLOSED and breaker.allow()
+
+
+async def test_request_budget_waits_for_the_window_to_slide() -> None:
+    clock = Clock()
+    budget = RateBudget(requests_per_minute=2, clock=clock, sleep=clock.sleep)
+    await budget.acquire(0)
+    await budget.acquire(0)
+    assert clock.now == 0
+    await budget.acquire(0)
+    assert clock.now == pytest.approx(60)
+
+
+async def test_token_budget_waits_for_room() -> None:
+    clock = Clock()
+    budget = RateBudget(tokens_per_minute=1_000, clock=clock, sleep=clock.sleep)
+    await budget.acquire(700)
+    clock.now = 30
+    await budget.acquire(200)
+    assert clock.now == 30
+    await budget.acquire(200)
+    assert clock.now == pytest.approx(60)
+
+
+async def test_an_oversized_call_still_runs_alone() -> None:
+    clock = Clock()
+    budget = RateBudget(tokens_per_minute=100, clock=clock, sleep=clock.sleep)
+    await budget.acquire(5_000)
+    assert clock.now == 0
+
+
+def test_backoff_is_jittered_and_capped() -> None:
+    policy = RetryPolicy(attempts=10, base_delay_s=0.5, max_delay_s=4.0)
+    rng = random.Random(7)
+    delays = [policy.delay(attempt, rng) for attempt in range(10) for _ in range(20)]
+    assert max(delays) <= 4.0
+    assert len(set(delays)) == len(delays)
+
+
+async def test_only_retryable_errors_are_retried() -> None:
+    calls = 0
+
+    async def malformed() -> int:
+        nonlocal calls
+        calls += 1
+        raise MalformedReply("no")
+
+    with pytest.raises(MalformedReply):
+        await with_retries(malformed, RetryPolicy(attempts=3, base_delay_s=0.001))
+    assert calls == 1
+
+    async def throttled_once() -> int:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise ScorerThrottled("slow down")
+        return 42
+
+    assert await with_retries(throttled_once, RetryPolicy(attempts=3, base_delay_s=0.001)) == 42
+
+
+USER = UserContext("u1", (LikedItem("Alien", "scifi", ("space",)),))
+
+
+def test_context_hash_ignores_the_id_but_not_the_taste() -> None:
+    assert context_hash(USER) == context_hash(UserContext("someone-else", USER.recent))
+    moved = UserContext("u1", (*USER.recent, LikedItem("Heat", "crime")))
+    assert context_hash(moved) != context_hash(USER)
+
+
+async def test_score_cache_separates_models_and_prompt_versions() -> None:
+    cache = MemoryCache()
+    v1 = ScoreCache(cache, "openai", "m", "listwise-v1", 60)
+    ctx = context_hash(USER)
+    await v1.put_many(ctx, {"a": LLMScore(0.5, "why")})
+    assert await v1.get_many(ctx, ["a", "b"]) == {"a": LLMScore(0.5, "why")}
+    for other in (
+        ScoreCache(cache, "openai", "m", "listwise-v2", 60),
+        ScoreCache(cache, "openai", "other", "listwise-v1", 60),
+        ScoreCache(cache, "bedrock", "m", "listwise-v1", 60),
+    ):
+        assert await other.get_many(ctx, ["a"]) == {}
+
+
+def test_blend_weights_and_falls_back_to_ml() -> None:
+    mixed = blend(0.5, LLMScore(1.0, "great match"), 0.6, "because you liked Alien")
+    assert mixed.score == pytest.approx(0.7)
+    assert (mixed.ml_score, mixed.llm_score, mixed.reason) == (0.5, 1.0, "great match")
+    alone = blend(0.5, None, 0.6, "because you liked Alien")
+    assert (alone.score, alone.llm_score, alone.reason) == (0.5, None, "because you liked Alien")
+    no_reason = blend(0.5, LLMScore(0.2, ""), 0.6, "because you liked Alien")
+    assert no_reason.reason == "because you liked Alien"
