@@ -6,15 +6,14 @@ interface Props {
   categories: CategoryCount[];
   value: string | null;
   onChange: (category: string | null) => void;
-  label?: string;
 }
 
-export function CategorySelect({ categories, value, onChange, label = "Category" }: Props) {
+export function CategorySelect({ categories, value, onChange }: Props) {
   const id = useId();
   return (
     <div className="field">
       <label htmlFor={id} className="field__label">
-        {label}
+        Category
       </label>
       <select
         id={id}

@@ -8,7 +8,7 @@ import { Tags } from "../components/Tags";
 import { formatCount, formatDateTime } from "../format";
 import { useResource } from "../hooks/useResource";
 
-export const PAGE_SIZE = 12;
+const PAGE_SIZE = 12;
 
 /** Waits for typing to pause, so search does not fire a request per keystroke. */
 function useDebounced<T>(value: T, delayMs: number): T {

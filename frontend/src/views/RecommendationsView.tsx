@@ -20,15 +20,10 @@ interface Notice {
   text: string;
 }
 
-interface Props {
-  categories: CategoryCount[];
-  initialUserId?: string;
-}
-
-export function RecommendationsView({ categories, initialUserId = "" }: Props) {
+export function RecommendationsView({ categories }: { categories: CategoryCount[] }) {
   const inputId = useId();
-  const [draft, setDraft] = useState(initialUserId);
-  const [userId, setUserId] = useState<string | null>(initialUserId || null);
+  const [draft, setDraft] = useState("");
+  const [userId, setUserId] = useState<string | null>(null);
   const [category, setCategory] = useState<string | null>(null);
   const [inputError, setInputError] = useState<string | null>(null);
   const [pending, setPending] = useState<{ contentId: string; type: InteractionType } | null>(null);

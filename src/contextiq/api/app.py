@@ -9,7 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from contextiq import __version__
-from contextiq.api.errors import install_error_handlers
+from contextiq.api.errors import documented, install_error_handlers
 from contextiq.api.routers import content, health, interactions, models, recommendations, users
 from contextiq.config import Settings
 from contextiq.services import Services, build_services
@@ -39,6 +39,7 @@ def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> Fa
         version=__version__,
         description="Personalized, explainable content recommendations.",
         lifespan=lifespan,
+        responses=documented(400, 422),
     )
     install_error_handlers(app)
     if settings.cors_origins:

@@ -8,6 +8,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from contextiq.api.schemas import ErrorResponse
+
 log = logging.getLogger(__name__)
 
 _CODES = {
@@ -23,6 +25,14 @@ _CODES = {
     429: "rate_limited",
     503: "unavailable",
 }
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for error statuses, all with the one error body."""
+    return {
+        status: {"model": ErrorResponse, "description": _CODES[status].replace("_", " ")}
+        for status in statuses
+    }
 
 
 class ApiError(Exception):

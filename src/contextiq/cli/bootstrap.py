@@ -10,18 +10,26 @@ from contextiq.data.importers import Imported, chunked
 from contextiq.recommend.models import ModelHolder
 from contextiq.store.migrate import upgrade
 from contextiq.store.records import ModelVersion
-from contextiq.store.store import Store
+from contextiq.store.store import Store, event_payload
 from contextiq.worker.training import train_and_register
 
 Say = Callable[[str], None]
 
 
 async def load(store: Store, data: Imported, say: Say) -> None:
+    """Bulk-load and apply the events' stats right away.
+
+    Profiles and popularity are ready before the server starts; when the relay later
+    delivers these events the consumer finds them applied, so a bulk load neither counts
+    twice nor as fresh traffic towards the next retraining.
+    """
     for chunk in chunked(data.contents, 1_000):
         await store.upsert_content(chunk)
     accepted = duplicates = 0
     for batch in chunked(data.interactions, 5_000):
         result = await store.record_interactions(batch)
+        fresh = set(result.accepted)
+        await store.apply_events([event_payload(i) for i in batch if i.event_id in fresh])
         accepted += len(result.accepted)
         duplicates += len(result.duplicates)
     say(f"    {len(data.contents)} items, {accepted} new interactions ({duplicates} already there)")

@@ -58,11 +58,11 @@ class RecommendationCache:
             self._failed(exc)
             return None
 
-    async def put(self, key: str | None, value: bytes) -> None:
+    async def put(self, key: str | None, value: bytes, ttl_seconds: float | None = None) -> None:
         if key is None:
             return
         try:
-            await self.cache.set(key, value, self.ttl_seconds)
+            await self.cache.set(key, value, min(self.ttl_seconds, ttl_seconds or self.ttl_seconds))
         except Exception as exc:
             self._failed(exc)
 

@@ -23,6 +23,8 @@ class Result:
     model_version: str | None
     llm_provider: str | None
     personalized: bool
+    #: Some top candidates still await language-model scores: worth only a short cache life.
+    llm_pending: bool = False
 
 
 def _normalize(scores: Sequence[float]) -> list[float]:
@@ -82,8 +84,9 @@ class Recommender:
         if model is not None and positives:
             items = await self._personalized(model, history, limit, category, generation)
             if items:
-                items = await self._rescore(user_id, history, items, generation)
-                return Result(user_id, items[:limit], version, self._provider(items), True)
+                items, pending = await self._rescore(user_id, history, items, generation)
+                provider = self._provider(items)
+                return Result(user_id, items[:limit], version, provider, True, pending)
         items = await self._popular_and_fresh(history, limit, category)
         return Result(user_id, items, version, None, False)
 
@@ -146,9 +149,10 @@ class Recommender:
         history: History,
         items: list[Recommendation],
         generation: int | None,
-    ) -> list[Recommendation]:
+    ) -> tuple[list[Recommendation], bool]:
+        """Blend in language-model scores; also says whether any top candidate lacked one."""
         if self.rescorer is None or self.llm_top_k == 0:
-            return items
+            return items, False
         user, candidates = await self._llm_inputs(
             user_id, history, items[: self.llm_top_k], generation
         )
@@ -157,7 +161,8 @@ class Recommender:
         for item in items:
             b = blend(item.ml_score, scores.get(item.content_id), self.ml_weight, item.reason)
             blended.append(replace(item, score=b.score, llm_score=b.llm_score, reason=b.reason))
-        return sorted(blended, key=lambda r: r.score, reverse=True)
+        pending = any(c.content_id not in scores for c in candidates)
+        return sorted(blended, key=lambda r: r.score, reverse=True), pending
 
     async def precompute_llm(self, user_id: str) -> int:
         """Score this user's likely candidates ahead of their next request; returns how many."""

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from contextiq.api.deps import ServicesDep, WriteAccess
-from contextiq.api.errors import ApiError
+from contextiq.api.errors import ApiError, documented
 from contextiq.api.schemas import (
     CategoriesResponse,
     CategoryCount,
@@ -19,7 +19,7 @@ from contextiq.api.schemas import (
 )
 from contextiq.domain import Content
 
-router = APIRouter(tags=["content"])
+router = APIRouter(tags=["content"], responses=documented(401, 404))
 MAX_UPSERT = 1_000
 
 

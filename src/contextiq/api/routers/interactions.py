@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 from pydantic import ValidationError
 
 from contextiq.api.deps import ServicesDep, WriteAccess
-from contextiq.api.errors import ApiError
+from contextiq.api.errors import ApiError, documented
 from contextiq.api.schemas import (
     BatchInteractionsIn,
     BatchInteractionsResult,
@@ -19,7 +19,9 @@ from contextiq.api.schemas import (
 from contextiq.domain import Interaction, interaction_weight
 from contextiq.services import Services
 
-router = APIRouter(tags=["interactions"], dependencies=[WriteAccess])
+router = APIRouter(
+    tags=["interactions"], responses=documented(401, 404), dependencies=[WriteAccess]
+)
 
 
 def to_interaction(services: Services, body: InteractionIn) -> Interaction:
@@ -46,7 +48,6 @@ async def _after_write(services: Services, user_ids: set[str]) -> None:
     "/interact",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=InteractionAccepted,
-    responses={404: {"description": "Unknown content"}},
 )
 async def interact(body: InteractionIn, services: ServicesDep) -> InteractionAccepted:
     """Record one interaction; a repeated `event_id` is accepted and counted once."""

@@ -5,10 +5,11 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, status
 
 from contextiq.api.deps import AdminAccess, ServicesDep
+from contextiq.api.errors import documented
 from contextiq.api.schemas import ModelStatus, ModelVersionOut, RetrainAccepted
 from contextiq.store.records import ModelVersion
 
-router = APIRouter(tags=["models"])
+router = APIRouter(tags=["models"], responses=documented(401, 403))
 
 
 def _out(v: ModelVersion) -> ModelVersionOut:

@@ -13,6 +13,7 @@ from contextiq.recommend.pipeline import Result
 
 router = APIRouter(tags=["recommendations"])
 JSON = "application/json"
+PENDING_TTL_SECONDS = 10.0
 
 
 def _response(result: Result, cached: bool) -> RecommendationsResponse:
@@ -58,5 +59,7 @@ async def recommendations(
         return Response(hit, media_type=JSON)
     result = await services.recommender.recommend(user_id, limit, category, generation)
     if key is not None:
-        await cache.put(key, _response(result, cached=True).model_dump_json().encode())
+        # Without its language-model scores yet, a list is kept only until they are likely ready.
+        ttl = PENDING_TTL_SECONDS if result.llm_pending else None
+        await cache.put(key, _response(result, cached=True).model_dump_json().encode(), ttl)
     return Response(_response(result, cached=False).model_dump_json(), media_type=JSON)
