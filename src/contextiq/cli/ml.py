@@ -20,7 +20,12 @@ from contextiq.ml.pipeline import default_recommender
 from contextiq.ml.protocols import leave_last_out, random_split, stratified_split
 from contextiq.ml.rating import RatingConfig, RatingModel
 
-offline_app = typer.Typer(help="Batch jobs on files, without the service.", no_args_is_help=True)
+offline_app = typer.Typer(no_args_is_help=True)
+
+
+@offline_app.callback()
+def offline() -> None:
+    """Batch jobs on files, without the service."""
 
 
 class Format(StrEnum):
