@@ -75,7 +75,7 @@ def test_unknown_versions_and_foreign_classes_are_refused(tmp_path: Path) -> Non
     meta = json.loads(meta_path.read_text())
     meta["model_class"] = "os.system"
     meta_path.write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="outside contextiq.ml"):
+    with pytest.raises(ValueError, match=r"outside contextiq\.ml"):
         registry.load(version)
 
 

@@ -37,7 +37,7 @@ class EmbeddingConfig:
     learning_rate: float = 3e-3
     weight_decay: float = 0.0
     dropout: float = 0.5
-    content_loss: float = 0.3
+    content_loss: float = 0.0
     loss: Literal["softmax", "bpr"] = "softmax"
     validation_fraction: float = 0.1
     refit: bool = True
@@ -113,13 +113,12 @@ class EmbeddingRecommender(ScoringRecommender):
                 order = users[torch.randperm(len(users), generator=generator).numpy()]
                 for start in range(0, len(order), cfg.batch_size):
                     batch = order[start : start + cfg.batch_size]
-                    logits, content_logits = net(_dense_rows(history, batch), cfg.dropout)
+                    users_vec, logits = net(_dense_rows(history, batch), cfg.dropout)
                     target = _dense_rows(targets, batch)
                     loss = self._loss(logits, target, generator)
                     if cfg.content_loss and features.shape[1]:
-                        loss = loss + cfg.content_loss * self._loss(
-                            content_logits, target, generator
-                        )
+                        content = net.content_logits(users_vec)
+                        loss = loss + cfg.content_loss * self._loss(content, target, generator)
                     optimiser.zero_grad()
                     loss.backward()  # type: ignore[no-untyped-call]
                     optimiser.step()
