@@ -57,15 +57,25 @@ class BlendRecommender(ScoringRecommender):
         train, validation = stratified_split(interactions, cfg.validation_fraction, cfg.seed)
         embedding = EmbeddingRecommender(replace(cfg.embedding, refit=False)).fit(train, items)
         ease = EaseRecommender(cfg.ease).fit(train, items)
+        self.embedding, self.ease = embedding, ease
         self.weight = self._choose_weight(embedding, ease, train, validation)
+        self.refit(interactions, items)
+        return self
+
+    def refit(
+        self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
+    ) -> Self:
+        """Fit again with the settings the last `fit` chose (weight, epochs, L2): no validation."""
         if self.weight > 0:
-            final = replace(cfg.embedding, validation_fraction=0.0)
-            final = replace(final, max_epochs=embedding.trained_epochs)
+            final = replace(
+                self.embedding.config,
+                validation_fraction=0.0,
+                max_epochs=self.embedding.trained_epochs,
+            )
             self.embedding = EmbeddingRecommender(final).fit(interactions, items)
         if self.weight < 1:
-            self.ease = EaseRecommender(replace(cfg.ease, l2_grid=(ease.l2,))).fit(
-                interactions, items
-            )
+            final_ease = replace(self.ease.config, l2_grid=(self.ease.l2,))
+            self.ease = EaseRecommender(final_ease).fit(interactions, items)
         self._items = self._fitted().item_map
         return self
 

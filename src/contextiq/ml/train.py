@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
+from contextiq.ml.blend import BlendRecommender
 from contextiq.ml.evaluate import evaluate_ranking
 from contextiq.ml.pipeline import default_recommender
 from contextiq.ml.protocols import latest_per_user_split
@@ -37,6 +38,18 @@ def is_not_worse(
     return candidate["ndcg@10"] >= current["ndcg@10"] * (1.0 - tolerance)
 
 
+def refit_on_everything(
+    candidate: Recommender,
+    interactions: Sequence[WeightedInteraction],
+    items: Sequence[ItemFeatures],
+    seed: int,
+) -> Recommender:
+    """Reuse the settings the candidate chose on validation instead of choosing them again."""
+    if isinstance(candidate, BlendRecommender):
+        return candidate.refit(interactions, items)
+    return default_recommender(seed).fit(interactions, items)
+
+
 def train_candidate(
     interactions: Sequence[WeightedInteraction],
     items: Sequence[ItemFeatures],
@@ -53,7 +66,7 @@ def train_candidate(
     candidate = default_recommender(seed).fit(train, items)
     metrics = evaluate_ranking(candidate, train, validation)
     current_metrics = evaluate_ranking(current, train, validation) if current else None
-    model = default_recommender(seed).fit(interactions, items)
+    model = refit_on_everything(candidate, interactions, items, seed)
     return TrainReport(
         model=model,
         metrics=metrics,
