@@ -4,7 +4,7 @@ Peers (popularity, EASE, implicit ALS/BPR/item-item cosine, LightFM WARP) are tu
 on a holdout carved from each training split; Context IQ tunes itself inside `fit`.
 
     .venv/bin/python bench/quality.py --datasets ml-100k,ml-latest-small,lastfm \
-        --protocols stratified,leave-last-out,rating,cold-items --output bench/quality.json
+        --protocols stratified,leave-last-out,rating,cold-items,speed --output quality.json
 
 Needs the `bench` extra (implicit, lightfm) and ../shared/datasets.
 """
@@ -13,6 +13,7 @@ import argparse
 import itertools
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -33,6 +34,7 @@ from contextiq.ml.ease import ease_weights
 from contextiq.ml.evaluate import evaluate_ranking
 from contextiq.ml.features import FeatureVocabulary
 from contextiq.ml.holdout import holdout_ndcg, holdout_positives
+from contextiq.ml.index import top_k
 from contextiq.ml.metrics import mae, rmse
 from contextiq.ml.protocols import cold_item_split, leave_last_out, random_split, stratified_split
 from contextiq.ml.rating import RatingConfig, RatingModel, bias_baseline
@@ -43,6 +45,7 @@ DATASETS = {
     "lastfm": ("hetrec2011-lastfm-2k", "lastfm"),
 }
 SEED = 42
+LARGE_CATALOGUE = 12_000
 Scorer = Callable[[sp.csr_matrix, dict[str, Any]], np.ndarray]
 
 
@@ -195,6 +198,8 @@ def ranking_rows(
     )
     for name in peers:
         scorer, grid = PEERS[name]
+        if scorer is ease and x.shape[1] > LARGE_CATALOGUE:
+            grid = [{"l2": 300.0}]  # the inverse is cubic in items: one L2 on big catalogues
         started = time.perf_counter()
         params = tune(scorer, grid, x)
         peer = MatrixPeer(matrix.users, matrix.items, scorer(x, params))
@@ -282,6 +287,52 @@ class FeaturePopularity:
         return np.tile(self.scores, (len(users), 1))
 
 
+def speed_rows(dataset: Dataset) -> list[dict[str, Any]]:
+    """Fit time against the EASE peer, and per-request latency against a bare top-k."""
+    events = implicit_view(dataset)
+    matrix = build_matrix(events)
+    x = strength_matrix(matrix.weights)
+    started = time.perf_counter()
+    ours = default_recommender(SEED).fit(events, dataset.items)
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    ease(x, {"l2": 300.0})
+    ease_seconds = time.perf_counter() - started
+    histories = [matrix.history(u) for u in range(min(200, len(matrix.users)))]
+    started = time.perf_counter()
+    for history in histories:
+        ours.recommend(history, 10, exclude=history)
+    request_ms = (time.perf_counter() - started) * 1000 / len(histories)
+    counts = np.asarray((x > 0).sum(axis=0), np.float32).ravel()
+    started = time.perf_counter()
+    for history in histories:
+        seen = np.fromiter((matrix.items[i] for i in history), np.int64)
+        top_k(counts, 10, seen)
+    floor_ms = (time.perf_counter() - started) * 1000 / len(histories)
+    with tempfile.TemporaryDirectory() as folder:
+        ours.save(Path(folder) / "model")
+        started = time.perf_counter()
+        type(ours).load(Path(folder) / "model")
+        load_ms = (time.perf_counter() - started) * 1000
+    return [
+        {
+            "measure": "fit on all events (s)",
+            "ours": fit_seconds,
+            "peer": "EASE, one L2",
+            "peer_value": ease_seconds,
+            "ratio": fit_seconds / ease_seconds,
+        },
+        {
+            "measure": "recommend, one user (ms)",
+            "ours": request_ms,
+            "peer": "popularity top-k",
+            "peer_value": floor_ms,
+            "ratio": request_ms / floor_ms,
+        },
+        {"measure": "load a saved model (ms)", "ours": load_ms},
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", default="ml-100k,ml-latest-small,lastfm")
@@ -310,6 +361,8 @@ def main() -> None:
                 )
             elif protocol == "rating":
                 rows = rating_rows(dataset)
+            elif protocol == "speed":
+                rows = speed_rows(dataset)
             else:
                 rows = cold_item_rows(dataset)
             results[f"{name}/{protocol}"] = rows
