@@ -11,17 +11,16 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from loadgen import BIN, free_port, process, wrk
-
 from contextiq.cli.bootstrap import bootstrap
 from contextiq.config import Settings
+from loadgen import BIN, free_port, process, wrk
 
 USERS = 500
 RANDOM_USER = f"""
 math.randomseed(7)
 request = function()
-  local path = string.format("/api/v1/recommendations?user_id=user_%03d&limit=10", math.random({USERS}))
-  return wrk.format("GET", path)
+  local user = string.format("user_%03d", math.random({USERS}))
+  return wrk.format("GET", "/api/v1/recommendations?limit=10&user_id=" .. user)
 end
 """
 INTERACT = """
@@ -74,7 +73,8 @@ def main() -> None:
     for ttl in (300, 0):
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        with process([str(BIN / "contextiq"), "serve"], env_for(root, port, ttl), f"{url}/api/v1/health"):
+        command = [str(BIN / "contextiq"), "serve"]
+        with process(command, env_for(root, port, ttl), f"{url}/api/v1/health"):
             if ttl:
                 wrk(url, RANDOM_USER, seconds=5, connections=args.connections)  # fill the cache
                 rows.append(("GET /recommendations, cache hit", wrk(url, RANDOM_USER, **run)))

@@ -1,5 +1,6 @@
 """Shared fixtures: an isolated embedded deployment per test module."""
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,7 +34,19 @@ def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return settings
 
 
+def drain_outbox(client: TestClient, timeout: float = 60.0) -> None:
+    """Wait until the in-process worker applied every seeded event (profiles, popularity)."""
+    store = client.app.state.services.store  # type: ignore[attr-defined]
+    assert client.portal is not None
+    deadline = time.monotonic() + timeout
+    while client.portal.call(store.pending_outbox) > 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the outbox did not drain")
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def client(demo_settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(demo_settings)) as test_client:
+        drain_outbox(test_client)
         yield test_client

@@ -2,6 +2,7 @@
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +26,14 @@ def require(host: str, port: int, what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{message}; CI must start it (scripts/services.sh)")
     pytest.skip(f"{message}; start it to run this test (see README, Testing)")
+
+
+def datasets_dir() -> Path:
+    """`../shared/datasets` beside the checkout; skipped with a reason outside CI when absent."""
+    path = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    if not path.is_dir():
+        message = f"public datasets not found at {path} (they are never bundled)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

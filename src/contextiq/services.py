@@ -11,10 +11,12 @@ from contextiq.cache import Cache, cache_from_url
 from contextiq.config import Settings
 from contextiq.events import EventBus, bus_from_url
 from contextiq.events.relay import OutboxRelay
+from contextiq.llm import ScoringService, build_scoring_service
 from contextiq.recommend.cache import RecommendationCache
 from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.models import ModelHolder
-from contextiq.recommend.pipeline import Recommender, Rescorer
+from contextiq.recommend.pipeline import Recommender
+from contextiq.recommend.precompute import LLMPrecomputer
 from contextiq.recommend.snapshots import SnapshotRecorder
 from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.store import Store
@@ -39,7 +41,8 @@ class Services:
     catalog: Catalog
     writer: GroupCommitWriter
     recommender: Recommender
-    rescorer: Rescorer | None
+    rescorer: ScoringService | None
+    precomputer: LLMPrecomputer | None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -52,7 +55,11 @@ class Services:
         self.spawn(self.snapshots.run(), "snapshots")
         if relay:
             self.spawn(self.relay.run(), "outbox-relay")
+        if self.rescorer is not None:
+            self.spawn(self.rescorer.warm_up(), "llm-warm-up")
         if consume:
+            if self.precomputer is not None:
+                self.spawn(self.precomputer.run(), "llm-precompute")
             self.spawn(self.bus.consume(self.processor.handle), "consumer")
             self.spawn(self.retrainer.schedule(), "retrain-schedule")
         if watch_models:
@@ -68,15 +75,16 @@ class Services:
         await self.bus.close()
         await self.cache.close()
         if self.rescorer is not None:
-            close = getattr(self.rescorer, "close", None)
-            if close is not None:
-                await close()
+            await self.rescorer.close()
         await self.store.close()
 
 
-def build_services(settings: Settings, rescorer: Rescorer | None = None) -> Services:
+def build_services(settings: Settings) -> Services:
     store = Store(settings.database_url)
     cache = cache_from_url(settings.cache_url, settings.cache_max_users)
+    rescorer = build_scoring_service(
+        settings.llm_url, settings.llm_api_key, cache, settings.llm_budget_ms
+    )
     rec_cache = RecommendationCache(cache, settings.cache_ttl_seconds)
     bus = bus_from_url(settings.events_url)
     models = ModelHolder(settings.model_dir, store)
@@ -85,11 +93,14 @@ def build_services(settings: Settings, rescorer: Rescorer | None = None) -> Serv
         settings.retrain_every_events,
         settings.retrain_every_seconds,
     )
-    processor = EventProcessor(store, rec_cache, retrainer)
     snapshots = SnapshotRecorder(store)
     catalog = Catalog(store)
     recommender = Recommender(
         store, catalog, models, snapshots, rescorer, settings.ml_weight, settings.llm_top_k
+    )
+    precomputer = LLMPrecomputer(recommender) if rescorer is not None else None
+    processor = EventProcessor(
+        store, rec_cache, retrainer, precomputer.enqueue if precomputer else None
     )
     return Services(
         settings=settings,
@@ -106,4 +117,5 @@ def build_services(settings: Settings, rescorer: Rescorer | None = None) -> Serv
         writer=GroupCommitWriter(store),
         recommender=recommender,
         rescorer=rescorer,
+        precomputer=precomputer,
     )

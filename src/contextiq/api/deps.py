@@ -1,4 +1,7 @@
-"""Request dependencies: the process's services and the API keys."""
+"""Request dependencies: the process's services and the API keys.
+
+All are `async def`: FastAPI runs plain `def` dependencies in a thread pool, a hop per request.
+"""
 
 import secrets
 from typing import Annotated
@@ -9,7 +12,7 @@ from contextiq.api.errors import ApiError
 from contextiq.services import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -24,14 +27,14 @@ def _check(expected: str | None, given: str | None, what: str) -> None:
         raise ApiError(401, "unauthorized", f"a valid {what} header is required")
 
 
-def require_api_key(
+async def require_api_key(
     services: ServicesDep, x_api_key: Annotated[str | None, Header()] = None
 ) -> None:
     """Write routes need `X-API-Key` when `CONTEXTIQ_API_KEY` is set."""
     _check(services.settings.api_key, x_api_key, "X-API-Key")
 
 
-def require_admin_key(
+async def require_admin_key(
     services: ServicesDep, x_admin_key: Annotated[str | None, Header()] = None
 ) -> None:
     """Admin routes are closed unless `CONTEXTIQ_ADMIN_KEY` is set and given."""

@@ -1,11 +1,10 @@
 """The read path: candidates, filters, ML score, LLM rescoring, blend, explain, cache."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
 
 from contextiq.domain import Content, Recommendation
-from contextiq.llm.base import Candidate, LikedItem, LLMScore, UserContext
+from contextiq.llm import Candidate, LikedItem, ScoringService, UserContext, blend
 from contextiq.ml.base import Recommender as MLRecommender
 from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.explain import anchors
@@ -15,15 +14,6 @@ from contextiq.store.records import History
 from contextiq.store.store import Store
 
 FRESH_SHARE = 0.3
-
-
-class Rescorer(Protocol):
-    provider: str
-    model: str
-
-    async def score_within_budget(
-        self, user: UserContext, candidates: Sequence[Candidate]
-    ) -> dict[str, LLMScore]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +36,9 @@ def _normalize(scores: Sequence[float]) -> list[float]:
 
 def user_context(user_id: str, history: History, contents: dict[str, Content]) -> UserContext:
     liked = tuple(
-        LikedItem(title=c.title, category=c.category, tags=c.tags)
-        for c in (contents.get(i) for i in history.recent_positive)
-        if c is not None
+        LikedItem(title=c.title, category=c.category, tags=c.tags, weight=history.weights[i])
+        for i in history.recent_positive
+        if (c := contents.get(i)) is not None
     )
     return UserContext(user_id=user_id, recent=liked)
 
@@ -60,7 +50,7 @@ class Recommender:
         catalog: Catalog,
         models: ModelHolder,
         snapshots: SnapshotRecorder,
-        rescorer: Rescorer | None,
+        rescorer: ScoringService | None,
         ml_weight: float,
         llm_top_k: int,
     ) -> None:
@@ -132,16 +122,9 @@ class Recommender:
             out.append(_item(content, ml, reason, "model"))
         return out
 
-    async def _rescore(
-        self,
-        user_id: str,
-        history: History,
-        items: list[Recommendation],
-        generation: int | None,
-    ) -> list[Recommendation]:
-        if self.rescorer is None or self.llm_top_k == 0:
-            return items
-        head = items[: self.llm_top_k]
+    async def _llm_inputs(
+        self, user_id: str, history: History, head: list[Recommendation], generation: int | None
+    ) -> tuple[UserContext, list[Candidate]]:
         contents = await self.catalog.get_many(
             history.recent_positive + [i.content_id for i in head], generation
         )
@@ -155,30 +138,38 @@ class Recommender:
             )
             for i in head
         ]
-        scores = await self.rescorer.score_within_budget(
-            user_context(user_id, history, contents), candidates
+        return user_context(user_id, history, contents), candidates
+
+    async def _rescore(
+        self,
+        user_id: str,
+        history: History,
+        items: list[Recommendation],
+        generation: int | None,
+    ) -> list[Recommendation]:
+        if self.rescorer is None or self.llm_top_k == 0:
+            return items
+        user, candidates = await self._llm_inputs(
+            user_id, history, items[: self.llm_top_k], generation
         )
+        scores = await self.rescorer.score_within_budget(user, candidates)
         blended = []
         for item in items:
-            llm = scores.get(item.content_id)
-            if llm is None:
-                blended.append(item)
-                continue
-            score = self.ml_weight * item.ml_score + (1 - self.ml_weight) * llm.score
-            blended.append(
-                Recommendation(
-                    content_id=item.content_id,
-                    title=item.title,
-                    category=item.category,
-                    tags=item.tags,
-                    score=score,
-                    ml_score=item.ml_score,
-                    llm_score=llm.score,
-                    reason=llm.reason or item.reason,
-                    source=item.source,
-                )
-            )
+            b = blend(item.ml_score, scores.get(item.content_id), self.ml_weight, item.reason)
+            blended.append(replace(item, score=b.score, llm_score=b.llm_score, reason=b.reason))
         return sorted(blended, key=lambda r: r.score, reverse=True)
+
+    async def precompute_llm(self, user_id: str) -> int:
+        """Score this user's likely candidates ahead of their next request; returns how many."""
+        if self.rescorer is None or self.llm_top_k == 0 or self.models.model is None:
+            return 0
+        history = await self.store.user_history(user_id)
+        if not any(w > 0 for w in history.weights.values()):
+            return 0
+        items = await self._personalized(self.models.model, history, self.llm_top_k, None, None)
+        user, candidates = await self._llm_inputs(user_id, history, items[: self.llm_top_k], None)
+        await self.rescorer.precompute(user, candidates)
+        return len(candidates)
 
     def _provider(self, items: list[Recommendation]) -> str | None:
         if self.rescorer is None or all(i.llm_score is None for i in items):

@@ -69,19 +69,19 @@ class Retrainer:
 
 
 class EventProcessor:
-    """The consumer's handler: stats, cache invalidation, retrain trigger."""
+    """The consumer's handler: stats, cache invalidation, retrain trigger, LLM precompute."""
 
     def __init__(
         self,
         store: Store,
         cache: RecommendationCache,
         retrainer: Retrainer,
-        after_apply: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None,
+        users_changed: Callable[[set[str]], None] | None = None,
     ) -> None:
         self.store = store
         self.cache = cache
         self.retrainer = retrainer
-        self.after_apply = after_apply
+        self.users_changed = users_changed
         self.applied = 0
 
     async def handle(self, events: list[dict[str, Any]]) -> None:
@@ -89,8 +89,9 @@ class EventProcessor:
         if not fresh:
             return
         self.applied += len(fresh)
-        for user_id in {e["user_id"] for e in fresh}:
+        users = {e["user_id"] for e in fresh}
+        for user_id in users:
             await self.cache.invalidate_user(user_id)
         self.retrainer.count(len(fresh))
-        if self.after_apply is not None:
-            await self.after_apply(fresh)
+        if self.users_changed is not None:
+            self.users_changed(users)

@@ -26,7 +26,13 @@ async def _probe(backend: str, check: Callable[[], Awaitable[object]]) -> Depend
 def _llm_status(services: Services) -> DependencyStatus:
     if services.rescorer is None:
         return DependencyStatus(status="ok", backend="none", detail="ML scores only")
-    return DependencyStatus(status="ok", backend=services.rescorer.provider)
+    health = services.rescorer.health()
+    return DependencyStatus(
+        status="ok" if health.state == "ok" else "degraded",
+        backend=f"{health.provider}:{health.model}",
+        detail=health.state if health.detail is None else f"{health.state}: {health.detail}",
+        latency_ms=health.p50_latency_ms,
+    )
 
 
 @router.get("/health", response_model=HealthResponse)

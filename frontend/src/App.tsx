@@ -1,0 +1,88 @@
+import { useEffect, useState } from "react";
+import { api } from "./api/client";
+import { ApiDownBanner } from "./components/ApiDownBanner";
+import { ApiKeySettings } from "./components/ApiKeySettings";
+import { HealthBadges } from "./components/HealthBadges";
+import { useHashRoute, type Route } from "./hooks/useHashRoute";
+import { useHealth } from "./hooks/useHealth";
+import { useResource } from "./hooks/useResource";
+import { CatalogView } from "./views/CatalogView";
+import { ModelView } from "./views/ModelView";
+import { RecommendationsView } from "./views/RecommendationsView";
+
+const NAV: { route: Route; label: string }[] = [
+  { route: "recommendations", label: "Recommendations" },
+  { route: "catalog", label: "Catalog" },
+  { route: "model", label: "Model" },
+];
+
+export function App() {
+  const route = useHashRoute();
+  const health = useHealth();
+  const apiDown = health.error !== null;
+  // Categories feed two views; reload them when the API comes back after an outage.
+  const categories = useResource(apiDown ? null : "categories", (signal) => api.categories(signal));
+
+  // Views mount on first visit and then stay mounted, so switching tabs keeps their state.
+  const [visited, setVisited] = useState<Set<Route>>(() => new Set([route]));
+  if (!visited.has(route)) setVisited(new Set([...visited, route]));
+
+  useEffect(() => {
+    performance.mark("contextiq:app-rendered");
+  }, []);
+
+  return (
+    <div className="app">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <div className="topbar__inner">
+          <a className="brand" href="#/recommendations" aria-label="Context IQ home">
+            <span className="brand__mark" aria-hidden="true">
+              IQ
+            </span>
+            <span className="brand__name">Context IQ</span>
+          </a>
+          <nav className="nav" aria-label="Views">
+            {NAV.map((item) => (
+              <a
+                key={item.route}
+                href={`#/${item.route}`}
+                className="nav__link"
+                aria-current={route === item.route ? "page" : undefined}
+              >
+                {item.label}
+              </a>
+            ))}
+          </nav>
+          <HealthBadges health={health.health} stale={apiDown} />
+        </div>
+      </header>
+      {apiDown ? <ApiDownBanner message={health.error!.message} onRetry={health.refresh} /> : null}
+      <main id="main" className="main" tabIndex={-1}>
+        {visited.has("recommendations") ? (
+          <div hidden={route !== "recommendations"}>
+            <RecommendationsView categories={categories.data?.categories ?? []} />
+          </div>
+        ) : null}
+        {visited.has("catalog") ? (
+          <div hidden={route !== "catalog"}>
+            <CatalogView categories={categories.data?.categories ?? []} />
+          </div>
+        ) : null}
+        {visited.has("model") ? (
+          <div hidden={route !== "model"}>
+            <ModelView active={route === "model"} />
+          </div>
+        ) : null}
+      </main>
+      <footer className="footer">
+        <span>
+          Context IQ{health.health ? ` ${health.health.version}` : ""} · explainable recommendations
+        </span>
+        <ApiKeySettings />
+      </footer>
+    </div>
+  );
+}

@@ -1,0 +1,21 @@
+/** Friendly names for the generated OpenAPI types, so components never restate API shapes. */
+import type { components } from "./schema";
+
+type Schemas = components["schemas"];
+
+export type Health = Schemas["HealthResponse"];
+export type DependencyStatus = Schemas["DependencyStatus"];
+export type Recommendation = Schemas["RecommendationOut"];
+export type Recommendations = Schemas["RecommendationsResponse"];
+export type InteractionIn = Schemas["InteractionIn"];
+export type InteractionAccepted = Schemas["InteractionAccepted"];
+export type InteractionType = InteractionIn["interaction_type"];
+export type UserProfile = Schemas["UserProfile"];
+export type CategoryCount = Schemas["CategoryCount"];
+export type Content = Schemas["ContentOut"];
+export type ContentPage = Schemas["ContentPage"];
+export type SimilarResponse = Schemas["SimilarResponse"];
+export type ModelStatus = Schemas["ModelStatus"];
+export type ModelVersion = Schemas["ModelVersionOut"];
+export type RetrainAccepted = Schemas["RetrainAccepted"];
+export type Categories = Schemas["CategoriesResponse"];

@@ -1,0 +1,162 @@
+import { useEffect, useId, useState } from "react";
+import { api } from "../api/client";
+import type { CategoryCount, Content } from "../api/types";
+import { CategorySelect } from "../components/CategorySelect";
+import { SimilarItems } from "../components/SimilarItems";
+import { EmptyState, ErrorState, Loading } from "../components/States";
+import { Tags } from "../components/Tags";
+import { formatCount, formatDateTime } from "../format";
+import { useResource } from "../hooks/useResource";
+
+const PAGE_SIZE = 12;
+
+/** Waits for typing to pause, so search does not fire a request per keystroke. */
+function useDebounced<T>(value: T, delayMs: number): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = window.setTimeout(() => setSettled(value), delayMs);
+    return () => window.clearTimeout(timer);
+  }, [value, delayMs]);
+  return settled;
+}
+
+function CatalogItem({ item }: { item: Content }) {
+  const [open, setOpen] = useState(false);
+  const panelId = useId();
+  const titleId = `content-title-${item.content_id}`;
+  return (
+    <article
+      className={`card content-card${open ? " content-card--open" : ""}`}
+      aria-labelledby={titleId}
+    >
+      <div className="content-card__head">
+        <h3 id={titleId} className="content-card__title">
+          {item.title}
+        </h3>
+        <span className="pill pill--category">{item.category}</span>
+      </div>
+      {item.description ? <p className="content-card__desc">{item.description}</p> : null}
+      <Tags tags={item.tags} max={4} />
+      <div className="content-card__foot">
+        <span className="muted small">
+          <code>{item.content_id}</code> · {formatDateTime(item.created_at)}
+        </span>
+        <button
+          type="button"
+          className="button button--ghost"
+          aria-expanded={open}
+          aria-controls={panelId}
+          onClick={() => setOpen((value) => !value)}
+        >
+          <span aria-hidden="true">{open ? "▾ " : "▸ "}</span>
+          Similar items
+        </button>
+      </div>
+      {open ? (
+        <div id={panelId} className="content-card__similar">
+          <SimilarItems contentId={item.content_id} />
+        </div>
+      ) : null}
+    </article>
+  );
+}
+
+export function CatalogView({ categories }: { categories: CategoryCount[] }) {
+  const searchId = useId();
+  const [category, setCategory] = useState<string | null>(null);
+  const [search, setSearch] = useState("");
+  const [offset, setOffset] = useState(0);
+  const query = useDebounced(search.trim(), 300);
+
+  // A new filter starts from the first page; adjusting during render avoids a stale fetch.
+  const filterKey = `${category ?? ""}|${query}`;
+  const [lastFilterKey, setLastFilterKey] = useState(filterKey);
+  if (filterKey !== lastFilterKey) {
+    setLastFilterKey(filterKey);
+    setOffset(0);
+  }
+
+  const page = useResource(`${filterKey}|${offset}`, (signal) =>
+    api.content({ category, q: query || undefined, limit: PAGE_SIZE, offset }, signal),
+  );
+
+  const total = page.data?.total ?? 0;
+  const pageNumber = Math.floor(offset / PAGE_SIZE) + 1;
+  const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  const items = page.data?.items ?? [];
+
+  return (
+    <section className="panel panel--wide" aria-labelledby="catalog-heading">
+      <div className="panel__header">
+        <h2 id="catalog-heading" className="panel__title">
+          Catalog
+        </h2>
+        {page.data ? (
+          <p className="panel__hint">
+            {total === 0
+              ? "No matches"
+              : `Showing ${formatCount(offset + 1)}–${formatCount(offset + items.length)} of ${formatCount(total)}`}
+          </p>
+        ) : null}
+      </div>
+
+      <form className="toolbar" role="search" onSubmit={(event) => event.preventDefault()}>
+        <div className="field field--grow">
+          <label htmlFor={searchId} className="field__label">
+            Search titles
+          </label>
+          <input
+            id={searchId}
+            type="search"
+            className="field__control"
+            value={search}
+            placeholder="Type to search"
+            onChange={(event) => setSearch(event.target.value)}
+          />
+        </div>
+        <CategorySelect categories={categories} value={category} onChange={setCategory} />
+      </form>
+
+      {page.loading && !page.data ? (
+        <Loading label="Loading catalog" rows={4} />
+      ) : page.error ? (
+        <ErrorState error={page.error} onRetry={page.reload} />
+      ) : items.length === 0 ? (
+        <EmptyState title="No content matches.">
+          Clear the search or pick another category.
+        </EmptyState>
+      ) : (
+        <div
+          className={`content-grid${page.loading ? " rec-grid--refreshing" : ""}`}
+          aria-busy={page.loading}
+        >
+          {items.map((item) => (
+            <CatalogItem key={item.content_id} item={item} />
+          ))}
+        </div>
+      )}
+
+      <nav className="pager" aria-label="Catalog pages">
+        <button
+          type="button"
+          className="button button--ghost"
+          disabled={offset === 0 || page.loading}
+          onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}
+        >
+          ← Previous
+        </button>
+        <span className="pager__status" aria-live="polite">
+          Page {pageNumber} of {pageCount}
+        </span>
+        <button
+          type="button"
+          className="button button--ghost"
+          disabled={offset + PAGE_SIZE >= total || page.loading}
+          onClick={() => setOffset(offset + PAGE_SIZE)}
+        >
+          Next →
+        </button>
+      </nav>
+    </section>
+  );
+}
