@@ -1,11 +1,13 @@
 """The offline CLI on small generated files."""
 
 import csv
+import json
 from pathlib import Path
 
+import typer
 from typer.testing import CliRunner
 
-from contextiq.cli.ml import offline_app
+from contextiq.cli.ml import evaluate, offline_app
 from tests.ml import synthetic
 
 
@@ -47,3 +49,22 @@ def test_fit_predict_writes_top_k_unseen_items(tmp_path: Path) -> None:
         assert not any((user, r["item_id"]) in seen for r in recs)
     # user-0 likes cluster 0 only: its recommendations stay there.
     assert {synthetic.cluster_of(r["item_id"]) for r in by_user["user-0"]} == {0}
+
+
+def test_evaluate_prints_every_metric_for_a_csv(tmp_path: Path) -> None:
+    interactions, _, _ = write_inputs(tmp_path)
+    app = typer.Typer()
+    app.command()(evaluate)
+    result = CliRunner().invoke(app, ["--dataset", str(interactions), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)
+    assert set(metrics) == {
+        "ndcg@10",
+        "recall@10",
+        "precision@10",
+        "map@10",
+        "hr@10",
+        "auc",
+        "accuracy",
+    }
+    assert metrics["accuracy"] > 0.9
