@@ -21,7 +21,7 @@ class RatingConfig:
     dim: int = 64
     max_steps: int = 600
     learning_rate: float = 0.01
-    factor_l2: float = 0.05
+    factor_l2: float = 0.1
     bias_l2: float = 0.01
     validation_fraction: float = 0.1
     eval_every: int = 10
