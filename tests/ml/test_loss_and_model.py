@@ -45,7 +45,9 @@ def test_new_items_get_their_vectors_from_features_only() -> None:
 
 def test_training_recovers_the_clusters() -> None:
     """Each user likes one category; the model must rank that category's unseen items first."""
-    model = EmbeddingRecommender(EmbeddingConfig(dim=8, max_epochs=40, batch_size=16))
+    model = EmbeddingRecommender(
+        EmbeddingConfig(dim=16, max_epochs=60, batch_size=16, validation_fraction=0.0)
+    )
     model.fit(synthetic.interactions(), synthetic.catalogue())
     for cluster in range(synthetic.CLUSTERS):
         first = cluster * synthetic.ITEMS_PER_CLUSTER
@@ -55,7 +57,9 @@ def test_training_recovers_the_clusters() -> None:
 
 
 def test_dislikes_push_similar_items_down() -> None:
-    model = EmbeddingRecommender(EmbeddingConfig(dim=8, max_epochs=40, batch_size=16))
+    model = EmbeddingRecommender(
+        EmbeddingConfig(dim=16, max_epochs=60, batch_size=16, validation_fraction=0.0)
+    )
     model.fit(synthetic.interactions(), synthetic.catalogue())
     liked = model.scores({"item-0": 1.0})
     disliked = model.scores({"item-0": -4.0})
