@@ -78,7 +78,9 @@ class EaseRecommender(ScoringRecommender):
         return torch.from_numpy((x.T @ x).toarray().astype(np.float64))
 
     def _solve(self, history: sp.csr_matrix, l2: float) -> npt.NDArray[np.float32]:
-        return ease_weights(self._gram(history), l2).numpy().astype(np.float32)
+        """Row-major float32: serving gathers the rows of the history's items."""
+        weights = ease_weights(self._gram(history), l2).numpy()
+        return np.ascontiguousarray(weights, dtype=np.float32)
 
     def _choose_l2(self, history: sp.csr_matrix) -> float:
         grid = self.config.l2_grid
@@ -156,7 +158,7 @@ class EaseRecommender(ScoringRecommender):
         model._items = IdMap(meta["items"])
         model.l2 = float(meta["l2"])
         model._vocab = FeatureVocabulary.load(path / "vocabulary.json")
-        model._weights = np.load(path / "weights.npy")
+        model._weights = np.ascontiguousarray(np.load(path / "weights.npy"), dtype=np.float32)
         model._modelled = np.load(path / "modelled.npy")
         model._position = np.full(len(model._items), -1, np.int64)
         model._position[model._modelled] = np.arange(len(model._modelled))
