@@ -14,6 +14,12 @@ The service uses four names:
 
 Every model implements `Recommender` (see `base.py`): a user is their history at call
 time, so new users and fresh interactions need no retraining.
+
+Families: `embedding.EmbeddingRecommender` (the PyTorch user/content embedding model, scored
+by dot product), `ease.EaseRecommender` (closed-form linear autoencoder) and
+`blend.BlendRecommender` (the default: both, mixed with a weight chosen on validation).
+`rating.RatingModel` predicts explicit ratings for the rating protocol. Offline commands live
+in `contextiq.cli.ml`; how quality is measured is in docs/evaluation.md.
 """
 
 from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction

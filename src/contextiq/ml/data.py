@@ -112,6 +112,20 @@ def history_vector(history: Mapping[str, float], items: IdMap) -> tuple[IntArray
     return idx, val
 
 
+def history_matrix(histories: Sequence[Mapping[str, float]], items: IdMap) -> sp.csr_matrix:
+    """One row of signed strengths per history, over `items` (unknown ids are ignored)."""
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for r, history in enumerate(histories):
+        idx, val = history_vector(history, items)
+        rows.extend([r] * len(idx))
+        cols.extend(idx.tolist())
+        vals.extend(val.tolist())
+    shape = (len(histories), len(items))
+    return sp.csr_matrix((np.asarray(vals, np.float32), (rows, cols)), shape=shape)
+
+
 def strength_matrix(weights: sp.csr_matrix) -> sp.csr_matrix:
     """Apply `signal_strength` elementwise to a sparse weight matrix."""
     out = weights.copy().astype(np.float32)

@@ -23,6 +23,7 @@ from contextiq.ml.features import FeatureVocabulary
 from contextiq.ml.holdout import holdout_ndcg, holdout_positives
 from contextiq.ml.loss import bpr_loss, multinomial_loss
 from contextiq.ml.model import FoldInNet
+from contextiq.ml.optim import Adam
 from contextiq.ml.scoring import ScoringRecommender
 
 
@@ -36,7 +37,7 @@ class EmbeddingConfig:
     learning_rate: float = 3e-3
     weight_decay: float = 0.0
     dropout: float = 0.5
-    content_loss: float = 0.3
+    content_loss: float = 0.0
     loss: Literal["softmax", "bpr"] = "softmax"
     validation_fraction: float = 0.1
     refit: bool = True
@@ -47,7 +48,7 @@ def _to_torch_sparse(matrix: sp.csr_matrix) -> torch.Tensor:
     coo = matrix.tocoo()
     indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
     values = torch.from_numpy(coo.data.astype(np.float32))
-    return torch.sparse_coo_tensor(indices, values, coo.shape).coalesce()
+    return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=True).coalesce()
 
 
 def _dense_rows(matrix: sp.csr_matrix, rows: npt.NDArray[np.int64]) -> torch.Tensor:
@@ -103,9 +104,7 @@ class EmbeddingRecommender(ScoringRecommender):
             torch.manual_seed(cfg.seed)
             generator = torch.Generator().manual_seed(cfg.seed)
             net = FoldInNet(history.shape[1], _to_torch_sparse(features), cfg.dim)
-            optimiser = torch.optim.Adam(
-                net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
-            )
+            optimiser = Adam(net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
             targets = history.maximum(0).tocsr()
             users = np.flatnonzero(np.diff(targets.indptr))
             best_score, best_epoch, best_state, stale = -1.0, max_epochs, None, 0
@@ -114,13 +113,12 @@ class EmbeddingRecommender(ScoringRecommender):
                 order = users[torch.randperm(len(users), generator=generator).numpy()]
                 for start in range(0, len(order), cfg.batch_size):
                     batch = order[start : start + cfg.batch_size]
-                    logits, content_logits = net(_dense_rows(history, batch), cfg.dropout)
+                    users_vec, logits = net(_dense_rows(history, batch), cfg.dropout)
                     target = _dense_rows(targets, batch)
                     loss = self._loss(logits, target, generator)
                     if cfg.content_loss and features.shape[1]:
-                        loss = loss + cfg.content_loss * self._loss(
-                            content_logits, target, generator
-                        )
+                        content = net.content_logits(users_vec)
+                        loss = loss + cfg.content_loss * self._loss(content, target, generator)
                     optimiser.zero_grad()
                     loss.backward()  # type: ignore[no-untyped-call]
                     optimiser.step()
@@ -183,6 +181,13 @@ class EmbeddingRecommender(ScoringRecommender):
         x = strengths / max(float(np.linalg.norm(strengths)), 1e-8)
         user = np.tanh(x @ self._item_in[indices])
         return (self._item_out @ user + self._bias).astype(np.float32)
+
+    def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
+        norms = np.sqrt(np.asarray(strengths.multiply(strengths).sum(axis=1))).ravel()
+        scaled = sp.diags(1.0 / np.maximum(norms, 1e-8)) @ strengths
+        users = np.tanh(scaled @ self._item_in)
+        scores: npt.NDArray[np.float32] = (users @ self._item_out.T + self._bias).astype(np.float32)
+        return scores
 
     def add_items(self, items: Sequence[ItemFeatures]) -> None:
         new = [i for i in items if i.item_id not in self._items]

@@ -46,7 +46,7 @@ class RecommenderRanking:
         self, users: Sequence[str], histories: Sequence[Mapping[str, float]]
     ) -> npt.NDArray[np.float32]:
         if isinstance(self.model, ScoringRecommender):
-            return np.vstack([self.model.scores(h) for h in histories])
+            return self.model.score_histories(histories)
         n = len(self.model.item_ids)
         index = {item: j for j, item in enumerate(self.model.item_ids)}
         out = np.full((len(histories), n), -np.inf, np.float32)

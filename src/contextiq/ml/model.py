@@ -56,9 +56,13 @@ class FoldInNet(nn.Module):
         return torch.tanh((history / norm) @ item_in)
 
     def forward(self, history: torch.Tensor, dropout: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits over all items with full and with content-only item vectors."""
+        """User vectors and their logits over all items."""
         item_in, item_out, bias = self.item_tables()
         dropped = nn.functional.dropout(history, dropout, self.training)
         users = self.fold_in(dropped, item_in)
+        return users, users @ item_out.T + bias
+
+    def content_logits(self, users: torch.Tensor) -> torch.Tensor:
+        """Logits with content-only item vectors: what the model would say about new items."""
         content_q, content_b = self.content_out()
-        return users @ item_out.T + bias, users @ content_q.T + content_b
+        return users @ content_q.T + content_b

@@ -33,6 +33,30 @@ def stratified_split(
     return train, test
 
 
+def latest_per_user_split(
+    interactions: Sequence[WeightedInteraction], test_fraction: float = 0.2, seed: int = 0
+) -> Split:
+    """Per user, the newest `test_fraction` of events go to test (seeded random when untimed).
+
+    Used to compare a candidate with the serving model: the newest events are the ones the
+    serving model is least likely to have been trained on.
+    """
+    rng = np.random.default_rng(seed)
+    train: list[WeightedInteraction] = []
+    test: list[WeightedInteraction] = []
+    for user in sorted(groups := _by_user(interactions)):
+        events = groups[user]
+        n_test = min(round(len(events) * test_fraction), len(events) - 1)
+        if all(e.timestamp is not None for e in events):
+            order = sorted(range(len(events)), key=lambda j: (events[j].timestamp or 0.0, j))
+        else:
+            order = rng.permutation(len(events)).tolist()
+        chosen = set(order[len(events) - n_test :]) if n_test > 0 else set()
+        for j, event in enumerate(events):
+            (test if j in chosen else train).append(event)
+    return train, test
+
+
 def leave_last_out(interactions: Sequence[WeightedInteraction], seed: int = 0) -> Split:
     """Per user, the latest event is held out; without timestamps, a seeded random one."""
     rng = np.random.default_rng(seed)

@@ -5,9 +5,10 @@ from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from contextiq.ml.base import Recommender
-from contextiq.ml.data import IdMap, history_vector
+from contextiq.ml.data import IdMap, history_matrix, history_vector
 from contextiq.ml.index import top_k
 
 
@@ -20,11 +21,30 @@ class ScoringRecommender(Recommender):
     def item_ids(self) -> Sequence[str]:
         return self._items.ids
 
+    @property
+    def item_map(self) -> IdMap:
+        """The live id map (grows with `add_items`), shared by blends of several models."""
+        return self._items
+
     @abstractmethod
     def score_indices(
         self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
         """Raw scores for every item, given a history as item indices and signed strengths."""
+
+    def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
+        """Scores for many histories at once (rows of signed strengths); override to vectorise."""
+        rows = [
+            self.score_indices(
+                strengths.indices[strengths.indptr[r] : strengths.indptr[r + 1]].astype(np.int64),
+                strengths.data[strengths.indptr[r] : strengths.indptr[r + 1]],
+            )
+            for r in range(strengths.shape[0])
+        ]
+        return np.vstack(rows) if rows else np.zeros((0, len(self._items)), np.float32)
+
+    def score_histories(self, histories: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float32]:
+        return self.score_matrix(history_matrix(histories, self._items))
 
     def scores(self, history: Mapping[str, float]) -> npt.NDArray[np.float32]:
         """Raw scores for every item in index order (unknown history items are ignored)."""

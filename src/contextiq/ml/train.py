@@ -5,13 +5,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
+from contextiq.ml.blend import BlendRecommender
 from contextiq.ml.evaluate import evaluate_ranking
 from contextiq.ml.pipeline import default_recommender
-from contextiq.ml.protocols import stratified_split
+from contextiq.ml.protocols import latest_per_user_split
 
-#: Share of each user's events held out to compare candidate and current model.
+#: Share of each user's newest events held out to compare candidate and current model.
 VALIDATION_FRACTION = 0.2
-#: The current model may have been trained on the validation events, which flatters it;
+#: The current model may have been trained on some validation events, which flatters it;
 #: a candidate within this relative margin of it on nDCG@10 still counts as "not worse".
 PROMOTION_TOLERANCE = 0.02
 
@@ -37,19 +38,35 @@ def is_not_worse(
     return candidate["ndcg@10"] >= current["ndcg@10"] * (1.0 - tolerance)
 
 
+def refit_on_everything(
+    candidate: Recommender,
+    interactions: Sequence[WeightedInteraction],
+    items: Sequence[ItemFeatures],
+    seed: int,
+) -> Recommender:
+    """Reuse the settings the candidate chose on validation instead of choosing them again."""
+    if isinstance(candidate, BlendRecommender):
+        return candidate.refit(interactions, items)
+    return default_recommender(seed).fit(interactions, items)
+
+
 def train_candidate(
     interactions: Sequence[WeightedInteraction],
     items: Sequence[ItemFeatures],
     current: Recommender | None,
     seed: int = 0,
 ) -> TrainReport:
-    """Fit on a split of the given data, compare with `current` on it, then refit on everything."""
+    """Fit on a split of the given data, compare with `current` on it, then refit on everything.
+
+    The split holds out each user's newest events, the ones `current` (trained earlier) is
+    least likely to have seen, so the comparison is as fair as the data allows.
+    """
     started = time.perf_counter()
-    train, validation = stratified_split(interactions, VALIDATION_FRACTION, seed)
+    train, validation = latest_per_user_split(interactions, VALIDATION_FRACTION, seed)
     candidate = default_recommender(seed).fit(train, items)
     metrics = evaluate_ranking(candidate, train, validation)
     current_metrics = evaluate_ranking(current, train, validation) if current else None
-    model = default_recommender(seed).fit(interactions, items)
+    model = refit_on_everything(candidate, interactions, items, seed)
     return TrainReport(
         model=model,
         metrics=metrics,

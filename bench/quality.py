@@ -1,0 +1,378 @@
+"""Recommendation quality: Context IQ's default pipeline against peers, same splits, one run.
+
+Peers (popularity, EASE, implicit ALS/BPR/item-item cosine, LightFM WARP) are tuned lightly
+on a holdout carved from each training split; Context IQ tunes itself inside `fit`.
+
+    .venv/bin/python bench/quality.py --datasets ml-100k,ml-latest-small,lastfm \
+        --protocols stratified,leave-last-out,rating,cold-items,speed --output quality.json
+
+Needs the `bench` extra (implicit, lightfm) and ../shared/datasets.
+"""
+
+import argparse
+import itertools
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from contextiq.ml import default_recommender
+from contextiq.ml.base import ItemFeatures, WeightedInteraction
+from contextiq.ml.data import IdMap, build_matrix, strength_matrix
+from contextiq.ml.datasets import Dataset, load_dataset
+from contextiq.ml.ease import ease_weights
+from contextiq.ml.evaluate import evaluate_ranking
+from contextiq.ml.features import FeatureVocabulary
+from contextiq.ml.holdout import holdout_ndcg, holdout_positives
+from contextiq.ml.index import top_k
+from contextiq.ml.metrics import mae, rmse
+from contextiq.ml.protocols import cold_item_split, leave_last_out, random_split, stratified_split
+from contextiq.ml.rating import RatingConfig, RatingModel, bias_baseline
+
+DATASETS = {
+    "ml-100k": ("ml-100k", "ml-100k"),
+    "ml-latest-small": ("ml-latest-small", "ml-latest-small"),
+    "lastfm": ("hetrec2011-lastfm-2k", "lastfm"),
+}
+SEED = 42
+LARGE_CATALOGUE = 12_000
+Scorer = Callable[[sp.csr_matrix, dict[str, Any]], np.ndarray]
+
+
+class MatrixPeer:
+    """A peer fitted on the train matrix; scores users by their train row index."""
+
+    def __init__(self, users: IdMap, items: IdMap, scores: np.ndarray) -> None:
+        self.users, self.items, self.scores = users, items, scores
+
+    @property
+    def item_ids(self) -> Sequence[str]:
+        return self.items.ids
+
+    def score_users(
+        self, users: Sequence[str], histories: Sequence[Mapping[str, float]]
+    ) -> np.ndarray:
+        rows = np.zeros((len(users), len(self.items)), np.float32)
+        for r, user in enumerate(users):
+            index = self.users.get(user)
+            if index is not None:
+                rows[r] = self.scores[index]
+        return rows
+
+
+def popularity(x: sp.csr_matrix, _: dict[str, Any]) -> np.ndarray:
+    counts = np.asarray((x > 0).sum(axis=0), np.float32).ravel()
+    return np.tile(counts, (x.shape[0], 1))
+
+
+def ease(x: sp.csr_matrix, p: dict[str, Any]) -> np.ndarray:
+    binary = (x > 0).astype(np.float32)
+    gram = torch.from_numpy((binary.T @ binary).toarray())
+    return np.asarray(binary @ ease_weights(gram, p["l2"]).numpy(), np.float32)
+
+
+def _implicit(model: Any, x: sp.csr_matrix) -> np.ndarray:
+    model.fit(x, show_progress=False)
+    users = np.asarray(model.user_factors)
+    items = np.asarray(model.item_factors)
+    return (users @ items.T).astype(np.float32)
+
+
+def als(x: sp.csr_matrix, p: dict[str, Any]) -> np.ndarray:
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    model = AlternatingLeastSquares(
+        factors=p["factors"],
+        regularization=p["reg"],
+        alpha=p["alpha"],
+        iterations=15,
+        num_threads=2,
+        random_state=SEED,
+    )
+    return _implicit(model, x.maximum(0).tocsr())
+
+
+def bpr(x: sp.csr_matrix, p: dict[str, Any]) -> np.ndarray:
+    from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+    model = BayesianPersonalizedRanking(
+        factors=p["factors"],
+        learning_rate=p["lr"],
+        regularization=0.01,
+        iterations=100,
+        num_threads=2,
+        random_state=SEED,
+    )
+    return _implicit(model, (x > 0).astype(np.float32).tocsr())
+
+
+def cosine(x: sp.csr_matrix, p: dict[str, Any]) -> np.ndarray:
+    from implicit.nearest_neighbours import CosineRecommender
+
+    model = CosineRecommender(K=p["k"], num_threads=2)
+    positive = x.maximum(0).tocsr()
+    model.fit(positive, show_progress=False)
+    return np.asarray((positive @ model.similarity).toarray(), np.float32)
+
+
+def lightfm_warp(x: sp.csr_matrix, p: dict[str, Any]) -> np.ndarray:
+    from lightfm import LightFM
+
+    model = LightFM(no_components=64, loss="warp", learning_rate=0.05, random_state=SEED)
+    model.fit((x > 0).astype(np.float32).tocoo(), epochs=p["epochs"], num_threads=2)
+    item_bias, item_vecs = model.get_item_representations()
+    _, user_vecs = model.get_user_representations()
+    return (user_vecs @ item_vecs.T + item_bias[None, :]).astype(np.float32)
+
+
+PEERS: dict[str, tuple[Scorer, list[dict[str, Any]]]] = {
+    "popularity": (popularity, [{}]),
+    "EASE": (ease, [{"l2": v} for v in (100.0, 300.0, 1000.0)]),
+    "ALS (implicit)": (
+        als,
+        [
+            {"factors": f, "reg": 0.05, "alpha": a}
+            for f, a in itertools.product((64, 128), (1.0, 10.0))
+        ],
+    ),
+    "BPR (implicit)": (
+        bpr,
+        [{"factors": f, "lr": lr} for f, lr in itertools.product((64, 128), (0.01, 0.05))],
+    ),
+    "item-kNN cosine (implicit)": (cosine, [{"k": k} for k in (50, 200)]),
+    "LightFM WARP": (lightfm_warp, [{"epochs": e} for e in (10, 30)]),
+}
+
+
+def tune(scorer: Scorer, grid: list[dict[str, Any]], x: sp.csr_matrix) -> dict[str, Any]:
+    """Pick the grid point with the best nDCG@10 on a holdout carved from train only."""
+    if len(grid) == 1:
+        return grid[0]
+    train, held = holdout_positives(x, 0.1, SEED)
+    scored = [(holdout_ndcg(scorer(train, p), train, held), i) for i, p in enumerate(grid)]
+    return grid[max(scored)[1]]
+
+
+def implicit_view(dataset: Dataset) -> list[WeightedInteraction]:
+    """MovieLens: every rating is an implicit positive; Last.fm keeps play counts."""
+    if dataset.has_ratings:
+        return [
+            WeightedInteraction(e.user_id, e.item_id, 1.0, e.timestamp)
+            for e in dataset.interactions
+        ]
+    return dataset.interactions
+
+
+def ranking_rows(
+    dataset: Dataset,
+    train: list[WeightedInteraction],
+    test: list[WeightedInteraction],
+    peers: Sequence[str],
+) -> list[dict[str, Any]]:
+    universe = sorted({e.item_id for e in itertools.chain(train, test)})
+    features = [i for i in dataset.items if i.item_id in set(universe)]
+    matrix = build_matrix(train, universe)
+    x = strength_matrix(matrix.weights)
+    rows = []
+    started = time.perf_counter()
+    ours = default_recommender(SEED).fit(train, features)
+    fit_seconds = time.perf_counter() - started
+    metrics = evaluate_ranking(ours, train, test, candidates=universe)
+    rows.append(
+        {
+            "model": "Context IQ (default)",
+            "fit_s": fit_seconds,
+            **metrics,
+            "params": getattr(ours, "weight", None),
+        }
+    )
+    for name in peers:
+        scorer, grid = PEERS[name]
+        if scorer is ease and x.shape[1] > LARGE_CATALOGUE:
+            grid = [{"l2": 300.0}]  # the inverse is cubic in items: one L2 on big catalogues
+        started = time.perf_counter()
+        params = tune(scorer, grid, x)
+        peer = MatrixPeer(matrix.users, matrix.items, scorer(x, params))
+        fit_seconds = time.perf_counter() - started
+        metrics = evaluate_ranking(peer, train, test, candidates=universe)
+        rows.append({"model": name, "fit_s": fit_seconds, **metrics, "params": params})
+    return rows
+
+
+def rating_rows(dataset: Dataset) -> list[dict[str, Any]]:
+    train, test = random_split(dataset.interactions, 0.2, SEED)
+    actual = [e.weight for e in test]
+    pairs = [(e.user_id, e.item_id) for e in test]
+    rows = []
+    started = time.perf_counter()
+    model = RatingModel(RatingConfig(seed=SEED)).fit(train)
+    fit_seconds = time.perf_counter() - started
+    predicted = model.predict(pairs)
+    rows.append(
+        {
+            "model": "Context IQ rating model",
+            "fit_s": fit_seconds,
+            "rmse": rmse(predicted, actual),
+            "mae": mae(predicted, actual),
+        }
+    )
+    started = time.perf_counter()
+    baseline = bias_baseline(train)
+    predicted = baseline.predict(pairs)
+    rows.append(
+        {
+            "model": "global mean + biases",
+            "fit_s": time.perf_counter() - started,
+            "rmse": rmse(predicted, actual),
+            "mae": mae(predicted, actual),
+        }
+    )
+    return rows
+
+
+def cold_item_rows(dataset: Dataset) -> list[dict[str, Any]]:
+    """Recall@10 among held-out items only: ours via features, popularity via genre counts."""
+    train, test, cold = cold_item_split(implicit_view(dataset), 0.1, SEED)
+    warm_items = [i for i in dataset.items if i.item_id not in cold]
+    cold_items = [i for i in dataset.items if i.item_id in cold]
+    ours = default_recommender(SEED).fit(train, warm_items)
+    ours.add_items(cold_items)
+    rows = [
+        {"model": "Context IQ (features)", **evaluate_ranking(ours, train, test, candidates=cold)}
+    ]
+    rows.append(
+        {
+            "model": "popularity of the item's features",
+            **evaluate_ranking(
+                FeaturePopularity(train, warm_items, cold_items), train, test, candidates=cold
+            ),
+        }
+    )
+    return rows
+
+
+class FeaturePopularity:
+    """Scores a cold item by the mean train popularity of warm items sharing its features."""
+
+    def __init__(
+        self, train: list[WeightedInteraction], warm: list[ItemFeatures], cold: list[ItemFeatures]
+    ) -> None:
+        counts: dict[str, float] = {}
+        for e in train:
+            counts[e.item_id] = counts.get(e.item_id, 0.0) + 1.0
+        vocab = FeatureVocabulary.fit(warm + cold, min_count=1)
+        warm_f, cold_f = vocab.encode(warm), vocab.encode(cold)
+        pop = np.array([counts.get(i.item_id, 0.0) for i in warm], np.float32)
+        token_pop = (warm_f.T @ pop) / np.maximum(np.asarray(warm_f.sum(axis=0)).ravel(), 1e-8)
+        self.items = IdMap(i.item_id for i in cold)
+        self.scores = np.asarray(cold_f @ token_pop, np.float32).ravel()
+
+    @property
+    def item_ids(self) -> Sequence[str]:
+        return self.items.ids
+
+    def score_users(
+        self, users: Sequence[str], histories: Sequence[Mapping[str, float]]
+    ) -> np.ndarray:
+        return np.tile(self.scores, (len(users), 1))
+
+
+def speed_rows(dataset: Dataset) -> list[dict[str, Any]]:
+    """Fit time against the EASE peer, and per-request latency against a bare top-k."""
+    events = implicit_view(dataset)
+    matrix = build_matrix(events)
+    x = strength_matrix(matrix.weights)
+    started = time.perf_counter()
+    ours = default_recommender(SEED).fit(events, dataset.items)
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    ease(x, {"l2": 300.0})
+    ease_seconds = time.perf_counter() - started
+    histories = [matrix.history(u) for u in range(min(200, len(matrix.users)))]
+    started = time.perf_counter()
+    for history in histories:
+        ours.recommend(history, 10, exclude=history)
+    request_ms = (time.perf_counter() - started) * 1000 / len(histories)
+    counts = np.asarray((x > 0).sum(axis=0), np.float32).ravel()
+    started = time.perf_counter()
+    for history in histories:
+        seen = np.fromiter((matrix.items[i] for i in history), np.int64)
+        top_k(counts, 10, seen)
+    floor_ms = (time.perf_counter() - started) * 1000 / len(histories)
+    with tempfile.TemporaryDirectory() as folder:
+        ours.save(Path(folder) / "model")
+        started = time.perf_counter()
+        type(ours).load(Path(folder) / "model")
+        load_ms = (time.perf_counter() - started) * 1000
+    return [
+        {
+            "measure": "fit on all events (s)",
+            "ours": fit_seconds,
+            "peer": "EASE, one L2",
+            "peer_value": ease_seconds,
+            "ratio": fit_seconds / ease_seconds,
+        },
+        {
+            "measure": "recommend, one user (ms)",
+            "ours": request_ms,
+            "peer": "popularity top-k",
+            "peer_value": floor_ms,
+            "ratio": request_ms / floor_ms,
+        },
+        {"measure": "load a saved model (ms)", "ours": load_ms},
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--datasets", default="ml-100k,ml-latest-small,lastfm")
+    parser.add_argument("--protocols", default="stratified,leave-last-out,rating,cold-items")
+    parser.add_argument("--peers", default=",".join(PEERS))
+    parser.add_argument("--root", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--output", type=Path, default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    results: dict[str, Any] = {}
+    for name in args.datasets.split(","):
+        folder, fmt = DATASETS[name]
+        dataset = load_dataset(args.root / folder, fmt)  # type: ignore[arg-type]
+        for protocol in args.protocols.split(","):
+            if protocol == "rating" and not dataset.has_ratings:
+                continue
+            if protocol == "stratified":
+                rows = ranking_rows(
+                    dataset,
+                    *stratified_split(implicit_view(dataset), 0.25, SEED),
+                    args.peers.split(","),
+                )
+            elif protocol == "leave-last-out":
+                rows = ranking_rows(
+                    dataset, *leave_last_out(implicit_view(dataset), SEED), args.peers.split(",")
+                )
+            elif protocol == "rating":
+                rows = rating_rows(dataset)
+            elif protocol == "speed":
+                rows = speed_rows(dataset)
+            else:
+                rows = cold_item_rows(dataset)
+            results[f"{name}/{protocol}"] = rows
+            print(f"\n### {name} / {protocol}", flush=True)
+            for row in rows:
+                shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+                print(json.dumps(shown), flush=True)
+    if args.output:
+        args.output.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

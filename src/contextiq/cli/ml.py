@@ -1,0 +1,99 @@
+"""Offline commands: batch fit-predict on CSV files, and evaluation on public datasets.
+
+The lead registers them in the main CLI:
+`app.add_typer(offline_app, name="offline")` and `app.command("evaluate")(evaluate)`.
+"""
+
+import csv
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from contextiq.ml.base import WeightedInteraction
+from contextiq.ml.datasets import load_dataset, read_interactions_csv, read_items_csv
+from contextiq.ml.evaluate import evaluate_ranking, histories_by_user
+from contextiq.ml.metrics import mae, rmse
+from contextiq.ml.pipeline import default_recommender
+from contextiq.ml.protocols import leave_last_out, random_split, stratified_split
+from contextiq.ml.rating import RatingConfig, RatingModel
+
+offline_app = typer.Typer(no_args_is_help=True)
+
+
+@offline_app.callback()
+def offline() -> None:
+    """Batch jobs on files, without the service."""
+
+
+class Format(StrEnum):
+    ML_100K = "ml-100k"
+    ML_LATEST_SMALL = "ml-latest-small"
+    LASTFM = "lastfm"
+    CSV = "csv"
+
+
+class Protocol(StrEnum):
+    STRATIFIED = "stratified"
+    LEAVE_LAST_OUT = "leave-last-out"
+    RATING = "rating"
+
+
+@offline_app.command("fit-predict")
+def fit_predict(
+    interactions: Annotated[Path, typer.Option(help="CSV: user_id,item_id,weight[,timestamp]")],
+    users: Annotated[Path, typer.Option(help="one user id per line")],
+    output: Annotated[Path, typer.Option(help="CSV written: user_id,item_id,rank,score")],
+    k: Annotated[int, typer.Option(min=1)] = 10,
+    items: Annotated[
+        Path | None, typer.Option(help="CSV: item_id,title,category,tags,text")
+    ] = None,
+    seed: int = 0,
+) -> None:
+    """Train the default pipeline on `interactions` and write each user's top k unseen items."""
+    events = read_interactions_csv(interactions)
+    features = read_items_csv(items) if items else []
+    model = default_recommender(seed).fit(events, features)
+    histories = histories_by_user(events)
+    wanted = [line.strip() for line in users.read_text().splitlines() if line.strip()]
+    with output.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["user_id", "item_id", "rank", "score"])
+        for user in wanted:
+            history = histories.get(user, {})
+            for rank, (item, score) in enumerate(model.recommend(history, k, history), start=1):
+                writer.writerow([user, item, rank, f"{score:.6g}"])
+    typer.echo(f"wrote top-{k} for {len(wanted)} users to {output}")
+
+
+def evaluate(
+    dataset: Annotated[Path, typer.Option(help="dataset folder, or a CSV file for --format csv")],
+    fmt: Annotated[Format, typer.Option("--format")] = Format.CSV,
+    protocol: Protocol = Protocol.STRATIFIED,
+    seed: int = 42,
+) -> None:
+    """Split a dataset by a protocol, train the default pipeline and print its metrics."""
+    data = load_dataset(dataset, fmt.value)
+    if protocol is Protocol.RATING:
+        train, test = random_split(data.interactions, 0.2, seed)
+        predicted = (
+            RatingModel(RatingConfig(seed=seed))
+            .fit(train)
+            .predict([(e.user_id, e.item_id) for e in test])
+        )
+        actual = [e.weight for e in test]
+        metrics = {"rmse": rmse(predicted, actual), "mae": mae(predicted, actual)}
+    else:
+        events = data.interactions
+        if data.has_ratings:
+            events = [WeightedInteraction(e.user_id, e.item_id, 1.0, e.timestamp) for e in events]
+        if protocol is Protocol.STRATIFIED:
+            train, test = stratified_split(events, 0.25, seed)
+        else:
+            train, test = leave_last_out(events, seed)
+        model = default_recommender(seed).fit(train, data.items)
+        metrics = evaluate_ranking(model, train, test)
+        metrics["accuracy"] = metrics["auc"]
+    typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}, indent=2))

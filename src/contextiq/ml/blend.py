@@ -1,0 +1,157 @@
+"""The default pipeline: the PyTorch embedding model blended with EASE, mixed on validation.
+
+Each family's scores are standardised per user before mixing, so the blend weight means
+the same thing for every user. The weight (1.0 = embedding only, 0.0 = EASE only) is
+picked on a holdout carved from the training data, like Gorse's AutoML picks a model.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from contextiq.ml.base import ItemFeatures, WeightedInteraction
+from contextiq.ml.data import IdMap, history_matrix
+from contextiq.ml.ease import EaseConfig, EaseRecommender
+from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
+from contextiq.ml.evaluate import histories_by_user
+from contextiq.ml.holdout import holdout_ndcg
+from contextiq.ml.protocols import stratified_split
+from contextiq.ml.scoring import ScoringRecommender
+
+
+@dataclass(frozen=True)
+class BlendConfig:
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    ease: EaseConfig = field(default_factory=EaseConfig)
+    weight_grid: tuple[float, ...] = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
+    validation_fraction: float = 0.1
+    seed: int = 0
+
+
+def standardise(scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Zero mean, unit spread along the last axis (per user), so families mix on one scale."""
+    spread = scores.std(axis=-1, keepdims=True)
+    spread[spread == 0] = 1.0
+    centred: npt.NDArray[np.float32] = (scores - scores.mean(axis=-1, keepdims=True)) / spread
+    return centred.astype(np.float32)
+
+
+class BlendRecommender(ScoringRecommender):
+    def __init__(self, config: BlendConfig | None = None) -> None:
+        self.config = config or BlendConfig()
+        self.embedding = EmbeddingRecommender(self.config.embedding)
+        self.ease = EaseRecommender(self.config.ease)
+        self.weight = 1.0
+        self._items = IdMap()
+
+    def fit(
+        self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
+    ) -> Self:
+        cfg = self.config
+        train, validation = stratified_split(interactions, cfg.validation_fraction, cfg.seed)
+        embedding = EmbeddingRecommender(replace(cfg.embedding, refit=False)).fit(train, items)
+        ease = EaseRecommender(cfg.ease).fit(train, items)
+        self.embedding, self.ease = embedding, ease
+        self.weight = self._choose_weight(embedding, ease, train, validation)
+        self.refit(interactions, items)
+        return self
+
+    def refit(
+        self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
+    ) -> Self:
+        """Fit again with the settings the last `fit` chose (weight, epochs, L2): no validation."""
+        if self.weight > 0:
+            final = replace(
+                self.embedding.config,
+                validation_fraction=0.0,
+                max_epochs=self.embedding.trained_epochs,
+            )
+            self.embedding = EmbeddingRecommender(final).fit(interactions, items)
+        if self.weight < 1:
+            final_ease = replace(self.ease.config, l2_grid=(self.ease.l2,))
+            self.ease = EaseRecommender(final_ease).fit(interactions, items)
+        self._items = self._fitted().item_map
+        return self
+
+    def _fitted(self) -> ScoringRecommender:
+        return self.embedding if self.weight > 0 else self.ease
+
+    def _choose_weight(
+        self,
+        embedding: EmbeddingRecommender,
+        ease: EaseRecommender,
+        train: Sequence[WeightedInteraction],
+        validation: Sequence[WeightedInteraction],
+    ) -> float:
+        histories = histories_by_user(train)
+        held_out = histories_by_user(validation)
+        users = sorted(held_out)
+        items = embedding.item_map
+        seen = history_matrix([histories.get(u, {}) for u in users], items)
+        fresh = [
+            {i: 1.0 for i, w in held_out[u].items() if w > 0 and i not in histories.get(u, {})}
+            for u in users
+        ]
+        held = history_matrix(fresh, items)
+        deep = standardise(embedding.score_matrix(seen))
+        linear = standardise(ease.score_matrix(seen))
+        best_weight, best_score = 1.0, -1.0
+        for weight in self.config.weight_grid:
+            score = holdout_ndcg(weight * deep + (1 - weight) * linear, seen, held)
+            if score > best_score:
+                best_weight, best_score = weight, score
+        return best_weight
+
+    def score_indices(
+        self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        if self.weight >= 1:
+            return self.embedding.score_indices(indices, strengths)
+        if self.weight <= 0:
+            return self.ease.score_indices(indices, strengths)
+        deep = standardise(self.embedding.score_indices(indices, strengths))
+        linear = standardise(self.ease.score_indices(indices, strengths))
+        return (self.weight * deep + (1 - self.weight) * linear).astype(np.float32)
+
+    def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
+        if self.weight >= 1:
+            return self.embedding.score_matrix(strengths)
+        if self.weight <= 0:
+            return self.ease.score_matrix(strengths)
+        deep = standardise(self.embedding.score_matrix(strengths))
+        linear = standardise(self.ease.score_matrix(strengths))
+        return (self.weight * deep + (1 - self.weight) * linear).astype(np.float32)
+
+    def add_items(self, items: Sequence[ItemFeatures]) -> None:
+        if self.weight > 0:
+            self.embedding.add_items(items)
+        if self.weight < 1:
+            self.ease.add_items(items)
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        if self.weight > 0:
+            self.embedding.save(path / "embedding")
+        if self.weight < 1:
+            self.ease.save(path / "ease")
+        (path / "blend.json").write_text(
+            json.dumps({"weight": self.weight, "config": asdict(self.config)})
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        meta = json.loads((path / "blend.json").read_text())
+        model = cls()
+        model.weight = float(meta["weight"])
+        if model.weight > 0:
+            model.embedding = EmbeddingRecommender.load(path / "embedding")
+        if model.weight < 1:
+            model.ease = EaseRecommender.load(path / "ease")
+        model._items = model._fitted().__dict__["_items"]
+        return model

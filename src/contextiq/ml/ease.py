@@ -1,0 +1,166 @@
+"""EASE (Steck 2019): a closed-form item-item linear autoencoder, computed with torch.
+
+Scores are history @ B, so it folds users in exactly like the embedding model. Only the
+`max_items` most popular items get a learned row/column (the inverse is cubic in the
+item count); the rest score zero. New items borrow B columns and rows from the items
+whose content features they share.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+import torch
+
+from contextiq.ml.base import ItemFeatures, WeightedInteraction
+from contextiq.ml.data import IdMap, build_matrix, strength_matrix
+from contextiq.ml.features import FeatureVocabulary
+from contextiq.ml.holdout import holdout_ndcg, holdout_positives
+from contextiq.ml.scoring import ScoringRecommender
+
+#: How many content neighbours a new item borrows its weights from.
+CONTENT_NEIGHBOURS = 20
+
+
+@dataclass(frozen=True)
+class EaseConfig:
+    l2_grid: tuple[float, ...] = field(default=(50.0, 150.0, 400.0, 1000.0))
+    max_items: int = 6000
+    validation_fraction: float = 0.1
+    seed: int = 0
+
+
+def ease_weights(gram: torch.Tensor, l2: float) -> torch.Tensor:
+    """B = I - P diag(1/diag(P)) with P = (G + l2 I)^-1, zero diagonal."""
+    regularised = gram + l2 * torch.eye(gram.shape[0], dtype=gram.dtype)
+    precision = torch.linalg.inv(regularised)
+    weights: torch.Tensor = -precision / torch.diag(precision)
+    weights.fill_diagonal_(0.0)
+    return weights
+
+
+class EaseRecommender(ScoringRecommender):
+    def __init__(self, config: EaseConfig | None = None) -> None:
+        self.config = config or EaseConfig()
+        self._items = IdMap()
+        self._vocab = FeatureVocabulary()
+        self._modelled = np.zeros(0, np.int64)
+        self._position = np.zeros(0, np.int64)
+        self._weights = np.zeros((0, 0), np.float32)
+        self._item_features = sp.csr_matrix(np.zeros((0, 0), np.float32))
+        self.l2 = self.config.l2_grid[0]
+
+    def fit(
+        self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
+    ) -> Self:
+        data = build_matrix(interactions, (i.item_id for i in items))
+        self._items = data.items
+        by_id = {i.item_id: i for i in items}
+        self._vocab = FeatureVocabulary.fit(items)
+        self._item_features = self._vocab.encode([by_id.get(i) for i in data.items.ids])
+        history = strength_matrix(data.weights)
+        popularity = np.asarray((history > 0).sum(axis=0)).ravel()
+        ranked = np.argsort(-popularity, kind="stable")[: self.config.max_items]
+        self._modelled = np.sort(ranked[popularity[ranked] > 0]).astype(np.int64)
+        self._position = np.full(len(self._items), -1, np.int64)
+        self._position[self._modelled] = np.arange(len(self._modelled))
+        self.l2 = self._choose_l2(history)
+        self._weights = self._solve(history, self.l2)
+        return self
+
+    def _gram(self, history: sp.csr_matrix) -> torch.Tensor:
+        x = history.maximum(0).tocsc()[:, self._modelled]
+        return torch.from_numpy((x.T @ x).toarray().astype(np.float64))
+
+    def _solve(self, history: sp.csr_matrix, l2: float) -> npt.NDArray[np.float32]:
+        """Row-major float32: serving gathers the rows of the history's items."""
+        weights = ease_weights(self._gram(history), l2).numpy()
+        return np.ascontiguousarray(weights, dtype=np.float32)
+
+    def _choose_l2(self, history: sp.csr_matrix) -> float:
+        grid = self.config.l2_grid
+        if len(grid) == 1 or self.config.validation_fraction <= 0:
+            return grid[0]
+        train, held = holdout_positives(history, self.config.validation_fraction, self.config.seed)
+        gram = self._gram(train)
+        inputs = train.tocsc()[:, self._modelled]
+        best_l2, best_score = grid[0], -1.0
+        for l2 in grid:
+            weights = ease_weights(gram, l2).numpy().astype(np.float32)
+            scores = np.zeros(train.shape, np.float32)
+            scores[:, self._modelled] = inputs @ weights
+            score = holdout_ndcg(scores, train, held)
+            if score > best_score:
+                best_l2, best_score = l2, score
+        return best_l2
+
+    def score_indices(
+        self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        scores = np.zeros(len(self._items), np.float32)
+        positions = self._position[indices]
+        known = positions >= 0
+        if known.any():
+            scores[self._modelled] = strengths[known] @ self._weights[positions[known]]
+        return scores
+
+    def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
+        scores = np.zeros(strengths.shape, np.float32)
+        scores[:, self._modelled] = strengths.tocsc()[:, self._modelled] @ self._weights
+        return scores
+
+    def add_items(self, items: Sequence[ItemFeatures]) -> None:
+        new = [i for i in items if i.item_id not in self._items]
+        if not new:
+            return
+        start = len(self._items)
+        self._items.extend(i.item_id for i in new)
+        features = self._vocab.encode(new)
+        similarity = (features @ self._item_features[self._modelled].T).toarray()
+        n_old = len(self._modelled)
+        mix = np.zeros((len(new), n_old), np.float32)
+        for row, sims in enumerate(similarity):
+            best = np.argsort(-sims, kind="stable")[:CONTENT_NEIGHBOURS]
+            best = best[sims[best] > 0]
+            if len(best):
+                mix[row, best] = sims[best] / sims[best].sum()
+        columns = self._weights @ mix.T
+        rows = mix @ self._weights
+        grown = np.zeros((n_old + len(new), n_old + len(new)), np.float32)
+        grown[:n_old, :n_old] = self._weights
+        grown[:n_old, n_old:] = columns
+        grown[n_old:, :n_old] = rows
+        self._weights = grown
+        self._modelled = np.concatenate([self._modelled, np.arange(start, len(self._items))])
+        self._position = np.concatenate([self._position, np.arange(n_old, n_old + len(new))])
+        self._item_features = sp.vstack([self._item_features, features]).tocsr()
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        np.save(path / "weights.npy", self._weights)
+        np.save(path / "modelled.npy", self._modelled)
+        sp.save_npz(path / "item_features.npz", self._item_features)
+        meta = {"config": asdict(self.config), "items": self._items.ids, "l2": self.l2}
+        (path / "model.json").write_text(json.dumps(meta))
+        self._vocab.save(path / "vocabulary.json")
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        meta = json.loads((path / "model.json").read_text())
+        config = meta["config"]
+        config["l2_grid"] = tuple(config["l2_grid"])
+        model = cls(replace(EaseConfig(), **config))
+        model._items = IdMap(meta["items"])
+        model.l2 = float(meta["l2"])
+        model._vocab = FeatureVocabulary.load(path / "vocabulary.json")
+        model._weights = np.ascontiguousarray(np.load(path / "weights.npy"), dtype=np.float32)
+        model._modelled = np.load(path / "modelled.npy")
+        model._position = np.full(len(model._items), -1, np.int64)
+        model._position[model._modelled] = np.arange(len(model._modelled))
+        model._item_features = sp.csr_matrix(sp.load_npz(path / "item_features.npz"))
+        return model

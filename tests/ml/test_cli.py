@@ -1,0 +1,70 @@
+"""The offline CLI on small generated files."""
+
+import csv
+import json
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from contextiq.cli.ml import evaluate, offline_app
+from tests.ml import synthetic
+
+
+def write_inputs(folder: Path) -> tuple[Path, Path, Path]:
+    interactions = folder / "train.csv"
+    with interactions.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["user_id", "item_id", "weight", "timestamp"])
+        for e in synthetic.interactions():
+            writer.writerow([e.user_id, e.item_id, e.weight, e.timestamp])
+    items = folder / "items.csv"
+    with items.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["item_id", "title", "category", "tags", "text"])
+        for i in synthetic.catalogue():
+            writer.writerow([i.item_id, i.title, i.category, "|".join(i.tags), i.text])
+    users = folder / "users.txt"
+    users.write_text("user-0\nuser-1\nnobody\n")
+    return interactions, items, users
+
+
+def test_fit_predict_writes_top_k_unseen_items(tmp_path: Path) -> None:
+    interactions, items, users = write_inputs(tmp_path)
+    output = tmp_path / "recs.csv"
+    args = ["fit-predict", "--interactions", str(interactions), "--users", str(users)]
+    args += ["--k", "5", "--output", str(output), "--items", str(items)]
+    result = CliRunner().invoke(offline_app, args)
+    assert result.exit_code == 0, result.output
+    with output.open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["user_id", "item_id", "rank", "score"]
+    by_user: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_user.setdefault(row["user_id"], []).append(row)
+    assert set(by_user) == {"user-0", "user-1", "nobody"}
+    seen = {(e.user_id, e.item_id) for e in synthetic.interactions()}
+    for user, recs in by_user.items():
+        assert [int(r["rank"]) for r in recs] == [1, 2, 3, 4, 5]
+        assert not any((user, r["item_id"]) in seen for r in recs)
+    # user-0 likes cluster 0 only: its recommendations stay there.
+    assert {synthetic.cluster_of(r["item_id"]) for r in by_user["user-0"]} == {0}
+
+
+def test_evaluate_prints_every_metric_for_a_csv(tmp_path: Path) -> None:
+    interactions, _, _ = write_inputs(tmp_path)
+    app = typer.Typer()
+    app.command()(evaluate)
+    result = CliRunner().invoke(app, ["--dataset", str(interactions), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)
+    assert set(metrics) == {
+        "ndcg@10",
+        "recall@10",
+        "precision@10",
+        "map@10",
+        "hr@10",
+        "auc",
+        "accuracy",
+    }
+    assert metrics["accuracy"] > 0.9

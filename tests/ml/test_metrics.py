@@ -1,0 +1,67 @@
+import math
+
+import numpy as np
+import pytest
+
+from contextiq.ml.metrics import (
+    auc,
+    average_precision_at_k,
+    hit_rate_at_k,
+    mae,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+    rmse,
+)
+
+RANKED = ["a", "b", "c", "d", "e"]
+RELEVANT = {"a", "c", "x"}
+
+
+def test_precision_counts_hits_over_k() -> None:
+    assert precision_at_k(RANKED, RELEVANT, 5) == pytest.approx(2 / 5)
+    assert precision_at_k(RANKED, RELEVANT, 2) == pytest.approx(1 / 2)
+
+
+def test_recall_counts_hits_over_all_relevant() -> None:
+    assert recall_at_k(RANKED, RELEVANT, 5) == pytest.approx(2 / 3)
+    assert recall_at_k(RANKED, set(), 5) == 0.0
+
+
+def test_hit_rate_is_one_when_any_relevant_item_is_in_top_k() -> None:
+    assert hit_rate_at_k(RANKED, RELEVANT, 1) == 1.0
+    assert hit_rate_at_k(["b", "d"], RELEVANT, 2) == 0.0
+
+
+def test_ndcg_by_hand() -> None:
+    dcg = 1 / math.log2(2) + 1 / math.log2(4)
+    ideal = 1 / math.log2(2) + 1 / math.log2(3) + 1 / math.log2(4)
+    assert ndcg_at_k(RANKED, RELEVANT, 5) == pytest.approx(dcg / ideal)
+    assert ndcg_at_k(["a", "c"], {"a", "c"}, 10) == pytest.approx(1.0)
+    assert ndcg_at_k(RANKED, set(), 5) == 0.0
+
+
+def test_ndcg_ideal_is_capped_at_k() -> None:
+    # Two relevant items but k = 1: a hit at rank 1 is perfect.
+    assert ndcg_at_k(["a", "b"], {"a", "b"}, 1) == pytest.approx(1.0)
+
+
+def test_average_precision_by_hand() -> None:
+    # hits at ranks 1 and 3: (1/1 + 2/3) / min(5, 3)
+    assert average_precision_at_k(RANKED, RELEVANT, 5) == pytest.approx((1 + 2 / 3) / 3)
+    assert average_precision_at_k(["b", "a"], {"a"}, 2) == pytest.approx(0.5)
+
+
+def test_auc_by_hand_with_ties() -> None:
+    scores = np.array([0.9, 0.5, 0.5, 0.1], np.float32)
+    positives = np.array([1])
+    negatives = np.array([0, 2, 3])
+    # positive 0.5 beats 0.1, ties 0.5, loses to 0.9: (1 + 0.5) / 3
+    assert auc(scores, positives, negatives) == pytest.approx(0.5)
+    assert auc(scores, np.array([0]), np.array([1, 2, 3])) == pytest.approx(1.0)
+    assert auc(scores, np.array([], np.int64), negatives) == 0.5
+
+
+def test_rmse_and_mae_by_hand() -> None:
+    assert rmse([3.0, 4.0], [1.0, 4.0]) == pytest.approx(math.sqrt(2.0))
+    assert mae([3.0, 4.0, 5.0], [1.0, 4.0, 6.0]) == pytest.approx(1.0)

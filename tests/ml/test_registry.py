@@ -1,0 +1,89 @@
+"""Registry promotion rules and the candidate-vs-current comparison."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from contextiq.ml.base import Recommender
+from contextiq.ml.ease import EaseConfig, EaseRecommender
+from contextiq.ml.registry import ModelRegistry
+from contextiq.ml.train import PROMOTION_TOLERANCE, TrainReport, is_not_worse
+from tests.ml import synthetic
+
+
+def model() -> Recommender:
+    return EaseRecommender(EaseConfig(l2_grid=(10.0,))).fit(
+        synthetic.interactions(), synthetic.catalogue()
+    )
+
+
+def report(fitted: Recommender, ndcg: float, promote: bool) -> TrainReport:
+    return TrainReport(
+        model=fitted,
+        metrics={"ndcg@10": ndcg},
+        current_metrics=None,
+        promote=promote,
+        train_seconds=0.1,
+        n_users=synthetic.USERS,
+        n_items=len(fitted.item_ids),
+        n_interactions=len(synthetic.interactions()),
+    )
+
+
+def test_not_worse_rule() -> None:
+    assert is_not_worse({"ndcg@10": 0.1}, None, PROMOTION_TOLERANCE)
+    assert is_not_worse({"ndcg@10": 0.30}, {"ndcg@10": 0.30}, 0.0)
+    assert is_not_worse({"ndcg@10": 0.295}, {"ndcg@10": 0.30}, 0.02)
+    assert not is_not_worse({"ndcg@10": 0.29}, {"ndcg@10": 0.30}, 0.02)
+
+
+def test_first_model_becomes_active_even_without_promotion(tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path)
+    assert registry.active_version() is None
+    version = registry.register(report(model(), 0.2, promote=False))
+    assert registry.active_version() == version
+
+
+def test_rejected_candidate_stays_inactive_and_promoted_one_takes_over(tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path)
+    first = registry.register(report(model(), 0.3, promote=True))
+    rejected = registry.register(report(model(), 0.1, promote=False))
+    assert registry.active_version() == first
+    accepted = registry.register(report(model(), 0.4, promote=True))
+    assert registry.active_version() == accepted
+    assert [v.version for v in registry.versions()] == sorted([first, rejected, accepted])
+    assert registry.info(rejected).metrics == {"ndcg@10": 0.1}
+
+
+def test_loaded_version_scores_like_the_saved_model(tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path)
+    fitted = model()
+    version = registry.save(fitted, report(fitted, 0.3, promote=True))
+    history = {"item-1": 1.0}
+    assert registry.load(version).recommend(history, 5) == fitted.recommend(history, 5)
+
+
+def test_unknown_versions_and_foreign_classes_are_refused(tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path)
+    with pytest.raises(KeyError):
+        registry.promote("nope")
+    with pytest.raises(KeyError):
+        registry.load("../etc")
+    version = registry.save(model(), report(model(), 0.3, promote=True))
+    meta_path = tmp_path / "versions" / version / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["model_class"] = "os.system"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"outside contextiq\.ml"):
+        registry.load(version)
+
+
+def test_active_version_cannot_be_removed(tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path)
+    active = registry.register(report(model(), 0.3, promote=True))
+    old = registry.save(model(), report(model(), 0.1, promote=False))
+    with pytest.raises(ValueError):
+        registry.remove(active)
+    registry.remove(old)
+    assert [v.version for v in registry.versions()] == [active]
