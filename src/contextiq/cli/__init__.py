@@ -11,11 +11,14 @@ import typer
 import uvicorn
 
 from contextiq.cli.bootstrap import bootstrap, load, seed_demo, train
+from contextiq.cli.ml import evaluate, offline_app
 from contextiq.config import Settings, get_settings
 from contextiq.store.migrate import upgrade
 from contextiq.store.store import Store
 
 app = typer.Typer(help="Context IQ: personalized content recommendations.", no_args_is_help=True)
+app.add_typer(offline_app, name="offline", help="Batch experiments on CSV files.")
+app.command("evaluate")(evaluate)
 
 
 def _say(message: str) -> None:
