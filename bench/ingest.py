@@ -156,7 +156,6 @@ async def count_applied(url: str) -> int:
 def base_env(root: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTIQ_")}
     env |= {
-        "CONTEXTIQ_DATA_DIR": str(root),
         "CONTEXTIQ_MODEL_DIR": str(root / "models"),
         "CONTEXTIQ_LLM_URL": "none://",
         "CONTEXTIQ_RETRAIN_EVERY_EVENTS": "0",

@@ -76,12 +76,10 @@ export default defineConfig({
         env: {
           CONTEXTIQ_HOST: "127.0.0.1",
           CONTEXTIQ_PORT: port,
-          CONTEXTIQ_DATA_DIR: data,
           CONTEXTIQ_DATABASE_URL: `sqlite+aiosqlite:///${data}/contextiq.db`,
           CONTEXTIQ_MODEL_DIR: join(data, "models"),
           CONTEXTIQ_ADMIN_KEY: "e2e-admin-key",
-          // Bootstrap already trained a model; the seed's events would otherwise start a retrain
-          // mid-test that only competes for the CPU.
+          // Bootstrap already trained a model; a retrain mid-test would only compete for the CPU.
           CONTEXTIQ_RETRAIN_EVERY_EVENTS: "0",
         },
       },

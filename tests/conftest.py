@@ -14,7 +14,6 @@ from contextiq.config import Settings
 def embedded_settings(root: Path, **overrides: object) -> Settings:
     """Embedded defaults rooted in a temporary folder; ML-only unless a test asks for an LLM."""
     values: dict[str, object] = {
-        "data_dir": root,
         "database_url": f"sqlite+aiosqlite:///{root / 'db.sqlite'}",
         "model_dir": root / "models",
         "llm_url": "none://",

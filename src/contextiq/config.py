@@ -18,7 +18,6 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    data_dir: Path = Path("data")
 
     database_url: str = "sqlite+aiosqlite:///data/contextiq.db"
     events_url: str = "local://"

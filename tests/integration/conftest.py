@@ -214,7 +214,6 @@ def contextiq_env(tmp: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTIQ_")}
     env.update(
         {
-            "CONTEXTIQ_DATA_DIR": str(tmp),
             "CONTEXTIQ_MODEL_DIR": str(tmp / "models"),
             "CONTEXTIQ_MIGRATE_ON_START": "false",
             "CONTEXTIQ_LLM_URL": "none://",

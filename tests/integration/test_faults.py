@@ -169,7 +169,12 @@ async def test_broker_outage_keeps_interactions_in_the_outbox(
             health = (await client.get("/api/v1/health")).json()
             assert health["status"] == "degraded"
             assert health["dependencies"]["events"]["status"] != "ok"
+            # tansu in memory comes back empty, so offsets a running consumer held from before
+            # would point past the new log and skip what the relay republishes (a real Kafka
+            # keeps its log). As after losing a broker's data, the worker restarts with it.
+            worker.stop()
             broker.start()
+            await worker.consuming()
 
             async def drained() -> bool:
                 return await pending(pg_url) == 0 and await applied(pg_url) == 1_000

@@ -83,12 +83,3 @@ class RecommendationCache:
             await self.cache.incr(key)
         except Exception as exc:
             self._failed(exc)
-
-    async def check(self) -> bool:
-        try:
-            await self.cache.ping()
-        except Exception as exc:
-            self._failed(exc)
-            return False
-        self._ok()
-        return True

@@ -550,10 +550,6 @@ class Store:
             last_id = rows[-1].id
             yield [(r.user_id, r.content_id, r.weight, as_utc(r.occurred_at)) for r in rows]
 
-    async def interaction_count(self) -> int:
-        async with self.sessions() as session:
-            return int(await session.scalar(select(func.count()).select_from(InteractionRow)) or 0)
-
     # -- models and snapshots ------------------------------------------------------------------
 
     async def save_model_version(self, info: ModelVersion) -> None:
