@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,8 +21,6 @@ from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.store import Store
 from contextiq.worker.processor import EventProcessor, Retrainer
 from contextiq.worker.training import train_and_register
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
