@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from contextiq.domain import InteractionType
+from contextiq.domain import Content, InteractionType
 
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")
@@ -102,6 +102,17 @@ class ContentIn(BaseModel):
     ] = []
     created_at: datetime | None = None
     metadata: dict[str, Any] = {}
+
+    def to_content(self) -> Content:
+        return Content(
+            content_id=self.content_id,
+            title=self.title,
+            category=self.category,
+            description=self.description,
+            tags=tuple(self.tags),
+            created_at=self.created_at,
+            metadata=self.metadata,
+        )
 
 
 class ContentOut(BaseModel):

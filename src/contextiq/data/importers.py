@@ -150,18 +150,8 @@ def generic(
     for record in _records(content_path) if content_path else ():
         if isinstance(record.get("tags"), str):
             record["tags"] = [t for t in record["tags"].split("|") if t]
-        item = ContentIn.model_validate({k: v for k, v in record.items() if v not in (None, "")})
-        out.contents.append(
-            Content(
-                content_id=item.content_id,
-                title=item.title,
-                category=item.category,
-                description=item.description,
-                tags=tuple(item.tags),
-                created_at=item.created_at,
-                metadata=item.metadata,
-            )
-        )
+        fields = {k: v for k, v in record.items() if v not in (None, "")}
+        out.contents.append(ContentIn.model_validate(fields).to_content())
     for n, record in enumerate(_records(interactions_path) if interactions_path else ()):
         event = InteractionIn.model_validate(
             {k: v for k, v in record.items() if v not in (None, "")}

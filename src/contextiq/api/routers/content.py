@@ -56,18 +56,7 @@ async def upsert_content(
     items: Annotated[list[ContentIn], Body(max_length=MAX_UPSERT)],
 ) -> UpsertResult:
     """Insert or replace up to 1,000 items; new items are recommendable at once."""
-    contents = [
-        Content(
-            content_id=i.content_id,
-            title=i.title,
-            category=i.category,
-            description=i.description,
-            tags=tuple(i.tags),
-            created_at=i.created_at,
-            metadata=i.metadata,
-        )
-        for i in {i.content_id: i for i in items}.values()
-    ]
+    contents = [i.to_content() for i in {i.content_id: i for i in items}.values()]
     count = await services.store.upsert_content(contents)
     await services.models.add_content(contents)
     await services.rec_cache.invalidate_catalog()
