@@ -32,7 +32,7 @@ async def test_user_invalidation_orphans_only_that_users_entries() -> None:
 
     await recs.put(await key("a"), b"A")
     await recs.put(await key("b"), b"B")
-    await recs.invalidate_user("a")
+    await recs.invalidate_users(["a"])
     assert await recs.get(await key("a")) is None
     assert await recs.get(await key("b")) == b"B"
     await recs.invalidate_catalog()

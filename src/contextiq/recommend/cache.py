@@ -66,9 +66,6 @@ class RecommendationCache:
         except Exception as exc:
             self._failed(exc)
 
-    async def invalidate_user(self, user_id: str) -> None:
-        await self._bump(f"gen:user:{user_id}")
-
     async def invalidate_users(self, user_ids: Collection[str]) -> None:
         try:
             await self.cache.incr_many([f"gen:user:{u}" for u in user_ids])

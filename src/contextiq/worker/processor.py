@@ -42,10 +42,6 @@ class Retrainer:
         self._task = asyncio.create_task(self._round())
         return True
 
-    async def run_now(self) -> None:
-        if self.request() and self._task is not None:
-            await self._task
-
     async def _round(self) -> None:
         pending = self.events_since_training
         try:
