@@ -19,6 +19,7 @@ import torch
 
 from contextiq.ml.base import ItemFeatures, WeightedInteraction
 from contextiq.ml.data import IdMap, build_matrix, strength_matrix
+from contextiq.ml.early_stop import EarlyStopping
 from contextiq.ml.features import FeatureVocabulary
 from contextiq.ml.holdout import holdout_ndcg, holdout_positives
 from contextiq.ml.loss import bpr_loss, multinomial_loss
@@ -107,7 +108,7 @@ class EmbeddingRecommender(ScoringRecommender):
             optimiser = Adam(net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
             targets = history.maximum(0).tocsr()
             users = np.flatnonzero(np.diff(targets.indptr))
-            best_score, best_epoch, best_state, stale = -1.0, max_epochs, None, 0
+            stopping = EarlyStopping(cfg.patience, max_epochs)
             for epoch in range(1, max_epochs + 1):
                 net.train()
                 order = users[torch.randperm(len(users), generator=generator).numpy()]
@@ -125,16 +126,10 @@ class EmbeddingRecommender(ScoringRecommender):
                 if held is None or epoch % cfg.eval_every:
                     continue
                 score = holdout_ndcg(self._score_all(net, history), history, held)
-                if score > best_score:
-                    best_score, best_epoch, stale = score, epoch, 0
-                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                else:
-                    stale += 1
-                    if stale >= cfg.patience:
-                        break
-            if best_state is not None:
-                net.load_state_dict(best_state)
-        return net, best_epoch
+                if stopping.update(score, epoch, net):
+                    break
+            stopping.restore(net)
+        return net, stopping.best_step
 
     def _loss(
         self, logits: torch.Tensor, target: torch.Tensor, generator: torch.Generator

@@ -13,6 +13,7 @@ import torch
 
 from contextiq.ml.base import WeightedInteraction
 from contextiq.ml.data import IdMap
+from contextiq.ml.early_stop import EarlyStopping
 from contextiq.ml.optim import Adam
 
 
@@ -84,7 +85,7 @@ class RatingModel:
             torch.manual_seed(cfg.seed)
             net = _Biased(len(self.users), len(self.items), cfg.dim, float(y.mean()))
             optimiser = Adam(net.parameters(), lr=cfg.learning_rate)
-            best, best_step, best_state, stale = float("inf"), steps or cfg.max_steps, None, 0
+            stopping = EarlyStopping(cfg.patience, steps or cfg.max_steps)
             for step in range(1, (steps or cfg.max_steps) + 1):
                 error = net(u, i) - y
                 loss = error.pow(2).mean() + self._penalty(net, u, i)
@@ -94,17 +95,11 @@ class RatingModel:
                 if held is None or step % cfg.eval_every:
                     continue
                 with torch.no_grad():
-                    score = float((net(held[0], held[1]).clamp(1, 5) - held[2]).pow(2).mean())
-                if score < best:
-                    best, best_step, stale = score, step, 0
-                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                else:
-                    stale += 1
-                    if stale >= cfg.patience:
-                        break
-            if best_state is not None:
-                net.load_state_dict(best_state)
-        return net, best_step
+                    mse = float((net(held[0], held[1]).clamp(1, 5) - held[2]).pow(2).mean())
+                if stopping.update(-mse, step, net):
+                    break
+            stopping.restore(net)
+        return net, stopping.best_step
 
     def _penalty(self, net: _Biased, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
         """Per-rating L2, as in SGD matrix factorisation: active users and items pay more."""
