@@ -12,13 +12,13 @@ from typing import Annotated
 
 import typer
 
+from contextiq.ml.autorec import AutoRecConfig, AutoRecRating
 from contextiq.ml.base import WeightedInteraction
 from contextiq.ml.datasets import load_dataset, read_interactions_csv, read_items_csv
 from contextiq.ml.evaluate import evaluate_ranking, histories_by_user
 from contextiq.ml.metrics import mae, rmse
 from contextiq.ml.pipeline import default_recommender
 from contextiq.ml.protocols import leave_last_out, random_split, stratified_split
-from contextiq.ml.rating import RatingConfig, RatingModel
 
 offline_app = typer.Typer(no_args_is_help=True)
 
@@ -79,7 +79,7 @@ def evaluate(
     if protocol is Protocol.RATING:
         train, test = random_split(data.interactions, 0.2, seed)
         predicted = (
-            RatingModel(RatingConfig(seed=seed))
+            AutoRecRating(AutoRecConfig(seed=seed))
             .fit(train)
             .predict([(e.user_id, e.item_id) for e in test])
         )

@@ -18,7 +18,8 @@ time, so new users and fresh interactions need no retraining.
 Families: `embedding.EmbeddingRecommender` (the PyTorch user/content embedding model, scored
 by dot product), `ease.EaseRecommender` (closed-form linear autoencoder) and
 `blend.BlendRecommender` (the default: both, mixed with a weight chosen on validation).
-`rating.RatingModel` predicts explicit ratings for the rating protocol. Offline commands live
+`autorec.AutoRecRating` predicts explicit ratings for the rating protocol (`rating.BiasedMF`
+is its peer). Offline commands live
 in `contextiq.cli.ml`; how quality is measured is in docs/evaluation.md.
 """
 

@@ -35,6 +35,11 @@ class IdMap:
     def get(self, item: str) -> int | None:
         return self._index.get(item)
 
+    def lookup(self, ids: Sequence[str]) -> npt.NDArray[np.int64]:
+        """Indices of `ids`, -1 where unknown."""
+        found = (self._index.get(x) for x in ids)
+        return np.fromiter((-1 if j is None else j for j in found), np.int64, len(ids))
+
     def __getitem__(self, item: str) -> int:
         return self._index[item]
 

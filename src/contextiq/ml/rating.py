@@ -1,4 +1,6 @@
-"""Explicit-rating prediction (the rating protocol): biased matrix factorisation in PyTorch.
+"""Biased matrix factorisation in PyTorch: the rating protocol's peer.
+
+With `dim=0` it is the global mean plus user and item biases, the simplest baseline.
 
 r(u, i) = mean + b_u + b_i + p_u . q_i, trained full-batch with per-rating L2 penalties
 and early stopping on a holdout carved from the training ratings.
@@ -8,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 import torch
 
 from contextiq.ml.base import WeightedInteraction
@@ -46,7 +47,7 @@ class _Biased(torch.nn.Module):
         return self.mean + biases.squeeze(1) + dot
 
 
-class RatingModel:
+class BiasedMF:
     def __init__(self, config: RatingConfig | None = None) -> None:
         self.config = config or RatingConfig()
         self.users = IdMap()
@@ -55,7 +56,7 @@ class RatingModel:
         self.trained_steps = 0
         self._range = (-np.inf, np.inf)
 
-    def fit(self, ratings: Sequence[WeightedInteraction]) -> "RatingModel":
+    def fit(self, ratings: Sequence[WeightedInteraction]) -> "BiasedMF":
         self.users = IdMap(r.user_id for r in ratings)
         self.items = IdMap(r.item_id for r in ratings)
         u = torch.tensor([self.users[r.user_id] for r in ratings])
@@ -118,8 +119,8 @@ class RatingModel:
         if self._net is None:
             raise RuntimeError("fit the model first")
         net = self._net
-        users = self._indices([u for u, _ in pairs], self.users)
-        items = self._indices([i for _, i in pairs], self.items)
+        users = self.users.lookup([u for u, _ in pairs])
+        items = self.items.lookup([i for _, i in pairs])
         known_u, known_i = users >= 0, items >= 0
         with torch.no_grad():
             user_vecs = net.user.numpy()[users] * known_u[:, None]
@@ -131,13 +132,3 @@ class RatingModel:
                 + (user_vecs * item_vecs).sum(axis=1)
             )
         return [float(v) for v in np.clip(value, *self._range)]
-
-    @staticmethod
-    def _indices(ids: Sequence[str], index: IdMap) -> npt.NDArray[np.int64]:
-        found = (index.get(x) for x in ids)
-        return np.fromiter((-1 if j is None else j for j in found), np.int64, len(ids))
-
-
-def bias_baseline(ratings: Sequence[WeightedInteraction], seed: int = 0) -> RatingModel:
-    """Global mean + user and item biases: the rating peer every run measures."""
-    return RatingModel(RatingConfig(dim=0, seed=seed)).fit(ratings)
