@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from contextiq.ml.base import ItemFeatures, WeightedInteraction
-from contextiq.ml.data import IdMap, build_matrix, history_vector, signal_strength
+from contextiq.ml.data import IdMap, Recency, build_matrix, history_vector, signal_strength
 from contextiq.ml.features import FeatureVocabulary, item_tokens
 from contextiq.ml.index import top_k
 
@@ -57,3 +57,15 @@ def test_top_k_excludes_and_breaks_ties_by_index() -> None:
     assert best.tolist() == [0, 2, 3]
     assert values.tolist() == pytest.approx([0.5, 0.5, 0.1])
     assert top_k(scores, 10, np.array([0, 1, 2, 3]))[0].tolist() == []
+
+
+def test_recency_boosts_the_latest_items_and_halves_per_half_life() -> None:
+    assert Recency().factors(3).tolist() == [1.0, 1.0, 1.0]
+    assert Recency(boost=2.0, half_life=1.0).factors(3).tolist() == pytest.approx([1.5, 2.0, 3.0])
+
+
+def test_history_vector_reads_the_history_oldest_first() -> None:
+    recency = Recency(boost=1.0, half_life=1.0)
+    idx, val = history_vector({"b": 1.0, "a": 1.0}, IdMap(["a", "b"]), recency)
+    assert idx.tolist() == [1, 0]  # b then a: a is the newest and counts double
+    assert val.tolist() == pytest.approx([1.5 * math.log(2), 2 * math.log(2)])

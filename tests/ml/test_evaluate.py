@@ -5,7 +5,7 @@ import numpy.typing as npt
 import pytest
 
 from contextiq.ml.base import WeightedInteraction
-from contextiq.ml.evaluate import evaluate_ranking
+from contextiq.ml.evaluate import evaluate_ranking, histories_by_user
 
 
 class FixedScores:
@@ -35,3 +35,19 @@ def test_negative_test_events_are_not_relevant() -> None:
     test = [WeightedInteraction("u", "b", -1.0), WeightedInteraction("v", "b", 1.0)]
     metrics = evaluate_ranking(FixedScores(), train, test, k=1)
     assert metrics["hr@1"] == pytest.approx(0.0)  # only v counts; its top-1 is a, not b
+
+
+def test_histories_are_oldest_first_by_each_items_latest_event() -> None:
+    events = [
+        WeightedInteraction("u", "b", 1.0, 20.0),
+        WeightedInteraction("u", "a", 1.0, 10.0),
+        WeightedInteraction("u", "c", 1.0, 30.0),
+        WeightedInteraction("u", "a", 2.0, 40.0),
+    ]
+    history = histories_by_user(events)["u"]
+    assert list(history.items()) == [("b", 1.0), ("c", 1.0), ("a", 3.0)]
+
+
+def test_histories_without_timestamps_keep_the_given_order() -> None:
+    events = [WeightedInteraction("u", "b", 1.0), WeightedInteraction("u", "a", 1.0, 5.0)]
+    assert list(histories_by_user(events)["u"]) == ["b", "a"]

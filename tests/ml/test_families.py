@@ -4,6 +4,7 @@ from contextiq.ml.base import Recommender
 from contextiq.ml.blend import BlendConfig, BlendRecommender
 from contextiq.ml.ease import EaseConfig, EaseRecommender
 from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
+from tests.ml import synthetic
 from tests.ml.contract import RecommenderContract
 
 
@@ -38,3 +39,11 @@ class TestBlendContract(RecommenderContract):
                 seed=seed,
             )
         )
+
+
+def test_catalogue_items_nobody_touched_rank_by_their_features() -> None:
+    catalogue = [*synthetic.catalogue(), synthetic.new_item(1)]
+    model = EmbeddingRecommender(small_embedding(0)).fit(synthetic.interactions(), catalogue)
+    history = {"item-12": 3.0, "item-13": 1.0}
+    ranked = [i for i, _ in model.recommend(history, len(model.item_ids), exclude=history)]
+    assert ranked.index("new-1") < 12  # among its own category, not below every touched item

@@ -115,6 +115,7 @@ async def test_applied_events_count_once_in_profile_and_popularity(store: Store)
     assert [c.content_id for c, _ in popular] == ["c1", "c2"]
     history = await store.user_history("u")
     assert history.weights == {"c1": 3.0, "c2": -3.0}
+    assert list(history.weights) == ["c1", "c2"]  # oldest first, by each item's latest event
     assert history.recent_positive == ["c2", "c1"]
 
 

@@ -1,7 +1,7 @@
 """The contract every model family satisfies (after benfred/implicit).
 
 The service only talks to models through this class. A user is described by
-their interaction history at call time (item id -> summed weight), so known
+their interaction history at call time (item id -> summed weight, oldest first), so known
 users, brand-new users and users who interacted a second ago are served by the
 same code path: the model folds the history into a user vector on the fly.
 """
@@ -48,7 +48,11 @@ class Recommender(ABC):
     def recommend(
         self, history: Mapping[str, float], k: int, exclude: Collection[str] = ()
     ) -> list[tuple[str, float]]:
-        """Top-k (item_id, raw score) for a user with this history, best first."""
+        """Top-k (item_id, raw score) for a user with this history, best first.
+
+        `history` lists items oldest first (by each item's latest interaction), so a model
+        may weigh what the user did last more than what they did long ago.
+        """
 
     @abstractmethod
     def similar_items(self, item_id: str, k: int) -> list[tuple[str, float]]:

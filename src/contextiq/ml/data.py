@@ -108,22 +108,46 @@ def build_matrix(
     return InteractionMatrix(users, items, matrix)
 
 
-def history_vector(history: Mapping[str, float], items: IdMap) -> tuple[IntArray, FloatArray]:
+@dataclass(frozen=True)
+class Recency:
+    """Weigh a history's latest items more: strength x (1 + boost x 0.5^(age / half_life)).
+
+    A history mapping lists items oldest first (see `Recommender.recommend`); an item's age
+    is how many other items the user touched after it. `boost=0` treats all alike.
+    """
+
+    boost: float = 0.0
+    half_life: float = 5.0
+
+    def factors(self, n: int) -> FloatArray:
+        ages = np.arange(n - 1, -1, -1, dtype=np.float32)
+        return (1.0 + self.boost * 0.5 ** (ages / self.half_life)).astype(np.float32)
+
+
+def history_vector(
+    history: Mapping[str, float], items: IdMap, recency: Recency = Recency()
+) -> tuple[IntArray, FloatArray]:
     """Known items of a history as (indices, signed strengths); unknown ids are ignored."""
-    pairs = [(items.get(k), v) for k, v in history.items() if v != 0]
-    known = [(j, v) for j, v in pairs if j is not None]
+    factors = recency.factors(len(history))
+    known = [
+        (j, signal_strength(v) * f)
+        for (k, v), f in zip(history.items(), factors, strict=True)
+        if v != 0 and (j := items.get(k)) is not None
+    ]
     idx = np.fromiter((j for j, _ in known), np.int64, len(known))
-    val = np.fromiter((signal_strength(v) for _, v in known), np.float32, len(known))
+    val = np.fromiter((v for _, v in known), np.float32, len(known))
     return idx, val
 
 
-def history_matrix(histories: Sequence[Mapping[str, float]], items: IdMap) -> sp.csr_matrix:
+def history_matrix(
+    histories: Sequence[Mapping[str, float]], items: IdMap, recency: Recency = Recency()
+) -> sp.csr_matrix:
     """One row of signed strengths per history, over `items` (unknown ids are ignored)."""
     rows: list[int] = []
     cols: list[int] = []
     vals: list[float] = []
     for r, history in enumerate(histories):
-        idx, val = history_vector(history, items)
+        idx, val = history_vector(history, items, recency)
         rows.extend([r] * len(idx))
         cols.extend(idx.tolist())
         vals.extend(val.tolist())

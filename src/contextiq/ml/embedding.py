@@ -90,6 +90,7 @@ class EmbeddingRecommender(ScoringRecommender):
             net, _ = self._train(history, features, epochs, None)
         self.trained_epochs = epochs
         self._export(net)
+        self._score_untouched_by_features(history, features)
         return self
 
     def _train(
@@ -166,6 +167,27 @@ class EmbeddingRecommender(ScoringRecommender):
             self._token_out = net.token_out.numpy().astype(np.float32)
             self._token_bias = net.token_bias.numpy().astype(np.float32)
 
+    def _score_untouched_by_features(self, history: sp.csr_matrix, features: sp.csr_matrix) -> None:
+        """Catalogue items nobody touched were only ever softmax negatives: use their features.
+
+        Otherwise they sink below every item with any evidence, even when their content
+        matches the user; this way they rank as a brand-new item from `add_items` would.
+        """
+        untouched = np.flatnonzero(history.getnnz(axis=0) == 0)
+        if len(untouched):
+            rows = self._from_features(features[untouched])
+            self._item_in[untouched], self._item_out[untouched], self._bias[untouched] = rows
+
+    def _from_features(
+        self, features: sp.csr_matrix
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Input vectors, output vectors and biases of items known only by their features."""
+        return (
+            np.asarray(features @ self._token_in, np.float32),
+            np.asarray(features @ self._token_out, np.float32),
+            np.asarray(features @ self._token_bias, np.float32),
+        )
+
     # -- serving --------------------------------------------------------------------------
 
     def score_indices(
@@ -189,10 +211,10 @@ class EmbeddingRecommender(ScoringRecommender):
         if not new:
             return
         self._items.extend(i.item_id for i in new)
-        features = self._vocab.encode(new)
-        self._item_in = np.vstack([self._item_in, features @ self._token_in]).astype(np.float32)
-        self._item_out = np.vstack([self._item_out, features @ self._token_out]).astype(np.float32)
-        self._bias = np.concatenate([self._bias, features @ self._token_bias]).astype(np.float32)
+        item_in, item_out, bias = self._from_features(self._vocab.encode(new))
+        self._item_in = np.vstack([self._item_in, item_in])
+        self._item_out = np.vstack([self._item_out, item_out])
+        self._bias = np.concatenate([self._bias, bias])
 
     # -- persistence ----------------------------------------------------------------------
 

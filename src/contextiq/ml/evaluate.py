@@ -58,10 +58,17 @@ class RecommenderRanking:
 
 
 def histories_by_user(interactions: Sequence[WeightedInteraction]) -> dict[str, dict[str, float]]:
-    """Summed weights per (user, item), the shape the service passes at call time."""
+    """Summed weights per (user, item), oldest first: the shape the service passes at call time.
+
+    Events are ordered by timestamp when every event has one, else kept in the given order.
+    """
+    ordered: Sequence[WeightedInteraction] = interactions
+    if all(e.timestamp is not None for e in interactions):
+        ordered = sorted(interactions, key=lambda e: e.timestamp or 0.0)
     out: dict[str, dict[str, float]] = defaultdict(dict)
-    for e in interactions:
-        out[e.user_id][e.item_id] = out[e.user_id].get(e.item_id, 0.0) + e.weight
+    for e in ordered:
+        history = out[e.user_id]
+        history[e.item_id] = history.pop(e.item_id, 0.0) + e.weight
     return dict(out)
 
 

@@ -8,7 +8,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from contextiq.ml.base import Recommender
-from contextiq.ml.data import IdMap, history_matrix, history_vector
+from contextiq.ml.data import IdMap, Recency, history_matrix, history_vector
 from contextiq.ml.index import top_k
 
 
@@ -16,6 +16,8 @@ class ScoringRecommender(Recommender):
     """Implements recommend/similar_items on top of one `score_indices` method."""
 
     _items: IdMap
+    #: How much the latest items of a history count; families leave it flat, a blend tunes it.
+    recency: Recency = Recency()
 
     @property
     def item_ids(self) -> Sequence[str]:
@@ -44,11 +46,11 @@ class ScoringRecommender(Recommender):
         return np.vstack(rows) if rows else np.zeros((0, len(self._items)), np.float32)
 
     def score_histories(self, histories: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float32]:
-        return self.score_matrix(history_matrix(histories, self._items))
+        return self.score_matrix(history_matrix(histories, self._items, self.recency))
 
     def scores(self, history: Mapping[str, float]) -> npt.NDArray[np.float32]:
         """Raw scores for every item in index order (unknown history items are ignored)."""
-        idx, val = history_vector(history, self._items)
+        idx, val = history_vector(history, self._items, self.recency)
         return self.score_indices(idx, val)
 
     def recommend(

@@ -39,7 +39,11 @@ class Profile:
 
 @dataclass(slots=True)
 class History:
-    """A user's interactions folded per item; every item in `weights` counts as seen."""
+    """A user's interactions folded per item; every item in `weights` counts as seen.
+
+    `weights` lists items oldest first by each item's latest interaction; `recent_positive`
+    newest first.
+    """
 
     weights: dict[str, float] = field(default_factory=dict)
     recent_positive: list[str] = field(default_factory=list)

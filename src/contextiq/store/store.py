@@ -474,6 +474,7 @@ class Store:
                     and content_id not in history.recent_positive
                 ):
                     history.recent_positive.append(content_id)
+        history.weights = dict(reversed(history.weights.items()))  # oldest first, as models expect
         return history
 
     @retry_transient()
