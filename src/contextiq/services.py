@@ -84,7 +84,7 @@ def build_services(settings: Settings) -> Services:
     )
     rec_cache = RecommendationCache(cache, settings.cache_ttl_seconds)
     bus = bus_from_url(settings.events_url)
-    models = ModelHolder(settings.model_dir, store)
+    models = ModelHolder(settings.model_dir, store, settings.ann_min_items)
     retrainer = Retrainer(
         lambda: train_and_register(store, models),
         settings.retrain_every_events,

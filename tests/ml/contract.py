@@ -84,3 +84,15 @@ class RecommenderContract:
         after = model.recommend({"item-36": 3.0}, 3, exclude={"item-36"})
         assert {synthetic.cluster_of(i) for i, _ in before} == {0}
         assert {synthetic.cluster_of(i) for i, _ in after} == {3}
+
+    def test_ann_retrieval_agrees_with_exact_scoring(self) -> None:
+        model = self.fitted()
+        history = {"item-12": 3.0, "item-13": 1.0, "item-40": -1.0}
+        exact = model.recommend(history, 5, exclude=history)
+        if isinstance(model, ScoringRecommender):
+            model.enable_ann(min_items=1)  # a graph over 48 items finds every neighbour
+        approximate = model.recommend(history, 5, exclude=history)
+        assert [i for i, _ in approximate] == [i for i, _ in exact]
+        np.testing.assert_allclose([s for _, s in approximate], [s for _, s in exact], rtol=1e-4)
+        model.add_items([synthetic.new_item(1)])
+        assert "new-1" in {i for i, _ in model.recommend(history, 48, exclude=history)}

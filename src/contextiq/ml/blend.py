@@ -13,7 +13,7 @@ as far as it helps the next event without forgetting the rest of the profile.
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Self
@@ -23,11 +23,12 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from contextiq.ml.base import ItemFeatures, WeightedInteraction
-from contextiq.ml.data import IdMap, Recency, history_matrix
+from contextiq.ml.data import IdMap, Recency, history_matrix, history_vector
 from contextiq.ml.ease import EaseConfig, EaseRecommender
 from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
 from contextiq.ml.evaluate import histories_by_user
 from contextiq.ml.holdout import holdout_ndcg
+from contextiq.ml.index import top_k
 from contextiq.ml.protocols import leave_last_out, stratified_split
 from contextiq.ml.scoring import ScoringRecommender
 
@@ -141,6 +142,30 @@ class BlendRecommender(ScoringRecommender):
         deep = standardise(self.embedding.score_matrix(strengths))
         linear = standardise(self.ease.score_matrix(strengths))
         return (self.weight * deep + (1 - self.weight) * linear).astype(np.float32)
+
+    def enable_ann(self, min_items: int) -> None:
+        if self.weight > 0:
+            self.embedding.enable_ann(min_items)
+
+    def recommend(
+        self, history: Mapping[str, float], k: int, exclude: Collection[str] = ()
+    ) -> list[tuple[str, float]]:
+        """With an ANN index: score only the embedding's nearest items and EASE's best, exactly."""
+        if self.weight <= 0 or not self.embedding.uses_ann:
+            return super().recommend(history, k, exclude)
+        indices, strengths = history_vector(history, self._items, self.recency)
+        excluded = self._indices(exclude)
+        user = self.embedding.user_vector(indices, strengths)
+        n = k + len(excluded)
+        pool = self.embedding.nearest(user, n)
+        if self.weight >= 1:
+            return self._best_of(pool, self.embedding.pool_scores(user, pool), k, excluded)
+        linear = self.ease.score_indices(indices, strengths)
+        pool = np.union1d(pool, top_k(linear, n)[0])
+        mean, spread = self.embedding.score_mean_std(user)
+        deep = (self.embedding.pool_scores(user, pool) - mean) / (spread or 1.0)
+        mixed = self.weight * deep + (1 - self.weight) * standardise(linear)[pool]
+        return self._best_of(pool, mixed.astype(np.float32), k, excluded)
 
     def add_items(self, items: Sequence[ItemFeatures]) -> None:
         if self.weight > 0:

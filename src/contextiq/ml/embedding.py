@@ -7,7 +7,7 @@ request costs one small matrix-vector product.
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal, Self
@@ -18,10 +18,11 @@ import scipy.sparse as sp
 import torch
 
 from contextiq.ml.base import ItemFeatures, WeightedInteraction
-from contextiq.ml.data import IdMap, build_matrix, strength_matrix
+from contextiq.ml.data import IdMap, build_matrix, history_vector, strength_matrix
 from contextiq.ml.early_stop import EarlyStopping
 from contextiq.ml.features import FeatureVocabulary
 from contextiq.ml.holdout import holdout_ndcg, holdout_positives
+from contextiq.ml.index import InnerProductIndex, ScoreMoments
 from contextiq.ml.loss import bpr_loss, multinomial_loss
 from contextiq.ml.model import FoldInNet
 from contextiq.ml.optim import Adam
@@ -68,6 +69,8 @@ class EmbeddingRecommender(ScoringRecommender):
         self._token_out = np.zeros((0, self.config.dim), np.float32)
         self._token_bias = np.zeros(0, np.float32)
         self.trained_epochs = 0
+        self._ann: InnerProductIndex | None = None
+        self._moments: ScoreMoments | None = None
 
     # -- training -------------------------------------------------------------------------
 
@@ -190,14 +193,58 @@ class EmbeddingRecommender(ScoringRecommender):
 
     # -- serving --------------------------------------------------------------------------
 
+    def user_vector(
+        self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        """The folded-in user: tanh(normalised history @ input vectors); zeros for no history."""
+        if len(indices) == 0:
+            return np.zeros(self._item_in.shape[1], np.float32)
+        x = strengths / max(float(np.linalg.norm(strengths)), 1e-8)
+        return np.tanh(x @ self._item_in[indices]).astype(np.float32)
+
     def score_indices(
         self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
-        if len(indices) == 0:
-            return self._bias.copy()
-        x = strengths / max(float(np.linalg.norm(strengths)), 1e-8)
-        user = np.tanh(x @ self._item_in[indices])
+        user = self.user_vector(indices, strengths)
         return (self._item_out @ user + self._bias).astype(np.float32)
+
+    # -- approximate retrieval for large catalogues ---------------------------------------
+
+    def enable_ann(self, min_items: int) -> None:
+        if min_items <= 0 or len(self._items) < min_items:
+            self._ann, self._moments = None, None
+            return
+        rows = np.hstack([self._item_out, self._bias[:, None]])
+        self._ann, self._moments = InnerProductIndex(rows), ScoreMoments(rows)
+
+    @property
+    def uses_ann(self) -> bool:
+        return self._ann is not None
+
+    def nearest(self, user: npt.NDArray[np.float32], n: int) -> npt.NDArray[np.int64]:
+        """About the n best-scoring items for `user`, from the ANN index."""
+        assert self._ann is not None, "enable_ann first"
+        return self._ann.search(np.append(user, np.float32(1.0)), n)
+
+    def pool_scores(
+        self, user: npt.NDArray[np.float32], pool: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float32]:
+        return (self._item_out[pool] @ user + self._bias[pool]).astype(np.float32)
+
+    def score_mean_std(self, user: npt.NDArray[np.float32]) -> tuple[float, float]:
+        """Mean and spread of this user's scores over the whole catalogue (for blending)."""
+        assert self._moments is not None, "enable_ann first"
+        return self._moments.mean_std(np.append(user, np.float32(1.0)))
+
+    def recommend(
+        self, history: Mapping[str, float], k: int, exclude: Collection[str] = ()
+    ) -> list[tuple[str, float]]:
+        if self._ann is None:
+            return super().recommend(history, k, exclude)
+        user = self.user_vector(*history_vector(history, self._items, self.recency))
+        excluded = self._indices(exclude)
+        pool = self.nearest(user, k + len(excluded))
+        return self._best_of(pool, self.pool_scores(user, pool), k, excluded)
 
     def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
         norms = np.sqrt(np.asarray(strengths.multiply(strengths).sum(axis=1))).ravel()
@@ -215,6 +262,10 @@ class EmbeddingRecommender(ScoringRecommender):
         self._item_in = np.vstack([self._item_in, item_in])
         self._item_out = np.vstack([self._item_out, item_out])
         self._bias = np.concatenate([self._bias, bias])
+        if self._ann is not None and self._moments is not None:
+            rows = np.hstack([item_out, bias[:, None]])
+            self._ann.add(rows)
+            self._moments.add(rows)
 
     # -- persistence ----------------------------------------------------------------------
 

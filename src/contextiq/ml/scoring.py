@@ -56,10 +56,24 @@ class ScoringRecommender(Recommender):
     def recommend(
         self, history: Mapping[str, float], k: int, exclude: Collection[str] = ()
     ) -> list[tuple[str, float]]:
-        excluded = self._indices(exclude)
-        best, values = top_k(self.scores(history), k, excluded)
+        scores = self.scores(history)
+        return self._best_of(np.arange(len(scores)), scores, k, self._indices(exclude))
+
+    def enable_ann(self, min_items: int) -> None:
+        """Retrieve through an ANN index from `min_items` items on (0: never); exact by default."""
+
+    def _best_of(
+        self,
+        pool: npt.NDArray[np.int64],
+        scores: npt.NDArray[np.float32],
+        k: int,
+        excluded: npt.NDArray[np.int64],
+    ) -> list[tuple[str, float]]:
+        """Top-k of a candidate pool (item indices and their scores), excluded items left out."""
+        keep = ~np.isin(pool, excluded)
+        best, values = top_k(scores[keep], k)
         ids = self._items.ids
-        return [(ids[j], float(v)) for j, v in zip(best, values, strict=True)]
+        return [(ids[j], float(v)) for j, v in zip(pool[keep][best], values, strict=True)]
 
     def similar_items(self, item_id: str, k: int) -> list[tuple[str, float]]:
         """Items a user who liked only `item_id` would get: the model's own notion of similarity."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from contextiq.domain import Content
 from contextiq.ml import ModelRegistry
 from contextiq.ml.base import ItemFeatures, Recommender
+from contextiq.ml.scoring import ScoringRecommender
 from contextiq.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -25,9 +26,10 @@ def item_features(content: Content) -> ItemFeatures:
 class ModelHolder:
     """Holds the active model; every replica polls the shared registry and hot-swaps."""
 
-    def __init__(self, model_dir: Path, store: Store) -> None:
+    def __init__(self, model_dir: Path, store: Store, ann_min_items: int = 0) -> None:
         self.registry = ModelRegistry(model_dir)
         self.store = store
+        self.ann_min_items = ann_min_items
         self.model: Recommender | None = None
         self.version: str | None = None
         self.load_error: str | None = None
@@ -42,6 +44,8 @@ class ModelHolder:
                     return False
                 model = await asyncio.to_thread(self.registry.load, version)
                 await self._add_unknown_content(model)
+                if isinstance(model, ScoringRecommender):
+                    await asyncio.to_thread(model.enable_ann, self.ann_min_items)
             except Exception as exc:  # unreadable store: the last good model stays loaded
                 self.load_error = str(exc)
                 log.warning("could not load the active model, keeping %s: %s", self.version, exc)
