@@ -2,7 +2,9 @@ import math
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
+from contextiq.ml.holdout import holdout_ndcg
 from contextiq.ml.metrics import (
     auc,
     average_precision_at_k,
@@ -65,3 +67,13 @@ def test_auc_by_hand_with_ties() -> None:
 def test_rmse_and_mae_by_hand() -> None:
     assert rmse([3.0, 4.0], [1.0, 4.0]) == pytest.approx(math.sqrt(2.0))
     assert mae([3.0, 4.0, 5.0], [1.0, 4.0, 6.0]) == pytest.approx(1.0)
+
+
+def test_holdout_ndcg_ranks_unseen_items_and_skips_users_without_holdout() -> None:
+    scores = np.array([[9, 1, 5, 3], [4, 3, 2, 1], [1, 2, 3, 4]], np.float32)
+    train = sp.csr_matrix(np.array([[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]], np.float32))
+    held = sp.csr_matrix(np.array([[0, 0, 1, 0], [0, 1, 0, 1], [0, 0, 0, 0]], np.float32))
+    # user 0: item 2 first once item 0 (train) is out -> 1.0; user 1: one hit at rank 2 of 2.
+    second = 1 / math.log2(3)
+    expected = (1.0 + second / (1 + second)) / 2
+    assert holdout_ndcg(scores, train, held, k=2) == pytest.approx(expected)
