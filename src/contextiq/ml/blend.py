@@ -77,7 +77,7 @@ class BlendRecommender(ScoringRecommender):
     def refit(
         self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
     ) -> Self:
-        """Fit again with the settings the last `fit` chose (weight, epochs, L2): no validation."""
+        """Fit again with the settings the last `fit` chose (weight, recency, epochs, L2)."""
         if self.weight > 0:
             final = replace(
                 self.embedding.config,
@@ -119,9 +119,9 @@ class BlendRecommender(ScoringRecommender):
                 shuffled_score, latest_score = (holdout_ndcg(mixed, seen, h) for h in held)
                 candidates.append((shuffled_score, latest_score, weight, recency))
         floor = max(c[0] for c in candidates) * (1 - self.config.random_tolerance)
-        eligible = [c for c in candidates if c[0] >= floor] if latest else candidates
-        best = max(eligible, key=lambda c: (c[1], c[0]) if latest else (c[0],))
-        return best[2], best[3]
+        eligible = [c for c in candidates if c[0] >= floor]
+        _, _, weight, recency = max(eligible, key=lambda c: (c[1], c[0]))
+        return weight, recency
 
     def score_indices(
         self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
