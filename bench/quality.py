@@ -28,7 +28,8 @@ import torch
 
 from contextiq.ml import default_recommender
 from contextiq.ml.autorec import AutoRecConfig, AutoRecRating
-from contextiq.ml.base import ItemFeatures, WeightedInteraction
+from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
+from contextiq.ml.blend import BlendRecommender
 from contextiq.ml.data import IdMap, build_matrix, strength_matrix
 from contextiq.ml.datasets import Dataset, load_dataset
 from contextiq.ml.ease import ease_weights
@@ -174,6 +175,12 @@ def implicit_view(dataset: Dataset) -> list[WeightedInteraction]:
     return dataset.interactions
 
 
+def chosen_settings(model: Recommender) -> dict[str, float]:
+    if isinstance(model, BlendRecommender):
+        return {"blend weight": model.weight, "recency boost": model.recency.boost}
+    return {}
+
+
 def ranking_rows(
     dataset: Dataset,
     train: list[WeightedInteraction],
@@ -194,7 +201,7 @@ def ranking_rows(
             "model": "Context IQ (default)",
             "fit_s": fit_seconds,
             **metrics,
-            "params": getattr(ours, "weight", None),
+            "params": chosen_settings(ours),
         }
     )
     for name in peers:
