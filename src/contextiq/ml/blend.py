@@ -27,7 +27,7 @@ from contextiq.ml.data import IdMap, Recency, history_matrix, history_vector
 from contextiq.ml.ease import EaseConfig, EaseRecommender
 from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
 from contextiq.ml.evaluate import histories_by_user
-from contextiq.ml.holdout import holdout_ndcg
+from contextiq.ml.holdout import ranked_unseen, ranking_ndcg
 from contextiq.ml.index import top_k
 from contextiq.ml.protocols import leave_last_out, stratified_split
 from contextiq.ml.scoring import ScoringRecommender
@@ -115,8 +115,8 @@ class BlendRecommender(ScoringRecommender):
             deep = standardise(embedding.score_matrix(seen))
             linear = standardise(ease.score_matrix(seen))
             for weight in self.config.weight_grid:
-                mixed = weight * deep + (1 - weight) * linear
-                shuffled_score, latest_score = (holdout_ndcg(mixed, seen, h) for h in held)
+                ranked = ranked_unseen(weight * deep + (1 - weight) * linear, seen)
+                shuffled_score, latest_score = (ranking_ndcg(ranked, h) for h in held)
                 candidates.append((shuffled_score, latest_score, weight, recency))
         floor = max(c[0] for c in candidates) * (1 - self.config.random_tolerance)
         eligible = [c for c in candidates if c[0] >= floor]
