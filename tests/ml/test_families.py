@@ -21,7 +21,7 @@ class TestBprEmbeddingContract(RecommenderContract):
     def make(self, seed: int = 0) -> Recommender:
         config = small_embedding(seed)
         return EmbeddingRecommender(
-            EmbeddingConfig(**{**config.__dict__, "loss": "bpr", "learning_rate": 1e-2})
+            EmbeddingConfig(**{**config.__dict__, "loss": "bpr", "learning_rate": 2e-2})
         )
 
 

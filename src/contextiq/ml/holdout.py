@@ -36,7 +36,7 @@ def ranked_unseen(
     """
     out = np.zeros((scores.shape[0], k), np.int64)
     for start in range(0, scores.shape[0], chunk):
-        block = scores[start : start + chunk].astype(np.float64, copy=True)
+        block = scores[start : start + chunk].astype(np.float32, copy=True)
         seen = train[start : start + chunk].tocoo()
         block[seen.row, seen.col] = -np.inf
         best = np.argpartition(-block, k, axis=1)[:, :k]

@@ -55,11 +55,10 @@ class FoldInNet(nn.Module):
         norm = history.norm(dim=1, keepdim=True).clamp_min(1e-8)
         return torch.tanh((history / norm) @ item_in)
 
-    def forward(self, history: torch.Tensor, dropout: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, history: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """User vectors and their logits over all items."""
         item_in, item_out, bias = self.item_tables()
-        dropped = nn.functional.dropout(history, dropout, self.training)
-        users = self.fold_in(dropped, item_in)
+        users = self.fold_in(history, item_in)
         return users, users @ item_out.T + bias
 
     def content_logits(self, users: torch.Tensor) -> torch.Tensor:
