@@ -2,12 +2,13 @@
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from contextiq.cache import Cache, cache_from_url
 from contextiq.config import Settings
+from contextiq.domain import Interaction
 from contextiq.events import EventBus, bus_from_url
 from contextiq.events.relay import OutboxRelay
 from contextiq.llm import ScoringService, build_scoring_service
@@ -96,6 +97,13 @@ def build_services(settings: Settings) -> Services:
         store, catalog, models, snapshots, rescorer, settings.ml_weight, settings.llm_top_k
     )
     precomputer = LLMPrecomputer(recommender) if rescorer is not None else None
+    relay = OutboxRelay(store, bus)
+
+    async def after_write(items: Sequence[Interaction]) -> None:
+        """A user's next read must not come from before this write; the relay sends it now."""
+        await rec_cache.invalidate_users({i.user_id for i in items})
+        relay.nudge()
+
     processor = EventProcessor(
         store, rec_cache, retrainer, precomputer.enqueue if precomputer else None
     )
@@ -105,13 +113,13 @@ def build_services(settings: Settings) -> Services:
         cache=cache,
         rec_cache=rec_cache,
         bus=bus,
-        relay=OutboxRelay(store, bus),
+        relay=relay,
         models=models,
         retrainer=retrainer,
         processor=processor,
         snapshots=snapshots,
         catalog=catalog,
-        writer=GroupCommitWriter(store),
+        writer=GroupCommitWriter(store, after_write),
         recommender=recommender,
         rescorer=rescorer,
         precomputer=precomputer,

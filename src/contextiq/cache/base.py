@@ -15,6 +15,8 @@ class CacheUnavailable(Exception):
 
 class Cache(ABC):
     backend: str
+    #: Calls cross the network (shared by replicas); False for the in-process cache.
+    remote: bool = True
 
     @abstractmethod
     async def get(self, key: str) -> bytes | None: ...

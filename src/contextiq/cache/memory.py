@@ -8,6 +8,7 @@ from contextiq.cache.base import Cache
 
 class MemoryCache(Cache):
     backend = "memory"
+    remote = False
 
     def __init__(self, max_entries: int = 100_000) -> None:
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()

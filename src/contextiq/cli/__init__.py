@@ -49,7 +49,14 @@ def serve(
     _logging()
     bind_host, bind_port = host or settings.host, port or settings.port
     _say(f"==> serving on http://{bind_host}:{bind_port} (API docs at /docs)")
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="warning")
+    # At "warning" uvicorn's access lines are dropped anyway; access_log=False skips building them.
+    uvicorn.run(
+        create_app(settings),
+        host=bind_host,
+        port=bind_port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 @app.command()

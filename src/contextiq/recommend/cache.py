@@ -6,9 +6,10 @@ If the backend is down, reads miss and writes are dropped: requests never fail o
 """
 
 import logging
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 
 from contextiq.cache.base import Cache
+from contextiq.cache.shared_read import SharedRead
 
 log = logging.getLogger(__name__)
 CATALOG_GENERATION = "gen:catalog"
@@ -19,6 +20,11 @@ class RecommendationCache:
         self.cache = cache
         self.ttl_seconds = ttl_seconds
         self.healthy = True
+        # Every interaction and recommendation reads the catalogue generation: on a shared
+        # backend, concurrent requests share one round trip; in process a read costs nothing.
+        self._read_generation: Callable[[], Awaitable[int | None]] = (
+            SharedRead(self._catalog_generation) if cache.remote else self._catalog_generation
+        )
 
     def _ok(self) -> None:
         self.healthy = True
@@ -30,6 +36,9 @@ class RecommendationCache:
 
     async def catalog_generation(self) -> int | None:
         """The catalogue's version, or None when the backend is down (trust nothing cached)."""
+        return await self._read_generation()
+
+    async def _catalog_generation(self) -> int | None:
         try:
             generation = await self.cache.get_int(CATALOG_GENERATION)
         except Exception as exc:

@@ -2,27 +2,38 @@
 
 Under load, requests that arrive while a transaction is in flight are written
 together by the next one, so throughput grows with concurrency instead of being
-capped by one commit per request (SQLite has a single writer).
+capped by one commit per request (SQLite has a single writer). What must follow
+every write (cache invalidation, waking the relay) runs once per group too, before
+any request of the group is answered: one Redis call for 30 requests, not 30.
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from contextiq.domain import Interaction
 from contextiq.store.records import RecordResult
 from contextiq.store.store import Store
 
 Pending = tuple[Sequence[Interaction], asyncio.Future[RecordResult]]
+AfterCommit = Callable[[Sequence[Interaction]], Awaitable[None]]
+
+
+async def _nothing(_: Sequence[Interaction]) -> None:
+    return None
 
 
 class GroupCommitWriter:
-    def __init__(self, store: Store, max_events: int = 20_000) -> None:
+    def __init__(
+        self, store: Store, after_commit: AfterCommit = _nothing, max_events: int = 20_000
+    ) -> None:
         self.store = store
+        self.after_commit = after_commit
         self.max_events = max_events
         self._queue: list[Pending] = []
         self._wake = asyncio.Event()
 
     async def write(self, items: Sequence[Interaction]) -> RecordResult:
+        """Store `items` with whatever else is waiting; returns once `after_commit` ran."""
         future: asyncio.Future[RecordResult] = asyncio.get_running_loop().create_future()
         self._queue.append((items, future))
         self._wake.set()
@@ -44,10 +55,10 @@ class GroupCommitWriter:
                     self._wake.clear()
                     await self._wake.wait()
                 group = self._take()
+                items = [i for items, _ in group for i in items]
                 try:
-                    result = await self.store.record_interactions(
-                        [i for items, _ in group for i in items]
-                    )
+                    result = await self.store.record_interactions(items)
+                    await self.after_commit(items)
                 except Exception as exc:
                     self._fail(group, exc)
                     continue

@@ -4,9 +4,9 @@ import math
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, case, delete, func, or_, select, text, update
+from sqlalchemy import Select, Table, and_, case, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -328,9 +328,11 @@ class Store:
     @staticmethod
     async def _mark_published(session: AsyncSession, events: list[OutboxEvent]) -> None:
         if events:
+            # Core, like the inserts: the ORM's UPDATE path evaluates its criteria per call.
+            outbox = cast(Table, OutboxRow.__table__)
             await session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id.in_([e.id for e in events]))
+                update(outbox)
+                .where(outbox.c.id.in_([e.id for e in events]))
                 .values(published_at=utcnow())
             )
 

@@ -39,11 +39,6 @@ def to_interaction(services: Services, body: InteractionIn) -> Interaction:
     )
 
 
-async def _after_write(services: Services, user_ids: set[str]) -> None:
-    await services.rec_cache.invalidate_users(user_ids)
-    services.relay.nudge()
-
-
 @router.post(
     "/interact",
     status_code=status.HTTP_202_ACCEPTED,
@@ -56,7 +51,6 @@ async def interact(body: InteractionIn, services: ServicesDep) -> InteractionAcc
         raise ApiError(404, "content_not_found", f"content {body.content_id!r} does not exist")
     item = to_interaction(services, body)
     result = await services.writer.write([item])
-    await _after_write(services, {item.user_id})
     return InteractionAccepted(
         event_id=item.event_id, status="accepted" if result.accepted else "duplicate"
     )
@@ -92,7 +86,6 @@ async def interactions_batch(
                 )
             )
     result = await services.writer.write(items)
-    await _after_write(services, {i.user_id for i in items})
     return BatchInteractionsResult(
         accepted=len(result.accepted),
         duplicates=len(result.duplicates),
