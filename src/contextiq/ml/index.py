@@ -1,5 +1,7 @@
 """Top-k retrieval: exact over a dense score vector, or approximate through an ANN index."""
 
+import threading
+
 import faiss
 import numpy as np
 import numpy.typing as npt
@@ -34,9 +36,12 @@ class InnerProductIndex:
     coordinate, sqrt(R^2 - |x|^2) with R the largest norm at build time, and queries a zero
     there (Bachrach et al. 2014): HNSW's recall is far better on a metric than on raw inner
     products. Vectors appended later (new content) need no rebuild; one longer than R gets 0.
+    Appends come from a worker thread while requests search, and the graph is not safe for
+    both at once, hence the lock.
     """
 
     def __init__(self, vectors: npt.NDArray[np.float32], neighbours: int = 32) -> None:
+        self._lock = threading.Lock()
         self._radius = float(np.linalg.norm(vectors, axis=1).max(initial=0.0))
         self._index = faiss.IndexHNSWFlat(vectors.shape[1] + 1, neighbours)
         self._index.hnsw.efConstruction = 80
@@ -47,13 +52,16 @@ class InnerProductIndex:
 
     def add(self, vectors: npt.NDArray[np.float32]) -> None:
         slack = np.sqrt(np.maximum(self._radius**2 - (vectors.astype(np.float64) ** 2).sum(1), 0))
-        self._index.add(np.hstack([vectors, slack[:, None]]).astype(np.float32))
+        padded = np.hstack([vectors, slack[:, None]]).astype(np.float32)
+        with self._lock:
+            self._index.add(padded)
 
     def search(self, query: npt.NDArray[np.float32], n: int) -> npt.NDArray[np.int64]:
         """Indices of (about) the n vectors with the largest inner product with `query`."""
-        self._index.hnsw.efSearch = max(128, n)
         padded = np.append(query, np.float32(0.0)).astype(np.float32)[None, :]
-        _, found = self._index.search(padded, n)
+        with self._lock:
+            self._index.hnsw.efSearch = max(128, n)
+            _, found = self._index.search(padded, n)
         hits: npt.NDArray[np.int64] = found[0][found[0] >= 0].astype(np.int64)
         return hits
 
