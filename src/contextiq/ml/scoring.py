@@ -56,8 +56,8 @@ class ScoringRecommender(Recommender):
     def recommend(
         self, history: Mapping[str, float], k: int, exclude: Collection[str] = ()
     ) -> list[tuple[str, float]]:
-        scores = self.scores(history)
-        return self._best_of(np.arange(len(scores)), scores, k, self._indices(exclude))
+        best, values = top_k(self.scores(history), k, self._indices(exclude))
+        return self._named(best, values)
 
     def enable_ann(self, min_items: int) -> None:
         """Retrieve through an ANN index from `min_items` items on (0: never); exact by default."""
@@ -72,8 +72,13 @@ class ScoringRecommender(Recommender):
         """Top-k of a candidate pool (item indices and their scores), excluded items left out."""
         keep = ~np.isin(pool, excluded)
         best, values = top_k(scores[keep], k)
+        return self._named(pool[keep][best], values)
+
+    def _named(
+        self, indices: npt.NDArray[np.int64], values: npt.NDArray[np.float32]
+    ) -> list[tuple[str, float]]:
         ids = self._items.ids
-        return [(ids[j], float(v)) for j, v in zip(pool[keep][best], values, strict=True)]
+        return [(ids[j], float(v)) for j, v in zip(indices, values, strict=True)]
 
     def similar_items(self, item_id: str, k: int) -> list[tuple[str, float]]:
         """Items a user who liked only `item_id` would get: the model's own notion of similarity."""
