@@ -177,7 +177,12 @@ def implicit_view(dataset: Dataset) -> list[WeightedInteraction]:
 
 def chosen_settings(model: Recommender) -> dict[str, float]:
     if isinstance(model, BlendRecommender):
-        return {"blend weight": model.weight, "recency boost": model.recency.boost}
+        mix = model.mix
+        return {
+            "blend weight": mix.weight,
+            "recency boost": mix.recency.boost,
+            "transitions share": mix.transitions,
+        }
     return {}
 
 

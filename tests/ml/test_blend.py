@@ -32,7 +32,7 @@ def blend(**overrides: float) -> BlendRecommender:
 
 def test_recent_items_count_more_when_the_latest_events_say_so() -> None:
     model = blend(random_tolerance=1.0).fit(drifting_users())
-    assert model.recency.boost > 0
+    assert model.mix.recency.boost > 0
     walked = {f"item-{j}": 1.0 for j in range(10, 20)}  # oldest first: item-19 is the latest
     best = model.recommend(walked, 1, exclude=walked)[0][0]
     assert best == "item-20"
@@ -41,4 +41,5 @@ def test_recent_items_count_more_when_the_latest_events_say_so() -> None:
 def test_without_timestamps_every_item_of_a_history_counts_alike() -> None:
     untimed = [replace(e, timestamp=None) for e in synthetic.interactions()]
     model = blend().fit(untimed, synthetic.catalogue())
-    assert model.recency == Recency()
+    assert model.mix.recency == Recency()
+    assert model.mix.transitions == 0

@@ -28,9 +28,8 @@ def test_time_decay_halves_weight_per_half_life() -> None:
 
 
 def test_signal_strength_compresses_and_keeps_the_sign() -> None:
-    assert signal_strength(0.0) == 0.0
-    assert signal_strength(math.e - 1) == pytest.approx(1.0)
-    assert signal_strength(-(math.e - 1)) == pytest.approx(-1.0)
+    compressed = signal_strength(np.array([0.0, math.e - 1, -(math.e - 1)]))
+    assert compressed.tolist() == pytest.approx([0.0, 1.0, -1.0])
 
 
 def test_history_vector_ignores_unknown_and_zero_items() -> None:
@@ -60,8 +59,10 @@ def test_top_k_excludes_and_breaks_ties_by_index() -> None:
 
 
 def test_recency_boosts_the_latest_items_and_halves_per_half_life() -> None:
-    assert Recency().factors(3).tolist() == [1.0, 1.0, 1.0]
-    assert Recency(boost=2.0, half_life=1.0).factors(3).tolist() == pytest.approx([1.5, 2.0, 3.0])
+    ages = np.array([2.0, 1.0, 0.0], np.float32)
+    assert Recency().factors(ages).tolist() == [1.0, 1.0, 1.0]
+    boosted = Recency(boost=2.0, half_life=1.0).factors(ages)
+    assert boosted.tolist() == pytest.approx([1.5, 2.0, 3.0])
 
 
 def test_history_vector_reads_the_history_oldest_first() -> None:

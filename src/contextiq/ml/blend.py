@@ -1,9 +1,10 @@
 """The default pipeline: the PyTorch embedding model blended with EASE, mixed on validation.
 
-Each family's scores are standardised per user before mixing, so the blend weight means
-the same thing for every user. The weight (1.0 = embedding only, 0.0 = EASE only) and how
-much a history's latest items count (`Recency`) are picked on a holdout carved from the
-training data, like Gorse's AutoML picks a model.
+Each family's scores are standardised per user before mixing, so the blend weights mean
+the same thing for every user. The weight (1.0 = embedding only, 0.0 = EASE only), how
+much a history's latest items count (`Recency`) and, when events carry timestamps, the
+share of next-item transitions (`ItemTransitions`) are picked on a holdout carved from
+the training data, like Gorse's AutoML picks a model.
 
 The holdout has two parts when events carry timestamps: each user's latest event (what a
 recommender is for: the next thing) and a random share of the rest (the user's broader
@@ -12,18 +13,19 @@ random part, the one with the best nDCG@10 on the latest events wins, so recency
 as far as it helps the next event without forgetting the rest of the profile.
 """
 
+import itertools
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Self
+from typing import Any, Protocol, Self
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
 from contextiq.ml.base import ItemFeatures, WeightedInteraction
-from contextiq.ml.data import IdMap, Recency, history_matrix, history_vector
+from contextiq.ml.data import IdMap, Recency, history_matrices, history_matrix, history_vector
 from contextiq.ml.ease import EaseConfig, EaseRecommender
 from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
 from contextiq.ml.evaluate import histories_by_user
@@ -31,14 +33,17 @@ from contextiq.ml.holdout import ranked_unseen, ranking_ndcg
 from contextiq.ml.index import top_k
 from contextiq.ml.protocols import leave_last_out, stratified_split
 from contextiq.ml.scoring import ScoringRecommender
+from contextiq.ml.transitions import ItemTransitions, TransitionConfig
 
 
 @dataclass(frozen=True)
 class BlendConfig:
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     ease: EaseConfig = field(default_factory=EaseConfig)
+    transitions: TransitionConfig = field(default_factory=TransitionConfig)
     weight_grid: tuple[float, ...] = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
     recency_grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
+    transitions_grid: tuple[float, ...] = (0.0, 0.1, 0.2)
     random_tolerance: float = 0.01
     validation_fraction: float = 0.1
     seed: int = 0
@@ -52,13 +57,36 @@ def standardise(scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return centred.astype(np.float32)
 
 
+class Family(Protocol):
+    """What the blend needs of each part: scores from a history as indices or as rows."""
+
+    def score_indices(
+        self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]: ...
+
+    def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]: ...
+
+
+@dataclass(frozen=True)
+class Mix:
+    """The blend's choice: embedding vs EASE, how recent items count, the transitions' share."""
+
+    weight: float = 1.0
+    recency: Recency = field(default_factory=Recency)
+    transitions: float = 0.0
+
+
+Term = tuple[float, Family, Recency]
+
+
 class BlendRecommender(ScoringRecommender):
     def __init__(self, config: BlendConfig | None = None) -> None:
         self.config = config or BlendConfig()
         self.embedding = EmbeddingRecommender(self.config.embedding)
         self.ease = EaseRecommender(self.config.ease)
-        self.weight = 1.0
+        self.mix = Mix()
         self._items = IdMap()
+        self.transitions = ItemTransitions(self._items, self.config.transitions)
 
     def fit(
         self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
@@ -67,140 +95,223 @@ class BlendRecommender(ScoringRecommender):
         timed = all(i.timestamp is not None for i in interactions)
         rest, latest = leave_last_out(interactions, cfg.seed) if timed else (interactions, [])
         train, shuffled = stratified_split(rest, cfg.validation_fraction, cfg.seed)
-        embedding = EmbeddingRecommender(replace(cfg.embedding, refit=False)).fit(train, items)
-        ease = EaseRecommender(cfg.ease).fit(train, items)
-        self.embedding, self.ease = embedding, ease
-        self.weight, self.recency = self._choose(embedding, ease, train, shuffled, latest)
+        self.ease = EaseRecommender(cfg.ease).fit(train, items)
+        judge = _even_mix_ndcg(self.ease, train, shuffled)
+        self.embedding = EmbeddingRecommender(cfg.embedding).fit_judged(train, items, judge)
+        self.mix = self._choose(train, shuffled, latest)
         self.refit(interactions, items)
         return self
 
     def refit(
         self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
     ) -> Self:
-        """Fit again with the settings the last `fit` chose (weight, recency, epochs, L2)."""
-        if self.weight > 0:
+        """Fit again with the settings the last `fit` chose (mix, epochs, L2)."""
+        if self.mix.weight > 0:
             final = replace(
                 self.embedding.config,
                 validation_fraction=0.0,
                 max_epochs=self.embedding.trained_epochs,
             )
             self.embedding = EmbeddingRecommender(final).fit(interactions, items)
-        if self.weight < 1:
+        if self.mix.weight < 1:
             final_ease = replace(self.ease.config, l2_grid=(self.ease.l2,))
             self.ease = EaseRecommender(final_ease).fit(interactions, items)
         self._items = self._fitted().item_map
+        self.transitions = ItemTransitions(self._items, self.config.transitions)
+        if self.mix.transitions > 0:
+            self.transitions.fit(list(histories_by_user(interactions).values()))
         return self
 
     def _fitted(self) -> ScoringRecommender:
-        return self.embedding if self.weight > 0 else self.ease
+        return self.embedding if self.mix.weight > 0 else self.ease
 
     def _choose(
         self,
-        embedding: EmbeddingRecommender,
-        ease: EaseRecommender,
         train: Sequence[WeightedInteraction],
         shuffled: Sequence[WeightedInteraction],
         latest: Sequence[WeightedInteraction],
-    ) -> tuple[float, Recency]:
-        """The (weight, recency) pair the module docstring's rule picks."""
+    ) -> Mix:
+        """The mix the module docstring's rule picks, on models fitted to `train`.
+
+        Two rounds keep the grid small: embedding vs EASE and recency first, then, at that
+        weight, recency again with a share of transitions (only for timed events).
+        """
+        cfg = self.config
         histories = histories_by_user(train)
         users = sorted({e.user_id for e in [*shuffled, *latest]})
-        items = embedding.item_map
+        rows = [histories.get(u, {}) for u in users]
+        items = self.embedding.item_map
         held = [_fresh(users, histories, part, items) for part in (shuffled, latest)]
-        grid = self.config.recency_grid if latest else (0.0,)
-        candidates: list[tuple[float, float, float, Recency]] = []  # (random, latest, w, r)
-        for boost in grid:
-            recency = Recency(boost)
-            seen = history_matrix([histories.get(u, {}) for u in users], items, recency)
-            deep = standardise(embedding.score_matrix(seen))
-            linear = standardise(ease.score_matrix(seen))
-            for weight in self.config.weight_grid:
-                ranked = ranked_unseen(weight * deep + (1 - weight) * linear, seen)
-                shuffled_score, latest_score = (ranking_ndcg(ranked, h) for h in held)
-                candidates.append((shuffled_score, latest_score, weight, recency))
-        floor = max(c[0] for c in candidates) * (1 - self.config.random_tolerance)
-        eligible = [c for c in candidates if c[0] >= floor]
-        _, _, weight, recency = max(eligible, key=lambda c: (c[1], c[0]))
-        return weight, recency
+        boosts = cfg.recency_grid if latest else (0.0,)
+        recencies = [Recency(), Recency(1.0), *map(Recency, boosts)]
+        seen, unit, *read = history_matrices(rows, items, recencies)
+        # EASE is linear in the history, so two products give it every boost.
+        flat = self.ease.score_matrix(seen)
+        step = self.ease.score_matrix(unit) - flat
+        profiles = {
+            boost: (
+                standardise(self.embedding.score_matrix(inputs)),
+                standardise(flat + boost * step),
+            )
+            for boost, inputs in zip(boosts, read, strict=True)
+        }
+        candidates = [
+            _judged(Mix(w, Recency(b)), w * deep + (1 - w) * linear, seen, held)
+            for b, (deep, linear) in profiles.items()
+            for w in cfg.weight_grid
+        ]
+        if latest:
+            transitions = ItemTransitions(items, cfg.transitions).fit(list(histories.values()))
+            sequential = standardise(transitions.score_matrix(seen))
+            weight = _rule(candidates, cfg.random_tolerance).weight
+            for (b, (deep, linear)), share in itertools.product(
+                profiles.items(), cfg.transitions_grid[1:]
+            ):
+                profile = weight * deep + (1 - weight) * linear
+                mixed = (1 - share) * profile + share * sequential
+                candidates.append(_judged(Mix(weight, Recency(b), share), mixed, seen, held))
+        return _rule(candidates, cfg.random_tolerance)
 
-    def score_indices(
-        self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
+    def _terms(self) -> list[Term]:
+        """(coefficient, family, how it reads a history) for every part with a share."""
+        weight, recency, share = self.mix.weight, self.mix.recency, self.mix.transitions
+        terms: list[Term] = [
+            ((1 - share) * weight, self.embedding, recency),
+            ((1 - share) * (1 - weight), self.ease, recency),
+            (share, self.transitions, Recency()),
+        ]
+        return [t for t in terms if t[0] > 0]
+
+    def _combine(
+        self, score: Callable[[Family, Recency], npt.NDArray[np.float32]]
     ) -> npt.NDArray[np.float32]:
-        if self.weight >= 1:
-            return self.embedding.score_indices(indices, strengths)
-        if self.weight <= 0:
-            return self.ease.score_indices(indices, strengths)
-        deep = standardise(self.embedding.score_indices(indices, strengths))
-        linear = standardise(self.ease.score_indices(indices, strengths))
-        return (self.weight * deep + (1 - self.weight) * linear).astype(np.float32)
+        """Raw scores of a lone family, else the weighted sum of standardised ones."""
+        terms = self._terms()
+        if len(terms) == 1:
+            _, family, recency = terms[0]
+            return score(family, recency)
+        mixed = sum(c * standardise(score(family, recency)) for c, family, recency in terms)
+        return np.asarray(mixed, np.float32)
 
-    def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
-        if self.weight >= 1:
-            return self.embedding.score_matrix(strengths)
-        if self.weight <= 0:
-            return self.ease.score_matrix(strengths)
-        deep = standardise(self.embedding.score_matrix(strengths))
-        linear = standardise(self.ease.score_matrix(strengths))
-        return (self.weight * deep + (1 - self.weight) * linear).astype(np.float32)
+    def scores(self, history: Mapping[str, float]) -> npt.NDArray[np.float32]:
+        return self._combine(
+            lambda family, recency: family.score_indices(
+                *history_vector(history, self._items, recency)
+            )
+        )
+
+    def score_histories(self, histories: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float32]:
+        return self._combine(
+            lambda family, recency: family.score_matrix(
+                history_matrix(histories, self._items, recency)
+            )
+        )
 
     def enable_ann(self, min_items: int) -> None:
-        if self.weight > 0:
+        if self.mix.weight > 0:
             self.embedding.enable_ann(min_items)
 
     def recommend(
         self, history: Mapping[str, float], k: int, exclude: Collection[str] = ()
     ) -> list[tuple[str, float]]:
-        """With an ANN index: score only the embedding's nearest items and EASE's best, exactly."""
-        if self.weight <= 0 or not self.embedding.uses_ann:
+        """With an ANN index: score only the embedding's nearest items and the others' best."""
+        if self.mix.weight <= 0 or not self.embedding.uses_ann:
             return super().recommend(history, k, exclude)
-        indices, strengths = history_vector(history, self._items, self.recency)
         excluded = self._indices(exclude)
-        user = self.embedding.user_vector(indices, strengths)
         n = k + len(excluded)
+        user = self.embedding.user_vector(*history_vector(history, self._items, self.mix.recency))
         pool = self.embedding.nearest(user, n)
-        if self.weight >= 1:
+        terms = self._terms()
+        others = [
+            (c, standardise(family.score_indices(*history_vector(history, self._items, recency))))
+            for c, family, recency in terms
+            if family is not self.embedding
+        ]
+        if not others:
             return self._best_of(pool, self.embedding.pool_scores(user, pool), k, excluded)
-        linear = self.ease.score_indices(indices, strengths)
-        pool = np.union1d(pool, top_k(linear, n)[0])
+        for _, scores in others:
+            pool = np.union1d(pool, top_k(scores, n)[0])
         mean, spread = self.embedding.score_mean_std(user)
         deep = (self.embedding.pool_scores(user, pool) - mean) / (spread or 1.0)
-        mixed = self.weight * deep + (1 - self.weight) * standardise(linear)[pool]
-        return self._best_of(pool, mixed.astype(np.float32), k, excluded)
+        mixed = terms[0][0] * deep + sum(c * scores[pool] for c, scores in others)
+        return self._best_of(pool, np.asarray(mixed, np.float32), k, excluded)
 
     def add_items(self, items: Sequence[ItemFeatures]) -> None:
-        if self.weight > 0:
+        """New items reach the transitions through the shared id map, with no transitions yet."""
+        if self.mix.weight > 0:
             self.embedding.add_items(items)
-        if self.weight < 1:
+        if self.mix.weight < 1:
             self.ease.add_items(items)
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
-        if self.weight > 0:
+        if self.mix.weight > 0:
             self.embedding.save(path / "embedding")
-        if self.weight < 1:
+        if self.mix.weight < 1:
             self.ease.save(path / "ease")
-        (path / "blend.json").write_text(
-            json.dumps(
-                {
-                    "weight": self.weight,
-                    "recency": asdict(self.recency),
-                    "config": asdict(self.config),
-                }
-            )
-        )
+        if self.mix.transitions > 0:
+            self.transitions.save(path / "transitions")
+        meta = {"mix": asdict(self.mix), "config": asdict(self.config)}
+        (path / "blend.json").write_text(json.dumps(meta))
 
     @classmethod
     def load(cls, path: Path) -> Self:
-        meta = json.loads((path / "blend.json").read_text())
+        meta = json.loads((path / "blend.json").read_text())["mix"]
         model = cls()
-        model.weight = float(meta["weight"])
-        model.recency = Recency(**meta.get("recency", {}))
-        if model.weight > 0:
+        model.mix = Mix(**{**meta, "recency": Recency(**meta["recency"])})
+        if model.mix.weight > 0:
             model.embedding = EmbeddingRecommender.load(path / "embedding")
-        if model.weight < 1:
+        if model.mix.weight < 1:
             model.ease = EaseRecommender.load(path / "ease")
-        model._items = model._fitted().__dict__["_items"]
+        model._items = model._fitted().item_map
+        model.transitions = ItemTransitions(model._items, model.config.transitions)
+        if model.mix.transitions > 0:
+            model.transitions = ItemTransitions.load(path / "transitions", model._items)
         return model
+
+
+def _even_mix_ndcg(
+    ease: EaseRecommender,
+    train: Sequence[WeightedInteraction],
+    held: Sequence[WeightedInteraction],
+) -> Callable[[EmbeddingRecommender], float]:
+    """nDCG@10 on `held` of an even mix of an embedding with `ease`: the embedding's judge.
+
+    The mix wants a sharper embedding than the one that ranks best alone, so its epochs
+    are chosen by what it adds to EASE.
+    """
+    histories = histories_by_user(train)
+    users = sorted({e.user_id for e in held})
+    seen = history_matrix([histories.get(u, {}) for u in users], ease.item_map)
+    fresh = _fresh(users, histories, held, ease.item_map)
+    linear = standardise(ease.score_matrix(seen))
+
+    def judge(embedding: EmbeddingRecommender) -> float:
+        mixed = 0.5 * standardise(embedding.score_matrix(seen)) + 0.5 * linear
+        return ranking_ndcg(ranked_unseen(mixed, seen), fresh)
+
+    return judge
+
+
+Judged = tuple[float, float, Mix]  # (nDCG@10 on the random part, on the latest events, mix)
+
+
+def _judged(
+    mix: Mix,
+    scores: npt.NDArray[np.floating[Any]],
+    seen: sp.csr_matrix,
+    held: Sequence[sp.csr_matrix],
+) -> Judged:
+    ranked = ranked_unseen(scores, seen)
+    shuffled, latest = (ranking_ndcg(ranked, h) for h in held)
+    return shuffled, latest, mix
+
+
+def _rule(candidates: Sequence[Judged], tolerance: float) -> Mix:
+    """Best on the latest events among those within `tolerance` of the best random-part nDCG."""
+    floor = max(c[0] for c in candidates) * (1 - tolerance)
+    eligible = [c for c in candidates if c[0] >= floor]
+    return max(eligible, key=lambda c: (c[1], c[0]))[2]
 
 
 def _fresh(

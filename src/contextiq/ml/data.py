@@ -1,8 +1,8 @@
 """Weighted interactions to id maps and sparse user x item matrices."""
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -54,9 +54,10 @@ class IdMap:
         return self._ids
 
 
-def signal_strength(weight: float) -> float:
+def signal_strength(weights: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
     """Compress weights (play counts, durations) so heavy users don't dominate; keeps the sign."""
-    return math.copysign(math.log1p(abs(weight)), weight)
+    compressed: npt.NDArray[np.float32] = np.sign(weights) * np.log1p(np.abs(weights))
+    return compressed.astype(np.float32)
 
 
 def decayed_weights(
@@ -119,44 +120,53 @@ class Recency:
     boost: float = 0.0
     half_life: float = 5.0
 
-    def factors(self, n: int) -> FloatArray:
-        ages = np.arange(n - 1, -1, -1, dtype=np.float32)
+    def factors(self, ages: FloatArray) -> FloatArray:
+        """The factor for items of these ages (0 = the latest item)."""
         return (1.0 + self.boost * 0.5 ** (ages / self.half_life)).astype(np.float32)
+
+
+def _read(history: Mapping[str, float], items: IdMap) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Known, non-zero items of a history: indices, signed strengths and ages (0 = latest)."""
+    weights = np.fromiter(history.values(), np.float64, len(history))
+    indices = items.lookup(list(history))
+    ages = np.arange(len(history) - 1, -1, -1, dtype=np.float32)
+    keep = (weights != 0) & (indices >= 0)
+    return indices[keep], signal_strength(weights[keep]), ages[keep]
 
 
 def history_vector(
     history: Mapping[str, float], items: IdMap, recency: Recency = Recency()
 ) -> tuple[IntArray, FloatArray]:
     """Known items of a history as (indices, signed strengths); unknown ids are ignored."""
-    factors = recency.factors(len(history))
-    known = [
-        (j, signal_strength(v) * f)
-        for (k, v), f in zip(history.items(), factors, strict=True)
-        if v != 0 and (j := items.get(k)) is not None
+    indices, strengths, ages = _read(history, items)
+    return indices, strengths * recency.factors(ages)
+
+
+def history_matrices(
+    histories: Sequence[Mapping[str, float]], items: IdMap, recencies: Sequence[Recency]
+) -> list[sp.csr_matrix]:
+    """`history_matrix` for several recencies, reading the histories once."""
+    read = [_read(history, items) for history in histories]
+    rows = np.repeat(np.arange(len(read)), [len(indices) for indices, _, _ in read])
+    cols = np.concatenate([np.zeros(0, np.int64), *(indices for indices, _, _ in read)])
+    strengths = np.concatenate([np.zeros(0, np.float32), *(s for _, s, _ in read)])
+    ages = np.concatenate([np.zeros(0, np.float32), *(a for _, _, a in read)])
+    shape = (len(histories), len(items))
+    return [
+        sp.csr_matrix((strengths * recency.factors(ages), (rows, cols)), shape=shape)
+        for recency in recencies
     ]
-    idx = np.fromiter((j for j, _ in known), np.int64, len(known))
-    val = np.fromiter((v for _, v in known), np.float32, len(known))
-    return idx, val
 
 
 def history_matrix(
     histories: Sequence[Mapping[str, float]], items: IdMap, recency: Recency = Recency()
 ) -> sp.csr_matrix:
     """One row of signed strengths per history, over `items` (unknown ids are ignored)."""
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    for r, history in enumerate(histories):
-        idx, val = history_vector(history, items, recency)
-        rows.extend([r] * len(idx))
-        cols.extend(idx.tolist())
-        vals.extend(val.tolist())
-    shape = (len(histories), len(items))
-    return sp.csr_matrix((np.asarray(vals, np.float32), (rows, cols)), shape=shape)
+    return history_matrices(histories, items, [recency])[0]
 
 
 def strength_matrix(weights: sp.csr_matrix) -> sp.csr_matrix:
     """Apply `signal_strength` elementwise to a sparse weight matrix."""
     out = weights.copy().astype(np.float32)
-    out.data = (np.sign(out.data) * np.log1p(np.abs(out.data))).astype(np.float32)
+    out.data = signal_strength(out.data)
     return out

@@ -21,7 +21,7 @@ from contextiq.ml.base import ItemFeatures, WeightedInteraction
 from contextiq.ml.data import IdMap, build_matrix, strength_matrix
 from contextiq.ml.features import FeatureVocabulary
 from contextiq.ml.holdout import holdout_ndcg, holdout_positives
-from contextiq.ml.scoring import ScoringRecommender
+from contextiq.ml.scoring import FoldInRecommender
 
 #: How many content neighbours a new item borrows its weights from.
 CONTENT_NEIGHBOURS = 20
@@ -36,15 +36,18 @@ class EaseConfig:
 
 
 def ease_weights(gram: torch.Tensor, l2: float) -> torch.Tensor:
-    """B = I - P diag(1/diag(P)) with P = (G + l2 I)^-1, zero diagonal."""
+    """B = I - P diag(1/diag(P)) with P = (G + l2 I)^-1, zero diagonal.
+
+    G + l2 I is symmetric positive definite, so a Cholesky inverse does it at half the cost.
+    """
     regularised = gram + l2 * torch.eye(gram.shape[0], dtype=gram.dtype)
-    precision = torch.linalg.inv(regularised)
+    precision = torch.cholesky_inverse(torch.linalg.cholesky(regularised))
     weights: torch.Tensor = -precision / torch.diag(precision)
     weights.fill_diagonal_(0.0)
     return weights
 
 
-class EaseRecommender(ScoringRecommender):
+class EaseRecommender(FoldInRecommender):
     def __init__(self, config: EaseConfig | None = None) -> None:
         self.config = config or EaseConfig()
         self._items = IdMap()

@@ -2,12 +2,13 @@
 
 Training: full-catalogue softmax (or BPR) on users' histories with input
 dropout, early-stopped on a holdout carved from the training data, then refit on
-everything for the chosen number of epochs. Serving uses plain numpy arrays so a
+everything for the chosen number of epochs (or, inside a blend, early-stopped on the
+blend's own validation: `fit_judged`). Serving uses plain numpy arrays so a
 request costs one small matrix-vector product.
 """
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal, Self
@@ -26,7 +27,7 @@ from contextiq.ml.index import InnerProductIndex, ScoreMoments
 from contextiq.ml.loss import bpr_loss, multinomial_loss
 from contextiq.ml.model import FoldInNet
 from contextiq.ml.optim import Adam
-from contextiq.ml.scoring import ScoringRecommender
+from contextiq.ml.scoring import FoldInRecommender
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class EmbeddingConfig:
     patience: int = 2
     eval_every: int = 5
     batch_size: int = 256
-    learning_rate: float = 3e-3
+    learning_rate: float = 6e-3
     weight_decay: float = 0.0
     dropout: float = 0.5
     content_loss: float = 0.0
@@ -69,7 +70,7 @@ def _dense_rows(matrix: sp.csr_matrix, rows: npt.NDArray[np.int64]) -> torch.Ten
     return torch.from_numpy(matrix[rows].toarray().astype(np.float32))
 
 
-class EmbeddingRecommender(ScoringRecommender):
+class EmbeddingRecommender(FoldInRecommender):
     def __init__(self, config: EmbeddingConfig | None = None) -> None:
         self.config = config or EmbeddingConfig()
         self._items = IdMap()
@@ -89,33 +90,70 @@ class EmbeddingRecommender(ScoringRecommender):
     def fit(
         self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
     ) -> Self:
+        """Early-stop on a holdout carved from `interactions`, then refit on all of them."""
+        cfg = self.config
+        history, features = self._prepare(interactions, items)
+        epochs = cfg.max_epochs
+        if cfg.validation_fraction > 0:
+            train, held = holdout_positives(history, cfg.validation_fraction, cfg.seed)
+            net, epochs = self._train(
+                train,
+                features,
+                cfg.max_epochs,
+                lambda net: holdout_ndcg(self._score_all(net, train), train, held),
+            )
+        if cfg.validation_fraction <= 0 or cfg.refit:
+            net, _ = self._train(history, features, epochs, None)
+        self._finish(net, history, features, epochs)
+        return self
+
+    def fit_judged(
+        self,
+        interactions: Sequence[WeightedInteraction],
+        items: Sequence[ItemFeatures],
+        judge: Callable[[Self], float],
+    ) -> Self:
+        """Train on all of `interactions`, early-stopped on `judge` of the model so far.
+
+        How a blend tunes the embedding for its part in the mix rather than on its own:
+        alone, it stops when its own ranking peaks, sooner than the mix would like.
+        """
+        history, features = self._prepare(interactions, items)
+
+        def judged(net: FoldInNet) -> float:
+            self._finish(net, history, features, 0)
+            return judge(self)
+
+        net, epochs = self._train(history, features, self.config.max_epochs, judged)
+        self._finish(net, history, features, epochs)
+        return self
+
+    def _prepare(
+        self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures]
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """Set up the id map and vocabulary; return signed strengths and item features."""
         data = build_matrix(interactions, (i.item_id for i in items))
         self._items = data.items
         by_id = {i.item_id: i for i in items}
         self._vocab = FeatureVocabulary.fit(items)
         features = self._vocab.encode([by_id.get(i) for i in data.items.ids])
-        history = strength_matrix(data.weights)
-        epochs = self.config.max_epochs
-        if self.config.validation_fraction > 0:
-            train, held = holdout_positives(
-                history, self.config.validation_fraction, self.config.seed
-            )
-            net, epochs = self._train(train, features, self.config.max_epochs, held)
-        if self.config.validation_fraction <= 0 or self.config.refit:
-            net, _ = self._train(history, features, epochs, None)
+        return strength_matrix(data.weights), features
+
+    def _finish(
+        self, net: FoldInNet, history: sp.csr_matrix, features: sp.csr_matrix, epochs: int
+    ) -> None:
         self.trained_epochs = epochs
         self._export(net)
         self._score_untouched_by_features(history, features)
-        return self
 
     def _train(
         self,
         history: sp.csr_matrix,
         features: sp.csr_matrix,
         max_epochs: int,
-        held: sp.csr_matrix | None,
+        judge: Callable[[FoldInNet], float] | None,
     ) -> tuple[FoldInNet, int]:
-        """Train from scratch; with a holdout, stop early and return the best state and epoch."""
+        """Train from scratch; with a judge, stop early and return the best state and epoch."""
         cfg = self.config
         with torch.random.fork_rng():
             torch.manual_seed(cfg.seed)
@@ -139,10 +177,9 @@ class EmbeddingRecommender(ScoringRecommender):
                     optimiser.zero_grad()
                     loss.backward()  # type: ignore[no-untyped-call]
                     optimiser.step()
-                if held is None or epoch % cfg.eval_every:
+                if judge is None or epoch % cfg.eval_every:
                     continue
-                score = holdout_ndcg(self._score_all(net, history), history, held)
-                if stopping.update(score, epoch, net):
+                if stopping.update(judge(net), epoch, net):
                     break
             stopping.restore(net)
         return net, stopping.best_step

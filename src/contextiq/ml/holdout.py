@@ -2,6 +2,7 @@
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 
 def holdout_positives(
@@ -30,18 +31,17 @@ def holdout_positives(
 def ranked_unseen(
     scores: np.ndarray, train: sp.csr_matrix, k: int = 10, chunk: int = 512
 ) -> np.ndarray:
-    """Per row, the k best-scoring columns not in `train`, best first (ties by index).
+    """Per row, the k best-scoring columns not in `train`, best first.
 
-    Vectorised over chunks of rows: model selection ranks thousands of users dozens of times.
+    Vectorised over chunks of rows: model selection ranks thousands of users dozens of times,
+    and torch's top-k is several times faster than a numpy partition here.
     """
     out = np.zeros((scores.shape[0], k), np.int64)
     for start in range(0, scores.shape[0], chunk):
         block = scores[start : start + chunk].astype(np.float32, copy=True)
         seen = train[start : start + chunk].tocoo()
         block[seen.row, seen.col] = -np.inf
-        best = np.argpartition(-block, k, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(block, best, axis=1), axis=1, kind="stable")
-        out[start : start + chunk] = np.take_along_axis(best, order, axis=1)
+        out[start : start + chunk] = torch.topk(torch.from_numpy(block), k, dim=1).indices.numpy()
     return out
 
 
@@ -50,17 +50,17 @@ def ranking_ndcg(ranked: np.ndarray, held: sp.csr_matrix) -> float:
     k = ranked.shape[1]
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     ideal = np.cumsum(discounts)
-    users = np.flatnonzero(np.diff(held.indptr))
+    entries = held.tocoo()
+    rows, cols = entries.row[entries.data != 0], entries.col[entries.data != 0]
+    counts = np.bincount(rows, minlength=held.shape[0])
+    users = np.flatnonzero(counts)
     if len(users) == 0:
         return 0.0
-    total = 0.0
-    for start in range(0, len(users), 512):
-        rows = users[start : start + 512]
-        relevant = held[rows]
-        hits = np.take_along_axis(relevant.toarray() != 0, ranked[rows], axis=1)
-        n_relevant = np.minimum(np.diff(relevant.indptr), k)
-        total += float(((hits * discounts).sum(axis=1) / ideal[n_relevant - 1]).sum())
-    return total / len(users)
+    width = held.shape[1]
+    relevant = rows.astype(np.int64) * width + cols  # one key per (row, item) held out
+    hits = np.isin(users[:, None] * width + ranked[users], relevant)
+    n_relevant = np.minimum(counts[users], k)
+    return float(((hits * discounts).sum(axis=1) / ideal[n_relevant - 1]).mean())
 
 
 def holdout_ndcg(

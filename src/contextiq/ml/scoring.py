@@ -1,4 +1,4 @@
-"""Shared ranking logic for models that score the whole catalogue from a folded-in history."""
+"""Shared ranking logic for models that score the whole catalogue for a history."""
 
 from abc import abstractmethod
 from collections.abc import Collection, Mapping, Sequence
@@ -13,11 +13,9 @@ from contextiq.ml.index import top_k
 
 
 class ScoringRecommender(Recommender):
-    """Implements recommend/similar_items on top of one `score_indices` method."""
+    """Implements recommend/similar_items on top of one `scores` method."""
 
     _items: IdMap
-    #: How much the latest items of a history count; families leave it flat, a blend tunes it.
-    recency: Recency = Recency()
 
     @property
     def item_ids(self) -> Sequence[str]:
@@ -29,29 +27,12 @@ class ScoringRecommender(Recommender):
         return self._items
 
     @abstractmethod
-    def score_indices(
-        self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
-    ) -> npt.NDArray[np.float32]:
-        """Raw scores for every item, given a history as item indices and signed strengths."""
-
-    def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
-        """Scores for many histories at once (rows of signed strengths); override to vectorise."""
-        rows = [
-            self.score_indices(
-                strengths.indices[strengths.indptr[r] : strengths.indptr[r + 1]].astype(np.int64),
-                strengths.data[strengths.indptr[r] : strengths.indptr[r + 1]],
-            )
-            for r in range(strengths.shape[0])
-        ]
-        return np.vstack(rows) if rows else np.zeros((0, len(self._items)), np.float32)
-
-    def score_histories(self, histories: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float32]:
-        return self.score_matrix(history_matrix(histories, self._items, self.recency))
-
     def scores(self, history: Mapping[str, float]) -> npt.NDArray[np.float32]:
         """Raw scores for every item in index order (unknown history items are ignored)."""
-        idx, val = history_vector(history, self._items, self.recency)
-        return self.score_indices(idx, val)
+
+    @abstractmethod
+    def score_histories(self, histories: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float32]:
+        """`scores` for many histories at once (one row each): what evaluation calls."""
 
     def recommend(
         self, history: Mapping[str, float], k: int, exclude: Collection[str] = ()
@@ -89,3 +70,34 @@ class ScoringRecommender(Recommender):
     def _indices(self, ids: Collection[str]) -> npt.NDArray[np.int64]:
         found = [self._items.get(i) for i in ids]
         return np.fromiter((j for j in found if j is not None), np.int64)
+
+
+class FoldInRecommender(ScoringRecommender):
+    """A model family that scores a history given as item indices and signed strengths."""
+
+    #: How much the latest items of a history count; families leave it flat, a blend tunes it.
+    recency: Recency = Recency()
+
+    @abstractmethod
+    def score_indices(
+        self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        """Raw scores for every item, given a history as item indices and signed strengths."""
+
+    def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
+        """Scores for many histories at once (rows of signed strengths); override to vectorise."""
+        rows = [
+            self.score_indices(
+                strengths.indices[strengths.indptr[r] : strengths.indptr[r + 1]].astype(np.int64),
+                strengths.data[strengths.indptr[r] : strengths.indptr[r + 1]],
+            )
+            for r in range(strengths.shape[0])
+        ]
+        return np.vstack(rows) if rows else np.zeros((0, len(self._items)), np.float32)
+
+    def score_histories(self, histories: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float32]:
+        return self.score_matrix(history_matrix(histories, self._items, self.recency))
+
+    def scores(self, history: Mapping[str, float]) -> npt.NDArray[np.float32]:
+        idx, val = history_vector(history, self._items, self.recency)
+        return self.score_indices(idx, val)

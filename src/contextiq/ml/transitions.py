@@ -1,0 +1,108 @@
+"""Item-to-item transitions: which items sit next to each other in users' histories.
+
+Catalogues are often consumed in sequences (a series, a session, a page of a catalogue), so
+items touched within a few steps of each other are related in a way that plain
+co-occurrence over whole histories blurs. `T[i, j]` counts, over every training history
+(oldest first), how often `j` came within `window` steps after `i` (nearer steps count
+more; `j` before `i` counts `backward` as much), normalised per row. A user's scores are
+their history's strengths times T. Order only means something when events carry
+timestamps; the blend uses transitions only then.
+"""
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Self
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from contextiq.ml.data import IdMap
+
+
+@dataclass(frozen=True)
+class TransitionConfig:
+    window: int = 10
+    step_decay: float = 0.7
+    backward: float = 0.5
+
+
+class ItemTransitions:
+    """Scores items over a shared, growing id map; items added after fit have no transitions."""
+
+    def __init__(self, items: IdMap, config: TransitionConfig | None = None) -> None:
+        self.config = config or TransitionConfig()
+        self._items = items
+        self._matrix = _normalised([], [], [], len(items), self.config.backward)
+
+    def fit(self, histories: Sequence[Mapping[str, float]]) -> Self:
+        """Learn from histories listed oldest first (positive interactions only)."""
+        cfg = self.config
+        n = len(self._items)
+        sources: list[npt.NDArray[np.int64]] = []
+        targets: list[npt.NDArray[np.int64]] = []
+        weights: list[npt.NDArray[np.float32]] = []
+        for history in histories:
+            sequence = self._items.lookup([i for i, w in history.items() if w > 0])
+            sequence = sequence[sequence >= 0]
+            for step in range(1, min(cfg.window, len(sequence) - 1) + 1):
+                sources.append(sequence[:-step])
+                targets.append(sequence[step:])
+                decay = cfg.step_decay ** (step - 1)
+                weights.append(np.full(len(sequence) - step, decay, np.float32))
+        self._matrix = _normalised(sources, targets, weights, n, cfg.backward)
+        return self
+
+    def score_indices(
+        self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        """Scores for every item from a history as item indices and signed strengths."""
+        known = (indices < self._matrix.shape[0]) & (strengths > 0)
+        scores = np.zeros(len(self._items), np.float32)
+        scores[: self._matrix.shape[1]] = self._matrix[indices[known]].T @ strengths[known]
+        return scores
+
+    def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
+        """Scores for many histories at once (rows of signed strengths)."""
+        fitted = self._matrix.shape[0]
+        inputs = strengths.maximum(0).tocsc()[:, :fitted]
+        scores = np.zeros((strengths.shape[0], len(self._items)), np.float32)
+        scores[:, :fitted] = (inputs @ self._matrix).toarray()
+        return scores
+
+    def save(self, path: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        sp.save_npz(path / "transitions.npz", self._matrix)
+        (path / "config.json").write_text(json.dumps(asdict(self.config)))
+
+    @classmethod
+    def load(cls, path: Path, items: IdMap) -> Self:
+        model = cls(items, TransitionConfig(**json.loads((path / "config.json").read_text())))
+        model._matrix = sp.csr_matrix(sp.load_npz(path / "transitions.npz"), dtype=np.float32)
+        return model
+
+
+def _normalised(
+    sources: Sequence[npt.NDArray[np.int64]],
+    targets: Sequence[npt.NDArray[np.int64]],
+    weights: Sequence[npt.NDArray[np.float32]],
+    n: int,
+    backward: float,
+) -> sp.csr_matrix:
+    """Row-normalised counts of (source -> target) steps, reverse steps weighted `backward`."""
+    forward = sp.csr_matrix(
+        (
+            np.concatenate([np.zeros(0, np.float32), *weights]),
+            (
+                np.concatenate([np.zeros(0, np.int64), *sources]),
+                np.concatenate([np.zeros(0, np.int64), *targets]),
+            ),
+        ),
+        shape=(n, n),
+    )
+    counts = (forward + backward * forward.T).tocsr()
+    totals = np.asarray(counts.sum(axis=1)).ravel()
+    totals[totals == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / totals) @ counts, dtype=np.float32)
