@@ -1,10 +1,13 @@
-"""The default blend's choices on validation: mixing weight and how much recent items count."""
+"""The default blend: its choices on validation (weights, recency, transitions) and its parts."""
 
 import random
 from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
 
 from contextiq.ml.base import WeightedInteraction
-from contextiq.ml.blend import BlendConfig, BlendRecommender
+from contextiq.ml.blend import BlendConfig, BlendRecommender, Mix
 from contextiq.ml.data import Recency
 from contextiq.ml.ease import EaseConfig
 from tests.ml import synthetic
@@ -43,3 +46,32 @@ def test_without_timestamps_every_item_of_a_history_counts_alike() -> None:
     model = blend().fit(untimed, synthetic.catalogue())
     assert model.mix.recency == Recency()
     assert model.mix.transitions == 0
+
+
+def mixed_with_transitions() -> BlendRecommender:
+    """A blend refit with a fixed mix in which transitions carry a share."""
+    events = drifting_users()
+    model = blend().fit(events)
+    model.mix = Mix(weight=0.5, recency=Recency(1.0), transitions=0.3)
+    return model.refit(events)
+
+
+def test_a_mix_with_transitions_survives_save_and_load(tmp_path: Path) -> None:
+    model = mixed_with_transitions()
+    model.save(tmp_path / "blend")
+    loaded = BlendRecommender.load(tmp_path / "blend")
+    walked = {"item-3": 1.0, "item-4": 1.0}
+    assert loaded.mix == model.mix
+    np.testing.assert_array_equal(loaded.scores(walked), model.scores(walked))
+    assert {i for i, _ in model.recommend(walked, 2, exclude=walked)} == {"item-2", "item-5"}
+
+
+def test_ann_retrieval_agrees_with_exact_scoring_with_transitions_in_the_mix() -> None:
+    model = mixed_with_transitions()
+    walked = {"item-10": 1.0, "item-11": 1.0, "item-30": -1.0}
+    exact = model.recommend(walked, 5, exclude=walked)
+    model.enable_ann(min_items=1)
+    assert model.embedding.uses_ann
+    approximate = model.recommend(walked, 5, exclude=walked)
+    assert [i for i, _ in approximate] == [i for i, _ in exact]
+    np.testing.assert_allclose([s for _, s in approximate], [s for _, s in exact], rtol=1e-4)

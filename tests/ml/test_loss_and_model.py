@@ -1,6 +1,7 @@
 """Losses and the PyTorch module on tiny problems whose answer is known."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender, _to_to
 from contextiq.ml.loss import bpr_loss, multinomial_loss
 from contextiq.ml.model import FoldInNet
 from tests.ml import synthetic
+from tests.ml.test_families import small_embedding
 
 
 def test_multinomial_loss_by_hand() -> None:
@@ -65,3 +67,23 @@ def test_dislikes_push_similar_items_down() -> None:
     disliked = model.scores({"item-0": -4.0})
     same_cluster = [model.item_ids.index(f"item-{j}") for j in range(1, 12)]
     assert liked[same_cluster].mean() > disliked[same_cluster].mean()
+
+
+def test_a_judge_decides_when_the_embedding_stops() -> None:
+    """`fit_judged` keeps the epoch its judge liked best, and stops `patience` checks later."""
+    config = replace(small_embedding(0), max_epochs=60, eval_every=5, patience=2)
+    verdicts = iter([0.1, 0.5, 0.2, 0.1, 0.0])
+    heard: list[int] = []
+
+    def judge(model: EmbeddingRecommender) -> float:
+        heard.append(len(heard))
+        return next(verdicts)
+
+    events, catalogue = synthetic.interactions(), synthetic.catalogue()
+    judged = EmbeddingRecommender(config).fit_judged(events, catalogue, judge)
+    assert judged.trained_epochs == 10
+    assert len(heard) == 4
+    ten = replace(config, max_epochs=10, validation_fraction=0.0)
+    plain = EmbeddingRecommender(ten).fit(events, catalogue)
+    history = {"item-0": 1.0, "item-1": 3.0}
+    np.testing.assert_array_equal(judged.scores(history), plain.scores(history))

@@ -17,9 +17,10 @@ time, so new users and fresh interactions need no retraining.
 
 Families: `embedding.EmbeddingRecommender` (the PyTorch user/content embedding model, scored
 by dot product), `ease.EaseRecommender` (closed-form linear autoencoder) and
-`blend.BlendRecommender` (the default: both, mixed with a weight and a recency boost chosen on
-validation). Retrieval is exact (`index.top_k`) unless `enable_ann` gives a model a faiss
-HNSW index (`index.InnerProductIndex`) for a large catalogue.
+`blend.BlendRecommender` (the default: both, plus `transitions.ItemTransitions` on timed
+data, mixed with weights and a recency boost chosen on validation). Retrieval is exact
+(`index.top_k`) unless `enable_ann` gives a model a faiss HNSW index
+(`index.InnerProductIndex`) for a large catalogue.
 `autorec.AutoRecRating` predicts explicit ratings for the rating protocol (`rating.BiasedMF`
 is its peer). Offline commands live in `contextiq.cli.ml`; how quality is measured is in
 docs/evaluation.md.

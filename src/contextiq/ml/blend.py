@@ -3,8 +3,9 @@
 Each family's scores are standardised per user before mixing, so the blend weights mean
 the same thing for every user. The weight (1.0 = embedding only, 0.0 = EASE only), how
 much a history's latest items count (`Recency`) and, when events carry timestamps, the
-share of next-item transitions (`ItemTransitions`) are picked on a holdout carved from
-the training data, like Gorse's AutoML picks a model.
+share of item transitions (`ItemTransitions`: what sits next to what in users' sequences)
+are picked on a holdout carved from the training data, like Gorse's AutoML picks a model.
+The embedding's training length is judged the same way: by what it adds to EASE.
 
 The holdout has two parts when events carry timestamps: each user's latest event (what a
 recommender is for: the next thing) and a random share of the rest (the user's broader
@@ -13,6 +14,7 @@ random part, the one with the best nDCG@10 on the latest events wins, so recency
 as far as it helps the next event without forgetting the rest of the profile.
 """
 
+import functools
 import itertools
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -164,9 +166,8 @@ class BlendRecommender(ScoringRecommender):
             transitions = ItemTransitions(items, cfg.transitions).fit(list(histories.values()))
             sequential = standardise(transitions.score_matrix(seen))
             weight = _rule(candidates, cfg.random_tolerance).weight
-            for (b, (deep, linear)), share in itertools.product(
-                profiles.items(), cfg.transitions_grid[1:]
-            ):
+            shares = [s for s in cfg.transitions_grid if s > 0]
+            for (b, (deep, linear)), share in itertools.product(profiles.items(), shares):
                 profile = weight * deep + (1 - weight) * linear
                 mixed = (1 - share) * profile + share * sequential
                 candidates.append(_judged(Mix(weight, Recency(b), share), mixed, seen, held))
@@ -194,18 +195,12 @@ class BlendRecommender(ScoringRecommender):
         return np.asarray(mixed, np.float32)
 
     def scores(self, history: Mapping[str, float]) -> npt.NDArray[np.float32]:
-        return self._combine(
-            lambda family, recency: family.score_indices(
-                *history_vector(history, self._items, recency)
-            )
-        )
+        read = functools.cache(lambda recency: history_vector(history, self._items, recency))
+        return self._combine(lambda family, recency: family.score_indices(*read(recency)))
 
     def score_histories(self, histories: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float32]:
-        return self._combine(
-            lambda family, recency: family.score_matrix(
-                history_matrix(histories, self._items, recency)
-            )
-        )
+        read = functools.cache(lambda recency: history_matrix(histories, self._items, recency))
+        return self._combine(lambda family, recency: family.score_matrix(read(recency)))
 
     def enable_ann(self, min_items: int) -> None:
         if self.mix.weight > 0:
@@ -221,19 +216,18 @@ class BlendRecommender(ScoringRecommender):
         n = k + len(excluded)
         user = self.embedding.user_vector(*history_vector(history, self._items, self.mix.recency))
         pool = self.embedding.nearest(user, n)
-        terms = self._terms()
-        others = [
-            (c, standardise(family.score_indices(*history_vector(history, self._items, recency))))
-            for c, family, recency in terms
-            if family is not self.embedding
-        ]
+        own, *others = self._terms()  # the embedding's term comes first
         if not others:
             return self._best_of(pool, self.embedding.pool_scores(user, pool), k, excluded)
-        for _, scores in others:
+        parts = [
+            (c, standardise(family.score_indices(*history_vector(history, self._items, recency))))
+            for c, family, recency in others
+        ]
+        for _, scores in parts:
             pool = np.union1d(pool, top_k(scores, n)[0])
         mean, spread = self.embedding.score_mean_std(user)
         deep = (self.embedding.pool_scores(user, pool) - mean) / (spread or 1.0)
-        mixed = terms[0][0] * deep + sum(c * scores[pool] for c, scores in others)
+        mixed = own[0] * deep + sum(c * scores[pool] for c, scores in parts)
         return self._best_of(pool, np.asarray(mixed, np.float32), k, excluded)
 
     def add_items(self, items: Sequence[ItemFeatures]) -> None:
@@ -264,9 +258,11 @@ class BlendRecommender(ScoringRecommender):
         if model.mix.weight < 1:
             model.ease = EaseRecommender.load(path / "ease")
         model._items = model._fitted().item_map
-        model.transitions = ItemTransitions(model._items, model.config.transitions)
-        if model.mix.transitions > 0:
-            model.transitions = ItemTransitions.load(path / "transitions", model._items)
+        model.transitions = (
+            ItemTransitions.load(path / "transitions", model._items)
+            if model.mix.transitions > 0
+            else ItemTransitions(model._items, model.config.transitions)
+        )
         return model
 
 
