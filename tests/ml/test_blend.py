@@ -1,5 +1,6 @@
 """The default blend: its choices on validation (weights, recency, transitions) and its parts."""
 
+import json
 import random
 from dataclasses import replace
 from pathlib import Path
@@ -75,3 +76,14 @@ def test_ann_retrieval_agrees_with_exact_scoring_with_transitions_in_the_mix() -
     approximate = model.recommend(walked, 5, exclude=walked)
     assert [i for i, _ in approximate] == [i for i, _ in exact]
     np.testing.assert_allclose([s for _, s in approximate], [s for _, s in exact], rtol=1e-4)
+
+
+def test_a_blend_saved_before_transitions_still_loads(tmp_path: Path) -> None:
+    model = blend().fit(synthetic.interactions(), synthetic.catalogue())
+    model.save(tmp_path / "blend")
+    meta = json.loads((tmp_path / "blend" / "blend.json").read_text())
+    mix = meta.pop("mix")
+    legacy = {**meta, "weight": mix["weight"], "recency": mix["recency"]}
+    (tmp_path / "blend" / "blend.json").write_text(json.dumps(legacy))
+    loaded = BlendRecommender.load(tmp_path / "blend")
+    assert loaded.mix == replace(model.mix, transitions=0.0)

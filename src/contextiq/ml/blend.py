@@ -250,9 +250,15 @@ class BlendRecommender(ScoringRecommender):
 
     @classmethod
     def load(cls, path: Path) -> Self:
-        meta = json.loads((path / "blend.json").read_text())["mix"]
+        meta = json.loads((path / "blend.json").read_text())
+        # Models saved before transitions kept the weight and recency at the top level.
+        mix = meta.get("mix") or {"weight": meta["weight"], "recency": meta.get("recency", {})}
         model = cls()
-        model.mix = Mix(**{**meta, "recency": Recency(**meta["recency"])})
+        model.mix = Mix(
+            weight=float(mix["weight"]),
+            recency=Recency(**mix["recency"]),
+            transitions=float(mix.get("transitions", 0.0)),
+        )
         if model.mix.weight > 0:
             model.embedding = EmbeddingRecommender.load(path / "embedding")
         if model.mix.weight < 1:
