@@ -97,10 +97,11 @@ class BlendRecommender(ScoringRecommender):
         timed = all(i.timestamp is not None for i in interactions)
         rest, latest = leave_last_out(interactions, cfg.seed) if timed else (interactions, [])
         train, shuffled = stratified_split(rest, cfg.validation_fraction, cfg.seed)
+        histories = histories_by_user(train)
         self.ease = EaseRecommender(cfg.ease).fit(train, items)
-        judge = _even_mix_ndcg(self.ease, train, shuffled)
+        judge = _even_mix_ndcg(self.ease, histories, shuffled)
         self.embedding = EmbeddingRecommender(cfg.embedding).fit_judged(train, items, judge)
-        self.mix = self._choose(train, shuffled, latest)
+        self.mix = self._choose(histories, shuffled, latest)
         self.refit(interactions, items)
         return self
 
@@ -129,17 +130,16 @@ class BlendRecommender(ScoringRecommender):
 
     def _choose(
         self,
-        train: Sequence[WeightedInteraction],
+        histories: dict[str, dict[str, float]],
         shuffled: Sequence[WeightedInteraction],
         latest: Sequence[WeightedInteraction],
     ) -> Mix:
-        """The mix the module docstring's rule picks, on models fitted to `train`.
+        """The mix the module docstring's rule picks, on models fitted to these histories.
 
         Two rounds keep the grid small: embedding vs EASE and recency first, then, at that
         weight, recency again with a share of transitions (only for timed events).
         """
         cfg = self.config
-        histories = histories_by_user(train)
         users = sorted({e.user_id for e in [*shuffled, *latest]})
         rows = [histories.get(u, {}) for u in users]
         items = self.embedding.item_map
@@ -274,7 +274,7 @@ class BlendRecommender(ScoringRecommender):
 
 def _even_mix_ndcg(
     ease: EaseRecommender,
-    train: Sequence[WeightedInteraction],
+    histories: dict[str, dict[str, float]],
     held: Sequence[WeightedInteraction],
 ) -> Callable[[EmbeddingRecommender], float]:
     """nDCG@10 on `held` of an even mix of an embedding with `ease`: the embedding's judge.
@@ -282,7 +282,6 @@ def _even_mix_ndcg(
     The mix wants a sharper embedding than the one that ranks best alone, so its epochs
     are chosen by what it adds to EASE.
     """
-    histories = histories_by_user(train)
     users = sorted({e.user_id for e in held})
     seen = history_matrix([histories.get(u, {}) for u in users], ease.item_map)
     fresh = _fresh(users, histories, held, ease.item_map)
