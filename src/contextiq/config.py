@@ -6,8 +6,6 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from contextiq.llm.blend import DEFAULT_ML_WEIGHT
-
 
 class Settings(BaseSettings):
     """Context IQ settings, read from `CONTEXTIQ_*` variables (and `.env`)."""
@@ -40,7 +38,8 @@ class Settings(BaseSettings):
     view_duration_unit_seconds: float = Field(60.0, gt=0)
     view_duration_cap: float = Field(3.0, ge=1)
 
-    ml_weight: float = Field(DEFAULT_ML_WEIGHT, ge=0, le=1)
+    # The ML share of `w*ml + (1-w)*llm`; see `## Language-model scoring` in docs/benchmarks.md.
+    ml_weight: float = Field(0.6, ge=0, le=1)
     llm_budget_ms: int = Field(250, ge=0)
     llm_top_k: int = Field(20, ge=0, le=200)
     llm_api_key: str | None = None

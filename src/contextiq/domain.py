@@ -27,7 +27,14 @@ def interaction_weight(
     settings: Settings, kind: InteractionType, duration_seconds: float | None = None
 ) -> float:
     """Signed strength of one interaction; longer views count more, up to a cap."""
-    base: float = getattr(settings, f"weight_{kind.value}")
+    base = {
+        InteractionType.VIEW: settings.weight_view,
+        InteractionType.LIKE: settings.weight_like,
+        InteractionType.SAVE: settings.weight_save,
+        InteractionType.SHARE: settings.weight_share,
+        InteractionType.DISLIKE: settings.weight_dislike,
+        InteractionType.SKIP: settings.weight_skip,
+    }[kind]
     if kind is InteractionType.VIEW and duration_seconds:
         factor = 1.0 + duration_seconds / settings.view_duration_unit_seconds
         return base * min(settings.view_duration_cap, factor)

@@ -7,16 +7,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contextiq.cache import Cache, cache_from_url
+from contextiq.catalog import CatalogService
 from contextiq.config import Settings
 from contextiq.domain import Interaction
 from contextiq.events import EventBus, bus_from_url
 from contextiq.events.relay import OutboxRelay
 from contextiq.llm import ScoringService, build_scoring_service
-from contextiq.recommend.cache import RecommendationCache
 from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.models import ModelHolder
-from contextiq.recommend.pipeline import Recommender
 from contextiq.recommend.precompute import LLMPrecomputer
+from contextiq.recommend.response_cache import RecommendationCache
+from contextiq.recommend.service import RecommendationService
 from contextiq.recommend.snapshots import SnapshotRecorder
 from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.store import Store
@@ -37,8 +38,9 @@ class Services:
     processor: EventProcessor
     snapshots: SnapshotRecorder
     catalog: Catalog
+    catalog_service: CatalogService
     writer: GroupCommitWriter
-    recommender: Recommender
+    recommendations: RecommendationService
     rescorer: ScoringService | None
     precomputer: LLMPrecomputer | None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -93,10 +95,10 @@ def build_services(settings: Settings) -> Services:
     )
     snapshots = SnapshotRecorder(store)
     catalog = Catalog(store)
-    recommender = Recommender(
+    recommendations = RecommendationService(
         store, catalog, models, snapshots, rescorer, settings.ml_weight, settings.llm_top_k
     )
-    precomputer = LLMPrecomputer(recommender) if rescorer is not None else None
+    precomputer = LLMPrecomputer(recommendations) if rescorer is not None else None
     relay = OutboxRelay(store, bus)
 
     async def after_write(items: Sequence[Interaction]) -> None:
@@ -119,8 +121,9 @@ def build_services(settings: Settings) -> Services:
         processor=processor,
         snapshots=snapshots,
         catalog=catalog,
+        catalog_service=CatalogService(store, models, rec_cache),
         writer=GroupCommitWriter(store, after_write),
-        recommender=recommender,
+        recommendations=recommendations,
         rescorer=rescorer,
         precomputer=precomputer,
     )

@@ -49,7 +49,7 @@ def test_precomputed_scores_are_served_without_waiting(llm_client: TestClient) -
     services = llm_client.app.state.services  # type: ignore[attr-defined]
     services.rescorer.policy = replace(services.rescorer.policy, budget_ms=0)
     assert llm_client.portal is not None
-    assert llm_client.portal.call(services.recommender.precompute_llm, "user_004") > 0
+    assert llm_client.portal.call(services.recommendations.precompute_llm, "user_004") > 0
     body = llm_client.get("/api/v1/recommendations", params={"user_id": "user_004"}).json()
     assert body["cached"] is False
     assert any(i["llm_score"] is not None for i in body["items"])

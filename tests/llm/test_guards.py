@@ -6,10 +6,10 @@ import pytest
 
 from contextiq.cache.memory import MemoryCache
 from contextiq.llm.base import LikedItem, LLMScore, MalformedReply, ScorerThrottled, UserContext
-from contextiq.llm.blend import blend
 from contextiq.llm.breaker import BreakerState, CircuitBreaker
 from contextiq.llm.limits import RateBudget
-from contextiq.llm.retry import RetryPolicy, with_retries
+from contextiq.llm.mix import mix_scores
+from contextiq.llm.retry_policy import RetryPolicy, with_retries
 from contextiq.llm.score_cache import ScoreCache, context_hash
 
 
@@ -120,10 +120,10 @@ async def test_score_cache_separates_models_and_prompt_versions() -> None:
 
 
 def test_blend_weights_and_falls_back_to_ml() -> None:
-    mixed = blend(0.5, LLMScore(1.0, "great match"), 0.6, "because you liked Alien")
+    mixed = mix_scores(0.5, LLMScore(1.0, "great match"), 0.6, "because you liked Alien")
     assert mixed.score == pytest.approx(0.7)
     assert (mixed.ml_score, mixed.llm_score, mixed.reason) == (0.5, 1.0, "great match")
-    alone = blend(0.5, None, 0.6, "because you liked Alien")
+    alone = mix_scores(0.5, None, 0.6, "because you liked Alien")
     assert (alone.score, alone.llm_score, alone.reason) == (0.5, None, "because you liked Alien")
-    no_reason = blend(0.5, LLMScore(0.2, ""), 0.6, "because you liked Alien")
+    no_reason = mix_scores(0.5, LLMScore(0.2, ""), 0.6, "because you liked Alien")
     assert no_reason.reason == "because you liked Alien"

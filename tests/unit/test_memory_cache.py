@@ -1,7 +1,7 @@
 import asyncio
 
 from contextiq.cache import MemoryCache, cache_from_url
-from contextiq.recommend.cache import RecommendationCache
+from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.records import RecordResult
 

@@ -4,7 +4,7 @@ import asyncio
 
 from contextiq.cache import MemoryCache
 from contextiq.cache.shared_read import SharedRead
-from contextiq.recommend.cache import RecommendationCache
+from contextiq.recommend.response_cache import RecommendationCache
 
 
 class SlowCounter:

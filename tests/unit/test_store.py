@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from contextiq.domain import Content, Interaction, InteractionType
+from contextiq.events.types import decode_events
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
 from tests.services import POSTGRES_HOST, POSTGRES_PORT, require
@@ -102,9 +103,9 @@ async def test_applied_events_count_once_in_profile_and_popularity(store: Store)
     ]
     await store.record_interactions(events)
     async with store.claim_outbox(10) as batch:
-        payloads = [e.payload for e in batch]
-    assert len(await store.apply_events(payloads)) == 3
-    assert await store.apply_events(payloads) == []  # redelivery changes nothing
+        delivered = decode_events(e.payload for e in batch)
+    assert len(await store.apply_events(delivered)) == 3
+    assert await store.apply_events(delivered) == []  # redelivery changes nothing
     profile = await store.user_profile("u")
     assert profile.counts == {"like": 1, "view": 1, "dislike": 1}
     assert profile.first_seen == NOW + timedelta(minutes=1)

@@ -1,11 +1,13 @@
 """Request and response bodies of the public API."""
 
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from contextiq.domain import Content, InteractionType
+from contextiq.config import Settings
+from contextiq.domain import Content, Interaction, InteractionType, interaction_weight
 
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")
@@ -44,6 +46,25 @@ class InteractionIn(BaseModel):
     duration_seconds: Annotated[float, Field(ge=0, le=86_400 * 7)] | None = None
     event_id: Identifier | None = None
     timestamp: datetime | None = None
+
+    def to_interaction(
+        self, settings: Settings, default_event_id: str | None = None
+    ) -> Interaction:
+        """The one conversion of input (API body or import row) into a domain interaction.
+
+        A missing `event_id` takes `default_event_id` (imports derive it from file and line, so
+        a re-run adds nothing), else a random one; a missing or naive timestamp is UTC.
+        """
+        occurred = self.timestamp or datetime.now(UTC)
+        return Interaction(
+            event_id=self.event_id or default_event_id or uuid.uuid4().hex,
+            user_id=self.user_id,
+            content_id=self.content_id,
+            interaction_type=self.interaction_type,
+            weight=interaction_weight(settings, self.interaction_type, self.duration_seconds),
+            occurred_at=occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC),
+            duration_seconds=self.duration_seconds,
+        )
 
 
 class InteractionAccepted(BaseModel):

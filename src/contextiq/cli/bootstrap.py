@@ -7,10 +7,11 @@ from collections.abc import Callable
 from contextiq.config import Settings
 from contextiq.data.demo import generate
 from contextiq.data.importers import Imported, chunked
+from contextiq.events.types import InteractionRecorded
 from contextiq.recommend.models import ModelHolder
 from contextiq.store.migrate import upgrade
 from contextiq.store.records import ModelVersion
-from contextiq.store.store import Store, event_payload
+from contextiq.store.store import Store
 from contextiq.worker.training import train_and_register
 
 Say = Callable[[str], None]
@@ -29,7 +30,7 @@ async def load(store: Store, data: Imported, say: Say) -> None:
     for batch in chunked(data.interactions, 5_000):
         result = await store.record_interactions(batch)
         fresh = set(result.accepted)
-        await store.apply_events([event_payload(i) for i in batch if i.event_id in fresh])
+        await store.apply_events([InteractionRecorded(i) for i in batch if i.event_id in fresh])
         accepted += len(result.accepted)
         duplicates += len(result.duplicates)
     say(f"    {len(data.contents)} items, {accepted} new interactions ({duplicates} already there)")

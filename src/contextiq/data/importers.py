@@ -156,19 +156,8 @@ def generic(
         event = InteractionIn.model_validate(
             {k: v for k, v in record.items() if v not in (None, "")}
         )
-        occurred = event.timestamp or datetime.now(UTC)
-        out.interactions.append(
-            Interaction(
-                event_id=event.event_id
-                or f"import-{interactions_path.name if interactions_path else ''}-{n}",
-                user_id=event.user_id,
-                content_id=event.content_id,
-                interaction_type=event.interaction_type,
-                weight=interaction_weight(settings, event.interaction_type, event.duration_seconds),
-                occurred_at=occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC),
-                duration_seconds=event.duration_seconds,
-            )
-        )
+        default_id = f"import-{interactions_path.name if interactions_path else ''}-{n}"
+        out.interactions.append(event.to_interaction(settings, default_id))
     return out
 
 

@@ -2,11 +2,11 @@
 
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
+from contextiq.events.types import Event
 from contextiq.store.records import OutboxEvent
 
-Handler = Callable[[list[dict[str, Any]]], Awaitable[None]]
+Handler = Callable[[list[Event]], Awaitable[None]]
 
 
 class BusUnavailable(Exception):

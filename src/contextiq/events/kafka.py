@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError
 
 from contextiq.events.base import BusUnavailable, EventBus, Handler
+from contextiq.events.types import decode_events
 from contextiq.store.records import OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ class KafkaBus(EventBus):
             records = [r for rs in batches.values() for r in rs]
             if not records:
                 continue
-            await handler([orjson.loads(r.value) for r in records])
+            await handler(decode_events(orjson.loads(r.value) for r in records))
             offsets = {tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs}
             try:
                 await consumer.commit(offsets)

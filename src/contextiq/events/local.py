@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import Sequence
 
 from contextiq.events.base import BusUnavailable, EventBus, Handler
+from contextiq.events.types import decode_events
 from contextiq.store.records import OutboxEvent
 
 
@@ -17,7 +18,7 @@ class LocalBus(EventBus):
         if self._handler is None:
             raise BusUnavailable("no in-process consumer is running")
         # A handler failure propagates, so the relay leaves the rows unsent and retries.
-        await self._handler([e.payload for e in events])
+        await self._handler(decode_events(e.payload for e in events))
 
     async def consume(self, handler: Handler) -> None:
         self._handler = handler

@@ -11,20 +11,19 @@ from contextiq.llm.base import (
     ScorerUnavailable,
     UserContext,
 )
-from contextiq.llm.blend import DEFAULT_ML_WEIGHT, BlendedScore, blend
 from contextiq.llm.factory import build_scorer, build_scoring_service, policy_from_url
 from contextiq.llm.health import ScorerHealth
+from contextiq.llm.mix import MixedScore, mix_scores
 from contextiq.llm.prompt import PROMPT_VERSION
 from contextiq.llm.service import ScoringPolicy, ScoringService
 
 __all__ = [
-    "DEFAULT_ML_WEIGHT",
     "PROMPT_VERSION",
-    "BlendedScore",
     "Candidate",
     "LLMScore",
     "LikedItem",
     "MalformedReply",
+    "MixedScore",
     "Scorer",
     "ScorerError",
     "ScorerHealth",
@@ -33,8 +32,8 @@ __all__ = [
     "ScoringPolicy",
     "ScoringService",
     "UserContext",
-    "blend",
     "build_scorer",
     "build_scoring_service",
+    "mix_scores",
     "policy_from_url",
 ]

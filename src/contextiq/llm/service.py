@@ -21,7 +21,7 @@ from contextiq.llm.breaker import BreakerState, CircuitBreaker
 from contextiq.llm.health import CallStats, ScorerHealth
 from contextiq.llm.limits import RateBudget
 from contextiq.llm.prompt import PROMPT_VERSION
-from contextiq.llm.retry import RetryPolicy, with_retries
+from contextiq.llm.retry_policy import RetryPolicy, with_retries
 from contextiq.llm.score_cache import ScoreCache, context_hash
 
 log = logging.getLogger(__name__)

@@ -9,19 +9,19 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from contextiq.recommend.pipeline import Recommender
+from contextiq.recommend.service import RecommendationService
 
 log = logging.getLogger(__name__)
 
 
 class LLMPrecomputer:
-    def __init__(self, recommender: Recommender, remember: int = 1_000) -> None:
-        self.recommender = recommender
+    def __init__(self, recommendations: RecommendationService, remember: int = 1_000) -> None:
+        self.recommendations = recommendations
         self.remember = remember
         self._pending: OrderedDict[str, None] = OrderedDict()
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._wake = asyncio.Event()
-        self._model_version = recommender.models.version
+        self._model_version = recommendations.models.version
 
     def enqueue(self, user_ids: Iterable[str]) -> None:
         for user_id in user_ids:
@@ -34,7 +34,7 @@ class LLMPrecomputer:
 
     async def run(self) -> None:
         while True:
-            version = self.recommender.models.version
+            version = self.recommendations.models.version
             if version != self._model_version:
                 self._model_version = version
                 self._pending.update(self._recent)
@@ -46,6 +46,6 @@ class LLMPrecomputer:
                     continue
             user_id, _ = self._pending.popitem(last=False)
             try:
-                await self.recommender.precompute_llm(user_id)
+                await self.recommendations.precompute_llm(user_id)
             except Exception as exc:  # a provider outage: requests fall back to ML alone
                 log.warning("LLM precompute for %s failed: %s", user_id, exc)

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contextiq.domain import POSITIVE_TYPES, Content, Interaction
+from contextiq.events.types import Event, InteractionRecorded
 from contextiq.store.engine import create_engine
 from contextiq.store.records import (
     History,
@@ -20,7 +21,6 @@ from contextiq.store.records import (
     RecentItem,
     RecordResult,
 )
-from contextiq.store.retry import retry_transient
 from contextiq.store.tables import (
     ContentRow,
     ContentStats,
@@ -32,6 +32,7 @@ from contextiq.store.tables import (
     User,
     UserStats,
 )
+from contextiq.store.transient import retry_transient
 
 #: Popularity is stored as sum(w * 2^((t - EPOCH) / half_life)); ordering by it equals
 #: ordering by decayed popularity now, and updates are pure additions (safe under concurrency).
@@ -63,18 +64,6 @@ def _content(row: ContentRow) -> Content:
         created_at=as_utc(row.created_at),
         metadata=dict(row.metadata_ or {}),
     )
-
-
-def event_payload(item: Interaction) -> dict[str, Any]:
-    return {
-        "event_id": item.event_id,
-        "user_id": item.user_id,
-        "content_id": item.content_id,
-        "interaction_type": item.interaction_type.value,
-        "weight": item.weight,
-        "duration_seconds": item.duration_seconds,
-        "occurred_at": item.occurred_at.isoformat(),
-    }
 
 
 class Store:
@@ -285,7 +274,7 @@ class Store:
                         {
                             "event_id": i.event_id,
                             "key": i.user_id,
-                            "payload": event_payload(i),
+                            "payload": InteractionRecorded(i).to_wire(),
                             "created_at": now,
                             "published_at": None,
                         }
@@ -358,9 +347,9 @@ class Store:
             return int(result.rowcount)  # type: ignore[attr-defined]
 
     @retry_transient()
-    async def apply_events(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def apply_events(self, events: Sequence[Event]) -> list[Event]:
         """Fold events into user and content stats exactly once; returns the newly applied."""
-        unique = list({e["event_id"]: e for e in events}.values())
+        unique = list({e.event_id: e for e in events}.values())
         if not unique:
             return []
         now = utcnow()
@@ -373,21 +362,22 @@ class Store:
             new_ids = set(
                 (
                     await session.execute(
-                        stmt, [{"event_id": e["event_id"], "processed_at": now} for e in unique]
+                        stmt, [{"event_id": e.event_id, "processed_at": now} for e in unique]
                     )
                 ).scalars()
             )
-            fresh = [e for e in unique if e["event_id"] in new_ids]
-            if fresh:
-                await self._add_user_stats(session, fresh)
-                await self._add_popularity(session, fresh)
+            fresh = [e for e in unique if e.event_id in new_ids]
+            interactions = [e.interaction for e in fresh if isinstance(e, InteractionRecorded)]
+            if interactions:
+                await self._add_user_stats(session, interactions)
+                await self._add_popularity(session, interactions)
         return fresh
 
-    async def _add_user_stats(self, session: AsyncSession, events: list[dict[str, Any]]) -> None:
+    async def _add_user_stats(self, session: AsyncSession, items: list[Interaction]) -> None:
         grouped: dict[tuple[str, str], dict[str, Any]] = {}
-        for e in events:
-            at = datetime.fromisoformat(e["occurred_at"])
-            key = (e["user_id"], e["interaction_type"])
+        for i in items:
+            at = as_utc(i.occurred_at)
+            key = (i.user_id, i.interaction_type.value)
             row = grouped.setdefault(
                 key,
                 {
@@ -420,16 +410,16 @@ class Store:
             stmt, sorted(grouped.values(), key=lambda r: (r["user_id"], r["interaction_type"]))
         )
 
-    async def _add_popularity(self, session: AsyncSession, events: list[dict[str, Any]]) -> None:
+    async def _add_popularity(self, session: AsyncSession, items: list[Interaction]) -> None:
         totals: dict[str, float] = {}
         counts: dict[str, int] = {}
-        for e in events:
-            if e["weight"] <= 0:
+        for i in items:
+            if i.weight <= 0:
                 continue
-            age = (datetime.fromisoformat(e["occurred_at"]) - POPULARITY_EPOCH).total_seconds()
-            boost = e["weight"] * math.pow(2.0, age / self._half_life_s)
-            totals[e["content_id"]] = totals.get(e["content_id"], 0.0) + boost
-            counts[e["content_id"]] = counts.get(e["content_id"], 0) + 1
+            age = (as_utc(i.occurred_at) - POPULARITY_EPOCH).total_seconds()
+            boost = i.weight * math.pow(2.0, age / self._half_life_s)
+            totals[i.content_id] = totals.get(i.content_id, 0.0) + boost
+            counts[i.content_id] = counts.get(i.content_id, 0) + 1
         if not totals:
             return
         now = utcnow()

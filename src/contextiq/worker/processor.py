@@ -4,9 +4,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-from contextiq.recommend.cache import RecommendationCache
+from contextiq.events.types import Event
+from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -80,12 +80,12 @@ class EventProcessor:
         self.users_changed = users_changed
         self.applied = 0
 
-    async def handle(self, events: list[dict[str, Any]]) -> None:
+    async def handle(self, events: list[Event]) -> None:
         fresh = await self.store.apply_events(events)
         if not fresh:
             return
         self.applied += len(fresh)
-        users = {e["user_id"] for e in fresh}
+        users = {e.key for e in fresh}
         await self.cache.invalidate_users(users)
         self.retrainer.count(len(fresh))
         if self.users_changed is not None:

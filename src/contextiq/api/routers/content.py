@@ -56,10 +56,7 @@ async def upsert_content(
     items: Annotated[list[ContentIn], Body(max_length=MAX_UPSERT)],
 ) -> UpsertResult:
     """Insert or replace up to 1,000 items; new items are recommendable at once."""
-    contents = [i.to_content() for i in {i.content_id: i for i in items}.values()]
-    count = await services.store.upsert_content(contents)
-    await services.models.add_content(contents)
-    await services.rec_cache.invalidate_catalog()
+    count = await services.catalog_service.upsert([i.to_content() for i in items])
     return UpsertResult(upserted=count)
 
 
@@ -89,9 +86,8 @@ async def delete_content(
     content_id: Annotated[Identifier, Path()], services: ServicesDep
 ) -> Response:
     """Remove an item from the catalogue; past interactions with it are kept."""
-    if not await services.store.delete_content(content_id):
+    if not await services.catalog_service.delete(content_id):
         raise ApiError(404, "content_not_found", f"content {content_id!r} does not exist")
-    await services.rec_cache.invalidate_catalog()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,7 +1,5 @@
 """Interactions in: one at a time, or up to 10,000 per batch."""
 
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, status
@@ -16,27 +14,11 @@ from contextiq.api.schemas import (
     InteractionIn,
     RejectedItem,
 )
-from contextiq.domain import Interaction, interaction_weight
-from contextiq.services import Services
+from contextiq.domain import Interaction
 
 router = APIRouter(
     tags=["interactions"], responses=documented(401, 404), dependencies=[WriteAccess]
 )
-
-
-def to_interaction(services: Services, body: InteractionIn) -> Interaction:
-    occurred = body.timestamp or datetime.now(UTC)
-    if occurred.tzinfo is None:
-        occurred = occurred.replace(tzinfo=UTC)
-    return Interaction(
-        event_id=body.event_id or uuid.uuid4().hex,
-        user_id=body.user_id,
-        content_id=body.content_id,
-        interaction_type=body.interaction_type,
-        weight=interaction_weight(services.settings, body.interaction_type, body.duration_seconds),
-        occurred_at=occurred,
-        duration_seconds=body.duration_seconds,
-    )
 
 
 @router.post(
@@ -49,7 +31,7 @@ async def interact(body: InteractionIn, services: ServicesDep) -> InteractionAcc
     generation = await services.rec_cache.catalog_generation()
     if not await services.catalog.get_many([body.content_id], generation):
         raise ApiError(404, "content_not_found", f"content {body.content_id!r} does not exist")
-    item = to_interaction(services, body)
+    item = body.to_interaction(services.settings)
     result = await services.writer.write([item])
     return InteractionAccepted(
         event_id=item.event_id, status="accepted" if result.accepted else "duplicate"
@@ -76,7 +58,7 @@ async def interactions_batch(
     items: list[Interaction] = []
     for index, event in valid:
         if event.content_id in known:
-            items.append(to_interaction(services, event))
+            items.append(event.to_interaction(services.settings))
         else:
             rejected.append(
                 RejectedItem(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from contextiq.api.deps import ServicesDep
 from contextiq.api.schemas import Identifier, RecommendationOut, RecommendationsResponse
-from contextiq.recommend.pipeline import Result
+from contextiq.recommend.service import Result
 
 router = APIRouter(tags=["recommendations"])
 JSON = "application/json"
@@ -57,7 +57,7 @@ async def recommendations(
     hit = await cache.get(key)
     if hit is not None:
         return Response(hit, media_type=JSON)
-    result = await services.recommender.recommend(user_id, limit, category, generation)
+    result = await services.recommendations.recommend(user_id, limit, category, generation)
     if key is not None:
         # Without its language-model scores yet, a list is kept only until they are likely ready.
         ttl = PENDING_TTL_SECONDS if result.llm_pending else None

@@ -4,8 +4,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from contextiq.domain import Content, Recommendation
-from contextiq.llm import Candidate, LikedItem, ScoringService, UserContext, blend
-from contextiq.ml.base import Recommender as MLRecommender
+from contextiq.llm import Candidate, LikedItem, ScoringService, UserContext, mix_scores
+from contextiq.ml.base import Recommender
 from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.explain import anchors
 from contextiq.recommend.models import ModelHolder
@@ -45,7 +45,7 @@ def user_context(user_id: str, history: History, contents: dict[str, Content]) -
     return UserContext(user_id=user_id, recent=liked)
 
 
-class Recommender:
+class RecommendationService:
     def __init__(
         self,
         store: Store,
@@ -92,7 +92,7 @@ class Recommender:
 
     async def _personalized(
         self,
-        model: MLRecommender,
+        model: Recommender,
         history: History,
         limit: int,
         category: str | None,
@@ -159,7 +159,7 @@ class Recommender:
         scores = await self.rescorer.score_within_budget(user, candidates)
         blended = []
         for item in items:
-            b = blend(item.ml_score, scores.get(item.content_id), self.ml_weight, item.reason)
+            b = mix_scores(item.ml_score, scores.get(item.content_id), self.ml_weight, item.reason)
             blended.append(replace(item, score=b.score, llm_score=b.llm_score, reason=b.reason))
         pending = any(c.content_id not in scores for c in candidates)
         return sorted(blended, key=lambda r: r.score, reverse=True), pending
