@@ -12,6 +12,7 @@ from contextiq.config import Settings
 from contextiq.domain import Interaction
 from contextiq.events import EventBus, bus_from_url
 from contextiq.events.relay import OutboxRelay
+from contextiq.interactions import InteractionService
 from contextiq.llm import ScoringService, build_scoring_service
 from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.models import ModelHolder
@@ -40,6 +41,7 @@ class Services:
     catalog: Catalog
     catalog_service: CatalogService
     writer: GroupCommitWriter
+    interaction_service: InteractionService
     recommendations: RecommendationService
     rescorer: ScoringService | None
     precomputer: LLMPrecomputer | None
@@ -106,6 +108,7 @@ def build_services(settings: Settings) -> Services:
         await rec_cache.invalidate_users({i.user_id for i in items})
         relay.nudge()
 
+    writer = GroupCommitWriter(store, after_write)
     processor = EventProcessor(
         store, rec_cache, retrainer, precomputer.enqueue if precomputer else None
     )
@@ -122,7 +125,8 @@ def build_services(settings: Settings) -> Services:
         snapshots=snapshots,
         catalog=catalog,
         catalog_service=CatalogService(store, models, rec_cache),
-        writer=GroupCommitWriter(store, after_write),
+        writer=writer,
+        interaction_service=InteractionService(store, catalog, rec_cache, writer),
         recommendations=recommendations,
         rescorer=rescorer,
         precomputer=precomputer,

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
-from contextiq.api.deps import AdminAccess, ServicesDep
+from contextiq.api.deps import AdminAccess, ModelsDep, RetrainerDep, SettingsDep, StoreDep
 from contextiq.api.errors import documented
 from contextiq.api.schemas import ModelStatus, ModelVersionOut, RetrainAccepted
 from contextiq.store.records import ModelVersion
@@ -26,10 +26,11 @@ def _out(v: ModelVersion) -> ModelVersionOut:
 
 
 @router.get("/models", response_model=ModelStatus)
-async def model_status(services: ServicesDep) -> ModelStatus:
-    history = await services.store.model_versions()
-    active = next((v for v in history if v.version == services.models.version), None)
-    retrainer = services.retrainer
+async def model_status(
+    store: StoreDep, models: ModelsDep, retrainer: RetrainerDep, settings: SettingsDep
+) -> ModelStatus:
+    history = await store.model_versions()
+    active = next((v for v in history if v.version == models.version), None)
     last = retrainer.last_trained_at
     return ModelStatus(
         active=_out(active) if active else None,
@@ -41,7 +42,7 @@ async def model_status(services: ServicesDep) -> ModelStatus:
         ),
         events_since_training=retrainer.events_since_training,
         training=retrainer.training,
-        retrain_enabled=services.settings.admin_key is not None,
+        retrain_enabled=settings.admin_key is not None,
     )
 
 
@@ -51,7 +52,7 @@ async def model_status(services: ServicesDep) -> ModelStatus:
     response_model=RetrainAccepted,
     dependencies=[AdminAccess],
 )
-async def retrain(services: ServicesDep) -> RetrainAccepted:
+async def retrain(retrainer: RetrainerDep) -> RetrainAccepted:
     """Start a training round in the background; it is promoted only if no worse."""
-    started = services.retrainer.request()
+    started = retrainer.request()
     return RetrainAccepted(status="started" if started else "already_running")

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from contextiq.api.deps import ServicesDep
+from contextiq.api.deps import StoreDep
 from contextiq.api.schemas import CategoryCount, Identifier, RecentItem, UserProfile
 from contextiq.domain import InteractionType
 
@@ -12,14 +12,12 @@ router = APIRouter(tags=["users"])
 
 
 @router.get("/user-profile/{user_id}", response_model=UserProfile)
-async def user_profile(
-    user_id: Annotated[Identifier, Path()], services: ServicesDep
-) -> UserProfile:
+async def user_profile(user_id: Annotated[Identifier, Path()], store: StoreDep) -> UserProfile:
     """Counts come from the worker's applied events, so no event counts twice.
 
     A user with no interactions yet gets an empty profile: every user id is valid.
     """
-    profile = await services.store.user_profile(user_id)
+    profile = await store.user_profile(user_id)
     counts = {t.value: profile.counts.get(t.value, 0) for t in InteractionType}
     return UserProfile(
         user_id=user_id,
