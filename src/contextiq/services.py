@@ -14,12 +14,16 @@ from contextiq.events import EventBus, bus_from_url
 from contextiq.events.relay import OutboxRelay
 from contextiq.interactions import InteractionService
 from contextiq.llm import ScoringService, build_scoring_service
+from contextiq.privacy import UserDataService
 from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.precompute import LLMPrecomputer
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.recommend.service import RecommendationService
 from contextiq.recommend.snapshots import SnapshotRecorder
+from contextiq.security import AuditLog, Gate, KeyRing
+from contextiq.security.rate_limit import RateLimits
+from contextiq.security.tokens import TokenVerifier
 from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.store import Store
 from contextiq.worker.processor import EventProcessor, Retrainer
@@ -45,6 +49,9 @@ class Services:
     recommendations: RecommendationService
     rescorer: ScoringService | None
     precomputer: LLMPrecomputer | None
+    gate: Gate
+    audit: AuditLog
+    user_data: UserDataService
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -109,6 +116,12 @@ def build_services(settings: Settings) -> Services:
         relay.nudge()
 
     writer = GroupCommitWriter(store, after_write)
+    gate = Gate(
+        settings,
+        KeyRing(store, settings.key_cache_seconds),
+        TokenVerifier.from_settings(settings),
+        RateLimits(settings.rate_limit, settings.rate_limit_per_ip, settings.cache_url),
+    )
     processor = EventProcessor(
         store, rec_cache, retrainer, precomputer.enqueue if precomputer else None
     )
@@ -130,4 +143,7 @@ def build_services(settings: Settings) -> Services:
         recommendations=recommendations,
         rescorer=rescorer,
         precomputer=precomputer,
+        gate=gate,
+        audit=AuditLog(store),
+        user_data=UserDataService(store, catalog, rec_cache, snapshots, relay, rescorer),
     )

@@ -5,13 +5,11 @@ its reach is visible in its signature. All are `async def`: FastAPI runs plain `
 dependencies in a thread pool, a hop per request.
 """
 
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
-from contextiq.api.errors import ApiError
 from contextiq.cache import Cache
 from contextiq.catalog import CatalogService
 from contextiq.config import Settings
@@ -19,9 +17,12 @@ from contextiq.events import EventBus
 from contextiq.events.relay import OutboxRelay
 from contextiq.interactions import InteractionService
 from contextiq.llm import ScoringService
+from contextiq.privacy import UserDataService
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.recommend.service import RecommendationService
+from contextiq.security import AuditLog, Principal
+from contextiq.security.access import current_principal
 from contextiq.services import Services
 from contextiq.store.store import Store
 from contextiq.worker.processor import Retrainer
@@ -59,29 +60,7 @@ RecommendationsDep = Annotated[
 ]
 RescorerDep = Annotated[ScoringService | None, Depends(_component(lambda s: s.rescorer))]
 
-
-def _check(expected: str | None, given: str | None, what: str) -> None:
-    if expected is None:
-        return
-    if given is None or not secrets.compare_digest(expected, given):
-        raise ApiError(401, "unauthorized", f"a valid {what} header is required")
-
-
-async def require_api_key(
-    settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None
-) -> None:
-    """Write routes need `X-API-Key` when `CONTEXTIQ_API_KEY` is set."""
-    _check(settings.api_key, x_api_key, "X-API-Key")
-
-
-async def require_admin_key(
-    settings: SettingsDep, x_admin_key: Annotated[str | None, Header()] = None
-) -> None:
-    """Admin routes are closed unless `CONTEXTIQ_ADMIN_KEY` is set and given."""
-    if settings.admin_key is None:
-        raise ApiError(403, "forbidden", "admin routes are disabled: set CONTEXTIQ_ADMIN_KEY")
-    _check(settings.admin_key, x_admin_key, "X-Admin-Key")
-
-
-WriteAccess = Depends(require_api_key)
-AdminAccess = Depends(require_admin_key)
+UserDataDep = Annotated[UserDataService, Depends(_component(lambda s: s.user_data))]
+AuditLogDep = Annotated[AuditLog, Depends(_component(lambda s: s.audit))]
+#: The caller, as the route's `allow(...)` dependency authenticated them.
+PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
 
-from contextiq.api.deps import CatalogServiceDep, StoreDep, WriteAccess
+from contextiq.api.deps import CatalogServiceDep, StoreDep
 from contextiq.api.errors import ApiError, documented
 from contextiq.api.schemas import (
     CategoriesResponse,
@@ -18,8 +18,11 @@ from contextiq.api.schemas import (
     UpsertResult,
 )
 from contextiq.domain import Content
+from contextiq.security import Access, allow
 
-router = APIRouter(tags=["content"], responses=documented(401, 404))
+router = APIRouter(tags=["content"], responses=documented(401, 403, 404, 429))
+READ = [allow(Access.READ)]
+CATALOG = [allow(Access.CATALOG)]
 MAX_UPSERT = 1_000
 
 
@@ -40,7 +43,7 @@ def _not_found(content_id: str) -> ApiError:
     return ApiError(404, "content_not_found", f"content {content_id!r} does not exist")
 
 
-@router.get("/content", response_model=ContentPage)
+@router.get("/content", response_model=ContentPage, dependencies=READ)
 async def list_content(
     store: StoreDep,
     category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
@@ -54,7 +57,7 @@ async def list_content(
     return ContentPage(items=[_out(c) for c in items], total=total, limit=limit, offset=offset)
 
 
-@router.put("/content", response_model=UpsertResult, dependencies=[WriteAccess])
+@router.put("/content", response_model=UpsertResult, dependencies=CATALOG)
 async def upsert_content(
     catalog: CatalogServiceDep,
     items: Annotated[list[ContentIn], Body(max_length=MAX_UPSERT)],
@@ -63,14 +66,14 @@ async def upsert_content(
     return UpsertResult(upserted=await catalog.upsert([i.to_content() for i in items]))
 
 
-@router.get("/categories", response_model=CategoriesResponse)
+@router.get("/categories", response_model=CategoriesResponse, dependencies=READ)
 async def categories(store: StoreDep) -> CategoriesResponse:
     return CategoriesResponse(
         categories=[CategoryCount(category=c, count=n) for c, n in await store.categories()]
     )
 
 
-@router.get("/content/{content_id}", response_model=ContentOut)
+@router.get("/content/{content_id}", response_model=ContentOut, dependencies=READ)
 async def get_content(content_id: Annotated[Identifier, Path()], store: StoreDep) -> ContentOut:
     content = await store.get_content(content_id)
     if content is None:
@@ -78,9 +81,7 @@ async def get_content(content_id: Annotated[Identifier, Path()], store: StoreDep
     return _out(content)
 
 
-@router.delete(
-    "/content/{content_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[WriteAccess]
-)
+@router.delete("/content/{content_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=CATALOG)
 async def delete_content(
     content_id: Annotated[Identifier, Path()], catalog: CatalogServiceDep
 ) -> Response:
@@ -90,7 +91,7 @@ async def delete_content(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/content/{content_id}/similar", response_model=SimilarResponse)
+@router.get("/content/{content_id}/similar", response_model=SimilarResponse, dependencies=READ)
 async def similar_content(
     content_id: Annotated[Identifier, Path()],
     catalog: CatalogServiceDep,

@@ -9,6 +9,8 @@ from contextiq import __version__
 from contextiq.api.deps import BusDep, CacheDep, ModelsDep, RelayDep, RescorerDep, StoreDep
 from contextiq.api.schemas import DependencyStatus, HealthResponse
 from contextiq.llm import ScoringService
+from contextiq.security import Access, allow
+from contextiq.security.redact import redact
 
 router = APIRouter(tags=["health"])
 
@@ -18,7 +20,7 @@ async def _probe(backend: str, check: Callable[[], Awaitable[object]]) -> Depend
     try:
         await check()
     except Exception as exc:
-        return DependencyStatus(status="down", backend=backend, detail=str(exc)[:200])
+        return DependencyStatus(status="down", backend=backend, detail=redact(str(exc))[:200])
     latency = (time.perf_counter() - started) * 1000
     return DependencyStatus(status="ok", backend=backend, latency_ms=round(latency, 2))
 
@@ -30,12 +32,14 @@ def _llm_status(rescorer: ScoringService | None) -> DependencyStatus:
     return DependencyStatus(
         status="ok" if health.state == "ok" else "degraded",
         backend=f"{health.provider}:{health.model}",
-        detail=health.state if health.detail is None else f"{health.state}: {health.detail}",
+        detail=health.state
+        if health.detail is None
+        else redact(f"{health.state}: {health.detail}"),
         latency_ms=health.p50_latency_ms,
     )
 
 
-@router.get("/health", response_model=HealthResponse)
+@router.get("/health", response_model=HealthResponse, dependencies=[allow(Access.PUBLIC)])
 async def health(
     store: StoreDep,
     cache: CacheDep,

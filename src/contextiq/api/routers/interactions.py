@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter, status
 from pydantic import ValidationError
 
-from contextiq.api.deps import InteractionServiceDep, SettingsDep, WriteAccess
+from contextiq.api.deps import InteractionServiceDep, PrincipalDep, SettingsDep
 from contextiq.api.errors import ApiError, documented
 from contextiq.api.schemas import (
     BatchInteractionsIn,
@@ -16,21 +16,25 @@ from contextiq.api.schemas import (
 )
 from contextiq.domain import Interaction
 from contextiq.interactions import UnknownContent
+from contextiq.security import Access, allow, require_user
 
-router = APIRouter(
-    tags=["interactions"], responses=documented(401, 404), dependencies=[WriteAccess]
-)
+router = APIRouter(tags=["interactions"], responses=documented(401, 403, 404, 429))
 
 
 @router.post(
     "/interact",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=InteractionAccepted,
+    dependencies=[allow(Access.OWN_WRITE)],
 )
 async def interact(
-    body: InteractionIn, settings: SettingsDep, interactions: InteractionServiceDep
+    body: InteractionIn,
+    settings: SettingsDep,
+    interactions: InteractionServiceDep,
+    principal: PrincipalDep,
 ) -> InteractionAccepted:
     """Record one interaction; a repeated `event_id` is accepted and counted once."""
+    require_user(principal, body.user_id)
     item = body.to_interaction(settings)
     try:
         accepted = await interactions.record(item)
@@ -45,6 +49,7 @@ async def interact(
     "/interactions/batch",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=BatchInteractionsResult,
+    dependencies=[allow(Access.WRITE)],
 )
 async def interactions_batch(
     body: BatchInteractionsIn, settings: SettingsDep, interactions: InteractionServiceDep

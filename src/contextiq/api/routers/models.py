@@ -4,12 +4,13 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
-from contextiq.api.deps import AdminAccess, ModelsDep, RetrainerDep, SettingsDep, StoreDep
+from contextiq.api.deps import ModelsDep, RetrainerDep, SettingsDep, StoreDep
 from contextiq.api.errors import documented
 from contextiq.api.schemas import ModelStatus, ModelVersionOut, RetrainAccepted
+from contextiq.security import Access, allow
 from contextiq.store.records import ModelVersion
 
-router = APIRouter(tags=["models"], responses=documented(401, 403))
+router = APIRouter(tags=["models"], responses=documented(401, 403, 429))
 
 
 def _out(v: ModelVersion) -> ModelVersionOut:
@@ -25,7 +26,7 @@ def _out(v: ModelVersion) -> ModelVersionOut:
     )
 
 
-@router.get("/models", response_model=ModelStatus)
+@router.get("/models", response_model=ModelStatus, dependencies=[allow(Access.READ)])
 async def model_status(
     store: StoreDep, models: ModelsDep, retrainer: RetrainerDep, settings: SettingsDep
 ) -> ModelStatus:
@@ -50,7 +51,7 @@ async def model_status(
     "/models/retrain",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RetrainAccepted,
-    dependencies=[AdminAccess],
+    dependencies=[allow(Access.ADMIN)],
 )
 async def retrain(retrainer: RetrainerDep) -> RetrainAccepted:
     """Start a training round in the background; it is promoted only if no worse."""

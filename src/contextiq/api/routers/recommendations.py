@@ -8,10 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from contextiq.api.deps import ModelsDep, RecCacheDep, RecommendationsDep
+from contextiq.api.errors import documented
 from contextiq.api.schemas import Identifier, RecommendationOut, RecommendationsResponse
 from contextiq.recommend.service import Result
+from contextiq.security import Access, allow
 
-router = APIRouter(tags=["recommendations"])
+router = APIRouter(tags=["recommendations"], responses=documented(401, 403, 429))
 JSON = "application/json"
 PENDING_TTL_SECONDS = 10.0
 
@@ -44,6 +46,7 @@ def _response(result: Result, cached: bool) -> RecommendationsResponse:
     "/recommendations",
     response_model=RecommendationsResponse,
     responses={200: {"content": {JSON: {}}}},
+    dependencies=[allow(Access.OWN_READ)],
 )
 async def recommendations(
     cache: RecCacheDep,
