@@ -20,12 +20,12 @@ test is generated.
 """
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from enum import StrEnum
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.datastructures import Headers
 
 from contextiq.api.errors import ApiError
@@ -221,24 +221,38 @@ def require_user(principal: Principal, user_id: str) -> None:
         raise forbidden("a user token may only act for its own user")
 
 
-def route_access(route: APIRoute) -> Access | None:
-    found = {_ACCESS_OF[d.dependency] for d in route.dependencies if d.dependency in _ACCESS_OF}
+def declared_access(dependencies: Iterable[Any]) -> Access | None:
+    found = {_ACCESS_OF[d.dependency] for d in dependencies if d.dependency in _ACCESS_OF}
     if len(found) > 1:
-        raise RuntimeError(f"{route.path} declares more than one access: {sorted(found)}")
+        raise RuntimeError(f"more than one access declared: {sorted(found)}")
     return found.pop() if found else None
 
 
 def secure_routes(app: FastAPI) -> None:
     """Every API route declares its access (else the app does not start); the OpenAPI says it."""
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
+    declared: dict[tuple[str, str], Access] = {}
+    # Route contexts carry the dependencies of the routers a route was included through.
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute):
             continue
-        access = route_access(route)
+        methods = sorted(route.methods or ())
+        path = route.path_format or ""
+        access = declared_access(route.dependencies)
         if access is None:
-            if route.path.startswith("/api/"):
+            if path.startswith("/api/"):
                 raise RuntimeError(
-                    f"route {sorted(route.methods or ())} {route.path} declares no access: add "
+                    f"route {methods} {path} declares no access: add "
                     "`dependencies=[allow(Access....)]` (contextiq.security.access)"
                 )
             continue
-        route.openapi_extra = {**(route.openapi_extra or {}), "x-access": access.value}
+        for method in methods:
+            declared[path, method.lower()] = access
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build_openapi()
+        for (path, method), access in declared.items():
+            schema["paths"][path][method]["x-access"] = access.value
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
