@@ -1,4 +1,4 @@
-"""Every route × every kind of caller, generated from the OpenAPI: a new route cannot be missed.
+"""Every route with every kind of caller, generated from the OpenAPI: a new route cannot be missed.
 
 Each operation must carry `x-access` (written by `secure_routes` from the route's `allow(...)`),
 and each access level has one row of expected outcomes here. "ok" means the request got past

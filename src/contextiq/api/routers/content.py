@@ -81,7 +81,9 @@ async def get_content(content_id: Annotated[Identifier, Path()], store: StoreDep
     return _out(content)
 
 
-@router.delete("/content/{content_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=CATALOG)
+@router.delete(
+    "/content/{content_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=CATALOG
+)
 async def delete_content(
     content_id: Annotated[Identifier, Path()], catalog: CatalogServiceDep
 ) -> Response:
