@@ -196,7 +196,8 @@ def allow(access: Access) -> Any:
 
 def audit_entry(request: Request, principal: Principal) -> dict[str, Any]:
     """What the security middleware writes once the response status is known."""
-    route = request.scope.get("route")
+    templates: dict[tuple[Any, str], str] = getattr(request.app.state, "route_templates", {})
+    template = templates.get((request.scope.get("endpoint"), request.method), request.url.path)
     params = dict(request.path_params)
     user_id = params.pop("user_id", None)
     target = user_pseudonym(user_id) if user_id else None
@@ -204,7 +205,7 @@ def audit_entry(request: Request, principal: Principal) -> dict[str, Any]:
         target = ",".join(f"{k}:{v}" for k, v in sorted(params.items()))
     return {
         "actor": principal.name,
-        "action": f"{request.method} {getattr(route, 'path', request.url.path)}",
+        "action": f"{request.method} {template}",
         "target": target,
     }
 
@@ -231,6 +232,7 @@ def declared_access(dependencies: Iterable[Any]) -> Access | None:
 def secure_routes(app: FastAPI) -> None:
     """Every API route declares its access (else the app does not start); the OpenAPI says it."""
     declared: dict[tuple[str, str], Access] = {}
+    templates: dict[tuple[Any, str], str] = {}
     # Route contexts carry the dependencies of the routers a route was included through.
     for route in iter_route_contexts(app.routes):
         if not isinstance(route.original_route, APIRoute):
@@ -247,6 +249,8 @@ def secure_routes(app: FastAPI) -> None:
             continue
         for method in methods:
             declared[path, method.lower()] = access
+            templates[route.endpoint, method] = path
+    app.state.route_templates = templates  # the audit log names routes by their template
     build_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
