@@ -3,7 +3,7 @@ import { setApiKey } from "../api/client";
 
 const STORAGE_KEY = "contextiq.apiKey";
 
-/** Only needed when the server enforces an API key on write routes; kept for this browser tab. */
+/** Needed when the server checks keys (on writes, or on everything with auth required); kept for this browser tab. */
 export function ApiKeySettings() {
   const inputId = useId();
   const [key, setKey] = useState(() => window.sessionStorage.getItem(STORAGE_KEY) ?? "");
@@ -19,7 +19,7 @@ export function ApiKeySettings() {
       <summary>API key{key ? " (set)" : ""}</summary>
       <div className="field">
         <label htmlFor={inputId} className="field__label">
-          API key for write requests
+          API key or user token (sent with every request)
         </label>
         <input
           id={inputId}
