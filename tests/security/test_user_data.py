@@ -15,15 +15,18 @@ from contextiq.api.app import create_app
 from contextiq.cache.memory import MemoryCache
 from contextiq.cli.bootstrap import bootstrap
 from contextiq.domain import Content, Interaction, InteractionType
+from contextiq.events.local import LocalBus
+from contextiq.events.relay import OutboxRelay
 from contextiq.events.types import InteractionRecorded, UserDeleted, decode_event
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.services import Services
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store, utcnow
+from contextiq.store.tables import Base
 from contextiq.worker.processor import EventProcessor, Retrainer
 from contextiq.worker.training import load_training_data
 from tests.conftest import embedded_settings
-from tests.integration.conftest import redis_url  # noqa: F401 (a fixture)
+from tests.integration.conftest import pg_url, redis_url  # noqa: F401 (fixtures)
 
 USER = "erase-me-7"
 ADMIN = {"X-API-Key": "admin-key-for-erasure-tests"}
@@ -194,3 +197,52 @@ async def test_a_worker_applying_the_event_forgets_the_user(tmp_path: Path) -> N
         assert await memory.get_int("gen:user:keeper") == 2
     finally:
         await store.close()
+
+
+async def _erase_through_the_relay(url: str) -> None:
+    """Deletion, relay and consumer on one store: the outbox row holding the erasure is locked
+    by the relay (PostgreSQL) while the consumer erases the user, and goes once sent."""
+    store = Store(url)
+    bus = LocalBus()
+    cache = RecommendationCache(MemoryCache(), 60)
+    processor = EventProcessor(store, cache, Retrainer(lambda: asyncio.sleep(0), 0, 0))
+    consumer = asyncio.create_task(bus.consume(processor.handle))
+    await asyncio.sleep(0)
+    relay = OutboxRelay(store, bus)
+    try:
+        content_id = (await store.list_content(None, None, 1, 0))[0][0].content_id
+        await store.record_interactions(
+            [
+                Interaction(f"{USER}-{n}", USER, content_id, InteractionType.LIKE, 3.0, utcnow())
+                for n in range(3)
+            ]
+        )
+        await relay.drain_once()
+        assert (await store.user_profile(USER)).counts == {"like": 3}
+        removed = await store.delete_user(
+            UserDeleted(event_id="erasure-1", user_id=USER, requested_at=utcnow())
+        )
+        assert removed["interactions"] == 3 and removed["events"] == 3
+        assert await relay.drain_once() == 1
+        assert await store.pending_outbox() == 0
+        async with store.engine.connect() as conn:
+            for table in Base.metadata.sorted_tables:
+                rows = (await conn.execute(table.select())).all()
+                assert not [r for r in rows if USER in str(tuple(r))], table.name
+    finally:
+        consumer.cancel()
+        await store.close()
+
+
+async def test_erasure_through_the_relay_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
+    await upgrade_async(url)
+    store = Store(url)
+    await store.upsert_content([Content("c1", "Title", "news")])
+    await store.close()
+    await _erase_through_the_relay(url)
+
+
+@pytest.mark.integration
+async def test_erasure_through_the_relay_on_postgresql(pg_url: str) -> None:  # noqa: F811
+    await _erase_through_the_relay(pg_url)
