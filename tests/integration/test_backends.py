@@ -1,13 +1,15 @@
 """The Redis cache and the Kafka bus against real servers."""
 
 import asyncio
-from typing import Any
+from datetime import UTC, datetime
 
 import pytest
 
 from contextiq.cache import CacheUnavailable, cache_from_url
+from contextiq.domain import Interaction, InteractionType
 from contextiq.events import BusUnavailable, bus_from_url
 from contextiq.events.kafka import KafkaBus, parse_kafka_url
+from contextiq.events.types import Event, InteractionRecorded
 from contextiq.store.records import OutboxEvent
 from tests.integration.conftest import Broker, free_port
 
@@ -56,16 +58,21 @@ async def test_redis_cache_down_raises_cache_unavailable_quickly() -> None:
 
 
 def _events(start: int, n: int) -> list[OutboxEvent]:
+    def recorded(i: int) -> InteractionRecorded:
+        return InteractionRecorded(
+            Interaction(f"e{i}", f"u{i % 7}", "c1", InteractionType.VIEW, 1.0, datetime.now(UTC))
+        )
+
     return [
-        OutboxEvent(id=i, key=f"u{i % 7}", payload={"event_id": f"e{i}", "user_id": f"u{i % 7}"})
+        OutboxEvent(id=i, key=f"u{i % 7}", payload=recorded(i).to_wire())
         for i in range(start, start + n)
     ]
 
 
-async def _collect(bus: KafkaBus, until: int, seen: list[dict[str, Any]]) -> None:
+async def _collect(bus: KafkaBus, until: int, seen: list[Event]) -> None:
     enough = asyncio.Event()
 
-    async def handler(batch: list[dict[str, Any]]) -> None:
+    async def handler(batch: list[Event]) -> None:
         seen.extend(batch)
         if len(seen) >= until:
             enough.set()
@@ -86,14 +93,14 @@ async def test_kafka_delivers_keyed_events_and_resumes_from_commits(broker: Brok
     try:
         await producer.publish(_events(0, 300))
         await producer.ping()
-        seen: list[dict[str, Any]] = []
+        seen: list[Event] = []
         await _collect(first, 300, seen)
-        assert sorted(e["event_id"] for e in seen) == sorted(f"e{i}" for i in range(300))
+        assert sorted(e.event_id for e in seen) == sorted(f"e{i}" for i in range(300))
         await producer.publish(_events(300, 50))
-        later: list[dict[str, Any]] = []
+        later: list[Event] = []
         await _collect(second, 50, later)
         # Committed offsets hold across consumers of the group: only the new events arrive.
-        assert sorted(e["event_id"] for e in later) == sorted(f"e{i}" for i in range(300, 350))
+        assert sorted(e.event_id for e in later) == sorted(f"e{i}" for i in range(300, 350))
     finally:
         for bus in (producer, first, second):
             await bus.close()
