@@ -1,6 +1,7 @@
 """The `contextiq` command line."""
 
 import asyncio
+import ipaddress
 import json
 import logging
 from enum import StrEnum
@@ -11,6 +12,7 @@ import typer
 import uvicorn
 
 from contextiq.cli.bootstrap import bootstrap, load, seed_demo, train
+from contextiq.cli.keys import keys_app
 from contextiq.cli.ml import evaluate, offline_app
 from contextiq.config import InvalidSettings, Settings, get_settings
 from contextiq.store.migrate import upgrade
@@ -19,6 +21,7 @@ from contextiq.store.store import Store
 app = typer.Typer(help="Context IQ: personalized content recommendations.", no_args_is_help=True)
 app.add_typer(offline_app, name="offline", help="Batch experiments on CSV files.")
 app.command("evaluate")(evaluate)
+app.add_typer(keys_app, name="keys")
 
 
 def _say(message: str) -> None:
@@ -41,6 +44,15 @@ def _logging() -> None:
     )
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
+
+
 @app.command()
 def serve(
     bootstrap_first: Annotated[
@@ -54,10 +66,19 @@ def serve(
     from contextiq.api.app import create_app
 
     settings = _settings()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    if not (settings.auth_required or settings.allow_open or is_loopback(bind_host)):
+        typer.echo(
+            f"error: refusing to serve on {bind_host} with authentication off: anyone who can "
+            "reach it could read every user's history. Set CONTEXTIQ_AUTH_REQUIRED=true (and "
+            "create keys with `contextiq keys create`), or CONTEXTIQ_ALLOW_OPEN=true to accept "
+            "an open server (docs/security.md).",
+            err=True,
+        )
+        raise typer.Exit(2)
     if bootstrap_first:
         bootstrap(settings, _say)
     _logging()
-    bind_host, bind_port = host or settings.host, port or settings.port
     _say(f"==> serving on http://{bind_host}:{bind_port} (API docs at /docs)")
     # At "warning" uvicorn's access lines are dropped anyway; access_log=False skips building them.
     uvicorn.run(

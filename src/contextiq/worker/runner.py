@@ -5,6 +5,7 @@ import logging
 import signal
 
 from contextiq.config import Settings
+from contextiq.security.redact import install_redaction
 from contextiq.services import build_services
 from contextiq.store.migrate import upgrade_async
 
@@ -14,6 +15,7 @@ log = logging.getLogger(__name__)
 async def run_worker(settings: Settings) -> None:
     if settings.migrate_on_start:
         await upgrade_async(settings.database_url)
+    install_redaction(settings)
     services = build_services(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
