@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,16 @@ class Settings(BaseSettings):
     api_key: str | None = None
     admin_key: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
+
+    # Observability: logs, request ids, Prometheus metrics (see DEPLOYMENT.md, Monitoring).
+    log_level: str = Field("INFO", pattern=r"(?i)^(debug|info|warning|error)$")
+    # auto: JSON lines unless stderr is a terminal (readable text there).
+    log_format: Literal["auto", "json", "text"] = "auto"
+    metrics_enabled: bool = True
+    # How often gauges read from the database and the live model are refreshed.
+    metrics_sample_seconds: float = Field(10.0, gt=0)
+    # `contextiq worker` serves /metrics on this port when above 0 (the API serves it itself).
+    worker_metrics_port: int = Field(0, ge=0, le=65535)
 
 
 @lru_cache

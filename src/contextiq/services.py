@@ -13,6 +13,8 @@ from contextiq.domain import Interaction
 from contextiq.events import EventBus, bus_from_url
 from contextiq.events.relay import OutboxRelay
 from contextiq.llm import ScoringService, build_scoring_service
+from contextiq.observability.metrics import process_exited
+from contextiq.observability.sampler import MetricsSampler
 from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.precompute import LLMPrecomputer
@@ -64,6 +66,13 @@ class Services:
             self.spawn(self.retrainer.schedule(), "retrain-schedule")
         if watch_models:
             self.spawn(self.models.watch(), "model-watch")
+        if self.settings.metrics_enabled:
+            self.spawn(self.sampler().run(), "metrics-sampler")
+
+    def sampler(self) -> MetricsSampler:
+        return MetricsSampler(
+            self.store, self.models, self.rescorer, self.settings.metrics_sample_seconds
+        )
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -77,6 +86,7 @@ class Services:
         if self.rescorer is not None:
             await self.rescorer.close()
         await self.store.close()
+        process_exited()
 
 
 def build_services(settings: Settings) -> Services:

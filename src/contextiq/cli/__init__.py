@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import logging
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +12,7 @@ import uvicorn
 from contextiq.cli.bootstrap import bootstrap, load, seed_demo, train
 from contextiq.cli.ml import evaluate, offline_app
 from contextiq.config import Settings, get_settings
+from contextiq.observability.logs import configure_logging
 from contextiq.store.migrate import upgrade
 from contextiq.store.store import Store
 
@@ -23,12 +23,6 @@ app.command("evaluate")(evaluate)
 
 def _say(message: str) -> None:
     typer.echo(message)
-
-
-def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
 
 
 @app.command()
@@ -46,7 +40,7 @@ def serve(
     settings = get_settings()
     if bootstrap_first:
         bootstrap(settings, _say)
-    _logging()
+    configure_logging(settings)
     bind_host, bind_port = host or settings.host, port or settings.port
     _say(f"==> serving on http://{bind_host}:{bind_port} (API docs at /docs)")
     # At "warning" uvicorn's access lines are dropped anyway; access_log=False skips building them.
@@ -56,6 +50,7 @@ def serve(
         port=bind_port,
         log_level="warning",
         access_log=False,
+        log_config=None,  # uvicorn's own lines go through ours (JSON or text, redacted)
     )
 
 
@@ -64,7 +59,6 @@ def worker() -> None:
     """Consume interaction events, update profiles and popularity, retrain and promote."""
     from contextiq.worker.runner import run_worker
 
-    _logging()
     asyncio.run(run_worker(get_settings()))
 
 

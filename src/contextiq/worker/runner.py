@@ -5,6 +5,8 @@ import logging
 import signal
 
 from contextiq.config import Settings
+from contextiq.observability.logs import configure_logging
+from contextiq.observability.setup import serve_worker_metrics
 from contextiq.services import build_services
 from contextiq.store.migrate import upgrade_async
 
@@ -12,6 +14,8 @@ log = logging.getLogger(__name__)
 
 
 async def run_worker(settings: Settings) -> None:
+    configure_logging(settings)
+    serve_worker_metrics(settings)
     if settings.migrate_on_start:
         await upgrade_async(settings.database_url)
     services = build_services(settings)
