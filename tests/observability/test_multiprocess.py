@@ -10,13 +10,14 @@ from tests.observability.scrape import value
 PROCESS = """
 import sys
 from contextiq.observability import metrics as m
-requests, pending, breaker, exit_cleanly = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"
+requests, pending, breaker, exit_cleanly = sys.argv[1:]
+requests, pending = int(requests), int(pending)
 for _ in range(requests):
     m.HTTP_REQUEST_DURATION.labels("GET", "/api/v1/health", "200").observe(0.003)
 m.CACHE_LOOKUPS.labels("hit").inc(requests)
 m.OUTBOX_PENDING.set(pending)
 m.LLM_BREAKER_STATE.labels("local").set(m.BREAKER_LEVELS[breaker])
-if exit_cleanly:
+if exit_cleanly == "1":
     m.process_exited()
 """
 
