@@ -150,3 +150,35 @@ def openapi() -> None:
     from contextiq.api.app import create_app
 
     _say(json.dumps(create_app(Settings()).openapi(), indent=2, sort_keys=True))
+
+
+models_app = typer.Typer(help="The model registry: list versions, roll back.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every trained version, oldest first, with its held-out metrics; * marks the active one."""
+    from contextiq.ml.registry import ModelRegistry
+
+    registry = ModelRegistry(get_settings().model_dir)
+    active = registry.active_version()
+    for info in registry.versions():
+        mark = "*" if info.version == active else " "
+        metrics = " ".join(f"{k}={v:.4f}" for k, v in sorted(info.metrics.items()))
+        _say(f"{mark} {info.version}  {info.created_at}  {metrics}")
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[str, typer.Argument(help="a version from `models list`")],
+) -> None:
+    """Serve VERSION (a rollback, or a rejected candidate); every replica swaps to it in seconds."""
+    from contextiq.ml.registry import ModelRegistry
+
+    registry = ModelRegistry(get_settings().model_dir)
+    try:
+        registry.promote(version)
+    except KeyError as exc:
+        raise typer.BadParameter(f"{exc.args[0]}; see `contextiq models list`") from exc
+    _say(f"{version} is now the active model")

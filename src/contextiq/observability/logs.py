@@ -68,8 +68,10 @@ class JsonFormatter(logging.Formatter):
         if request_id:
             line["request_id"] = request_id
         line.update(_fields(record))
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:  # set earlier by a record factory that scrubbed it, if any
+            line["exception"] = record.exc_text
         return self.redact(orjson.dumps(line, default=str).decode())
 
 
