@@ -63,9 +63,7 @@ def main() -> None:
         p50 = sum(r.p50_ms for r in runs) / len(runs)
         p99 = sum(r.p99_ms for r in runs) / len(runs)
         errors = sum(r.errors for r in runs)
-        print(
-            f"| {name} | {rps:,.0f} | {rps / off_rps:.3f} | {p50:.2f} | {p99:.2f} | {errors} |"
-        )
+        print(f"| {name} | {rps:,.0f} | {rps / off_rps:.3f} | {p50:.2f} | {p99:.2f} | {errors} |")
         print(f"|   rounds: {', '.join(f'{r.rps:,.0f}' for r in runs)} | | | | | |")
 
 

@@ -1,6 +1,7 @@
 """The hooks the API, the worker and the command line call: one line each."""
 
 import logging
+from wsgiref.simple_server import WSGIServer
 
 from fastapi import FastAPI
 from prometheus_client import start_http_server
@@ -28,15 +29,15 @@ def install_observability(app: FastAPI, settings: Settings) -> None:
         app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
 
 
-def serve_worker_metrics(settings: Settings) -> None:
+def serve_worker_metrics(settings: Settings) -> WSGIServer | None:
     """`contextiq worker` has no HTTP API: /metrics on a port of its own, when one is set."""
     if not settings.metrics_enabled or not settings.worker_metrics_port:
-        return
+        return None
+    port = settings.worker_metrics_port
     try:
-        start_http_server(
-            settings.worker_metrics_port, settings.host, registry=exposition_registry()
-        )
+        server, _ = start_http_server(port, settings.host, registry=exposition_registry())
     except OSError as exc:  # the port is taken: the worker still works, unobserved
-        log.warning("worker metrics not served on port %d: %s", settings.worker_metrics_port, exc)
-        return
-    log.info("worker metrics on http://%s:%d/metrics", settings.host, settings.worker_metrics_port)
+        log.warning("worker metrics not served on port %d: %s", port, exc)
+        return None
+    log.info("worker metrics on http://%s:%d/metrics", settings.host, port)
+    return server

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 async def run_worker(settings: Settings) -> None:
     configure_logging(settings)
-    serve_worker_metrics(settings)
+    metrics_server = serve_worker_metrics(settings)
     if settings.migrate_on_start:
         await upgrade_async(settings.database_url)
     services = build_services(settings)
@@ -29,3 +29,5 @@ async def run_worker(settings: Settings) -> None:
         await stop.wait()
     finally:
         await services.stop()
+        if metrics_server is not None:
+            metrics_server.shutdown()
