@@ -12,13 +12,9 @@ request, where a fixed per-request cost shows most. Server logs go to this proce
 """
 
 import argparse
-import tempfile
-from pathlib import Path
 
-from contextiq.cli.bootstrap import bootstrap
-from contextiq.config import Settings
 from loadgen import BIN, WrkResult, free_port, process, wrk
-from serve import RANDOM_USER, env_for, visit_every_user
+from serve import RANDOM_USER, bootstrapped_demo, env_for, visit_every_user
 
 CONFIGS = {
     "off": {"CONTEXTIQ_METRICS_ENABLED": "false", "CONTEXTIQ_LOG_LEVEL": "WARNING"},
@@ -32,16 +28,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="contextiq-bench-obs-"))
-    base_env = env_for(root, 0, 300)
-    bootstrap(
-        Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            database_url=base_env["CONTEXTIQ_DATABASE_URL"],
-            model_dir=root / "models",
-        ),
-        print,
-    )
+    root = bootstrapped_demo()
     results: dict[str, list[WrkResult]] = {name: [] for name in CONFIGS}
     for _ in range(args.rounds):
         for name, extra in CONFIGS.items():
