@@ -67,12 +67,9 @@ class Services:
         if watch_models:
             self.spawn(self.models.watch(), "model-watch")
         if self.settings.metrics_enabled:
-            self.spawn(self.sampler().run(), "metrics-sampler")
-
-    def sampler(self) -> MetricsSampler:
-        return MetricsSampler(
-            self.store, self.models, self.rescorer, self.settings.metrics_sample_seconds
-        )
+            interval = self.settings.metrics_sample_seconds
+            sampler = MetricsSampler(self.store, self.models, self.rescorer, interval)
+            self.spawn(sampler.run(), "metrics-sampler")
 
     async def stop(self) -> None:
         for task in self.tasks:
