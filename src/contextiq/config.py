@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from limits import parse
 from pydantic import (
@@ -103,6 +103,16 @@ class Settings(BaseSettings):
     #: How long a replica trusts its copy of a stored key (a revocation takes this long).
     key_cache_seconds: float = Field(5.0, ge=0)
     cors_origins: list[str] = Field(default_factory=list)
+
+    # Observability: logs, request ids, Prometheus metrics (see DEPLOYMENT.md, Monitoring).
+    log_level: str = Field("INFO", pattern=r"(?i)^(debug|info|warning|error)$")
+    # auto: JSON lines unless stderr is a terminal (readable text there).
+    log_format: Literal["auto", "json", "text"] = "auto"
+    metrics_enabled: bool = True
+    # How often gauges read from the database and the live model are refreshed.
+    metrics_sample_seconds: float = Field(10.0, gt=0)
+    # `contextiq worker` serves /metrics on this port when above 0 (the API serves it itself).
+    worker_metrics_port: int = Field(0, ge=0, le=65535)
 
     @field_validator(*URL_SETTINGS)
     @classmethod

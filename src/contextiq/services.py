@@ -14,6 +14,8 @@ from contextiq.events import EventBus, open_bus
 from contextiq.events.relay import OutboxRelay
 from contextiq.interactions import InteractionService
 from contextiq.llm import ScoringService, build_scoring_service
+from contextiq.observability.metrics import process_exited
+from contextiq.observability.sampler import MetricsSampler
 from contextiq.privacy import UserDataService
 from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.models import ModelHolder
@@ -73,6 +75,10 @@ class Services:
             self.spawn(self.retrainer.schedule(), "retrain-schedule")
         if watch_models:
             self.spawn(self.models.watch(), "model-watch")
+        if self.settings.metrics_enabled:
+            interval = self.settings.metrics_sample_seconds
+            sampler = MetricsSampler(self.store, self.models, self.rescorer, interval)
+            self.spawn(sampler.run(), "metrics-sampler")
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -86,6 +92,7 @@ class Services:
         if self.rescorer is not None:
             await self.rescorer.close()
         await self.store.close()
+        process_exited()
 
 
 def build_services(settings: Settings) -> Services:

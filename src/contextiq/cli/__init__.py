@@ -3,7 +3,6 @@
 import asyncio
 import ipaddress
 import json
-import logging
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +14,7 @@ from contextiq.cli.bootstrap import bootstrap, load, seed_demo, train
 from contextiq.cli.keys import keys_app
 from contextiq.cli.ml import evaluate, offline_app
 from contextiq.config import InvalidSettings, Settings, get_settings
+from contextiq.observability.logs import configure_logging
 from contextiq.store.migrate import upgrade
 from contextiq.store.store import Store
 
@@ -36,12 +36,6 @@ def _settings() -> Settings:
         for line in str(exc).splitlines():
             typer.echo(f"error: {line}", err=True)
         raise typer.Exit(2) from None
-
-
-def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
 
 
 def is_loopback(host: str) -> bool:
@@ -78,7 +72,7 @@ def serve(
         raise typer.Exit(2)
     if bootstrap_first:
         bootstrap(settings, _say)
-    _logging()
+    configure_logging(settings)
     _say(f"==> serving on http://{bind_host}:{bind_port} (API docs at /docs)")
     # At "warning" uvicorn's access lines are dropped anyway; access_log=False skips building them.
     uvicorn.run(
@@ -87,6 +81,7 @@ def serve(
         port=bind_port,
         log_level="warning",
         access_log=False,
+        log_config=None,  # uvicorn's own lines go through ours (JSON or text, redacted)
     )
 
 
@@ -95,7 +90,6 @@ def worker() -> None:
     """Consume interaction events, update profiles and popularity, retrain and promote."""
     from contextiq.worker.runner import run_worker
 
-    _logging()
     asyncio.run(run_worker(_settings()))
 
 
@@ -187,3 +181,35 @@ def openapi() -> None:
     from contextiq.api.app import create_app
 
     _say(json.dumps(create_app(_settings()).openapi(), indent=2, sort_keys=True))
+
+
+models_app = typer.Typer(help="The model registry: list versions, roll back.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every trained version, oldest first, with its held-out metrics; * marks the active one."""
+    from contextiq.ml.registry import ModelRegistry
+
+    registry = ModelRegistry(_settings().model_dir)
+    active = registry.active_version()
+    for info in registry.versions():
+        mark = "*" if info.version == active else " "
+        metrics = " ".join(f"{k}={v:.4f}" for k, v in sorted(info.metrics.items()))
+        _say(f"{mark} {info.version}  {info.created_at}  {metrics}")
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[str, typer.Argument(help="a version from `models list`")],
+) -> None:
+    """Serve VERSION (a rollback, or a rejected candidate); every replica swaps to it in seconds."""
+    from contextiq.ml.registry import ModelRegistry
+
+    registry = ModelRegistry(_settings().model_dir)
+    try:
+        registry.promote(version)
+    except KeyError as exc:
+        raise typer.BadParameter(f"{exc.args[0]}; see `contextiq models list`") from exc
+    _say(f"{version} is now the active model")
