@@ -2,11 +2,39 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from limits import parse
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contextiq.backends import SchemeRegistry
+from contextiq.cache import CACHES
+from contextiq.events import BUSES
+from contextiq.llm.factory import SCORERS
+from contextiq.store.engine import DATABASES
+
+#: Each URL setting and the registry of the backends it may name.
+URL_SETTINGS: dict[str, SchemeRegistry[object]] = {
+    "database_url": DATABASES,
+    "events_url": BUSES,
+    "cache_url": CACHES,
+    "llm_url": SCORERS,
+}
+
+ENV_PREFIX = "CONTEXTIQ_"
+
+
+class InvalidSettings(ValueError):
+    """Settings that cannot start a process: one line per wrong setting, naming its variable."""
+
 
 #: Shortest HS256 secret accepted: RFC 7518 asks for a key as long as the hash (32 bytes).
 MIN_JWT_SECRET_BYTES = 32
@@ -16,7 +44,7 @@ class Settings(BaseSettings):
     """Context IQ settings, read from `CONTEXTIQ_*` variables (and `.env`)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CONTEXTIQ_", env_file=".env", env_ignore_empty=True, extra="ignore"
+        env_prefix=ENV_PREFIX, env_file=".env", env_ignore_empty=True, extra="ignore"
     )
 
     host: str = "127.0.0.1"
@@ -76,6 +104,24 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(5.0, ge=0)
     cors_origins: list[str] = Field(default_factory=list)
 
+    # Observability: logs, request ids, Prometheus metrics (see DEPLOYMENT.md, Monitoring).
+    log_level: str = Field("INFO", pattern=r"(?i)^(debug|info|warning|error)$")
+    # auto: JSON lines unless stderr is a terminal (readable text there).
+    log_format: Literal["auto", "json", "text"] = "auto"
+    metrics_enabled: bool = True
+    # How often gauges read from the database and the live model are refreshed.
+    metrics_sample_seconds: float = Field(10.0, gt=0)
+    # `contextiq worker` serves /metrics on this port when above 0 (the API serves it itself).
+    worker_metrics_port: int = Field(0, ge=0, le=65535)
+
+    @field_validator(*URL_SETTINGS)
+    @classmethod
+    def _known_scheme(cls, url: str, info: ValidationInfo) -> str:
+        """A backend URL must name a registered scheme: fail at start-up, not on first use."""
+        assert info.field_name is not None
+        URL_SETTINGS[info.field_name].factory(url)
+        return url
+
     @field_validator("rate_limit", "rate_limit_per_ip")
     @classmethod
     def _rate(cls, value: str | None) -> str | None:
@@ -105,7 +151,21 @@ class Settings(BaseSettings):
         return self
 
 
+def load_settings() -> Settings:
+    """Settings from the environment, or `InvalidSettings` saying which variables are wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False, include_input=False):
+            message = error["msg"].removeprefix("Value error, ")
+            if error["loc"]:  # a whole-model check names its variables in the message
+                message = ENV_PREFIX + "_".join(map(str, error["loc"])).upper() + ": " + message
+            lines.append(message)
+        raise InvalidSettings("\n".join(lines)) from None
+
+
 @lru_cache
 def get_settings() -> Settings:
     """Process-wide settings, built once."""
-    return Settings()
+    return load_settings()

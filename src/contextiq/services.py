@@ -6,14 +6,16 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from contextiq.cache import Cache, cache_from_url
+from contextiq.cache import Cache, open_cache
 from contextiq.catalog import CatalogService
 from contextiq.config import Settings
 from contextiq.domain import Interaction
-from contextiq.events import EventBus, bus_from_url
+from contextiq.events import EventBus, open_bus
 from contextiq.events.relay import OutboxRelay
 from contextiq.interactions import InteractionService
 from contextiq.llm import ScoringService, build_scoring_service
+from contextiq.observability.metrics import process_exited
+from contextiq.observability.sampler import MetricsSampler
 from contextiq.privacy import UserDataService
 from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.models import ModelHolder
@@ -73,6 +75,10 @@ class Services:
             self.spawn(self.retrainer.schedule(), "retrain-schedule")
         if watch_models:
             self.spawn(self.models.watch(), "model-watch")
+        if self.settings.metrics_enabled:
+            interval = self.settings.metrics_sample_seconds
+            sampler = MetricsSampler(self.store, self.models, self.rescorer, interval)
+            self.spawn(sampler.run(), "metrics-sampler")
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -86,16 +92,17 @@ class Services:
         if self.rescorer is not None:
             await self.rescorer.close()
         await self.store.close()
+        process_exited()
 
 
 def build_services(settings: Settings) -> Services:
     store = Store(settings.database_url)
-    cache = cache_from_url(settings.cache_url, settings.cache_max_users)
+    cache = open_cache(settings.cache_url, settings.cache_max_users)
     rescorer = build_scoring_service(
         settings.llm_url, settings.llm_api_key, cache, settings.llm_budget_ms
     )
     rec_cache = RecommendationCache(cache, settings.cache_ttl_seconds)
-    bus = bus_from_url(settings.events_url)
+    bus = open_bus(settings.events_url)
     models = ModelHolder(settings.model_dir, store, settings.ann_min_items)
     retrainer = Retrainer(
         lambda: train_and_register(store, models),

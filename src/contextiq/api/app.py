@@ -20,6 +20,8 @@ from contextiq.api.routers import (
     users,
 )
 from contextiq.config import Settings
+from contextiq.observability.logs import configure_logging
+from contextiq.observability.setup import install_observability
 from contextiq.security.install import install_security
 from contextiq.services import Services, build_services
 from contextiq.store.migrate import upgrade_async
@@ -32,6 +34,7 @@ def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings)
         if settings.migrate_on_start:
             await upgrade_async(settings.database_url)
         services: Services = build_services(settings)
@@ -61,6 +64,7 @@ def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> Fa
     for module in (health, interactions, recommendations, users, content, models, audit):
         app.include_router(module.router, prefix="/api/v1")
     install_security(app, settings)
+    install_observability(app, settings)
     if (STATIC_DIR / "index.html").exists():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="ui")
     return app

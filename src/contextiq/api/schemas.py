@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contextiq.config import Settings
 from contextiq.domain import Content, Interaction, InteractionType, interaction_weight
+from contextiq.observability.context import current_request_id
 
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")
@@ -64,6 +65,7 @@ class InteractionIn(BaseModel):
             weight=interaction_weight(settings, self.interaction_type, self.duration_seconds),
             occurred_at=occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC),
             duration_seconds=self.duration_seconds,
+            request_id=current_request_id(),
         )
 
 

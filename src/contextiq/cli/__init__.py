@@ -3,7 +3,6 @@
 import asyncio
 import ipaddress
 import json
-import logging
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +13,8 @@ import uvicorn
 from contextiq.cli.bootstrap import bootstrap, load, seed_demo, train
 from contextiq.cli.keys import keys_app
 from contextiq.cli.ml import evaluate, offline_app
-from contextiq.config import Settings, get_settings
+from contextiq.config import InvalidSettings, Settings, get_settings
+from contextiq.observability.logs import configure_logging
 from contextiq.store.migrate import upgrade
 from contextiq.store.store import Store
 
@@ -28,10 +28,14 @@ def _say(message: str) -> None:
     typer.echo(message)
 
 
-def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def _settings() -> Settings:
+    """The process's settings; wrong ones end the command with a line each, not a traceback."""
+    try:
+        return get_settings()
+    except InvalidSettings as exc:
+        for line in str(exc).splitlines():
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(2) from None
 
 
 def is_loopback(host: str) -> bool:
@@ -55,7 +59,7 @@ def serve(
     """Serve the API and web UI (with the in-process worker on local:// events)."""
     from contextiq.api.app import create_app
 
-    settings = get_settings()
+    settings = _settings()
     bind_host, bind_port = host or settings.host, port or settings.port
     if not (settings.auth_required or settings.allow_open or is_loopback(bind_host)):
         typer.echo(
@@ -68,7 +72,7 @@ def serve(
         raise typer.Exit(2)
     if bootstrap_first:
         bootstrap(settings, _say)
-    _logging()
+    configure_logging(settings)
     _say(f"==> serving on http://{bind_host}:{bind_port} (API docs at /docs)")
     # At "warning" uvicorn's access lines are dropped anyway; access_log=False skips building them.
     uvicorn.run(
@@ -77,6 +81,7 @@ def serve(
         port=bind_port,
         log_level="warning",
         access_log=False,
+        log_config=None,  # uvicorn's own lines go through ours (JSON or text, redacted)
     )
 
 
@@ -85,14 +90,13 @@ def worker() -> None:
     """Consume interaction events, update profiles and popularity, retrain and promote."""
     from contextiq.worker.runner import run_worker
 
-    _logging()
-    asyncio.run(run_worker(get_settings()))
+    asyncio.run(run_worker(_settings()))
 
 
 @app.command()
 def migrate() -> None:
     """Apply database migrations."""
-    upgrade(get_settings().database_url)
+    upgrade(_settings().database_url)
     _say("database is up to date")
 
 
@@ -108,7 +112,7 @@ def seed(
     """Load generated demo data (no external data is used)."""
     if not demo:
         raise typer.BadParameter("only --demo is supported; use `contextiq import` for real data")
-    settings = get_settings()
+    settings = _settings()
     upgrade(settings.database_url)
     asyncio.run(seed_demo(settings, _say, seed_value, items, users))
 
@@ -131,7 +135,7 @@ def import_data(
     """Import MovieLens-100K, MovieLens latest-small, or generic CSV/JSONL files."""
     from contextiq.data import importers
 
-    settings = get_settings()
+    settings = _settings()
     if kind is ImportFormat.FILES:
         if content is None and interactions is None:
             raise typer.BadParameter("give --content and/or --interactions")
@@ -158,7 +162,7 @@ def import_data(
 @app.command("train")
 def train_command() -> None:
     """Train on all stored interactions; promote the model if it is no worse."""
-    settings = get_settings()
+    settings = _settings()
     upgrade(settings.database_url)
     info = asyncio.run(train(settings))
     if info is None:
@@ -176,4 +180,36 @@ def openapi() -> None:
     """Print the OpenAPI schema (the web UI's types are generated from it)."""
     from contextiq.api.app import create_app
 
-    _say(json.dumps(create_app(Settings()).openapi(), indent=2, sort_keys=True))
+    _say(json.dumps(create_app(_settings()).openapi(), indent=2, sort_keys=True))
+
+
+models_app = typer.Typer(help="The model registry: list versions, roll back.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every trained version, oldest first, with its held-out metrics; * marks the active one."""
+    from contextiq.ml.registry import ModelRegistry
+
+    registry = ModelRegistry(_settings().model_dir)
+    active = registry.active_version()
+    for info in registry.versions():
+        mark = "*" if info.version == active else " "
+        metrics = " ".join(f"{k}={v:.4f}" for k, v in sorted(info.metrics.items()))
+        _say(f"{mark} {info.version}  {info.created_at}  {metrics}")
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[str, typer.Argument(help="a version from `models list`")],
+) -> None:
+    """Serve VERSION (a rollback, or a rejected candidate); every replica swaps to it in seconds."""
+    from contextiq.ml.registry import ModelRegistry
+
+    registry = ModelRegistry(_settings().model_dir)
+    try:
+        registry.promote(version)
+    except KeyError as exc:
+        raise typer.BadParameter(f"{exc.args[0]}; see `contextiq models list`") from exc
+    _say(f"{version} is now the active model")

@@ -51,6 +51,7 @@ class InteractionRecorded:
             "weight": i.weight,
             "duration_seconds": i.duration_seconds,
             "occurred_at": i.occurred_at.isoformat(),
+            "request_id": i.request_id,
         }
 
     @classmethod
@@ -64,6 +65,7 @@ class InteractionRecorded:
                 weight=float(payload["weight"]),
                 occurred_at=datetime.fromisoformat(payload["occurred_at"]),
                 duration_seconds=payload.get("duration_seconds"),
+                request_id=payload.get("request_id"),
             )
         )
 

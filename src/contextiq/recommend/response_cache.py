@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Collection
 
 from contextiq.cache.base import Cache
 from contextiq.cache.shared_read import SharedRead
+from contextiq.observability.metrics import CACHE_LOOKUPS
 
 log = logging.getLogger(__name__)
 CATALOG_GENERATION = "gen:catalog"
@@ -62,10 +63,12 @@ class RecommendationCache:
         if key is None:
             return None
         try:
-            return await self.cache.get(key)
+            value = await self.cache.get(key)
         except Exception as exc:
             self._failed(exc)
-            return None
+            value = None
+        CACHE_LOOKUPS.labels("miss" if value is None else "hit").inc()
+        return value
 
     async def put(self, key: str | None, value: bytes, ttl_seconds: float | None = None) -> None:
         if key is None:

@@ -342,6 +342,19 @@ class Store:
                 or 0
             )
 
+    @retry_transient()
+    async def outbox_backlog(self) -> tuple[int, datetime | None]:
+        """Unpublished rows and when the oldest was written: the relay's lag."""
+        async with self.sessions() as session:
+            row = (
+                await session.execute(
+                    select(func.count(), func.min(OutboxRow.created_at)).where(
+                        OutboxRow.published_at.is_(None)
+                    )
+                )
+            ).one()
+        return int(row[0] or 0), as_utc(row[1]) if row[1] is not None else None
+
     async def purge_published_outbox(self, older_than: datetime) -> int:
         async with self.sessions.begin() as session:
             result = await session.execute(

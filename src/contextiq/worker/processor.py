@@ -6,6 +6,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from contextiq.events.types import Event, UserDeleted
+from contextiq.observability.events import record_applied
+from contextiq.observability.metrics import TRAINING_DURATION
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.store.store import Store
 
@@ -44,12 +46,15 @@ class Retrainer:
 
     async def _round(self) -> None:
         pending = self.events_since_training
+        started = time.perf_counter()
         try:
             await self._train()
             self.events_since_training -= pending
             self.last_trained_at = time.time()
+            TRAINING_DURATION.labels("completed").observe(time.perf_counter() - started)
         except Exception:
             log.exception("training failed; the current model keeps serving")
+            TRAINING_DURATION.labels("failed").observe(time.perf_counter() - started)
         finally:
             self.training = False
 
@@ -82,6 +87,7 @@ class EventProcessor:
 
     async def handle(self, events: list[Event]) -> None:
         fresh = await self.store.apply_events(events)
+        record_applied(events, fresh)
         if not fresh:
             return
         self.applied += len(fresh)

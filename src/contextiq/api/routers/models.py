@@ -30,8 +30,9 @@ def _out(v: ModelVersion) -> ModelVersionOut:
 async def model_status(
     store: StoreDep, models: ModelsDep, retrainer: RetrainerDep, settings: SettingsDep
 ) -> ModelStatus:
-    history = await store.model_versions()
-    active = next((v for v in history if v.version == models.version), None)
+    serving = models.version
+    history = [v.as_served(serving) for v in await store.model_versions()]
+    active = next((v for v in history if v.version == serving), None)
     last = retrainer.last_trained_at
     return ModelStatus(
         active=_out(active) if active else None,
