@@ -112,7 +112,13 @@ class Gate:
         given = credential(headers)
         if given is None:
             return ANONYMOUS
-        if given.count(".") == 2:  # header.payload.signature: a JWT, never one of our keys
+        matched: Principal | None = None
+        for key, principal in self._bootstrap:  # compare with every one: no early exit
+            if secrets.compare_digest(key.encode(), given.encode()):
+                matched = principal
+        if matched is not None:
+            return matched
+        if given.count(".") == 2:  # header.payload.signature: a JWT, never a stored key
             if self.tokens is None:
                 raise unauthorized("user tokens are not accepted: no JWT key is configured")
             try:
@@ -120,12 +126,6 @@ class Gate:
             except TokenRejected as exc:
                 raise unauthorized(str(exc)) from exc
             return Principal(Role.USER, f"user:{subject}", subject)
-        matched: Principal | None = None
-        for key, principal in self._bootstrap:  # compare with every one: no early exit
-            if secrets.compare_digest(key.encode(), given.encode()):
-                matched = principal
-        if matched is not None:
-            return matched
         stored = await self.keys.verify(given)
         if stored is None:
             raise unauthorized("the key is not valid")
