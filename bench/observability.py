@@ -6,7 +6,8 @@ First, in process and without a network, the CPU time per request of a bare Fast
 called through ASGI, without and with the observability middleware in each configuration: the
 best of `--rounds` passes of 20,000 requests (CPU time, so other load on the machine inflates it
 less than wall time). Then, over HTTP, it starts `contextiq serve` on the demo data (one
-uvicorn worker, embedded defaults) in two configurations, alternating `--rounds` times so drift in the machine's load hits both alike:
+uvicorn worker, embedded defaults) in two configurations, alternating `--rounds` times so
+drift in the machine's load hits both alike:
   off: CONTEXTIQ_METRICS_ENABLED=false, CONTEXTIQ_LOG_LEVEL=WARNING (no per-request line)
   on:  the defaults, histograms per route and status, one JSON log line per request
 The request-id header is set in both (the middleware always runs). wrk drives
