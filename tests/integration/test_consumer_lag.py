@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from contextiq.domain import Interaction, InteractionType
-from contextiq.events import bus_from_url
+from contextiq.events import open_bus
 from contextiq.events.kafka import KafkaBus
 from contextiq.events.types import Event, InteractionRecorded
 from contextiq.store.records import OutboxEvent
@@ -37,7 +37,7 @@ def _lag() -> float:
 
 async def test_lag_falls_to_zero_as_the_worker_catches_up(broker: Broker) -> None:
     url = broker.url(topic=f"lag-{uuid.uuid4().hex[:8]}", partitions=1)
-    producer = bus_from_url(url)
+    producer = open_bus(url)
     consumer = KafkaBus(url, max_records=100)
     lags: list[float] = []
     seen: list[Event] = []

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from contextiq.cache.memory import MemoryCache
-from contextiq.llm.factory import build_scorer
+from contextiq.llm.factory import open_scorer
 from contextiq.llm.service import ScoringPolicy, ScoringService
 from contextiq.observability.sampler import MetricsSampler
 from tests.llm.fake_llm_server import FakeServer
@@ -23,7 +23,7 @@ async def make(openai_server: FakeServer) -> AsyncIterator[Make]:
     made: list[ScoringService] = []
 
     def build(policy: ScoringPolicy) -> ScoringService:
-        scorer = build_scorer(f"openai://{openai_server.address}/v1?model=m")
+        scorer = open_scorer(f"openai://{openai_server.address}/v1?model=m")
         assert scorer is not None
         made.append(ScoringService(scorer, MemoryCache(), policy))
         return made[-1]

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from contextiq.api.app import create_app
 from contextiq.cli.bootstrap import bootstrap
-from contextiq.observability.logs import Redactor
+from contextiq.config import Settings
+from contextiq.security.redact import install_redaction, redact
 from tests.conftest import embedded_settings
 
 SECRET_KEY = "key-that-is-secret-42"
@@ -80,7 +81,7 @@ def test_text_lines_on_a_terminal_carry_the_request_id_as_a_field() -> None:
 
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello %s", ("you",), None)
     record.request_id = "abc"
-    line = TextFormatter(Redactor()).format(record)
+    line = TextFormatter().format(record)
     assert line.endswith("x: hello you [request_id=abc]")
 
 
@@ -94,4 +95,5 @@ def test_text_lines_on_a_terminal_carry_the_request_id_as_a_field() -> None:
     ],
 )
 def test_redaction(line: str, expected: str) -> None:
-    assert Redactor(["sk-live-abcdef", "ab", None])(line) == expected
+    install_redaction(Settings(llm_api_key="sk-live-abcdef"))
+    assert redact(line) == expected

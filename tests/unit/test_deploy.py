@@ -24,8 +24,8 @@ import yaml
 from botocore.validate import ParamValidator
 from prometheus_client.metrics import MetricWrapperBase
 
-from contextiq.cache import cache_from_url
-from contextiq.events import bus_from_url
+from contextiq.cache import open_cache
+from contextiq.events import open_bus
 from contextiq.observability import metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,8 +102,8 @@ def test_every_role_runs_from_the_one_image_with_its_config(target: str) -> None
     config = next(name for kind, name in objs if kind == "ConfigMap")
     data = objs[("ConfigMap", config)]["data"]
     assert data["CONTEXTIQ_MIGRATE_ON_START"] == "false"
-    assert cache_from_url(data["CONTEXTIQ_CACHE_URL"]).backend == "redis"
-    assert bus_from_url(data["CONTEXTIQ_EVENTS_URL"]).backend == "kafka"
+    assert open_cache(data["CONTEXTIQ_CACHE_URL"]).backend == "redis"
+    assert open_bus(data["CONTEXTIQ_EVENTS_URL"]).backend == "kafka"
     images = set()
     for key, args in roles.items():
         pod = _pod(objs[key])
@@ -244,8 +244,8 @@ def test_compose_runs_every_role_with_health_checks() -> None:
     )
     env = services["api"]["environment"]
     assert env == services["worker"]["environment"]
-    assert cache_from_url(env["CONTEXTIQ_CACHE_URL"]).backend == "redis"
-    assert bus_from_url(env["CONTEXTIQ_EVENTS_URL"]).backend == "kafka"
+    assert open_cache(env["CONTEXTIQ_CACHE_URL"]).backend == "redis"
+    assert open_bus(env["CONTEXTIQ_EVENTS_URL"]).backend == "kafka"
     assert env["CONTEXTIQ_DATABASE_URL"].startswith("postgresql://")
     prometheus = services["prometheus"]
     mounted = {v.split(":")[0] for v in prometheus["volumes"]}

@@ -115,6 +115,10 @@ class ScoringService:
             ready.update(await self._join_or_fill(user, ctx, missing))
         return ready
 
+    async def forget(self, user: UserContext) -> int:
+        """Drop the scores cached for this user's context (a user's data is being erased)."""
+        return await self._scores.forget(context_hash(user))
+
     @property
     def breaker_state(self) -> BreakerState:
         return self._breaker.state

@@ -6,37 +6,15 @@ lines append them as `key=value`.
 """
 
 import logging
-import re
 import sys
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 
 from contextiq.config import Settings
 from contextiq.observability.context import current_request_id
-
-# user:password@ in any URL (database, broker, cache): the password never reaches a log.
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@")
-_MASK = "***"
-
-
-class Redactor:
-    """Masks known secret values and URL passwords in a finished line."""
-
-    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
-        # Short values would mask innocent text; real keys and passwords are long.
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
-
-    def __call__(self, line: str) -> str:
-        if "://" in line:  # the substring test is far cheaper than the pattern on every line
-            line = _URL_PASSWORD.sub(rf"\g<head>{_MASK}@", line)
-        for secret in self.secrets:
-            if secret in line:
-                line = line.replace(secret, _MASK)
-        return line
+from contextiq.security.redact import install_redaction, redact
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -54,10 +32,6 @@ class _RequestIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    def __init__(self, redact: Redactor) -> None:
-        super().__init__()
-        self.redact = redact
-
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
@@ -73,13 +47,12 @@ class JsonFormatter(logging.Formatter):
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:  # set earlier by a record factory that scrubbed it, if any
             line["exception"] = record.exc_text
-        return self.redact(orjson.dumps(line, default=str).decode())
+        return redact(orjson.dumps(line, default=str).decode())
 
 
 class TextFormatter(logging.Formatter):
-    def __init__(self, redact: Redactor) -> None:
+    def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        self.redact = redact
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
@@ -91,31 +64,20 @@ class TextFormatter(logging.Formatter):
             head, newline, rest = line.partition("\n")
             pairs = " ".join(f"{k}={v}" for k, v in extra.items())
             line = f"{head} [{pairs}]{newline}{rest}"
-        return self.redact(line)
+        return redact(line)
 
 
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the handler this module installed, so configuring again replaces only it."""
 
 
-def secret_values(settings: Settings) -> list[str | None]:
-    """Setting values that must never appear in a log line: keys and URL passwords."""
-    urls = (settings.database_url, settings.cache_url, settings.events_url, settings.llm_url)
-    return [
-        settings.api_key,
-        settings.admin_key,
-        settings.llm_api_key,
-        *(urlsplit(url).password for url in urls),
-    ]
-
-
 def configure_logging(settings: Settings) -> None:
     """Install one stderr handler on the root logger; idempotent, leaves others' handlers."""
-    redact = Redactor(secret_values(settings))
+    install_redaction(settings)
     fmt = settings.log_format
     json_lines = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     handler = _OurHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(redact) if json_lines else TextFormatter(redact))
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
     handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:

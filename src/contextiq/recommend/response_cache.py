@@ -84,6 +84,17 @@ class RecommendationCache:
         except Exception as exc:
             self._failed(exc)
 
+    async def forget_users(self, user_ids: Collection[str]) -> int:
+        """Erase users' cached lists and counters; an outage raises, since erasure must know.
+
+        Returns how many cached lists went.
+        """
+        removed = 0
+        for user_id in user_ids:
+            removed += await self.cache.delete_prefix(f"recs:{user_id}:")
+            await self.cache.delete(f"gen:user:{user_id}")
+        return removed
+
     async def invalidate_catalog(self) -> None:
         await self._bump(CATALOG_GENERATION)
 

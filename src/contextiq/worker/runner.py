@@ -7,6 +7,7 @@ import signal
 from contextiq.config import Settings
 from contextiq.observability.logs import configure_logging
 from contextiq.observability.setup import serve_worker_metrics
+from contextiq.security.redact import install_redaction
 from contextiq.services import build_services
 from contextiq.store.migrate import upgrade_async
 
@@ -18,6 +19,7 @@ async def run_worker(settings: Settings) -> None:
     metrics_server = serve_worker_metrics(settings)
     if settings.migrate_on_start:
         await upgrade_async(settings.database_url)
+    install_redaction(settings)
     services = build_services(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
