@@ -17,9 +17,9 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
-from prometheus_client import disable_created_metrics
 from prometheus_client import multiprocess as prometheus_multiprocess
 
 # `_created` timestamps double the series of every counter and histogram for no alert's use.
