@@ -61,6 +61,8 @@ class Interaction:
     weight: float
     occurred_at: datetime
     duration_seconds: float | None = None
+    #: The served list this came from, when the client says so (docs/experiments.md).
+    recommendation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

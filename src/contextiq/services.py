@@ -12,6 +12,10 @@ from contextiq.config import Settings
 from contextiq.domain import Interaction
 from contextiq.events import EventBus, bus_from_url
 from contextiq.events.relay import OutboxRelay
+from contextiq.experiments.impressions import ImpressionRecorder
+from contextiq.experiments.report import Thresholds
+from contextiq.experiments.runtime import ExperimentRuntime
+from contextiq.experiments.service import ExperimentService
 from contextiq.llm import ScoringService, build_scoring_service
 from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.models import ModelHolder
@@ -19,6 +23,7 @@ from contextiq.recommend.precompute import LLMPrecomputer
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.recommend.service import RecommendationService
 from contextiq.recommend.snapshots import SnapshotRecorder
+from contextiq.store.experiments import ExperimentStore
 from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.store import Store
 from contextiq.worker.processor import EventProcessor, Retrainer
@@ -43,6 +48,9 @@ class Services:
     recommendations: RecommendationService
     rescorer: ScoringService | None
     precomputer: LLMPrecomputer | None
+    impressions: ImpressionRecorder
+    arms: ExperimentRuntime
+    experiments: ExperimentService
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -51,6 +59,7 @@ class Services:
     async def start(self, *, relay: bool, consume: bool, watch_models: bool) -> None:
         """Start this process's share of the work (API, worker, or both embedded)."""
         await self.models.refresh()
+        await self.arms.refresh()
         self.spawn(self.writer.run(), "group-commit")
         self.spawn(self.snapshots.run(), "snapshots")
         if relay:
@@ -64,6 +73,7 @@ class Services:
             self.spawn(self.retrainer.schedule(), "retrain-schedule")
         if watch_models:
             self.spawn(self.models.watch(), "model-watch")
+            self.spawn(self.arms.watch(), "experiments-watch")
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -80,7 +90,7 @@ class Services:
 
 
 def build_services(settings: Settings) -> Services:
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, attribution_window_hours=settings.attribution_window_hours)
     cache = cache_from_url(settings.cache_url, settings.cache_max_users)
     rescorer = build_scoring_service(
         settings.llm_url, settings.llm_api_key, cache, settings.llm_budget_ms
@@ -103,9 +113,18 @@ def build_services(settings: Settings) -> Services:
 
     async def after_write(items: Sequence[Interaction]) -> None:
         """A user's next read must not come from before this write; the relay sends it now."""
-        await rec_cache.invalidate_users({i.user_id for i in items})
+        if items:
+            await rec_cache.invalidate_users({i.user_id for i in items})
         relay.nudge()
 
+    writer = GroupCommitWriter(store, after_write)
+    experiment_store = ExperimentStore(store)
+    arms = ExperimentRuntime(experiment_store, models, recommendations)
+    thresholds = Thresholds(
+        settings.experiment_min_impressions,
+        settings.experiment_min_interleaved,
+        settings.experiment_alpha,
+    )
     processor = EventProcessor(
         store, rec_cache, retrainer, precomputer.enqueue if precomputer else None
     )
@@ -122,8 +141,11 @@ def build_services(settings: Settings) -> Services:
         snapshots=snapshots,
         catalog=catalog,
         catalog_service=CatalogService(store, models, rec_cache),
-        writer=GroupCommitWriter(store, after_write),
+        writer=writer,
         recommendations=recommendations,
         rescorer=rescorer,
         precomputer=precomputer,
+        impressions=ImpressionRecorder(writer, settings.record_impressions),
+        arms=arms,
+        experiments=ExperimentService(store, experiment_store, arms, models, thresholds),
     )

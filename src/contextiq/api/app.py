@@ -10,7 +10,17 @@ from fastapi.staticfiles import StaticFiles
 
 from contextiq import __version__
 from contextiq.api.errors import documented, install_error_handlers
-from contextiq.api.routers import content, health, interactions, models, recommendations, users
+from contextiq.api.routers import (
+    content,
+    experiments,
+    health,
+    impressions,
+    interactions,
+    models,
+    online_metrics,
+    recommendations,
+    users,
+)
 from contextiq.config import Settings
 from contextiq.services import Services, build_services
 from contextiq.store.migrate import upgrade_async
@@ -49,7 +59,17 @@ def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> Fa
             allow_methods=["*"],
             allow_headers=["*"],
         )
-    for module in (health, interactions, recommendations, users, content, models):
+    for module in (
+        health,
+        interactions,
+        recommendations,
+        users,
+        content,
+        models,
+        impressions,
+        online_metrics,
+        experiments,
+    ):
         app.include_router(module.router, prefix="/api/v1")
     if (STATIC_DIR / "index.html").exists():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="ui")

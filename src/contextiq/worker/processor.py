@@ -5,7 +5,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from contextiq.events.types import Event
+from contextiq.events.types import Event, InteractionRecorded
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.store.store import Store
 
@@ -81,10 +81,12 @@ class EventProcessor:
         self.applied = 0
 
     async def handle(self, events: list[Event]) -> None:
-        fresh = await self.store.apply_events(events)
+        applied = await self.store.apply_events(events)
+        self.applied += len(applied)
+        # Only interactions change what a user is shown or what the model learns from.
+        fresh = [e for e in applied if isinstance(e, InteractionRecorded)]
         if not fresh:
             return
-        self.applied += len(fresh)
         users = {e.key for e in fresh}
         await self.cache.invalidate_users(users)
         self.retrainer.count(len(fresh))
