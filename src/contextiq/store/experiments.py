@@ -195,8 +195,6 @@ class ExperimentStore:
                     .where(table.day >= since, table.day <= until)
                     .group_by(*group)
                 )
-                if table is OnlineItem:
-                    stmt = stmt.where(OnlineItem.shows > 0)
                 if experiment is not None:
                     stmt = stmt.where(table.experiment == experiment)
                 elif by == "arm":
@@ -226,7 +224,7 @@ class ExperimentStore:
         async with self.sessions() as session:
             rows = await session.execute(
                 select(OnlineItem.arm, func.count(func.distinct(OnlineItem.content_id)))
-                .where(OnlineItem.experiment == name, OnlineItem.shows > 0)
+                .where(OnlineItem.experiment == name)
                 .group_by(OnlineItem.arm)
             )
             return {arm: int(n) for arm, n in rows}

@@ -47,7 +47,7 @@ class _Deltas:
         self.daily: defaultdict[Group, Counter[str]] = defaultdict(Counter)
         self.reciprocal_ranks: defaultdict[Group, float] = defaultdict(float)
         self.users: set[tuple[str, str, str, str, str]] = set()
-        self.items: Counter[tuple[str, str, str, str, str]] = Counter()
+        self.items: set[tuple[str, str, str, str, str]] = set()
         self.arms: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         self.arm_users: defaultdict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
 
@@ -56,23 +56,34 @@ class _Deltas:
         self.daily[group]["impressions"] += 1
         self.daily[group]["items_shown"] += len(impression.items)
         self.users.add((*group, impression.user_id))
-        for content_id in impression.items:
-            self.items[(*group, content_id)] += 1
+        self.items.update((*group, content_id) for content_id in impression.items)
         for arm in impression.arms():
             self.arms[(impression.experiment, arm)]["impressions"] += 1
             if impression.teams is None:
                 self.arm_users[(impression.experiment, arm, impression.user_id)]["n"] += 1
 
     def hidden(self, impression: ImpressionState, positions: Iterable[int]) -> None:
-        for position in positions:
-            self.daily[impression.group]["items_shown"] -= 1
-            self.items[(*impression.group, impression.items[position - 1])] -= 1
+        self.daily[impression.group]["items_shown"] -= sum(1 for _ in positions)
 
 
 class OnlineApplier:
-    def __init__(self, insert: Callable[[Any], Any], window: timedelta) -> None:
+    def __init__(
+        self, insert: Callable[[Any], Any], window: timedelta, remember: int = 2_000_000
+    ) -> None:
         self._insert = insert
         self.window = window
+        # (group, user) and (group, item) pairs known to be stored: those tables are sets, so
+        # skipping a known pair changes nothing, and most impressions add no new pair.
+        self._known: set[tuple[str, ...]] = set()
+        self._remember = remember
+        self._pending: set[tuple[str, ...]] = set()
+
+    def committed(self) -> None:
+        """The apply transaction committed: its new pairs are known from now on."""
+        if len(self._known) + len(self._pending) > self._remember:
+            self._known.clear()
+        self._known |= self._pending
+        self._pending = set()
 
     async def apply(
         self,
@@ -83,6 +94,7 @@ class OnlineApplier:
     ) -> list[ImpressionRecorded]:
         """Store new impressions and fold everything into the aggregates; returns the new ones."""
         deltas = _Deltas()
+        self._pending = set()
         fresh = await self._store_impressions(session, impressions)
         for event in fresh:
             deltas.shown(_state(event))
@@ -224,30 +236,18 @@ class OnlineApplier:
 
     async def _write(self, session: AsyncSession, deltas: _Deltas) -> None:
         await self._write_daily(session, deltas)
-        if deltas.users:
-            await session.execute(
-                self._insert(OnlineUser).on_conflict_do_nothing(),
-                [
-                    dict(
-                        zip(
-                            ("day", "model_version", "experiment", "arm", "user_id"), k, strict=True
-                        )
-                    )
-                    for k in sorted(deltas.users)
-                ],
-            )
-        items = {k: v for k, v in deltas.items.items() if v}
-        if items:
-            stmt = self._insert(OnlineItem)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["day", "model_version", "experiment", "arm", "content_id"],
-                set_={"shows": OnlineItem.shows + stmt.excluded.shows},
-            )
-            keys = ("day", "model_version", "experiment", "arm", "content_id")
-            await session.execute(
-                stmt,
-                [dict(zip(keys, k, strict=True)) | {"shows": items[k]} for k in sorted(items)],
-            )
+        for table, column, pairs in (
+            (OnlineUser, "user_id", deltas.users),
+            (OnlineItem, "content_id", deltas.items),
+        ):
+            new = sorted(k for k in pairs if (column, *k) not in self._known)
+            if new:
+                keys = ("day", "model_version", "experiment", "arm", column)
+                await session.execute(
+                    self._insert(table).on_conflict_do_nothing(),
+                    [dict(zip(keys, k, strict=True)) for k in new],
+                )
+                self._pending.update((column, *k) for k in new)
         await self._write_arms(session, deltas)
 
     async def _write_daily(self, session: AsyncSession, deltas: _Deltas) -> None:

@@ -381,20 +381,15 @@ class Store:
             return []
         now = utcnow()
         async with self.sessions.begin() as session:
-            if not unique:
-                return list(await self.online.apply(session, impressions, [], []))
-            stmt = (
-                self._insert(ProcessedEvent)
-                .on_conflict_do_nothing(index_elements=["event_id"])
-                .returning(ProcessedEvent.event_id)
-            )
-            new_ids = set(
-                (
-                    await session.execute(
-                        stmt, [{"event_id": e.event_id, "processed_at": now} for e in unique]
-                    )
-                ).scalars()
-            )
+            new_ids: set[str] = set()
+            if unique:
+                stmt = (
+                    self._insert(ProcessedEvent)
+                    .on_conflict_do_nothing(index_elements=["event_id"])
+                    .returning(ProcessedEvent.event_id)
+                )
+                rows = [{"event_id": e.event_id, "processed_at": now} for e in unique]
+                new_ids = set((await session.execute(stmt, rows)).scalars())
             fresh = [e for e in unique if e.event_id in new_ids]
             interactions = [e.interaction for e in fresh if isinstance(e, InteractionRecorded)]
             if interactions:
@@ -402,6 +397,7 @@ class Store:
                 await self._add_popularity(session, interactions)
             seen = [e for e in fresh if isinstance(e, ImpressionSeen)]
             shown = await self.online.apply(session, impressions, seen, interactions)
+        self.online.committed()
         return [*shown, *fresh]
 
     async def _add_user_stats(self, session: AsyncSession, items: list[Interaction]) -> None:

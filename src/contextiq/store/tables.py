@@ -229,7 +229,7 @@ class OnlineUser(Base):
 
 
 class OnlineItem(Base):
-    """Which items were shown, per day and group: catalogue coverage over any range."""
+    """Which items were served, per day and group: catalogue coverage over any range."""
 
     __tablename__ = "online_items"
 
@@ -238,7 +238,6 @@ class OnlineItem(Base):
     experiment: Mapped[str] = mapped_column(NAME, primary_key=True)
     arm: Mapped[str] = mapped_column(NAME, primary_key=True)
     content_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    shows: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ExperimentRow(Base):

@@ -101,7 +101,6 @@ def upgrade() -> None:
         sa.Column("experiment", sa.String(length=100), nullable=False),
         sa.Column("arm", sa.String(length=100), nullable=False),
         sa.Column("content_id", sa.String(length=128), nullable=False),
-        sa.Column("shows", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint(
             "day", "model_version", "experiment", "arm", "content_id", name=op.f("pk_online_items")
         ),
