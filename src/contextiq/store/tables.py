@@ -168,6 +168,8 @@ class RecommendationSnapshot(Base):
 #: Aggregate keys use "" for "none" (no experiment, no model): primary keys cannot be NULL.
 NAME = String(100)
 VERSION = String(64)
+#: Python None is SQL NULL (plain JSON stores the JSON text "null", which IS NOT NULL).
+NULLABLE_JSON = JSON(none_as_null=True)
 
 
 class ImpressionRow(Base):
@@ -185,13 +187,13 @@ class ImpressionRow(Base):
     #: [[content_id, score], ...]; position = index + 1.
     items: Mapped[list[Any]] = mapped_column(JSON)
     #: The arm each position came from, for an interleaved list.
-    teams: Mapped[list[str] | None] = mapped_column(JSON)
+    teams: Mapped[list[str] | None] = mapped_column(NULLABLE_JSON)
     #: Positions the client reported as rendered; NULL means all of them.
-    seen: Mapped[list[int] | None] = mapped_column(JSON)
+    seen: Mapped[list[int] | None] = mapped_column(NULLABLE_JSON)
     #: One bit per interaction type attributed so far (each rate counts an impression once).
     engaged: Mapped[int] = mapped_column(Integer, default=0)
     #: Positions clicked so far, in order; the first gives the reciprocal rank.
-    clicked: Mapped[list[int] | None] = mapped_column(JSON)
+    clicked: Mapped[list[int] | None] = mapped_column(NULLABLE_JSON)
 
     __table_args__ = (Index("ix_impressions_user_time", "user_id", "shown_at"),)
 
@@ -253,7 +255,7 @@ class ExperimentRow(Base):
     stopped_at: Mapped[datetime | None]
     winner: Mapped[str | None] = mapped_column(NAME)
     #: The arm config made the default when it stopped, if any.
-    promoted: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    promoted: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
 
     __table_args__ = (Index("ix_experiments_starts", "starts_at"),)
 
