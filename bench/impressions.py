@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from serve import RANDOM_USER, USERS, env_for, visit_every_user
 
 from contextiq.cli.bootstrap import bootstrap
 from contextiq.config import Settings
@@ -37,6 +36,7 @@ from contextiq.store.experiments import ExperimentStore
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
 from loadgen import BIN, free_port, process, wrk
+from serve import RANDOM_USER, USERS, env_for, visit_every_user
 
 
 def throughput(seconds: int, connections: int, rounds: int) -> None:
@@ -84,7 +84,8 @@ async def fill(url: str, impressions: int, users: int, items: int, seed: int = 5
     arms = (Arm("control", 1.0, ArmConfig()), Arm("treatment", 1.0, ArmConfig(ml_weight=0.3)))
     await experiments.create(Experiment("bench", arms, False, start, None, start))
     rng = random.Random(seed)
-    arm_of = {f"u{n}": assign("bench", f"u{n}", [("control", 1), ("treatment", 1)]) for n in range(users)}
+    weights = [("control", 1.0), ("treatment", 1.0)]
+    arm_of = {f"u{n}": assign("bench", f"u{n}", weights) for n in range(users)}
     batch = 1_000
     began = time.monotonic()
     for first in range(0, impressions, batch):
@@ -141,14 +142,17 @@ def report(impressions: int) -> None:
     asyncio.run(fill(env["CONTEXTIQ_DATABASE_URL"], impressions, users=50_000, items=2_000))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with process([str(BIN / "contextiq"), "serve"], env_for(root, port, 300), f"{url}/api/v1/health"):
-        with httpx.Client(base_url=url, timeout=60) as client:
-            body = client.get("/api/v1/experiments/bench").json()
-            times = []
-            for _ in range(50):
-                began = time.perf_counter()
-                assert client.get("/api/v1/experiments/bench").status_code == 200
-                times.append((time.perf_counter() - began) * 1000)
+    command = [str(BIN / "contextiq"), "serve"]
+    with (
+        process(command, env_for(root, port, 300), f"{url}/api/v1/health"),
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        body = client.get("/api/v1/experiments/bench").json()
+        times = []
+        for _ in range(50):
+            began = time.perf_counter()
+            assert client.get("/api/v1/experiments/bench").status_code == 200
+            times.append((time.perf_counter() - began) * 1000)
     stored = sum(a["impressions"] for a in body["arms"])
     times.sort()
     print(f"\n{stored:,} impressions stored; verdict: {body['verdict']}")

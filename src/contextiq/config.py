@@ -3,15 +3,35 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contextiq.backends import SchemeRegistry
+from contextiq.cache import CACHES
+from contextiq.events import BUSES
+from contextiq.llm.factory import SCORERS
+from contextiq.store.engine import DATABASES
+
+#: Each URL setting and the registry of the backends it may name.
+URL_SETTINGS: dict[str, SchemeRegistry[object]] = {
+    "database_url": DATABASES,
+    "events_url": BUSES,
+    "cache_url": CACHES,
+    "llm_url": SCORERS,
+}
+
+ENV_PREFIX = "CONTEXTIQ_"
+
+
+class InvalidSettings(ValueError):
+    """Settings that cannot start a process: one line per wrong setting, naming its variable."""
 
 
 class Settings(BaseSettings):
     """Context IQ settings, read from `CONTEXTIQ_*` variables (and `.env`)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CONTEXTIQ_", env_file=".env", env_ignore_empty=True, extra="ignore"
+        env_prefix=ENV_PREFIX, env_file=".env", env_ignore_empty=True, extra="ignore"
     )
 
     host: str = "127.0.0.1"
@@ -66,8 +86,29 @@ class Settings(BaseSettings):
     admin_key: str | None = None
     cors_origins: list[str] = Field(default_factory=list)
 
+    @field_validator(*URL_SETTINGS)
+    @classmethod
+    def _known_scheme(cls, url: str, info: ValidationInfo) -> str:
+        """A backend URL must name a registered scheme: fail at start-up, not on first use."""
+        assert info.field_name is not None
+        URL_SETTINGS[info.field_name].factory(url)
+        return url
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or `InvalidSettings` saying which variables are wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False, include_input=False):
+            name = ENV_PREFIX + "_".join(str(part) for part in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{name}: {message}")
+        raise InvalidSettings("\n".join(lines)) from None
+
 
 @lru_cache
 def get_settings() -> Settings:
     """Process-wide settings, built once."""
-    return Settings()
+    return load_settings()

@@ -6,11 +6,11 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from contextiq.cache import Cache, cache_from_url
+from contextiq.cache import Cache, open_cache
 from contextiq.catalog import CatalogService
 from contextiq.config import Settings
 from contextiq.domain import Interaction
-from contextiq.events import EventBus, bus_from_url
+from contextiq.events import EventBus, open_bus
 from contextiq.events.relay import OutboxRelay
 from contextiq.experiments.impressions import ImpressionRecorder
 from contextiq.experiments.report import Thresholds
@@ -91,12 +91,12 @@ class Services:
 
 def build_services(settings: Settings) -> Services:
     store = Store(settings.database_url, attribution_window_hours=settings.attribution_window_hours)
-    cache = cache_from_url(settings.cache_url, settings.cache_max_users)
+    cache = open_cache(settings.cache_url, settings.cache_max_users)
     rescorer = build_scoring_service(
         settings.llm_url, settings.llm_api_key, cache, settings.llm_budget_ms
     )
     rec_cache = RecommendationCache(cache, settings.cache_ttl_seconds)
-    bus = bus_from_url(settings.events_url)
+    bus = open_bus(settings.events_url)
     models = ModelHolder(settings.model_dir, store, settings.ann_min_items)
     retrainer = Retrainer(
         lambda: train_and_register(store, models),

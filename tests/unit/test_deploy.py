@@ -5,8 +5,8 @@ from typing import Any
 
 import yaml
 
-from contextiq.cache import cache_from_url
-from contextiq.events import bus_from_url
+from contextiq.cache import open_cache
+from contextiq.events import open_bus
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -29,8 +29,8 @@ def test_compose_runs_every_role_with_health_checks() -> None:
     )
     env = services["api"]["environment"]
     assert env == services["worker"]["environment"]
-    assert cache_from_url(env["CONTEXTIQ_CACHE_URL"]).backend == "redis"
-    assert bus_from_url(env["CONTEXTIQ_EVENTS_URL"]).backend == "kafka"
+    assert open_cache(env["CONTEXTIQ_CACHE_URL"]).backend == "redis"
+    assert open_bus(env["CONTEXTIQ_EVENTS_URL"]).backend == "kafka"
     assert env["CONTEXTIQ_DATABASE_URL"].startswith("postgresql://")
 
 

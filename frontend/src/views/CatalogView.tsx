@@ -5,6 +5,7 @@ import { CategorySelect } from "../components/CategorySelect";
 import { SimilarItems } from "../components/SimilarItems";
 import { EmptyState, ErrorState, Loading } from "../components/States";
 import { Tags } from "../components/Tags";
+import { TextField } from "../components/TextField";
 import { formatCount, formatDateTime } from "../format";
 import { useResource } from "../hooks/useResource";
 
@@ -62,7 +63,6 @@ function CatalogItem({ item }: { item: Content }) {
 }
 
 export function CatalogView({ categories }: { categories: CategoryCount[] }) {
-  const searchId = useId();
   const [category, setCategory] = useState<string | null>(null);
   const [search, setSearch] = useState("");
   const [offset, setOffset] = useState(0);
@@ -101,19 +101,14 @@ export function CatalogView({ categories }: { categories: CategoryCount[] }) {
       </div>
 
       <form className="toolbar" role="search" onSubmit={(event) => event.preventDefault()}>
-        <div className="field field--grow">
-          <label htmlFor={searchId} className="field__label">
-            Search titles
-          </label>
-          <input
-            id={searchId}
-            type="search"
-            className="field__control"
-            value={search}
-            placeholder="Type to search"
-            onChange={(event) => setSearch(event.target.value)}
-          />
-        </div>
+        <TextField
+          label="Search titles"
+          grow
+          type="search"
+          value={search}
+          placeholder="Type to search"
+          onChange={setSearch}
+        />
         <CategorySelect categories={categories} value={category} onChange={setCategory} />
       </form>
 

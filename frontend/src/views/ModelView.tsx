@@ -1,8 +1,9 @@
-import { type FormEvent, useEffect, useId, useRef, useState } from "react";
+import { type FormEvent, useEffect, useRef, useState } from "react";
 import { api } from "../api/client";
 import type { ModelStatus, ModelVersion } from "../api/types";
 import { MetricsChart } from "../components/MetricsChart";
 import { EmptyState, ErrorState, Loading } from "../components/States";
+import { TextField } from "../components/TextField";
 import { formatCount, formatDateTime, formatRelative, formatScore, titleCase } from "../format";
 import { useResource } from "../hooks/useResource";
 
@@ -96,7 +97,6 @@ function HistoryTable({ history }: { history: ModelVersion[] }) {
 }
 
 function RetrainForm({ onStarted }: { onStarted: () => void }) {
-  const keyId = useId();
   const [adminKey, setAdminKey] = useState("");
   const [state, setState] = useState<{ kind: "idle" | "busy" | "done" | "error"; text?: string }>({
     kind: "idle",
@@ -122,20 +122,15 @@ function RetrainForm({ onStarted }: { onStarted: () => void }) {
 
   return (
     <form className="toolbar toolbar--retrain" onSubmit={submit}>
-      <div className="field field--grow">
-        <label htmlFor={keyId} className="field__label">
-          Admin key
-        </label>
-        <input
-          id={keyId}
-          type="password"
-          className="field__control"
-          value={adminKey}
-          autoComplete="off"
-          required
-          onChange={(event) => setAdminKey(event.target.value)}
-        />
-      </div>
+      <TextField
+        label="Admin key"
+        grow
+        type="password"
+        value={adminKey}
+        autoComplete="off"
+        required
+        onChange={setAdminKey}
+      />
       <button
         type="submit"
         className="button button--primary"

@@ -12,7 +12,7 @@ import uvicorn
 
 from contextiq.cli.bootstrap import bootstrap, load, seed_demo, train
 from contextiq.cli.ml import evaluate, offline_app
-from contextiq.config import Settings, get_settings
+from contextiq.config import InvalidSettings, Settings, get_settings
 from contextiq.store.migrate import upgrade
 from contextiq.store.store import Store
 
@@ -23,6 +23,16 @@ app.command("evaluate")(evaluate)
 
 def _say(message: str) -> None:
     typer.echo(message)
+
+
+def _settings() -> Settings:
+    """The process's settings; wrong ones end the command with a line each, not a traceback."""
+    try:
+        return get_settings()
+    except InvalidSettings as exc:
+        for line in str(exc).splitlines():
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _logging() -> None:
@@ -43,7 +53,7 @@ def serve(
     """Serve the API and web UI (with the in-process worker on local:// events)."""
     from contextiq.api.app import create_app
 
-    settings = get_settings()
+    settings = _settings()
     if bootstrap_first:
         bootstrap(settings, _say)
     _logging()
@@ -65,13 +75,13 @@ def worker() -> None:
     from contextiq.worker.runner import run_worker
 
     _logging()
-    asyncio.run(run_worker(get_settings()))
+    asyncio.run(run_worker(_settings()))
 
 
 @app.command()
 def migrate() -> None:
     """Apply database migrations."""
-    upgrade(get_settings().database_url)
+    upgrade(_settings().database_url)
     _say("database is up to date")
 
 
@@ -87,7 +97,7 @@ def seed(
     """Load generated demo data (no external data is used)."""
     if not demo:
         raise typer.BadParameter("only --demo is supported; use `contextiq import` for real data")
-    settings = get_settings()
+    settings = _settings()
     upgrade(settings.database_url)
     asyncio.run(seed_demo(settings, _say, seed_value, items, users))
 
@@ -110,7 +120,7 @@ def import_data(
     """Import MovieLens-100K, MovieLens latest-small, or generic CSV/JSONL files."""
     from contextiq.data import importers
 
-    settings = get_settings()
+    settings = _settings()
     if kind is ImportFormat.FILES:
         if content is None and interactions is None:
             raise typer.BadParameter("give --content and/or --interactions")
@@ -137,7 +147,7 @@ def import_data(
 @app.command("train")
 def train_command() -> None:
     """Train on all stored interactions; promote the model if it is no worse."""
-    settings = get_settings()
+    settings = _settings()
     upgrade(settings.database_url)
     info = asyncio.run(train(settings))
     if info is None:
@@ -155,4 +165,4 @@ def openapi() -> None:
     """Print the OpenAPI schema (the web UI's types are generated from it)."""
     from contextiq.api.app import create_app
 
-    _say(json.dumps(create_app(Settings()).openapi(), indent=2, sort_keys=True))
+    _say(json.dumps(create_app(_settings()).openapi(), indent=2, sort_keys=True))

@@ -27,8 +27,9 @@ def _out(v: ModelVersion) -> ModelVersionOut:
 
 @router.get("/models", response_model=ModelStatus)
 async def model_status(services: ServicesDep) -> ModelStatus:
-    history = await services.store.model_versions()
-    active = next((v for v in history if v.version == services.models.version), None)
+    serving = services.models.version
+    history = [v.as_served(serving) for v in await services.store.model_versions()]
+    active = next((v for v in history if v.version == serving), None)
     retrainer = services.retrainer
     last = retrainer.last_trained_at
     return ModelStatus(
