@@ -16,13 +16,20 @@ from contextiq.experiments.impressions import ImpressionRecorder
 from contextiq.experiments.report import Thresholds
 from contextiq.experiments.runtime import ExperimentRuntime
 from contextiq.experiments.service import ExperimentService
+from contextiq.interactions import InteractionService
 from contextiq.llm import ScoringService, build_scoring_service
+from contextiq.observability.metrics import process_exited
+from contextiq.observability.sampler import MetricsSampler
+from contextiq.privacy import UserDataService
 from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.precompute import LLMPrecomputer
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.recommend.service import RecommendationService
 from contextiq.recommend.snapshots import SnapshotRecorder
+from contextiq.security import AuditLog, Gate, KeyRing
+from contextiq.security.rate_limit import RateLimits
+from contextiq.security.tokens import TokenVerifier
 from contextiq.store.experiments import ExperimentStore
 from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.store import Store
@@ -45,9 +52,13 @@ class Services:
     catalog: Catalog
     catalog_service: CatalogService
     writer: GroupCommitWriter
+    interaction_service: InteractionService
     recommendations: RecommendationService
     rescorer: ScoringService | None
     precomputer: LLMPrecomputer | None
+    gate: Gate
+    audit: AuditLog
+    user_data: UserDataService
     impressions: ImpressionRecorder
     arms: ExperimentRuntime
     experiments: ExperimentService
@@ -74,6 +85,10 @@ class Services:
         if watch_models:
             self.spawn(self.models.watch(), "model-watch")
             self.spawn(self.arms.watch(), "experiments-watch")
+        if self.settings.metrics_enabled:
+            interval = self.settings.metrics_sample_seconds
+            sampler = MetricsSampler(self.store, self.models, self.rescorer, interval)
+            self.spawn(sampler.run(), "metrics-sampler")
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -87,6 +102,7 @@ class Services:
         if self.rescorer is not None:
             await self.rescorer.close()
         await self.store.close()
+        process_exited()
 
 
 def build_services(settings: Settings) -> Services:
@@ -118,6 +134,12 @@ def build_services(settings: Settings) -> Services:
         relay.nudge()
 
     writer = GroupCommitWriter(store, after_write)
+    gate = Gate(
+        settings,
+        KeyRing(store, settings.key_cache_seconds),
+        TokenVerifier.from_settings(settings),
+        RateLimits(settings.rate_limit, settings.rate_limit_per_ip, settings.cache_url),
+    )
     experiment_store = ExperimentStore(store)
     arms = ExperimentRuntime(experiment_store, models, recommendations)
     thresholds = Thresholds(
@@ -142,9 +164,13 @@ def build_services(settings: Settings) -> Services:
         catalog=catalog,
         catalog_service=CatalogService(store, models, rec_cache),
         writer=writer,
+        interaction_service=InteractionService(store, catalog, rec_cache, writer),
         recommendations=recommendations,
         rescorer=rescorer,
         precomputer=precomputer,
+        gate=gate,
+        audit=AuditLog(store),
+        user_data=UserDataService(store, catalog, rec_cache, snapshots, relay, rescorer),
         impressions=ImpressionRecorder(writer, settings.record_impressions),
         arms=arms,
         experiments=ExperimentService(store, experiment_store, arms, models, thresholds),

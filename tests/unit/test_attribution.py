@@ -24,7 +24,9 @@ def state(
 
 
 def view(content: str, at: datetime, rid: str | None = None, user: str = "u") -> Interaction:
-    return Interaction(f"e-{content}-{at}", user, content, InteractionType.VIEW, 1.0, at, None, rid)
+    return Interaction(
+        f"e-{content}-{at}", user, content, InteractionType.VIEW, 1.0, at, recommendation_id=rid
+    )
 
 
 def test_a_named_impression_takes_the_interaction() -> None:
@@ -100,7 +102,7 @@ def clicked(
     event_id: str, user: str, content: str, at: datetime, rid: str | None = None
 ) -> InteractionRecorded:
     return InteractionRecorded(
-        Interaction(event_id, user, content, InteractionType.VIEW, 1.0, at, None, rid)
+        Interaction(event_id, user, content, InteractionType.VIEW, 1.0, at, recommendation_id=rid)
     )
 
 

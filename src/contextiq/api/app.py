@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from contextiq import __version__
 from contextiq.api.errors import documented, install_error_handlers
 from contextiq.api.routers import (
+    audit,
     content,
     experiments,
     health,
@@ -22,6 +23,9 @@ from contextiq.api.routers import (
     users,
 )
 from contextiq.config import Settings
+from contextiq.observability.logs import configure_logging
+from contextiq.observability.setup import install_observability
+from contextiq.security.install import install_security
 from contextiq.services import Services, build_services
 from contextiq.store.migrate import upgrade_async
 
@@ -33,6 +37,7 @@ def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings)
         if settings.migrate_on_start:
             await upgrade_async(settings.database_url)
         services: Services = build_services(settings)
@@ -56,8 +61,8 @@ def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> Fa
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["*"],
-            allow_headers=["*"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Admin-Key"],
         )
     for module in (
         health,
@@ -66,11 +71,14 @@ def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> Fa
         users,
         content,
         models,
+        audit,
         impressions,
         online_metrics,
         experiments,
     ):
         app.include_router(module.router, prefix="/api/v1")
+    install_security(app, settings)
+    install_observability(app, settings)
     if (STATIC_DIR / "index.html").exists():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="ui")
     return app

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from contextiq.api.deps import AdminAccess, ServicesDep
+from contextiq.api.deps import ExperimentsDep
 from contextiq.api.errors import ApiError, documented
 from contextiq.api.experiment_schemas import (
     ExperimentIn,
@@ -17,9 +17,10 @@ from contextiq.api.experiment_schemas import (
 )
 from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
 from contextiq.experiments.service import InvalidExperiment, NoWinner
+from contextiq.security import Access, allow
 from contextiq.store.experiments import ExperimentConflict
 
-router = APIRouter(tags=["experiments"])
+router = APIRouter(tags=["experiments"], responses=documented(401, 403, 429))
 NamePath = Annotated[Name, Path()]
 
 
@@ -31,10 +32,10 @@ def _utc(at: datetime) -> datetime:
     "/experiments",
     status_code=status.HTTP_201_CREATED,
     response_model=ExperimentReport,
-    dependencies=[AdminAccess],
-    responses=documented(401, 403, 409),
+    dependencies=[allow(Access.ADMIN)],
+    responses=documented(409),
 )
-async def create_experiment(body: ExperimentIn, services: ServicesDep) -> ExperimentReport:
+async def create_experiment(body: ExperimentIn, experiments: ExperimentsDep) -> ExperimentReport:
     """Start (or schedule) an experiment; only one runs at a time (409 on an overlap)."""
     now = datetime.now(UTC)
     experiment = Experiment(
@@ -53,7 +54,7 @@ async def create_experiment(body: ExperimentIn, services: ServicesDep) -> Experi
         created_at=now,
     )
     try:
-        report = await services.experiments.create(experiment)
+        report = await experiments.create(experiment)
     except InvalidExperiment as exc:
         raise ApiError(400, "invalid_experiment", str(exc)) from exc
     except ExperimentConflict as exc:
@@ -61,17 +62,22 @@ async def create_experiment(body: ExperimentIn, services: ServicesDep) -> Experi
     return ExperimentReport.model_validate(report)
 
 
-@router.get("/experiments", response_model=ExperimentList)
-async def list_experiments(services: ServicesDep) -> ExperimentList:
+@router.get("/experiments", response_model=ExperimentList, dependencies=[allow(Access.READ)])
+async def list_experiments(experiments: ExperimentsDep) -> ExperimentList:
     return ExperimentList(
-        experiments=[ExperimentSummary.model_validate(e) for e in await services.experiments.list()]
+        experiments=[ExperimentSummary.model_validate(e) for e in await experiments.list()]
     )
 
 
-@router.get("/experiments/{name}", response_model=ExperimentReport, responses=documented(404))
-async def experiment_report(name: NamePath, services: ServicesDep) -> ExperimentReport:
+@router.get(
+    "/experiments/{name}",
+    response_model=ExperimentReport,
+    responses=documented(404),
+    dependencies=[allow(Access.READ)],
+)
+async def experiment_report(name: NamePath, experiments: ExperimentsDep) -> ExperimentReport:
     """Per-arm metrics, lift against the first arm, tests, winner and verdict."""
-    report = await services.experiments.report(name)
+    report = await experiments.report(name)
     if report is None:
         raise ApiError(404, "experiment_not_found", f"experiment {name!r} does not exist")
     return ExperimentReport.model_validate(report)
@@ -80,15 +86,15 @@ async def experiment_report(name: NamePath, services: ServicesDep) -> Experiment
 @router.post(
     "/experiments/{name}/stop",
     response_model=ExperimentReport,
-    dependencies=[AdminAccess],
-    responses=documented(401, 403, 404, 409),
+    dependencies=[allow(Access.ADMIN)],
+    responses=documented(404, 409),
 )
 async def stop_experiment(
-    name: NamePath, services: ServicesDep, body: StopIn | None = None
+    name: NamePath, experiments: ExperimentsDep, body: StopIn | None = None
 ) -> ExperimentReport:
     """End it now; `{"promote": true}` makes the winner's config the default (409 if none)."""
     try:
-        report = await services.experiments.stop(name, promote=body is not None and body.promote)
+        report = await experiments.stop(name, promote=body is not None and body.promote)
     except NoWinner as exc:
         raise ApiError(409, "no_winner", str(exc)) from exc
     if report is None:

@@ -7,11 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from contextiq.api.deps import ServicesDep
+from contextiq.api.deps import ArmsDep, ImpressionsDep, ModelsDep, RecCacheDep
+from contextiq.api.errors import documented
 from contextiq.api.schemas import Identifier, RecommendationOut, RecommendationsResponse
 from contextiq.experiments.runtime import Served
+from contextiq.security import Access, allow
 
-router = APIRouter(tags=["recommendations"])
+router = APIRouter(tags=["recommendations"], responses=documented(401, 403, 429))
 JSON = "application/json"
 PENDING_TTL_SECONDS = 10.0
 
@@ -50,25 +52,28 @@ def _body(served: Served, cached: bool) -> bytes:
     "/recommendations",
     response_model=RecommendationsResponse,
     responses={200: {"content": {JSON: {}}}},
+    dependencies=[allow(Access.OWN_READ)],
 )
 async def recommendations(
-    services: ServicesDep,
+    cache: RecCacheDep,
+    models: ModelsDep,
+    arms: ArmsDep,
+    impressions: ImpressionsDep,
     user_id: Annotated[Identifier, Query()],
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> Response:
-    cache, impressions = services.rec_cache, services.impressions
-    assignment = services.arms.assign(user_id)
+    assignment = arms.assign(user_id)
     generation = await cache.catalog_generation()
     key = await cache.key(
-        user_id, generation, services.models.version, limit, category or "", assignment.cache_part
+        user_id, generation, models.version, limit, category or "", assignment.cache_part
     )
     hit = await cache.get(key)
     if hit is not None:
         answer = await impressions.serve_cached(user_id, hit)
         if answer is not None:
             return Response(answer, media_type=JSON)
-    served = await services.arms.recommend(user_id, limit, category, generation, assignment)
+    served = await arms.recommend(user_id, limit, category, generation, assignment)
     if key is not None:
         # Without its language-model scores yet, a list is kept only until they are likely ready.
         ttl = PENDING_TTL_SECONDS if served.result.llm_pending else None

@@ -1,7 +1,7 @@
 """experiments
 
 Revision ID: 0002_experiments
-Revises: 0001
+Revises: 0002_security
 Create Date: 2026-11-30 02:25:29.578403
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_experiments"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_security"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
