@@ -134,6 +134,8 @@ def test_experiments_are_admin_only_and_one_at_a_time(api: TestClient) -> None:
     assert refused.status_code == 409
     stopped = api.post("/api/v1/experiments/solo/stop", headers=ADMIN).json()
     assert stopped["status"] == "finished" and stopped["winner"] is None
+    again = api.post("/api/v1/experiments/solo/stop", json={"promote": True}, headers=ADMIN)
+    assert again.status_code == 409
     listed = api.get("/api/v1/experiments").json()["experiments"]
     assert "solo" in [e["name"] for e in listed]
     answer = api.get("/api/v1/recommendations", params={"user_id": "after-solo"}).json()
@@ -166,6 +168,7 @@ def test_interleaving_credits_the_arm_whose_items_are_clicked(api: TestClient) -
     wait_for(decided, "60 decided interleaved lists")
     report = api.get("/api/v1/experiments/interleaved").json()
     assert [a["impressions"] for a in report["arms"]] == [60, 60]
+    assert [a["users"] for a in report["arms"]] == [60, 60]
     assert sum(a["clicks"] for a in report["arms"]) == 60
     assert report["winner"] is None  # 60 decided lists are below the minimum of 200
     api.post("/api/v1/experiments/interleaved/stop", headers=ADMIN)

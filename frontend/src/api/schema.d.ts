@@ -1077,8 +1077,6 @@ export interface components {
             share_rate_ci: number[];
             /** Shares */
             shares: number;
-            /** Users */
-            users: number;
         };
         /** UpsertResult */
         UpsertResult: {

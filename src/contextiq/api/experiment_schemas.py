@@ -121,9 +121,10 @@ class ArmReport(BaseModel):
     metrics: RateMetrics | None = None
 
 
-class TimelinePoint(OnlineMetrics):
+class TimelinePoint(RateMetrics):
     day: str
     arm: str
+    impressions: int
 
 
 class ExperimentSummary(BaseModel):

@@ -24,7 +24,7 @@ class InvalidExperiment(ValueError):
 
 
 class NoWinner(Exception):
-    """Promotion asked for, but the report names no winner."""
+    """Promotion asked for, but the report names no winner (or it was stopped already)."""
 
 
 def _day(d: date) -> str:
@@ -82,10 +82,11 @@ class ExperimentService:
         catalogue = await self.store.content_count()
         timeline = await self.experiments.groups("day", "0000-00-00", "9999-99-99", name)
         covered = await self.experiments.arm_items(name)
+        interleaved_users = await self.experiments.users(name) if experiment.interleaving else 0
         for arm, c, entry in zip(experiment.arms, counts, arms, strict=True):
             entry["weight"] = arm.weight
             entry["config"] = arm.config.as_dict()
-            entry["users"] = c.users
+            entry["users"] = interleaved_users if experiment.interleaving else c.users
             if not experiment.interleaving:
                 totals = _sum_days([g for g in timeline if g.key[1] == arm.name])
                 metrics = online_metrics(totals, catalogue)
@@ -121,6 +122,8 @@ class ExperimentService:
         assert experiment is not None
         winner = report["winner"]
         promoted = None
+        if promote and experiment.stopped_at is not None:
+            raise NoWinner(f"experiment {name!r} was stopped already; nothing is promoted now")
         if promote:
             arm = experiment.arm(winner) if winner else None
             if arm is None:
@@ -172,6 +175,11 @@ def _sum_days(groups: list[GroupCounts]) -> GroupCounts:
         users=0,
         items=0,
     )
+
+
+def _without_users(metrics: dict[str, Any]) -> dict[str, Any]:
+    metrics.pop("users")
+    return metrics
 
 
 def _summary(e: Experiment, now: datetime) -> dict[str, Any]:

@@ -167,7 +167,11 @@ class ExperimentStore:
     async def groups(
         self, by: GroupBy, since: str, until: str, experiment: str | None = None
     ) -> list[GroupCounts]:
-        """Sums per group over days `since`..`until` (inclusive, ISO dates)."""
+        """Sums per group over days `since`..`until` (inclusive, ISO dates).
+
+        With `experiment`, per day and arm, without distinct users (the report's timeline: the
+        arms' users come from their own counters, so the report reads no per-user rows).
+        """
         keys = {
             "model_version": ("model_version",),
             "arm": ("experiment", "arm"),
@@ -176,19 +180,15 @@ class ExperimentStore:
         if experiment is not None:
             keys = ("day", "arm")
         out: dict[tuple[str, ...], dict[str, Any]] = {}
+        sums: list[Any] = [func.sum(getattr(OnlineDaily, c)) for c in COUNTS]
+        queries: list[tuple[Any, list[Any]]] = [
+            (OnlineDaily, [*sums, func.sum(OnlineDaily.reciprocal_ranks)]),
+            (OnlineItem, [func.count(func.distinct(OnlineItem.content_id))]),
+        ]
+        if experiment is None:
+            queries.append((OnlineUser, [func.count(func.distinct(OnlineUser.user_id))]))
         async with self.sessions() as session:
-            for table, columns in (
-                (
-                    OnlineDaily,
-                    [func.sum(getattr(OnlineDaily, c)) for c in COUNTS]
-                    + [func.sum(OnlineDaily.reciprocal_ranks)],
-                ),
-                (OnlineUser, [func.count(func.distinct(OnlineUser.user_id))]),
-                (
-                    OnlineItem,
-                    [func.count(func.distinct(OnlineItem.content_id))],
-                ),
-            ):
+            for table, columns in queries:
                 group = [getattr(table, k) for k in keys]
                 stmt = (
                     select(*group, *columns)
@@ -218,6 +218,16 @@ class ExperimentStore:
                 )
             )
         return groups
+
+    async def users(self, name: str) -> int:
+        """Distinct users an experiment served (interleaved lists have no per-arm counters)."""
+        async with self.sessions() as session:
+            n = await session.scalar(
+                select(func.count(func.distinct(OnlineUser.user_id))).where(
+                    OnlineUser.experiment == name
+                )
+            )
+            return int(n or 0)
 
     async def arm_items(self, name: str) -> dict[str, int]:
         """Distinct items each arm showed (interleaved lists count for the experiment)."""
