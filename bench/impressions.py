@@ -18,16 +18,12 @@ import argparse
 import asyncio
 import random
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 
-from contextiq.cli.bootstrap import bootstrap
-from contextiq.config import Settings
 from contextiq.domain import Interaction, InteractionType
 from contextiq.events.types import ImpressionRecorded, InteractionRecorded
 from contextiq.experiments.assignment import assign
@@ -36,20 +32,11 @@ from contextiq.store.experiments import ExperimentStore
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
 from loadgen import BIN, free_port, process, wrk
-from serve import RANDOM_USER, USERS, env_for, visit_every_user
+from serve import RANDOM_USER, USERS, bootstrapped_demo, env_for, visit_every_user
 
 
 def throughput(seconds: int, connections: int, rounds: int) -> None:
-    root = Path(tempfile.mkdtemp(prefix="contextiq-bench-"))
-    base_env = env_for(root, 0, 300)
-    bootstrap(
-        Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            database_url=base_env["CONTEXTIQ_DATABASE_URL"],
-            model_dir=root / "models",
-        ),
-        print,
-    )
+    root = bootstrapped_demo()
     results: dict[tuple[str, bool], list[float]] = {}
     for _ in range(rounds):
         for scenario, ttl in (("cache hit", 300), ("cache miss", 0)):
@@ -129,17 +116,9 @@ async def fill(url: str, impressions: int, users: int, items: int, seed: int = 5
 
 
 def report(impressions: int) -> None:
-    root = Path(tempfile.mkdtemp(prefix="contextiq-bench-"))
-    env = env_for(root, 0, 300)
-    bootstrap(
-        Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            database_url=env["CONTEXTIQ_DATABASE_URL"],
-            model_dir=root / "models",
-        ),
-        print,
-    )
-    asyncio.run(fill(env["CONTEXTIQ_DATABASE_URL"], impressions, users=50_000, items=2_000))
+    root = bootstrapped_demo()
+    url = env_for(root, 0, 300)["CONTEXTIQ_DATABASE_URL"]
+    asyncio.run(fill(url, impressions, users=50_000, items=2_000))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [str(BIN / "contextiq"), "serve"]
