@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter, status
 
-from contextiq.api.deps import ImpressionsDep
+from contextiq.api.deps import ImpressionsDep, PrincipalDep
 from contextiq.api.errors import documented
 from contextiq.api.experiment_schemas import ImpressionSeenAccepted, ImpressionSeenIn
-from contextiq.security import Access, allow
+from contextiq.security import Access, allow, require_user
 
 router = APIRouter(tags=["impressions"], responses=documented(401, 403, 429))
 
@@ -17,8 +17,9 @@ router = APIRouter(tags=["impressions"], responses=documented(401, 403, 429))
     dependencies=[allow(Access.OWN_WRITE)],
 )
 async def impression_seen(
-    body: ImpressionSeenIn, impressions: ImpressionsDep
+    body: ImpressionSeenIn, impressions: ImpressionsDep, principal: PrincipalDep
 ) -> ImpressionSeenAccepted:
     """The impression then counts only these positions; the first report for an id counts."""
+    require_user(principal, body.user_id)
     await impressions.seen(body.recommendation_id, body.user_id, body.positions)
     return ImpressionSeenAccepted(recommendation_id=body.recommendation_id, status="accepted")
