@@ -32,14 +32,14 @@ import numpy.typing as npt
 import torch
 
 from contextiq.cache.memory import MemoryCache
-from contextiq.data import movielens
-from contextiq.data.movielens import Rating
 from contextiq.llm.base import Candidate, LikedItem, UserContext
 from contextiq.llm.embedder import MiniLMEmbedder, bundled_model_path
 from contextiq.llm.local import LocalScorer, item_text
 from contextiq.llm.service import ScoringPolicy, ScoringService
+from contextiq.ml import movielens
 from contextiq.ml.ease import ease_weights
 from contextiq.ml.metrics import ndcg_at_k
+from contextiq.ml.movielens import Rating
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "shared/datasets/ml-latest-small"
 POSITIVE = 4.0

@@ -7,8 +7,7 @@ redelivers what was never acknowledged. Consumers dedupe by `event_id`, so both 
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,6 +15,7 @@ from contextiq.events import BUSES, BusUnavailable, EventBus, open_bus
 from contextiq.events.types import Event, InteractionRecorded
 from contextiq.store.records import OutboxEvent
 from tests.contracts.conftest import USERS, BusUrls, outbox
+from tests.integration.conftest import eventually
 
 
 class Collector:
@@ -36,15 +36,6 @@ class Collector:
         return {e.event_id for e in self.events}
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {within}s waiting for {what}")
-
-
 @contextlib.asynccontextmanager
 async def consuming(bus: EventBus, handler: Collector) -> AsyncIterator[None]:
     """The bus delivering to `handler` until the block ends, and able to take events."""
@@ -58,7 +49,7 @@ async def consuming(bus: EventBus, handler: Collector) -> AsyncIterator[None]:
         return True
 
     try:
-        await eventually(ready, "the bus to take events")
+        await eventually(ready, 60, "the bus to take events")
         yield
     finally:
         task.cancel()
@@ -98,7 +89,7 @@ async def test_every_event_arrives_typed_and_in_order_for_its_user(bus: EventBus
         async def all_arrived() -> bool:
             return len(handler.ids()) == 60
 
-        await eventually(all_arrived, "60 events")
+        await eventually(all_arrived, 60, "60 events")
     sent = {row.payload["event_id"]: row.payload for row in outbox(0, 60)}
     for event in handler.events:
         assert isinstance(event, InteractionRecorded)
@@ -118,7 +109,7 @@ async def test_a_payload_this_version_cannot_read_does_not_block_the_rest(bus: E
         async def the_readable_arrived() -> bool:
             return handler.ids() >= {"e0", "e1", "e2", "e3"}
 
-        await eventually(the_readable_arrived, "the readable events")
+        await eventually(the_readable_arrived, 60, "the readable events")
     assert "x" not in handler.ids()
 
 
@@ -130,7 +121,7 @@ async def test_a_batch_whose_handler_failed_comes_again(bus: EventBus) -> None:
         async def redelivered() -> bool:
             return handler.ids() == {f"e{i}" for i in range(10)}
 
-        await eventually(redelivered, "the failed batch to come again")
+        await eventually(redelivered, 60, "the failed batch to come again")
     assert handler.calls >= 2
 
 

@@ -1,6 +1,7 @@
-import { type FormEvent, useId, useState } from "react";
+import { type FormEvent, useState } from "react";
 import type { CategoryCount } from "../api/types";
 import { CategorySelect } from "./CategorySelect";
+import { TextField } from "./TextField";
 
 /** Same rule as the API's identifiers, so a typo is caught before a round trip. */
 const USER_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
@@ -14,7 +15,6 @@ interface Props {
 
 /** The user ID and category toolbar; submits only an identifier the API would accept. */
 export function UserPicker({ categories, category, onCategoryChange, onSubmit }: Props) {
-  const inputId = useId();
   const [draft, setDraft] = useState("");
   const [inputError, setInputError] = useState<string | null>(null);
 
@@ -31,27 +31,16 @@ export function UserPicker({ categories, category, onCategoryChange, onSubmit }:
 
   return (
     <form className="toolbar" onSubmit={submit} noValidate>
-      <div className="field field--grow">
-        <label htmlFor={inputId} className="field__label">
-          User ID
-        </label>
-        <input
-          id={inputId}
-          className="field__control"
-          value={draft}
-          onChange={(event) => setDraft(event.target.value)}
-          placeholder="e.g. user_001"
-          autoComplete="off"
-          spellCheck={false}
-          aria-invalid={inputError !== null}
-          aria-describedby={inputError ? `${inputId}-error` : undefined}
-        />
-        {inputError ? (
-          <p id={`${inputId}-error`} className="field__error">
-            {inputError}
-          </p>
-        ) : null}
-      </div>
+      <TextField
+        label="User ID"
+        grow
+        value={draft}
+        onChange={setDraft}
+        error={inputError}
+        placeholder="e.g. user_001"
+        autoComplete="off"
+        spellCheck={false}
+      />
       <CategorySelect categories={categories} value={category} onChange={onCategoryChange} />
       <button type="submit" className="button button--primary">
         Fetch Recommendations

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from contextiq.config import Settings
-from contextiq.data import movielens
 from contextiq.domain import Content, Interaction, InteractionType, interaction_weight
+from contextiq.ml import movielens
 
 
 @dataclass(slots=True)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from contextiq.data import movielens
+from contextiq.ml import movielens
 from contextiq.ml.base import ItemFeatures, WeightedInteraction
 
 DatasetFormat = Literal["ml-100k", "ml-latest-small", "lastfm", "csv"]
