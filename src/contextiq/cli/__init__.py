@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from contextiq.cli import audit
 from contextiq.cli.bootstrap import bootstrap, load, seed_demo, train
 from contextiq.cli.keys import keys_app
 from contextiq.cli.ml import evaluate, offline_app
@@ -207,9 +208,11 @@ def models_promote(
     """Serve VERSION (a rollback, or a rejected candidate); every replica swaps to it in seconds."""
     from contextiq.ml.registry import ModelRegistry
 
-    registry = ModelRegistry(_settings().model_dir)
+    settings = _settings()
+    registry = ModelRegistry(settings.model_dir)
     try:
         registry.promote(version)
     except KeyError as exc:
         raise typer.BadParameter(f"{exc.args[0]}; see `contextiq models list`") from exc
+    audit.record(settings, "models promote", f"model:{version}", 200)
     _say(f"{version} is now the active model")
