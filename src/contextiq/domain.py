@@ -63,6 +63,8 @@ class Interaction:
     weight: float
     occurred_at: datetime
     duration_seconds: float | None = None
+    # The API request that recorded it, carried to the worker's logs (None for imports).
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -300,7 +300,7 @@ def test_model_status_lists_the_active_version(client: TestClient) -> None:
     assert body["active"]["status"] == "active"
     assert body["active"]["metrics"]["ndcg@10"] > 0
     assert body["retrain_enabled"] is False
-    _assert_error(client.post("/api/v1/models/retrain"), 403, "forbidden")
+    _assert_error(client.post("/api/v1/models/retrain"), 401, "unauthorized")
 
 
 def test_model_status_follows_the_registry_not_a_stale_row(

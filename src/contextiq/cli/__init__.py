@@ -1,8 +1,8 @@
 """The `contextiq` command line."""
 
 import asyncio
+import ipaddress
 import json
-import logging
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,14 +11,17 @@ import typer
 import uvicorn
 
 from contextiq.cli.bootstrap import bootstrap, load, seed_demo, train
+from contextiq.cli.keys import keys_app
 from contextiq.cli.ml import evaluate, offline_app
 from contextiq.config import InvalidSettings, Settings, get_settings
+from contextiq.observability.logs import configure_logging
 from contextiq.store.migrate import upgrade
 from contextiq.store.store import Store
 
 app = typer.Typer(help="Context IQ: personalized content recommendations.", no_args_is_help=True)
 app.add_typer(offline_app, name="offline", help="Batch experiments on CSV files.")
 app.command("evaluate")(evaluate)
+app.add_typer(keys_app, name="keys")
 
 
 def _say(message: str) -> None:
@@ -35,10 +38,13 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
 
 
 @app.command()
@@ -54,10 +60,19 @@ def serve(
     from contextiq.api.app import create_app
 
     settings = _settings()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    if not (settings.auth_required or settings.allow_open or is_loopback(bind_host)):
+        typer.echo(
+            f"error: refusing to serve on {bind_host} with authentication off: anyone who can "
+            "reach it could read every user's history. Set CONTEXTIQ_AUTH_REQUIRED=true (and "
+            "create keys with `contextiq keys create`), or CONTEXTIQ_ALLOW_OPEN=true to accept "
+            "an open server (docs/security.md).",
+            err=True,
+        )
+        raise typer.Exit(2)
     if bootstrap_first:
         bootstrap(settings, _say)
-    _logging()
-    bind_host, bind_port = host or settings.host, port or settings.port
+    configure_logging(settings)
     _say(f"==> serving on http://{bind_host}:{bind_port} (API docs at /docs)")
     # At "warning" uvicorn's access lines are dropped anyway; access_log=False skips building them.
     uvicorn.run(
@@ -66,6 +81,7 @@ def serve(
         port=bind_port,
         log_level="warning",
         access_log=False,
+        log_config=None,  # uvicorn's own lines go through ours (JSON or text, redacted)
     )
 
 
@@ -74,7 +90,6 @@ def worker() -> None:
     """Consume interaction events, update profiles and popularity, retrain and promote."""
     from contextiq.worker.runner import run_worker
 
-    _logging()
     asyncio.run(run_worker(_settings()))
 
 
@@ -166,3 +181,35 @@ def openapi() -> None:
     from contextiq.api.app import create_app
 
     _say(json.dumps(create_app(_settings()).openapi(), indent=2, sort_keys=True))
+
+
+models_app = typer.Typer(help="The model registry: list versions, roll back.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every trained version, oldest first, with its held-out metrics; * marks the active one."""
+    from contextiq.ml.registry import ModelRegistry
+
+    registry = ModelRegistry(_settings().model_dir)
+    active = registry.active_version()
+    for info in registry.versions():
+        mark = "*" if info.version == active else " "
+        metrics = " ".join(f"{k}={v:.4f}" for k, v in sorted(info.metrics.items()))
+        _say(f"{mark} {info.version}  {info.created_at}  {metrics}")
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[str, typer.Argument(help="a version from `models list`")],
+) -> None:
+    """Serve VERSION (a rollback, or a rejected candidate); every replica swaps to it in seconds."""
+    from contextiq.ml.registry import ModelRegistry
+
+    registry = ModelRegistry(_settings().model_dir)
+    try:
+        registry.promote(version)
+    except KeyError as exc:
+        raise typer.BadParameter(f"{exc.args[0]}; see `contextiq models list`") from exc
+    _say(f"{version} is now the active model")
