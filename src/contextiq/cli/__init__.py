@@ -14,7 +14,7 @@ from contextiq.cli import audit
 from contextiq.cli.bootstrap import bootstrap, load, seed_demo, train
 from contextiq.cli.keys import keys_app
 from contextiq.cli.ml import evaluate, offline_app
-from contextiq.config import InvalidSettings, Settings, get_settings
+from contextiq.config import InvalidSettings, get_settings
 from contextiq.observability.logs import configure_logging
 from contextiq.store.migrate import upgrade
 from contextiq.store.store import Store
@@ -29,10 +29,11 @@ def _say(message: str) -> None:
     typer.echo(message)
 
 
-def _settings() -> Settings:
-    """The process's settings; wrong ones end the command with a line each, not a traceback."""
+@app.callback()
+def _check_settings() -> None:
+    # Before any command: wrong settings end it with one line each, not a traceback.
     try:
-        return get_settings()
+        get_settings()
     except InvalidSettings as exc:
         for line in str(exc).splitlines():
             typer.echo(f"error: {line}", err=True)
@@ -60,7 +61,7 @@ def serve(
     """Serve the API and web UI (with the in-process worker on local:// events)."""
     from contextiq.api.app import create_app
 
-    settings = _settings()
+    settings = get_settings()
     bind_host, bind_port = host or settings.host, port or settings.port
     if not (settings.auth_required or settings.allow_open or is_loopback(bind_host)):
         typer.echo(
@@ -91,13 +92,13 @@ def worker() -> None:
     """Consume interaction events, update profiles and popularity, retrain and promote."""
     from contextiq.worker.runner import run_worker
 
-    asyncio.run(run_worker(_settings()))
+    asyncio.run(run_worker(get_settings()))
 
 
 @app.command()
 def migrate() -> None:
     """Apply database migrations."""
-    upgrade(_settings().database_url)
+    upgrade(get_settings().database_url)
     _say("database is up to date")
 
 
@@ -113,7 +114,7 @@ def seed(
     """Load generated demo data (no external data is used)."""
     if not demo:
         raise typer.BadParameter("only --demo is supported; use `contextiq import` for real data")
-    settings = _settings()
+    settings = get_settings()
     upgrade(settings.database_url)
     asyncio.run(seed_demo(settings, _say, seed_value, items, users))
 
@@ -136,7 +137,7 @@ def import_data(
     """Import MovieLens-100K, MovieLens latest-small, or generic CSV/JSONL files."""
     from contextiq.data import importers
 
-    settings = _settings()
+    settings = get_settings()
     if kind is ImportFormat.FILES:
         if content is None and interactions is None:
             raise typer.BadParameter("give --content and/or --interactions")
@@ -163,7 +164,7 @@ def import_data(
 @app.command("train")
 def train_command() -> None:
     """Train on all stored interactions; promote the model if it is no worse."""
-    settings = _settings()
+    settings = get_settings()
     upgrade(settings.database_url)
     info = asyncio.run(train(settings))
     if info is None:
@@ -181,7 +182,7 @@ def openapi() -> None:
     """Print the OpenAPI schema (the web UI's types are generated from it)."""
     from contextiq.api.app import create_app
 
-    _say(json.dumps(create_app(_settings()).openapi(), indent=2, sort_keys=True))
+    _say(json.dumps(create_app(get_settings()).openapi(), indent=2, sort_keys=True))
 
 
 models_app = typer.Typer(help="The model registry: list versions, roll back.", no_args_is_help=True)
@@ -193,7 +194,7 @@ def models_list() -> None:
     """Every trained version, oldest first, with its held-out metrics; * marks the active one."""
     from contextiq.ml.registry import ModelRegistry
 
-    registry = ModelRegistry(_settings().model_dir)
+    registry = ModelRegistry(get_settings().model_dir)
     active = registry.active_version()
     for info in registry.versions():
         mark = "*" if info.version == active else " "
@@ -208,7 +209,7 @@ def models_promote(
     """Serve VERSION (a rollback, or a rejected candidate); every replica swaps to it in seconds."""
     from contextiq.ml.registry import ModelRegistry
 
-    settings = _settings()
+    settings = get_settings()
     registry = ModelRegistry(settings.model_dir)
     try:
         registry.promote(version)
