@@ -14,7 +14,7 @@ from contextiq.cli import app, is_loopback
 from contextiq.config import get_settings
 from contextiq.security import AuditLog
 from contextiq.store.store import Store
-from tests.security.conftest import bearer, secured_settings
+from tests.security.conftest import Secured, bearer, secured_settings
 
 runner = CliRunner()
 
@@ -109,3 +109,8 @@ def test_serve_refuses_an_open_public_bind(database: Path, monkeypatch: pytest.M
 )
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_a_stored_admin_key_enables_retraining_in_the_ui(secured: Secured) -> None:
+    status = secured.client.get("/api/v1/models", headers=bearer(secured.client_key)).json()
+    assert status["retrain_enabled"] is True

@@ -14,12 +14,19 @@ from fastapi.testclient import TestClient
 from contextiq.api.app import create_app
 from contextiq.cache.memory import MemoryCache
 from contextiq.cli.bootstrap import bootstrap
-from contextiq.events.types import UserDeleted, decode_event
+from contextiq.domain import Content, Interaction, InteractionType
+from contextiq.events.local import LocalBus
+from contextiq.events.relay import OutboxRelay
+from contextiq.events.types import InteractionRecorded, UserDeleted, decode_event
+from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.services import Services
+from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store, utcnow
+from contextiq.store.tables import Base
+from contextiq.worker.processor import EventProcessor, Retrainer
 from contextiq.worker.training import load_training_data
 from tests.conftest import embedded_settings
-from tests.integration.conftest import redis_url  # noqa: F401 (a fixture)
+from tests.integration.conftest import pg_url, redis_url  # noqa: F401 (fixtures)
 
 USER = "erase-me-7"
 ADMIN = {"X-API-Key": "admin-key-for-erasure-tests"}
@@ -150,7 +157,92 @@ def test_deleting_a_user_without_data_succeeds(
     assert client.delete("/api/v1/users/nobody-here").status_code == 401
 
 
-def test_the_deletion_event_round_trips_and_old_versions_skip_it() -> None:
+def test_the_deletion_event_round_trips() -> None:
     event = UserDeleted(event_id="e1", user_id=USER, requested_at=utcnow())
     assert decode_event(event.to_wire()) == event
     assert event.key == USER
+
+
+async def test_a_worker_applying_the_event_forgets_the_user(tmp_path: Path) -> None:
+    """What another worker or replica does with the event: its rows and its own cache go,
+    including an interaction that raced with the deletion in the same batch."""
+    await upgrade_async(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    cache = RecommendationCache(MemoryCache(), 60)
+    retrainer = Retrainer(lambda: asyncio.sleep(0), 0, 0)
+    processor = EventProcessor(store, cache, retrainer)
+    try:
+        await store.upsert_content([Content("c1", "Title", "news")])
+        raced = [
+            Interaction(f"{user}-e", user, "c1", InteractionType.LIKE, 3.0, utcnow())
+            for user in (USER, "keeper")
+        ]
+        await store.record_interactions(raced)
+        await cache.invalidate_users([USER, "keeper"])
+        await cache.put(await cache.key(USER, 0, "v1"), b"[]")
+        erasure = UserDeleted(event_id="d1", user_id=USER, requested_at=utcnow())
+        await processor.handle([InteractionRecorded(i) for i in raced] + [erasure])
+        assert (await store.user_profile(USER)).counts == {}
+        assert (await store.user_profile("keeper")).counts == {"like": 1}
+        assert await store.user_export(USER) == {
+            "user_id": USER,
+            "first_recorded_at": None,
+            "interactions": [],
+            "stats": [],
+            "recommendations_served": [],
+        }
+        memory = cache.cache
+        assert isinstance(memory, MemoryCache)
+        assert not [k for k in [*memory._entries, *memory._counters] if USER in k]
+        assert await memory.get_int("gen:user:keeper") == 2
+    finally:
+        await store.close()
+
+
+async def _erase_through_the_relay(url: str) -> None:
+    """Deletion, relay and consumer on one store: the outbox row holding the erasure is locked
+    by the relay (PostgreSQL) while the consumer erases the user, and goes once sent."""
+    store = Store(url)
+    bus = LocalBus()
+    cache = RecommendationCache(MemoryCache(), 60)
+    processor = EventProcessor(store, cache, Retrainer(lambda: asyncio.sleep(0), 0, 0))
+    consumer = asyncio.create_task(bus.consume(processor.handle))
+    await asyncio.sleep(0)
+    relay = OutboxRelay(store, bus)
+    try:
+        content_id = (await store.list_content(None, None, 1, 0))[0][0].content_id
+        await store.record_interactions(
+            [
+                Interaction(f"{USER}-{n}", USER, content_id, InteractionType.LIKE, 3.0, utcnow())
+                for n in range(3)
+            ]
+        )
+        await relay.drain_once()
+        assert (await store.user_profile(USER)).counts == {"like": 3}
+        removed = await store.delete_user(
+            UserDeleted(event_id="erasure-1", user_id=USER, requested_at=utcnow())
+        )
+        assert removed["interactions"] == 3 and removed["events"] == 3
+        assert await relay.drain_once() == 1
+        assert await store.pending_outbox() == 0
+        async with store.engine.connect() as conn:
+            for table in Base.metadata.sorted_tables:
+                rows = (await conn.execute(table.select())).all()
+                assert not [r for r in rows if USER in str(tuple(r))], table.name
+    finally:
+        consumer.cancel()
+        await store.close()
+
+
+async def test_erasure_through_the_relay_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
+    await upgrade_async(url)
+    store = Store(url)
+    await store.upsert_content([Content("c1", "Title", "news")])
+    await store.close()
+    await _erase_through_the_relay(url)
+
+
+@pytest.mark.integration
+async def test_erasure_through_the_relay_on_postgresql(pg_url: str) -> None:  # noqa: F811
+    await _erase_through_the_relay(pg_url)

@@ -4,7 +4,7 @@ import { TextField } from "./TextField";
 
 const STORAGE_KEY = "contextiq.apiKey";
 
-/** Only needed when the server enforces an API key on write routes; kept for this browser tab. */
+/** Needed when the server checks keys (on writes, or on everything with auth required); kept for this browser tab. */
 export function ApiKeySettings() {
   const [key, setKey] = useState(() => window.sessionStorage.getItem(STORAGE_KEY) ?? "");
 
@@ -18,7 +18,7 @@ export function ApiKeySettings() {
     <details className="settings">
       <summary>API key{key ? " (set)" : ""}</summary>
       <TextField
-        label="API key for write requests"
+        label="API key or user token (sent with every request)"
         type="password"
         value={key}
         autoComplete="off"

@@ -8,6 +8,7 @@ import {
   titleCase,
 } from "../format";
 import type { Resource } from "../hooks/useResource";
+import { Panel } from "./Panel";
 import { EmptyState, ErrorState, Loading } from "./States";
 
 /** Every known type, zeros included, then any the server counts that this build does not know. */
@@ -92,12 +93,11 @@ export function ProfilePanel({
 }) {
   const shown = profile.data?.user_id === userId ? profile.data : null;
   return (
-    <aside className="panel panel--side" aria-labelledby="profile-heading">
-      <div className="panel__header">
-        <h2 id="profile-heading" className="panel__title">
-          Profile{userId ? <span className="panel__title-sub"> · {userId}</span> : null}
-        </h2>
-      </div>
+    <Panel
+      title={<>Profile{userId ? <span className="panel__title-sub"> · {userId}</span> : null}</>}
+      variant="side"
+      aside
+    >
       {!userId ? (
         <p className="muted">The profile of the user you fetch appears here.</p>
       ) : shown ? (
@@ -111,6 +111,6 @@ export function ProfilePanel({
       ) : (
         <Loading label="Loading profile" rows={3} />
       )}
-    </aside>
+    </Panel>
   );
 }

@@ -2,6 +2,7 @@ import { useEffect, useId, useState } from "react";
 import { api } from "../api/client";
 import type { CategoryCount, Content } from "../api/types";
 import { CategorySelect } from "../components/CategorySelect";
+import { Panel } from "../components/Panel";
 import { SimilarItems } from "../components/SimilarItems";
 import { EmptyState, ErrorState, Loading } from "../components/States";
 import { Tags } from "../components/Tags";
@@ -86,20 +87,17 @@ export function CatalogView({ categories }: { categories: CategoryCount[] }) {
   const items = page.data?.items ?? [];
 
   return (
-    <section className="panel panel--wide" aria-labelledby="catalog-heading">
-      <div className="panel__header">
-        <h2 id="catalog-heading" className="panel__title">
-          Catalog
-        </h2>
-        {page.data ? (
-          <p className="panel__hint">
-            {total === 0
-              ? "No matches"
-              : `Showing ${formatCount(offset + 1)}–${formatCount(offset + items.length)} of ${formatCount(total)}`}
-          </p>
-        ) : null}
-      </div>
-
+    <Panel
+      title="Catalog"
+      variant="wide"
+      hint={
+        page.data
+          ? total === 0
+            ? "No matches"
+            : `Showing ${formatCount(offset + 1)}–${formatCount(offset + items.length)} of ${formatCount(total)}`
+          : null
+      }
+    >
       <form className="toolbar" role="search" onSubmit={(event) => event.preventDefault()}>
         <TextField
           label="Search titles"
@@ -152,6 +150,6 @@ export function CatalogView({ categories }: { categories: CategoryCount[] }) {
           Next →
         </button>
       </nav>
-    </section>
+    </Panel>
   );
 }

@@ -3,6 +3,7 @@ import { api } from "../api/client";
 import type { ModelStatus, ModelVersion } from "../api/types";
 import { MetricsChart } from "../components/MetricsChart";
 import { OnlineMetricsPanel } from "../components/OnlineMetricsPanel";
+import { Panel } from "../components/Panel";
 import { EmptyState, ErrorState, Loading } from "../components/States";
 import { TextField } from "../components/TextField";
 import { formatCount, formatDateTime, formatRelative, formatScore, titleCase } from "../format";
@@ -173,17 +174,17 @@ export function ModelView({ active }: { active: boolean }) {
 
   const status = models.data;
   return (
-    <section className="panel panel--wide" aria-labelledby="model-heading">
-      <div className="panel__header">
-        <h2 id="model-heading" className="panel__title">
-          Model
-        </h2>
-        {status?.training ? (
-          <p className="panel__hint">
+    <Panel
+      title="Model"
+      variant="wide"
+      hint={
+        status?.training ? (
+          <>
             <span className="spinner" aria-hidden="true" /> Training in progress
-          </p>
-        ) : null}
-      </div>
+          </>
+        ) : null
+      }
+    >
       {models.loading && !status ? (
         <Loading label="Loading model status" rows={3} />
       ) : models.error ? (
@@ -212,6 +213,6 @@ export function ModelView({ active }: { active: boolean }) {
           )}
         </>
       ) : null}
-    </section>
+    </Panel>
   );
 }

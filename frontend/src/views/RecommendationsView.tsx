@@ -1,5 +1,6 @@
 import type { CategoryCount, Recommendations } from "../api/types";
 import { NoticeLine } from "../components/NoticeLine";
+import { Panel } from "../components/Panel";
 import { ProfilePanel } from "../components/ProfilePanel";
 import { RecommendationList } from "../components/RecommendationList";
 import { UserPicker } from "../components/UserPicker";
@@ -22,13 +23,7 @@ export function RecommendationsView({ categories }: { categories: CategoryCount[
   const { data } = state.recommendations;
   return (
     <div className="layout-recs">
-      <section className="panel panel--main" aria-labelledby="recs-heading">
-        <div className="panel__header">
-          <h2 id="recs-heading" className="panel__title">
-            Recommendations
-          </h2>
-          {data ? <p className="panel__hint">{provenance(data)}</p> : null}
-        </div>
+      <Panel title="Recommendations" variant="main" hint={data ? provenance(data) : null}>
         <UserPicker
           categories={categories}
           category={state.category}
@@ -43,7 +38,7 @@ export function RecommendationsView({ categories }: { categories: CategoryCount[
           pending={state.pending}
           onInteract={state.interact}
         />
-      </section>
+      </Panel>
       <ProfilePanel userId={state.userId} profile={state.profile} />
     </div>
   );

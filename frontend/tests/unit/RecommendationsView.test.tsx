@@ -48,6 +48,9 @@ describe("RecommendationsView", () => {
     await userEvent.click(screen.getByRole("button", { name: "Fetch Recommendations" }));
     const list = await screen.findByRole("region", { name: "Recommendations for user_001" });
     expect(screen.getByText("Personalized · model v7")).toBeInTheDocument();
+    // Each panel is a landmark named by its title.
+    expect(screen.getByRole("region", { name: "Recommendations" })).toBeInTheDocument();
+    expect(screen.getByRole("complementary", { name: /^Profile.*user_001$/ })).toBeInTheDocument();
     expect(await screen.findByText("7")).toBeInTheDocument();
 
     const first = within(list).getByRole("article", { name: "First" });

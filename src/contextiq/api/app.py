@@ -62,7 +62,13 @@ def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> Fa
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Admin-Key"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-API-Key",
+                "X-Admin-Key",
+                "X-Request-ID",
+            ],
         )
     for module in (
         health,

@@ -24,7 +24,7 @@ from contextiq.privacy import UserDataService
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.recommend.service import RecommendationService
-from contextiq.security import AuditLog, Principal
+from contextiq.security import AuditLog, KeyRing, Principal
 from contextiq.security.access import current_principal
 from contextiq.services import Services
 from contextiq.store.store import Store
@@ -68,5 +68,6 @@ RescorerDep = Annotated[ScoringService | None, Depends(_component(lambda s: s.re
 
 UserDataDep = Annotated[UserDataService, Depends(_component(lambda s: s.user_data))]
 AuditLogDep = Annotated[AuditLog, Depends(_component(lambda s: s.audit))]
+KeyRingDep = Annotated[KeyRing, Depends(_component(lambda s: s.gate.keys))]
 #: The caller, as the route's `allow(...)` dependency authenticated them.
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

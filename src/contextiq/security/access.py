@@ -54,6 +54,15 @@ OPEN_WRITES = {Access.WRITE, Access.OWN_WRITE, Access.CATALOG}
 #: Access levels a user token may use for its own user id (path/query `user_id`, or the body).
 OWN = {Access.OWN_READ, Access.OWN_WRITE, Access.ADMIN_OR_OWN}
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+#: How credentials are sent, for the OpenAPI (and the "Authorize" button of /docs).
+SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key (`contextiq keys create`) or a user token (JWT).",
+    },
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
 
 
 def unauthorized(message: str) -> ApiError:
@@ -103,7 +112,13 @@ class Gate:
         given = credential(headers)
         if given is None:
             return ANONYMOUS
-        if given.count(".") == 2:  # header.payload.signature: a JWT, never one of our keys
+        matched: Principal | None = None
+        for key, principal in self._bootstrap:  # compare with every one: no early exit
+            if secrets.compare_digest(key.encode(), given.encode()):
+                matched = principal
+        if matched is not None:
+            return matched
+        if given.count(".") == 2:  # header.payload.signature: a JWT, never a stored key
             if self.tokens is None:
                 raise unauthorized("user tokens are not accepted: no JWT key is configured")
             try:
@@ -111,12 +126,6 @@ class Gate:
             except TokenRejected as exc:
                 raise unauthorized(str(exc)) from exc
             return Principal(Role.USER, f"user:{subject}", subject)
-        matched: Principal | None = None
-        for key, principal in self._bootstrap:  # compare with every one: no early exit
-            if secrets.compare_digest(key.encode(), given.encode()):
-                matched = principal
-        if matched is not None:
-            return matched
         stored = await self.keys.verify(given)
         if stored is None:
             raise unauthorized("the key is not valid")
@@ -255,8 +264,12 @@ def secure_routes(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         schema = build_openapi()
+        schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(SCHEMES)
         for (path, method), access in declared.items():
-            schema["paths"][path][method]["x-access"] = access.value
+            operation = schema["paths"][path][method]
+            operation["x-access"] = access.value
+            if access is not Access.PUBLIC:
+                operation["security"] = [{name: []} for name in SCHEMES]
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

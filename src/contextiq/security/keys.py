@@ -90,6 +90,15 @@ class KeyRing:
             rows = await session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))
             return [_stored(r) for r in rows]
 
+    async def any_active(self, role: Role) -> bool:
+        async with self.store.sessions() as session:
+            found = await session.scalar(
+                select(ApiKeyRow.name)
+                .where(ApiKeyRow.role == role.value, ApiKeyRow.revoked_at.is_(None))
+                .limit(1)
+            )
+        return found is not None
+
     async def revoke(self, name: str) -> bool:
         """False when no live key has that name."""
         async with self.store.sessions.begin() as session:

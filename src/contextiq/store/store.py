@@ -202,11 +202,13 @@ class Store:
         if category:
             stmt = stmt.where(ContentRow.category == category)
         if query:
-            pattern = f"%{query.lower()}%"
+            # The search is plain text: `%` and `_` match themselves, not any characters.
+            escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
             stmt = stmt.where(
                 or_(
-                    func.lower(ContentRow.title).like(pattern),
-                    func.lower(ContentRow.content_id).like(pattern),
+                    func.lower(ContentRow.title).like(pattern, escape="\\"),
+                    func.lower(ContentRow.content_id).like(pattern, escape="\\"),
                 )
             )
         async with self.sessions() as session:

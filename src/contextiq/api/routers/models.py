@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
-from contextiq.api.deps import ModelsDep, RetrainerDep, SettingsDep, StoreDep
+from contextiq.api.deps import KeyRingDep, ModelsDep, RetrainerDep, SettingsDep, StoreDep
 from contextiq.api.errors import documented
 from contextiq.api.schemas import ModelStatus, ModelVersionOut, RetrainAccepted
-from contextiq.security import Access, allow
+from contextiq.security import Access, Role, allow
 from contextiq.store.records import ModelVersion
 
 router = APIRouter(tags=["models"], responses=documented(401, 403, 429))
@@ -28,7 +28,11 @@ def _out(v: ModelVersion) -> ModelVersionOut:
 
 @router.get("/models", response_model=ModelStatus, dependencies=[allow(Access.READ)])
 async def model_status(
-    store: StoreDep, models: ModelsDep, retrainer: RetrainerDep, settings: SettingsDep
+    store: StoreDep,
+    models: ModelsDep,
+    retrainer: RetrainerDep,
+    settings: SettingsDep,
+    keys: KeyRingDep,
 ) -> ModelStatus:
     serving = models.version
     history = [v.as_served(serving) for v in await store.model_versions()]
@@ -44,7 +48,8 @@ async def model_status(
         ),
         events_since_training=retrainer.events_since_training,
         training=retrainer.training,
-        retrain_enabled=settings.admin_key is not None,
+        # Some admin credential exists, so the web UI offers retraining.
+        retrain_enabled=settings.admin_key is not None or await keys.any_active(Role.ADMIN),
     )
 
 
