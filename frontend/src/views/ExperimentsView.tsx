@@ -1,6 +1,7 @@
 import { type FormEvent, useEffect, useRef, useState } from "react";
 import { api } from "../api/client";
 import type { ArmReport, ExperimentReport, ExperimentSummary } from "../api/types";
+import { Panel } from "../components/Panel";
 import { RateBars } from "../components/RateBars";
 import { EmptyState, ErrorState, Loading } from "../components/States";
 import { TextField } from "../components/TextField";
@@ -180,12 +181,7 @@ export function ExperimentsView({ active }: { active: boolean }) {
   );
 
   return (
-    <section className="panel panel--wide" aria-labelledby="experiments-heading">
-      <div className="panel__header">
-        <h2 id="experiments-heading" className="panel__title">
-          Experiments
-        </h2>
-      </div>
+    <Panel title="Experiments" variant="wide">
       {list.loading && !list.data ? (
         <Loading label="Loading experiments" rows={3} />
       ) : list.error ? (
@@ -216,6 +212,6 @@ export function ExperimentsView({ active }: { active: boolean }) {
           )}
         </>
       )}
-    </section>
+    </Panel>
   );
 }

@@ -272,6 +272,12 @@ class OnlineItem(Base):
     arm: Mapped[str] = mapped_column(NAME, primary_key=True)
     content_id: Mapped[str] = mapped_column(ID, primary_key=True)
 
+    #: An experiment's report reads its items (per arm, per day and arm) from these alone.
+    __table_args__ = (
+        Index("ix_online_items_experiment", "experiment", "arm", "content_id", "day"),
+        Index("ix_online_items_experiment_day", "experiment", "day", "arm", "content_id"),
+    )
+
 
 class ExperimentRow(Base):
     __tablename__ = "experiments"
