@@ -64,6 +64,7 @@ class Services:
             self.spawn(self.retrainer.schedule(), "retrain-schedule")
         if watch_models:
             self.spawn(self.models.watch(), "model-watch")
+            self.spawn(self.catalog_service.watch(), "catalogue-watch")
 
     async def stop(self) -> None:
         for task in self.tasks:

@@ -11,14 +11,16 @@ from fastapi.staticfiles import StaticFiles
 from contextiq import __version__
 from contextiq.api.errors import documented, install_error_handlers
 from contextiq.api.routers import content, health, interactions, models, recommendations, users
-from contextiq.config import Settings
+from contextiq.config import Settings, get_settings
 from contextiq.services import Services, build_services
 from contextiq.store.migrate import upgrade_async
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
-def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, embedded_worker: bool | None = None, relay: bool = True
+) -> FastAPI:
     """`embedded_worker` defaults to on for the in-process bus, off for Kafka."""
 
     @asynccontextmanager
@@ -27,7 +29,7 @@ def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> Fa
             await upgrade_async(settings.database_url)
         services: Services = build_services(settings)
         consume = services.bus.backend == "local" if embedded_worker is None else embedded_worker
-        await services.start(relay=True, consume=consume, watch_models=True)
+        await services.start(relay=relay, consume=consume, watch_models=True)
         app.state.services = services
         try:
             yield
@@ -54,3 +56,12 @@ def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> Fa
     if (STATIC_DIR / "index.html").exists():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="ui")
     return app
+
+
+def serving_app() -> FastAPI:
+    """One process of `contextiq serve --workers N`: requests only.
+
+    The outbox relay and the embedded worker run once per host, in a process of their own
+    (`contextiq serve` starts it), not once in each of the N.
+    """
+    return create_app(get_settings(), embedded_worker=False, relay=False)

@@ -4,14 +4,27 @@ A catalogue write touches three things that must move together: the stored rows,
 model (new items become scorable through their features) and the shared catalogue generation
 (every replica drops its cached lists and in-process metadata on its next request). Routes call
 this service; none of them does the steps itself.
+
+Other processes learn of a write through `watch`: when the shared generation moves, each
+reads the rows written since its last look (an indexed range on `updated_at`) and folds
+the new items into its own model, so every replica scores them within a second or two.
 """
 
+import asyncio
+import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from contextiq.domain import Content
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.response_cache import RecommendationCache
-from contextiq.store.store import Store
+from contextiq.store.store import Store, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Rows are re-read this far back: writers' clocks and commit order may lag a little.
+#: Re-reading is harmless, since the model skips items it already knows.
+CLOCK_SLACK = timedelta(seconds=30)
 
 
 class CatalogService:
@@ -34,3 +47,29 @@ class CatalogService:
             return False
         await self.rec_cache.invalidate_catalog()
         return True
+
+    async def watch(self, interval_seconds: float = 1.0) -> None:
+        """Fold content other processes wrote into this process's model, as it appears."""
+        seen = await self.rec_cache.catalog_generation()
+        since = utcnow() - CLOCK_SLACK
+        while True:
+            await asyncio.sleep(interval_seconds)
+            generation = await self.rec_cache.catalog_generation()
+            # Without a reachable cache nothing says whether the catalogue moved: look anyway.
+            if generation is not None and generation == seen:
+                continue
+            try:
+                since = await self.fold_in_since(since)
+            except Exception as exc:  # the database is down: try again on the next tick
+                log.warning("could not read catalogue changes: %s", exc)
+                continue
+            seen = generation
+
+    async def fold_in_since(self, since: datetime) -> datetime:
+        """Add items written from `since` on to the model; returns where to look next time."""
+        started = utcnow()
+        changed = await self.store.content_updated_since(since)
+        added = await self.models.add_content(changed)
+        if added:
+            log.info("folded %d new items written by other processes into the model", added)
+        return started - CLOCK_SLACK

@@ -103,7 +103,7 @@ async def similar_content(
         raise ApiError(404, "content_not_found", f"content {content_id!r} does not exist")
     model = services.models.model
     items: list[SimilarItem] = []
-    if model is not None and content_id in set(model.item_ids):
+    if model is not None and model.has_item(content_id):
         ranked = model.similar_items(content_id, limit * 2)
         found = await services.store.get_contents([i for i, _ in ranked])
         items = [
