@@ -13,6 +13,7 @@ the new items into its own model, so every replica scores them within a second o
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from contextiq.domain import Content
@@ -25,6 +26,13 @@ log = logging.getLogger(__name__)
 #: Rows are re-read this far back: writers' clocks and commit order may lag a little.
 #: Re-reading is harmless, since the model skips items it already knows.
 CLOCK_SLACK = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Similar:
+    content: Content
+    #: The model's similarity; 0.0 for the same-category fallback.
+    score: float
 
 
 class CatalogService:
@@ -47,6 +55,24 @@ class CatalogService:
             return False
         await self.rec_cache.invalidate_catalog()
         return True
+
+    async def similar(self, content_id: str, limit: int) -> list[Similar] | None:
+        """Items like this one: by the model's embeddings, else from the same category.
+
+        None when the item does not exist.
+        """
+        content = await self.store.get_content(content_id)
+        if content is None:
+            return None
+        model = self.models.model
+        if model is not None and model.has_item(content_id):
+            ranked = model.similar_items(content_id, limit * 2)
+            found = await self.store.get_contents([i for i, _ in ranked])
+            by_model = [Similar(found[i], s) for i, s in ranked if i in found][:limit]
+            if by_model:
+                return by_model
+        same, _ = await self.store.list_content(content.category, None, limit + 1, 0)
+        return [Similar(c, 0.0) for c in same if c.content_id != content_id][:limit]
 
     async def watch(self, interval_seconds: float = 1.0) -> None:
         """Fold content other processes wrote into this process's model, as it appears."""

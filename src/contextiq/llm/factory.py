@@ -5,14 +5,15 @@ request and token budgets), `concurrency`, `batch` (candidates per call),
 `ttl` (cache seconds), `timeout` (seconds per call).
 """
 
+from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from contextiq.backends import SchemeRegistry
 from contextiq.cache.base import Cache
 from contextiq.llm.base import Scorer
 from contextiq.llm.service import ScoringPolicy, ScoringService
 
-SCHEMES = ("local", "bedrock", "openai", "none")
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -20,34 +21,35 @@ def _options(url: str) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
-def _scheme(url: str) -> str:
-    scheme = urlsplit(url).scheme
-    if scheme not in SCHEMES:
-        raise ValueError(f"unsupported LLM URL scheme {scheme!r}; use one of {', '.join(SCHEMES)}")
-    return scheme
+def _none(url: str, api_key: str | None) -> Scorer | None:
+    """`none://`: ML-only recommendations."""
+    return None
 
 
-def build_scorer(url: str, api_key: str | None = None) -> Scorer | None:
-    """The scorer the URL names, or None for `none://` (ML only)."""
-    scheme = _scheme(url)
-    parts = urlsplit(url)
-    options = _options(url)
-    if scheme == "none":
-        return None
-    if scheme == "local":
-        from contextiq.llm.local import LocalScorer
+def _local(url: str, api_key: str | None) -> Scorer | None:
+    """`local://`: the bundled model, in process."""
+    from contextiq.llm.local import LocalScorer
 
-        return LocalScorer()
-    if scheme == "bedrock":
-        from contextiq.llm.bedrock import BedrockScorer
+    return LocalScorer()
 
-        # Model ids hold ':' and ARNs hold '/', so take the raw text, not the hostname.
-        model_id = unquote(parts.netloc + parts.path)
-        if not model_id:
-            raise ValueError("bedrock:// URL needs a model id: bedrock://MODEL_ID?region=R")
-        return BedrockScorer(model_id, options.get("region"), options.get("endpoint_url"))
+
+def _bedrock(url: str, api_key: str | None) -> Scorer | None:
+    """`bedrock://MODEL_ID?region=R[&endpoint_url=U]`: AWS credentials from the environment."""
+    from contextiq.llm.bedrock import BedrockScorer
+
+    parts, options = urlsplit(url), _options(url)
+    # Model ids hold ':' and ARNs hold '/', so take the raw text, not the hostname.
+    model_id = unquote(parts.netloc + parts.path)
+    if not model_id:
+        raise ValueError("bedrock:// URL needs a model id: bedrock://MODEL_ID?region=R")
+    return BedrockScorer(model_id, options.get("region"), options.get("endpoint_url"))
+
+
+def _openai(url: str, api_key: str | None) -> Scorer | None:
+    """`openai://HOST:PORT/v1?model=M[&tls=1]`: any OpenAI-compatible chat endpoint."""
     from contextiq.llm.openai_compat import OpenAICompatScorer
 
+    parts, options = urlsplit(url), _options(url)
     model = options.get("model")
     if not model or not parts.netloc:
         raise ValueError("openai:// URL needs a host and a model: openai://HOST:PORT/v1?model=M")
@@ -55,12 +57,22 @@ def build_scorer(url: str, api_key: str | None = None) -> Scorer | None:
     return OpenAICompatScorer(f"{http}://{parts.netloc}{parts.path}", model, api_key)
 
 
+SCORERS = SchemeRegistry[Callable[[str, str | None], Scorer | None]](
+    "LLM", {"local": _local, "bedrock": _bedrock, "openai": _openai, "none": _none}
+)
+
+
+def open_scorer(url: str, api_key: str | None = None) -> Scorer | None:
+    """The scorer the URL names, or None for `none://`; `UnknownScheme` lists the known ones."""
+    return SCORERS.factory(url)(url, api_key)
+
+
 def policy_from_url(url: str, budget_ms: int) -> ScoringPolicy:
     """Defaults by provider kind, then any overrides from the URL's query."""
-    scheme = _scheme(url)
+    SCORERS.factory(url)  # the same check as open_scorer, before any default is chosen
     options = _options(url)
     policy = ScoringPolicy(budget_ms=budget_ms)
-    if scheme == "local":
+    if urlsplit(url).scheme == "local":
         # One model thread does the work; large batches amortise the forward pass.
         policy = replace(policy, batch_size=1_000, max_concurrency=1)
     return replace(
@@ -78,7 +90,7 @@ def build_scoring_service(
     url: str, api_key: str | None, cache: Cache, budget_ms: int
 ) -> ScoringService | None:
     """What the API and the worker hold: None means ML-only recommendations."""
-    scorer = build_scorer(url, api_key)
+    scorer = open_scorer(url, api_key)
     if scorer is None:
         return None
     return ScoringService(scorer, cache, policy_from_url(url, budget_ms))

@@ -9,6 +9,9 @@ import logging
 import signal
 
 from contextiq.config import Settings
+from contextiq.observability.logs import configure_logging
+from contextiq.observability.setup import serve_worker_metrics
+from contextiq.security.redact import install_redaction
 from contextiq.services import build_services
 from contextiq.store.migrate import upgrade_async
 
@@ -17,8 +20,13 @@ log = logging.getLogger(__name__)
 
 async def run_worker(settings: Settings, *, api_duties: bool = False) -> None:
     """`api_duties`: what a lone API process would run itself (relay, embedded consumer)."""
+    configure_logging(settings)
+    # Under `serve --workers N` this process's metrics reach /metrics through the shared
+    # multiprocess directory; a worker of its own serves them on its port.
+    metrics_server = None if api_duties else serve_worker_metrics(settings)
     if settings.migrate_on_start:
         await upgrade_async(settings.database_url)
+    install_redaction(settings)
     services = build_services(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -34,3 +42,5 @@ async def run_worker(settings: Settings, *, api_duties: bool = False) -> None:
         await stop.wait()
     finally:
         await services.stop()
+        if metrics_server is not None:
+            metrics_server.shutdown()
