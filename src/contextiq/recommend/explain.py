@@ -42,16 +42,18 @@ class Explainer:
         if current != self._version:
             self._version, self._neighbours = current, OrderedDict()
         sources = [s for s in recent_positive[: self.sources] if model.has_item(s)]
-        missing = [s for s in sources if s not in self._neighbours]
-        for source in missing:
-            self._neighbours[source] = nearest_neighbours(model, source, self.depth)
+        found: dict[str, Neighbours] = {}
+        for source in sources:
+            known = self._neighbours.get(source)
+            if known is None:
+                known = self._neighbours[source] = nearest_neighbours(model, source, self.depth)
+            self._neighbours.move_to_end(source)
+            found[source] = known
         while len(self._neighbours) > self.remember:
             self._neighbours.popitem(last=False)
         wanted = set(candidates)
         best: dict[str, tuple[float, str]] = {}
-        for source in sources:
-            ids, similarities = self._neighbours[source]
-            self._neighbours.move_to_end(source)
+        for source, (ids, similarities) in found.items():
             for item_id, similarity in zip(ids, similarities, strict=True):
                 if item_id in wanted and similarity > best.get(item_id, (float("-inf"), ""))[0]:
                     best[item_id] = (similarity, source)
