@@ -72,12 +72,13 @@ def memory(pid: int) -> dict[str, Any]:
 
 
 class Server:
-    def __init__(self, env: dict[str, str], workers: int) -> None:
+    def __init__(self, env: dict[str, str], workers: int, log: Path) -> None:
         self.port = free_port()
         args = [CONTEXTIQ, "serve", "--port", str(self.port), "--workers", str(workers)]
-        self.proc = subprocess.Popen(
-            args, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL
-        )
+        with log.open("ab") as out:  # one access line per request: kept out of the report
+            self.proc = subprocess.Popen(
+                args, env={**os.environ, **env}, cwd=ROOT, stdout=out, stderr=out
+            )
         wait_ready(f"http://127.0.0.1:{self.port}{HEALTH}", timeout=900)
 
     def stop(self) -> None:
@@ -130,7 +131,8 @@ def serve_stage(args: argparse.Namespace, env: dict[str, str], users: list[str])
         return [next(fresh) for _ in range(n)]
 
     out: dict[str, Any] = {}
-    server = Server(env, args.workers)
+    log = args.root / "serve.log"
+    server = Server(env, args.workers, log)
     try:
         time.sleep(5)
         out["memory"] = [memory(p) for p in descendants(server.proc.pid)]
@@ -155,7 +157,7 @@ def serve_stage(args: argparse.Namespace, env: dict[str, str], users: list[str])
     finally:
         server.stop()
     if args.llm:
-        server = Server({**env, "CONTEXTIQ_LLM_URL": "local://"}, args.workers)
+        server = Server({**env, "CONTEXTIQ_LLM_URL": "local://"}, args.workers, log)
         try:
             time.sleep(10)  # the local model loads in the background after start
             result = asyncio.run(paced(server.port, recommend_paths(take(n)), args.rate))
