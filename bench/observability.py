@@ -1,6 +1,7 @@
 """What metrics and request logs cost: the cache-hit path with them on and off, in one run.
 
     .venv/bin/python bench/observability.py [--seconds 10] [--connections 32] [--rounds 2]
+                                            [--in-process-only]
 
 First, in process and without a network, the CPU time per request of a bare FastAPI endpoint
 called through ASGI, without and with the observability middleware in each configuration: the
@@ -113,6 +114,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--in-process-only", action="store_true", help="skip the HTTP runs")
     args = parser.parse_args()
     costs = asgi_costs(args.rounds)
     bare = costs["bare endpoint"]
@@ -121,6 +123,8 @@ def main() -> None:
     print("|---|---:|---:|")
     for name, cost in costs.items():
         print(f"| {name} | {cost:.1f} | {cost - bare:+.1f} |")
+    if args.in_process_only:
+        return
     root = bootstrapped_demo()
     results: dict[str, list[WrkResult]] = {name: [] for name in CONFIGS}
     for _ in range(args.rounds):

@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defineConfig } from "@playwright/test";
+import chromiumArgs from "./chromium-args.json";
 
 /**
  * Workers re-read this file, so the port and data dir are chosen once and handed on through the
@@ -23,15 +24,8 @@ const data = process.env.CIQ_E2E_DATA;
 const existing = process.env.CIQ_E2E_BASE_URL;
 export const baseURL = existing ?? `http://127.0.0.1:${port}`;
 
-export const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+/** Debian's chromium in a container: no sandbox, no GPU, no background traffic. */
+export const CHROMIUM_ARGS: string[] = chromiumArgs;
 
 export default defineConfig({
   testDir: "tests/e2e",

@@ -9,15 +9,10 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { chromium } from "@playwright/test";
 
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+/** The same browser flags as the end-to-end tests (playwright.config.ts). */
+const CHROMIUM_ARGS = JSON.parse(
+  readFileSync(new URL("../chromium-args.json", import.meta.url), "utf8"),
+);
 const STATIC_DIR = new URL("../../src/contextiq/static/", import.meta.url).pathname;
 const BUDGET_KB = 300;
 

@@ -7,6 +7,7 @@ import { useHashRoute, type Route } from "./hooks/useHashRoute";
 import { useHealth } from "./hooks/useHealth";
 import { useResource } from "./hooks/useResource";
 import { CatalogView } from "./views/CatalogView";
+import { ExperimentsView } from "./views/ExperimentsView";
 import { ModelView } from "./views/ModelView";
 import { RecommendationsView } from "./views/RecommendationsView";
 
@@ -14,6 +15,7 @@ const NAV: { route: Route; label: string }[] = [
   { route: "recommendations", label: "Recommendations" },
   { route: "catalog", label: "Catalog" },
   { route: "model", label: "Model" },
+  { route: "experiments", label: "Experiments" },
 ];
 
 export function App() {
@@ -74,6 +76,11 @@ export function App() {
         {visited.has("model") ? (
           <div hidden={route !== "model"}>
             <ModelView active={route === "model"} />
+          </div>
+        ) : null}
+        {visited.has("experiments") ? (
+          <div hidden={route !== "experiments"}>
+            <ExperimentsView active={route === "experiments"} />
           </div>
         ) : null}
       </main>

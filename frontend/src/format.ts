@@ -74,3 +74,15 @@ export const INTERACTION_TYPES = Object.keys(INTERACTION_PAST) as InteractionTyp
 export function interactionPast(type: InteractionType): string {
   return INTERACTION_PAST[type];
 }
+
+/** A rate as a percentage with two decimals ("12.34%"). */
+export function formatPercent(value: number | null | undefined): string {
+  if (value === null || value === undefined || Number.isNaN(value)) return "n/a";
+  return `${(value * 100).toFixed(2)}%`;
+}
+
+/** A relative change with its sign ("+12.3%"). */
+export function formatLift(value: number | null | undefined): string {
+  if (value === null || value === undefined || Number.isNaN(value)) return "n/a";
+  return `${value >= 0 ? "+" : ""}${(value * 100).toFixed(1)}%`;
+}

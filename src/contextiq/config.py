@@ -83,6 +83,18 @@ class Settings(BaseSettings):
     retrain_every_events: int = Field(5_000, ge=0)
     retrain_every_seconds: int = Field(3_600, ge=0)
 
+    # Experiments: impressions, attribution, online metrics and A/B tests (docs/experiments.md).
+    # Off only to measure what recording costs; answers carry a recommendation_id either way.
+    record_impressions: bool = True
+    # An interaction without a recommendation_id counts for the user's latest impression of
+    # the item within this many hours.
+    attribution_window_hours: float = Field(24.0, gt=0, le=24 * 90)
+    # No verdict before every arm has this many impressions (interleaving: decided lists).
+    experiment_min_impressions: int = Field(1_000, ge=1)
+    experiment_min_interleaved: int = Field(200, ge=1)
+    # Significance level of the verdict's tests (Bonferroni-split across arms).
+    experiment_alpha: float = Field(0.01, gt=0, lt=0.5)
+
     # Security (docs/security.md)
     # Bootstrap keys: a client and an admin key from the environment, next to stored keys.
     api_key: str | None = None

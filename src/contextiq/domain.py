@@ -65,6 +65,8 @@ class Interaction:
     duration_seconds: float | None = None
     # The API request that recorded it, carried to the worker's logs (None for imports).
     request_id: str | None = None
+    #: The served list this came from, when the client says so (docs/experiments.md).
+    recommendation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

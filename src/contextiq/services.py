@@ -12,6 +12,10 @@ from contextiq.config import Settings
 from contextiq.domain import Interaction
 from contextiq.events import EventBus, open_bus
 from contextiq.events.relay import OutboxRelay
+from contextiq.experiments.impressions import ImpressionRecorder
+from contextiq.experiments.report import Thresholds
+from contextiq.experiments.runtime import ExperimentRuntime
+from contextiq.experiments.service import ExperimentService
 from contextiq.interactions import InteractionService
 from contextiq.llm import ScoringService, build_scoring_service
 from contextiq.observability.metrics import process_exited
@@ -26,6 +30,7 @@ from contextiq.recommend.snapshots import SnapshotRecorder
 from contextiq.security import AuditLog, Gate, KeyRing
 from contextiq.security.rate_limit import RateLimits
 from contextiq.security.tokens import TokenVerifier
+from contextiq.store.experiments import ExperimentStore
 from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.store import Store
 from contextiq.worker.processor import EventProcessor, Retrainer
@@ -54,6 +59,9 @@ class Services:
     gate: Gate
     audit: AuditLog
     user_data: UserDataService
+    impressions: ImpressionRecorder
+    arms: ExperimentRuntime
+    experiments: ExperimentService
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -62,6 +70,7 @@ class Services:
     async def start(self, *, relay: bool, consume: bool, watch_models: bool) -> None:
         """Start this process's share of the work (API, worker, or both embedded)."""
         await self.models.refresh()
+        await self.arms.refresh()
         self.spawn(self.writer.run(), "group-commit")
         self.spawn(self.snapshots.run(), "snapshots")
         if relay:
@@ -76,6 +85,7 @@ class Services:
         if watch_models:
             self.spawn(self.models.watch(), "model-watch")
             self.spawn(self.catalog_service.watch(), "catalogue-watch")
+            self.spawn(self.arms.watch(), "experiments-watch")
         if self.settings.metrics_enabled:
             interval = self.settings.metrics_sample_seconds
             sampler = MetricsSampler(self.store, self.models, self.rescorer, interval)
@@ -97,7 +107,7 @@ class Services:
 
 
 def build_services(settings: Settings) -> Services:
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, attribution_window_hours=settings.attribution_window_hours)
     cache = open_cache(settings.cache_url, settings.cache_max_users)
     rescorer = build_scoring_service(
         settings.llm_url, settings.llm_api_key, cache, settings.llm_budget_ms
@@ -120,7 +130,8 @@ def build_services(settings: Settings) -> Services:
 
     async def after_write(items: Sequence[Interaction]) -> None:
         """A user's next read must not come from before this write; the relay sends it now."""
-        await rec_cache.invalidate_users({i.user_id for i in items})
+        if items:
+            await rec_cache.invalidate_users({i.user_id for i in items})
         relay.nudge()
 
     writer = GroupCommitWriter(store, after_write)
@@ -129,6 +140,13 @@ def build_services(settings: Settings) -> Services:
         KeyRing(store, settings.key_cache_seconds),
         TokenVerifier.from_settings(settings),
         RateLimits(settings.rate_limit, settings.rate_limit_per_ip, settings.cache_url),
+    )
+    experiment_store = ExperimentStore(store)
+    arms = ExperimentRuntime(experiment_store, models, recommendations)
+    thresholds = Thresholds(
+        settings.experiment_min_impressions,
+        settings.experiment_min_interleaved,
+        settings.experiment_alpha,
     )
     processor = EventProcessor(
         store, rec_cache, retrainer, precomputer.enqueue if precomputer else None
@@ -154,4 +172,7 @@ def build_services(settings: Settings) -> Services:
         gate=gate,
         audit=AuditLog(store),
         user_data=UserDataService(store, catalog, rec_cache, snapshots, relay, rescorer),
+        impressions=ImpressionRecorder(writer, settings.record_impressions),
+        arms=arms,
+        experiments=ExperimentService(store, experiment_store, arms, models, thresholds),
     )

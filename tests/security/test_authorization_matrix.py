@@ -26,12 +26,13 @@ EXPECTED: dict[str, tuple[object, ...]] = {
     "admin-or-own": (401, 403, OK, OK, 403, 401),
 }
 CONTENT = "content_0001"
-PARAMS = {"user_id": USER, "content_id": CONTENT}
+PARAMS = {"user_id": USER, "content_id": CONTENT, "name": "matrix-experiment"}
 EVENT = {"user_id": USER, "content_id": CONTENT, "interaction_type": "view"}
 BODIES: dict[str, Any] = {
     "InteractionIn": EVENT,
     "BatchInteractionsIn": {"interactions": [EVENT]},
     "ContentIn": [{"content_id": "matrix_item", "title": "Matrix", "category": "test"}],
+    "ImpressionSeenIn": {"recommendation_id": "matrix-rec", "user_id": USER, "positions": [1]},
 }
 
 

@@ -58,12 +58,17 @@ def test_wrong_settings_are_named_one_line_each(monkeypatch: pytest.MonkeyPatch)
     ]
 
 
-@pytest.mark.parametrize("command", ["serve", "worker"])
-def test_a_wrong_url_stops_the_command_with_one_line(tmp_path: Path, command: str) -> None:
+@pytest.mark.parametrize("command", [["serve"], ["worker"], ["keys", "list"]])
+def test_a_wrong_url_stops_any_command_with_one_line(tmp_path: Path, command: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTIQ_")}
     env["CONTEXTIQ_LLM_URL"] = "gpt://127.0.0.1:1/v1?model=m"
     done = subprocess.run(
-        [str(CONTEXTIQ), command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [str(CONTEXTIQ), *command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.splitlines() == [

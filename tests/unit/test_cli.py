@@ -1,6 +1,7 @@
 """The command line, run in-process against a temporary SQLite database."""
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,6 +78,10 @@ def test_an_older_version_can_be_served_again(isolated: Path) -> None:
 
     assert f"{other} is now the active model" in _ok("models", "promote", other)
     assert registry.active_version() == other
+    with sqlite3.connect(isolated / "cli.db") as db:
+        audited = db.execute("SELECT actor, action, target FROM audit_log").fetchall()
+    assert [(a, t) for _, a, t in audited] == [("models promote", f"model:{other}")]
+    assert audited[0][0].startswith("cli")
 
 
 def test_an_unknown_version_is_refused_with_a_hint(isolated: Path) -> None:

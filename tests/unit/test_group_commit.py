@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from contextiq.domain import Interaction, InteractionType
+from contextiq.events.types import Event
 from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.records import RecordResult
 
@@ -17,7 +18,9 @@ class SlowStore:
     def __init__(self) -> None:
         self.commits: list[list[str]] = []
 
-    async def record_interactions(self, items: Sequence[Interaction]) -> RecordResult:
+    async def record_interactions(
+        self, items: Sequence[Interaction], events: Sequence[Event] = ()
+    ) -> RecordResult:
         await asyncio.sleep(0.01)
         self.commits.append([i.event_id for i in items])
         return RecordResult([i.event_id for i in items], [])

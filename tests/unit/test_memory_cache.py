@@ -32,9 +32,9 @@ def test_group_commit_gives_each_request_its_own_share() -> None:
 
     futures = [asyncio.Future[RecordResult](loop=asyncio.new_event_loop()) for _ in range(3)]
     group = [
-        ([Item("a"), Item("b")], futures[0]),
-        ([Item("b"), Item("c"), Item("c")], futures[1]),
-        ([Item("x")], futures[2]),
+        ([Item("a"), Item("b")], (), futures[0]),
+        ([Item("b"), Item("c"), Item("c")], (), futures[1]),
+        ([Item("x")], (), futures[2]),
     ]
     GroupCommitWriter._settle(group, RecordResult(["a", "b", "c"], ["b", "c", "x"]))  # type: ignore[arg-type]
     assert [f.result() for f in futures] == [

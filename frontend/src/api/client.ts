@@ -2,10 +2,13 @@
 import type {
   Categories,
   ContentPage,
+  ExperimentList,
+  ExperimentReport,
   Health,
   InteractionAccepted,
   InteractionIn,
   ModelStatus,
+  OnlineMetrics,
   Recommendations,
   RetrainAccepted,
   SimilarResponse,
@@ -114,6 +117,21 @@ export const api = {
     ),
 
   models: (signal?: AbortSignal) => request<ModelStatus>("/models", { signal }),
+
+  onlineMetrics: (by: "model_version" | "arm" | "day", signal?: AbortSignal) =>
+    request<OnlineMetrics>(withQuery("/metrics/online", { by }), { signal }),
+
+  experiments: (signal?: AbortSignal) => request<ExperimentList>("/experiments", { signal }),
+
+  experiment: (name: string, signal?: AbortSignal) =>
+    request<ExperimentReport>(`/experiments/${encodeURIComponent(name)}`, { signal }),
+
+  stopExperiment: (name: string, adminKey: string, promote: boolean) =>
+    request<ExperimentReport>(`/experiments/${encodeURIComponent(name)}/stop`, {
+      method: "POST",
+      headers: { "X-Admin-Key": adminKey },
+      body: JSON.stringify({ promote }),
+    }),
 
   retrain: (adminKey: string) =>
     request<RetrainAccepted>("/models/retrain", {

@@ -103,6 +103,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/experiments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Experiments */
+        get: operations["list_experiments_api_v1_experiments_get"];
+        put?: never;
+        /**
+         * Create Experiment
+         * @description Start (or schedule) an experiment; only one runs at a time (409 on an overlap).
+         */
+        post: operations["create_experiment_api_v1_experiments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/experiments/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Experiment Report
+         * @description Per-arm metrics, lift against the first arm, tests, winner and verdict.
+         */
+        get: operations["experiment_report_api_v1_experiments__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/experiments/{name}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop Experiment
+         * @description End it now; `{"promote": true}` makes the winner's config the default (409 if none).
+         */
+        post: operations["stop_experiment_api_v1_experiments__name__stop_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -114,6 +175,26 @@ export interface paths {
         get: operations["health_api_v1_health_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/impressions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Impression Seen
+         * @description The impression then counts only these positions; the first report for an id counts.
+         */
+        post: operations["impression_seen_api_v1_impressions_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -154,6 +235,26 @@ export interface paths {
          * @description Validate each event on its own; valid ones are stored, the rest are reported.
          */
         post: operations["interactions_batch_api_v1_interactions_batch_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/online": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Online Metrics
+         * @description From the worker's daily aggregates: fast at any number of impressions.
+         */
+        get: operations["online_metrics_api_v1_metrics_online_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -282,6 +383,59 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** ArmConfigIn */
+        ArmConfigIn: {
+            /** Llm */
+            llm?: boolean | null;
+            /** Ml Weight */
+            ml_weight?: number | null;
+            /** Model Version */
+            model_version?: string | null;
+        };
+        /** ArmIn */
+        ArmIn: {
+            /** @default {} */
+            config: components["schemas"]["ArmConfigIn"];
+            /** Name */
+            name: string;
+            /**
+             * Weight
+             * @default 1
+             */
+            weight: number;
+        };
+        /** ArmReport */
+        ArmReport: {
+            /** Clicks */
+            clicks: number;
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            };
+            /** Ctr */
+            ctr: number;
+            /** Ctr Ci */
+            ctr_ci: number[];
+            /** Impressions */
+            impressions: number;
+            /** Lift */
+            lift: number | null;
+            /** Lift Ci */
+            lift_ci: number[] | null;
+            metrics?: components["schemas"]["RateMetrics"] | null;
+            /** Name */
+            name: string;
+            /** P Value */
+            p_value: number | null;
+            /** Ties */
+            ties?: number | null;
+            /** Users */
+            users: number;
+            /** Weight */
+            weight: number;
+            /** Wins */
+            wins?: number | null;
+        };
         /** AuditEntryOut */
         AuditEntryOut: {
             /** Action */
@@ -425,6 +579,93 @@ export interface components {
         ErrorResponse: {
             error: components["schemas"]["ErrorBody"];
         };
+        /** ExperimentIn */
+        ExperimentIn: {
+            /** Arms */
+            arms: components["schemas"]["ArmIn"][];
+            /** Ends At */
+            ends_at?: string | null;
+            /**
+             * Interleaving
+             * @default false
+             */
+            interleaving: boolean;
+            /** Name */
+            name: string;
+            /** Starts At */
+            starts_at?: string | null;
+        };
+        /** ExperimentList */
+        ExperimentList: {
+            /** Experiments */
+            experiments: components["schemas"]["ExperimentSummary"][];
+        };
+        /** ExperimentReport */
+        ExperimentReport: {
+            /** Alpha */
+            alpha: number;
+            /** Arms */
+            arms: components["schemas"]["ArmReport"][];
+            /** Control */
+            control: string;
+            /** Ends At */
+            ends_at: string | null;
+            /** Interleaving */
+            interleaving: boolean;
+            /** Min Impressions */
+            min_impressions: number;
+            /** Name */
+            name: string;
+            /** Promoted */
+            promoted: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "scheduled" | "running" | "finished";
+            /** Stopped At */
+            stopped_at: string | null;
+            /** Timeline */
+            timeline: components["schemas"]["TimelinePoint"][];
+            /** Verdict */
+            verdict: string;
+            /** Winner */
+            winner: string | null;
+        };
+        /** ExperimentSummary */
+        ExperimentSummary: {
+            /** Control */
+            control: string;
+            /** Ends At */
+            ends_at: string | null;
+            /** Interleaving */
+            interleaving: boolean;
+            /** Name */
+            name: string;
+            /** Promoted */
+            promoted: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "scheduled" | "running" | "finished";
+            /** Stopped At */
+            stopped_at: string | null;
+        };
         /** ExportedInteraction */
         ExportedInteraction: {
             /** Content Id */
@@ -488,6 +729,25 @@ export interface components {
             /** Version */
             version: string;
         };
+        /** ImpressionSeenAccepted */
+        ImpressionSeenAccepted: {
+            /** Recommendation Id */
+            recommendation_id: string;
+            /**
+             * Status
+             * @constant
+             */
+            status: "accepted";
+        };
+        /** ImpressionSeenIn */
+        ImpressionSeenIn: {
+            /** Positions */
+            positions: number[];
+            /** Recommendation Id */
+            recommendation_id: string;
+            /** User Id */
+            user_id: string;
+        };
         /** InteractionAccepted */
         InteractionAccepted: {
             /** Event Id */
@@ -507,6 +767,8 @@ export interface components {
             /** Event Id */
             event_id?: string | null;
             interaction_type: components["schemas"]["InteractionType"];
+            /** Recommendation Id */
+            recommendation_id?: string | null;
             /** Timestamp */
             timestamp?: string | null;
             /** User Id */
@@ -558,6 +820,112 @@ export interface components {
             /** Version */
             version: string;
         };
+        /** OnlineGroup */
+        OnlineGroup: {
+            /** Clicks */
+            clicks: number;
+            /** Coverage */
+            coverage: number;
+            /** Ctr */
+            ctr: number;
+            /** Ctr Ci */
+            ctr_ci: number[];
+            /** Dislike Rate */
+            dislike_rate: number;
+            /** Dislike Rate Ci */
+            dislike_rate_ci: number[];
+            /** Dislikes */
+            dislikes: number;
+            /** Impressions */
+            impressions: number;
+            /** Items Covered */
+            items_covered: number;
+            /** Items Shown */
+            items_shown: number;
+            /** Key */
+            key: {
+                [key: string]: string;
+            };
+            /** Like Rate */
+            like_rate: number;
+            /** Like Rate Ci */
+            like_rate_ci: number[];
+            /** Likes */
+            likes: number;
+            /** Mrr */
+            mrr: number;
+            /** Save Rate */
+            save_rate: number;
+            /** Save Rate Ci */
+            save_rate_ci: number[];
+            /** Saves */
+            saves: number;
+            /** Share Rate */
+            share_rate: number;
+            /** Share Rate Ci */
+            share_rate_ci: number[];
+            /** Shares */
+            shares: number;
+            /** Users */
+            users: number;
+        };
+        /** OnlineMetricsResponse */
+        OnlineMetricsResponse: {
+            /**
+             * By
+             * @enum {string}
+             */
+            by: "model_version" | "arm" | "day";
+            /** Catalogue Size */
+            catalogue_size: number;
+            /** Groups */
+            groups: components["schemas"]["OnlineGroup"][];
+            /** Since */
+            since: string;
+            /** Until */
+            until: string;
+        };
+        /** RateMetrics */
+        RateMetrics: {
+            /** Clicks */
+            clicks: number;
+            /** Coverage */
+            coverage: number;
+            /** Ctr */
+            ctr: number;
+            /** Ctr Ci */
+            ctr_ci: number[];
+            /** Dislike Rate */
+            dislike_rate: number;
+            /** Dislike Rate Ci */
+            dislike_rate_ci: number[];
+            /** Dislikes */
+            dislikes: number;
+            /** Items Covered */
+            items_covered: number;
+            /** Items Shown */
+            items_shown: number;
+            /** Like Rate */
+            like_rate: number;
+            /** Like Rate Ci */
+            like_rate_ci: number[];
+            /** Likes */
+            likes: number;
+            /** Mrr */
+            mrr: number;
+            /** Save Rate */
+            save_rate: number;
+            /** Save Rate Ci */
+            save_rate_ci: number[];
+            /** Saves */
+            saves: number;
+            /** Share Rate */
+            share_rate: number;
+            /** Share Rate Ci */
+            share_rate_ci: number[];
+            /** Shares */
+            shares: number;
+        };
         /** RecentItem */
         RecentItem: {
             /** Category */
@@ -583,6 +951,8 @@ export interface components {
             llm_score: number | null;
             /** Ml Score */
             ml_score: number;
+            /** Position */
+            position: number;
             /** Reason */
             reason: string;
             /** Score */
@@ -596,8 +966,12 @@ export interface components {
         };
         /** RecommendationsResponse */
         RecommendationsResponse: {
+            /** Arm */
+            arm?: string | null;
             /** Cached */
             cached: boolean;
+            /** Experiment */
+            experiment?: string | null;
             /** Items */
             items: components["schemas"]["RecommendationOut"][];
             /** Llm Provider */
@@ -606,6 +980,11 @@ export interface components {
             model_version: string | null;
             /** Personalized */
             personalized: boolean;
+            /**
+             * Recommendation Id
+             * @default
+             */
+            recommendation_id: string;
             /** User Id */
             user_id: string;
         };
@@ -643,6 +1022,61 @@ export interface components {
             content_id: string;
             /** Items */
             items: components["schemas"]["SimilarItem"][];
+        };
+        /** StopIn */
+        StopIn: {
+            /**
+             * Promote
+             * @default false
+             */
+            promote: boolean;
+        };
+        /** TimelinePoint */
+        TimelinePoint: {
+            /** Arm */
+            arm: string;
+            /** Clicks */
+            clicks: number;
+            /** Coverage */
+            coverage: number;
+            /** Ctr */
+            ctr: number;
+            /** Ctr Ci */
+            ctr_ci: number[];
+            /** Day */
+            day: string;
+            /** Dislike Rate */
+            dislike_rate: number;
+            /** Dislike Rate Ci */
+            dislike_rate_ci: number[];
+            /** Dislikes */
+            dislikes: number;
+            /** Impressions */
+            impressions: number;
+            /** Items Covered */
+            items_covered: number;
+            /** Items Shown */
+            items_shown: number;
+            /** Like Rate */
+            like_rate: number;
+            /** Like Rate Ci */
+            like_rate_ci: number[];
+            /** Likes */
+            likes: number;
+            /** Mrr */
+            mrr: number;
+            /** Save Rate */
+            save_rate: number;
+            /** Save Rate Ci */
+            save_rate_ci: number[];
+            /** Saves */
+            saves: number;
+            /** Share Rate */
+            share_rate: number;
+            /** Share Rate Ci */
+            share_rate_ci: number[];
+            /** Shares */
+            shares: number;
         };
         /** UpsertResult */
         UpsertResult: {
@@ -1229,6 +1663,314 @@ export interface operations {
             };
         };
     };
+    list_experiments_api_v1_experiments_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentList"];
+                };
+            };
+            /** @description bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_experiment_api_v1_experiments_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExperimentIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentReport"];
+                };
+            };
+            /** @description bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    experiment_report_api_v1_experiments__name__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentReport"];
+                };
+            };
+            /** @description bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    stop_experiment_api_v1_experiments__name__stop_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["StopIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExperimentReport"];
+                };
+            };
+            /** @description bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     health_api_v1_health_get: {
         parameters: {
             query?: never;
@@ -1258,6 +2000,75 @@ export interface operations {
             };
             /** @description validation error */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    impression_seen_api_v1_impressions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImpressionSeenIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImpressionSeenAccepted"];
+                };
+            };
+            /** @description bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate limited */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1396,6 +2207,77 @@ export interface operations {
             };
             /** @description not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    online_metrics_api_v1_metrics_online_get: {
+        parameters: {
+            query?: {
+                /** @description first day (UTC), default 29 days ago */
+                since?: string | null;
+                /** @description last day (UTC), default today */
+                until?: string | null;
+                by?: "model_version" | "arm" | "day";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnlineMetricsResponse"];
+                };
+            };
+            /** @description bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

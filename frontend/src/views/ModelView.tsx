@@ -3,6 +3,7 @@ import { api } from "../api/client";
 import type { ModelStatus, ModelVersion } from "../api/types";
 import { MetricsChart } from "../components/MetricsChart";
 import { Panel } from "../components/Panel";
+import { OnlineMetricsPanel } from "../components/OnlineMetricsPanel";
 import { EmptyState, ErrorState, Loading } from "../components/States";
 import { TextField } from "../components/TextField";
 import { formatCount, formatDateTime, formatRelative, formatScore, titleCase } from "../format";
@@ -160,6 +161,9 @@ export function ModelView({ active }: { active: boolean }) {
     shownBefore.current = active;
   }, [active]);
   const models = useResource(`models|${poll}`, (signal) => api.models(signal));
+  const online = useResource(`online|${poll}`, (signal) =>
+    api.onlineMetrics("model_version", signal),
+  );
   const training = models.data?.training ?? false;
 
   useEffect(() => {
@@ -189,6 +193,14 @@ export function ModelView({ active }: { active: boolean }) {
         <>
           <ActiveModel status={status} />
           {status.retrain_enabled ? <RetrainForm onStarted={() => setPoll((n) => n + 1)} /> : null}
+          <h3 className="panel__subtitle">Online metrics of the serving version (30 days)</h3>
+          <OnlineMetricsPanel
+            group={
+              online.data?.groups.find(
+                (g) => g.key.model_version === (status.active?.version ?? ""),
+              ) ?? null
+            }
+          />
           <h3 className="panel__subtitle">Metrics over versions</h3>
           {status.history.length === 0 ? (
             <EmptyState title="No trained versions yet." />

@@ -7,6 +7,7 @@ import { profile, recommendation } from "./fixtures";
 
 function page(userId: string, titles: string[]): Recommendations {
   return {
+    recommendation_id: `r-${userId}`,
     user_id: userId,
     items: titles.map((title, index) => recommendation({ content_id: `content_${index}`, title })),
     personalized: true,

@@ -3,6 +3,7 @@ import type { Health, ModelVersion, Recommendation, UserProfile } from "../../sr
 
 export function recommendation(overrides: Partial<Recommendation> = {}): Recommendation {
   return {
+    position: 1,
     content_id: "content_0001",
     title: "Deep Learning for Cooks",
     category: "technology",

@@ -13,9 +13,12 @@ from contextiq.api.errors import documented, install_error_handlers
 from contextiq.api.routers import (
     audit,
     content,
+    experiments,
     health,
+    impressions,
     interactions,
     models,
+    online_metrics,
     recommendations,
     users,
 )
@@ -69,7 +72,18 @@ def create_app(
                 "X-Request-ID",
             ],
         )
-    for module in (health, interactions, recommendations, users, content, models, audit):
+    for module in (
+        health,
+        interactions,
+        recommendations,
+        users,
+        content,
+        models,
+        audit,
+        impressions,
+        online_metrics,
+        experiments,
+    ):
         app.include_router(module.router, prefix="/api/v1")
     install_security(app, settings)
     install_observability(app, settings)

@@ -15,6 +15,9 @@ from contextiq.catalog import CatalogService
 from contextiq.config import Settings
 from contextiq.events import EventBus
 from contextiq.events.relay import OutboxRelay
+from contextiq.experiments.impressions import ImpressionRecorder
+from contextiq.experiments.runtime import ExperimentRuntime
+from contextiq.experiments.service import ExperimentService
 from contextiq.interactions import InteractionService
 from contextiq.llm import ScoringService
 from contextiq.privacy import UserDataService
@@ -58,6 +61,9 @@ InteractionServiceDep = Annotated[
 RecommendationsDep = Annotated[
     RecommendationService, Depends(_component(lambda s: s.recommendations))
 ]
+ArmsDep = Annotated[ExperimentRuntime, Depends(_component(lambda s: s.arms))]
+ImpressionsDep = Annotated[ImpressionRecorder, Depends(_component(lambda s: s.impressions))]
+ExperimentsDep = Annotated[ExperimentService, Depends(_component(lambda s: s.experiments))]
 RescorerDep = Annotated[ScoringService | None, Depends(_component(lambda s: s.rescorer))]
 
 UserDataDep = Annotated[UserDataService, Depends(_component(lambda s: s.user_data))]

@@ -47,6 +47,8 @@ class InteractionIn(BaseModel):
     duration_seconds: Annotated[float, Field(ge=0, le=86_400 * 7)] | None = None
     event_id: Identifier | None = None
     timestamp: datetime | None = None
+    #: The answer this came from (its `recommendation_id`), for exact attribution.
+    recommendation_id: Identifier | None = None
 
     def to_interaction(
         self, settings: Settings, default_event_id: str | None = None
@@ -66,6 +68,7 @@ class InteractionIn(BaseModel):
             occurred_at=occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC),
             duration_seconds=self.duration_seconds,
             request_id=current_request_id(),
+            recommendation_id=self.recommendation_id,
         )
 
 
@@ -93,6 +96,7 @@ class BatchInteractionsResult(BaseModel):
 
 
 class RecommendationOut(BaseModel):
+    position: int
     content_id: str
     title: str
     category: str
@@ -105,12 +109,17 @@ class RecommendationOut(BaseModel):
 
 
 class RecommendationsResponse(BaseModel):
+    #: Unique per answer served, cached copies included; send it back with interactions.
+    recommendation_id: str = ""
     user_id: str
     items: list[RecommendationOut]
     model_version: str | None
     llm_provider: str | None
     cached: bool
     personalized: bool
+    #: The experiment and arm that served this answer, if any ("interleaved" for both arms).
+    experiment: str | None = None
+    arm: str | None = None
 
 
 class ContentIn(BaseModel):

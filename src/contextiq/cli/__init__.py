@@ -11,10 +11,11 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from contextiq.cli import audit
 from contextiq.cli.bootstrap import bootstrap, load, seed_demo, train
 from contextiq.cli.keys import keys_app
 from contextiq.cli.ml import evaluate, offline_app
-from contextiq.config import InvalidSettings, Settings, get_settings
+from contextiq.config import InvalidSettings, get_settings
 from contextiq.observability.logs import configure_logging
 from contextiq.observability.metrics import use_multiprocess_dir
 from contextiq.store.migrate import upgrade
@@ -33,10 +34,11 @@ def _say(message: str) -> None:
     typer.echo(message)
 
 
-def _settings() -> Settings:
-    """The process's settings; wrong ones end the command with a line each, not a traceback."""
+@app.callback()
+def _check_settings() -> None:
+    # Before any command: wrong settings end it with one line each, not a traceback.
     try:
-        return get_settings()
+        get_settings()
     except InvalidSettings as exc:
         for line in str(exc).splitlines():
             typer.echo(f"error: {line}", err=True)
@@ -71,7 +73,7 @@ def serve(
     """Serve the API and web UI (with the in-process worker on local:// events)."""
     from contextiq.api.app import create_app
 
-    settings = _settings()
+    settings = get_settings()
     if workers > 1 and settings.cache_url.startswith("memory:"):
         raise typer.BadParameter(
             "several processes must share one cache, or an interaction in one leaves the "
@@ -131,7 +133,7 @@ def _api_duties() -> None:
     """The relay and, on the in-process bus, the worker: once for all request processes."""
     from contextiq.worker.runner import run_worker
 
-    asyncio.run(run_worker(_settings(), api_duties=True))
+    asyncio.run(run_worker(get_settings(), api_duties=True))
 
 
 @app.command()
@@ -139,13 +141,13 @@ def worker() -> None:
     """Consume interaction events, update profiles and popularity, retrain and promote."""
     from contextiq.worker.runner import run_worker
 
-    asyncio.run(run_worker(_settings()))
+    asyncio.run(run_worker(get_settings()))
 
 
 @app.command()
 def migrate() -> None:
     """Apply database migrations."""
-    upgrade(_settings().database_url)
+    upgrade(get_settings().database_url)
     _say("database is up to date")
 
 
@@ -161,7 +163,7 @@ def seed(
     """Load generated demo data (no external data is used)."""
     if not demo:
         raise typer.BadParameter("only --demo is supported; use `contextiq import` for real data")
-    settings = _settings()
+    settings = get_settings()
     upgrade(settings.database_url)
     asyncio.run(seed_demo(settings, _say, seed_value, items, users))
 
@@ -184,7 +186,7 @@ def import_data(
     """Import MovieLens-100K, MovieLens latest-small, or generic CSV/JSONL files."""
     from contextiq.data import importers
 
-    settings = _settings()
+    settings = get_settings()
     if kind is ImportFormat.FILES:
         if content is None and interactions is None:
             raise typer.BadParameter("give --content and/or --interactions")
@@ -211,7 +213,7 @@ def import_data(
 @app.command("train")
 def train_command() -> None:
     """Train on all stored interactions; promote the model if it is no worse."""
-    settings = _settings()
+    settings = get_settings()
     upgrade(settings.database_url)
     info = asyncio.run(train(settings))
     if info is None:
@@ -229,7 +231,7 @@ def openapi() -> None:
     """Print the OpenAPI schema (the web UI's types are generated from it)."""
     from contextiq.api.app import create_app
 
-    _say(json.dumps(create_app(_settings()).openapi(), indent=2, sort_keys=True))
+    _say(json.dumps(create_app(get_settings()).openapi(), indent=2, sort_keys=True))
 
 
 models_app = typer.Typer(help="The model registry: list versions, roll back.", no_args_is_help=True)
@@ -241,7 +243,7 @@ def models_list() -> None:
     """Every trained version, oldest first, with its held-out metrics; * marks the active one."""
     from contextiq.ml.registry import ModelRegistry
 
-    registry = ModelRegistry(_settings().model_dir)
+    registry = ModelRegistry(get_settings().model_dir)
     active = registry.active_version()
     for info in registry.versions():
         mark = "*" if info.version == active else " "
@@ -256,9 +258,11 @@ def models_promote(
     """Serve VERSION (a rollback, or a rejected candidate); every replica swaps to it in seconds."""
     from contextiq.ml.registry import ModelRegistry
 
-    registry = ModelRegistry(_settings().model_dir)
+    settings = get_settings()
+    registry = ModelRegistry(settings.model_dir)
     try:
         registry.promote(version)
     except KeyError as exc:
         raise typer.BadParameter(f"{exc.args[0]}; see `contextiq models list`") from exc
+    audit.record(settings, "models promote", f"model:{version}", 200)
     _say(f"{version} is now the active model")

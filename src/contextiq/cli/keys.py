@@ -6,13 +6,13 @@ are written to the audit log.
 """
 
 import asyncio
-import getpass
 import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
 
+from contextiq.cli.audit import cli_actor
 from contextiq.config import get_settings
 from contextiq.security import AuditLog, KeyRing, Role
 from contextiq.security.keys import KeyRefused
@@ -38,13 +38,6 @@ def _run(work: Callable[[KeyRing, AuditLog], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except OSError:
-        return "cli"
-
-
 @keys_app.command("create")
 def create(
     name: Annotated[str, typer.Option(help="a unique name, shown in the audit log")],
@@ -58,7 +51,7 @@ def create(
 
     async def work(keys: KeyRing, audit: AuditLog) -> str:
         key = await keys.create(name, role)
-        await audit.record(_actor(), "keys create", f"key:{name}", 201, {"role": role.value})
+        await audit.record(cli_actor(), "keys create", f"key:{name}", 201, {"role": role.value})
         return key
 
     try:
@@ -88,7 +81,7 @@ def revoke(name: Annotated[str, typer.Argument(help="the key's name")]) -> None:
 
     async def work(keys: KeyRing, audit: AuditLog) -> bool:
         done = await keys.revoke(name)
-        await audit.record(_actor(), "keys revoke", f"key:{name}", 200 if done else 404)
+        await audit.record(cli_actor(), "keys revoke", f"key:{name}", 200 if done else 404)
         return done
 
     if not _run(work):

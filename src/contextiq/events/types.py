@@ -52,6 +52,7 @@ class InteractionRecorded:
             "duration_seconds": i.duration_seconds,
             "occurred_at": i.occurred_at.isoformat(),
             "request_id": i.request_id,
+            "recommendation_id": i.recommendation_id,
         }
 
     @classmethod
@@ -66,6 +67,7 @@ class InteractionRecorded:
                 occurred_at=datetime.fromisoformat(payload["occurred_at"]),
                 duration_seconds=payload.get("duration_seconds"),
                 request_id=payload.get("request_id"),
+                recommendation_id=payload.get("recommendation_id"),
             )
         )
 
@@ -106,12 +108,106 @@ class UserDeleted:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ImpressionRecorded:
+    """A list was served: its items in order (position = index + 1) with their scores.
+
+    `teams` is set for an interleaved list: the arm each position came from. The impression's
+    own id makes it idempotent: the worker stores each `recommendation_id` once.
+    """
+
+    type: ClassVar[str] = "impression"
+    recommendation_id: str
+    user_id: str
+    items: tuple[tuple[str, float], ...]
+    shown_at: datetime
+    model_version: str | None = None
+    experiment: str | None = None
+    arm: str | None = None
+    teams: tuple[str, ...] | None = None
+
+    @property
+    def event_id(self) -> str:
+        return self.recommendation_id
+
+    @property
+    def key(self) -> str:
+        """The user's partition: an impression is applied before that user's later clicks."""
+        return self.user_id
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "schema_version": SCHEMA_VERSION,
+            "event_id": self.recommendation_id,
+            "user_id": self.user_id,
+            "items": [list(i) for i in self.items],
+            "shown_at": self.shown_at.isoformat(),
+            "model_version": self.model_version,
+            "experiment": self.experiment,
+            "arm": self.arm,
+            "teams": None if self.teams is None else list(self.teams),
+        }
+
+    @classmethod
+    def from_wire(cls, payload: dict[str, Any]) -> "ImpressionRecorded":
+        teams = payload.get("teams")
+        return cls(
+            recommendation_id=payload["event_id"],
+            user_id=payload["user_id"],
+            items=tuple((str(c), float(s)) for c, s in payload["items"]),
+            shown_at=datetime.fromisoformat(payload["shown_at"]),
+            model_version=payload.get("model_version"),
+            experiment=payload.get("experiment"),
+            arm=payload.get("arm"),
+            teams=None if teams is None else tuple(str(t) for t in teams),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ImpressionSeen:
+    """The client rendered only some positions of a served list; the first report counts."""
+
+    type: ClassVar[str] = "impression_seen"
+    recommendation_id: str
+    user_id: str
+    positions: tuple[int, ...]
+
+    @property
+    def event_id(self) -> str:
+        return f"seen:{self.recommendation_id}"
+
+    @property
+    def key(self) -> str:
+        return self.user_id
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "schema_version": SCHEMA_VERSION,
+            "event_id": self.event_id,
+            "recommendation_id": self.recommendation_id,
+            "user_id": self.user_id,
+            "positions": list(self.positions),
+        }
+
+    @classmethod
+    def from_wire(cls, payload: dict[str, Any]) -> "ImpressionSeen":
+        return cls(
+            recommendation_id=payload["recommendation_id"],
+            user_id=payload["user_id"],
+            positions=tuple(int(p) for p in payload["positions"]),
+        )
+
+
 #: Every event type; widen this union as event types are added.
-Event = InteractionRecorded | UserDeleted
+Event = InteractionRecorded | UserDeleted | ImpressionRecorded | ImpressionSeen
 
 _DECODERS: dict[str, type[Event]] = {
     InteractionRecorded.type: InteractionRecorded,
     UserDeleted.type: UserDeleted,
+    ImpressionRecorded.type: ImpressionRecorded,
+    ImpressionSeen.type: ImpressionSeen,
 }
 
 

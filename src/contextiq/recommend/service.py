@@ -10,6 +10,7 @@ from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.explain import Explainer
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.snapshots import SnapshotRecorder
+from contextiq.recommend.variant import DEFAULT, Variant
 from contextiq.store.records import History
 from contextiq.store.store import Store
 
@@ -66,9 +67,14 @@ class RecommendationService:
         self.explainer = Explainer()
 
     async def recommend(
-        self, user_id: str, limit: int, category: str | None, catalog_generation: int | None
+        self,
+        user_id: str,
+        limit: int,
+        category: str | None,
+        catalog_generation: int | None,
+        variant: Variant = DEFAULT,
     ) -> Result:
-        result = await self._compute(user_id, limit, category, catalog_generation)
+        result = await self._compute(user_id, limit, category, catalog_generation, variant)
         self.snapshots.record(
             user_id,
             result.model_version,
@@ -77,15 +83,22 @@ class RecommendationService:
         return result
 
     async def _compute(
-        self, user_id: str, limit: int, category: str | None, generation: int | None
+        self,
+        user_id: str,
+        limit: int,
+        category: str | None,
+        generation: int | None,
+        variant: Variant,
     ) -> Result:
         history = await self.store.user_history(user_id)
         model, version = self.models.model, self.models.version
+        if variant.model is not None:
+            model, version = variant.model, variant.model_version
         positives = {i: w for i, w in history.weights.items() if w > 0}
         if model is not None and positives:
             items = await self._personalized(model, version, history, limit, category, generation)
             if items:
-                items, pending = await self._rescore(user_id, history, items, generation)
+                items, pending = await self._rescore(user_id, history, items, generation, variant)
                 provider = self._provider(items)
                 return Result(user_id, items[:limit], version, provider, True, pending)
         items = await self._popular_and_fresh(history, limit, category)
@@ -153,17 +166,19 @@ class RecommendationService:
         history: History,
         items: list[Recommendation],
         generation: int | None,
+        variant: Variant = DEFAULT,
     ) -> tuple[list[Recommendation], bool]:
         """Blend in language-model scores; also says whether any top candidate lacked one."""
-        if self.rescorer is None or self.llm_top_k == 0:
+        if self.rescorer is None or self.llm_top_k == 0 or not variant.llm:
             return items, False
+        ml_weight = self.ml_weight if variant.ml_weight is None else variant.ml_weight
         user, candidates = await self._llm_inputs(
             user_id, history, items[: self.llm_top_k], generation
         )
         scores = await self.rescorer.score_within_budget(user, candidates)
         blended = []
         for item in items:
-            b = mix_scores(item.ml_score, scores.get(item.content_id), self.ml_weight, item.reason)
+            b = mix_scores(item.ml_score, scores.get(item.content_id), ml_weight, item.reason)
             blended.append(replace(item, score=b.score, llm_score=b.llm_score, reason=b.reason))
         pending = any(c.content_id not in scores for c in candidates)
         return sorted(blended, key=lambda r: r.score, reverse=True), pending

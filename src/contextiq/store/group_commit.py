@@ -11,10 +11,11 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from contextiq.domain import Interaction
+from contextiq.events.types import Event
 from contextiq.store.records import RecordResult
 from contextiq.store.store import Store
 
-Pending = tuple[Sequence[Interaction], asyncio.Future[RecordResult]]
+Pending = tuple[Sequence[Interaction], Sequence[Event], asyncio.Future[RecordResult]]
 AfterCommit = Callable[[Sequence[Interaction]], Awaitable[None]]
 
 
@@ -32,19 +33,25 @@ class GroupCommitWriter:
         self._queue: list[Pending] = []
         self._wake = asyncio.Event()
 
-    async def write(self, items: Sequence[Interaction]) -> RecordResult:
-        """Store `items` with whatever else is waiting; returns once `after_commit` ran."""
+    async def write(
+        self, items: Sequence[Interaction], events: Sequence[Event] = ()
+    ) -> RecordResult:
+        """Store `items` with whatever else is waiting; returns once `after_commit` ran.
+
+        `events` (impressions) ride in the same transaction as outbox rows: a served list's
+        impression is durable before its answer leaves, at the cost of a share of a commit.
+        """
         future: asyncio.Future[RecordResult] = asyncio.get_running_loop().create_future()
-        self._queue.append((items, future))
+        self._queue.append((items, events, future))
         self._wake.set()
         return await future
 
     def _take(self) -> list[Pending]:
         taken, size = 0, 0
-        for items, _ in self._queue:
-            if taken and size + len(items) > self.max_events:
+        for items, events, _ in self._queue:
+            if taken and size + len(items) + len(events) > self.max_events:
                 break
-            taken, size = taken + 1, size + len(items)
+            taken, size = taken + 1, size + len(items) + len(events)
         group, self._queue = self._queue[:taken], self._queue[taken:]
         return group
 
@@ -55,9 +62,10 @@ class GroupCommitWriter:
                     self._wake.clear()
                     await self._wake.wait()
                 group = self._take()
-                items = [i for items, _ in group for i in items]
+                items = [i for items, _, _ in group for i in items]
+                events = [e for _, events, _ in group for e in events]
                 try:
-                    result = await self.store.record_interactions(items)
+                    result = await self.store.record_interactions(items, events)
                     await self.after_commit(items)
                 except Exception as exc:
                     self._fail(group, exc)
@@ -68,7 +76,7 @@ class GroupCommitWriter:
 
     @staticmethod
     def _fail(group: list[Pending], exc: Exception) -> None:
-        for _, future in group:
+        for _, _, future in group:
             if not future.done():
                 future.set_exception(exc)
 
@@ -79,7 +87,7 @@ class GroupCommitWriter:
     ) -> None:
         """Give each request its own share: an id is accepted for the first request that sent it."""
         unclaimed = set(result.accepted)
-        for items, future in group:
+        for items, _, future in group:
             duplicates = [i.event_id for i in items]
             accepted = [e for e in dict.fromkeys(duplicates) if e in unclaimed]
             unclaimed.difference_update(accepted)

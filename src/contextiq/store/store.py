@@ -3,7 +3,7 @@
 import math
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, and_, case, delete, func, or_, select, text, update
@@ -11,8 +11,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contextiq.domain import POSITIVE_TYPES, Content, Interaction
-from contextiq.events.types import Event, InteractionRecorded, UserDeleted
+from contextiq.events.types import (
+    Event,
+    ImpressionRecorded,
+    ImpressionSeen,
+    InteractionRecorded,
+    UserDeleted,
+)
 from contextiq.store.engine import create_engine
+from contextiq.store.online import OnlineApplier
 from contextiq.store.records import (
     History,
     ModelVersion,
@@ -24,8 +31,11 @@ from contextiq.store.records import (
 from contextiq.store.tables import (
     ContentRow,
     ContentStats,
+    ExperimentUser,
+    ImpressionRow,
     InteractionRow,
     ModelVersionRow,
+    OnlineUser,
     OutboxRow,
     ProcessedEvent,
     RecommendationSnapshot,
@@ -66,14 +76,33 @@ def _content(row: ContentRow) -> Content:
     )
 
 
+def _outbox_rows(events: Iterable[Event], now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "event_id": e.event_id,
+            "key": e.key,
+            "payload": e.to_wire(),
+            "created_at": now,
+            "published_at": None,
+        }
+        for e in events
+    ]
+
+
 class Store:
     """The repository for content, interactions, the outbox, stats and model versions."""
 
-    def __init__(self, url: str, popularity_half_life_days: float = 14.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        popularity_half_life_days: float = 14.0,
+        attribution_window_hours: float = 24.0,
+    ) -> None:
         self.engine: AsyncEngine = create_engine(url)
         self.dialect = self.engine.dialect.name
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._half_life_s = popularity_half_life_days * 86_400.0
+        self.online = OnlineApplier(self._insert, timedelta(hours=attribution_window_hours))
 
     @property
     def backend(self) -> str:
@@ -248,11 +277,18 @@ class Store:
     # -- interactions and the outbox -----------------------------------------------------------
 
     @retry_transient()
-    async def record_interactions(self, items: Sequence[Interaction]) -> RecordResult:
-        """Write interactions and their outbox rows in one transaction; repeats count once."""
+    async def record_interactions(
+        self, items: Sequence[Interaction], events: Sequence[Event] = ()
+    ) -> RecordResult:
+        """Write interactions and their outbox rows in one transaction; repeats count once.
+
+        `events` (impressions) go to the outbox only, in the same transaction: the worker
+        stores them, so the request path pays one row each.
+        """
         unique = list({i.event_id: i for i in reversed(items)}.values())[::-1]
         repeated_in_batch = [i.event_id for i in items][len(unique) :]
         if not unique:
+            await self._append_outbox(events)
             return RecordResult([], [])
         async with self.sessions.begin() as session:
             users = self._insert(User).on_conflict_do_nothing(index_elements=["user_id"])
@@ -285,23 +321,17 @@ class Store:
                 ).scalars()
             )
             fresh = [i for i in unique if i.event_id in inserted]
-            if fresh:
-                await session.execute(
-                    self._insert(OutboxRow),
-                    [
-                        {
-                            "event_id": i.event_id,
-                            "key": i.user_id,
-                            "payload": InteractionRecorded(i).to_wire(),
-                            "created_at": now,
-                            "published_at": None,
-                        }
-                        for i in fresh
-                    ],
-                )
+            outgoing = [*(InteractionRecorded(i) for i in fresh), *events]
+            if outgoing:
+                await session.execute(self._insert(OutboxRow), _outbox_rows(outgoing, now))
         accepted = [i.event_id for i in fresh]
         duplicates = [i.event_id for i in unique if i.event_id not in inserted]
         return RecordResult(accepted, duplicates + repeated_in_batch)
+
+    async def _append_outbox(self, events: Sequence[Event]) -> None:
+        if events:
+            async with self.sessions.begin() as session:
+                await session.execute(self._insert(OutboxRow), _outbox_rows(events, utcnow()))
 
     @asynccontextmanager
     async def claim_outbox(self, limit: int) -> AsyncIterator[list[OutboxEvent]]:
@@ -382,34 +412,40 @@ class Store:
 
     @retry_transient()
     async def apply_events(self, events: Sequence[Event]) -> list[Event]:
-        """Fold events into user and content stats exactly once; returns the newly applied."""
+        """Fold events into stats and online metrics exactly once; returns the newly applied.
+
+        Impressions are deduplicated by their own table (one row each); the rest by
+        `processed_events`.
+        """
         unique = list({e.event_id: e for e in events}.values())
-        if not unique:
+        impressions = [e for e in unique if isinstance(e, ImpressionRecorded)]
+        unique = [e for e in unique if not isinstance(e, ImpressionRecorded)]
+        if not unique and not impressions:
             return []
         now = utcnow()
         async with self.sessions.begin() as session:
-            stmt = (
-                self._insert(ProcessedEvent)
-                .on_conflict_do_nothing(index_elements=["event_id"])
-                .returning(ProcessedEvent.event_id)
-            )
-            new_ids = set(
-                (
-                    await session.execute(
-                        stmt, [{"event_id": e.event_id, "processed_at": now} for e in unique]
-                    )
-                ).scalars()
-            )
+            new_ids: set[str] = set()
+            if unique:
+                stmt = (
+                    self._insert(ProcessedEvent)
+                    .on_conflict_do_nothing(index_elements=["event_id"])
+                    .returning(ProcessedEvent.event_id)
+                )
+                rows = [{"event_id": e.event_id, "processed_at": now} for e in unique]
+                new_ids = set((await session.execute(stmt, rows)).scalars())
             fresh = [e for e in unique if e.event_id in new_ids]
             interactions = [e.interaction for e in fresh if isinstance(e, InteractionRecorded)]
             if interactions:
                 await self._add_user_stats(session, interactions)
                 await self._add_popularity(session, interactions)
+            seen = [e for e in fresh if isinstance(e, ImpressionSeen)]
+            shown = await self.online.apply(session, impressions, seen, interactions)
             # After the interactions: whatever the store holds about the user when the
             # deletion is applied goes, including events that raced with it.
             for user_id in dict.fromkeys(e.user_id for e in fresh if isinstance(e, UserDeleted)):
                 await self._erase_user(session, user_id)
-        return fresh
+        self.online.committed()
+        return [*shown, *fresh]
 
     async def _add_user_stats(self, session: AsyncSession, items: list[Interaction]) -> None:
         grouped: dict[tuple[str, str], dict[str, Any]] = {}
@@ -635,6 +671,9 @@ class Store:
                 delete(RecommendationSnapshot).where(RecommendationSnapshot.user_id == user_id),
             ),
             ("events", delete(OutboxRow).where(OutboxRow.id.in_(outbox.scalar_subquery()))),
+            ("impressions", delete(ImpressionRow).where(ImpressionRow.user_id == user_id)),
+            ("online_users", delete(OnlineUser).where(OnlineUser.user_id == user_id)),
+            ("experiment_users", delete(ExperimentUser).where(ExperimentUser.user_id == user_id)),
         ):
             result = await session.execute(stmt)
             removed[name] = int(result.rowcount)  # type: ignore[attr-defined]

@@ -194,3 +194,128 @@ class AuditRow(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+
+# -- impressions, online metrics and experiments (docs/experiments.md) ---------------------------
+#: Aggregate keys use "" for "none" (no experiment, no model): primary keys cannot be NULL.
+NAME = String(100)
+VERSION = String(64)
+#: Python None is SQL NULL (plain JSON stores the JSON text "null", which IS NOT NULL).
+NULLABLE_JSON = JSON(none_as_null=True)
+
+
+class ImpressionRow(Base):
+    """A served list, stored once by the worker; attribution marks what came of it."""
+
+    __tablename__ = "impressions"
+
+    recommendation_id: Mapped[str] = mapped_column(VERSION, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID)
+    shown_at: Mapped[datetime]
+    day: Mapped[str] = mapped_column(String(10))
+    model_version: Mapped[str] = mapped_column(VERSION, default="")
+    experiment: Mapped[str] = mapped_column(NAME, default="")
+    arm: Mapped[str] = mapped_column(NAME, default="")
+    #: [[content_id, score], ...]; position = index + 1.
+    items: Mapped[list[Any]] = mapped_column(JSON)
+    #: The arm each position came from, for an interleaved list.
+    teams: Mapped[list[str] | None] = mapped_column(NULLABLE_JSON)
+    #: Positions the client reported as rendered; NULL means all of them.
+    seen: Mapped[list[int] | None] = mapped_column(NULLABLE_JSON)
+    #: One bit per interaction type attributed so far (each rate counts an impression once).
+    engaged: Mapped[int] = mapped_column(Integer, default=0)
+    #: Positions clicked so far, in order; the first gives the reciprocal rank.
+    clicked: Mapped[list[int] | None] = mapped_column(NULLABLE_JSON)
+
+    __table_args__ = (Index("ix_impressions_user_time", "user_id", "shown_at"),)
+
+
+class OnlineDaily(Base):
+    """Counts per day, model version and experiment arm; each rate counts impressions once."""
+
+    __tablename__ = "online_daily"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    model_version: Mapped[str] = mapped_column(VERSION, primary_key=True)
+    experiment: Mapped[str] = mapped_column(NAME, primary_key=True)
+    arm: Mapped[str] = mapped_column(NAME, primary_key=True)
+    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    items_shown: Mapped[int] = mapped_column(BigInteger, default=0)
+    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+    likes: Mapped[int] = mapped_column(BigInteger, default=0)
+    saves: Mapped[int] = mapped_column(BigInteger, default=0)
+    shares: Mapped[int] = mapped_column(BigInteger, default=0)
+    dislikes: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Sum over impressions of 1 / position of their first click.
+    reciprocal_ranks: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class OnlineUser(Base):
+    """Who saw a list, per day and group: distinct users over any range of days."""
+
+    __tablename__ = "online_users"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    model_version: Mapped[str] = mapped_column(VERSION, primary_key=True)
+    experiment: Mapped[str] = mapped_column(NAME, primary_key=True)
+    arm: Mapped[str] = mapped_column(NAME, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, primary_key=True)
+
+
+class OnlineItem(Base):
+    """Which items were served, per day and group: catalogue coverage over any range."""
+
+    __tablename__ = "online_items"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    model_version: Mapped[str] = mapped_column(VERSION, primary_key=True)
+    experiment: Mapped[str] = mapped_column(NAME, primary_key=True)
+    arm: Mapped[str] = mapped_column(NAME, primary_key=True)
+    content_id: Mapped[str] = mapped_column(ID, primary_key=True)
+
+
+class ExperimentRow(Base):
+    __tablename__ = "experiments"
+
+    name: Mapped[str] = mapped_column(NAME, primary_key=True)
+    #: [{"name", "weight", "config"}, ...]; the first arm is the control.
+    arms: Mapped[list[Any]] = mapped_column(JSON)
+    interleaving: Mapped[bool] = mapped_column(default=False)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+    winner: Mapped[str | None] = mapped_column(NAME)
+    #: The arm config made the default when it stopped, if any.
+    promoted: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
+
+    __table_args__ = (Index("ix_experiments_starts", "starts_at"),)
+
+
+class ExperimentArmStats(Base):
+    """Per-arm counters, plus the per-user sums the clustered variance of CTR needs."""
+
+    __tablename__ = "experiment_arm_stats"
+
+    experiment: Mapped[str] = mapped_column(NAME, primary_key=True)
+    arm: Mapped[str] = mapped_column(NAME, primary_key=True)
+    users: Mapped[int] = mapped_column(BigInteger, default=0)
+    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Sums over users of n², c² and n·c (n impressions, c clicked impressions per user).
+    sum_n2: Mapped[float] = mapped_column(Float, default=0.0)
+    sum_c2: Mapped[float] = mapped_column(Float, default=0.0)
+    sum_nc: Mapped[float] = mapped_column(Float, default=0.0)
+    #: Interleaved impressions this arm won (more of its items clicked) and tied.
+    wins: Mapped[int] = mapped_column(BigInteger, default=0)
+    ties: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ExperimentUser(Base):
+    __tablename__ = "experiment_users"
+
+    experiment: Mapped[str] = mapped_column(NAME, primary_key=True)
+    arm: Mapped[str] = mapped_column(NAME, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    impressions: Mapped[int] = mapped_column(BigInteger, default=0)
+    clicks: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -5,7 +5,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from contextiq.events.types import Event, UserDeleted
+from contextiq.events.types import Event, InteractionRecorded, UserDeleted
 from contextiq.observability.events import record_applied
 from contextiq.observability.metrics import TRAINING_DURATION
 from contextiq.recommend.response_cache import RecommendationCache
@@ -86,11 +86,13 @@ class EventProcessor:
         self.applied = 0
 
     async def handle(self, events: list[Event]) -> None:
-        fresh = await self.store.apply_events(events)
-        record_applied(events, fresh)
+        applied = await self.store.apply_events(events)
+        record_applied(events, applied)
+        self.applied += len(applied)
+        # Impressions change neither what a user is shown nor what the model learns from.
+        fresh = [e for e in applied if isinstance(e, InteractionRecorded | UserDeleted)]
         if not fresh:
             return
-        self.applied += len(fresh)
         erased = {e.user_id for e in fresh if isinstance(e, UserDeleted)}
         users = {e.key for e in fresh} - erased
         if erased:

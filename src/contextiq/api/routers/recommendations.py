@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from contextiq.api.deps import ModelsDep, RecCacheDep, RecommendationsDep
+from contextiq.api.deps import ArmsDep, ImpressionsDep, ModelsDep, RecCacheDep
 from contextiq.api.errors import documented
 from contextiq.api.schemas import Identifier, RecommendationOut, RecommendationsResponse
-from contextiq.recommend.service import Result
+from contextiq.experiments.runtime import Served
 from contextiq.security import Access, allow
 
 router = APIRouter(tags=["recommendations"], responses=documented(401, 403, 429))
@@ -18,11 +18,14 @@ JSON = "application/json"
 PENDING_TTL_SECONDS = 10.0
 
 
-def _response(result: Result, cached: bool) -> RecommendationsResponse:
-    return RecommendationsResponse(
+def _body(served: Served, cached: bool) -> bytes:
+    """The answer without its `recommendation_id`: each served copy gets its own."""
+    result = served.result
+    response = RecommendationsResponse(
         user_id=result.user_id,
         items=[
             RecommendationOut(
+                position=position,
                 content_id=i.content_id,
                 title=i.title,
                 category=i.category,
@@ -33,13 +36,16 @@ def _response(result: Result, cached: bool) -> RecommendationsResponse:
                 reason=i.reason,
                 source=i.source,
             )
-            for i in result.items
+            for position, i in enumerate(result.items, start=1)
         ],
         model_version=result.model_version,
         llm_provider=result.llm_provider,
         cached=cached,
         personalized=result.personalized,
+        experiment=served.experiment,
+        arm=served.arm,
     )
+    return response.model_dump_json(exclude={"recommendation_id"}).encode()
 
 
 @router.get(
@@ -51,19 +57,26 @@ def _response(result: Result, cached: bool) -> RecommendationsResponse:
 async def recommendations(
     cache: RecCacheDep,
     models: ModelsDep,
-    service: RecommendationsDep,
+    arms: ArmsDep,
+    impressions: ImpressionsDep,
     user_id: Annotated[Identifier, Query()],
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> Response:
+    assignment = arms.assign(user_id)
     generation = await cache.catalog_generation()
-    key = await cache.key(user_id, generation, models.version, limit, category or "")
+    key = await cache.key(
+        user_id, generation, models.version, limit, category or "", assignment.cache_part
+    )
     hit = await cache.get(key)
     if hit is not None:
-        return Response(hit, media_type=JSON)
-    result = await service.recommend(user_id, limit, category, generation)
+        answer = await impressions.serve_cached(user_id, hit)
+        if answer is not None:
+            return Response(answer, media_type=JSON)
+    served = await arms.recommend(user_id, limit, category, generation, assignment)
     if key is not None:
         # Without its language-model scores yet, a list is kept only until they are likely ready.
-        ttl = PENDING_TTL_SECONDS if result.llm_pending else None
-        await cache.put(key, _response(result, cached=True).model_dump_json().encode(), ttl)
-    return Response(_response(result, cached=False).model_dump_json(), media_type=JSON)
+        ttl = PENDING_TTL_SECONDS if served.result.llm_pending else None
+        await cache.put(key, impressions.cacheable(served, _body(served, cached=True)), ttl)
+    answer = await impressions.serve(user_id, served, _body(served, cached=False))
+    return Response(answer, media_type=JSON)

@@ -1,0 +1,161 @@
+"""What recording impressions costs the read path, and how fast an experiment report is.
+
+    .venv/bin/python bench/impressions.py throughput [--seconds 10] [--rounds 2]
+    .venv/bin/python bench/impressions.py report [--impressions 1000000]
+
+`throughput`: the demo data of bench/serve.py; `contextiq serve` with impressions recorded
+(`CONTEXTIQ_RECORD_IMPRESSIONS=true`, the default) and without, alternating, for cache hits
+and cache misses, `rounds` times each; wrk as in bench/serve.py. Prints requests/s per run
+and the median ratio with/without.
+
+`report`: a SQLite database with an experiment of two arms and `impressions` impressions
+(10 items each, one in eight clicked) applied through the worker's own path
+(`Store.apply_events`), then `GET /api/v1/experiments/{name}` timed over 50 requests
+against `contextiq serve`.
+"""
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from contextiq.domain import Interaction, InteractionType
+from contextiq.events.types import ImpressionRecorded, InteractionRecorded
+from contextiq.experiments.assignment import assign
+from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
+from contextiq.store.experiments import ExperimentStore
+from contextiq.store.migrate import upgrade_async
+from contextiq.store.store import Store
+from loadgen import BIN, free_port, process, wrk
+from serve import RANDOM_USER, USERS, bootstrapped_demo, env_for, visit_every_user
+
+
+def throughput(seconds: int, connections: int, rounds: int) -> None:
+    root = bootstrapped_demo()
+    results: dict[tuple[str, bool], list[float]] = {}
+    for _ in range(rounds):
+        for scenario, ttl in (("cache hit", 300), ("cache miss", 0)):
+            for record in (False, True):
+                port = free_port()
+                url = f"http://127.0.0.1:{port}"
+                env = env_for(root, port, ttl) | {
+                    "CONTEXTIQ_RECORD_IMPRESSIONS": str(record).lower()
+                }
+                with process([str(BIN / "contextiq"), "serve"], env, f"{url}/api/v1/health"):
+                    if ttl:
+                        visit_every_user(url)
+                    r = wrk(url, RANDOM_USER, seconds=seconds, connections=connections)
+                label = "with" if record else "without"
+                print(f"{scenario}, {label} impressions: {r.rps:,.0f} req/s, p50 {r.p50_ms:.2f} ms")
+                results.setdefault((scenario, record), []).append(r.rps)
+    print(f"\n{USERS} users, 2,000 items, {connections} connections, {seconds}s per run\n")
+    print("| scenario | without (req/s) | with (req/s) | with / without |")
+    print("|---|---:|---:|---:|")
+    for scenario in ("cache hit", "cache miss"):
+        off = statistics.median(results[(scenario, False)])
+        on = statistics.median(results[(scenario, True)])
+        print(f"| {scenario} | {off:,.0f} | {on:,.0f} | {on / off:.3f} |")
+
+
+async def fill(url: str, impressions: int, users: int, items: int, seed: int = 5) -> None:
+    """Impressions and clicks through the worker's apply path, in batches like the relay's."""
+    await upgrade_async(url)
+    store = Store(url)
+    experiments = ExperimentStore(store)
+    start = datetime.now(UTC) - timedelta(days=6)
+    arms = (Arm("control", 1.0, ArmConfig()), Arm("treatment", 1.0, ArmConfig(ml_weight=0.3)))
+    await experiments.create(Experiment("bench", arms, False, start, None, start))
+    rng = random.Random(seed)
+    weights = [("control", 1.0), ("treatment", 1.0)]
+    arm_of = {f"u{n}": assign("bench", f"u{n}", weights) for n in range(users)}
+    batch = 1_000
+    began = time.monotonic()
+    for first in range(0, impressions, batch):
+        events: list[ImpressionRecorded | InteractionRecorded] = []
+        for n in range(first, min(impressions, first + batch)):
+            user = f"u{rng.randrange(users)}"
+            shown = start + timedelta(seconds=n * 0.5)
+            listed = rng.sample(range(items), 10)
+            rid = uuid.uuid4().hex
+            events.append(
+                ImpressionRecorded(
+                    rid,
+                    user,
+                    tuple((f"content_{i:04d}", 1.0 - k / 10) for k, i in enumerate(listed)),
+                    shown,
+                    "v1",
+                    "bench",
+                    arm_of[user],
+                )
+            )
+            if rng.random() < (0.14 if arm_of[user] == "treatment" else 0.11):
+                events.append(
+                    InteractionRecorded(
+                        Interaction(
+                            uuid.uuid4().hex,
+                            user,
+                            f"content_{listed[rng.randrange(3)]:04d}",
+                            InteractionType.VIEW,
+                            1.0,
+                            shown + timedelta(seconds=5),
+                            recommendation_id=rid if rng.random() < 0.5 else None,
+                        )
+                    )
+                )
+        await store.apply_events(events)
+        done = min(impressions, first + batch)
+        if done % 50_000 == 0:
+            rate = done / (time.monotonic() - began)
+            print(f"{done:,} impressions applied ({rate:,.0f}/s)", flush=True)
+    await store.close()
+
+
+def report(impressions: int) -> None:
+    root = bootstrapped_demo()
+    url = env_for(root, 0, 300)["CONTEXTIQ_DATABASE_URL"]
+    asyncio.run(fill(url, impressions, users=50_000, items=2_000))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [str(BIN / "contextiq"), "serve"]
+    with (
+        process(command, env_for(root, port, 300), f"{url}/api/v1/health"),
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        body = client.get("/api/v1/experiments/bench").json()
+        times = []
+        for _ in range(50):
+            began = time.perf_counter()
+            assert client.get("/api/v1/experiments/bench").status_code == 200
+            times.append((time.perf_counter() - began) * 1000)
+    stored = sum(a["impressions"] for a in body["arms"])
+    times.sort()
+    print(f"\n{stored:,} impressions stored; verdict: {body['verdict']}")
+    print(
+        f"GET /api/v1/experiments/bench: median {statistics.median(times):.1f} ms, "
+        f"p95 {times[int(len(times) * 0.95) - 1]:.1f} ms, max {times[-1]:.1f} ms (50 requests)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    tp = sub.add_parser("throughput")
+    tp.add_argument("--seconds", type=int, default=10)
+    tp.add_argument("--connections", type=int, default=32)
+    tp.add_argument("--rounds", type=int, default=2)
+    rp = sub.add_parser("report")
+    rp.add_argument("--impressions", type=int, default=1_000_000)
+    args = parser.parse_args()
+    if args.command == "throughput":
+        throughput(args.seconds, args.connections, args.rounds)
+    else:
+        report(args.impressions)
+
+
+if __name__ == "__main__":
+    main()

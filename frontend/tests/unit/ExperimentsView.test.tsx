@@ -1,0 +1,72 @@
+import { render, screen, within } from "@testing-library/react";
+import { api } from "../../src/api/client";
+import type { ArmReport, ExperimentReport } from "../../src/api/types";
+import { ExperimentsView } from "../../src/views/ExperimentsView";
+
+function arm(name: string, overrides: Partial<ArmReport> = {}): ArmReport {
+  return {
+    name,
+    weight: 1,
+    config: {},
+    users: 900,
+    impressions: 1200,
+    clicks: 120,
+    ctr: 0.1,
+    ctr_ci: [0.083, 0.117],
+    lift: null,
+    lift_ci: null,
+    p_value: null,
+    ...overrides,
+  };
+}
+
+const REPORT: ExperimentReport = {
+  name: "blend",
+  status: "running",
+  interleaving: false,
+  control: "control",
+  starts_at: "2026-11-30T00:00:00Z",
+  ends_at: null,
+  stopped_at: null,
+  promoted: null,
+  arms: [
+    arm("control"),
+    arm("light", {
+      config: { ml_weight: 0.3 },
+      clicks: 180,
+      ctr: 0.15,
+      ctr_ci: [0.13, 0.17],
+      lift: 0.5,
+      lift_ci: [0.2, 0.87],
+      p_value: 0.0003,
+    }),
+  ],
+  winner: "light",
+  verdict: "light wins: CTR 15.00% against 10.00% for control, lift +50.0%, p = 0.0003.",
+  min_impressions: 1000,
+  alpha: 0.01,
+  timeline: [],
+};
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("ExperimentsView", () => {
+  it("shows the verdict and each arm's CTR, interval and lift", async () => {
+    vi.spyOn(api, "experiments").mockResolvedValue({ experiments: [REPORT] });
+    vi.spyOn(api, "experiment").mockResolvedValue(REPORT);
+    render(<ExperimentsView active />);
+    expect(await screen.findByTestId("verdict")).toHaveTextContent("Winner: light.");
+    const arms = screen.getByRole("region", { name: "Arms" });
+    const light = within(arms).getByRole("row", { name: /light/ });
+    expect(light).toHaveTextContent("15.00% (13.00%–17.00%)");
+    expect(light).toHaveTextContent("+50.0% (+20.0% to +87.0%)");
+    expect(screen.getByText("No impressions yet.")).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Stop experiment" })).toBeDisabled();
+  });
+
+  it("says how to start when there is no experiment", async () => {
+    vi.spyOn(api, "experiments").mockResolvedValue({ experiments: [] });
+    render(<ExperimentsView active />);
+    expect(await screen.findByText(/No experiments yet/)).toBeInTheDocument();
+  });
+});

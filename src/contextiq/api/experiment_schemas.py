@@ -1,0 +1,151 @@
+"""Bodies of the impressions, online-metrics and experiments endpoints."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from contextiq.api.schemas import Identifier
+
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
+]
+Interval = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+class ImpressionSeenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recommendation_id: Identifier
+    user_id: Identifier
+    #: 1-based positions the client actually rendered.
+    positions: Annotated[
+        list[Annotated[int, Field(ge=1, le=100)]], Field(min_length=1, max_length=100)
+    ]
+
+
+class ImpressionSeenAccepted(BaseModel):
+    recommendation_id: str
+    status: Literal["accepted"]
+
+
+class ArmConfigIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ml_weight: Annotated[float, Field(ge=0, le=1)] | None = None
+    llm: bool | None = None
+    model_version: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
+class ArmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    weight: Annotated[float, Field(gt=0, le=1_000_000)] = 1.0
+    config: ArmConfigIn = ArmConfigIn()
+
+
+class ExperimentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    arms: Annotated[list[ArmIn], Field(min_length=2, max_length=10)]
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    #: Team-draft interleave the two arms' lists in every answer instead of splitting users.
+    interleaving: bool = False
+
+
+class StopIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: Make the winning arm's config the default (a pinned model version becomes the active one).
+    promote: bool = False
+
+
+class RateMetrics(BaseModel):
+    items_shown: int
+    clicks: int
+    likes: int
+    saves: int
+    shares: int
+    dislikes: int
+    ctr: float
+    ctr_ci: Interval
+    like_rate: float
+    like_rate_ci: Interval
+    save_rate: float
+    save_rate_ci: Interval
+    share_rate: float
+    share_rate_ci: Interval
+    dislike_rate: float
+    dislike_rate_ci: Interval
+    mrr: float
+    items_covered: int
+    coverage: float
+
+
+class OnlineMetrics(RateMetrics):
+    impressions: int
+    users: int
+
+
+class OnlineGroup(OnlineMetrics):
+    key: dict[str, str]
+
+
+class OnlineMetricsResponse(BaseModel):
+    by: Literal["model_version", "arm", "day"]
+    since: str
+    until: str
+    catalogue_size: int
+    groups: list[OnlineGroup]
+
+
+class ArmReport(BaseModel):
+    name: str
+    weight: float
+    config: dict[str, Any]
+    users: int
+    impressions: int
+    clicks: int
+    ctr: float
+    ctr_ci: Interval
+    #: Relative to the first arm (the control): ctr / control ctr - 1.
+    lift: float | None
+    lift_ci: Interval | None
+    p_value: float | None
+    #: Interleaving only: lists this arm won and tied.
+    wins: int | None = None
+    ties: int | None = None
+    metrics: RateMetrics | None = None
+
+
+class TimelinePoint(RateMetrics):
+    day: str
+    arm: str
+    impressions: int
+
+
+class ExperimentSummary(BaseModel):
+    name: str
+    status: Literal["scheduled", "running", "finished"]
+    interleaving: bool
+    control: str
+    starts_at: datetime
+    ends_at: datetime | None
+    stopped_at: datetime | None
+    promoted: dict[str, Any] | None
+
+
+class ExperimentReport(ExperimentSummary):
+    arms: list[ArmReport]
+    winner: str | None
+    verdict: str
+    min_impressions: int
+    alpha: float
+    timeline: list[TimelinePoint]
+
+
+class ExperimentList(BaseModel):
+    experiments: list[ExperimentSummary]

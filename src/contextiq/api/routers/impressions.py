@@ -1,0 +1,25 @@
+"""Partial impressions: the client says which positions of an answer it actually rendered."""
+
+from fastapi import APIRouter, status
+
+from contextiq.api.deps import ImpressionsDep, PrincipalDep
+from contextiq.api.errors import documented
+from contextiq.api.experiment_schemas import ImpressionSeenAccepted, ImpressionSeenIn
+from contextiq.security import Access, allow, require_user
+
+router = APIRouter(tags=["impressions"], responses=documented(401, 403, 429))
+
+
+@router.post(
+    "/impressions",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ImpressionSeenAccepted,
+    dependencies=[allow(Access.OWN_WRITE)],
+)
+async def impression_seen(
+    body: ImpressionSeenIn, impressions: ImpressionsDep, principal: PrincipalDep
+) -> ImpressionSeenAccepted:
+    """The impression then counts only these positions; the first report for an id counts."""
+    require_user(principal, body.user_id)
+    await impressions.seen(body.recommendation_id, body.user_id, body.positions)
+    return ImpressionSeenAccepted(recommendation_id=body.recommendation_id, status="accepted")

@@ -1,0 +1,1 @@
+"""Impressions, attribution, online metrics and A/B experiments (docs/experiments.md)."""

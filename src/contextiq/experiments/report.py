@@ -1,0 +1,177 @@
+"""An experiment's report: per-arm metrics, lift against the first arm, tests and a verdict.
+
+The verdict refuses to name a winner before every arm has the minimum sample; after that an
+arm wins if its CTR differs from the control's at the significance level, split evenly over
+the comparisons (Bonferroni). Interleaved experiments are judged on their own: per list, the
+arm with more clicked items wins, and a sign test over the decided lists gives the verdict.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from contextiq.experiments.definitions import Experiment
+from contextiq.experiments.metrics import rate_fields
+from contextiq.experiments.statistics import ClusteredRate, compare, sign_test
+from contextiq.store.experiments import ArmCounts
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    min_impressions: int
+    min_interleaved: int
+    alpha: float
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.2f}%"
+
+
+def _signed_pct(x: float) -> str:
+    return f"{x * 100:+.1f}%"
+
+
+def _p(p: float) -> str:
+    return "p < 0.0001" if p < 0.0001 else f"p = {p:.4f}"
+
+
+def ab_arms(
+    experiment: Experiment, counts: list[ArmCounts], t: Thresholds
+) -> tuple[list[dict[str, Any]], str | None, str]:
+    """Per-arm statistics, the winner (or None) and the verdict of an A/B(/n) experiment."""
+    rates = [
+        ClusteredRate(c.users, c.impressions, c.clicks, c.sum_n2, c.sum_c2, c.sum_nc)
+        for c in counts
+    ]
+    control = rates[0]
+    arms: list[dict[str, Any]] = []
+    comparisons = []
+    for arm, rate, c in zip(experiment.arms, rates, counts, strict=True):
+        low, high = rate.interval()
+        entry: dict[str, Any] = {
+            "name": arm.name,
+            "impressions": c.impressions,
+            "clicks": c.clicks,
+            "ctr": round(rate.rate, 6),
+            "ctr_ci": [round(low, 6), round(high, 6)],
+            "lift": None,
+            "lift_ci": None,
+            "p_value": None,
+        }
+        if rate is not control:
+            result = compare(control, rate)
+            comparisons.append((arm.name, rate, result))
+            entry["lift"] = None if result.lift is None else round(result.lift, 6)
+            entry["lift_ci"] = (
+                None if result.lift_ci is None else [round(x, 6) for x in result.lift_ci]
+            )
+            entry["p_value"] = round(result.p_value, 6)
+        arms.append(entry)
+    control_name = experiment.arms[0].name
+    short = [(a.name, c.impressions) for a, c in zip(experiment.arms, counts, strict=True)]
+    if any(n < t.min_impressions for _, n in short):
+        have = ", ".join(f"{name}: {n:,}" for name, n in short)
+        return (
+            arms,
+            None,
+            (
+                f"Not enough data yet: each arm needs {t.min_impressions:,} impressions before a "
+                f"verdict ({have})."
+            ),
+        )
+    threshold = t.alpha / max(1, len(comparisons))
+    better = [(n, r, c) for n, r, c in comparisons if c.p_value < threshold and c.z > 0]
+    worse = [(n, r, c) for n, r, c in comparisons if c.p_value < threshold and c.z < 0]
+    if better:
+        name, rate, result = max(better, key=lambda x: x[1].rate)
+        lift = "" if result.lift is None else f", lift {_signed_pct(result.lift)}"
+        ci = (
+            ""
+            if result.lift_ci is None
+            else f" (95% CI {_signed_pct(result.lift_ci[0])} to {_signed_pct(result.lift_ci[1])})"
+        )
+        return (
+            arms,
+            name,
+            (
+                f"{name} wins: CTR {_pct(rate.rate)} against {_pct(control.rate)} for "
+                f"{control_name}{lift}{ci}, {_p(result.p_value)}."
+            ),
+        )
+    if comparisons and len(worse) == len(comparisons):
+        p = max(c.p_value for _, _, c in worse)
+        return (
+            arms,
+            control_name,
+            (
+                f"{control_name} wins: every other arm has a significantly lower CTR "
+                f"(largest {_p(p)})."
+            ),
+        )
+    p = min((c.p_value for _, _, c in comparisons), default=1.0)
+    return (
+        arms,
+        None,
+        (
+            f"No significant difference in CTR (smallest {_p(p)}, threshold {threshold:g}): "
+            "no winner; the arms perform alike as far as this sample can tell."
+        ),
+    )
+
+
+def interleaved_arms(
+    experiment: Experiment, counts: list[ArmCounts], t: Thresholds
+) -> tuple[list[dict[str, Any]], str | None, str]:
+    """Per-team credit of an interleaved experiment, judged by a sign test on wins."""
+    (a, ca), (b, cb) = zip(experiment.arms, counts, strict=True)
+    p_value = sign_test(ca.wins, cb.wins)
+    arms = []
+    for arm, c in ((a, ca), (b, cb)):
+        fields = rate_fields(c.clicks, c.impressions, "ctr")
+        arms.append(
+            {
+                "name": arm.name,
+                "impressions": c.impressions,
+                "clicks": c.clicks,
+                "ctr": fields["ctr"],
+                "ctr_ci": fields["ctr_ci"],
+                "lift": None,
+                "lift_ci": None,
+                "p_value": None,
+                "wins": c.wins,
+                "ties": c.ties,
+            }
+        )
+    control_ctr = arms[0]["ctr"]
+    if control_ctr:
+        arms[1]["lift"] = round(arms[1]["ctr"] / control_ctr - 1, 6)
+    arms[1]["p_value"] = round(p_value, 6)
+    decided = ca.wins + cb.wins
+    if decided < t.min_interleaved:
+        return (
+            arms,
+            None,
+            (
+                f"Not enough data yet: {decided:,} interleaved lists had a preferred side; "
+                f"{t.min_interleaved:,} are needed before a verdict."
+            ),
+        )
+    if p_value < t.alpha:
+        winner, loser = (a.name, b.name) if ca.wins > cb.wins else (b.name, a.name)
+        won = max(ca.wins, cb.wins)
+        return (
+            arms,
+            winner,
+            (
+                f"{winner} wins the interleaving: users clicked more of its items in {won:,} of "
+                f"{decided:,} lists with a preference ({won / decided:.1%}) against {loser}, "
+                f"{_p(p_value)}."
+            ),
+        )
+    return (
+        arms,
+        None,
+        (
+            f"No significant preference: {a.name} won {ca.wins:,} lists, {b.name} {cb.wins:,} "
+            f"({_p(p_value)}, threshold {t.alpha:g}); no winner."
+        ),
+    )

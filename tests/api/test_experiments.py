@@ -1,0 +1,174 @@
+"""Experiments end to end through the API: simulated users click by a hidden preference."""
+
+import random
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from contextiq.api.app import create_app
+from contextiq.config import Settings
+
+ADMIN = {"X-Admin-Key": "admin-secret"}
+
+
+@pytest.fixture(scope="module")
+def api(demo_settings: Settings) -> Iterator[TestClient]:
+    settings = demo_settings.model_copy(
+        update={"admin_key": "admin-secret", "experiment_min_impressions": 100}
+    )
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def wait_for(check: Any, what: str, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def simulate(
+    api: TestClient, name: str, click_rates: dict[str, float], users: int, seed: int
+) -> dict[str, Any]:
+    """Each user asks once and may click one item; half the clicks name the answer's id."""
+    rng = random.Random(seed)
+    clicks = 0
+    for n in range(users):
+        user = f"{name}-u{n}"
+        answer = api.get("/api/v1/recommendations", params={"user_id": user, "limit": 5}).json()
+        assert answer["experiment"] == name
+        if rng.random() < click_rates[answer["arm"]]:
+            position = min(int(rng.expovariate(0.7)), len(answer["items"]) - 1)
+            body = {
+                "user_id": user,
+                "content_id": answer["items"][position]["content_id"],
+                "interaction_type": "view",
+            }
+            if rng.random() < 0.5:
+                body["recommendation_id"] = answer["recommendation_id"]
+            assert api.post("/api/v1/interact", json=body).status_code == 202
+            clicks += 1
+
+    def report() -> dict[str, Any]:
+        body: dict[str, Any] = api.get(f"/api/v1/experiments/{name}").json()
+        return body
+
+    def applied() -> bool:
+        arms = report()["arms"]
+        return (
+            sum(a["impressions"] for a in arms) == users
+            and sum(a["clicks"] for a in arms) == clicks
+        )
+
+    wait_for(applied, f"{users} impressions and {clicks} clicks of {name}")
+    result = report()
+    assert api.post(f"/api/v1/experiments/{name}/stop", headers=ADMIN).status_code == 200
+    return result
+
+
+def start(api: TestClient, name: str, arms: list[dict[str, Any]]) -> None:
+    created = api.post("/api/v1/experiments", json={"name": name, "arms": arms}, headers=ADMIN)
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "running"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_preferred_arm_wins_and_identical_arms_do_not(api: TestClient, seed: int) -> None:
+    start(api, f"ab{seed}", [{"name": "control"}, {"name": "treatment"}])
+    ab = simulate(api, f"ab{seed}", {"control": 0.06, "treatment": 0.22}, users=300, seed=seed)
+    assert ab["winner"] == "treatment", ab["verdict"]
+    control, treatment = ab["arms"]
+    assert treatment["lift"] > 0 and treatment["lift_ci"][0] > 0
+    assert treatment["p_value"] < 0.01
+    assert control["ctr_ci"][0] <= control["ctr"] <= control["ctr_ci"][1]
+    assert {"impressions", "clicks", "ctr", "ctr_ci", "lift", "p_value"} <= set(control)
+
+    start(api, f"aa{seed}", [{"name": "a"}, {"name": "b"}])
+    aa = simulate(api, f"aa{seed}", {"a": 0.14, "b": 0.14}, users=300, seed=seed + 100)
+    assert all(a["impressions"] >= 100 for a in aa["arms"])
+    assert aa["winner"] is None, aa["verdict"]
+    assert aa["verdict"].startswith("No significant difference")
+
+
+def test_every_answer_is_an_impression_with_its_own_id(api: TestClient) -> None:
+    params = {"user_id": "copies", "limit": 4}
+    first = api.get("/api/v1/recommendations", params=params).json()
+    second = api.get("/api/v1/recommendations", params=params).json()
+    assert second["cached"] and first["recommendation_id"] != second["recommendation_id"]
+    assert [i["position"] for i in second["items"]] == [1, 2, 3, 4]
+    seen = {"recommendation_id": second["recommendation_id"], "user_id": "copies", "positions": [1]}
+    assert api.post("/api/v1/impressions", json=seen).status_code == 202
+
+    def counted() -> bool:
+        groups = api.get("/api/v1/metrics/online", params={"by": "model_version"}).json()
+        return sum(g["impressions"] for g in groups["groups"]) >= 2
+
+    wait_for(counted, "both copies to count")
+    by_day = api.get("/api/v1/metrics/online", params={"by": "day"}).json()["groups"][-1]
+    assert by_day["ctr_ci"][0] <= by_day["ctr"] <= by_day["ctr_ci"][1]
+    assert 0 < by_day["coverage"] <= 1
+    bad = api.post("/api/v1/impressions", json=seen | {"positions": [0]})
+    assert bad.status_code == 422
+
+
+def test_experiments_are_admin_only_and_one_at_a_time(api: TestClient) -> None:
+    arms = [{"name": "a"}, {"name": "b", "config": {"llm": False, "ml_weight": 0.9}}]
+    body = {"name": "solo", "arms": arms}
+    assert api.post("/api/v1/experiments", json=body).status_code == 401
+    assert api.post("/api/v1/experiments", json=body, headers=ADMIN).status_code == 201
+    clash = api.post("/api/v1/experiments", json=body | {"name": "other"}, headers=ADMIN)
+    assert clash.status_code == 409 and "solo" in clash.json()["error"]["message"]
+    unknown = {
+        "name": "pinned",
+        "arms": [{"name": "a", "config": {"model_version": "nope"}}, {"name": "b"}],
+    }
+    assert api.post("/api/v1/experiments", json=unknown, headers=ADMIN).status_code == 400
+    assert api.get("/api/v1/experiments/missing").status_code == 404
+    # No winner yet: nothing to promote, and the experiment keeps running.
+    refused = api.post("/api/v1/experiments/solo/stop", json={"promote": True}, headers=ADMIN)
+    assert refused.status_code == 409
+    stopped = api.post("/api/v1/experiments/solo/stop", headers=ADMIN).json()
+    assert stopped["status"] == "finished" and stopped["winner"] is None
+    again = api.post("/api/v1/experiments/solo/stop", json={"promote": True}, headers=ADMIN)
+    assert again.status_code == 409
+    listed = api.get("/api/v1/experiments").json()["experiments"]
+    assert "solo" in [e["name"] for e in listed]
+    answer = api.get("/api/v1/recommendations", params={"user_id": "after-solo"}).json()
+    assert answer["experiment"] is None and answer["arm"] is None
+
+
+def test_interleaving_credits_the_arm_whose_items_are_clicked(api: TestClient) -> None:
+    body = {
+        "name": "interleaved",
+        "interleaving": True,
+        "arms": [{"name": "a"}, {"name": "b", "config": {"ml_weight": 0.2}}],
+    }
+    assert api.post("/api/v1/experiments", json=body, headers=ADMIN).status_code == 201
+    rng = random.Random(9)
+    for n in range(60):
+        user = f"il-{n}"
+        answer = api.get("/api/v1/recommendations", params={"user_id": user, "limit": 6}).json()
+        assert answer["arm"] == "interleaved"
+        # Whatever the lists, this user clicks the first item; its team gets the credit.
+        first = answer["items"][0]["content_id"]
+        click = {"user_id": user, "content_id": first, "interaction_type": "view"}
+        if rng.random() < 0.5:
+            click["recommendation_id"] = answer["recommendation_id"]
+        api.post("/api/v1/interact", json=click)
+
+    def decided() -> bool:
+        arms = api.get("/api/v1/experiments/interleaved").json()["arms"]
+        return sum(a["wins"] for a in arms) == 60
+
+    wait_for(decided, "60 decided interleaved lists")
+    report = api.get("/api/v1/experiments/interleaved").json()
+    assert [a["impressions"] for a in report["arms"]] == [60, 60]
+    assert [a["users"] for a in report["arms"]] == [60, 60]
+    assert sum(a["clicks"] for a in report["arms"]) == 60
+    assert report["winner"] is None  # 60 decided lists are below the minimum of 200
+    api.post("/api/v1/experiments/interleaved/stop", headers=ADMIN)

@@ -1,0 +1,136 @@
+"""Attribution of interactions to impressions, in memory and through the worker's store path."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from contextiq.domain import Content, Interaction, InteractionType
+from contextiq.events.types import ImpressionRecorded, ImpressionSeen, InteractionRecorded
+from contextiq.experiments.attribution import ImpressionState, attribute, engage
+from contextiq.store.migrate import upgrade_async
+from contextiq.store.store import Store
+from contextiq.store.tables import ExperimentArmStats, ImpressionRow, OnlineDaily
+
+T0 = datetime(2026, 11, 30, 12, tzinfo=UTC)
+DAY = timedelta(hours=24)
+
+
+def state(
+    rid: str, at: datetime, items: list[str], user: str = "u", **kw: object
+) -> ImpressionState:
+    return ImpressionState(rid, user, at, at.date().isoformat(), "v1", "", "", items, **kw)  # type: ignore[arg-type]
+
+
+def view(content: str, at: datetime, rid: str | None = None, user: str = "u") -> Interaction:
+    return Interaction(
+        f"e-{content}-{at}", user, content, InteractionType.VIEW, 1.0, at, recommendation_id=rid
+    )
+
+
+def test_a_named_impression_takes_the_interaction() -> None:
+    old = state("r1", T0, ["a", "b", "c"])
+    new = state("r2", T0 + timedelta(hours=1), ["b"])
+    by_id = {"r1": old, "r2": new}
+    found = attribute(view("b", T0 + timedelta(hours=2), "r1"), by_id, [new, old], DAY)
+    assert found == (old, 2)
+    # Named but not shown there, or someone else's: no attribution, no guessing.
+    assert attribute(view("z", T0, "r1"), by_id, [new, old], DAY) is None
+    assert attribute(view("a", T0, "r1", user="v"), by_id, [], DAY) is None
+    assert attribute(view("a", T0, "gone"), by_id, [], DAY) is None
+
+
+def test_without_an_id_the_latest_impression_in_the_window_counts() -> None:
+    old = state("r1", T0, ["a", "b"])
+    new = state("r2", T0 + timedelta(hours=3), ["b", "a"])
+    later = state("r3", T0 + timedelta(hours=10), ["a"])
+    recent = [later, new, old]  # newest first
+    assert attribute(view("a", T0 + timedelta(hours=4)), {}, recent, DAY) == (new, 2)
+    # The only impression with the item is older than the window.
+    assert attribute(view("b", T0 + timedelta(hours=28)), {}, recent, DAY) is None
+    assert attribute(view("b", T0 + timedelta(hours=26)), {}, recent, DAY) == (new, 1)
+    # Shown only after the interaction happened.
+    assert attribute(view("a", T0 - timedelta(hours=1)), {}, recent, DAY) is None
+
+
+def test_only_rendered_positions_can_be_credited() -> None:
+    partial = state("r1", T0, ["a", "b", "c"], seen=[1, 2])
+    assert attribute(view("c", T0, "r1"), {"r1": partial}, [partial], DAY) is None
+    assert attribute(view("b", T0), {}, [partial], DAY) == (partial, 2)
+
+
+def test_each_rate_counts_an_impression_once_and_the_first_click_gives_the_rank() -> None:
+    s = state("r1", T0, ["a", "b", "c"])
+    first = engage(s, InteractionType.VIEW, 3)
+    assert (first.column, first.reciprocal_rank, first.new_click) == (
+        "clicks",
+        pytest.approx(1 / 3),
+        True,
+    )
+    second = engage(s, InteractionType.VIEW, 1)
+    assert (second.column, second.reciprocal_rank, second.new_click) == (None, 0.0, True)
+    again = engage(s, InteractionType.VIEW, 1)
+    assert (again.column, again.new_click) == (None, False)
+    assert engage(s, InteractionType.LIKE, 1).column == "likes"
+    assert engage(s, InteractionType.LIKE, 3).column is None
+    assert engage(s, InteractionType.SKIP, 2).column is None
+    assert s.clicked == [3, 1]
+
+
+def test_interleaved_clicks_move_the_outcome() -> None:
+    s = state("r1", T0, ["a", "b", "c"], teams=["A", "B", "A"])
+    assert engage(s, InteractionType.VIEW, 2).outcome_change == (None, "B")
+    assert engage(s, InteractionType.VIEW, 1).outcome_change == ("B", "tie")
+    assert engage(s, InteractionType.VIEW, 3).outcome_change == ("tie", "A")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> Store:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+    await upgrade_async(url)
+    s = Store(url)
+    await s.upsert_content([Content(c, c.upper(), "cat") for c in "abcdef"])
+    return s
+
+
+def impression(rid: str, user: str, items: str, at: datetime, arm: str = "x") -> ImpressionRecorded:
+    return ImpressionRecorded(rid, user, tuple((c, 1.0) for c in items), at, "v1", "exp", arm)
+
+
+def clicked(
+    event_id: str, user: str, content: str, at: datetime, rid: str | None = None
+) -> InteractionRecorded:
+    return InteractionRecorded(
+        Interaction(event_id, user, content, InteractionType.VIEW, 1.0, at, recommendation_id=rid)
+    )
+
+
+async def test_replayed_batches_count_once(store: Store) -> None:
+    now = datetime.now(UTC)
+    batch = [
+        impression("r1", "u1", "abc", now),
+        impression("r2", "u1", "bcd", now + timedelta(seconds=1)),
+        impression("r3", "u2", "abc", now, arm="y"),
+        clicked("i1", "u1", "b", now + timedelta(seconds=5)),  # latest with b: r2, position 1
+        clicked("i2", "u1", "a", now + timedelta(seconds=6), rid="r1"),
+        clicked("i3", "u2", "f", now + timedelta(seconds=6)),  # never shown: unattributed
+    ]
+    first = await store.apply_events(batch)
+    assert len(first) == 6
+    assert await store.apply_events(batch) == []  # the relay delivered it again
+    await store.apply_events([ImpressionSeen("r3", "u2", (1,))])
+    await store.apply_events([ImpressionSeen("r3", "u2", (1, 2, 3))])  # the first report counts
+    async with store.sessions() as session:
+        rows = {r.recommendation_id: r for r in await session.scalars(select(ImpressionRow))}
+        daily = {r.arm: r for r in await session.scalars(select(OnlineDaily))}
+        arms = {r.arm: r for r in await session.scalars(select(ExperimentArmStats))}
+    assert rows["r2"].clicked == [1] and rows["r1"].clicked == [1]
+    assert rows["r3"].seen == [1]
+    assert (daily["x"].impressions, daily["x"].clicks, daily["x"].items_shown) == (2, 2, 6)
+    assert daily["x"].reciprocal_ranks == pytest.approx(2.0)
+    assert (daily["y"].impressions, daily["y"].clicks, daily["y"].items_shown) == (1, 0, 1)
+    x = arms["x"]
+    # One user with n = 2 lists, c = 2 clicked.
+    assert (x.users, x.impressions, x.clicks, x.sum_n2, x.sum_c2, x.sum_nc) == (1, 2, 2, 4, 4, 4)
+    await store.close()
