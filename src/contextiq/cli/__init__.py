@@ -105,6 +105,8 @@ def serve(
             log_config=None,  # uvicorn's own lines go through ours (JSON or text, redacted)
         )
         return
+    if settings.migrate_on_start:  # once here, so the N + 1 processes find nothing to do
+        upgrade(settings.database_url)
     # Before any process starts: each writes its metrics there and /metrics sums them all.
     use_multiprocess_dir()
     duties = multiprocessing.get_context("spawn").Process(target=_api_duties, name="duties")
