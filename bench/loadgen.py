@@ -1,5 +1,6 @@
 """Shared benchmark plumbing: free ports, server processes, and wrk runs on loopback."""
 
+import asyncio
 import os
 import re
 import socket
@@ -79,3 +80,115 @@ def wrk(url: str, lua: str | None = None, seconds: int = 10, connections: int = 
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = (int(bad.group(1)) if bad else 0) + (sum(map(int, sock.groups())) if sock else 0)
     return WrkResult(rps, p50, p99, errors)
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection: a GET costs a write and two reads, nothing more.
+
+    httpx spends more CPU per request than the server under test does on a hit, and the
+    load generator shares the machine's two cores with it.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> "Connection":
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
+        return int(head[9:12]), await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@dataclass(frozen=True)
+class Latencies:
+    """Per-request latencies in ms (paced: from each request's scheduled send time)."""
+
+    ms: list[float]
+    errors: int
+    seconds: float
+    bodies: list[bytes]
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.ms)
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else 0.0
+
+    @property
+    def rps(self) -> float:
+        return len(self.ms) / self.seconds
+
+
+async def paced(port: int, paths: list[str], rate: float, connections: int = 64) -> Latencies:
+    """Send `paths` on a fixed schedule of `rate` per second, whatever the server does.
+
+    Latency runs from the scheduled time, so a request that waits for a free connection
+    counts its wait (no coordinated omission); the pool grows up to `connections`.
+    """
+    loop = asyncio.get_running_loop()
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(connections):
+        idle.put_nowait(await Connection.open(port))
+    ms: list[float] = []
+    bodies: list[bytes] = []
+    errors = 0
+    start = loop.time() + 0.1
+
+    async def one(path: str, due: float) -> None:
+        nonlocal errors
+        connection = await idle.get()
+        try:
+            status, body = await connection.get(path)
+        except (OSError, asyncio.IncompleteReadError):
+            errors += 1
+            idle.put_nowait(await Connection.open(port))
+            return
+        idle.put_nowait(connection)
+        if status != 200:
+            errors += 1
+            return
+        ms.append((loop.time() - due) * 1000)
+        bodies.append(body)
+
+    tasks = []
+    for n, path in enumerate(paths):
+        due = start + n / rate
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        tasks.append(asyncio.create_task(one(path, due)))
+    await asyncio.gather(*tasks)
+    seconds = loop.time() - start
+    while not idle.empty():
+        idle.get_nowait().close()
+    return Latencies(ms, errors, seconds, bodies)
+
+
+async def closed_loop(port: int, paths: list[str], connections: int, seconds: float) -> Latencies:
+    """`connections` clients each sending the next path as soon as the last answer arrived."""
+    loop = asyncio.get_running_loop()
+    queue = iter(paths)
+    ms: list[float] = []
+    errors = 0
+    start = loop.time()
+    deadline = start + seconds
+
+    async def client() -> None:
+        nonlocal errors
+        connection = await Connection.open(port)
+        try:
+            while loop.time() < deadline and (path := next(queue, None)) is not None:
+                sent = loop.time()
+                status, _ = await connection.get(path)
+                if status == 200:
+                    ms.append((loop.time() - sent) * 1000)
+                else:
+                    errors += 1
+        finally:
+            connection.close()
+
+    await asyncio.gather(*(client() for _ in range(connections)))
+    return Latencies(ms, errors, loop.time() - start, [])

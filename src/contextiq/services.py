@@ -84,6 +84,7 @@ class Services:
             self.spawn(self.retrainer.schedule(), "retrain-schedule")
         if watch_models:
             self.spawn(self.models.watch(), "model-watch")
+            self.spawn(self.catalog_service.watch(), "catalogue-watch")
             self.spawn(self.arms.watch(), "experiments-watch")
         if self.settings.metrics_enabled:
             interval = self.settings.metrics_sample_seconds

@@ -22,7 +22,7 @@ from contextiq.api.routers import (
     recommendations,
     users,
 )
-from contextiq.config import Settings
+from contextiq.config import Settings, get_settings
 from contextiq.observability.logs import configure_logging
 from contextiq.observability.setup import install_observability
 from contextiq.security.install import install_security
@@ -32,7 +32,9 @@ from contextiq.store.migrate import upgrade_async
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
-def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, embedded_worker: bool | None = None, relay: bool = True
+) -> FastAPI:
     """`embedded_worker` defaults to on for the in-process bus, off for Kafka."""
 
     @asynccontextmanager
@@ -42,7 +44,7 @@ def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> Fa
             await upgrade_async(settings.database_url)
         services: Services = build_services(settings)
         consume = services.bus.backend == "local" if embedded_worker is None else embedded_worker
-        await services.start(relay=True, consume=consume, watch_models=True)
+        await services.start(relay=relay, consume=consume, watch_models=True)
         app.state.services = services
         try:
             yield
@@ -88,3 +90,12 @@ def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> Fa
     if (STATIC_DIR / "index.html").exists():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="ui")
     return app
+
+
+def serving_app() -> FastAPI:
+    """One process of `contextiq serve --workers N`: requests only.
+
+    The outbox relay and the embedded worker run once per host, in a process of their own
+    (`contextiq serve` starts it), not once in each of the N.
+    """
+    return create_app(get_settings(), embedded_worker=False, relay=False)

@@ -4,15 +4,28 @@ A catalogue write touches three things that must move together: the stored rows,
 model (new items become scorable through their features) and the shared catalogue generation
 (every replica drops its cached lists and in-process metadata on its next request). Routes call
 this service; none of them does the steps itself.
+
+Other processes learn of a write through `watch`: when the shared generation moves, each
+reads the rows written since its last look (an indexed range on `updated_at`) and folds
+the new items into its own model, so every replica scores them within a second or two.
 """
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from contextiq.domain import Content
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.response_cache import RecommendationCache
-from contextiq.store.store import Store
+from contextiq.store.store import Store, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Rows are re-read this far back: writers' clocks and commit order may lag a little.
+#: Re-reading is harmless, since the model skips items it already knows.
+CLOCK_SLACK = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +65,7 @@ class CatalogService:
         if content is None:
             return None
         model = self.models.model
-        if model is not None and content_id in set(model.item_ids):
+        if model is not None and model.has_item(content_id):
             ranked = model.similar_items(content_id, limit * 2)
             found = await self.store.get_contents([i for i, _ in ranked])
             by_model = [Similar(found[i], s) for i, s in ranked if i in found][:limit]
@@ -60,3 +73,29 @@ class CatalogService:
                 return by_model
         same, _ = await self.store.list_content(content.category, None, limit + 1, 0)
         return [Similar(c, 0.0) for c in same if c.content_id != content_id][:limit]
+
+    async def watch(self, interval_seconds: float = 1.0) -> None:
+        """Fold content other processes wrote into this process's model, as it appears."""
+        seen = await self.rec_cache.catalog_generation()
+        since = utcnow() - CLOCK_SLACK
+        while True:
+            await asyncio.sleep(interval_seconds)
+            generation = await self.rec_cache.catalog_generation()
+            # Without a reachable cache nothing says whether the catalogue moved: look anyway.
+            if generation is not None and generation == seen:
+                continue
+            try:
+                since = await self.fold_in_since(since)
+            except Exception as exc:  # the database is down: try again on the next tick
+                log.warning("could not read catalogue changes: %s", exc)
+                continue
+            seen = generation
+
+    async def fold_in_since(self, since: datetime) -> datetime:
+        """Add items written from `since` on to the model; returns where to look next time."""
+        started = utcnow()
+        changed = await self.store.content_updated_since(since)
+        added = await self.models.add_content(changed)
+        if added:
+            log.info("folded %d new items written by other processes into the model", added)
+        return started - CLOCK_SLACK

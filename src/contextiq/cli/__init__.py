@@ -3,6 +3,7 @@
 import asyncio
 import ipaddress
 import json
+import multiprocessing
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -16,8 +17,12 @@ from contextiq.cli.keys import keys_app
 from contextiq.cli.ml import evaluate, offline_app
 from contextiq.config import InvalidSettings, get_settings
 from contextiq.observability.logs import configure_logging
+from contextiq.observability.metrics import use_multiprocess_dir
 from contextiq.store.migrate import upgrade
 from contextiq.store.store import Store
+
+#: How long `serve --workers N` gives a request process to start before replacing it.
+WORKER_START_SECONDS = 120
 
 app = typer.Typer(help="Context IQ: personalized content recommendations.", no_args_is_help=True)
 app.add_typer(offline_app, name="offline", help="Batch experiments on CSV files.")
@@ -57,11 +62,24 @@ def serve(
     ] = False,
     host: Annotated[str | None, typer.Option(help="default: CONTEXTIQ_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="default: CONTEXTIQ_PORT")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="request processes sharing the memory-mapped model; >1 needs a shared cache",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API and web UI (with the in-process worker on local:// events)."""
     from contextiq.api.app import create_app
 
     settings = get_settings()
+    if workers > 1 and settings.cache_url.startswith("memory:"):
+        raise typer.BadParameter(
+            "several processes must share one cache, or an interaction in one leaves the "
+            "others serving stale lists: set CONTEXTIQ_CACHE_URL=redis://...",
+            param_hint="--workers",
+        )
     bind_host, bind_port = host or settings.host, port or settings.port
     if not (settings.auth_required or settings.allow_open or is_loopback(bind_host)):
         typer.echo(
@@ -77,14 +95,47 @@ def serve(
     configure_logging(settings)
     _say(f"==> serving on http://{bind_host}:{bind_port} (API docs at /docs)")
     # At "warning" uvicorn's access lines are dropped anyway; access_log=False skips building them.
-    uvicorn.run(
-        create_app(settings),
-        host=bind_host,
-        port=bind_port,
-        log_level="warning",
-        access_log=False,
-        log_config=None,  # uvicorn's own lines go through ours (JSON or text, redacted)
-    )
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings),
+            host=bind_host,
+            port=bind_port,
+            log_level="warning",
+            access_log=False,
+            log_config=None,  # uvicorn's own lines go through ours (JSON or text, redacted)
+        )
+        return
+    if settings.migrate_on_start:  # once here, so the N + 1 processes find nothing to do
+        upgrade(settings.database_url)
+    # Before any process starts: each writes its metrics there and /metrics sums them all.
+    use_multiprocess_dir()
+    duties = multiprocessing.get_context("spawn").Process(target=_api_duties, name="duties")
+    duties.start()
+    _say(f"    {workers} request processes; relay and embedded worker in process {duties.pid}")
+    try:
+        uvicorn.run(
+            "contextiq.api.app:serving_app",
+            factory=True,
+            workers=workers,
+            # A process imports torch and maps the model before it can answer the supervisor's
+            # ping; on a busy host that takes longer than uvicorn's 5 s, then it restarts them.
+            timeout_worker_healthcheck=WORKER_START_SECONDS,
+            host=bind_host,
+            port=bind_port,
+            log_level="warning",
+            access_log=False,
+            log_config=None,  # uvicorn's own lines go through ours (JSON or text, redacted)
+        )
+    finally:
+        duties.terminate()
+        duties.join(30)
+
+
+def _api_duties() -> None:
+    """The relay and, on the in-process bus, the worker: once for all request processes."""
+    from contextiq.worker.runner import run_worker
+
+    asyncio.run(run_worker(get_settings(), api_duties=True))
 
 
 @app.command()

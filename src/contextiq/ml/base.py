@@ -38,6 +38,10 @@ class Recommender(ABC):
     def item_ids(self) -> Sequence[str]:
         """Every item the model can score, in index order."""
 
+    def has_item(self, item_id: str) -> bool:
+        """Whether the model can score `item_id`; families with an id map answer in O(1)."""
+        return item_id in self.item_ids
+
     @abstractmethod
     def fit(
         self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()

@@ -2,8 +2,9 @@
 
 Scores are history @ B, so it folds users in exactly like the embedding model. Only the
 `max_items` most popular items get a learned row/column (the inverse is cubic in the
-item count); the rest score zero. New items borrow B columns and rows from the items
-whose content features they share.
+item count); the rest score zero. New items borrow B columns and rows from the learned
+items whose content features they share; those borrowed rows and columns are kept apart
+from B, so adding an item never copies B (memory-mapped and shared when served).
 """
 
 import json
@@ -21,6 +22,7 @@ from contextiq.ml.base import ItemFeatures, WeightedInteraction
 from contextiq.ml.data import IdMap, build_matrix, strength_matrix
 from contextiq.ml.features import FeatureVocabulary
 from contextiq.ml.holdout import holdout_ndcg, holdout_positives
+from contextiq.ml.rows import GrowingRows, load_array, save_arrays
 from contextiq.ml.scoring import FoldInRecommender
 
 #: How many content neighbours a new item borrows its weights from.
@@ -54,9 +56,15 @@ class EaseRecommender(FoldInRecommender):
         self._vocab = FeatureVocabulary()
         self._modelled = np.zeros(0, np.int64)
         self._position = np.zeros(0, np.int64)
-        self._weights = np.zeros((0, 0), np.float32)
+        self._weights: npt.NDArray[np.float32] = np.zeros((0, 0), np.float32)
         self._item_features = sp.csr_matrix(np.zeros((0, 0), np.float32))
+        self._new_items()
         self.l2 = self.config.l2_grid[0]
+
+    def _new_items(self) -> None:
+        """No items added since fit: for those, B's borrowed rows and columns (transposed)."""
+        self._added_rows = GrowingRows(np.zeros((0, len(self._modelled)), np.float32))
+        self._added_columns = GrowingRows(np.zeros((0, len(self._modelled)), np.float32))
 
     def fit(
         self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
@@ -74,6 +82,7 @@ class EaseRecommender(FoldInRecommender):
         self._position[self._modelled] = np.arange(len(self._modelled))
         self.l2 = self._choose_l2(history)
         self._weights = self._solve(history, self.l2)
+        self._new_items()
         return self
 
     def _gram(self, history: sp.csr_matrix) -> torch.Tensor:
@@ -106,49 +115,63 @@ class EaseRecommender(FoldInRecommender):
         self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
         scores = np.zeros(len(self._items), np.float32)
-        positions = self._position[indices]
+        fitted = len(self._position)
+        old = indices < fitted
+        positions = self._position[indices[old]]
         known = positions >= 0
-        if known.any():
-            scores[self._modelled] = strengths[known] @ self._weights[positions[known]]
+        rows, weights = positions[known], strengths[old][known]
+        added, added_weights = indices[~old] - fitted, strengths[~old]
+        if len(rows) or len(added):
+            scores[self._modelled] = weights @ self._weights[rows]
+            if len(added):
+                scores[self._modelled] += added_weights @ self._added_rows[added]
+            if len(self._added_columns):
+                scores[fitted:] = self._added_columns.columns(rows) @ weights
         return scores
 
     def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
         scores = np.zeros(strengths.shape, np.float32)
-        scores[:, self._modelled] = strengths.tocsc()[:, self._modelled] @ self._weights
+        fitted = len(self._position)
+        columns = strengths.tocsc()
+        learned = columns[:, self._modelled]
+        scores[:, self._modelled] = learned @ self._weights
+        if len(self._added_rows):
+            scores[:, self._modelled] += columns[:, fitted:] @ np.asarray(self._added_rows)
+            scores[:, fitted:] = learned @ np.asarray(self._added_columns).T
         return scores
 
     def add_items(self, items: Sequence[ItemFeatures]) -> None:
+        """Each new item's B row and column: a mix of its content neighbours' among the learned."""
         new = [i for i in items if i.item_id not in self._items]
         if not new:
             return
-        start = len(self._items)
         self._items.extend(i.item_id for i in new)
         features = self._vocab.encode(new)
         similarity = (features @ self._item_features[self._modelled].T).toarray()
-        n_old = len(self._modelled)
-        mix = np.zeros((len(new), n_old), np.float32)
+        mix = np.zeros((len(new), len(self._modelled)), np.float32)
         for row, sims in enumerate(similarity):
             best = np.argsort(-sims, kind="stable")[:CONTENT_NEIGHBOURS]
             best = best[sims[best] > 0]
             if len(best):
                 mix[row, best] = sims[best] / sims[best].sum()
-        columns = self._weights @ mix.T
-        rows = mix @ self._weights
-        grown = np.zeros((n_old + len(new), n_old + len(new)), np.float32)
-        grown[:n_old, :n_old] = self._weights
-        grown[:n_old, n_old:] = columns
-        grown[n_old:, :n_old] = rows
-        self._weights = grown
-        self._modelled = np.concatenate([self._modelled, np.arange(start, len(self._items))])
-        self._position = np.concatenate([self._position, np.arange(n_old, n_old + len(new))])
-        self._item_features = sp.vstack([self._item_features, features]).tocsr()
+        self._added_rows.append(mix @ self._weights)
+        self._added_columns.append(mix @ self._weights.T)
 
     def save(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        np.save(path / "weights.npy", self._weights)
-        np.save(path / "modelled.npy", self._modelled)
+        save_arrays(
+            path,
+            weights=self._weights,
+            modelled=self._modelled,
+            added_rows=np.asarray(self._added_rows),
+            added_columns=np.asarray(self._added_columns),
+        )
         sp.save_npz(path / "item_features.npz", self._item_features)
-        meta = {"config": asdict(self.config), "items": self._items.ids, "l2": self.l2}
+        meta = {
+            "config": asdict(self.config),
+            "items": self._items.ids,
+            "fitted_items": len(self._position),
+            "l2": self.l2,
+        }
         (path / "model.json").write_text(json.dumps(meta))
         self._vocab.save(path / "vocabulary.json")
 
@@ -161,9 +184,13 @@ class EaseRecommender(FoldInRecommender):
         model._items = IdMap(meta["items"])
         model.l2 = float(meta["l2"])
         model._vocab = FeatureVocabulary.load(path / "vocabulary.json")
-        model._weights = np.ascontiguousarray(np.load(path / "weights.npy"), dtype=np.float32)
+        model._weights = load_array(path, "weights")
         model._modelled = np.load(path / "modelled.npy")
-        model._position = np.full(len(model._items), -1, np.int64)
+        model._position = np.full(meta.get("fitted_items", len(model._items)), -1, np.int64)
         model._position[model._modelled] = np.arange(len(model._modelled))
         model._item_features = sp.csr_matrix(sp.load_npz(path / "item_features.npz"))
+        model._new_items()
+        if (path / "added_rows.npy").exists():  # saved since added items were kept apart
+            model._added_rows.append(np.load(path / "added_rows.npy"))
+            model._added_columns.append(np.load(path / "added_columns.npy"))
         return model

@@ -27,6 +27,7 @@ from contextiq.ml.index import InnerProductIndex, ScoreMoments
 from contextiq.ml.loss import bpr_loss, multinomial_loss
 from contextiq.ml.model import FoldInNet
 from contextiq.ml.optim import Adam
+from contextiq.ml.rows import FloatArray, GrowingRows, load_array, save_arrays
 from contextiq.ml.scoring import FoldInRecommender
 
 
@@ -75,9 +76,10 @@ class EmbeddingRecommender(FoldInRecommender):
         self.config = config or EmbeddingConfig()
         self._items = IdMap()
         self._vocab = FeatureVocabulary()
-        self._item_in = np.zeros((0, self.config.dim), np.float32)
-        self._item_out = np.zeros((0, self.config.dim), np.float32)
-        self._bias = np.zeros(0, np.float32)
+        # Served tables: memory-mapped from the registry on load, grown by `add_items`.
+        self._item_in = GrowingRows(np.zeros((0, self.config.dim), np.float32))
+        self._item_out = GrowingRows(np.zeros((0, self.config.dim), np.float32))
+        self._bias = GrowingRows(np.zeros(0, np.float32))
         self._token_in = np.zeros((0, self.config.dim), np.float32)
         self._token_out = np.zeros((0, self.config.dim), np.float32)
         self._token_bias = np.zeros(0, np.float32)
@@ -143,8 +145,15 @@ class EmbeddingRecommender(FoldInRecommender):
         self, net: FoldInNet, history: sp.csr_matrix, features: sp.csr_matrix, epochs: int
     ) -> None:
         self.trained_epochs = epochs
-        self._export(net)
-        self._score_untouched_by_features(history, features)
+        item_in, item_out, bias = self._export(net)
+        untouched = np.flatnonzero(history.getnnz(axis=0) == 0)
+        if len(untouched):
+            # Catalogue items nobody touched were only ever softmax negatives: use their
+            # features, so they rank as a brand-new item from `add_items` would.
+            rows = self._from_features(features[untouched])
+            item_in[untouched], item_out[untouched], bias[untouched] = rows
+        self._item_in, self._item_out = GrowingRows(item_in), GrowingRows(item_out)
+        self._bias = GrowingRows(bias)
 
     def _train(
         self,
@@ -208,31 +217,21 @@ class EmbeddingRecommender(FoldInRecommender):
             ]
         return np.vstack(scores).astype(np.float32)
 
-    def _export(self, net: FoldInNet) -> None:
+    def _export(self, net: FoldInNet) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Keep the token tables; return the item tables (input, output, bias)."""
         net.eval()
         with torch.no_grad():
             item_in, item_out, bias = net.item_tables()
-            self._item_in = item_in.numpy().astype(np.float32)
-            self._item_out = item_out.numpy().astype(np.float32)
-            self._bias = bias.numpy().astype(np.float32)
             self._token_in = net.token_in.numpy().astype(np.float32)
             self._token_out = net.token_out.numpy().astype(np.float32)
             self._token_bias = net.token_bias.numpy().astype(np.float32)
+            return (
+                item_in.numpy().astype(np.float32),
+                item_out.numpy().astype(np.float32),
+                bias.numpy().astype(np.float32),
+            )
 
-    def _score_untouched_by_features(self, history: sp.csr_matrix, features: sp.csr_matrix) -> None:
-        """Catalogue items nobody touched were only ever softmax negatives: use their features.
-
-        Otherwise they sink below every item with any evidence, even when their content
-        matches the user; this way they rank as a brand-new item from `add_items` would.
-        """
-        untouched = np.flatnonzero(history.getnnz(axis=0) == 0)
-        if len(untouched):
-            rows = self._from_features(features[untouched])
-            self._item_in[untouched], self._item_out[untouched], self._bias[untouched] = rows
-
-    def _from_features(
-        self, features: sp.csr_matrix
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    def _from_features(self, features: sp.csr_matrix) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Input vectors, output vectors and biases of items known only by their features."""
         return (
             np.asarray(features @ self._token_in, np.float32),
@@ -255,7 +254,7 @@ class EmbeddingRecommender(FoldInRecommender):
         self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
         user = self.user_vector(indices, strengths)
-        return (self._item_out @ user + self._bias).astype(np.float32)
+        return self._item_out @ user + np.asarray(self._bias)
 
     # -- approximate retrieval for large catalogues ---------------------------------------
 
@@ -263,7 +262,7 @@ class EmbeddingRecommender(FoldInRecommender):
         if min_items <= 0 or len(self._items) < min_items:
             self._ann, self._moments = None, None
             return
-        rows = np.hstack([self._item_out, self._bias[:, None]])
+        rows = np.hstack([np.asarray(self._item_out), np.asarray(self._bias)[:, None]])
         self._ann, self._moments = InnerProductIndex(rows), ScoreMoments(rows)
 
     @property
@@ -298,9 +297,9 @@ class EmbeddingRecommender(FoldInRecommender):
     def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
         norms = np.sqrt(np.asarray(strengths.multiply(strengths).sum(axis=1))).ravel()
         scaled = sp.diags(1.0 / np.maximum(norms, 1e-8)) @ strengths
-        users = np.tanh(scaled @ self._item_in)
-        scores: npt.NDArray[np.float32] = (users @ self._item_out.T + self._bias).astype(np.float32)
-        return scores
+        users = np.tanh(scaled @ np.asarray(self._item_in))
+        scores = users @ np.asarray(self._item_out).T + np.asarray(self._bias)
+        return np.asarray(scores, np.float32)
 
     def add_items(self, items: Sequence[ItemFeatures]) -> None:
         new = [i for i in items if i.item_id not in self._items]
@@ -308,9 +307,9 @@ class EmbeddingRecommender(FoldInRecommender):
             return
         self._items.extend(i.item_id for i in new)
         item_in, item_out, bias = self._from_features(self._vocab.encode(new))
-        self._item_in = np.vstack([self._item_in, item_in])
-        self._item_out = np.vstack([self._item_out, item_out])
-        self._bias = np.concatenate([self._bias, bias])
+        self._item_in.append(item_in)
+        self._item_out.append(item_out)
+        self._bias.append(bias)
         if self._ann is not None and self._moments is not None:
             rows = np.hstack([item_out, bias[:, None]])
             self._ann.add(rows)
@@ -319,12 +318,11 @@ class EmbeddingRecommender(FoldInRecommender):
     # -- persistence ----------------------------------------------------------------------
 
     def save(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        np.savez(
-            path / "arrays.npz",
-            item_in=self._item_in,
-            item_out=self._item_out,
-            bias=self._bias,
+        save_arrays(
+            path,
+            item_in=np.asarray(self._item_in),
+            item_out=np.asarray(self._item_out),
+            bias=np.asarray(self._bias),
             token_in=self._token_in,
             token_out=self._token_out,
             token_bias=self._token_bias,
@@ -344,11 +342,16 @@ class EmbeddingRecommender(FoldInRecommender):
         model._items = IdMap(meta["items"])
         model.trained_epochs = int(meta["epochs"])
         model._vocab = FeatureVocabulary.load(path / "vocabulary.json")
-        with np.load(path / "arrays.npz") as arrays:
-            model._item_in = arrays["item_in"]
-            model._item_out = arrays["item_out"]
-            model._bias = arrays["bias"]
-            model._token_in = arrays["token_in"]
-            model._token_out = arrays["token_out"]
-            model._token_bias = arrays["token_bias"]
+        if (path / "arrays.npz").exists():  # written before arrays were saved one per file
+            with np.load(path / "arrays.npz") as saved:
+                arrays = {name: saved[name] for name in saved.files}
+        else:
+            names = ("item_in", "item_out", "bias", "token_in", "token_out", "token_bias")
+            arrays = {name: load_array(path, name) for name in names}
+        model._item_in = GrowingRows(arrays["item_in"])
+        model._item_out = GrowingRows(arrays["item_out"])
+        model._bias = GrowingRows(arrays["bias"])
+        model._token_in = arrays["token_in"]
+        model._token_out = arrays["token_out"]
+        model._token_bias = arrays["token_bias"]
         return model

@@ -21,6 +21,9 @@ class ScoringRecommender(Recommender):
     def item_ids(self) -> Sequence[str]:
         return self._items.ids
 
+    def has_item(self, item_id: str) -> bool:
+        return item_id in self._items
+
     @property
     def item_map(self) -> IdMap:
         """The live id map (grows with `add_items`), shared by blends of several models."""

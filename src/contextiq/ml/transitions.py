@@ -20,6 +20,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from contextiq.ml.data import IdMap
+from contextiq.ml.rows import load_array, save_arrays
 
 
 @dataclass(frozen=True)
@@ -73,14 +74,20 @@ class ItemTransitions:
         return scores
 
     def save(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        sp.save_npz(path / "transitions.npz", self._matrix)
+        matrix = self._matrix
+        save_arrays(path, data=matrix.data, indices=matrix.indices, indptr=matrix.indptr)
+        (path / "shape.json").write_text(json.dumps(list(matrix.shape)))
         (path / "config.json").write_text(json.dumps(asdict(self.config)))
 
     @classmethod
     def load(cls, path: Path, items: IdMap) -> Self:
         model = cls(items, TransitionConfig(**json.loads((path / "config.json").read_text())))
-        model._matrix = sp.csr_matrix(sp.load_npz(path / "transitions.npz"), dtype=np.float32)
+        if (path / "transitions.npz").exists():  # saved before the arrays were memory-mapped
+            model._matrix = sp.csr_matrix(sp.load_npz(path / "transitions.npz"), dtype=np.float32)
+            return model
+        parts = (load_array(path, name) for name in ("data", "indices", "indptr"))
+        shape = tuple(json.loads((path / "shape.json").read_text()))
+        model._matrix = sp.csr_matrix(tuple(parts), shape=shape, copy=False)
         return model
 
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from contextiq.domain import Content
@@ -54,20 +55,25 @@ class ModelHolder:
             log.info("serving model %s", version)
             return True
 
-    async def add_content(self, items: list[Content]) -> None:
-        """Make new content scorable by the live model through its features."""
+    async def add_content(self, items: Sequence[Content]) -> int:
+        """Make content the live model does not know scorable through its features.
+
+        Checks each id against the model's id map, never the whole catalogue: this runs for
+        every upsert and every change another replica makes. Returns how many were added.
+        """
         model = self.model
-        if model is not None and items:
-            known = set(model.item_ids)
-            fresh = [item_features(c) for c in items if c.content_id not in known]
-            if fresh:
-                await asyncio.to_thread(model.add_items, fresh)
+        if model is None:
+            return 0
+        fresh = [item_features(c) for c in items if not model.has_item(c.content_id)]
+        if fresh:
+            await asyncio.to_thread(model.add_items, fresh)
+        return len(fresh)
 
     async def _add_unknown_content(self, model: Recommender) -> None:
-        known = set(model.item_ids)
-        fresh = [
-            item_features(c) for c in await self.store.all_content() if c.content_id not in known
-        ]
+        """Content written after the model was trained (once per load, not per request)."""
+        unknown = [i for i in await self.store.content_ids() if not model.has_item(i)]
+        found = await self.store.get_contents(unknown)
+        fresh = [item_features(found[i]) for i in unknown if i in found]
         if fresh:
             await asyncio.to_thread(model.add_items, fresh)
 

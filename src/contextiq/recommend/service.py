@@ -7,7 +7,7 @@ from contextiq.domain import Content, Recommendation
 from contextiq.llm import Candidate, LikedItem, ScoringService, UserContext, mix_scores
 from contextiq.ml.base import Recommender
 from contextiq.recommend.catalog import Catalog
-from contextiq.recommend.explain import anchors
+from contextiq.recommend.explain import Explainer
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.snapshots import SnapshotRecorder
 from contextiq.recommend.variant import DEFAULT, Variant
@@ -64,6 +64,7 @@ class RecommendationService:
         self.rescorer = rescorer
         self.ml_weight = ml_weight
         self.llm_top_k = llm_top_k
+        self.explainer = Explainer()
 
     async def recommend(
         self,
@@ -95,7 +96,7 @@ class RecommendationService:
             model, version = variant.model, variant.model_version
         positives = {i: w for i, w in history.weights.items() if w > 0}
         if model is not None and positives:
-            items = await self._personalized(model, history, limit, category, generation)
+            items = await self._personalized(model, version, history, limit, category, generation)
             if items:
                 items, pending = await self._rescore(user_id, history, items, generation, variant)
                 provider = self._provider(items)
@@ -106,6 +107,7 @@ class RecommendationService:
     async def _personalized(
         self,
         model: Recommender,
+        version: str | None,
         history: History,
         limit: int,
         category: str | None,
@@ -125,7 +127,9 @@ class RecommendationService:
             return []
         ranked = ranked[: max(limit * 3, self.llm_top_k)]
         normalized = _normalize([s for _, s in ranked])
-        because = anchors(model, history.recent_positive, [i for i, _ in ranked])
+        because = self.explainer.anchors(
+            model, version, history.recent_positive, [i for i, _ in ranked]
+        )
         out = []
         for (item_id, _), ml in zip(ranked, normalized, strict=True):
             content = contents[item_id]
@@ -186,7 +190,8 @@ class RecommendationService:
         history = await self.store.user_history(user_id)
         if not any(w > 0 for w in history.weights.values()):
             return 0
-        items = await self._personalized(self.models.model, history, self.llm_top_k, None, None)
+        model, version = self.models.model, self.models.version
+        items = await self._personalized(model, version, history, self.llm_top_k, None, None)
         user, candidates = await self._llm_inputs(user_id, history, items[: self.llm_top_k], None)
         await self.rescorer.precompute(user, candidates)
         return len(candidates)

@@ -233,6 +233,22 @@ class Store:
         async with self.sessions() as session:
             return [_content(r) for r in await session.scalars(select(ContentRow))]
 
+    async def content_ids(self) -> list[str]:
+        """Every item's id alone: what a model checks its own items against on load."""
+        async with self.engine.connect() as conn:
+            return list(await conn.scalars(select(ContentRow.content_id)))
+
+    @retry_transient()
+    async def content_updated_since(self, moment: datetime) -> list[Content]:
+        """Items written at or after `moment` (indexed on `updated_at`), oldest write first."""
+        stmt = (
+            select(ContentRow)
+            .where(ContentRow.updated_at >= moment)
+            .order_by(ContentRow.updated_at, ContentRow.content_id)
+        )
+        async with self.sessions() as session:
+            return [_content(r) for r in await session.scalars(stmt)]
+
     async def content_count(self) -> int:
         async with self.sessions() as session:
             return int(await session.scalar(select(func.count()).select_from(ContentRow)) or 0)
@@ -530,11 +546,20 @@ class Store:
     @retry_transient()
     async def user_profile(self, user_id: str, recent: int = 10, top: int = 5) -> Profile:
         async with self.sessions() as session:
+            # Counted from the interactions themselves (one row per event id, so exactly
+            # once): a profile read right after a 202 already includes that write.
             stats = (
-                (await session.execute(select(UserStats).where(UserStats.user_id == user_id)))
-                .scalars()
-                .all()
-            )
+                await session.execute(
+                    select(
+                        InteractionRow.interaction_type,
+                        func.count(),
+                        func.min(InteractionRow.occurred_at),
+                        func.max(InteractionRow.occurred_at),
+                    )
+                    .where(InteractionRow.user_id == user_id)
+                    .group_by(InteractionRow.interaction_type)
+                )
+            ).all()
             recent_rows = (
                 await session.execute(
                     select(InteractionRow, ContentRow.title, ContentRow.category)
@@ -559,10 +584,10 @@ class Store:
             )
         return Profile(
             user_id=user_id,
-            counts={s.interaction_type: s.count for s in stats},
+            counts={kind: int(n) for kind, n, _, _ in stats},
             top_categories=[(c, int(n)) for c, n in top_rows],
-            first_seen=min((as_utc(s.first_at) for s in stats), default=None),
-            last_seen=max((as_utc(s.last_at) for s in stats), default=None),
+            first_seen=min((as_utc(first) for _, _, first, _ in stats), default=None),
+            last_seen=max((as_utc(last) for _, _, _, last in stats), default=None),
             recent=[
                 RecentItem(
                     content_id=row.content_id,

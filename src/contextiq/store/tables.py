@@ -58,6 +58,7 @@ class ContentRow(Base):
     __table_args__ = (
         Index("ix_content_category_created", "category", "created_at"),
         Index("ix_content_created", "created_at"),
+        Index("ix_content_updated", "updated_at"),
     )
 
 

@@ -1,4 +1,8 @@
-"""`contextiq worker`: consume events and retrain, in a process of its own."""
+"""`contextiq worker`: consume events and retrain, in a process of its own.
+
+`contextiq serve --workers N` runs the same here for its N request processes: the relay,
+and on the in-process bus the consumer and retraining, once per host rather than N times.
+"""
 
 import asyncio
 import logging
@@ -14,9 +18,12 @@ from contextiq.store.migrate import upgrade_async
 log = logging.getLogger(__name__)
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings, *, api_duties: bool = False) -> None:
+    """`api_duties`: what a lone API process would run itself (relay, embedded consumer)."""
     configure_logging(settings)
-    metrics_server = serve_worker_metrics(settings)
+    # Under `serve --workers N` this process's metrics reach /metrics through the shared
+    # multiprocess directory; a worker of its own serves them on its port.
+    metrics_server = None if api_duties else serve_worker_metrics(settings)
     if settings.migrate_on_start:
         await upgrade_async(settings.database_url)
     install_redaction(settings)
@@ -25,8 +32,12 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await services.start(relay=False, consume=True, watch_models=True)
-    log.info("worker consuming from %s", services.bus.backend)
+    consume = services.bus.backend == "local" if api_duties else True
+    await services.start(relay=api_duties, consume=consume, watch_models=True)
+    if consume:
+        log.info("worker consuming from %s", services.bus.backend)
+    if api_duties:
+        log.info("relaying the outbox for the serving processes")
     try:
         await stop.wait()
     finally:

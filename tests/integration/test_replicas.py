@@ -1,0 +1,174 @@
+"""Two `contextiq serve` processes on one PostgreSQL and one Redis behave as one service.
+
+What one replica is told (a new item, an interaction) the other must act on at once or
+within seconds, without waiting for the next model promotion or for the worker.
+"""
+
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from contextiq.ml import ModelRegistry, TrainReport
+from contextiq.ml.base import WeightedInteraction
+from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
+from contextiq.recommend.models import item_features
+from contextiq.store.store import Store
+from tests.integration.conftest import (
+    CONTEXTIQ,
+    N_ITEMS,
+    Api,
+    Daemon,
+    contextiq_env,
+    eventually,
+    free_port,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+async def train_on_categories(url: str, model_dir: Path) -> None:
+    """A small model where each user liked one category (c{n} is in category n % 3)."""
+    store = Store(url)
+    try:
+        items = [item_features(c) for c in await store.all_content()]
+    finally:
+        await store.close()
+    interactions = [
+        WeightedInteraction(f"u{u}", f"c{n}", 3.0)
+        for u in range(30)
+        for n in range(u % 3, N_ITEMS, 3)
+        if (n + u) % 4
+    ]
+    model = EmbeddingRecommender(EmbeddingConfig(dim=16, max_epochs=5, refit=False, seed=1))
+    model.fit(interactions, items)
+    registry = ModelRegistry(model_dir)
+    report = TrainReport(model, {}, None, True, 0.0, 30, N_ITEMS, len(interactions))
+    registry.promote(registry.save(model, report))
+
+
+async def two_replicas(tmp_path: Path, pg_url: str, redis_url: str) -> tuple[Api, Api]:
+    await train_on_categories(pg_url, tmp_path / "models")
+    env = contextiq_env(tmp_path, database_url=pg_url, cache_url=redis_url)
+    first, second = Api(tmp_path, "first", env), Api(tmp_path, "second", env)
+    await first.started()
+    await second.started()
+    return first, second
+
+
+async def recommended(client: httpx.AsyncClient, user_id: str) -> set[str]:
+    got = await client.get("/api/v1/recommendations", params={"user_id": user_id, "limit": 100})
+    assert got.status_code == 200, got.text
+    return {i["content_id"] for i in got.json()["items"]}
+
+
+async def test_an_item_put_on_one_replica_is_scored_by_the_other(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    first, second = await two_replicas(tmp_path, pg_url, redis_url)
+    try:
+        async with (
+            httpx.AsyncClient(base_url=first.base_url, timeout=10) as one,
+            httpx.AsyncClient(base_url=second.base_url, timeout=10) as other,
+        ):
+            for user_id in ("fan", "other-fan"):  # lists of one are cached for both
+                for content_id in ("c0", "c3", "c6"):  # category "music"
+                    body = {
+                        "user_id": user_id,
+                        "content_id": content_id,
+                        "interaction_type": "like",
+                    }
+                    assert (await other.post("/api/v1/interact", json=body)).status_code == 202
+            assert "fresh-1" not in await recommended(other, "other-fan")
+
+            item = {"content_id": "fresh-1", "title": "Fresh", "category": "music", "tags": ["t"]}
+            assert (await one.put("/api/v1/content", json=[item])).status_code == 200
+            assert "fresh-1" in await recommended(one, "fan")  # the writer knows it at once
+
+            async def scored_by_the_other() -> bool:
+                got = await other.get("/api/v1/content/fresh-1/similar")
+                # The model's neighbours carry its scores; the fallback list scores 0.
+                return any(i["score"] != 0.0 for i in got.json()["items"])
+
+            await eventually(scored_by_the_other, 10, "the other replica to score the new item")
+            assert "fresh-1" in await recommended(other, "other-fan")
+    finally:
+        first.stop()
+        second.stop()
+    assert "folded 1 new items" in second.log()
+
+
+async def test_a_profile_read_on_one_replica_counts_a_write_just_made_on_the_other(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    first, second = await two_replicas(tmp_path, pg_url, redis_url)
+    kinds = ["view", "like", "save", "like", "share", "skip", "like", "view"]
+    try:
+        async with (
+            httpx.AsyncClient(base_url=first.base_url, timeout=10) as one,
+            httpx.AsyncClient(base_url=second.base_url, timeout=10) as other,
+        ):
+            for n, kind in enumerate(kinds, start=1):
+                writer, reader = (one, other) if n % 2 else (other, one)
+                body = {"user_id": "reader", "content_id": f"c{n}", "interaction_type": kind}
+                assert (await writer.post("/api/v1/interact", json=body)).status_code == 202
+                profile = (await reader.get("/api/v1/user-profile/reader")).json()
+                assert profile["total"] == n
+                assert profile["counts"][kind] == kinds[:n].count(kind)
+                assert profile["recent"][0]["content_id"] == f"c{n}"
+    finally:
+        first.stop()
+        second.stop()
+
+
+async def test_serve_with_two_workers_shares_one_relay(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    await train_on_categories(pg_url, tmp_path / "models")
+    port = free_port()
+    env = contextiq_env(tmp_path, database_url=pg_url, cache_url=redis_url)
+    server = Daemon(
+        [str(CONTEXTIQ), "serve", "--workers", "2", "--port", str(port)],
+        tmp_path / "workers.log",
+        env,
+    )
+    server.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+
+            async def up() -> bool:
+                try:
+                    return (await client.get("/api/v1/health")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await eventually(up, 90, "serve --workers 2 to answer")
+            for n in range(20):
+                body = {"user_id": f"w{n % 4}", "content_id": f"c{n}", "interaction_type": "like"}
+                assert (await client.post("/api/v1/interact", json=body)).status_code == 202
+            store = Store(pg_url)
+            try:
+
+                async def relayed() -> bool:
+                    return await store.pending_outbox() == 0
+
+                await eventually(relayed, 30, "the duties process to relay every event")
+            finally:
+                await store.close()
+            profile = (await client.get("/api/v1/user-profile/w1")).json()
+            assert profile["total"] == 5
+    finally:
+        server.stop()
+    log = server.log()
+    assert "relaying the outbox for the serving processes" in log
+    assert log.count("relaying the outbox") == 1
+
+
+def test_serve_with_workers_needs_a_shared_cache(tmp_path: Path) -> None:
+    env = contextiq_env(tmp_path, cache_url="memory://")
+    done = subprocess.run(
+        [str(CONTEXTIQ), "serve", "--workers", "2"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert "CONTEXTIQ_CACHE_URL=redis://" in done.stderr
