@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from contextiq.cli.bootstrap import bootstrap, load, seed_demo, train
+from contextiq.cli.bootstrap import bootstrap, load, seed_demo, train, write_demo_files
 from contextiq.cli.ml import evaluate, offline_app
 from contextiq.config import Settings, get_settings
 from contextiq.store.migrate import upgrade
@@ -83,13 +83,26 @@ def seed(
     seed_value: Annotated[int, typer.Option("--seed")] = 42,
     items: int = 2_000,
     users: int = 500,
+    interactions: Annotated[
+        int | None,
+        typer.Option(help="total interactions (default: 8-200 per user, about 80 on average)"),
+    ] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="write content.csv and interactions.csv for `import files` instead of loading"
+        ),
+    ] = None,
 ) -> None:
-    """Load generated demo data (no external data is used)."""
+    """Load generated demo data (no external data is used), or write it as import files."""
     if not demo:
         raise typer.BadParameter("only --demo is supported; use `contextiq import` for real data")
+    if output_dir is not None:
+        write_demo_files(output_dir, _say, seed_value, items, users, interactions)
+        return
     settings = get_settings()
     upgrade(settings.database_url)
-    asyncio.run(seed_demo(settings, _say, seed_value, items, users))
+    asyncio.run(seed_demo(settings, _say, seed_value, items, users, interactions))
 
 
 class ImportFormat(StrEnum):

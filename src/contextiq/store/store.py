@@ -9,9 +9,11 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, and_, case, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.schema import CreateIndex, DropIndex
 
 from contextiq.domain import POSITIVE_TYPES, Content, Interaction
 from contextiq.events.types import Event, InteractionRecorded
+from contextiq.store.bulk import BulkLoader, Indexes, PostgresLoader, SqliteLoader
 from contextiq.store.engine import create_engine
 from contextiq.store.records import (
     History,
@@ -542,6 +544,45 @@ class Store:
                 return
             last_id = rows[-1].id
             yield [(r.user_id, r.content_id, r.weight, as_utc(r.occurred_at)) for r in rows]
+
+    # -- bulk import (import team; store/bulk.py has the dialects' paths) ---------------------
+
+    @asynccontextmanager
+    async def bulk_loader(self, cache_mb: int = 512) -> AsyncIterator[BulkLoader]:
+        """A loader on a connection of its own, discarded afterwards (it carries bulk settings).
+
+        The stats fold runs on the way out, also after an error or Ctrl-C, so every row that
+        was loaded is counted; a load killed outright is folded by the next one.
+        """
+        async with self.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            table = cast(Table, InteractionRow.__table__)
+            secondary = [i for i in table.indexes if not i.unique]
+            indexes = Indexes(
+                drop=[
+                    str(DropIndex(i, if_exists=True).compile(dialect=conn.dialect))
+                    for i in secondary
+                ],
+                create=[
+                    str(CreateIndex(i, if_not_exists=True).compile(dialect=conn.dialect))
+                    for i in secondary
+                ],
+            )
+            loader: SqliteLoader | PostgresLoader
+            if self.dialect == "postgresql":
+                loader = PostgresLoader(driver, POPULARITY_EPOCH, self._half_life_s, indexes)
+            else:
+                loader = SqliteLoader(
+                    driver, POPULARITY_EPOCH, self._half_life_s, indexes, cache_mb
+                )
+            try:
+                await loader.start()
+                try:
+                    yield loader
+                finally:
+                    await loader.finish()
+            finally:
+                await conn.invalidate()
 
     # -- models and snapshots ------------------------------------------------------------------
 

@@ -162,3 +162,13 @@ class RecommendationSnapshot(Base):
     created_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_snapshots_user_time", "user_id", "created_at"),)
+
+
+class ImportPending(Base):
+    """Id ranges of bulk-loaded interactions not yet folded into the stats (store/bulk.py)."""
+
+    __tablename__ = "import_pending"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    lo: Mapped[int] = mapped_column(BigInteger)
+    hi: Mapped[int] = mapped_column(BigInteger)
