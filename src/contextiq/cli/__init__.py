@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from contextiq.cli.bootstrap import bootstrap, load, seed_demo, train, write_demo_files
+from contextiq.cli.bootstrap import bootstrap, seed_demo, train, write_demo_files
 from contextiq.cli.ml import evaluate, offline_app
 from contextiq.config import Settings, get_settings
 from contextiq.store.migrate import upgrade
@@ -119,22 +119,36 @@ def import_data(
     interactions: Annotated[
         Path | None, typer.Option(help="interactions CSV/JSONL (files)")
     ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="stop at the first bad row instead of skipping it (files)")
+    ] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="write every bad row with its line and reason here")
+    ] = None,
 ) -> None:
-    """Import MovieLens-100K, MovieLens latest-small, or generic CSV/JSONL files."""
+    """Import MovieLens-100K, MovieLens latest-small, or generic CSV/JSONL files.
+
+    Files are streamed in chunks; a bad row is reported with its line number and skipped
+    (or stops the import with --strict); importing the same files again adds nothing.
+    """
+    from contextiq.cli.imports import import_files, load
     from contextiq.data import importers
 
     settings = get_settings()
     if kind is ImportFormat.FILES:
         if content is None and interactions is None:
             raise typer.BadParameter("give --content and/or --interactions")
-        data = importers.generic(content, interactions, settings)
-    else:
-        if path is None or not path.is_dir():
-            raise typer.BadParameter(f"{kind.value} needs the dataset directory")
-        reader = (
-            importers.movielens_100k if kind is ImportFormat.ML_100K else importers.movielens_small
-        )
-        data = reader(path, settings)
+        for given in (content, interactions):
+            if given is not None and not given.is_file():
+                raise typer.BadParameter(f"{given} is not a file")
+        upgrade(settings.database_url)
+        if not asyncio.run(import_files(settings, _say, content, interactions, strict, rejects)):
+            raise typer.Exit(1)
+        return
+    if path is None or not path.is_dir():
+        raise typer.BadParameter(f"{kind.value} needs the dataset directory")
+    reader = importers.movielens_100k if kind is ImportFormat.ML_100K else importers.movielens_small
+    data = reader(path, settings)
     upgrade(settings.database_url)
 
     async def run() -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from contextiq.config import Settings
 from contextiq.data.demo import demo_data
-from contextiq.data.importers import Imported, chunked
 from contextiq.data.load import (
     CONTENT_CHUNK,
     INTERACTION_CHUNK,
@@ -15,7 +14,6 @@ from contextiq.data.load import (
     load_interactions,
     load_items,
 )
-from contextiq.events.types import InteractionRecorded
 from contextiq.progress import track
 from contextiq.recommend.models import ModelHolder
 from contextiq.store.migrate import upgrade
@@ -24,25 +22,6 @@ from contextiq.store.store import Store
 from contextiq.worker.training import train_and_register
 
 Say = Callable[[str], None]
-
-
-async def load(store: Store, data: Imported, say: Say) -> None:
-    """Bulk-load and apply the events' stats right away.
-
-    Profiles and popularity are ready before the server starts; when the relay later
-    delivers these events the consumer finds them applied, so a bulk load neither counts
-    twice nor as fresh traffic towards the next retraining.
-    """
-    for chunk in chunked(data.contents, 1_000):
-        await store.upsert_content(chunk)
-    accepted = duplicates = 0
-    for batch in chunked(data.interactions, 5_000):
-        result = await store.record_interactions(batch)
-        fresh = set(result.accepted)
-        await store.apply_events([InteractionRecorded(i) for i in batch if i.event_id in fresh])
-        accepted += len(result.accepted)
-        duplicates += len(result.duplicates)
-    say(f"    {len(data.contents)} items, {accepted} new interactions ({duplicates} already there)")
 
 
 async def seed_demo(
@@ -89,7 +68,7 @@ async def seed_demo(
         await store.close()
     say(
         f"    {counts.items} items, {counts.imported} new interactions "
-        f"({counts.duplicates} already there) in {time.perf_counter() - started:.1f}s"
+        f"({counts.duplicates} already there), in {time.perf_counter() - started:.1f}s"
     )
 
 
