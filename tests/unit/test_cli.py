@@ -17,6 +17,7 @@ runner = CliRunner()
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("CONTEXTIQ_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("CONTEXTIQ_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("CONTEXTIQ_LLM_URL", "none://")  # item vectors: tests/llm
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     yield tmp_path

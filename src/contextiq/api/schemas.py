@@ -53,7 +53,8 @@ class InteractionIn(BaseModel):
         """The one conversion of input (API body or import row) into a domain interaction.
 
         A missing `event_id` takes `default_event_id` (imports derive it from file and line, so
-        a re-run adds nothing), else a random one; a missing or naive timestamp is UTC, and any other is converted to UTC.
+        a re-run adds nothing), else a random one; a missing or naive timestamp is UTC, any
+        other is converted to UTC.
         """
         occurred = self.timestamp or datetime.now(UTC)
         return Interaction(

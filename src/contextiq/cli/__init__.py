@@ -93,6 +93,9 @@ def seed(
             help="write content.csv and interactions.csv for `import files` instead of loading"
         ),
     ] = None,
+    vectors: Annotated[
+        bool, typer.Option(help="compute item vectors for local:// (else: `contextiq vectors`)")
+    ] = True,
 ) -> None:
     """Load generated demo data (no external data is used), or write it as import files."""
     if not demo:
@@ -102,7 +105,7 @@ def seed(
         return
     settings = get_settings()
     upgrade(settings.database_url)
-    asyncio.run(seed_demo(settings, _say, seed_value, items, users, interactions))
+    asyncio.run(seed_demo(settings, _say, seed_value, items, users, interactions, vectors))
 
 
 class ImportFormat(StrEnum):
@@ -125,6 +128,12 @@ def import_data(
     rejects: Annotated[
         Path | None, typer.Option(help="write every bad row with its line and reason here")
     ] = None,
+    vectors: Annotated[
+        bool,
+        typer.Option(
+            help="compute item vectors for local:// after the import (else: `contextiq vectors`)"
+        ),
+    ] = True,
 ) -> None:
     """Import MovieLens-100K, MovieLens latest-small, or generic CSV/JSONL files.
 
@@ -142,7 +151,9 @@ def import_data(
             if given is not None and not given.is_file():
                 raise typer.BadParameter(f"{given} is not a file")
         upgrade(settings.database_url)
-        if not asyncio.run(import_files(settings, _say, content, interactions, strict, rejects)):
+        if not asyncio.run(
+            import_files(settings, _say, content, interactions, strict, rejects, vectors)
+        ):
             raise typer.Exit(1)
         return
     if path is None or not path.is_dir():
@@ -155,6 +166,24 @@ def import_data(
         store = Store(settings.database_url)
         try:
             await load(store, data, _say)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+@app.command("vectors")
+def vectors_command() -> None:
+    """Compute the item vectors `local://` scores with, for items that lack one (resumable)."""
+    from contextiq.cli.bootstrap import compute_vectors
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+
+    async def run() -> None:
+        store = Store(settings.database_url)
+        try:
+            await compute_vectors(store, settings, _say)
         finally:
             await store.close()
 

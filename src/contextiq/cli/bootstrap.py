@@ -14,6 +14,7 @@ from contextiq.data.load import (
     load_interactions,
     load_items,
 )
+from contextiq.llm.factory import item_vectors
 from contextiq.progress import track
 from contextiq.recommend.models import ModelHolder
 from contextiq.store.migrate import upgrade
@@ -22,6 +23,8 @@ from contextiq.store.store import Store
 from contextiq.worker.training import train_and_register
 
 Say = Callable[[str], None]
+#: Items read from the store per step while computing vectors.
+VECTOR_CHUNK = 2_048
 
 
 async def seed_demo(
@@ -31,6 +34,7 @@ async def seed_demo(
     items: int = 2_000,
     users: int = 500,
     interactions: int | None = None,
+    vectors: bool = True,
 ) -> None:
     started = time.perf_counter()
     data = await asyncio.to_thread(demo_data, seed, items, users, interactions)
@@ -64,11 +68,35 @@ async def seed_demo(
                     bar,
                     counts,
                 )
+        say(
+            f"    {counts.items} items, {counts.imported} new interactions "
+            f"({counts.duplicates} already there), in {time.perf_counter() - started:.1f}s"
+        )
+        if vectors:
+            await compute_vectors(store, settings, say)
     finally:
         await store.close()
+
+
+async def compute_vectors(store: Store, settings: Settings, say: Say) -> None:
+    """Item vectors for `local://`, most popular items first; resumes where it stopped."""
+    vectors = item_vectors(settings.llm_url, store)
+    if vectors is None:
+        return
+    started = time.perf_counter()
+    ids = await store.content_ids_by_popularity()
+    done = 0
+    try:
+        with track(len(ids), "item vectors", unit="items") as bar:
+            for start in range(0, len(ids), VECTOR_CHUNK):
+                chunk = ids[start : start + VECTOR_CHUNK]
+                found = await store.get_contents(chunk)
+                done += await vectors.index([found[i] for i in chunk if i in found], bar)
+    finally:
+        await vectors.close()
     say(
-        f"    {counts.items} items, {counts.imported} new interactions "
-        f"({counts.duplicates} already there), in {time.perf_counter() - started:.1f}s"
+        f"    {done} item vectors computed ({len(ids) - done} already stored) "
+        f"in {time.perf_counter() - started:.1f}s"
     )
 
 

@@ -5,7 +5,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from contextiq.cli.bootstrap import Say
+from contextiq.cli.bootstrap import Say, compute_vectors
 from contextiq.config import Settings
 from contextiq.data.files import count_rows
 from contextiq.data.importers import Imported, chunked
@@ -38,11 +38,34 @@ async def import_files(
     interactions: Path | None,
     strict: bool = False,
     rejects: Path | None = None,
+    vectors: bool = True,
 ) -> bool:
-    """Import the files; False when `strict` stopped at a bad row (reported through `say`)."""
+    """Import the files, then compute item vectors (`vectors`, for `local://`).
+
+    False when `strict` stopped at a bad row (reported through `say`).
+    """
+    store = Store(settings.database_url)
+    try:
+        if not await _import(store, settings, say, content, interactions, strict, rejects):
+            return False
+        if vectors and content is not None:
+            await compute_vectors(store, settings, say)
+        return True
+    finally:
+        await store.close()
+
+
+async def _import(
+    store: Store,
+    settings: Settings,
+    say: Say,
+    content: Path | None,
+    interactions: Path | None,
+    strict: bool,
+    rejects: Path | None,
+) -> bool:
     started = time.perf_counter()
     counts = LoadCounts()
-    store = Store(settings.database_url)
 
     def show(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -64,8 +87,6 @@ async def import_files(
             say(f"error: {stop.bad} (--strict: stopped; the rows before it were imported)")
             say(summary(counts, 0, time.perf_counter() - started))
             return False
-        finally:
-            await store.close()
     say(summary(counts, bad_rows.count, time.perf_counter() - started))
     if rejects is not None and bad_rows.count:
         say(f"    bad rows with their line numbers and reasons: {rejects}")

@@ -27,6 +27,7 @@ from contextiq.store.tables import (
     ContentRow,
     ContentStats,
     InteractionRow,
+    ItemVectorRow,
     ModelVersionRow,
     OutboxRow,
     ProcessedEvent,
@@ -166,6 +167,9 @@ class Store:
                 delete(ContentRow).where(ContentRow.content_id == content_id)
             )
             await session.execute(delete(ContentStats).where(ContentStats.content_id == content_id))
+            await session.execute(
+                delete(ItemVectorRow).where(ItemVectorRow.content_id == content_id)
+            )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def list_content(
@@ -583,6 +587,61 @@ class Store:
                     await loader.finish()
             finally:
                 await conn.invalidate()
+
+    async def content_ids_by_popularity(self) -> list[str]:
+        """Every item id, most popular first (items without interactions last)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(ContentRow.content_id)
+                .join(ContentStats, ContentStats.content_id == ContentRow.content_id, isouter=True)
+                .order_by(ContentStats.score.desc().nulls_last(), ContentRow.content_id)
+            )
+            return [r[0] for r in rows]
+
+    @retry_transient()
+    async def item_vectors(self, content_ids: Sequence[str], model: str) -> dict[str, bytes]:
+        """Stored vectors of these items (one indexed query per 500 ids; requests use it)."""
+        found: dict[str, bytes] = {}
+        async with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(content_ids))):
+                rows = await conn.execute(
+                    select(ItemVectorRow.content_id, ItemVectorRow.vector).where(
+                        ItemVectorRow.model == model, ItemVectorRow.content_id.in_(chunk)
+                    )
+                )
+                found.update((r[0], r[1]) for r in rows)
+        return found
+
+    async def item_vector_digests(self, content_ids: Sequence[str], model: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        async with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(content_ids))):
+                rows = await conn.execute(
+                    select(ItemVectorRow.content_id, ItemVectorRow.digest).where(
+                        ItemVectorRow.model == model, ItemVectorRow.content_id.in_(chunk)
+                    )
+                )
+                found.update((r[0], r[1]) for r in rows)
+        return found
+
+    async def put_item_vectors(self, model: str, rows: Sequence[tuple[str, str, bytes]]) -> None:
+        """(content id, text digest, vector bytes) per item, replacing what was stored."""
+        if not rows:
+            return
+        now = utcnow()
+        stmt = self._insert(ItemVectorRow)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["content_id", "model"],
+            set_={n: stmt.excluded[n] for n in ("digest", "vector", "updated_at")},
+        )
+        async with self.sessions.begin() as session:
+            await session.execute(
+                stmt,
+                [
+                    {"content_id": c, "model": model, "digest": d, "vector": v, "updated_at": now}
+                    for c, d, v in rows
+                ],
+            )
 
     # -- models and snapshots ------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""import_pending: id ranges of bulk-loaded interactions awaiting their stats fold
+"""import_pending (bulk-loaded id ranges awaiting their stats fold) and item_vectors
 
 Revision ID: 0002_import
 Revises: 0001
@@ -28,7 +28,17 @@ def upgrade() -> None:
         sa.Column("hi", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_import_pending")),
     )
+    op.create_table(
+        "item_vectors",
+        sa.Column("content_id", sa.String(length=128), nullable=False),
+        sa.Column("model", sa.String(length=100), nullable=False),
+        sa.Column("digest", sa.String(length=32), nullable=False),
+        sa.Column("vector", sa.LargeBinary(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("content_id", "model", name=op.f("pk_item_vectors")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("item_vectors")
     op.drop_table("import_pending")
