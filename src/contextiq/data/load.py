@@ -4,6 +4,7 @@ Imports and the demo seed both come through here: items by upsert, interactions 
 store's bulk loader (no outbox; stats folded once at the end; repeats skipped by event id).
 """
 
+import asyncio
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -112,21 +113,38 @@ async def import_interactions_file(
     tracker: Tracker,
     counts: LoadCounts,
 ) -> None:
-    """Interactions with an unknown item are bad rows, as in the API."""
+    """Interactions with an unknown item are bad rows, as in the API.
+
+    The next chunk is read and validated on a thread while the previous one is written (the
+    database driver releases the GIL while it works), so parsing and writing overlap.
+    """
     known: set[str] = set()
+    chunks = _chunks(read_interactions(path, settings), INTERACTION_CHUNK)
+    writing: asyncio.Task[None] | None = None
+
+    async def write(loader: BulkLoader, good: list[Interaction], seen: int) -> None:
+        await load_interactions(loader, [good], tracker, counts)
+        tracker.advance(seen - len(good))
+
     async with store.bulk_loader() as loader:
-        for chunk in _chunks(read_interactions(path, settings), INTERACTION_CHUNK):
-            unseen = {i.content_id for _, i in chunk if isinstance(i, Interaction)} - known
-            known |= await store.existing_content_ids(list(unseen))
-            good: list[Interaction] = []
-            try:
-                for line, item in chunk:
-                    if isinstance(item, BadRow):
-                        bad_rows(item)
-                    elif item.content_id not in known:
-                        bad_rows(BadRow(path, line, f"content {item.content_id!r} does not exist"))
-                    else:
-                        good.append(item)
-            finally:
-                await load_interactions(loader, [good], tracker, counts)
-                tracker.advance(len(chunk) - len(good))
+        try:
+            while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+                unseen = {i.content_id for _, i in chunk if isinstance(i, Interaction)} - known
+                known |= await store.existing_content_ids(list(unseen))
+                good: list[Interaction] = []
+                try:
+                    for line, item in chunk:
+                        if isinstance(item, BadRow):
+                            bad_rows(item)
+                        elif item.content_id not in known:
+                            reason = f"content {item.content_id!r} does not exist"
+                            bad_rows(BadRow(path, line, reason))
+                        else:
+                            good.append(item)
+                finally:  # under --strict, the rows before the bad one still go in
+                    if writing is not None:
+                        await writing
+                    writing = asyncio.create_task(write(loader, good, len(chunk)))
+        finally:
+            if writing is not None:
+                await writing
