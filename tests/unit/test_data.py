@@ -4,9 +4,11 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from contextiq.config import Settings
 from contextiq.data import files, importers
-from contextiq.data.demo import generate
+from contextiq.data.demo import demo_data, generate
 from contextiq.domain import InteractionType
 
 SETTINGS = Settings(_env_file=None)  # type: ignore[call-arg]
@@ -96,3 +98,29 @@ def test_ratings_map_to_interaction_types() -> None:
     assert importers.rating_type(4) is InteractionType.LIKE
     assert importers.rating_type(3) is InteractionType.VIEW
     assert importers.rating_type(1.5) is InteractionType.DISLIKE
+
+
+def test_large_demos_have_the_asked_size_and_a_heavy_head() -> None:
+    data = demo_data(seed=3, n_items=5_000, n_users=2_000, n_interactions=60_000, anchor=ANCHOR)
+    assert data.n_events == 60_000
+    pairs = data.event_user.astype(np.int64) * data.n_items + data.event_item
+    assert len(np.unique(pairs)) == data.n_events  # a user meets an item once
+    counts = np.sort(np.bincount(data.event_item, minlength=data.n_items))[::-1]
+    assert counts[:50].sum() > 0.08 * data.n_events  # the top 1 % of items: a heavy head
+    again = demo_data(seed=3, n_items=5_000, n_users=2_000, n_interactions=60_000, anchor=ANCHOR)
+    assert np.array_equal(again.event_item, data.event_item)
+    assert data.interactions(SETTINGS, 0, 2) == again.interactions(SETTINGS, 0, 2)
+
+
+def test_demo_files_import_as_the_same_events(tmp_path: Path) -> None:
+    data = demo_data(seed=5, n_items=200, n_users=20, anchor=ANCHOR)
+    content_path, events_path = data.write_files(tmp_path)
+    items = [c for _, c in files.read_content(content_path)]
+    assert items == data.contents()
+    events = [i for _, i in files.read_interactions(events_path, SETTINGS)]
+    expected = data.interactions(SETTINGS)
+    assert [
+        (i.user_id, i.content_id, i.interaction_type, i.weight, i.occurred_at) for i in events
+    ] == [  # type: ignore[union-attr]
+        (i.user_id, i.content_id, i.interaction_type, i.weight, i.occurred_at) for i in expected
+    ]

@@ -4,6 +4,7 @@ Everything follows from one seed; no external data is read or shipped.
 """
 
 import csv
+import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -330,7 +331,9 @@ class DemoData:
         content_path, events_path = directory / "content.csv", directory / "interactions.csv"
         with content_path.open("w", encoding="utf-8", newline="") as f:
             out = csv.writer(f)
-            out.writerow(["content_id", "title", "category", "description", "tags", "created_at"])
+            out.writerow(
+                ["content_id", "title", "category", "description", "tags", "created_at", "metadata"]
+            )
             for start in range(0, self.n_items, _SLICE):
                 out.writerows(
                     (
@@ -340,6 +343,7 @@ class DemoData:
                         c.description,
                         "|".join(c.tags),
                         _iso(c.created_at or self.anchor),
+                        json.dumps(c.metadata),
                     )
                     for c in self.contents(start, min(start + _SLICE, self.n_items))
                 )
