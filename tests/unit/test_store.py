@@ -196,6 +196,7 @@ async def test_bulk_load_gives_the_stats_of_events_applied_one_by_one(store: Sto
         assert bulk_score == pytest.approx(event_score, rel=1e-9)
     async with store.bulk_loader() as loader:  # the same load again adds nothing
         assert await loader.add(bulk) == 0
+        assert await loader.add([_history("c")[0]] * 2) == 1  # nor does a repeat in a chunk
     assert await _stats(store, "b") == (b_users, b_items, b_known)
     async with store.engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM import_pending")) == 0
