@@ -3,6 +3,7 @@
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +24,17 @@ app.command("evaluate")(evaluate)
 
 def _say(message: str) -> None:
     typer.echo(message)
+
+
+def _on_store(settings: Settings, work: Callable[[Store], Awaitable[None]]) -> None:
+    async def run() -> None:
+        store = Store(settings.database_url)
+        try:
+            await work(store)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
 
 
 def _logging() -> None:
@@ -161,15 +173,7 @@ def import_data(
     reader = importers.movielens_100k if kind is ImportFormat.ML_100K else importers.movielens_small
     data = reader(path, settings)
     upgrade(settings.database_url)
-
-    async def run() -> None:
-        store = Store(settings.database_url)
-        try:
-            await load(store, data, _say)
-        finally:
-            await store.close()
-
-    asyncio.run(run())
+    _on_store(settings, lambda store: load(store, data, _say))
 
 
 @app.command("vectors")
@@ -179,15 +183,7 @@ def vectors_command() -> None:
 
     settings = get_settings()
     upgrade(settings.database_url)
-
-    async def run() -> None:
-        store = Store(settings.database_url)
-        try:
-            await compute_vectors(store, settings, _say)
-        finally:
-            await store.close()
-
-    asyncio.run(run())
+    _on_store(settings, lambda store: compute_vectors(store, settings, _say))
 
 
 @app.command("train")

@@ -22,7 +22,7 @@ retraining.
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -133,6 +133,22 @@ def sqlite_time(value: datetime) -> str:
     return utc.isoformat(" ", "microseconds")[:26]
 
 
+def _rows(items: Sequence[Interaction], when: Callable[[datetime], Any]) -> list[tuple[Any, ...]]:
+    """Values in `_COLUMNS` order; `when` gives the driver's form of the time."""
+    return [
+        (
+            i.event_id,
+            i.user_id,
+            i.content_id,
+            i.interaction_type.value,
+            i.duration_seconds,
+            i.weight,
+            when(i.occurred_at),
+        )
+        for i in items
+    ]
+
+
 def _exp2(x: float) -> float:
     return float(2.0**x)
 
@@ -172,18 +188,7 @@ class SqliteLoader:
         return int(row[0])
 
     async def add(self, items: Sequence[Interaction]) -> int:
-        rows = [
-            (
-                i.event_id,
-                i.user_id,
-                i.content_id,
-                i.interaction_type.value,
-                i.duration_seconds,
-                i.weight,
-                sqlite_time(i.occurred_at),
-            )
-            for i in items
-        ]
+        rows = _rows(items, sqlite_time)
         await self.conn.execute("BEGIN IMMEDIATE")  # the write lock: our ids are contiguous
         try:
             before = await self._max_id()
@@ -243,18 +248,7 @@ class PostgresLoader:
         )
 
     async def add(self, items: Sequence[Interaction]) -> int:
-        rows = [
-            (
-                i.event_id,
-                i.user_id,
-                i.content_id,
-                i.interaction_type.value,
-                i.duration_seconds,
-                i.weight,
-                i.occurred_at,
-            )
-            for i in items
-        ]
+        rows = _rows(items, lambda at: at)
         async with self.conn.transaction():
             await self.conn.copy_records_to_table("import_staging", records=rows, columns=_COLUMNS)
             # Inserted ids folded into runs (gaps and islands): one range per chunk unless

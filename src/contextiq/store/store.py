@@ -601,23 +601,19 @@ class Store:
     @retry_transient()
     async def item_vectors(self, content_ids: Sequence[str], model: str) -> dict[str, bytes]:
         """Stored vectors of these items (one indexed query per 500 ids; requests use it)."""
-        found: dict[str, bytes] = {}
-        async with self.engine.connect() as conn:
-            for chunk in _chunks(list(dict.fromkeys(content_ids))):
-                rows = await conn.execute(
-                    select(ItemVectorRow.content_id, ItemVectorRow.vector).where(
-                        ItemVectorRow.model == model, ItemVectorRow.content_id.in_(chunk)
-                    )
-                )
-                found.update((r[0], r[1]) for r in rows)
-        return found
+        return await self._item_vector_column(content_ids, model, ItemVectorRow.vector)
 
     async def item_vector_digests(self, content_ids: Sequence[str], model: str) -> dict[str, str]:
-        found: dict[str, str] = {}
+        return await self._item_vector_column(content_ids, model, ItemVectorRow.digest)
+
+    async def _item_vector_column(
+        self, content_ids: Sequence[str], model: str, column: Any
+    ) -> dict[str, Any]:
+        found: dict[str, Any] = {}
         async with self.engine.connect() as conn:
             for chunk in _chunks(list(dict.fromkeys(content_ids))):
                 rows = await conn.execute(
-                    select(ItemVectorRow.content_id, ItemVectorRow.digest).where(
+                    select(ItemVectorRow.content_id, column).where(
                         ItemVectorRow.model == model, ItemVectorRow.content_id.in_(chunk)
                     )
                 )
