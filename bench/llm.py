@@ -8,16 +8,16 @@ texts (the peer) in the same run; plus the warm request path's latency.
 
 Quality: MovieLens latest-small, implicit positives (rating >= 4), per-user
 temporal split (each user's last 20% of ratings are the test set). The ML side
-is EASE (Steck 2019) in numpy, written here as a reproducible baseline; the
-product's own model in `contextiq.ml` is not used. ML proposes its top-K, the
-local scorer rescores them, and the blend `w*ml + (1-w)*llm` reorders them.
+is EASE (Steck 2019) at a fixed lambda as a reproducible baseline, its weights from
+the package's `ease_weights`; the product's tuned blend in `contextiq.ml` is not used.
+ML proposes its top-K, the local scorer rescores them, and the blend
+`w*ml + (1-w)*llm` reorders them.
 A third of the users (fixed seed) are made cold: their training history,
 for EASE and for the taste profile alike, is cut to their last 3 positives.
 """
 
 import argparse
 import asyncio
-import csv
 import os
 import random
 import statistics
@@ -36,6 +36,10 @@ from contextiq.llm.base import Candidate, LikedItem, UserContext
 from contextiq.llm.embedder import MiniLMEmbedder, bundled_model_path
 from contextiq.llm.local import LocalScorer, item_text
 from contextiq.llm.service import ScoringPolicy, ScoringService
+from contextiq.ml import movielens
+from contextiq.ml.ease import ease_weights
+from contextiq.ml.metrics import ndcg_at_k
+from contextiq.ml.movielens import Rating
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "shared/datasets/ml-latest-small"
 POSITIVE = 4.0
@@ -67,37 +71,18 @@ class Movie:
         return LikedItem(self.title, self.genres, self.tags)
 
 
-@dataclass(frozen=True, slots=True)
-class Rating:
-    user: str
-    movie: str
-    rating: float
-    timestamp: int
-
-
 def load_movies(root: Path) -> dict[str, Movie]:
+    """Each movie with its genres and its five most used tags, as the scorer reads them."""
     tag_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    with (root / "tags.csv").open(encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            tag_counts[row["movieId"]][row["tag"].strip().lower()] += 1
+    for row in movielens.latest_tags(root):
+        tag_counts[row.movie_id][row.tag.strip().lower()] += 1
     movies = {}
-    with (root / "movies.csv").open(encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            counts = tag_counts.get(row["movieId"], {})
-            tags = tuple(sorted(counts, key=lambda t: -counts[t])[:5])
-            genres = row["genres"].replace("|", ", ")
-            if genres == "(no genres listed)":
-                genres = "unknown"
-            movies[row["movieId"]] = Movie(row["movieId"], row["title"], genres, tags)
+    for movie in movielens.latest_movies(root):
+        counts = tag_counts.get(movie.movie_id, {})
+        tags = tuple(sorted(counts, key=lambda t: -counts[t])[:5])
+        genres = ", ".join(movie.genres) or "unknown"
+        movies[movie.movie_id] = Movie(movie.movie_id, movie.title, genres, tags)
     return movies
-
-
-def load_ratings(root: Path) -> list[Rating]:
-    with (root / "ratings.csv").open(encoding="utf-8", newline="") as f:
-        return [
-            Rating(r["userId"], r["movieId"], float(r["rating"]), int(r["timestamp"]))
-            for r in csv.DictReader(f)
-        ]
 
 
 # ---- speed -------------------------------------------------------------------------------
@@ -193,28 +178,29 @@ class Split:
 
 
 def split(ratings: list[Rating]) -> Split:
+    """Per user, the last TEST_FRACTION of ratings by time are the test period."""
     by_user: dict[str, list[Rating]] = defaultdict(list)
     for r in ratings:
-        by_user[r.user].append(r)
+        by_user[r.user_id].append(r)
     users = sorted(by_user, key=int)
     cold = set(random.Random(SEED).sample(users, len(users) // 3))
     result = Split({}, {}, {}, cold)
     for user in users:
-        rows = sorted(by_user[user], key=lambda r: (r.timestamp, r.movie))
+        rows = sorted(by_user[user], key=lambda r: (r.timestamp, r.movie_id))
         cut = len(rows) - max(1, round(len(rows) * TEST_FRACTION))
         train_rows, test_rows = rows[:cut], rows[cut:]
-        positives = [r.movie for r in train_rows if r.rating >= POSITIVE]
+        positives = [r.movie_id for r in train_rows if r.rating >= POSITIVE]
         if user in cold:
             positives = positives[-COLD_HISTORY:]
-            train_rows = [r for r in train_rows if r.movie in set(positives)]
+            train_rows = [r for r in train_rows if r.movie_id in set(positives)]
         result.train[user] = positives
-        result.seen[user] = {r.movie for r in train_rows}
-        result.test[user] = {r.movie for r in test_rows if r.rating >= POSITIVE}
+        result.seen[user] = {r.movie_id for r in train_rows}
+        result.test[user] = {r.movie_id for r in test_rows if r.rating >= POSITIVE}
     return result
 
 
 class Ease:
-    """EASE: closed-form item-item weights B = I - P / diag(P), P = (X'X + lambda I)^-1."""
+    """EASE at a fixed lambda on binary positives, with the package's `ease_weights`."""
 
     def __init__(self, train: dict[str, list[str]], lam: float = EASE_LAMBDA) -> None:
         counts: dict[str, int] = defaultdict(int)
@@ -228,11 +214,8 @@ class Ease:
             for item in items:
                 if item in self.index:
                     x[row, self.index[item]] = 1.0
-        gram = x.T @ x + lam * np.eye(len(self.items), dtype=np.float32)
-        p = np.linalg.inv(gram.astype(np.float64))
-        b = -p / np.diag(p)
-        np.fill_diagonal(b, 0.0)
-        self.weights: Matrix = b.astype(np.float32)
+        gram = torch.from_numpy((x.T @ x).astype(np.float64))
+        self.weights: Matrix = ease_weights(gram, lam).numpy().astype(np.float32)
 
     def top_k(self, history: list[str], exclude: set[str], k: int) -> list[tuple[str, float]]:
         x = np.zeros(len(self.items), dtype=np.float32)
@@ -248,13 +231,9 @@ class Ease:
         return [(self.items[i], float(scores[i])) for i in best]
 
 
-def ndcg(ranked: list[str], relevant: set[str], cutoff: int = CUTOFF) -> float:
-    gains = sum(1 / np.log2(n + 2) for n, item in enumerate(ranked[:cutoff]) if item in relevant)
-    ideal = sum(1 / np.log2(n + 2) for n in range(min(cutoff, len(relevant))))
-    return float(gains / ideal) if ideal else 0.0
-
-
 def recall(ranked: list[str], relevant: set[str], cutoff: int = CUTOFF) -> float:
+    """Hits over min(cutoff, |relevant|), not `recall_at_k`'s |relevant|: the figures in
+    docs/benchmarks.md were measured this way, so a perfect top 10 scores 1."""
     return len(set(ranked[:cutoff]) & relevant) / min(cutoff, len(relevant))
 
 
@@ -284,7 +263,7 @@ async def bench_quality(
             blended = w * ml + (1 - w) * llm
             order = [proposed[i][0] for i in np.argsort(-blended, kind="stable")]
             for name in (slice_name, "all"):
-                ndcgs[name][w].append(ndcg(order, relevant))
+                ndcgs[name][w].append(ndcg_at_k(order, relevant, CUTOFF))
                 recalls[name][w].append(recall(order, relevant))
     print(f"## quality: NDCG@{CUTOFF} / Recall@{CUTOFF}, blend reorders EASE's top {TOP_K}")
     print("w = ML weight; w=1.0 is ML alone; delta = mean paired NDCG change vs ML alone, +-95% CI")
@@ -318,7 +297,7 @@ async def main() -> None:
     print(f"torch threads: {torch.get_num_threads()}")
     await bench_speed(movies, embedder)
     if not args.skip_quality:
-        await bench_quality(movies, load_ratings(args.dataset), embedder)
+        await bench_quality(movies, list(movielens.latest_ratings(args.dataset)), embedder)
 
 
 if __name__ == "__main__":

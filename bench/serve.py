@@ -55,6 +55,20 @@ def env_for(root: Path, port: int, ttl: int, llm: str = "none://") -> dict[str, 
     }
 
 
+def bootstrapped_demo() -> Path:
+    """A temporary folder holding the demo data and a trained model, as every scenario uses."""
+    root = Path(tempfile.mkdtemp(prefix="contextiq-bench-"))
+    bootstrap(
+        Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=env_for(root, 0, 300)["CONTEXTIQ_DATABASE_URL"],
+            model_dir=root / "models",
+        ),
+        print,
+    )
+    return root
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
@@ -62,16 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     run = {"seconds": args.seconds, "connections": args.connections}
     rows = []
-    root = Path(tempfile.mkdtemp(prefix="contextiq-bench-"))
-    base_env = env_for(root, 0, 300)
-    bootstrap(
-        Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            database_url=base_env["CONTEXTIQ_DATABASE_URL"],
-            model_dir=root / "models",
-        ),
-        print,
-    )
+    root = bootstrapped_demo()
 
     port = free_port()
     uvicorn = [str(BIN / "uvicorn"), "bare_app:app", "--app-dir", "bench", "--port", str(port)]

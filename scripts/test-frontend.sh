@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Web UI tests: Vitest components, then Playwright end to end in Debian's Chromium.
+# Web UI tests: lint (tsc, ESLint with the React hooks rules, Prettier) and Vitest, then Playwright
+# end to end in Debian's Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -11,6 +11,9 @@ echo "==> lint and types"
 "$BIN/ruff" format --check src tests bench
 "$BIN/mypy"
 
+echo "==> dependency audit (pip-audit; policy in docs/security.md)"
+"$BIN/python" scripts/audit-deps.py
+
 echo "==> Python tests"
 "$BIN/pytest"
 

@@ -1,4 +1,5 @@
 /** Display helpers shared by the views; kept pure so tests can pin them down. */
+import type { InteractionType } from "./api/types";
 
 export function formatScore(value: number | null | undefined): string {
   if (value === null || value === undefined || Number.isNaN(value)) return "n/a";
@@ -57,7 +58,8 @@ export function formatCount(value: number): string {
   return value.toLocaleString("en-US");
 }
 
-const INTERACTION_PAST: Record<string, string> = {
+/** Keyed by the API's own union, so a new interaction type fails to compile until named here. */
+const INTERACTION_PAST: Record<InteractionType, string> = {
   view: "Viewed",
   like: "Liked",
   save: "Saved",
@@ -66,6 +68,9 @@ const INTERACTION_PAST: Record<string, string> = {
   skip: "Skipped",
 };
 
-export function interactionPast(type: string): string {
-  return INTERACTION_PAST[type] ?? titleCase(type);
+/** Every interaction type, in the order the profile lists their counts. */
+export const INTERACTION_TYPES = Object.keys(INTERACTION_PAST) as InteractionType[];
+
+export function interactionPast(type: InteractionType): string {
+  return INTERACTION_PAST[type];
 }

@@ -2,16 +2,49 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field
+from limits import parse
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contextiq.backends import SchemeRegistry
+from contextiq.cache import CACHES
+from contextiq.events import BUSES
+from contextiq.llm.factory import SCORERS
+from contextiq.store.engine import DATABASES
+
+#: Each URL setting and the registry of the backends it may name.
+URL_SETTINGS: dict[str, SchemeRegistry[object]] = {
+    "database_url": DATABASES,
+    "events_url": BUSES,
+    "cache_url": CACHES,
+    "llm_url": SCORERS,
+}
+
+ENV_PREFIX = "CONTEXTIQ_"
+
+
+class InvalidSettings(ValueError):
+    """Settings that cannot start a process: one line per wrong setting, naming its variable."""
+
+
+#: Shortest HS256 secret accepted: RFC 7518 asks for a key as long as the hash (32 bytes).
+MIN_JWT_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
     """Context IQ settings, read from `CONTEXTIQ_*` variables (and `.env`)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CONTEXTIQ_", env_file=".env", env_ignore_empty=True, extra="ignore"
+        env_prefix=ENV_PREFIX, env_file=".env", env_ignore_empty=True, extra="ignore"
     )
 
     host: str = "127.0.0.1"
@@ -50,12 +83,89 @@ class Settings(BaseSettings):
     retrain_every_events: int = Field(5_000, ge=0)
     retrain_every_seconds: int = Field(3_600, ge=0)
 
+    # Security (docs/security.md)
+    # Bootstrap keys: a client and an admin key from the environment, next to stored keys.
     api_key: str | None = None
     admin_key: str | None = None
+    #: Every route but GET /api/v1/health and the web UI needs a key or token.
+    auth_required: bool = False
+    #: `serve` binds to a non-loopback address with auth off only when this is set.
+    allow_open: bool = False
+    jwt_secret: SecretStr | None = None
+    jwt_jwks_file: Path | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    #: Per key, token subject or (without credentials) client address, e.g. `100/second`.
+    rate_limit: str | None = None
+    #: Per client address whatever the credentials, e.g. `1000/minute`.
+    rate_limit_per_ip: str | None = None
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    #: How long a replica trusts its copy of a stored key (a revocation takes this long).
+    key_cache_seconds: float = Field(5.0, ge=0)
     cors_origins: list[str] = Field(default_factory=list)
+
+    # Observability: logs, request ids, Prometheus metrics (see DEPLOYMENT.md, Monitoring).
+    log_level: str = Field("INFO", pattern=r"(?i)^(debug|info|warning|error)$")
+    # auto: JSON lines unless stderr is a terminal (readable text there).
+    log_format: Literal["auto", "json", "text"] = "auto"
+    metrics_enabled: bool = True
+    # How often gauges read from the database and the live model are refreshed.
+    metrics_sample_seconds: float = Field(10.0, gt=0)
+    # `contextiq worker` serves /metrics on this port when above 0 (the API serves it itself).
+    worker_metrics_port: int = Field(0, ge=0, le=65535)
+
+    @field_validator(*URL_SETTINGS)
+    @classmethod
+    def _known_scheme(cls, url: str, info: ValidationInfo) -> str:
+        """A backend URL must name a registered scheme: fail at start-up, not on first use."""
+        assert info.field_name is not None
+        URL_SETTINGS[info.field_name].factory(url)
+        return url
+
+    @field_validator("rate_limit", "rate_limit_per_ip")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse(value)
+            except ValueError as exc:
+                raise ValueError(f"not a rate like `100/second`: {value!r}") from exc
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            raise ValueError("list the allowed origins; `*` is not accepted")
+        return value
+
+    @model_validator(mode="after")
+    def _jwt(self) -> Self:
+        if self.jwt_secret is not None and self.jwt_jwks_file is not None:
+            raise ValueError("set CONTEXTIQ_JWT_SECRET or CONTEXTIQ_JWT_JWKS_FILE, not both")
+        secret = self.jwt_secret
+        if secret is not None and len(secret.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(f"CONTEXTIQ_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes")
+        if self.jwt_jwks_file is not None and not self.jwt_jwks_file.is_file():
+            raise ValueError(f"CONTEXTIQ_JWT_JWKS_FILE {self.jwt_jwks_file} is not a file")
+        return self
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or `InvalidSettings` saying which variables are wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False, include_input=False):
+            message = error["msg"].removeprefix("Value error, ")
+            if error["loc"]:  # a whole-model check names its variables in the message
+                message = ENV_PREFIX + "_".join(map(str, error["loc"])).upper() + ": " + message
+            lines.append(message)
+        raise InvalidSettings("\n".join(lines)) from None
 
 
 @lru_cache
 def get_settings() -> Settings:
     """Process-wide settings, built once."""
-    return Settings()
+    return load_settings()

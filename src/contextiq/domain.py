@@ -3,9 +3,11 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from contextiq.config import Settings
+if TYPE_CHECKING:
+    # Only a type here: config.py checks backend URLs against registries that import this module.
+    from contextiq.config import Settings
 
 
 class InteractionType(StrEnum):
@@ -24,7 +26,7 @@ POSITIVE_TYPES = frozenset(
 
 
 def interaction_weight(
-    settings: Settings, kind: InteractionType, duration_seconds: float | None = None
+    settings: "Settings", kind: InteractionType, duration_seconds: float | None = None
 ) -> float:
     """Signed strength of one interaction; longer views count more, up to a cap."""
     base = {
@@ -61,6 +63,8 @@ class Interaction:
     weight: float
     occurred_at: datetime
     duration_seconds: float | None = None
+    # The API request that recorded it, carried to the worker's logs (None for imports).
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,20 +6,27 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from contextiq.cache import Cache, cache_from_url
+from contextiq.cache import Cache, open_cache
 from contextiq.catalog import CatalogService
 from contextiq.config import Settings
 from contextiq.domain import Interaction
-from contextiq.events import EventBus, bus_from_url
+from contextiq.events import EventBus, open_bus
 from contextiq.events.relay import OutboxRelay
+from contextiq.interactions import InteractionService
 from contextiq.llm import ScoringService, build_scoring_service
 from contextiq.llm.factory import item_vectors
+from contextiq.observability.metrics import process_exited
+from contextiq.observability.sampler import MetricsSampler
+from contextiq.privacy import UserDataService
 from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.precompute import LLMPrecomputer
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.recommend.service import RecommendationService
 from contextiq.recommend.snapshots import SnapshotRecorder
+from contextiq.security import AuditLog, Gate, KeyRing
+from contextiq.security.rate_limit import RateLimits
+from contextiq.security.tokens import TokenVerifier
 from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.store import Store
 from contextiq.worker.processor import EventProcessor, Retrainer
@@ -41,9 +48,13 @@ class Services:
     catalog: Catalog
     catalog_service: CatalogService
     writer: GroupCommitWriter
+    interaction_service: InteractionService
     recommendations: RecommendationService
     rescorer: ScoringService | None
     precomputer: LLMPrecomputer | None
+    gate: Gate
+    audit: AuditLog
+    user_data: UserDataService
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -65,6 +76,10 @@ class Services:
             self.spawn(self.retrainer.schedule(), "retrain-schedule")
         if watch_models:
             self.spawn(self.models.watch(), "model-watch")
+        if self.settings.metrics_enabled:
+            interval = self.settings.metrics_sample_seconds
+            sampler = MetricsSampler(self.store, self.models, self.rescorer, interval)
+            self.spawn(sampler.run(), "metrics-sampler")
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -78,17 +93,18 @@ class Services:
         if self.rescorer is not None:
             await self.rescorer.close()
         await self.store.close()
+        process_exited()
 
 
 def build_services(settings: Settings) -> Services:
     store = Store(settings.database_url)
-    cache = cache_from_url(settings.cache_url, settings.cache_max_users)
+    cache = open_cache(settings.cache_url, settings.cache_max_users)
     vectors = item_vectors(settings.llm_url, store)
     rescorer = build_scoring_service(
         settings.llm_url, settings.llm_api_key, cache, settings.llm_budget_ms, vectors
     )
     rec_cache = RecommendationCache(cache, settings.cache_ttl_seconds)
-    bus = bus_from_url(settings.events_url)
+    bus = open_bus(settings.events_url)
     models = ModelHolder(settings.model_dir, store, settings.ann_min_items)
     retrainer = Retrainer(
         lambda: train_and_register(store, models),
@@ -108,6 +124,13 @@ def build_services(settings: Settings) -> Services:
         await rec_cache.invalidate_users({i.user_id for i in items})
         relay.nudge()
 
+    writer = GroupCommitWriter(store, after_write)
+    gate = Gate(
+        settings,
+        KeyRing(store, settings.key_cache_seconds),
+        TokenVerifier.from_settings(settings),
+        RateLimits(settings.rate_limit, settings.rate_limit_per_ip, settings.cache_url),
+    )
     processor = EventProcessor(
         store, rec_cache, retrainer, precomputer.enqueue if precomputer else None
     )
@@ -124,8 +147,12 @@ def build_services(settings: Settings) -> Services:
         snapshots=snapshots,
         catalog=catalog,
         catalog_service=CatalogService(store, models, rec_cache, vectors),
-        writer=GroupCommitWriter(store, after_write),
+        writer=writer,
+        interaction_service=InteractionService(store, catalog, rec_cache, writer),
         recommendations=recommendations,
         rescorer=rescorer,
         precomputer=precomputer,
+        gate=gate,
+        audit=AuditLog(store),
+        user_data=UserDataService(store, catalog, rec_cache, snapshots, relay, rescorer),
     )

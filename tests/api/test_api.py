@@ -1,10 +1,16 @@
 """The public API on embedded defaults, as a client sees it."""
 
+import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+
+from contextiq.config import Settings
+from contextiq.store.records import ModelVersion
+from contextiq.store.store import Store
 
 
 def _wait_for(predicate: Any, timeout: float = 5.0) -> None:
@@ -294,7 +300,39 @@ def test_model_status_lists_the_active_version(client: TestClient) -> None:
     assert body["active"]["status"] == "active"
     assert body["active"]["metrics"]["ndcg@10"] > 0
     assert body["retrain_enabled"] is False
-    _assert_error(client.post("/api/v1/models/retrain"), 403, "forbidden")
+    _assert_error(client.post("/api/v1/models/retrain"), 401, "unauthorized")
+
+
+def test_model_status_follows_the_registry_not_a_stale_row(
+    client: TestClient, demo_settings: Settings
+) -> None:
+    serving = client.get("/api/v1/models").json()["active"]["version"]
+
+    async def record_a_stale_active_row() -> None:
+        store = Store(demo_settings.database_url)
+        try:
+            # As if a promotion were recorded without reaching the registry's ACTIVE file.
+            await store.save_model_version(
+                ModelVersion(
+                    "00000000T000000Z-stale",
+                    datetime(2020, 1, 1, tzinfo=UTC),
+                    "active",
+                    {},
+                    1,
+                    1,
+                    1,
+                    0.1,
+                )
+            )
+        finally:
+            await store.close()
+
+    asyncio.run(record_a_stale_active_row())
+    body = client.get("/api/v1/models").json()
+    assert body["active"]["version"] == serving
+    statuses = {v["version"]: v["status"] for v in body["history"]}
+    assert statuses[serving] == "active"
+    assert statuses["00000000T000000Z-stale"] == "retired"
 
 
 def test_openapi_docs_are_served(client: TestClient) -> None:

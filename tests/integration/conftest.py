@@ -1,6 +1,7 @@
 """Real PostgreSQL, Redis and tansu (Kafka protocol) for integration tests, plus processes."""
 
 import asyncio
+import contextlib
 import os
 import re
 import socket
@@ -188,25 +189,32 @@ def catalogue() -> list[Content]:
     ]
 
 
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    """A migrated database of its own with a small catalogue, dropped afterwards."""
+@contextlib.asynccontextmanager
+async def fresh_pg_database() -> AsyncIterator[str]:
+    """The URL of a migrated, empty PostgreSQL database of its own, dropped afterwards."""
     require(POSTGRES_HOST, POSTGRES_PORT, "PostgreSQL")
     name = f"contextiq_it_{uuid.uuid4().hex[:10]}"
     admin = Store(ADMIN_URL)
     async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
+        url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
         await upgrade_async(url)
-        store = Store(url)
-        await store.upsert_content(catalogue())
-        await store.close()
         yield url
     finally:
         async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.close()
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A migrated database of its own with a small catalogue, dropped afterwards."""
+    async with fresh_pg_database() as url:
+        store = Store(url)
+        await store.upsert_content(catalogue())
+        await store.close()
+        yield url
 
 
 def contextiq_env(tmp: Path, **settings: str) -> dict[str, str]:

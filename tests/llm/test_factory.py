@@ -2,18 +2,18 @@ import pytest
 
 from contextiq.cache.memory import MemoryCache
 from contextiq.llm.bedrock import BedrockScorer
-from contextiq.llm.factory import build_scorer, build_scoring_service, policy_from_url
+from contextiq.llm.factory import build_scoring_service, open_scorer, policy_from_url
 from contextiq.llm.local import LocalScorer
 from contextiq.llm.openai_compat import OpenAICompatScorer
 
 
 def test_none_means_ml_only() -> None:
-    assert build_scorer("none://") is None
+    assert open_scorer("none://") is None
     assert build_scoring_service("none://", None, MemoryCache(), 250) is None
 
 
 def test_local_is_lazy_and_needs_no_network() -> None:
-    scorer = build_scorer("local://")
+    scorer = open_scorer("local://")
     assert isinstance(scorer, LocalScorer)
     assert scorer.embedded_count == 0
 
@@ -21,20 +21,20 @@ def test_local_is_lazy_and_needs_no_network() -> None:
 def test_bedrock_keeps_colons_and_arns_in_the_model_id(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
-    scorer = build_scorer("bedrock://anthropic.claude-3-5-sonnet-20240620-v1:0?region=us-west-2")
+    scorer = open_scorer("bedrock://anthropic.claude-3-5-sonnet-20240620-v1:0?region=us-west-2")
     assert isinstance(scorer, BedrockScorer)
     assert scorer.model == "anthropic.claude-3-5-sonnet-20240620-v1:0"
     arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-v2"
-    scorer = build_scorer(f"bedrock://{arn}?region=us-east-1")
+    scorer = open_scorer(f"bedrock://{arn}?region=us-east-1")
     assert isinstance(scorer, BedrockScorer)
     assert scorer.model == arn
 
 
 def test_openai_url_picks_http_or_https() -> None:
-    plain = build_scorer("openai://localhost:11434/v1?model=llama3")
+    plain = open_scorer("openai://localhost:11434/v1?model=llama3")
     assert isinstance(plain, OpenAICompatScorer)
     assert str(plain._client.base_url) == "http://localhost:11434/v1/"
-    secure = build_scorer("openai://api.example.com:443/v1?model=gpt&tls=1", "sk")
+    secure = open_scorer("openai://api.example.com:443/v1?model=gpt&tls=1", "sk")
     assert isinstance(secure, OpenAICompatScorer)
     assert str(secure._client.base_url) == "https://api.example.com/v1/"
 
@@ -44,7 +44,7 @@ def test_openai_url_picks_http_or_https() -> None:
 )
 def test_bad_urls_are_rejected_clearly(url: str) -> None:
     with pytest.raises(ValueError):
-        build_scorer(url)
+        open_scorer(url)
 
 
 def test_policy_defaults_by_provider_and_url_overrides() -> None:

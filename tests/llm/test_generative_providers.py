@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from contextiq.llm.base import MalformedReply, ScorerError, ScorerThrottled
-from contextiq.llm.factory import build_scorer
+from contextiq.llm.factory import open_scorer
 from contextiq.llm.generative import GenerativeScorer
 from contextiq.llm.openai_compat import OpenAICompatScorer
 from contextiq.llm.prompt import Prompt
@@ -25,7 +25,7 @@ async def provider(
     else:
         url = f"openai://{openai_server.address}/v1?model=llama3"
         server = openai_server
-    scorer = build_scorer(url, api_key="sk-test")
+    scorer = open_scorer(url, api_key="sk-test")
     assert isinstance(scorer, GenerativeScorer)
     yield scorer, server
     await scorer.close()
@@ -44,7 +44,7 @@ async def test_one_listwise_call_scores_every_candidate(
 
 async def test_bedrock_request_shape(bedrock_server: FakeServer) -> None:
     url = f"bedrock://{MODEL_ID}?region=us-east-1&endpoint_url=http://{bedrock_server.address}"
-    scorer = build_scorer(url)
+    scorer = open_scorer(url)
     assert scorer is not None
     await scorer.score(USER, CANDIDATES)
     assert bedrock_server.script.paths == [
@@ -56,7 +56,7 @@ async def test_bedrock_request_shape(bedrock_server: FakeServer) -> None:
 
 
 async def test_openai_key_comes_from_the_caller(openai_server: FakeServer) -> None:
-    scorer = build_scorer(f"openai://{openai_server.address}/v1?model=m", api_key="sk-secret")
+    scorer = open_scorer(f"openai://{openai_server.address}/v1?model=m", api_key="sk-secret")
     assert scorer is not None
     await scorer.score(USER, CANDIDATES)
     assert openai_server.script.headers[0]["authorization"] == "Bearer sk-secret"
@@ -117,7 +117,7 @@ async def test_the_test_model_obeys_instructions_outside_the_delimiters(
 
 
 async def test_unreachable_server_is_a_retryable_failure() -> None:
-    scorer = build_scorer("openai://127.0.0.1:9/v1?model=m")
+    scorer = open_scorer("openai://127.0.0.1:9/v1?model=m")
     assert scorer is not None
     with pytest.raises(ScorerError) as caught:
         await scorer.score(USER, CANDIDATES)

@@ -8,7 +8,7 @@ import pytest
 
 from contextiq.cache.memory import MemoryCache
 from contextiq.llm.base import LikedItem, UserContext
-from contextiq.llm.factory import build_scorer
+from contextiq.llm.factory import open_scorer
 from contextiq.llm.service import ScoringPolicy, ScoringService
 from tests.llm.fake_llm_server import FakeServer
 from tests.llm.scenario import CANDIDATES, FAST_RETRIES, SCIFI, USER
@@ -31,7 +31,7 @@ async def make_service(openai_server: FakeServer) -> AsyncIterator[ServiceFactor
     def make(
         policy: ScoringPolicy = FAST_RETRIES, clock: FakeClock | None = None
     ) -> ScoringService:
-        scorer = build_scorer(f"openai://{openai_server.address}/v1?model=m")
+        scorer = open_scorer(f"openai://{openai_server.address}/v1?model=m")
         assert scorer is not None
         service = ScoringService(scorer, MemoryCache(), policy, clock or FakeClock())
         made.append(service)
@@ -217,7 +217,7 @@ async def test_a_user_without_history_costs_nothing(
 
 async def test_bedrock_throttling_is_retried_through_boto3(bedrock_server: FakeServer) -> None:
     bedrock_server.script.queue.extend(["throttle", "throttle"])
-    scorer = build_scorer(
+    scorer = open_scorer(
         f"bedrock://m?region=eu-west-1&endpoint_url=http://{bedrock_server.address}"
     )
     assert scorer is not None

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from contextiq.cli import app
 from contextiq.config import get_settings
+from contextiq.ml.registry import ModelRegistry
 
 runner = CliRunner()
 
@@ -143,3 +144,26 @@ def test_seed_writes_import_files_that_import_cleanly(isolated: Path) -> None:
         "files/interactions.csv",
     )
     assert "300 items, 120 new interactions (0 already there), 0 bad rows skipped" in imported
+
+
+def test_an_older_version_can_be_served_again(isolated: Path) -> None:
+    _ok("seed", "--demo", "--items", "40", "--users", "8")
+    _ok("train")
+    _ok("train")
+    registry = ModelRegistry(isolated / "models")
+    versions = [v.version for v in registry.versions()]
+    assert len(versions) == 2
+    listed = _ok("models", "list")
+    active = registry.active_version()
+    assert f"* {active}" in listed
+    other = next(v for v in versions if v != active)
+    assert f"  {other}" in listed
+
+    assert f"{other} is now the active model" in _ok("models", "promote", other)
+    assert registry.active_version() == other
+
+
+def test_an_unknown_version_is_refused_with_a_hint(isolated: Path) -> None:
+    result = runner.invoke(app, ["models", "promote", "nope"])
+    assert result.exit_code != 0
+    assert "models list" in result.output

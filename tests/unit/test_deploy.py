@@ -1,18 +1,233 @@
-"""Deployment manifests parse and wire the roles as the code expects; Docker is not run here."""
+"""Deployment files, checked offline as a cluster, Compose, hadolint and GitHub would check them.
 
+Kubernetes manifests are rendered with `kubectl kustomize` (base, each overlay, the KRaft
+Kafka) and every object is validated strictly against the Kubernetes schemas
+(kubernetes-validate); Compose and the workflow against their published schemas
+(check-jsonschema); the Dockerfile with hadolint; ECS task definitions against the ECS API
+model botocore ships. Docker itself is not run here.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import botocore.session
+import kubernetes_validate
+import pytest
 import yaml
+from botocore.validate import ParamValidator
+from prometheus_client.metrics import MetricWrapperBase
 
-from contextiq.cache import cache_from_url
-from contextiq.events import bus_from_url
+from contextiq.cache import open_cache
+from contextiq.events import open_bus
+from contextiq.observability import metrics
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+K8S = DEPLOY / "k8s"
+RENDERED = ["base", "overlays/dev", "overlays/prod", "kafka/kraft"]
+KUBERNETES_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
+
+
+def _tool(name: str) -> str:
+    """A checker from the virtual environment (pip-installed) or the system; CI must have it."""
+    found = shutil.which(
+        name, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    )
+    if found is None:
+        message = (
+            f"{name} is not installed (pip install -e '.[dev]'; kubectl from your distribution)"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def _run(*args: str) -> str:
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, f"{' '.join(args)}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
 
 
 def _docs(path: Path) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+@cache
+def _render(target: str) -> tuple[dict[str, Any], ...]:
+    out = _run(_tool("kubectl"), "kustomize", str(K8S / target))
+    return tuple(d for d in yaml.safe_load_all(out) if d)
+
+
+def _by_kind(target: str) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(d["kind"], d["metadata"]["name"]): d for d in _render(target)}
+
+
+def _pod(obj: dict[str, Any]) -> dict[str, Any]:
+    spec = obj["spec"]
+    if obj["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    template: dict[str, Any] = spec["template"]
+    return template
+
+
+# -- Kubernetes -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", RENDERED)
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_rendered_manifests_are_valid_kubernetes(target: str, version: str) -> None:
+    rendered = _render(target)
+    assert rendered
+    for obj in rendered:
+        kubernetes_validate.validate(obj, version, strict=True)
+
+
+@pytest.mark.parametrize("target", ["base", "overlays/dev", "overlays/prod"])
+def test_every_role_runs_from_the_one_image_with_its_config(target: str) -> None:
+    objs = _by_kind(target)
+    roles = {
+        ("Deployment", "contextiq-api"): ["serve"],
+        ("Deployment", "contextiq-worker"): ["worker"],
+        ("Job", "contextiq-migrate"): ["migrate"],
+        ("CronJob", "contextiq-retrain"): ["train"],
+    }
+    config = next(name for kind, name in objs if kind == "ConfigMap")
+    data = objs[("ConfigMap", config)]["data"]
+    assert data["CONTEXTIQ_MIGRATE_ON_START"] == "false"
+    assert open_cache(data["CONTEXTIQ_CACHE_URL"]).backend == "redis"
+    assert open_bus(data["CONTEXTIQ_EVENTS_URL"]).backend == "kafka"
+    images = set()
+    for key, args in roles.items():
+        pod = _pod(objs[key])
+        container = pod["spec"]["containers"][0]
+        assert container["args"] == args
+        images.add(container["image"])
+        assert {s["configMapRef"]["name"] for s in container["envFrom"] if "configMapRef" in s} == {
+            config
+        }
+        assert {s["secretRef"]["name"] for s in container["envFrom"] if "secretRef" in s} == {
+            "contextiq"
+        }
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+        # Every Context IQ pod may reach the data stores; nothing else may.
+        assert pod["metadata"]["labels"]["contextiq.io/datastore-client"] == "true"
+    assert len(images) == 1
+    assert objs[("CronJob", "contextiq-retrain")]["spec"]["suspend"] is True
+    assert (
+        "ReadWriteMany"
+        in objs[("PersistentVolumeClaim", "contextiq-models")]["spec"]["accessModes"]
+    )
+
+
+def test_prod_runs_three_api_replicas_autoscaled_spread_and_protected() -> None:
+    objs = _by_kind("overlays/prod")
+    api = objs[("Deployment", "contextiq-api")]
+    assert api["spec"]["replicas"] == 3
+    pod = api["spec"]["template"]["spec"]
+    spread = {c["topologyKey"]: c["whenUnsatisfiable"] for c in pod["topologySpreadConstraints"]}
+    assert spread == {
+        "kubernetes.io/hostname": "DoNotSchedule",
+        "topology.kubernetes.io/zone": "ScheduleAnyway",
+    }
+    container = pod["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/api/v1/health"
+    assert container["livenessProbe"] and container["startupProbe"]
+    hpa = objs[("HorizontalPodAutoscaler", "contextiq-api")]["spec"]
+    assert hpa["minReplicas"] == 3 and hpa["maxReplicas"] > 3
+    assert hpa["metrics"][0]["resource"]["name"] == "cpu"
+    assert hpa["scaleTargetRef"]["name"] == "contextiq-api"
+    pdb = objs[("PodDisruptionBudget", "contextiq-api")]["spec"]
+    assert pdb["selector"]["matchLabels"] == api["spec"]["selector"]["matchLabels"]
+    assert pdb["maxUnavailable"] == 1
+    assert container["image"].endswith(":0.1.0")
+
+
+def test_ingress_terminates_tls_and_keeps_metrics_inside() -> None:
+    ingress = _by_kind("overlays/prod")[("Ingress", "contextiq")]
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
+    host = ingress["spec"]["rules"][0]["host"]
+    assert ingress["spec"]["tls"][0]["hosts"] == [host]
+    paths = ingress["spec"]["rules"][0]["http"]["paths"]
+    assert not any(p["path"] == "/" and p["pathType"] == "Prefix" for p in paths)
+    assert not any("/metrics".startswith(p["path"]) and p["pathType"] == "Prefix" for p in paths)
+    assert {"path": "/api", "pathType": "Prefix"}.items() <= paths[0].items()
+
+
+def test_only_context_iq_pods_reach_the_data_stores() -> None:
+    objs = _by_kind("overlays/dev")  # the dev overlay runs Kafka beside the app
+    policy = objs[("NetworkPolicy", "contextiq-datastores")]["spec"]
+    selected = policy["podSelector"]["matchExpressions"][0]
+    assert selected["key"] == "contextiq.io/datastore"
+    assert set(selected["values"]) == {"postgres", "redis", "kafka"}
+    clients = policy["ingress"][0]
+    assert clients["from"] == [
+        {"podSelector": {"matchLabels": {"contextiq.io/datastore-client": "true"}}}
+    ]
+    assert {p["port"] for p in clients["ports"]} == {5432, 6379, 9092}
+    kafka = objs[("StatefulSet", "kafka")]
+    assert kafka["spec"]["template"]["metadata"]["labels"]["contextiq.io/datastore"] == "kafka"
+    assert "contextiq.io/datastore-client" not in kafka["spec"]["template"]["metadata"]["labels"]
+    assert kafka["spec"]["replicas"] == 1
+    env = {
+        e["name"]: e.get("value") for e in kafka["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["KAFKA_REPLICAS"] == "1"  # the quorum is built from it
+
+
+def test_kraft_kafka_replicates_three_ways_and_creates_the_topic() -> None:
+    objs = _by_kind("kafka/kraft")
+    kafka = objs[("StatefulSet", "kafka")]
+    assert kafka["spec"]["replicas"] == 3
+    env = {
+        e["name"]: e.get("value") for e in kafka["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["KAFKA_REPLICAS"] == "3"
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "KAFKA_ZOOKEEPER_CONNECT" not in env
+    assert kafka["spec"]["volumeClaimTemplates"]
+    assert ("PodDisruptionBudget", "kafka") in objs
+    topic_job = objs[("Job", "kafka-create-topics")]["spec"]["template"]["spec"]["containers"][0]
+    assert "--topic=interactions" in topic_job["command"]
+
+
+def test_strimzi_example_is_a_kraft_cluster_with_the_interactions_topic() -> None:
+    objs = _by_kind("kafka/strimzi")
+    kafka = objs[("Kafka", "contextiq")]
+    assert kafka["apiVersion"] == "kafka.strimzi.io/v1beta2"
+    assert kafka["metadata"]["annotations"]["strimzi.io/kraft"] == "enabled"
+    assert kafka["spec"]["kafka"]["config"]["min.insync.replicas"] == 2
+    pools = [o for (kind, _), o in objs.items() if kind == "KafkaNodePool"]
+    assert {r for p in pools for r in p["spec"]["roles"]} == {"broker", "controller"}
+    assert all(p["metadata"]["labels"]["strimzi.io/cluster"] == "contextiq" for p in pools)
+    topic = objs[("KafkaTopic", "interactions")]
+    assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "contextiq"
+    prod = _by_kind("overlays/prod")
+    config = next(o for (kind, _), o in prod.items() if kind == "ConfigMap")["data"]
+    url = config["CONTEXTIQ_EVENTS_URL"]
+    assert url.startswith("kafka://contextiq-kafka-bootstrap:9092")
+    assert f"partitions={topic['spec']['partitions']}" in url
+
+
+# -- Compose, Dockerfile, workflow -------------------------------------------------------------
+
+
+def test_compose_matches_the_compose_specification() -> None:
+    _run(
+        _tool("check-jsonschema"),
+        "--builtin-schema",
+        "vendor.compose-spec",
+        str(DEPLOY / "compose.yaml"),
+    )
 
 
 def test_compose_runs_every_role_with_health_checks() -> None:
@@ -29,30 +244,101 @@ def test_compose_runs_every_role_with_health_checks() -> None:
     )
     env = services["api"]["environment"]
     assert env == services["worker"]["environment"]
-    assert cache_from_url(env["CONTEXTIQ_CACHE_URL"]).backend == "redis"
-    assert bus_from_url(env["CONTEXTIQ_EVENTS_URL"]).backend == "kafka"
+    assert open_cache(env["CONTEXTIQ_CACHE_URL"]).backend == "redis"
+    assert open_bus(env["CONTEXTIQ_EVENTS_URL"]).backend == "kafka"
     assert env["CONTEXTIQ_DATABASE_URL"].startswith("postgresql://")
+    prometheus = services["prometheus"]
+    mounted = {v.split(":")[0] for v in prometheus["volumes"]}
+    assert all((DEPLOY / m).is_file() for m in mounted)
 
 
-def test_kustomization_lists_api_worker_migrations_and_model_volume() -> None:
-    root = DEPLOY / "k8s"
-    kustomization = _docs(root / "kustomization.yaml")[0]
-    manifests = [d for f in kustomization["resources"] for d in _docs(root / f)]
-    by_kind: dict[tuple[str, str], dict[str, Any]] = {
-        (d["kind"], d["metadata"]["name"]): d for d in manifests
-    }
-    api = by_kind[("Deployment", "contextiq-api")]["spec"]["template"]["spec"]["containers"][0]
-    assert api["args"] == ["serve"]
-    assert api["readinessProbe"]["httpGet"]["path"] == "/api/v1/health"
-    worker = by_kind[("Deployment", "contextiq-worker")]["spec"]["template"]["spec"]
-    assert worker["containers"][0]["args"] == ["worker"]
-    job = by_kind[("Job", "contextiq-migrate")]["spec"]["template"]["spec"]
-    assert job["containers"][0]["args"] == ["migrate"]
-    pvc = by_kind[("PersistentVolumeClaim", "contextiq-models")]
-    assert "ReadWriteMany" in pvc["spec"]["accessModes"]
-    config = by_kind[("ConfigMap", "contextiq")]["data"]
-    assert config["CONTEXTIQ_MIGRATE_ON_START"] == "false"
-    for container in (api, worker["containers"][0]):
-        sources = {next(iter(s.values()))["name"] for s in container["envFrom"]}
-        assert sources == {"contextiq"}
-        assert container["volumeMounts"][0]["mountPath"] == "/data"
+def test_dockerfile_passes_hadolint() -> None:
+    _run(_tool("hadolint"), "--failure-threshold", "info", str(DEPLOY / "Dockerfile"))
+
+
+def test_ci_workflow_example_matches_the_github_schema() -> None:
+    workflow = ROOT / ".github" / "workflows" / "ci.yml"
+    _run(_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(workflow))
+    steps = [
+        s.get("run", "") for s in yaml.safe_load(workflow.read_text())["jobs"]["test"]["steps"]
+    ]
+    assert "make test" in steps  # the README's test command
+
+
+# -- ECS --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["api", "worker", "migrate"])
+def test_ecs_task_definitions_match_the_ecs_api(role: str) -> None:
+    task = json.loads((DEPLOY / "ecs" / f"task-definition-{role}.json").read_text())
+    shape = botocore.session.get_session().get_service_model("ecs")
+    report = ParamValidator().validate(
+        task, shape.operation_model("RegisterTaskDefinition").input_shape
+    )
+    assert not report.has_errors(), report.generate_report()
+    container = task["containerDefinitions"][0]
+    assert container["command"] == [{"api": "serve"}.get(role, role)]
+    assert task["requiresCompatibilities"] == ["FARGATE"]
+    secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
+    assert secrets["CONTEXTIQ_DATABASE_URL"].startswith("arn:aws:secretsmanager:")
+    env = {e["name"] for e in container["environment"]}
+    assert not env & secrets.keys()  # secrets never in plain environment
+
+
+def test_bedrock_policy_allows_invoking_only_the_configured_model() -> None:
+    policy = json.loads((DEPLOY / "ecs" / "iam-task-role-policy.json").read_text())
+    bedrock = next(s for s in policy["Statement"] if s["Sid"] == "InvokeTheConfiguredModel")
+    assert bedrock["Action"] == ["bedrock:InvokeModel"]
+    task = json.loads((DEPLOY / "ecs" / "task-definition-api.json").read_text())
+    llm = next(
+        e["value"]
+        for e in task["containerDefinitions"][0]["environment"]
+        if e["name"] == "CONTEXTIQ_LLM_URL"
+    )
+    model = llm.removeprefix("bedrock://").split("?")[0]
+    assert all(r.endswith(f"foundation-model/{model}") for r in bedrock["Resource"])
+
+
+# -- monitoring -------------------------------------------------------------------------------
+
+
+def _exported_names() -> set[str]:
+    names = set()
+    wrappers = [v for v in vars(metrics).values() if isinstance(v, MetricWrapperBase)]
+    for wrapper in wrappers:
+        for family in wrapper.describe():
+            names.add(family.name)
+            if family.type == "histogram":
+                names |= {f"{family.name}_{s}" for s in ("bucket", "count", "sum")}
+            if family.type == "counter":
+                names.add(f"{family.name}_total")
+    return names
+
+
+def _referenced(text: str) -> set[str]:
+    return set(re.findall(r"\bcontextiq_[a-z_]+\b", text))
+
+
+def test_alert_rules_cover_lag_errors_latency_and_the_breaker() -> None:
+    rules = yaml.safe_load((DEPLOY / "monitoring" / "alerts.yaml").read_text())
+    alerts = {r["alert"]: r for g in rules["groups"] for r in g["rules"]}
+    for rule in alerts.values():
+        assert rule["expr"] and rule["labels"]["severity"] and rule["annotations"]["summary"]
+    exprs = " ".join(r["expr"] for r in alerts.values())
+    for metric in (
+        "outbox_lag_seconds",
+        'status=~"5.."',
+        "histogram_quantile(0.99",
+        "llm_breaker_state",
+    ):
+        assert metric in exprs
+    assert _referenced(exprs) <= _exported_names()
+
+
+def test_grafana_dashboard_queries_exported_metrics() -> None:
+    dashboard = json.loads((DEPLOY / "monitoring" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert exprs and len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+    assert _referenced(" ".join(exprs)) <= _exported_names()
+    prometheus = yaml.safe_load((DEPLOY / "monitoring" / "prometheus.yml").read_text())
+    assert prometheus["rule_files"] == ["/etc/prometheus/alerts.yaml"]

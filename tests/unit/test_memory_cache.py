@@ -1,6 +1,8 @@
+"""What only the in-process cache does; what every cache does is in tests/contracts/."""
+
 import asyncio
 
-from contextiq.cache import MemoryCache, cache_from_url
+from contextiq.cache import MemoryCache
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.records import RecordResult
@@ -16,27 +18,6 @@ async def test_ttl_expiry_and_lru_eviction() -> None:
     await asyncio.sleep(0.06)
     assert await cache.get("a") is None
     assert await cache.get("c") == b"3"
-
-
-async def test_counters() -> None:
-    cache = cache_from_url("memory://")
-    assert await cache.get_int("n") == 0
-    assert [await cache.incr("n") for _ in range(3)] == [1, 2, 3]
-
-
-async def test_user_invalidation_orphans_only_that_users_entries() -> None:
-    recs = RecommendationCache(MemoryCache(), ttl_seconds=300)
-
-    async def key(user: str) -> str | None:
-        return await recs.key(user, await recs.catalog_generation(), "m1", 10)
-
-    await recs.put(await key("a"), b"A")
-    await recs.put(await key("b"), b"B")
-    await recs.invalidate_users(["a"])
-    assert await recs.get(await key("a")) is None
-    assert await recs.get(await key("b")) == b"B"
-    await recs.invalidate_catalog()
-    assert await recs.get(await key("b")) is None
 
 
 async def test_a_disabled_cache_stores_nothing() -> None:

@@ -1,6 +1,5 @@
 """The store's contract, on SQLite and on PostgreSQL through the same migrations."""
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,9 +13,7 @@ from contextiq.events.types import InteractionRecorded, decode_events
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
 from contextiq.store.tables import InteractionRow
-from tests.services import POSTGRES_HOST, POSTGRES_PORT, require
-
-ADMIN_URL = f"postgresql+asyncpg://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/test"
+from tests.integration.conftest import fresh_pg_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -28,21 +25,12 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield s
         await s.close()
         return
-    require(POSTGRES_HOST, POSTGRES_PORT, "PostgreSQL")
-    name = f"contextiq_{uuid.uuid4().hex[:10]}"
-    admin = Store(ADMIN_URL)
-    async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    await upgrade_async(url)
-    s = Store(url)
-    try:
-        yield s
-    finally:
-        await s.close()
-        async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-            await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        await admin.close()
+    async with fresh_pg_database() as url:
+        s = Store(url)
+        try:
+            yield s
+        finally:
+            await s.close()
 
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -35,7 +35,8 @@ export class ApiError extends Error {
 
 let apiKey: string | null = null;
 
-/** Write routes send this key as X-API-Key; the server only checks it when it has one set. */
+/** Every request sends this key (or user token) as `Authorization: Bearer`; the server checks it
+ * on writes, and on reads too when it runs with CONTEXTIQ_AUTH_REQUIRED=true. */
 export function setApiKey(key: string | null): void {
   apiKey = key && key.trim() ? key.trim() : null;
 }
@@ -73,7 +74,7 @@ export async function request<T>(
   const headers = new Headers(init.headers);
   headers.set("Accept", "application/json");
   if (init.body !== undefined) headers.set("Content-Type", "application/json");
-  if (apiKey && init.method && init.method !== "GET") headers.set("X-API-Key", apiKey);
+  if (apiKey && !headers.has("X-Admin-Key")) headers.set("Authorization", `Bearer ${apiKey}`);
   let response: Response;
   try {
     response = await fetch(`${base}${path}`, { ...init, headers });

@@ -1,11 +1,11 @@
-import { useEffect, useId, useState } from "react";
+import { useEffect, useState } from "react";
 import { setApiKey } from "../api/client";
+import { TextField } from "./TextField";
 
 const STORAGE_KEY = "contextiq.apiKey";
 
-/** Only needed when the server enforces an API key on write routes; kept for this browser tab. */
+/** Needed when the server checks keys (on writes, or on everything with auth required); kept for this browser tab. */
 export function ApiKeySettings() {
-  const inputId = useId();
   const [key, setKey] = useState(() => window.sessionStorage.getItem(STORAGE_KEY) ?? "");
 
   useEffect(() => {
@@ -17,19 +17,13 @@ export function ApiKeySettings() {
   return (
     <details className="settings">
       <summary>API key{key ? " (set)" : ""}</summary>
-      <div className="field">
-        <label htmlFor={inputId} className="field__label">
-          API key for write requests
-        </label>
-        <input
-          id={inputId}
-          type="password"
-          className="field__control"
-          value={key}
-          autoComplete="off"
-          onChange={(event) => setKey(event.target.value)}
-        />
-      </div>
+      <TextField
+        label="API key or user token (sent with every request)"
+        type="password"
+        value={key}
+        autoComplete="off"
+        onChange={setKey}
+      />
     </details>
   );
 }

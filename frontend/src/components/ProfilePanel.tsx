@@ -1,11 +1,22 @@
+import { ApiError } from "../api/client";
 import type { UserProfile } from "../api/types";
-import { formatCount, formatRelative, interactionPast, titleCase } from "../format";
+import {
+  INTERACTION_TYPES,
+  formatCount,
+  formatRelative,
+  interactionPast,
+  titleCase,
+} from "../format";
+import type { Resource } from "../hooks/useResource";
+import { Panel } from "./Panel";
+import { EmptyState, ErrorState, Loading } from "./States";
 
-const COUNT_ORDER = ["view", "like", "save", "share", "dislike", "skip"];
-
+/** Every known type, zeros included, then any the server counts that this build does not know. */
 function countEntries(counts: Record<string, number>): [string, number][] {
-  const known = COUNT_ORDER.map((type): [string, number] => [type, counts[type] ?? 0]);
-  const extra = Object.entries(counts).filter(([type]) => !COUNT_ORDER.includes(type));
+  const known = INTERACTION_TYPES.map((type): [string, number] => [type, counts[type] ?? 0]);
+  const extra = Object.entries(counts).filter(
+    ([type]) => !(INTERACTION_TYPES as string[]).includes(type),
+  );
   return [...known, ...extra];
 }
 
@@ -69,5 +80,37 @@ export function ProfileSummary({ profile }: { profile: UserProfile }) {
         </ul>
       )}
     </div>
+  );
+}
+
+/** The side panel: the fetched user's profile, or why there is none (yet). */
+export function ProfilePanel({
+  userId,
+  profile,
+}: {
+  userId: string | null;
+  profile: Resource<UserProfile>;
+}) {
+  const shown = profile.data?.user_id === userId ? profile.data : null;
+  return (
+    <Panel
+      title={<>Profile{userId ? <span className="panel__title-sub"> · {userId}</span> : null}</>}
+      variant="side"
+      aside
+    >
+      {!userId ? (
+        <p className="muted">The profile of the user you fetch appears here.</p>
+      ) : shown ? (
+        <ProfileSummary profile={shown} />
+      ) : profile.error instanceof ApiError && profile.error.status === 404 ? (
+        <EmptyState title="No history yet.">
+          A new user: recommendations start from what is popular.
+        </EmptyState>
+      ) : profile.error ? (
+        <ErrorState error={profile.error} onRetry={profile.reload} />
+      ) : (
+        <Loading label="Loading profile" rows={3} />
+      )}
+    </Panel>
   );
 }

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useEffectEvent, useState } from "react";
 
 export interface Resource<T> {
   data: T | null;
@@ -7,46 +7,55 @@ export interface Resource<T> {
   reload: () => void;
 }
 
+/** What the last finished request for `key` (at reload `generation`) brought back. */
+interface Outcome<T> {
+  key: string | null;
+  generation: number;
+  data: T | null;
+  error: Error | null;
+}
+
 /**
  * Loads data whenever `key` changes, cancelling stale requests so a slow answer never
- * overwrites a newer one. A null key means "nothing to load yet".
+ * overwrites a newer one. A null key means "nothing to load yet". While a new request runs the
+ * last data stays, so a refresh never blanks the screen; `loading` is derived, not stored.
  */
 export function useResource<T>(
   key: string | null,
   load: (signal: AbortSignal) => Promise<T>,
 ): Resource<T> {
-  const [data, setData] = useState<T | null>(null);
-  const [error, setError] = useState<Error | null>(null);
-  const [loading, setLoading] = useState(false);
   const [generation, setGeneration] = useState(0);
-  const loadRef = useRef(load);
-  loadRef.current = load;
+  const [outcome, setOutcome] = useState<Outcome<T>>({
+    key: null,
+    generation: 0,
+    data: null,
+    error: null,
+  });
+  const fetchFor = useEffectEvent(load);
+
+  // Nothing to load: forget the last answer (adjusting state while rendering, as React advises).
+  if (key === null && (outcome.data !== null || outcome.error !== null)) {
+    setOutcome({ key: null, generation, data: null, error: null });
+  }
 
   useEffect(() => {
-    if (key === null) {
-      setData(null);
-      setError(null);
-      setLoading(false);
-      return;
-    }
+    if (key === null) return;
     const controller = new AbortController();
-    setLoading(true);
-    setError(null);
-    loadRef
-      .current(controller.signal)
+    fetchFor(controller.signal)
       .then((value) => {
         if (controller.signal.aborted) return;
-        setData(value);
-        setLoading(false);
+        setOutcome({ key, generation, data: value, error: null });
       })
       .catch((cause: unknown) => {
         if (controller.signal.aborted) return;
-        setError(cause instanceof Error ? cause : new Error(String(cause)));
-        setLoading(false);
+        const error = cause instanceof Error ? cause : new Error(String(cause));
+        setOutcome((last) => ({ key, generation, data: last.data, error }));
       });
     return () => controller.abort();
   }, [key, generation]);
 
   const reload = useCallback(() => setGeneration((n) => n + 1), []);
-  return { data, error, loading, reload };
+  if (key === null) return { data: null, error: null, loading: false, reload };
+  const loading = outcome.key !== key || outcome.generation !== generation;
+  return { data: outcome.data, error: loading ? null : outcome.error, loading, reload };
 }

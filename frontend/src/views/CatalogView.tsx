@@ -2,9 +2,11 @@ import { useEffect, useId, useState } from "react";
 import { api } from "../api/client";
 import type { CategoryCount, Content } from "../api/types";
 import { CategorySelect } from "../components/CategorySelect";
+import { Panel } from "../components/Panel";
 import { SimilarItems } from "../components/SimilarItems";
 import { EmptyState, ErrorState, Loading } from "../components/States";
 import { Tags } from "../components/Tags";
+import { TextField } from "../components/TextField";
 import { formatCount, formatDateTime } from "../format";
 import { useResource } from "../hooks/useResource";
 
@@ -62,7 +64,6 @@ function CatalogItem({ item }: { item: Content }) {
 }
 
 export function CatalogView({ categories }: { categories: CategoryCount[] }) {
-  const searchId = useId();
   const [category, setCategory] = useState<string | null>(null);
   const [search, setSearch] = useState("");
   const [offset, setOffset] = useState(0);
@@ -86,34 +87,26 @@ export function CatalogView({ categories }: { categories: CategoryCount[] }) {
   const items = page.data?.items ?? [];
 
   return (
-    <section className="panel panel--wide" aria-labelledby="catalog-heading">
-      <div className="panel__header">
-        <h2 id="catalog-heading" className="panel__title">
-          Catalog
-        </h2>
-        {page.data ? (
-          <p className="panel__hint">
-            {total === 0
-              ? "No matches"
-              : `Showing ${formatCount(offset + 1)}–${formatCount(offset + items.length)} of ${formatCount(total)}`}
-          </p>
-        ) : null}
-      </div>
-
+    <Panel
+      title="Catalog"
+      variant="wide"
+      hint={
+        page.data
+          ? total === 0
+            ? "No matches"
+            : `Showing ${formatCount(offset + 1)}–${formatCount(offset + items.length)} of ${formatCount(total)}`
+          : null
+      }
+    >
       <form className="toolbar" role="search" onSubmit={(event) => event.preventDefault()}>
-        <div className="field field--grow">
-          <label htmlFor={searchId} className="field__label">
-            Search titles
-          </label>
-          <input
-            id={searchId}
-            type="search"
-            className="field__control"
-            value={search}
-            placeholder="Type to search"
-            onChange={(event) => setSearch(event.target.value)}
-          />
-        </div>
+        <TextField
+          label="Search titles"
+          grow
+          type="search"
+          value={search}
+          placeholder="Type to search"
+          onChange={setSearch}
+        />
         <CategorySelect categories={categories} value={category} onChange={setCategory} />
       </form>
 
@@ -157,6 +150,6 @@ export function CatalogView({ categories }: { categories: CategoryCount[] }) {
           Next →
         </button>
       </nav>
-    </section>
+    </Panel>
   );
 }

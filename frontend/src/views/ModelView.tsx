@@ -1,8 +1,10 @@
-import { type FormEvent, useEffect, useId, useRef, useState } from "react";
+import { type FormEvent, useEffect, useRef, useState } from "react";
 import { api } from "../api/client";
 import type { ModelStatus, ModelVersion } from "../api/types";
 import { MetricsChart } from "../components/MetricsChart";
+import { Panel } from "../components/Panel";
 import { EmptyState, ErrorState, Loading } from "../components/States";
+import { TextField } from "../components/TextField";
 import { formatCount, formatDateTime, formatRelative, formatScore, titleCase } from "../format";
 import { useResource } from "../hooks/useResource";
 
@@ -96,7 +98,6 @@ function HistoryTable({ history }: { history: ModelVersion[] }) {
 }
 
 function RetrainForm({ onStarted }: { onStarted: () => void }) {
-  const keyId = useId();
   const [adminKey, setAdminKey] = useState("");
   const [state, setState] = useState<{ kind: "idle" | "busy" | "done" | "error"; text?: string }>({
     kind: "idle",
@@ -122,20 +123,15 @@ function RetrainForm({ onStarted }: { onStarted: () => void }) {
 
   return (
     <form className="toolbar toolbar--retrain" onSubmit={submit}>
-      <div className="field field--grow">
-        <label htmlFor={keyId} className="field__label">
-          Admin key
-        </label>
-        <input
-          id={keyId}
-          type="password"
-          className="field__control"
-          value={adminKey}
-          autoComplete="off"
-          required
-          onChange={(event) => setAdminKey(event.target.value)}
-        />
-      </div>
+      <TextField
+        label="Admin key"
+        grow
+        type="password"
+        value={adminKey}
+        autoComplete="off"
+        required
+        onChange={setAdminKey}
+      />
       <button
         type="submit"
         className="button button--primary"
@@ -174,17 +170,17 @@ export function ModelView({ active }: { active: boolean }) {
 
   const status = models.data;
   return (
-    <section className="panel panel--wide" aria-labelledby="model-heading">
-      <div className="panel__header">
-        <h2 id="model-heading" className="panel__title">
-          Model
-        </h2>
-        {status?.training ? (
-          <p className="panel__hint">
+    <Panel
+      title="Model"
+      variant="wide"
+      hint={
+        status?.training ? (
+          <>
             <span className="spinner" aria-hidden="true" /> Training in progress
-          </p>
-        ) : null}
-      </div>
+          </>
+        ) : null
+      }
+    >
       {models.loading && !status ? (
         <Loading label="Loading model status" rows={3} />
       ) : models.error ? (
@@ -205,6 +201,6 @@ export function ModelView({ active }: { active: boolean }) {
           )}
         </>
       ) : null}
-    </section>
+    </Panel>
   );
 }

@@ -27,7 +27,7 @@ beforeAll(async () => {
     seen.push({
       method: req.method ?? "",
       url: req.url ?? "",
-      apiKey: req.headers["x-api-key"] as string | undefined,
+      apiKey: req.headers["authorization"] as string | undefined,
       body,
     });
     if (req.url?.startsWith("/api/v1/ok")) {
@@ -61,13 +61,13 @@ beforeEach(() => {
 });
 
 describe("request", () => {
-  it("returns the JSON body and sends the API key only on writes", async () => {
+  it("returns the JSON body and sends the API key as a bearer token on every call", async () => {
     setApiKey(" secret ");
     await expect(request("/ok?x=1", {}, base)).resolves.toEqual({ fine: true });
     await request("/ok", { method: "POST", body: JSON.stringify({ a: 1 }) }, base);
     expect(seen).toEqual([
-      { method: "GET", url: "/api/v1/ok?x=1", apiKey: undefined, body: "" },
-      { method: "POST", url: "/api/v1/ok", apiKey: "secret", body: '{"a":1}' },
+      { method: "GET", url: "/api/v1/ok?x=1", apiKey: "Bearer secret", body: "" },
+      { method: "POST", url: "/api/v1/ok", apiKey: "Bearer secret", body: '{"a":1}' },
     ]);
   });
 

@@ -10,8 +10,19 @@ from fastapi.staticfiles import StaticFiles
 
 from contextiq import __version__
 from contextiq.api.errors import documented, install_error_handlers
-from contextiq.api.routers import content, health, interactions, models, recommendations, users
+from contextiq.api.routers import (
+    audit,
+    content,
+    health,
+    interactions,
+    models,
+    recommendations,
+    users,
+)
 from contextiq.config import Settings
+from contextiq.observability.logs import configure_logging
+from contextiq.observability.setup import install_observability
+from contextiq.security.install import install_security
 from contextiq.services import Services, build_services
 from contextiq.store.migrate import upgrade_async
 
@@ -23,6 +34,7 @@ def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings)
         if settings.migrate_on_start:
             await upgrade_async(settings.database_url)
         services: Services = build_services(settings)
@@ -46,11 +58,19 @@ def create_app(settings: Settings, *, embedded_worker: bool | None = None) -> Fa
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["*"],
-            allow_headers=["*"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-API-Key",
+                "X-Admin-Key",
+                "X-Request-ID",
+            ],
         )
-    for module in (health, interactions, recommendations, users, content, models):
+    for module in (health, interactions, recommendations, users, content, models, audit):
         app.include_router(module.router, prefix="/api/v1")
+    install_security(app, settings)
+    install_observability(app, settings)
     if (STATIC_DIR / "index.html").exists():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="ui")
     return app

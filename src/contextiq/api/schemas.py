@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contextiq.config import Settings
 from contextiq.domain import Content, Interaction, InteractionType, interaction_weight
+from contextiq.observability.context import current_request_id
 
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")
@@ -67,6 +68,7 @@ class InteractionIn(BaseModel):
             if occurred.tzinfo
             else occurred.replace(tzinfo=UTC),
             duration_seconds=self.duration_seconds,
+            request_id=current_request_id(),
         )
 
 
@@ -221,3 +223,56 @@ class CategoriesResponse(BaseModel):
 
 class RetrainAccepted(BaseModel):
     status: Literal["started", "already_running"]
+
+
+class UserDeletion(BaseModel):
+    user_id: str
+    #: Rows and cache keys removed, per kind (interactions, stats, profile, snapshots, events,
+    #: cached_recommendations, cached_llm_scores).
+    removed: dict[str, int]
+
+
+class ExportedInteraction(BaseModel):
+    event_id: str
+    content_id: str
+    interaction_type: str
+    duration_seconds: float | None
+    weight: float
+    occurred_at: datetime
+
+
+class ExportedStat(BaseModel):
+    interaction_type: str
+    count: int
+    first_at: datetime
+    last_at: datetime
+
+
+class ExportedRecommendations(BaseModel):
+    model_version: str | None
+    items: list[dict[str, Any]]
+    served_at: datetime
+
+
+class UserExport(BaseModel):
+    user_id: str
+    first_recorded_at: datetime | None
+    interactions: list[ExportedInteraction]
+    stats: list[ExportedStat]
+    recommendations_served: list[ExportedRecommendations]
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str | None
+    status: int
+    details: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntryOut]
+    #: Pass as `before_id` for the next (older) page; None on the last page.
+    next_before_id: int | None

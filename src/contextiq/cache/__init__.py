@@ -1,20 +1,35 @@
-"""Cache backends behind one interface, chosen by `CONTEXTIQ_CACHE_URL`."""
+"""Cache backends behind one interface, opened by `CONTEXTIQ_CACHE_URL`."""
 
-from urllib.parse import urlsplit
+from typing import Protocol
 
+from contextiq.backends import SchemeRegistry
 from contextiq.cache.base import Cache, CacheUnavailable
 from contextiq.cache.memory import MemoryCache
 
-__all__ = ["Cache", "CacheUnavailable", "MemoryCache", "cache_from_url"]
+__all__ = ["CACHES", "Cache", "CacheUnavailable", "MemoryCache", "open_cache"]
 
 
-def cache_from_url(url: str, max_entries: int = 100_000) -> Cache:
-    """`memory://` (default) or `redis://host:port/db`."""
-    scheme = urlsplit(url).scheme
-    if scheme == "memory":
-        return MemoryCache(max_entries)
-    if scheme in {"redis", "rediss"}:
-        from contextiq.cache.redis import RedisCache
+class CacheFactory(Protocol):
+    def __call__(self, url: str, *, max_entries: int) -> Cache: ...
 
-        return RedisCache(url)
-    raise ValueError(f"unsupported cache URL scheme {scheme!r}; use memory:// or redis://")
+
+def _memory(url: str, *, max_entries: int) -> Cache:
+    """`memory://`: in-process, bounded to `max_entries`."""
+    return MemoryCache(max_entries)
+
+
+def _redis(url: str, *, max_entries: int) -> Cache:
+    """`redis://host:port/db` (`rediss://` for TLS): shared by every replica."""
+    from contextiq.cache.redis import RedisCache
+
+    return RedisCache(url)
+
+
+CACHES = SchemeRegistry[CacheFactory](
+    "cache", {"memory": _memory, "redis": _redis, "rediss": _redis}
+)
+
+
+def open_cache(url: str, max_entries: int = 100_000) -> Cache:
+    """The cache the URL names; `UnknownScheme` lists the known schemes otherwise."""
+    return CACHES.factory(url)(url, max_entries=max_entries)

@@ -28,6 +28,13 @@ class Cache(ABC):
     async def delete(self, key: str) -> None: ...
 
     @abstractmethod
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every key (entries and counters) starting with `prefix`; returns how many.
+
+        A scan: for erasing one user's keys, not for the request path.
+        """
+
+    @abstractmethod
     async def incr(self, key: str) -> int:
         """Atomically add one to an integer counter (created at 0) and return it."""
 

@@ -34,6 +34,13 @@ class MemoryCache(Cache):
 
     async def delete(self, key: str) -> None:
         self._entries.pop(key, None)
+        self._counters.pop(key, None)
+
+    async def delete_prefix(self, prefix: str) -> int:
+        keys = [k for k in (*self._entries, *self._counters) if k.startswith(prefix)]
+        for key in keys:
+            await self.delete(key)
+        return len(keys)
 
     async def incr(self, key: str) -> int:
         value = self._counters.get(key, 0) + 1

@@ -4,6 +4,7 @@ Calls fail fast (short socket timeouts) and raise `CacheUnavailable`, so a Redis
 outage costs a request milliseconds, not seconds; callers then serve uncached.
 """
 
+import re
 from collections.abc import Collection
 
 from redis.asyncio import Redis
@@ -48,6 +49,22 @@ class RedisCache(Cache):
             await self._redis.delete(key)
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(str(exc)) from exc
+
+    async def delete_prefix(self, prefix: str) -> int:
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"
+        deleted = 0
+        try:
+            batch: list[bytes] = []
+            async for key in self._redis.scan_iter(match=pattern, count=1_000):
+                batch.append(key)
+                if len(batch) >= 1_000:
+                    deleted += int(await self._redis.unlink(*batch))
+                    batch = []
+            if batch:
+                deleted += int(await self._redis.unlink(*batch))
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(str(exc)) from exc
+        return deleted
 
     async def incr(self, key: str) -> int:
         try:

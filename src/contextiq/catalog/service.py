@@ -9,12 +9,20 @@ this service; none of them does the steps itself.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from contextiq.domain import Content
 from contextiq.llm.item_vectors import ItemVectors
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.store.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Similar:
+    content: Content
+    #: The model's similarity; 0.0 for the same-category fallback.
+    score: float
 
 
 class CatalogService:
@@ -46,3 +54,21 @@ class CatalogService:
             return False
         await self.rec_cache.invalidate_catalog()
         return True
+
+    async def similar(self, content_id: str, limit: int) -> list[Similar] | None:
+        """Items like this one: by the model's embeddings, else from the same category.
+
+        None when the item does not exist.
+        """
+        content = await self.store.get_content(content_id)
+        if content is None:
+            return None
+        model = self.models.model
+        if model is not None and content_id in set(model.item_ids):
+            ranked = model.similar_items(content_id, limit * 2)
+            found = await self.store.get_contents([i for i, _ in ranked])
+            by_model = [Similar(found[i], s) for i, s in ranked if i in found][:limit]
+            if by_model:
+                return by_model
+        same, _ = await self.store.list_content(content.category, None, limit + 1, 0)
+        return [Similar(c, 0.0) for c in same if c.content_id != content_id][:limit]

@@ -1,8 +1,8 @@
 """The `contextiq` command line."""
 
 import asyncio
+import ipaddress
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
@@ -12,14 +12,17 @@ import typer
 import uvicorn
 
 from contextiq.cli.bootstrap import bootstrap, seed_demo, train, write_demo_files
+from contextiq.cli.keys import keys_app
 from contextiq.cli.ml import evaluate, offline_app
-from contextiq.config import Settings, get_settings
+from contextiq.config import InvalidSettings, Settings, get_settings
+from contextiq.observability.logs import configure_logging
 from contextiq.store.migrate import upgrade
 from contextiq.store.store import Store
 
 app = typer.Typer(help="Context IQ: personalized content recommendations.", no_args_is_help=True)
 app.add_typer(offline_app, name="offline", help="Batch experiments on CSV files.")
 app.command("evaluate")(evaluate)
+app.add_typer(keys_app, name="keys")
 
 
 def _say(message: str) -> None:
@@ -37,10 +40,23 @@ def _on_store(settings: Settings, work: Callable[[Store], Awaitable[None]]) -> N
     asyncio.run(run())
 
 
-def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def _settings() -> Settings:
+    """The process's settings; wrong ones end the command with a line each, not a traceback."""
+    try:
+        return get_settings()
+    except InvalidSettings as exc:
+        for line in str(exc).splitlines():
+            typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(2) from None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
 
 
 @app.command()
@@ -55,11 +71,20 @@ def serve(
     """Serve the API and web UI (with the in-process worker on local:// events)."""
     from contextiq.api.app import create_app
 
-    settings = get_settings()
+    settings = _settings()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    if not (settings.auth_required or settings.allow_open or is_loopback(bind_host)):
+        typer.echo(
+            f"error: refusing to serve on {bind_host} with authentication off: anyone who can "
+            "reach it could read every user's history. Set CONTEXTIQ_AUTH_REQUIRED=true (and "
+            "create keys with `contextiq keys create`), or CONTEXTIQ_ALLOW_OPEN=true to accept "
+            "an open server (docs/security.md).",
+            err=True,
+        )
+        raise typer.Exit(2)
     if bootstrap_first:
         bootstrap(settings, _say)
-    _logging()
-    bind_host, bind_port = host or settings.host, port or settings.port
+    configure_logging(settings)
     _say(f"==> serving on http://{bind_host}:{bind_port} (API docs at /docs)")
     # At "warning" uvicorn's access lines are dropped anyway; access_log=False skips building them.
     uvicorn.run(
@@ -68,6 +93,7 @@ def serve(
         port=bind_port,
         log_level="warning",
         access_log=False,
+        log_config=None,  # uvicorn's own lines go through ours (JSON or text, redacted)
     )
 
 
@@ -76,14 +102,13 @@ def worker() -> None:
     """Consume interaction events, update profiles and popularity, retrain and promote."""
     from contextiq.worker.runner import run_worker
 
-    _logging()
-    asyncio.run(run_worker(get_settings()))
+    asyncio.run(run_worker(_settings()))
 
 
 @app.command()
 def migrate() -> None:
     """Apply database migrations."""
-    upgrade(get_settings().database_url)
+    upgrade(_settings().database_url)
     _say("database is up to date")
 
 
@@ -115,7 +140,7 @@ def seed(
     if output_dir is not None:
         write_demo_files(output_dir, _say, seed_value, items, users, interactions)
         return
-    settings = get_settings()
+    settings = _settings()
     upgrade(settings.database_url)
     asyncio.run(seed_demo(settings, _say, seed_value, items, users, interactions, vectors))
 
@@ -155,7 +180,7 @@ def import_data(
     from contextiq.cli.imports import import_files, load
     from contextiq.data import importers
 
-    settings = get_settings()
+    settings = _settings()
     if kind is ImportFormat.FILES:
         if content is None and interactions is None:
             raise typer.BadParameter("give --content and/or --interactions")
@@ -181,7 +206,7 @@ def vectors_command() -> None:
     """Compute the item vectors `local://` scores with, for items that lack one (resumable)."""
     from contextiq.cli.bootstrap import compute_vectors
 
-    settings = get_settings()
+    settings = _settings()
     upgrade(settings.database_url)
     _on_store(settings, lambda store: compute_vectors(store, settings, _say))
 
@@ -189,7 +214,7 @@ def vectors_command() -> None:
 @app.command("train")
 def train_command() -> None:
     """Train on all stored interactions; promote the model if it is no worse."""
-    settings = get_settings()
+    settings = _settings()
     upgrade(settings.database_url)
     info = asyncio.run(train(settings))
     if info is None:
@@ -207,4 +232,36 @@ def openapi() -> None:
     """Print the OpenAPI schema (the web UI's types are generated from it)."""
     from contextiq.api.app import create_app
 
-    _say(json.dumps(create_app(Settings()).openapi(), indent=2, sort_keys=True))
+    _say(json.dumps(create_app(_settings()).openapi(), indent=2, sort_keys=True))
+
+
+models_app = typer.Typer(help="The model registry: list versions, roll back.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every trained version, oldest first, with its held-out metrics; * marks the active one."""
+    from contextiq.ml.registry import ModelRegistry
+
+    registry = ModelRegistry(_settings().model_dir)
+    active = registry.active_version()
+    for info in registry.versions():
+        mark = "*" if info.version == active else " "
+        metrics = " ".join(f"{k}={v:.4f}" for k, v in sorted(info.metrics.items()))
+        _say(f"{mark} {info.version}  {info.created_at}  {metrics}")
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[str, typer.Argument(help="a version from `models list`")],
+) -> None:
+    """Serve VERSION (a rollback, or a rejected candidate); every replica swaps to it in seconds."""
+    from contextiq.ml.registry import ModelRegistry
+
+    registry = ModelRegistry(_settings().model_dir)
+    try:
+        registry.promote(version)
+    except KeyError as exc:
+        raise typer.BadParameter(f"{exc.args[0]}; see `contextiq models list`") from exc
+    _say(f"{version} is now the active model")

@@ -5,7 +5,6 @@ Ratings map to interaction types (5 save, 4 like, 3 view, 1-2 dislike), so impor
 goes through the same weights as live traffic.
 """
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,28 +13,7 @@ from typing import Any
 
 from contextiq.config import Settings
 from contextiq.domain import Content, Interaction, InteractionType, interaction_weight
-
-ML100K_GENRES = [
-    "unknown",
-    "action",
-    "adventure",
-    "animation",
-    "children",
-    "comedy",
-    "crime",
-    "documentary",
-    "drama",
-    "fantasy",
-    "film-noir",
-    "horror",
-    "musical",
-    "mystery",
-    "romance",
-    "sci-fi",
-    "thriller",
-    "war",
-    "western",
-]
+from contextiq.ml import movielens
 
 
 @dataclass(slots=True)
@@ -68,66 +46,55 @@ def _rating_event(
     )
 
 
+def _category(genre: str) -> str:
+    """Lower case, and ML-100K's "Children's" is latest-small's "children"."""
+    return genre.lower().removesuffix("'s")
+
+
 def movielens_100k(path: Path, settings: Settings) -> Imported:
     out = Imported()
-    with (path / "u.item").open(encoding="latin-1") as f:
-        for line in f:
-            parts = line.rstrip("\n").split("|")
-            if len(parts) < 24:
-                continue
-            genres = [g for g, flag in zip(ML100K_GENRES, parts[5:24], strict=True) if flag == "1"]
-            out.contents.append(
-                Content(
-                    content_id=f"m{parts[0]}",
-                    title=parts[1],
-                    category=genres[0] if genres else "unknown",
-                    description=f"{parts[1]} ({', '.join(genres)})",
-                    tags=tuple(genres),
-                    metadata={"release_date": parts[2], "imdb_url": parts[4]},
-                )
+    for movie in movielens.ml100k_movies(path):
+        genres = [_category(g) for g in movie.genres]
+        out.contents.append(
+            Content(
+                content_id=f"m{movie.movie_id}",
+                title=movie.title,
+                category=genres[0] if genres else "unknown",
+                description=f"{movie.title} ({', '.join(genres)})",
+                tags=tuple(genres),
+                metadata={"release_date": movie.release_date, "imdb_url": movie.imdb_url},
             )
-    with (path / "u.data").open() as f:
-        for line in f:
-            user, item, rating, ts = line.split("\t")
-            out.interactions.append(
-                _rating_event(settings, "ml100k", user, item, float(rating), float(ts))
-            )
+        )
+    out.interactions.extend(
+        _rating_event(settings, "ml100k", r.user_id, r.movie_id, r.rating, r.timestamp)
+        for r in movielens.ml100k_ratings(path)
+    )
     return out
 
 
 def movielens_small(path: Path, settings: Settings) -> Imported:
     out = Imported()
     tags: dict[str, list[str]] = {}
-    with (path / "tags.csv").open(encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            bucket = tags.setdefault(row["movieId"], [])
-            tag = row["tag"].strip().lower()[:100]
-            if tag and tag not in bucket and len(bucket) < 20:
-                bucket.append(tag)
-    with (path / "movies.csv").open(encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            genres = [g.lower() for g in row["genres"].split("|") if g != "(no genres listed)"]
-            out.contents.append(
-                Content(
-                    content_id=f"m{row['movieId']}",
-                    title=row["title"][:500],
-                    category=genres[0] if genres else "unknown",
-                    description=f"{row['title']} ({', '.join(genres)})",
-                    tags=tuple(genres + tags.get(row["movieId"], []))[:50],
-                )
+    for row in movielens.latest_tags(path):
+        bucket = tags.setdefault(row.movie_id, [])
+        tag = row.tag.strip().lower()[:100]
+        if tag and tag not in bucket and len(bucket) < 20:
+            bucket.append(tag)
+    for movie in movielens.latest_movies(path):
+        genres = [_category(g) for g in movie.genres]
+        out.contents.append(
+            Content(
+                content_id=f"m{movie.movie_id}",
+                title=movie.title[:500],
+                category=genres[0] if genres else "unknown",
+                description=f"{movie.title} ({', '.join(genres)})",
+                tags=tuple(genres + tags.get(movie.movie_id, []))[:50],
             )
-    with (path / "ratings.csv").open(encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            out.interactions.append(
-                _rating_event(
-                    settings,
-                    "mlsmall",
-                    row["userId"],
-                    row["movieId"],
-                    float(row["rating"]),
-                    float(row["timestamp"]),
-                )
-            )
+        )
+    out.interactions.extend(
+        _rating_event(settings, "mlsmall", r.user_id, r.movie_id, r.rating, r.timestamp)
+        for r in movielens.latest_ratings(path)
+    )
     return out
 
 

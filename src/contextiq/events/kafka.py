@@ -21,6 +21,7 @@ from aiokafka.errors import CommitFailedError
 
 from contextiq.events.base import BusUnavailable, EventBus, Handler
 from contextiq.events.types import decode_events
+from contextiq.observability.events import record_consumer_lag
 from contextiq.store.records import OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,7 @@ class KafkaBus(EventBus):
     async def _consume_with(self, consumer: AIOKafkaConsumer, handler: Handler) -> None:
         while True:
             batches = await consumer.getmany(timeout_ms=500, max_records=self.max_records)
+            record_consumer_lag(consumer, batches)
             records = [r for rs in batches.values() for r in rs]
             if not records:
                 continue

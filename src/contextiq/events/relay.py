@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 from contextiq.events.base import EventBus
+from contextiq.observability.metrics import OUTBOX_PUBLISHED
 from contextiq.store.store import Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class OutboxRelay:
         async with self.store.claim_outbox(self.batch_size) as events:
             if events:
                 await self.bus.publish(events)
+                OUTBOX_PUBLISHED.inc(len(events))
             return len(events)
 
     async def run(self) -> None:

@@ -51,6 +51,7 @@ class InteractionRecorded:
             "weight": i.weight,
             "duration_seconds": i.duration_seconds,
             "occurred_at": i.occurred_at.isoformat(),
+            "request_id": i.request_id,
         }
 
     @classmethod
@@ -64,14 +65,54 @@ class InteractionRecorded:
                 weight=float(payload["weight"]),
                 occurred_at=datetime.fromisoformat(payload["occurred_at"]),
                 duration_seconds=payload.get("duration_seconds"),
+                request_id=payload.get("request_id"),
             )
         )
 
 
-#: Every event type; widen this union as event types are added.
-Event = InteractionRecorded
+@dataclass(frozen=True, slots=True)
+class UserDeleted:
+    """A user's data was erased; every consumer forgets them (stats, caches, next model).
 
-_DECODERS: dict[str, type[Event]] = {InteractionRecorded.type: InteractionRecorded}
+    `event_id` is random, never derived from the user id: it outlives the erasure in
+    `processed_events`.
+    """
+
+    type: ClassVar[str] = "user_deleted"
+    event_id: str
+    user_id: str
+    requested_at: datetime
+
+    @property
+    def key(self) -> str:
+        """Same partition as the user's interactions, so it arrives after them."""
+        return self.user_id
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "schema_version": SCHEMA_VERSION,
+            "event_id": self.event_id,
+            "user_id": self.user_id,
+            "requested_at": self.requested_at.isoformat(),
+        }
+
+    @classmethod
+    def from_wire(cls, payload: dict[str, Any]) -> "UserDeleted":
+        return cls(
+            event_id=payload["event_id"],
+            user_id=payload["user_id"],
+            requested_at=datetime.fromisoformat(payload["requested_at"]),
+        )
+
+
+#: Every event type; widen this union as event types are added.
+Event = InteractionRecorded | UserDeleted
+
+_DECODERS: dict[str, type[Event]] = {
+    InteractionRecorded.type: InteractionRecorded,
+    UserDeleted.type: UserDeleted,
+}
 
 
 def decode_event(payload: dict[str, Any]) -> Event:

@@ -11,7 +11,7 @@ from contextiq.llm.base import (
     ScorerUnavailable,
     UserContext,
 )
-from contextiq.llm.factory import build_scorer, build_scoring_service, policy_from_url
+from contextiq.llm.factory import SCORERS, build_scoring_service, open_scorer, policy_from_url
 from contextiq.llm.health import ScorerHealth
 from contextiq.llm.mix import MixedScore, mix_scores
 from contextiq.llm.prompt import PROMPT_VERSION
@@ -19,6 +19,7 @@ from contextiq.llm.service import ScoringPolicy, ScoringService
 
 __all__ = [
     "PROMPT_VERSION",
+    "SCORERS",
     "Candidate",
     "LLMScore",
     "LikedItem",
@@ -32,8 +33,8 @@ __all__ = [
     "ScoringPolicy",
     "ScoringService",
     "UserContext",
-    "build_scorer",
     "build_scoring_service",
     "mix_scores",
+    "open_scorer",
     "policy_from_url",
 ]

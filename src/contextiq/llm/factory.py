@@ -5,10 +5,12 @@ request and token budgets), `concurrency`, `batch` (candidates per call),
 `ttl` (cache seconds), `timeout` (seconds per call).
 """
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from contextiq.backends import SchemeRegistry
 from contextiq.cache.base import Cache
 from contextiq.llm.base import Scorer
 from contextiq.llm.service import ScoringPolicy, ScoringService
@@ -17,7 +19,6 @@ if TYPE_CHECKING:
     from contextiq.llm.item_vectors import ItemVectors
     from contextiq.store.store import Store
 
-SCHEMES = ("local", "bedrock", "openai", "none")
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -25,39 +26,35 @@ def _options(url: str) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
-def _scheme(url: str) -> str:
-    scheme = urlsplit(url).scheme
-    if scheme not in SCHEMES:
-        raise ValueError(f"unsupported LLM URL scheme {scheme!r}; use one of {', '.join(SCHEMES)}")
-    return scheme
+def _none(url: str, api_key: str | None) -> Scorer | None:
+    """`none://`: ML-only recommendations."""
+    return None
 
 
-def build_scorer(
-    url: str, api_key: str | None = None, vectors: "ItemVectors | None" = None
-) -> Scorer | None:
-    """The scorer the URL names, or None for `none://` (ML only).
+def _local(url: str, api_key: str | None, vectors: "ItemVectors | None" = None) -> Scorer | None:
+    """`local://`: the bundled model, in process; stored item vectors through `vectors`."""
+    from contextiq.llm.local import LocalScorer
 
-    `local://` reads stored item vectors through `vectors` when given (see `item_vectors`).
-    """
-    scheme = _scheme(url)
-    parts = urlsplit(url)
-    options = _options(url)
-    if scheme == "none":
-        return None
-    if scheme == "local":
-        from contextiq.llm.local import LocalScorer
+    return LocalScorer(vectors=vectors)
 
-        return LocalScorer(vectors=vectors)
-    if scheme == "bedrock":
-        from contextiq.llm.bedrock import BedrockScorer
 
-        # Model ids hold ':' and ARNs hold '/', so take the raw text, not the hostname.
-        model_id = unquote(parts.netloc + parts.path)
-        if not model_id:
-            raise ValueError("bedrock:// URL needs a model id: bedrock://MODEL_ID?region=R")
-        return BedrockScorer(model_id, options.get("region"), options.get("endpoint_url"))
+def _bedrock(url: str, api_key: str | None) -> Scorer | None:
+    """`bedrock://MODEL_ID?region=R[&endpoint_url=U]`: AWS credentials from the environment."""
+    from contextiq.llm.bedrock import BedrockScorer
+
+    parts, options = urlsplit(url), _options(url)
+    # Model ids hold ':' and ARNs hold '/', so take the raw text, not the hostname.
+    model_id = unquote(parts.netloc + parts.path)
+    if not model_id:
+        raise ValueError("bedrock:// URL needs a model id: bedrock://MODEL_ID?region=R")
+    return BedrockScorer(model_id, options.get("region"), options.get("endpoint_url"))
+
+
+def _openai(url: str, api_key: str | None) -> Scorer | None:
+    """`openai://HOST:PORT/v1?model=M[&tls=1]`: any OpenAI-compatible chat endpoint."""
     from contextiq.llm.openai_compat import OpenAICompatScorer
 
+    parts, options = urlsplit(url), _options(url)
     model = options.get("model")
     if not model or not parts.netloc:
         raise ValueError("openai:// URL needs a host and a model: openai://HOST:PORT/v1?model=M")
@@ -65,12 +62,37 @@ def build_scorer(
     return OpenAICompatScorer(f"{http}://{parts.netloc}{parts.path}", model, api_key)
 
 
+SCORERS = SchemeRegistry[Callable[[str, str | None], Scorer | None]](
+    "LLM", {"local": _local, "bedrock": _bedrock, "openai": _openai, "none": _none}
+)
+
+
+def open_scorer(
+    url: str, api_key: str | None = None, vectors: "ItemVectors | None" = None
+) -> Scorer | None:
+    """The scorer the URL names, or None for `none://`; `UnknownScheme` lists the known ones.
+
+    `local://` reads stored item vectors through `vectors` when given (llm/item_vectors.py).
+    """
+    factory = SCORERS.factory(url)
+    return _local(url, api_key, vectors) if factory is _local else factory(url, api_key)
+
+
+def item_vectors(url: str, store: "Store") -> "ItemVectors | None":
+    """Stored item vectors for the `local://` scorer; other providers read item texts."""
+    if SCORERS.factory(url) is not _local:
+        return None
+    from contextiq.llm.item_vectors import ItemVectors
+
+    return ItemVectors(store)
+
+
 def policy_from_url(url: str, budget_ms: int) -> ScoringPolicy:
     """Defaults by provider kind, then any overrides from the URL's query."""
-    scheme = _scheme(url)
+    SCORERS.factory(url)  # the same check as open_scorer, before any default is chosen
     options = _options(url)
     policy = ScoringPolicy(budget_ms=budget_ms)
-    if scheme == "local":
+    if urlsplit(url).scheme == "local":
         # One model thread does the work; large batches amortise the forward pass.
         policy = replace(policy, batch_size=1_000, max_concurrency=1)
     return replace(
@@ -84,15 +106,6 @@ def policy_from_url(url: str, budget_ms: int) -> ScoringPolicy:
     )
 
 
-def item_vectors(url: str, store: "Store") -> "ItemVectors | None":
-    """Stored item vectors for the `local://` scorer; other providers read item texts."""
-    if _scheme(url) != "local":
-        return None
-    from contextiq.llm.item_vectors import ItemVectors
-
-    return ItemVectors(store)
-
-
 def build_scoring_service(
     url: str,
     api_key: str | None,
@@ -101,7 +114,7 @@ def build_scoring_service(
     vectors: "ItemVectors | None" = None,
 ) -> ScoringService | None:
     """What the API and the worker hold: None means ML-only recommendations."""
-    scorer = build_scorer(url, api_key, vectors)
+    scorer = open_scorer(url, api_key, vectors)
     if scorer is None:
         return None
     return ScoringService(scorer, cache, policy_from_url(url, budget_ms))

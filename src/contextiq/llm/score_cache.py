@@ -56,6 +56,10 @@ class ScoreCache:
                 found[content_id] = LLMScore(score=float(score), reason=str(reason))
         return found
 
+    async def forget(self, ctx_hash: str) -> int:
+        """Drop every score cached for one user context; returns how many."""
+        return await self._cache.delete_prefix(f"{self._prefix}:{ctx_hash}:")
+
     async def put_many(self, ctx_hash: str, scores: dict[str, LLMScore]) -> None:
         try:
             await asyncio.gather(

@@ -23,6 +23,7 @@ from contextiq.llm.limits import RateBudget
 from contextiq.llm.prompt import PROMPT_VERSION
 from contextiq.llm.retry_policy import RetryPolicy, with_retries
 from contextiq.llm.score_cache import ScoreCache, context_hash
+from contextiq.observability.metrics import LLM_BUDGET_EXCEEDED, record_llm_call
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ class ScoringService:
             done, _ = await asyncio.wait({fill}, timeout=remaining)
             if fill in done and not fill.cancelled() and fill.exception() is None:
                 ready.update(fill.result())
+        if not fill.done():
+            LLM_BUDGET_EXCEEDED.labels(self.provider).inc()
         return ready
 
     async def precompute(
@@ -111,6 +114,14 @@ class ScoringService:
         if missing and user.recent:
             ready.update(await self._join_or_fill(user, ctx, missing))
         return ready
+
+    async def forget(self, user: UserContext) -> int:
+        """Drop the scores cached for this user's context (a user's data is being erased)."""
+        return await self._scores.forget(context_hash(user))
+
+    @property
+    def breaker_state(self) -> BreakerState:
+        return self._breaker.state
 
     def health(self) -> ScorerHealth:
         state = self._stats.state(self._breaker.state)
@@ -196,15 +207,18 @@ class ScoringService:
                 self._failed(exc)
                 raise
             except TimeoutError as exc:
-                self._failed(exc)
+                self._failed(exc, "timeout")
                 raise ScorerError("provider call timed out") from exc
             except Exception as exc:  # a provider bug must not escape as a 500
                 self._failed(exc)
                 raise ScorerError(f"provider call crashed: {exc!r}") from exc
             self._breaker.record_success()
-            self._stats.success((time.perf_counter() - started) * 1000)
+            elapsed = time.perf_counter() - started
+            self._stats.success(elapsed * 1000)
+            record_llm_call(self.provider, "ok", elapsed)
             return scores
 
-    def _failed(self, exc: BaseException) -> None:
+    def _failed(self, exc: BaseException, outcome: str = "error") -> None:
+        record_llm_call(self.provider, outcome)
         self._breaker.record_failure()
         self._stats.failure(f"{type(exc).__name__}: {exc}")

@@ -5,31 +5,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from contextiq.ml import movielens
 from contextiq.ml.base import ItemFeatures, WeightedInteraction
 
 DatasetFormat = Literal["ml-100k", "ml-latest-small", "lastfm", "csv"]
-
-_ML100K_GENRES = [
-    "unknown",
-    "Action",
-    "Adventure",
-    "Animation",
-    "Children's",
-    "Comedy",
-    "Crime",
-    "Documentary",
-    "Drama",
-    "Fantasy",
-    "Film-Noir",
-    "Horror",
-    "Musical",
-    "Mystery",
-    "Romance",
-    "Sci-Fi",
-    "Thriller",
-    "War",
-    "Western",
-]
 
 
 @dataclass(frozen=True)
@@ -40,36 +19,26 @@ class Dataset:
     has_timestamps: bool
 
 
+def _item(movie: movielens.Movie) -> ItemFeatures:
+    genres = movie.genres
+    return ItemFeatures(movie.movie_id, movie.title, genres[0] if genres else "", genres)
+
+
+def _interaction(rating: movielens.Rating) -> WeightedInteraction:
+    return WeightedInteraction(
+        rating.user_id, rating.movie_id, rating.rating, float(rating.timestamp)
+    )
+
+
 def load_ml100k(root: Path) -> Dataset:
-    interactions = []
-    for line in (root / "u.data").read_text().splitlines():
-        user, item, rating, stamp = line.split("\t")
-        interactions.append(WeightedInteraction(user, item, float(rating), float(stamp)))
-    items = []
-    for line in (root / "u.item").read_text(encoding="latin-1").splitlines():
-        fields = line.split("|")
-        genres = tuple(
-            g for g, flag in zip(_ML100K_GENRES, fields[5:], strict=False) if flag == "1"
-        )
-        items.append(ItemFeatures(fields[0], fields[1], genres[0] if genres else "", genres))
+    interactions = [_interaction(r) for r in movielens.ml100k_ratings(root)]
+    items = [_item(m) for m in movielens.ml100k_movies(root)]
     return Dataset(interactions, items, has_ratings=True, has_timestamps=True)
 
 
 def load_ml_latest_small(root: Path) -> Dataset:
-    with (root / "ratings.csv").open(newline="", encoding="utf-8") as f:
-        interactions = [
-            WeightedInteraction(
-                r["userId"], r["movieId"], float(r["rating"]), float(r["timestamp"])
-            )
-            for r in csv.DictReader(f)
-        ]
-    with (root / "movies.csv").open(newline="", encoding="utf-8") as f:
-        items = []
-        for r in csv.DictReader(f):
-            genres = tuple(g for g in r["genres"].split("|") if g != "(no genres listed)")
-            items.append(
-                ItemFeatures(r["movieId"], r["title"], genres[0] if genres else "", genres)
-            )
+    interactions = [_interaction(r) for r in movielens.latest_ratings(root)]
+    items = [_item(m) for m in movielens.latest_movies(root)]
     return Dataset(interactions, items, has_ratings=True, has_timestamps=True)
 
 

@@ -4,6 +4,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from contextiq.ml.metrics import ndcg_of_hits
+
 
 def holdout_positives(
     matrix: sp.csr_matrix, fraction: float, seed: int, min_positives: int = 3
@@ -47,9 +49,6 @@ def ranked_unseen(
 
 def ranking_ndcg(ranked: np.ndarray, held: sp.csr_matrix) -> float:
     """Mean binary nDCG of per-row rankings (from `ranked_unseen`) over rows with held items."""
-    k = ranked.shape[1]
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    ideal = np.cumsum(discounts)
     entries = held.tocoo()
     rows, cols = entries.row[entries.data != 0], entries.col[entries.data != 0]
     counts = np.bincount(rows, minlength=held.shape[0])
@@ -59,8 +58,7 @@ def ranking_ndcg(ranked: np.ndarray, held: sp.csr_matrix) -> float:
     width = held.shape[1]
     relevant = rows.astype(np.int64) * width + cols  # one key per (row, item) held out
     hits = np.isin(users[:, None] * width + ranked[users], relevant)
-    n_relevant = np.minimum(counts[users], k)
-    return float(((hits * discounts).sum(axis=1) / ideal[n_relevant - 1]).mean())
+    return float(ndcg_of_hits(hits, counts[users], ranked.shape[1]).mean())
 
 
 def holdout_ndcg(

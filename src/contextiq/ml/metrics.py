@@ -1,6 +1,5 @@
 """Ranking and rating metrics; definitions are written out in docs/evaluation.md."""
 
-import math
 from collections.abc import Collection, Sequence
 
 import numpy as np
@@ -23,13 +22,25 @@ def hit_rate_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> f
     return 1.0 if any(_hits(ranked, relevant, k)) else 0.0
 
 
+def ndcg_of_hits(
+    hits: npt.NDArray[np.bool_], n_relevant: npt.NDArray[np.int64], k: int
+) -> npt.NDArray[np.float64]:
+    """Binary-relevance nDCG@k per row of a hit matrix (row i: which of its top <= k items are
+    relevant, best first; it has `n_relevant[i]` >= 1 relevant items in all). The ideal list
+    puts min(k, n_relevant) hits first. The one definition: lists and matrices both use it."""
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = np.cumsum(discounts)
+    dcg = (hits * discounts[: hits.shape[1]]).sum(axis=1)
+    result: npt.NDArray[np.float64] = dcg / ideal[np.minimum(n_relevant, k) - 1]
+    return result
+
+
 def ndcg_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
-    """Binary-relevance nDCG; the ideal list puts min(k, |relevant|) hits first."""
+    """Binary-relevance nDCG of one ranked list; 0 without relevant items."""
     if not relevant:
         return 0.0
-    dcg = sum(1.0 / math.log2(i + 2) for i, hit in enumerate(_hits(ranked, relevant, k)) if hit)
-    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(k, len(relevant))))
-    return dcg / ideal
+    hits = np.array([_hits(ranked, relevant, k)], dtype=bool).reshape(1, -1)
+    return float(ndcg_of_hits(hits, np.array([len(relevant)]), k)[0])
 
 
 def average_precision_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:

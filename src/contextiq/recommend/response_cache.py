@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Collection
 
 from contextiq.cache.base import Cache
 from contextiq.cache.shared_read import SharedRead
+from contextiq.observability.metrics import CACHE_LOOKUPS
 
 log = logging.getLogger(__name__)
 CATALOG_GENERATION = "gen:catalog"
@@ -62,10 +63,12 @@ class RecommendationCache:
         if key is None:
             return None
         try:
-            return await self.cache.get(key)
+            value = await self.cache.get(key)
         except Exception as exc:
             self._failed(exc)
-            return None
+            value = None
+        CACHE_LOOKUPS.labels("miss" if value is None else "hit").inc()
+        return value
 
     async def put(self, key: str | None, value: bytes, ttl_seconds: float | None = None) -> None:
         if key is None:
@@ -80,6 +83,17 @@ class RecommendationCache:
             await self.cache.incr_many([f"gen:user:{u}" for u in user_ids])
         except Exception as exc:
             self._failed(exc)
+
+    async def forget_users(self, user_ids: Collection[str]) -> int:
+        """Erase users' cached lists and counters; an outage raises, since erasure must know.
+
+        Returns how many cached lists went.
+        """
+        removed = 0
+        for user_id in user_ids:
+            removed += await self.cache.delete_prefix(f"recs:{user_id}:")
+            await self.cache.delete(f"gen:user:{user_id}")
+        return removed
 
     async def invalidate_catalog(self) -> None:
         await self._bump(CATALOG_GENERATION)

@@ -19,6 +19,10 @@ class SnapshotRecorder:
         if len(self._buffer) < self.max_buffer:
             self._buffer.append((user_id, model_version, items))
 
+    def forget(self, user_id: str) -> None:
+        """Drop a user's snapshots not written yet (their data is being erased)."""
+        self._buffer = [s for s in self._buffer if s[0] != user_id]
+
     async def flush(self) -> None:
         batch, self._buffer = self._buffer, []
         try:

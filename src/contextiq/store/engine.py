@@ -1,11 +1,13 @@
 """Async engines for SQLite (embedded) and PostgreSQL (at scale), picked by URL."""
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from contextiq.backends import SchemeRegistry
 
 
 def normalize_url(url: str) -> str:
@@ -17,20 +19,27 @@ def normalize_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
-def create_engine(url: str, statement_timeout_ms: int = 5_000) -> AsyncEngine:
-    url = normalize_url(url)
+class EngineFactory(Protocol):
+    def __call__(self, url: str, *, statement_timeout_ms: int) -> AsyncEngine: ...
+
+
+def _sqlite(url: str, *, statement_timeout_ms: int) -> AsyncEngine:
+    """`sqlite:///path/to.db`: embedded, one writer at a time."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _postgresql(url: str, *, statement_timeout_ms: int) -> AsyncEngine:
+    """`postgresql://user@host:port/db`: many writers, replicas, `SKIP LOCKED` outbox claims."""
     return create_async_engine(
         url,
         # Sized for a replica's concurrent requests: overflow connections are opened and
         # closed per checkout, which costs more than the query. No pre-ping round trip:
-        # a connection that died is invalidated and the store retries (store/retry.py).
+        # a connection that died is invalidated and the store retries (store/transient.py).
         pool_size=20,
         max_overflow=10,
         pool_recycle=1800,
@@ -44,6 +53,23 @@ def create_engine(url: str, statement_timeout_ms: int = 5_000) -> AsyncEngine:
             },
         },
     )
+
+
+DATABASES = SchemeRegistry[EngineFactory](
+    "database",
+    {
+        "sqlite": _sqlite,
+        "sqlite+aiosqlite": _sqlite,
+        "postgresql": _postgresql,
+        "postgresql+asyncpg": _postgresql,
+    },
+)
+
+
+def create_engine(url: str, statement_timeout_ms: int = 5_000) -> AsyncEngine:
+    """The engine the URL names; `UnknownScheme` lists the known schemes otherwise."""
+    factory = DATABASES.factory(url)
+    return factory(normalize_url(url), statement_timeout_ms=statement_timeout_ms)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

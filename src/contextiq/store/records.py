@@ -1,6 +1,6 @@
 """Plain results the store hands back, independent of SQLAlchemy rows."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -59,3 +59,17 @@ class ModelVersion:
     n_items: int
     n_interactions: int
     train_seconds: float
+
+    def as_served(self, serving: str | None) -> "ModelVersion":
+        """This row with the status the model registry gives it.
+
+        The registry's ACTIVE file (model_dir) decides which version serves: every replica loads
+        what it names. A row is the training history (metrics, sizes, the verdict) written after
+        the promotion, so its own "active" can be stale: another process promoted since, the
+        writer died between promoting and recording, or an operator rolled ACTIVE back.
+        """
+        if self.version == serving:
+            return replace(self, status="active")
+        if self.status == "active":
+            return replace(self, status="retired")
+        return self

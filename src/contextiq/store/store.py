@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from contextiq.domain import POSITIVE_TYPES, Content, Interaction
-from contextiq.events.types import Event, InteractionRecorded
+from contextiq.events.types import Event, InteractionRecorded, UserDeleted
 from contextiq.store.bulk import BulkLoader, Indexes, PostgresLoader, SqliteLoader
 from contextiq.store.engine import create_engine
 from contextiq.store.records import (
@@ -179,11 +179,13 @@ class Store:
         if category:
             stmt = stmt.where(ContentRow.category == category)
         if query:
-            pattern = f"%{query.lower()}%"
+            # The search is plain text: `%` and `_` match themselves, not any characters.
+            escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
             stmt = stmt.where(
                 or_(
-                    func.lower(ContentRow.title).like(pattern),
-                    func.lower(ContentRow.content_id).like(pattern),
+                    func.lower(ContentRow.title).like(pattern, escape="\\"),
+                    func.lower(ContentRow.content_id).like(pattern, escape="\\"),
                 )
             )
         async with self.sessions() as session:
@@ -322,13 +324,16 @@ class Store:
 
     @staticmethod
     async def _mark_published(session: AsyncSession, events: list[OutboxEvent]) -> None:
-        if events:
+        """Mark rows sent; a sent deletion is removed instead, as it names the erased user."""
+        outbox = cast(Table, OutboxRow.__table__)
+        erasures = [e.id for e in events if e.payload.get("type") == UserDeleted.type]
+        if erasures:
+            await session.execute(delete(outbox).where(outbox.c.id.in_(erasures)))
+        sent = [e.id for e in events if e.id not in erasures]
+        if sent:
             # Core, like the inserts: the ORM's UPDATE path evaluates its criteria per call.
-            outbox = cast(Table, OutboxRow.__table__)
             await session.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([e.id for e in events]))
-                .values(published_at=utcnow())
+                update(outbox).where(outbox.c.id.in_(sent)).values(published_at=utcnow())
             )
 
     @retry_transient()
@@ -342,6 +347,19 @@ class Store:
                 )
                 or 0
             )
+
+    @retry_transient()
+    async def outbox_backlog(self) -> tuple[int, datetime | None]:
+        """Unpublished rows and when the oldest was written: the relay's lag."""
+        async with self.sessions() as session:
+            row = (
+                await session.execute(
+                    select(func.count(), func.min(OutboxRow.created_at)).where(
+                        OutboxRow.published_at.is_(None)
+                    )
+                )
+            ).one()
+        return int(row[0] or 0), as_utc(row[1]) if row[1] is not None else None
 
     async def purge_published_outbox(self, older_than: datetime) -> int:
         async with self.sessions.begin() as session:
@@ -377,6 +395,10 @@ class Store:
             if interactions:
                 await self._add_user_stats(session, interactions)
                 await self._add_popularity(session, interactions)
+            # After the interactions: whatever the store holds about the user when the
+            # deletion is applied goes, including events that raced with it.
+            for user_id in dict.fromkeys(e.user_id for e in fresh if isinstance(e, UserDeleted)):
+                await self._erase_user(session, user_id)
         return fresh
 
     async def _add_user_stats(self, session: AsyncSession, items: list[Interaction]) -> None:
@@ -638,6 +660,104 @@ class Store:
                     for c, d, v in rows
                 ],
             )
+
+    # -- a user's data: erasure and export ----------------------------------------------------
+
+    async def delete_user(self, erasure: UserDeleted) -> dict[str, int]:
+        """Erase a user's rows and queue the deletion for every consumer, in one transaction.
+
+        Returns how many rows went, per kind. Aggregate popularity keeps their share: it
+        names no one.
+        """
+        async with self.sessions.begin() as session:
+            removed = await self._erase_user(session, erasure.user_id)
+            await session.execute(
+                self._insert(OutboxRow),
+                {
+                    "event_id": erasure.event_id,
+                    "key": erasure.key,
+                    "payload": erasure.to_wire(),
+                    "created_at": utcnow(),
+                    "published_at": None,
+                },
+            )
+        return removed
+
+    async def _erase_user(self, session: AsyncSession, user_id: str) -> dict[str, int]:
+        event_ids = list(
+            await session.scalars(
+                select(InteractionRow.event_id).where(InteractionRow.user_id == user_id)
+            )
+        )
+        for chunk in _chunks(event_ids):
+            await session.execute(delete(ProcessedEvent).where(ProcessedEvent.event_id.in_(chunk)))
+        outbox = select(OutboxRow.id).where(OutboxRow.key == user_id)
+        if self.dialect == "postgresql":
+            # Rows a relay holds right now are being delivered to this very handler (or will
+            # be deleted by the relay once sent); waiting on them could deadlock.
+            outbox = outbox.with_for_update(skip_locked=True)
+        removed: dict[str, int] = {}
+        for name, stmt in (
+            ("interactions", delete(InteractionRow).where(InteractionRow.user_id == user_id)),
+            ("stats", delete(UserStats).where(UserStats.user_id == user_id)),
+            ("profile", delete(User).where(User.user_id == user_id)),
+            (
+                "snapshots",
+                delete(RecommendationSnapshot).where(RecommendationSnapshot.user_id == user_id),
+            ),
+            ("events", delete(OutboxRow).where(OutboxRow.id.in_(outbox.scalar_subquery()))),
+        ):
+            result = await session.execute(stmt)
+            removed[name] = int(result.rowcount)  # type: ignore[attr-defined]
+        return removed
+
+    async def user_export(self, user_id: str) -> dict[str, Any]:
+        """Every row held about a user, as plain JSON-ready values."""
+        async with self.sessions() as session:
+            user = await session.get(User, user_id)
+            interactions = await session.scalars(
+                select(InteractionRow)
+                .where(InteractionRow.user_id == user_id)
+                .order_by(InteractionRow.id)
+            )
+            stats = await session.scalars(select(UserStats).where(UserStats.user_id == user_id))
+            snapshots = await session.scalars(
+                select(RecommendationSnapshot)
+                .where(RecommendationSnapshot.user_id == user_id)
+                .order_by(RecommendationSnapshot.id)
+            )
+            return {
+                "user_id": user_id,
+                "first_recorded_at": as_utc(user.created_at).isoformat() if user else None,
+                "interactions": [
+                    {
+                        "event_id": r.event_id,
+                        "content_id": r.content_id,
+                        "interaction_type": r.interaction_type,
+                        "duration_seconds": r.duration_seconds,
+                        "weight": r.weight,
+                        "occurred_at": as_utc(r.occurred_at).isoformat(),
+                    }
+                    for r in interactions
+                ],
+                "stats": [
+                    {
+                        "interaction_type": r.interaction_type,
+                        "count": r.count,
+                        "first_at": as_utc(r.first_at).isoformat(),
+                        "last_at": as_utc(r.last_at).isoformat(),
+                    }
+                    for r in stats
+                ],
+                "recommendations_served": [
+                    {
+                        "model_version": r.model_version,
+                        "items": r.items,
+                        "served_at": as_utc(r.created_at).isoformat(),
+                    }
+                    for r in snapshots
+                ],
+            }
 
     # -- models and snapshots ------------------------------------------------------------------
 

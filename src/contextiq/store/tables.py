@@ -99,6 +99,7 @@ class OutboxRow(Base):
             postgresql_where=text("published_at IS NULL"),
             sqlite_where=text("published_at IS NULL"),
         ),
+        Index("ix_outbox_key", "key"),  # a user's deletion finds their events
     )
 
 
@@ -189,3 +190,33 @@ class ItemVectorRow(Base):
     digest: Mapped[str] = mapped_column(String(32))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime]
+
+
+class ApiKeyRow(Base):
+    """A stored API key: only a hash of its secret part is kept."""
+
+    __tablename__ = "api_keys"
+
+    name: Mapped[str] = mapped_column(ID, primary_key=True)
+    #: The public part of the key (`ciq_<key_id>_<secret>`), to find the row without the secret.
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditRow(Base):
+    """Who did what, when: every admin action, kept apart from what it changed."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[int] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_audit_log_at", "at"),)

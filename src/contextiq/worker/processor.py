@@ -1,11 +1,13 @@
-"""Applies interaction events exactly once and decides when to retrain."""
+"""Applies events exactly once (interactions, user deletions) and decides when to retrain."""
 
 import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from contextiq.events.types import Event
+from contextiq.events.types import Event, UserDeleted
+from contextiq.observability.events import record_applied
+from contextiq.observability.metrics import TRAINING_DURATION
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.store.store import Store
 
@@ -44,12 +46,15 @@ class Retrainer:
 
     async def _round(self) -> None:
         pending = self.events_since_training
+        started = time.perf_counter()
         try:
             await self._train()
             self.events_since_training -= pending
             self.last_trained_at = time.time()
+            TRAINING_DURATION.labels("completed").observe(time.perf_counter() - started)
         except Exception:
             log.exception("training failed; the current model keeps serving")
+            TRAINING_DURATION.labels("failed").observe(time.perf_counter() - started)
         finally:
             self.training = False
 
@@ -82,11 +87,19 @@ class EventProcessor:
 
     async def handle(self, events: list[Event]) -> None:
         fresh = await self.store.apply_events(events)
+        record_applied(events, fresh)
         if not fresh:
             return
         self.applied += len(fresh)
-        users = {e.key for e in fresh}
+        erased = {e.user_id for e in fresh if isinstance(e, UserDeleted)}
+        users = {e.key for e in fresh} - erased
+        if erased:
+            # The store forgot them in `apply_events`; the next trained model will too.
+            try:
+                await self.cache.forget_users(erased)
+            except Exception as exc:  # a redelivery would not retry it: the events are applied
+                log.warning("could not erase %d users' cached lists: %s", len(erased), exc)
         await self.cache.invalidate_users(users)
         self.retrainer.count(len(fresh))
-        if self.users_changed is not None:
+        if self.users_changed is not None and users:
             self.users_changed(users)

@@ -5,6 +5,9 @@ import logging
 import signal
 
 from contextiq.config import Settings
+from contextiq.observability.logs import configure_logging
+from contextiq.observability.setup import serve_worker_metrics
+from contextiq.security.redact import install_redaction
 from contextiq.services import build_services
 from contextiq.store.migrate import upgrade_async
 
@@ -12,8 +15,11 @@ log = logging.getLogger(__name__)
 
 
 async def run_worker(settings: Settings) -> None:
+    configure_logging(settings)
+    metrics_server = serve_worker_metrics(settings)
     if settings.migrate_on_start:
         await upgrade_async(settings.database_url)
+    install_redaction(settings)
     services = build_services(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -25,3 +31,5 @@ async def run_worker(settings: Settings) -> None:
         await stop.wait()
     finally:
         await services.stop()
+        if metrics_server is not None:
+            metrics_server.shutdown()

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
 
-from contextiq.api.deps import ServicesDep, WriteAccess
+from contextiq.api.deps import CatalogServiceDep, StoreDep
 from contextiq.api.errors import ApiError, documented
 from contextiq.api.schemas import (
     CategoriesResponse,
@@ -18,8 +18,11 @@ from contextiq.api.schemas import (
     UpsertResult,
 )
 from contextiq.domain import Content
+from contextiq.security import Access, allow
 
-router = APIRouter(tags=["content"], responses=documented(401, 404))
+router = APIRouter(tags=["content"], responses=documented(401, 403, 404, 429))
+READ = [allow(Access.READ)]
+CATALOG = [allow(Access.CATALOG)]
 MAX_UPSERT = 1_000
 
 
@@ -36,9 +39,13 @@ def _out(c: Content) -> ContentOut:
     )
 
 
-@router.get("/content", response_model=ContentPage)
+def _not_found(content_id: str) -> ApiError:
+    return ApiError(404, "content_not_found", f"content {content_id!r} does not exist")
+
+
+@router.get("/content", response_model=ContentPage, dependencies=READ)
 async def list_content(
-    services: ServicesDep,
+    store: StoreDep,
     category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     q: Annotated[
         str | None, Query(min_length=1, max_length=200, description="title search")
@@ -46,78 +53,65 @@ async def list_content(
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> ContentPage:
-    items, total = await services.store.list_content(category, q, limit, offset)
+    items, total = await store.list_content(category, q, limit, offset)
     return ContentPage(items=[_out(c) for c in items], total=total, limit=limit, offset=offset)
 
 
-@router.put("/content", response_model=UpsertResult, dependencies=[WriteAccess])
+@router.put("/content", response_model=UpsertResult, dependencies=CATALOG)
 async def upsert_content(
-    services: ServicesDep,
+    catalog: CatalogServiceDep,
     items: Annotated[list[ContentIn], Body(max_length=MAX_UPSERT)],
 ) -> UpsertResult:
     """Insert or replace up to 1,000 items; new items are recommendable at once."""
-    count = await services.catalog_service.upsert([i.to_content() for i in items])
-    return UpsertResult(upserted=count)
+    return UpsertResult(upserted=await catalog.upsert([i.to_content() for i in items]))
 
 
-@router.get("/categories", response_model=CategoriesResponse)
-async def categories(services: ServicesDep) -> CategoriesResponse:
+@router.get("/categories", response_model=CategoriesResponse, dependencies=READ)
+async def categories(store: StoreDep) -> CategoriesResponse:
     return CategoriesResponse(
-        categories=[
-            CategoryCount(category=c, count=n) for c, n in await services.store.categories()
-        ]
+        categories=[CategoryCount(category=c, count=n) for c, n in await store.categories()]
     )
 
 
-@router.get("/content/{content_id}", response_model=ContentOut)
-async def get_content(
-    content_id: Annotated[Identifier, Path()], services: ServicesDep
-) -> ContentOut:
-    content = await services.store.get_content(content_id)
+@router.get("/content/{content_id}", response_model=ContentOut, dependencies=READ)
+async def get_content(content_id: Annotated[Identifier, Path()], store: StoreDep) -> ContentOut:
+    content = await store.get_content(content_id)
     if content is None:
-        raise ApiError(404, "content_not_found", f"content {content_id!r} does not exist")
+        raise _not_found(content_id)
     return _out(content)
 
 
 @router.delete(
-    "/content/{content_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[WriteAccess]
+    "/content/{content_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=CATALOG
 )
 async def delete_content(
-    content_id: Annotated[Identifier, Path()], services: ServicesDep
+    content_id: Annotated[Identifier, Path()], catalog: CatalogServiceDep
 ) -> Response:
     """Remove an item from the catalogue; past interactions with it are kept."""
-    if not await services.catalog_service.delete(content_id):
-        raise ApiError(404, "content_not_found", f"content {content_id!r} does not exist")
+    if not await catalog.delete(content_id):
+        raise _not_found(content_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/content/{content_id}/similar", response_model=SimilarResponse)
+@router.get("/content/{content_id}/similar", response_model=SimilarResponse, dependencies=READ)
 async def similar_content(
     content_id: Annotated[Identifier, Path()],
-    services: ServicesDep,
+    catalog: CatalogServiceDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> SimilarResponse:
     """Items like this one: by the model's embeddings, else from the same category."""
-    content = await services.store.get_content(content_id)
-    if content is None:
-        raise ApiError(404, "content_not_found", f"content {content_id!r} does not exist")
-    model = services.models.model
-    items: list[SimilarItem] = []
-    if model is not None and content_id in set(model.item_ids):
-        ranked = model.similar_items(content_id, limit * 2)
-        found = await services.store.get_contents([i for i, _ in ranked])
-        items = [
+    similar = await catalog.similar(content_id, limit)
+    if similar is None:
+        raise _not_found(content_id)
+    return SimilarResponse(
+        content_id=content_id,
+        items=[
             SimilarItem(
-                content_id=i, title=found[i].title, category=found[i].category, score=round(s, 4)
+                content_id=s.content.content_id,
+                title=s.content.title,
+                category=s.content.category,
+                score=round(s.score, 4),
             )
-            for i, s in ranked
-            if i in found
-        ][:limit]
-    if not items:
-        same, _ = await services.store.list_content(content.category, None, limit + 1, 0)
-        items = [
-            SimilarItem(content_id=c.content_id, title=c.title, category=c.category, score=0.0)
-            for c in same
-            if c.content_id != content_id
-        ][:limit]
-    return SimilarResponse(content_id=content_id, items=items)
+            for s in similar
+        ],
+    )

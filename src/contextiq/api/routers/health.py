@@ -6,9 +6,11 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter
 
 from contextiq import __version__
-from contextiq.api.deps import ServicesDep
+from contextiq.api.deps import BusDep, CacheDep, ModelsDep, RelayDep, RescorerDep, StoreDep
 from contextiq.api.schemas import DependencyStatus, HealthResponse
-from contextiq.services import Services
+from contextiq.llm import ScoringService
+from contextiq.security import Access, allow
+from contextiq.security.redact import redact
 
 router = APIRouter(tags=["health"])
 
@@ -18,35 +20,43 @@ async def _probe(backend: str, check: Callable[[], Awaitable[object]]) -> Depend
     try:
         await check()
     except Exception as exc:
-        return DependencyStatus(status="down", backend=backend, detail=str(exc)[:200])
+        return DependencyStatus(status="down", backend=backend, detail=redact(str(exc))[:200])
     latency = (time.perf_counter() - started) * 1000
     return DependencyStatus(status="ok", backend=backend, latency_ms=round(latency, 2))
 
 
-def _llm_status(services: Services) -> DependencyStatus:
-    if services.rescorer is None:
+def _llm_status(rescorer: ScoringService | None) -> DependencyStatus:
+    if rescorer is None:
         return DependencyStatus(status="ok", backend="none", detail="ML scores only")
-    health = services.rescorer.health()
+    health = rescorer.health()
     return DependencyStatus(
         status="ok" if health.state == "ok" else "degraded",
         backend=f"{health.provider}:{health.model}",
-        detail=health.state if health.detail is None else f"{health.state}: {health.detail}",
+        detail=health.state
+        if health.detail is None
+        else redact(f"{health.state}: {health.detail}"),
         latency_ms=health.p50_latency_ms,
     )
 
 
-@router.get("/health", response_model=HealthResponse)
-async def health(services: ServicesDep) -> HealthResponse:
+@router.get("/health", response_model=HealthResponse, dependencies=[allow(Access.PUBLIC)])
+async def health(
+    store: StoreDep,
+    cache: CacheDep,
+    bus: BusDep,
+    relay: RelayDep,
+    models: ModelsDep,
+    rescorer: RescorerDep,
+) -> HealthResponse:
     deps = {
-        "database": await _probe(services.store.backend, services.store.ping),
-        "cache": await _probe(services.cache.backend, services.rec_cache.cache.ping),
-        "events": await _probe(services.bus.backend, services.bus.ping),
+        "database": await _probe(store.backend, store.ping),
+        "cache": await _probe(cache.backend, cache.ping),
+        "events": await _probe(bus.backend, bus.ping),
     }
-    if deps["events"].status == "ok" and not services.relay.healthy:
+    if deps["events"].status == "ok" and not relay.healthy:
         deps["events"] = DependencyStatus(
-            status="degraded", backend=services.bus.backend, detail="outbox relay is retrying"
+            status="degraded", backend=bus.backend, detail="outbox relay is retrying"
         )
-    models = services.models
     if models.version is None:
         deps["model"] = DependencyStatus(
             status="degraded", backend="registry", detail="no model yet: serving popular content"
@@ -59,6 +69,6 @@ async def health(services: ServicesDep) -> HealthResponse:
             if not models.load_error
             else f"{models.version}; {models.load_error}",
         )
-    deps["llm"] = _llm_status(services)
+    deps["llm"] = _llm_status(rescorer)
     overall = "ok" if all(d.status == "ok" for d in deps.values()) else "degraded"
     return HealthResponse(status=overall, version=__version__, dependencies=deps)

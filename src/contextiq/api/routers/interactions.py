@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter, status
 from pydantic import ValidationError
 
-from contextiq.api.deps import ServicesDep, WriteAccess
+from contextiq.api.deps import InteractionServiceDep, PrincipalDep, SettingsDep
 from contextiq.api.errors import ApiError, documented
 from contextiq.api.schemas import (
     BatchInteractionsIn,
@@ -15,26 +15,33 @@ from contextiq.api.schemas import (
     RejectedItem,
 )
 from contextiq.domain import Interaction
+from contextiq.interactions import UnknownContent
+from contextiq.security import Access, allow, require_user
 
-router = APIRouter(
-    tags=["interactions"], responses=documented(401, 404), dependencies=[WriteAccess]
-)
+router = APIRouter(tags=["interactions"], responses=documented(401, 403, 404, 429))
 
 
 @router.post(
     "/interact",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=InteractionAccepted,
+    dependencies=[allow(Access.OWN_WRITE)],
 )
-async def interact(body: InteractionIn, services: ServicesDep) -> InteractionAccepted:
+async def interact(
+    body: InteractionIn,
+    settings: SettingsDep,
+    interactions: InteractionServiceDep,
+    principal: PrincipalDep,
+) -> InteractionAccepted:
     """Record one interaction; a repeated `event_id` is accepted and counted once."""
-    generation = await services.rec_cache.catalog_generation()
-    if not await services.catalog.get_many([body.content_id], generation):
-        raise ApiError(404, "content_not_found", f"content {body.content_id!r} does not exist")
-    item = body.to_interaction(services.settings)
-    result = await services.writer.write([item])
+    require_user(principal, body.user_id)
+    item = body.to_interaction(settings)
+    try:
+        accepted = await interactions.record(item)
+    except UnknownContent as exc:
+        raise ApiError(404, "content_not_found", str(exc)) from exc
     return InteractionAccepted(
-        event_id=item.event_id, status="accepted" if result.accepted else "duplicate"
+        event_id=item.event_id, status="accepted" if accepted else "duplicate"
     )
 
 
@@ -42,32 +49,31 @@ async def interact(body: InteractionIn, services: ServicesDep) -> InteractionAcc
     "/interactions/batch",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=BatchInteractionsResult,
+    dependencies=[allow(Access.WRITE)],
 )
 async def interactions_batch(
-    body: BatchInteractionsIn, services: ServicesDep
+    body: BatchInteractionsIn, settings: SettingsDep, interactions: InteractionServiceDep
 ) -> BatchInteractionsResult:
     """Validate each event on its own; valid ones are stored, the rest are reported."""
     rejected: list[RejectedItem] = []
-    valid: list[tuple[int, InteractionIn]] = []
+    positions: list[int] = []
+    items: list[Interaction] = []
     for index, raw in enumerate(body.interactions):
         try:
-            valid.append((index, InteractionIn.model_validate(raw)))
+            items.append(InteractionIn.model_validate(raw).to_interaction(settings))
+            positions.append(index)
         except ValidationError as exc:
             rejected.append(RejectedItem(index=index, code="validation_error", message=_first(exc)))
-    known = await services.store.existing_content_ids([v.content_id for _, v in valid])
-    items: list[Interaction] = []
-    for index, event in valid:
-        if event.content_id in known:
-            items.append(event.to_interaction(services.settings))
-        else:
-            rejected.append(
-                RejectedItem(
-                    index=index,
-                    code="content_not_found",
-                    message=f"content {event.content_id!r} does not exist",
-                )
+    recorded = await interactions.record_many(items)
+    for n in recorded.unknown:
+        rejected.append(
+            RejectedItem(
+                index=positions[n],
+                code="content_not_found",
+                message=str(UnknownContent(items[n].content_id)),
             )
-    result = await services.writer.write(items)
+        )
+    result = recorded.result
     return BatchInteractionsResult(
         accepted=len(result.accepted),
         duplicates=len(result.duplicates),

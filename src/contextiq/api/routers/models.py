@@ -4,12 +4,13 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
-from contextiq.api.deps import AdminAccess, ServicesDep
+from contextiq.api.deps import KeyRingDep, ModelsDep, RetrainerDep, SettingsDep, StoreDep
 from contextiq.api.errors import documented
 from contextiq.api.schemas import ModelStatus, ModelVersionOut, RetrainAccepted
+from contextiq.security import Access, Role, allow
 from contextiq.store.records import ModelVersion
 
-router = APIRouter(tags=["models"], responses=documented(401, 403))
+router = APIRouter(tags=["models"], responses=documented(401, 403, 429))
 
 
 def _out(v: ModelVersion) -> ModelVersionOut:
@@ -25,11 +26,17 @@ def _out(v: ModelVersion) -> ModelVersionOut:
     )
 
 
-@router.get("/models", response_model=ModelStatus)
-async def model_status(services: ServicesDep) -> ModelStatus:
-    history = await services.store.model_versions()
-    active = next((v for v in history if v.version == services.models.version), None)
-    retrainer = services.retrainer
+@router.get("/models", response_model=ModelStatus, dependencies=[allow(Access.READ)])
+async def model_status(
+    store: StoreDep,
+    models: ModelsDep,
+    retrainer: RetrainerDep,
+    settings: SettingsDep,
+    keys: KeyRingDep,
+) -> ModelStatus:
+    serving = models.version
+    history = [v.as_served(serving) for v in await store.model_versions()]
+    active = next((v for v in history if v.version == serving), None)
     last = retrainer.last_trained_at
     return ModelStatus(
         active=_out(active) if active else None,
@@ -41,7 +48,8 @@ async def model_status(services: ServicesDep) -> ModelStatus:
         ),
         events_since_training=retrainer.events_since_training,
         training=retrainer.training,
-        retrain_enabled=services.settings.admin_key is not None,
+        # Some admin credential exists, so the web UI offers retraining.
+        retrain_enabled=settings.admin_key is not None or await keys.any_active(Role.ADMIN),
     )
 
 
@@ -49,9 +57,9 @@ async def model_status(services: ServicesDep) -> ModelStatus:
     "/models/retrain",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RetrainAccepted,
-    dependencies=[AdminAccess],
+    dependencies=[allow(Access.ADMIN)],
 )
-async def retrain(services: ServicesDep) -> RetrainAccepted:
+async def retrain(retrainer: RetrainerDep) -> RetrainAccepted:
     """Start a training round in the background; it is promoted only if no worse."""
-    started = services.retrainer.request()
+    started = retrainer.request()
     return RetrainAccepted(status="started" if started else "already_running")

@@ -7,11 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from contextiq.api.deps import ServicesDep
+from contextiq.api.deps import ModelsDep, RecCacheDep, RecommendationsDep
+from contextiq.api.errors import documented
 from contextiq.api.schemas import Identifier, RecommendationOut, RecommendationsResponse
 from contextiq.recommend.service import Result
+from contextiq.security import Access, allow
 
-router = APIRouter(tags=["recommendations"])
+router = APIRouter(tags=["recommendations"], responses=documented(401, 403, 429))
 JSON = "application/json"
 PENDING_TTL_SECONDS = 10.0
 
@@ -44,20 +46,22 @@ def _response(result: Result, cached: bool) -> RecommendationsResponse:
     "/recommendations",
     response_model=RecommendationsResponse,
     responses={200: {"content": {JSON: {}}}},
+    dependencies=[allow(Access.OWN_READ)],
 )
 async def recommendations(
-    services: ServicesDep,
+    cache: RecCacheDep,
+    models: ModelsDep,
+    service: RecommendationsDep,
     user_id: Annotated[Identifier, Query()],
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> Response:
-    cache = services.rec_cache
     generation = await cache.catalog_generation()
-    key = await cache.key(user_id, generation, services.models.version, limit, category or "")
+    key = await cache.key(user_id, generation, models.version, limit, category or "")
     hit = await cache.get(key)
     if hit is not None:
         return Response(hit, media_type=JSON)
-    result = await services.recommendations.recommend(user_id, limit, category, generation)
+    result = await service.recommend(user_id, limit, category, generation)
     if key is not None:
         # Without its language-model scores yet, a list is kept only until they are likely ready.
         ttl = PENDING_TTL_SECONDS if result.llm_pending else None

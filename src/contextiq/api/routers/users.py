@@ -1,25 +1,35 @@
-"""GET /user-profile/{user_id}: what a user did and what they like."""
+"""A user's profile; their data exported or erased on request."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from contextiq.api.deps import ServicesDep
-from contextiq.api.schemas import CategoryCount, Identifier, RecentItem, UserProfile
+from contextiq.api.deps import StoreDep, UserDataDep
+from contextiq.api.errors import documented
+from contextiq.api.schemas import (
+    CategoryCount,
+    Identifier,
+    RecentItem,
+    UserDeletion,
+    UserExport,
+    UserProfile,
+)
 from contextiq.domain import InteractionType
+from contextiq.security import Access, allow
 
-router = APIRouter(tags=["users"])
+router = APIRouter(tags=["users"], responses=documented(401, 403, 429))
+UserId = Annotated[Identifier, Path()]
 
 
-@router.get("/user-profile/{user_id}", response_model=UserProfile)
-async def user_profile(
-    user_id: Annotated[Identifier, Path()], services: ServicesDep
-) -> UserProfile:
+@router.get(
+    "/user-profile/{user_id}", response_model=UserProfile, dependencies=[allow(Access.OWN_READ)]
+)
+async def user_profile(user_id: UserId, store: StoreDep) -> UserProfile:
     """Counts come from the worker's applied events, so no event counts twice.
 
     A user with no interactions yet gets an empty profile: every user id is valid.
     """
-    profile = await services.store.user_profile(user_id)
+    profile = await store.user_profile(user_id)
     counts = {t.value: profile.counts.get(t.value, 0) for t in InteractionType}
     return UserProfile(
         user_id=user_id,
@@ -39,3 +49,22 @@ async def user_profile(
             for r in profile.recent
         ],
     )
+
+
+@router.delete("/users/{user_id}", response_model=UserDeletion, dependencies=[allow(Access.ADMIN)])
+async def delete_user(user_id: UserId, user_data: UserDataDep) -> UserDeletion:
+    """Erase everything held about the user, here and (through the event stream) everywhere.
+
+    Deleting a user with no data removes nothing and still succeeds.
+    """
+    return UserDeletion(user_id=user_id, removed=await user_data.delete(user_id))
+
+
+@router.get(
+    "/users/{user_id}/export",
+    response_model=UserExport,
+    dependencies=[allow(Access.ADMIN_OR_OWN)],
+)
+async def export_user(user_id: UserId, user_data: UserDataDep) -> UserExport:
+    """Everything held about the user, as JSON (admin, or the user's own token)."""
+    return UserExport.model_validate(await user_data.export(user_id))

@@ -1,7 +1,7 @@
 """import_pending (bulk-loaded id ranges awaiting their stats fold) and item_vectors
 
 Revision ID: 0002_import
-Revises: 0001
+Revises: 0002_security
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_import"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_security"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,62 @@
+"""What the consumer side reports: events applied, duplicates dropped, lag, request ids."""
+
+import logging
+from collections import Counter as Tally
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from contextiq.events.types import Event
+from contextiq.observability.metrics import CONSUMER_LAG, EVENTS_APPLIED, EVENTS_DUPLICATE
+
+log = logging.getLogger("contextiq.events")
+
+#: Request ids named on one batch line; the debug lines name every event's.
+MAX_REQUEST_IDS = 50
+
+
+def _request_id(event: Event) -> str | None:
+    return getattr(getattr(event, "interaction", None), "request_id", None)
+
+
+def record_applied(delivered: Sequence[Event], fresh: Sequence[Event]) -> None:
+    """Count a delivered batch and log it with the ids of the requests that caused it."""
+    for kind, n in Tally(e.type for e in fresh).items():
+        EVENTS_APPLIED.labels(kind).inc(n)
+    repeated = len(delivered) - len(fresh)
+    if repeated:
+        EVENTS_DUPLICATE.inc(repeated)
+    if not fresh:
+        return
+    if log.isEnabledFor(logging.DEBUG):
+        for event in fresh:
+            log.debug(
+                "applied %s %s",
+                event.type,
+                event.event_id,
+                extra={"request_id": _request_id(event), "fields": {"event_id": event.event_id}},
+            )
+    if log.isEnabledFor(logging.INFO):
+        ids = list(dict.fromkeys(r for e in fresh if (r := _request_id(e))))
+        fields: dict[str, Any] = {
+            "applied": len(fresh),
+            "duplicates": repeated,
+            "request_ids": ids[:MAX_REQUEST_IDS],
+        }
+        if len(ids) > MAX_REQUEST_IDS:
+            fields["request_ids_omitted"] = len(ids) - MAX_REQUEST_IDS
+        log.info("applied %d events", len(fresh), extra={"fields": fields})
+
+
+def record_consumer_lag(consumer: Any, batches: Mapping[Any, Sequence[Any]]) -> None:
+    """Per partition: the high watermark minus the offset after the last record fetched.
+
+    An empty poll means every assigned partition has been read to its end.
+    """
+    if not batches:
+        for tp in consumer.assignment():
+            CONSUMER_LAG.labels(str(tp.partition)).set(0)
+        return
+    for tp, records in batches.items():
+        highwater = consumer.highwater(tp)
+        if records and highwater is not None:
+            CONSUMER_LAG.labels(str(tp.partition)).set(max(0, highwater - records[-1].offset - 1))

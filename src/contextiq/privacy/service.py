@@ -1,0 +1,56 @@
+"""Erasure and export of one user's data.
+
+Erasure here removes the rows and this deployment's shared cache keys at once, and writes a
+`UserDeleted` event in the same transaction; every worker that applies it forgets the user
+again (rows that raced with the request, its own caches), and the next trained model never
+sees them, since training reads the interactions that are left.
+"""
+
+import uuid
+from typing import Any
+
+from contextiq.events.relay import OutboxRelay
+from contextiq.events.types import UserDeleted
+from contextiq.llm import ScoringService
+from contextiq.recommend.catalog import Catalog
+from contextiq.recommend.response_cache import RecommendationCache
+from contextiq.recommend.service import user_context
+from contextiq.recommend.snapshots import SnapshotRecorder
+from contextiq.store.store import Store, utcnow
+
+
+class UserDataService:
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        rec_cache: RecommendationCache,
+        snapshots: SnapshotRecorder,
+        relay: OutboxRelay,
+        rescorer: ScoringService | None,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.rec_cache = rec_cache
+        self.snapshots = snapshots
+        self.relay = relay
+        self.rescorer = rescorer
+
+    async def delete(self, user_id: str) -> dict[str, int]:
+        """Erase the user; returns how many rows and cache keys went, per kind."""
+        llm_scores = 0
+        if self.rescorer is not None:
+            # Scores are cached by the user's recent taste, not their id: find it first.
+            history = await self.store.user_history(user_id)
+            liked = await self.catalog.get_many(history.recent_positive, None)
+            llm_scores = await self.rescorer.forget(user_context(user_id, history, liked))
+        self.snapshots.forget(user_id)
+        erasure = UserDeleted(event_id=uuid.uuid4().hex, user_id=user_id, requested_at=utcnow())
+        removed = await self.store.delete_user(erasure)
+        removed["cached_recommendations"] = await self.rec_cache.forget_users([user_id])
+        removed["cached_llm_scores"] = llm_scores
+        self.relay.nudge()
+        return removed
+
+    async def export(self, user_id: str) -> dict[str, Any]:
+        return await self.store.user_export(user_id)

@@ -1,0 +1,59 @@
+"""What every cache backend promises: the response cache and the LLM score cache rely on it."""
+
+import asyncio
+
+from contextiq.cache import CACHES, Cache
+from contextiq.recommend.response_cache import RecommendationCache
+
+
+def test_backend_names_a_registered_scheme(cache: Cache) -> None:
+    assert cache.backend in CACHES.schemes
+
+
+async def test_values_round_trip_as_bytes_until_deleted(cache: Cache) -> None:
+    assert await cache.get("absent") is None
+    await cache.set("k", b"\x00binary\xff", 60)
+    assert await cache.get("k") == b"\x00binary\xff"
+    await cache.set("k", b"newer", 60)
+    assert await cache.get("k") == b"newer"
+    await cache.delete("k")
+    assert await cache.get("k") is None
+    await cache.delete("k")  # deleting what is gone is not an error
+
+
+async def test_entries_expire_after_their_ttl(cache: Cache) -> None:
+    await cache.set("short", b"1", 0.2)
+    await cache.set("long", b"2", 60)
+    assert await cache.get("short") == b"1"
+    await asyncio.sleep(0.35)
+    assert await cache.get("short") is None
+    assert await cache.get("long") == b"2"
+
+
+async def test_counters_start_at_zero_and_count_atomically(cache: Cache) -> None:
+    assert await cache.get_int("n") == 0
+    assert [await cache.incr("n") for _ in range(3)] == [1, 2, 3]
+    await asyncio.gather(*(cache.incr("n") for _ in range(20)))
+    assert await cache.get_int("n") == 23
+    await cache.incr_many(["n", "m"])
+    await cache.incr_many([])
+    assert (await cache.get_int("n"), await cache.get_int("m")) == (24, 1)
+
+
+async def test_ping_answers_while_the_backend_is_up(cache: Cache) -> None:
+    await cache.ping()
+
+
+async def test_a_users_invalidation_orphans_only_that_users_responses(cache: Cache) -> None:
+    recs = RecommendationCache(cache, ttl_seconds=300)
+
+    async def key(user: str) -> str | None:
+        return await recs.key(user, await recs.catalog_generation(), "m1", 10)
+
+    await recs.put(await key("a"), b"A")
+    await recs.put(await key("b"), b"B")
+    await recs.invalidate_users(["a"])
+    assert await recs.get(await key("a")) is None
+    assert await recs.get(await key("b")) == b"B"
+    await recs.invalidate_catalog()
+    assert await recs.get(await key("b")) is None

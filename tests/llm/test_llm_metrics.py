@@ -1,0 +1,88 @@
+"""Language-model metrics as a scrape sees them: latency, outcomes, timeouts, budget, breaker."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+
+import pytest
+from prometheus_client import generate_latest
+
+from contextiq.cache.memory import MemoryCache
+from contextiq.llm.factory import open_scorer
+from contextiq.llm.service import ScoringPolicy, ScoringService
+from contextiq.observability.sampler import MetricsSampler
+from tests.llm.fake_llm_server import FakeServer
+from tests.llm.scenario import CANDIDATES, FAST_RETRIES, USER
+from tests.observability.scrape import value
+
+Make = Callable[[ScoringPolicy], ScoringService]
+
+
+@pytest.fixture
+async def make(openai_server: FakeServer) -> AsyncIterator[Make]:
+    made: list[ScoringService] = []
+
+    def build(policy: ScoringPolicy) -> ScoringService:
+        scorer = open_scorer(f"openai://{openai_server.address}/v1?model=m")
+        assert scorer is not None
+        made.append(ScoringService(scorer, MemoryCache(), policy))
+        return made[-1]
+
+    yield build
+    for service in made:
+        await service.close()
+
+
+def _scrape() -> str:
+    return generate_latest().decode()
+
+
+async def _breaker_level(service: ScoringService) -> float:
+    class NoStore:
+        async def outbox_backlog(self) -> tuple[int, None]:
+            return 0, None
+
+    class NoModel:
+        version = None
+
+    sampler = MetricsSampler(NoStore(), NoModel(), service, 1.0)  # type: ignore[arg-type]
+    await sampler.sample()
+    return value(_scrape(), "contextiq_llm_breaker_state", provider=service.provider)
+
+
+async def test_successful_calls_are_timed(make: Make) -> None:
+    service = make(FAST_RETRIES)
+    before = _scrape()
+    assert await service.precompute(USER, CANDIDATES)
+    after = _scrape()
+    name, labels = "contextiq_llm_call_duration_seconds_count", {"provider": service.provider}
+    assert value(after, name, **labels) - value(before, name, **labels) == 1
+    ok = {"provider": service.provider, "outcome": "ok"}
+    assert (
+        value(after, "contextiq_llm_calls_total", **ok)
+        - value(before, "contextiq_llm_calls_total", **ok)
+        == 1
+    )
+    assert await _breaker_level(service) == 0
+
+
+async def test_timeouts_budget_misses_and_an_open_breaker(
+    make: Make, openai_server: FakeServer
+) -> None:
+    no_retry = replace(FAST_RETRIES.retry, attempts=1)
+    policy = replace(FAST_RETRIES, call_timeout_s=0.05, failure_threshold=2, retry=no_retry)
+    service = make(policy)
+    openai_server.script.default = "hang"
+    before = _scrape()
+    assert await service.score_within_budget(USER, CANDIDATES, budget_ms=10) == {}
+    await asyncio.gather(*service._inflight.values())  # the background call times out
+    await service.precompute(USER, CANDIDATES)  # a second timeout opens the breaker
+    openai_server.script.release.set()
+    after = _scrape()
+    labels = {"provider": service.provider}
+    for name, expected in (
+        ("contextiq_llm_timeouts_total", 2),
+        ("contextiq_llm_budget_exceeded_total", 1),
+    ):
+        assert value(after, name, **labels) - value(before, name, **labels) == expected, name
+    assert await _breaker_level(service) == 2

@@ -1,0 +1,161 @@
+"""Request hygiene: body limits, headers, CORS, secrets kept in, hostile strings kept as text."""
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from contextiq.api.app import create_app
+from contextiq.cli.bootstrap import bootstrap
+from contextiq.config import Settings
+from contextiq.security.redact import redact
+from tests.conftest import embedded_settings
+from tests.security.conftest import JWT_SECRET, bearer
+
+SECRETS = {
+    "api_key": "client-key-that-must-not-leak",
+    "admin_key": "admin-key-that-must-not-leak",
+    "llm_api_key": "sk-llm-key-that-must-not-leak",
+    "jwt_secret": JWT_SECRET,
+}
+DB_PASSWORD = "db-password-must-not-leak"
+AWS_SECRET = "aws-secret-that-must-not-leak"
+INJECTIONS = [
+    "' OR '1'='1",
+    "1; DROP TABLE content;--",
+    '" OR ""="',
+    "%",
+    "__",
+    "\\",
+    "x' UNION SELECT user_id FROM users--",
+]
+
+
+@pytest.fixture(scope="module")
+def hardened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Settings]]:
+    root = tmp_path_factory.mktemp("hygiene")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+        settings = embedded_settings(
+            root,
+            max_body_bytes=4096,
+            cors_origins=["https://app.example"],
+            # A Redis that is not there, with a password: /health must report it down, quietly.
+            cache_url=f"redis://:{DB_PASSWORD}@127.0.0.1:9/0",
+            **SECRETS,
+        )
+        bootstrap(embedded_settings(root), lambda _: None, demo_items=30, demo_users=5)
+        with TestClient(create_app(settings)) as client:
+            yield client, settings
+
+
+def test_oversized_bodies_are_refused(hardened: tuple[TestClient, Settings]) -> None:
+    client = hardened[0]
+    headers = {"X-API-Key": SECRETS["api_key"]}
+    big = {"interactions": [{"user_id": "u" * 100}] * 100}
+    response = client.post("/api/v1/interactions/batch", json=big, headers=headers)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the stream is counted instead
+        yield b'{"interactions": ['
+        for _ in range(200):
+            yield b'{"user_id": "u1", "content_id": "c1", "interaction_type": "view"},'
+        yield b"{}]}"
+
+    response = client.post(
+        "/api/v1/interactions/batch",
+        content=chunks(),
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_security_headers(hardened: tuple[TestClient, Settings]) -> None:
+    client = hardened[0]
+    ui = client.get("/")
+    assert "frame-ancestors 'none'" in ui.headers["Content-Security-Policy"]
+    assert ui.headers["X-Content-Type-Options"] == "nosniff"
+    api = client.get("/api/v1/content")
+    assert api.headers["Cache-Control"] == "no-store"
+    assert api.headers["X-Frame-Options"] == "DENY"
+    assert "Content-Security-Policy" not in client.get("/docs").headers
+
+
+def test_cors_answers_only_listed_origins(hardened: tuple[TestClient, Settings]) -> None:
+    client = hardened[0]
+    preflight = {"Access-Control-Request-Method": "POST"}
+    good = client.options(
+        "/api/v1/interact", headers={**preflight, "Origin": "https://app.example"}
+    )
+    assert good.headers["access-control-allow-origin"] == "https://app.example"
+    evil = client.options("/api/v1/interact", headers={**preflight, "Origin": "https://evil.test"})
+    assert "access-control-allow-origin" not in evil.headers
+    with pytest.raises(ValueError, match="not accepted"):
+        embedded_settings(Path("/tmp"), cors_origins=["*"])
+
+
+def test_secrets_stay_out_of_health_errors_and_logs(
+    hardened: tuple[TestClient, Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, settings = hardened
+    leaks = [*SECRETS.values(), DB_PASSWORD, AWS_SECRET]
+    caplog.set_level(logging.DEBUG)
+    health = client.get("/api/v1/health")
+    assert health.json()["dependencies"]["cache"]["status"] == "down"
+    bodies = [
+        health.text,
+        client.get("/api/v1/content", headers=bearer(SECRETS["api_key"] + "x")).text,
+        client.get("/api/v1/content", headers=bearer("a.b.c")).text,
+        client.post("/api/v1/models/retrain", headers={"X-API-Key": SECRETS["api_key"]}).text,
+    ]
+    # Whatever the code logs, even a careless line, comes out scrubbed.
+    logging.getLogger("contextiq.test").warning(
+        "connecting with %s and %s", settings.cache_url, SECRETS["admin_key"]
+    )
+    try:
+        raise RuntimeError(f"failed with key {SECRETS['llm_api_key']}")
+    except RuntimeError:
+        logging.getLogger("contextiq.test").exception("boom")
+    logged = caplog.text + "".join(r.exc_text or "" for r in caplog.records)
+    assert "connecting with redis://:***@127.0.0.1:9/0 and ***" in logged
+    for text in [*bodies, logged]:
+        for secret in leaks:
+            assert secret not in text
+
+
+def test_redact_masks_urls_and_stored_keys() -> None:
+    assert redact("postgresql://app:pa%40ss@db/x") == "postgresql://app:***@db/x"
+    assert redact(f"key ciq_0123456789ab_{'A' * 43} used") == "key *** used"
+
+
+@pytest.mark.parametrize("hostile", INJECTIONS)
+def test_injection_strings_are_plain_text(
+    hardened: tuple[TestClient, Settings], hostile: str
+) -> None:
+    client = hardened[0]
+    before = client.get("/api/v1/content").json()["total"]
+    for params in ({"q": hostile}, {"category": hostile}):
+        response = client.get("/api/v1/content", params=params)
+        assert response.status_code == 200 and response.json()["total"] == 0, params
+    for url in (
+        f"/api/v1/content/{hostile}",
+        f"/api/v1/content/{hostile}/similar",
+        f"/api/v1/user-profile/{hostile}",
+    ):
+        response = client.get(url)
+        assert response.status_code in (404, 422) or response.json().get("total") == 0, url
+    response = client.get("/api/v1/recommendations", params={"user_id": hostile})
+    assert response.status_code in (200, 422)
+    event = {"user_id": hostile, "content_id": hostile, "interaction_type": "view"}
+    headers = {"X-API-Key": SECRETS["api_key"]}
+    # Refused as invalid ids, or looked up as text and not found: never run, never stored.
+    assert client.post("/api/v1/interact", json=event, headers=headers).status_code in (404, 422)
+    batch = client.post(
+        "/api/v1/interactions/batch", json={"interactions": [event]}, headers=headers
+    )
+    assert batch.json()["rejected"][0]["code"] in ("validation_error", "content_not_found")
+    assert client.get("/api/v1/content").json()["total"] == before

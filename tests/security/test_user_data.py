@@ -1,0 +1,248 @@
+"""Erasure and export: after DELETE no row, cache key or next model mentions the user."""
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from contextiq.api.app import create_app
+from contextiq.cache.memory import MemoryCache
+from contextiq.cli.bootstrap import bootstrap
+from contextiq.domain import Content, Interaction, InteractionType
+from contextiq.events.local import LocalBus
+from contextiq.events.relay import OutboxRelay
+from contextiq.events.types import InteractionRecorded, UserDeleted, decode_event
+from contextiq.recommend.response_cache import RecommendationCache
+from contextiq.services import Services
+from contextiq.store.migrate import upgrade_async
+from contextiq.store.store import Store, utcnow
+from contextiq.store.tables import Base
+from contextiq.worker.processor import EventProcessor, Retrainer
+from contextiq.worker.training import load_training_data
+from tests.conftest import embedded_settings
+from tests.integration.conftest import pg_url, redis_url  # noqa: F401 (fixtures)
+
+USER = "erase-me-7"
+ADMIN = {"X-API-Key": "admin-key-for-erasure-tests"}
+
+
+def _wait(condition: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _rows_mentioning(database: Path, needle: str) -> list[str]:
+    found = []
+    with sqlite3.connect(database) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for table in tables:
+            for row in db.execute(f'SELECT * FROM "{table}"'):
+                if any(needle in str(value) for value in row):
+                    found.append(f"{table}: {row}")
+    return found
+
+
+def _cache_keys(services: Services, url: str | None) -> list[str]:
+    if url is None:
+        cache = services.cache
+        assert isinstance(cache, MemoryCache)
+        return [*cache._entries, *cache._counters]
+    return [k.decode() for k in redis.Redis.from_url(url).keys("*")]
+
+
+@pytest.fixture(
+    params=["memory", pytest.param("redis", marks=pytest.mark.integration)],
+)
+def deployment(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[TestClient, Path, str | None]]:
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    settings = embedded_settings(
+        tmp_path, admin_key=ADMIN["X-API-Key"], **({"cache_url": url} if url else {})
+    )
+    bootstrap(settings, lambda _: None, demo_items=40, demo_users=8)
+    with TestClient(create_app(settings)) as client:
+        yield client, tmp_path, url
+
+
+def _services(client: TestClient) -> Services:
+    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    return services
+
+
+def _model_versions(client: TestClient) -> list[str]:
+    body: dict[str, Any] = client.get("/api/v1/models").json()
+    return [v["version"] for v in body["history"]]
+
+
+def _train(client: TestClient) -> str:
+    before = set(_model_versions(client))
+    assert client.post("/api/v1/models/retrain", headers=ADMIN).status_code == 202
+    _wait(lambda: bool(set(_model_versions(client)) - before), "a new model", 120)
+    return (set(_model_versions(client)) - before).pop()
+
+
+def test_erasure_leaves_nothing_behind(deployment: tuple[TestClient, Path, str | None]) -> None:
+    client, root, redis_url = deployment  # noqa: F811
+    services = _services(client)
+    contents = [c["content_id"] for c in client.get("/api/v1/content").json()["items"][:3]]
+    for n, content_id in enumerate(contents):
+        event = {
+            "user_id": USER,
+            "content_id": content_id,
+            "interaction_type": "like",
+            "event_id": f"{USER}-event-{n}",
+        }
+        assert client.post("/api/v1/interact", json=event).status_code == 202
+    _wait(lambda: client.get(f"/api/v1/user-profile/{USER}").json()["total"] == 3, "stats")
+    _train(client)
+    assert client.get("/api/v1/recommendations", params={"user_id": USER}).json()["personalized"]
+    assert any(USER in k for k in _cache_keys(services, redis_url)), "a cached list to erase"
+
+    export = client.get(f"/api/v1/users/{USER}/export", headers=ADMIN).json()
+    assert [i["event_id"] for i in export["interactions"]] == [
+        f"{USER}-event-{n}" for n in range(3)
+    ]
+    assert {s["interaction_type"]: s["count"] for s in export["stats"]} == {"like": 3}
+
+    response = client.delete(f"/api/v1/users/{USER}", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    removed = response.json()["removed"]
+    assert removed["interactions"] == 3 and removed["stats"] == 1 and removed["profile"] == 1
+    assert removed["cached_recommendations"] >= 1
+
+    database = root / "db.sqlite"
+    _wait(lambda: not _rows_mentioning(database, USER), "the erasure to reach every table")
+    assert not [k for k in _cache_keys(services, redis_url) if USER in k]
+    # (A recommendations request now would be new activity, recorded as a new snapshot.)
+    assert client.get(f"/api/v1/user-profile/{USER}").json()["total"] == 0
+    audit = client.get("/api/v1/audit", headers=ADMIN).json()["entries"]
+    assert [e["action"] for e in audit[:2]] == [
+        "DELETE /api/v1/users/{user_id}",
+        "GET /api/v1/users/{user_id}/export",
+    ]
+    assert audit[0]["target"].startswith("user:") and USER not in str(audit)
+
+    version = _train(client)
+    assert not _rows_mentioning(database, USER)
+    for path in (root / "models" / version).rglob("*"):
+        assert not path.is_file() or USER.encode() not in path.read_bytes(), path
+
+    async def training_users() -> set[str]:
+        store = Store(f"sqlite+aiosqlite:///{database}")
+        try:
+            return {i.user_id for i in await load_training_data(store)}
+        finally:
+            await store.close()
+
+    users = asyncio.run(training_users())
+    assert users and USER not in users
+
+
+def test_deleting_a_user_without_data_succeeds(
+    deployment: tuple[TestClient, Path, str | None],
+) -> None:
+    client = deployment[0]
+    response = client.delete("/api/v1/users/nobody-here", headers=ADMIN)
+    assert response.status_code == 200
+    assert set(response.json()["removed"].values()) == {0}
+    assert client.delete("/api/v1/users/nobody-here").status_code == 401
+
+
+def test_the_deletion_event_round_trips() -> None:
+    event = UserDeleted(event_id="e1", user_id=USER, requested_at=utcnow())
+    assert decode_event(event.to_wire()) == event
+    assert event.key == USER
+
+
+async def test_a_worker_applying_the_event_forgets_the_user(tmp_path: Path) -> None:
+    """What another worker or replica does with the event: its rows and its own cache go,
+    including an interaction that raced with the deletion in the same batch."""
+    await upgrade_async(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    cache = RecommendationCache(MemoryCache(), 60)
+    retrainer = Retrainer(lambda: asyncio.sleep(0), 0, 0)
+    processor = EventProcessor(store, cache, retrainer)
+    try:
+        await store.upsert_content([Content("c1", "Title", "news")])
+        raced = [
+            Interaction(f"{user}-e", user, "c1", InteractionType.LIKE, 3.0, utcnow())
+            for user in (USER, "keeper")
+        ]
+        await store.record_interactions(raced)
+        await cache.invalidate_users([USER, "keeper"])
+        await cache.put(await cache.key(USER, 0, "v1"), b"[]")
+        erasure = UserDeleted(event_id="d1", user_id=USER, requested_at=utcnow())
+        await processor.handle([InteractionRecorded(i) for i in raced] + [erasure])
+        assert (await store.user_profile(USER)).counts == {}
+        assert (await store.user_profile("keeper")).counts == {"like": 1}
+        assert await store.user_export(USER) == {
+            "user_id": USER,
+            "first_recorded_at": None,
+            "interactions": [],
+            "stats": [],
+            "recommendations_served": [],
+        }
+        memory = cache.cache
+        assert isinstance(memory, MemoryCache)
+        assert not [k for k in [*memory._entries, *memory._counters] if USER in k]
+        assert await memory.get_int("gen:user:keeper") == 2
+    finally:
+        await store.close()
+
+
+async def _erase_through_the_relay(url: str) -> None:
+    """Deletion, relay and consumer on one store: the outbox row holding the erasure is locked
+    by the relay (PostgreSQL) while the consumer erases the user, and goes once sent."""
+    store = Store(url)
+    bus = LocalBus()
+    cache = RecommendationCache(MemoryCache(), 60)
+    processor = EventProcessor(store, cache, Retrainer(lambda: asyncio.sleep(0), 0, 0))
+    consumer = asyncio.create_task(bus.consume(processor.handle))
+    await asyncio.sleep(0)
+    relay = OutboxRelay(store, bus)
+    try:
+        content_id = (await store.list_content(None, None, 1, 0))[0][0].content_id
+        await store.record_interactions(
+            [
+                Interaction(f"{USER}-{n}", USER, content_id, InteractionType.LIKE, 3.0, utcnow())
+                for n in range(3)
+            ]
+        )
+        await relay.drain_once()
+        assert (await store.user_profile(USER)).counts == {"like": 3}
+        removed = await store.delete_user(
+            UserDeleted(event_id="erasure-1", user_id=USER, requested_at=utcnow())
+        )
+        assert removed["interactions"] == 3 and removed["events"] == 3
+        assert await relay.drain_once() == 1
+        assert await store.pending_outbox() == 0
+        async with store.engine.connect() as conn:
+            for table in Base.metadata.sorted_tables:
+                rows = (await conn.execute(table.select())).all()
+                assert not [r for r in rows if USER in str(tuple(r))], table.name
+    finally:
+        consumer.cancel()
+        await store.close()
+
+
+async def test_erasure_through_the_relay_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
+    await upgrade_async(url)
+    store = Store(url)
+    await store.upsert_content([Content("c1", "Title", "news")])
+    await store.close()
+    await _erase_through_the_relay(url)
+
+
+@pytest.mark.integration
+async def test_erasure_through_the_relay_on_postgresql(pg_url: str) -> None:  # noqa: F811
+    await _erase_through_the_relay(pg_url)

@@ -1,0 +1,73 @@
+"""Backends are opened one way: a `{scheme: factory}` registry per kind, checked at start-up."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from contextiq.backends import UnknownScheme
+from contextiq.cache import open_cache
+from contextiq.config import URL_SETTINGS, InvalidSettings, Settings, load_settings
+from contextiq.events import open_bus
+from contextiq.llm.factory import open_scorer
+from contextiq.store.engine import create_engine
+
+CONTEXTIQ = Path(sys.executable).with_name("contextiq")
+
+
+@pytest.mark.parametrize(
+    ("open_backend", "url", "known"),
+    [
+        (open_cache, "memcached://h:11211", "memory://, redis://, rediss://"),
+        (open_bus, "rabbitmq://h", "local://, kafka://"),
+        (open_scorer, "gpt://h/v1?model=m", "local://, bedrock://, openai://, none://"),
+        (
+            create_engine,
+            "mysql+aiomysql://h/db",
+            "sqlite://, sqlite+aiosqlite://, postgresql://, postgresql+asyncpg://",
+        ),
+    ],
+)
+def test_an_unknown_scheme_is_refused_with_the_known_ones(
+    open_backend: Callable[[str], object], url: str, known: str
+) -> None:
+    scheme = url.split(":", 1)[0]
+    with pytest.raises(UnknownScheme) as caught:
+        open_backend(url)
+    assert str(caught.value).endswith(f"URL scheme '{scheme}'; known: {known}")
+
+
+def test_the_defaults_name_known_backends() -> None:
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    for name, registry in URL_SETTINGS.items():
+        registry.factory(getattr(defaults, name))
+
+
+def test_wrong_settings_are_named_one_line_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTEXTIQ_EVENTS_URL", "kafak://broker:9092")
+    monkeypatch.setenv("CONTEXTIQ_DATABASE_URL", "postgres://db/contextiq")
+    with pytest.raises(InvalidSettings) as caught:
+        load_settings()
+    assert str(caught.value).splitlines() == [
+        "CONTEXTIQ_DATABASE_URL: unknown database URL scheme 'postgres'; known: sqlite://, "
+        "sqlite+aiosqlite://, postgresql://, postgresql+asyncpg://",
+        "CONTEXTIQ_EVENTS_URL: unknown events URL scheme 'kafak'; known: local://, kafka://",
+    ]
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_wrong_url_stops_the_command_with_one_line(tmp_path: Path, command: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTIQ_")}
+    env["CONTEXTIQ_LLM_URL"] = "gpt://127.0.0.1:1/v1?model=m"
+    done = subprocess.run(
+        [str(CONTEXTIQ), command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.splitlines() == [
+        "error: CONTEXTIQ_LLM_URL: unknown LLM URL scheme 'gpt'; "
+        "known: local://, bedrock://, openai://, none://"
+    ]
+    assert not (tmp_path / "data").exists(), "nothing may start before the settings are checked"
