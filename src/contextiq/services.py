@@ -18,6 +18,7 @@ from contextiq.experiments.runtime import ExperimentRuntime
 from contextiq.experiments.service import ExperimentService
 from contextiq.interactions import InteractionService
 from contextiq.llm import ScoringService, build_scoring_service
+from contextiq.llm.factory import item_vectors
 from contextiq.observability.metrics import process_exited
 from contextiq.observability.sampler import MetricsSampler
 from contextiq.privacy import UserDataService
@@ -109,8 +110,9 @@ class Services:
 def build_services(settings: Settings) -> Services:
     store = Store(settings.database_url, attribution_window_hours=settings.attribution_window_hours)
     cache = open_cache(settings.cache_url, settings.cache_max_users)
+    vectors = item_vectors(settings.llm_url, store)
     rescorer = build_scoring_service(
-        settings.llm_url, settings.llm_api_key, cache, settings.llm_budget_ms
+        settings.llm_url, settings.llm_api_key, cache, settings.llm_budget_ms, vectors
     )
     rec_cache = RecommendationCache(cache, settings.cache_ttl_seconds)
     bus = open_bus(settings.events_url)
@@ -163,7 +165,7 @@ def build_services(settings: Settings) -> Services:
         processor=processor,
         snapshots=snapshots,
         catalog=catalog,
-        catalog_service=CatalogService(store, models, rec_cache),
+        catalog_service=CatalogService(store, models, rec_cache, vectors),
         writer=writer,
         interaction_service=InteractionService(store, catalog, rec_cache, writer),
         recommendations=recommendations,

@@ -7,12 +7,17 @@ request and token budgets), `concurrency`, `batch` (candidates per call),
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from contextiq.backends import SchemeRegistry
 from contextiq.cache.base import Cache
 from contextiq.llm.base import Scorer
 from contextiq.llm.service import ScoringPolicy, ScoringService
+
+if TYPE_CHECKING:
+    from contextiq.llm.item_vectors import ItemVectors
+    from contextiq.store.store import Store
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -26,11 +31,11 @@ def _none(url: str, api_key: str | None) -> Scorer | None:
     return None
 
 
-def _local(url: str, api_key: str | None) -> Scorer | None:
-    """`local://`: the bundled model, in process."""
+def _local(url: str, api_key: str | None, vectors: "ItemVectors | None" = None) -> Scorer | None:
+    """`local://`: the bundled model, in process; stored item vectors through `vectors`."""
     from contextiq.llm.local import LocalScorer
 
-    return LocalScorer()
+    return LocalScorer(vectors=vectors)
 
 
 def _bedrock(url: str, api_key: str | None) -> Scorer | None:
@@ -62,9 +67,24 @@ SCORERS = SchemeRegistry[Callable[[str, str | None], Scorer | None]](
 )
 
 
-def open_scorer(url: str, api_key: str | None = None) -> Scorer | None:
-    """The scorer the URL names, or None for `none://`; `UnknownScheme` lists the known ones."""
-    return SCORERS.factory(url)(url, api_key)
+def open_scorer(
+    url: str, api_key: str | None = None, vectors: "ItemVectors | None" = None
+) -> Scorer | None:
+    """The scorer the URL names, or None for `none://`; `UnknownScheme` lists the known ones.
+
+    `local://` reads stored item vectors through `vectors` when given (llm/item_vectors.py).
+    """
+    factory = SCORERS.factory(url)
+    return _local(url, api_key, vectors) if factory is _local else factory(url, api_key)
+
+
+def item_vectors(url: str, store: "Store") -> "ItemVectors | None":
+    """Stored item vectors for the `local://` scorer; other providers read item texts."""
+    if SCORERS.factory(url) is not _local:
+        return None
+    from contextiq.llm.item_vectors import ItemVectors
+
+    return ItemVectors(store)
 
 
 def policy_from_url(url: str, budget_ms: int) -> ScoringPolicy:
@@ -87,10 +107,14 @@ def policy_from_url(url: str, budget_ms: int) -> ScoringPolicy:
 
 
 def build_scoring_service(
-    url: str, api_key: str | None, cache: Cache, budget_ms: int
+    url: str,
+    api_key: str | None,
+    cache: Cache,
+    budget_ms: int,
+    vectors: "ItemVectors | None" = None,
 ) -> ScoringService | None:
     """What the API and the worker hold: None means ML-only recommendations."""
-    scorer = open_scorer(url, api_key)
+    scorer = open_scorer(url, api_key, vectors)
     if scorer is None:
         return None
     return ScoringService(scorer, cache, policy_from_url(url, budget_ms))

@@ -1,0 +1,33 @@
+"""Progress of long jobs: a bar on a terminal, plain lines elsewhere."""
+
+import io
+
+import pytest
+
+from contextiq import progress
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_plain_lines_without_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    clock = iter([0.0, 6.0, 6.0, 7.0, 7.0])
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    with progress.track(1_000, "import", stream=out) as bar:
+        assert isinstance(bar, progress.Lines)
+        bar.advance(600)  # 6 s after the start: one line
+        bar.advance(400)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "import: 600/1,000 rows (60%), 100 rows/s, ETA 4s"
+    assert lines[1] == "import: 1,000/1,000 rows (100%), 143 rows/s, 7.0s"
+
+
+def test_a_bar_on_a_terminal() -> None:
+    out = Terminal()
+    with progress.track(10, "vectors", unit="items", stream=out) as bar:
+        assert isinstance(bar, progress.Bar)
+        bar.advance(10)
+    assert "vectors" in out.getvalue() and "10/10" in out.getvalue()
