@@ -1,7 +1,7 @@
 """import_pending (bulk-loaded id ranges awaiting their stats fold) and item_vectors
 
 Revision ID: 0002_import
-Revises: 0002_security
+Revises: 0002_serve
 """
 
 from collections.abc import Sequence
