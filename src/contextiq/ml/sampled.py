@@ -7,6 +7,11 @@ uniform negatives (logQ-corrected, so it estimates the full partition), historie
 as sparse bags (`embedding_bag`), and only the item rows a step touched are updated
 (`SparseAdam`). The network, its exported tables and serving are the same as with the full
 softmax, so a model trained either way is used the same way.
+
+Only the item tables are trained here (content features in the loss cost more than the rest
+of a step); the feature tokens' vectors are then set to the mean vector of the items that
+carry them (`token_centroids`), which is what items nobody in the training sample touched,
+and new items, are scored from.
 """
 
 import math
@@ -36,8 +41,6 @@ class SampledConfig(Protocol):
     @property
     def dropout(self) -> float: ...
     @property
-    def content_loss(self) -> float: ...
-    @property
     def loss(self) -> str: ...
     @property
     def patience(self) -> int: ...
@@ -56,6 +59,26 @@ def _torch_sparse(matrix: sp.csr_matrix) -> torch.Tensor:
     indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
     values = torch.from_numpy(coo.data.astype(np.float32))
     return torch.sparse_coo_tensor(indices, values, coo.shape).coalesce()
+
+
+@torch.no_grad()
+def token_centroids(net: FoldInNet, features: sp.csr_matrix, history: sp.csr_matrix) -> None:
+    """Each feature token's vectors and bias: the feature-weighted mean over touched items.
+
+    The net adds features x token tables to every item's own rows, so those rows give the
+    content part back: touched items score exactly as trained.
+    """
+    touched = history.getnnz(axis=0) > 0
+    known = sp.csr_matrix(features.multiply(touched[:, None].astype(np.float32)))
+    totals = np.asarray(known.sum(axis=0)).ravel()
+    weights = sp.diags(1.0 / np.maximum(totals, 1e-8)) @ known.T.tocsr()
+    for table, items in (
+        (net.token_in, net.item_in),
+        (net.token_out, net.item_out),
+        (net.token_bias, net.item_bias),
+    ):
+        table.copy_(torch.from_numpy(np.asarray(weights @ items.numpy(), np.float32)))
+        items.sub_(torch.from_numpy(np.asarray(features @ table.numpy(), np.float32)))
 
 
 class SampledSoftmaxTrainer:
@@ -77,8 +100,7 @@ class SampledSoftmaxTrainer:
             generator = torch.Generator().manual_seed(cfg.seed)
             net = FoldInNet(history.shape[1], _torch_sparse(features), cfg.dim)
             tables = torch.optim.SparseAdam([net.item_in, net.item_out], lr=cfg.learning_rate)
-            rest = [net.item_bias, net.token_in, net.token_out, net.token_bias]
-            others = Adam(rest, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+            others = Adam([net.item_bias], lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
             targets = history.maximum(0).tocsr()
             users = np.flatnonzero(np.diff(targets.indptr))
             stopping = EarlyStopping(cfg.patience, max_epochs)
@@ -98,43 +120,26 @@ class SampledSoftmaxTrainer:
                 if stopping.update(judge(net), epoch, net):
                     break
             stopping.restore(net)
+        token_centroids(net, self.features, history)
         return net, stopping.best_step
-
-    @staticmethod
-    def _bags(rows: sp.csr_matrix, table: torch.Tensor, sparse: bool = False) -> torch.Tensor:
-        """Each sparse row's weighted sum of `table` rows (a 1-d table gives one number a row).
-
-        `sparse`: the gradient touches only the rows read (for tables `SparseAdam` updates).
-        """
-        flat = table.unsqueeze(1) if table.dim() == 1 else table
-        bags = F.embedding_bag(
-            torch.from_numpy(rows.indices.astype(np.int64)),
-            flat,
-            torch.from_numpy(rows.indptr[:-1].astype(np.int64)),
-            mode="sum",
-            sparse=sparse,
-            per_sample_weights=torch.from_numpy(rows.data.astype(np.float32)),
-        )
-        return bags.squeeze(1) if table.dim() == 1 else bags
-
-    def _content(self, items: npt.NDArray[np.int64], table: torch.Tensor) -> torch.Tensor:
-        """The feature part of `items`' rows of an item table (zeros without features)."""
-        if self.features.shape[1] == 0:
-            return table.new_zeros(len(items), *table.shape[1:])
-        return self._bags(self.features[items], table)
 
     def _users(
         self, net: FoldInNet, rows: sp.csr_matrix, generator: torch.Generator
     ) -> torch.Tensor:
-        """Folded-in users from sparse rows, with input dropout on the stored entries."""
+        """Folded-in users from sparse rows (a weighted bag of input vectors), with dropout."""
         rows = rows.copy()
         if self.config.dropout > 0:
             rows.data *= (torch.rand(rows.nnz, generator=generator) >= self.config.dropout).numpy()
         norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel())
         scaled = sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-8)) @ rows, dtype=np.float32)
-        bags = self._bags(scaled, net.item_in, sparse=True)
-        if self.features.shape[1]:
-            bags = bags + self._bags(sp.csr_matrix(scaled @ self.features), net.token_in)
+        bags = F.embedding_bag(
+            torch.from_numpy(scaled.indices.astype(np.int64)),
+            net.item_in,
+            torch.from_numpy(scaled.indptr[:-1].astype(np.int64)),
+            mode="sum",
+            sparse=True,
+            per_sample_weights=torch.from_numpy(scaled.data),
+        )
         return torch.tanh(bags)
 
     def _loss(
@@ -149,45 +154,13 @@ class SampledSoftmaxTrainer:
         users = self._users(net, rows, generator)
         counts = np.diff(targets.indptr)
         owner = torch.from_numpy(np.repeat(np.arange(len(counts)), counts))
-        positives = targets.indices.astype(np.int64)
-        negatives = torch.randint(0, n_items, (cfg.negatives,), generator=generator).numpy()
-        pos_out = F.embedding(torch.from_numpy(positives), net.item_out, sparse=True)
-        neg_out = F.embedding(torch.from_numpy(negatives), net.item_out, sparse=True)
-        pos_bias = net.item_bias[positives]
-        neg_bias = net.item_bias[negatives]
-        shift = math.log(n_items / cfg.negatives)
+        positives = torch.from_numpy(targets.indices.astype(np.int64))
+        negatives = torch.randint(0, n_items, (cfg.negatives,), generator=generator)
+        positive = (F.embedding(positives, net.item_out, sparse=True), net.item_bias[positives])
+        negative = (F.embedding(negatives, net.item_out, sparse=True), net.item_bias[negatives])
         weights = torch.from_numpy(targets.data.astype(np.float32))
-        content_q = (
-            self._content(positives, net.token_out),
-            self._content(negatives, net.token_out),
-        )
-        content_b = (
-            self._content(positives, net.token_bias),
-            self._content(negatives, net.token_bias),
-        )
-        loss = self._part(
-            users,
-            owner,
-            counts,
-            weights,
-            (pos_out + content_q[0], pos_bias + content_b[0]),
-            (neg_out + content_q[1], neg_bias + content_b[1]),
-            shift,
-            generator,
-        )
-        if cfg.content_loss and self.features.shape[1]:
-            content = self._part(
-                users,
-                owner,
-                counts,
-                weights,
-                (content_q[0], content_b[0]),
-                (content_q[1], content_b[1]),
-                shift,
-                generator,
-            )
-            loss = loss + cfg.content_loss * content
-        return loss
+        shift = math.log(n_items / cfg.negatives)
+        return self._part(users, owner, counts, weights, positive, negative, shift, generator)
 
     def _part(
         self,
