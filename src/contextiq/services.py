@@ -13,6 +13,7 @@ from contextiq.domain import Interaction
 from contextiq.events import EventBus, bus_from_url
 from contextiq.events.relay import OutboxRelay
 from contextiq.llm import ScoringService, build_scoring_service
+from contextiq.llm.factory import item_vectors
 from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.precompute import LLMPrecomputer
@@ -82,8 +83,9 @@ class Services:
 def build_services(settings: Settings) -> Services:
     store = Store(settings.database_url)
     cache = cache_from_url(settings.cache_url, settings.cache_max_users)
+    vectors = item_vectors(settings.llm_url, store)
     rescorer = build_scoring_service(
-        settings.llm_url, settings.llm_api_key, cache, settings.llm_budget_ms
+        settings.llm_url, settings.llm_api_key, cache, settings.llm_budget_ms, vectors
     )
     rec_cache = RecommendationCache(cache, settings.cache_ttl_seconds)
     bus = bus_from_url(settings.events_url)
@@ -121,7 +123,7 @@ def build_services(settings: Settings) -> Services:
         processor=processor,
         snapshots=snapshots,
         catalog=catalog,
-        catalog_service=CatalogService(store, models, rec_cache),
+        catalog_service=CatalogService(store, models, rec_cache, vectors),
         writer=GroupCommitWriter(store, after_write),
         recommendations=recommendations,
         rescorer=rescorer,

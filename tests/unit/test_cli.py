@@ -17,6 +17,7 @@ runner = CliRunner()
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("CONTEXTIQ_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("CONTEXTIQ_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("CONTEXTIQ_LLM_URL", "none://")  # item vectors: tests/llm
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     yield tmp_path
@@ -59,3 +60,86 @@ def test_migrate_and_openapi() -> None:
     assert "up to date" in _ok("migrate")
     schema = json.loads(_ok("openapi"))
     assert "/api/v1/recommendations" in schema["paths"]
+
+
+def test_import_files_skips_bad_rows_with_their_line_and_reruns_add_nothing(
+    isolated: Path,
+) -> None:
+    (isolated / "content.csv").write_text(
+        "content_id,title,category,tags\na1,First,news,x|y\na2,Second,news,\n"
+    )
+    (isolated / "events.csv").write_text(
+        "user_id,content_id,interaction_type,timestamp\n"
+        "u1,a1,like,2026-01-01T00:00:00Z\n"
+        "u1,a2,lik,2026-01-01T00:00:00Z\n"
+        "u2,missing,view,\n"
+        "u2,a2,view\n"
+        "u2,a1,save,2026-01-02T00:00:00Z\n"
+    )
+    args = ["import", "files", "--content", "content.csv", "--interactions", "events.csv"]
+    out = _ok(*args, "--rejects", "bad.txt")
+    assert "2 items, 2 new interactions (0 already there), 3 bad rows skipped" in out
+    assert "skipped events.csv:3: interaction_type: Input should be" in out
+    assert "skipped events.csv:4: content 'missing' does not exist" in out
+    assert "skipped events.csv:5: 3 fields, the header has 4" in out
+    assert (isolated / "bad.txt").read_text().splitlines()[0].startswith("events.csv:3: ")
+    # no terminal here: plain progress lines, the last with the totals
+    assert "interactions from events.csv: 5/5 rows (100%)" in out
+    assert "0 new interactions (2 already there)" in _ok(*args)
+    assert json.loads(_ok_json_profile("u2"))["counts"] == {"save": 1}
+
+
+def _ok_json_profile(user: str) -> str:
+    import asyncio
+
+    from contextiq.store.store import Store
+
+    async def read() -> str:
+        store = Store(get_settings().database_url)
+        try:
+            profile = await store.user_profile(user)
+        finally:
+            await store.close()
+        return json.dumps({"user_id": profile.user_id, "counts": profile.counts})
+
+    return asyncio.run(read())
+
+
+def test_import_files_strict_stops_at_the_first_bad_row(isolated: Path) -> None:
+    (isolated / "content.csv").write_text("content_id,title,category\na1,First,news\n")
+    (isolated / "events.jsonl").write_text(
+        '{"user_id": "u1", "content_id": "a1", "interaction_type": "like"}\n'
+        '{"user_id": "u1", "content_id": "a1", "interaction_type": "nope"}\n'
+        '{"user_id": "u2", "content_id": "a1", "interaction_type": "like"}\n'
+    )
+    args = ["import", "files", "--content", "content.csv", "--interactions", "events.jsonl"]
+    result = runner.invoke(app, [*args, "--strict"])
+    assert result.exit_code == 1
+    assert "error: events.jsonl:2: interaction_type" in result.output
+    assert "1 new interactions" in result.output  # the row before it was imported
+    assert json.loads(_ok_json_profile("u1"))["counts"] == {"like": 1}
+
+
+def test_seed_writes_import_files_that_import_cleanly(isolated: Path) -> None:
+    out = _ok(
+        "seed",
+        "--demo",
+        "--items",
+        "300",
+        "--users",
+        "10",
+        "--interactions",
+        "120",
+        "--output-dir",
+        "files",
+    )
+    assert "120 interactions" in out
+    imported = _ok(
+        "import",
+        "files",
+        "--content",
+        "files/content.csv",
+        "--interactions",
+        "files/interactions.csv",
+    )
+    assert "300 items, 120 new interactions (0 already there), 0 bad rows skipped" in imported

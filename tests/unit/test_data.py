@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from contextiq.config import Settings
-from contextiq.data import importers
+from contextiq.data import files, importers
 from contextiq.data.demo import generate
 from contextiq.domain import InteractionType
 
@@ -39,9 +39,14 @@ def test_demo_users_have_a_learnable_taste() -> None:
         assert sum(top_three) / len(liked) > 0.8
 
 
-def test_generic_csv_and_jsonl_import(tmp_path: Path) -> None:
+def test_generic_csv_and_jsonl_files_are_read_and_validated(tmp_path: Path) -> None:
     content = tmp_path / "content.csv"
-    content.write_text("content_id,title,category,tags\na1,First,news,x|y\na2,Second,news,\n")
+    content.write_text(
+        "content_id,title,category,tags,metadata\n"
+        'a1,First,news,x|y,"{""k"": 1}"\n'
+        "a2,Second,news,,\n"
+        "bad id,Third,news,,\n"
+    )
     events = tmp_path / "events.jsonl"
     events.write_text(
         "\n".join(
@@ -53,18 +58,37 @@ def test_generic_csv_and_jsonl_import(tmp_path: Path) -> None:
                     "content_id": "a2",
                     "interaction_type": "view",
                     "duration_seconds": 60,
-                    "timestamp": "2026-01-02T03:04:05Z",
+                    "timestamp": "2026-01-02T05:04:05+02:00",
                 },
             )
         )
+        + "\n{not json\n"
     )
-    data = importers.generic(content, events, SETTINGS)
-    assert [c.tags for c in data.contents] == [("x", "y"), ()]
-    assert [i.interaction_type for i in data.interactions] == ["like", "view"]
-    assert data.interactions[1].weight > SETTINGS.weight_view
-    assert data.interactions[1].occurred_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    again = importers.generic(content, events, SETTINGS)
-    assert [i.event_id for i in again.interactions] == [i.event_id for i in data.interactions]
+    items = list(files.read_content(content))
+    assert [(line, i.tags, i.metadata) for line, i in items[:2]] == [  # type: ignore[union-attr]
+        (2, ("x", "y"), {"k": 1}),
+        (3, (), {}),
+    ]
+    line, bad = items[2]
+    assert line == 4 and isinstance(bad, files.BadRow) and "content_id" in bad.reason
+    rows = list(files.read_interactions(events, SETTINGS))
+    good = [i for _, i in rows if not isinstance(i, files.BadRow)]
+    assert [i.interaction_type for i in good] == ["like", "view"]
+    assert good[1].weight > SETTINGS.weight_view
+    assert good[1].occurred_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)  # made UTC
+    assert str(rows[2][1]).startswith("events.jsonl:3: not JSON")
+    again = [i for _, i in files.read_interactions(events, SETTINGS)]
+    assert [i.event_id for i in again[:2]] == [i.event_id for i in good]  # type: ignore[union-attr]
+    assert files.count_rows(events) == 3 and files.count_rows(content) == 3
+
+
+def test_a_quoted_field_over_two_lines_keeps_line_numbers(tmp_path: Path) -> None:
+    content = tmp_path / "content.csv"
+    content.write_text('content_id,title,category\na1,"Two\nlines",news\na2,,news\n')
+    rows = list(files.read_content(content))
+    assert rows[0][0] == 2 and not isinstance(rows[0][1], files.BadRow)
+    assert rows[1][0] == 4 and isinstance(rows[1][1], files.BadRow)
+    assert "title" in rows[1][1].reason
 
 
 def test_ratings_map_to_interaction_types() -> None:

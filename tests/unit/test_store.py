@@ -4,14 +4,16 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Table, inspect, text
 
 from contextiq.domain import Content, Interaction, InteractionType
-from contextiq.events.types import decode_events
+from contextiq.events.types import InteractionRecorded, decode_events
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
+from contextiq.store.tables import InteractionRow
 from tests.services import POSTGRES_HOST, POSTGRES_PORT, require
 
 ADMIN_URL = f"postgresql+asyncpg://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/test"
@@ -127,3 +129,117 @@ async def test_interactions_stream_in_order(store: Store) -> None:
     )
     batches = [b async for b in store.iter_interactions(batch=10)]
     assert [len(b) for b in batches] == [10, 10, 5]
+
+
+def _history(prefix: str) -> list[Interaction]:
+    """Mixed kinds, weights (some negative) and times over three users and four items."""
+    kinds = [
+        (InteractionType.LIKE, 3.0),
+        (InteractionType.VIEW, 1.5),
+        (InteractionType.DISLIKE, -4.0),
+        (InteractionType.SAVE, 4.0),
+        (InteractionType.SKIP, -1.0),
+    ]
+    return [
+        Interaction(
+            f"{prefix}-e{n}",
+            f"{prefix}u{n % 3}",
+            f"{prefix}c{n % 4}",
+            kinds[n % 5][0],
+            kinds[n % 5][1],
+            NOW - timedelta(days=n * 3, seconds=n * 7.25),
+        )
+        for n in range(40)
+    ]
+
+
+async def _stats(store: Store, prefix: str) -> tuple[list[Any], list[Any], int]:
+    async with store.engine.connect() as conn:
+        users = (
+            await conn.execute(
+                text(
+                    "SELECT substr(user_id, 2), interaction_type, count, first_at, last_at "
+                    "FROM user_stats WHERE user_id LIKE :p ORDER BY 1, 2"
+                ),
+                {"p": f"{prefix}%"},
+            )
+        ).all()
+        items = (
+            await conn.execute(
+                text(
+                    "SELECT substr(content_id, 2), score, interactions FROM content_stats "
+                    "WHERE content_id LIKE :p ORDER BY 1"
+                ),
+                {"p": f"{prefix}%"},
+            )
+        ).all()
+        known = await conn.scalar(
+            text("SELECT count(*) FROM users WHERE user_id LIKE :p"), {"p": f"{prefix}%"}
+        )
+    return list(users), list(items), int(known or 0)
+
+
+async def test_bulk_load_gives_the_stats_of_events_applied_one_by_one(store: Store) -> None:
+    await store.upsert_content([_content(n) for n in range(4)])
+    one_by_one = _history("a")
+    await store.record_interactions(one_by_one)
+    await store.apply_events([InteractionRecorded(i) for i in one_by_one])
+    bulk = _history("b")
+    async with store.bulk_loader() as loader:
+        assert await loader.add(bulk[:25]) == 25
+        assert await loader.add(bulk[20:]) == 15  # five repeats skipped
+    a_users, a_items, a_known = await _stats(store, "a")
+    b_users, b_items, b_known = await _stats(store, "b")
+    assert b_users == a_users and b_known == a_known == 3
+    assert [(c, n) for c, _, n in b_items] == [(c, n) for c, _, n in a_items]
+    for (_, bulk_score, _), (_, event_score, _) in zip(b_items, a_items, strict=True):
+        assert bulk_score == pytest.approx(event_score, rel=1e-9)
+    async with store.bulk_loader() as loader:  # the same load again adds nothing
+        assert await loader.add(bulk) == 0
+    assert await _stats(store, "b") == (b_users, b_items, b_known)
+    async with store.engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM import_pending")) == 0
+        assert await conn.scalar(text("SELECT count(*) FROM outbox WHERE key LIKE 'b%'")) == 0
+
+
+async def test_bulk_load_into_an_empty_table_rebuilds_its_indexes(store: Store) -> None:
+    table = cast(Table, InteractionRow.__table__)
+    names = {i.name for i in table.indexes}
+    async with store.bulk_loader() as loader:
+        assert names.isdisjoint(await _index_names(store))  # dropped while loading
+        await loader.add(_history("a"))
+    assert names <= await _index_names(store)
+    history = await store.user_history("au0")
+    assert len(history.weights) == 4
+
+
+async def test_rows_of_a_killed_bulk_load_are_folded_by_the_next(store: Store) -> None:
+    await store.record_interactions(_history("a")[:1])  # not empty: indexes stay
+    async with store.sessions.begin() as session:  # what a killed load leaves behind
+        await session.execute(
+            text(
+                "INSERT INTO interactions (event_id, user_id, content_id, interaction_type, "
+                "weight, occurred_at) VALUES ('k1', 'ku', 'kc', 'like', 3.0, :t)"
+            ),
+            {"t": NOW},
+        )
+        top = await session.scalar(text("SELECT max(id) FROM interactions"))
+        await session.execute(
+            text("INSERT INTO import_pending (lo, hi) VALUES (:i, :i)"), {"i": top}
+        )
+    async with store.bulk_loader():
+        pass
+    profile = await store.user_profile("ku")
+    assert profile.counts == {"like": 1}
+    assert [c.content_id for c, _ in await store.popular_content(10, None)] == []  # no item row
+    async with store.engine.connect() as conn:
+        assert await conn.scalar(text("SELECT interactions FROM content_stats")) == 1
+
+
+async def _index_names(store: Store) -> set[str]:
+    async with store.engine.connect() as conn:
+        return set(
+            await conn.run_sync(
+                lambda c: {i["name"] for i in inspect(c).get_indexes("interactions")}
+            )
+        )

@@ -53,7 +53,8 @@ class InteractionIn(BaseModel):
         """The one conversion of input (API body or import row) into a domain interaction.
 
         A missing `event_id` takes `default_event_id` (imports derive it from file and line, so
-        a re-run adds nothing), else a random one; a missing or naive timestamp is UTC.
+        a re-run adds nothing), else a random one; a missing or naive timestamp is UTC, any
+        other is converted to UTC.
         """
         occurred = self.timestamp or datetime.now(UTC)
         return Interaction(
@@ -62,7 +63,9 @@ class InteractionIn(BaseModel):
             content_id=self.content_id,
             interaction_type=self.interaction_type,
             weight=interaction_weight(settings, self.interaction_type, self.duration_seconds),
-            occurred_at=occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC),
+            occurred_at=occurred.astimezone(UTC)
+            if occurred.tzinfo
+            else occurred.replace(tzinfo=UTC),
             duration_seconds=self.duration_seconds,
         )
 

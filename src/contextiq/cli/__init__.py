@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from contextiq.cli.bootstrap import bootstrap, load, seed_demo, train
+from contextiq.cli.bootstrap import bootstrap, seed_demo, train, write_demo_files
 from contextiq.cli.ml import evaluate, offline_app
 from contextiq.config import Settings, get_settings
 from contextiq.store.migrate import upgrade
@@ -83,13 +83,29 @@ def seed(
     seed_value: Annotated[int, typer.Option("--seed")] = 42,
     items: int = 2_000,
     users: int = 500,
+    interactions: Annotated[
+        int | None,
+        typer.Option(help="total interactions (default: 8-200 per user, about 80 on average)"),
+    ] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="write content.csv and interactions.csv for `import files` instead of loading"
+        ),
+    ] = None,
+    vectors: Annotated[
+        bool, typer.Option(help="compute item vectors for local:// (else: `contextiq vectors`)")
+    ] = True,
 ) -> None:
-    """Load generated demo data (no external data is used)."""
+    """Load generated demo data (no external data is used), or write it as import files."""
     if not demo:
         raise typer.BadParameter("only --demo is supported; use `contextiq import` for real data")
+    if output_dir is not None:
+        write_demo_files(output_dir, _say, seed_value, items, users, interactions)
+        return
     settings = get_settings()
     upgrade(settings.database_url)
-    asyncio.run(seed_demo(settings, _say, seed_value, items, users))
+    asyncio.run(seed_demo(settings, _say, seed_value, items, users, interactions, vectors))
 
 
 class ImportFormat(StrEnum):
@@ -106,28 +122,68 @@ def import_data(
     interactions: Annotated[
         Path | None, typer.Option(help="interactions CSV/JSONL (files)")
     ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="stop at the first bad row instead of skipping it (files)")
+    ] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="write every bad row with its line and reason here")
+    ] = None,
+    vectors: Annotated[
+        bool,
+        typer.Option(
+            help="compute item vectors for local:// after the import (else: `contextiq vectors`)"
+        ),
+    ] = True,
 ) -> None:
-    """Import MovieLens-100K, MovieLens latest-small, or generic CSV/JSONL files."""
+    """Import MovieLens-100K, MovieLens latest-small, or generic CSV/JSONL files.
+
+    Files are streamed in chunks; a bad row is reported with its line number and skipped
+    (or stops the import with --strict); importing the same files again adds nothing.
+    """
+    from contextiq.cli.imports import import_files, load
     from contextiq.data import importers
 
     settings = get_settings()
     if kind is ImportFormat.FILES:
         if content is None and interactions is None:
             raise typer.BadParameter("give --content and/or --interactions")
-        data = importers.generic(content, interactions, settings)
-    else:
-        if path is None or not path.is_dir():
-            raise typer.BadParameter(f"{kind.value} needs the dataset directory")
-        reader = (
-            importers.movielens_100k if kind is ImportFormat.ML_100K else importers.movielens_small
-        )
-        data = reader(path, settings)
+        for given in (content, interactions):
+            if given is not None and not given.is_file():
+                raise typer.BadParameter(f"{given} is not a file")
+        upgrade(settings.database_url)
+        if not asyncio.run(
+            import_files(settings, _say, content, interactions, strict, rejects, vectors)
+        ):
+            raise typer.Exit(1)
+        return
+    if path is None or not path.is_dir():
+        raise typer.BadParameter(f"{kind.value} needs the dataset directory")
+    reader = importers.movielens_100k if kind is ImportFormat.ML_100K else importers.movielens_small
+    data = reader(path, settings)
     upgrade(settings.database_url)
 
     async def run() -> None:
         store = Store(settings.database_url)
         try:
             await load(store, data, _say)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+@app.command("vectors")
+def vectors_command() -> None:
+    """Compute the item vectors `local://` scores with, for items that lack one (resumable)."""
+    from contextiq.cli.bootstrap import compute_vectors
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+
+    async def run() -> None:
+        store = Store(settings.database_url)
+        try:
+            await compute_vectors(store, settings, _say)
         finally:
             await store.close()
 

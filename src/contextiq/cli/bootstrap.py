@@ -3,11 +3,19 @@
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from contextiq.config import Settings
-from contextiq.data.demo import generate
-from contextiq.data.importers import Imported, chunked
-from contextiq.events.types import InteractionRecorded
+from contextiq.data.demo import demo_data
+from contextiq.data.load import (
+    CONTENT_CHUNK,
+    INTERACTION_CHUNK,
+    LoadCounts,
+    load_interactions,
+    load_items,
+)
+from contextiq.llm.factory import item_vectors
+from contextiq.progress import track
 from contextiq.recommend.models import ModelHolder
 from contextiq.store.migrate import upgrade
 from contextiq.store.records import ModelVersion
@@ -15,35 +23,81 @@ from contextiq.store.store import Store
 from contextiq.worker.training import train_and_register
 
 Say = Callable[[str], None]
-
-
-async def load(store: Store, data: Imported, say: Say) -> None:
-    """Bulk-load and apply the events' stats right away.
-
-    Profiles and popularity are ready before the server starts; when the relay later
-    delivers these events the consumer finds them applied, so a bulk load neither counts
-    twice nor as fresh traffic towards the next retraining.
-    """
-    for chunk in chunked(data.contents, 1_000):
-        await store.upsert_content(chunk)
-    accepted = duplicates = 0
-    for batch in chunked(data.interactions, 5_000):
-        result = await store.record_interactions(batch)
-        fresh = set(result.accepted)
-        await store.apply_events([InteractionRecorded(i) for i in batch if i.event_id in fresh])
-        accepted += len(result.accepted)
-        duplicates += len(result.duplicates)
-    say(f"    {len(data.contents)} items, {accepted} new interactions ({duplicates} already there)")
+#: Items read from the store per step while computing vectors.
+VECTOR_CHUNK = 2_048
 
 
 async def seed_demo(
-    settings: Settings, say: Say, seed: int = 42, items: int = 2_000, users: int = 500
+    settings: Settings,
+    say: Say,
+    seed: int = 42,
+    items: int = 2_000,
+    users: int = 500,
+    interactions: int | None = None,
+    vectors: bool = True,
 ) -> None:
+    started = time.perf_counter()
+    data = await asyncio.to_thread(demo_data, seed, items, users, interactions)
+    say(
+        f"    generated {data.n_items:,} items, {data.n_users:,} users and "
+        f"{data.n_events:,} interactions in {time.perf_counter() - started:.1f}s"
+    )
     store = Store(settings.database_url)
+    counts = LoadCounts()
     try:
-        await load(store, generate(settings, seed, items, users), say)
+        with track(data.n_items, "items") as bar:
+            await load_items(
+                store,
+                (
+                    data.contents(start, min(start + CONTENT_CHUNK, data.n_items))
+                    for start in range(0, data.n_items, CONTENT_CHUNK)
+                ),
+                bar,
+                counts,
+            )
+        async with store.bulk_loader() as loader:
+            with track(data.n_events, "interactions") as bar:
+                await load_interactions(
+                    loader,
+                    (
+                        data.interactions(
+                            settings, start, min(start + INTERACTION_CHUNK, data.n_events)
+                        )
+                        for start in range(0, data.n_events, INTERACTION_CHUNK)
+                    ),
+                    bar,
+                    counts,
+                )
+        say(
+            f"    {counts.items} items, {counts.imported} new interactions "
+            f"({counts.duplicates} already there), in {time.perf_counter() - started:.1f}s"
+        )
+        if vectors:
+            await compute_vectors(store, settings, say)
     finally:
         await store.close()
+
+
+async def compute_vectors(store: Store, settings: Settings, say: Say) -> None:
+    """Item vectors for `local://`, most popular items first; resumes where it stopped."""
+    vectors = item_vectors(settings.llm_url, store)
+    if vectors is None:
+        return
+    started = time.perf_counter()
+    ids = await store.content_ids_by_popularity()
+    done = 0
+    try:
+        with track(len(ids), "item vectors", unit="items") as bar:
+            for start in range(0, len(ids), VECTOR_CHUNK):
+                chunk = ids[start : start + VECTOR_CHUNK]
+                found = await store.get_contents(chunk)
+                done += await vectors.index([found[i] for i in chunk if i in found], bar)
+    finally:
+        await vectors.close()
+    say(
+        f"    {done} item vectors computed ({len(ids) - done} already stored) "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
 
 
 async def train(settings: Settings) -> ModelVersion | None:
@@ -86,3 +140,23 @@ def bootstrap(settings: Settings, say: Say, demo_items: int = 2_000, demo_users:
             metrics = ", ".join(f"{k}={v:.3f}" for k, v in sorted(info.metrics.items())[:4])
             say(f"    model {info.version} in {info.train_seconds:.1f}s ({metrics})")
     say(f"==> ready in {time.perf_counter() - started:.0f}s")
+
+
+def write_demo_files(
+    directory: Path,
+    say: Say,
+    seed: int = 42,
+    items: int = 2_000,
+    users: int = 500,
+    interactions: int | None = None,
+) -> None:
+    """The demo data as generic import files, for `contextiq import files` and benchmarks."""
+    started = time.perf_counter()
+    data = demo_data(seed, items, users, interactions)
+    say(
+        f"    generated {data.n_items:,} items, {data.n_users:,} users and "
+        f"{data.n_events:,} interactions in {time.perf_counter() - started:.1f}s"
+    )
+    with track(data.n_events, "writing interactions.csv") as bar:
+        content, events = data.write_files(directory, bar)
+    say(f"    wrote {content} and {events} in {time.perf_counter() - started:.1f}s")

@@ -1,12 +1,12 @@
-"""Readers that turn public datasets and generic files into catalogue items and interactions.
+"""Readers that turn public datasets into catalogue items and interactions (generic files:
+data/files.py).
 
 Ratings map to interaction types (5 save, 4 like, 3 view, 1-2 dislike), so imported data
 goes through the same weights as live traffic.
 """
 
 import csv
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,36 +128,6 @@ def movielens_small(path: Path, settings: Settings) -> Imported:
                     float(row["timestamp"]),
                 )
             )
-    return out
-
-
-def _records(path: Path) -> Iterator[dict[str, Any]]:
-    if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as f:
-            yield from (json.loads(line) for line in f if line.strip())
-    else:
-        with path.open(encoding="utf-8", newline="") as f:
-            yield from csv.DictReader(f)
-
-
-def generic(
-    content_path: Path | None, interactions_path: Path | None, settings: Settings
-) -> Imported:
-    """CSV or JSONL with the API's field names; tags in CSV are `|`-separated."""
-    from contextiq.api.schemas import ContentIn, InteractionIn  # the API's own validation
-
-    out = Imported()
-    for record in _records(content_path) if content_path else ():
-        if isinstance(record.get("tags"), str):
-            record["tags"] = [t for t in record["tags"].split("|") if t]
-        fields = {k: v for k, v in record.items() if v not in (None, "")}
-        out.contents.append(ContentIn.model_validate(fields).to_content())
-    for n, record in enumerate(_records(interactions_path) if interactions_path else ()):
-        event = InteractionIn.model_validate(
-            {k: v for k, v in record.items() if v not in (None, "")}
-        )
-        default_id = f"import-{interactions_path.name if interactions_path else ''}-{n}"
-        out.interactions.append(event.to_interaction(settings, default_id))
     return out
 
 

@@ -13,6 +13,9 @@ class LikedItem:
     category: str
     tags: tuple[str, ...] = ()
     weight: float = 1.0
+    #: Set when the item is in the catalogue: its stored vector can stand in for its text.
+    content_id: str = ""
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)

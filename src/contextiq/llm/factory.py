@@ -6,11 +6,16 @@ request and token budgets), `concurrency`, `batch` (candidates per call),
 """
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from contextiq.cache.base import Cache
 from contextiq.llm.base import Scorer
 from contextiq.llm.service import ScoringPolicy, ScoringService
+
+if TYPE_CHECKING:
+    from contextiq.llm.item_vectors import ItemVectors
+    from contextiq.store.store import Store
 
 SCHEMES = ("local", "bedrock", "openai", "none")
 _TRUE = {"1", "true", "yes", "on"}
@@ -27,8 +32,13 @@ def _scheme(url: str) -> str:
     return scheme
 
 
-def build_scorer(url: str, api_key: str | None = None) -> Scorer | None:
-    """The scorer the URL names, or None for `none://` (ML only)."""
+def build_scorer(
+    url: str, api_key: str | None = None, vectors: "ItemVectors | None" = None
+) -> Scorer | None:
+    """The scorer the URL names, or None for `none://` (ML only).
+
+    `local://` reads stored item vectors through `vectors` when given (see `item_vectors`).
+    """
     scheme = _scheme(url)
     parts = urlsplit(url)
     options = _options(url)
@@ -37,7 +47,7 @@ def build_scorer(url: str, api_key: str | None = None) -> Scorer | None:
     if scheme == "local":
         from contextiq.llm.local import LocalScorer
 
-        return LocalScorer()
+        return LocalScorer(vectors=vectors)
     if scheme == "bedrock":
         from contextiq.llm.bedrock import BedrockScorer
 
@@ -74,11 +84,24 @@ def policy_from_url(url: str, budget_ms: int) -> ScoringPolicy:
     )
 
 
+def item_vectors(url: str, store: "Store") -> "ItemVectors | None":
+    """Stored item vectors for the `local://` scorer; other providers read item texts."""
+    if _scheme(url) != "local":
+        return None
+    from contextiq.llm.item_vectors import ItemVectors
+
+    return ItemVectors(store)
+
+
 def build_scoring_service(
-    url: str, api_key: str | None, cache: Cache, budget_ms: int
+    url: str,
+    api_key: str | None,
+    cache: Cache,
+    budget_ms: int,
+    vectors: "ItemVectors | None" = None,
 ) -> ScoringService | None:
     """What the API and the worker hold: None means ML-only recommendations."""
-    scorer = build_scorer(url, api_key)
+    scorer = build_scorer(url, api_key, vectors)
     if scorer is None:
         return None
     return ScoringService(scorer, cache, policy_from_url(url, budget_ms))

@@ -1,45 +1,46 @@
 """`local://`: semantic relevance from a small sentence-embedding model, no network.
 
 The user's taste is the weighted mean of their recent positive items' vectors;
-a candidate's score is its cosine to that profile, rescaled to 0..1. The model
-runs on one dedicated thread so the event loop never waits on it.
+a candidate's score is its cosine to that profile, rescaled to 0..1. Item vectors
+are read from the database (llm/item_vectors.py) when stored; the model runs only
+for items without one, on one dedicated thread so the event loop never waits on it.
 """
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from contextiq.llm.base import Candidate, LikedItem, LLMScore, Scorer, ScorerError, UserContext
-from contextiq.llm.embedder import CachedEmbedder, MiniLMEmbedder
+from contextiq.llm.embedder import CachedEmbedder, MiniLMEmbedder, Vectors
+from contextiq.llm.item_vectors import MODEL, ItemVectors, item_text
 
-MAX_DESCRIPTION_CHARS = 400
-
-
-def item_text(title: str, category: str, tags: Sequence[str], description: str = "") -> str:
-    """The text embedded for an item; liked items and candidates share the format."""
-    parts = [title.strip(), f"Category: {category.strip()}."]
-    if tags:
-        parts.append("Tags: " + ", ".join(t.strip() for t in tags) + ".")
-    if description:
-        parts.append(description.strip()[:MAX_DESCRIPTION_CHARS])
-    return " ".join(parts)
+log = logging.getLogger(__name__)
 
 
 def _liked_text(item: LikedItem) -> str:
-    return item_text(item.title, item.category, item.tags)
+    return item_text(item.title, item.category, item.tags, item.description)
 
 
 def _candidate_text(item: Candidate) -> str:
     return item_text(item.title, item.category, item.tags, item.description)
 
 
+def _pick(
+    stored: dict[str, Vectors], embedded: dict[str, Vectors], content_id: str, text: str
+) -> Vectors:
+    vector = stored.get(content_id)
+    return embedded[text] if vector is None else vector
+
+
 class LocalScorer(Scorer):
     """Cosine relevance between a taste profile and each candidate.
 
     `floor` and `ceiling` map cosine onto 0..1: MiniLM puts unrelated short
-    texts near 0.1 and near-duplicates above 0.8.
+    texts near 0.1 and near-duplicates above 0.8. With `vectors`, items take their
+    stored vectors (one query, no model work); only items without one are embedded.
     """
 
     provider = "local"
@@ -50,14 +51,20 @@ class LocalScorer(Scorer):
         floor: float = 0.1,
         ceiling: float = 0.8,
         max_cached_vectors: int = 100_000,
+        vectors: ItemVectors | None = None,
     ) -> None:
-        self._embedder_factory = embedder_factory
+        self.vectors = vectors
+        self._embedder_factory = vectors.embedder if vectors else embedder_factory
         self._embedder: CachedEmbedder | None = None
         self._max_cached_vectors = max_cached_vectors
         self._floor = floor
         self._span = ceiling - floor
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contextiq-local")
-        self.model = "all-MiniLM-L6-v2"
+        self._executor = (
+            vectors.executor
+            if vectors
+            else ThreadPoolExecutor(max_workers=1, thread_name_prefix="contextiq-local")
+        )
+        self.model = MODEL
 
     def _loaded(self) -> CachedEmbedder:
         if self._embedder is None:
@@ -79,21 +86,50 @@ class LocalScorer(Scorer):
         liked = [item for item in user.recent if item.weight > 0]
         if not liked or not candidates:
             return {}
-        loop = asyncio.get_running_loop()
+        stored = await self._stored(
+            [i.content_id for i in liked if i.content_id] + [c.content_id for c in candidates]
+        )
+        texts = [_liked_text(i) for i in liked if i.content_id not in stored] + [
+            _candidate_text(c) for c in candidates if c.content_id not in stored
+        ]
         try:
-            return await loop.run_in_executor(self._executor, self._score_sync, liked, candidates)
+            embedded = (
+                await asyncio.get_running_loop().run_in_executor(self._executor, self._embed, texts)
+                if texts
+                else {}
+            )
+            liked_vectors = np.stack(
+                [_pick(stored, embedded, i.content_id, _liked_text(i)) for i in liked]
+            )
+            candidate_vectors = np.stack(
+                [_pick(stored, embedded, c.content_id, _candidate_text(c)) for c in candidates]
+            )
         except (RuntimeError, ValueError, OSError) as exc:
             raise ScorerError(f"local model failed: {exc}") from exc
+        return self._scores(liked, candidates, liked_vectors, candidate_vectors)
 
-    def _score_sync(
-        self, liked: Sequence[LikedItem], candidates: Sequence[Candidate]
+    async def _stored(self, content_ids: list[str]) -> dict[str, Vectors]:
+        if self.vectors is None:
+            return {}
+        try:
+            return await self.vectors.get(content_ids)
+        except Exception as exc:  # the database hiccuped: embed them, as without vectors
+            log.warning("stored item vectors unavailable: %s", exc)
+            return {}
+
+    def _embed(self, texts: list[str]) -> dict[str, Vectors]:
+        return dict(zip(texts, self._loaded().embed(texts), strict=True))
+
+    def _scores(
+        self,
+        liked: Sequence[LikedItem],
+        candidates: Sequence[Candidate],
+        liked_vectors: Vectors,
+        candidate_vectors: Vectors,
     ) -> dict[str, LLMScore]:
-        embedder = self._loaded()
-        liked_vectors = embedder.embed([_liked_text(item) for item in liked])
         weights = np.array([item.weight for item in liked], dtype=np.float32)
         profile = weights @ liked_vectors
         profile /= max(float(np.linalg.norm(profile)), 1e-9)
-        candidate_vectors = embedder.embed([_candidate_text(c) for c in candidates])
         cosines = candidate_vectors @ profile
         closest = (candidate_vectors @ liked_vectors.T).argmax(axis=1)
         scores = np.clip((cosines - self._floor) / self._span, 0.0, 1.0)
@@ -105,4 +141,7 @@ class LocalScorer(Scorer):
         }
 
     async def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self.vectors is not None:
+            await self.vectors.close()
+        else:
+            self._executor.shutdown(wait=False, cancel_futures=True)

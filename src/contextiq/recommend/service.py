@@ -38,7 +38,14 @@ def _normalize(scores: Sequence[float]) -> list[float]:
 
 def user_context(user_id: str, history: History, contents: dict[str, Content]) -> UserContext:
     liked = tuple(
-        LikedItem(title=c.title, category=c.category, tags=c.tags, weight=history.weights[i])
+        LikedItem(
+            title=c.title,
+            category=c.category,
+            tags=c.tags,
+            weight=history.weights[i],
+            content_id=c.content_id,
+            description=c.description,
+        )
         for i in history.recent_positive
         if (c := contents.get(i)) is not None
     )

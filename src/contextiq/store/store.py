@@ -9,9 +9,11 @@ from typing import Any, cast
 from sqlalchemy import Select, Table, and_, case, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.schema import CreateIndex, DropIndex
 
 from contextiq.domain import POSITIVE_TYPES, Content, Interaction
 from contextiq.events.types import Event, InteractionRecorded
+from contextiq.store.bulk import BulkLoader, Indexes, PostgresLoader, SqliteLoader
 from contextiq.store.engine import create_engine
 from contextiq.store.records import (
     History,
@@ -25,6 +27,7 @@ from contextiq.store.tables import (
     ContentRow,
     ContentStats,
     InteractionRow,
+    ItemVectorRow,
     ModelVersionRow,
     OutboxRow,
     ProcessedEvent,
@@ -164,6 +167,9 @@ class Store:
                 delete(ContentRow).where(ContentRow.content_id == content_id)
             )
             await session.execute(delete(ContentStats).where(ContentStats.content_id == content_id))
+            await session.execute(
+                delete(ItemVectorRow).where(ItemVectorRow.content_id == content_id)
+            )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def list_content(
@@ -542,6 +548,100 @@ class Store:
                 return
             last_id = rows[-1].id
             yield [(r.user_id, r.content_id, r.weight, as_utc(r.occurred_at)) for r in rows]
+
+    # -- bulk import (import team; store/bulk.py has the dialects' paths) ---------------------
+
+    @asynccontextmanager
+    async def bulk_loader(self, cache_mb: int = 512) -> AsyncIterator[BulkLoader]:
+        """A loader on a connection of its own, discarded afterwards (it carries bulk settings).
+
+        The stats fold runs on the way out, also after an error or Ctrl-C, so every row that
+        was loaded is counted; a load killed outright is folded by the next one.
+        """
+        async with self.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            table = cast(Table, InteractionRow.__table__)
+            secondary = [i for i in table.indexes if not i.unique]
+            indexes = Indexes(
+                drop=[
+                    str(DropIndex(i, if_exists=True).compile(dialect=conn.dialect))
+                    for i in secondary
+                ],
+                create=[
+                    str(CreateIndex(i, if_not_exists=True).compile(dialect=conn.dialect))
+                    for i in secondary
+                ],
+            )
+            loader: SqliteLoader | PostgresLoader
+            if self.dialect == "postgresql":
+                loader = PostgresLoader(driver, POPULARITY_EPOCH, self._half_life_s, indexes)
+            else:
+                loader = SqliteLoader(
+                    driver, POPULARITY_EPOCH, self._half_life_s, indexes, cache_mb
+                )
+            try:
+                await loader.start()
+                try:
+                    yield loader
+                finally:
+                    await loader.finish()
+            finally:
+                await conn.invalidate()
+
+    async def content_ids_by_popularity(self) -> list[str]:
+        """Every item id, most popular first (items without interactions last)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(ContentRow.content_id)
+                .join(ContentStats, ContentStats.content_id == ContentRow.content_id, isouter=True)
+                .order_by(ContentStats.score.desc().nulls_last(), ContentRow.content_id)
+            )
+            return [r[0] for r in rows]
+
+    @retry_transient()
+    async def item_vectors(self, content_ids: Sequence[str], model: str) -> dict[str, bytes]:
+        """Stored vectors of these items (one indexed query per 500 ids; requests use it)."""
+        found: dict[str, bytes] = {}
+        async with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(content_ids))):
+                rows = await conn.execute(
+                    select(ItemVectorRow.content_id, ItemVectorRow.vector).where(
+                        ItemVectorRow.model == model, ItemVectorRow.content_id.in_(chunk)
+                    )
+                )
+                found.update((r[0], r[1]) for r in rows)
+        return found
+
+    async def item_vector_digests(self, content_ids: Sequence[str], model: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        async with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(content_ids))):
+                rows = await conn.execute(
+                    select(ItemVectorRow.content_id, ItemVectorRow.digest).where(
+                        ItemVectorRow.model == model, ItemVectorRow.content_id.in_(chunk)
+                    )
+                )
+                found.update((r[0], r[1]) for r in rows)
+        return found
+
+    async def put_item_vectors(self, model: str, rows: Sequence[tuple[str, str, bytes]]) -> None:
+        """(content id, text digest, vector bytes) per item, replacing what was stored."""
+        if not rows:
+            return
+        now = utcnow()
+        stmt = self._insert(ItemVectorRow)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["content_id", "model"],
+            set_={n: stmt.excluded[n] for n in ("digest", "vector", "updated_at")},
+        )
+        async with self.sessions.begin() as session:
+            await session.execute(
+                stmt,
+                [
+                    {"content_id": c, "model": model, "digest": d, "vector": v, "updated_at": now}
+                    for c, d, v in rows
+                ],
+            )
 
     # -- models and snapshots ------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -162,3 +163,29 @@ class RecommendationSnapshot(Base):
     created_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_snapshots_user_time", "user_id", "created_at"),)
+
+
+class ImportPending(Base):
+    """Id ranges of bulk-loaded interactions not yet folded into the stats (store/bulk.py)."""
+
+    __tablename__ = "import_pending"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    lo: Mapped[int] = mapped_column(BigInteger)
+    hi: Mapped[int] = mapped_column(BigInteger)
+
+
+class ItemVectorRow(Base):
+    """An item's text vector for the `local://` scorer, kept so requests never embed it.
+
+    `digest` identifies the embedded text: an edited item is embedded again, an unchanged one
+    never. `vector` holds float32 values, little-endian.
+    """
+
+    __tablename__ = "item_vectors"
+
+    content_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    model: Mapped[str] = mapped_column(String(100), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(32))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime]

@@ -1,0 +1,107 @@
+"""`contextiq import`: generic files streamed in chunks, MovieLens datasets, with progress."""
+
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from contextiq.cli.bootstrap import Say, compute_vectors
+from contextiq.config import Settings
+from contextiq.data.files import count_rows
+from contextiq.data.importers import Imported, chunked
+from contextiq.data.load import (
+    CONTENT_CHUNK,
+    INTERACTION_CHUNK,
+    BadRows,
+    LoadCounts,
+    StrictStop,
+    import_content_file,
+    import_interactions_file,
+    load_interactions,
+    load_items,
+)
+from contextiq.progress import track
+from contextiq.store.store import Store
+
+
+def summary(counts: LoadCounts, skipped: int, seconds: float) -> str:
+    return (
+        f"    {counts.items} items, {counts.imported} new interactions "
+        f"({counts.duplicates} already there), {skipped} bad rows skipped, in {seconds:.1f}s"
+    )
+
+
+async def import_files(
+    settings: Settings,
+    say: Say,
+    content: Path | None,
+    interactions: Path | None,
+    strict: bool = False,
+    rejects: Path | None = None,
+    vectors: bool = True,
+) -> bool:
+    """Import the files, then compute item vectors (`vectors`, for `local://`).
+
+    False when `strict` stopped at a bad row (reported through `say`).
+    """
+    store = Store(settings.database_url)
+    try:
+        if not await _import(store, settings, say, content, interactions, strict, rejects):
+            return False
+        if vectors and content is not None:
+            await compute_vectors(store, settings, say)
+        return True
+    finally:
+        await store.close()
+
+
+async def _import(
+    store: Store,
+    settings: Settings,
+    say: Say,
+    content: Path | None,
+    interactions: Path | None,
+    strict: bool,
+    rejects: Path | None,
+) -> bool:
+    started = time.perf_counter()
+    counts = LoadCounts()
+
+    def show(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    with ExitStack() as files:
+        sink = files.enter_context(rejects.open("w", encoding="utf-8")) if rejects else None
+        bad_rows = BadRows(strict, show, sink)
+        try:
+            if content is not None:
+                with track(count_rows(content), f"items from {content.name}") as bar:
+                    await import_content_file(store, content, bad_rows, bar, counts)
+            if interactions is not None:
+                label = f"interactions from {interactions.name}"
+                with track(count_rows(interactions), label) as bar:
+                    await import_interactions_file(
+                        store, interactions, settings, bad_rows, bar, counts
+                    )
+        except StrictStop as stop:
+            say(f"error: {stop.bad} (--strict: stopped; the rows before it were imported)")
+            say(summary(counts, 0, time.perf_counter() - started))
+            return False
+    say(summary(counts, bad_rows.count, time.perf_counter() - started))
+    if rejects is not None and bad_rows.count:
+        say(f"    bad rows with their line numbers and reasons: {rejects}")
+    return True
+
+
+async def load(store: Store, data: Imported, say: Say) -> None:
+    """A dataset read into memory (MovieLens), written through the same bulk path."""
+    started = time.perf_counter()
+    counts = LoadCounts()
+    with track(len(data.contents), "items") as bar:
+        await load_items(store, chunked(data.contents, CONTENT_CHUNK), bar, counts)
+    async with store.bulk_loader() as loader:
+        with track(len(data.interactions), "interactions") as bar:
+            await load_interactions(
+                loader, chunked(data.interactions, INTERACTION_CHUNK), bar, counts
+            )
+    say(summary(counts, 0, time.perf_counter() - started))

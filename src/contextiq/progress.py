@@ -1,0 +1,126 @@
+"""Progress of long jobs: a live bar on a terminal, a plain line every few seconds otherwise.
+
+Logs and CI output get lines they can keep ("import interactions: 1,200,000/5,000,000 rows
+(24%), 81,000 rows/s, ETA 47s"); a person at a terminal gets rich's bar with the same facts.
+"""
+
+import sys
+import time
+from types import TracebackType
+from typing import Protocol, Self, TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+
+class Tracker(Protocol):
+    """What a long job reports to; use as a context manager so the last figures are shown."""
+
+    def advance(self, n: int) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+class _Rate(ProgressColumn):
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} {self.unit}/s" if speed else f"- {self.unit}/s")
+
+
+class Bar:
+    """rich's live bar: rows, percent, rows/s, elapsed and ETA."""
+
+    def __init__(self, total: int | None, desc: str, unit: str, stream: TextIO) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            _Rate(unit),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(file=stream),
+        )
+        self.task = self.progress.add_task(desc, total=total)
+
+    def advance(self, n: int) -> None:
+        self.progress.advance(self.task, n)
+
+    def __enter__(self) -> Self:
+        self.progress.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.progress.stop()
+
+
+class Lines:
+    """One line every `every_s` seconds and one at the end; nothing that needs a terminal."""
+
+    def __init__(
+        self, total: int | None, desc: str, unit: str, stream: TextIO, every_s: float = 5.0
+    ) -> None:
+        self.total, self.desc, self.unit, self.stream = total, desc, unit, stream
+        self.every_s = every_s
+        self.done = self.shown_done = 0
+        self.started = self.shown = time.monotonic()
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if time.monotonic() - self.shown >= self.every_s:
+            self._line()
+
+    def _line(self) -> None:
+        self.shown = now = time.monotonic()
+        self.shown_done = self.done
+        elapsed = max(now - self.started, 1e-9)
+        rate = self.done / elapsed
+        parts = [f"{self.desc}: {self.done:,}"]
+        if self.total:
+            parts[0] += f"/{self.total:,} {self.unit} ({100 * self.done / self.total:.0f}%)"
+        else:
+            parts[0] += f" {self.unit}"
+        parts.append(f"{rate:,.0f} {self.unit}/s")
+        if self.total and rate > 0 and self.done < self.total:
+            parts.append(f"ETA {(self.total - self.done) / rate:.0f}s")
+        else:
+            parts.append(f"{elapsed:.1f}s")
+        print(", ".join(parts), file=self.stream, flush=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is None and (self.done != self.shown_done or self.done == 0):
+            self._line()
+
+
+def track(
+    total: int | None, desc: str, unit: str = "rows", stream: TextIO | None = None
+) -> Tracker:
+    """A bar when `stream` (default stderr) is a terminal, plain progress lines otherwise."""
+    out = stream or sys.stderr
+    return Bar(total, desc, unit, out) if out.isatty() else Lines(total, desc, unit, out)

@@ -1,0 +1,118 @@
+"""Item vectors stored in the database: computed once per text, read by the local scorer."""
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from contextiq.api.app import create_app
+from contextiq.cache.memory import MemoryCache
+from contextiq.catalog.service import CatalogService
+from contextiq.cli.bootstrap import bootstrap
+from contextiq.domain import Content
+from contextiq.llm.base import Candidate, LikedItem, UserContext
+from contextiq.llm.embedder import MiniLMEmbedder
+from contextiq.llm.item_vectors import ItemVectors, content_text
+from contextiq.llm.local import LocalScorer
+from contextiq.recommend.models import ModelHolder
+from contextiq.recommend.response_cache import RecommendationCache
+from contextiq.store.migrate import upgrade_async
+from contextiq.store.store import Store
+from tests.conftest import embedded_settings
+
+ITEMS = [
+    Content("scifi", "Alien", "scifi", "A crew meets a creature in deep space.", ("space",)),
+    Content("romance", "Notting Hill", "romance", "A bookseller falls in love.", ("london",)),
+    Content("heist", "Heat", "crime", "Thieves and a detective in Los Angeles.", ("heist",)),
+]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'vectors.db'}"
+    await upgrade_async(url)
+    s = Store(url)
+    await s.upsert_content(ITEMS)
+    yield s
+    await s.close()
+
+
+async def test_vectors_are_stored_once_per_text(store: Store, minilm: MiniLMEmbedder) -> None:
+    vectors = ItemVectors(store, lambda: minilm)
+    assert await vectors.index(ITEMS) == 3
+    assert await vectors.index(ITEMS) == 0  # unchanged texts are not embedded again
+    edited = replace(ITEMS[0], description="A new synopsis.")
+    assert await vectors.index([edited]) == 1
+    stored = await vectors.get(["scifi", "romance", "unknown"])
+    assert set(stored) == {"scifi", "romance"}
+    assert stored["scifi"] == pytest.approx(minilm.embed([content_text(edited)])[0], abs=1e-6)
+    await vectors.close()
+
+
+async def test_the_scorer_reads_stored_vectors_instead_of_running_the_model(
+    store: Store, minilm: MiniLMEmbedder
+) -> None:
+    vectors = ItemVectors(store, lambda: minilm)
+    await vectors.index(ITEMS)
+    with_vectors = LocalScorer(vectors=vectors)
+    without = LocalScorer(embedder_factory=lambda: minilm)
+    liked = ITEMS[0]
+    user = UserContext(
+        "u1",
+        (
+            LikedItem(
+                liked.title,
+                liked.category,
+                liked.tags,
+                content_id=liked.content_id,
+                description=liked.description,
+            ),
+        ),
+    )
+    candidates = [
+        Candidate(c.content_id, c.title, c.category, c.tags, c.description) for c in ITEMS[1:]
+    ]
+    stored = await with_vectors.score(user, candidates)
+    assert with_vectors.embedded_count == 0  # no model work on the request path
+    fresh = await without.score(user, candidates)
+    for cid, score in fresh.items():
+        assert stored[cid].score == pytest.approx(score.score, abs=1e-5)
+    # an item not stored yet is embedded on the spot, as before
+    newcomer = Candidate("new", "Arrival", "scifi", ("aliens",), "Linguists meet visitors.")
+    assert "new" in await with_vectors.score(user, [*candidates, newcomer])
+    assert with_vectors.embedded_count == 1
+    await with_vectors.close()
+    await without.close()
+
+
+async def test_catalogue_upserts_compute_vectors_in_the_background(
+    store: Store, minilm: MiniLMEmbedder, tmp_path: Path
+) -> None:
+    vectors = ItemVectors(store, lambda: minilm)
+    catalog = CatalogService(
+        store,
+        ModelHolder(tmp_path / "models", store),
+        RecommendationCache(MemoryCache(), 60),
+        vectors,
+    )
+    item = Content("late", "Arrival", "scifi", "Linguists meet visitors.", ("aliens",))
+    assert await catalog.upsert([item]) == 1
+    await vectors.drain()
+    assert set(await vectors.get(["late"])) == {"late"}
+    await store.delete_content("late")
+    assert await vectors.get(["late"]) == {}
+    await vectors.close()
+
+
+def test_a_users_first_uncached_answer_carries_language_model_scores(tmp_path: Path) -> None:
+    settings = embedded_settings(tmp_path, llm_url="local://", cache_ttl_seconds=0)
+    bootstrap(settings, lambda _: None, demo_items=120, demo_users=30)
+    with TestClient(create_app(settings)) as client:
+        for user in ("user_001", "user_002", "user_003"):
+            body = client.get("/api/v1/recommendations", params={"user_id": user}).json()
+            assert body["personalized"] and not body["cached"]
+            assert all(i["llm_score"] is not None for i in body["items"]), body["items"]
+        scorer = client.app.state.services.rescorer.scorer  # type: ignore[attr-defined]
+        assert isinstance(scorer, LocalScorer) and scorer.embedded_count == 0  # all stored
