@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     retrain_every_events: int = Field(5_000, ge=0)
     retrain_every_seconds: int = Field(3_600, ge=0)
 
+    # Training (mlscale): the model family trained (a name in contextiq.ml.families), and the
+    # memory a training may use (MB; 0: what the machine has free). Too large: refused at once.
+    model: str = "blend"
+    train_memory_limit_mb: int = Field(0, ge=0)
+
     api_key: str | None = None
     admin_key: str | None = None
     cors_origins: list[str] = Field(default_factory=list)

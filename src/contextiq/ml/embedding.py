@@ -56,8 +56,10 @@ class EmbeddingConfig:
     #: Shared uniform negatives per batch, and users per batch, for the sampled softmax.
     negatives: int = 2048
     sampled_batch_size: int = 1024
+    #: Judge the sampled softmax every epoch: its epochs cost a minute each at 100,000 items.
+    sampled_eval_every: int = 1
     #: Users whose histories train the item tables at most (a seeded sample above it).
-    max_train_users: int = 50_000
+    max_train_users: int = 20_000
 
 
 def _to_torch_sparse(matrix: sp.csr_matrix) -> torch.Tensor:

@@ -45,7 +45,7 @@ class SampledConfig(Protocol):
     @property
     def patience(self) -> int: ...
     @property
-    def eval_every(self) -> int: ...
+    def sampled_eval_every(self) -> int: ...
     @property
     def negatives(self) -> int: ...
     @property
@@ -115,7 +115,7 @@ class SampledSoftmaxTrainer:
                     loss.backward()  # type: ignore[no-untyped-call]
                     tables.step()  # type: ignore[no-untyped-call]
                     others.step()
-                if judge is None or epoch % cfg.eval_every:
+                if judge is None or epoch % cfg.sampled_eval_every:
                     continue
                 if stopping.update(judge(net), epoch, net):
                     break

@@ -59,3 +59,14 @@ class ModelVersion:
     n_items: int
     n_interactions: int
     train_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionColumns:
+    """A chunk of stored interactions as columns: what training reads, millions at a time."""
+
+    user_ids: list[str]
+    content_ids: list[str]
+    weights: list[float]
+    #: Seconds since the epoch (UTC).
+    timestamps: list[float]
