@@ -13,6 +13,7 @@ import uvicorn
 from contextiq.cli.bootstrap import bootstrap, seed_demo, train, write_demo_files
 from contextiq.cli.ml import evaluate, offline_app
 from contextiq.config import Settings, get_settings
+from contextiq.ml.footprint import TrainingTooLarge
 from contextiq.store.migrate import upgrade
 from contextiq.store.store import Store
 
@@ -195,7 +196,12 @@ def train_command() -> None:
     """Train on all stored interactions; promote the model if it is no worse."""
     settings = get_settings()
     upgrade(settings.database_url)
-    info = asyncio.run(train(settings))
+    _logging()  # progress lines: a large catalogue trains for minutes
+    try:
+        info = asyncio.run(train(settings))
+    except (TrainingTooLarge, ValueError) as refused:  # too large, or an unknown model family
+        _say(f"error: {refused}")
+        raise typer.Exit(2) from None
     if info is None:
         _say("no interactions to train on")
         raise typer.Exit(1)

@@ -11,6 +11,8 @@ sharper embedding than the one that ranks best alone.
 
 import functools
 import json
+import logging
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,6 +45,8 @@ from contextiq.ml.index import top_k
 from contextiq.ml.protocols import leave_last_out, stratified_split
 from contextiq.ml.scoring import ScoringRecommender
 from contextiq.ml.transitions import TransitionConfig
+
+log = logging.getLogger(__name__)
 
 #: Shares of the embedding in its mix with EASE (1.0: the embedding alone, 0.0: EASE alone).
 EMBEDDING_SHARES = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
@@ -131,7 +135,9 @@ class BlendRecommender(ScoringRecommender):
                 earlier = list(fitted.values())
                 assert blend_items is not None, "a part before this one made the id map"
                 judge = even_mix_judge(earlier, data.histories, shuffled, blend_items, cfg.choice)
+            started = time.perf_counter()
             part.fit(data, blend_items, judge)
+            log.info("blend: %s fitted in %.0fs", spec.name, time.perf_counter() - started)
             blend_items = blend_items or part.item_map
             fitted[spec.name] = part
             contenders.append(
@@ -139,6 +145,7 @@ class BlendRecommender(ScoringRecommender):
             )
         assert blend_items is not None, "the first part of a blend makes the id map"
         self.mix = choose_mix(contenders, data.histories, shuffled, latest, blend_items, cfg.choice)
+        log.info("blend: chose %s", self.mix)
         self.parts = fitted
         return self.refit(interactions, items)
 

@@ -14,6 +14,7 @@ carry them (`token_centroids`), which is what items nobody in the training sampl
 and new items, are scored from.
 """
 
+import logging
 import math
 from collections.abc import Callable
 from typing import Protocol
@@ -27,6 +28,8 @@ import torch.nn.functional as F
 from contextiq.ml.early_stop import EarlyStopping
 from contextiq.ml.model import FoldInNet
 from contextiq.ml.optim import Adam
+
+log = logging.getLogger(__name__)
 
 
 class SampledConfig(Protocol):
@@ -116,8 +119,11 @@ class SampledSoftmaxTrainer:
                     tables.step()  # type: ignore[no-untyped-call]
                     others.step()
                 if judge is None or epoch % cfg.sampled_eval_every:
+                    log.info("sampled softmax: epoch %d of %d", epoch, max_epochs)
                     continue
-                if stopping.update(judge(net), epoch, net):
+                score = judge(net)
+                log.info("sampled softmax: epoch %d, judged nDCG@10 %.4f", epoch, score)
+                if stopping.update(score, epoch, net):
                     break
             stopping.restore(net)
         token_centroids(net, self.features, history)

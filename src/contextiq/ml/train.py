@@ -1,5 +1,6 @@
 """Train a candidate model and decide whether it may replace the current one."""
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,6 +10,8 @@ from contextiq.ml.evaluate import evaluate_ranking
 from contextiq.ml.families import DEFAULT_MODEL, make_model
 from contextiq.ml.holdout import JUDGED_USERS
 from contextiq.ml.protocols import latest_per_user_split
+
+log = logging.getLogger(__name__)
 
 #: Share of each user's newest events held out to compare candidate and current model.
 VALIDATION_FRACTION = 0.2
@@ -55,13 +58,16 @@ def train_candidate(
     started = time.perf_counter()
     candidate = make_model(model, seed)
     train, validation = latest_per_user_split(interactions, VALIDATION_FRACTION, seed)
+    log.info("fitting a %s candidate on %d of %d events", model, len(train), len(interactions))
     candidate.fit(train, items)
+    log.info("scoring candidate and serving model on %d held-out events", len(validation))
     metrics = evaluate_ranking(candidate, train, validation, max_users=JUDGED_USERS, seed=seed)
     current_metrics = (
         evaluate_ranking(current, train, validation, max_users=JUDGED_USERS, seed=seed)
         if current
         else None
     )
+    log.info("refitting the candidate on all %d events", len(interactions))
     fitted = candidate.refit(interactions, items)
     return TrainReport(
         model=fitted,

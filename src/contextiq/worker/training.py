@@ -9,6 +9,7 @@ as it was (the `Retrainer` logs the error and keeps going).
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 
 import numpy as np
@@ -59,10 +60,14 @@ async def train_and_register(
     if not n_interactions:
         return None
     n_items = max(n_items, await store.content_count())
-    check_fits(estimate(n_users, n_items, n_interactions), memory_limit_mb * 2**20)
+    needed = estimate(n_users, n_items, n_interactions)
+    check_fits(needed, memory_limit_mb * 2**20)
+    log.info("training a %s model on %s", model, needed.describe())
+    start = time.perf_counter()
     with PeakMemory() as peak:
         interactions = await load_training_data(store)
         items = [item_features(c) for c in await store.all_content()]
+        log.info("read %d interactions in %.0fs", len(interactions), time.perf_counter() - start)
         report = await asyncio.to_thread(
             train_candidate, interactions, items, holder.model, 0, model
         )
