@@ -56,7 +56,7 @@ class EmbeddingConfig:
     #: Shared uniform negatives per batch, and users per batch, for the sampled softmax.
     negatives: int = 2048
     sampled_batch_size: int = 1024
-    #: Judge the sampled softmax every epoch: its epochs cost a minute each at 100,000 items.
+    #: Judge the sampled softmax every epoch (its epochs are long, and it needs fewer).
     sampled_eval_every: int = 1
     #: Users whose histories train the item tables at most (a seeded sample above it).
     max_train_users: int = 20_000
@@ -166,10 +166,11 @@ class EmbeddingRecommender(FoldInRecommender):
         by_id = {i.item_id: i for i in items}
         self._vocab = FeatureVocabulary.fit(items)
         features = self._vocab.encode([by_id.get(i) for i in data.items.ids])
-        users = sample_users(
-            np.arange(data.weights.shape[0]), self.config.max_train_users, self.config.seed
-        )
-        return strength_matrix(data.weights[users]), features
+        weights = data.weights
+        if weights.shape[0] > self.config.max_train_users > 0:
+            users = np.arange(weights.shape[0])
+            weights = weights[sample_users(users, self.config.max_train_users, self.config.seed)]
+        return strength_matrix(weights), features
 
     def _finish(
         self, net: FoldInNet, history: sp.csr_matrix, features: sp.csr_matrix, epochs: int
