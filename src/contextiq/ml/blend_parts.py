@@ -22,6 +22,7 @@ from contextiq.ml.data import IdMap
 from contextiq.ml.ease import EaseConfig, EaseRecommender
 from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
 from contextiq.ml.evaluate import histories_by_user
+from contextiq.ml.scoring import FoldInRecommender
 from contextiq.ml.transitions import ItemTransitions, TransitionConfig
 
 
@@ -89,54 +90,10 @@ class BlendPart(ABC):
     def load(cls, path: Path, items: IdMap | None) -> Self: ...
 
 
-class EasePart(BlendPart):
-    linear = True
+class FamilyPart(BlendPart):
+    """A part that is one of the package's fold-in families, used as it is."""
 
-    def __init__(self, config: EaseConfig | None = None) -> None:
-        self.model = EaseRecommender(config)
-
-    def fit(self, data: TrainingData, items: IdMap | None, judge: Judge | None) -> None:
-        self.model.fit(data.interactions, data.items)
-
-    def refit(self, data: TrainingData, items: IdMap | None) -> None:
-        self.model.refit(data.interactions, data.items)
-
-    @property
-    def item_map(self) -> IdMap:
-        return self.model.item_map
-
-    def score_indices(
-        self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
-    ) -> npt.NDArray[np.float32]:
-        return self.model.score_indices(indices, strengths)
-
-    def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
-        return self.model.score_matrix(strengths)
-
-    def add_items(self, items: Sequence[ItemFeatures]) -> None:
-        self.model.add_items(items)
-
-    def save(self, path: Path) -> None:
-        self.model.save(path)
-
-    @classmethod
-    def load(cls, path: Path, items: IdMap | None) -> Self:
-        part = cls()
-        part.model = EaseRecommender.load(path)
-        return part
-
-
-class EmbeddingPart(BlendPart):
-    judged = True
-
-    def __init__(self, config: EmbeddingConfig | None = None) -> None:
-        self.model = EmbeddingRecommender(config)
-
-    def fit(self, data: TrainingData, items: IdMap | None, judge: Judge | None) -> None:
-        if judge is None:
-            self.model.fit(data.interactions, data.items)
-        else:
-            self.model.fit_judged(data.interactions, data.items, judge)
+    model: FoldInRecommender
 
     def refit(self, data: TrainingData, items: IdMap | None) -> None:
         self.model.refit(data.interactions, data.items)
@@ -165,8 +122,31 @@ class EmbeddingPart(BlendPart):
     @classmethod
     def load(cls, path: Path, items: IdMap | None) -> Self:
         part = cls()
-        part.model = EmbeddingRecommender.load(path)
+        part.model = type(part.model).load(path)
         return part
+
+
+class EasePart(FamilyPart):
+    linear = True
+
+    def __init__(self, config: EaseConfig | None = None) -> None:
+        self.model = EaseRecommender(config)
+
+    def fit(self, data: TrainingData, items: IdMap | None, judge: Judge | None) -> None:
+        self.model.fit(data.interactions, data.items)
+
+
+class EmbeddingPart(FamilyPart):
+    judged = True
+
+    def __init__(self, config: EmbeddingConfig | None = None) -> None:
+        self.model: EmbeddingRecommender = EmbeddingRecommender(config)
+
+    def fit(self, data: TrainingData, items: IdMap | None, judge: Judge | None) -> None:
+        if judge is None:
+            self.model.fit(data.interactions, data.items)
+        else:
+            self.model.fit_judged(data.interactions, data.items, judge)
 
 
 class TransitionsPart(BlendPart):
