@@ -32,7 +32,7 @@ from contextiq.ml.index import InnerProductIndex, ScoreMoments
 from contextiq.ml.loss import bpr_loss, multinomial_loss
 from contextiq.ml.model import FoldInNet
 from contextiq.ml.optim import Adam
-from contextiq.ml.sampled import SampledSoftmaxTrainer
+from contextiq.ml.sampled import SampledSoftmaxTrainer, to_torch_sparse
 from contextiq.ml.scoring import FoldInRecommender
 
 
@@ -60,13 +60,6 @@ class EmbeddingConfig:
     sampled_eval_every: int = 1
     #: Users whose histories train the item tables at most (a seeded sample above it).
     max_train_users: int = 20_000
-
-
-def _to_torch_sparse(matrix: sp.csr_matrix) -> torch.Tensor:
-    coo = matrix.tocoo()
-    indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-    values = torch.from_numpy(coo.data.astype(np.float32))
-    return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=True).coalesce()
 
 
 def _dropped(rows: sp.csr_matrix, rate: float, generator: torch.Generator) -> torch.Tensor:
@@ -193,7 +186,7 @@ class EmbeddingRecommender(FoldInRecommender):
         with torch.random.fork_rng():
             torch.manual_seed(cfg.seed)
             generator = torch.Generator().manual_seed(cfg.seed)
-            net = FoldInNet(history.shape[1], _to_torch_sparse(features), cfg.dim)
+            net = FoldInNet(history.shape[1], to_torch_sparse(features), cfg.dim)
             optimiser = Adam(net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
             targets = history.maximum(0).tocsr()
             users = np.flatnonzero(np.diff(targets.indptr))

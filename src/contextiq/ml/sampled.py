@@ -57,11 +57,11 @@ class SampledConfig(Protocol):
     def seed(self) -> int: ...
 
 
-def _torch_sparse(matrix: sp.csr_matrix) -> torch.Tensor:
+def to_torch_sparse(matrix: sp.csr_matrix) -> torch.Tensor:
     coo = matrix.tocoo()
     indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
     values = torch.from_numpy(coo.data.astype(np.float32))
-    return torch.sparse_coo_tensor(indices, values, coo.shape).coalesce()
+    return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=True).coalesce()
 
 
 @torch.no_grad()
@@ -101,7 +101,7 @@ class SampledSoftmaxTrainer:
         with torch.random.fork_rng():
             torch.manual_seed(cfg.seed)
             generator = torch.Generator().manual_seed(cfg.seed)
-            net = FoldInNet(history.shape[1], _torch_sparse(features), cfg.dim)
+            net = FoldInNet(history.shape[1], to_torch_sparse(features), cfg.dim)
             tables = torch.optim.SparseAdam([net.item_in, net.item_out], lr=cfg.learning_rate)
             others = Adam([net.item_bias], lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
             targets = history.maximum(0).tocsr()
