@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from contextiq.ml import default_recommender
+from contextiq.ml import make_model
 from contextiq.ml.autorec import AutoRecConfig, AutoRecRating
 from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
 from contextiq.ml.blend import BlendRecommender
@@ -177,12 +177,8 @@ def implicit_view(dataset: Dataset) -> list[WeightedInteraction]:
 
 def chosen_settings(model: Recommender) -> dict[str, float]:
     if isinstance(model, BlendRecommender):
-        mix = model.mix
-        return {
-            "blend weight": mix.weight,
-            "recency boost": mix.recency.boost,
-            "transitions share": mix.transitions,
-        }
+        shares = {f"{name} share": share for name, share in model.mix.shares.items()}
+        return {**shares, "recency boost": model.mix.recency.boost}
     return {}
 
 
@@ -198,7 +194,7 @@ def ranking_rows(
     x = strength_matrix(matrix.weights)
     rows = []
     started = time.perf_counter()
-    ours = default_recommender(SEED).fit(train, features)
+    ours = make_model(seed=SEED).fit(train, features)
     fit_seconds = time.perf_counter() - started
     metrics = evaluate_ranking(ours, train, test, candidates=universe)
     rows.append(
@@ -255,7 +251,7 @@ def cold_item_rows(dataset: Dataset) -> list[dict[str, Any]]:
     train, test, cold = cold_item_split(implicit_view(dataset), 0.1, SEED)
     warm_items = [i for i in dataset.items if i.item_id not in cold]
     cold_items = [i for i in dataset.items if i.item_id in cold]
-    ours = default_recommender(SEED).fit(train, warm_items)
+    ours = make_model(seed=SEED).fit(train, warm_items)
     ours.add_items(cold_items)
     rows = [
         {"model": "Context IQ (features)", **evaluate_ranking(ours, train, test, candidates=cold)}
@@ -303,7 +299,7 @@ def speed_rows(dataset: Dataset) -> list[dict[str, Any]]:
     matrix = build_matrix(events)
     x = strength_matrix(matrix.weights)
     started = time.perf_counter()
-    ours = default_recommender(SEED).fit(events, dataset.items)
+    ours = make_model(seed=SEED).fit(events, dataset.items)
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
     ease(x, {"l2": 300.0})

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     retrain_every_events: int = Field(5_000, ge=0)
     retrain_every_seconds: int = Field(3_600, ge=0)
 
+    # Training (mlscale): the model family trained (a name in contextiq.ml.families), and the
+    # memory a training may use (MB; 0: what the machine has free). Too large: refused at once.
+    model: str = "blend"
+    train_memory_limit_mb: int = Field(0, ge=0)
+
     # Experiments: impressions, attribution, online metrics and A/B tests (docs/experiments.md).
     # Off only to measure what recording costs; answers carry a recommendation_id either way.
     record_impressions: bool = True

@@ -118,7 +118,7 @@ def build_services(settings: Settings) -> Services:
     bus = open_bus(settings.events_url)
     models = ModelHolder(settings.model_dir, store, settings.ann_min_items)
     retrainer = Retrainer(
-        lambda: train_and_register(store, models),
+        lambda: train_and_register(store, models, settings.model, settings.train_memory_limit_mb),
         settings.retrain_every_events,
         settings.retrain_every_seconds,
     )

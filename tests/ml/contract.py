@@ -71,6 +71,15 @@ class RecommenderContract:
         if isinstance(model, ScoringRecommender) and isinstance(loaded, ScoringRecommender):
             np.testing.assert_array_equal(loaded.scores(history), model.scores(history))
 
+    def test_refit_learns_new_data_and_keeps_following_the_history(self) -> None:
+        model = self.fitted()
+        catalogue = [*synthetic.catalogue(), synthetic.new_item(2)]
+        refitted = model.refit(synthetic.interactions(seed=1), catalogue)
+        assert "new-2" in refitted.item_ids
+        history = {"item-0": 3.0, "item-1": 1.0, "item-2": 1.0}
+        top = refitted.recommend(history, 5, exclude=history)
+        assert [synthetic.cluster_of(i) for i, _ in top] == [0] * 5
+
     def test_same_seed_same_model(self) -> None:
         history = {"item-5": 1.0, "item-30": 3.0}
         first = self.fitted(seed=3).recommend(history, 10)

@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from contextiq.ml.base import WeightedInteraction
-from contextiq.ml.blend import BlendConfig, BlendRecommender, Mix
+from contextiq.ml.blend import BlendConfig, BlendRecommender, standard_parts
+from contextiq.ml.blend_choice import ChoiceConfig, Mix
+from contextiq.ml.blend_parts import EmbeddingPart
 from contextiq.ml.data import Recency
 from contextiq.ml.ease import EaseConfig
 from tests.ml import synthetic
@@ -29,9 +31,11 @@ def drifting_users(seed: int = 0) -> list[WeightedInteraction]:
     return events
 
 
-def blend(**overrides: float) -> BlendRecommender:
-    config = BlendConfig(embedding=small_embedding(0), ease=EaseConfig(l2_grid=(1.0, 10.0)))
-    return BlendRecommender(replace(config, **overrides))
+def blend(random_tolerance: float = 0.01) -> BlendRecommender:
+    parts = standard_parts(EaseConfig(l2_grid=(1.0, 10.0)), small_embedding(0))
+    return BlendRecommender(
+        BlendConfig(parts=parts, choice=ChoiceConfig(random_tolerance=random_tolerance))
+    )
 
 
 def test_recent_items_count_more_when_the_latest_events_say_so() -> None:
@@ -46,14 +50,15 @@ def test_without_timestamps_every_item_of_a_history_counts_alike() -> None:
     untimed = [replace(e, timestamp=None) for e in synthetic.interactions()]
     model = blend().fit(untimed, synthetic.catalogue())
     assert model.mix.recency == Recency()
-    assert model.mix.transitions == 0
+    assert model.mix.share("transitions") == 0
+    assert "transitions" not in model.parts
 
 
 def mixed_with_transitions() -> BlendRecommender:
     """A blend refit with a fixed mix in which transitions carry a share."""
     events = drifting_users()
     model = blend().fit(events)
-    model.mix = Mix(weight=0.5, recency=Recency(1.0), transitions=0.3)
+    model.mix = Mix({"embedding": 0.5, "transitions": 0.3}, Recency(1.0))
     return model.refit(events)
 
 
@@ -72,7 +77,8 @@ def test_ann_retrieval_agrees_with_exact_scoring_with_transitions_in_the_mix() -
     walked = {"item-10": 1.0, "item-11": 1.0, "item-30": -1.0}
     exact = model.recommend(walked, 5, exclude=walked)
     model.enable_ann(min_items=1)
-    assert model.embedding.uses_ann
+    embedding = model.parts["embedding"]
+    assert isinstance(embedding, EmbeddingPart) and embedding.model.uses_ann
     approximate = model.recommend(walked, 5, exclude=walked)
     assert [i for i, _ in approximate] == [i for i, _ in exact]
     np.testing.assert_allclose([s for _, s in approximate], [s for _, s in exact], rtol=1e-4)
@@ -82,8 +88,42 @@ def test_a_blend_saved_before_transitions_still_loads(tmp_path: Path) -> None:
     model = blend().fit(synthetic.interactions(), synthetic.catalogue())
     model.save(tmp_path / "blend")
     meta = json.loads((tmp_path / "blend" / "blend.json").read_text())
-    mix = meta.pop("mix")
-    legacy = {**meta, "weight": mix["weight"], "recency": mix["recency"]}
+    weight, recency = meta["mix"]["shares"]["embedding"], meta["mix"]["recency"]
+    legacy = {"config": {}, "weight": weight, "recency": recency}
     (tmp_path / "blend" / "blend.json").write_text(json.dumps(legacy))
     loaded = BlendRecommender.load(tmp_path / "blend")
-    assert loaded.mix == replace(model.mix, transitions=0.0)
+    assert loaded.mix == Mix({**model.mix.shares, "transitions": 0.0}, model.mix.recency)
+    np.testing.assert_array_equal(loaded.scores({"item-3": 1.0}), model.scores({"item-3": 1.0}))
+
+
+def test_a_blend_saved_before_its_parts_had_names_still_loads(tmp_path: Path) -> None:
+    model = mixed_with_transitions()
+    model.save(tmp_path / "blend")
+    meta = json.loads((tmp_path / "blend" / "blend.json").read_text())
+    shares, recency = meta["mix"]["shares"], meta["mix"]["recency"]
+    mix = {"weight": shares["embedding"], "recency": recency, "transitions": shares["transitions"]}
+    legacy = {"mix": mix, "config": {}}
+    (tmp_path / "blend" / "blend.json").write_text(json.dumps(legacy))
+    loaded = BlendRecommender.load(tmp_path / "blend")
+    walked = {"item-3": 1.0, "item-4": 1.0}
+    assert loaded.mix == model.mix
+    np.testing.assert_array_equal(loaded.scores(walked), model.scores(walked))
+
+
+def test_parts_are_named_and_a_blend_of_two_mixes_only_those() -> None:
+    parts = standard_parts(EaseConfig(l2_grid=(1.0, 10.0)), small_embedding(0))[:2]
+    model = BlendRecommender(BlendConfig(parts=parts)).fit(drifting_users())
+    assert set(model.mix.shares) == {"embedding"}
+    assert set(model.parts) <= {"ease", "embedding"}
+    assert len(model.recommend({"item-3": 1.0}, 5)) == 5
+
+
+def test_unknown_part_kinds_are_refused() -> None:
+    parts = standard_parts()
+    renamed = (replace(parts[0], name="mystery"), *parts[1:])
+    try:
+        BlendConfig(parts=renamed)
+    except ValueError as error:
+        assert "mystery" in str(error) and "ease" in str(error)
+    else:
+        raise AssertionError("an unknown part kind was accepted")

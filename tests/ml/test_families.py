@@ -1,7 +1,8 @@
 """Each model family runs the shared contract on the synthetic world."""
 
 from contextiq.ml.base import Recommender
-from contextiq.ml.blend import BlendConfig, BlendRecommender
+from contextiq.ml.blend import BlendConfig, BlendRecommender, standard_parts
+from contextiq.ml.blend_choice import ChoiceConfig
 from contextiq.ml.ease import EaseConfig, EaseRecommender
 from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
 from tests.ml import synthetic
@@ -32,13 +33,8 @@ class TestEaseContract(RecommenderContract):
 
 class TestBlendContract(RecommenderContract):
     def make(self, seed: int = 0) -> Recommender:
-        return BlendRecommender(
-            BlendConfig(
-                embedding=small_embedding(seed),
-                ease=EaseConfig(l2_grid=(1.0, 10.0), seed=seed),
-                seed=seed,
-            )
-        )
+        parts = standard_parts(EaseConfig(l2_grid=(1.0, 10.0), seed=seed), small_embedding(seed))
+        return BlendRecommender(BlendConfig(parts=parts, choice=ChoiceConfig(seed=seed), seed=seed))
 
 
 def test_catalogue_items_nobody_touched_rank_by_their_features() -> None:

@@ -52,6 +52,23 @@ def test_train_without_interactions_fails_clearly() -> None:
     assert "no interactions" in result.output
 
 
+def test_train_too_large_or_of_an_unknown_family_stops_with_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _ok("seed", "--demo", "--items", "40", "--users", "8")
+    monkeypatch.setenv("CONTEXTIQ_TRAIN_MEMORY_LIMIT_MB", "1")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: training needs 40 items, 8 users")
+    monkeypatch.setenv("CONTEXTIQ_TRAIN_MEMORY_LIMIT_MB", "0")
+    monkeypatch.setenv("CONTEXTIQ_MODEL", "mystery")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 2
+    assert "unknown model family 'mystery'; known: blend, ease, embedding" in result.output
+
+
 def test_seed_needs_demo_and_import_needs_a_source() -> None:
     assert runner.invoke(app, ["seed"]).exit_code != 0
     assert runner.invoke(app, ["import", "files"]).exit_code != 0

@@ -110,13 +110,20 @@ async def test_applied_events_count_once_in_profile_and_popularity(store: Store)
     assert history.recent_positive == ["c2", "c1"]
 
 
-async def test_interactions_stream_in_order(store: Store) -> None:
-    await store.upsert_content([_content(1)])
-    await store.record_interactions(
-        [_event(n, f"u{n % 3}", "c1", InteractionType.VIEW) for n in range(25)]
-    )
-    batches = [b async for b in store.iter_interactions(batch=10)]
-    assert [len(b) for b in batches] == [10, 10, 5]
+async def test_interactions_stream_in_order_as_columns_with_epoch_times(store: Store) -> None:
+    await store.upsert_content([_content(1), _content(2)])
+    events = [
+        _event(n, f"u{n % 3}", f"c{1 + n % 2}", InteractionType.VIEW, 1.0 + n) for n in range(25)
+    ]
+    await store.record_interactions(events)
+    batches = [b async for b in store.iter_interaction_columns(batch=10)]
+    assert [len(b.user_ids) for b in batches] == [10, 10, 5]
+    assert [u for b in batches for u in b.user_ids] == [e.user_id for e in events]
+    assert [c for b in batches for c in b.content_ids] == [e.content_id for e in events]
+    assert [w for b in batches for w in b.weights] == [e.weight for e in events]
+    times = [t for b in batches for t in b.timestamps]
+    assert times == pytest.approx([e.occurred_at.timestamp() for e in events], abs=1e-3)
+    assert await store.interaction_counts() == (3, 2, 25)
 
 
 def _history(prefix: str) -> list[Interaction]:

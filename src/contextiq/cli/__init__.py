@@ -17,6 +17,7 @@ from contextiq.cli.bootstrap import bootstrap, seed_demo, train, write_demo_file
 from contextiq.cli.keys import keys_app
 from contextiq.cli.ml import evaluate, offline_app
 from contextiq.config import InvalidSettings, Settings, get_settings
+from contextiq.ml.footprint import TrainingTooLarge
 from contextiq.observability.logs import configure_logging
 from contextiq.observability.metrics import use_multiprocess_dir
 from contextiq.store.migrate import upgrade
@@ -269,7 +270,12 @@ def train_command() -> None:
     """Train on all stored interactions; promote the model if it is no worse."""
     settings = get_settings()
     upgrade(settings.database_url)
-    info = asyncio.run(train(settings))
+    configure_logging(settings)  # progress lines: a large catalogue trains for minutes
+    try:
+        info = asyncio.run(train(settings))
+    except (TrainingTooLarge, ValueError) as refused:  # too large, or an unknown model family
+        _say(f"error: {refused}")
+        raise typer.Exit(2) from None
     if info is None:
         _say("no interactions to train on")
         raise typer.Exit(1)

@@ -103,7 +103,10 @@ async def compute_vectors(store: Store, settings: Settings, say: Say) -> None:
 async def train(settings: Settings) -> ModelVersion | None:
     store = Store(settings.database_url)
     try:
-        return await train_and_register(store, ModelHolder(settings.model_dir, store))
+        holder = ModelHolder(settings.model_dir, store)
+        return await train_and_register(
+            store, holder, settings.model, settings.train_memory_limit_mb
+        )
     finally:
         await store.close()
 

@@ -16,8 +16,8 @@ from contextiq.ml.autorec import AutoRecConfig, AutoRecRating
 from contextiq.ml.base import WeightedInteraction
 from contextiq.ml.datasets import load_dataset, read_interactions_csv, read_items_csv
 from contextiq.ml.evaluate import evaluate_ranking, histories_by_user
+from contextiq.ml.families import make_model
 from contextiq.ml.metrics import mae, rmse
-from contextiq.ml.pipeline import default_recommender
 from contextiq.ml.protocols import leave_last_out, random_split, stratified_split
 
 offline_app = typer.Typer(no_args_is_help=True)
@@ -52,10 +52,10 @@ def fit_predict(
     ] = None,
     seed: int = 0,
 ) -> None:
-    """Train the default pipeline on `interactions` and write each user's top k unseen items."""
+    """Train the default model on `interactions` and write each user's top k unseen items."""
     events = read_interactions_csv(interactions)
     features = read_items_csv(items) if items else []
-    model = default_recommender(seed).fit(events, features)
+    model = make_model(seed=seed).fit(events, features)
     histories = histories_by_user(events)
     wanted = [line.strip() for line in users.read_text().splitlines() if line.strip()]
     with output.open("w", newline="", encoding="utf-8") as f:
@@ -74,7 +74,7 @@ def evaluate(
     protocol: Protocol = Protocol.STRATIFIED,
     seed: int = 42,
 ) -> None:
-    """Split a dataset by a protocol, train the default pipeline and print its metrics."""
+    """Split a dataset by a protocol, train the default model and print its metrics."""
     data = load_dataset(dataset, fmt.value)
     if protocol is Protocol.RATING:
         train, test = random_split(data.interactions, 0.2, seed)
@@ -93,7 +93,7 @@ def evaluate(
             train, test = stratified_split(events, 0.25, seed)
         else:
             train, test = leave_last_out(events, seed)
-        model = default_recommender(seed).fit(train, data.items)
+        model = make_model(seed=seed).fit(train, data.items)
         metrics = evaluate_ranking(model, train, test)
         metrics["accuracy"] = metrics["auc"]
     typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}, indent=2))

@@ -2,9 +2,10 @@
 
 The service uses four names:
 
-- `default_recommender(seed=0) -> Recommender`: the pipeline the API serves and the
-  benchmarks measure.
-- `train_candidate(interactions, items, current, seed=0) -> TrainReport`: carves a
+- `make_model(name="blend", seed=0) -> Recommender`: an unfitted model of a family named in
+  `families.MODEL_FAMILIES` (the `CONTEXTIQ_MODEL` setting); "blend" is the default the API
+  serves and the benchmarks measure.
+- `train_candidate(interactions, items, current, seed=0, model="blend") -> TrainReport`: carves a
   validation split from the given data, fits a candidate on the rest, scores candidate and
   `current` on that same split (nDCG@10, Recall@10, Precision@10, MAP@10, HR@10, AUC),
   refits the candidate on all data and says whether to promote it.
@@ -17,8 +18,9 @@ time, so new users and fresh interactions need no retraining.
 
 Families: `embedding.EmbeddingRecommender` (the PyTorch user/content embedding model, scored
 by dot product), `ease.EaseRecommender` (closed-form linear autoencoder) and
-`blend.BlendRecommender` (the default: both, plus `transitions.ItemTransitions` on timed
-data, mixed with weights and a recency boost chosen on validation). Retrieval is exact
+`blend.BlendRecommender` (the default: named parts, EASE, the embedding and
+`transitions.ItemTransitions` on timed data, mixed with shares and a recency boost chosen on
+validation by `blend_choice`). Retrieval is exact
 (`index.top_k`) unless `enable_ann` gives a model a faiss HNSW index
 (`index.InnerProductIndex`) for a large catalogue.
 `autorec.AutoRecRating` predicts explicit ratings for the rating protocol (`rating.BiasedMF`
@@ -27,17 +29,18 @@ docs/evaluation.md.
 """
 
 from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
-from contextiq.ml.pipeline import default_recommender
+from contextiq.ml.families import MODEL_FAMILIES, make_model
 from contextiq.ml.registry import ModelRegistry, VersionInfo
 from contextiq.ml.train import TrainReport, train_candidate
 
 __all__ = [
+    "MODEL_FAMILIES",
     "ItemFeatures",
     "ModelRegistry",
     "Recommender",
     "TrainReport",
     "VersionInfo",
     "WeightedInteraction",
-    "default_recommender",
+    "make_model",
     "train_candidate",
 ]

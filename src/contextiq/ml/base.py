@@ -49,6 +49,16 @@ class Recommender(ABC):
         """Learn from interactions; `items` gives content features when known."""
 
     @abstractmethod
+    def refit(
+        self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
+    ) -> Self:
+        """Fit on new data with what the last `fit` chose on validation (epochs, L2, mix).
+
+        How a trained candidate is brought up to date with everything stored without choosing
+        its settings again; returns the refitted model.
+        """
+
+    @abstractmethod
     def recommend(
         self, history: Mapping[str, float], k: int, exclude: Collection[str] = ()
     ) -> list[tuple[str, float]]:

@@ -21,7 +21,7 @@ import torch
 from contextiq.ml.base import ItemFeatures, WeightedInteraction
 from contextiq.ml.data import IdMap, build_matrix, strength_matrix
 from contextiq.ml.features import FeatureVocabulary
-from contextiq.ml.holdout import holdout_ndcg, holdout_positives
+from contextiq.ml.holdout import holdout_positives, judged_ndcg
 from contextiq.ml.rows import GrowingRows, load_array, save_arrays
 from contextiq.ml.scoring import FoldInRecommender
 
@@ -98,18 +98,30 @@ class EaseRecommender(FoldInRecommender):
         grid = self.config.l2_grid
         if len(grid) == 1 or self.config.validation_fraction <= 0:
             return grid[0]
-        train, held = holdout_positives(history, self.config.validation_fraction, self.config.seed)
+        cfg = self.config
+        train, held = holdout_positives(history, cfg.validation_fraction, cfg.seed)
         gram = self._gram(train)
-        inputs = train.tocsc()[:, self._modelled]
+        inputs = train[:, self._modelled].tocsr()
         best_l2, best_score = grid[0], -1.0
         for l2 in grid:
             weights = ease_weights(gram, l2).numpy().astype(np.float32)
-            scores = np.zeros(train.shape, np.float32)
-            scores[:, self._modelled] = inputs @ weights
-            score = holdout_ndcg(scores, train, held)
+
+            def scores(users: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+                rows = np.zeros((len(users), train.shape[1]), np.float32)
+                rows[:, self._modelled] = inputs[users] @ weights  # noqa: B023 (used at once)
+                return rows
+
+            score = judged_ndcg(scores, train, held, cfg.seed)
             if score > best_score:
                 best_l2, best_score = l2, score
         return best_l2
+
+    def refit(
+        self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
+    ) -> Self:
+        """Fit again with the L2 the last `fit` chose."""
+        self.config = replace(self.config, l2_grid=(self.l2,))
+        return self.fit(interactions, items)
 
     def score_indices(
         self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]

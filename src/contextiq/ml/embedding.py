@@ -5,6 +5,11 @@ dropout, early-stopped on a holdout carved from the training data, then refit on
 everything for the chosen number of epochs (or, inside a blend, early-stopped on the
 blend's own validation: `fit_judged`). Serving uses plain numpy arrays so a
 request costs one small matrix-vector product.
+
+Above `full_softmax_items` items a full softmax costs a users x items product per batch
+and a dense update of every item row per step, so training switches to a sampled softmax
+(`sampled.py`): each user's positives against shared uniform negatives, histories read as
+sparse bags, and only the touched item rows updated.
 """
 
 import json
@@ -22,12 +27,13 @@ from contextiq.ml.base import ItemFeatures, WeightedInteraction
 from contextiq.ml.data import IdMap, build_matrix, history_vector, strength_matrix
 from contextiq.ml.early_stop import EarlyStopping
 from contextiq.ml.features import FeatureVocabulary
-from contextiq.ml.holdout import holdout_ndcg, holdout_positives
+from contextiq.ml.holdout import holdout_positives, judged_ndcg, sample_users
 from contextiq.ml.index import InnerProductIndex, ScoreMoments
 from contextiq.ml.loss import bpr_loss, multinomial_loss
 from contextiq.ml.model import FoldInNet
 from contextiq.ml.optim import Adam
 from contextiq.ml.rows import FloatArray, GrowingRows, load_array, save_arrays
+from contextiq.ml.sampled import SampledSoftmaxTrainer, to_torch_sparse
 from contextiq.ml.scoring import FoldInRecommender
 
 
@@ -46,13 +52,15 @@ class EmbeddingConfig:
     validation_fraction: float = 0.1
     refit: bool = True
     seed: int = 0
-
-
-def _to_torch_sparse(matrix: sp.csr_matrix) -> torch.Tensor:
-    coo = matrix.tocoo()
-    indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-    values = torch.from_numpy(coo.data.astype(np.float32))
-    return torch.sparse_coo_tensor(indices, values, coo.shape, check_invariants=True).coalesce()
+    #: Above this many items, train with a sampled softmax (`sampled.py`) instead of a full one.
+    full_softmax_items: int = 20_000
+    #: Shared uniform negatives per batch, and users per batch, for the sampled softmax.
+    negatives: int = 2048
+    sampled_batch_size: int = 1024
+    #: Judge the sampled softmax every epoch (its epochs are long, and it needs fewer).
+    sampled_eval_every: int = 1
+    #: Users whose histories train the item tables at most (a seeded sample above it).
+    max_train_users: int = 20_000
 
 
 def _dropped(rows: sp.csr_matrix, rate: float, generator: torch.Generator) -> torch.Tensor:
@@ -102,12 +110,21 @@ class EmbeddingRecommender(FoldInRecommender):
                 train,
                 features,
                 cfg.max_epochs,
-                lambda net: holdout_ndcg(self._score_all(net, train), train, held),
+                lambda net: judged_ndcg(
+                    lambda users: self._score_rows(net, train, users), train, held, cfg.seed
+                ),
             )
         if cfg.validation_fraction <= 0 or cfg.refit:
             net, _ = self._train(history, features, epochs, None)
         self._finish(net, history, features, epochs)
         return self
+
+    def refit(
+        self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
+    ) -> Self:
+        """Train on all of `interactions` for the epochs the last fit chose, without a holdout."""
+        self.config = replace(self.config, validation_fraction=0.0, max_epochs=self.trained_epochs)
+        return self.fit(interactions, items)
 
     def fit_judged(
         self,
@@ -133,13 +150,22 @@ class EmbeddingRecommender(FoldInRecommender):
     def _prepare(
         self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures]
     ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        """Set up the id map and vocabulary; return signed strengths and item features."""
+        """Set up the id map and vocabulary; return signed strengths and item features.
+
+        Users are folded in from their histories, so the item tables can be learnt from a
+        seeded sample of at most `max_train_users` users and still serve everyone; items only
+        the others touched are then scored from their features, like untouched ones.
+        """
         data = build_matrix(interactions, (i.item_id for i in items))
         self._items = data.items
         by_id = {i.item_id: i for i in items}
         self._vocab = FeatureVocabulary.fit(items)
         features = self._vocab.encode([by_id.get(i) for i in data.items.ids])
-        return strength_matrix(data.weights), features
+        weights = data.weights
+        if weights.shape[0] > self.config.max_train_users > 0:
+            users = np.arange(weights.shape[0])
+            weights = weights[sample_users(users, self.config.max_train_users, self.config.seed)]
+        return strength_matrix(weights), features
 
     def _finish(
         self, net: FoldInNet, history: sp.csr_matrix, features: sp.csr_matrix, epochs: int
@@ -164,10 +190,12 @@ class EmbeddingRecommender(FoldInRecommender):
     ) -> tuple[FoldInNet, int]:
         """Train from scratch; with a judge, stop early and return the best state and epoch."""
         cfg = self.config
+        if history.shape[1] > cfg.full_softmax_items:
+            return SampledSoftmaxTrainer(cfg).train(history, features, max_epochs, judge)
         with torch.random.fork_rng():
             torch.manual_seed(cfg.seed)
             generator = torch.Generator().manual_seed(cfg.seed)
-            net = FoldInNet(history.shape[1], _to_torch_sparse(features), cfg.dim)
+            net = FoldInNet(history.shape[1], to_torch_sparse(features), cfg.dim)
             optimiser = Adam(net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
             targets = history.maximum(0).tocsr()
             users = np.flatnonzero(np.diff(targets.indptr))
@@ -201,21 +229,14 @@ class EmbeddingRecommender(FoldInRecommender):
         return multinomial_loss(logits, target)
 
     @staticmethod
-    def _score_all(net: FoldInNet, history: sp.csr_matrix) -> npt.NDArray[np.float32]:
+    def _score_rows(
+        net: FoldInNet, history: sp.csr_matrix, users: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float32]:
         net.eval()
         with torch.no_grad():
             item_in, item_out, bias = net.item_tables()
-            scores = [
-                (
-                    net.fold_in(
-                        _dense_rows(history, np.arange(s, min(s + 1024, history.shape[0]))), item_in
-                    )
-                    @ item_out.T
-                    + bias
-                ).numpy()
-                for s in range(0, history.shape[0], 1024)
-            ]
-        return np.vstack(scores).astype(np.float32)
+            scores = net.fold_in(_dense_rows(history, users), item_in) @ item_out.T + bias
+        return scores.numpy().astype(np.float32)
 
     def _export(self, net: FoldInNet) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Keep the token tables; return the item tables (input, output, bias)."""

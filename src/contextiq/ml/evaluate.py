@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from contextiq.ml.base import Recommender, WeightedInteraction
+from contextiq.ml.holdout import sample_users
 from contextiq.ml.metrics import (
     auc,
     average_precision_at_k,
@@ -72,6 +73,15 @@ def histories_by_user(interactions: Sequence[WeightedInteraction]) -> dict[str, 
     return dict(out)
 
 
+def _best_first(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64]:
+    """The first k of a stable descending sort, without sorting the whole catalogue."""
+    if len(scores) <= 4 * k:
+        return np.argsort(-scores, kind="stable")[:k]
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+    tied_or_better = np.flatnonzero(scores >= kth)
+    return tied_or_better[np.argsort(-scores[tied_or_better], kind="stable")][:k]
+
+
 def evaluate_ranking(
     model: RankingModel | Recommender,
     train: Sequence[WeightedInteraction],
@@ -79,12 +89,15 @@ def evaluate_ranking(
     k: int = 10,
     candidates: Collection[str] | None = None,
     batch_size: int = 256,
+    max_users: int = 0,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Mean per-user metrics over test users with at least one positive held-out item.
 
     Every test event with a positive weight on an item the user has not in train is
     relevant. Items the user has in train are excluded from the ranking; `candidates`
-    optionally limits the ranked universe.
+    optionally limits the ranked universe. With `max_users`, a seeded sample of at most
+    that many of those users is scored (what retraining does on a large catalogue).
     """
     ranking = RecommenderRanking(model) if isinstance(model, Recommender) else model
     histories = histories_by_user(train)
@@ -93,6 +106,7 @@ def evaluate_ranking(
         if e.weight > 0 and e.item_id not in histories.get(e.user_id, {}):
             relevant[e.user_id].add(e.item_id)
     users = sorted(relevant)
+    users = [users[j] for j in sample_users(np.arange(len(users)), max_users, seed)]
     item_ids = list(ranking.item_ids)
     index = {item: j for j, item in enumerate(item_ids)}
     allowed = np.zeros(len(item_ids), dtype=bool)
@@ -109,7 +123,7 @@ def evaluate_ranking(
             mask = allowed.copy()
             mask[seen] = False
             user_scores = np.where(mask, scores[row], -np.inf).astype(np.float32)
-            order = np.argsort(-user_scores, kind="stable")[:k]
+            order = _best_first(user_scores, k)
             ranked = [item_ids[j] for j in order if mask[j]]
             rel = relevant[user]
             totals[f"ndcg@{k}"] += ndcg_at_k(ranked, rel, k)

@@ -1,14 +1,17 @@
 """Train a candidate model and decide whether it may replace the current one."""
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
-from contextiq.ml.blend import BlendRecommender
 from contextiq.ml.evaluate import evaluate_ranking
-from contextiq.ml.pipeline import default_recommender
+from contextiq.ml.families import DEFAULT_MODEL, make_model
+from contextiq.ml.holdout import JUDGED_USERS
 from contextiq.ml.protocols import latest_per_user_split
+
+log = logging.getLogger(__name__)
 
 #: Share of each user's newest events held out to compare candidate and current model.
 VALIDATION_FRACTION = 0.2
@@ -38,42 +41,41 @@ def is_not_worse(
     return candidate["ndcg@10"] >= current["ndcg@10"] * (1.0 - tolerance)
 
 
-def refit_on_everything(
-    candidate: Recommender,
-    interactions: Sequence[WeightedInteraction],
-    items: Sequence[ItemFeatures],
-    seed: int,
-) -> Recommender:
-    """Reuse the settings the candidate chose on validation instead of choosing them again."""
-    if isinstance(candidate, BlendRecommender):
-        return candidate.refit(interactions, items)
-    return default_recommender(seed).fit(interactions, items)
-
-
 def train_candidate(
     interactions: Sequence[WeightedInteraction],
     items: Sequence[ItemFeatures],
     current: Recommender | None,
     seed: int = 0,
+    model: str = DEFAULT_MODEL,
 ) -> TrainReport:
-    """Fit on a split of the given data, compare with `current` on it, then refit on everything.
+    """Fit a `model` family on a split of the data, compare with `current`, refit on everything.
 
     The split holds out each user's newest events, the ones `current` (trained earlier) is
-    least likely to have seen, so the comparison is as fair as the data allows.
+    least likely to have seen, so the comparison is as fair as the data allows. Both are
+    scored on the same seeded sample of at most `JUDGED_USERS` validation users. The refit
+    reuses what the candidate chose on validation (`Recommender.refit`).
     """
     started = time.perf_counter()
+    candidate = make_model(model, seed)
     train, validation = latest_per_user_split(interactions, VALIDATION_FRACTION, seed)
-    candidate = default_recommender(seed).fit(train, items)
-    metrics = evaluate_ranking(candidate, train, validation)
-    current_metrics = evaluate_ranking(current, train, validation) if current else None
-    model = refit_on_everything(candidate, interactions, items, seed)
+    log.info("fitting a %s candidate on %d of %d events", model, len(train), len(interactions))
+    candidate.fit(train, items)
+    log.info("scoring candidate and serving model on %d held-out events", len(validation))
+    metrics = evaluate_ranking(candidate, train, validation, max_users=JUDGED_USERS, seed=seed)
+    current_metrics = (
+        evaluate_ranking(current, train, validation, max_users=JUDGED_USERS, seed=seed)
+        if current
+        else None
+    )
+    log.info("refitting the candidate on all %d events", len(interactions))
+    fitted = candidate.refit(interactions, items)
     return TrainReport(
-        model=model,
+        model=fitted,
         metrics=metrics,
         current_metrics=current_metrics,
         promote=is_not_worse(metrics, current_metrics, PROMOTION_TOLERANCE),
         train_seconds=time.perf_counter() - started,
         n_users=len({i.user_id for i in interactions}),
-        n_items=len(model.item_ids),
+        n_items=len(fitted.item_ids),
         n_interactions=len(interactions),
     )

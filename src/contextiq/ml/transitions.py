@@ -22,6 +22,9 @@ import scipy.sparse as sp
 from contextiq.ml.data import IdMap
 from contextiq.ml.rows import load_array, save_arrays
 
+#: Steps gathered before they are summed into the sparse counts.
+PAIRS_PER_CHUNK = 2_000_000
+
 
 @dataclass(frozen=True)
 class TransitionConfig:
@@ -36,24 +39,30 @@ class ItemTransitions:
     def __init__(self, items: IdMap, config: TransitionConfig | None = None) -> None:
         self.config = config or TransitionConfig()
         self._items = items
-        self._matrix = _normalised([], [], [], len(items), self.config.backward)
+        self._matrix = _normalised(_counts([], len(items)), self.config.backward)
 
     def fit(self, histories: Sequence[Mapping[str, float]]) -> Self:
-        """Learn from histories listed oldest first (positive interactions only)."""
+        """Learn from histories listed oldest first (positive interactions only).
+
+        Steps are summed into the sparse count matrix a few million at a time, so memory
+        follows the number of distinct item pairs, not events x window.
+        """
         cfg = self.config
         n = len(self._items)
-        sources: list[npt.NDArray[np.int64]] = []
-        targets: list[npt.NDArray[np.int64]] = []
-        weights: list[npt.NDArray[np.float32]] = []
+        forward = _counts([], n)
+        pending: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], float]] = []
+        size = 0
         for history in histories:
             sequence = self._items.lookup([i for i, w in history.items() if w > 0])
             sequence = sequence[sequence >= 0]
             for step in range(1, min(cfg.window, len(sequence) - 1) + 1):
-                sources.append(sequence[:-step])
-                targets.append(sequence[step:])
-                decay = cfg.step_decay ** (step - 1)
-                weights.append(np.full(len(sequence) - step, decay, np.float32))
-        self._matrix = _normalised(sources, targets, weights, n, cfg.backward)
+                pending.append((sequence[:-step], sequence[step:], cfg.step_decay ** (step - 1)))
+                size += len(sequence) - step
+            if size >= PAIRS_PER_CHUNK:
+                forward = forward + _counts(pending, n)
+                pending, size = [], 0
+        forward = forward + _counts(pending, n)
+        self._matrix = _normalised(forward, cfg.backward)
         return self
 
     def score_indices(
@@ -91,24 +100,20 @@ class ItemTransitions:
         return model
 
 
-def _normalised(
-    sources: Sequence[npt.NDArray[np.int64]],
-    targets: Sequence[npt.NDArray[np.int64]],
-    weights: Sequence[npt.NDArray[np.float32]],
-    n: int,
-    backward: float,
+def _counts(
+    steps: Sequence[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], float]], n: int
 ) -> sp.csr_matrix:
-    """Row-normalised counts of (source -> target) steps, reverse steps weighted `backward`."""
-    forward = sp.csr_matrix(
-        (
-            np.concatenate([np.zeros(0, np.float32), *weights]),
-            (
-                np.concatenate([np.zeros(0, np.int64), *sources]),
-                np.concatenate([np.zeros(0, np.int64), *targets]),
-            ),
-        ),
-        shape=(n, n),
+    """Summed (source -> target) step weights as an n x n sparse matrix."""
+    sources = np.concatenate([np.zeros(0, np.int32), *(s.astype(np.int32) for s, _, _ in steps)])
+    targets = np.concatenate([np.zeros(0, np.int32), *(t.astype(np.int32) for _, t, _ in steps)])
+    weights = np.concatenate(
+        [np.zeros(0, np.float32), *(np.full(len(s), w, np.float32) for s, _, w in steps)]
     )
+    return sp.csr_matrix((weights, (sources, targets)), shape=(n, n), dtype=np.float32)
+
+
+def _normalised(forward: sp.csr_matrix, backward: float) -> sp.csr_matrix:
+    """Row-normalised counts of (source -> target) steps, reverse steps weighted `backward`."""
     counts = (forward + backward * forward.T).tocsr()
     totals = np.asarray(counts.sum(axis=1)).ravel()
     totals[totals == 0] = 1.0

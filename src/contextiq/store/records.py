@@ -73,3 +73,14 @@ class ModelVersion:
         if self.status == "active":
             return replace(self, status="retired")
         return self
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionColumns:
+    """A chunk of stored interactions as columns: what training reads, millions at a time."""
+
+    user_ids: list[str]
+    content_ids: list[str]
+    weights: list[float]
+    #: Seconds since the epoch (UTC).
+    timestamps: list[float]

@@ -24,6 +24,7 @@ from contextiq.store.engine import create_engine
 from contextiq.store.online import OnlineApplier
 from contextiq.store.records import (
     History,
+    InteractionColumns,
     ModelVersion,
     OutboxEvent,
     Profile,
@@ -606,10 +607,32 @@ class Store:
             ],
         )
 
-    async def iter_interactions(
-        self, batch: int = 50_000
-    ) -> AsyncIterator[list[tuple[str, str, float, datetime]]]:
-        """Every interaction as (user, content, weight, time), in id order, in batches."""
+    async def interaction_counts(self) -> tuple[int, int, int]:
+        """(users, items, interactions) among stored interactions: sizes a training up front."""
+        async with self.sessions() as session:
+            row = (
+                await session.execute(
+                    select(
+                        func.count(func.distinct(InteractionRow.user_id)),
+                        func.count(func.distinct(InteractionRow.content_id)),
+                        func.count(),
+                    )
+                )
+            ).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    async def iter_interaction_columns(
+        self, batch: int = 250_000
+    ) -> AsyncIterator[InteractionColumns]:
+        """Every interaction in id order, `batch` rows at a time, as columns.
+
+        Times come back as epoch seconds computed by the database, not as datetime objects:
+        millions of rows are read per training.
+        """
+        if self.dialect == "sqlite":
+            seconds = (func.julianday(InteractionRow.occurred_at) - 2440587.5) * 86400.0
+        else:
+            seconds = func.extract("epoch", InteractionRow.occurred_at)
         last_id = 0
         while True:
             async with self.sessions() as session:
@@ -620,7 +643,7 @@ class Store:
                             InteractionRow.user_id,
                             InteractionRow.content_id,
                             InteractionRow.weight,
-                            InteractionRow.occurred_at,
+                            seconds,
                         )
                         .where(InteractionRow.id > last_id)
                         .order_by(InteractionRow.id)
@@ -629,8 +652,9 @@ class Store:
                 ).all()
             if not rows:
                 return
-            last_id = rows[-1].id
-            yield [(r.user_id, r.content_id, r.weight, as_utc(r.occurred_at)) for r in rows]
+            last_id = rows[-1][0]
+            _, users, items, weights, times = zip(*rows, strict=True)
+            yield InteractionColumns(list(users), list(items), list(weights), list(times))
 
     # -- bulk import (import team; store/bulk.py has the dialects' paths) ---------------------
 

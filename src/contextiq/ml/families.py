@@ -1,0 +1,50 @@
+"""Model families by name, as RecBole's `get_model` picks them: what `CONTEXTIQ_MODEL` names.
+
+Each entry makes an unfitted model from a seed; "blend" (EASE, the embedding and item
+transitions mixed on validation) is the default the API serves and the benchmarks measure.
+"""
+
+from collections.abc import Callable, Mapping
+
+from contextiq.ml.base import Recommender
+from contextiq.ml.blend import BlendConfig, BlendRecommender, standard_parts
+from contextiq.ml.blend_choice import ChoiceConfig
+from contextiq.ml.ease import EaseConfig, EaseRecommender
+from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
+
+ModelFactory = Callable[[int], Recommender]
+
+DEFAULT_MODEL = "blend"
+
+
+def blend(seed: int = 0) -> Recommender:
+    """PyTorch embedding blended with EASE (and transitions on timed data), mixed on validation."""
+    parts = standard_parts(EaseConfig(seed=seed), EmbeddingConfig(seed=seed))
+    return BlendRecommender(BlendConfig(parts=parts, choice=ChoiceConfig(seed=seed), seed=seed))
+
+
+def ease(seed: int = 0) -> Recommender:
+    """EASE alone: closed form, on the most popular items (`EaseConfig.max_items`)."""
+    return EaseRecommender(EaseConfig(seed=seed))
+
+
+def embedding(seed: int = 0) -> Recommender:
+    """The PyTorch fold-in embedding alone, early-stopped on its own holdout."""
+    return EmbeddingRecommender(EmbeddingConfig(seed=seed))
+
+
+MODEL_FAMILIES: Mapping[str, ModelFactory] = {
+    "blend": blend,
+    "ease": ease,
+    "embedding": embedding,
+}
+
+
+def make_model(name: str = DEFAULT_MODEL, seed: int = 0) -> Recommender:
+    """An unfitted model of the family `name`; unknown names list the known ones."""
+    try:
+        factory = MODEL_FAMILIES[name]
+    except KeyError:
+        known = ", ".join(MODEL_FAMILIES)
+        raise ValueError(f"unknown model family {name!r}; known: {known}") from None
+    return factory(seed)

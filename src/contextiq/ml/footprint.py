@@ -1,0 +1,136 @@
+"""Memory of a training: estimated before it starts, measured while it runs.
+
+A training too large for the machine must say so at once, with the sizes involved, not
+after minutes of work or by being killed. `estimate` adds up the large allocations of
+the default blend (an upper bound for a single family); `check_fits` compares that with
+the memory the system has available (or a configured limit). `PeakMemory` measures the
+peak resident memory of the process during a training (Linux: the VmHWM counter, reset at
+the start; elsewhere the process's lifetime peak from `getrusage`).
+"""
+
+import contextlib
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from contextiq.ml.ease import EaseConfig
+from contextiq.ml.embedding import EmbeddingConfig
+from contextiq.ml.holdout import JUDGING_BYTES
+from contextiq.ml.transitions import TransitionConfig
+
+GIB = 2**30
+#: Python objects per stored event over a training: the event, its splits and histories.
+BYTES_PER_EVENT = 600
+
+
+class TrainingTooLarge(MemoryError):
+    """The estimated training does not fit in the memory available."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    n_users: int
+    n_items: int
+    n_interactions: int
+    parts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.parts.values())
+
+    def describe(self) -> str:
+        sizes = ", ".join(f"{name} {size / GIB:.2f} GiB" for name, size in self.parts.items())
+        return (
+            f"{self.n_items:,} items, {self.n_users:,} users, {self.n_interactions:,}"
+            f" interactions: about {self.total / GIB:.1f} GiB ({sizes})"
+        )
+
+
+def estimate(
+    n_users: int,
+    n_items: int,
+    n_interactions: int,
+    ease: EaseConfig | None = None,
+    embedding: EmbeddingConfig | None = None,
+    transitions: TransitionConfig | None = None,
+) -> Estimate:
+    """The large allocations of training the default blend on data of this size."""
+    ease, embedding = ease or EaseConfig(), embedding or EmbeddingConfig()
+    transitions = transitions or TransitionConfig()
+    modelled = min(ease.max_items, n_items)
+    tables = n_items * embedding.dim * 4 * 8  # two tables: weights, gradients, Adam, exports
+    if n_items <= embedding.full_softmax_items:
+        tables += embedding.batch_size * n_items * 4 * 8  # dense rows, logits and gradients
+    return Estimate(
+        n_users,
+        n_items,
+        n_interactions,
+        {
+            "events": n_interactions * BYTES_PER_EVENT,
+            "EASE": modelled * modelled * (8 * 3 + 4 * 2),
+            "embedding": tables,
+            "transitions": n_interactions * transitions.window * 2 * 8,
+            "judging": JUDGING_BYTES,
+        },
+    )
+
+
+def available_bytes() -> int:
+    """Memory the system can give without swapping (MemAvailable), or physical memory."""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return int(resource.getrlimit(resource.RLIMIT_AS)[0])
+
+
+def check_fits(needed: Estimate, limit_bytes: int = 0) -> None:
+    """Raise `TrainingTooLarge` when the estimate exceeds the limit (0: what is available)."""
+    available = available_bytes()
+    budget = min(limit_bytes, available) if limit_bytes > 0 else available
+    if needed.total > budget:
+        why = "is allowed (CONTEXTIQ_TRAIN_MEMORY_LIMIT_MB)" if budget < available else "is free"
+        raise TrainingTooLarge(
+            f"training needs {needed.describe()}, but only {budget / GIB:.1f} GiB {why}"
+        )
+
+
+def _status_kib(field: str) -> int | None:
+    status = Path("/proc/self/status")
+    if not status.exists():
+        return None
+    for line in status.read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return None
+
+
+class PeakMemory:
+    """`with PeakMemory() as peak:` ... then `peak.bytes` and `peak.seconds`."""
+
+    def __enter__(self) -> Self:
+        with contextlib.suppress(OSError):
+            Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+        self._started = time.perf_counter()
+        self.seconds = 0.0
+        self.bytes = 0
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.seconds = time.perf_counter() - self._started
+        peak = _status_kib("VmHWM")
+        if peak is None:
+            scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
+            self.bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+        else:
+            self.bytes = peak * 1024

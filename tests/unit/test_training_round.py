@@ -1,0 +1,115 @@
+"""A retraining round on stored data: sized up front, measured, and harmless when it fails."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from contextiq.domain import Content, Interaction, InteractionType
+from contextiq.ml.footprint import TrainingTooLarge
+from contextiq.recommend.models import ModelHolder
+from contextiq.store.migrate import upgrade_async
+from contextiq.store.store import Store
+from contextiq.worker.processor import Retrainer
+from contextiq.worker.training import load_training_data, train_and_register
+from tests.ml import synthetic
+
+START = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    await upgrade_async(url)
+    store = Store(url)
+    await store.upsert_content(
+        [
+            Content(i.item_id, i.title, i.category, tags=i.tags, created_at=START)
+            for i in synthetic.catalogue()
+        ]
+    )
+    events = synthetic.interactions()
+    # Stored newest first, so the loader has to put them back in time order.
+    await store.record_interactions(
+        [
+            Interaction(
+                f"e{n}",
+                e.user_id,
+                e.item_id,
+                InteractionType.LIKE if e.weight > 1 else InteractionType.VIEW,
+                e.weight,
+                START + timedelta(minutes=e.timestamp or 0.0),
+            )
+            for n, e in reversed(list(enumerate(events)))
+        ]
+    )
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def test_training_data_streams_back_oldest_first_with_one_copy_of_each_id(
+    store: Store,
+) -> None:
+    loaded = await load_training_data(store)
+    events = synthetic.interactions()
+    assert [(e.user_id, e.item_id, e.weight) for e in loaded] == [
+        (e.user_id, e.item_id, e.weight) for e in events
+    ]
+    stamps = [e.timestamp or 0.0 for e in loaded]
+    assert stamps == sorted(stamps)
+    same_user = [e.user_id for e in loaded if e.user_id == "user-0"]
+    assert all(u is same_user[0] for u in same_user)
+
+
+async def test_a_round_records_time_and_peak_memory_with_its_metrics(
+    store: Store, tmp_path: Path
+) -> None:
+    holder = ModelHolder(tmp_path / "models", store)
+    info = await train_and_register(store, holder, model="ease")
+    assert info is not None and info.status == "active"
+    assert info.metrics["train_seconds"] > 0
+    assert 10 < info.metrics["peak_rss_mb"] < 100_000
+    assert holder.version == info.version
+
+
+async def test_a_training_too_large_is_refused_at_once_with_its_sizes(
+    store: Store, tmp_path: Path
+) -> None:
+    holder = ModelHolder(tmp_path / "models", store)
+    with pytest.raises(TrainingTooLarge) as refused:
+        await train_and_register(store, holder, memory_limit_mb=1)
+    message = str(refused.value)
+    assert "48 items, 60 users, 420 interactions" in message
+    assert "CONTEXTIQ_TRAIN_MEMORY_LIMIT_MB" in message
+    assert holder.registry.versions() == []
+
+
+async def test_an_unknown_model_family_names_the_known_ones(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="known: blend, ease, embedding"):
+        await train_and_register(store, ModelHolder(tmp_path / "models", store), model="mystery")
+
+
+async def test_a_failed_round_leaves_the_worker_and_the_serving_model_as_they_were(
+    store: Store, tmp_path: Path
+) -> None:
+    holder = ModelHolder(tmp_path / "models", store)
+    first = await train_and_register(store, holder, model="ease")
+    assert first is not None
+    serving = holder.model
+    limit = {"mb": 1}
+    retrainer = Retrainer(lambda: train_and_register(store, holder, "ease", limit["mb"]), 0, 0)
+    retrainer.count(5)
+    assert retrainer.request()
+    await retrainer._task  # type: ignore[misc]
+    assert not retrainer.training
+    assert retrainer.events_since_training == 5  # nothing was learnt from them yet
+    assert holder.model is serving and holder.version == first.version
+    assert len(holder.registry.versions()) == 1
+    limit["mb"] = 0
+    assert retrainer.request()  # the next round runs, and this one succeeds
+    await retrainer._task  # type: ignore[misc]
+    assert retrainer.events_since_training == 0
+    assert len(holder.registry.versions()) == 2
