@@ -8,9 +8,10 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender, _to_torch_sparse
+from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
 from contextiq.ml.loss import bpr_loss, multinomial_loss
 from contextiq.ml.model import FoldInNet
+from contextiq.ml.sampled import to_torch_sparse
 from tests.ml import synthetic
 from tests.ml.test_families import small_embedding
 
@@ -38,7 +39,7 @@ def test_fold_in_is_tanh_of_normalised_history_times_item_vectors() -> None:
 
 
 def test_new_items_get_their_vectors_from_features_only() -> None:
-    features = _to_torch_sparse(sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)))
+    features = to_torch_sparse(sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)))
     net = FoldInNet(2, features, dim=3)
     content_q, content_b = net.content_out()
     torch.testing.assert_close(content_q, net.token_out)
