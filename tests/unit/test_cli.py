@@ -41,7 +41,9 @@ def test_seed_import_and_train(isolated: Path) -> None:
     )
     out = _ok("import", "files", "--content", "content.csv", "--interactions", "events.csv")
     assert "1 items, 1 new interactions" in out
-    trained = json.loads(_ok("train"))
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 0, result.output
+    trained = json.loads(result.stdout)  # progress lines go to stderr
     assert trained["status"] == "active"
     assert trained["metrics"]["auc"] > 0.5
 

@@ -70,7 +70,7 @@ async def test_a_round_records_time_and_peak_memory_with_its_metrics(
     holder = ModelHolder(tmp_path / "models", store)
     info = await train_and_register(store, holder, model="ease")
     assert info is not None and info.status == "active"
-    assert info.metrics["train_seconds"] > 0
+    assert info.metrics["train_seconds"] >= 0  # rounded to 0.1 s: a tiny fit may read 0.0
     assert 10 < info.metrics["peak_rss_mb"] < 100_000
     assert holder.version == info.version
 
