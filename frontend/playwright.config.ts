@@ -1,9 +1,13 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defineConfig } from "@playwright/test";
-import chromiumArgs from "./chromium-args.json";
+
+// Shared with bench/first-paint.mjs; read as text since Node wants an import attribute for JSON.
+const chromiumArgs: string[] = JSON.parse(
+  readFileSync(new URL("./chromium-args.json", import.meta.url), "utf8"),
+);
 
 /**
  * Workers re-read this file, so the port and data dir are chosen once and handed on through the
