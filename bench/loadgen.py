@@ -192,3 +192,20 @@ async def closed_loop(port: int, paths: list[str], connections: int, seconds: fl
 
     await asyncio.gather(*(client() for _ in range(connections)))
     return Latencies(ms, errors, loop.time() - start, [])
+
+
+def print_ratio_table(
+    results: dict[str, list[WrkResult]], baseline: str, what: str, header: str
+) -> None:
+    """A markdown table of wrk rounds per configuration, each as a ratio to `baseline`."""
+    base_rps = sum(r.rps for r in results[baseline]) / len(results[baseline])
+    print(header)
+    print(f"| {what} | requests/s (mean) | vs {baseline} | p50 ms | p99 ms | errors |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, runs in results.items():
+        rps = sum(r.rps for r in runs) / len(runs)
+        p50 = sum(r.p50_ms for r in runs) / len(runs)
+        p99 = sum(r.p99_ms for r in runs) / len(runs)
+        errors = sum(r.errors for r in runs)
+        print(f"| {name} | {rps:,.0f} | {rps / base_rps:.3f} | {p50:.2f} | {p99:.2f} | {errors} |")
+        print(f"|   rounds: {', '.join(f'{r.rps:,.0f}' for r in runs)} | | | | | |")

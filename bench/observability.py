@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message
 from contextiq.config import Settings
 from contextiq.observability.logs import configure_logging
 from contextiq.observability.middleware import ObservabilityMiddleware
-from loadgen import BIN, WrkResult, free_port, process, wrk
+from loadgen import BIN, WrkResult, free_port, print_ratio_table, process, wrk
 from serve import RANDOM_USER, bootstrapped_demo, env_for, visit_every_user
 
 CONFIGS = {
@@ -138,17 +138,8 @@ def main() -> None:
                     wrk(url, RANDOM_USER, seconds=args.seconds, connections=args.connections)
                 )
 
-    off_rps = sum(r.rps for r in results["off"]) / args.rounds
-    print(f"\n{args.connections} connections, {args.seconds}s x {args.rounds} rounds each\n")
-    print("| metrics and request logs | requests/s (mean) | vs off | p50 ms | p99 ms | errors |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, runs in results.items():
-        rps = sum(r.rps for r in runs) / len(runs)
-        p50 = sum(r.p50_ms for r in runs) / len(runs)
-        p99 = sum(r.p99_ms for r in runs) / len(runs)
-        errors = sum(r.errors for r in runs)
-        print(f"| {name} | {rps:,.0f} | {rps / off_rps:.3f} | {p50:.2f} | {p99:.2f} | {errors} |")
-        print(f"|   rounds: {', '.join(f'{r.rps:,.0f}' for r in runs)} | | | | | |")
+    header = f"\n{args.connections} connections, {args.seconds}s x {args.rounds} rounds each\n"
+    print_ratio_table(results, "off", "metrics and request logs", header)
 
 
 if __name__ == "__main__":

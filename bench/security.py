@@ -21,7 +21,7 @@ import jwt
 
 from contextiq.security import KeyRing, Role
 from contextiq.store.store import Store
-from loadgen import BIN, WrkResult, free_port, process, wrk
+from loadgen import BIN, WrkResult, free_port, print_ratio_table, process, wrk
 from serve import RANDOM_USER, USERS, bootstrapped_demo, env_for
 
 SECRET = "bench-secret-of-at-least-32-bytes-long"
@@ -108,17 +108,8 @@ def main() -> None:
                     wrk(url, script, seconds=args.seconds, connections=args.connections)
                 )
 
-    open_rps = sum(r.rps for r in results["open"]) / args.rounds
-    print(f"\n{args.connections} connections, {args.seconds}s x {args.rounds} rounds each\n")
-    print("| credentials | requests/s (mean) | vs open | p50 ms | p99 ms | errors |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, runs in results.items():
-        rps = sum(r.rps for r in runs) / len(runs)
-        p50 = sum(r.p50_ms for r in runs) / len(runs)
-        p99 = sum(r.p99_ms for r in runs) / len(runs)
-        errors = sum(r.errors for r in runs)
-        print(f"| {name} | {rps:,.0f} | {rps / open_rps:.3f} | {p50:.2f} | {p99:.2f} | {errors} |")
-        print(f"|   rounds: {', '.join(f'{r.rps:,.0f}' for r in runs)} | | | | | |")
+    header = f"\n{args.connections} connections, {args.seconds}s x {args.rounds} rounds each\n"
+    print_ratio_table(results, "open", "credentials", header)
 
 
 if __name__ == "__main__":
