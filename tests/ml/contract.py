@@ -46,6 +46,22 @@ class RecommenderContract:
         scores = [s for _, s in top]
         assert scores == sorted(scores, reverse=True)
 
+    def test_allowed_mask_filters_inside_retrieval(self) -> None:
+        model = self.fitted()
+        history = {"item-0": 3.0, "item-1": 1.0}
+        allowed = np.zeros(len(model.item_ids), np.bool_)
+        allowed[-6:] = True  # a selective filter: far from the history's cluster
+        passing = set(list(model.item_ids)[-6:])
+        for ann in (False, True):
+            if ann and isinstance(model, ScoringRecommender):
+                model.enable_ann(min_items=1)
+            top = model.recommend(history, 5, exclude=history, allowed=allowed)
+            assert len(top) == 5
+            assert {i for i, _ in top} <= passing
+        model.add_items([synthetic.new_item(2)])  # past the mask's end: not allowed
+        top = model.recommend(history, 10, exclude=history, allowed=allowed)
+        assert {i for i, _ in top} == passing
+
     def test_similar_items_exclude_the_item_itself(self) -> None:
         model = self.fitted()
         similar = model.similar_items("item-24", 5)

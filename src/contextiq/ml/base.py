@@ -12,6 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
+import numpy as np
+import numpy.typing as npt
+
+#: Which items a request may return, aligned with `Recommender.item_ids` (True: allowed).
+#: Items added after the mask was built (indices past its end) are not allowed: a caller builds
+#: the mask from the catalogue generation it serves, so new items join at the next one.
+ItemMask = npt.NDArray[np.bool_]
+
 
 @dataclass(frozen=True, slots=True)
 class WeightedInteraction:
@@ -60,12 +68,18 @@ class Recommender(ABC):
 
     @abstractmethod
     def recommend(
-        self, history: Mapping[str, float], k: int, exclude: Collection[str] = ()
+        self,
+        history: Mapping[str, float],
+        k: int,
+        exclude: Collection[str] = (),
+        allowed: ItemMask | None = None,
     ) -> list[tuple[str, float]]:
         """Top-k (item_id, raw score) for a user with this history, best first.
 
         `history` lists items oldest first (by each item's latest interaction), so a model
-        may weigh what the user did last more than what they did long ago.
+        may weigh what the user did last more than what they did long ago. `allowed` filters
+        inside retrieval (request filters, availability): the answer is still k long whenever
+        k allowed items exist, however few pass.
         """
 
     @abstractmethod

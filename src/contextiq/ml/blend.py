@@ -21,7 +21,7 @@ from typing import Any, Self
 import numpy as np
 import numpy.typing as npt
 
-from contextiq.ml.base import ItemFeatures, WeightedInteraction
+from contextiq.ml.base import ItemFeatures, ItemMask, WeightedInteraction
 from contextiq.ml.blend_choice import (
     ChoiceConfig,
     Contender,
@@ -205,7 +205,11 @@ class BlendRecommender(ScoringRecommender):
             part.enable_ann(min_items)
 
     def recommend(
-        self, history: Mapping[str, float], k: int, exclude: Collection[str] = ()
+        self,
+        history: Mapping[str, float],
+        k: int,
+        exclude: Collection[str] = (),
+        allowed: ItemMask | None = None,
     ) -> list[tuple[str, float]]:
         """With an ANN index: score only the embedding's nearest items and the others' best."""
         terms = self._terms()
@@ -214,8 +218,8 @@ class BlendRecommender(ScoringRecommender):
             for j, (c, part, recency) in enumerate(terms)
             if isinstance(part, EmbeddingPart) and part.model.uses_ann
         ]
-        if not retrieving:
-            return super().recommend(history, k, exclude)
+        if not retrieving or allowed is not None:  # a filtered request is scored exactly
+            return super().recommend(history, k, exclude, allowed)
         j, share, embedding, recency = retrieving[0]
         others = terms[:j] + terms[j + 1 :]
         excluded = self._indices(exclude)

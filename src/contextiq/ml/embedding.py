@@ -23,7 +23,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 import torch
 
-from contextiq.ml.base import ItemFeatures, WeightedInteraction
+from contextiq.ml.base import ItemFeatures, ItemMask, WeightedInteraction
 from contextiq.ml.data import IdMap, build_matrix, history_vector, strength_matrix
 from contextiq.ml.early_stop import EarlyStopping
 from contextiq.ml.features import FeatureVocabulary
@@ -306,10 +306,14 @@ class EmbeddingRecommender(FoldInRecommender):
         return self._moments.mean_std(np.append(user, np.float32(1.0)))
 
     def recommend(
-        self, history: Mapping[str, float], k: int, exclude: Collection[str] = ()
+        self,
+        history: Mapping[str, float],
+        k: int,
+        exclude: Collection[str] = (),
+        allowed: ItemMask | None = None,
     ) -> list[tuple[str, float]]:
-        if self._ann is None:
-            return super().recommend(history, k, exclude)
+        if self._ann is None or allowed is not None:  # a filtered request is scored exactly
+            return super().recommend(history, k, exclude, allowed)
         user = self.user_vector(*history_vector(history, self._items, self.recency))
         excluded = self._indices(exclude)
         pool = self.nearest(user, k + len(excluded))

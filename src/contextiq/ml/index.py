@@ -8,15 +8,23 @@ import numpy.typing as npt
 
 
 def top_k(
-    scores: npt.NDArray[np.float32], k: int, exclude: npt.NDArray[np.int64] | None = None
+    scores: npt.NDArray[np.float32],
+    k: int,
+    exclude: npt.NDArray[np.int64] | None = None,
+    allowed: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """Indices and scores of the k best entries, best first; excluded indices never appear.
 
-    argpartition keeps this O(n) on the request path, where n is a few thousand items.
-    Ties are broken by index so results are deterministic.
+    `allowed` (a mask over the entries; entries past its end are not allowed) filters before
+    the partition, so a selective filter still yields k entries when k pass. argpartition
+    keeps this O(n) on the request path. Ties are broken by index so results are deterministic.
     """
+    if allowed is not None:
+        mask = np.zeros(len(scores), np.bool_)
+        mask[: min(len(allowed), len(scores))] = allowed[: len(scores)]
+        scores = np.where(mask, scores, np.float32(-np.inf)).astype(np.float32, copy=False)
     if exclude is not None and len(exclude):
-        scores = scores.copy()
+        scores = scores.copy() if allowed is None else scores
         scores[exclude] = -np.inf
     available = int(np.isfinite(scores).sum())
     k = min(k, available)

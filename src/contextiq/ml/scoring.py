@@ -7,7 +7,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from contextiq.ml.base import Recommender
+from contextiq.ml.base import ItemMask, Recommender
 from contextiq.ml.data import IdMap, Recency, history_matrix, history_vector
 from contextiq.ml.index import top_k
 
@@ -38,9 +38,13 @@ class ScoringRecommender(Recommender):
         """`scores` for many histories at once (one row each): what evaluation calls."""
 
     def recommend(
-        self, history: Mapping[str, float], k: int, exclude: Collection[str] = ()
+        self,
+        history: Mapping[str, float],
+        k: int,
+        exclude: Collection[str] = (),
+        allowed: ItemMask | None = None,
     ) -> list[tuple[str, float]]:
-        best, values = top_k(self.scores(history), k, self._indices(exclude))
+        best, values = top_k(self.scores(history), k, self._indices(exclude), allowed)
         return self._named(best, values)
 
     def enable_ann(self, min_items: int) -> None:
