@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     llm_top_k: int = Field(20, ge=0, le=200)
     llm_api_key: str | None = None
 
+    # Business rules (docs/rules.md): the defaults of `diversity=` (0: relevance alone, up to 1)
+    # and `max_per_category=` (unset: no cap) on GET /recommendations.
+    diversity: float = Field(0.0, ge=0, le=1)
+    max_per_category: int | None = Field(None, ge=1)
+
     # Above this many items, recommendations are retrieved through an ANN index (0: always exact).
     ann_min_items: int = Field(200_000, ge=0)
 

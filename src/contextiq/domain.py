@@ -52,6 +52,19 @@ class Content:
     tags: tuple[str, ...] = ()
     created_at: datetime | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: Shown only from `available_from` (inclusive) until `available_until` (exclusive).
+    available_from: datetime | None = None
+    available_until: datetime | None = None
+    #: Never recommended while set, whatever the window.
+    hidden: bool = False
+
+    def available(self, now: datetime) -> bool:
+        """Whether any list may show this item at `now`."""
+        if self.hidden:
+            return False
+        if self.available_from is not None and now < self.available_from:
+            return False
+        return self.available_until is None or now < self.available_until
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,16 +23,20 @@ from contextiq.observability.metrics import process_exited
 from contextiq.observability.sampler import MetricsSampler
 from contextiq.privacy import UserDataService
 from contextiq.recommend.catalog import Catalog
+from contextiq.recommend.filters import FilterColumns
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.precompute import LLMPrecomputer
+from contextiq.recommend.promotions import RuleBook
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.recommend.service import RecommendationService
 from contextiq.recommend.snapshots import SnapshotRecorder
+from contextiq.rules.service import RuleService
 from contextiq.security import AuditLog, Gate, KeyRing
 from contextiq.security.rate_limit import RateLimits
 from contextiq.security.tokens import TokenVerifier
 from contextiq.store.experiments import ExperimentStore
 from contextiq.store.group_commit import GroupCommitWriter
+from contextiq.store.rules import RuleStore
 from contextiq.store.store import Store
 from contextiq.worker.processor import EventProcessor, Retrainer
 from contextiq.worker.training import train_and_register
@@ -63,6 +67,7 @@ class Services:
     impressions: ImpressionRecorder
     arms: ExperimentRuntime
     experiments: ExperimentService
+    rules: RuleService
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -124,8 +129,19 @@ def build_services(settings: Settings) -> Services:
     )
     snapshots = SnapshotRecorder(store)
     catalog = Catalog(store)
+    columns = FilterColumns(store)
+    rules = RuleStore(store)
+    rulebook = RuleBook(rules)
     recommendations = RecommendationService(
-        store, catalog, models, snapshots, rescorer, settings.ml_weight, settings.llm_top_k
+        store,
+        catalog,
+        models,
+        snapshots,
+        rescorer,
+        settings.ml_weight,
+        settings.llm_top_k,
+        columns,
+        rulebook,
     )
     precomputer = LLMPrecomputer(recommendations) if rescorer is not None else None
     relay = OutboxRelay(store, bus)
@@ -165,7 +181,8 @@ def build_services(settings: Settings) -> Services:
         processor=processor,
         snapshots=snapshots,
         catalog=catalog,
-        catalog_service=CatalogService(store, models, rec_cache, vectors),
+        catalog_service=CatalogService(store, models, rec_cache, columns, vectors),
+        rules=RuleService(rules, rec_cache, rulebook),
         writer=writer,
         interaction_service=InteractionService(store, catalog, rec_cache, writer),
         recommendations=recommendations,

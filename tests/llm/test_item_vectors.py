@@ -16,6 +16,7 @@ from contextiq.llm.base import Candidate, LikedItem, UserContext
 from contextiq.llm.embedder import MiniLMEmbedder
 from contextiq.llm.item_vectors import ItemVectors, content_text
 from contextiq.llm.local import LocalScorer
+from contextiq.recommend.filters import FilterColumns
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.store.migrate import upgrade_async
@@ -95,6 +96,7 @@ async def test_catalogue_upserts_compute_vectors_in_the_background(
         store,
         ModelHolder(tmp_path / "models", store),
         RecommendationCache(MemoryCache(), 60),
+        FilterColumns(store),
         vectors,
     )
     item = Content("late", "Arrival", "scifi", "Linguists meet visitors.", ("aliens",))

@@ -13,6 +13,7 @@ from contextiq.catalog import CatalogService
 from contextiq.domain import Content
 from contextiq.ml.embedding import EmbeddingRecommender
 from contextiq.ml.registry import ModelRegistry
+from contextiq.recommend.filters import FilterColumns
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.store.migrate import upgrade_async
@@ -31,7 +32,8 @@ async def replica(url: str, models: Path, cache: MemoryCache) -> CatalogService:
     """One process's view: its own store connection and model, the shared cache."""
     holder = ModelHolder(models, Store(url))
     assert await holder.refresh()
-    return CatalogService(holder.store, holder, RecommendationCache(cache, 60))
+    cache_ = RecommendationCache(cache, 60)
+    return CatalogService(holder.store, holder, cache_, FilterColumns(holder.store))
 
 
 @pytest.fixture

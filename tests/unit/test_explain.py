@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 
+from contextiq.ml.base import ItemMask
 from contextiq.ml.embedding import EmbeddingRecommender
 from contextiq.recommend.explain import Explainer
 from tests.ml import synthetic
@@ -11,9 +12,11 @@ from tests.ml.test_families import small_embedding
 class Counting(EmbeddingRecommender):
     calls: list[str]
 
-    def similar_items(self, item_id: str, k: int) -> list[tuple[str, float]]:
+    def similar_items(
+        self, item_id: str, k: int, allowed: ItemMask | None = None
+    ) -> list[tuple[str, float]]:
         self.calls.append(item_id)
-        return super().similar_items(item_id, k)
+        return super().similar_items(item_id, k, allowed)
 
 
 def model() -> Counting:

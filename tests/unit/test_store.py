@@ -102,7 +102,7 @@ async def test_applied_events_count_once_in_profile_and_popularity(store: Store)
     assert profile.last_seen == NOW + timedelta(minutes=3)
     assert [r.content_id for r in profile.recent] == ["c2", "c2", "c1"]
     assert profile.top_categories == [("art", 1), ("music", 1)]
-    popular = await store.popular_content(10, None)
+    popular = await store.popular_content(10)
     assert [c.content_id for c, _ in popular] == ["c1", "c2"]
     history = await store.user_history("u")
     assert history.weights == {"c1": 3.0, "c2": -3.0}
@@ -227,7 +227,7 @@ async def test_rows_of_a_killed_bulk_load_are_folded_by_the_next(store: Store) -
         pass
     profile = await store.user_profile("ku")
     assert profile.counts == {"like": 1}
-    assert [c.content_id for c, _ in await store.popular_content(10, None)] == []  # no item row
+    assert [c.content_id for c, _ in await store.popular_content(10)] == []  # no item row
     async with store.engine.connect() as conn:
         assert await conn.scalar(text("SELECT interactions FROM content_stats")) == 1
 

@@ -20,6 +20,7 @@ from contextiq.api.routers import (
     models,
     online_metrics,
     recommendations,
+    rules,
     users,
 )
 from contextiq.config import Settings, get_settings
@@ -83,6 +84,7 @@ def create_app(
         impressions,
         online_metrics,
         experiments,
+        rules,
     ):
         app.include_router(module.router, prefix="/api/v1")
     install_security(app, settings)

@@ -24,6 +24,7 @@ from contextiq.privacy import UserDataService
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.recommend.service import RecommendationService
+from contextiq.rules.service import RuleService
 from contextiq.security import AuditLog, KeyRing, Principal
 from contextiq.security.access import current_principal
 from contextiq.services import Services
@@ -64,6 +65,7 @@ RecommendationsDep = Annotated[
 ArmsDep = Annotated[ExperimentRuntime, Depends(_component(lambda s: s.arms))]
 ImpressionsDep = Annotated[ImpressionRecorder, Depends(_component(lambda s: s.impressions))]
 ExperimentsDep = Annotated[ExperimentService, Depends(_component(lambda s: s.experiments))]
+RulesDep = Annotated[RuleService, Depends(_component(lambda s: s.rules))]
 RescorerDep = Annotated[ScoringService | None, Depends(_component(lambda s: s.rescorer))]
 
 UserDataDep = Annotated[UserDataService, Depends(_component(lambda s: s.user_data))]

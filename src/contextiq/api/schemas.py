@@ -137,6 +137,11 @@ class ContentIn(BaseModel):
     ] = []
     created_at: datetime | None = None
     metadata: dict[str, Any] = {}
+    #: The item is recommended only from `available_from` until `available_until` (UTC when
+    #: naive), and never while `hidden`.
+    available_from: datetime | None = None
+    available_until: datetime | None = None
+    hidden: bool = False
 
     def to_content(self) -> Content:
         return Content(
@@ -147,7 +152,16 @@ class ContentIn(BaseModel):
             tags=tuple(self.tags),
             created_at=self.created_at,
             metadata=self.metadata,
+            available_from=_utc(self.available_from),
+            available_until=_utc(self.available_until),
+            hidden=self.hidden,
         )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class ContentOut(BaseModel):
@@ -158,6 +172,9 @@ class ContentOut(BaseModel):
     tags: list[str]
     created_at: datetime
     metadata: dict[str, Any]
+    available_from: datetime | None
+    available_until: datetime | None
+    hidden: bool
 
 
 class ContentPage(BaseModel):
@@ -285,3 +302,37 @@ class AuditPage(BaseModel):
     entries: list[AuditEntryOut]
     #: Pass as `before_id` for the next (older) page; None on the last page.
     next_before_id: int | None
+
+
+Expression = Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
+
+
+class RuleIn(BaseModel):
+    """A promotion rule (docs/rules.md); which fields apply depends on `kind`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[
+        str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:@\-]+$")
+    ]
+    kind: Literal["boost", "reserve", "pin"]
+    filter: Expression | None = None
+    factor: Annotated[float, Field(gt=0, le=1_000)] | None = None
+    share: Annotated[float, Field(gt=0, le=1)] | None = None
+    content_id: Identifier | None = None
+    position: Annotated[int, Field(ge=1, le=100)] | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+class RuleOut(BaseModel):
+    name: str
+    kind: Literal["boost", "reserve", "pin"]
+    filter: str | None
+    factor: float | None
+    share: float | None
+    content_id: str | None
+    position: int | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    created_at: datetime | None

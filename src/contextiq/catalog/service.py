@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from contextiq.domain import Content
 from contextiq.llm.item_vectors import ItemVectors
+from contextiq.recommend.filters import NO_FILTERS, FilterColumns, Filters
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.store.store import Store, utcnow
@@ -44,11 +45,13 @@ class CatalogService:
         store: Store,
         models: ModelHolder,
         rec_cache: RecommendationCache,
+        columns: FilterColumns,
         vectors: ItemVectors | None = None,
     ) -> None:
         self.store = store
         self.models = models
         self.rec_cache = rec_cache
+        self.columns = columns
         self.vectors = vectors
 
     async def upsert(self, items: Sequence[Content]) -> int:
@@ -68,23 +71,35 @@ class CatalogService:
         await self.rec_cache.invalidate_catalog()
         return True
 
-    async def similar(self, content_id: str, limit: int) -> list[Similar] | None:
+    async def similar(
+        self, content_id: str, limit: int, filters: Filters = NO_FILTERS
+    ) -> list[Similar] | None:
         """Items like this one: by the model's embeddings, else from the same category.
 
-        None when the item does not exist.
+        Only items available now and passing `filters` appear. None when the item does not
+        exist.
         """
         content = await self.store.get_content(content_id)
         if content is None:
             return None
+        now = utcnow()
         model = self.models.model
         if model is not None and model.has_item(content_id):
-            ranked = model.similar_items(content_id, limit * 2)
+            generation = await self.rec_cache.catalog_generation()
+            allowed, _ = await self.columns.mask(model, filters, generation, now)
+            ranked = model.similar_items(content_id, limit * 2, allowed)
             found = await self.store.get_contents([i for i, _ in ranked])
-            by_model = [Similar(found[i], s) for i, s in ranked if i in found][:limit]
+            by_model = [
+                Similar(found[i], s)
+                for i, s in ranked
+                if i in found and filters.allows(found[i], now)
+            ][:limit]
             if by_model:
                 return by_model
-        same, _ = await self.store.list_content(content.category, None, limit + 1, 0)
-        return [Similar(c, 0.0) for c in same if c.content_id != content_id][:limit]
+        same = await self.store.fresh_content(limit * 5 + 1, (content.category,))
+        return [
+            Similar(c, 0.0) for c in same if c.content_id != content_id and filters.allows(c, now)
+        ][:limit]
 
     async def watch(self, interval_seconds: float = 1.0) -> None:
         """Fold content other processes wrote into this process's model, as it appears."""

@@ -16,6 +16,7 @@ from contextiq.experiments.interleaving import team_draft
 from contextiq.ml.base import Recommender
 from contextiq.ml.scoring import ScoringRecommender
 from contextiq.recommend.models import ModelHolder
+from contextiq.recommend.request import ListRequest
 from contextiq.recommend.service import RecommendationService, Result
 from contextiq.recommend.variant import Variant
 from contextiq.store.experiments import ExperimentStore
@@ -93,37 +94,34 @@ class ExperimentRuntime:
     async def recommend(
         self,
         user_id: str,
-        limit: int,
-        category: str | None,
+        request: ListRequest,
         generation: int | None,
         assignment: Assignment,
     ) -> Served:
         experiment = assignment.experiment
         if experiment is None:
             variant = await self._variant(ArmConfig())
-            result = await self.recommendations.recommend(
-                user_id, limit, category, generation, variant
-            )
+            result = await self.recommendations.recommend(user_id, request, generation, variant)
             return Served(result, None, None)
         if experiment.interleaving:
-            return await self._interleave(experiment, user_id, limit, category, generation)
+            return await self._interleave(experiment, user_id, request, generation)
         arm = experiment.arm(assignment.arm or "")
         variant = await self._variant(arm.config if arm else ArmConfig())
-        result = await self.recommendations.recommend(user_id, limit, category, generation, variant)
+        result = await self.recommendations.recommend(user_id, request, generation, variant)
         return Served(result, experiment.name, assignment.arm)
 
     async def _interleave(
         self,
         experiment: Experiment,
         user_id: str,
-        limit: int,
-        category: str | None,
+        request: ListRequest,
         generation: int | None,
     ) -> Served:
         first, second = experiment.arms[0], experiment.arms[1]
+        limit = request.limit
         lists = [
             await self.recommendations.recommend(
-                user_id, limit, category, generation, await self._variant(arm.config)
+                user_id, request, generation, await self._variant(arm.config)
             )
             for arm in (first, second)
         ]
@@ -142,6 +140,9 @@ class ExperimentRuntime:
             model_version="+".join(versions) or None,
             personalized=any(r.personalized for r in lists),
             llm_pending=any(r.llm_pending for r in lists),
+            ttl_seconds=min(
+                (r.ttl_seconds for r in lists if r.ttl_seconds is not None), default=None
+            ),
         )
         return Served(result, experiment.name, INTERLEAVED, tuple(t for _, t in drafted))
 

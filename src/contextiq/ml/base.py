@@ -83,8 +83,16 @@ class Recommender(ABC):
         """
 
     @abstractmethod
-    def similar_items(self, item_id: str, k: int) -> list[tuple[str, float]]:
-        """Top-k items most like `item_id` (itself excluded), best first."""
+    def similar_items(
+        self, item_id: str, k: int, allowed: ItemMask | None = None
+    ) -> list[tuple[str, float]]:
+        """Top-k items most like `item_id` (itself excluded), best first; `allowed` filters
+        inside retrieval as in `recommend`."""
+
+    def item_vectors(self, item_ids: Sequence[str]) -> npt.NDArray[np.float32] | None:
+        """One embedding row per id (zeros for unknown ids), for diversity; None if the family
+        has no item embeddings."""
+        return None
 
     @abstractmethod
     def add_items(self, items: Sequence[ItemFeatures]) -> None:

@@ -239,6 +239,13 @@ class BlendRecommender(ScoringRecommender):
         mixed = share * deep + sum(c * scores[pool] for c, scores in parts)
         return self._best_of(pool, np.asarray(mixed, np.float32), k, excluded)
 
+    def item_vectors(self, item_ids: Sequence[str]) -> npt.NDArray[np.float32] | None:
+        """The embedding part's item vectors, when the blend has one."""
+        for part in self.parts.values():
+            if isinstance(part, EmbeddingPart):
+                return part.model.item_vectors(item_ids)
+        return None
+
     def add_items(self, items: Sequence[ItemFeatures]) -> None:
         """Parts with maps of their own grow them; the others see new items through the blend's."""
         for part in self.parts.values():

@@ -319,6 +319,14 @@ class EmbeddingRecommender(FoldInRecommender):
         pool = self.nearest(user, k + len(excluded))
         return self._best_of(pool, self.pool_scores(user, pool), k, excluded)
 
+    def item_vectors(self, item_ids: Sequence[str]) -> npt.NDArray[np.float32] | None:
+        found = self._items.lookup(item_ids)
+        rows = np.zeros((len(item_ids), self.config.dim), np.float32)
+        known = found >= 0
+        if known.any():
+            rows[known] = self._item_out[found[known]]
+        return rows
+
     def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
         norms = np.sqrt(np.asarray(strengths.multiply(strengths).sum(axis=1))).ravel()
         scaled = sp.diags(1.0 / np.maximum(norms, 1e-8)) @ strengths

@@ -68,11 +68,13 @@ class ScoringRecommender(Recommender):
         ids = self._items.ids
         return [(ids[j], float(v)) for j, v in zip(indices, values, strict=True)]
 
-    def similar_items(self, item_id: str, k: int) -> list[tuple[str, float]]:
+    def similar_items(
+        self, item_id: str, k: int, allowed: ItemMask | None = None
+    ) -> list[tuple[str, float]]:
         """Items a user who liked only `item_id` would get: the model's own notion of similarity."""
         if item_id not in self._items:
             return []
-        return self.recommend({item_id: 1.0}, k, exclude=(item_id,))
+        return self.recommend({item_id: 1.0}, k, exclude=(item_id,), allowed=allowed)
 
     def _indices(self, ids: Collection[str]) -> npt.NDArray[np.int64]:
         found = [self._items.get(i) for i in ids]

@@ -1,18 +1,29 @@
-"""The read path: candidates, filters, ML score, LLM rescoring, blend, explain, cache."""
+"""The read path: filtered candidates, ML score, LLM rescoring, rules and diversity, explain."""
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TypeVar
 
 from contextiq.domain import Content, Recommendation
 from contextiq.llm import Candidate, LikedItem, ScoringService, UserContext, mix_scores
-from contextiq.ml.base import Recommender
+from contextiq.ml.base import ItemMask, Recommender
 from contextiq.recommend.catalog import Catalog
+from contextiq.recommend.diversity import rerank
 from contextiq.recommend.explain import Explainer
+from contextiq.recommend.filters import FilterColumns, Filters, passing_ids
 from contextiq.recommend.models import ModelHolder
+from contextiq.recommend.promotions import RuleBook, boost, next_change, pin, reserve
+from contextiq.recommend.request import ListRequest
 from contextiq.recommend.snapshots import SnapshotRecorder
 from contextiq.recommend.variant import DEFAULT, Variant
+from contextiq.rules.columns import CatalogColumns
+from contextiq.rules.definitions import Rule
+from contextiq.rules.expression import Expr
+from contextiq.rules.predicate import matches
 from contextiq.store.records import History
-from contextiq.store.store import Store
+from contextiq.store.store import Store, utcnow
 
 FRESH_SHARE = 0.3
 
@@ -26,6 +37,8 @@ class Result:
     personalized: bool
     #: Some top candidates still await language-model scores: worth only a short cache life.
     llm_pending: bool = False
+    #: Seconds until an item leaves its window or a rule changes: the most a cache may keep it.
+    ttl_seconds: float | None = None
 
 
 def _normalize(scores: Sequence[float]) -> list[float]:
@@ -53,6 +66,20 @@ def user_context(user_id: str, history: History, contents: dict[str, Content]) -
     return UserContext(user_id=user_id, recent=liked)
 
 
+@dataclass
+class Pool:
+    """A request's candidates and what later steps need to look for more."""
+
+    items: list[Recommendation]
+    contents: dict[str, Content]
+    model: Recommender | None
+    history: History | None
+    skip: Collection[str]
+    allowed: ItemMask | None
+    columns: CatalogColumns | None
+    generation: int | None
+
+
 class RecommendationService:
     def __init__(
         self,
@@ -63,6 +90,8 @@ class RecommendationService:
         rescorer: ScoringService | None,
         ml_weight: float,
         llm_top_k: int,
+        columns: FilterColumns,
+        rulebook: RuleBook,
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -71,17 +100,18 @@ class RecommendationService:
         self.rescorer = rescorer
         self.ml_weight = ml_weight
         self.llm_top_k = llm_top_k
+        self.columns = columns
+        self.rulebook = rulebook
         self.explainer = Explainer()
 
     async def recommend(
         self,
         user_id: str,
-        limit: int,
-        category: str | None,
+        request: ListRequest,
         catalog_generation: int | None,
         variant: Variant = DEFAULT,
     ) -> Result:
-        result = await self._compute(user_id, limit, category, catalog_generation, variant)
+        result = await self._compute(user_id, request, catalog_generation, variant)
         self.snapshots.record(
             user_id,
             result.model_version,
@@ -90,49 +120,76 @@ class RecommendationService:
         return result
 
     async def _compute(
-        self,
-        user_id: str,
-        limit: int,
-        category: str | None,
-        generation: int | None,
-        variant: Variant,
+        self, user_id: str, request: ListRequest, generation: int | None, variant: Variant
     ) -> Result:
+        now = utcnow()
+        rules = [r for r in await self.rulebook.current(generation) if r.live(now)]
         history = await self.store.user_history(user_id)
         model, version = self.models.model, self.models.version
         if variant.model is not None:
             model, version = variant.model, variant.model_version
         positives = {i: w for i, w in history.weights.items() if w > 0}
         if model is not None and positives:
-            items = await self._personalized(model, version, history, limit, category, generation)
-            if items:
-                items, pending = await self._rescore(user_id, history, items, generation, variant)
-                provider = self._provider(items)
-                return Result(user_id, items[:limit], version, provider, True, pending)
-        items = await self._popular_and_fresh(history, limit, category)
-        return Result(user_id, items, version, None, False)
+            pool = await self._personalized(model, version, history, request, generation, now)
+            if pool.items:
+                items, pending = await self._rescore(
+                    user_id, history, pool.items, generation, variant
+                )
+                final = await self._shape(pool, items, request, rules, now)
+                provider = self._provider(final)
+                ttl = self._ttl(final, pool.contents, rules, now)
+                return Result(user_id, final, version, provider, True, pending, ttl)
+        pool = await self._popular_and_fresh(model, history, request, generation, now)
+        final = await self._shape(pool, pool.items, request, rules, now)
+        return Result(
+            user_id,
+            final,
+            version,
+            None,
+            False,
+            ttl_seconds=self._ttl(final, pool.contents, rules, now),
+        )
+
+    def _pool_size(self, request: ListRequest) -> int:
+        """Candidates retrieved for a list: more when diversity or a cap will pass some over."""
+        wide = request.diversity > 0 or request.max_per_category is not None
+        return max(request.limit * (10 if wide else 5), 200 if wide else 50)
 
     async def _personalized(
         self,
         model: Recommender,
         version: str | None,
         history: History,
-        limit: int,
-        category: str | None,
+        request: ListRequest,
         generation: int | None,
-    ) -> list[Recommendation]:
-        pool = max(limit * 5, 50) if category is None else max(limit * 50, 500)
-        ranked = model.recommend(history.weights, pool, exclude=history.weights.keys())
+        now: datetime,
+    ) -> Pool:
+        filters = request.filters
+        allowed, columns = await self.columns.mask(model, filters, generation, now)
+        skip = set(history.weights) | filters.exclude
+        ranked = model.recommend(history.weights, self._pool_size(request), skip, allowed)
         contents = await self.catalog.get_many(
             [i for i, _ in ranked] + history.recent_positive, generation
         )
-        ranked = [
-            (i, s)
-            for i, s in ranked
-            if i in contents and (category is None or contents[i].category == category)
-        ]
+        # The columns may trail a write by a moment: each candidate is checked on its own row.
+        ranked = [(i, s) for i, s in ranked if i in contents and filters.allows(contents[i], now)]
+        pool = Pool([], contents, model, history, skip, allowed, columns, generation)
         if not ranked:
-            return []
-        ranked = ranked[: max(limit * 3, self.llm_top_k)]
+            return pool
+        wide = request.diversity > 0 or request.max_per_category is not None
+        ranked = ranked if wide else ranked[: max(request.limit * 3, self.llm_top_k)]
+        pool.items = self._explained(model, version, history, ranked, contents, "model")
+        return pool
+
+    def _explained(
+        self,
+        model: Recommender,
+        version: str | None,
+        history: History,
+        ranked: list[tuple[str, float]],
+        contents: dict[str, Content],
+        source: str,
+    ) -> list[Recommendation]:
         normalized = _normalize([s for _, s in ranked])
         because = self.explainer.anchors(
             model, version, history.recent_positive, [i for i, _ in ranked]
@@ -140,14 +197,116 @@ class RecommendationService:
         out = []
         for (item_id, _), ml in zip(ranked, normalized, strict=True):
             content = contents[item_id]
-            source = because.get(item_id)
+            source_id = because.get(item_id)
             reason = (
-                f"Because you liked {contents[source].title}"
-                if source and source in contents
+                f"Because you liked {contents[source_id].title}"
+                if source_id and source_id in contents
                 else f"Matches your interest in {content.category}"
             )
-            out.append(_item(content, ml, reason, "model"))
+            out.append(_item(content, ml, reason, source))
         return out
+
+    async def _shape(
+        self,
+        pool: Pool,
+        items: list[Recommendation],
+        request: ListRequest,
+        rules: Sequence[Rule],
+        now: datetime,
+    ) -> list[Recommendation]:
+        """Boosts, diversity and the category cap, reserved slots, then pins."""
+        limit, cap = request.limit, request.max_per_category
+        items = boost(items, rules, pool.contents)
+        vectors = None
+        if request.diversity > 0 and pool.model is not None:
+            vectors = pool.model.item_vectors([i.content_id for i in items])
+        items = rerank(items, limit, request.diversity, cap, vectors)
+
+        def fits(listed: list[Recommendation], item: Recommendation) -> bool:
+            return cap is None or sum(i.category == item.category for i in listed) < cap
+
+        for rule in rules:
+            if rule.kind == "reserve" and rule.expression is not None:
+                candidates = await self._matching(pool, request, rule, limit)
+                items = reserve(items, limit, rule, candidates, fits)
+        pinned: set[str] = set()
+        for rule in rules:
+            if rule.kind != "pin" or rule.content_id is None:
+                continue
+            found = await self.catalog.get_many([rule.content_id], pool.generation)
+            content = found.get(rule.content_id)
+            if content is None or not request.filters.allows(content, now):
+                continue
+            pool.contents[content.content_id] = content
+            top = max((i.score for i in items), default=1.0)
+            items = pin(items, limit, rule, _item(content, top, rule.reason, "rule"))
+            pinned.add(content.content_id)
+        return _capped(items, cap, pinned) if pinned else items
+
+    async def _matching(
+        self, pool: Pool, request: ListRequest, rule: Rule, limit: int
+    ) -> list[Recommendation]:
+        """Items a reserve rule may promote into this list, best first for this user."""
+        expr = rule.expression
+        assert expr is not None
+        want = limit * 3
+        inside = [
+            i for i in pool.items if (c := pool.contents.get(i.content_id)) and matches(expr, c)
+        ]
+        if len(inside) >= want:
+            return inside
+        now = utcnow()
+        if pool.model is not None and pool.history is not None and pool.allowed is not None:
+            assert pool.columns is not None
+            allowed = pool.allowed & pool.columns.mask(expr)
+            ranked = pool.model.recommend(pool.history.weights, want, pool.skip, allowed)
+            contents = await self.catalog.get_many([i for i, _ in ranked], pool.generation)
+            ranked = [
+                (i, s)
+                for i, s in ranked
+                if i in contents and request.filters.allows(contents[i], now)
+            ]
+            scores = _normalize([s for _, s in ranked])
+            pool.contents.update(contents)
+            return [
+                _item(contents[i], s, rule.reason, "rule")
+                for (i, _), s in zip(ranked, scores, strict=True)
+            ]
+        only = None
+        if pool.allowed is not None and pool.columns is not None:
+            only = passing_ids(pool.columns, pool.allowed & pool.columns.mask(expr), SELECTIVE_IDS)
+        categories = request.filters.categories
+        popular = await _collect(
+            lambda n, at: self.store.popular_content(n, categories, at, only),
+            lambda pair: pair[0],
+            want,
+            pool.skip,
+            request.filters,
+            now,
+            expr,
+        )
+        top = max((s for _, s in popular), default=1.0) or 1.0
+        pool.contents.update({c.content_id: c for c, _ in popular})
+        return [_item(c, s / top, rule.reason, "rule") for c, s in popular]
+
+    def _ttl(
+        self,
+        items: list[Recommendation],
+        contents: dict[str, Content],
+        rules: Sequence[Rule],
+        now: datetime,
+    ) -> float | None:
+        """How long the list may be cached: until an item's window closes or a rule changes."""
+        ends = [
+            (c.available_until - now).total_seconds()
+            for i in items
+            if (c := contents.get(i.content_id)) is not None and c.available_until is not None
+        ]
+        soonest = min(ends, default=None)
+        change = next_change(rules, now)
+        if change is not None:
+            soonest = change if soonest is None else min(soonest, change)
+        return None if soonest is None else max(soonest, 0.0)
 
     async def _llm_inputs(
         self, user_id: str, history: History, head: list[Recommendation], generation: int | None
@@ -198,8 +357,10 @@ class RecommendationService:
         if not any(w > 0 for w in history.weights.values()):
             return 0
         model, version = self.models.model, self.models.version
-        items = await self._personalized(model, version, history, self.llm_top_k, None, None)
-        user, candidates = await self._llm_inputs(user_id, history, items[: self.llm_top_k], None)
+        request = ListRequest(self.llm_top_k)
+        pool = await self._personalized(model, version, history, request, None, utcnow())
+        head = pool.items[: self.llm_top_k]
+        user, candidates = await self._llm_inputs(user_id, history, head, None)
         await self.rescorer.precompute(user, candidates)
         return len(candidates)
 
@@ -209,33 +370,104 @@ class RecommendationService:
         return f"{self.rescorer.provider}:{self.rescorer.model}"
 
     async def _popular_and_fresh(
-        self, history: History, limit: int, category: str | None
-    ) -> list[Recommendation]:
-        skip = history.weights.keys()
-        popular = [
-            (c, s)
-            for c, s in await self.store.popular_content(limit + len(skip), category)
-            if c.content_id not in skip
-        ]
-        fresh = [
-            c
-            for c in await self.store.fresh_content(limit + len(skip), category)
-            if c.content_id not in skip
-        ]
+        self,
+        model: Recommender | None,
+        history: History,
+        request: ListRequest,
+        generation: int | None,
+        now: datetime,
+    ) -> Pool:
+        """Popular items with a share of new ones, for users the model cannot rank yet."""
+        limit, filters = request.limit, request.filters
+        skip = set(history.weights) | filters.exclude
+        wide = request.diversity > 0 or request.max_per_category is not None
+        want = self._pool_size(request) if wide else limit
+        only: Sequence[str] | None = None
+        allowed = columns = None
+        if model is not None and filters.expr is not None:
+            allowed, columns = await self.columns.mask(model, filters, generation, now)
+            only = passing_ids(columns, allowed, SELECTIVE_IDS)
+        categories = filters.categories
+        popular = await _collect(
+            lambda n, at: self.store.popular_content(n, categories, at, only),
+            lambda pair: pair[0],
+            want,
+            skip,
+            filters,
+            now,
+        )
+        fresh = await _collect(
+            lambda n, at: self.store.fresh_content(n, categories, at, only),
+            lambda c: c,
+            want,
+            skip,
+            filters,
+            now,
+        )
         n_fresh = max(1, round(limit * FRESH_SHARE)) if fresh else 0
         top = max((s for _, s in popular), default=1.0) or 1.0
         items = [
             _item(c, s / top, f"Popular in {c.category} right now", "popular") for c, s in popular
         ]
-        items = items[: limit - min(n_fresh, len(fresh))]
+        items = items[: want - min(n_fresh, len(fresh))]
         seen = {i.content_id for i in items}
         for content in fresh:
-            if len(items) >= limit:
+            if len(items) >= want:
                 break
             if content.content_id not in seen:
                 seen.add(content.content_id)
                 items.append(_item(content, 0.5, f"New in {content.category}", "fresh"))
+        contents = {c.content_id: c for c, _ in popular} | {c.content_id: c for c in fresh}
+        return Pool(items, contents, model, None, skip, allowed, columns, generation)
+
+
+#: A filter passing at most this many items reads just those from the database.
+SELECTIVE_IDS = 2_000
+#: Rows read per page when a filter is applied item by item, and the most pages read.
+PAGE = 200
+MAX_PAGES = 25
+
+T = TypeVar("T")
+
+
+async def _collect(
+    fetch: Callable[[int, int], Awaitable[Sequence[T]]],
+    content_of: Callable[[T], Content],
+    want: int,
+    skip: Collection[str],
+    filters: Filters,
+    now: datetime,
+    also: Expr | None = None,
+) -> list[T]:
+    """Rows in the query's order that the request (and `also`) allow, paging until `want`."""
+    found: list[T] = []
+    page = max(want + len(skip), PAGE)
+    for n in range(MAX_PAGES):
+        rows = await fetch(page, n * page)
+        for row in rows:
+            c = content_of(row)
+            allowed = c.content_id not in skip and filters.allows(c, now)
+            if allowed and (also is None or matches(also, c)):
+                found.append(row)
+        if len(found) >= want or len(rows) < page:
+            break
+    return found[:want]
+
+
+def _capped(
+    items: list[Recommendation], cap: int | None, keep: Collection[str]
+) -> list[Recommendation]:
+    """Drop the lowest unpinned items of any category over `cap`."""
+    if cap is None:
         return items
+    counts = Counter(i.category for i in items)
+    out = []
+    for item in reversed(items):
+        if counts[item.category] > cap and item.content_id not in keep:
+            counts[item.category] -= 1
+            continue
+        out.append(item)
+    return out[::-1]
 
 
 def _item(content: Content, ml: float, reason: str, source: str) -> Recommendation:

@@ -68,7 +68,13 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _IN_CHUNK]
 
 
-def _content(row: ContentRow) -> Content:
+def _maybe_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
+
+
+def _content(row: Any) -> Content:
+    """A content row, ORM (`metadata_`) or Core (`metadata`), as the domain's item."""
+    metadata = row.metadata_ if isinstance(row, ContentRow) else row.metadata
     return Content(
         content_id=row.content_id,
         title=row.title,
@@ -76,7 +82,19 @@ def _content(row: ContentRow) -> Content:
         description=row.description,
         tags=tuple(row.tags or ()),
         created_at=as_utc(row.created_at),
-        metadata=dict(row.metadata_ or {}),
+        metadata=dict(metadata or {}),
+        available_from=_maybe_utc(row.available_from),
+        available_until=_maybe_utc(row.available_until),
+        hidden=bool(row.hidden),
+    )
+
+
+def available_at(now: datetime) -> Any:
+    """SQL condition: the item may appear in a list at `now` (see `Content.available`)."""
+    return and_(
+        ContentRow.hidden.is_(False),
+        or_(ContentRow.available_from.is_(None), ContentRow.available_from <= now),
+        or_(ContentRow.available_until.is_(None), ContentRow.available_until > now),
     )
 
 
@@ -139,6 +157,9 @@ class Store:
                 "created_at": c.created_at or now,
                 "updated_at": now,
                 "metadata": c.metadata,
+                "available_from": c.available_from,
+                "available_until": c.available_until,
+                "hidden": c.hidden,
             }
             for c in items
         ]
@@ -147,7 +168,17 @@ class Store:
             index_elements=["content_id"],
             set_={
                 name: stmt.excluded[name]
-                for name in ("title", "description", "category", "tags", "updated_at", "metadata")
+                for name in (
+                    "title",
+                    "description",
+                    "category",
+                    "tags",
+                    "updated_at",
+                    "metadata",
+                    "available_from",
+                    "available_until",
+                    "hidden",
+                )
             },
         )
         async with self.sessions.begin() as session:
@@ -168,15 +199,7 @@ class Store:
                     select(ContentRow.__table__).where(ContentRow.content_id.in_(chunk))
                 )
                 for r in rows:
-                    found[r.content_id] = Content(
-                        content_id=r.content_id,
-                        title=r.title,
-                        category=r.category,
-                        description=r.description,
-                        tags=tuple(r.tags or ()),
-                        created_at=as_utc(r.created_at),
-                        metadata=dict(r.metadata or {}),
-                    )
+                    found[r.content_id] = _content(r)
         return found
 
     @retry_transient()
@@ -237,8 +260,8 @@ class Store:
             return [(c, int(n)) for c, n in rows]
 
     async def all_content(self) -> list[Content]:
-        async with self.sessions() as session:
-            return [_content(r) for r in await session.scalars(select(ContentRow))]
+        async with self.engine.connect() as conn:  # Core rows: 100,000 of them at a time
+            return [_content(r) for r in await conn.execute(select(ContentRow.__table__))]
 
     async def content_ids(self) -> list[str]:
         """Every item's id alone: what a model checks its own items against on load."""
@@ -260,24 +283,51 @@ class Store:
         async with self.sessions() as session:
             return int(await session.scalar(select(func.count()).select_from(ContentRow)) or 0)
 
-    async def fresh_content(self, limit: int, category: str | None) -> list[Content]:
-        stmt = select(ContentRow).order_by(ContentRow.created_at.desc()).limit(limit)
-        if category:
-            stmt = stmt.where(ContentRow.category == category)
+    async def fresh_content(
+        self,
+        limit: int,
+        categories: Sequence[str] = (),
+        offset: int = 0,
+        only: Sequence[str] | None = None,
+    ) -> list[Content]:
+        """Newest items available now, of any of `categories` (all when empty).
+
+        `only` restricts to those ids (a selective filter's few passing items).
+        """
+        stmt = (
+            select(ContentRow)
+            .where(available_at(utcnow()))
+            .order_by(ContentRow.created_at.desc(), ContentRow.content_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        if categories:
+            stmt = stmt.where(ContentRow.category.in_(categories))
+        if only is not None:
+            stmt = stmt.where(ContentRow.content_id.in_(only))
         async with self.sessions() as session:
             return [_content(r) for r in await session.scalars(stmt)]
 
     async def popular_content(
-        self, limit: int, category: str | None
+        self,
+        limit: int,
+        categories: Sequence[str] = (),
+        offset: int = 0,
+        only: Sequence[str] | None = None,
     ) -> list[tuple[Content, float]]:
+        """Most popular items available now, with their decayed popularity, best first."""
         stmt = (
             select(ContentRow, ContentStats.score)
             .join(ContentStats, ContentStats.content_id == ContentRow.content_id)
-            .order_by(ContentStats.score.desc())
+            .where(available_at(utcnow()))
+            .order_by(ContentStats.score.desc(), ContentRow.content_id)
             .limit(limit)
+            .offset(offset)
         )
-        if category:
-            stmt = stmt.where(ContentRow.category == category)
+        if categories:
+            stmt = stmt.where(ContentRow.category.in_(categories))
+        if only is not None:
+            stmt = stmt.where(ContentRow.content_id.in_(only))
         async with self.sessions() as session:
             return [(_content(row), float(score)) for row, score in await session.execute(stmt)]
 

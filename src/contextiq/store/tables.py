@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -55,6 +56,9 @@ class ContentRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    available_from: Mapped[datetime | None]
+    available_until: Mapped[datetime | None]
+    hidden: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (
         Index("ix_content_category_created", "category", "created_at"),
@@ -352,3 +356,20 @@ class ExperimentUser(Base):
     user_id: Mapped[str] = mapped_column(ID, primary_key=True)
     impressions: Mapped[int] = mapped_column(BigInteger, default=0)
     clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RuleRow(Base):
+    """An admin's promotion or boost (docs/rules.md): read by every replica, cached per process."""
+
+    __tablename__ = "rules"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    filter: Mapped[str | None] = mapped_column(Text)
+    factor: Mapped[float | None] = mapped_column(Float)
+    share: Mapped[float | None] = mapped_column(Float)
+    content_id: Mapped[str | None] = mapped_column(ID)
+    position: Mapped[int | None] = mapped_column(Integer)
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from contextiq.api.deps import CatalogServiceDep, StoreDep
 from contextiq.api.errors import ApiError, documented
+from contextiq.api.filters import CSV, Expression, request_filters
 from contextiq.api.schemas import (
     CategoriesResponse,
     CategoryCount,
@@ -36,6 +37,9 @@ def _out(c: Content) -> ContentOut:
         tags=list(c.tags),
         created_at=c.created_at,
         metadata=c.metadata,
+        available_from=c.available_from,
+        available_until=c.available_until,
+        hidden=c.hidden,
     )
 
 
@@ -98,9 +102,15 @@ async def similar_content(
     content_id: Annotated[Identifier, Path()],
     catalog: CatalogServiceDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    categories: CSV = None,
+    exclude_categories: CSV = None,
+    exclude: CSV = None,
+    filter: Expression = None,
 ) -> SimilarResponse:
-    """Items like this one: by the model's embeddings, else from the same category."""
-    similar = await catalog.similar(content_id, limit)
+    """Items like this one (by the model's embeddings, else from the same category), among
+    those available now and passing the filters."""
+    filters = request_filters(exclude, categories, exclude_categories, filter)
+    similar = await catalog.similar(content_id, limit, filters)
     if similar is None:
         raise _not_found(content_id)
     return SimilarResponse(

@@ -7,10 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from contextiq.api.deps import ArmsDep, ImpressionsDep, ModelsDep, RecCacheDep
+from contextiq.api.deps import ArmsDep, ImpressionsDep, ModelsDep, RecCacheDep, SettingsDep
 from contextiq.api.errors import documented
+from contextiq.api.filters import CSV, Expression, request_filters
 from contextiq.api.schemas import Identifier, RecommendationOut, RecommendationsResponse
 from contextiq.experiments.runtime import Served
+from contextiq.recommend.request import ListRequest
 from contextiq.security import Access, allow
 
 router = APIRouter(tags=["recommendations"], responses=documented(401, 403, 429))
@@ -59,24 +61,44 @@ async def recommendations(
     models: ModelsDep,
     arms: ArmsDep,
     impressions: ImpressionsDep,
+    settings: SettingsDep,
     user_id: Annotated[Identifier, Query()],
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    categories: CSV = None,
+    exclude_categories: CSV = None,
+    exclude: CSV = None,
+    filter: Expression = None,
+    diversity: Annotated[float | None, Query(ge=0, le=1)] = None,
+    max_per_category: Annotated[int | None, Query(ge=1, le=100)] = None,
 ) -> Response:
+    """A ranked list for the user, within the request's filters (docs/rules.md)."""
+    request = ListRequest(
+        limit,
+        request_filters(exclude, categories, exclude_categories, filter, category),
+        settings.diversity if diversity is None else diversity,
+        settings.max_per_category if max_per_category is None else max_per_category,
+    )
     assignment = arms.assign(user_id)
     generation = await cache.catalog_generation()
     key = await cache.key(
-        user_id, generation, models.version, limit, category or "", assignment.cache_part
+        user_id, generation, models.version, request.cache_part(), assignment.cache_part
     )
     hit = await cache.get(key)
     if hit is not None:
         answer = await impressions.serve_cached(user_id, hit)
         if answer is not None:
             return Response(answer, media_type=JSON)
-    served = await arms.recommend(user_id, limit, category, generation, assignment)
+    served = await arms.recommend(user_id, request, generation, assignment)
     if key is not None:
-        # Without its language-model scores yet, a list is kept only until they are likely ready.
-        ttl = PENDING_TTL_SECONDS if served.result.llm_pending else None
-        await cache.put(key, impressions.cacheable(served, _body(served, cached=True)), ttl)
+        # Without its language-model scores yet, a list is kept only until they are likely
+        # ready; none outlives its items' availability or a rule's start or end.
+        ttls = [
+            served.result.ttl_seconds,
+            PENDING_TTL_SECONDS if served.result.llm_pending else None,
+        ]
+        ttl = min((t for t in ttls if t is not None), default=None)
+        if ttl is None or ttl > 0:
+            await cache.put(key, impressions.cacheable(served, _body(served, cached=True)), ttl)
     answer = await impressions.serve(user_id, served, _body(served, cached=False))
     return Response(answer, media_type=JSON)

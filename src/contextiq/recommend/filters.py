@@ -1,0 +1,128 @@
+"""A request's filters, and the catalogue columns they are evaluated on.
+
+`Filters` is what the API parses from a request (exclude, categories, filter=...);
+`FilterColumns` keeps one `CatalogColumns` per process for the serving model, patched with
+the rows written since whenever the shared catalogue generation moves, so a filtered
+request costs one cached vectorised evaluation plus the clock check for availability.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from contextiq.domain import Content
+from contextiq.ml.base import ItemMask, Recommender
+from contextiq.rules.columns import CatalogColumns
+from contextiq.rules.expression import And, Expr, Field, Member, parse
+from contextiq.rules.predicate import matches
+from contextiq.store.store import Store, utcnow
+
+#: Rows are re-read this far back: writers' clocks and commit order may lag a little.
+CLOCK_SLACK = timedelta(seconds=30)
+CATEGORY = Field(("category",))
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What a request allows, on top of availability (which always applies)."""
+
+    exclude: frozenset[str] = frozenset()
+    categories: tuple[str, ...] = ()
+    exclude_categories: tuple[str, ...] = ()
+    #: The `filter=` text; parsed (and cached) on use: the API has parsed it once already.
+    expression: str | None = None
+
+    @property
+    def expr(self) -> Expr | None:
+        """All but `exclude` as one expression (None: everything passes)."""
+        parts: list[Expr] = []
+        if self.categories:
+            parts.append(Member(CATEGORY, self.categories, negated=False))
+        if self.exclude_categories:
+            parts.append(Member(CATEGORY, self.exclude_categories, negated=True))
+        if self.expression is not None:
+            parts.append(parse(self.expression))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.exclude or self.expr is not None)
+
+    def allows(self, content: Content, now: datetime) -> bool:
+        """The per-item check: available, not excluded, and passing the expression."""
+        if not content.available(now) or content.content_id in self.exclude:
+            return False
+        expr = self.expr
+        return expr is None or matches(expr, content)
+
+    def cache_part(self) -> str:
+        """Part of the response cache key: one cached list per distinct set of filters."""
+        return "|".join(
+            [
+                ",".join(sorted(self.exclude)),
+                ",".join(self.categories),
+                ",".join(self.exclude_categories),
+                self.expression or "",
+            ]
+        )
+
+
+NO_FILTERS = Filters()
+
+
+def category_filter(category: str | None) -> Filters:
+    return NO_FILTERS if category is None else Filters(categories=(category,))
+
+
+class FilterColumns:
+    """The serving model's `CatalogColumns`, kept current with the catalogue's writes."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = asyncio.Lock()
+        self._model: Recommender | None = None
+        self._columns: CatalogColumns | None = None
+        self._generation: int | None = None
+        self._since = utcnow()
+
+    async def columns(self, model: Recommender, generation: int | None) -> CatalogColumns:
+        async with self._lock:
+            columns = self._columns
+            if columns is None or self._model is not model:
+                started = utcnow()
+                columns = CatalogColumns(list(model.item_ids))
+                columns.update(await self.store.all_content())
+                self._model, self._columns, self._since = model, columns, started - CLOCK_SLACK
+            elif generation is None or generation != self._generation:
+                started = utcnow()
+                columns.update(await self.store.content_updated_since(self._since))
+                self._since = started - CLOCK_SLACK
+            ids = model.item_ids
+            if len(ids) > len(columns):  # items folded into the model since
+                fresh = list(ids[len(columns) :])
+                columns.extend(fresh)
+                columns.update(list((await self.store.get_contents(fresh)).values()))
+            self._generation = generation
+            return columns
+
+    async def mask(
+        self, model: Recommender, filters: Filters, generation: int | None, now: datetime
+    ) -> tuple[ItemMask, CatalogColumns]:
+        """Which of the model's items this request may return at `now`."""
+        columns = await self.columns(model, generation)
+        allowed = columns.available(now)
+        expr = filters.expr
+        if expr is not None:
+            allowed &= columns.mask(expr)
+        return allowed, columns
+
+
+def passing_ids(columns: CatalogColumns, allowed: ItemMask, most: int) -> Sequence[str] | None:
+    """The ids `allowed` lets through when there are at most `most`; None when more."""
+    count = int(allowed.sum())
+    if count > most:
+        return None
+    return [columns.ids[j] for j in allowed.nonzero()[0]]

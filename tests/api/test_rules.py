@@ -1,0 +1,237 @@
+"""Business rules through the API, on SQLite and PostgreSQL: filters, availability, diversity,
+promotions. Nothing filtered, hidden or expired may appear in any list, cached ones included."""
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from contextiq.api.app import create_app
+from contextiq.cli.bootstrap import bootstrap
+from contextiq.data.demo import CATEGORIES
+from contextiq.store.store import Store
+from tests.conftest import embedded_settings
+from tests.services import POSTGRES_HOST, POSTGRES_PORT, require
+
+ADMIN_URL = f"postgresql+asyncpg://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/test"
+RECS = "/api/v1/recommendations"
+ADMIN = {"X-Admin-Key": "admin-secret"}
+
+
+async def _admin(sql: str) -> None:
+    admin = Store(ADMIN_URL)
+    try:
+        async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as c:
+            await c.execute(text(sql))
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    root = tmp_path_factory.mktemp(f"rules-{request.param}")
+    name = None
+    overrides: dict[str, object] = {}
+    if request.param == "postgresql":
+        require(POSTGRES_HOST, POSTGRES_PORT, "PostgreSQL")
+        name = f"rules_it_{uuid.uuid4().hex[:10]}"
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+        overrides["database_url"] = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        settings = embedded_settings(root, admin_key="admin-secret", **overrides)
+        bootstrap(settings, lambda _: None, demo_items=300, demo_users=80)
+        with TestClient(create_app(settings)) as test_client:
+            yield test_client
+    finally:
+        if name is not None:
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _recs(client: TestClient, user_id: str, **params: Any) -> dict[str, Any]:
+    response = client.get(RECS, params={"user_id": user_id, **params})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _ids(body: dict[str, Any]) -> list[str]:
+    return [i["content_id"] for i in body["items"]]
+
+
+def _upsert(client: TestClient, content_id: str, **changes: Any) -> None:
+    item = client.get(f"/api/v1/content/{content_id}").json()
+    for gone in ("available_from", "available_until"):
+        if item.get(gone) is None:
+            item.pop(gone, None)
+    item.update(changes)
+    response = client.put("/api/v1/content", json=[item])
+    assert response.status_code == 200, response.text
+
+
+def _iso(delta: timedelta) -> str:
+    return (datetime.now(UTC) + delta).isoformat()
+
+
+def _everywhere(client: TestClient, limit: int = 50) -> set[str]:
+    """Every id any list shows: personalized, popular/fresh, similar, cached repeats."""
+    seen: set[str] = set()
+    for user in ("user_001", "user_002", "someone_new"):
+        for _ in range(2):  # the second comes from the cache
+            seen.update(_ids(_recs(client, user, limit=limit)))
+    for item in ("content_0001", "content_0002"):
+        body = client.get(f"/api/v1/content/{item}/similar", params={"limit": 50}).json()
+        seen.update(i["content_id"] for i in body["items"])
+    return seen
+
+
+def test_a_filter_syntax_error_is_a_400_with_its_position(client: TestClient) -> None:
+    response = client.get(RECS, params={"user_id": "user_001", "filter": 'category == "a" and'})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_filter"
+    assert error["details"]["position"] == len('category == "a" and')
+    response = client.get(RECS, params={"user_id": "user_001", "filter": "category === 1"})
+    assert response.json()["error"]["details"]["position"] == 11
+
+
+def test_hidden_and_out_of_window_items_appear_nowhere(client: TestClient) -> None:
+    top_user = _ids(_recs(client, "user_001", limit=3))
+    top_new = _ids(_recs(client, "someone_new", limit=3))
+    similar = client.get("/api/v1/content/content_0001/similar", params={"limit": 3}).json()
+    targets = {*top_user, *top_new, *(i["content_id"] for i in similar["items"])}
+    changes = [
+        {"hidden": True},
+        {"available_until": _iso(-timedelta(hours=1))},
+        {"available_from": _iso(timedelta(days=1))},
+    ]
+    for n, item in enumerate(sorted(targets)):
+        _upsert(client, item, **changes[n % 3])
+    assert client.get(f"/api/v1/content/{sorted(targets)[0]}").json()["hidden"] is True
+    assert not targets & _everywhere(client)
+    for item in targets:  # visible again once the rules on them go
+        _upsert(client, item, hidden=False, available_from=None, available_until=None)
+
+
+def test_items_expire_by_time_even_from_the_cache(client: TestClient) -> None:
+    first = _ids(_recs(client, "user_003", limit=5))
+    popular = _ids(_recs(client, "someone_else_new", limit=5))
+    ending = {first[0], popular[0]}
+    for item in ending:
+        _upsert(client, item, available_until=_iso(timedelta(seconds=3)))
+    assert first[0] in _ids(_recs(client, "user_003", limit=5))
+    cached = _recs(client, "user_003", limit=5)
+    assert cached["cached"] is True and first[0] in _ids(cached)
+    assert popular[0] in _ids(_recs(client, "someone_else_new", limit=5))
+    time.sleep(3.2)
+    assert not ending & set(_ids(_recs(client, "user_003", limit=5)))
+    assert not ending & set(_ids(_recs(client, "someone_else_new", limit=5)))
+    for item in ending:
+        _upsert(client, item, available_until=None)
+
+
+def test_a_selective_filter_still_fills_the_list(client: TestClient) -> None:
+    chosen = [f"content_{n:04d}" for n in range(3, 300, 23)]  # 13 items of 300
+    for item in chosen:
+        _upsert(client, item, metadata={"flag": "yes", "price": 5})
+    expression = 'metadata.flag == "yes" and metadata.price < 10'
+    for user in ("user_004", "brand_new"):
+        body = _recs(client, user, limit=10, filter=expression)
+        assert len(body["items"]) == 10
+        assert set(_ids(body)) <= set(chosen)
+    similar = client.get(
+        "/api/v1/content/content_0001/similar", params={"limit": 10, "filter": expression}
+    ).json()
+    assert len(similar["items"]) == 10 and {i["content_id"] for i in similar["items"]} <= set(
+        chosen
+    )
+    excluded = chosen[:5]
+    body = _recs(client, "brand_new", limit=8, filter=expression, exclude=",".join(excluded))
+    assert len(body["items"]) == 8 and not set(excluded) & set(_ids(body))
+    for item in chosen:
+        _upsert(client, item, metadata={})
+
+
+def test_categories_and_excluded_categories(client: TestClient) -> None:
+    for user in ("user_005", "new_visitor"):
+        body = _recs(client, user, limit=10, categories="music,art")
+        assert len(body["items"]) == 10 and {i["category"] for i in body["items"]} <= {
+            "music",
+            "art",
+        }
+        body = _recs(client, user, limit=10, exclude_categories="music,art")
+        assert len(body["items"]) == 10 and not {i["category"] for i in body["items"]} & {
+            "music",
+            "art",
+        }
+        assert _recs(client, user, filter="metadata.nothing_here == 1")["items"] == []
+
+
+def test_max_per_category_holds_and_diversity_keeps_the_length(client: TestClient) -> None:
+    for user in ("user_006", "new_reader"):
+        for diversity in (0.0, 0.5, 1.0):
+            body = _recs(client, user, limit=6, max_per_category=1, diversity=diversity)
+            counts = Counter(i["category"] for i in body["items"])
+            assert len(body["items"]) == 6
+            assert max(counts.values()) == 1
+        assert len(_recs(client, user, limit=10, diversity=1)["items"]) == 10
+
+
+def test_promotions_take_their_share_and_name_their_rule(client: TestClient) -> None:
+    rules = "/api/v1/rules"
+    body = _recs(client, "user_007", limit=10)
+    absent = next(c for c in CATEGORIES if c not in {i["category"] for i in body["items"]})
+    pinned = "content_0150"
+    created = [
+        {
+            "name": "more-" + absent,
+            "kind": "reserve",
+            "filter": f'category == "{absent}"',
+            "share": 0.3,
+        },
+        {"name": "pin-150", "kind": "pin", "content_id": pinned, "position": 2},
+        {
+            "name": "boost-all",
+            "kind": "boost",
+            "filter": 'category != ""',
+            "factor": 1.5,
+            "ends_at": _iso(timedelta(hours=1)),
+        },
+    ]
+    for rule in created:
+        response = client.post(rules, json=rule, headers=ADMIN)
+        assert response.status_code == 201, response.text
+    assert client.post(rules, json=created[0], headers=ADMIN).status_code == 409
+    bad = client.post(
+        rules, json={**created[0], "name": "bad", "filter": "category =="}, headers=ADMIN
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["details"]["position"] == 11
+    assert client.post(rules, json={"name": "x", "kind": "boost"}, headers=ADMIN).status_code == 400
+    assert {r["name"] for r in client.get(rules, headers=ADMIN).json()} == {
+        r["name"] for r in created
+    }
+    for user in ("user_007", "new_shopper"):
+        items = _recs(client, user, limit=10)["items"]
+        assert len(items) == 10
+        assert sum(i["category"] == absent for i in items) >= 3
+        assert items[1]["content_id"] == pinned
+        assert items[1]["reason"] == 'Pinned by rule "pin-150"'
+        promoted = [i for i in items if i["reason"] == f'Promoted by rule "more-{absent}"']
+        assert promoted
+        assert any(i["reason"] == 'Boosted by rule "boost-all"' for i in items)
+    # A pinned item still obeys the request's filters.
+    items = _recs(client, "user_007", limit=10, exclude=pinned)["items"]
+    assert pinned not in {i["content_id"] for i in items}
+    for rule in created:
+        assert client.delete(f"{rules}/{rule['name']}", headers=ADMIN).status_code == 204
+    assert client.delete(f"{rules}/pin-150", headers=ADMIN).status_code == 404
+    assert not any("rule" in i["reason"] for i in _recs(client, "user_007", limit=10)["items"])
