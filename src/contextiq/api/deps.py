@@ -27,6 +27,7 @@ from contextiq.recommend.service import RecommendationService
 from contextiq.security import AuditLog, KeyRing, Principal
 from contextiq.security.access import current_principal
 from contextiq.services import Services
+from contextiq.sessions import SessionService
 from contextiq.store.store import Store
 from contextiq.worker.processor import Retrainer
 
@@ -67,6 +68,7 @@ ExperimentsDep = Annotated[ExperimentService, Depends(_component(lambda s: s.exp
 RescorerDep = Annotated[ScoringService | None, Depends(_component(lambda s: s.rescorer))]
 
 UserDataDep = Annotated[UserDataService, Depends(_component(lambda s: s.user_data))]
+SessionsDep = Annotated[SessionService, Depends(_component(lambda s: s.sessions))]
 AuditLogDep = Annotated[AuditLog, Depends(_component(lambda s: s.audit))]
 KeyRingDep = Annotated[KeyRing, Depends(_component(lambda s: s.gate.keys))]
 #: The caller, as the route's `allow(...)` dependency authenticated them.

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Query, Response
 
 from contextiq.api.deps import ArmsDep, ImpressionsDep, ModelsDep, RecCacheDep
 from contextiq.api.errors import documented
-from contextiq.api.schemas import Identifier, RecommendationOut, RecommendationsResponse
+from contextiq.api.schemas import RecommendationOut, RecommendationsResponse
+from contextiq.api.subjects import SubjectDep
+from contextiq.domain import subject_ids
 from contextiq.experiments.runtime import Served
 from contextiq.security import Access, allow
 
@@ -22,7 +24,7 @@ def _body(served: Served, cached: bool) -> bytes:
     """The answer without its `recommendation_id`: each served copy gets its own."""
     result = served.result
     response = RecommendationsResponse(
-        user_id=result.user_id,
+        **subject_ids(result.user_id),
         items=[
             RecommendationOut(
                 position=position,
@@ -59,7 +61,7 @@ async def recommendations(
     models: ModelsDep,
     arms: ArmsDep,
     impressions: ImpressionsDep,
-    user_id: Annotated[Identifier, Query()],
+    user_id: SubjectDep,  # a user's id, or an anonymous session's subject
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> Response:
