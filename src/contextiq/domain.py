@@ -43,6 +43,24 @@ def interaction_weight(
     return base
 
 
+#: An anonymous session's events are stored under `SESSION_PREFIX + session_id` as their
+#: subject, in the column that holds user ids. `~` is outside the identifier alphabet
+#: (api/schemas.py `Identifier`), so no user id can ever collide with a session.
+SESSION_PREFIX = "~session:"
+
+
+def session_subject(session_id: str) -> str:
+    """The subject a session's events are stored, cached and partitioned under."""
+    return SESSION_PREFIX + session_id
+
+
+def subject_ids(subject: str) -> dict[str, str | None]:
+    """`{"user_id", "session_id"}` for a subject, the other one None: what responses show."""
+    if subject.startswith(SESSION_PREFIX):
+        return {"user_id": None, "session_id": subject.removeprefix(SESSION_PREFIX)}
+    return {"user_id": subject, "session_id": None}
+
+
 @dataclass(frozen=True, slots=True)
 class Content:
     content_id: str
@@ -70,6 +88,7 @@ class Content:
 @dataclass(frozen=True, slots=True)
 class Interaction:
     event_id: str
+    #: The subject: a user's id, or an anonymous session's (`session_subject`).
     user_id: str
     content_id: str
     interaction_type: InteractionType

@@ -34,6 +34,7 @@ from contextiq.rules.service import RuleService
 from contextiq.security import AuditLog, Gate, KeyRing
 from contextiq.security.rate_limit import RateLimits
 from contextiq.security.tokens import TokenVerifier
+from contextiq.sessions import SessionService
 from contextiq.store.experiments import ExperimentStore
 from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.rules import RuleStore
@@ -64,6 +65,7 @@ class Services:
     gate: Gate
     audit: AuditLog
     user_data: UserDataService
+    sessions: SessionService
     impressions: ImpressionRecorder
     arms: ExperimentRuntime
     experiments: ExperimentService
@@ -191,6 +193,7 @@ def build_services(settings: Settings) -> Services:
         gate=gate,
         audit=AuditLog(store),
         user_data=UserDataService(store, catalog, rec_cache, snapshots, relay, rescorer),
+        sessions=SessionService(store, rec_cache, relay),
         impressions=ImpressionRecorder(writer, settings.record_impressions),
         arms=arms,
         experiments=ExperimentService(store, experiment_store, arms, models, thresholds),

@@ -33,6 +33,7 @@ BODIES: dict[str, Any] = {
     "BatchInteractionsIn": {"interactions": [EVENT]},
     "ContentIn": [{"content_id": "matrix_item", "title": "Matrix", "category": "test"}],
     "ImpressionSeenIn": {"recommendation_id": "matrix-rec", "user_id": USER, "positions": [1]},
+    "SessionMergeIn": {"session_id": "matrix-session"},
 }
 
 
@@ -62,7 +63,8 @@ def _url(path: str, operation: dict[str, Any]) -> tuple[str, dict[str, str]]:
         name = param["name"]
         if param["in"] == "path":
             path = path.replace("{" + name + "}", PARAMS[name])
-        elif param["in"] == "query" and param.get("required"):
+        elif param["in"] == "query" and (param.get("required") or name in PARAMS):
+            # An optional `user_id` (one of user_id/session_id) still decides who may call.
             assert name in PARAMS, f"add a sample value for the required query parameter {name}"
             query[name] = PARAMS[name]
     return path, query

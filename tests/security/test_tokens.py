@@ -56,6 +56,23 @@ def test_a_token_acts_only_for_its_user(secured: Secured) -> None:
     assert client.get(f"/api/v1/users/{OTHER}/export", headers=own).status_code == 403
 
 
+def test_a_token_merges_a_session_into_its_user_only(secured: Secured) -> None:
+    """A token is its user: it never acts as an anonymous session, and merges only into itself."""
+    client, own = secured.client, bearer(token(USER))
+    session = {"session_id": "token-visitor"}
+    visit = {**EVENT, "user_id": None, **session}
+    assert client.post("/api/v1/interact", json=visit, headers=own).status_code == 403
+    assert client.get("/api/v1/recommendations", params=session, headers=own).status_code == 403
+    app = bearer(secured.client_key)
+    assert client.post("/api/v1/interact", json=visit, headers=app).status_code == 202
+    assert client.get("/api/v1/recommendations", params=session, headers=app).status_code == 200
+    merge = client.post(f"/api/v1/users/{OTHER}/merge", json=session, headers=own)
+    assert merge.status_code == 403
+    merge = client.post(f"/api/v1/users/{USER}/merge", json=session, headers=own)
+    assert merge.status_code == 200
+    assert merge.json()["moved"] == 1
+
+
 @pytest.mark.parametrize(
     ("name", "credential"),
     [

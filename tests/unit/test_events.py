@@ -8,6 +8,7 @@ from contextiq.domain import Interaction, InteractionType
 from contextiq.events.types import (
     SCHEMA_VERSION,
     InteractionRecorded,
+    SessionMerged,
     UnknownEvent,
     decode_event,
     decode_events,
@@ -41,6 +42,14 @@ def test_an_interaction_round_trips_through_the_wire() -> None:
     assert wire["schema_version"] == SCHEMA_VERSION
     assert decode_event(wire) == event
     assert (event.event_id, event.key) == ("e1", "u1")
+
+
+def test_a_merge_round_trips_and_follows_the_sessions_partition() -> None:
+    merge = SessionMerged("m1", "~session:s1", "u1", datetime(2026, 1, 2, tzinfo=UTC))
+    wire = merge.to_wire()
+    assert (wire["type"], wire["schema_version"]) == ("session_merged", SCHEMA_VERSION)
+    assert decode_event(wire) == merge
+    assert merge.key == "~session:s1"
 
 
 def test_payloads_written_before_the_type_field_still_decode() -> None:

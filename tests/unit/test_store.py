@@ -8,8 +8,8 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import Table, inspect, text
 
-from contextiq.domain import Content, Interaction, InteractionType
-from contextiq.events.types import InteractionRecorded, decode_events
+from contextiq.domain import Content, Interaction, InteractionType, session_subject
+from contextiq.events.types import InteractionRecorded, SessionMerged, decode_events
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
 from contextiq.store.tables import InteractionRow
@@ -239,3 +239,34 @@ async def _index_names(store: Store) -> set[str]:
                 lambda c: {i["name"] for i in inspect(c).get_indexes("interactions")}
             )
         )
+
+
+async def test_a_merge_moves_a_sessions_rows_then_its_counters(store: Store) -> None:
+    await store.upsert_content([_content(1), _content(2), _content(3)])
+    visitor = session_subject("s1")
+    await store.record_interactions(
+        [
+            _event(1, "u", "c1", InteractionType.SAVE, 4.0),
+            _event(2, visitor, "c2", InteractionType.LIKE, 3.0),
+        ]
+    )
+    merge = SessionMerged("m1", visitor, "u", NOW)
+    assert await store.merge_session(merge) == 1
+    assert await store.merge_session(SessionMerged("m2", visitor, "u", NOW)) == 0
+    # A session event written after the merge, relayed in the same batch, stays the session's.
+    await store.record_interactions([_event(3, visitor, "c3", InteractionType.VIEW)])
+    async with store.claim_outbox(10) as batch:
+        delivered = decode_events(e.payload for e in batch)
+    kinds = [e.type for e in delivered]
+    assert kinds == ["interaction", "interaction", "session_merged", "interaction"]
+    assert len(await store.apply_events(delivered)) == 4
+    assert await store.apply_events(delivered) == []
+    user, session = await store.user_export("u"), await store.user_export(visitor)
+    assert {s["interaction_type"]: s["count"] for s in user["stats"]} == {"save": 1, "like": 1}
+    assert [s["interaction_type"] for s in session["stats"]] == ["view"]
+    assert [i["content_id"] for i in user["interactions"]] == ["c1", "c2"]
+    assert [i["content_id"] for i in session["interactions"]] == ["c3"]
+    assert (await store.user_history("u")).weights == {"c1": 4.0, "c2": 3.0}
+    assert await store.interaction_counts() == (1, 2, 2)  # training never reads sessions
+    columns = [b async for b in store.iter_interaction_columns()]
+    assert [u for b in columns for u in b.user_ids] == ["u", "u"]

@@ -9,8 +9,10 @@ import type {
   InteractionIn,
   ModelStatus,
   OnlineMetrics,
+  RecommendationQuery,
   Recommendations,
   RetrainAccepted,
+  SessionMergeResult,
   SimilarResponse,
   UserProfile,
 } from "./types";
@@ -92,9 +94,22 @@ export async function request<T>(
 export const api = {
   health: (signal?: AbortSignal) => request<Health>("/health", { signal }),
 
-  recommendations: (userId: string, category: string | null, limit = 10, signal?: AbortSignal) =>
-    request<Recommendations>(withQuery("/recommendations", { user_id: userId, limit, category }), {
-      signal,
+  /** Lists join with commas (`categories=a,b`, `exclude=x,y`); empty ones are left out. */
+  recommendations: (query: RecommendationQuery, signal?: AbortSignal) =>
+    request<Recommendations>(
+      withQuery("/recommendations", {
+        ...query,
+        categories: query.categories?.join(","),
+        exclude: query.exclude?.join(","),
+      }),
+      { signal },
+    ),
+
+  /** Moves an anonymous session's interactions to the user (idempotent). */
+  merge: (userId: string, sessionId: string) =>
+    request<SessionMergeResult>(`/users/${encodeURIComponent(userId)}/merge`, {
+      method: "POST",
+      body: JSON.stringify({ session_id: sessionId }),
     }),
 
   interact: (body: InteractionIn) =>

@@ -26,3 +26,25 @@ export type ExperimentList = Schemas["ExperimentList"];
 export type ExperimentReport = Schemas["ExperimentReport"];
 export type ArmReport = Schemas["ArmReport"];
 export type TimelinePoint = Schemas["TimelinePoint"];
+export type SessionMergeResult = Schemas["SessionMergeResult"];
+
+/** Whom a list is for: a user, or an anonymous visitor's session. */
+export type Subject = { kind: "user"; id: string } | { kind: "session"; id: string };
+
+/** `GET /recommendations`: exactly one of `user_id` and `session_id`, and the filters. */
+export interface RecommendationQuery {
+  user_id?: string;
+  session_id?: string;
+  limit?: number;
+  categories?: string[];
+  exclude?: string[];
+  /** 0..1, maximal marginal relevance; left out, the server's default applies. */
+  diversity?: number | null;
+}
+
+/** Availability fields of an item (issue 15); optional so the UI works before a server has them. */
+export interface Availability {
+  available_from?: string | null;
+  available_until?: string | null;
+  hidden?: boolean;
+}

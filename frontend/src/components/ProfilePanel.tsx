@@ -87,9 +87,12 @@ export function ProfileSummary({ profile }: { profile: UserProfile }) {
 export function ProfilePanel({
   userId,
   profile,
+  anonymous = false,
 }: {
   userId: string | null;
   profile: Resource<UserProfile>;
+  /** An anonymous visit is shown: it has no profile of its own until it is merged. */
+  anonymous?: boolean;
 }) {
   const shown = profile.data?.user_id === userId ? profile.data : null;
   return (
@@ -98,7 +101,12 @@ export function ProfilePanel({
       variant="side"
       aside
     >
-      {!userId ? (
+      {anonymous ? (
+        <p className="muted">
+          An anonymous visit has no profile: its interactions already shape its recommendations, and
+          join a user&apos;s profile when the visitor logs in.
+        </p>
+      ) : !userId ? (
         <p className="muted">The profile of the user you fetch appears here.</p>
       ) : shown ? (
         <ProfileSummary profile={shown} />

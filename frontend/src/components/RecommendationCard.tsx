@@ -7,6 +7,7 @@ export const CARD_ACTIONS: { type: InteractionType; label: string; icon: string 
   { type: "like", label: "Like", icon: "♥" },
   { type: "save", label: "Save", icon: "★" },
   { type: "share", label: "Share", icon: "↗" },
+  { type: "dislike", label: "Dislike", icon: "✕" },
 ];
 
 interface Props {

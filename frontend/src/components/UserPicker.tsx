@@ -1,20 +1,15 @@
 import { type FormEvent, useState } from "react";
-import type { CategoryCount } from "../api/types";
-import { CategorySelect } from "./CategorySelect";
+import { USER_ID_PATTERN, USER_ID_RULE } from "../identifiers";
 import { TextField } from "./TextField";
 
-/** Same rule as the API's identifiers, so a typo is caught before a round trip. */
-const USER_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/;
-
 interface Props {
-  categories: CategoryCount[];
-  category: string | null;
-  onCategoryChange: (category: string | null) => void;
   onSubmit: (userId: string) => void;
+  /** Switches to this browser's anonymous visit. */
+  onAnonymous: () => void;
 }
 
-/** The user ID and category toolbar; submits only an identifier the API would accept. */
-export function UserPicker({ categories, category, onCategoryChange, onSubmit }: Props) {
+/** Whose list: a user ID (only one the API would accept), or an anonymous visitor. */
+export function UserPicker({ onSubmit, onAnonymous }: Props) {
   const [draft, setDraft] = useState("");
   const [inputError, setInputError] = useState<string | null>(null);
 
@@ -22,7 +17,7 @@ export function UserPicker({ categories, category, onCategoryChange, onSubmit }:
     event.preventDefault();
     const value = draft.trim();
     if (!USER_ID_PATTERN.test(value)) {
-      setInputError("Use letters, digits and _ . : @ - (up to 128 characters).");
+      setInputError(USER_ID_RULE);
       return;
     }
     setInputError(null);
@@ -41,9 +36,11 @@ export function UserPicker({ categories, category, onCategoryChange, onSubmit }:
         autoComplete="off"
         spellCheck={false}
       />
-      <CategorySelect categories={categories} value={category} onChange={onCategoryChange} />
       <button type="submit" className="button button--primary">
         Fetch Recommendations
+      </button>
+      <button type="button" className="button button--ghost" onClick={onAnonymous}>
+        Browse anonymously
       </button>
     </form>
   );

@@ -1,6 +1,7 @@
 import { useEffect, useId, useState } from "react";
 import { api } from "../api/client";
-import type { CategoryCount, Content } from "../api/types";
+import type { Availability, CategoryCount, Content } from "../api/types";
+import { AvailabilityBadge } from "../components/AvailabilityBadge";
 import { CategorySelect } from "../components/CategorySelect";
 import { Panel } from "../components/Panel";
 import { SimilarItems } from "../components/SimilarItems";
@@ -22,13 +23,13 @@ function useDebounced<T>(value: T, delayMs: number): T {
   return settled;
 }
 
-function CatalogItem({ item }: { item: Content }) {
+function CatalogItem({ item }: { item: Content & Availability }) {
   const [open, setOpen] = useState(false);
   const panelId = useId();
   const titleId = `content-title-${item.content_id}`;
   return (
     <article
-      className={`card content-card${open ? " content-card--open" : ""}`}
+      className={`card content-card${open ? " content-card--open" : ""}${item.hidden ? " content-card--hidden" : ""}`}
       aria-labelledby={titleId}
     >
       <div className="content-card__head">
@@ -36,6 +37,7 @@ function CatalogItem({ item }: { item: Content }) {
           {item.title}
         </h3>
         <span className="pill pill--category">{item.category}</span>
+        <AvailabilityBadge item={item} />
       </div>
       {item.description ? <p className="content-card__desc">{item.description}</p> : null}
       <Tags tags={item.tags} max={4} />

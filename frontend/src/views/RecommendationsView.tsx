@@ -2,14 +2,17 @@ import type { CategoryCount, Recommendations } from "../api/types";
 import { NoticeLine } from "../components/NoticeLine";
 import { Panel } from "../components/Panel";
 import { ProfilePanel } from "../components/ProfilePanel";
+import { RecommendationFilters } from "../components/RecommendationFilters";
 import { RecommendationList } from "../components/RecommendationList";
 import { UserPicker } from "../components/UserPicker";
+import { VisitorBar } from "../components/VisitorBar";
 import { useRecommendations } from "../hooks/useRecommendations";
 
 /** Where the recommendations came from: personalized or popular, model, language model, cache. */
 function provenance(data: Recommendations): string {
+  const fallback = data.session_id ? "Popular picks (new visitor)" : "Popular picks (new user)";
   return [
-    data.personalized ? "Personalized" : "Popular picks (new user)",
+    data.personalized ? "Personalized" : fallback,
     data.model_version ? `model ${data.model_version}` : null,
     data.llm_provider ? `LLM ${data.llm_provider}` : null,
     data.cached ? "cached" : null,
@@ -21,25 +24,40 @@ function provenance(data: Recommendations): string {
 export function RecommendationsView({ categories }: { categories: CategoryCount[] }) {
   const state = useRecommendations();
   const { data } = state.recommendations;
+  const { subject } = state;
   return (
     <div className="layout-recs">
       <Panel title="Recommendations" variant="main" hint={data ? provenance(data) : null}>
-        <UserPicker
+        <UserPicker onSubmit={state.fetchFor} onAnonymous={state.browseAnonymously} />
+        {subject?.kind === "session" ? (
+          <VisitorBar sessionId={subject.id} onLogIn={state.logIn} />
+        ) : null}
+        <RecommendationFilters
           categories={categories}
-          category={state.category}
-          onCategoryChange={state.setCategory}
-          onSubmit={state.fetchFor}
+          picked={state.categories}
+          onPick={state.setCategories}
+          diversity={state.diversity}
+          onDiversity={state.setDiversity}
+          excludeDisliked={state.excludeDisliked}
+          onExcludeDisliked={state.setExcludeDisliked}
+          excluded={state.excluded}
+          onClearExcluded={state.clearExcluded}
         />
         <NoticeLine notice={state.notice} />
         <RecommendationList
-          userId={state.userId}
-          category={state.category}
+          subject={subject}
+          label={state.label}
+          categories={state.categories}
           recommendations={state.recommendations}
           pending={state.pending}
           onInteract={state.interact}
         />
       </Panel>
-      <ProfilePanel userId={state.userId} profile={state.profile} />
+      <ProfilePanel
+        userId={subject?.kind === "user" ? subject.id : null}
+        profile={state.profile}
+        anonymous={subject?.kind === "session"}
+      />
     </div>
   );
 }

@@ -28,6 +28,7 @@ from contextiq.rules.service import RuleService
 from contextiq.security import AuditLog, KeyRing, Principal
 from contextiq.security.access import current_principal
 from contextiq.services import Services
+from contextiq.sessions import SessionService
 from contextiq.store.store import Store
 from contextiq.worker.processor import Retrainer
 
@@ -69,6 +70,7 @@ RulesDep = Annotated[RuleService, Depends(_component(lambda s: s.rules))]
 RescorerDep = Annotated[ScoringService | None, Depends(_component(lambda s: s.rescorer))]
 
 UserDataDep = Annotated[UserDataService, Depends(_component(lambda s: s.user_data))]
+SessionsDep = Annotated[SessionService, Depends(_component(lambda s: s.sessions))]
 AuditLogDep = Annotated[AuditLog, Depends(_component(lambda s: s.audit))]
 KeyRingDep = Annotated[KeyRing, Depends(_component(lambda s: s.gate.keys))]
 #: The caller, as the route's `allow(...)` dependency authenticated them.

@@ -4,15 +4,27 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from contextiq.config import Settings
-from contextiq.domain import Content, Interaction, InteractionType, interaction_weight
+from contextiq.domain import (
+    Content,
+    Interaction,
+    InteractionType,
+    interaction_weight,
+    session_subject,
+)
 from contextiq.observability.context import current_request_id
 
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")
 ]
+#: An anonymous visitor's session, chosen by the client (a random id kept in the browser).
+#: Shorter than a user id: stored with a prefix in the same column (domain.session_subject).
+SessionId = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:@\-]+$")
+]
+SUBJECT_RULE = "give exactly one of user_id and session_id"
 
 
 class ErrorBody(BaseModel):
@@ -41,7 +53,9 @@ class HealthResponse(BaseModel):
 class InteractionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: Identifier
+    #: Who acted: a user, or an anonymous visitor's session (exactly one of the two).
+    user_id: Identifier | None = None
+    session_id: SessionId | None = None
     content_id: Identifier
     interaction_type: InteractionType
     duration_seconds: Annotated[float, Field(ge=0, le=86_400 * 7)] | None = None
@@ -49,6 +63,20 @@ class InteractionIn(BaseModel):
     timestamp: datetime | None = None
     #: The answer this came from (its `recommendation_id`), for exact attribution.
     recommendation_id: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> "InteractionIn":
+        if (self.user_id is None) == (self.session_id is None):
+            raise ValueError(SUBJECT_RULE)
+        return self
+
+    @property
+    def subject(self) -> str:
+        """What the interaction is stored under: the user id, or the session's subject."""
+        if self.session_id is not None:
+            return session_subject(self.session_id)
+        assert self.user_id is not None  # the validator saw to it
+        return self.user_id
 
     def to_interaction(
         self, settings: Settings, default_event_id: str | None = None
@@ -62,7 +90,7 @@ class InteractionIn(BaseModel):
         occurred = self.timestamp or datetime.now(UTC)
         return Interaction(
             event_id=self.event_id or default_event_id or uuid.uuid4().hex,
-            user_id=self.user_id,
+            user_id=self.subject,
             content_id=self.content_id,
             interaction_type=self.interaction_type,
             weight=interaction_weight(settings, self.interaction_type, self.duration_seconds),
@@ -114,7 +142,9 @@ class RecommendationOut(BaseModel):
 class RecommendationsResponse(BaseModel):
     #: Unique per answer served, cached copies included; send it back with interactions.
     recommendation_id: str = ""
-    user_id: str
+    #: Whom the list is for: the user, or the anonymous session (the other one is null).
+    user_id: str | None
+    session_id: str | None = None
     items: list[RecommendationOut]
     model_version: str | None
     llm_provider: str | None
@@ -286,6 +316,19 @@ class UserExport(BaseModel):
     interactions: list[ExportedInteraction]
     stats: list[ExportedStat]
     recommendations_served: list[ExportedRecommendations]
+
+
+class SessionMergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: SessionId
+
+
+class SessionMergeResult(BaseModel):
+    user_id: str
+    session_id: str
+    #: Interactions moved from the session to the user; 0 when there was nothing (left) to move.
+    moved: int
 
 
 class AuditEntryOut(BaseModel):

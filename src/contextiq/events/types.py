@@ -200,14 +200,55 @@ class ImpressionSeen:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class SessionMerged:
+    """An anonymous session's interactions now belong to a user (`POST /users/{id}/merge`).
+
+    The store moved the rows when the event was written; consumers move what they keep per
+    subject (the session's counters go to the user's). `session` is the stored subject
+    (`domain.session_subject`).
+    """
+
+    type: ClassVar[str] = "session_merged"
+    event_id: str
+    session: str
+    user_id: str
+    merged_at: datetime
+
+    @property
+    def key(self) -> str:
+        """The session's partition, so it arrives after the session's own events."""
+        return self.session
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "schema_version": SCHEMA_VERSION,
+            "event_id": self.event_id,
+            "session": self.session,
+            "user_id": self.user_id,
+            "merged_at": self.merged_at.isoformat(),
+        }
+
+    @classmethod
+    def from_wire(cls, payload: dict[str, Any]) -> "SessionMerged":
+        return cls(
+            event_id=payload["event_id"],
+            session=payload["session"],
+            user_id=payload["user_id"],
+            merged_at=datetime.fromisoformat(payload["merged_at"]),
+        )
+
+
 #: Every event type; widen this union as event types are added.
-Event = InteractionRecorded | UserDeleted | ImpressionRecorded | ImpressionSeen
+Event = InteractionRecorded | UserDeleted | ImpressionRecorded | ImpressionSeen | SessionMerged
 
 _DECODERS: dict[str, type[Event]] = {
     InteractionRecorded.type: InteractionRecorded,
     UserDeleted.type: UserDeleted,
     ImpressionRecorded.type: ImpressionRecorded,
     ImpressionSeen.type: ImpressionSeen,
+    SessionMerged.type: SessionMerged,
 }
 
 

@@ -30,6 +30,7 @@ from starlette.datastructures import Headers
 
 from contextiq.api.errors import ApiError
 from contextiq.config import Settings
+from contextiq.domain import session_subject
 from contextiq.security.audit import user_pseudonym
 from contextiq.security.keys import KeyRing
 from contextiq.security.principal import ANONYMOUS, Principal, Role
@@ -192,6 +193,9 @@ def allow(access: Access) -> Any:
                 headers={"Retry-After": str(exc.retry_after)},
             ) from exc
         user_id = request.path_params.get("user_id") or request.query_params.get("user_id")
+        if user_id is None and "session_id" in request.query_params:
+            # A user token acts as its user, never as an anonymous session.
+            user_id = session_subject(request.query_params["session_id"])
         gate.authorize(principal, access, user_id)
         request.state.principal = principal
         if access in AUDITED:

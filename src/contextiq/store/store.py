@@ -11,12 +11,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.schema import CreateIndex, DropIndex
 
-from contextiq.domain import POSITIVE_TYPES, Content, Interaction
+from contextiq.domain import POSITIVE_TYPES, SESSION_PREFIX, Content, Interaction
 from contextiq.events.types import (
     Event,
     ImpressionRecorded,
     ImpressionSeen,
     InteractionRecorded,
+    SessionMerged,
     UserDeleted,
 )
 from contextiq.store.bulk import BulkLoader, Indexes, PostgresLoader, SqliteLoader
@@ -52,6 +53,9 @@ from contextiq.store.transient import retry_transient
 #: ordering by decayed popularity now, and updates are pure additions (safe under concurrency).
 POPULARITY_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 _IN_CHUNK = 500
+#: Training reads users' interactions only: an anonymous session joins when merged into a user
+#: (docs/architecture.md, "Anonymous sessions").
+_USERS_ONLY = InteractionRow.user_id.not_like(SESSION_PREFIX + "%")
 
 
 def utcnow() -> datetime:
@@ -493,8 +497,8 @@ class Store:
             fresh = [e for e in unique if e.event_id in new_ids]
             interactions = [e.interaction for e in fresh if isinstance(e, InteractionRecorded)]
             if interactions:
-                await self._add_user_stats(session, interactions)
                 await self._add_popularity(session, interactions)
+            await self._fold_user_stats(session, fresh)
             seen = [e for e in fresh if isinstance(e, ImpressionSeen)]
             shown = await self.online.apply(session, impressions, seen, interactions)
             # After the interactions: whatever the store holds about the user when the
@@ -504,7 +508,38 @@ class Store:
         self.online.committed()
         return [*shown, *fresh]
 
+    async def _fold_user_stats(self, session: AsyncSession, events: list[Event]) -> None:
+        """Counters in event order: a merge moves what the session's earlier events added."""
+        pending: list[Interaction] = []
+        for event in events:
+            if isinstance(event, InteractionRecorded):
+                pending.append(event.interaction)
+            elif isinstance(event, SessionMerged):
+                await self._add_user_stats(session, pending)
+                pending = []
+                await self._move_user_stats(session, event.session, event.user_id)
+        await self._add_user_stats(session, pending)
+
+    async def _move_user_stats(self, session: AsyncSession, source: str, target: str) -> None:
+        rows = (await session.scalars(select(UserStats).where(UserStats.user_id == source))).all()
+        if not rows:
+            return
+        moved = [
+            {
+                "user_id": target,
+                "interaction_type": r.interaction_type,
+                "count": r.count,
+                "first_at": r.first_at,
+                "last_at": r.last_at,
+            }
+            for r in rows
+        ]
+        await session.execute(delete(UserStats).where(UserStats.user_id == source))
+        await self._upsert_user_stats(session, moved)
+
     async def _add_user_stats(self, session: AsyncSession, items: list[Interaction]) -> None:
+        if not items:
+            return
         grouped: dict[tuple[str, str], dict[str, Any]] = {}
         for i in items:
             at = as_utc(i.occurred_at)
@@ -522,6 +557,9 @@ class Store:
             row["count"] += 1
             row["first_at"] = min(row["first_at"], at)
             row["last_at"] = max(row["last_at"], at)
+        await self._upsert_user_stats(session, list(grouped.values()))
+
+    async def _upsert_user_stats(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
         stmt = self._insert(UserStats)
         stmt = stmt.on_conflict_do_update(
             index_elements=["user_id", "interaction_type"],
@@ -538,7 +576,7 @@ class Store:
             },
         )
         await session.execute(
-            stmt, sorted(grouped.values(), key=lambda r: (r["user_id"], r["interaction_type"]))
+            stmt, sorted(rows, key=lambda r: (r["user_id"], r["interaction_type"]))
         )
 
     async def _add_popularity(self, session: AsyncSession, items: list[Interaction]) -> None:
@@ -658,7 +696,7 @@ class Store:
         )
 
     async def interaction_counts(self) -> tuple[int, int, int]:
-        """(users, items, interactions) among stored interactions: sizes a training up front."""
+        """(users, items, interactions) that training reads: sizes a training up front."""
         async with self.sessions() as session:
             row = (
                 await session.execute(
@@ -666,7 +704,7 @@ class Store:
                         func.count(func.distinct(InteractionRow.user_id)),
                         func.count(func.distinct(InteractionRow.content_id)),
                         func.count(),
-                    )
+                    ).where(_USERS_ONLY)
                 )
             ).one()
         return int(row[0]), int(row[1]), int(row[2])
@@ -674,7 +712,7 @@ class Store:
     async def iter_interaction_columns(
         self, batch: int = 250_000
     ) -> AsyncIterator[InteractionColumns]:
-        """Every interaction in id order, `batch` rows at a time, as columns.
+        """Every user's interaction in id order, `batch` rows at a time, as columns.
 
         Times come back as epoch seconds computed by the database, not as datetime objects:
         millions of rows are read per training.
@@ -695,7 +733,7 @@ class Store:
                             InteractionRow.weight,
                             seconds,
                         )
-                        .where(InteractionRow.id > last_id)
+                        .where(InteractionRow.id > last_id, _USERS_ONLY)
                         .order_by(InteractionRow.id)
                         .limit(batch)
                     )
@@ -795,6 +833,31 @@ class Store:
                     for c, d, v in rows
                 ],
             )
+
+    # -- anonymous sessions ----------------------------------------------------------------------
+
+    async def merge_session(self, merge: SessionMerged) -> int:
+        """Move a session's interactions to the user and queue the merge, in one transaction.
+
+        Returns how many moved; nothing moved writes nothing, so a repeat is a no-op.
+        """
+        async with self.sessions.begin() as session:
+            interactions = cast(Table, InteractionRow.__table__)
+            result = await session.execute(
+                update(interactions)
+                .where(interactions.c.user_id == merge.session)
+                .values(user_id=merge.user_id)
+            )
+            moved = int(result.rowcount)  # type: ignore[attr-defined]
+            if not moved:
+                return 0
+            await session.execute(
+                self._insert(User).on_conflict_do_nothing(index_elements=["user_id"]),
+                {"user_id": merge.user_id, "created_at": merge.merged_at},
+            )
+            await session.execute(delete(User).where(User.user_id == merge.session))
+            await session.execute(self._insert(OutboxRow), _outbox_rows([merge], utcnow()))
+        return moved
 
     # -- a user's data: erasure and export ----------------------------------------------------
 

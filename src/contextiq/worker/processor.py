@@ -1,11 +1,11 @@
-"""Applies events exactly once (interactions, user deletions) and decides when to retrain."""
+"""Applies events exactly once (interactions, deletions, merges) and decides when to retrain."""
 
 import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from contextiq.events.types import Event, InteractionRecorded, UserDeleted
+from contextiq.events.types import Event, InteractionRecorded, SessionMerged, UserDeleted
 from contextiq.observability.events import record_applied
 from contextiq.observability.metrics import TRAINING_DURATION
 from contextiq.recommend.response_cache import RecommendationCache
@@ -90,11 +90,14 @@ class EventProcessor:
         record_applied(events, applied)
         self.applied += len(applied)
         # Impressions change neither what a user is shown nor what the model learns from.
-        fresh = [e for e in applied if isinstance(e, InteractionRecorded | UserDeleted)]
+        fresh = [
+            e for e in applied if isinstance(e, InteractionRecorded | UserDeleted | SessionMerged)
+        ]
         if not fresh:
             return
         erased = {e.user_id for e in fresh if isinstance(e, UserDeleted)}
-        users = {e.key for e in fresh} - erased
+        merged_into = {e.user_id for e in fresh if isinstance(e, SessionMerged)}
+        users = ({e.key for e in fresh} | merged_into) - erased
         if erased:
             # The store forgot them in `apply_events`; the next trained model will too.
             try:

@@ -33,8 +33,9 @@ async def interact(
     interactions: InteractionServiceDep,
     principal: PrincipalDep,
 ) -> InteractionAccepted:
-    """Record one interaction; a repeated `event_id` is accepted and counted once."""
-    require_user(principal, body.user_id)
+    """Record one interaction, of a user or an anonymous session; a repeated `event_id` is
+    accepted and counted once."""
+    require_user(principal, body.subject)
     item = body.to_interaction(settings)
     try:
         accepted = await interactions.record(item)

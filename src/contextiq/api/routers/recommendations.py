@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query, Response
 from contextiq.api.deps import ArmsDep, ImpressionsDep, ModelsDep, RecCacheDep, SettingsDep
 from contextiq.api.errors import documented
 from contextiq.api.filters import CSV, Expression, request_filters
-from contextiq.api.schemas import Identifier, RecommendationOut, RecommendationsResponse
+from contextiq.api.schemas import RecommendationOut, RecommendationsResponse
+from contextiq.api.subjects import SubjectDep
+from contextiq.domain import subject_ids
 from contextiq.experiments.runtime import Served
 from contextiq.recommend.request import ListRequest
 from contextiq.security import Access, allow
@@ -24,7 +26,7 @@ def _body(served: Served, cached: bool) -> bytes:
     """The answer without its `recommendation_id`: each served copy gets its own."""
     result = served.result
     response = RecommendationsResponse(
-        user_id=result.user_id,
+        **subject_ids(result.user_id),
         items=[
             RecommendationOut(
                 position=position,
@@ -62,7 +64,7 @@ async def recommendations(
     arms: ArmsDep,
     impressions: ImpressionsDep,
     settings: SettingsDep,
-    user_id: Annotated[Identifier, Query()],
+    user_id: SubjectDep,  # a user's id, or an anonymous session's subject
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     categories: CSV = None,

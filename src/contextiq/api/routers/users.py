@@ -1,15 +1,17 @@
-"""A user's profile; their data exported or erased on request."""
+"""A user's profile; their data exported or erased on request; a session merged into them."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from contextiq.api.deps import StoreDep, UserDataDep
+from contextiq.api.deps import SessionsDep, StoreDep, UserDataDep
 from contextiq.api.errors import documented
 from contextiq.api.schemas import (
     CategoryCount,
     Identifier,
     RecentItem,
+    SessionMergeIn,
+    SessionMergeResult,
     UserDeletion,
     UserExport,
     UserProfile,
@@ -68,3 +70,20 @@ async def delete_user(user_id: UserId, user_data: UserDataDep) -> UserDeletion:
 async def export_user(user_id: UserId, user_data: UserDataDep) -> UserExport:
     """Everything held about the user, as JSON (admin, or the user's own token)."""
     return UserExport.model_validate(await user_data.export(user_id))
+
+
+@router.post(
+    "/users/{user_id}/merge",
+    response_model=SessionMergeResult,
+    dependencies=[allow(Access.OWN_WRITE)],
+)
+async def merge_session(
+    user_id: UserId, body: SessionMergeIn, sessions: SessionsDep
+) -> SessionMergeResult:
+    """Move an anonymous session's interactions to the user (when the visitor logs in).
+
+    Idempotent: a second call finds nothing left to move, answers `moved: 0` and changes
+    nothing. Events the session records later are moved by the next call.
+    """
+    moved = await sessions.merge(user_id, body.session_id)
+    return SessionMergeResult(user_id=user_id, session_id=body.session_id, moved=moved)
