@@ -1,7 +1,14 @@
 """Recommendation quality: Context IQ's default pipeline against peers, same splits, one run.
 
 Peers (popularity, EASE, implicit ALS/BPR/item-item cosine, LightFM WARP) are tuned lightly
-on a holdout carved from each training split; Context IQ tunes itself inside `fit`.
+on a holdout carved from each training split; Context IQ tunes itself inside `fit`. SASRec is
+the package's own sequential network used alone (`sequence.SequenceRecommender`, the code of
+the blend's `sequence` part), early-stopped on each user's last training item and tuned on
+that same validation over a small dropout grid; it only runs where events carry timestamps.
+On leave-last-out, Context IQ is also fitted with the timestamps stripped from its training
+events ("no timestamps"): what `offline fit-predict` does without a timestamp column.
+`--seeds` repeats every split at several seeds; `--margins` fits Context IQ once per
+selection margin (0: the mix with the best validation mean, the rule before robust selection).
 
     .venv/bin/python bench/quality.py --datasets ml-100k,ml-latest-small,lastfm \
         --protocols stratified,leave-last-out,rating,cold-items,speed --output quality.json
@@ -16,6 +23,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +37,7 @@ import torch
 from contextiq.ml import make_model
 from contextiq.ml.autorec import AutoRecConfig, AutoRecRating
 from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
-from contextiq.ml.blend import BlendRecommender
+from contextiq.ml.blend import BlendConfig, BlendRecommender
 from contextiq.ml.data import IdMap, build_matrix, strength_matrix
 from contextiq.ml.datasets import Dataset, load_dataset
 from contextiq.ml.ease import ease_weights
@@ -40,6 +48,7 @@ from contextiq.ml.index import top_k
 from contextiq.ml.metrics import mae, rmse
 from contextiq.ml.protocols import cold_item_split, leave_last_out, random_split, stratified_split
 from contextiq.ml.rating import BiasedMF, RatingConfig
+from contextiq.ml.sequence import SequenceConfig, SequenceRecommender
 
 DATASETS = {
     "ml-100k": ("ml-100k", "ml-100k"),
@@ -47,6 +56,8 @@ DATASETS = {
     "lastfm": ("hetrec2011-lastfm-2k", "lastfm"),
 }
 SEED = 42
+#: SASRec's grid, judged on each user's last training item.
+SASREC_GRID: list[dict[str, Any]] = [{"dropout": 0.2}, {"dropout": 0.5}]
 LARGE_CATALOGUE = 12_000
 Scorer = Callable[[sp.csr_matrix, dict[str, Any]], np.ndarray]
 
@@ -182,30 +193,69 @@ def chosen_settings(model: Recommender) -> dict[str, float]:
     return {}
 
 
+def sasrec(
+    train: list[WeightedInteraction], features: list[ItemFeatures], seed: int
+) -> tuple[SequenceRecommender, dict[str, Any]]:
+    """The sequential network alone: the grid point with the best validation nDCG@10, refit."""
+    tried = []
+    for params in SASREC_GRID:
+        config = SequenceConfig(seed=seed, refit=False, **params)
+        model = SequenceRecommender(config).fit(train, features)
+        tried.append((model.validation_ndcg, params, model))
+    _, params, best = max(tried, key=lambda t: t[0])
+    return best.refit(train, features), {**params, "epochs": best.trained_epochs}
+
+
+def ours(seed: int, margin: float) -> BlendRecommender:
+    model = make_model(seed=seed)
+    assert isinstance(model, BlendRecommender)
+    choice = replace(model.config.choice, margin=margin)
+    return BlendRecommender(BlendConfig(**{**model.config.__dict__, "choice": choice}))
+
+
 def ranking_rows(
     dataset: Dataset,
     train: list[WeightedInteraction],
     test: list[WeightedInteraction],
     peers: Sequence[str],
+    seed: int = SEED,
+    margins: Sequence[float] = (1.0,),
+    untimed: bool = False,
 ) -> list[dict[str, Any]]:
     universe = sorted({e.item_id for e in itertools.chain(train, test)})
     features = [i for i in dataset.items if i.item_id in set(universe)]
     matrix = build_matrix(train, universe)
     x = strength_matrix(matrix.weights)
     rows = []
-    started = time.perf_counter()
-    ours = make_model(seed=SEED).fit(train, features)
-    fit_seconds = time.perf_counter() - started
-    metrics = evaluate_ranking(ours, train, test, candidates=universe)
-    rows.append(
-        {
-            "model": "Context IQ (default)",
-            "fit_s": fit_seconds,
-            **metrics,
-            "params": chosen_settings(ours),
-        }
-    )
+    timed = all(e.timestamp is not None for e in train)
+    variants = [("", train)]
+    if untimed and timed:
+        variants.append((" no timestamps", [replace(e, timestamp=None) for e in train]))
+    for suffix, events in variants:
+        for margin in margins:
+            label = "Context IQ (default" + suffix + (f", margin {margin}" if margin != 1 else "")
+            started = time.perf_counter()
+            model = ours(seed, margin).fit(events, features)
+            fit_seconds = time.perf_counter() - started
+            metrics = evaluate_ranking(model, train, test, candidates=universe)
+            rows.append(
+                {
+                    "model": label + ")",
+                    "fit_s": fit_seconds,
+                    **metrics,
+                    "params": chosen_settings(model),
+                }
+            )
     for name in peers:
+        if name == "SASRec":
+            if not timed:
+                continue
+            started = time.perf_counter()
+            sequential, params = sasrec(train, features, seed)
+            fit_seconds = time.perf_counter() - started
+            metrics = evaluate_ranking(sequential, train, test, candidates=universe)
+            rows.append({"model": name, "fit_s": fit_seconds, **metrics, "params": params})
+            continue
         scorer, grid = PEERS[name]
         if scorer is ease and x.shape[1] > LARGE_CATALOGUE:
             grid = [{"l2": 300.0}]  # the inverse is cubic in items: one L2 on big catalogues
@@ -343,41 +393,48 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", default="ml-100k,ml-latest-small,lastfm")
     parser.add_argument("--protocols", default="stratified,leave-last-out,rating,cold-items")
-    parser.add_argument("--peers", default=",".join(PEERS))
+    parser.add_argument("--peers", default=",".join([*PEERS, "SASRec"]))
+    parser.add_argument("--seeds", default=str(SEED), help="splits and models, comma-separated")
+    parser.add_argument("--margins", default="1.0", help="Context IQ's selection margins")
     parser.add_argument("--root", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(2)
+    peers = [p for p in args.peers.split(",") if p]
+    margins = [float(m) for m in args.margins.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
     results: dict[str, Any] = {}
     for name in args.datasets.split(","):
         folder, fmt = DATASETS[name]
         dataset = load_dataset(args.root / folder, fmt)  # type: ignore[arg-type]
-        for protocol in args.protocols.split(","):
+        for protocol, seed in itertools.product(args.protocols.split(","), seeds):
             if protocol == "rating" and not dataset.has_ratings:
                 continue
+            if protocol not in RANKING and seed != seeds[0]:
+                continue  # the other protocols run at the fixed SEED
             if protocol == "stratified":
-                rows = ranking_rows(
-                    dataset,
-                    *stratified_split(implicit_view(dataset), 0.25, SEED),
-                    args.peers.split(","),
-                )
+                split = stratified_split(implicit_view(dataset), 0.25, seed)
+                rows = ranking_rows(dataset, *split, peers, seed, margins)
             elif protocol == "leave-last-out":
-                rows = ranking_rows(
-                    dataset, *leave_last_out(implicit_view(dataset), SEED), args.peers.split(",")
-                )
+                split = leave_last_out(implicit_view(dataset), seed)
+                rows = ranking_rows(dataset, *split, peers, seed, margins, untimed=True)
             elif protocol == "rating":
                 rows = rating_rows(dataset)
             elif protocol == "speed":
                 rows = speed_rows(dataset)
             else:
                 rows = cold_item_rows(dataset)
-            results[f"{name}/{protocol}"] = rows
-            print(f"\n### {name} / {protocol}", flush=True)
+            key = f"{name}/{protocol}" + (f"/seed {seed}" if protocol in RANKING else "")
+            results[key] = rows
+            print(f"\n### {key}", flush=True)
             for row in rows:
                 shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
                 print(json.dumps(shown), flush=True)
     if args.output:
         args.output.write_text(json.dumps(results, indent=2))
+
+
+RANKING = ("stratified", "leave-last-out")
 
 
 if __name__ == "__main__":

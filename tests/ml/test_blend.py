@@ -14,7 +14,7 @@ from contextiq.ml.blend_parts import EmbeddingPart
 from contextiq.ml.data import Recency
 from contextiq.ml.ease import EaseConfig
 from tests.ml import synthetic
-from tests.ml.test_families import small_embedding
+from tests.ml.test_families import small_embedding, small_sequence
 
 RING = 40
 
@@ -31,19 +31,28 @@ def drifting_users(seed: int = 0) -> list[WeightedInteraction]:
     return events
 
 
-def blend(random_tolerance: float = 0.01) -> BlendRecommender:
-    parts = standard_parts(EaseConfig(l2_grid=(1.0, 10.0)), small_embedding(0))
+def blend(random_tolerance: float = 0.01, n_parts: int = 4) -> BlendRecommender:
+    parts = standard_parts(
+        EaseConfig(l2_grid=(1.0, 10.0)), small_embedding(0), sequence=small_sequence(0)
+    )[:n_parts]
     return BlendRecommender(
         BlendConfig(parts=parts, choice=ChoiceConfig(random_tolerance=random_tolerance))
     )
 
 
 def test_recent_items_count_more_when_the_latest_events_say_so() -> None:
-    model = blend(random_tolerance=1.0).fit(drifting_users())
+    model = blend(random_tolerance=1.0, n_parts=3).fit(drifting_users())
     assert model.mix.recency.boost > 0
     walked = {f"item-{j}": 1.0 for j in range(10, 20)}  # oldest first: item-19 is the latest
     best = model.recommend(walked, 1, exclude=walked)[0][0]
     assert best == "item-20"
+
+
+def test_a_walk_in_order_is_left_to_the_sequence_part() -> None:
+    model = blend(random_tolerance=1.0).fit(drifting_users())
+    assert model.mix.share("sequence") > 0.5
+    walked = {f"item-{j}": 1.0 for j in range(10, 20)}
+    assert model.recommend(walked, 1, exclude=walked)[0][0] == "item-20"
 
 
 def test_without_timestamps_every_item_of_a_history_counts_alike() -> None:
@@ -57,7 +66,7 @@ def test_without_timestamps_every_item_of_a_history_counts_alike() -> None:
 def mixed_with_transitions() -> BlendRecommender:
     """A blend refit with a fixed mix in which transitions carry a share."""
     events = drifting_users()
-    model = blend().fit(events)
+    model = blend(n_parts=3).fit(events)
     model.mix = Mix({"embedding": 0.5, "transitions": 0.3}, Recency(1.0))
     return model.refit(events)
 
@@ -85,7 +94,7 @@ def test_ann_retrieval_agrees_with_exact_scoring_with_transitions_in_the_mix() -
 
 
 def test_a_blend_saved_before_transitions_still_loads(tmp_path: Path) -> None:
-    model = blend().fit(synthetic.interactions(), synthetic.catalogue())
+    model = blend(n_parts=2).fit(synthetic.interactions(), synthetic.catalogue())
     model.save(tmp_path / "blend")
     meta = json.loads((tmp_path / "blend" / "blend.json").read_text())
     weight, recency = meta["mix"]["shares"]["embedding"], meta["mix"]["recency"]
@@ -127,3 +136,27 @@ def test_unknown_part_kinds_are_refused() -> None:
         assert "mystery" in str(error) and "ease" in str(error)
     else:
         raise AssertionError("an unknown part kind was accepted")
+
+
+def test_the_sequence_part_reads_order_and_survives_save_and_load(tmp_path: Path) -> None:
+    events = drifting_users()
+    model = blend().fit(events)
+    model.mix = Mix({"embedding": 0.0, "transitions": 0.0, "sequence": 0.8}, Recency())
+    model = model.refit(events)
+    assert set(model.parts) == {"ease", "sequence"}
+    forward = {"item-3": 1.0, "item-4": 1.0, "item-5": 1.0}
+    backward = {"item-5": 1.0, "item-4": 1.0, "item-3": 1.0}
+    assert model.recommend(forward, 1, exclude=forward)[0][0] == "item-6"
+    assert model.recommend(backward, 1, exclude=backward)[0][0] == "item-2"
+    batched = model.score_histories([forward, backward])
+    np.testing.assert_allclose(batched[0], model.scores(forward), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(batched[1], model.scores(backward), rtol=1e-4, atol=1e-5)
+    model.save(tmp_path / "blend")
+    loaded = BlendRecommender.load(tmp_path / "blend")
+    np.testing.assert_array_equal(loaded.scores(forward), model.scores(forward))
+
+
+def test_without_timestamps_the_sequence_part_is_not_fitted() -> None:
+    untimed = [replace(e, timestamp=None) for e in drifting_users()]
+    model = blend().fit(untimed)
+    assert "sequence" not in model.parts and model.mix.share("sequence") == 0

@@ -5,12 +5,27 @@ from contextiq.ml.blend import BlendConfig, BlendRecommender, standard_parts
 from contextiq.ml.blend_choice import ChoiceConfig
 from contextiq.ml.ease import EaseConfig, EaseRecommender
 from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
+from contextiq.ml.sequence import SequenceConfig, SequenceRecommender
 from tests.ml import synthetic
 from tests.ml.contract import RecommenderContract
 
 
 def small_embedding(seed: int) -> EmbeddingConfig:
     return EmbeddingConfig(dim=16, max_epochs=60, eval_every=5, batch_size=32, seed=seed)
+
+
+def small_sequence(seed: int) -> SequenceConfig:
+    return SequenceConfig(
+        dim=16,
+        blocks=1,
+        max_len=10,
+        learning_rate=1e-2,
+        batch_size=32,
+        max_epochs=30,
+        eval_every=5,
+        patience=2,
+        seed=seed,
+    )
 
 
 class TestEmbeddingContract(RecommenderContract):
@@ -31,9 +46,18 @@ class TestEaseContract(RecommenderContract):
         return EaseRecommender(EaseConfig(l2_grid=(1.0, 10.0), seed=seed))
 
 
+class TestSequenceContract(RecommenderContract):
+    def make(self, seed: int = 0) -> Recommender:
+        return SequenceRecommender(small_sequence(seed))
+
+
 class TestBlendContract(RecommenderContract):
     def make(self, seed: int = 0) -> Recommender:
-        parts = standard_parts(EaseConfig(l2_grid=(1.0, 10.0), seed=seed), small_embedding(seed))
+        parts = standard_parts(
+            EaseConfig(l2_grid=(1.0, 10.0), seed=seed),
+            small_embedding(seed),
+            sequence=small_sequence(seed),
+        )
         return BlendRecommender(BlendConfig(parts=parts, choice=ChoiceConfig(seed=seed), seed=seed))
 
 

@@ -55,3 +55,23 @@ def test_latest_per_user_split_holds_out_the_newest_events() -> None:
     train, test = latest_per_user_split(events(), 0.25)
     assert {e.timestamp for e in test} == {6.0, 7.0}
     assert max(e.timestamp or 0.0 for e in train) == 5.0
+
+
+def test_same_second_ties_are_held_out_at_random_not_by_input_order() -> None:
+    tied = [
+        WeightedInteraction(f"u{u}", f"i{j}", 1.0, 0.0 if j == 0 else 5.0)
+        for u in range(200)
+        for j in range(4)
+    ]
+    _, test = leave_last_out(tied, seed=3)
+    held = Counter(e.item_id for e in test)
+    assert set(held) == {"i1", "i2", "i3"}  # never the older event, any of the tied ones
+    assert min(held.values()) > 40  # about a third each, not always the first or last in input
+    assert leave_last_out(tied, seed=3)[1] == test
+    assert leave_last_out(tied, seed=4)[1] != test
+
+
+def test_latest_per_user_split_orders_ties_at_random() -> None:
+    tied = [WeightedInteraction(f"u{u}", f"i{j}", 1.0, 1.0) for u in range(100) for j in range(5)]
+    _, test = latest_per_user_split(tied, 0.2, seed=0)
+    assert len(set(e.item_id for e in test)) == 5

@@ -43,7 +43,14 @@ class Protocol(StrEnum):
 
 @offline_app.command("fit-predict")
 def fit_predict(
-    interactions: Annotated[Path, typer.Option(help="CSV: user_id,item_id,weight[,timestamp]")],
+    interactions: Annotated[
+        Path,
+        typer.Option(
+            help="CSV: user_id,item_id,weight[,timestamp]; timestamp in Unix seconds or ISO 8601"
+            " (UTC unless it says otherwise). With timestamps on every row the model reads each"
+            " history in time order (recency, transitions, the sequential part)."
+        ),
+    ],
     users: Annotated[Path, typer.Option(help="one user id per line")],
     output: Annotated[Path, typer.Option(help="CSV written: user_id,item_id,rank,score")],
     k: Annotated[int, typer.Option(min=1)] = 10,
@@ -52,7 +59,11 @@ def fit_predict(
     ] = None,
     seed: int = 0,
 ) -> None:
-    """Train the default model on `interactions` and write each user's top k unseen items."""
+    """Train the default model on `interactions` and write each user's top k unseen items.
+
+    An optional `timestamp` column (Unix seconds or ISO 8601) puts each user's events in time
+    order; without it, events keep the file's order and the model ignores order altogether.
+    """
     events = read_interactions_csv(interactions)
     features = read_items_csv(items) if items else []
     model = make_model(seed=seed).fit(events, features)

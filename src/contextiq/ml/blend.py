@@ -35,15 +35,17 @@ from contextiq.ml.blend_parts import (
     BlendPart,
     EasePart,
     EmbeddingPart,
+    SequencePart,
     TrainingData,
     TransitionsPart,
 )
-from contextiq.ml.data import IdMap, Recency, history_matrix, history_vector
+from contextiq.ml.data import IdMap, Recency, history_matrix, history_vector, order_matrix
 from contextiq.ml.ease import EaseConfig
 from contextiq.ml.embedding import EmbeddingConfig
 from contextiq.ml.index import top_k
 from contextiq.ml.protocols import leave_last_out, stratified_split
 from contextiq.ml.scoring import ScoringRecommender
+from contextiq.ml.sequence import SequenceConfig
 from contextiq.ml.transitions import TransitionConfig
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,8 @@ log = logging.getLogger(__name__)
 EMBEDDING_SHARES = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 #: Shares of item transitions in the mix of the parts before them.
 TRANSITION_SHARES = (0.0, 0.1, 0.2)
+#: Shares of the sequential model in the mix of the parts before it (1.0: it alone).
+SEQUENCE_SHARES = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 #: The parts of blends saved before parts had names, in their order.
 LEGACY_ORDER = ("ease", "embedding", "transitions")
 
@@ -72,12 +76,14 @@ def standard_parts(
     ease: EaseConfig | None = None,
     embedding: EmbeddingConfig | None = None,
     transitions: TransitionConfig | None = None,
+    sequence: SequenceConfig | None = None,
 ) -> tuple[PartSpec, ...]:
-    """EASE, then the embedding, then item transitions."""
+    """EASE, then the embedding, then item transitions and the sequential model (timed data)."""
     return (
         PartSpec("ease", lambda: EasePart(ease)),
         PartSpec("embedding", lambda: EmbeddingPart(embedding), EMBEDDING_SHARES),
         PartSpec("transitions", lambda: TransitionsPart(transitions), TRANSITION_SHARES),
+        PartSpec("sequence", lambda: SequencePart(sequence), SEQUENCE_SHARES),
     )
 
 
@@ -141,7 +147,9 @@ class BlendRecommender(ScoringRecommender):
             blend_items = blend_items or part.item_map
             fitted[spec.name] = part
             contenders.append(
-                Contender(spec.name, part, spec.shares, part.reads_recency, part.linear)
+                Contender(
+                    spec.name, part, spec.shares, part.reads_recency, part.linear, part.reads_order
+                )
             )
         assert blend_items is not None, "the first part of a blend makes the id map"
         self.mix = choose_mix(contenders, data.histories, shuffled, latest, blend_items, cfg.choice)
@@ -198,7 +206,10 @@ class BlendRecommender(ScoringRecommender):
 
     def score_histories(self, histories: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float32]:
         read = functools.cache(lambda recency: history_matrix(histories, self._items, recency))
-        return self._combine(lambda part, recency: part.score_matrix(read(recency)))
+        order = functools.cache(lambda: order_matrix(histories, self._items))
+        return self._combine(
+            lambda part, recency: part.score_matrix(order() if part.reads_order else read(recency))
+        )
 
     def enable_ann(self, min_items: int) -> None:
         for part in self.parts.values():

@@ -9,9 +9,18 @@ order (transitions) only get a round when events carry timestamps.
 
 The holdout has two parts when events carry timestamps: each user's latest event (what a
 recommender is for: the next thing) and a random share of the rest (the user's broader
-taste). Among the settings that lose at most `random_tolerance` of the best nDCG@10 on the
-random part, the one with the best nDCG@10 on the latest events wins, so recency is used
-as far as it helps the next event without forgetting the rest of the profile.
+taste). Only settings that lose at most `random_tolerance` of the best nDCG@10 on the
+random part are eligible, so recency is used as far as it helps the next event without
+forgetting the rest of the profile. Among them the choice is judged on the latest events
+(on the random part when there are none).
+
+A mix is judged against the best single part, not by its mean alone: a mix chosen for the
+best mean among dozens is flattered by the holdout's noise (the winner's curse), and on test
+it can land below the part it was meant to improve. So each eligible mix is scored by the
+lower bound of its paired per-user gain over the best eligible single part: mean difference
+minus `margin` standard errors of that difference over the judged users (what a bootstrap
+over users estimates, without its randomness). The mix with the highest bound wins; when no
+mix beats the single part by more than `margin` standard errors, the single part is kept.
 
 Every part's scores are standardised per user before mixing, so a share means the same
 thing for every user. Judging runs on a seeded sample of users, a batch of rows at a time
@@ -27,7 +36,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from contextiq.ml.base import WeightedInteraction
-from contextiq.ml.data import IdMap, Recency, history_matrices, history_matrix
+from contextiq.ml.data import IdMap, Recency, history_matrices, history_matrix, order_matrix
 from contextiq.ml.evaluate import histories_by_user
 from contextiq.ml.holdout import (
     JUDGED_USERS,
@@ -78,17 +87,39 @@ class Contender:
     reads_recency: bool = True
     #: Scores linear in the history: two products give every recency boost.
     linear: bool = False
+    #: Reads histories as rows of `data.order_matrix` (the order of the items), not strengths.
+    reads_order: bool = False
 
 
 @dataclass(frozen=True)
 class ChoiceConfig:
     recency_grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
     random_tolerance: float = 0.01
+    #: Standard errors by which a mix must beat the best single part to be chosen over it.
+    margin: float = 1.0
     max_users: int = JUDGED_USERS
     seed: int = 0
 
 
-Judged = tuple[float, float, Mix]  # (nDCG@10 on the random part, on the latest events, mix)
+Gains = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class Judged:
+    """A mix and its per-user nDCG@10 on the random part and on the latest events."""
+
+    mix: Mix
+    shuffled: Gains
+    latest: Gains
+
+    @property
+    def primary(self) -> Gains:
+        """What the choice is judged on: the latest events, else the random part."""
+        return self.latest if len(self.latest) else self.shuffled
+
+
+def _mean(gains: Gains) -> float:
+    return float(gains.mean()) if len(gains) else 0.0
 
 
 def standardise(scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -135,6 +166,7 @@ class _Holdout:
         rows = [histories.get(u, {}) for u in users]
         recencies = [Recency(), Recency(1.0), *map(Recency, boosts)]
         self.seen, self.unit, *self.read = history_matrices(rows, items, recencies)
+        self.order = order_matrix(rows, items)
         self.n_items = len(items)
 
     def batches(self, copies: int) -> list[slice]:
@@ -143,6 +175,9 @@ class _Holdout:
     def profiles(self, part: Contender, rows: slice) -> dict[float, npt.NDArray[np.float32]]:
         """A part's standardised scores on these rows, for every recency boost."""
         seen = self.seen[rows]
+        if part.reads_order:
+            ordered = standardise(part.family.score_matrix(self.order[rows]))
+            return dict.fromkeys(self.boosts, ordered)
         if not part.reads_recency:
             flat = standardise(part.family.score_matrix(seen))
             return dict.fromkeys(self.boosts, flat)
@@ -178,7 +213,7 @@ def choose_mix(
         shares = part.shares if k == 1 else tuple(s for s in part.shares if s > 0)
         mixes = [Mix({**best.shares, part.name: s}, Recency(b)) for b in boosts for s in shares]
         candidates.extend(_judge_round(parts[: k + 1], best, mixes, holdout))
-        best = _rule(candidates, config.random_tolerance)
+        best = pick(candidates, names, config)
     return best
 
 
@@ -202,16 +237,42 @@ def _judge_round(
             for total, batch in zip(judged, holdout.gains(mixed, rows), strict=True):
                 total.append(batch)
     return [
-        (mean_gain(shuffled), mean_gain(latest), mix)
+        Judged(mix, _joined(shuffled), _joined(latest))
         for mix, (shuffled, latest) in zip(mixes, gains, strict=True)
     ]
 
 
-def _rule(candidates: Sequence[Judged], tolerance: float) -> Mix:
-    """Best on the latest events among those within `tolerance` of the best random-part nDCG."""
-    floor = max(c[0] for c in candidates) * (1 - tolerance)
-    eligible = [c for c in candidates if c[0] >= floor]
-    return max(eligible, key=lambda c: (c[1], c[0]))[2]
+def _joined(batches: list[Gains]) -> Gains:
+    return np.concatenate([np.zeros(0, np.float64), *batches])
+
+
+def pick(candidates: Sequence[Judged], names: Sequence[str], config: ChoiceConfig) -> Mix:
+    """The module docstring's rule: the eligible mix with the best bound over the best single."""
+    floor = max(_mean(c.shuffled) for c in candidates) * (1 - config.random_tolerance)
+    eligible = [c for c in candidates if _mean(c.shuffled) >= floor]
+    singles = [c for c in candidates if _parts_used(c.mix, names) == 1]
+    reference = max(
+        [c for c in singles if c in eligible] or singles or eligible,
+        key=lambda c: (_mean(c.primary), _mean(c.shuffled)),
+    )
+    bounds = [(gain_bound(c.primary, reference.primary, config.margin), c) for c in eligible]
+    bound, chosen = max(bounds, key=lambda b: b[0])
+    return chosen.mix if bound > 0 else reference.mix
+
+
+def _parts_used(mix: Mix, names: Sequence[str]) -> int:
+    return sum(1 for weight in mix.coefficients(names).values() if weight > 0)
+
+
+def gain_bound(gains: Gains, reference: Gains, margin: float) -> float:
+    """Mean paired per-user gain over `reference`, less `margin` standard errors of it."""
+    if len(gains) == 0:
+        return 0.0
+    difference = gains - reference
+    if len(difference) < 2:
+        return float(difference.mean())
+    error = float(difference.std(ddof=1)) / float(np.sqrt(len(difference)))
+    return float(difference.mean()) - margin * error
 
 
 def even_mix_judge(

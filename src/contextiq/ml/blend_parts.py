@@ -7,7 +7,7 @@ over the blend's item map, grows with new items and saves itself under its own f
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import ClassVar, Self
@@ -23,6 +23,7 @@ from contextiq.ml.ease import EaseConfig, EaseRecommender
 from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
 from contextiq.ml.evaluate import histories_by_user
 from contextiq.ml.scoring import FoldInRecommender
+from contextiq.ml.sequence import SequenceConfig, SequenceRecommender
 from contextiq.ml.transitions import ItemTransitions, TransitionConfig
 
 
@@ -52,6 +53,8 @@ class BlendPart(ABC):
     ordered: ClassVar[bool] = False
     #: Trained for as long as an even mix with the parts before it keeps improving.
     judged: ClassVar[bool] = False
+    #: `score_matrix` reads rows of `data.order_matrix` (item order), not strengths.
+    reads_order: ClassVar[bool] = False
 
     @abstractmethod
     def fit(self, data: TrainingData, items: IdMap | None, judge: Judge | None) -> None:
@@ -183,9 +186,26 @@ class TransitionsPart(BlendPart):
         return part
 
 
+class SequencePart(FamilyPart):
+    """The sequential model: what comes next after a history's latest items, in order."""
+
+    reads_recency = False
+    ordered = True
+    reads_order = True
+
+    def __init__(self, config: SequenceConfig | None = None) -> None:
+        self.model: SequenceRecommender = SequenceRecommender(config)
+
+    def fit(self, data: TrainingData, items: IdMap | None, judge: Judge | None) -> None:
+        # The blend refits every part it keeps on all the data, so no refit here.
+        self.model.config = replace(self.model.config, refit=False)
+        self.model.fit(data.interactions, data.items)
+
+
 #: Every kind of part by the name a blend saves it under.
 BLEND_PARTS: Mapping[str, type[BlendPart]] = {
     "ease": EasePart,
     "embedding": EmbeddingPart,
     "transitions": TransitionsPart,
+    "sequence": SequencePart,
 }

@@ -170,3 +170,32 @@ def strength_matrix(weights: sp.csr_matrix) -> sp.csr_matrix:
     out = weights.copy().astype(np.float32)
     out.data = signal_strength(out.data)
     return out
+
+
+def order_matrix(histories: Sequence[Mapping[str, float]], items: IdMap) -> sp.csr_matrix:
+    """One row per history: its known, positive items valued by position (1 = the oldest).
+
+    What sequential models read in batches: a sparse row keeps no order of its own, so the
+    order travels in the values and survives any re-sorting of the row's indices.
+    """
+    rows = []
+    for history in histories:
+        positive = [i for i, w in history.items() if w > 0]
+        indices = items.lookup(positive)
+        rows.append(indices[indices >= 0])
+    counts = [len(r) for r in rows]
+    cols = np.concatenate([np.zeros(0, np.int64), *rows])
+    positions = np.concatenate([np.zeros(0, np.float32), *(np.arange(1, n + 1) for n in counts)])
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    shape = (len(histories), len(items))
+    return sp.csr_matrix((positions.astype(np.float32), cols, indptr), shape=shape)
+
+
+def ordered_rows(order: sp.csr_matrix) -> list[IntArray]:
+    """Each row of an `order_matrix` back as item indices, oldest first."""
+    out = []
+    for r in range(order.shape[0]):
+        start, end = order.indptr[r], order.indptr[r + 1]
+        indices = order.indices[start:end]
+        out.append(indices[np.argsort(order.data[start:end], kind="stable")].astype(np.int64))
+    return out

@@ -2,6 +2,7 @@
 
 import csv
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -55,18 +56,44 @@ def load_lastfm(root: Path) -> Dataset:
     return Dataset(interactions, items, has_ratings=False, has_timestamps=False)
 
 
+def parse_timestamp(text: str) -> float:
+    """Unix seconds (`881250949`, `881250949.5`) or ISO 8601 (`2024-05-01T12:00:00Z`), as seconds.
+
+    ISO times without a zone are read as UTC.
+    """
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"not Unix seconds or ISO 8601: {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
 def read_interactions_csv(path: Path) -> list[WeightedInteraction]:
-    """`user_id,item_id,weight[,timestamp]` with a header."""
+    """`user_id,item_id,weight[,timestamp]` with a header; see `parse_timestamp` for times."""
+    events = []
     with path.open(newline="", encoding="utf-8") as f:
-        return [
-            WeightedInteraction(
-                r["user_id"],
-                r["item_id"],
-                float(r["weight"]),
-                float(r["timestamp"]) if r.get("timestamp") else None,
-            )
-            for r in csv.DictReader(f)
-        ]
+        for line, r in enumerate(csv.DictReader(f), start=2):
+            try:
+                stamp = r.get("timestamp")
+                events.append(
+                    WeightedInteraction(
+                        r["user_id"],
+                        r["item_id"],
+                        float(r["weight"]),
+                        parse_timestamp(stamp) if stamp else None,
+                    )
+                )
+            except KeyError as error:
+                raise ValueError(f"{path}: missing column {error}") from None
+            except ValueError as error:
+                raise ValueError(f"{path}, line {line}: {error}") from None
+    return events
 
 
 def read_items_csv(path: Path) -> list[ItemFeatures]:

@@ -11,6 +11,7 @@ from contextiq.ml.blend import BlendConfig, BlendRecommender, standard_parts
 from contextiq.ml.blend_choice import ChoiceConfig
 from contextiq.ml.ease import EaseConfig, EaseRecommender
 from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
+from contextiq.ml.sequence import SequenceConfig, SequenceRecommender
 
 ModelFactory = Callable[[int], Recommender]
 
@@ -18,8 +19,10 @@ DEFAULT_MODEL = "blend"
 
 
 def blend(seed: int = 0) -> Recommender:
-    """PyTorch embedding blended with EASE (and transitions on timed data), mixed on validation."""
-    parts = standard_parts(EaseConfig(seed=seed), EmbeddingConfig(seed=seed))
+    """PyTorch embedding blended with EASE (transitions and the sequence on timed data)."""
+    parts = standard_parts(
+        EaseConfig(seed=seed), EmbeddingConfig(seed=seed), sequence=SequenceConfig(seed=seed)
+    )
     return BlendRecommender(BlendConfig(parts=parts, choice=ChoiceConfig(seed=seed), seed=seed))
 
 
@@ -33,10 +36,16 @@ def embedding(seed: int = 0) -> Recommender:
     return EmbeddingRecommender(EmbeddingConfig(seed=seed))
 
 
+def sequence(seed: int = 0) -> Recommender:
+    """The sequential model alone (SASRec-style), early-stopped on each user's last item."""
+    return SequenceRecommender(SequenceConfig(seed=seed))
+
+
 MODEL_FAMILIES: Mapping[str, ModelFactory] = {
     "blend": blend,
     "ease": ease,
     "embedding": embedding,
+    "sequence": sequence,
 }
 
 

@@ -17,6 +17,16 @@ def _by_user(interactions: Sequence[WeightedInteraction]) -> dict[str, list[Weig
     return groups
 
 
+def time_order(events: Sequence[WeightedInteraction], rng: np.random.Generator) -> list[int]:
+    """Indices of `events` oldest first, events of the same timestamp in seeded random order.
+
+    Ordering ties by id or input position would let a sequential model learn the tie-break
+    (44 % of ML-100K's last events share their second with the event before).
+    """
+    tie_break = rng.random(len(events))
+    return sorted(range(len(events)), key=lambda j: (events[j].timestamp or 0.0, tie_break[j]))
+
+
 def stratified_split(
     interactions: Sequence[WeightedInteraction], test_fraction: float = 0.25, seed: int = 0
 ) -> Split:
@@ -48,7 +58,7 @@ def latest_per_user_split(
         events = groups[user]
         n_test = min(round(len(events) * test_fraction), len(events) - 1)
         if all(e.timestamp is not None for e in events):
-            order = sorted(range(len(events)), key=lambda j: (events[j].timestamp or 0.0, j))
+            order = time_order(events, rng)
         else:
             order = rng.permutation(len(events)).tolist()
         chosen = set(order[len(events) - n_test :]) if n_test > 0 else set()
@@ -58,7 +68,10 @@ def latest_per_user_split(
 
 
 def leave_last_out(interactions: Sequence[WeightedInteraction], seed: int = 0) -> Split:
-    """Per user, the latest event is held out; without timestamps, a seeded random one."""
+    """Per user, the latest event is held out; without timestamps, a seeded random one.
+
+    Events sharing the latest timestamp are ordered at random (seeded), see `time_order`.
+    """
     rng = np.random.default_rng(seed)
     train: list[WeightedInteraction] = []
     test: list[WeightedInteraction] = []
@@ -68,7 +81,7 @@ def leave_last_out(interactions: Sequence[WeightedInteraction], seed: int = 0) -
             train.extend(events)
             continue
         if all(e.timestamp is not None for e in events):
-            last = max(range(len(events)), key=lambda j: (events[j].timestamp, j))
+            last = time_order(events, rng)[-1]
         else:
             last = int(rng.integers(len(events)))
         test.append(events[last])
