@@ -19,6 +19,7 @@ from contextiq.experiments.service import ExperimentService
 from contextiq.interactions import InteractionService
 from contextiq.llm import ScoringService, build_scoring_service
 from contextiq.llm.factory import item_vectors
+from contextiq.llm.item_vectors import ItemVectors
 from contextiq.observability.metrics import process_exited
 from contextiq.observability.sampler import MetricsSampler
 from contextiq.privacy import UserDataService
@@ -71,6 +72,8 @@ class Services:
     experiments: ExperimentService
     rules: RuleService
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    #: Stored item vectors (`local://` only): the worker completes the missing ones.
+    vectors: ItemVectors | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self.tasks.append(asyncio.create_task(coro, name=name))
@@ -90,6 +93,8 @@ class Services:
                 self.spawn(self.precomputer.run(), "llm-precompute")
             self.spawn(self.bus.consume(self.processor.handle), "consumer")
             self.spawn(self.retrainer.schedule(), "retrain-schedule")
+            if self.vectors is not None:
+                self.spawn(self.vectors.backfill(), "item-vectors")
         if watch_models:
             self.spawn(self.models.watch(), "model-watch")
             self.spawn(self.catalog_service.watch(), "catalogue-watch")
@@ -185,6 +190,7 @@ def build_services(settings: Settings) -> Services:
         catalog=catalog,
         catalog_service=CatalogService(store, models, rec_cache, columns, vectors),
         rules=RuleService(rules, rec_cache, rulebook),
+        vectors=vectors,
         writer=writer,
         interaction_service=InteractionService(store, catalog, rec_cache, writer),
         recommendations=recommendations,

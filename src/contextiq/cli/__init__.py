@@ -199,6 +199,11 @@ def seed(
     asyncio.run(seed_demo(settings, _say, seed_value, items, users, interactions, vectors))
 
 
+#: How long `contextiq import` spends on item vectors by default: about 60 items/s on two
+#: cores, so the few thousand most popular items; the worker completes the rest.
+DEFAULT_VECTOR_SECONDS = 60.0
+
+
 class ImportFormat(StrEnum):
     ML_100K = "movielens-100k"
     ML_SMALL = "movielens-small"
@@ -225,6 +230,14 @@ def import_data(
             help="compute item vectors for local:// after the import (else: `contextiq vectors`)"
         ),
     ] = True,
+    vector_seconds: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="spend at most this long on item vectors, most popular items first; the worker"
+            " completes the rest in the background",
+        ),
+    ] = DEFAULT_VECTOR_SECONDS,
 ) -> None:
     """Import MovieLens-100K, MovieLens latest-small, or generic CSV/JSONL files.
 
@@ -243,7 +256,9 @@ def import_data(
                 raise typer.BadParameter(f"{given} is not a file")
         upgrade(settings.database_url)
         if not asyncio.run(
-            import_files(settings, _say, content, interactions, strict, rejects, vectors)
+            import_files(
+                settings, _say, content, interactions, strict, rejects, vectors, vector_seconds
+            )
         ):
             raise typer.Exit(1)
         return

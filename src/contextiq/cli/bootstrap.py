@@ -23,8 +23,6 @@ from contextiq.store.store import Store
 from contextiq.worker.training import train_and_register
 
 Say = Callable[[str], None]
-#: Items read from the store per step while computing vectors.
-VECTOR_CHUNK = 2_048
 
 
 async def seed_demo(
@@ -78,26 +76,33 @@ async def seed_demo(
         await store.close()
 
 
-async def compute_vectors(store: Store, settings: Settings, say: Say) -> None:
-    """Item vectors for `local://`, most popular items first; resumes where it stopped."""
+async def compute_vectors(
+    store: Store, settings: Settings, say: Say, seconds: float | None = None
+) -> None:
+    """Item vectors for `local://`, most popular items first; resumes where it stopped.
+
+    With `seconds`, no new batch starts after that long: the rest is left to the worker,
+    which completes it in the background, or to `contextiq vectors`.
+    """
     vectors = item_vectors(settings.llm_url, store)
     if vectors is None:
         return
     started = time.perf_counter()
-    ids = await store.content_ids_by_popularity()
-    done = 0
+    deadline = None if seconds is None else time.monotonic() + seconds
+    total = await store.content_count()
     try:
-        with track(len(ids), "item vectors", unit="items") as bar:
-            for start in range(0, len(ids), VECTOR_CHUNK):
-                chunk = ids[start : start + VECTOR_CHUNK]
-                found = await store.get_contents(chunk)
-                done += await vectors.index([found[i] for i in chunk if i in found], bar)
+        with track(total, "item vectors", unit="items") as bar:
+            done, left = await vectors.complete(deadline, bar)
     finally:
         await vectors.close()
-    say(
-        f"    {done} item vectors computed ({len(ids) - done} already stored) "
-        f"in {time.perf_counter() - started:.1f}s"
-    )
+    elapsed = time.perf_counter() - started
+    rate = done / max(elapsed, 1e-9)
+    say(f"    {done} item vectors computed in {elapsed:.1f}s ({rate:.1f} items/s)")
+    if left:
+        say(
+            f"    {left} less popular items not reached in {seconds:.0f}s: the worker completes"
+            " them in the background, or run `contextiq vectors`"
+        )
 
 
 async def train(settings: Settings) -> ModelVersion | None:

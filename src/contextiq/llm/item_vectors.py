@@ -10,9 +10,12 @@ still queued) is embedded on the spot, as before.
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from hashlib import blake2b
+from types import TracebackType
+from typing import Self
 
 import numpy as np
 
@@ -27,6 +30,10 @@ MODEL = "all-MiniLM-L6-v2"
 MAX_DESCRIPTION_CHARS = 400
 #: Items embedded and stored per step: progress is saved this often.
 INDEX_BATCH = 256
+#: Items per step of the worker's background completion (a few tenths of a second each).
+BACKFILL_BATCH = 32
+#: Seconds between the background completion's progress lines.
+PROGRESS_SECONDS = 60.0
 
 
 def item_text(title: str, category: str, tags: Sequence[str], description: str = "") -> str:
@@ -73,7 +80,47 @@ class ItemVectors:
         rows = await self.store.item_vectors(content_ids, self.model)
         return {cid: np.frombuffer(raw, dtype="<f4") for cid, raw in rows.items()}
 
-    async def index(self, items: Sequence[Content], tracker: Tracker | None = None) -> int:
+    async def complete(
+        self,
+        deadline: float | None = None,
+        tracker: Tracker | None = None,
+        batch: int = INDEX_BATCH,
+    ) -> tuple[int, int]:
+        """Embed every item without a current vector, most popular first; stops at `deadline`.
+
+        `deadline` is a `time.monotonic()` moment after which no new batch starts. Resumable:
+        stored vectors are kept and skipped next time. Returns (vectors computed, items not
+        reached before the deadline).
+        """
+        ids = await self.store.content_ids_by_popularity()
+        done = 0
+        for start in range(0, len(ids), batch):
+            if deadline is not None and time.monotonic() >= deadline:
+                return done, len(ids) - start
+            chunk = ids[start : start + batch]
+            found = await self.store.get_contents(chunk)
+            done += await self.index([found[i] for i in chunk if i in found], tracker, batch)
+        return done, 0
+
+    async def backfill(self, batch: int = BACKFILL_BATCH) -> None:
+        """The worker's duty: complete missing vectors in the background, progress logged.
+
+        Small batches, so requests of this process that embed on the spot wait little for
+        the one model thread.
+        """
+        started = time.monotonic()
+        with _LoggedProgress(len(await self.store.content_ids())) as progress:
+            done, _ = await self.complete(tracker=progress, batch=batch)
+        if done:
+            log.info(
+                "item vectors: %d computed in the background in %.0fs",
+                done,
+                time.monotonic() - started,
+            )
+
+    async def index(
+        self, items: Sequence[Content], tracker: Tracker | None = None, batch: int = INDEX_BATCH
+    ) -> int:
         """Embed and store the items whose text has no stored vector yet; returns how many."""
         texts = {c.content_id: content_text(c) for c in items}
         digests = {cid: text_digest(t) for cid, t in texts.items()}
@@ -82,17 +129,17 @@ class ItemVectors:
         if tracker is not None:
             tracker.advance(len(texts) - len(todo))
         loop = asyncio.get_running_loop()
-        for start in range(0, len(todo), INDEX_BATCH):
-            batch = todo[start : start + INDEX_BATCH]
-            unique = list(dict.fromkeys(texts[cid] for cid in batch))
+        for start in range(0, len(todo), batch):
+            step = todo[start : start + batch]
+            unique = list(dict.fromkeys(texts[cid] for cid in step))
             vectors = await loop.run_in_executor(self.executor, self._embed, unique)
             by_text = dict(zip(unique, vectors, strict=True))
             await self.store.put_item_vectors(
                 self.model,
-                [(cid, digests[cid], by_text[texts[cid]].astype("<f4").tobytes()) for cid in batch],
+                [(cid, digests[cid], by_text[texts[cid]].astype("<f4").tobytes()) for cid in step],
             )
             if tracker is not None:
-                tracker.advance(len(batch))
+                tracker.advance(len(step))
         return len(todo)
 
     def _embed(self, texts: Sequence[str]) -> Vectors:
@@ -121,3 +168,34 @@ class ItemVectors:
             task.cancel()
         await asyncio.gather(*list(self._queued), return_exceptions=True)
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+class _LoggedProgress:
+    """A `Tracker` that logs a line a minute: the background completion has no terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.checked = 0
+        self._started = self._said = time.monotonic()
+
+    def advance(self, n: int) -> None:
+        self.checked += n
+        now = time.monotonic()
+        if now - self._said >= PROGRESS_SECONDS:
+            self._said = now
+            self._log(now)
+
+    def _log(self, now: float) -> None:
+        rate = self.checked / max(now - self._started, 1e-9)
+        log.info(
+            "item vectors: %d of %d items have one (%.1f items/s)", self.checked, self.total, rate
+        )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self._log(time.monotonic())

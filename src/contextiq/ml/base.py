@@ -56,6 +56,15 @@ class Recommender(ABC):
     ) -> Self:
         """Learn from interactions; `items` gives content features when known."""
 
+    def fit_candidate(
+        self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
+    ) -> Self:
+        """Fit a candidate that is judged once and then `refit` on everything (`train_candidate`).
+
+        Plain `fit` by default; a family may leave out work that the refit redoes anyway.
+        """
+        return self.fit(interactions, items)
+
     @abstractmethod
     def refit(
         self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()

@@ -44,6 +44,7 @@ from contextiq.ml.ease import EaseConfig
 from contextiq.ml.embedding import EmbeddingConfig
 from contextiq.ml.index import top_k
 from contextiq.ml.protocols import leave_last_out, stratified_split
+from contextiq.ml.scale import LARGE_EVENTS
 from contextiq.ml.scoring import ScoringRecommender
 from contextiq.ml.sequence import SequenceConfig
 from contextiq.ml.transitions import TransitionConfig
@@ -124,6 +125,28 @@ class BlendRecommender(ScoringRecommender):
     def fit(
         self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
     ) -> Self:
+        self._choose(interactions, items)
+        return self.refit(interactions, items)
+
+    def fit_candidate(
+        self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
+    ) -> Self:
+        """On large data, the parts as fitted on the blend's own split: no refit before judging.
+
+        `train_candidate` refits the candidate on every event after judging it, so refitting
+        it on the candidate split first as well would fit every part three times. Judged
+        this way, a candidate is fitted on about 88 % of the candidate split's events: a
+        slightly pessimistic comparison with the serving model, never a flattering one.
+        """
+        if len(interactions) < LARGE_EVENTS:
+            return self.fit(interactions, items)
+        self._choose(interactions, items)
+        return self
+
+    def _choose(
+        self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures]
+    ) -> None:
+        """Fit the parts on a split of `interactions` and choose the mix on the rest."""
         cfg = self.config
         timed = all(i.timestamp is not None for i in interactions)
         rest, latest = leave_last_out(interactions, cfg.seed) if timed else (interactions, [])
@@ -154,8 +177,9 @@ class BlendRecommender(ScoringRecommender):
         assert blend_items is not None, "the first part of a blend makes the id map"
         self.mix = choose_mix(contenders, data.histories, shuffled, latest, blend_items, cfg.choice)
         log.info("blend: chose %s", self.mix)
-        self.parts = fitted
-        return self.refit(interactions, items)
+        coefficients = self.mix.coefficients(self.order)
+        self.parts = {name: part for name, part in fitted.items() if coefficients[name] > 0}
+        self._items = blend_items
 
     def refit(
         self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()

@@ -23,6 +23,7 @@ from contextiq.ml.data import IdMap, build_matrix, strength_matrix
 from contextiq.ml.features import FeatureVocabulary
 from contextiq.ml.holdout import holdout_positives, judged_ndcg
 from contextiq.ml.rows import GrowingRows, load_array, save_arrays
+from contextiq.ml.scale import LARGE_EVENTS
 from contextiq.ml.scoring import FoldInRecommender
 
 #: How many content neighbours a new item borrows its weights from.
@@ -35,6 +36,9 @@ class EaseConfig:
     max_items: int = 6000
     validation_fraction: float = 0.1
     seed: int = 0
+    #: On large data (`scale.LARGE_EVENTS`), L2 is chosen on at most this many of the most
+    #: popular items, and the full inverse is solved once, with the chosen L2.
+    choice_items: int = 2000
 
 
 def ease_weights(gram: torch.Tensor, l2: float) -> torch.Tensor:
@@ -80,35 +84,40 @@ class EaseRecommender(FoldInRecommender):
         self._modelled = np.sort(ranked[popularity[ranked] > 0]).astype(np.int64)
         self._position = np.full(len(self._items), -1, np.int64)
         self._position[self._modelled] = np.arange(len(self._modelled))
-        self.l2 = self._choose_l2(history)
+        choice = self._modelled
+        if history.nnz >= LARGE_EVENTS and len(choice) > self.config.choice_items:
+            choice = np.sort(ranked[: self.config.choice_items]).astype(np.int64)
+        self.l2 = self._choose_l2(history, choice)
         self._weights = self._solve(history, self.l2)
         self._new_items()
         return self
 
-    def _gram(self, history: sp.csr_matrix) -> torch.Tensor:
-        x = history.maximum(0).tocsc()[:, self._modelled]
+    @staticmethod
+    def _gram(history: sp.csr_matrix, columns: npt.NDArray[np.int64]) -> torch.Tensor:
+        x = history.maximum(0).tocsc()[:, columns]
         return torch.from_numpy((x.T @ x).toarray().astype(np.float64))
 
     def _solve(self, history: sp.csr_matrix, l2: float) -> npt.NDArray[np.float32]:
         """Row-major float32: serving gathers the rows of the history's items."""
-        weights = ease_weights(self._gram(history), l2).numpy()
+        weights = ease_weights(self._gram(history, self._modelled), l2).numpy()
         return np.ascontiguousarray(weights, dtype=np.float32)
 
-    def _choose_l2(self, history: sp.csr_matrix) -> float:
+    def _choose_l2(self, history: sp.csr_matrix, columns: npt.NDArray[np.int64]) -> float:
+        """The grid's best L2 on a holdout, with B learnt over `columns` (the others score 0)."""
         grid = self.config.l2_grid
         if len(grid) == 1 or self.config.validation_fraction <= 0:
             return grid[0]
         cfg = self.config
         train, held = holdout_positives(history, cfg.validation_fraction, cfg.seed)
-        gram = self._gram(train)
-        inputs = train[:, self._modelled].tocsr()
+        gram = self._gram(train, columns)
+        inputs = train[:, columns].tocsr()
         best_l2, best_score = grid[0], -1.0
         for l2 in grid:
             weights = ease_weights(gram, l2).numpy().astype(np.float32)
 
             def scores(users: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
                 rows = np.zeros((len(users), train.shape[1]), np.float32)
-                rows[:, self._modelled] = inputs[users] @ weights  # noqa: B023 (used at once)
+                rows[:, columns] = inputs[users] @ weights  # noqa: B023 (used at once)
                 return rows
 
             score = judged_ndcg(scores, train, held, cfg.seed)

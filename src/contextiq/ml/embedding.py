@@ -61,6 +61,9 @@ class EmbeddingConfig:
     sampled_eval_every: int = 1
     #: Users whose histories train the item tables at most (a seeded sample above it).
     max_train_users: int = 20_000
+    #: A judged sampled softmax starts no new epoch after this long (the refit then trains
+    #: the epochs chosen within it), so a large catalogue's training time stays bounded.
+    sampled_max_seconds: float = 180.0
 
 
 def _dropped(rows: sp.csr_matrix, rate: float, generator: torch.Generator) -> torch.Tensor:

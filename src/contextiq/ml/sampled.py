@@ -16,6 +16,7 @@ and new items, are scored from.
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -55,6 +56,8 @@ class SampledConfig(Protocol):
     def sampled_batch_size(self) -> int: ...
     @property
     def seed(self) -> int: ...
+    @property
+    def sampled_max_seconds(self) -> float: ...
 
 
 def to_torch_sparse(matrix: sp.csr_matrix) -> torch.Tensor:
@@ -98,6 +101,7 @@ class SampledSoftmaxTrainer:
         """Train from scratch; with a judge, stop early and return the best state and epoch."""
         cfg = self.config
         self.features = sp.csr_matrix(features, dtype=np.float32)
+        started = time.perf_counter()
         with torch.random.fork_rng():
             torch.manual_seed(cfg.seed)
             generator = torch.Generator().manual_seed(cfg.seed)
@@ -124,6 +128,13 @@ class SampledSoftmaxTrainer:
                 score = judge(net)
                 log.info("sampled softmax: epoch %d, judged nDCG@10 %.4f", epoch, score)
                 if stopping.update(score, epoch, net):
+                    break
+                if time.perf_counter() - started > cfg.sampled_max_seconds:
+                    log.info(
+                        "sampled softmax: stopping after %.0fs (epoch %d)",
+                        cfg.sampled_max_seconds,
+                        epoch,
+                    )
                     break
             stopping.restore(net)
         token_centroids(net, self.features, history)

@@ -59,7 +59,7 @@ def train_candidate(
     candidate = make_model(model, seed)
     train, validation = latest_per_user_split(interactions, VALIDATION_FRACTION, seed)
     log.info("fitting a %s candidate on %d of %d events", model, len(train), len(interactions))
-    candidate.fit(train, items)
+    candidate.fit_candidate(train, items)
     log.info("scoring candidate and serving model on %d held-out events", len(validation))
     metrics = evaluate_ranking(candidate, train, validation, max_users=JUDGED_USERS, seed=seed)
     current_metrics = (

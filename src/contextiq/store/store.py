@@ -714,35 +714,32 @@ class Store:
     ) -> AsyncIterator[InteractionColumns]:
         """Every user's interaction in id order, `batch` rows at a time, as columns.
 
-        Times come back as epoch seconds computed by the database, not as datetime objects:
-        millions of rows are read per training.
+        Millions of rows are read per training, so this goes through the raw driver (one
+        query, fetched in chunks: a server-side cursor on PostgreSQL), not through ORM rows,
+        and times come back as epoch seconds computed by the database, not datetimes.
         """
         if self.dialect == "sqlite":
             seconds = (func.julianday(InteractionRow.occurred_at) - 2440587.5) * 86400.0
         else:
             seconds = func.extract("epoch", InteractionRow.occurred_at)
-        last_id = 0
-        while True:
-            async with self.sessions() as session:
-                rows = (
-                    await session.execute(
-                        select(
-                            InteractionRow.id,
-                            InteractionRow.user_id,
-                            InteractionRow.content_id,
-                            InteractionRow.weight,
-                            seconds,
-                        )
-                        .where(InteractionRow.id > last_id, _USERS_ONLY)
-                        .order_by(InteractionRow.id)
-                        .limit(batch)
-                    )
-                ).all()
-            if not rows:
-                return
-            last_id = rows[-1][0]
-            _, users, items, weights, times = zip(*rows, strict=True)
-            yield InteractionColumns(list(users), list(items), list(weights), list(times))
+        columns = (InteractionRow.user_id, InteractionRow.content_id, InteractionRow.weight)
+        query = select(*columns, seconds).where(_USERS_ONLY).order_by(InteractionRow.id)
+        async with self.engine.connect() as conn:
+            sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None, "an async driver connection"
+            if self.dialect == "postgresql":
+                async with driver.transaction():
+                    cursor = await driver.cursor(sql)
+                    while rows := await cursor.fetch(batch):
+                        yield _columns(rows)
+            else:
+                cursor = await driver.execute(sql)
+                try:
+                    while rows := await cursor.fetchmany(batch):
+                        yield _columns(rows)
+                finally:
+                    await cursor.close()
 
     # -- bulk import (import team; store/bulk.py has the dialects' paths) ---------------------
 
@@ -1022,3 +1019,9 @@ class Store:
                     for u, v, items in snapshots
                 ],
             )
+
+
+def _columns(rows: Sequence[Sequence[Any]]) -> InteractionColumns:
+    """Driver rows of (user, item, weight, seconds) as columns."""
+    users, items, weights, times = zip(*rows, strict=True)
+    return InteractionColumns(list(users), list(items), list(weights), [float(t) for t in times])
