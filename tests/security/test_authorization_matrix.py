@@ -33,6 +33,7 @@ BODIES: dict[str, Any] = {
     "BatchInteractionsIn": {"interactions": [EVENT]},
     "ContentIn": [{"content_id": "matrix_item", "title": "Matrix", "category": "test"}],
     "ImpressionSeenIn": {"recommendation_id": "matrix-rec", "user_id": USER, "positions": [1]},
+    "RuleIn": {"name": "matrix-rule", "kind": "boost", "filter": 'category == "x"', "factor": 2},
 }
 
 
