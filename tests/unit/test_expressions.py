@@ -2,6 +2,7 @@
 evaluation over catalogue columns agrees with the per-item one on every item."""
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -135,14 +136,27 @@ def test_every_expression_of_the_grammar_parses(text: str) -> None:
     parse(text)
 
 
-@given(expressions, contents)
+@given(expressions, contents, contents)
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
-def test_columns_agree_with_the_per_item_predicate(text: str, items: list[Content]) -> None:
+def test_columns_agree_with_the_per_item_predicate(
+    text: str, items: list[Content], later: list[Content]
+) -> None:
+    """Also after writes: changed rows and rows added later are answered item by item."""
     items = list({c.content_id: c for c in items}.values())
     expr = parse(text)
     columns = CatalogColumns([c.content_id for c in items])
     columns.update(items)
     expected = np.array([matches(expr, c) for c in items])
+    assert (columns.mask(expr) == expected).all(), text
+    # Rewrite some rows (the first `later` ids reuse existing ones) and add new ones.
+    rewritten = [
+        replace(c, content_id=items[n % len(items)].content_id) for n, c in enumerate(later[:2])
+    ]
+    added = [replace(c, content_id=f"new{n}") for n, c in enumerate(later[2:])]
+    columns.extend([c.content_id for c in added])
+    columns.update(rewritten + added)
+    latest = {c.content_id: c for c in items + rewritten + added}
+    expected = np.array([matches(expr, latest[i]) for i in columns.ids])
     assert (columns.mask(expr) == expected).all(), text
 
 
