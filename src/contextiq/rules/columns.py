@@ -229,10 +229,28 @@ class CatalogColumns:
         assert isinstance(expr, Compare)
         return column.compare(expr.op, expr.value)
 
+    def has_fields(self, expr: Expr) -> bool:
+        """Whether every field `expr` reads is materialised (evaluating it is then cheap)."""
+        if isinstance(expr, And | Or):
+            return all(self.has_fields(e) for e in expr.operands)
+        if isinstance(expr, Not):
+            return self.has_fields(expr.operand)
+        return expr.field.path[0] == "?" or expr.field.path in self._fields
+
+    def materialise(self, expr: Expr) -> None:
+        """Build the fields `expr` reads (the slow part, once per field; fine off the loop)."""
+        if isinstance(expr, And | Or):
+            for e in expr.operands:
+                self.materialise(e)
+        elif isinstance(expr, Not):
+            self.materialise(expr.operand)
+        elif expr.field.path[0] != "?":
+            self.field(expr.field.path)
+
     def _built_rows(self) -> int:
         """How many rows the materialised fields cover (all of them when none is built)."""
-        built = next(iter(self._fields.values()), None)
-        return len(self.ids) if built is None else len(built.present)
+        built = list(self._fields.values())
+        return len(built[0].present) if built else len(self.ids)
 
     def field(self, path: tuple[str, ...]) -> FieldColumn:
         column = self._fields.get(path)
