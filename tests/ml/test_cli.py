@@ -55,16 +55,14 @@ def test_evaluate_prints_every_metric_for_a_csv(tmp_path: Path) -> None:
     interactions, _, _ = write_inputs(tmp_path)
     app = typer.Typer()
     app.command()(evaluate)
-    result = CliRunner().invoke(app, ["--dataset", str(interactions), "--format", "csv"])
+    args = ["--dataset", str(interactions), "--format", "csv", "--diversity", "0.7"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.output)
-    assert set(metrics) == {
-        "ndcg@10",
-        "recall@10",
-        "precision@10",
-        "map@10",
-        "hr@10",
-        "auc",
-        "accuracy",
-    }
+    plain = {"ndcg@10", "recall@10", "precision@10", "map@10", "hr@10", "auc", "ild@10"}
+    plain |= {"coverage@10"}
+    assert set(metrics) == plain | {"accuracy"} | {f"{m} (diversity 0.7)" for m in plain}
     assert metrics["accuracy"] > 0.9
+    # Re-ranking for variety makes lists more varied, at some cost in accuracy.
+    assert metrics["ild@10 (diversity 0.7)"] > metrics["ild@10"]
+    assert metrics["ndcg@10 (diversity 0.7)"] <= metrics["ndcg@10"] + 1e-9

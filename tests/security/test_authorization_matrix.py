@@ -34,6 +34,7 @@ BODIES: dict[str, Any] = {
     "ContentIn": [{"content_id": "matrix_item", "title": "Matrix", "category": "test"}],
     "ImpressionSeenIn": {"recommendation_id": "matrix-rec", "user_id": USER, "positions": [1]},
     "SessionMergeIn": {"session_id": "matrix-session"},
+    "RuleIn": {"name": "matrix-rule", "kind": "boost", "filter": 'category == "x"', "factor": 2},
 }
 
 

@@ -92,7 +92,8 @@ export interface paths {
         };
         /**
          * Similar Content
-         * @description Items like this one: by the model's embeddings, else from the same category.
+         * @description Items like this one (by the model's embeddings, else from the same category), among
+         *     those available now and passing the filters.
          */
         get: operations["similar_content_api_v1_content__content_id__similar_get"];
         put?: never;
@@ -212,8 +213,7 @@ export interface paths {
         put?: never;
         /**
          * Interact
-         * @description Record one interaction, of a user or an anonymous session; a repeated `event_id` is
-         *     accepted and counted once.
+         * @description Record one interaction; a repeated `event_id` is accepted and counted once.
          */
         post: operations["interact_api_v1_interact_post"];
         delete?: never;
@@ -306,11 +306,52 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Recommendations */
+        /**
+         * Recommendations
+         * @description A ranked list for the user, within the request's filters (docs/rules.md).
+         */
         get: operations["recommendations_api_v1_recommendations_get"];
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Rules */
+        get: operations["list_rules_api_v1_rules_get"];
+        put?: never;
+        /**
+         * Create Rule
+         * @description Add a rule; every replica's lists follow it on their next request (409: name taken).
+         */
+        post: operations["create_rule_api_v1_rules_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rules/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete Rule */
+        delete: operations["delete_rule_api_v1_rules__name__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -374,29 +415,6 @@ export interface paths {
         get: operations["export_user_api_v1_users__user_id__export_get"];
         put?: never;
         post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/users/{user_id}/merge": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Merge Session
-         * @description Move an anonymous session's interactions to the user (when the visitor logs in).
-         *
-         *     Idempotent: a second call finds nothing left to move, answers `moved: 0` and changes
-         *     nothing. Events the session records later are moved by the next call.
-         */
-        post: operations["merge_session_api_v1_users__user_id__merge_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -517,6 +535,10 @@ export interface components {
         };
         /** ContentIn */
         ContentIn: {
+            /** Available From */
+            available_from?: string | null;
+            /** Available Until */
+            available_until?: string | null;
             /** Category */
             category: string;
             /** Content Id */
@@ -528,6 +550,11 @@ export interface components {
              * @default
              */
             description: string;
+            /**
+             * Hidden
+             * @default false
+             */
+            hidden: boolean;
             /**
              * Metadata
              * @default {}
@@ -545,6 +572,10 @@ export interface components {
         };
         /** ContentOut */
         ContentOut: {
+            /** Available From */
+            available_from: string | null;
+            /** Available Until */
+            available_until: string | null;
             /** Category */
             category: string;
             /** Content Id */
@@ -556,6 +587,8 @@ export interface components {
             created_at: string;
             /** Description */
             description: string;
+            /** Hidden */
+            hidden: boolean;
             /** Metadata */
             metadata: {
                 [key: string]: unknown;
@@ -793,12 +826,10 @@ export interface components {
             interaction_type: components["schemas"]["InteractionType"];
             /** Recommendation Id */
             recommendation_id?: string | null;
-            /** Session Id */
-            session_id?: string | null;
             /** Timestamp */
             timestamp?: string | null;
             /** User Id */
-            user_id?: string | null;
+            user_id: string;
         };
         /**
          * InteractionType
@@ -1011,10 +1042,8 @@ export interface components {
              * @default
              */
             recommendation_id: string;
-            /** Session Id */
-            session_id?: string | null;
             /** User Id */
-            user_id: string | null;
+            user_id: string;
         };
         /** RejectedItem */
         RejectedItem: {
@@ -1033,19 +1062,58 @@ export interface components {
              */
             status: "started" | "already_running";
         };
-        /** SessionMergeIn */
-        SessionMergeIn: {
-            /** Session Id */
-            session_id: string;
+        /**
+         * RuleIn
+         * @description A promotion rule (docs/rules.md); which fields apply depends on `kind`.
+         */
+        RuleIn: {
+            /** Content Id */
+            content_id?: string | null;
+            /** Ends At */
+            ends_at?: string | null;
+            /** Factor */
+            factor?: number | null;
+            /** Filter */
+            filter?: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "boost" | "reserve" | "pin";
+            /** Name */
+            name: string;
+            /** Position */
+            position?: number | null;
+            /** Share */
+            share?: number | null;
+            /** Starts At */
+            starts_at?: string | null;
         };
-        /** SessionMergeResult */
-        SessionMergeResult: {
-            /** Moved */
-            moved: number;
-            /** Session Id */
-            session_id: string;
-            /** User Id */
-            user_id: string;
+        /** RuleOut */
+        RuleOut: {
+            /** Content Id */
+            content_id: string | null;
+            /** Created At */
+            created_at: string | null;
+            /** Ends At */
+            ends_at: string | null;
+            /** Factor */
+            factor: number | null;
+            /** Filter */
+            filter: string | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "boost" | "reserve" | "pin";
+            /** Name */
+            name: string;
+            /** Position */
+            position: number | null;
+            /** Share */
+            share: number | null;
+            /** Starts At */
+            starts_at: string | null;
         };
         /** SimilarItem */
         SimilarItem: {
@@ -1631,6 +1699,14 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                /** @description comma-separated */
+                categories?: string | null;
+                /** @description comma-separated */
+                exclude_categories?: string | null;
+                /** @description comma-separated */
+                exclude?: string | null;
+                /** @description an expression, e.g. metadata.language == "en" and metadata.price < 20 */
+                filter?: string | null;
             };
             header?: never;
             path: {
@@ -2479,13 +2555,20 @@ export interface operations {
     };
     recommendations_api_v1_recommendations_get: {
         parameters: {
-            query?: {
+            query: {
+                user_id: string;
                 limit?: number;
                 category?: string | null;
-                /** @description A user, or: */
-                user_id?: string | null;
-                /** @description An anonymous visitor's session. */
-                session_id?: string | null;
+                /** @description comma-separated */
+                categories?: string | null;
+                /** @description comma-separated */
+                exclude_categories?: string | null;
+                /** @description comma-separated */
+                exclude?: string | null;
+                /** @description an expression, e.g. metadata.language == "en" and metadata.price < 20 */
+                filter?: string | null;
+                diversity?: number | null;
+                max_per_category?: number | null;
             };
             header?: never;
             path?: never;
@@ -2522,6 +2605,223 @@ export interface operations {
             };
             /** @description forbidden */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_rules_api_v1_rules_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleOut"][];
+                };
+            };
+            /** @description bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    create_rule_api_v1_rules_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleOut"];
+                };
+            };
+            /** @description bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    delete_rule_api_v1_rules__name__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2701,77 +3001,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserExport"];
-                };
-            };
-            /** @description bad request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description unauthorized */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description forbidden */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description validation error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description rate limited */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-        };
-    };
-    merge_session_api_v1_users__user_id__merge_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                user_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["SessionMergeIn"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SessionMergeResult"];
                 };
             };
             /** @description bad request */

@@ -84,8 +84,16 @@ def evaluate(
     fmt: Annotated[Format, typer.Option("--format")] = Format.CSV,
     protocol: Protocol = Protocol.STRATIFIED,
     seed: int = 42,
+    diversity: Annotated[
+        list[float] | None,
+        typer.Option(help="also re-rank by MMR at this diversity (0..1); repeatable"),
+    ] = None,
 ) -> None:
-    """Split a dataset by a protocol, train the default model and print its metrics."""
+    """Split a dataset by a protocol, train the default model and print its metrics.
+
+    Ranking metrics come with intra-list diversity (`ild@10`) and catalogue coverage
+    (`coverage@10`); each `--diversity` adds the metrics of lists re-ranked at that setting.
+    """
     data = load_dataset(dataset, fmt.value)
     if protocol is Protocol.RATING:
         train, test = random_split(data.interactions, 0.2, seed)
@@ -107,4 +115,9 @@ def evaluate(
         model = make_model(seed=seed).fit(train, data.items)
         metrics = evaluate_ranking(model, train, test)
         metrics["accuracy"] = metrics["auc"]
+        for d in diversity or ():
+            if not 0 <= d <= 1:
+                raise typer.BadParameter(f"diversity {d} is outside 0..1", param_hint="--diversity")
+            again = evaluate_ranking(model, train, test, diversity=d)
+            metrics |= {f"{name} (diversity {d:g})": v for name, v in again.items()}
     typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}, indent=2))

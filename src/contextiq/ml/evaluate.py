@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from contextiq.ml.base import Recommender, WeightedInteraction
+from contextiq.ml.diversity import intra_list_diversity, mmr, scaled
 from contextiq.ml.holdout import sample_users
 from contextiq.ml.metrics import (
     auc,
@@ -91,8 +92,14 @@ def evaluate_ranking(
     batch_size: int = 256,
     max_users: int = 0,
     seed: int = 0,
+    diversity: float = 0.0,
 ) -> dict[str, float]:
     """Mean per-user metrics over test users with at least one positive held-out item.
+
+    With item embeddings (`Recommender.item_vectors`), also intra-list diversity (`ild@k`:
+    mean pairwise cosine distance within a list) and `coverage@k` (the share of the
+    catalogue in any list); `diversity` > 0 re-ranks each user's top items by maximal
+    marginal relevance first, as `diversity=` does on requests.
 
     Every test event with a positive weight on an item the user has not in train is
     relevant. Items the user has in train are excluded from the ranking; `candidates`
@@ -115,6 +122,11 @@ def evaluate_ranking(
     else:
         allowed[[index[c] for c in candidates if c in index]] = True
     totals = dict.fromkeys([f"{m}@{k}" for m in RANKING_METRICS] + ["auc"], 0.0)
+    vectors = (
+        _unit_vectors(ranking.model, item_ids) if isinstance(ranking, RecommenderRanking) else None
+    )
+    shown = np.zeros(len(item_ids), np.bool_)
+    ild = 0.0
     for start in range(0, len(users), batch_size):
         batch = users[start : start + batch_size]
         scores = ranking.score_users(batch, [histories.get(u, {}) for u in batch])
@@ -124,7 +136,17 @@ def evaluate_ranking(
             mask[seen] = False
             user_scores = np.where(mask, scores[row], -np.inf).astype(np.float32)
             order = _best_first(user_scores, k)
-            ranked = [item_ids[j] for j in order if mask[j]]
+            if diversity > 0 and vectors is not None:
+                pool = _best_first(user_scores, max(5 * k, 50))
+                pool = pool[np.isfinite(user_scores[pool])]
+                relevance = scaled(user_scores[pool].astype(np.float64))
+                sims = (vectors[pool] @ vectors[pool].T).astype(np.float64)
+                order = pool[mmr(relevance, k, diversity, sims)]
+            order = order[mask[order]]
+            ranked = [item_ids[j] for j in order]
+            shown[order] = True
+            if vectors is not None:
+                ild += intra_list_diversity(vectors[order])
             rel = relevant[user]
             totals[f"ndcg@{k}"] += ndcg_at_k(ranked, rel, k)
             totals[f"recall@{k}"] += recall_at_k(ranked, rel, k)
@@ -135,4 +157,18 @@ def evaluate_ranking(
             negative_mask = mask.copy()
             negative_mask[positives] = False
             totals["auc"] += auc(user_scores, positives, np.flatnonzero(negative_mask))
-    return {name: value / max(len(users), 1) for name, value in totals.items()}
+    metrics = {name: value / max(len(users), 1) for name, value in totals.items()}
+    if vectors is not None:
+        metrics[f"ild@{k}"] = ild / max(len(users), 1)
+        metrics[f"coverage@{k}"] = float(shown.mean()) if len(shown) else 0.0
+    return metrics
+
+
+def _unit_vectors(model: Recommender, item_ids: Sequence[str]) -> npt.NDArray[np.float32] | None:
+    """The model's item embeddings scaled to length 1, or None without any."""
+    vectors = model.item_vectors(item_ids)
+    if vectors is None:
+        return None
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit: npt.NDArray[np.float32] = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return unit

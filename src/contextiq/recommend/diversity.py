@@ -1,5 +1,4 @@
-"""Re-ranking for variety: maximal marginal relevance (Carbonell & Goldstein 1998) and a
-per-category cap, over a candidate pool already ranked by relevance."""
+"""Re-ranking a list of recommendations for variety (`ml.diversity.mmr`) and a category cap."""
 
 from collections.abc import Sequence
 
@@ -7,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 from contextiq.domain import Recommendation
+from contextiq.ml.diversity import mmr, scaled
 
 
 def similarities(
@@ -29,43 +29,13 @@ def rerank(
     max_per_category: int | None,
     vectors: npt.NDArray[np.float32] | None,
 ) -> list[Recommendation]:
-    """Pick `limit` items greedily by (1 - d) * relevance - d * (similarity to those picked).
+    """`mmr` over a pool of recommendations (relevance: their scores, scaled over the pool).
 
-    Relevance is the items' score scaled to 0..1 over the pool; with diversity 0 and no cap
-    this is the pool's own order. A category at its cap yields no further items, so the list
-    may come out shorter when the pool holds too few categories.
+    With diversity 0 and no cap this is the pool's own order.
     """
     if not items or (diversity <= 0 and max_per_category is None):
         return list(items[:limit])
-    scores = np.array([i.score for i in items], np.float64)
-    span = scores.max() - scores.min()
-    relevance = (scores - scores.min()) / span if span > 0 else np.ones(len(items))
+    relevance = scaled(np.array([i.score for i in items], np.float64))
     sims = similarities(items, vectors) if diversity > 0 else None
-    nearest = np.zeros(len(items))
-    open_ = np.ones(len(items), np.bool_)
-    counts: dict[str, int] = {}
-    picked: list[int] = []
-    while len(picked) < limit and open_.any():
-        value = (1 - diversity) * relevance - diversity * nearest
-        value[~open_] = -np.inf
-        j = int(np.argmax(value))
-        open_[j] = False
-        category = items[j].category
-        if max_per_category is not None and counts.get(category, 0) >= max_per_category:
-            continue
-        counts[category] = counts.get(category, 0) + 1
-        picked.append(j)
-        if sims is not None:
-            nearest = np.maximum(nearest, sims[j])
-    return [items[j] for j in picked]
-
-
-def intra_list_diversity(vectors: npt.NDArray[np.float32]) -> float:
-    """Mean pairwise cosine distance within one list (0: all alike); 0.0 for fewer than two."""
-    n = len(vectors)
-    if n < 2:
-        return 0.0
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    sims = unit @ unit.T
-    pairs = n * (n - 1)
-    return float((pairs - (sims.sum() - np.trace(sims))) / pairs)
+    categories = [i.category for i in items]
+    return [items[j] for j in mmr(relevance, limit, diversity, sims, categories, max_per_category)]

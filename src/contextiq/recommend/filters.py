@@ -7,6 +7,7 @@ request costs one cached vectorised evaluation plus the clock check for availabi
 """
 
 import asyncio
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,51 +74,70 @@ class Filters:
 NO_FILTERS = Filters()
 
 
-def category_filter(category: str | None) -> Filters:
-    return NO_FILTERS if category is None else Filters(categories=(category,))
+@dataclass
+class _Served:
+    """One model's columns and how current they are."""
+
+    columns: CatalogColumns
+    generation: int | None
+    since: datetime
 
 
 class FilterColumns:
-    """The serving model's `CatalogColumns`, kept current with the catalogue's writes."""
+    """Each serving model's `CatalogColumns`, kept current with the catalogue's writes.
+
+    Keyed by model object (weakly), so an experiment serving two models keeps two, and a
+    replaced model's columns go with it. Building and materialising run off the event loop.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._lock = asyncio.Lock()
-        self._model: Recommender | None = None
-        self._columns: CatalogColumns | None = None
-        self._generation: int | None = None
-        self._since = utcnow()
+        self._served: weakref.WeakKeyDictionary[Recommender, _Served] = weakref.WeakKeyDictionary()
 
     async def columns(self, model: Recommender, generation: int | None) -> CatalogColumns:
         async with self._lock:
-            columns = self._columns
-            if columns is None or self._model is not model:
-                started = utcnow()
-                columns = CatalogColumns(list(model.item_ids))
-                columns.update(await self.store.all_content())
-                self._model, self._columns, self._since = model, columns, started - CLOCK_SLACK
-            elif generation is None or generation != self._generation:
-                started = utcnow()
-                columns.update(await self.store.content_updated_since(self._since))
-                self._since = started - CLOCK_SLACK
-            ids = model.item_ids
-            if len(ids) > len(columns):  # items folded into the model since
-                fresh = list(ids[len(columns) :])
-                columns.extend(fresh)
-                columns.update(list((await self.store.get_contents(fresh)).values()))
-            self._generation = generation
-            return columns
+            return await self._current(model, generation)
+
+    async def _current(self, model: Recommender, generation: int | None) -> CatalogColumns:
+        served = self._served.get(model)
+        started = utcnow()
+        if served is None:
+            known = list(model.item_ids)
+            contents = await self.store.all_content()
+            columns = await asyncio.to_thread(_built, known, contents)
+            served = self._served[model] = _Served(columns, generation, started - CLOCK_SLACK)
+        elif generation is None or generation != served.generation:
+            served.columns.update(await self.store.content_updated_since(served.since))
+            served.since = started - CLOCK_SLACK
+        columns = served.columns
+        ids = model.item_ids
+        if len(ids) > len(columns):  # items folded into the model since
+            fresh = list(ids[len(columns) :])
+            columns.extend(fresh)
+            columns.update(list((await self.store.get_contents(fresh)).values()))
+        served.generation = generation
+        return columns
 
     async def mask(
         self, model: Recommender, filters: Filters, generation: int | None, now: datetime
     ) -> tuple[ItemMask, CatalogColumns]:
         """Which of the model's items this request may return at `now`."""
-        columns = await self.columns(model, generation)
-        allowed = columns.available(now)
         expr = filters.expr
+        async with self._lock:
+            columns = await self._current(model, generation)
+            if expr is not None and not columns.has_fields(expr):
+                await asyncio.to_thread(columns.materialise, expr)
+        allowed = columns.available(now)
         if expr is not None:
             allowed &= columns.mask(expr)
         return allowed, columns
+
+
+def _built(ids: list[str], contents: Sequence[Content]) -> CatalogColumns:
+    columns = CatalogColumns(ids)
+    columns.update(contents)
+    return columns
 
 
 def passing_ids(columns: CatalogColumns, allowed: ItemMask, most: int) -> Sequence[str] | None:

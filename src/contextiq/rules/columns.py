@@ -3,8 +3,10 @@
 Rows are aligned with a model's `item_ids`. Availability (hidden flag, window bounds) is
 kept as arrays and checked against the clock on every request, so expiry needs no write.
 A field an expression reads (`category`, `metadata.price`, ...) is materialised into a
-`FieldColumn` the first time one asks for it, and evaluated masks are kept per expression:
-both are dropped when rows change. Semantics match `predicate.matches` exactly.
+`FieldColumn` the first time one asks for it, and evaluated masks are kept per expression.
+A write does not rebuild the fields: rows changed since they were built are evaluated one
+by one on top of the vectorised answer, until enough have changed to make a rebuild worth
+it. Semantics match `predicate.matches` exactly.
 """
 
 from collections import OrderedDict
@@ -18,11 +20,13 @@ import numpy.typing as npt
 
 from contextiq.domain import Content
 from contextiq.rules.expression import And, Compare, Expr, Member, Not, Op, Or, Scalar, Truthy
-from contextiq.rules.predicate import kind, number, raw_value, scalars
+from contextiq.rules.predicate import kind, matches, number, raw_value, scalars
 
 Mask = npt.NDArray[np.bool_]
 _KINDS = {"b": 0, "n": 1, "s": 2}
 MASK_CACHE = 256
+#: Rows changed since the fields were built that are evaluated item by item; beyond, rebuild.
+OVERLAY_ROWS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +135,8 @@ class CatalogColumns:
         self.ends = np.zeros(0, np.float64)
         self._contents: list[Content | None] = []
         self._fields: dict[tuple[str, ...], FieldColumn] = {}
+        #: Rows written since the fields were built (row -> its content, None: no row yet).
+        self._overlay: dict[int, Content | None] = {}
         self._masks: OrderedDict[Expr, Mask] = OrderedDict()
         self.extend(ids)
 
@@ -151,7 +157,7 @@ class CatalogColumns:
         self.starts = np.concatenate([self.starts, np.full(grow, -np.inf)])
         self.ends = np.concatenate([self.ends, np.full(grow, np.inf)])
         self._contents.extend([None] * grow)
-        self._changed()
+        self._changed(range(start, start + grow))
 
     def update(self, contents: Sequence[Content]) -> None:
         """Take the latest rows of these items (ones the model does not know are skipped)."""
@@ -165,11 +171,16 @@ class CatalogColumns:
         self.ends[at] = [_instant(c.available_until, np.inf) for _, c in rows]
         for row, content in rows:
             self._contents[row] = content
-        self._changed()
+        self._changed(at.tolist())
 
-    def _changed(self) -> None:
-        self._fields.clear()
+    def _changed(self, rows: Sequence[int]) -> None:
         self._masks.clear()
+        if not self._fields:
+            return
+        self._overlay.update({r: self._contents[r] for r in rows})
+        if len(self._overlay) > OVERLAY_ROWS:
+            self._fields.clear()
+            self._overlay.clear()
 
     def available(self, now: datetime) -> Mask:
         """Items any list may show at `now`: present, not hidden, inside their window."""
@@ -182,7 +193,11 @@ class CatalogColumns:
         if cached is not None:
             self._masks.move_to_end(expr)
             return cached
-        found = self._evaluate(expr)
+        found = np.zeros(len(self.ids), np.bool_)
+        vectorised = self._evaluate(expr)
+        found[: len(vectorised)] = vectorised
+        for row, content in self._overlay.items():
+            found[row] = content is not None and matches(expr, content)
         found.flags.writeable = False
         self._masks[expr] = found
         if len(self._masks) > MASK_CACHE:
@@ -190,20 +205,22 @@ class CatalogColumns:
         return found
 
     def _evaluate(self, expr: Expr) -> Mask:
+        """The answer from the fields' columns, over the rows they were built with."""
+        rows = self._built_rows()
         if isinstance(expr, And):
-            out = np.ones(len(self.ids), np.bool_)
+            out = np.ones(rows, np.bool_)
             for e in expr.operands:
                 out &= self._evaluate(e)
             return out
         if isinstance(expr, Or):
-            out = np.zeros(len(self.ids), np.bool_)
+            out = np.zeros(rows, np.bool_)
             for e in expr.operands:
                 out |= self._evaluate(e)
             return out
         if isinstance(expr, Not):
             return ~self._evaluate(expr.operand)
         if expr.field.path[0] == "?":  # unknown: null, so only `not` of it can hold
-            return np.zeros(len(self.ids), np.bool_)
+            return np.zeros(rows, np.bool_)
         column = self.field(expr.field.path)
         if isinstance(expr, Truthy):
             return column.truthy.copy()
@@ -212,10 +229,34 @@ class CatalogColumns:
         assert isinstance(expr, Compare)
         return column.compare(expr.op, expr.value)
 
+    def has_fields(self, expr: Expr) -> bool:
+        """Whether every field `expr` reads is materialised (evaluating it is then cheap)."""
+        if isinstance(expr, And | Or):
+            return all(self.has_fields(e) for e in expr.operands)
+        if isinstance(expr, Not):
+            return self.has_fields(expr.operand)
+        return expr.field.path[0] == "?" or expr.field.path in self._fields
+
+    def materialise(self, expr: Expr) -> None:
+        """Build the fields `expr` reads (the slow part, once per field; fine off the loop)."""
+        if isinstance(expr, And | Or):
+            for e in expr.operands:
+                self.materialise(e)
+        elif isinstance(expr, Not):
+            self.materialise(expr.operand)
+        elif expr.field.path[0] != "?":
+            self.field(expr.field.path)
+
+    def _built_rows(self) -> int:
+        """How many rows the materialised fields cover (all of them when none is built)."""
+        built = list(self._fields.values())
+        return len(built[0].present) if built else len(self.ids)
+
     def field(self, path: tuple[str, ...]) -> FieldColumn:
         column = self._fields.get(path)
         if column is None:
-            raws = [None if c is None else raw_value(c, path) for c in self._contents]
+            rows = self._built_rows()  # every field covers the same rows
+            raws = [None if c is None else raw_value(c, path) for c in self._contents[:rows]]
             column = self._fields[path] = FieldColumn.build(raws)
         return column
 

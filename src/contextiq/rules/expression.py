@@ -117,12 +117,14 @@ def _unescape(token: Token) -> str:
 
     def one(match: re.Match[str]) -> str:
         char = match.group(1)
+        if len(char) == 5:  # \uXXXX
+            return chr(int(char[1:], 16))
         if char not in _ESCAPES:
             position = (token.start_pos or 0) + 1 + match.start()
             raise FilterError(f"unknown escape \\{char} in a string", position)
         return _ESCAPES[char]
 
-    return re.sub(r"\\(.)", one, body)
+    return re.sub(r"\\(u[0-9a-fA-F]{4}|.)", one, body)
 
 
 def _field(tree: Tree[Token]) -> Field:
