@@ -35,7 +35,7 @@ test("a user's recommendations, an interaction, the filter, the catalog and the 
   const first = cards.first();
   const likedId = await first.getAttribute("data-content-id");
   expect(likedId).toBeTruthy();
-  await first.getByRole("button", { name: "Like" }).click();
+  await first.getByRole("button", { name: "Like", exact: true }).click();
   await expect(page.getByRole("status").filter({ hasText: "recorded" })).toBeVisible();
   // The seed's own events may still be landing, so "went up" rather than "exactly +1".
   await expect.poll(async () => Number(await likeCount.textContent())).toBeGreaterThan(likesBefore);
@@ -128,7 +128,7 @@ test("an anonymous visitor is personalized at once and keeps the history on logg
 
   // One like and the visitor's next list is personalized, with no retraining.
   const liked = await cards.first().getAttribute("data-content-id");
-  await cards.first().getByRole("button", { name: "Like" }).click();
+  await cards.first().getByRole("button", { name: "Like", exact: true }).click();
   await expect(page.getByText(/^Personalized/)).toBeVisible();
   await expect(list.locator(`[data-content-id="${liked}"]`)).toHaveCount(0);
 
