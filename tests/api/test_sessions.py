@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from contextiq.api.app import create_app
 from contextiq.cli.bootstrap import bootstrap
 from contextiq.domain import session_subject
 from contextiq.services import Services
+from contextiq.store.tables import ImpressionRow
 from tests.conftest import embedded_settings
 from tests.integration.conftest import fresh_pg_database
 
@@ -246,3 +248,24 @@ def test_training_reads_users_not_sessions(client: TestClient) -> None:
     _merge(client, "train-user", "visitor-train")
     users, _, interactions = client.portal.call(services.store.interaction_counts)
     assert (users, interactions) == (before[0] + 1, before[2] + 1)
+
+
+async def _seen(services: Services, recommendation_id: str) -> list[int] | None:
+    async with services.store.sessions() as session:
+        seen: list[int] | None = await session.scalar(
+            select(ImpressionRow.seen).where(ImpressionRow.recommendation_id == recommendation_id)
+        )
+        return seen
+
+
+def test_a_session_reports_what_it_rendered(client: TestClient) -> None:
+    services = _services(client)
+    assert client.portal is not None
+    portal = client.portal
+    answer = _recs(client, session_id="visitor-seen", limit=3)
+    seen = {"recommendation_id": answer["recommendation_id"], "positions": [1, 2]}
+    both = client.post("/api/v1/impressions", json={**seen, "user_id": "u", "session_id": "s"})
+    _error(both, 422, "validation_error")
+    response = client.post("/api/v1/impressions", json={**seen, "session_id": "visitor-seen"})
+    assert response.status_code == 202, response.text
+    _wait(lambda: portal.call(_seen, services, answer["recommendation_id"]) == [1, 2], "seen")

@@ -94,13 +94,19 @@ export async function request<T>(
 export const api = {
   health: (signal?: AbortSignal) => request<Health>("/health", { signal }),
 
-  /** Lists join with commas (`categories=a,b`, `exclude=x,y`); empty ones are left out. */
-  recommendations: (query: RecommendationQuery, signal?: AbortSignal) =>
+  /** Lists join with commas (`categories=a,b`, `exclude=x,y`); empty ones are left out. One
+   * category goes as `category`, which every server version knows. */
+  recommendations: (
+    { categories = [], exclude = [], ...query }: RecommendationQuery,
+    signal?: AbortSignal,
+  ) =>
     request<Recommendations>(
       withQuery("/recommendations", {
         ...query,
-        categories: query.categories?.join(","),
-        exclude: query.exclude?.join(","),
+        ...(categories.length === 1
+          ? { category: categories[0] }
+          : { categories: categories.join(",") }),
+        exclude: exclude.join(","),
       }),
       { signal },
     ),

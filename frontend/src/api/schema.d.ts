@@ -796,14 +796,19 @@ export interface components {
              */
             status: "accepted";
         };
-        /** ImpressionSeenIn */
+        /**
+         * ImpressionSeenIn
+         * @description `user_id` or `session_id`: whom the answer was for.
+         */
         ImpressionSeenIn: {
             /** Positions */
             positions: number[];
             /** Recommendation Id */
             recommendation_id: string;
+            /** Session Id */
+            session_id?: string | null;
             /** User Id */
-            user_id: string;
+            user_id?: string | null;
         };
         /** InteractionAccepted */
         InteractionAccepted: {

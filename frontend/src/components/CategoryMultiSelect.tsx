@@ -28,6 +28,7 @@ export function CategoryMultiSelect({ categories, value, onChange }: Props) {
               <input
                 type="checkbox"
                 className="chip__box"
+                value={entry.category}
                 checked={on}
                 onChange={(event) => toggle(entry.category, event.target.checked)}
               />

@@ -35,7 +35,7 @@ test("a user's recommendations, an interaction, the filter, the catalog and the 
   const first = cards.first();
   const likedId = await first.getAttribute("data-content-id");
   expect(likedId).toBeTruthy();
-  await first.getByRole("button", { name: "Like" }).click();
+  await first.getByRole("button", { name: "Like", exact: true }).click();
   await expect(page.getByRole("status").filter({ hasText: "recorded" })).toBeVisible();
   // The seed's own events may still be landing, so "went up" rather than "exactly +1".
   await expect.poll(async () => Number(await likeCount.textContent())).toBeGreaterThan(likesBefore);
@@ -43,11 +43,11 @@ test("a user's recommendations, an interaction, the filter, the catalog and the 
   await expect(cards.first()).toBeVisible();
   await shot(page, "03-after-like", project);
 
-  // 6: change the category filter; every card is then of that category.
-  const category = page.getByLabel("Category");
-  const option = await category.locator("option").nth(1).getAttribute("value");
+  // 6: pick one category; every card is then of that category.
+  const category = page.getByRole("group", { name: "Filters" }).getByRole("checkbox").first();
+  const option = await category.inputValue();
   expect(option).toBeTruthy();
-  await category.selectOption(option!);
+  await category.check();
   await expect(list).toHaveAttribute("aria-busy", "false");
   await expect(async () => {
     const shown = await list.locator(".pill--category").allTextContents();
@@ -88,24 +88,72 @@ test("keyboard users can reach and use the controls with visible focus @keyboard
   await page.keyboard.press("Tab");
   await expect(page.getByRole("link", { name: "Skip to content" })).toBeFocused();
   await page.keyboard.press("Enter");
-  // From the skip link: User ID, then Category, then Fetch Recommendations, all by Tab.
+  // From the skip link: User ID, then Fetch Recommendations, by Tab.
   await page.keyboard.press("Tab");
   await expect(page.getByLabel("User ID")).toBeFocused();
   await page.keyboard.type("user_002");
-  await page.keyboard.press("Tab");
-  await expect(page.getByLabel("Category")).toBeFocused();
   await page.keyboard.press("Tab");
   await expect(page.getByRole("button", { name: "Fetch Recommendations" })).toBeFocused();
   await page.keyboard.press("Enter");
   const list = page.getByRole("region", { name: "Recommendations for user_002" });
   await expect(list.getByRole("article").first()).toBeVisible();
-  await page.keyboard.press("Tab");
+  // Then past the filters (categories, diversity, exclude-on-dislike) to the first card.
   const view = list.getByRole("article").first().getByRole("button", { name: "View" });
+  for (
+    let presses = 0;
+    presses < 30 && !(await view.evaluate((n) => n === document.activeElement));
+    presses++
+  ) {
+    await page.keyboard.press("Tab");
+  }
   await expect(view).toBeFocused();
   const outline = await view.evaluate((node) => getComputedStyle(node).outlineStyle);
   expect(outline).toBe("solid");
   await page.keyboard.press("Enter");
   await expect(page.getByRole("status").filter({ hasText: "Viewed" })).toBeVisible();
+});
+
+test("an anonymous visitor is personalized at once and keeps the history on logging in", async ({
+  page,
+}, testInfo) => {
+  const project = testInfo.project.name;
+  const user = `e2e_visitor_${project}_${Date.now()}`;
+  await page.goto("/");
+  await page.getByRole("button", { name: "Browse anonymously" }).click();
+  const list = page.getByRole("region", { name: "Recommendations for anonymous visitor" });
+  const cards = list.getByRole("article");
+  await expect(cards.first()).toBeVisible();
+  await expect(page.getByText(/^Popular picks \(new visitor\)/)).toBeVisible();
+  await expect(page.getByText(/An anonymous visit has no profile/)).toBeVisible();
+
+  // One like and the visitor's next list is personalized, with no retraining.
+  const liked = await cards.first().getAttribute("data-content-id");
+  await cards.first().getByRole("button", { name: "Like", exact: true }).click();
+  await expect(page.getByText(/^Personalized/)).toBeVisible();
+  await expect(list.locator(`[data-content-id="${liked}"]`)).toHaveCount(0);
+
+  // A dislike is excluded from the next list.
+  await expect(list).toHaveAttribute("aria-busy", "false");
+  const disliked = await cards.first().getAttribute("data-content-id");
+  await cards.first().getByRole("button", { name: "Dislike" }).click();
+  await expect(page.getByText("1 excluded from the next list.")).toBeVisible();
+  await expect(list.locator(`[data-content-id="${disliked}"]`)).toHaveCount(0);
+  await shot(page, "08-anonymous-visitor", project);
+
+  // Logging in merges the visit into the user: their profile has both interactions.
+  const visitor = page.getByRole("form", { name: "Anonymous visitor" });
+  await visitor.getByLabel("Log in as user").fill(user);
+  await visitor.getByRole("button", { name: "Log in" }).click();
+  await expect(
+    page.getByText(`Logged in as ${user}: 2 interactions from this visit moved.`),
+  ).toBeVisible();
+  const userList = page.getByRole("region", { name: `Recommendations for ${user}` });
+  await expect(userList.getByRole("article").first()).toBeVisible();
+  await expect(page.getByText(/^Personalized/)).toBeVisible();
+  await expect(page.getByTestId("count-like")).toHaveText("1");
+  await expect(page.getByTestId("count-dislike")).toHaveText("1");
+  await expect(userList.locator(`[data-content-id="${liked}"]`)).toHaveCount(0);
+  await shot(page, "09-logged-in", project);
 });
 
 test("an unreachable API shows a banner, not a blank page", async ({ page }, testInfo) => {

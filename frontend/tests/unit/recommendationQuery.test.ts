@@ -10,7 +10,7 @@ function answer(): Response {
 }
 
 describe("the recommendations query", () => {
-  it("joins lists with commas and leaves out what is empty or unset", async () => {
+  it("joins lists with commas, sends one category as `category`, leaves out what is unset", async () => {
     const fetched = vi.spyOn(globalThis, "fetch").mockImplementation(async () => answer());
     await api.recommendations({
       session_id: "visitor-1",
@@ -20,6 +20,7 @@ describe("the recommendations query", () => {
       diversity: null,
     });
     await api.recommendations({ user_id: "u1", exclude: ["c1", "c2"], diversity: 0 });
+    await api.recommendations({ user_id: "u1", categories: ["news"] });
     const urls = fetched.mock.calls.map(([url]) => new URL(String(url), "http://x"));
     expect(Object.fromEntries(urls[0]!.searchParams)).toEqual({
       session_id: "visitor-1",
@@ -31,6 +32,7 @@ describe("the recommendations query", () => {
       exclude: "c1,c2",
       diversity: "0",
     });
+    expect(Object.fromEntries(urls[2]!.searchParams)).toEqual({ user_id: "u1", category: "news" });
   });
 
   it("posts a merge to the user's path with the session in the body", async () => {

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from contextiq.api.schemas import Identifier
+from contextiq.api.schemas import Identifier, SubjectIn
 
 Name = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -13,11 +13,10 @@ Name = Annotated[
 Interval = Annotated[list[float], Field(min_length=2, max_length=2)]
 
 
-class ImpressionSeenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ImpressionSeenIn(SubjectIn):
+    """`user_id` or `session_id`: whom the answer was for."""
 
     recommendation_id: Identifier
-    user_id: Identifier
     #: 1-based positions the client actually rendered.
     positions: Annotated[
         list[Annotated[int, Field(ge=1, le=100)]], Field(min_length=1, max_length=100)

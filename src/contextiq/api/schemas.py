@@ -50,12 +50,30 @@ class HealthResponse(BaseModel):
     dependencies: dict[str, DependencyStatus]
 
 
-class InteractionIn(BaseModel):
+class SubjectIn(BaseModel):
+    """A body that names who acted: a user, or an anonymous visitor's session (exactly one)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    #: Who acted: a user, or an anonymous visitor's session (exactly one of the two).
     user_id: Identifier | None = None
     session_id: SessionId | None = None
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> "SubjectIn":
+        if (self.user_id is None) == (self.session_id is None):
+            raise ValueError(SUBJECT_RULE)
+        return self
+
+    @property
+    def subject(self) -> str:
+        """What it is stored under: the user id, or the session's subject."""
+        if self.session_id is not None:
+            return session_subject(self.session_id)
+        assert self.user_id is not None  # the validator saw to it
+        return self.user_id
+
+
+class InteractionIn(SubjectIn):
     content_id: Identifier
     interaction_type: InteractionType
     duration_seconds: Annotated[float, Field(ge=0, le=86_400 * 7)] | None = None
@@ -63,20 +81,6 @@ class InteractionIn(BaseModel):
     timestamp: datetime | None = None
     #: The answer this came from (its `recommendation_id`), for exact attribution.
     recommendation_id: Identifier | None = None
-
-    @model_validator(mode="after")
-    def _one_subject(self) -> "InteractionIn":
-        if (self.user_id is None) == (self.session_id is None):
-            raise ValueError(SUBJECT_RULE)
-        return self
-
-    @property
-    def subject(self) -> str:
-        """What the interaction is stored under: the user id, or the session's subject."""
-        if self.session_id is not None:
-            return session_subject(self.session_id)
-        assert self.user_id is not None  # the validator saw to it
-        return self.user_id
 
     def to_interaction(
         self, settings: Settings, default_event_id: str | None = None

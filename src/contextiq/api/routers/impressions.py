@@ -20,6 +20,6 @@ async def impression_seen(
     body: ImpressionSeenIn, impressions: ImpressionsDep, principal: PrincipalDep
 ) -> ImpressionSeenAccepted:
     """The impression then counts only these positions; the first report for an id counts."""
-    require_user(principal, body.user_id)
-    await impressions.seen(body.recommendation_id, body.user_id, body.positions)
+    require_user(principal, body.subject)
+    await impressions.seen(body.recommendation_id, body.subject, body.positions)
     return ImpressionSeenAccepted(recommendation_id=body.recommendation_id, status="accepted")
