@@ -55,7 +55,7 @@ EMBEDDING_SHARES = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 #: Shares of item transitions in the mix of the parts before them.
 TRANSITION_SHARES = (0.0, 0.1, 0.2)
 #: Shares of the sequential model in the mix of the parts before it (1.0: it alone).
-SEQUENCE_SHARES = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
+SEQUENCE_SHARES = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 #: The parts of blends saved before parts had names, in their order.
 LEGACY_ORDER = ("ease", "embedding", "transitions")
 
