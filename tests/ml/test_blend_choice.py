@@ -80,3 +80,14 @@ def test_mixes_that_forget_the_random_part_are_not_eligible() -> None:
     candidates = [judged(0.0, ease), forgetful]
     assert pick(candidates, NAMES, ChoiceConfig(random_tolerance=0.01)) == Mix({"embedding": 0.0})
     assert pick(candidates, NAMES, ChoiceConfig(random_tolerance=0.5)) == Mix({"embedding": 0.5})
+
+
+def test_the_reference_is_eligible_even_when_no_single_part_is() -> None:
+    ease = noisy(0.10, seed=0)
+    mix = Judged(Mix({"embedding": 0.5}), np.full(USERS, 0.3), ease)
+    richer = Judged(
+        Mix({"embedding": 0.5, "sequence": 0.2}), np.full(USERS, 0.3), ease + noisy(0.001, seed=6)
+    )
+    lone = Judged(Mix({"embedding": 1.0}), np.full(USERS, 0.1), ease + 0.05)  # forgets the rest
+    names = ("ease", "embedding", "sequence")
+    assert pick([mix, richer, lone], names, ChoiceConfig()) == mix.mix

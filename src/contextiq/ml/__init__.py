@@ -18,9 +18,10 @@ time, so new users and fresh interactions need no retraining.
 
 Families: `embedding.EmbeddingRecommender` (the PyTorch user/content embedding model, scored
 by dot product), `ease.EaseRecommender` (closed-form linear autoencoder) and
-`blend.BlendRecommender` (the default: named parts, EASE, the embedding and
-`transitions.ItemTransitions` on timed data, mixed with shares and a recency boost chosen on
-validation by `blend_choice`). Retrieval is exact
+`blend.BlendRecommender` (the default: named parts, EASE, the embedding and, on timed data,
+`transitions.ItemTransitions` and `sequence.SequenceRecommender`, mixed with shares and a
+recency boost chosen on validation by `blend_choice`); the sequential model (SASRec-style) is
+also a family of its own, "sequence". Retrieval is exact
 (`index.top_k`) unless `enable_ann` gives a model a faiss HNSW index
 (`index.InnerProductIndex`) for a large catalogue.
 `autorec.AutoRecRating` predicts explicit ratings for the rating protocol (`rating.BiasedMF`

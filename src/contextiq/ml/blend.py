@@ -1,7 +1,8 @@
 """A blend of named model families, mixed with shares chosen on validation.
 
 The default blend is EASE, the PyTorch embedding and, when events carry timestamps, item
-transitions (what sits next to what in users' sequences); `BlendConfig.parts` lists them
+transitions (what sits next to what in users' sequences) and the sequential model (causal
+self-attention over a history's latest items, `sequence.py`); `BlendConfig.parts` lists them
 in order with the shares each may take, so a new family joins the default by adding one
 `PartSpec` (and its kind to `blend_parts.BLEND_PARTS`). How the shares and the recency
 boost are chosen is in `blend_choice.py`. Parts marked `judged` (the embedding) train for
@@ -56,7 +57,7 @@ EMBEDDING_SHARES = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 #: Shares of item transitions in the mix of the parts before them.
 TRANSITION_SHARES = (0.0, 0.1, 0.2)
 #: Shares of the sequential model in the mix of the parts before it (1.0: it alone).
-SEQUENCE_SHARES = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
+SEQUENCE_SHARES = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 #: The parts of blends saved before parts had names, in their order.
 LEGACY_ORDER = ("ease", "embedding", "transitions")
 

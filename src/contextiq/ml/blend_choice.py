@@ -17,7 +17,8 @@ forgetting the rest of the profile. Among them the choice is judged on the lates
 A mix is judged against the best single part, not by its mean alone: a mix chosen for the
 best mean among dozens is flattered by the holdout's noise (the winner's curse), and on test
 it can land below the part it was meant to improve. So each eligible mix is scored by the
-lower bound of its paired per-user gain over the best eligible single part: mean difference
+lower bound of its paired per-user gain over the best eligible single part (the best of the
+eligible mixes with the fewest parts, when no single part is eligible): mean difference
 minus `margin` standard errors of that difference over the judged users (what a bootstrap
 over users estimates, without its randomness). The mix with the highest bound wins; when no
 mix beats the single part by more than `margin` standard errors, the single part is kept.
@@ -250,10 +251,9 @@ def pick(candidates: Sequence[Judged], names: Sequence[str], config: ChoiceConfi
     """The module docstring's rule: the eligible mix with the best bound over the best single."""
     floor = max(_mean(c.shuffled) for c in candidates) * (1 - config.random_tolerance)
     eligible = [c for c in candidates if _mean(c.shuffled) >= floor]
-    singles = [c for c in candidates if _parts_used(c.mix, names) == 1]
     reference = max(
-        [c for c in singles if c in eligible] or singles or eligible,
-        key=lambda c: (_mean(c.primary), _mean(c.shuffled)),
+        eligible,
+        key=lambda c: (-_parts_used(c.mix, names), _mean(c.primary), _mean(c.shuffled)),
     )
     bounds = [(gain_bound(c.primary, reference.primary, config.margin), c) for c in eligible]
     bound, chosen = max(bounds, key=lambda b: b[0])

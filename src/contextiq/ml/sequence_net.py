@@ -54,15 +54,18 @@ class _Block(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
-        """`allowed`: batch x 1 x length x length, True where a position may attend."""
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
+        """`allowed`: batch x 1 x length x length, True where a position may attend (None:
+        nothing is padded, plain causal attention)."""
         batch, length, dim = x.shape
         q, k, v = (
             part.view(batch, length, self.heads, dim // self.heads).transpose(1, 2)
             for part in self.qkv(self.attention_norm(x)).chunk(3, dim=-1)
         )
         rate = self.rate if self.training else 0.0
-        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=rate)
+        attended = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=allowed, dropout_p=rate, is_causal=allowed is None
+        )
         x = x + self.dropout(self.out(attended.transpose(1, 2).reshape(batch, length, dim)))
         out: torch.Tensor = x + self.dropout(self.feed(self.feed_norm(x)))
         return out
@@ -85,8 +88,13 @@ class SequenceEncoder(nn.Module):
         long one. A position attends to itself and to earlier items that are present.
         """
         length = items.shape[1]
-        x = items * math.sqrt(items.shape[2]) + self.positions[-length:]
-        x = self.dropout(x) * present.unsqueeze(-1)
+        x = self.dropout(items * math.sqrt(items.shape[2]) + self.positions[-length:])
+        if bool(present.all()):  # one request, or a batch of full windows: plain causal
+            for block in self.blocks:
+                x = block(x, None)
+            full: torch.Tensor = self.norm(x)
+            return full
+        x = x * present.unsqueeze(-1)
         earlier = torch.ones(length, length, dtype=torch.bool).tril()
         allowed = (earlier & present.unsqueeze(1)) | torch.eye(length, dtype=torch.bool)
         allowed = allowed.unsqueeze(1)
