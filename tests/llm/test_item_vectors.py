@@ -1,5 +1,6 @@
 """Item vectors stored in the database: computed once per text, read by the local scorer."""
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -118,3 +119,15 @@ def test_a_users_first_uncached_answer_carries_language_model_scores(tmp_path: P
             assert all(i["llm_score"] is not None for i in body["items"]), body["items"]
         scorer = client.app.state.services.rescorer.scorer  # type: ignore[attr-defined]
         assert isinstance(scorer, LocalScorer) and scorer.embedded_count == 0  # all stored
+
+
+async def test_a_bounded_run_leaves_the_rest_to_the_workers_background_duty(
+    store: Store, minilm: MiniLMEmbedder
+) -> None:
+    vectors = ItemVectors(store, lambda: minilm)
+    assert await vectors.complete(deadline=time.monotonic()) == (0, len(ITEMS))  # out of time
+    assert await vectors.get([i.content_id for i in ITEMS]) == {}
+    await vectors.backfill()  # what the worker runs when it starts
+    assert set(await vectors.get([i.content_id for i in ITEMS])) == {i.content_id for i in ITEMS}
+    assert await vectors.complete() == (0, 0)  # resumable: nothing left to do
+    await vectors.close()

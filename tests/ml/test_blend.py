@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from contextiq.ml.base import WeightedInteraction
 from contextiq.ml.blend import BlendConfig, BlendRecommender, standard_parts
@@ -160,3 +161,28 @@ def test_without_timestamps_the_sequence_part_is_not_fitted() -> None:
     untimed = [replace(e, timestamp=None) for e in drifting_users()]
     model = blend().fit(untimed)
     assert "sequence" not in model.parts and model.mix.share("sequence") == 0
+
+
+def test_a_large_candidate_is_judged_without_refitting_its_parts_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events = synthetic.interactions()
+    refits: list[int] = []
+    real_refit = BlendRecommender.refit
+
+    def counted(
+        self: BlendRecommender, events: list[WeightedInteraction], items: object = ()
+    ) -> BlendRecommender:
+        refits.append(len(events))
+        return real_refit(self, events, synthetic.catalogue())
+
+    monkeypatch.setattr(BlendRecommender, "refit", counted)
+    blend().fit_candidate(events, synthetic.catalogue())
+    assert refits == [len(events)]  # small data: fitted as always, then refit on everything
+    refits.clear()
+    monkeypatch.setattr("contextiq.ml.blend.LARGE_EVENTS", 1)
+    model = blend().fit_candidate(events, synthetic.catalogue())
+    assert refits == []  # large data: the parts as fitted on the blend's own split
+    assert set(model.parts) == {n for n, c in model.mix.coefficients(model.order).items() if c > 0}
+    history = {"item-0": 1.0, "item-1": 1.0}
+    assert len(model.recommend(history, 5, exclude=history)) == 5

@@ -1,5 +1,12 @@
 """Each model family runs the shared contract on the synthetic world."""
 
+from dataclasses import replace
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import scipy.sparse as sp
+
 from contextiq.ml.base import Recommender
 from contextiq.ml.blend import BlendConfig, BlendRecommender, standard_parts
 from contextiq.ml.blend_choice import ChoiceConfig
@@ -67,3 +74,44 @@ def test_catalogue_items_nobody_touched_rank_by_their_features() -> None:
     history = {"item-12": 3.0, "item-13": 1.0}
     ranked = [i for i, _ in model.recommend(history, len(model.item_ids), exclude=history)]
     assert ranked.index("new-1") < 12  # among its own category, not below every touched item
+
+
+def test_a_judged_sampled_softmax_starts_no_epoch_past_its_time_budget() -> None:
+    config = replace(
+        small_embedding(0),
+        full_softmax_items=0,  # the sampled path, as on a large catalogue
+        negatives=8,
+        sampled_batch_size=16,
+        sampled_max_seconds=0.0,
+    )
+    judged: list[float] = []
+
+    def judge(model: EmbeddingRecommender) -> float:
+        judged.append(0.5)
+        return 0.5
+
+    model = EmbeddingRecommender(config)
+    model.fit_judged(synthetic.interactions(), synthetic.catalogue(), judge)
+    assert (len(judged), model.trained_epochs) == (1, 1)
+
+
+def test_ease_on_large_data_chooses_l2_on_its_most_popular_items(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chosen_on: list[int] = []
+    choose = EaseRecommender._choose_l2
+
+    def counted(
+        self: EaseRecommender, history: sp.csr_matrix, columns: npt.NDArray[np.int64]
+    ) -> float:
+        chosen_on.append(len(columns))
+        return choose(self, history, columns)
+
+    monkeypatch.setattr(EaseRecommender, "_choose_l2", counted)
+    monkeypatch.setattr("contextiq.ml.ease.LARGE_EVENTS", 1)
+    model = EaseRecommender(EaseConfig(l2_grid=(1.0, 10.0), choice_items=10))
+    model.fit(synthetic.interactions(), synthetic.catalogue())
+    assert chosen_on == [10] and model.l2 in (1.0, 10.0)
+    history = {"item-12": 3.0, "item-13": 1.0}
+    best = [i for i, _ in model.recommend(history, 5, exclude=history)]
+    assert all(synthetic.cluster_of(i) == 1 for i in best)  # every learned item still scores

@@ -149,6 +149,8 @@ class BlendRecommender(ScoringRecommender):
     ) -> None:
         """Fit the parts on a split of `interactions` and choose the mix on the rest."""
         cfg = self.config
+        large = len(interactions) >= LARGE_EVENTS
+        choice = cfg.choice.at_scale() if large else cfg.choice
         timed = all(i.timestamp is not None for i in interactions)
         rest, latest = leave_last_out(interactions, cfg.seed) if timed else (interactions, [])
         train, shuffled = stratified_split(rest, cfg.validation_fraction, cfg.seed)
@@ -164,19 +166,20 @@ class BlendRecommender(ScoringRecommender):
             if part.judged and fitted:
                 earlier = list(fitted.values())
                 assert blend_items is not None, "a part before this one made the id map"
-                judge = even_mix_judge(earlier, data.histories, shuffled, blend_items, cfg.choice)
+                judge = even_mix_judge(earlier, data.histories, shuffled, blend_items, choice)
             started = time.perf_counter()
             part.fit(data, blend_items, judge)
             log.info("blend: %s fitted in %.0fs", spec.name, time.perf_counter() - started)
             blend_items = blend_items or part.item_map
             fitted[spec.name] = part
+            shares = spec.shares[::2] if large else spec.shares  # every other one: a coarser grid
             contenders.append(
                 Contender(
-                    spec.name, part, spec.shares, part.reads_recency, part.linear, part.reads_order
+                    spec.name, part, shares, part.reads_recency, part.linear, part.reads_order
                 )
             )
         assert blend_items is not None, "the first part of a blend makes the id map"
-        self.mix = choose_mix(contenders, data.histories, shuffled, latest, blend_items, cfg.choice)
+        self.mix = choose_mix(contenders, data.histories, shuffled, latest, blend_items, choice)
         log.info("blend: chose %s", self.mix)
         coefficients = self.mix.coefficients(self.order)
         self.parts = {name: part for name, part in fitted.items() if coefficients[name] > 0}
@@ -194,11 +197,13 @@ class BlendRecommender(ScoringRecommender):
             if share <= 0:
                 continue
             part = self.parts.get(name)
+            started = time.perf_counter()
             if part is None:
                 part = specs[name].make()
                 part.fit(data, blend_items, None)
             else:
                 part.refit(data, blend_items)
+            log.info("blend: %s refitted in %.0fs", name, time.perf_counter() - started)
             blend_items = blend_items or part.item_map
             refitted[name] = part
         self.parts = refitted

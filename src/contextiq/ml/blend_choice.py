@@ -29,7 +29,7 @@ thing for every user. Judging runs on a seeded sample of users, a batch of rows 
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -100,6 +100,14 @@ class ChoiceConfig:
     margin: float = 1.0
     max_users: int = JUDGED_USERS
     seed: int = 0
+    #: On large data (`scale.LARGE_EVENTS`) every judged setting ranks the whole catalogue
+    #: for each judged user: fewer boosts and users there (and every other share, `blend.py`).
+    large_recency_grid: tuple[float, ...] = (0.0, 1.0, 4.0)
+    large_max_users: int = 1000
+
+    def at_scale(self) -> "ChoiceConfig":
+        """The coarser choice used on large data."""
+        return replace(self, recency_grid=self.large_recency_grid, max_users=self.large_max_users)
 
 
 Gains = npt.NDArray[np.float64]

@@ -66,7 +66,9 @@ def histories_by_user(interactions: Sequence[WeightedInteraction]) -> dict[str, 
     """
     ordered: Sequence[WeightedInteraction] = interactions
     if all(e.timestamp is not None for e in interactions):
-        ordered = sorted(interactions, key=lambda e: e.timestamp or 0.0)
+        times = np.fromiter((e.timestamp or 0.0 for e in interactions), np.float64, len(ordered))
+        if np.any(times[1:] < times[:-1]):  # stored events arrive in time order: no sort then
+            ordered = [interactions[j] for j in np.argsort(times, kind="stable").tolist()]
     out: dict[str, dict[str, float]] = defaultdict(dict)
     for e in ordered:
         history = out[e.user_id]
