@@ -21,6 +21,7 @@ import json
 import os
 import random
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,7 @@ def serve_stage(args: argparse.Namespace, env: dict[str, str], users: list[str])
         out["closed_uncached_64"] = summary(
             asyncio.run(closed_loop(port, recommend_paths(take(40_000)), 64, args.seconds))
         )
+        print(json.dumps(out), file=sys.stderr, flush=True)  # kept should a later step fail
         warm = take(200)
         asyncio.run(closed_loop(port, recommend_paths(warm), 8, 120))
         url = f"http://127.0.0.1:{port}"
