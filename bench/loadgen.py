@@ -73,6 +73,8 @@ def wrk(url: str, lua: str | None = None, seconds: int = 10, connections: int = 
             script.flush()
             args[1:1] = ["-s", script.name]
         out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    if not re.search(r"99%\s+[\d.]+\w", out):
+        raise RuntimeError(f"wrk gave no latency figures:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]

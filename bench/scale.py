@@ -21,6 +21,7 @@ import json
 import os
 import random
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,28 @@ def memory(pid: int) -> dict[str, Any]:
     return {"pid": pid, "rss_mb": rss, "pss_mb": pss, "command": command}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a server and its processes so far (survives a loaded machine)."""
+    total = 0
+    for p in descendants(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, run: Any) -> tuple[dict[str, Any], Latencies]:
+    """`summary` of a load run, with the server's CPU milliseconds per answered request."""
+    before = cpu_seconds(pid)
+    result = run()
+    used = cpu_seconds(pid) - before
+    return summary(result) | {
+        "server_cpu_ms_per_request": round(1000 * used / max(1, len(result.ms)), 2)
+    }, result
+
+
 class Server:
     def __init__(self, env: dict[str, str], workers: int, log: Path) -> None:
         self.port = free_port()
@@ -100,11 +123,15 @@ def llm_share(bodies: list[bytes]) -> dict[str, float]:
     answers = [json.loads(b) for b in bodies]
     personal = [a for a in answers if a["personalized"]]
     scored = [a for a in personal if any(i["llm_score"] is not None for i in a["items"])]
+    items = [i for a in personal for i in a["items"]]
     return {
         "answers": len(answers),
         "personalized": len(personal),
         "with_llm_scores": len(scored),
         "share": round(len(scored) / max(1, len(personal)), 3),
+        "items_with_llm_scores": round(
+            sum(i["llm_score"] is not None for i in items) / max(1, len(items)), 3
+        ),
     }
 
 
@@ -138,12 +165,15 @@ def serve_stage(args: argparse.Namespace, env: dict[str, str], users: list[str])
         out["memory"] = [memory(p) for p in descendants(server.proc.pid)]
         port = server.port
         n = int(args.rate * args.seconds)
-        out["paced_uncached"] = summary(
-            asyncio.run(paced(port, recommend_paths(take(n)), args.rate))
+        pid = server.proc.pid
+        out["paced_uncached"], _ = measured(
+            pid, lambda: asyncio.run(paced(port, recommend_paths(take(n)), args.rate))
         )
-        out["closed_uncached_64"] = summary(
-            asyncio.run(closed_loop(port, recommend_paths(take(40_000)), 64, args.seconds))
+        out["closed_uncached_64"], _ = measured(
+            pid,
+            lambda: asyncio.run(closed_loop(port, recommend_paths(take(40_000)), 64, args.seconds)),
         )
+        print(json.dumps(out), file=sys.stderr, flush=True)  # kept should a later step fail
         warm = take(200)
         asyncio.run(closed_loop(port, recommend_paths(warm), 8, 120))
         url = f"http://127.0.0.1:{port}"
@@ -160,8 +190,11 @@ def serve_stage(args: argparse.Namespace, env: dict[str, str], users: list[str])
         server = Server({**env, "CONTEXTIQ_LLM_URL": "local://"}, args.workers, log)
         try:
             time.sleep(10)  # the local model loads in the background after start
-            result = asyncio.run(paced(server.port, recommend_paths(take(n)), args.rate))
-            out["paced_uncached_llm"] = summary(result) | {"llm": llm_share(result.bodies)}
+            paths = recommend_paths(take(n))
+            figures, result = measured(
+                server.proc.pid, lambda: asyncio.run(paced(server.port, paths, args.rate))
+            )
+            out["paced_uncached_llm"] = figures | {"llm": llm_share(result.bodies)}
         finally:
             server.stop()
     return out

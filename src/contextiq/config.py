@@ -82,8 +82,9 @@ class Settings(BaseSettings):
     diversity: float = Field(0.0, ge=0, le=1)
     max_per_category: int | None = Field(None, ge=1)
 
-    # Above this many items, recommendations are retrieved through an ANN index (0: always exact).
-    ann_min_items: int = Field(200_000, ge=0)
+    # From this many items, recommendations come from candidates (the model's saved ANN index;
+    # 0: always exact).
+    ann_min_items: int = Field(50_000, ge=0)
 
     retrain_every_events: int = Field(5_000, ge=0)
     retrain_every_seconds: int = Field(3_600, ge=0)

@@ -85,6 +85,11 @@ async def test_the_scorer_reads_stored_vectors_instead_of_running_the_model(
     newcomer = Candidate("new", "Arrival", "scifi", ("aliens",), "Linguists meet visitors.")
     assert "new" in await with_vectors.score(user, [*candidates, newcomer])
     assert with_vectors.embedded_count == 1
+    # many without a vector (still being computed): the stored ones are scored, none embedded
+    unstored = [replace(newcomer, content_id=f"new-{j}", title=f"Arrival {j}") for j in range(3)]
+    scored = await with_vectors.score(user, [*candidates, *unstored])
+    assert set(scored) == {c.content_id for c in candidates}
+    assert with_vectors.embedded_count == 1
     await with_vectors.close()
     await without.close()
 

@@ -19,6 +19,9 @@ from contextiq.llm.item_vectors import MODEL, ItemVectors, item_text
 
 log = logging.getLogger(__name__)
 
+#: With stored vectors, how many missing texts a request may still embed (a just-upserted item).
+ON_THE_SPOT = 2
+
 
 def _liked_text(item: LikedItem) -> str:
     return item_text(item.title, item.category, item.tags, item.description)
@@ -40,7 +43,9 @@ class LocalScorer(Scorer):
 
     `floor` and `ceiling` map cosine onto 0..1: MiniLM puts unrelated short
     texts near 0.1 and near-duplicates above 0.8. With `vectors`, items take their
-    stored vectors (one query, no model work); only items without one are embedded.
+    stored vectors (one query, no model work); at most `on_the_spot` items without one are
+    embedded, and when more lack one (a catalogue whose vectors are still being computed),
+    only the stored ones are scored.
     """
 
     provider = "local"
@@ -52,8 +57,10 @@ class LocalScorer(Scorer):
         ceiling: float = 0.8,
         max_cached_vectors: int = 100_000,
         vectors: ItemVectors | None = None,
+        on_the_spot: int = ON_THE_SPOT,
     ) -> None:
         self.vectors = vectors
+        self._on_the_spot = on_the_spot
         self._embedder_factory = vectors.embedder if vectors else embedder_factory
         self._embedder: CachedEmbedder | None = None
         self._max_cached_vectors = max_cached_vectors
@@ -92,6 +99,15 @@ class LocalScorer(Scorer):
         texts = [_liked_text(i) for i in liked if i.content_id not in stored] + [
             _candidate_text(c) for c in candidates if c.content_id not in stored
         ]
+        if self.vectors is not None and len(texts) > self._on_the_spot:
+            # More than the budget allows (each text costs 15-30 ms of CPU, and the model has
+            # one thread for every request): score what is stored, the rest stay ML-only
+            # until their vectors are computed off the request path.
+            liked = [i for i in liked if i.content_id in stored]
+            candidates = [c for c in candidates if c.content_id in stored]
+            texts = []
+            if not liked or not candidates:
+                return {}
         try:
             embedded = (
                 await asyncio.get_running_loop().run_in_executor(self._executor, self._embed, texts)

@@ -40,10 +40,11 @@ from contextiq.ml.blend_parts import (
     TrainingData,
     TransitionsPart,
 )
+from contextiq.ml.candidates import standardised
 from contextiq.ml.data import IdMap, Recency, history_matrix, history_vector, order_matrix
 from contextiq.ml.ease import EaseConfig
-from contextiq.ml.embedding import EmbeddingConfig
-from contextiq.ml.index import top_k
+from contextiq.ml.embedding import SAVED_INDEX_MIN_ITEMS, EmbeddingConfig
+from contextiq.ml.neighbours import ItemNeighbours
 from contextiq.ml.protocols import leave_last_out, stratified_split
 from contextiq.ml.scale import LARGE_EVENTS
 from contextiq.ml.scoring import ScoringRecommender
@@ -60,6 +61,8 @@ TRANSITION_SHARES = (0.0, 0.1, 0.2)
 SEQUENCE_SHARES = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 #: The parts of blends saved before parts had names, in their order.
 LEGACY_ORDER = ("ease", "embedding", "transitions")
+#: Folder of the saved blend's item neighbours.
+NEIGHBOURS = "neighbours"
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,10 @@ class BlendRecommender(ScoringRecommender):
         #: The fitted parts with a share of the mix, in blend order.
         self.parts: dict[str, BlendPart] = {}
         self._items = IdMap()
+        #: Recommend from candidates instead of scoring every item (`enable_ann`).
+        self._candidates = False
+        #: Every item's nearest items, saved with the model (`neighbours.py`).
+        self._neighbours: ItemNeighbours | None = None
 
     def fit(
         self, interactions: Sequence[WeightedInteraction], items: Sequence[ItemFeatures] = ()
@@ -208,6 +215,7 @@ class BlendRecommender(ScoringRecommender):
             refitted[name] = part
         self.parts = refitted
         self._items = blend_items or IdMap()
+        self._neighbours = None
         return self
 
     def _terms(self) -> list[Term]:
@@ -242,6 +250,8 @@ class BlendRecommender(ScoringRecommender):
         )
 
     def enable_ann(self, min_items: int) -> None:
+        """From `min_items` items on, recommend from candidates (see `recommend`)."""
+        self._candidates = 0 < min_items <= len(self._items)
         for part in self.parts.values():
             part.enable_ann(min_items)
 
@@ -252,32 +262,24 @@ class BlendRecommender(ScoringRecommender):
         exclude: Collection[str] = (),
         allowed: ItemMask | None = None,
     ) -> list[tuple[str, float]]:
-        """With an ANN index: score only the embedding's nearest items and the others' best."""
-        terms = self._terms()
-        retrieving = [
-            (j, c, part.model, recency)
-            for j, (c, part, recency) in enumerate(terms)
-            if isinstance(part, EmbeddingPart) and part.model.uses_ann
-        ]
-        if not retrieving or allowed is not None:  # a filtered request is scored exactly
+        """On a large catalogue, mix only candidates: each part's own best (allowed) items.
+
+        The embedding's come from its ANN index, EASE's and the transitions' from their few
+        non-zero scores; each part's scores are standardised with its mean and spread over
+        the whole catalogue, as the exact path does, so no request touches every item.
+        """
+        if not self._candidates:
             return super().recommend(history, k, exclude, allowed)
-        j, share, embedding, recency = retrieving[0]
-        others = terms[:j] + terms[j + 1 :]
+        read = functools.cache(lambda recency: history_vector(history, self._items, recency))
+        scored = [(c, part.scored(*read(recency))) for c, part, recency in self._terms()]
         excluded = self._indices(exclude)
         n = k + len(excluded)
-        user = embedding.user_vector(*history_vector(history, self._items, recency))
-        pool = embedding.nearest(user, n)
-        if not others:
-            return self._best_of(pool, embedding.pool_scores(user, pool), k, excluded)
-        parts = [
-            (c, standardise(part.score_indices(*history_vector(history, self._items, read))))
-            for c, part, read in others
-        ]
-        for _, scores in parts:
-            pool = np.union1d(pool, top_k(scores, n)[0])
-        mean, spread = embedding.score_mean_std(user)
-        deep = (embedding.pool_scores(user, pool) - mean) / (spread or 1.0)
-        mixed = share * deep + sum(c * scores[pool] for c, scores in parts)
+        pool = np.unique(
+            np.concatenate([np.zeros(0, np.int64), *(s.best(n, allowed) for _, s in scored)])
+        )
+        if len(scored) == 1:
+            return self._best_of(pool, scored[0][1].at(pool), k, excluded)
+        mixed = sum(c * standardised(s, pool) for c, s in scored)
         return self._best_of(pool, np.asarray(mixed, np.float32), k, excluded)
 
     def item_vectors(self, item_ids: Sequence[str]) -> npt.NDArray[np.float32] | None:
@@ -287,15 +289,31 @@ class BlendRecommender(ScoringRecommender):
                 return part.model.item_vectors(item_ids)
         return None
 
+    def similar_items(self, item_id: str, k: int) -> list[tuple[str, float]]:
+        """From the neighbours saved with the model when it has them for this item."""
+        table, index = self._neighbours, self._items.get(item_id)
+        if table is None or index is None or index >= len(table) or k > table.depth:
+            return super().similar_items(item_id, k)
+        found, similarities = table.of(index, k)
+        ids = self._items.ids
+        return [(ids[j], float(s)) for j, s in zip(found, similarities, strict=True)]
+
     def add_items(self, items: Sequence[ItemFeatures]) -> None:
         """Parts with maps of their own grow them; the others see new items through the blend's."""
         for part in self.parts.values():
             part.add_items(items)
 
     def save(self, path: Path) -> None:
+        """Save the parts, and every item's neighbours (computed here when not yet known)."""
         path.mkdir(parents=True, exist_ok=True)
+        if self._neighbours is None or len(self._neighbours) != len(self._items):
+            if not self._candidates and len(self._items) >= SAVED_INDEX_MIN_ITEMS:
+                self.enable_ann(SAVED_INDEX_MIN_ITEMS)  # a scoring of every item per item is n^2
+            self._neighbours = None
+            self._neighbours = ItemNeighbours.compute(self.similar_items, self._items.ids)
         for name, part in self.parts.items():
             part.save(path / name)
+        self._neighbours.save(path / NEIGHBOURS)
         meta = {
             "order": self.order,
             "mix": {"shares": self.mix.shares, "recency": asdict(self.mix.recency)},
@@ -316,6 +334,8 @@ class BlendRecommender(ScoringRecommender):
                 blend_items = blend_items or part.item_map
                 model.parts[name] = part
         model._items = blend_items or IdMap()
+        if (path / NEIGHBOURS).exists():  # saved since neighbours were precomputed
+            model._neighbours = ItemNeighbours.load(path / NEIGHBOURS)
         return model
 
 

@@ -16,8 +16,15 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from contextiq.ml.base import ItemFeatures, WeightedInteraction
+from contextiq.ml.base import ItemFeatures, ItemMask, WeightedInteraction
 from contextiq.ml.blend_choice import Family
+from contextiq.ml.candidates import (
+    DenseScores,
+    FloatArray,
+    IntArray,
+    PartScores,
+    SparseScores,
+)
 from contextiq.ml.data import IdMap
 from contextiq.ml.ease import EaseConfig, EaseRecommender
 from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
@@ -85,6 +92,10 @@ class BlendPart(ABC):
         """Retrieve through an ANN index from `min_items` items on; only some parts can."""
         return None
 
+    def scored(self, indices: IntArray, strengths: FloatArray) -> PartScores:
+        """This part's scores for one history in the form a candidate blend mixes."""
+        return DenseScores(self.score_indices(indices, strengths))
+
     @abstractmethod
     def save(self, path: Path) -> None: ...
 
@@ -133,7 +144,10 @@ class EasePart(FamilyPart):
     linear = True
 
     def __init__(self, config: EaseConfig | None = None) -> None:
-        self.model = EaseRecommender(config)
+        self.model: EaseRecommender = EaseRecommender(config)
+
+    def scored(self, indices: IntArray, strengths: FloatArray) -> PartScores:
+        return SparseScores(len(self.model.item_ids), *self.model.sparse_scores(indices, strengths))
 
     def fit(self, data: TrainingData, items: IdMap | None, judge: Judge | None) -> None:
         self.model.fit(data.interactions, data.items)
@@ -150,6 +164,25 @@ class EmbeddingPart(FamilyPart):
             self.model.fit(data.interactions, data.items)
         else:
             self.model.fit_judged(data.interactions, data.items, judge)
+
+    def scored(self, indices: IntArray, strengths: FloatArray) -> PartScores:
+        if not self.model.uses_ann:
+            return super().scored(indices, strengths)
+        return IndexedScores(self.model, self.model.user_vector(indices, strengths))
+
+
+class IndexedScores(PartScores):
+    """The embedding's scores for a user, retrieved through its ANN index."""
+
+    def __init__(self, model: EmbeddingRecommender, user: FloatArray) -> None:
+        self.model, self.user = model, user
+        self.mean, self.spread = model.score_mean_std(user)
+
+    def best(self, n: int, allowed: ItemMask | None) -> IntArray:
+        return self.model.nearest(self.user, n, allowed)
+
+    def at(self, pool: IntArray) -> FloatArray:
+        return self.model.pool_scores(self.user, pool)
 
 
 class TransitionsPart(BlendPart):
@@ -174,6 +207,9 @@ class TransitionsPart(BlendPart):
 
     def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
         return self.model.score_matrix(strengths)
+
+    def scored(self, indices: IntArray, strengths: FloatArray) -> PartScores:
+        return SparseScores(self.model.size, *self.model.sparse_scores(indices, strengths))
 
     def save(self, path: Path) -> None:
         self.model.save(path)

@@ -136,19 +136,35 @@ class EaseRecommender(FoldInRecommender):
         self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
         scores = np.zeros(len(self._items), np.float32)
+        scored, values = self.sparse_scores(indices, strengths)
+        scores[scored] = values
+        return scores
+
+    def sparse_scores(
+        self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """The items EASE can score (sorted indices) and their scores; every other item is 0.
+
+        What a large catalogue's request costs: `max_items` columns, not the catalogue.
+        """
         fitted = len(self._position)
         old = indices < fitted
         positions = self._position[indices[old]]
         known = positions >= 0
         rows, weights = positions[known], strengths[old][known]
         added, added_weights = indices[~old] - fitted, strengths[~old]
-        if len(rows) or len(added):
-            scores[self._modelled] = weights @ self._weights[rows]
-            if len(added):
-                scores[self._modelled] += added_weights @ self._added_rows[added]
-            if len(self._added_columns):
-                scores[fitted:] = self._added_columns.columns(rows) @ weights
-        return scores
+        values = np.zeros(len(self._modelled), np.float32)
+        if len(rows):
+            values += weights @ self._weights[rows]
+        if len(added):
+            values += added_weights @ self._added_rows[added]
+        if not len(self._added_columns):
+            return self._modelled, values
+        extra = np.zeros(len(self._added_columns), np.float32)
+        if len(rows):
+            extra = self._added_columns.columns(rows) @ weights
+        scored = np.concatenate([self._modelled, np.arange(fitted, len(self._items))])
+        return scored, np.concatenate([values, extra]).astype(np.float32)
 
     def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
         scores = np.zeros(strengths.shape, np.float32)

@@ -28,13 +28,19 @@ from contextiq.ml.data import IdMap, build_matrix, history_vector, strength_matr
 from contextiq.ml.early_stop import EarlyStopping
 from contextiq.ml.features import FeatureVocabulary
 from contextiq.ml.holdout import holdout_positives, judged_ndcg, sample_users
-from contextiq.ml.index import InnerProductIndex, ScoreMoments
+from contextiq.ml.index import InnerProductIndex, ScoreMoments, top_k
 from contextiq.ml.loss import bpr_loss, multinomial_loss
 from contextiq.ml.model import FoldInNet
 from contextiq.ml.optim import Adam
 from contextiq.ml.rows import FloatArray, GrowingRows, load_array, save_arrays
 from contextiq.ml.sampled import SampledSoftmaxTrainer, to_torch_sparse
 from contextiq.ml.scoring import FoldInRecommender
+
+#: From this many items a saved model carries its ANN index (built in seconds at this size).
+SAVED_INDEX_MIN_ITEMS = 10_000
+INDEX_FILE = "ann.faiss"
+#: An `allowed` mask letting at most this share of the items through is scored exactly.
+EXACT_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,8 @@ class EmbeddingRecommender(FoldInRecommender):
         self.trained_epochs = 0
         self._ann: InnerProductIndex | None = None
         self._moments: ScoreMoments | None = None
+        #: The index saved with the model, when it was loaded from a folder that has one.
+        self._index_path: Path | None = None
 
     # -- training -------------------------------------------------------------------------
 
@@ -283,20 +291,51 @@ class EmbeddingRecommender(FoldInRecommender):
     # -- approximate retrieval for large catalogues ---------------------------------------
 
     def enable_ann(self, min_items: int) -> None:
+        """Retrieve through the index saved with the model (or one built now) from `min_items`."""
         if min_items <= 0 or len(self._items) < min_items:
             self._ann, self._moments = None, None
             return
-        rows = np.hstack([np.asarray(self._item_out), np.asarray(self._bias)[:, None]])
-        self._ann, self._moments = InnerProductIndex(rows), ScoreMoments(rows)
+        saved = self._index_path
+        if saved is not None and saved.exists():
+            self._ann = InnerProductIndex.load(saved)
+        else:
+            self._ann = InnerProductIndex.build(self._index_rows(), self.config.seed)
+        self._moments = ScoreMoments(self._index_rows())
+
+    def _index_rows(self) -> FloatArray:
+        """[output vector | bias] of every item: what a user vector with a 1 appended scores."""
+        return np.hstack([np.asarray(self._item_out), np.asarray(self._bias)[:, None]])
 
     @property
     def uses_ann(self) -> bool:
         return self._ann is not None
 
-    def nearest(self, user: npt.NDArray[np.float32], n: int) -> npt.NDArray[np.int64]:
-        """About the n best-scoring items for `user`, from the ANN index."""
+    def nearest(
+        self, user: npt.NDArray[np.float32], n: int, allowed: ItemMask | None = None
+    ) -> npt.NDArray[np.int64]:
+        """About the n best-scoring (allowed) items for `user`.
+
+        The index covers the items the model was saved with; items added since are few and
+        scored exactly. A selective `allowed` (at most `EXACT_SHARE` of the items pass) is
+        scored exactly over the allowed items alone: cheaper than probing for them.
+        """
         assert self._ann is not None, "enable_ann first"
-        return self._ann.search(np.append(user, np.float32(1.0)), n)
+        total = len(self._items)
+        if allowed is not None:
+            mask = np.zeros(total, np.bool_)
+            mask[: min(len(allowed), total)] = allowed[:total]
+            if np.count_nonzero(mask) <= EXACT_SHARE * total:
+                subset = np.flatnonzero(mask)
+                return subset[top_k(self.pool_scores(user, subset), n)[0]]
+            allowed = mask
+        query = np.append(user, np.float32(1.0))
+        hits = self._ann.search(query, n, allowed)
+        added = np.arange(len(self._ann), total)
+        if allowed is not None:
+            added = added[allowed[added]]
+        if len(added):
+            hits = np.concatenate([hits, added[top_k(self.pool_scores(user, added), n)[0]]])
+        return hits
 
     def pool_scores(
         self, user: npt.NDArray[np.float32], pool: npt.NDArray[np.int64]
@@ -315,11 +354,11 @@ class EmbeddingRecommender(FoldInRecommender):
         exclude: Collection[str] = (),
         allowed: ItemMask | None = None,
     ) -> list[tuple[str, float]]:
-        if self._ann is None or allowed is not None:  # a filtered request is scored exactly
+        if self._ann is None:
             return super().recommend(history, k, exclude, allowed)
         user = self.user_vector(*history_vector(history, self._items, self.recency))
         excluded = self._indices(exclude)
-        pool = self.nearest(user, k + len(excluded))
+        pool = self.nearest(user, k + len(excluded), allowed)
         return self._best_of(pool, self.pool_scores(user, pool), k, excluded)
 
     def item_vectors(self, item_ids: Sequence[str]) -> npt.NDArray[np.float32] | None:
@@ -346,10 +385,8 @@ class EmbeddingRecommender(FoldInRecommender):
         self._item_in.append(item_in)
         self._item_out.append(item_out)
         self._bias.append(bias)
-        if self._ann is not None and self._moments is not None:
-            rows = np.hstack([item_out, bias[:, None]])
-            self._ann.add(rows)
-            self._moments.add(rows)
+        if self._moments is not None:  # the index keeps its rows; `nearest` scores these
+            self._moments.add(np.hstack([item_out, bias[:, None]]))
 
     # -- persistence ----------------------------------------------------------------------
 
@@ -370,6 +407,11 @@ class EmbeddingRecommender(FoldInRecommender):
         }
         (path / "model.json").write_text(json.dumps(meta))
         self._vocab.save(path / "vocabulary.json")
+        if len(self._items) >= SAVED_INDEX_MIN_ITEMS:
+            index = self._ann
+            if index is None or len(index) != len(self._items):
+                index = InnerProductIndex.build(self._index_rows(), self.config.seed)
+            index.save(path / INDEX_FILE)
 
     @classmethod
     def load(cls, path: Path) -> Self:
@@ -390,4 +432,5 @@ class EmbeddingRecommender(FoldInRecommender):
         model._token_in = arrays["token_in"]
         model._token_out = arrays["token_out"]
         model._token_bias = arrays["token_bias"]
+        model._index_path = path / INDEX_FILE
         return model

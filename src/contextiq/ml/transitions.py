@@ -65,14 +65,38 @@ class ItemTransitions:
         self._matrix = _normalised(forward, cfg.backward)
         return self
 
+    @property
+    def size(self) -> int:
+        """Items scored: every item of the shared map, including those added after fit."""
+        return len(self._items)
+
     def score_indices(
         self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
         """Scores for every item from a history as item indices and signed strengths."""
-        known = (indices < self._matrix.shape[0]) & (strengths > 0)
         scores = np.zeros(len(self._items), np.float32)
-        scores[: self._matrix.shape[1]] = self._matrix[indices[known]].T @ strengths[known]
+        scored, values = self.sparse_scores(indices, strengths)
+        scores[scored] = values
         return scores
+
+    def sparse_scores(
+        self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """The items a history leads to (sorted indices) and their scores; the rest score 0.
+
+        Reads only the history items' rows of T (gathered in one step, no per-item loop).
+        """
+        known = (indices < self._matrix.shape[0]) & (strengths > 0)
+        rows, weights = indices[known], strengths[known]
+        matrix = self._matrix
+        starts = matrix.indptr[rows].astype(np.int64)
+        lengths = matrix.indptr[rows + 1].astype(np.int64) - starts
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        positions = offsets + np.arange(int(lengths.sum()))
+        targets = np.asarray(matrix.indices[positions], np.int64)
+        steps = matrix.data[positions] * np.repeat(weights, lengths)
+        scored, where = np.unique(targets, return_inverse=True)
+        return scored, np.bincount(where, steps, len(scored)).astype(np.float32)
 
     def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
         """Scores for many histories at once (rows of signed strengths)."""

@@ -4,6 +4,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from contextiq.ml.base import Recommender
+from contextiq.ml.neighbours import DEPTH
 
 #: An item's nearest neighbours as (ids, similarities), best first.
 Neighbours = tuple[tuple[str, ...], tuple[float, ...]]
@@ -18,12 +19,13 @@ class Explainer:
     """Maps candidates to the recent item they are most similar to, when there is one.
 
     Only a candidate among a source's `depth` nearest neighbours counts as led by it, so a
-    weak resemblance never becomes the stated reason. Finding an item's neighbours scores
-    the whole catalogue, and they depend on the model alone, so they are remembered per
-    model version and size (popular items recur in many histories), in bounded memory.
+    weak resemblance never becomes the stated reason. A blend reads them from the table saved
+    with it (`ml/neighbours.py`); other models score the catalogue to find them, so they are
+    remembered per model version and size (popular items recur in many histories), in
+    bounded memory.
     """
 
-    def __init__(self, sources: int = 5, depth: int = 50, remember: int = 20_000) -> None:
+    def __init__(self, sources: int = 5, depth: int = DEPTH, remember: int = 20_000) -> None:
         self.sources = sources
         self.depth = depth
         self.remember = remember
