@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from contextiq.api.deps import ArmsDep, ImpressionsDep, ModelsDep, RecCacheDep
 from contextiq.api.errors import documented
 from contextiq.api.schemas import Identifier, RecommendationOut, RecommendationsResponse
+from contextiq.experiments.impressions import listed
 from contextiq.experiments.runtime import Served
 from contextiq.security import Access, allow
 
@@ -70,13 +71,14 @@ async def recommendations(
     )
     hit = await cache.get(key)
     if hit is not None:
-        answer = await impressions.serve_cached(user_id, hit)
+        answer = impressions.serve_cached(user_id, hit)
         if answer is not None:
             return Response(answer, media_type=JSON)
     served = await arms.recommend(user_id, limit, category, generation, assignment)
+    listing = listed(served)
     if key is not None:
         # Without its language-model scores yet, a list is kept only until they are likely ready.
         ttl = PENDING_TTL_SECONDS if served.result.llm_pending else None
-        await cache.put(key, impressions.cacheable(served, _body(served, cached=True)), ttl)
-    answer = await impressions.serve(user_id, served, _body(served, cached=False))
+        await cache.put(key, impressions.cacheable(listing, _body(served, cached=True)), ttl)
+    answer = impressions.serve(user_id, listing, _body(served, cached=False))
     return Response(answer, media_type=JSON)
