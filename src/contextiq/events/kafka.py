@@ -154,7 +154,7 @@ class KafkaBus(EventBus):
                 self.config.topic, orjson.dumps(payload), key=key.encode("utf-8"), partition=part
             )
             for e in events
-            for part, key, payload in _keyed(e, partitions)
+            for part, key, payload in keyed(e, partitions)
         ]
         await asyncio.gather(*pending)
 
@@ -223,7 +223,7 @@ class KafkaBus(EventBus):
         await self._drop_producer()
 
 
-def _keyed(
+def keyed(
     event: OutboxEvent, partitions: list[int]
 ) -> list[tuple[int | None, str, dict[str, Any]]]:
     """(partition, key, payload) to send: an impression batch goes out split by its users'

@@ -329,7 +329,8 @@ class Store:
                 ).scalars()
             )
             fresh = [i for i in unique if i.event_id in inserted]
-            outgoing = [*(InteractionRecorded(i) for i in fresh), *events]
+            # Impressions first: one waiting in the same group is older than the click on it.
+            outgoing = [*events, *(InteractionRecorded(i) for i in fresh)]
             if outgoing:
                 await session.execute(self._insert(OutboxRow), _outbox_rows(outgoing, now))
         accepted = [i.event_id for i in fresh]
