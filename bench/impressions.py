@@ -10,8 +10,8 @@ and the median ratio with/without.
 
 `report`: a SQLite database with an experiment of two arms and `impressions` impressions
 (10 items each, one in eight clicked) applied through the worker's own path
-(`Store.apply_events`), then `GET /api/v1/experiments/{name}` timed over 50 requests
-against `contextiq serve`.
+(`Store.apply_events`, impressions in `ImpressionBatch`es as the outbox carries them), then
+`GET /api/v1/experiments/{name}` timed over 50 requests against `contextiq serve`.
 """
 
 import argparse
@@ -25,9 +25,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from contextiq.domain import Interaction, InteractionType
-from contextiq.events.types import ImpressionRecorded, InteractionRecorded
+from contextiq.events.types import ImpressionBatch, InteractionRecorded, served_list
 from contextiq.experiments.assignment import assign
 from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
+from contextiq.experiments.impressions import time_ordered_id
 from contextiq.store.experiments import ExperimentStore
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
@@ -76,25 +77,18 @@ async def fill(url: str, impressions: int, users: int, items: int, seed: int = 5
     batch = 1_000
     began = time.monotonic()
     for first in range(0, impressions, batch):
-        events: list[ImpressionRecorded | InteractionRecorded] = []
+        shown_lists: list[tuple[str, str, str, int]] = []
+        clicks: list[InteractionRecorded] = []
         for n in range(first, min(impressions, first + batch)):
             user = f"u{rng.randrange(users)}"
             shown = start + timedelta(seconds=n * 0.5)
             listed = rng.sample(range(items), 10)
-            rid = uuid.uuid4().hex
-            events.append(
-                ImpressionRecorded(
-                    rid,
-                    user,
-                    tuple((f"content_{i:04d}", 1.0 - k / 10) for k, i in enumerate(listed)),
-                    shown,
-                    "v1",
-                    "bench",
-                    arm_of[user],
-                )
-            )
+            rid = time_ordered_id(int(shown.timestamp() * 1000))
+            pairs = [(f"content_{i:04d}", 1.0 - k / 10) for k, i in enumerate(listed)]
+            listing = served_list(pairs, "v1", "bench", arm_of[user], None)
+            shown_lists.append((rid, user, listing, int(shown.timestamp() * 1000)))
             if rng.random() < (0.14 if arm_of[user] == "treatment" else 0.11):
-                events.append(
+                clicks.append(
                     InteractionRecorded(
                         Interaction(
                             uuid.uuid4().hex,
@@ -107,7 +101,7 @@ async def fill(url: str, impressions: int, users: int, items: int, seed: int = 5
                         )
                     )
                 )
-        await store.apply_events(events)
+        await store.apply_events([ImpressionBatch.of(shown_lists), *clicks])
         done = min(impressions, first + batch)
         if done % 50_000 == 0:
             rate = done / (time.monotonic() - began)

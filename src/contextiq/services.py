@@ -154,10 +154,14 @@ def build_services(settings: Settings) -> Services:
     relay = OutboxRelay(store, bus)
 
     async def after_write(items: Sequence[Interaction]) -> None:
-        """A user's next read must not come from before this write; the relay sends it now."""
+        """A user's next read must not come from before this write; the relay sends it now.
+
+        A group of impressions only waits for the relay's next poll (or the next
+        interaction), so one claim, publish and apply carries many groups.
+        """
         if items:
             await rec_cache.invalidate_users({i.user_id for i in items})
-        relay.nudge()
+            relay.nudge()
 
     writer = GroupCommitWriter(store, after_write)
     gate = Gate(

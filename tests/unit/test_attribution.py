@@ -7,7 +7,13 @@ import pytest
 from sqlalchemy import select
 
 from contextiq.domain import Content, Interaction, InteractionType
-from contextiq.events.types import ImpressionRecorded, ImpressionSeen, InteractionRecorded
+from contextiq.events.types import (
+    ImpressionBatch,
+    ImpressionRecorded,
+    ImpressionSeen,
+    InteractionRecorded,
+    served_list,
+)
 from contextiq.experiments.attribution import ImpressionState, attribute, engage
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
@@ -134,3 +140,55 @@ async def test_replayed_batches_count_once(store: Store) -> None:
     # One user with n = 2 lists, c = 2 clicked.
     assert (x.users, x.impressions, x.clicks, x.sum_n2, x.sum_c2, x.sum_nc) == (1, 2, 2, 4, 4, 4)
     await store.close()
+
+
+async def aggregates(store: Store) -> tuple[object, ...]:
+    async with store.sessions() as session:
+        impressions = sorted(
+            (r.recommendation_id, r.user_id, r.day, r.arm, r.items, r.clicked, r.engaged)
+            for r in await session.scalars(select(ImpressionRow))
+        )
+        daily = sorted(
+            (r.day, r.arm, r.impressions, r.items_shown, r.clicks, r.reciprocal_ranks)
+            for r in await session.scalars(select(OnlineDaily))
+        )
+        arms = sorted(
+            (r.arm, r.users, r.impressions, r.clicks, r.sum_n2, r.sum_c2, r.sum_nc)
+            for r in await session.scalars(select(ExperimentArmStats))
+        )
+    return impressions, daily, arms
+
+
+async def test_a_batch_applies_as_its_impressions_one_by_one_and_once(tmp_path: Path) -> None:
+    stores = []
+    for name in ("singles", "batch"):
+        url = f"sqlite+aiosqlite:///{tmp_path / name}.sqlite"
+        await upgrade_async(url)
+        stores.append(Store(url))
+    singles, batched = stores
+    at = int(T0.timestamp() * 1000)
+    ab = served_list([("a", 0.9), ("b", 0.8)], "v1", "exp", "x", None)
+    bc = served_list([("b", 0.9), ("c", 0.8)], "v1", "exp", "y", None)
+    shown = [
+        ("r1", "u1", ab, at),
+        ("r2", "u1", ab, at + 1_000),  # a cached copy: the same list
+        ("r3", "u2", bc, at + 2_000),
+        ("r4", "u1", ab, at + DAY // timedelta(milliseconds=1)),  # the next day
+    ]
+    batch = ImpressionBatch.of(shown)
+    clicks = [
+        clicked("i1", "u1", "b", T0 + timedelta(seconds=5)),  # latest with b: r2, position 2
+        clicked("i2", "u2", "c", T0 + timedelta(seconds=6), rid="r3"),
+    ]
+    await singles.apply_events(batch.impressions())
+    await singles.apply_events(clicks)
+    assert len(await batched.apply_events([batch])) == 1
+    assert await batched.apply_events([batch]) == []  # delivered again: counted once
+    await batched.apply_events(clicks)
+    assert await aggregates(batched) == await aggregates(singles)
+    impressions, daily, arms = await aggregates(batched)
+    assert [r[5] for r in impressions] == [None, [2], [2], None]
+    assert [d[2] for d in daily] == [2, 1, 1]
+    assert arms == [("x", 1, 3, 1, 9, 1, 3), ("y", 1, 1, 1, 1, 1, 1)]
+    for s in stores:
+        await s.close()

@@ -3,16 +3,22 @@
 from datetime import UTC, datetime
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from contextiq.domain import Interaction, InteractionType
+from contextiq.events.kafka import keyed
 from contextiq.events.types import (
     SCHEMA_VERSION,
+    ImpressionBatch,
+    ImpressionRecorded,
     InteractionRecorded,
     SessionMerged,
     UnknownEvent,
     decode_event,
     decode_events,
+    served_list,
 )
+from contextiq.store.records import OutboxEvent
 
 LIKE = Interaction(
     event_id="e1",
@@ -73,3 +79,102 @@ def test_unknown_or_malformed_payloads_are_refused(payload: dict[str, object]) -
 def test_a_delivered_batch_skips_what_it_cannot_read_and_keeps_the_rest() -> None:
     batch = [{**V0_PAYLOAD, "type": "teleport"}, V0_PAYLOAD]
     assert decode_events(batch) == [InteractionRecorded(LIKE)]
+
+
+LIST_AB = served_list([("a", 0.9), ("b", 0.5)], "v1", "exp", "x", None)
+LIST_C = served_list([("c", 0.7)], "v1", None, None, None)
+
+#: An impression as the outbox wrote it one row per served list (before batches).
+V1_IMPRESSION = {
+    "type": "impression",
+    "schema_version": 1,
+    "event_id": "r1",
+    "user_id": "u1",
+    "items": [["a", 0.9], ["b", 0.5]],
+    "shown_at": "2026-01-02T03:04:05+00:00",
+    "model_version": "v1",
+    "experiment": "exp",
+    "arm": "x",
+    "teams": None,
+}
+
+
+def test_single_impression_payloads_still_decode() -> None:
+    event = decode_event(V1_IMPRESSION)
+    assert event == ImpressionRecorded(
+        "r1",
+        "u1",
+        (("a", 0.9), ("b", 0.5)),
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "v1",
+        "exp",
+        "x",
+    )
+
+
+def test_an_impression_batch_holds_each_list_once_and_round_trips() -> None:
+    batch = ImpressionBatch.of(
+        [("r1", "u1", LIST_AB, 1_000), ("r2", "u2", LIST_C, 2_000), ("r3", "u1", LIST_AB, 3_000)]
+    )
+    assert batch.lists == (LIST_AB, LIST_C)
+    assert [row[2] for row in batch.shown] == [0, 1, 0]
+    wire = batch.to_wire()
+    assert (wire["type"], wire["schema_version"]) == ("impressions", SCHEMA_VERSION)
+    assert decode_event(wire) == batch
+    assert decode_events([wire]) == [batch]
+    r1, r2, r3 = batch.impressions()
+    assert r1 == ImpressionRecorded(
+        "r1", "u1", (("a", 0.9), ("b", 0.5)), datetime.fromtimestamp(1, UTC), "v1", "exp", "x"
+    )
+    assert (r2.items, r2.experiment, r3.recommendation_id) == ((("c", 0.7),), None, "r3")
+
+
+def test_a_batch_splits_by_partition_into_the_same_parts_every_time() -> None:
+    batch = ImpressionBatch.of(
+        [(f"r{n}", f"u{n}", LIST_AB if n % 2 else LIST_C, n) for n in range(6)]
+    )
+    parts = batch.split(lambda user: int(user[1:]) % 3)
+    assert sorted(parts) == [0, 1, 2]
+    assert parts == batch.split(lambda user: int(user[1:]) % 3)  # ids derive from the batch's
+    assert {p.event_id for p in parts.values()} == {f"{batch.event_id}/{k}" for k in range(3)}
+    shown = [i for p in parts.values() for i in p.impressions()]
+    key = lambda i: i.recommendation_id  # noqa: E731
+    assert sorted(shown, key=key) == sorted(batch.impressions(), key=key)
+    assert batch.split(lambda _: 4) == {4: batch}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"lists": ['{"not": "a list"}']},
+        {"lists": ['[[["a"]], null, null, null, null]']},
+        {"lists": ['[[], null, null, null, "x"]']},
+        {"lists": ["not json"]},
+    ],
+)
+def test_a_batch_with_a_malformed_list_is_refused(change: dict[str, object]) -> None:
+    wire = ImpressionBatch.of([("r1", "u1", LIST_C, 1)]).to_wire() | change
+    with pytest.raises(UnknownEvent):
+        decode_event(wire).heads()  # type: ignore[union-attr]
+
+
+def test_a_batch_naming_a_missing_list_is_refused() -> None:
+    wire = ImpressionBatch.of([("r1", "u1", LIST_C, 1)]).to_wire()
+    with pytest.raises(UnknownEvent):
+        decode_event(wire | {"shown": [["r1", "u1", 1, 1]]})
+
+
+def test_kafka_sends_a_batch_split_as_the_default_partitioner_places_its_users() -> None:
+    batch = ImpressionBatch.of([(f"r{n}", f"user-{n}", LIST_C, n) for n in range(40)])
+    row = OutboxEvent(id=1, key=batch.key, payload=batch.to_wire())
+    partitions = [0, 1, 2, 3]
+    sent = keyed(row, partitions)
+    assert len(sent) == 4
+    for partition, _, payload in sent:
+        part = decode_event(payload)
+        assert isinstance(part, ImpressionBatch)
+        for _, user, _, _ in part.shown:
+            assert DefaultPartitioner()(user.encode(), partitions, partitions) == partition
+    assert sum(len(decode_event(p).shown) for _, _, p in sent) == 40  # type: ignore[union-attr]
+    interaction = OutboxEvent(id=2, key="u1", payload=V0_PAYLOAD)
+    assert keyed(interaction, partitions) == [(None, "u1", V0_PAYLOAD)]

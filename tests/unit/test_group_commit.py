@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from contextiq.domain import Interaction, InteractionType
-from contextiq.events.types import Event
+from contextiq.events.types import Event, ImpressionBatch
 from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.records import RecordResult
 
@@ -68,3 +68,73 @@ async def test_a_failing_after_commit_fails_the_group() -> None:
             await writer.write([event(0)])
     finally:
         task.cancel()
+
+
+class RecordingStore:
+    """Commits instantly and keeps what each one carried; can be told to fail."""
+
+    def __init__(self) -> None:
+        self.commits: list[tuple[list[str], list[Event]]] = []
+        self.failures = 0
+
+    async def record_interactions(
+        self, items: Sequence[Interaction], events: Sequence[Event] = ()
+    ) -> RecordResult:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("database away")
+        self.commits.append(([i.event_id for i in items], list(events)))
+        return RecordResult([i.event_id for i in items], [])
+
+
+def shown(n: int) -> tuple[str, str, str, int]:
+    return (f"r{n}", f"u{n}", '[[["a",1.0]],null,null,null,null]', n)
+
+
+def batched(store: RecordingStore) -> list[list[str]]:
+    return [
+        [rid for rid, *_ in e.shown]
+        for _, events in store.commits
+        for e in events
+        if isinstance(e, ImpressionBatch)
+    ]
+
+
+async def test_impressions_go_in_one_batch_per_commit_without_a_request_waiting() -> None:
+    store = RecordingStore()
+    writer = GroupCommitWriter(store, impression_interval=0.05)  # type: ignore[arg-type]
+    task = asyncio.create_task(writer.run())
+    try:
+        for n in range(3):
+            writer.show(shown(n))  # returns at once: nothing to await
+        await asyncio.sleep(0.01)
+        assert batched(store) == [["r0", "r1", "r2"]]
+        writer.show(shown(3))
+        writer.show(shown(4))
+        await asyncio.sleep(0.01)
+        assert batched(store) == [["r0", "r1", "r2"]]  # impressions alone wait for the interval
+        await writer.write([event(9)])  # an interaction takes them along at once
+        assert store.commits[-1][0] == ["e9"]
+        assert batched(store) == [["r0", "r1", "r2"], ["r3", "r4"]]
+        writer.show(shown(5))
+        await asyncio.sleep(0.1)
+        assert batched(store)[-1] == ["r5"]
+    finally:
+        task.cancel()
+
+
+async def test_impressions_of_a_failed_commit_are_kept_and_flushed_at_shutdown() -> None:
+    store = RecordingStore()
+    store.failures = 1
+    writer = GroupCommitWriter(store, retry_seconds=0.01, impression_interval=0)  # type: ignore[arg-type]
+    task = asyncio.create_task(writer.run())
+    writer.show(shown(0))
+    await asyncio.sleep(0.05)
+    assert batched(store) == [["r0"]]  # the second try carried it
+    writer.impression_interval = 60.0
+    writer.show(shown(1))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert batched(store) == [["r0"], ["r1"]]

@@ -12,15 +12,17 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError
+from aiokafka.partitioner import murmur2
 
 from contextiq.events.base import BusUnavailable, EventBus, Handler
-from contextiq.events.types import decode_events
+from contextiq.events.types import ImpressionBatch, UnknownEvent, decode_event, decode_events
 from contextiq.observability.events import record_consumer_lag
 from contextiq.store.records import OutboxEvent
 
@@ -144,11 +146,15 @@ class KafkaBus(EventBus):
 
     async def _send_all(self, events: Sequence[OutboxEvent]) -> None:
         producer = await self._started_producer()
+        partitions: list[int] = []
+        if any(e.payload.get("type") == ImpressionBatch.type for e in events):
+            partitions = sorted(await producer.partitions_for(self.config.topic))
         pending = [
             await producer.send(
-                self.config.topic, orjson.dumps(e.payload), key=e.key.encode("utf-8")
+                self.config.topic, orjson.dumps(payload), key=key.encode("utf-8"), partition=part
             )
             for e in events
+            for part, key, payload in keyed(e, partitions)
         ]
         await asyncio.gather(*pending)
 
@@ -215,3 +221,22 @@ class KafkaBus(EventBus):
 
     async def close(self) -> None:
         await self._drop_producer()
+
+
+def keyed(
+    event: OutboxEvent, partitions: list[int]
+) -> list[tuple[int | None, str, dict[str, Any]]]:
+    """(partition, key, payload) to send: an impression batch goes out split by its users'
+    partitions (as the default partitioner hashes keys), so each impression stays ahead of
+    that user's later interactions; any other event by its own key."""
+    batch = None
+    if event.payload.get("type") == ImpressionBatch.type:
+        with contextlib.suppress(UnknownEvent):  # unreadable: consumers will skip it anyway
+            batch = decode_event(event.payload)
+    if not isinstance(batch, ImpressionBatch):
+        return [(None, event.key, event.payload)]
+
+    def partition_of(key: str) -> int:
+        return partitions[(int(murmur2(key.encode("utf-8"))) & 0x7FFFFFFF) % len(partitions)]
+
+    return [(part, sub.key, sub.to_wire()) for part, sub in batch.split(partition_of).items()]

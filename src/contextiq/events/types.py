@@ -7,10 +7,13 @@ A new kind of event adds a class here and an entry in `_DECODERS`.
 """
 
 import logging
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
+
+import orjson
 
 from contextiq.domain import Interaction, InteractionType
 
@@ -240,8 +243,138 @@ class SessionMerged:
         )
 
 
+def served_list(
+    items: Sequence[tuple[str, float]],
+    model_version: str | None,
+    experiment: str | None,
+    arm: str | None,
+    teams: Sequence[str] | None,
+) -> str:
+    """What an impression of a list records, as JSON: `[[[content_id, score], ...], model
+    version, experiment, arm, teams]`. A cached answer keeps it, so each copy served from the
+    cache names it as it is, without decoding or encoding items again."""
+    return orjson.dumps([items, model_version, experiment, arm, teams]).decode()
+
+
+def _served_list_head(listed: str) -> "ListHead":
+    """A `served_list` decoded, checked for shape, items left as the JSON arrays they are."""
+    items, version, experiment, arm, teams = orjson.loads(listed)
+    if not isinstance(items, list) or not all(type(i) is list and len(i) == 2 for i in items):
+        raise ValueError("items must be [content_id, score] pairs")
+    if teams is not None and not isinstance(teams, list):
+        raise ValueError("teams must be a list")
+    return items, version, experiment, arm, teams
+
+
+def from_ms(at: int) -> datetime:
+    return datetime.fromtimestamp(at / 1000, UTC)
+
+
+#: A served list's impression fields: items ([content_id, score] pairs), model version,
+#: experiment, arm, teams.
+ListHead = tuple[list[list[Any]], str | None, str | None, str | None, list[str] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ImpressionBatch:
+    """The impressions of one group commit in one outbox row: per impression its id, user,
+    time (ms since the epoch) and which of `lists` it showed; each distinct list once.
+
+    The worker applies a batch as a unit, once per `event_id` (`processed_events`), so an
+    impression costs an executemany row, not an event of its own.
+    """
+
+    type: ClassVar[str] = "impressions"
+    event_id: str
+    #: `served_list` JSON strings.
+    lists: tuple[str, ...]
+    #: (recommendation_id, user_id, index into `lists`, shown at in ms since the epoch).
+    shown: tuple[tuple[str, str, int, int], ...]
+
+    @classmethod
+    def of(
+        cls, shown: Iterable[tuple[str, str, str, int]], event_id: str | None = None
+    ) -> "ImpressionBatch":
+        """A batch from (recommendation_id, user_id, served_list JSON, ms) per impression."""
+        lists: dict[str, int] = {}
+        rows = tuple(
+            (rid, user, lists.setdefault(listed, len(lists)), at) for rid, user, listed, at in shown
+        )
+        return cls(event_id or os.urandom(16).hex(), tuple(lists), rows)
+
+    @property
+    def key(self) -> str:
+        """A batch spans users; a keyed bus splits it by partition (`split`)."""
+        return self.shown[0][1] if self.shown else ""
+
+    def split(self, partition_of: Callable[[str], int]) -> dict[int, "ImpressionBatch"]:
+        """One batch per partition of its users' keys, so an impression stays ahead of that
+        user's later interactions on a partitioned bus. The parts' ids derive from the
+        batch's, so a batch published again splits into the same, deduplicated, parts."""
+        parts: dict[int, list[tuple[str, str, int, int]]] = {}
+        for row in self.shown:
+            parts.setdefault(partition_of(row[1]), []).append(row)
+        if len(parts) == 1:
+            return {next(iter(parts)): self}
+        return {
+            part: ImpressionBatch.of(
+                ((rid, user, self.lists[index], at) for rid, user, index, at in rows),
+                f"{self.event_id}/{part}",
+            )
+            for part, rows in parts.items()
+        }
+
+    def heads(self) -> list[ListHead]:
+        """Each list decoded; raises `UnknownEvent` for a malformed one."""
+        try:
+            return [_served_list_head(listed) for listed in self.lists]
+        except (TypeError, ValueError) as exc:
+            raise UnknownEvent(f"malformed {self.type!r} event: {exc!r}") from exc
+
+    def impressions(self) -> list[ImpressionRecorded]:
+        """The batch as single impressions (what it carries, in the older wire form)."""
+        heads = [
+            (
+                tuple((str(c), float(s)) for c, s in items),
+                version,
+                experiment,
+                arm,
+                None if teams is None else tuple(str(t) for t in teams),
+            )
+            for items, version, experiment, arm, teams in self.heads()
+        ]
+        return [
+            ImpressionRecorded(rid, user, heads[index][0], from_ms(at), *heads[index][1:])
+            for rid, user, index, at in self.shown
+        ]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "schema_version": SCHEMA_VERSION,
+            "event_id": self.event_id,
+            "lists": list(self.lists),
+            "shown": [list(row) for row in self.shown],
+        }
+
+    @classmethod
+    def from_wire(cls, payload: dict[str, Any]) -> "ImpressionBatch":
+        lists = tuple(str(listed) for listed in payload["lists"])
+        shown = tuple((str(r), str(u), int(i), int(t)) for r, u, i, t in payload["shown"])
+        if any(not 0 <= row[2] < len(lists) for row in shown):
+            raise ValueError("an impression names a list the batch does not hold")
+        return cls(str(payload["event_id"]), lists, shown)
+
+
 #: Every event type; widen this union as event types are added.
-Event = InteractionRecorded | UserDeleted | ImpressionRecorded | ImpressionSeen | SessionMerged
+Event = (
+    InteractionRecorded
+    | UserDeleted
+    | ImpressionRecorded
+    | ImpressionSeen
+    | ImpressionBatch
+    | SessionMerged
+)
 
 _DECODERS: dict[str, type[Event]] = {
     InteractionRecorded.type: InteractionRecorded,
@@ -249,6 +382,7 @@ _DECODERS: dict[str, type[Event]] = {
     ImpressionRecorded.type: ImpressionRecorded,
     ImpressionSeen.type: ImpressionSeen,
     SessionMerged.type: SessionMerged,
+    ImpressionBatch.type: ImpressionBatch,
 }
 
 

@@ -289,12 +289,20 @@ class BlendRecommender(ScoringRecommender):
                 return part.model.item_vectors(item_ids)
         return None
 
-    def similar_items(self, item_id: str, k: int) -> list[tuple[str, float]]:
-        """From the neighbours saved with the model when it has them for this item."""
+    def similar_items(
+        self, item_id: str, k: int, allowed: ItemMask | None = None
+    ) -> list[tuple[str, float]]:
+        """From the neighbours saved with the model when enough of them are allowed."""
         table, index = self._neighbours, self._items.get(item_id)
         if table is None or index is None or index >= len(table) or k > table.depth:
-            return super().similar_items(item_id, k)
-        found, similarities = table.of(index, k)
+            return super().similar_items(item_id, k, allowed)
+        found, similarities = table.of(index, table.depth if allowed is not None else k)
+        if allowed is not None:
+            keep = found < len(allowed)
+            keep[keep] = allowed[found[keep]]
+            found, similarities = found[keep][:k], similarities[keep][:k]
+            if len(found) < k:  # a selective filter: score the allowed items exactly
+                return super().similar_items(item_id, k, allowed)
         ids = self._items.ids
         return [(ids[j], float(s)) for j, s in zip(found, similarities, strict=True)]
 

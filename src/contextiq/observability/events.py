@@ -5,7 +5,7 @@ from collections import Counter as Tally
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from contextiq.events.types import Event
+from contextiq.events.types import Event, ImpressionBatch, ImpressionRecorded
 from contextiq.observability.metrics import CONSUMER_LAG, EVENTS_APPLIED, EVENTS_DUPLICATE
 
 log = logging.getLogger("contextiq.events")
@@ -20,8 +20,14 @@ def _request_id(event: Event) -> str | None:
 
 def record_applied(delivered: Sequence[Event], fresh: Sequence[Event]) -> None:
     """Count a delivered batch and log it with the ids of the requests that caused it."""
-    for kind, n in Tally(e.type for e in fresh).items():
-        EVENTS_APPLIED.labels(kind).inc(n)
+    applied = Tally(e.type for e in fresh if not isinstance(e, ImpressionBatch))
+    # A batch counts as the impressions it carries, as they counted when sent one by one.
+    applied[ImpressionRecorded.type] += sum(
+        len(e.shown) for e in fresh if isinstance(e, ImpressionBatch)
+    )
+    for kind, n in applied.items():
+        if n:
+            EVENTS_APPLIED.labels(kind).inc(n)
     repeated = len(delivered) - len(fresh)
     if repeated:
         EVENTS_DUPLICATE.inc(repeated)

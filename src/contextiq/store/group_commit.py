@@ -5,18 +5,31 @@ together by the next one, so throughput grows with concurrency instead of being
 capped by one commit per request (SQLite has a single writer). What must follow
 every write (cache invalidation, waking the relay) runs once per group too, before
 any request of the group is answered: one Redis call for 30 requests, not 30.
+
+Impressions ride along without a request waiting for them (`show`): every impression
+buffered when a transaction starts goes into it as one `ImpressionBatch` outbox row. A
+transaction for impressions alone starts at most every `impression_interval` seconds (or
+with the next interaction), since under load a commit costs far more CPU than the
+impressions it carries.
 """
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from contextiq.domain import Interaction
-from contextiq.events.types import Event
+from contextiq.events.types import Event, ImpressionBatch
 from contextiq.store.records import RecordResult
 from contextiq.store.store import Store
 
 Pending = tuple[Sequence[Interaction], Sequence[Event], asyncio.Future[RecordResult]]
 AfterCommit = Callable[[Sequence[Interaction]], Awaitable[None]]
+#: An impression as the read path hands it over: (recommendation_id, user_id, served_list
+#: JSON, shown at in ms since the epoch).
+Shown = tuple[str, str, str, int]
+
+log = logging.getLogger(__name__)
 
 
 async def _nothing(_: Sequence[Interaction]) -> None:
@@ -25,13 +38,35 @@ async def _nothing(_: Sequence[Interaction]) -> None:
 
 class GroupCommitWriter:
     def __init__(
-        self, store: Store, after_commit: AfterCommit = _nothing, max_events: int = 20_000
+        self,
+        store: Store,
+        after_commit: AfterCommit = _nothing,
+        max_events: int = 20_000,
+        max_buffered: int = 1_000_000,
+        retry_seconds: float = 0.5,
+        impression_interval: float = 0.05,
     ) -> None:
         self.store = store
         self.after_commit = after_commit
         self.max_events = max_events
+        self.max_buffered = max_buffered
+        self.retry_seconds = retry_seconds
+        self.impression_interval = impression_interval
         self._queue: list[Pending] = []
+        self._shown: list[Shown] = []
         self._wake = asyncio.Event()
+        self._last_commit = 0.0
+
+    def show(self, shown: Shown) -> None:
+        """Buffer a served list's impression for the next transaction; nothing to await.
+
+        The answer can leave before its impression is committed, by at most
+        `impression_interval` and one commit. A request pays for a tuple in a list, not
+        for a commit of its own.
+        """
+        self._shown.append(shown)
+        if len(self._shown) == 1:
+            self._wake.set()
 
     async def write(
         self, items: Sequence[Interaction], events: Sequence[Event] = ()
@@ -43,7 +78,7 @@ class GroupCommitWriter:
         """
         future: asyncio.Future[RecordResult] = asyncio.get_running_loop().create_future()
         self._queue.append((items, events, future))
-        self._wake.set()
+        self._wake.set()  # also ends an impressions-only wait
         return await future
 
     def _take(self) -> list[Pending]:
@@ -58,21 +93,62 @@ class GroupCommitWriter:
     async def run(self) -> None:
         try:
             while True:
-                if not self._queue:
+                if not self._queue and not self._shown:
                     self._wake.clear()
                     await self._wake.wait()
+                if not self._queue and await self._linger():
+                    continue
                 group = self._take()
+                shown, self._shown = self._shown[: self.max_events], self._shown[self.max_events :]
                 items = [i for items, _, _ in group for i in items]
                 events = [e for _, events, _ in group for e in events]
+                if shown:
+                    events.append(ImpressionBatch.of(shown))
+                self._last_commit = asyncio.get_running_loop().time()
                 try:
                     result = await self.store.record_interactions(items, events)
                     await self.after_commit(items)
                 except Exception as exc:
                     self._fail(group, exc)
+                    if shown:
+                        await self._keep(shown, exc)
                     continue
                 self._settle(group, result)
         finally:
             self._fail(self._queue, RuntimeError("the server is shutting down"))
+            await self._flush()
+
+    async def _linger(self) -> bool:
+        """Only impressions wait: hold them until `impression_interval` after the last
+        commit; True if a write arrived meanwhile (it takes them along at once)."""
+        delay = self._last_commit + self.impression_interval - asyncio.get_running_loop().time()
+        if delay <= 0:
+            return False
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+        return bool(self._queue)
+
+    async def _keep(self, shown: list[Shown], exc: Exception) -> None:
+        """Impressions of a failed transaction go back to the front for the next one; past
+        `max_buffered` (the database is away for long) the oldest are dropped, logged."""
+        self._shown[:0] = shown
+        excess = len(self._shown) - self.max_buffered
+        if excess > 0:
+            del self._shown[:excess]
+            log.warning("dropped %d impressions the database could not take: %s", excess, exc)
+        await asyncio.sleep(self.retry_seconds)
+
+    async def _flush(self) -> None:
+        """On shutdown: one last try at the buffered impressions."""
+        shown, self._shown = self._shown, []
+        if not shown:
+            return
+        try:
+            async with asyncio.timeout(5):
+                await self.store.record_interactions((), (ImpressionBatch.of(shown),))
+        except Exception as exc:
+            log.warning("lost %d impressions at shutdown: %s", len(shown), exc)
 
     @staticmethod
     def _fail(group: list[Pending], exc: Exception) -> None:

@@ -5,6 +5,7 @@ commit together, exactly once: an impression's own id is its idempotency key, in
 are deduplicated by `processed_events` before they get here.
 """
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -15,7 +16,13 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contextiq.domain import Interaction
-from contextiq.events.types import ImpressionRecorded, ImpressionSeen
+from contextiq.events.types import (
+    ImpressionBatch,
+    ImpressionRecorded,
+    ImpressionSeen,
+    UnknownEvent,
+    from_ms,
+)
 from contextiq.experiments.attribution import ImpressionState, attribute, engage
 from contextiq.store.tables import (
     ExperimentArmStats,
@@ -25,6 +32,8 @@ from contextiq.store.tables import (
     OnlineItem,
     OnlineUser,
 )
+
+log = logging.getLogger(__name__)
 
 Group = tuple[str, str, str, str]  # day, model version, experiment, arm
 #: How many of a user's latest impressions within the window attribution looks through.
@@ -52,18 +61,58 @@ class _Deltas:
         self.arm_users: defaultdict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
 
     def shown(self, impression: ImpressionState) -> None:
-        group = impression.group
-        self.daily[group]["impressions"] += 1
-        self.daily[group]["items_shown"] += len(impression.items)
-        self.users.add((*group, impression.user_id))
-        self.items.update((*group, content_id) for content_id in impression.items)
-        for arm in impression.arms():
-            self.arms[(impression.experiment, arm)]["impressions"] += 1
-            if impression.teams is None:
-                self.arm_users[(impression.experiment, arm, impression.user_id)]["n"] += 1
+        self.add(
+            impression.group,
+            impression.user_id,
+            impression.items,
+            impression.arms(),
+            per_user=impression.teams is None,
+        )
+
+    def add(
+        self,
+        group: Group,
+        user_id: str,
+        items: Sequence[str] | None,
+        arms: Sequence[str],
+        per_user: bool,
+        n_items: int = 0,
+    ) -> None:
+        """One impression; `items` None when this batch already added the same list's."""
+        daily = self.daily[group]
+        daily["impressions"] += 1
+        daily["items_shown"] += n_items if items is None else len(items)
+        self.users.add((*group, user_id))
+        if items is not None:
+            self.items.update((*group, content_id) for content_id in items)
+        experiment = group[2]
+        for arm in arms:
+            self.arms[(experiment, arm)]["impressions"] += 1
+            if per_user:
+                self.arm_users[(experiment, arm, user_id)]["n"] += 1
 
     def hidden(self, impression: ImpressionState, positions: Iterable[int]) -> None:
         self.daily[impression.group]["items_shown"] -= sum(1 for _ in positions)
+
+
+class _Listed:
+    """A batch's list, as every impression of it is stored and counted."""
+
+    __slots__ = ("arm", "arms", "content_ids", "experiment", "items", "teams", "version")
+
+    def __init__(
+        self,
+        items: list[list[Any]],
+        version: str | None,
+        experiment: str | None,
+        arm: str | None,
+        teams: list[str] | None,
+    ) -> None:
+        self.items, self.teams = items, teams
+        self.version, self.experiment, self.arm = version or "", experiment or "", arm or ""
+        self.content_ids = [str(c) for c, _ in items]
+        # As `ImpressionState.arms`: both teams when interleaved.
+        self.arms = sorted(set(teams)) if teams is not None else [self.arm] if experiment else []
 
 
 class OnlineApplier:
@@ -89,15 +138,18 @@ class OnlineApplier:
         self,
         session: AsyncSession,
         impressions: Sequence[ImpressionRecorded],
+        batches: Sequence[ImpressionBatch],
         seen: Sequence[ImpressionSeen],
         interactions: Sequence[Interaction],
     ) -> list[ImpressionRecorded]:
-        """Store new impressions and fold everything into the aggregates; returns the new ones."""
+        """Store new impressions and fold everything into the aggregates; returns the new
+        single ones (`batches` are new already: `processed_events` deduplicated them)."""
         deltas = _Deltas()
         self._pending = set()
         fresh = await self._store_impressions(session, impressions)
         for event in fresh:
             deltas.shown(_state(event))
+        await self._store_batches(session, batches, deltas)
         states = await self._load(session, seen, interactions)
         for report in seen:
             state = states.get(report.recommendation_id)
@@ -142,6 +194,55 @@ class OnlineApplier:
         ]
         inserted = set((await session.execute(stmt, rows)).scalars())
         return [e for e in unique.values() if e.recommendation_id in inserted]
+
+    async def _store_batches(
+        self, session: AsyncSession, batches: Sequence[ImpressionBatch], deltas: _Deltas
+    ) -> None:
+        """One executemany for every impression of the batches; each list decoded, and its
+        items added to the aggregates, once per batch and day."""
+        rows: list[dict[str, Any]] = []
+        for batch in batches:
+            try:
+                lists = [_Listed(*head) for head in batch.heads()]
+            except UnknownEvent as exc:
+                log.warning("skipping an impression batch this version cannot read: %s", exc)
+                continue
+            counted: set[tuple[int, str]] = set()
+            days: dict[int, str] = {}
+            for rid, user, index, at in batch.shown:
+                listed = lists[index]
+                shown_at = from_ms(at)
+                day = days.get(at // 86_400_000) or days.setdefault(
+                    at // 86_400_000, shown_at.date().isoformat()
+                )
+                rows.append(
+                    {
+                        "recommendation_id": rid,
+                        "user_id": user,
+                        "shown_at": shown_at,
+                        "day": day,
+                        "model_version": listed.version,
+                        "experiment": listed.experiment,
+                        "arm": listed.arm,
+                        "items": listed.items,
+                        "teams": listed.teams,
+                    }
+                )
+                first = (index, day) not in counted
+                counted.add((index, day))
+                deltas.add(
+                    (day, listed.version, listed.experiment, listed.arm),
+                    user,
+                    listed.content_ids if first else None,
+                    listed.arms,
+                    per_user=listed.teams is None,
+                    n_items=len(listed.items),
+                )
+        if rows:
+            stmt = self._insert(ImpressionRow).on_conflict_do_nothing(
+                index_elements=["recommendation_id"]
+            )
+            await session.execute(stmt, rows)
 
     async def _load(
         self,

@@ -14,6 +14,7 @@ from sqlalchemy.schema import CreateIndex, DropIndex
 from contextiq.domain import POSITIVE_TYPES, SESSION_PREFIX, Content, Interaction
 from contextiq.events.types import (
     Event,
+    ImpressionBatch,
     ImpressionRecorded,
     ImpressionSeen,
     InteractionRecorded,
@@ -382,7 +383,8 @@ class Store:
                 ).scalars()
             )
             fresh = [i for i in unique if i.event_id in inserted]
-            outgoing = [*(InteractionRecorded(i) for i in fresh), *events]
+            # Impressions first: one waiting in the same group is older than the click on it.
+            outgoing = [*events, *(InteractionRecorded(i) for i in fresh)]
             if outgoing:
                 await session.execute(self._insert(OutboxRow), _outbox_rows(outgoing, now))
         accepted = [i.event_id for i in fresh]
@@ -475,8 +477,8 @@ class Store:
     async def apply_events(self, events: Sequence[Event]) -> list[Event]:
         """Fold events into stats and online metrics exactly once; returns the newly applied.
 
-        Impressions are deduplicated by their own table (one row each); the rest by
-        `processed_events`.
+        Single impressions are deduplicated by their own table (one row each); the rest,
+        impression batches included, by `processed_events`.
         """
         unique = list({e.event_id: e for e in events}.values())
         impressions = [e for e in unique if isinstance(e, ImpressionRecorded)]
@@ -500,7 +502,8 @@ class Store:
                 await self._add_popularity(session, interactions)
             await self._fold_user_stats(session, fresh)
             seen = [e for e in fresh if isinstance(e, ImpressionSeen)]
-            shown = await self.online.apply(session, impressions, seen, interactions)
+            batches = [e for e in fresh if isinstance(e, ImpressionBatch)]
+            shown = await self.online.apply(session, impressions, batches, seen, interactions)
             # After the interactions: whatever the store holds about the user when the
             # deletion is applied goes, including events that raced with it.
             for user_id in dict.fromkeys(e.user_id for e in fresh if isinstance(e, UserDeleted)):

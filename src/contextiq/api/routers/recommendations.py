@@ -13,6 +13,7 @@ from contextiq.api.filters import CSV, Expression, request_filters
 from contextiq.api.schemas import RecommendationOut, RecommendationsResponse
 from contextiq.api.subjects import SubjectDep
 from contextiq.domain import subject_ids
+from contextiq.experiments.impressions import listed
 from contextiq.experiments.runtime import Served
 from contextiq.recommend.request import ListRequest
 from contextiq.security import Access, allow
@@ -88,10 +89,11 @@ async def recommendations(
     )
     hit = await cache.get(key)
     if hit is not None:
-        answer = await impressions.serve_cached(user_id, hit)
+        answer = impressions.serve_cached(user_id, hit)
         if answer is not None:
             return Response(answer, media_type=JSON)
     served = await arms.recommend(user_id, request, generation, assignment)
+    listing = listed(served)
     if key is not None:
         # Without its language-model scores yet, a list is kept only until they are likely
         # ready; none outlives its items' availability or a rule's start or end.
@@ -101,6 +103,6 @@ async def recommendations(
         ]
         ttl = min((t for t in ttls if t is not None), default=None)
         if ttl is None or ttl > 0:
-            await cache.put(key, impressions.cacheable(served, _body(served, cached=True)), ttl)
-    answer = await impressions.serve(user_id, served, _body(served, cached=False))
+            await cache.put(key, impressions.cacheable(listing, _body(served, cached=True)), ttl)
+    answer = impressions.serve(user_id, listing, _body(served, cached=False))
     return Response(answer, media_type=JSON)
