@@ -44,6 +44,9 @@ describe("the catalogue", () => {
       tags: [],
       created_at: "2026-01-01T00:00:00Z",
       metadata: {},
+      available_from: null,
+      available_until: null,
+      hidden: false,
       ...extra,
     });
     vi.spyOn(api, "content").mockResolvedValue({
