@@ -7,6 +7,7 @@ import pytest
 
 import contextiq.ml.embedding as embedding_module
 from contextiq.ml.blend import BlendRecommender
+from contextiq.ml.blend_parts import TransitionsPart
 from contextiq.ml.candidates import DenseScores, SparseScores, standardised
 from contextiq.ml.ease import EaseConfig, EaseRecommender
 from contextiq.ml.embedding import EmbeddingRecommender
@@ -120,3 +121,16 @@ def test_a_table_of_neighbours_pads_items_with_fewer() -> None:
     assert table.of(0, 3)[0].tolist() == [1]
     assert table.of(1, 1)[0].tolist() == [0]
     assert table.of(2, 3)[0].tolist() == []
+
+
+def test_transition_scores_are_the_same_summed_sparsely_or_densely() -> None:
+    model = mixed_with_transitions().parts["transitions"]
+    assert isinstance(model, TransitionsPart)
+    indices, strengths = np.arange(12), np.linspace(0.5, 2.0, 12).astype(np.float32)
+    few, _ = model.model.sparse_scores(indices[:1], strengths[:1])  # a few steps: sorted
+    scored, values = model.model.sparse_scores(indices, strengths)  # many: summed densely
+    dense = np.zeros(model.model.size, np.float32)
+    dense[scored] = values
+    expected = np.asarray(model.model._matrix[indices].T @ strengths).ravel()
+    np.testing.assert_allclose(dense[: len(expected)], expected, rtol=1e-5)
+    assert np.all(np.diff(scored) > 0) and np.all(np.diff(few) > 0)

@@ -30,7 +30,7 @@ def test_growing_rows_reads_like_one_matrix_and_never_copies_the_base() -> None:
 def test_saved_arrays_load_as_read_only_memory_maps(tmp_path: Path) -> None:
     save_arrays(tmp_path, table=np.ones((3, 2), np.float32))
     loaded = load_array(tmp_path, "table")
-    assert isinstance(loaded, np.memmap) and not loaded.flags.writeable
+    assert isinstance(loaded.base, np.memmap) and not loaded.flags.writeable
     np.testing.assert_array_equal(loaded, np.ones((3, 2)))
 
 
@@ -41,7 +41,7 @@ def test_a_loaded_embedding_maps_its_tables_and_adds_items_beside_them(tmp_path:
     model.save(tmp_path / "model")
     loaded = EmbeddingRecommender.load(tmp_path / "model")
     mapped = loaded._item_out.base
-    assert isinstance(mapped, np.memmap)
+    assert isinstance(mapped.base, np.memmap)
     loaded.add_items([synthetic.new_item(1)])
     assert loaded._item_out.base is mapped and len(loaded._item_out) == len(mapped) + 1
     history = {"item-12": 1.0}
@@ -69,7 +69,7 @@ def test_ease_keeps_added_items_apart_from_its_mapped_weights(tmp_path: Path) ->
     )
     model.save(tmp_path / "model")
     loaded = EaseRecommender.load(tmp_path / "model")
-    assert isinstance(loaded._weights, np.memmap)
+    assert isinstance(loaded._weights.base, np.memmap)
     for m in (model, loaded):
         m.add_items([synthetic.new_item(1)])
         m.add_items([synthetic.new_item(2)])
