@@ -105,7 +105,8 @@ class ItemTransitions:
     def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
         """Scores for many histories at once (rows of signed strengths)."""
         fitted = self._matrix.shape[0]
-        inputs = strengths.maximum(0).tocsc()[:, :fitted]
+        # CSR on both sides: a CSC left operand makes scipy convert the whole matrix per call.
+        inputs = sp.csr_matrix(strengths.maximum(0))[:, :fitted]
         scores = np.zeros((strengths.shape[0], len(self._items)), np.float32)
         scores[:, :fitted] = (inputs @ self._matrix).toarray()
         return scores
