@@ -178,7 +178,7 @@ class RecommendationService:
             return pool
         wide = request.diversity > 0 or request.max_per_category is not None
         ranked = ranked if wide else ranked[: max(request.limit * 3, self.llm_top_k)]
-        pool.items = self._explained(model, version, history, ranked, contents, "model")
+        pool.items = self._explained(model, version, history, ranked, contents)
         return pool
 
     def _explained(
@@ -188,7 +188,6 @@ class RecommendationService:
         history: History,
         ranked: list[tuple[str, float]],
         contents: dict[str, Content],
-        source: str,
     ) -> list[Recommendation]:
         normalized = _normalize([s for _, s in ranked])
         because = self.explainer.anchors(
@@ -203,7 +202,7 @@ class RecommendationService:
                 if source_id and source_id in contents
                 else f"Matches your interest in {content.category}"
             )
-            out.append(_item(content, ml, reason, source))
+            out.append(_item(content, ml, reason, "model"))
         return out
 
     async def _shape(
