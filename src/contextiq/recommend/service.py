@@ -255,9 +255,13 @@ class RecommendationService:
         if len(inside) >= want:
             return inside
         now = utcnow()
-        if pool.model is not None and pool.history is not None and pool.allowed is not None:
-            assert pool.columns is not None
-            allowed = pool.allowed & pool.columns.mask(expr)
+        by_rule = None
+        if pool.model is not None and pool.allowed is not None:
+            rule_only = Filters(expression=rule.filter)
+            by_rule, _ = await self.columns.mask(pool.model, rule_only, pool.generation, now)
+            by_rule &= pool.allowed
+        if pool.model is not None and pool.history is not None and by_rule is not None:
+            allowed = by_rule
             ranked = pool.model.recommend(pool.history.weights, want, pool.skip, allowed)
             contents = await self.catalog.get_many([i for i, _ in ranked], pool.generation)
             ranked = [
@@ -272,8 +276,8 @@ class RecommendationService:
                 for (i, _), s in zip(ranked, scores, strict=True)
             ]
         only = None
-        if pool.allowed is not None and pool.columns is not None:
-            only = passing_ids(pool.columns, pool.allowed & pool.columns.mask(expr), SELECTIVE_IDS)
+        if by_rule is not None and pool.columns is not None:
+            only = passing_ids(pool.columns, by_rule, SELECTIVE_IDS)
         categories = request.filters.categories
         popular = await _collect(
             lambda n, at: self.store.popular_content(n, categories, at, only),
