@@ -79,7 +79,7 @@ def summary(name: str, ms: list[float]) -> dict[str, float]:
 
 async def run(args: argparse.Namespace) -> None:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=f"sqlite+aiosqlite:///{args.database}",
         model_dir=args.models or args.database.parent / "models",
         llm_url="none://",

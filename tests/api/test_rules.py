@@ -2,27 +2,33 @@
 promotions. Nothing filtered, hidden or expired may appear in any list, cached ones included."""
 
 import asyncio
+import contextlib
+import os
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from contextiq.api.app import create_app
 from contextiq.cli.bootstrap import bootstrap
+from contextiq.config import Settings
 from contextiq.data.demo import CATEGORIES
 from contextiq.store.store import Store
 from tests.conftest import embedded_settings
-from tests.services import POSTGRES_HOST, POSTGRES_PORT, require
+from tests.services import POSTGRES_HOST, POSTGRES_PORT, REDIS_HOST, REDIS_PORT, require
 
 ADMIN_URL = f"postgresql+asyncpg://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/test"
 RECS = "/api/v1/recommendations"
 ADMIN = {"X-Admin-Key": "admin-secret"}
+REDIS_DB = int(os.environ.get("CONTEXTIQ_TEST_REDIS_DB", "11"))
 
 
 async def _admin(sql: str) -> None:
@@ -34,14 +40,11 @@ async def _admin(sql: str) -> None:
         await admin.close()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def client(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    root = tmp_path_factory.mktemp(f"rules-{request.param}")
+@contextlib.contextmanager
+def deployment(root: Path, backend: str, **overrides: object) -> Iterator[Settings]:
+    """A bootstrapped demo deployment on `backend`; a PostgreSQL one is dropped afterwards."""
     name = None
-    overrides: dict[str, object] = {}
-    if request.param == "postgresql":
+    if backend == "postgresql":
         require(POSTGRES_HOST, POSTGRES_PORT, "PostgreSQL")
         name = f"rules_it_{uuid.uuid4().hex[:10]}"
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
@@ -49,11 +52,19 @@ def client(
     try:
         settings = embedded_settings(root, admin_key="admin-secret", **overrides)
         bootstrap(settings, lambda _: None, demo_items=300, demo_users=80)
-        with TestClient(create_app(settings)) as test_client:
-            yield test_client
+        yield settings
     finally:
         if name is not None:
             asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    root = tmp_path_factory.mktemp(f"rules-{request.param}")
+    with deployment(root, request.param) as settings, TestClient(create_app(settings)) as c:
+        yield c
 
 
 def _recs(client: TestClient, user_id: str, **params: Any) -> dict[str, Any]:
@@ -234,3 +245,27 @@ def test_promotions_take_their_share_and_name_their_rule(client: TestClient) -> 
         assert client.delete(f"{rules}/{rule['name']}", headers=ADMIN).status_code == 204
     assert client.delete(f"{rules}/pin-150", headers=ADMIN).status_code == 404
     assert not any("rule" in i["reason"] for i in _recs(client, "user_007", limit=10)["items"])
+
+
+def test_rules_and_hidden_items_reach_every_replica(tmp_path: Path) -> None:
+    """Two API processes on one PostgreSQL and one Redis: a change made through one shows in
+    the other's next answer, cached lists included."""
+    require(REDIS_HOST, REDIS_PORT, "Redis")
+    redis.Redis(REDIS_HOST, REDIS_PORT, db=REDIS_DB).flushdb()
+    cache = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
+    with (
+        deployment(tmp_path, "postgresql", cache_url=cache) as settings,
+        TestClient(create_app(settings)) as one,
+        TestClient(create_app(settings)) as other,
+    ):
+        before = _ids(_recs(other, "user_010", limit=5))
+        assert _recs(other, "user_010", limit=5)["cached"] is True
+        pin = {"name": "front", "kind": "pin", "content_id": "content_0299", "position": 1}
+        assert one.post("/api/v1/rules", json=pin, headers=ADMIN).status_code == 201
+        items = _recs(other, "user_010", limit=5)["items"]
+        assert items[0]["content_id"] == "content_0299"
+        assert items[0]["reason"] == 'Pinned by rule "front"'
+        _upsert(one, before[1], hidden=True)
+        assert before[1] not in _ids(_recs(other, "user_010", limit=5))
+        assert one.delete("/api/v1/rules/front", headers=ADMIN).status_code == 204
+        assert _ids(_recs(other, "user_010", limit=5))[0] != "content_0299"

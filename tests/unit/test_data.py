@@ -93,6 +93,24 @@ def test_a_quoted_field_over_two_lines_keeps_line_numbers(tmp_path: Path) -> Non
     assert "title" in rows[1][1].reason
 
 
+def test_availability_columns_are_optional_in_import_files(tmp_path: Path) -> None:
+    content = tmp_path / "content.csv"
+    content.write_text(
+        "content_id,title,category,available_from,available_until,hidden\n"
+        "a1,One,news,2026-01-01T00:00:00,2026-02-01T00:00:00+01:00,true\n"
+        "a2,Two,news,,,\n"
+        "a3,Three,news,,,perhaps\n"
+    )
+    rows = [item for _, item in files.read_content(content)]
+    first, second, bad = rows
+    assert not isinstance(first, files.BadRow) and not isinstance(second, files.BadRow)
+    assert first.available_from == ANCHOR and first.hidden is True
+    assert first.available_until == datetime(2026, 1, 31, 23, tzinfo=UTC)
+    assert second.available_from is None and second.available_until is None
+    assert second.hidden is False
+    assert isinstance(bad, files.BadRow) and "hidden" in bad.reason
+
+
 def test_ratings_map_to_interaction_types() -> None:
     assert importers.rating_type(5) is InteractionType.SAVE
     assert importers.rating_type(4) is InteractionType.LIKE

@@ -113,11 +113,11 @@ def evaluate(
         else:
             train, test = leave_last_out(events, seed)
         model = make_model(seed=seed).fit(train, data.items)
-        metrics = evaluate_ranking(model, train, test)
+        metrics = evaluate_ranking(model, train, test, variety=True)
         metrics["accuracy"] = metrics["auc"]
         for d in diversity or ():
             if not 0 <= d <= 1:
                 raise typer.BadParameter(f"diversity {d} is outside 0..1", param_hint="--diversity")
-            again = evaluate_ranking(model, train, test, diversity=d)
+            again = evaluate_ranking(model, train, test, diversity=d, variety=True)
             metrics |= {f"{name} (diversity {d:g})": v for name, v in again.items()}
     typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}, indent=2))

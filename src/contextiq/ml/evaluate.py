@@ -95,13 +95,14 @@ def evaluate_ranking(
     max_users: int = 0,
     seed: int = 0,
     diversity: float = 0.0,
+    variety: bool = False,
 ) -> dict[str, float]:
     """Mean per-user metrics over test users with at least one positive held-out item.
 
-    With item embeddings (`Recommender.item_vectors`), also intra-list diversity (`ild@k`:
-    mean pairwise cosine distance within a list) and `coverage@k` (the share of the
-    catalogue in any list); `diversity` > 0 re-ranks each user's top items by maximal
-    marginal relevance first, as `diversity=` does on requests.
+    With `variety` and item embeddings (`Recommender.item_vectors`), also intra-list
+    diversity (`ild@k`: mean pairwise cosine distance within a list) and `coverage@k` (the
+    share of the catalogue in any list). `diversity` > 0 re-ranks each user's top items by
+    maximal marginal relevance first, as `diversity=` does on requests.
 
     Every test event with a positive weight on an item the user has not in train is
     relevant. Items the user has in train are excluded from the ranking; `candidates`
@@ -124,9 +125,9 @@ def evaluate_ranking(
     else:
         allowed[[index[c] for c in candidates if c in index]] = True
     totals = dict.fromkeys([f"{m}@{k}" for m in RANKING_METRICS] + ["auc"], 0.0)
-    vectors = (
-        _unit_vectors(ranking.model, item_ids) if isinstance(ranking, RecommenderRanking) else None
-    )
+    vectors = None
+    if (variety or diversity > 0) and isinstance(ranking, RecommenderRanking):
+        vectors = _unit_vectors(ranking.model, item_ids)
     shown = np.zeros(len(item_ids), np.bool_)
     ild = 0.0
     for start in range(0, len(users), batch_size):

@@ -124,13 +124,13 @@ class FilterColumns:
     ) -> tuple[ItemMask, CatalogColumns]:
         """Which of the model's items this request may return at `now`."""
         expr = filters.expr
-        async with self._lock:
+        async with self._lock:  # one reader or writer of the columns at a time
             columns = await self._current(model, generation)
             if expr is not None and not columns.has_fields(expr):
                 await asyncio.to_thread(columns.materialise, expr)
-        allowed = columns.available(now)
-        if expr is not None:
-            allowed &= columns.mask(expr)
+            allowed = columns.available(now)
+            if expr is not None:
+                allowed &= columns.mask(expr)
         return allowed, columns
 
 

@@ -178,7 +178,7 @@ class RecommendationService:
             return pool
         wide = request.diversity > 0 or request.max_per_category is not None
         ranked = ranked if wide else ranked[: max(request.limit * 3, self.llm_top_k)]
-        pool.items = self._explained(model, version, history, ranked, contents, "model")
+        pool.items = self._explained(model, version, history, ranked, contents)
         return pool
 
     def _explained(
@@ -188,7 +188,6 @@ class RecommendationService:
         history: History,
         ranked: list[tuple[str, float]],
         contents: dict[str, Content],
-        source: str,
     ) -> list[Recommendation]:
         normalized = _normalize([s for _, s in ranked])
         because = self.explainer.anchors(
@@ -203,7 +202,7 @@ class RecommendationService:
                 if source_id and source_id in contents
                 else f"Matches your interest in {content.category}"
             )
-            out.append(_item(content, ml, reason, source))
+            out.append(_item(content, ml, reason, "model"))
         return out
 
     async def _shape(
@@ -256,9 +255,13 @@ class RecommendationService:
         if len(inside) >= want:
             return inside
         now = utcnow()
-        if pool.model is not None and pool.history is not None and pool.allowed is not None:
-            assert pool.columns is not None
-            allowed = pool.allowed & pool.columns.mask(expr)
+        by_rule = None
+        if pool.model is not None and pool.allowed is not None:
+            rule_only = Filters(expression=rule.filter)
+            by_rule, _ = await self.columns.mask(pool.model, rule_only, pool.generation, now)
+            by_rule &= pool.allowed
+        if pool.model is not None and pool.history is not None and by_rule is not None:
+            allowed = by_rule
             ranked = pool.model.recommend(pool.history.weights, want, pool.skip, allowed)
             contents = await self.catalog.get_many([i for i, _ in ranked], pool.generation)
             ranked = [
@@ -273,8 +276,8 @@ class RecommendationService:
                 for (i, _), s in zip(ranked, scores, strict=True)
             ]
         only = None
-        if pool.allowed is not None and pool.columns is not None:
-            only = passing_ids(pool.columns, pool.allowed & pool.columns.mask(expr), SELECTIVE_IDS)
+        if by_rule is not None and pool.columns is not None:
+            only = passing_ids(pool.columns, by_rule, SELECTIVE_IDS)
         categories = request.filters.categories
         popular = await _collect(
             lambda n, at: self.store.popular_content(n, categories, at, only),

@@ -25,6 +25,8 @@ from contextiq.rules.predicate import kind, matches, number, raw_value, scalars
 Mask = npt.NDArray[np.bool_]
 _KINDS = {"b": 0, "n": 1, "s": 2}
 MASK_CACHE = 256
+#: Materialised fields kept (least recently used go first): each holds a value per item.
+MAX_FIELDS_KEPT = 32
 #: Rows changed since the fields were built that are evaluated item by item; beyond, rebuild.
 OVERLAY_ROWS = 2_000
 
@@ -134,7 +136,7 @@ class CatalogColumns:
         self.starts = np.zeros(0, np.float64)
         self.ends = np.zeros(0, np.float64)
         self._contents: list[Content | None] = []
-        self._fields: dict[tuple[str, ...], FieldColumn] = {}
+        self._fields: OrderedDict[tuple[str, ...], FieldColumn] = OrderedDict()
         #: Rows written since the fields were built (row -> its content, None: no row yet).
         self._overlay: dict[int, Content | None] = {}
         self._masks: OrderedDict[Expr, Mask] = OrderedDict()
@@ -258,6 +260,10 @@ class CatalogColumns:
             rows = self._built_rows()  # every field covers the same rows
             raws = [None if c is None else raw_value(c, path) for c in self._contents[:rows]]
             column = self._fields[path] = FieldColumn.build(raws)
+            if len(self._fields) > MAX_FIELDS_KEPT:
+                self._fields.popitem(last=False)
+        else:
+            self._fields.move_to_end(path)
         return column
 
     def next_change(self, rows: npt.NDArray[np.int64], now: datetime) -> float | None:

@@ -42,10 +42,12 @@ SQ_STRING: /'([^'\\\n]|\\.)*'/
 %ignore /[ \t\r\n]+/
 """
 
-#: Longest expression accepted, and deepest nesting (parentheses, `not`, `and`/`or` chains).
+#: Longest expression accepted, deepest nesting (parentheses, `not`, `and`/`or` chains), most
+#: values in a list and most distinct fields read.
 MAX_LENGTH = 2_000
 MAX_DEPTH = 32
 MAX_LIST = 1_000
+MAX_FIELDS = 8
 
 #: Fields of an item; anything else (but `metadata.<key>`) is unknown, hence null.
 FIELDS = frozenset({"category", "title", "tags", "created_at"})
@@ -161,19 +163,22 @@ def _literal(node: Tree[Token] | Token, field: Field) -> Scalar:
     return text
 
 
-def _build(node: Tree[Token] | Token, depth: int) -> Expr:
+def _build(node: Tree[Token] | Token, depth: int, fields: set[Field]) -> Expr:
     if depth > MAX_DEPTH:
         raise FilterError(f"expression nested deeper than {MAX_DEPTH}", _position(node))
     assert isinstance(node, Tree)
     kind, children = node.data, node.children
     if kind == "or_expr":
-        return Or(tuple(_build(c, depth + 1) for c in children))
+        return Or(tuple(_build(c, depth + 1, fields) for c in children))
     if kind == "and_expr":
-        return And(tuple(_build(c, depth + 1) for c in children))
+        return And(tuple(_build(c, depth + 1, fields) for c in children))
     if kind == "negation":
-        return Not(_build(children[1], depth + 1))
+        return Not(_build(children[1], depth + 1, fields))
     assert isinstance(children[0], Tree)
     field = _field(children[0])
+    fields.add(field)
+    if len(fields) > MAX_FIELDS:  # each new field is a column to build over the catalogue
+        raise FilterError(f"an expression reads at most {MAX_FIELDS} fields", _position(node))
     if kind == "truthy":
         return Truthy(field)
     if kind == "comparison":
@@ -216,4 +221,4 @@ def parse(text: str) -> Expr:
         raise FilterError(f"unexpected {shown}", position) from None
     except LarkError as exc:  # pragma: no cover - lark's other errors are grammar bugs
         raise FilterError(str(exc), 0) from None
-    return _build(tree, 0)
+    return _build(tree, 0, set())
