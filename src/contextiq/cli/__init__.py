@@ -199,8 +199,8 @@ def seed(
     asyncio.run(seed_demo(settings, _say, seed_value, items, users, interactions, vectors))
 
 
-#: How long `contextiq import` spends on item vectors by default: about 60 items/s on two
-#: cores, so the few thousand most popular items; the worker completes the rest.
+#: How long `contextiq import` spends on item vectors by default: about 33 items/s on two
+#: busy cores, so the 2,000 most popular items; the worker completes the rest.
 DEFAULT_VECTOR_SECONDS = 60.0
 
 
