@@ -213,7 +213,8 @@ export interface paths {
         put?: never;
         /**
          * Interact
-         * @description Record one interaction; a repeated `event_id` is accepted and counted once.
+         * @description Record one interaction, of a user or an anonymous session; a repeated `event_id` is
+         *     accepted and counted once.
          */
         post: operations["interact_api_v1_interact_post"];
         delete?: never;
@@ -415,6 +416,29 @@ export interface paths {
         get: operations["export_user_api_v1_users__user_id__export_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Merge Session
+         * @description Move an anonymous session's interactions to the user (when the visitor logs in).
+         *
+         *     Idempotent: a second call finds nothing left to move, answers `moved: 0` and changes
+         *     nothing. Events the session records later are moved by the next call.
+         */
+        post: operations["merge_session_api_v1_users__user_id__merge_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -831,10 +855,12 @@ export interface components {
             interaction_type: components["schemas"]["InteractionType"];
             /** Recommendation Id */
             recommendation_id?: string | null;
+            /** Session Id */
+            session_id?: string | null;
             /** Timestamp */
             timestamp?: string | null;
             /** User Id */
-            user_id: string;
+            user_id?: string | null;
         };
         /**
          * InteractionType
@@ -1047,8 +1073,10 @@ export interface components {
              * @default
              */
             recommendation_id: string;
+            /** Session Id */
+            session_id?: string | null;
             /** User Id */
-            user_id: string;
+            user_id: string | null;
         };
         /** RejectedItem */
         RejectedItem: {
@@ -1119,6 +1147,20 @@ export interface components {
             share: number | null;
             /** Starts At */
             starts_at: string | null;
+        };
+        /** SessionMergeIn */
+        SessionMergeIn: {
+            /** Session Id */
+            session_id: string;
+        };
+        /** SessionMergeResult */
+        SessionMergeResult: {
+            /** Moved */
+            moved: number;
+            /** Session Id */
+            session_id: string;
+            /** User Id */
+            user_id: string;
         };
         /** SimilarItem */
         SimilarItem: {
@@ -2560,8 +2602,7 @@ export interface operations {
     };
     recommendations_api_v1_recommendations_get: {
         parameters: {
-            query: {
-                user_id: string;
+            query?: {
                 limit?: number;
                 category?: string | null;
                 /** @description comma-separated */
@@ -2574,6 +2615,10 @@ export interface operations {
                 filter?: string | null;
                 diversity?: number | null;
                 max_per_category?: number | null;
+                /** @description A user, or: */
+                user_id?: string | null;
+                /** @description An anonymous visitor's session. */
+                session_id?: string | null;
             };
             header?: never;
             path?: never;
@@ -3006,6 +3051,77 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserExport"];
+                };
+            };
+            /** @description bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description rate limited */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    merge_session_api_v1_users__user_id__merge_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SessionMergeIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionMergeResult"];
                 };
             };
             /** @description bad request */
