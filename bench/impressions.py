@@ -6,7 +6,10 @@
 `throughput`: the demo data of bench/serve.py; `contextiq serve` with impressions recorded
 (`CONTEXTIQ_RECORD_IMPRESSIONS=true`, the default) and without, alternating, for cache hits
 and cache misses, `rounds` times each; wrk as in bench/serve.py. Prints requests/s per run
-and the median ratio with/without.
+and the median ratio with/without, and the server's CPU time per request (user + system,
+from /proc, including the relay and worker catching up for a second after wrk): on a
+machine shared with other jobs, requests/s follow the neighbours' load, CPU per request
+much less.
 
 `report`: a SQLite database with an experiment of two arms and `impressions` impressions
 (10 items each, one in eight clicked) applied through the worker's own path
@@ -16,11 +19,13 @@ and the median ratio with/without.
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 
@@ -36,9 +41,15 @@ from loadgen import BIN, free_port, process, wrk
 from serve import RANDOM_USER, USERS, bootstrapped_demo, env_for, visit_every_user
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def throughput(seconds: int, connections: int, rounds: int) -> None:
     root = bootstrapped_demo()
-    results: dict[tuple[str, bool], list[float]] = {}
+    results: dict[tuple[str, bool], list[tuple[float, float]]] = {}
     for _ in range(rounds):
         for scenario, ttl in (("cache hit", 300), ("cache miss", 0)):
             for record in (False, True):
@@ -47,20 +58,36 @@ def throughput(seconds: int, connections: int, rounds: int) -> None:
                 env = env_for(root, port, ttl) | {
                     "CONTEXTIQ_RECORD_IMPRESSIONS": str(record).lower()
                 }
-                with process([str(BIN / "contextiq"), "serve"], env, f"{url}/api/v1/health"):
+                command = [str(BIN / "contextiq"), "serve"]
+                with process(command, env, f"{url}/api/v1/health") as server:
                     if ttl:
                         visit_every_user(url)
+                    time.sleep(1)
+                    before = cpu_seconds(server.pid)
                     r = wrk(url, RANDOM_USER, seconds=seconds, connections=connections)
+                    time.sleep(1)  # the relay and worker catch up
+                    cpu_us = (cpu_seconds(server.pid) - before) / (r.rps * seconds) * 1e6
                 label = "with" if record else "without"
-                print(f"{scenario}, {label} impressions: {r.rps:,.0f} req/s, p50 {r.p50_ms:.2f} ms")
-                results.setdefault((scenario, record), []).append(r.rps)
+                print(
+                    f"{scenario}, {label} impressions: {r.rps:,.0f} req/s, "
+                    f"p50 {r.p50_ms:.2f} ms, {cpu_us:,.0f} µs CPU/request, {r.errors} errors"
+                )
+                results.setdefault((scenario, record), []).append((r.rps, cpu_us))
     print(f"\n{USERS} users, 2,000 items, {connections} connections, {seconds}s per run\n")
-    print("| scenario | without (req/s) | with (req/s) | with / without |")
-    print("|---|---:|---:|---:|")
+    print(
+        "| scenario | without (req/s) | with (req/s) | with / without "
+        "| CPU µs/request without | with | with / without |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for scenario in ("cache hit", "cache miss"):
-        off = statistics.median(results[(scenario, False)])
-        on = statistics.median(results[(scenario, True)])
-        print(f"| {scenario} | {off:,.0f} | {on:,.0f} | {on / off:.3f} |")
+        off = statistics.median(rps for rps, _ in results[(scenario, False)])
+        on = statistics.median(rps for rps, _ in results[(scenario, True)])
+        cpu_off = statistics.median(cpu for _, cpu in results[(scenario, False)])
+        cpu_on = statistics.median(cpu for _, cpu in results[(scenario, True)])
+        print(
+            f"| {scenario} | {off:,.0f} | {on:,.0f} | {on / off:.3f} "
+            f"| {cpu_off:,.0f} | {cpu_on:,.0f} | {cpu_on / cpu_off:.3f} |"
+        )
 
 
 async def fill(url: str, impressions: int, users: int, items: int, seed: int = 5) -> None:

@@ -12,12 +12,14 @@ from contextiq.events.types import (
     ImpressionRecorded,
     ImpressionSeen,
     InteractionRecorded,
+    UserDeleted,
+    decode_event,
     served_list,
 )
 from contextiq.experiments.attribution import ImpressionState, attribute, engage
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
-from contextiq.store.tables import ExperimentArmStats, ImpressionRow, OnlineDaily
+from contextiq.store.tables import ExperimentArmStats, ImpressionRow, OnlineDaily, OutboxRow
 
 T0 = datetime(2026, 11, 30, 12, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -192,3 +194,18 @@ async def test_a_batch_applies_as_its_impressions_one_by_one_and_once(tmp_path: 
     assert arms == [("x", 1, 3, 1, 9, 1, 3), ("y", 1, 1, 1, 1, 1, 1)]
     for s in stores:
         await s.close()
+
+
+async def test_erasing_a_user_takes_their_impressions_out_of_outbox_batches(store: Store) -> None:
+    ab = served_list([("a", 0.9), ("b", 0.8)], "v1", None, None, None)
+    mixed = ImpressionBatch.of([("r1", "gone", ab, 1), ("r2", "stays", ab, 2)])
+    alone = ImpressionBatch.of([("r3", "gone", ab, 3)])
+    await store.record_interactions([], [mixed, alone])
+    removed = await store.delete_user(UserDeleted("erase-1", "gone", T0))
+    assert removed["events"] == 2
+    async with store.sessions() as session:
+        payloads = [r.payload for r in await session.scalars(select(OutboxRow))]
+    kept = [decode_event(p) for p in payloads if p["type"] == ImpressionBatch.type]
+    assert kept == [ImpressionBatch.of([("r2", "stays", ab, 2)], mixed.event_id)]
+    assert all("gone" not in str(p) for p in payloads if p["type"] != UserDeleted.type)
+    await store.close()

@@ -300,12 +300,24 @@ class ImpressionBatch:
         rows = tuple(
             (rid, user, lists.setdefault(listed, len(lists)), at) for rid, user, listed, at in shown
         )
-        return cls(event_id or os.urandom(16).hex(), tuple(lists), rows)
+        return cls(event_id or f"{cls.type}-{os.urandom(16).hex()}", tuple(lists), rows)
 
     @property
     def key(self) -> str:
-        """A batch spans users; a keyed bus splits it by partition (`split`)."""
-        return self.shown[0][1] if self.shown else ""
+        """Its own id, naming no user: a batch spans users, and a keyed bus splits it by
+        partition (`split`); erasing a user edits the batches that name them instead."""
+        return self.event_id
+
+    def without_user(self, user_id: str) -> "ImpressionBatch":
+        """The batch less one user's impressions (same id); empty if only theirs."""
+        return ImpressionBatch.of(
+            (
+                (rid, user, self.lists[index], at)
+                for rid, user, index, at in self.shown
+                if user != user_id
+            ),
+            self.event_id,
+        )
 
     def split(self, partition_of: Callable[[str], int]) -> dict[int, "ImpressionBatch"]:
         """One batch per partition of its users' keys, so an impression stays ahead of that

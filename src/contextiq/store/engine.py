@@ -3,7 +3,6 @@
 from pathlib import Path
 from typing import Any, Protocol
 
-import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -20,15 +19,6 @@ def normalize_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
-def _json_dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
-#: JSON columns (outbox payloads, impressions) through orjson: several times faster than
-#: the standard library's encoder, which dominated writing impressions in bulk.
-_JSON: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
-
-
 class EngineFactory(Protocol):
     def __call__(self, url: str, *, statement_timeout_ms: int) -> AsyncEngine: ...
 
@@ -38,7 +28,7 @@ def _sqlite(url: str, *, statement_timeout_ms: int) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30}, **_JSON)
+    engine = create_async_engine(url, connect_args={"timeout": 30})
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 
@@ -47,7 +37,6 @@ def _postgresql(url: str, *, statement_timeout_ms: int) -> AsyncEngine:
     """`postgresql://user@host:port/db`: many writers, replicas, `SKIP LOCKED` outbox claims."""
     return create_async_engine(
         url,
-        **_JSON,
         # Sized for a replica's concurrent requests: overflow connections are opened and
         # closed per checkout, which costs more than the query. No pre-ping round trip:
         # a connection that died is invalidated and the store retries (store/transient.py).

@@ -6,7 +6,21 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, case, delete, func, or_, select, text, update
+import orjson
+from sqlalchemy import (
+    Select,
+    Table,
+    Text,
+    and_,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.schema import CreateIndex, DropIndex
@@ -894,7 +908,7 @@ class Store:
             # Rows a relay holds right now are being delivered to this very handler (or will
             # be deleted by the relay once sent); waiting on them could deadlock.
             outbox = outbox.with_for_update(skip_locked=True)
-        removed: dict[str, int] = {}
+        removed: dict[str, int] = {"events": await self._erase_from_batches(session, user_id)}
         for name, stmt in (
             ("interactions", delete(InteractionRow).where(InteractionRow.user_id == user_id)),
             ("stats", delete(UserStats).where(UserStats.user_id == user_id)),
@@ -909,7 +923,31 @@ class Store:
             ("experiment_users", delete(ExperimentUser).where(ExperimentUser.user_id == user_id)),
         ):
             result = await session.execute(stmt)
-            removed[name] = int(result.rowcount)  # type: ignore[attr-defined]
+            removed[name] = removed.get(name, 0) + int(result.rowcount)  # type: ignore[attr-defined]
+        return removed
+
+    async def _erase_from_batches(self, session: AsyncSession, user_id: str) -> int:
+        """Take the user's impressions out of the impression batches still in the outbox
+        (sent or not); a batch left empty goes. Returns the impressions removed."""
+        quoted = orjson.dumps(user_id).decode()
+        query = select(OutboxRow.id, OutboxRow.payload).where(
+            OutboxRow.event_id.startswith(f"{ImpressionBatch.type}-"),
+            sql_cast(OutboxRow.payload, Text).contains(quoted, autoescape=True),
+        )
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        outbox = cast(Table, OutboxRow.__table__)
+        removed = 0
+        for row in (await session.execute(query)).all():
+            batch = ImpressionBatch.from_wire(row.payload)
+            kept = batch.without_user(user_id)
+            removed += len(batch.shown) - len(kept.shown)
+            if not kept.shown:
+                await session.execute(delete(outbox).where(outbox.c.id == row.id))
+            elif len(kept.shown) < len(batch.shown):
+                await session.execute(
+                    update(outbox).where(outbox.c.id == row.id).values(payload=kept.to_wire())
+                )
         return removed
 
     async def user_export(self, user_id: str) -> dict[str, Any]:
