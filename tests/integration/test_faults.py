@@ -73,7 +73,8 @@ async def count_rows(url: str, table: str, where: str = "") -> int:
 
 
 async def applied(url: str) -> int:
-    return await count_rows(url, "processed_events")
+    """Interaction events applied (impression batches are deduplicated there too)."""
+    return await count_rows(url, "processed_events", "WHERE event_id NOT LIKE 'impressions-%'")
 
 
 async def pending(url: str) -> int:
