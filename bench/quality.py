@@ -221,6 +221,7 @@ def ranking_rows(
     seed: int = SEED,
     margins: Sequence[float] = (1.0,),
     untimed: bool = False,
+    ours_too: bool = True,
 ) -> list[dict[str, Any]]:
     universe = sorted({e.item_id for e in itertools.chain(train, test)})
     features = [i for i in dataset.items if i.item_id in set(universe)]
@@ -231,7 +232,7 @@ def ranking_rows(
     variants = [("", train)]
     if untimed and timed:
         variants.append((" no timestamps", [replace(e, timestamp=None) for e in train]))
-    for suffix, events in variants:
+    for suffix, events in variants if ours_too else []:
         for margin in margins:
             label = "Context IQ (default" + suffix + (f", margin {margin}" if margin != 1 else "")
             started = time.perf_counter()
@@ -246,6 +247,7 @@ def ranking_rows(
                     "params": chosen_settings(model),
                 }
             )
+            show(rows[-1])
     for name in peers:
         if name == "SASRec":
             if not timed:
@@ -255,6 +257,7 @@ def ranking_rows(
             fit_seconds = time.perf_counter() - started
             metrics = evaluate_ranking(sequential, train, test, candidates=universe)
             rows.append({"model": name, "fit_s": fit_seconds, **metrics, "params": params})
+            show(rows[-1])
             continue
         scorer, grid = PEERS[name]
         if scorer is ease and x.shape[1] > LARGE_CATALOGUE:
@@ -265,7 +268,14 @@ def ranking_rows(
         fit_seconds = time.perf_counter() - started
         metrics = evaluate_ranking(peer, train, test, candidates=universe)
         rows.append({"model": name, "fit_s": fit_seconds, **metrics, "params": params})
+        show(rows[-1])
     return rows
+
+
+def show(row: dict[str, Any]) -> None:
+    """One result row as JSON on stdout, as soon as it is measured (the runs are long)."""
+    shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+    print(json.dumps(shown), flush=True)
 
 
 def rating_rows(dataset: Dataset) -> list[dict[str, Any]]:
@@ -396,12 +406,14 @@ def main() -> None:
     parser.add_argument("--peers", default=",".join([*PEERS, "SASRec"]))
     parser.add_argument("--seeds", default=str(SEED), help="splits and models, comma-separated")
     parser.add_argument("--margins", default="1.0", help="Context IQ's selection margins")
+    parser.add_argument("--peers-only", action="store_true", help="skip Context IQ's own rows")
     parser.add_argument("--root", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(2)
     peers = [p for p in args.peers.split(",") if p]
     margins = [float(m) for m in args.margins.split(",")]
+    ours = not args.peers_only
     seeds = [int(s) for s in args.seeds.split(",")]
     results: dict[str, Any] = {}
     for name in args.datasets.split(","):
@@ -412,24 +424,24 @@ def main() -> None:
                 continue
             if protocol not in RANKING and seed != seeds[0]:
                 continue  # the other protocols run at the fixed SEED
+            key = f"{name}/{protocol}" + (f"/seed {seed}" if protocol in RANKING else "")
+            print(f"\n### {key}", flush=True)
             if protocol == "stratified":
                 split = stratified_split(implicit_view(dataset), 0.25, seed)
-                rows = ranking_rows(dataset, *split, peers, seed, margins)
+                rows = ranking_rows(dataset, *split, peers, seed, margins, False, ours)
             elif protocol == "leave-last-out":
                 split = leave_last_out(implicit_view(dataset), seed)
-                rows = ranking_rows(dataset, *split, peers, seed, margins, untimed=True)
+                rows = ranking_rows(dataset, *split, peers, seed, margins, True, ours)
             elif protocol == "rating":
                 rows = rating_rows(dataset)
             elif protocol == "speed":
                 rows = speed_rows(dataset)
             else:
                 rows = cold_item_rows(dataset)
-            key = f"{name}/{protocol}" + (f"/seed {seed}" if protocol in RANKING else "")
             results[key] = rows
-            print(f"\n### {key}", flush=True)
-            for row in rows:
-                shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
-                print(json.dumps(shown), flush=True)
+            if protocol not in RANKING:  # ranking rows were shown as they came
+                for row in rows:
+                    show(row)
     if args.output:
         args.output.write_text(json.dumps(results, indent=2))
 
