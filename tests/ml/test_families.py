@@ -95,6 +95,20 @@ def test_a_judged_sampled_softmax_starts_no_epoch_past_its_time_budget() -> None
     assert (len(judged), model.trained_epochs) == (1, 1)
 
 
+def test_the_sequence_part_on_a_sampled_catalogue_stops_at_its_time_budget() -> None:
+    config = replace(
+        small_sequence(0),
+        full_softmax_items=0,  # the sampled path, as on a large catalogue
+        negatives=8,
+        sampled_max_seconds=0.0,
+        refit=False,
+    )
+    model = SequenceRecommender(config).fit(synthetic.interactions(), synthetic.catalogue())
+    assert model.trained_epochs == 1  # stopped in its first epoch, judged there
+    history = {"item-0": 1.0, "item-1": 1.0}
+    assert len(model.recommend(history, 5, exclude=history)) == 5
+
+
 def test_ease_on_large_data_chooses_l2_on_its_most_popular_items(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -12,6 +12,7 @@ their content features alone.
 
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -67,6 +68,10 @@ class SequenceConfig:
     negatives: int = 4096
     #: Training windows (of `max_len` next-item steps) per epoch at most (a seeded sample).
     max_windows: int = 50_000
+    #: On a sampled (large) catalogue, training stops after this many seconds, judged then
+    #: if it has a judge: an epoch there costs about a minute, and `contextiq train` at
+    #: 100,000 items has ten minutes for every part (docs/evaluation.md, "At catalogue scale").
+    sampled_max_seconds: float = 120.0
 
 
 def windows(sequences: Sequence[IntArray], max_len: int) -> tuple[IntArray, IntArray]:
@@ -241,10 +246,15 @@ class SequenceRecommender(FoldInRecommender):
             optimiser = Adam(net.parameters(), lr=cfg.learning_rate)
             stopping = EarlyStopping(cfg.patience, max_epochs)
             sampled = n_items > cfg.full_softmax_items
+            started = time.perf_counter()
             for epoch in range(1, max_epochs + 1):
                 net.train()
                 order = torch.randperm(len(inputs), generator=generator).numpy()[: cfg.max_windows]
+                out_of_time = False
                 for first in range(0, len(order), cfg.batch_size):
+                    if sampled and time.perf_counter() - started > cfg.sampled_max_seconds:
+                        out_of_time = True
+                        break
                     batch = order[first : first + cfg.batch_size]
                     x, y = torch.from_numpy(inputs[batch]), torch.from_numpy(targets[batch])
                     table = net.items()
@@ -258,6 +268,17 @@ class SequenceRecommender(FoldInRecommender):
                     optimiser.zero_grad()
                     loss.backward()  # type: ignore[no-untyped-call]
                     optimiser.step()
+                if out_of_time:
+                    log.info(
+                        "sequence: stopping after %.0fs, in epoch %d",
+                        cfg.sampled_max_seconds,
+                        epoch,
+                    )
+                    if judge is None:
+                        stopping.best_step = epoch  # no judge: the epochs trained are the result
+                    else:
+                        stopping.update(judge(net), epoch, net)
+                    break
                 if judge is None or epoch % cfg.eval_every:
                     continue
                 score = judge(net)
