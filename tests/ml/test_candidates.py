@@ -1,10 +1,8 @@
 """Serving a large catalogue: the saved ANN index, candidate blending, masks, saved neighbours."""
 
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 
 import contextiq.ml.embedding as embedding_module
@@ -118,18 +116,11 @@ def test_items_added_after_saving_fall_back_to_scoring(tmp_path: Path) -> None:
 
 
 def test_a_table_of_neighbours_pads_items_with_fewer() -> None:
-    inf = -np.inf
-    scores = {"a": [0.0, 0.9, inf], "b": [0.9, 0.0, 0.1], "c": [inf, inf, 0.0]}
-
-    def score_rows(histories: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float32]:
-        return np.array([scores[next(iter(h))] for h in histories], np.float32)
-
-    table = ItemNeighbours.compute(score_rows, ["a", "b", "c"], depth=3, batch=2)
-    assert table.depth == 2  # an item has at most n - 1 others
-    assert table.of(0, 2)[0].tolist() == [1]
+    found = {"a": [("b", 0.9)], "b": [("a", 0.9), ("c", 0.1)], "c": []}
+    table = ItemNeighbours.compute(lambda item, k: found[item][:k], ["a", "b", "c"], depth=3)
+    assert table.of(0, 3)[0].tolist() == [1]
     assert table.of(1, 1)[0].tolist() == [0]
-    assert table.of(1, 2)[0].tolist() == [0, 2]
-    assert table.of(2, 2)[0].tolist() == []
+    assert table.of(2, 3)[0].tolist() == []
 
 
 def test_transition_scores_are_the_same_summed_sparsely_or_densely() -> None:

@@ -43,7 +43,7 @@ from contextiq.ml.blend_parts import (
 from contextiq.ml.candidates import standardised
 from contextiq.ml.data import IdMap, Recency, history_matrix, history_vector, order_matrix
 from contextiq.ml.ease import EaseConfig
-from contextiq.ml.embedding import EmbeddingConfig
+from contextiq.ml.embedding import SAVED_INDEX_MIN_ITEMS, EmbeddingConfig
 from contextiq.ml.neighbours import ItemNeighbours
 from contextiq.ml.protocols import leave_last_out, stratified_split
 from contextiq.ml.scale import LARGE_EVENTS
@@ -322,7 +322,10 @@ class BlendRecommender(ScoringRecommender):
         """Save the parts, and every item's neighbours (computed here when not yet known)."""
         path.mkdir(parents=True, exist_ok=True)
         if self._neighbours is None or len(self._neighbours) != len(self._items):
-            self._neighbours = ItemNeighbours.compute(self.score_histories, self._items.ids)
+            if not self._candidates and len(self._items) >= SAVED_INDEX_MIN_ITEMS:
+                self.enable_ann(SAVED_INDEX_MIN_ITEMS)  # a scoring of every item per item is n^2
+            self._neighbours = None
+            self._neighbours = ItemNeighbours.compute(self.similar_items, self._items.ids)
         for name, part in self.parts.items():
             part.save(path / name)
         self._neighbours.save(path / NEIGHBOURS)

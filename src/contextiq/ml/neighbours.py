@@ -8,7 +8,7 @@ item has fewer) and their similarities, memory-mapped on load like the item tabl
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -24,11 +24,8 @@ log = logging.getLogger(__name__)
 DEPTH = 50
 #: Seconds between progress lines while neighbours are computed.
 PROGRESS_SECONDS = 10.0
-#: Items whose neighbours are scored in one matrix product (a batch x items float32 block).
-BATCH = 256
 
-#: Scores of many histories at once, one row each (a model's `score_histories`).
-ScoreRows = Callable[[Sequence[Mapping[str, float]]], npt.NDArray[np.float32]]
+Similar = Callable[[str, int], list[tuple[str, float]]]
 
 
 @dataclass(frozen=True)
@@ -44,41 +41,27 @@ class ItemNeighbours:
         return int(self.indices.shape[1])
 
     @classmethod
-    def compute(
-        cls, score_rows: ScoreRows, ids: Sequence[str], depth: int = DEPTH, batch: int = BATCH
-    ) -> Self:
-        """Each item's best-scoring others for a history of that item alone, `batch` at once.
-
-        One matrix product per batch instead of a scoring per item: at 100,000 items the
-        per-item path cost minutes of a model's save. Logs its progress.
-        """
-        n = len(ids)
-        depth = max(0, min(depth, n - 1))
-        indices = np.full((n, depth), -1, np.int32)
-        similarities = np.zeros((n, depth), np.float32)
+    def compute(cls, similar: Similar, ids: Sequence[str], depth: int = DEPTH) -> Self:
+        """`similar(item, depth)` of every item, as index tables (logs its progress)."""
+        position = {item: j for j, item in enumerate(ids)}
+        indices = np.full((len(ids), depth), -1, np.int32)
+        similarities = np.zeros((len(ids), depth), np.float32)
         started = last = time.perf_counter()
-        for start in range(0, n if depth else 0, batch):
-            stop = min(n, start + batch)
-            scores = np.array(score_rows([{ids[j]: 1.0} for j in range(start, stop)]), np.float32)
-            scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-            best = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
-            values = np.take_along_axis(scores, best, axis=1)
-            order = np.lexsort((best, -values), axis=1)  # best first, ties by index
-            best, values = np.take_along_axis(best, order, 1), np.take_along_axis(values, order, 1)
-            finite = np.isfinite(values)
-            indices[start:stop] = np.where(finite, best, -1)
-            similarities[start:stop] = np.where(finite, values, 0.0)
+        for row, item in enumerate(ids):
+            found = similar(item, depth)
+            indices[row, : len(found)] = [position[i] for i, _ in found]
+            similarities[row, : len(found)] = [s for _, s in found]
             if time.perf_counter() - last >= PROGRESS_SECONDS:
                 last = time.perf_counter()
-                rate = stop / (last - started)
+                rate = (row + 1) / (last - started)
                 log.info(
                     "item neighbours: %d/%d items, %.0f items/s, ETA %.0fs",
-                    stop,
-                    n,
+                    row + 1,
+                    len(ids),
                     rate,
-                    (n - stop) / rate,
+                    (len(ids) - row - 1) / rate,
                 )
-        log.info("item neighbours: %d items in %.0fs", n, time.perf_counter() - started)
+        log.info("item neighbours: %d items in %.0fs", len(ids), time.perf_counter() - started)
         return cls(indices, similarities)
 
     def of(self, index: int, k: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
