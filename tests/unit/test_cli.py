@@ -68,7 +68,10 @@ def test_train_too_large_or_of_an_unknown_family_stops_with_one_line(
     get_settings.cache_clear()
     result = runner.invoke(app, ["train"])
     assert result.exit_code == 2
-    assert "unknown model family 'mystery'; known: blend, ease, embedding" in result.output
+    assert (
+        "unknown model family 'mystery'; known: blend, blend-sequence, ease, embedding, sequence"
+        in result.output
+    )
 
 
 def test_seed_needs_demo_and_import_needs_a_source() -> None:
