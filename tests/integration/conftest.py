@@ -20,6 +20,7 @@ import redis
 from sqlalchemy import text
 
 from contextiq.domain import Content
+from contextiq.store.engine import create_engine
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
 from tests.services import POSTGRES_HOST, POSTGRES_PORT, REDIS_HOST, REDIS_PORT, require
@@ -279,3 +280,17 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float, what: 
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"timed out after {within}s waiting for {what}")
+
+
+async def count_rows(url: str, table: str, where: str = "") -> int:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(text(f"SELECT count(*) FROM {table} {where}"))).scalar())
+    finally:
+        await engine.dispose()
+
+
+async def applied_interactions(url: str) -> int:
+    """Interaction events applied (impression batches are deduplicated there too)."""
+    return await count_rows(url, "processed_events", "WHERE event_id NOT LIKE 'impressions-%'")

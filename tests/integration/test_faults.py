@@ -13,8 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from contextiq.cli.bootstrap import seed_demo
 from contextiq.config import Settings
@@ -32,7 +30,9 @@ from tests.integration.conftest import (
     Broker,
     RedisServer,
     Worker,
+    applied_interactions,
     contextiq_env,
+    count_rows,
     eventually,
 )
 
@@ -61,20 +61,6 @@ def expected_counts(events: list[Event]) -> dict[str, Counter[str]]:
     for e in unique:
         counts.setdefault(e["user_id"], Counter())[e["interaction_type"]] += 1
     return counts
-
-
-async def count_rows(url: str, table: str, where: str = "") -> int:
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return int((await conn.execute(text(f"SELECT count(*) FROM {table} {where}"))).scalar())
-    finally:
-        await engine.dispose()
-
-
-async def applied(url: str) -> int:
-    """Interaction events applied (impression batches are deduplicated there too)."""
-    return await count_rows(url, "processed_events", "WHERE event_id NOT LIKE 'impressions-%'")
 
 
 async def pending(url: str) -> int:
@@ -128,17 +114,17 @@ async def test_worker_killed_mid_stream_applies_each_event_once(
             stream = asyncio.create_task(post_batches(client, batches))
 
             async def some_applied() -> bool:
-                return await applied(pg_url) >= 2_000
+                return await applied_interactions(pg_url) >= 2_000
 
             await eventually(some_applied, 90, "the worker to apply 2,000 events")
             worker.kill()
             assert not stream.done(), "the worker must die while interactions still arrive"
-            assert await applied(pg_url) < 10_000
+            assert await applied_interactions(pg_url) < 10_000
             worker.start()
             await stream
 
             async def all_applied() -> bool:
-                return await applied(pg_url) == 10_000 and await pending(pg_url) == 0
+                return await applied_interactions(pg_url) == 10_000 and await pending(pg_url) == 0
 
             await eventually(all_applied, 90, "every event to be applied after the restart")
             await assert_profiles(client, events)
@@ -159,7 +145,7 @@ async def test_broker_outage_keeps_interactions_in_the_outbox(
             await post_singles(client, events[:300], connections=8)
 
             async def first_applied() -> bool:
-                return await applied(pg_url) == 300
+                return await applied_interactions(pg_url) == 300
 
             # tansu keeps its log in memory, so a restart forgets acknowledged messages;
             # a real Kafka keeps them. Let the worker catch up first, then take the broker away.
@@ -178,7 +164,7 @@ async def test_broker_outage_keeps_interactions_in_the_outbox(
             await worker.consuming()
 
             async def drained() -> bool:
-                return await pending(pg_url) == 0 and await applied(pg_url) == 1_000
+                return await pending(pg_url) == 0 and await applied_interactions(pg_url) == 1_000
 
             await eventually(drained, 90, "the outbox to drain after the broker returns")
             await assert_profiles(client, events)
@@ -293,7 +279,7 @@ async def test_interaction_on_one_replica_changes_what_another_serves(
             )
 
             async def all_applied() -> bool:
-                return await applied(pg_url) == 2_001
+                return await applied_interactions(pg_url) == 2_001
 
             await eventually(all_applied, 90, "both workers to apply every event")
             await assert_profiles(b, events)

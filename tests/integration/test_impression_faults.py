@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import Api, Broker, Worker, contextiq_env, eventually
-from tests.integration.test_faults import count_rows, pending
+from tests.integration.conftest import Api, Broker, Worker, contextiq_env, count_rows, eventually
+from tests.integration.test_faults import pending
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

@@ -14,6 +14,7 @@ from tests.integration.conftest import (  # noqa: F401 (fixtures)
     Api,
     Broker,
     Worker,
+    applied_interactions,
     broker,
     contextiq_env,
     eventually,
@@ -48,7 +49,6 @@ async def test_a_merge_reaches_the_worker_through_kafka(
         tmp_path, database_url=pg_url, cache_url=redis_url, events_url=broker.url(partitions=4)
     )
     api, worker = Api(tmp_path, "api", env), Worker(tmp_path, "worker", env)
-    processed = "SELECT count(*) FROM processed_events WHERE event_id NOT LIKE 'impressions-%'"
     await api.started()
     await worker.consuming()
     try:
@@ -63,7 +63,7 @@ async def test_a_merge_reaches_the_worker_through_kafka(
             assert response.json()["accepted"] == 10
 
             async def applied(n: int) -> bool:
-                return await scalar(pg_url, processed) == n
+                return await applied_interactions(pg_url) == n
 
             await eventually(lambda: applied(10), 60, "the worker to apply the visit")
             assert await counters(pg_url, session_subject(SESSION)) == 10

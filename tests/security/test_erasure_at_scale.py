@@ -6,13 +6,14 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData
 
 from contextiq.store.engine import create_engine
 from tests.integration.conftest import (  # noqa: F401 (fixtures)
     Api,
     Broker,
     Worker,
+    applied_interactions,
     broker,
     contextiq_env,
     eventually,
@@ -56,21 +57,6 @@ async def test_a_deletion_reaches_the_worker_through_kafka(
     )
     api, worker = Api(tmp_path, "api", env), Worker(tmp_path, "worker", env)
 
-    async def processed() -> int:
-        engine = create_engine(pg_url)
-        try:
-            async with engine.connect() as conn:
-                # Impression batches are deduplicated there too; they are not counted here.
-                count = await conn.scalar(
-                    text(
-                        "SELECT count(*) FROM processed_events "
-                        "WHERE event_id NOT LIKE 'impressions-%'"
-                    )
-                )
-                return int(count or 0)
-        finally:
-            await engine.dispose()
-
     await api.started()
     await worker.consuming()
     try:
@@ -93,7 +79,7 @@ async def test_a_deletion_reaches_the_worker_through_kafka(
             async def applied() -> bool:
                 # Profiles read the interactions table (read-your-own-write), so they cannot
                 # tell whether the worker consumed the events yet: its own table can.
-                return await processed() == 40
+                return await applied_interactions(pg_url) == 40
 
             await eventually(applied, 60, "the worker to apply the interactions")
             await client.get("/api/v1/recommendations", params={"user_id": USER})
@@ -117,7 +103,7 @@ async def test_a_deletion_reaches_the_worker_through_kafka(
 
         async def erasure_applied() -> bool:
             # The keeper's 20 events and the erasure itself.
-            return await processed() == 21
+            return await applied_interactions(pg_url) == 21
 
         await eventually(erasure_applied, 30, "the worker to apply the deletion")
     finally:
