@@ -1,5 +1,5 @@
-import { type FormEvent, useState } from "react";
-import { USER_ID_PATTERN, USER_ID_RULE } from "../identifiers";
+import type { FormEvent } from "react";
+import { useUserIdDraft } from "../hooks/useUserIdDraft";
 import { TextField } from "./TextField";
 
 interface Props {
@@ -10,18 +10,12 @@ interface Props {
 
 /** Whose list: a user ID (only one the API would accept), or an anonymous visitor. */
 export function UserPicker({ onSubmit, onAnonymous }: Props) {
-  const [draft, setDraft] = useState("");
-  const [inputError, setInputError] = useState<string | null>(null);
+  const { draft, setDraft, inputError, checked } = useUserIdDraft();
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    const value = draft.trim();
-    if (!USER_ID_PATTERN.test(value)) {
-      setInputError(USER_ID_RULE);
-      return;
-    }
-    setInputError(null);
-    onSubmit(value);
+    const value = checked();
+    if (value !== null) onSubmit(value);
   }
 
   return (

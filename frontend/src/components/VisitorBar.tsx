@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from "react";
-import { USER_ID_PATTERN, USER_ID_RULE } from "../identifiers";
+import { useUserIdDraft } from "../hooks/useUserIdDraft";
 import { TextField } from "./TextField";
 
 interface Props {
@@ -9,18 +9,13 @@ interface Props {
 
 /** Anonymous mode: the visit's session, and "log in", which merges the visit into a user. */
 export function VisitorBar({ sessionId, onLogIn }: Props) {
-  const [draft, setDraft] = useState("");
-  const [inputError, setInputError] = useState<string | null>(null);
+  const { draft, setDraft, inputError, checked } = useUserIdDraft();
   const [busy, setBusy] = useState(false);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    const value = draft.trim();
-    if (!USER_ID_PATTERN.test(value)) {
-      setInputError(USER_ID_RULE);
-      return;
-    }
-    setInputError(null);
+    const value = checked();
+    if (value === null) return;
     setBusy(true);
     try {
       await onLogIn(value);
