@@ -1,5 +1,7 @@
 """Promotion rules in their table: what /api/v1/rules writes and every replica reads."""
 
+from dataclasses import asdict
+
 from sqlalchemy import delete, select
 
 from contextiq.rules.definitions import Rule
@@ -39,18 +41,7 @@ class RuleStore:
         async with self.store.sessions.begin() as session:
             if await session.get(RuleRow, rule.name) is not None:
                 raise RuleConflict(rule.name)
-            row = RuleRow(
-                name=rule.name,
-                kind=rule.kind,
-                filter=rule.filter,
-                factor=rule.factor,
-                share=rule.share,
-                content_id=rule.content_id,
-                position=rule.position,
-                starts_at=rule.starts_at,
-                ends_at=rule.ends_at,
-                created_at=utcnow(),
-            )
+            row = RuleRow(**(asdict(rule) | {"created_at": utcnow()}))
             session.add(row)
         return _rule(row)
 

@@ -24,18 +24,7 @@ REQUIRED = {
 
 
 def _out(rule: Rule) -> RuleOut:
-    return RuleOut(
-        name=rule.name,
-        kind=rule.kind,
-        filter=rule.filter,
-        factor=rule.factor,
-        share=rule.share,
-        content_id=rule.content_id,
-        position=rule.position,
-        starts_at=rule.starts_at,
-        ends_at=rule.ends_at,
-        created_at=rule.created_at,
-    )
+    return RuleOut.model_validate(rule, from_attributes=True)
 
 
 def _utc(at: datetime | None) -> datetime | None:
@@ -51,17 +40,12 @@ def _rule(body: RuleIn) -> Rule:
     starts, ends = _utc(body.starts_at), _utc(body.ends_at)
     if starts is not None and ends is not None and ends <= starts:
         raise ApiError(400, "bad_request", "ends_at must come after starts_at")
-    return Rule(
-        name=body.name,
-        kind=body.kind,
-        filter=checked(body.filter),
-        factor=body.factor,
-        share=body.share,
-        content_id=body.content_id,
-        position=body.position,
-        starts_at=starts,
-        ends_at=ends,
-    )
+    fields = body.model_dump() | {
+        "filter": checked(body.filter),
+        "starts_at": starts,
+        "ends_at": ends,
+    }
+    return Rule(**fields)
 
 
 @router.post(
