@@ -33,7 +33,7 @@ from contextiq.ml.transitions import ItemTransitions
 
 DIM = 200
 EASE_ITEMS = 6000
-PER_ROW = 20
+PER_ROW = 200
 
 
 def catalogue(database: Path) -> tuple[list[ItemFeatures], np.ndarray]:

@@ -96,6 +96,7 @@ class Services:
             if self.vectors is not None:
                 self.spawn(self.vectors.backfill(), "item-vectors")
         if watch_models:
+            await self._build_columns()
             self.spawn(self.models.watch(), "model-watch")
             self.spawn(self.catalog_service.watch(), "catalogue-watch")
             self.spawn(self.arms.watch(), "experiments-watch")
@@ -103,6 +104,16 @@ class Services:
             interval = self.settings.metrics_sample_seconds
             sampler = MetricsSampler(self.store, self.models, self.rescorer, interval)
             self.spawn(sampler.run(), "metrics-sampler")
+
+    async def _build_columns(self) -> None:
+        """The serving model's catalogue columns, before the first request would wait for them.
+
+        Built from every item (seconds at 100,000 items); later writes only patch them.
+        """
+        model = self.models.model
+        if model is not None:
+            generation = await self.rec_cache.catalog_generation()
+            await self.recommendations.columns.columns(model, generation)
 
     async def stop(self) -> None:
         for task in self.tasks:

@@ -56,3 +56,11 @@ def test_save_and_load_give_the_same_scores(tmp_path: Path) -> None:
     loaded = ItemTransitions.load(tmp_path / "transitions", items)
     assert loaded.config == model.config
     assert scores(loaded, items, {"b": 1.0}) == scores(model, items, {"b": 1.0})
+
+
+def test_each_row_keeps_only_its_strongest_entries() -> None:
+    items, full = fitted(TransitionConfig(window=2, step_decay=0.5, backward=0.0))
+    _, cut = fitted(TransitionConfig(window=2, step_decay=0.5, backward=0.0, max_per_row=1))
+    # From a: c (1.5 / 2.5) beats b (1 / 2.5); the kept entry keeps its weight.
+    assert scores(cut, items, {"a": 1.0}) == pytest.approx([0.0, 0.0, 1.5 / 2.5, 0.0])
+    assert scores(cut, items, {"b": 1.0}) == scores(full, items, {"b": 1.0})

@@ -230,3 +230,23 @@ def test_semantics_of_null_kinds_and_lists() -> None:
         assert matches(parse(text), item), text
     for text in fails:
         assert not matches(parse(text), item), text
+
+
+def test_availability_follows_the_clock_and_writes_through_its_cached_mask() -> None:
+    t0 = datetime(2026, 6, 1, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    items = [
+        Content("always", "a", "x"),
+        Content("later", "b", "x", available_from=t0 + hour),
+        Content("ending", "c", "x", available_until=t0 + 2 * hour),
+        Content("hidden", "d", "x", hidden=True),
+    ]
+    columns = CatalogColumns([c.content_id for c in items] + ["unknown"])
+    columns.update(items)
+    for at in (t0, t0 + hour / 2, t0 + hour, t0 + 2 * hour, t0 + hour):
+        expected = [c.available(at) for c in items] + [False]
+        mask = columns.available(at)
+        assert mask.tolist() == expected, at
+        assert not mask.flags.writeable  # shared by every request until a bound or a write
+    columns.update([replace(items[3], hidden=False)])
+    assert columns.available(t0 + hour).tolist() == [True, True, True, True, False]

@@ -60,6 +60,29 @@ async def test_content_upsert_list_and_delete(store: Store) -> None:
     assert await store.existing_content_ids(["c1", "c2", "zz"]) == {"c2"}
 
 
+async def test_items_read_by_id_match_the_stored_rows(store: Store) -> None:
+    """`get_contents` (the request path's raw read) gives what the ORM read gives."""
+    windowed = Content(
+        "w",
+        "Windowed",
+        "art",
+        description="d",
+        tags=("x",),
+        created_at=NOW,
+        metadata={"price": 3.5, "nested": {"a": [1, "b"]}},
+        available_from=NOW + timedelta(microseconds=7),
+        available_until=NOW + timedelta(days=2),
+        hidden=True,
+    )
+    await store.upsert_content([windowed, Content("plain", "Plain", "music", created_at=NOW)])
+    found = await store.get_contents(["w", "missing", "plain", "w"])
+    assert set(found) == {"w", "plain"}
+    for content_id, content in found.items():
+        assert content == await store.get_content(content_id)
+    assert found["w"] == windowed
+    assert await store.get_contents([]) == {}
+
+
 async def test_interactions_are_idempotent_and_outboxed(store: Store) -> None:
     await store.upsert_content([_content(1), _content(2)])
     first = await store.record_interactions(

@@ -311,7 +311,8 @@ class BlendRecommender(ScoringRecommender):
             if len(found) < k:  # a selective filter: score the allowed items exactly
                 return super().similar_items(item_id, k, allowed)
         ids = self._items.ids
-        return [(ids[j], float(s)) for j, s in zip(found, similarities, strict=True)]
+        # Plain lists first: indexing numpy arrays item by item costs more than the lookup.
+        return [(ids[j], s) for j, s in zip(found.tolist(), similarities.tolist(), strict=True)]
 
     def add_items(self, items: Sequence[ItemFeatures]) -> None:
         """Parts with maps of their own grow them; the others see new items through the blend's."""

@@ -4,9 +4,10 @@ Catalogues are often consumed in sequences (a series, a session, a page of a cat
 items touched within a few steps of each other are related in a way that plain
 co-occurrence over whole histories blurs. `T[i, j]` counts, over every training history
 (oldest first), how often `j` came within `window` steps after `i` (nearer steps count
-more; `j` before `i` counts `backward` as much), normalised per row. A user's scores are
-their history's strengths times T. Order only means something when events carry
-timestamps; the blend uses transitions only then.
+more; `j` before `i` counts `backward` as much), normalised per row, then cut to its
+`max_per_row` strongest entries. A user's scores are their history's strengths times T.
+Order only means something when events carry timestamps; the blend uses transitions only
+then.
 """
 
 import json
@@ -24,6 +25,8 @@ from contextiq.ml.rows import load_array, save_arrays
 
 #: Steps gathered before they are summed into the sparse counts.
 PAIRS_PER_CHUNK = 2_000_000
+#: Entries of T sorted at a time when its rows are cut to their strongest.
+ENTRIES_PER_CHUNK = 8_000_000
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,9 @@ class TransitionConfig:
     window: int = 10
     step_decay: float = 0.7
     backward: float = 0.5
+    #: Entries kept per row of T: a popular item's row otherwise holds tens of thousands
+    #: (every request with it in the history gathers them all) for a tail of tiny weights.
+    max_per_row: int = 200
 
 
 class ItemTransitions:
@@ -62,7 +68,7 @@ class ItemTransitions:
                 forward = forward + _counts(pending, n)
                 pending, size = [], 0
         forward = forward + _counts(pending, n)
-        self._matrix = _normalised(forward, cfg.backward)
+        self._matrix = _strongest(_normalised(forward, cfg.backward), cfg.max_per_row)
         return self
 
     @property
@@ -147,3 +153,37 @@ def _normalised(forward: sp.csr_matrix, backward: float) -> sp.csr_matrix:
     totals = np.asarray(counts.sum(axis=1)).ravel()
     totals[totals == 0] = 1.0
     return sp.csr_matrix(sp.diags(1.0 / totals) @ counts, dtype=np.float32)
+
+
+def _strongest(matrix: sp.csr_matrix, n: int) -> sp.csr_matrix:
+    """Each row's `n` largest entries (the rest dropped, the kept ones unchanged).
+
+    Rows are sorted by value a block of about `ENTRIES_PER_CHUNK` entries at a time, so the
+    sort's memory stays bounded however many entries T has.
+    """
+    indptr = matrix.indptr.astype(np.int64)
+    lengths = np.diff(indptr)
+    if not len(lengths) or lengths.max() <= n:
+        return matrix
+    keep: list[npt.NDArray[np.int64]] = []
+    first = 0
+    while first < len(lengths):
+        last = int(np.searchsorted(indptr, indptr[first] + ENTRIES_PER_CHUNK, "right")) - 1
+        last = min(max(last, first + 1), len(lengths))
+        start, stop = indptr[first], indptr[last]
+        rows = np.repeat(np.arange(first, last), lengths[first:last])
+        # By row, then by value, largest first (one float64 key: T's entries are positive, so
+        # value / largest lies in (0, 1]); an entry's rank in its row is then its offset.
+        values = matrix.data[start:stop].astype(np.float64)
+        order = np.argsort(2.0 * (rows - first) + 1.0 - values / values.max())
+        rank = np.arange(len(order)) - (indptr[rows[order]] - start)
+        kept = order[rank < n] + start
+        kept.sort()  # back in T's own order within each row
+        keep.append(kept)
+        first = last
+    kept = np.concatenate(keep)
+    cut = np.zeros(len(indptr), np.int64)
+    np.cumsum(np.minimum(lengths, n), out=cut[1:])
+    return sp.csr_matrix(
+        (matrix.data[kept], matrix.indices[kept], cut), shape=matrix.shape, copy=False
+    )

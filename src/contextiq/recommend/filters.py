@@ -128,9 +128,9 @@ class FilterColumns:
             columns = await self._current(model, generation)
             if expr is not None and not columns.has_fields(expr):
                 await asyncio.to_thread(columns.materialise, expr)
-            allowed = columns.available(now)
+            allowed = columns.available(now)  # shared and read-only: combined into a new one
             if expr is not None:
-                allowed &= columns.mask(expr)
+                allowed = allowed & columns.mask(expr)
         return allowed, columns
 
 

@@ -259,7 +259,7 @@ class RecommendationService:
         if pool.model is not None and pool.allowed is not None:
             rule_only = Filters(expression=rule.filter)
             by_rule, _ = await self.columns.mask(pool.model, rule_only, pool.generation, now)
-            by_rule &= pool.allowed
+            by_rule = by_rule & pool.allowed
         if pool.model is not None and pool.history is not None and by_rule is not None:
             allowed = by_rule
             ranked = pool.model.recommend(pool.history.weights, want, pool.skip, allowed)

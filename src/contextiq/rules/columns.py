@@ -125,6 +125,15 @@ def _order(values: npt.NDArray[np.float64], op: Op, literal: float) -> Mask:
     return np.asarray(out, np.bool_)
 
 
+@dataclass(frozen=True, slots=True)
+class _Availability:
+    """The available items from the clock time `since` until (not including) `until`."""
+
+    since: float
+    until: float
+    mask: Mask
+
+
 class CatalogColumns:
     """One process's columnar copy of the catalogue, aligned with a model's item ids."""
 
@@ -140,6 +149,7 @@ class CatalogColumns:
         #: Rows written since the fields were built (row -> its content, None: no row yet).
         self._overlay: dict[int, Content | None] = {}
         self._masks: OrderedDict[Expr, Mask] = OrderedDict()
+        self._available: _Availability | None = None
         self.extend(ids)
 
     def __len__(self) -> int:
@@ -177,6 +187,7 @@ class CatalogColumns:
 
     def _changed(self, rows: Sequence[int]) -> None:
         self._masks.clear()
+        self._available = None
         if not self._fields:
             return
         self._overlay.update({r: self._contents[r] for r in rows})
@@ -185,9 +196,23 @@ class CatalogColumns:
             self._overlay.clear()
 
     def available(self, now: datetime) -> Mask:
-        """Items any list may show at `now`: present, not hidden, inside their window."""
+        """Items any list may show at `now`: present, not hidden, inside their window.
+
+        Read-only, and the same array until the clock reaches the next window bound of any
+        item or a row changes: a request costs no pass over the catalogue.
+        """
         t = now.timestamp()
-        return self.exists & ~self.hidden & (self.starts <= t) & (t < self.ends)
+        cached = self._available
+        if cached is not None and cached.since <= t < cached.until:
+            return cached.mask
+        mask = self.exists & ~self.hidden & (self.starts <= t) & (t < self.ends)
+        mask.flags.writeable = False
+        bounds = np.concatenate([self.starts, self.ends])
+        passed, ahead = bounds[bounds <= t], bounds[bounds > t]
+        since = float(passed.max()) if len(passed) else -np.inf
+        until = float(ahead.min()) if len(ahead) else np.inf
+        self._available = _Availability(since, until, mask)
+        return mask
 
     def mask(self, expr: Expr) -> Mask:
         """Which rows satisfy `expr` (cached until rows change; do not write to it)."""

@@ -1,5 +1,6 @@
 """Every query the service makes, on SQLite or PostgreSQL through one SQLAlchemy schema."""
 
+import json
 import math
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -22,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from contextiq.domain import POSITIVE_TYPES, SESSION_PREFIX, Content, Interaction
@@ -108,6 +110,52 @@ def _content(row: Any) -> Content:
     )
 
 
+_CONTENT_COLUMNS = (
+    ContentRow.content_id,
+    ContentRow.title,
+    ContentRow.category,
+    ContentRow.description,
+    ContentRow.tags,
+    ContentRow.created_at,
+    ContentRow.metadata_,
+    ContentRow.available_from,
+    ContentRow.available_until,
+    ContentRow.hidden,
+)
+
+
+def _raw_time(value: datetime | str | None) -> datetime | None:
+    """A time as the driver gives it: SQLite's text (UTC) or PostgreSQL's aware datetime."""
+    if value is None:
+        return None
+    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
+def _raw_json(value: Any) -> Any:
+    """A JSON column from the raw driver: text on SQLite, decoded already on PostgreSQL.
+
+    The standard library's decoder, as SQLAlchemy's: it reads what that wrote (NaN, big ints).
+    """
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _raw_content(row: Sequence[Any]) -> Content:
+    """A row of `_CONTENT_COLUMNS` from the raw driver."""
+    content_id, title, category, description, tags, created, metadata, start, end, hidden = row
+    return Content(
+        content_id=content_id,
+        title=title,
+        category=category,
+        description=description,
+        tags=tuple(_raw_json(tags) or ()),
+        created_at=_raw_time(created),
+        metadata=dict(_raw_json(metadata) or {}),
+        available_from=_raw_time(start),
+        available_until=_raw_time(end),
+        hidden=bool(hidden),
+    )
+
+
 def available_at(now: datetime) -> Any:
     """SQL condition: the item may appear in a list at `now` (see `Content.available`)."""
     return and_(
@@ -144,6 +192,24 @@ class Store:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._half_life_s = popularity_half_life_days * 86_400.0
         self.online = OnlineApplier(self._insert, timedelta(hours=attribution_window_hours))
+        self._history_sql = str(
+            select(
+                InteractionRow.content_id, InteractionRow.interaction_type, InteractionRow.weight
+            )
+            .where(InteractionRow.user_id == bindparam("user_id"))
+            .order_by(InteractionRow.occurred_at.desc(), InteractionRow.id.desc())
+            .compile(dialect=self.engine.dialect)
+        )
+        # One parameter for any number of ids: an array, or a JSON list on SQLite.
+        listed = (
+            "= ANY($1::varchar[])"
+            if self.dialect == "postgresql"
+            else "IN (SELECT value FROM json_each(?))"
+        )
+        self._contents_sql = (
+            str(select(*_CONTENT_COLUMNS).compile(dialect=self.engine.dialect))
+            + f" WHERE content.content_id {listed}"
+        )
 
     @property
     def backend(self) -> str:
@@ -211,15 +277,14 @@ class Store:
 
     @retry_transient()
     async def get_contents(self, content_ids: Sequence[str]) -> dict[str, Content]:
-        found: dict[str, Content] = {}
-        async with self.engine.connect() as conn:  # Core rows: this is on the request path
-            for chunk in _chunks(list(dict.fromkeys(content_ids))):
-                rows = await conn.execute(
-                    select(ContentRow.__table__).where(ContentRow.content_id.in_(chunk))
-                )
-                for r in rows:
-                    found[r.content_id] = _content(r)
-        return found
+        """Items by id: one query through the raw driver (requests read their candidates)."""
+        ids = list(dict.fromkeys(content_ids))
+        if not ids:
+            return {}
+        listed: Any = ids if self.dialect == "postgresql" else orjson.dumps(ids).decode()
+        async with self.engine.connect() as conn:
+            rows = await self._raw_rows(conn, self._contents_sql, listed)
+        return {row[0]: _raw_content(row) for row in rows}
 
     @retry_transient()
     async def existing_content_ids(self, content_ids: Sequence[str]) -> set[str]:
@@ -633,27 +698,31 @@ class Store:
 
     @retry_transient()
     async def user_history(self, user_id: str, recent: int = 10) -> History:
+        """Every request reads one: one indexed query through the raw driver.
+
+        SQLAlchemy's result machinery and aiosqlite's cursor round trips (a thread hop each)
+        cost more than the query itself here; the statement is compiled once per store.
+        """
         history = History()
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(
-                    InteractionRow.content_id,
-                    InteractionRow.interaction_type,
-                    InteractionRow.weight,
-                )
-                .where(InteractionRow.user_id == user_id)
-                .order_by(InteractionRow.occurred_at.desc(), InteractionRow.id.desc())
-            )
-            for content_id, kind, weight in rows:
-                history.weights[content_id] = history.weights.get(content_id, 0.0) + weight
-                if (
-                    kind in POSITIVE_TYPES
-                    and len(history.recent_positive) < recent
-                    and content_id not in history.recent_positive
-                ):
-                    history.recent_positive.append(content_id)
+            rows = await self._raw_rows(conn, self._history_sql, user_id)
+        for content_id, kind, weight in rows:
+            history.weights[content_id] = history.weights.get(content_id, 0.0) + weight
+            if (
+                kind in POSITIVE_TYPES
+                and len(history.recent_positive) < recent
+                and content_id not in history.recent_positive
+            ):
+                history.recent_positive.append(content_id)
         history.weights = dict(reversed(history.weights.items()))  # oldest first, as models expect
         return history
+
+    async def _raw_rows(self, conn: AsyncConnection, sql: str, *params: Any) -> Sequence[Any]:
+        """All rows of a read compiled for this store's dialect, through the driver itself."""
+        driver: Any = (await conn.get_raw_connection()).driver_connection
+        if self.dialect == "postgresql":
+            return cast(Sequence[Any], await driver.fetch(sql, *params))
+        return cast(Sequence[Any], await driver.execute_fetchall(sql, params))
 
     @retry_transient()
     async def user_profile(self, user_id: str, recent: int = 10, top: int = 5) -> Profile:

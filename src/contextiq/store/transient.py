@@ -7,6 +7,7 @@ so a retry after an unknown outcome cannot double anything.
 import asyncio
 import functools
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
@@ -31,6 +32,11 @@ def is_transient(exc: BaseException) -> bool:
         if getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
             return True
         return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+    # Reads through the raw driver (`Store.user_history`) raise the driver's own errors.
+    if getattr(exc, "sqlstate", None) in TRANSIENT_SQLSTATES:
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        return "database is locked" in str(exc)
     return isinstance(exc, ConnectionError | TimeoutError)
 
 

@@ -5,12 +5,13 @@ A hit returns the stored JSON bytes as they are: no model, database or validatio
 
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Query, Response
 
 from contextiq.api.deps import ArmsDep, ImpressionsDep, ModelsDep, RecCacheDep, SettingsDep
 from contextiq.api.errors import documented
 from contextiq.api.filters import CSV, Expression, request_filters
-from contextiq.api.schemas import RecommendationOut, RecommendationsResponse
+from contextiq.api.schemas import RecommendationsResponse
 from contextiq.api.subjects import SubjectDep
 from contextiq.domain import subject_ids
 from contextiq.experiments.impressions import listed
@@ -24,33 +25,39 @@ PENDING_TTL_SECONDS = 10.0
 
 
 def _body(served: Served, cached: bool) -> bytes:
-    """The answer without its `recommendation_id`: each served copy gets its own."""
+    """The answer without its `recommendation_id`: each served copy gets its own.
+
+    Serialised straight from plain values (the fields and order of `RecommendationsResponse`,
+    which documents it): building and dumping the models cost more than the rest of the
+    response on an uncached answer.
+    """
     result = served.result
-    response = RecommendationsResponse(
-        **subject_ids(result.user_id),
-        items=[
-            RecommendationOut(
-                position=position,
-                content_id=i.content_id,
-                title=i.title,
-                category=i.category,
-                tags=list(i.tags),
-                score=round(i.score, 4),
-                ml_score=round(i.ml_score, 4),
-                llm_score=None if i.llm_score is None else round(i.llm_score, 4),
-                reason=i.reason,
-                source=i.source,
-            )
-            for position, i in enumerate(result.items, start=1)
-        ],
-        model_version=result.model_version,
-        llm_provider=result.llm_provider,
-        cached=cached,
-        personalized=result.personalized,
-        experiment=served.experiment,
-        arm=served.arm,
+    return orjson.dumps(
+        {
+            **subject_ids(result.user_id),
+            "items": [
+                {
+                    "position": position,
+                    "content_id": i.content_id,
+                    "title": i.title,
+                    "category": i.category,
+                    "tags": list(i.tags),
+                    "score": round(i.score, 4),
+                    "ml_score": round(i.ml_score, 4),
+                    "llm_score": None if i.llm_score is None else round(i.llm_score, 4),
+                    "reason": i.reason,
+                    "source": i.source,
+                }
+                for position, i in enumerate(result.items, start=1)
+            ],
+            "model_version": result.model_version,
+            "llm_provider": result.llm_provider,
+            "cached": cached,
+            "personalized": result.personalized,
+            "experiment": served.experiment,
+            "arm": served.arm,
+        }
     )
-    return response.model_dump_json(exclude={"recommendation_id"}).encode()
 
 
 @router.get(
