@@ -12,6 +12,7 @@ standardises with, `candidates.py`).
 from abc import abstractmethod
 from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +41,8 @@ class VectorRecommender(FoldInRecommender):
     _index_path: Path | None = None
     #: Seeds the index's clustering.
     _index_seed: int = 0
+    #: Share of the index's clusters a search visits (`InnerProductIndex.probe_share`).
+    probe_share: ClassVar[float] = InnerProductIndex.PROBE_SHARE
 
     @abstractmethod
     def user_vector(self, indices: IntArray, strengths: FloatArray) -> FloatArray:
@@ -67,9 +70,9 @@ class VectorRecommender(FoldInRecommender):
         rows = self._index_rows()
         saved = self._index_path
         if saved is not None and saved.exists():
-            self._ann = InnerProductIndex.load(saved)
+            self._ann = InnerProductIndex.load(saved, self.probe_share)
         else:
-            self._ann = InnerProductIndex.build(rows, self._index_seed)
+            self._ann = InnerProductIndex.build(rows, self._index_seed, self.probe_share)
         self._moments = ScoreMoments(rows)
 
     @property
@@ -132,7 +135,7 @@ class VectorRecommender(FoldInRecommender):
             return
         index = self._ann
         if index is None or len(index) != len(self._items):
-            index = InnerProductIndex.build(self._index_rows(), self._index_seed)
+            index = InnerProductIndex.build(self._index_rows(), self._index_seed, self.probe_share)
         index.save(path / INDEX_FILE)
 
     def _saved_index(self, path: Path) -> None:

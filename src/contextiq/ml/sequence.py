@@ -107,6 +107,12 @@ def padded(sequences: Sequence[IntArray], max_len: int) -> IntArray:
 class SequenceRecommender(VectorRecommender):
     """Scores histories by their order; `score_matrix` reads rows of `data.order_matrix`."""
 
+    #: Its index is searched four times deeper than the embedding's: a table trained for
+    #: minutes (the 120 s budget at 100,000 items) clusters loosely, and 1/16 of the clusters
+    #: found 0.56 of the exact top 10 there against 0.90 at 1/4, for 0.4 ms more per request
+    #: at 64 dimensions (docs/benchmarks.md, "Serving the sequential part").
+    probe_share = 1 / 4
+
     def __init__(self, config: SequenceConfig | None = None) -> None:
         self.config = config or SequenceConfig()
         self._items = IdMap()
