@@ -48,7 +48,7 @@ from contextiq.ml.candidates import standardised
 from contextiq.ml.data import history_vector
 from contextiq.ml.datasets import DatasetFormat, load_dataset
 from contextiq.ml.evaluate import histories_by_user
-from contextiq.ml.index import top_k
+from contextiq.ml.index import InnerProductIndex, top_k
 from contextiq.ml.metrics import ndcg_of_hits
 from contextiq.ml.protocols import leave_last_out
 from contextiq.ml.sequence import SequenceConfig, SequenceRecommender
@@ -71,8 +71,13 @@ def generated(items: int, users: int, length: int, seed: int) -> list[WeightedIn
 def timed(
     requests: list[dict[str, float]], call: Callable[[dict[str, float]], object]
 ) -> dict[str, float]:
-    """Median and 95th percentile of `call` over the requests, in milliseconds."""
-    call(requests[0])  # first-call setup
+    """Median and 95th percentile of `call` over the requests, in milliseconds.
+
+    A first pass is not timed: it maps in the pages of the memory-mapped table and index that
+    the requests touch, as a serving process's are after its first requests.
+    """
+    for history in requests:
+        call(history)
     samples = []
     for history in requests:
         started = time.perf_counter()
@@ -96,21 +101,28 @@ def recall(dataset: DatasetFormat, root: Path, epochs: int) -> None:
     histories = histories_by_user(train)
     held = {e.user_id: e.item_id for e in test}
     users = sorted(held)
+    print(f"{len(users)} users, {len(model.item_ids)} items")
     exact = [model.recommend(histories[u], 10, exclude=histories[u]) for u in users]
-    model.enable_ann(1)
-    found = [model.recommend(histories[u], 10, exclude=histories[u]) for u in users]
-    share = []
-    for u, listed, best in zip(users, found, exact, strict=True):
-        scores = model.scores(histories[u])
-        listed_scores = scores[model.item_map.lookup([i for i, _ in listed])]
-        share.append(np.mean(listed_scores >= min(s for _, s in best) - 1e-5))
+    tenth = [min(s for _, s in best) for best in exact]
     ones = np.ones(len(users), np.int64)
-    for name, lists in (("exact", exact), ("ann", found)):
+
+    def report(name: str, lists: list[list[tuple[str, float]]]) -> None:
         hits = np.array(
             [[i == held[u] for i, _ in top] for u, top in zip(users, lists, strict=True)]
         )
-        print(f"{name} nDCG@10 of the held-out item: {ndcg_of_hits(hits, ones, 10).mean():.4f}")
-    print(f"recall@10 of ann against exact over {len(users)} users: {np.mean(share):.3f}")
+        ndcg = ndcg_of_hits(hits, ones, 10).mean()
+        found = [
+            model.scores(histories[u])[model.item_map.lookup([i for i, _ in top])] >= floor - 1e-5
+            for u, top, floor in zip(users, lists, tenth, strict=True)
+        ]
+        print(f"{name}: nDCG@10 of the held-out item {ndcg:.4f}, recall@10 {np.mean(found):.3f}")
+
+    report("exact", exact)
+    for share in sorted({InnerProductIndex.PROBE_SHARE, SequenceRecommender.probe_share}):
+        SequenceRecommender.probe_share = share  # the embedding's share, and the shipped one
+        model.enable_ann(1)
+        lists = [model.recommend(histories[u], 10, exclude=histories[u]) for u in users]
+        report(f"ann, 1/{1 / share:.0f} of the clusters", lists)
 
 
 def main() -> None:
