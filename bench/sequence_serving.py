@@ -107,15 +107,19 @@ def recall(dataset: DatasetFormat, root: Path, epochs: int) -> None:
     ones = np.ones(len(users), np.int64)
 
     def report(name: str, lists: list[list[tuple[str, float]]]) -> None:
-        hits = np.array(
-            [[i == held[u] for i, _ in top] for u, top in zip(users, lists, strict=True)]
-        )
+        """nDCG@10 and recall@10 (a short list misses the rest), and how many lists fell short."""
+        hits = np.zeros((len(users), 10), np.bool_)
+        found = np.zeros(len(users))
+        for r, (u, top, floor) in enumerate(zip(users, lists, tenth, strict=True)):
+            hits[r, : len(top)] = [i == held[u] for i, _ in top]
+            scores = model.scores(histories[u])[model.item_map.lookup([i for i, _ in top])]
+            found[r] = np.count_nonzero(scores >= floor - 1e-5) / 10
         ndcg = ndcg_of_hits(hits, ones, 10).mean()
-        found = [
-            model.scores(histories[u])[model.item_map.lookup([i for i, _ in top])] >= floor - 1e-5
-            for u, top, floor in zip(users, lists, tenth, strict=True)
-        ]
-        print(f"{name}: nDCG@10 of the held-out item {ndcg:.4f}, recall@10 {np.mean(found):.3f}")
+        short = sum(len(top) < 10 for top in lists)
+        print(
+            f"{name}: nDCG@10 of the held-out item {ndcg:.4f}, recall@10 {found.mean():.3f}, "
+            f"lists shorter than 10: {short}"
+        )
 
     report("exact", exact)
     for share in sorted({InnerProductIndex.PROBE_SHARE, SequenceRecommender.probe_share}):
