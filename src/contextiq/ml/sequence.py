@@ -108,9 +108,10 @@ class SequenceRecommender(VectorRecommender):
     """Scores histories by their order; `score_matrix` reads rows of `data.order_matrix`."""
 
     #: Its index is searched four times deeper than the embedding's: a table trained for
-    #: minutes (the 120 s budget at 100,000 items) clusters loosely, and 1/16 of the clusters
-    #: found 0.56 of the exact top 10 there against 0.90 at 1/4, for 0.4 ms more per request
-    #: at 64 dimensions (docs/benchmarks.md, "Serving the sequential part").
+    #: minutes (the 120 s budget at 100,000 items) clusters loosely. After one epoch on
+    #: ML-100K, 1/16 of the clusters found 0.29 of the exact top 10 and 1/4 0.87; trained,
+    #: 1/4 finds 0.997, for about 0.4 ms more a request at 100,000 items (docs/benchmarks.md,
+    #: "Serving the sequential part").
     probe_share = 1 / 4
 
     def __init__(self, config: SequenceConfig | None = None) -> None:
