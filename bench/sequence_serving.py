@@ -31,6 +31,7 @@ held-out item either way.
 
 import argparse
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -184,6 +185,7 @@ def main() -> None:
     floor = results["bare top-k"]["median_ms"]
     for name, figures in results.items():
         print(f"{name}: {figures} ({figures['median_ms'] / floor:.1f}x bare top-k)")
+    shutil.rmtree(folder)
 
 
 if __name__ == "__main__":
