@@ -5,18 +5,33 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import contextiq.ml.embedding as embedding_module
+import contextiq.ml.retrieval as retrieval_module
 from contextiq.ml.blend import BlendRecommender
-from contextiq.ml.blend_parts import TransitionsPart
+from contextiq.ml.blend_choice import Mix, standardise
+from contextiq.ml.blend_parts import IndexedScores, TransitionsPart
 from contextiq.ml.candidates import DenseScores, SparseScores, standardised
+from contextiq.ml.data import Recency, history_vector
 from contextiq.ml.ease import EaseConfig, EaseRecommender
 from contextiq.ml.embedding import EmbeddingRecommender
 from contextiq.ml.neighbours import ItemNeighbours
+from contextiq.ml.retrieval import VectorRecommender
+from contextiq.ml.sequence import SequenceRecommender
 from tests.ml import synthetic
-from tests.ml.test_blend import RING, mixed_with_transitions
-from tests.ml.test_families import small_embedding
+from tests.ml.test_blend import RING, blend, drifting_users, mixed_with_transitions
+from tests.ml.test_families import small_embedding, small_sequence
 
 WALKED = {"item-10": 1.0, "item-11": 1.0, "item-30": -1.0}
+#: The families that score a history as one vector against item rows (`retrieval.py`).
+VECTOR_FAMILIES = ("embedding", "sequence")
+
+
+def vector_family(name: str) -> VectorRecommender:
+    model: VectorRecommender = (
+        EmbeddingRecommender(small_embedding(0))
+        if name == "embedding"
+        else SequenceRecommender(small_sequence(0))
+    )
+    return model.fit(synthetic.interactions(), synthetic.catalogue())
 
 
 def test_sparse_scores_know_the_whole_catalogues_mean_spread_and_values() -> None:
@@ -60,9 +75,11 @@ def test_a_filtered_request_on_the_candidate_path_returns_k_allowed_items() -> N
     ]
 
 
-def test_the_embedding_honours_a_mask_through_the_index_and_for_items_added_since() -> None:
-    model = EmbeddingRecommender(small_embedding(0))
-    model.fit(synthetic.interactions(), synthetic.catalogue())
+@pytest.mark.parametrize("family", VECTOR_FAMILIES)
+def test_a_vector_family_honours_a_mask_through_the_index_and_for_items_added_since(
+    family: str,
+) -> None:
+    model = vector_family(family)
     model.enable_ann(min_items=1)
     model.add_items([synthetic.new_item(2)])
     n = len(model.item_ids)
@@ -78,21 +95,64 @@ def test_the_embedding_honours_a_mask_through_the_index_and_for_items_added_sinc
         assert set(exact[:3]) <= set(found.tolist())
 
 
+@pytest.mark.parametrize("family", VECTOR_FAMILIES)
 def test_the_index_is_saved_with_the_model_and_memory_mapped_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, family: str
 ) -> None:
-    monkeypatch.setattr(embedding_module, "SAVED_INDEX_MIN_ITEMS", 10)
-    model = EmbeddingRecommender(small_embedding(0))
-    model.fit(synthetic.interactions(), synthetic.catalogue())
-    model.save(tmp_path / "embedding")
-    assert (tmp_path / "embedding" / embedding_module.INDEX_FILE).exists()
-    loaded = EmbeddingRecommender.load(tmp_path / "embedding")
+    monkeypatch.setattr(retrieval_module, "SAVED_INDEX_MIN_ITEMS", 10)
+    model = vector_family(family)
+    model.save(tmp_path / family)
+    assert (tmp_path / family / retrieval_module.INDEX_FILE).exists()
+    loaded = type(model).load(tmp_path / family)
     loaded.enable_ann(min_items=1)
     model.enable_ann(min_items=1)
     history = {"item-1": 1.0, "item-2": 1.0}
     assert loaded.recommend(history, 5, exclude=history) == model.recommend(
         history, 5, exclude=history
     )
+
+
+@pytest.mark.parametrize("family", VECTOR_FAMILIES)
+def test_score_moments_are_the_whole_catalogues_items_added_since_included(family: str) -> None:
+    model = vector_family(family)
+    model.enable_ann(min_items=1)
+    model.add_items([synthetic.new_item(2)])
+    indices, strengths = np.array([12, 13, 14]), np.ones(3, np.float32)
+    dense = model.score_indices(indices, strengths)
+    mean, spread = model.score_mean_std(model.user_vector(indices, strengths))
+    assert len(dense) == len(model.item_ids)
+    assert mean == pytest.approx(float(dense.mean()), abs=1e-5)
+    assert spread == pytest.approx(float(dense.std()), rel=1e-4)
+
+
+def test_the_sequence_on_its_index_follows_an_interaction_made_a_second_ago() -> None:
+    model = SequenceRecommender(small_sequence(0)).fit(drifting_users())
+    model.enable_ann(min_items=1)
+    walked = {f"item-{j}": 1.0 for j in range(10, 20)}  # oldest first
+    assert model.recommend(walked, 1, exclude=walked)[0][0] == "item-20"
+    walked["item-20"] = 1.0  # the event just recorded, read with the stored history
+    assert model.recommend(walked, 1, exclude=walked)[0][0] == "item-21"
+    session = {"item-5": 1.0, "item-6": 1.0}  # an anonymous session's two events
+    assert model.recommend(session, 1, exclude=session)[0][0] == "item-7"
+
+
+def test_a_blend_mixes_the_sequence_part_from_its_index_on_the_exact_scale() -> None:
+    events = drifting_users()
+    model = blend(n_parts=4).fit(events)
+    model.mix = Mix({"embedding": 0.5, "transitions": 0.0, "sequence": 0.4}, Recency(1.0))
+    model = model.refit(events)
+    walked = {f"item-{j}": 1.0 for j in range(10, 20)}
+    exact = model.recommend(walked, 5, exclude=walked)
+    model.enable_ann(min_items=1)
+    part = model.parts["sequence"]
+    scored = part.scored(*history_vector(walked, model.item_map))
+    assert isinstance(scored, IndexedScores)
+    every = np.arange(len(model.item_ids))
+    dense = part.score_indices(*history_vector(walked, model.item_map))
+    np.testing.assert_allclose(standardised(scored, every), standardise(dense), atol=1e-4)
+    candidates = model.recommend(walked, 5, exclude=walked)
+    assert [i for i, _ in candidates] == [i for i, _ in exact]
+    assert candidates[0][0] == "item-20"
 
 
 def test_neighbours_are_saved_with_the_blend_and_read_back(tmp_path: Path) -> None:

@@ -60,3 +60,11 @@ def test_score_moments_match_scoring_every_row() -> None:
     scores = rows.astype(np.float64) @ query
     assert np.isclose(mean, scores.mean(), rtol=1e-6)
     assert np.isclose(spread, scores.std(), rtol=1e-6)
+
+
+def test_a_deeper_probe_finds_what_loosely_clustered_rows_hide(tmp_path: Path) -> None:
+    rows = np.random.default_rng(0).normal(size=(5000, 32)).astype(np.float32)  # no clusters
+    shallow = InnerProductIndex.build(rows)
+    InnerProductIndex.build(rows, probe_share=1 / 4).save(tmp_path / "deep.faiss")
+    deep = InnerProductIndex.load(tmp_path / "deep.faiss", probe_share=1 / 4)
+    assert recall(deep, rows, 1) >= 0.7 > recall(shallow, rows, 1)

@@ -23,7 +23,8 @@ by dot product), `ease.EaseRecommender` (closed-form linear autoencoder) and
 recency boost chosen on validation by `blend_choice`); the sequential model (SASRec-style) is
 also a family of its own, "sequence". Retrieval is exact
 (`index.top_k`) unless `enable_ann` switches a large catalogue to candidates: the embedding's
-from its saved faiss IVF index (`index.InnerProductIndex`), mixed as `candidates.py` says;
+and the sequential model's from their saved faiss IVF indexes (`retrieval.py`,
+`index.InnerProductIndex`), mixed as `candidates.py` says;
 a saved blend carries every item's neighbours (`neighbours.py`).
 `autorec.AutoRecRating` predicts explicit ratings for the rating protocol (`rating.BiasedMF`
 is its peer). Offline commands live in `contextiq.cli.ml`; how quality is measured is in

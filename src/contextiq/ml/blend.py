@@ -43,9 +43,10 @@ from contextiq.ml.blend_parts import (
 from contextiq.ml.candidates import standardised
 from contextiq.ml.data import IdMap, Recency, history_matrix, history_vector, order_matrix
 from contextiq.ml.ease import EaseConfig
-from contextiq.ml.embedding import SAVED_INDEX_MIN_ITEMS, EmbeddingConfig
+from contextiq.ml.embedding import EmbeddingConfig
 from contextiq.ml.neighbours import ItemNeighbours
 from contextiq.ml.protocols import leave_last_out, stratified_split
+from contextiq.ml.retrieval import SAVED_INDEX_MIN_ITEMS
 from contextiq.ml.scale import LARGE_EVENTS
 from contextiq.ml.scoring import ScoringRecommender
 from contextiq.ml.sequence import SequenceConfig

@@ -29,6 +29,7 @@ from contextiq.ml.data import IdMap
 from contextiq.ml.ease import EaseConfig, EaseRecommender
 from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
 from contextiq.ml.evaluate import histories_by_user
+from contextiq.ml.retrieval import VectorRecommender
 from contextiq.ml.scoring import FoldInRecommender
 from contextiq.ml.sequence import SequenceConfig, SequenceRecommender
 from contextiq.ml.transitions import ItemTransitions, TransitionConfig
@@ -130,6 +131,11 @@ class FamilyPart(BlendPart):
     def enable_ann(self, min_items: int) -> None:
         self.model.enable_ann(min_items)
 
+    def scored(self, indices: IntArray, strengths: FloatArray) -> PartScores:
+        if isinstance(self.model, VectorRecommender) and self.model.uses_ann:
+            return IndexedScores(self.model, self.model.user_vector(indices, strengths))
+        return super().scored(indices, strengths)
+
     def save(self, path: Path) -> None:
         self.model.save(path)
 
@@ -165,16 +171,12 @@ class EmbeddingPart(FamilyPart):
         else:
             self.model.fit_judged(data.interactions, data.items, judge)
 
-    def scored(self, indices: IntArray, strengths: FloatArray) -> PartScores:
-        if not self.model.uses_ann:
-            return super().scored(indices, strengths)
-        return IndexedScores(self.model, self.model.user_vector(indices, strengths))
-
 
 class IndexedScores(PartScores):
-    """The embedding's scores for a user, retrieved through its ANN index."""
+    """A vector family's scores for a user (the embedding's, the sequential model's),
+    retrieved through its ANN index."""
 
-    def __init__(self, model: EmbeddingRecommender, user: FloatArray) -> None:
+    def __init__(self, model: VectorRecommender, user: FloatArray) -> None:
         self.model, self.user = model, user
         self.mean, self.spread = model.score_mean_std(user)
 

@@ -3,8 +3,9 @@
 A blend over a large catalogue gathers candidates (each part's own best items), scores only
 those with every part, and standardises each part's scores with that part's mean and spread
 over the whole catalogue, which each form below knows without a dense pass: a dense vector
-(small catalogues), a sparse one (EASE and transitions are zero for most items), or an
-embedding searched through its ANN index (mean and spread from `index.ScoreMoments`).
+(small catalogues), a sparse one (EASE and transitions are zero for most items), or a vector
+family (the embedding, the sequential model) searched through its ANN index (mean and spread
+from `index.ScoreMoments`, `retrieval.py`).
 """
 
 from abc import ABC, abstractmethod

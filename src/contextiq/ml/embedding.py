@@ -13,7 +13,7 @@ sparse bags, and only the touched item rows updated.
 """
 
 import json
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal, Self
@@ -23,24 +23,17 @@ import numpy.typing as npt
 import scipy.sparse as sp
 import torch
 
-from contextiq.ml.base import ItemFeatures, ItemMask, WeightedInteraction
-from contextiq.ml.data import IdMap, build_matrix, history_vector, strength_matrix
+from contextiq.ml.base import ItemFeatures, WeightedInteraction
+from contextiq.ml.data import IdMap, build_matrix, strength_matrix
 from contextiq.ml.early_stop import EarlyStopping
 from contextiq.ml.features import FeatureVocabulary
 from contextiq.ml.holdout import holdout_positives, judged_ndcg, sample_users
-from contextiq.ml.index import InnerProductIndex, ScoreMoments, top_k
 from contextiq.ml.loss import bpr_loss, multinomial_loss
 from contextiq.ml.model import FoldInNet
 from contextiq.ml.optim import Adam
+from contextiq.ml.retrieval import VectorRecommender
 from contextiq.ml.rows import FloatArray, GrowingRows, load_array, save_arrays
 from contextiq.ml.sampled import SampledSoftmaxTrainer, to_torch_sparse
-from contextiq.ml.scoring import FoldInRecommender
-
-#: From this many items a saved model carries its ANN index (built in seconds at this size).
-SAVED_INDEX_MIN_ITEMS = 10_000
-INDEX_FILE = "ann.faiss"
-#: An `allowed` mask letting at most this share of the items through is scored exactly.
-EXACT_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -88,7 +81,7 @@ def _dense_rows(matrix: sp.csr_matrix, rows: npt.NDArray[np.int64]) -> torch.Ten
     return torch.from_numpy(matrix[rows].toarray().astype(np.float32))
 
 
-class EmbeddingRecommender(FoldInRecommender):
+class EmbeddingRecommender(VectorRecommender):
     def __init__(self, config: EmbeddingConfig | None = None) -> None:
         self.config = config or EmbeddingConfig()
         self._items = IdMap()
@@ -101,10 +94,7 @@ class EmbeddingRecommender(FoldInRecommender):
         self._token_out = np.zeros((0, self.config.dim), np.float32)
         self._token_bias = np.zeros(0, np.float32)
         self.trained_epochs = 0
-        self._ann: InnerProductIndex | None = None
-        self._moments: ScoreMoments | None = None
-        #: The index saved with the model, when it was loaded from a folder that has one.
-        self._index_path: Path | None = None
+        self._index_seed = self.config.seed
 
     # -- training -------------------------------------------------------------------------
 
@@ -288,78 +278,19 @@ class EmbeddingRecommender(FoldInRecommender):
         user = self.user_vector(indices, strengths)
         return self._item_out @ user + np.asarray(self._bias)
 
-    # -- approximate retrieval for large catalogues ---------------------------------------
-
-    def enable_ann(self, min_items: int) -> None:
-        """Retrieve through the index saved with the model (or one built now) from `min_items`."""
-        if min_items <= 0 or len(self._items) < min_items:
-            self._ann, self._moments = None, None
-            return
-        saved = self._index_path
-        if saved is not None and saved.exists():
-            self._ann = InnerProductIndex.load(saved)
-        else:
-            self._ann = InnerProductIndex.build(self._index_rows(), self.config.seed)
-        self._moments = ScoreMoments(self._index_rows())
+    # -- approximate retrieval for large catalogues (`retrieval.py`) -----------------------
 
     def _index_rows(self) -> FloatArray:
         """[output vector | bias] of every item: what a user vector with a 1 appended scores."""
         return np.hstack([np.asarray(self._item_out), np.asarray(self._bias)[:, None]])
 
-    @property
-    def uses_ann(self) -> bool:
-        return self._ann is not None
-
-    def nearest(
-        self, user: npt.NDArray[np.float32], n: int, allowed: ItemMask | None = None
-    ) -> npt.NDArray[np.int64]:
-        """About the n best-scoring (allowed) items for `user`.
-
-        The index covers the items the model was saved with; items added since are few and
-        scored exactly. A selective `allowed` (at most `EXACT_SHARE` of the items pass) is
-        scored exactly over the allowed items alone: cheaper than probing for them.
-        """
-        assert self._ann is not None, "enable_ann first"
-        total = len(self._items)
-        if allowed is not None:
-            mask = np.zeros(total, np.bool_)
-            mask[: min(len(allowed), total)] = allowed[:total]
-            if np.count_nonzero(mask) <= EXACT_SHARE * total:
-                subset = np.flatnonzero(mask)
-                return subset[top_k(self.pool_scores(user, subset), n)[0]]
-            allowed = mask
-        query = np.append(user, np.float32(1.0))
-        hits = self._ann.search(query, n, allowed)
-        added = np.arange(len(self._ann), total)
-        if allowed is not None:
-            added = added[allowed[added]]
-        if len(added):
-            hits = np.concatenate([hits, added[top_k(self.pool_scores(user, added), n)[0]]])
-        return hits
+    def _query(self, user: FloatArray) -> FloatArray:
+        return np.append(user, np.float32(1.0))
 
     def pool_scores(
         self, user: npt.NDArray[np.float32], pool: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.float32]:
         return (self._item_out[pool] @ user + self._bias[pool]).astype(np.float32)
-
-    def score_mean_std(self, user: npt.NDArray[np.float32]) -> tuple[float, float]:
-        """Mean and spread of this user's scores over the whole catalogue (for blending)."""
-        assert self._moments is not None, "enable_ann first"
-        return self._moments.mean_std(np.append(user, np.float32(1.0)))
-
-    def recommend(
-        self,
-        history: Mapping[str, float],
-        k: int,
-        exclude: Collection[str] = (),
-        allowed: ItemMask | None = None,
-    ) -> list[tuple[str, float]]:
-        if self._ann is None:
-            return super().recommend(history, k, exclude, allowed)
-        user = self.user_vector(*history_vector(history, self._items, self.recency))
-        excluded = self._indices(exclude)
-        pool = self.nearest(user, k + len(excluded), allowed)
-        return self._best_of(pool, self.pool_scores(user, pool), k, excluded)
 
     def item_vectors(self, item_ids: Sequence[str]) -> npt.NDArray[np.float32] | None:
         found = self._items.lookup(item_ids)
@@ -385,8 +316,7 @@ class EmbeddingRecommender(FoldInRecommender):
         self._item_in.append(item_in)
         self._item_out.append(item_out)
         self._bias.append(bias)
-        if self._moments is not None:  # the index keeps its rows; `nearest` scores these
-            self._moments.add(np.hstack([item_out, bias[:, None]]))
+        self._rows_added(np.hstack([item_out, bias[:, None]]))
 
     # -- persistence ----------------------------------------------------------------------
 
@@ -407,11 +337,7 @@ class EmbeddingRecommender(FoldInRecommender):
         }
         (path / "model.json").write_text(json.dumps(meta))
         self._vocab.save(path / "vocabulary.json")
-        if len(self._items) >= SAVED_INDEX_MIN_ITEMS:
-            index = self._ann
-            if index is None or len(index) != len(self._items):
-                index = InnerProductIndex.build(self._index_rows(), self.config.seed)
-            index.save(path / INDEX_FILE)
+        self._save_index(path)
 
     @classmethod
     def load(cls, path: Path) -> Self:
@@ -432,5 +358,5 @@ class EmbeddingRecommender(FoldInRecommender):
         model._token_in = arrays["token_in"]
         model._token_out = arrays["token_out"]
         model._token_bias = arrays["token_bias"]
-        model._index_path = path / INDEX_FILE
+        model._saved_index(path)
         return model

@@ -49,15 +49,19 @@ class InnerProductIndex:
     Rows added later (new content) are the caller's to score exactly.
     """
 
-    #: Share of the clusters a search visits (about that share of the rows is scanned).
+    #: Share of the clusters a search visits by default (about that share of the rows is
+    #: scanned); a model whose rows cluster less sharply asks for more (`probe_share`).
     PROBE_SHARE = 1 / 16
 
-    def __init__(self, index: faiss.Index) -> None:
+    def __init__(self, index: faiss.Index, probe_share: float = PROBE_SHARE) -> None:
         self._index = index
         self._lists = int(faiss.extract_index_ivf(index).nlist)
+        self.probe_share = probe_share
 
     @classmethod
-    def build(cls, vectors: npt.NDArray[np.float32], seed: int = 0) -> "InnerProductIndex":
+    def build(
+        cls, vectors: npt.NDArray[np.float32], seed: int = 0, probe_share: float = PROBE_SHARE
+    ) -> "InnerProductIndex":
         """Cluster a seeded sample of the rows (4 sqrt(n) clusters) and file every row."""
         rows = np.ascontiguousarray(vectors, np.float32)
         radius = float(np.linalg.norm(rows, axis=1).max(initial=0.0))
@@ -68,15 +72,15 @@ class InnerProductIndex:
         sample = np.random.default_rng(seed).permutation(len(rows))[: 64 * lists]
         index.train(padded[np.sort(sample)])
         index.add(padded)
-        return cls(index)
+        return cls(index, probe_share)
 
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
 
     @classmethod
-    def load(cls, path: Path) -> "InnerProductIndex":
+    def load(cls, path: Path, probe_share: float = PROBE_SHARE) -> "InnerProductIndex":
         """The saved index with its rows memory-mapped read-only (shared between processes)."""
-        return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC))
+        return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC), probe_share)
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -98,7 +102,7 @@ class InnerProductIndex:
         if n <= 0:
             return np.empty(0, np.int64)
         params = faiss.SearchParametersIVF()
-        share = self.PROBE_SHARE
+        share = self.probe_share
         bits = None
         if allowed is not None:
             mask = np.zeros(total, np.bool_)

@@ -4,10 +4,11 @@ A SASRec-style network (`sequence_net.py`) over the last `max_len` items of a hi
 first, as the service passes it), trained to predict every next item of users' sequences with
 a full softmax (a sampled one above `full_softmax_items` items), early-stopped on each user's
 last item, then refit on everything for the chosen number of epochs. A request costs one
-forward pass over at most `max_len` items and one matrix-vector product with the item table,
-so an interaction made a second ago changes the next answer and anonymous sessions are served
-like anyone else. Items nobody touched in training, and items added later, get vectors from
-their content features alone.
+forward pass over at most `max_len` items (the last block for the latest position alone) and
+an inner-product search of the item table: exact, or over a large catalogue through the ANN
+index saved with the model (`retrieval.py`), so an interaction made a second ago changes the
+next answer and anonymous sessions are served like anyone else. Items nobody touched in
+training, and items added later, get vectors from their content features alone.
 """
 
 import json
@@ -32,9 +33,9 @@ from contextiq.ml.holdout import JUDGED_USERS, sample_users
 from contextiq.ml.loss import next_item_loss, sampled_next_item_loss
 from contextiq.ml.metrics import ndcg_of_hits
 from contextiq.ml.optim import Adam
+from contextiq.ml.retrieval import VectorRecommender
 from contextiq.ml.rows import FloatArray, GrowingRows, load_array, save_arrays
 from contextiq.ml.sampled import to_torch_sparse
-from contextiq.ml.scoring import FoldInRecommender
 from contextiq.ml.sequence_net import SequenceEncoder, SequenceNet
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,15 @@ def padded(sequences: Sequence[IntArray], max_len: int) -> IntArray:
     return out
 
 
-class SequenceRecommender(FoldInRecommender):
+class SequenceRecommender(VectorRecommender):
     """Scores histories by their order; `score_matrix` reads rows of `data.order_matrix`."""
+
+    #: Its index is searched four times deeper than the embedding's: a table trained for
+    #: minutes (the 120 s budget at 100,000 items) clusters loosely. After one epoch on
+    #: ML-100K, 1/16 of the clusters found 0.29 of the exact top 10 and 1/4 0.87; trained,
+    #: 1/4 finds 0.997, for about 0.4 ms more a request at 100,000 items (docs/benchmarks.md,
+    #: "Serving the sequential part").
+    probe_share = 1 / 4
 
     def __init__(self, config: SequenceConfig | None = None) -> None:
         self.config = config or SequenceConfig()
@@ -117,8 +125,7 @@ class SequenceRecommender(FoldInRecommender):
         self._encoder.eval()
         #: The last trained network (not saved: a loaded model refits from scratch).
         self._net: SequenceNet | None = None
-        #: The table's base as a torch tensor, for the request path (made on first use).
-        self._served: tuple[FloatArray, torch.Tensor] | None = None
+        self._index_seed = cfg.seed
         self.trained_epochs = 0
         #: nDCG@10 on the users' last items at the chosen epoch (0 when fitted without a holdout).
         self.validation_ndcg = 0.0
@@ -330,29 +337,32 @@ class SequenceRecommender(FoldInRecommender):
         present = batch >= 0
         vectors = self._table[batch.ravel()].reshape(*batch.shape, -1)
         with torch.inference_mode():
-            states = self._encoder(torch.from_numpy(vectors), torch.from_numpy(present))
+            states = self._encoder(
+                torch.from_numpy(vectors), torch.from_numpy(present), latest=True
+            )
         out: FloatArray = states[:, -1].numpy().astype(np.float32)
         out[~present.any(axis=1)] = 0.0
         return out
 
+    def user_vector(
+        self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
+    ) -> FloatArray:
+        """The "what next" vector of a history's items in order (oldest first); only positive
+        ones count, and no history gives zeros."""
+        user: FloatArray = self.hidden([indices[strengths > 0]])[0]
+        return user
+
     def score_indices(
         self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
-        """Scores from a history's items in order (oldest first); only positive ones count."""
-        sequence = indices[strengths > 0]
-        if len(sequence) == 0:
-            return np.zeros(len(self._table), np.float32)
-        return self._scores(self.hidden([sequence])[0])
+        """Every item's score: the item table times the history's "what next" vector."""
+        return self._table @ self.user_vector(indices, strengths)
 
-    def _scores(self, user: FloatArray) -> FloatArray:
-        """The item table times one vector; torch's product runs faster than numpy's here."""
-        base = self._table.base
-        if self._served is None or self._served[0] is not base:
-            self._served = (base, torch.from_numpy(np.array(base, np.float32, copy=True)))
-        with torch.inference_mode():
-            head = (self._served[1] @ torch.from_numpy(user)).numpy()
-        tail = self._table[np.arange(len(base), len(self._table))] @ user
-        return np.concatenate([head, tail]).astype(np.float32, copy=False)
+    def pool_scores(self, user: FloatArray, pool: npt.NDArray[np.int64]) -> FloatArray:
+        return np.asarray(self._table[pool] @ user, np.float32)
+
+    def _index_rows(self) -> FloatArray:
+        return np.asarray(self._table)
 
     def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
         """Scores for rows of `data.order_matrix` (the order travels in the values)."""
@@ -372,7 +382,9 @@ class SequenceRecommender(FoldInRecommender):
         if not new:
             return
         self._items.extend(i.item_id for i in new)
-        self._table.append(np.asarray(self._vocab.encode(new) @ self._tokens, np.float32))
+        rows = np.asarray(self._vocab.encode(new) @ self._tokens, np.float32)
+        self._table.append(rows)
+        self._rows_added(rows)
 
     # -- persistence ----------------------------------------------------------------------
 
@@ -382,6 +394,7 @@ class SequenceRecommender(FoldInRecommender):
         meta = {"config": asdict(self.config), "items": self._items.ids}
         (path / "model.json").write_text(json.dumps({**meta, "epochs": self.trained_epochs}))
         self._vocab.save(path / "vocabulary.json")
+        self._save_index(path)
 
     @classmethod
     def load(cls, path: Path) -> Self:
@@ -394,4 +407,5 @@ class SequenceRecommender(FoldInRecommender):
         model._tokens = np.asarray(load_array(path, "tokens"), np.float32)
         model._encoder.load_state_dict(torch.load(path / "encoder.pt", weights_only=True))
         model._encoder.eval()
+        model._saved_index(path)
         return model

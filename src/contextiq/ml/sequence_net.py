@@ -54,19 +54,28 @@ class _Block(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, allowed: torch.Tensor | None, latest: bool = False
+    ) -> torch.Tensor:
         """`allowed`: batch x 1 x length x length, True where a position may attend (None:
-        nothing is padded, plain causal attention)."""
+        nothing is padded, plain causal attention). With `latest`, only the last position's
+        output (batch x 1 x dim): it still attends to every earlier one, but the attention,
+        projection and feed-forward of the others are skipped (what a request needs from
+        the last block)."""
         batch, length, dim = x.shape
         q, k, v = (
             part.view(batch, length, self.heads, dim // self.heads).transpose(1, 2)
             for part in self.qkv(self.attention_norm(x)).chunk(3, dim=-1)
         )
+        if latest:  # the last query may attend to everything present: no causal mask
+            x, q = x[:, -1:], q[:, :, -1:]
+            allowed = None if allowed is None else allowed[:, :, -1:]
         rate = self.rate if self.training else 0.0
         attended = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=allowed, dropout_p=rate, is_causal=allowed is None
+            q, k, v, attn_mask=allowed, dropout_p=rate, is_causal=allowed is None and not latest
         )
-        x = x + self.dropout(self.out(attended.transpose(1, 2).reshape(batch, length, dim)))
+        rows = x.shape[1]
+        x = x + self.dropout(self.out(attended.transpose(1, 2).reshape(batch, rows, dim)))
         out: torch.Tensor = x + self.dropout(self.feed(self.feed_norm(x)))
         return out
 
@@ -81,25 +90,31 @@ class SequenceEncoder(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, items: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, items: torch.Tensor, present: torch.Tensor, latest: bool = False
+    ) -> torch.Tensor:
         """`items`: batch x length x dim; `present`: batch x length, False where padded.
 
         Positions count back from the latest item, so a short history reads like the end of a
-        long one. A position attends to itself and to earlier items that are present.
+        long one. A position attends to itself and to earlier items that are present. Returns
+        every position's state, or with `latest` the last one's alone (batch x 1 x dim, the
+        same values, at a fraction of the last block's cost).
         """
         length = items.shape[1]
+        last = len(self.blocks) - 1
         x = self.dropout(items * math.sqrt(items.shape[2]) + self.positions[-length:])
         if bool(present.all()):  # one request, or a batch of full windows: plain causal
-            for block in self.blocks:
-                x = block(x, None)
+            for j, block in enumerate(self.blocks):
+                x = block(x, None, latest and j == last)
             full: torch.Tensor = self.norm(x)
             return full
         x = x * present.unsqueeze(-1)
         earlier = torch.ones(length, length, dtype=torch.bool).tril()
         allowed = (earlier & present.unsqueeze(1)) | torch.eye(length, dtype=torch.bool)
         allowed = allowed.unsqueeze(1)
-        for block in self.blocks:
-            x = block(x, allowed) * present.unsqueeze(-1)
+        for j, block in enumerate(self.blocks):
+            kept = present[:, -1:] if latest and j == last else present
+            x = block(x, allowed, latest and j == last) * kept.unsqueeze(-1)
         normed: torch.Tensor = self.norm(x)
         return normed
 
