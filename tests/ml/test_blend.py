@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from contextiq.ml import make_model
 from contextiq.ml.base import WeightedInteraction
 from contextiq.ml.blend import BlendConfig, BlendRecommender, standard_parts
 from contextiq.ml.blend_choice import ChoiceConfig, Mix
@@ -187,9 +186,3 @@ def test_a_large_candidate_is_judged_without_refitting_its_parts_first(
     assert set(model.parts) == {n for n, c in model.mix.coefficients(model.order).items() if c > 0}
     history = {"item-0": 1.0, "item-1": 1.0}
     assert len(model.recommend(history, 5, exclude=history)) == 5
-
-
-def test_the_default_model_has_every_part_the_sequential_one_last() -> None:
-    model = make_model()
-    assert isinstance(model, BlendRecommender)
-    assert [p.name for p in model.config.parts] == ["ease", "embedding", "transitions", "sequence"]
