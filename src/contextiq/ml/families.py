@@ -1,8 +1,7 @@
 """Model families by name, as RecBole's `get_model` picks them: what `CONTEXTIQ_MODEL` names.
 
-Each entry makes an unfitted model from a seed; "blend" (EASE, the embedding and, on timed
-data, item transitions and the sequential model, mixed on validation) is the default the API
-serves and the benchmarks measure.
+Each entry makes an unfitted model from a seed; "blend" (EASE, the embedding and item
+transitions mixed on validation) is the default the API serves and the benchmarks measure.
 """
 
 from collections.abc import Callable, Mapping
@@ -20,8 +19,13 @@ DEFAULT_MODEL = "blend"
 
 
 def blend(seed: int = 0) -> Recommender:
-    """PyTorch embedding blended with EASE; on timed data also item transitions and the
-    sequential model, each with the share validation gives it (possibly none)."""
+    """PyTorch embedding blended with EASE (and item transitions on timed data)."""
+    parts = standard_parts(EaseConfig(seed=seed), EmbeddingConfig(seed=seed))
+    return BlendRecommender(BlendConfig(parts=parts, choice=ChoiceConfig(seed=seed), seed=seed))
+
+
+def blend_sequence(seed: int = 0) -> Recommender:
+    """The default blend with the sequential model as a fourth part (on timed data)."""
     parts = standard_parts(
         EaseConfig(seed=seed), EmbeddingConfig(seed=seed), sequence=SequenceConfig(seed=seed)
     )
@@ -45,6 +49,7 @@ def sequence(seed: int = 0) -> Recommender:
 
 MODEL_FAMILIES: Mapping[str, ModelFactory] = {
     "blend": blend,
+    "blend-sequence": blend_sequence,
     "ease": ease,
     "embedding": embedding,
     "sequence": sequence,
