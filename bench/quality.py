@@ -8,7 +8,8 @@ that same validation over a small dropout grid; it only runs where events carry 
 On leave-last-out, Context IQ is also fitted with the timestamps stripped from its training
 events ("no timestamps"): what `offline fit-predict` does without a timestamp column.
 `--seeds` repeats every split at several seeds; `--margins` fits Context IQ once per
-selection margin (0: the mix with the best validation mean, the rule before robust selection).
+selection margin (0: the mix with the best validation mean, the rule before robust selection;
+without it, the default model's own). `--peer-cache FILE` keeps peer rows per split and seed.
 
     .venv/bin/python bench/quality.py --datasets ml-100k,ml-latest-small,lastfm \
         --protocols stratified,leave-last-out,rating,cold-items,speed --output quality.json
@@ -206,9 +207,27 @@ def sasrec(
     return best.refit(train, features), {**params, "epochs": best.trained_epochs}
 
 
-def ours(seed: int, margin: float) -> BlendRecommender:
+class PeerCache:
+    """Peer rows of one split kept in a JSON file: peers are deterministic per split and seed,
+    so a rerun that only changes Context IQ need not fit them again (`--peer-cache`)."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path, self.key = path, key
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        self.rows: dict[str, dict[str, Any]] = stored.get(key, {})
+
+    def keep(self, row: dict[str, Any]) -> None:
+        stored = json.loads(self.path.read_text()) if self.path.exists() else {}
+        stored.setdefault(self.key, {})[row["model"]] = row
+        self.path.write_text(json.dumps(stored, indent=2))
+
+
+def ours(seed: int, margin: float | None) -> BlendRecommender:
+    """The default model; with a margin, its choice judged with that margin instead."""
     model = make_model(seed=seed)
     assert isinstance(model, BlendRecommender)
+    if margin is None:
+        return model
     choice = replace(model.config.choice, margin=margin)
     return BlendRecommender(BlendConfig(**{**model.config.__dict__, "choice": choice}))
 
@@ -219,9 +238,10 @@ def ranking_rows(
     test: list[WeightedInteraction],
     peers: Sequence[str],
     seed: int = SEED,
-    margins: Sequence[float] = (1.0,),
+    margins: Sequence[float | None] = (None,),
     untimed: bool = False,
     ours_too: bool = True,
+    cache: PeerCache | None = None,
 ) -> list[dict[str, Any]]:
     universe = sorted({e.item_id for e in itertools.chain(train, test)})
     features = [i for i in dataset.items if i.item_id in set(universe)]
@@ -234,7 +254,8 @@ def ranking_rows(
         variants.append((" no timestamps", [replace(e, timestamp=None) for e in train]))
     for suffix, events in variants if ours_too else []:
         for margin in margins:
-            label = "Context IQ (default" + suffix + (f", margin {margin}" if margin != 1 else "")
+            shown = f", margin {margin}" if margin is not None else ""
+            label = "Context IQ (default" + suffix + shown
             started = time.perf_counter()
             model = ours(seed, margin).fit(events, features)
             fit_seconds = time.perf_counter() - started
@@ -249,6 +270,10 @@ def ranking_rows(
             )
             show(rows[-1])
     for name in peers:
+        if cache is not None and name in cache.rows:
+            rows.append(cache.rows[name])
+            show(rows[-1])
+            continue
         if name == "SASRec":
             if not timed:
                 continue
@@ -258,6 +283,8 @@ def ranking_rows(
             metrics = evaluate_ranking(sequential, train, test, candidates=universe)
             rows.append({"model": name, "fit_s": fit_seconds, **metrics, "params": params})
             show(rows[-1])
+            if cache is not None:
+                cache.keep(rows[-1])
             continue
         scorer, grid = PEERS[name]
         if scorer is ease and x.shape[1] > LARGE_CATALOGUE:
@@ -269,6 +296,8 @@ def ranking_rows(
         metrics = evaluate_ranking(peer, train, test, candidates=universe)
         rows.append({"model": name, "fit_s": fit_seconds, **metrics, "params": params})
         show(rows[-1])
+        if cache is not None:
+            cache.keep(rows[-1])
     return rows
 
 
@@ -405,14 +434,17 @@ def main() -> None:
     parser.add_argument("--protocols", default="stratified,leave-last-out,rating,cold-items")
     parser.add_argument("--peers", default=",".join([*PEERS, "SASRec"]))
     parser.add_argument("--seeds", default=str(SEED), help="splits and models, comma-separated")
-    parser.add_argument("--margins", default="1.0", help="Context IQ's selection margins")
+    parser.add_argument(
+        "--margins", default="", help="Context IQ's selection margins (default: the model's own)"
+    )
+    parser.add_argument("--peer-cache", type=Path, default=None, help="JSON file of peer rows")
     parser.add_argument("--peers-only", action="store_true", help="skip Context IQ's own rows")
     parser.add_argument("--root", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(2)
     peers = [p for p in args.peers.split(",") if p]
-    margins = [float(m) for m in args.margins.split(",")]
+    margins: list[float | None] = [float(m) for m in args.margins.split(",") if m] or [None]
     ours = not args.peers_only
     seeds = [int(s) for s in args.seeds.split(",")]
     results: dict[str, Any] = {}
@@ -426,12 +458,13 @@ def main() -> None:
                 continue  # the other protocols run at the fixed SEED
             key = f"{name}/{protocol}" + (f"/seed {seed}" if protocol in RANKING else "")
             print(f"\n### {key}", flush=True)
+            cache = PeerCache(args.peer_cache, key) if args.peer_cache else None
             if protocol == "stratified":
                 split = stratified_split(implicit_view(dataset), 0.25, seed)
-                rows = ranking_rows(dataset, *split, peers, seed, margins, False, ours)
+                rows = ranking_rows(dataset, *split, peers, seed, margins, False, ours, cache)
             elif protocol == "leave-last-out":
                 split = leave_last_out(implicit_view(dataset), seed)
-                rows = ranking_rows(dataset, *split, peers, seed, margins, True, ours)
+                rows = ranking_rows(dataset, *split, peers, seed, margins, True, ours, cache)
             elif protocol == "rating":
                 rows = rating_rows(dataset)
             elif protocol == "speed":
