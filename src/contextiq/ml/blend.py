@@ -48,7 +48,14 @@ from contextiq.ml.candidate_rows import (
     standardised_rows,
 )
 from contextiq.ml.candidates import standardised
-from contextiq.ml.data import IdMap, Recency, history_matrix, history_vector, order_matrix
+from contextiq.ml.data import (
+    IdMap,
+    Recency,
+    history_matrices,
+    history_matrix,
+    history_vector,
+    order_matrix,
+)
 from contextiq.ml.ease import EaseConfig
 from contextiq.ml.embedding import SAVED_INDEX_MIN_ITEMS, EmbeddingConfig
 from contextiq.ml.index import top_k_rows
@@ -306,15 +313,17 @@ class BlendRecommender(ScoringRecommender):
         candidates for the whole batch (`candidate_rows.py`): what makes a neighbour table
         of every item cost seconds instead of a millisecond or more per item.
         """
-        own = history_matrix(histories, self._items)
-        own.sort_indices()
         if not self._candidates:
             scores = self.score_histories(histories)
-            seen = own.tocoo()
+            seen = history_matrix(histories, self._items).tocoo()
             scores[seen.row, seen.col] = -np.inf
             return top_k_rows(scores, k)
-        read = functools.cache(lambda recency: history_matrix(histories, self._items, recency))
-        scored = [(c, part.scored_rows(read(recency))) for c, part, recency in self._terms()]
+        terms = self._terms()
+        recencies = [Recency(), *{recency for _, _, recency in terms}]
+        own, *read = history_matrices(histories, self._items, recencies)
+        rows = dict(zip(recencies[1:], read, strict=True))
+        own.sort_indices()
+        scored = [(c, part.scored_rows(rows[recency])) for c, part, recency in terms]
         n = k + int(np.diff(own.indptr).max(initial=0))
         pool = distinct_rows(np.hstack([s.best(n) for _, s in scored]))
         if len(scored) == 1:

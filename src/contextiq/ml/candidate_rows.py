@@ -63,12 +63,24 @@ class SparseRows(RowScores):
         self.spread = np.sqrt(np.maximum(second - self.mean**2, 0.0))
 
     def best(self, n: int) -> IntRows:
-        scores, rows = self.scores, self._rows
+        """Rows of similar length at a time, padded to a power of two: a partition per block.
+
+        Ties are broken by item index, as `index.top_k` breaks them.
+        """
+        scores = self.scores
         out = np.full((scores.shape[0], n), -1, np.int64)
-        order = np.lexsort((scores.indices, -scores.data, rows))  # by row, best first, by index
-        rank = np.arange(len(order)) - scores.indptr[rows[order]]
-        keep = rank < n
-        out[rows[order][keep], rank[keep]] = scores.indices[order][keep]
+        lengths = np.diff(scores.indptr)
+        widths = 2 ** np.ceil(np.log2(np.maximum(lengths, 1))).astype(np.int64)
+        for width in np.unique(widths[lengths > 0]):
+            rows = np.flatnonzero((widths == width) & (lengths > 0))
+            starts = scores.indptr[rows][:, None]
+            columns = np.arange(width)
+            inside = columns < lengths[rows][:, None]
+            entries = np.where(inside, starts + columns, 0)
+            values = np.where(inside, scores.data[entries], np.float32(-np.inf))
+            found, _ = top_k_rows(values.astype(np.float32), n)
+            picked = scores.indices[entries[np.arange(len(rows))[:, None], np.maximum(found, 0)]]
+            out[rows, : found.shape[1]] = np.where(found >= 0, picked, -1)
         return out
 
     def at(self, pool: IntRows) -> FloatRows:
