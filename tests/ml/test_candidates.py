@@ -176,11 +176,28 @@ def test_items_added_after_saving_fall_back_to_scoring(tmp_path: Path) -> None:
 
 
 def test_a_table_of_neighbours_pads_items_with_fewer() -> None:
-    found = {"a": [("b", 0.9)], "b": [("a", 0.9), ("c", 0.1)], "c": []}
-    table = ItemNeighbours.compute(lambda item, k: found[item][:k], ["a", "b", "c"], depth=3)
+    found = np.array([[1, -1, -1, -1], [0, 2, -1, -1], [-1, -1, -1, -1]])
+    similarity = np.array([[0.9, -np.inf, -np.inf, -np.inf], [0.9, 0.1, -np.inf, -np.inf]])
+    similarity = np.vstack([similarity, np.full(4, -np.inf)]).astype(np.float32)
+    table = ItemNeighbours.compute(lambda items: (found[items], similarity[items]), 3, depth=3)
     assert table.of(0, 3)[0].tolist() == [1]
     assert table.of(1, 1)[0].tolist() == [0]
     assert table.of(2, 3)[0].tolist() == []
+    assert np.isfinite(table.similarities).all()
+
+
+def test_neighbours_saved_from_the_candidate_path_are_each_items_similar_items(
+    tmp_path: Path,
+) -> None:
+    model = mixed_with_transitions()
+    model.enable_ann(min_items=1)  # a large catalogue's path, as saving one takes it
+    expected = {item: model.similar_items(item, 10) for item in model.item_ids}
+    model.save(tmp_path / "blend")
+    loaded = BlendRecommender.load(tmp_path / "blend")
+    for item, similar in expected.items():
+        found = loaded.similar_items(item, 10)
+        assert [i for i, _ in found] == [i for i, _ in similar]
+        np.testing.assert_allclose([s for _, s in found], [s for _, s in similar], rtol=1e-4)
 
 
 def test_transition_scores_are_the_same_summed_sparsely_or_densely() -> None:

@@ -40,11 +40,26 @@ from contextiq.ml.blend_parts import (
     TrainingData,
     TransitionsPart,
 )
+from contextiq.ml.candidate_rows import (
+    FloatRows,
+    IntRows,
+    distinct_rows,
+    entries_at,
+    standardised_rows,
+)
 from contextiq.ml.candidates import standardised
-from contextiq.ml.data import IdMap, Recency, history_matrix, history_vector, order_matrix
+from contextiq.ml.data import (
+    IdMap,
+    Recency,
+    history_matrices,
+    history_matrix,
+    history_vector,
+    order_matrix,
+)
 from contextiq.ml.ease import EaseConfig
 from contextiq.ml.embedding import EmbeddingConfig
-from contextiq.ml.neighbours import ItemNeighbours
+from contextiq.ml.index import top_k_rows
+from contextiq.ml.neighbours import DEPTH, ItemNeighbours
 from contextiq.ml.protocols import leave_last_out, stratified_split
 from contextiq.ml.retrieval import SAVED_INDEX_MIN_ITEMS
 from contextiq.ml.scale import LARGE_EVENTS
@@ -290,6 +305,36 @@ class BlendRecommender(ScoringRecommender):
         mixed = sum(c * standardised(s, pool) for c, s in scored)
         return self._best_of(pool, np.asarray(mixed, np.float32), k, excluded)
 
+    def recommend_histories(
+        self, histories: Sequence[Mapping[str, float]], k: int
+    ) -> tuple[IntRows, FloatRows]:
+        """`recommend(h, k, exclude=h)` of many histories at once, as rows of item indices.
+
+        -1 (and score -inf) past what a row found. On the candidate path each part gives its
+        candidates for the whole batch (`candidate_rows.py`): what makes a neighbour table
+        of every item cost seconds instead of a millisecond or more per item.
+        """
+        if not self._candidates:
+            scores = self.score_histories(histories)
+            seen = history_matrix(histories, self._items).tocoo()
+            scores[seen.row, seen.col] = -np.inf
+            return top_k_rows(scores, k)
+        terms = self._terms()
+        recencies = [Recency(), *{recency for _, _, recency in terms}]
+        own, *read = history_matrices(histories, self._items, recencies)
+        rows = dict(zip(recencies[1:], read, strict=True))
+        own.sort_indices()
+        scored = [(c, part.scored_rows(rows[recency])) for c, part, recency in terms]
+        n = k + int(np.diff(own.indptr).max(initial=0))
+        pool = distinct_rows(np.hstack([s.best(n) for _, s in scored]))
+        if len(scored) == 1:
+            mixed = scored[0][1].at(pool)
+        else:
+            mixed = np.asarray(sum(c * standardised_rows(s, pool) for c, s in scored), np.float32)
+        mixed[(pool < 0) | entries_at(own, pool)[1]] = -np.inf
+        best, values = top_k_rows(mixed, k)
+        return np.where(best >= 0, np.take_along_axis(pool, np.maximum(best, 0), 1), -1), values
+
     def item_vectors(self, item_ids: Sequence[str]) -> npt.NDArray[np.float32] | None:
         """The embedding part's item vectors, when the blend has one."""
         for part in self.parts.values():
@@ -326,8 +371,11 @@ class BlendRecommender(ScoringRecommender):
         if self._neighbours is None or len(self._neighbours) != len(self._items):
             if not self._candidates and len(self._items) >= SAVED_INDEX_MIN_ITEMS:
                 self.enable_ann(SAVED_INDEX_MIN_ITEMS)  # a scoring of every item per item is n^2
-            self._neighbours = None
-            self._neighbours = ItemNeighbours.compute(self.similar_items, self._items.ids)
+            ids = self._items.ids
+            self._neighbours = ItemNeighbours.compute(
+                lambda items: self.recommend_histories([{ids[j]: 1.0} for j in items], DEPTH),
+                len(ids),
+            )
         for name, part in self.parts.items():
             part.save(path / name)
         self._neighbours.save(path / NEIGHBOURS)

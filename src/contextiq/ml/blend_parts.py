@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from contextiq.ml.base import ItemFeatures, ItemMask, WeightedInteraction
 from contextiq.ml.blend_choice import Family
+from contextiq.ml.candidate_rows import DenseRows, IntRows, RowScores, SparseRows
 from contextiq.ml.candidates import (
     DenseScores,
     FloatArray,
@@ -97,6 +98,17 @@ class BlendPart(ABC):
         """This part's scores for one history in the form a candidate blend mixes."""
         return DenseScores(self.score_indices(indices, strengths))
 
+    def scored_rows(self, strengths: sp.csr_matrix) -> RowScores:
+        """`scored` of many histories (rows of signed strengths) at once."""
+        rows = [
+            self.score_indices(
+                strengths.indices[strengths.indptr[r] : strengths.indptr[r + 1]].astype(np.int64),
+                strengths.data[strengths.indptr[r] : strengths.indptr[r + 1]],
+            )
+            for r in range(strengths.shape[0])
+        ]
+        return DenseRows(np.vstack(rows))
+
     @abstractmethod
     def save(self, path: Path) -> None: ...
 
@@ -155,6 +167,9 @@ class EasePart(FamilyPart):
     def scored(self, indices: IntArray, strengths: FloatArray) -> PartScores:
         return SparseScores(len(self.model.item_ids), *self.model.sparse_scores(indices, strengths))
 
+    def scored_rows(self, strengths: sp.csr_matrix) -> RowScores:
+        return SparseRows(self.model.sparse_score_rows(strengths))
+
     def fit(self, data: TrainingData, items: IdMap | None, judge: Judge | None) -> None:
         self.model.fit(data.interactions, data.items)
 
@@ -171,6 +186,11 @@ class EmbeddingPart(FamilyPart):
         else:
             self.model.fit_judged(data.interactions, data.items, judge)
 
+    def scored_rows(self, strengths: sp.csr_matrix) -> RowScores:
+        if not self.model.uses_ann:
+            return DenseRows(self.model.score_matrix(strengths))
+        return IndexedRows(self.model, self.model.user_rows(strengths))
+
 
 class IndexedScores(PartScores):
     """A vector family's scores for a user (the embedding's, the sequential model's),
@@ -185,6 +205,20 @@ class IndexedScores(PartScores):
 
     def at(self, pool: IntArray) -> FloatArray:
         return self.model.pool_scores(self.user, pool)
+
+
+class IndexedRows(RowScores):
+    """`IndexedScores` of many users (rows) at once."""
+
+    def __init__(self, model: EmbeddingRecommender, users: FloatArray) -> None:
+        self.model, self.users = model, users
+        self.mean, self.spread = model.score_mean_std_rows(users)
+
+    def best(self, n: int) -> IntRows:
+        return self.model.nearest_rows(self.users, n)
+
+    def at(self, pool: IntRows) -> FloatArray:
+        return self.model.pool_score_rows(self.users, pool)
 
 
 class TransitionsPart(BlendPart):
@@ -212,6 +246,9 @@ class TransitionsPart(BlendPart):
 
     def scored(self, indices: IntArray, strengths: FloatArray) -> PartScores:
         return SparseScores(self.model.size, *self.model.sparse_scores(indices, strengths))
+
+    def scored_rows(self, strengths: sp.csr_matrix) -> RowScores:
+        return SparseRows(self.model.sparse_score_rows(strengths))
 
     def save(self, path: Path) -> None:
         self.model.save(path)

@@ -145,7 +145,8 @@ class EaseRecommender(FoldInRecommender):
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """The items EASE can score (sorted indices) and their scores; every other item is 0.
 
-        What a large catalogue's request costs: `max_items` columns, not the catalogue.
+        What a large catalogue's request costs: `max_items` columns, not the catalogue. A
+        history with no item EASE knows scores nothing (no items: all of them are 0).
         """
         fitted = len(self._position)
         old = indices < fitted
@@ -153,6 +154,8 @@ class EaseRecommender(FoldInRecommender):
         known = positions >= 0
         rows, weights = positions[known], strengths[old][known]
         added, added_weights = indices[~old] - fitted, strengths[~old]
+        if not len(rows) and not len(added):  # no item EASE knows: nothing to say
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
         values = np.zeros(len(self._modelled), np.float32)
         if len(rows):
             values += weights @ self._weights[rows]
@@ -167,15 +170,30 @@ class EaseRecommender(FoldInRecommender):
         return scored, np.concatenate([values, extra]).astype(np.float32)
 
     def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
-        scores = np.zeros(strengths.shape, np.float32)
+        scores: npt.NDArray[np.float32] = self.sparse_score_rows(strengths).toarray()
+        return scores
+
+    def sparse_score_rows(self, strengths: sp.csr_matrix) -> sp.csr_matrix:
+        """`sparse_scores` of many histories (rows of signed strengths), as a sparse matrix.
+
+        A row holds every item EASE can score, or nothing when its history has none of them.
+        """
         fitted = len(self._position)
         columns = strengths.tocsc()
         learned = columns[:, self._modelled]
-        scores[:, self._modelled] = learned @ self._weights
+        added = columns[:, fitted:]
+        scored = np.concatenate([self._modelled, np.arange(fitted, len(self._items))])
+        values = np.zeros((strengths.shape[0], len(scored)), np.float32)
+        values[:, : len(self._modelled)] = learned @ self._weights
         if len(self._added_rows):
-            scores[:, self._modelled] += columns[:, fitted:] @ np.asarray(self._added_rows)
-            scores[:, fitted:] = learned @ np.asarray(self._added_columns).T
-        return scores
+            values[:, : len(self._modelled)] += added @ np.asarray(self._added_rows)
+            values[:, len(self._modelled) :] = learned @ np.asarray(self._added_columns).T
+        knows = (learned.getnnz(axis=1) + added.getnnz(axis=1)) > 0
+        counts = np.where(knows, len(scored), 0)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        indices = np.tile(scored, int(knows.sum()))
+        shape = (strengths.shape[0], len(self._items))
+        return sp.csr_matrix((values[knows].ravel(), indices, indptr), shape=shape)
 
     def add_items(self, items: Sequence[ItemFeatures]) -> None:
         """Each new item's B row and column: a mix of its content neighbours' among the learned."""

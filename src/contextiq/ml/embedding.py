@@ -28,6 +28,7 @@ from contextiq.ml.data import IdMap, build_matrix, strength_matrix
 from contextiq.ml.early_stop import EarlyStopping
 from contextiq.ml.features import FeatureVocabulary
 from contextiq.ml.holdout import holdout_positives, judged_ndcg, sample_users
+from contextiq.ml.index import top_k_rows
 from contextiq.ml.loss import bpr_loss, multinomial_loss
 from contextiq.ml.model import FoldInNet
 from contextiq.ml.optim import Adam
@@ -287,10 +288,34 @@ class EmbeddingRecommender(VectorRecommender):
     def _query(self, user: FloatArray) -> FloatArray:
         return np.append(user, np.float32(1.0))
 
+    def nearest_rows(self, users: FloatArray, n: int) -> npt.NDArray[np.int64]:
+        """`nearest` of many users (rows) at once, no mask: -1 past what a row found."""
+        assert self._ann is not None, "enable_ann first"
+        hits = self._ann.search_rows(np.hstack([users, np.ones((len(users), 1), np.float32)]), n)
+        added = np.arange(len(self._ann), len(self._items))
+        if not len(added):
+            return hits
+        best, _ = top_k_rows(users @ self._item_out[added].T + self._bias[added], n)
+        return np.hstack([hits, np.where(best >= 0, added[np.maximum(best, 0)], -1)])
+
     def pool_scores(
         self, user: npt.NDArray[np.float32], pool: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.float32]:
         return (self._item_out[pool] @ user + self._bias[pool]).astype(np.float32)
+
+    def pool_score_rows(self, users: FloatArray, pool: npt.NDArray[np.int64]) -> FloatArray:
+        """`pool_scores` of many users, each over its row of `pool` (-1 scores as item 0)."""
+        flat = np.maximum(pool, 0).ravel()
+        vectors = self._item_out[flat].reshape(*pool.shape, -1)
+        scores = np.einsum("rpd,rd->rp", vectors, users) + self._bias[flat].reshape(pool.shape)
+        return np.asarray(scores, np.float32)
+
+    def score_mean_std_rows(
+        self, users: FloatArray
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """`score_mean_std` of many users (rows) at once."""
+        assert self._moments is not None, "enable_ann first"
+        return self._moments.mean_std_rows(np.hstack([users, np.ones((len(users), 1))]))
 
     def item_vectors(self, item_ids: Sequence[str]) -> npt.NDArray[np.float32] | None:
         found = self._items.lookup(item_ids)
@@ -300,10 +325,14 @@ class EmbeddingRecommender(VectorRecommender):
             rows[known] = self._item_out[found[known]]
         return rows
 
-    def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
+    def user_rows(self, strengths: sp.csr_matrix) -> FloatArray:
+        """`user_vector` of many histories (rows of signed strengths)."""
         norms = np.sqrt(np.asarray(strengths.multiply(strengths).sum(axis=1))).ravel()
         scaled = sp.diags(1.0 / np.maximum(norms, 1e-8)) @ strengths
-        users = np.tanh(scaled @ np.asarray(self._item_in))
+        return np.asarray(np.tanh(scaled @ np.asarray(self._item_in)), np.float32)
+
+    def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
+        users = self.user_rows(strengths)
         scores = users @ np.asarray(self._item_out).T + np.asarray(self._bias)
         return np.asarray(scores, np.float32)
 

@@ -36,6 +36,29 @@ def top_k(
     return best, scores[best].astype(np.float32)
 
 
+def top_k_rows(
+    scores: npt.NDArray[np.float32], k: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """`top_k` of every row at once: column indices and scores, -1 and -inf past a row's end.
+
+    A row has fewer than k entries when fewer than k of its scores are finite (-inf marks
+    entries to leave out). Ties are broken by column, as in `top_k`.
+    """
+    rows, width = scores.shape
+    k = min(k, width)
+    if k <= 0:
+        return np.zeros((rows, 0), np.int64), np.zeros((rows, 0), np.float32)
+    negated = -scores
+    chosen = np.argpartition(negated, k - 1, axis=1)[:, :k] if k < width else None
+    if chosen is None:
+        chosen = np.broadcast_to(np.arange(width), (rows, width))
+    order = np.lexsort((chosen, np.take_along_axis(negated, chosen, axis=1)), axis=1)
+    best = np.take_along_axis(chosen, order, axis=1).astype(np.int64)
+    values = np.take_along_axis(scores, best, axis=1).astype(np.float32)
+    best[~np.isfinite(values)] = -1
+    return best, values
+
+
 class InnerProductIndex:
     """Approximate maximum-inner-product search (faiss IVF-Flat) over a fixed set of rows.
 
@@ -119,6 +142,21 @@ class InnerProductIndex:
         hits: npt.NDArray[np.int64] = found[0][found[0] >= 0].astype(np.int64)
         return hits
 
+    def search_rows(self, queries: npt.NDArray[np.float32], n: int) -> npt.NDArray[np.int64]:
+        """`search` of many queries (rows) at once, no mask: -1 past what a row found.
+
+        One call per batch: the per-query cost of a call from Python (about as much as the
+        scan itself at this size) is paid once. What the saved item neighbours need.
+        """
+        n = min(n, len(self))
+        if n <= 0:
+            return np.full((len(queries), 0), -1, np.int64)
+        params = faiss.SearchParametersIVF()
+        params.nprobe = max(1, min(self._lists, round(self.probe_share * self._lists)))
+        padded = np.hstack([queries, np.zeros((len(queries), 1))]).astype(np.float32)
+        _, found = self._index.search(padded, n, params=params)
+        return np.asarray(found, np.int64)
+
 
 class ScoreMoments:
     """Exact mean and spread of `rows @ query` over every row, without scoring the rows.
@@ -145,3 +183,12 @@ class ScoreMoments:
         mean = float(self._sum @ q) / self._count
         second = float(q @ self._outer @ q) / self._count
         return mean, max(second - mean * mean, 0.0) ** 0.5
+
+    def mean_std_rows(
+        self, queries: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """`mean_std` of many queries (rows) at once."""
+        q = queries.astype(np.float64)
+        mean = (q @ self._sum) / self._count
+        second = ((q @ self._outer) * q).sum(axis=1) / self._count
+        return mean, np.sqrt(np.maximum(second - mean * mean, 0.0))

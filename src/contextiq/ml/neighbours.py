@@ -8,7 +8,7 @@ item has fewer) and their similarities, memory-mapped on load like the item tabl
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -25,7 +25,13 @@ DEPTH = 50
 #: Seconds between progress lines while neighbours are computed.
 PROGRESS_SECONDS = 10.0
 
-Similar = Callable[[str, int], list[tuple[str, float]]]
+#: Items whose neighbours are found in one batch: bounds the dense rows of a part that
+#: has no candidate form (BATCH x items x 4 bytes: 100 MB at 100,000 items).
+BATCH = 256
+
+#: Neighbours of a batch of items (their indices): rows of item indices (-1 past what a
+#: row found) and of similarities, best first.
+Nearest = Callable[[npt.NDArray[np.int64]], tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]
 
 
 @dataclass(frozen=True)
@@ -41,27 +47,29 @@ class ItemNeighbours:
         return int(self.indices.shape[1])
 
     @classmethod
-    def compute(cls, similar: Similar, ids: Sequence[str], depth: int = DEPTH) -> Self:
-        """`similar(item, depth)` of every item, as index tables (logs its progress)."""
-        position = {item: j for j, item in enumerate(ids)}
-        indices = np.full((len(ids), depth), -1, np.int32)
-        similarities = np.zeros((len(ids), depth), np.float32)
+    def compute(cls, nearest: Nearest, n_items: int, depth: int = DEPTH) -> Self:
+        """`nearest` of every item, a batch at a time, as index tables (logs its progress)."""
+        indices = np.full((n_items, depth), -1, np.int32)
+        similarities = np.zeros((n_items, depth), np.float32)
         started = last = time.perf_counter()
-        for row, item in enumerate(ids):
-            found = similar(item, depth)
-            indices[row, : len(found)] = [position[i] for i, _ in found]
-            similarities[row, : len(found)] = [s for _, s in found]
+        for start in range(0, n_items, BATCH):
+            items = np.arange(start, min(start + BATCH, n_items), dtype=np.int64)
+            found, scores = nearest(items)
+            width = min(found.shape[1], depth)
+            indices[items, :width] = found[:, :width]
+            similarities[items, :width] = np.where(found[:, :width] >= 0, scores[:, :width], 0)
             if time.perf_counter() - last >= PROGRESS_SECONDS:
                 last = time.perf_counter()
-                rate = (row + 1) / (last - started)
+                done = int(items[-1]) + 1
+                rate = done / (last - started)
                 log.info(
                     "item neighbours: %d/%d items, %.0f items/s, ETA %.0fs",
-                    row + 1,
-                    len(ids),
+                    done,
+                    n_items,
                     rate,
-                    (len(ids) - row - 1) / rate,
+                    (n_items - done) / rate,
                 )
-        log.info("item neighbours: %d items in %.0fs", len(ids), time.perf_counter() - started)
+        log.info("item neighbours: %d items in %.0fs", n_items, time.perf_counter() - started)
         return cls(indices, similarities)
 
     def of(self, index: int, k: int) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:

@@ -110,12 +110,17 @@ class ItemTransitions:
 
     def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
         """Scores for many histories at once (rows of signed strengths)."""
+        scores: npt.NDArray[np.float32] = self.sparse_score_rows(strengths).toarray()
+        return scores
+
+    def sparse_score_rows(self, strengths: sp.csr_matrix) -> sp.csr_matrix:
+        """`sparse_scores` of many histories at once, as a sparse matrix over every item."""
         fitted = self._matrix.shape[0]
         # CSR on both sides: a CSC left operand makes scipy convert the whole matrix per call.
         inputs = sp.csr_matrix(strengths.maximum(0))[:, :fitted]
-        scores = np.zeros((strengths.shape[0], len(self._items)), np.float32)
-        scores[:, :fitted] = (inputs @ self._matrix).toarray()
-        return scores
+        found = sp.csr_matrix(inputs @ self._matrix, dtype=np.float32)
+        shape = (strengths.shape[0], len(self._items))
+        return sp.csr_matrix((found.data, found.indices, found.indptr), shape=shape)
 
     def save(self, path: Path) -> None:
         matrix = self._matrix
