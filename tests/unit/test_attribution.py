@@ -14,12 +14,19 @@ from contextiq.events.types import (
     InteractionRecorded,
     UserDeleted,
     decode_event,
+    from_ms,
     served_list,
 )
 from contextiq.experiments.attribution import ImpressionState, attribute, engage
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
-from contextiq.store.tables import ExperimentArmStats, ImpressionRow, OnlineDaily, OutboxRow
+from contextiq.store.tables import (
+    ExperimentArmStats,
+    ImpressionRow,
+    OnlineDaily,
+    OutboxRow,
+    ServedList,
+)
 
 T0 = datetime(2026, 11, 30, 12, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -147,8 +154,20 @@ async def test_replayed_batches_count_once(store: Store) -> None:
 async def aggregates(store: Store) -> tuple[object, ...]:
     async with store.sessions() as session:
         impressions = sorted(
-            (r.recommendation_id, r.user_id, r.day, r.arm, r.items, r.clicked, r.engaged)
-            for r in await session.scalars(select(ImpressionRow))
+            (
+                r.recommendation_id,
+                r.user_id,
+                from_ms(r.shown_ms).date(),
+                r.arm,
+                r.items,
+                r.clicked,
+                r.engaged,
+            )
+            for r in await session.execute(
+                select(*ImpressionRow.__table__.c, ServedList.arm, ServedList.items).join(
+                    ServedList, ServedList.list_id == ImpressionRow.list_id
+                )
+            )
         )
         daily = sorted(
             (r.day, r.arm, r.impressions, r.items_shown, r.clicks, r.reciprocal_ranks)
