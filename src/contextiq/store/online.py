@@ -50,6 +50,8 @@ RECENT_PER_USER = 100
 _IN_CHUNK = 500
 DAY_MS = 86_400_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAILY_COUNTS = ("impressions", "items_shown", "clicks", "likes", "saves", "shares", "dislikes")
+ARM_COUNTS = ("users", "impressions", "clicks", "sum_n2", "sum_c2", "sum_nc", "wins", "ties")
 
 
 def list_key(listing: str) -> str:
@@ -137,8 +139,24 @@ class OnlineApplier:
         remember: int = 2_000_000,
         remember_lists: int = 20_000,
     ) -> None:
-        self._insert = insert
         self.window = window
+        # Statements built once: building an upsert costs more than running it (~0.5 ms).
+        self._insert_lists = insert(ServedList).on_conflict_do_nothing(index_elements=["list_id"])
+        self._insert_impressions = insert(ImpressionRow).on_conflict_do_nothing(
+            index_elements=["recommendation_id"]
+        )
+        self._insert_pairs = {
+            t: insert(t).on_conflict_do_nothing() for t in (OnlineUser, OnlineItem)
+        }
+        self._add_daily = _adding(insert, OnlineDaily, (*DAILY_COUNTS, "reciprocal_ranks"))
+        self._add_arm_users = _adding(insert, ExperimentUser, ("impressions", "clicks")).returning(
+            ExperimentUser.experiment,
+            ExperimentUser.arm,
+            ExperimentUser.user_id,
+            ExperimentUser.impressions,
+            ExperimentUser.clicks,
+        )
+        self._add_arms = _adding(insert, ExperimentArmStats, ARM_COUNTS)
         # Keys known to be stored: (group, user) and (group, item) pairs, lists, and lists
         # whose items a day counted. Those tables are sets, so skipping a known key changes
         # nothing, and most impressions add no new key.
@@ -226,25 +244,19 @@ class OnlineApplier:
             return set()
         lists = {r[2].list_id: r[2] for r in rows if ("list", r[2].list_id) not in self._known}
         if lists:
-            await session.execute(
-                self._insert(ServedList).on_conflict_do_nothing(index_elements=["list_id"]),
-                [listed.row() for listed in lists.values()],
-            )
+            await session.execute(self._insert_lists, [listed.row() for listed in lists.values()])
             self._pending.update(("list", list_id) for list_id in lists)
-        stmt = self._insert(ImpressionRow).on_conflict_do_nothing(
-            index_elements=["recommendation_id"]
-        )
         values = [
             {"recommendation_id": rid, "user_id": user, "shown_ms": at, "list_id": listed.list_id}
             for rid, user, listed, at in rows
         ]
         inserted: set[str] = set()
         if returning:
-            stmt = stmt.returning(ImpressionRow.recommendation_id)
+            stmt = self._insert_impressions.returning(ImpressionRow.recommendation_id)
             inserted = set((await session.execute(stmt, values)).scalars())
             rows = [r for r in rows if r[0] in inserted]
         else:
-            await session.execute(stmt, values)
+            await session.execute(self._insert_impressions, values)
         by_list: dict[tuple[str, int], tuple[_Listed, list[str]]] = {}
         for _, user, listed, at in rows:
             by_list.setdefault((listed.list_id, at // DAY_MS), (listed, []))[1].append(user)
@@ -367,8 +379,7 @@ class OnlineApplier:
             if new:
                 keys = ("day", "model_version", "experiment", "arm", column)
                 await session.execute(
-                    self._insert(table).on_conflict_do_nothing(),
-                    [dict(zip(keys, k, strict=True)) for k in new],
+                    self._insert_pairs[table], [dict(zip(keys, k, strict=True)) for k in new]
                 )
                 self._pending.update((column, *k) for k in new)
         await self._write_arms(session, deltas)
@@ -377,24 +388,15 @@ class OnlineApplier:
         groups = sorted(set(deltas.daily) | set(deltas.reciprocal_ranks))
         if not groups:
             return
-        columns = ("impressions", "items_shown", "clicks", "likes", "saves", "shares", "dislikes")
-        stmt = self._insert(OnlineDaily)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["day", "model_version", "experiment", "arm"],
-            set_={
-                **{c: getattr(OnlineDaily, c) + stmt.excluded[c] for c in columns},
-                "reciprocal_ranks": OnlineDaily.reciprocal_ranks + stmt.excluded.reciprocal_ranks,
-            },
-        )
         await session.execute(
-            stmt,
+            self._add_daily,
             [
                 {
                     "day": g[0],
                     "model_version": g[1],
                     "experiment": g[2],
                     "arm": g[3],
-                    **{c: deltas.daily[g][c] for c in columns},
+                    **{c: deltas.daily[g][c] for c in DAILY_COUNTS},
                     "reciprocal_ranks": deltas.reciprocal_ranks[g],
                 }
                 for g in groups
@@ -405,23 +407,9 @@ class OnlineApplier:
         """Per-user counts first: their old and new values give the change of the sums."""
         sums: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         if deltas.arm_users:
-            stmt = self._insert(ExperimentUser)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["experiment", "arm", "user_id"],
-                set_={
-                    "impressions": ExperimentUser.impressions + stmt.excluded.impressions,
-                    "clicks": ExperimentUser.clicks + stmt.excluded.clicks,
-                },
-            ).returning(
-                ExperimentUser.experiment,
-                ExperimentUser.arm,
-                ExperimentUser.user_id,
-                ExperimentUser.impressions,
-                ExperimentUser.clicks,
-            )
             users = sorted(deltas.arm_users)
             rows = await session.execute(
-                stmt,
+                self._add_arm_users,
                 [
                     {
                         "experiment": k[0],
@@ -445,20 +433,23 @@ class OnlineApplier:
         keys = sorted(set(deltas.arms) | set(sums))
         if not keys:
             return
-        columns = ("users", "impressions", "clicks", "sum_n2", "sum_c2", "sum_nc", "wins", "ties")
-        stmt = self._insert(ExperimentArmStats)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["experiment", "arm"],
-            set_={c: getattr(ExperimentArmStats, c) + stmt.excluded[c] for c in columns},
-        )
         await session.execute(
-            stmt,
+            self._add_arms,
             [
                 {"experiment": k[0], "arm": k[1]}
-                | {c: deltas.arms[k][c] + sums[k][c] for c in columns}
+                | {c: deltas.arms[k][c] + sums[k][c] for c in ARM_COUNTS}
                 for k in keys
             ],
         )
+
+
+def _adding(insert: Callable[[Any], Any], table: Any, columns: Sequence[str]) -> Any:
+    """An upsert on `table`'s primary key that adds each of `columns` to the stored row."""
+    stmt = insert(table)
+    keys = [c.name for c in table.__table__.primary_key]
+    return stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: getattr(table, c) + stmt.excluded[c] for c in columns}
+    )
 
 
 def _count_click(deltas: _Deltas, state: ImpressionState, position: int, first: bool) -> None:
