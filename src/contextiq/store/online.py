@@ -71,14 +71,23 @@ def _ms(at: datetime) -> int:
 
 
 class _Listed:
-    """A served list as the worker stores and counts it, decoded once per process."""
+    """A served list as the worker stores and counts it, decoded once per process (its
+    items again only when the list is written to `served_lists`)."""
 
-    __slots__ = ("arm", "arms", "content_ids", "experiment", "items", "list_id", "teams", "version")
+    __slots__ = (
+        "arm",
+        "arms",
+        "content_ids",
+        "experiment",
+        "list_id",
+        "listing",
+        "teams",
+        "version",
+    )
 
     def __init__(self, listing: str) -> None:
         items, version, experiment, arm, teams = list_head(listing)
-        self.list_id = list_key(listing)
-        self.items, self.teams = items, teams
+        self.listing, self.list_id, self.teams = listing, list_key(listing), teams
         self.version, self.experiment, self.arm = version or "", experiment or "", arm or ""
         self.content_ids = [str(c) for c, _ in items]
         # As `ImpressionState.arms`: both teams when interleaved.
@@ -90,7 +99,7 @@ class _Listed:
             "model_version": self.version,
             "experiment": self.experiment,
             "arm": self.arm,
-            "items": self.items,
+            "items": list_head(self.listing)[0],
             "teams": self.teams,
         }
 
