@@ -83,6 +83,11 @@ class GroupCommitWriter:
         self._wake.set()  # also ends an impressions-only wait
         return await future
 
+    async def flush(self) -> None:
+        """Returns once every impression buffered before the call is committed: an erasure
+        runs after it, so none of the user's impressions is written after their erasure."""
+        await self.write(())
+
     def _take(self) -> list[Pending]:
         taken, size = 0, 0
         for items, events, _ in self._queue:
