@@ -17,6 +17,7 @@ from contextiq.events.types import (
     UserDeleted,
     decode_event,
     from_ms,
+    list_head,
     served_list,
 )
 from contextiq.experiments.attribution import ImpressionState, attribute, engage
@@ -159,6 +160,12 @@ async def test_replayed_batches_count_once(store: Store) -> None:
     assert (x.users, x.impressions, x.clicks, x.sum_n2, x.sum_c2, x.sum_nc) == (1, 2, 2, 4, 4, 4)
 
 
+def _listed(listing: str) -> tuple[object, object]:
+    """A stored list's arm and items."""
+    items, _, _, arm, _ = list_head(listing)
+    return arm, items
+
+
 async def aggregates(store: Store) -> tuple[object, ...]:
     async with store.sessions() as session:
         impressions = sorted(
@@ -166,13 +173,12 @@ async def aggregates(store: Store) -> tuple[object, ...]:
                 r.recommendation_id,
                 r.user_id,
                 from_ms(r.shown_ms).date(),
-                r.arm,
-                r.items,
+                *_listed(r.listing),
                 r.clicked,
                 r.engaged,
             )
             for r in await session.execute(
-                select(*ImpressionRow.__table__.c, ServedList.arm, ServedList.items).join(
+                select(*ImpressionRow.__table__.c, ServedList.listing).join(
                     ServedList, ServedList.list_id == ImpressionRow.list_id
                 )
             )

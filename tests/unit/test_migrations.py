@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select
 
 from contextiq.domain import Interaction, InteractionType
-from contextiq.events.types import InteractionRecorded, served_list
+from contextiq.events.types import InteractionRecorded, list_head, served_list
 from contextiq.store.engine import create_engine
 from contextiq.store.migrate import alembic_config, upgrade, upgrade_async
 from contextiq.store.online import list_key
@@ -96,7 +96,7 @@ async def test_impressions_move_to_served_lists_and_back(migrated_url: str) -> N
         == rows["r2"].list_id
         == list_key(served_list(ab, "v1", "exp", "x", None))
     )
-    assert lists[rows["r3"].list_id].teams == ["x", "y"]
+    assert list_head(lists[rows["r3"].list_id].listing)[4] == ["x", "y"]
     assert rows["r1"].shown_ms == int(t0.timestamp() * 1000)
     assert (rows["r1"].clicked, rows["r1"].engaged, rows["r2"].engaged) == ([2], 1, 0)
     # The worker reads them as before: a click on "c" goes to r3, position 2.

@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,38 +70,36 @@ def _ms(at: datetime) -> int:
     return (_utc(at) - EPOCH) // timedelta(milliseconds=1)
 
 
-class _Listed:
-    """A served list as the worker stores and counts it, decoded once per process (its
-    items again only when the list is written to `served_lists`)."""
+class _Listed(NamedTuple):
+    """A served list as the worker stores and counts it, decoded once per process. Tuples
+    of strings only: the garbage collector stops tracking them, so a cache of thousands
+    costs no collection time."""
 
-    __slots__ = (
-        "arm",
-        "arms",
-        "content_ids",
-        "experiment",
-        "list_id",
-        "listing",
-        "teams",
-        "version",
-    )
+    listing: str
+    list_id: str
+    version: str
+    experiment: str
+    arm: str
+    content_ids: tuple[str, ...]
+    #: As `ImpressionState.arms`: both teams when interleaved.
+    arms: tuple[str, ...]
+    teams: tuple[str, ...] | None
 
-    def __init__(self, listing: str) -> None:
+    @classmethod
+    def of(cls, listing: str) -> "_Listed":
+        """Raises `ValueError` or `TypeError` for a malformed list."""
         items, version, experiment, arm, teams = list_head(listing)
-        self.listing, self.list_id, self.teams = listing, list_key(listing), teams
-        self.version, self.experiment, self.arm = version or "", experiment or "", arm or ""
-        self.content_ids = [str(c) for c, _ in items]
-        # As `ImpressionState.arms`: both teams when interleaved.
-        self.arms = sorted(set(teams)) if teams is not None else [self.arm] if experiment else []
-
-    def row(self) -> dict[str, Any]:
-        return {
-            "list_id": self.list_id,
-            "model_version": self.version,
-            "experiment": self.experiment,
-            "arm": self.arm,
-            "items": list_head(self.listing)[0],
-            "teams": self.teams,
-        }
+        team = None if teams is None else tuple(str(t) for t in teams)
+        return cls(
+            listing,
+            list_key(listing),
+            version or "",
+            experiment or "",
+            arm or "",
+            tuple(str(c) for c, _ in items),
+            tuple(sorted(set(team))) if team is not None else (arm or "",) if experiment else (),
+            team,
+        )
 
 
 #: An impression to store: (recommendation_id, user_id, its list, shown at in ms since the epoch).
@@ -146,7 +144,7 @@ class OnlineApplier:
         insert: Callable[[Any], Any],
         window: timedelta,
         remember: int = 2_000_000,
-        remember_lists: int = 20_000,
+        remember_lists: int = 4_096,
     ) -> None:
         self.window = window
         # Statements built once: building an upsert costs more than running it (~0.5 ms).
@@ -217,7 +215,7 @@ class OnlineApplier:
         if listed is None:
             if len(self._lists) >= self._remember_lists:
                 self._lists.clear()
-            listed = self._lists[listing] = _Listed(listing)
+            listed = self._lists[listing] = _Listed.of(listing)
         return listed
 
     def _batch_rows(self, batches: Sequence[ImpressionBatch]) -> list[_Shown]:
@@ -253,7 +251,10 @@ class OnlineApplier:
             return set()
         lists = {r[2].list_id: r[2] for r in rows if ("list", r[2].list_id) not in self._known}
         if lists:
-            await session.execute(self._insert_lists, [listed.row() for listed in lists.values()])
+            await session.execute(
+                self._insert_lists,
+                [{"list_id": key, "listing": listed.listing} for key, listed in lists.items()],
+            )
             self._pending.update(("list", list_id) for list_id in lists)
         values = [
             {"recommendation_id": rid, "user_id": user, "shown_ms": at, "list_id": listed.list_id}
@@ -286,7 +287,6 @@ class OnlineApplier:
         user's recent ones."""
         table = cast(Table, ImpressionRow.__table__)
         lists = cast(Table, ServedList.__table__)
-        listed = (lists.c.model_version, lists.c.experiment, lists.c.arm, lists.c["items"])
         states: dict[str, ImpressionState] = {}
         named = list(
             {e.recommendation_id for e in seen}
@@ -295,7 +295,7 @@ class OnlineApplier:
         for start in range(0, len(named), _IN_CHUNK):
             chunk = named[start : start + _IN_CHUNK]
             rows = await session.execute(
-                select(table, *listed, lists.c.teams)
+                select(table, lists.c.listing)
                 .join_from(table, lists, table.c.list_id == lists.c.list_id)
                 .where(table.c.recommendation_id.in_(chunk))
             )
@@ -319,7 +319,7 @@ class OnlineApplier:
                     .subquery()
                 )
                 rows = await session.execute(
-                    select(ranked, *listed, lists.c.teams)
+                    select(ranked, lists.c.listing)
                     .join_from(ranked, lists, ranked.c.list_id == lists.c.list_id)
                     .where(ranked.c.rank <= RECENT_PER_USER)
                 )
@@ -491,16 +491,17 @@ def _as_utc(interaction: Interaction) -> Interaction:
 
 def _row_state(row: Any) -> ImpressionState:
     shown_at = from_ms(row.shown_ms)
+    items, version, experiment, arm, teams = list_head(row.listing)
     return ImpressionState(
         recommendation_id=row.recommendation_id,
         user_id=row.user_id,
         shown_at=shown_at,
         day=shown_at.date().isoformat(),
-        model_version=row.model_version,
-        experiment=row.experiment,
-        arm=row.arm,
-        items=[c for c, _ in row.items],
-        teams=row.teams,
+        model_version=version or "",
+        experiment=experiment or "",
+        arm=arm or "",
+        items=[c for c, _ in items],
+        teams=teams,
         seen=row.seen,
         engaged=row.engaged,
         clicked=list(row.clicked or ()),

@@ -237,21 +237,18 @@ LIST_ID = String(32)
 
 
 class ServedList(Base):
-    """A list as served (items, scores, model version, experiment, arm), stored once however
-    many impressions showed it: a cached answer is served many times, and an impression row
-    that only names its list costs the worker a fraction of one that carries it."""
+    """A list as served, stored once however many impressions showed it: a cached answer is
+    served many times, and an impression row that only names its list costs the worker a
+    fraction of one that carries it."""
 
     __tablename__ = "served_lists"
 
-    #: A hash of the list's `served_list` JSON (`store.online.list_key`).
+    #: A hash of `listing` (`store.online.list_key`).
     list_id: Mapped[str] = mapped_column(LIST_ID, primary_key=True)
-    model_version: Mapped[str] = mapped_column(VERSION, default="")
-    experiment: Mapped[str] = mapped_column(NAME, default="")
-    arm: Mapped[str] = mapped_column(NAME, default="")
-    #: [[content_id, score], ...]; position = index + 1.
-    items: Mapped[list[Any]] = mapped_column(JSON)
-    #: The arm each position came from, for an interleaved list.
-    teams: Mapped[list[str] | None] = mapped_column(NULLABLE_JSON)
+    #: Its `served_list` JSON as served: `[[[content_id, score], ...], model version,
+    #: experiment, arm, teams]`, position = index + 1. Text, as the worker receives it: only
+    #: attribution reads it back.
+    listing: Mapped[str] = mapped_column(Text)
 
 
 class ImpressionRow(Base):

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql, sqlite
 
-from contextiq.events.types import served_list
+from contextiq.events.types import list_head, served_list
 from contextiq.store.online import list_key
 
 revision: str = "0004_served_lists"
@@ -40,13 +40,7 @@ impressions = sa.table(
     sa.column("shown_ms", sa.BigInteger),
 )
 served_lists = sa.table(
-    "served_lists",
-    sa.column("list_id", sa.String),
-    sa.column("model_version", sa.String),
-    sa.column("experiment", sa.String),
-    sa.column("arm", sa.String),
-    sa.column("items", sa.JSON),
-    sa.column("teams", sa.JSON(none_as_null=True)),
+    "served_lists", sa.column("list_id", sa.String), sa.column("listing", sa.Text)
 )
 
 
@@ -70,11 +64,7 @@ def upgrade() -> None:
     op.create_table(
         "served_lists",
         sa.Column("list_id", sa.String(length=32), nullable=False),
-        sa.Column("model_version", sa.String(length=64), nullable=False),
-        sa.Column("experiment", sa.String(length=100), nullable=False),
-        sa.Column("arm", sa.String(length=100), nullable=False),
-        sa.Column("items", sa.JSON(), nullable=False),
-        sa.Column("teams", sa.JSON(), nullable=True),
+        sa.Column("listing", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("list_id", name=op.f("pk_served_lists")),
     )
     with op.batch_alter_table("impressions", schema=None) as batch_op:
@@ -91,17 +81,9 @@ def upgrade() -> None:
         lists: dict[str, dict[str, Any]] = {}
         named = []
         for rid, at, version, experiment, arm, items, teams in rows:
-            key = list_key(
-                served_list(items, version or None, experiment or None, arm or None, teams)
-            )
-            lists[key] = {
-                "list_id": key,
-                "model_version": version,
-                "experiment": experiment,
-                "arm": arm,
-                "items": items,
-                "teams": teams,
-            }
+            listing = served_list(items, version or None, experiment or None, arm or None, teams)
+            key = list_key(listing)
+            lists[key] = {"list_id": key, "listing": listing}
             named.append({"rid": rid, "key": key, "ms": _ms(at)})
         bind.execute(
             insert(served_lists).on_conflict_do_nothing(index_elements=["list_id"]),
@@ -135,21 +117,14 @@ def downgrade() -> None:
         batch_op.add_column(sa.Column("teams", sa.JSON(), nullable=True))
     bind = op.get_bind()
     query = sa.select(
-        impressions.c.recommendation_id,
-        impressions.c.shown_ms,
-        *(served_lists.c[c] for c in LISTED),
+        impressions.c.recommendation_id, impressions.c.shown_ms, served_lists.c.listing
     ).join_from(impressions, served_lists, impressions.c.list_id == served_lists.c.list_id)
     for rows in _chunks(query):
         bind.execute(
             impressions.update()
             .where(impressions.c.recommendation_id == sa.bindparam("rid"))
             .values({c: sa.bindparam(f"v_{c}") for c in ("shown_at", "day", *LISTED)}),
-            [
-                {"rid": rid, "v_shown_at": EPOCH + timedelta(milliseconds=ms)}
-                | {"v_day": (EPOCH + timedelta(milliseconds=ms)).date().isoformat()}
-                | {f"v_{c}": v for c, v in zip(LISTED, listed, strict=True)}
-                for rid, ms, *listed in rows
-            ],
+            [_old_row(rid, ms, listing) for rid, ms, listing in rows],
         )
     with op.batch_alter_table("impressions", schema=None) as batch_op:
         for column, kind in (
@@ -166,6 +141,22 @@ def downgrade() -> None:
         batch_op.drop_column("shown_ms")
         batch_op.create_index("ix_impressions_user_time", ["user_id", "shown_at"], unique=False)
     op.drop_table("served_lists")
+
+
+def _old_row(rid: str, ms: int, listing: str) -> dict[str, Any]:
+    """An impression's values as 0003 stored them, for the downgrade's update."""
+    items, version, experiment, arm, teams = list_head(listing)
+    at = EPOCH + timedelta(milliseconds=ms)
+    return {
+        "rid": rid,
+        "v_shown_at": at,
+        "v_day": at.date().isoformat(),
+        "v_model_version": version or "",
+        "v_experiment": experiment or "",
+        "v_arm": arm or "",
+        "v_items": items,
+        "v_teams": teams,
+    }
 
 
 def _ms(at: datetime) -> int:
