@@ -213,7 +213,7 @@ def build_services(settings: Settings) -> Services:
         precomputer=precomputer,
         gate=gate,
         audit=AuditLog(store),
-        user_data=UserDataService(store, catalog, rec_cache, snapshots, relay, rescorer),
+        user_data=UserDataService(store, catalog, rec_cache, snapshots, relay, rescorer, writer),
         sessions=SessionService(store, rec_cache, relay),
         impressions=ImpressionRecorder(writer, settings.record_impressions),
         arms=arms,

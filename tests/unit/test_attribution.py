@@ -1,5 +1,7 @@
 """Attribution of interactions to impressions, in memory and through the worker's store path."""
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,12 +16,22 @@ from contextiq.events.types import (
     InteractionRecorded,
     UserDeleted,
     decode_event,
+    from_ms,
+    list_head,
     served_list,
 )
 from contextiq.experiments.attribution import ImpressionState, attribute, engage
 from contextiq.store.migrate import upgrade_async
+from contextiq.store.online import list_key
 from contextiq.store.store import Store
-from contextiq.store.tables import ExperimentArmStats, ImpressionRow, OnlineDaily, OutboxRow
+from contextiq.store.tables import (
+    ExperimentArmStats,
+    ImpressionRow,
+    OnlineDaily,
+    OutboxRow,
+    ServedList,
+)
+from tests.integration.conftest import fresh_pg_database
 
 T0 = datetime(2026, 11, 30, 12, tzinfo=UTC)
 DAY = timedelta(hours=24)
@@ -93,13 +105,18 @@ def test_interleaved_clicks_move_the_outcome() -> None:
     assert engage(s, InteractionType.VIEW, 3).outcome_change == ("tie", "A")
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> Store:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
-    await upgrade_async(url)
-    s = Store(url)
-    await s.upsert_content([Content(c, c.upper(), "cat") for c in "abcdef"])
-    return s
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    async with contextlib.AsyncExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+            await upgrade_async(url)
+        else:
+            url = await stack.enter_async_context(fresh_pg_database())
+        s = Store(url)
+        await s.upsert_content([Content(c, c.upper(), "cat") for c in "abcdef"])
+        yield s
+        await s.close()
 
 
 def impression(rid: str, user: str, items: str, at: datetime, arm: str = "x") -> ImpressionRecorded:
@@ -141,14 +158,30 @@ async def test_replayed_batches_count_once(store: Store) -> None:
     x = arms["x"]
     # One user with n = 2 lists, c = 2 clicked.
     assert (x.users, x.impressions, x.clicks, x.sum_n2, x.sum_c2, x.sum_nc) == (1, 2, 2, 4, 4, 4)
-    await store.close()
+
+
+def _listed(listing: str) -> tuple[object, object]:
+    """A stored list's arm and items."""
+    items, _, _, arm, _ = list_head(listing)
+    return arm, items
 
 
 async def aggregates(store: Store) -> tuple[object, ...]:
     async with store.sessions() as session:
         impressions = sorted(
-            (r.recommendation_id, r.user_id, r.day, r.arm, r.items, r.clicked, r.engaged)
-            for r in await session.scalars(select(ImpressionRow))
+            (
+                r.recommendation_id,
+                r.user_id,
+                from_ms(r.shown_ms).date(),
+                *_listed(r.listing),
+                r.clicked,
+                r.engaged,
+            )
+            for r in await session.execute(
+                select(*ImpressionRow.__table__.c, ServedList.listing).join(
+                    ServedList, ServedList.list_id == ImpressionRow.list_id
+                )
+            )
         )
         daily = sorted(
             (r.day, r.arm, r.impressions, r.items_shown, r.clicks, r.reciprocal_ranks)
@@ -208,4 +241,41 @@ async def test_erasing_a_user_takes_their_impressions_out_of_outbox_batches(stor
     kept = [decode_event(p) for p in payloads if p["type"] == ImpressionBatch.type]
     assert kept == [ImpressionBatch.of([("r2", "stays", ab, 2)], mixed.event_id)]
     assert all("gone" not in str(p) for p in payloads if p["type"] != UserDeleted.type)
-    await store.close()
+
+
+async def stored(store: Store) -> tuple[list[str], dict[str, str]]:
+    """The stored list ids, and which list each impression names."""
+    async with store.sessions() as session:
+        lists = list(await session.scalars(select(ServedList.list_id)))
+        named = await session.execute(
+            select(ImpressionRow.recommendation_id, ImpressionRow.list_id)
+        )
+        return lists, {rid: list_id for rid, list_id in named}
+
+
+async def test_copies_of_a_list_name_one_stored_list(store: Store) -> None:
+    ab = served_list([("a", 0.9), ("b", 0.8)], "v1", None, None, None)
+    at = int(T0.timestamp() * 1000)
+    await store.apply_events([ImpressionBatch.of([("r1", "u1", ab, at), ("r2", "u2", ab, at + 1)])])
+    await store.apply_events([ImpressionBatch.of([("r3", "u1", ab, at + 2)])])
+    lists, named = await stored(store)
+    assert lists == [list_key(ab)]
+    assert named == {"r1": list_key(ab), "r2": list_key(ab), "r3": list_key(ab)}
+
+
+async def test_a_rolled_back_apply_leaves_no_list_remembered(store: Store) -> None:
+    """The worker skips writing lists it knows are stored; a list of a failed transaction
+    is not one of them, so the next copy still finds its list."""
+    ab = served_list([("a", 0.9), ("b", 0.8)], "v1", None, None, None)
+    at = int(T0.timestamp() * 1000)
+    with pytest.raises(RuntimeError):
+        async with store.sessions.begin() as session:
+            failed = ImpressionBatch.of([("r1", "u1", ab, at)])
+            await store.online.apply(session, [], [failed], [], [])
+            raise RuntimeError("the apply transaction failed")
+    again = ImpressionBatch.of([("r2", "u1", ab, at + 1)])
+    await store.apply_events([again, clicked("i1", "u1", "b", T0 + timedelta(seconds=5))])
+    lists, named = await stored(store)
+    assert (lists, named) == ([list_key(ab)], {"r2": list_key(ab)})
+    async with store.sessions() as session:
+        assert await session.scalar(select(ImpressionRow.clicked)) == [2]

@@ -1,19 +1,114 @@
 """The Alembic chain builds exactly the schema `store/tables.py` declares."""
 
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import select
 
-from contextiq.store.migrate import upgrade
-from contextiq.store.tables import Base
+from contextiq.domain import Interaction, InteractionType
+from contextiq.events.types import InteractionRecorded, list_head, served_list
+from contextiq.store.engine import create_engine
+from contextiq.store.migrate import alembic_config, upgrade, upgrade_async
+from contextiq.store.online import list_key
+from contextiq.store.store import Store
+from contextiq.store.tables import Base, ImpressionRow, ServedList
+from tests.integration.conftest import fresh_pg_database
 
 
 def test_migrations_match_the_tables(tmp_path: Path) -> None:
     upgrade(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
-    engine = create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'm.db'}")
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+async def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+        await upgrade_async(url)
+        yield url
+        return
+    async with fresh_pg_database() as url:
+        yield url
+
+
+OLD_IMPRESSIONS = sa.table(
+    "impressions",
+    *(sa.column(c, sa.String) for c in ("recommendation_id", "user_id", "day")),
+    *(sa.column(c, sa.String) for c in ("model_version", "experiment", "arm")),
+    sa.column("shown_at", sa.DateTime(timezone=True)),
+    *(sa.column(c, sa.JSON(none_as_null=True)) for c in ("items", "teams", "seen", "clicked")),
+    sa.column("engaged", sa.Integer),
+)
+
+
+OLD_COLUMNS = (
+    "recommendation_id",
+    "user_id",
+    "shown_at",
+    "model_version",
+    "experiment",
+    "arm",
+    "items",
+    "teams",
+    "clicked",
+    "engaged",
+)
+
+
+async def test_impressions_move_to_served_lists_and_back(migrated_url: str) -> None:
+    """0004 stores each distinct list once, named as the worker names it; downgrade restores."""
+    url, config = migrated_url, alembic_config(migrated_url)
+    await asyncio.to_thread(command.downgrade, config, "0003_rules")
+    t0 = datetime(2026, 11, 30, 23, 59, 59, 999_000, tzinfo=UTC)
+    ab, bc = [["a", 0.9], ["b", 0.8]], [["b", 0.7], ["c", 0.6]]
+    old = [
+        ("r1", "u1", t0, "v1", "exp", "x", ab, None, [2], 1),
+        ("r2", "u2", t0 + timedelta(seconds=1), "v1", "exp", "x", ab, None, None, 0),
+        ("r3", "u1", t0 + timedelta(seconds=2), "v1", "exp", "", bc, ["x", "y"], None, 0),
+    ]
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            OLD_IMPRESSIONS.insert(),
+            [
+                dict(zip(OLD_COLUMNS, row, strict=True)) | {"day": row[2].date().isoformat()}
+                for row in old
+            ],
+        )
+    await upgrade_async(url)
+    async with engine.connect() as conn:
+        lists = {r.list_id: r for r in await conn.execute(select(ServedList))}
+        rows = {r.recommendation_id: r for r in await conn.execute(select(ImpressionRow))}
+    assert len(lists) == 2
+    assert (
+        rows["r1"].list_id
+        == rows["r2"].list_id
+        == list_key(served_list(ab, "v1", "exp", "x", None))
+    )
+    assert list_head(lists[rows["r3"].list_id].listing)[4] == ["x", "y"]
+    assert rows["r1"].shown_ms == int(t0.timestamp() * 1000)
+    assert (rows["r1"].clicked, rows["r1"].engaged, rows["r2"].engaged) == ([2], 1, 0)
+    # The worker reads them as before: a click on "c" goes to r3, position 2.
+    store = Store(url)
+    click = Interaction("i1", "u1", "c", InteractionType.VIEW, 1.0, t0 + timedelta(seconds=5))
+    await store.apply_events([InteractionRecorded(click)])
+    await store.close()
+    await asyncio.to_thread(command.downgrade, config, "0003_rules")
+    async with engine.connect() as conn:
+        back = {r.recommendation_id: r for r in await conn.execute(select(OLD_IMPRESSIONS))}
+    await engine.dispose()
+    assert (back["r1"].day, back["r1"].arm, back["r1"].items) == ("2026-11-30", "x", ab)
+    assert back["r1"].shown_at.replace(tzinfo=UTC) == t0
+    assert (back["r3"].teams, back["r3"].clicked) == (["x", "y"], [2])
+    await upgrade_async(url)

@@ -256,8 +256,9 @@ def served_list(
     return orjson.dumps([items, model_version, experiment, arm, teams]).decode()
 
 
-def _served_list_head(listed: str) -> "ListHead":
-    """A `served_list` decoded, checked for shape, items left as the JSON arrays they are."""
+def list_head(listed: str) -> "ListHead":
+    """A `served_list` decoded, checked for shape, items left as the JSON arrays they are;
+    raises `ValueError` or `TypeError` for a malformed one."""
     items, version, experiment, arm, teams = orjson.loads(listed)
     if not isinstance(items, list) or not all(type(i) is list and len(i) == 2 for i in items):
         raise ValueError("items must be [content_id, score] pairs")
@@ -339,7 +340,7 @@ class ImpressionBatch:
     def heads(self) -> list[ListHead]:
         """Each list decoded; raises `UnknownEvent` for a malformed one."""
         try:
-            return [_served_list_head(listed) for listed in self.lists]
+            return [list_head(listed) for listed in self.lists]
         except (TypeError, ValueError) as exc:
             raise UnknownEvent(f"malformed {self.type!r} event: {exc!r}") from exc
 

@@ -16,6 +16,7 @@ from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.recommend.service import user_context
 from contextiq.recommend.snapshots import SnapshotRecorder
+from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.store import Store, utcnow
 
 
@@ -28,8 +29,10 @@ class UserDataService:
         snapshots: SnapshotRecorder,
         relay: OutboxRelay,
         rescorer: ScoringService | None,
+        writer: GroupCommitWriter,
     ) -> None:
         self.store = store
+        self.writer = writer
         self.catalog = catalog
         self.rec_cache = rec_cache
         self.snapshots = snapshots
@@ -45,6 +48,7 @@ class UserDataService:
             liked = await self.catalog.get_many(history.recent_positive, None)
             llm_scores = await self.rescorer.forget(user_context(user_id, history, liked))
         self.snapshots.forget(user_id)
+        await self.writer.flush()  # the user's buffered impressions, for the erasure to take
         erasure = UserDeleted(event_id=uuid.uuid4().hex, user_id=user_id, requested_at=utcnow())
         removed = await self.store.delete_user(erasure)
         removed["cached_recommendations"] = await self.rec_cache.forget_users([user_id])

@@ -9,8 +9,10 @@ any request of the group is answered: one Redis call for 30 requests, not 30.
 Impressions ride along without a request waiting for them (`show`): every impression
 buffered when a transaction starts goes into it as one `ImpressionBatch` outbox row. A
 transaction for impressions alone starts at most every `impression_interval` seconds (or
-with the next interaction), since under load a commit costs far more CPU than the
-impressions it carries.
+with the next interaction, which takes them along, so a click is never stored before the
+list it came from). Each such transaction costs a commit here and, once relayed, a claim,
+an apply and a mark (about 3 ms of CPU together on SQLite), whatever it carries: at 0.5 s
+that is 6 ms a second, against 20 at 0.05 s.
 """
 
 import asyncio
@@ -44,7 +46,7 @@ class GroupCommitWriter:
         max_events: int = 20_000,
         max_buffered: int = 1_000_000,
         retry_seconds: float = 0.5,
-        impression_interval: float = 0.05,
+        impression_interval: float = 0.5,
     ) -> None:
         self.store = store
         self.after_commit = after_commit
@@ -80,6 +82,11 @@ class GroupCommitWriter:
         self._queue.append((items, events, future))
         self._wake.set()  # also ends an impressions-only wait
         return await future
+
+    async def flush(self) -> None:
+        """Returns once every impression buffered before the call is committed: an erasure
+        runs after it, so none of the user's impressions is written after their erasure."""
+        await self.write(())
 
     def _take(self) -> list[Pending]:
         taken, size = 0, 0

@@ -3,14 +3,21 @@
 Runs inside `Store.apply_events`'s transaction, so an impression and the counts it adds
 commit together, exactly once: an impression's own id is its idempotency key, interactions
 are deduplicated by `processed_events` before they get here.
+
+A served list is stored once (`served_lists`, keyed by a hash of its JSON) and an impression
+as a narrow row naming it: most impressions are copies of a cached list, and writing each
+one's items again cost the worker more than the answer cost the server. The lists a worker
+has stored, and each one's items counted per day, are remembered, so a copy of a known list
+costs one row and a few set lookups.
 """
 
+import hashlib
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,8 +27,9 @@ from contextiq.events.types import (
     ImpressionBatch,
     ImpressionRecorded,
     ImpressionSeen,
-    UnknownEvent,
     from_ms,
+    list_head,
+    served_list,
 )
 from contextiq.experiments.attribution import ImpressionState, attribute, engage
 from contextiq.store.tables import (
@@ -31,6 +39,7 @@ from contextiq.store.tables import (
     OnlineDaily,
     OnlineItem,
     OnlineUser,
+    ServedList,
 )
 
 log = logging.getLogger(__name__)
@@ -39,14 +48,62 @@ Group = tuple[str, str, str, str]  # day, model version, experiment, arm
 #: How many of a user's latest impressions within the window attribution looks through.
 RECENT_PER_USER = 100
 _IN_CHUNK = 500
+DAY_MS = 86_400_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAILY_COUNTS = ("impressions", "items_shown", "clicks", "likes", "saves", "shares", "dislikes")
+ARM_COUNTS = ("users", "impressions", "clicks", "sum_n2", "sum_c2", "sum_nc", "wins", "ties")
 
 
-def _day(at: datetime) -> str:
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC).date().isoformat()
+def list_key(listing: str) -> str:
+    """A served list's key in `served_lists`: 128 bits of a hash of its `served_list` JSON
+    (a collision is out of reach at any number of lists; an equal list written differently
+    only gets a second row)."""
+    return hashlib.blake2b(listing.encode(), digest_size=16).hexdigest()
 
 
 def _utc(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _ms(at: datetime) -> int:
+    """ms since the epoch, exactly (a naive time is UTC)."""
+    return (_utc(at) - EPOCH) // timedelta(milliseconds=1)
+
+
+class _Listed(NamedTuple):
+    """A served list as the worker stores and counts it, decoded once per process. Tuples
+    of strings only: the garbage collector stops tracking them, so a cache of thousands
+    costs no collection time."""
+
+    listing: str
+    list_id: str
+    version: str
+    experiment: str
+    arm: str
+    content_ids: tuple[str, ...]
+    #: As `ImpressionState.arms`: both teams when interleaved.
+    arms: tuple[str, ...]
+    teams: tuple[str, ...] | None
+
+    @classmethod
+    def of(cls, listing: str) -> "_Listed":
+        """Raises `ValueError` or `TypeError` for a malformed list."""
+        items, version, experiment, arm, teams = list_head(listing)
+        team = None if teams is None else tuple(str(t) for t in teams)
+        return cls(
+            listing,
+            list_key(listing),
+            version or "",
+            experiment or "",
+            arm or "",
+            tuple(str(c) for c, _ in items),
+            tuple(sorted(set(team))) if team is not None else (arm or "",) if experiment else (),
+            team,
+        )
+
+
+#: An impression to store: (recommendation_id, user_id, its list, shown at in ms since the epoch).
+_Shown = tuple[str, str, _Listed, int]
 
 
 class _Deltas:
@@ -60,75 +117,65 @@ class _Deltas:
         self.arms: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         self.arm_users: defaultdict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
 
-    def shown(self, impression: ImpressionState) -> None:
-        self.add(
-            impression.group,
-            impression.user_id,
-            impression.items,
-            impression.arms(),
-            per_user=impression.teams is None,
-        )
-
-    def add(
-        self,
-        group: Group,
-        user_id: str,
-        items: Sequence[str] | None,
-        arms: Sequence[str],
-        per_user: bool,
-        n_items: int = 0,
-    ) -> None:
-        """One impression; `items` None when this batch already added the same list's."""
+    def shown(self, day: str, listed: _Listed, users: Sequence[str], items: bool) -> None:
+        """Impressions of one list on one day, one per entry of `users`; `items` False when
+        that list's items are already counted for the day."""
+        group = (day, listed.version, listed.experiment, listed.arm)
+        n = len(users)
         daily = self.daily[group]
-        daily["impressions"] += 1
-        daily["items_shown"] += n_items if items is None else len(items)
-        self.users.add((*group, user_id))
-        if items is not None:
-            self.items.update((*group, content_id) for content_id in items)
-        experiment = group[2]
-        for arm in arms:
-            self.arms[(experiment, arm)]["impressions"] += 1
-            if per_user:
-                self.arm_users[(experiment, arm, user_id)]["n"] += 1
+        daily["impressions"] += n
+        daily["items_shown"] += n * len(listed.content_ids)
+        self.users.update([(*group, user_id) for user_id in users])
+        if items:
+            self.items.update([(*group, content_id) for content_id in listed.content_ids])
+        for arm in listed.arms:
+            self.arms[(listed.experiment, arm)]["impressions"] += n
+            if listed.teams is None:
+                for user_id in users:
+                    self.arm_users[(listed.experiment, arm, user_id)]["n"] += 1
 
-    def hidden(self, impression: ImpressionState, positions: Iterable[int]) -> None:
-        self.daily[impression.group]["items_shown"] -= sum(1 for _ in positions)
-
-
-class _Listed:
-    """A batch's list, as every impression of it is stored and counted."""
-
-    __slots__ = ("arm", "arms", "content_ids", "experiment", "items", "teams", "version")
-
-    def __init__(
-        self,
-        items: list[list[Any]],
-        version: str | None,
-        experiment: str | None,
-        arm: str | None,
-        teams: list[str] | None,
-    ) -> None:
-        self.items, self.teams = items, teams
-        self.version, self.experiment, self.arm = version or "", experiment or "", arm or ""
-        self.content_ids = [str(c) for c, _ in items]
-        # As `ImpressionState.arms`: both teams when interleaved.
-        self.arms = sorted(set(teams)) if teams is not None else [self.arm] if experiment else []
+    def hidden(self, impression: ImpressionState, positions: int) -> None:
+        self.daily[impression.group]["items_shown"] -= positions
 
 
 class OnlineApplier:
     def __init__(
-        self, insert: Callable[[Any], Any], window: timedelta, remember: int = 2_000_000
+        self,
+        insert: Callable[[Any], Any],
+        window: timedelta,
+        remember: int = 2_000_000,
+        remember_lists: int = 4_096,
     ) -> None:
-        self._insert = insert
         self.window = window
-        # (group, user) and (group, item) pairs known to be stored: those tables are sets, so
-        # skipping a known pair changes nothing, and most impressions add no new pair.
+        # Statements built once: building an upsert costs more than running it (~0.5 ms).
+        self._insert_lists = insert(ServedList).on_conflict_do_nothing(index_elements=["list_id"])
+        self._insert_impressions = insert(ImpressionRow).on_conflict_do_nothing(
+            index_elements=["recommendation_id"]
+        )
+        self._insert_pairs = {
+            t: insert(t).on_conflict_do_nothing() for t in (OnlineUser, OnlineItem)
+        }
+        self._add_daily = _adding(insert, OnlineDaily, (*DAILY_COUNTS, "reciprocal_ranks"))
+        self._add_arm_users = _adding(insert, ExperimentUser, ("impressions", "clicks")).returning(
+            ExperimentUser.experiment,
+            ExperimentUser.arm,
+            ExperimentUser.user_id,
+            ExperimentUser.impressions,
+            ExperimentUser.clicks,
+        )
+        self._add_arms = _adding(insert, ExperimentArmStats, ARM_COUNTS)
+        # Keys known to be stored: (group, user) and (group, item) pairs, lists, and lists
+        # whose items a day counted. Those tables are sets, so skipping a known key changes
+        # nothing, and most impressions add no new key.
         self._known: set[tuple[str, ...]] = set()
         self._remember = remember
         self._pending: set[tuple[str, ...]] = set()
+        # Decoded lists by their JSON: a cached list arrives again in every batch.
+        self._lists: dict[str, _Listed] = {}
+        self._remember_lists = remember_lists
 
     def committed(self) -> None:
-        """The apply transaction committed: its new pairs are known from now on."""
+        """The apply transaction committed: its new keys are known from now on."""
         if len(self._known) + len(self._pending) > self._remember:
             self._known.clear()
         self._known |= self._pending
@@ -146,10 +193,8 @@ class OnlineApplier:
         single ones (`batches` are new already: `processed_events` deduplicated them)."""
         deltas = _Deltas()
         self._pending = set()
-        fresh = await self._store_impressions(session, impressions)
-        for event in fresh:
-            deltas.shown(_state(event))
-        await self._store_batches(session, batches, deltas)
+        fresh = await self._store_singles(session, impressions, deltas)
+        await self._store(session, self._batch_rows(batches), deltas)
         states = await self._load(session, seen, interactions)
         for report in seen:
             state = states.get(report.recommendation_id)
@@ -158,91 +203,79 @@ class OnlineApplier:
             shown = set(report.positions)
             state.seen = sorted(p for p in shown if 1 <= p <= len(state.items))
             state.dirty = True
-            deltas.hidden(state, [p for p in range(1, len(state.items) + 1) if p not in shown])
+            deltas.hidden(state, sum(1 for p in range(1, len(state.items) + 1) if p not in shown))
         self._attribute(states, interactions, deltas)
         await self._save_states(session, [s for s in states.values() if s.dirty])
         await self._write(session, deltas)
         return fresh
 
-    async def _store_impressions(
-        self, session: AsyncSession, impressions: Sequence[ImpressionRecorded]
-    ) -> list[ImpressionRecorded]:
-        unique = {e.recommendation_id: e for e in impressions}
-        if not unique:
-            return []
-        stmt = (
-            self._insert(ImpressionRow)
-            .on_conflict_do_nothing(index_elements=["recommendation_id"])
-            .returning(ImpressionRow.recommendation_id)
-        )
-        rows = [
-            {
-                "recommendation_id": e.recommendation_id,
-                "user_id": e.user_id,
-                "shown_at": e.shown_at,
-                "day": _day(e.shown_at),
-                "model_version": e.model_version or "",
-                "experiment": e.experiment or "",
-                "arm": e.arm or "",
-                "items": [[c, s] for c, s in e.items],
-                "teams": None if e.teams is None else list(e.teams),
-                "seen": None,
-                "engaged": 0,
-                "clicked": None,
-            }
-            for e in unique.values()
-        ]
-        inserted = set((await session.execute(stmt, rows)).scalars())
-        return [e for e in unique.values() if e.recommendation_id in inserted]
+    def _listed(self, listing: str) -> _Listed:
+        """The decoded list; raises `ValueError` or `TypeError` for a malformed one."""
+        listed = self._lists.get(listing)
+        if listed is None:
+            if len(self._lists) >= self._remember_lists:
+                self._lists.clear()
+            listed = self._lists[listing] = _Listed.of(listing)
+        return listed
 
-    async def _store_batches(
-        self, session: AsyncSession, batches: Sequence[ImpressionBatch], deltas: _Deltas
-    ) -> None:
-        """One executemany for every impression of the batches; each list decoded, and its
-        items added to the aggregates, once per batch and day."""
-        rows: list[dict[str, Any]] = []
+    def _batch_rows(self, batches: Sequence[ImpressionBatch]) -> list[_Shown]:
+        rows: list[_Shown] = []
         for batch in batches:
             try:
-                lists = [_Listed(*head) for head in batch.heads()]
-            except UnknownEvent as exc:
-                log.warning("skipping an impression batch this version cannot read: %s", exc)
+                lists = [self._listed(listing) for listing in batch.lists]
+            except (TypeError, ValueError) as exc:
+                log.warning("skipping an impression batch this version cannot read: %r", exc)
                 continue
-            counted: set[tuple[int, str]] = set()
-            days: dict[int, str] = {}
-            for rid, user, index, at in batch.shown:
-                listed = lists[index]
-                shown_at = from_ms(at)
-                day = days.get(at // 86_400_000) or days.setdefault(
-                    at // 86_400_000, shown_at.date().isoformat()
-                )
-                rows.append(
-                    {
-                        "recommendation_id": rid,
-                        "user_id": user,
-                        "shown_at": shown_at,
-                        "day": day,
-                        "model_version": listed.version,
-                        "experiment": listed.experiment,
-                        "arm": listed.arm,
-                        "items": listed.items,
-                        "teams": listed.teams,
-                    }
-                )
-                first = (index, day) not in counted
-                counted.add((index, day))
-                deltas.add(
-                    (day, listed.version, listed.experiment, listed.arm),
-                    user,
-                    listed.content_ids if first else None,
-                    listed.arms,
-                    per_user=listed.teams is None,
-                    n_items=len(listed.items),
-                )
-        if rows:
-            stmt = self._insert(ImpressionRow).on_conflict_do_nothing(
-                index_elements=["recommendation_id"]
+            rows.extend((rid, user, lists[index], at) for rid, user, index, at in batch.shown)
+        return rows
+
+    async def _store_singles(
+        self, session: AsyncSession, impressions: Sequence[ImpressionRecorded], deltas: _Deltas
+    ) -> list[ImpressionRecorded]:
+        """Impressions sent one per event (before batches): new ones are those not stored."""
+        unique = {e.recommendation_id: e for e in impressions}
+        rows: list[_Shown] = []
+        for e in unique.values():
+            listing = served_list(e.items, e.model_version, e.experiment, e.arm, e.teams)
+            rows.append((e.recommendation_id, e.user_id, self._listed(listing), _ms(e.shown_at)))
+        inserted = await self._store(session, rows, deltas, returning=True)
+        return [e for e in unique.values() if e.recommendation_id in inserted]
+
+    async def _store(
+        self, session: AsyncSession, rows: list[_Shown], deltas: _Deltas, returning: bool = False
+    ) -> set[str]:
+        """Lists not known to be stored, then one executemany for the impressions, then
+        their counts per list and day. With `returning`, only the impressions not stored
+        before count, and their ids are returned."""
+        if not rows:
+            return set()
+        lists = {r[2].list_id: r[2] for r in rows if ("list", r[2].list_id) not in self._known}
+        if lists:
+            await session.execute(
+                self._insert_lists,
+                [{"list_id": key, "listing": listed.listing} for key, listed in lists.items()],
             )
-            await session.execute(stmt, rows)
+            self._pending.update(("list", list_id) for list_id in lists)
+        values = [
+            {"recommendation_id": rid, "user_id": user, "shown_ms": at, "list_id": listed.list_id}
+            for rid, user, listed, at in rows
+        ]
+        inserted: set[str] = set()
+        if returning:
+            stmt = self._insert_impressions.returning(ImpressionRow.recommendation_id)
+            inserted = set((await session.execute(stmt, values)).scalars())
+            rows = [r for r in rows if r[0] in inserted]
+        else:
+            await session.execute(self._insert_impressions, values)
+        by_list: dict[tuple[str, int], tuple[_Listed, list[str]]] = {}
+        for _, user, listed, at in rows:
+            by_list.setdefault((listed.list_id, at // DAY_MS), (listed, []))[1].append(user)
+        for (list_id, day_number), (listed, users) in by_list.items():
+            day = from_ms(day_number * DAY_MS).date().isoformat()
+            counted = ("items", day, list_id)
+            deltas.shown(day, listed, users, items=counted not in self._known)
+            self._pending.add(counted)
+        return inserted
 
     async def _load(
         self,
@@ -250,8 +283,10 @@ class OnlineApplier:
         seen: Sequence[ImpressionSeen],
         interactions: Sequence[Interaction],
     ) -> dict[str, ImpressionState]:
-        """The impressions this batch can touch: named ones, and each user's recent ones."""
+        """The impressions this batch can touch, with their lists: named ones, and each
+        user's recent ones."""
         table = cast(Table, ImpressionRow.__table__)
+        lists = cast(Table, ServedList.__table__)
         states: dict[str, ImpressionState] = {}
         named = list(
             {e.recommendation_id for e in seen}
@@ -259,27 +294,35 @@ class OnlineApplier:
         )
         for start in range(0, len(named), _IN_CHUNK):
             chunk = named[start : start + _IN_CHUNK]
-            rows = await session.execute(select(table).where(table.c.recommendation_id.in_(chunk)))
+            rows = await session.execute(
+                select(table, lists.c.listing)
+                .join_from(table, lists, table.c.list_id == lists.c.list_id)
+                .where(table.c.recommendation_id.in_(chunk))
+            )
             states.update((r.recommendation_id, _row_state(r)) for r in rows)
         unnamed = [i for i in interactions if not i.recommendation_id]
         users = sorted({i.user_id for i in unnamed})
         if users:
-            since = min(_utc(i.occurred_at) for i in unnamed) - self.window
+            since = _ms(min(_utc(i.occurred_at) for i in unnamed) - self.window)
             for start in range(0, len(users), _IN_CHUNK):
                 ranked = (
                     select(
                         table,
                         func.row_number()
-                        .over(partition_by=table.c.user_id, order_by=table.c.shown_at.desc())
+                        .over(partition_by=table.c.user_id, order_by=table.c.shown_ms.desc())
                         .label("rank"),
                     )
                     .where(
                         table.c.user_id.in_(users[start : start + _IN_CHUNK]),
-                        table.c.shown_at >= since,
+                        table.c.shown_ms >= since,
                     )
                     .subquery()
                 )
-                rows = await session.execute(select(ranked).where(ranked.c.rank <= RECENT_PER_USER))
+                rows = await session.execute(
+                    select(ranked, lists.c.listing)
+                    .join_from(ranked, lists, ranked.c.list_id == lists.c.list_id)
+                    .where(ranked.c.rank <= RECENT_PER_USER)
+                )
                 for r in rows:
                     states.setdefault(r.recommendation_id, _row_state(r))
         return states
@@ -345,8 +388,7 @@ class OnlineApplier:
             if new:
                 keys = ("day", "model_version", "experiment", "arm", column)
                 await session.execute(
-                    self._insert(table).on_conflict_do_nothing(),
-                    [dict(zip(keys, k, strict=True)) for k in new],
+                    self._insert_pairs[table], [dict(zip(keys, k, strict=True)) for k in new]
                 )
                 self._pending.update((column, *k) for k in new)
         await self._write_arms(session, deltas)
@@ -355,24 +397,15 @@ class OnlineApplier:
         groups = sorted(set(deltas.daily) | set(deltas.reciprocal_ranks))
         if not groups:
             return
-        columns = ("impressions", "items_shown", "clicks", "likes", "saves", "shares", "dislikes")
-        stmt = self._insert(OnlineDaily)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["day", "model_version", "experiment", "arm"],
-            set_={
-                **{c: getattr(OnlineDaily, c) + stmt.excluded[c] for c in columns},
-                "reciprocal_ranks": OnlineDaily.reciprocal_ranks + stmt.excluded.reciprocal_ranks,
-            },
-        )
         await session.execute(
-            stmt,
+            self._add_daily,
             [
                 {
                     "day": g[0],
                     "model_version": g[1],
                     "experiment": g[2],
                     "arm": g[3],
-                    **{c: deltas.daily[g][c] for c in columns},
+                    **{c: deltas.daily[g][c] for c in DAILY_COUNTS},
                     "reciprocal_ranks": deltas.reciprocal_ranks[g],
                 }
                 for g in groups
@@ -383,23 +416,9 @@ class OnlineApplier:
         """Per-user counts first: their old and new values give the change of the sums."""
         sums: defaultdict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         if deltas.arm_users:
-            stmt = self._insert(ExperimentUser)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["experiment", "arm", "user_id"],
-                set_={
-                    "impressions": ExperimentUser.impressions + stmt.excluded.impressions,
-                    "clicks": ExperimentUser.clicks + stmt.excluded.clicks,
-                },
-            ).returning(
-                ExperimentUser.experiment,
-                ExperimentUser.arm,
-                ExperimentUser.user_id,
-                ExperimentUser.impressions,
-                ExperimentUser.clicks,
-            )
             users = sorted(deltas.arm_users)
             rows = await session.execute(
-                stmt,
+                self._add_arm_users,
                 [
                     {
                         "experiment": k[0],
@@ -423,20 +442,23 @@ class OnlineApplier:
         keys = sorted(set(deltas.arms) | set(sums))
         if not keys:
             return
-        columns = ("users", "impressions", "clicks", "sum_n2", "sum_c2", "sum_nc", "wins", "ties")
-        stmt = self._insert(ExperimentArmStats)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["experiment", "arm"],
-            set_={c: getattr(ExperimentArmStats, c) + stmt.excluded[c] for c in columns},
-        )
         await session.execute(
-            stmt,
+            self._add_arms,
             [
                 {"experiment": k[0], "arm": k[1]}
-                | {c: deltas.arms[k][c] + sums[k][c] for c in columns}
+                | {c: deltas.arms[k][c] + sums[k][c] for c in ARM_COUNTS}
                 for k in keys
             ],
         )
+
+
+def _adding(insert: Callable[[Any], Any], table: Any, columns: Sequence[str]) -> Any:
+    """An upsert on `table`'s primary key that adds each of `columns` to the stored row."""
+    stmt = insert(table)
+    keys = [c.name for c in table.__table__.primary_key]
+    return stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: getattr(table, c) + stmt.excluded[c] for c in columns}
+    )
 
 
 def _count_click(deltas: _Deltas, state: ImpressionState, position: int, first: bool) -> None:
@@ -467,31 +489,19 @@ def _as_utc(interaction: Interaction) -> Interaction:
     return replace(interaction, occurred_at=_utc(interaction.occurred_at))
 
 
-def _state(event: ImpressionRecorded) -> ImpressionState:
-    return ImpressionState(
-        recommendation_id=event.recommendation_id,
-        user_id=event.user_id,
-        shown_at=_utc(event.shown_at),
-        day=_day(event.shown_at),
-        model_version=event.model_version or "",
-        experiment=event.experiment or "",
-        arm=event.arm or "",
-        items=[c for c, _ in event.items],
-        teams=None if event.teams is None else list(event.teams),
-    )
-
-
 def _row_state(row: Any) -> ImpressionState:
+    shown_at = from_ms(row.shown_ms)
+    items, version, experiment, arm, teams = list_head(row.listing)
     return ImpressionState(
         recommendation_id=row.recommendation_id,
         user_id=row.user_id,
-        shown_at=_utc(row.shown_at),
-        day=row.day,
-        model_version=row.model_version,
-        experiment=row.experiment,
-        arm=row.arm,
-        items=[c for c, _ in row.items],
-        teams=row.teams,
+        shown_at=shown_at,
+        day=shown_at.date().isoformat(),
+        model_version=version or "",
+        experiment=experiment or "",
+        arm=arm or "",
+        items=[c for c, _ in items],
+        teams=teams,
         seen=row.seen,
         engaged=row.engaged,
         clicked=list(row.clicked or ()),

@@ -233,32 +233,42 @@ NAME = String(100)
 VERSION = String(64)
 #: Python None is SQL NULL (plain JSON stores the JSON text "null", which IS NOT NULL).
 NULLABLE_JSON = JSON(none_as_null=True)
+LIST_ID = String(32)
+
+
+class ServedList(Base):
+    """A list as served, stored once however many impressions showed it: a cached answer is
+    served many times, and an impression row that only names its list costs the worker a
+    fraction of one that carries it."""
+
+    __tablename__ = "served_lists"
+
+    #: A hash of `listing` (`store.online.list_key`).
+    list_id: Mapped[str] = mapped_column(LIST_ID, primary_key=True)
+    #: Its `served_list` JSON as served: `[[[content_id, score], ...], model version,
+    #: experiment, arm, teams]`, position = index + 1. Text, as the worker receives it: only
+    #: attribution reads it back.
+    listing: Mapped[str] = mapped_column(Text)
 
 
 class ImpressionRow(Base):
-    """A served list, stored once by the worker; attribution marks what came of it."""
+    """One served copy of a list, stored once by the worker; attribution marks what came of it."""
 
     __tablename__ = "impressions"
 
     recommendation_id: Mapped[str] = mapped_column(VERSION, primary_key=True)
     user_id: Mapped[str] = mapped_column(ID)
-    shown_at: Mapped[datetime]
-    day: Mapped[str] = mapped_column(String(10))
-    model_version: Mapped[str] = mapped_column(VERSION, default="")
-    experiment: Mapped[str] = mapped_column(NAME, default="")
-    arm: Mapped[str] = mapped_column(NAME, default="")
-    #: [[content_id, score], ...]; position = index + 1.
-    items: Mapped[list[Any]] = mapped_column(JSON)
-    #: The arm each position came from, for an interleaved list.
-    teams: Mapped[list[str] | None] = mapped_column(NULLABLE_JSON)
+    #: When it was shown, in ms since the epoch (as the batch carries it: no conversion per row).
+    shown_ms: Mapped[int] = mapped_column(BigInteger)
+    list_id: Mapped[str] = mapped_column(LIST_ID)
     #: Positions the client reported as rendered; NULL means all of them.
     seen: Mapped[list[int] | None] = mapped_column(NULLABLE_JSON)
     #: One bit per interaction type attributed so far (each rate counts an impression once).
-    engaged: Mapped[int] = mapped_column(Integer, default=0)
+    engaged: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     #: Positions clicked so far, in order; the first gives the reciprocal rank.
     clicked: Mapped[list[int] | None] = mapped_column(NULLABLE_JSON)
 
-    __table_args__ = (Index("ix_impressions_user_time", "user_id", "shown_at"),)
+    __table_args__ = (Index("ix_impressions_user_time", "user_id", "shown_ms"),)
 
 
 class OnlineDaily(Base):
