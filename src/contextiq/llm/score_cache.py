@@ -5,7 +5,6 @@ their id: two users with the same recent taste share scores), the content id,
 the provider, the model and the prompt version.
 """
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterable
@@ -45,7 +44,7 @@ class ScoreCache:
     async def get_many(self, ctx_hash: str, content_ids: Iterable[str]) -> dict[str, LLMScore]:
         ids = list(content_ids)
         try:
-            values = await asyncio.gather(*(self._cache.get(self.key(ctx_hash, i)) for i in ids))
+            values = await self._cache.get_many([self.key(ctx_hash, i) for i in ids])
         except CacheUnavailable as exc:
             log.warning("LLM score cache unavailable, serving without it: %s", exc)
             return {}
@@ -61,16 +60,13 @@ class ScoreCache:
         return await self._cache.delete_prefix(f"{self._prefix}:{ctx_hash}:")
 
     async def put_many(self, ctx_hash: str, scores: dict[str, LLMScore]) -> None:
+        values = {
+            self.key(ctx_hash, content_id): json.dumps(
+                [s.score, s.reason], ensure_ascii=False
+            ).encode()
+            for content_id, s in scores.items()
+        }
         try:
-            await asyncio.gather(
-                *(
-                    self._cache.set(
-                        self.key(ctx_hash, content_id),
-                        json.dumps([s.score, s.reason], ensure_ascii=False).encode(),
-                        self._ttl,
-                    )
-                    for content_id, s in scores.items()
-                )
-            )
+            await self._cache.set_many(values, self._ttl)  # one round trip, one connection
         except CacheUnavailable as exc:
             log.warning("LLM score cache unavailable, scores not kept: %s", exc)
