@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from contextiq.llm.local import CATEGORY_REASON
 from loadgen import BIN, ROOT, Latencies, closed_loop, free_port, paced, wait_ready, wrk
 
 CONTEXTIQ = str(BIN / "contextiq")
@@ -131,6 +132,10 @@ def llm_share(bodies: list[bytes]) -> dict[str, float]:
         "share": round(len(scored) / max(1, len(personal)), 3),
         "items_with_llm_scores": round(
             sum(i["llm_score"] is not None for i in items) / max(1, len(items)), 3
+        ),
+        # scored by their category's mean vector: the item had no stored vector yet
+        "items_with_category_scores": round(
+            sum(i["reason"].startswith(CATEGORY_REASON) for i in items) / max(1, len(items)), 3
         ),
     }
 
