@@ -133,7 +133,7 @@ class Services:
 def build_services(settings: Settings) -> Services:
     store = Store(settings.database_url, attribution_window_hours=settings.attribution_window_hours)
     cache = open_cache(settings.cache_url, settings.cache_max_users)
-    vectors = item_vectors(settings.llm_url, store)
+    vectors = item_vectors(settings.llm_url, store, background=True)
     rescorer = build_scoring_service(
         settings.llm_url, settings.llm_api_key, cache, settings.llm_budget_ms, vectors
     )

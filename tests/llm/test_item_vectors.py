@@ -1,6 +1,8 @@
 """Item vectors stored in the database: computed once per text, read by the local scorer."""
 
 import asyncio
+import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -152,3 +154,15 @@ async def test_a_bounded_run_leaves_the_rest_to_the_workers_background_duty(
     assert set(await vectors.get([i.content_id for i in ITEMS])) == {i.content_id for i in ITEMS}
     assert await vectors.complete() == (0, 0)  # resumable: nothing left to do
     await vectors.close()
+
+
+async def test_in_serving_processes_the_model_thread_yields_to_requests(store: Store) -> None:
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    loop = asyncio.get_running_loop()
+    served, foreground = ItemVectors(store, background=True), ItemVectors(store)
+    assert await loop.run_in_executor(served.executor, niceness) == item_vectors.BACKGROUND_NICE
+    assert await loop.run_in_executor(foreground.executor, niceness) == niceness()
+    await served.close()
+    await foreground.close()

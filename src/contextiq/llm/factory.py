@@ -78,13 +78,16 @@ def open_scorer(
     return _local(url, api_key, vectors) if factory is _local else factory(url, api_key)
 
 
-def item_vectors(url: str, store: "Store") -> "ItemVectors | None":
-    """Stored item vectors for the `local://` scorer; other providers read item texts."""
+def item_vectors(url: str, store: "Store", background: bool = False) -> "ItemVectors | None":
+    """Stored item vectors for the `local://` scorer; other providers read item texts.
+
+    `background`: the model thread runs niced, for processes that serve requests.
+    """
     if SCORERS.factory(url) is not _local:
         return None
     from contextiq.llm.item_vectors import ItemVectors
 
-    return ItemVectors(store)
+    return ItemVectors(store, background=background)
 
 
 def policy_from_url(url: str, budget_ms: int) -> ScoringPolicy:

@@ -7,8 +7,8 @@ candidates within 250 ms. So vectors are computed off the request path (by `cont
 indexed query and a few dot products, and never runs the model: an item without a stored
 vector (still queued, or beyond what the backfill reached) takes its category's mean vector,
 a coarse stand-in computed once per process from the stored vectors (`category_means`).
-The model runs on one thread per process at a lowered CPU priority (`BACKGROUND_NICE`), so
-the worker's backfill yields the cores to requests.
+The model runs on one thread per process; in serving processes and the worker at a lowered CPU
+priority (`BACKGROUND_NICE`), so the backfill yields the cores to requests.
 """
 
 import asyncio
@@ -78,13 +78,17 @@ class ItemVectors:
         self,
         store: Store,
         embedder_factory: Callable[[], MiniLMEmbedder] = MiniLMEmbedder,
+        background: bool = False,
     ) -> None:
+        """`background`: the model thread yields to requests (a serving process, the worker)."""
         self.store = store
         self.model = MODEL
         self._factory = embedder_factory
         self._embedder: MiniLMEmbedder | None = None
         self.executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="contextiq-local", initializer=_lower_priority
+            max_workers=1,
+            thread_name_prefix="contextiq-local",
+            initializer=_lower_priority if background else None,
         )
         self._queued: set[asyncio.Task[int]] = set()
         #: Unit-length mean vector per category, from the stored vectors (`load_category_means`).
