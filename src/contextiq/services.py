@@ -161,7 +161,8 @@ def build_services(settings: Settings) -> Services:
         columns,
         rulebook,
     )
-    precomputer = LLMPrecomputer(recommendations) if rescorer is not None else None
+    keeps = rescorer is not None and rescorer.keeps_scores
+    precomputer = LLMPrecomputer(recommendations) if keeps else None
     relay = OutboxRelay(store, bus)
 
     async def after_write(items: Sequence[Interaction]) -> None:

@@ -225,3 +225,13 @@ async def test_bedrock_throttling_is_retried_through_boto3(bedrock_server: FakeS
     assert len(await service.precompute(USER, CANDIDATES)) == len(CANDIDATES)
     assert len(bedrock_server.script.requests) == 3
     await service.close()
+
+
+async def test_a_ttl_of_zero_keeps_nothing_and_asks_for_no_precompute(
+    make_service: ServiceFactory, openai_server: FakeServer
+) -> None:
+    service = make_service(replace(FAST_RETRIES, cache_ttl_seconds=0.0))
+    assert not service.keeps_scores
+    assert len(await service.precompute(USER, CANDIDATES)) == len(CANDIDATES)
+    assert len(await service.precompute(USER, CANDIDATES)) == len(CANDIDATES)
+    assert len(openai_server.script.requests) == 2  # nothing was kept between the two

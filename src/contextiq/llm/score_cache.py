@@ -26,7 +26,11 @@ def context_hash(user: UserContext) -> str:
 
 
 class ScoreCache:
-    """Reads and writes scores; a cache outage just means misses, never an error."""
+    """Reads and writes scores; a cache outage just means misses, never an error.
+
+    A TTL of 0 keeps nothing (`local://` with stored vectors: scoring again costs less than
+    the round trips).
+    """
 
     def __init__(
         self, cache: Cache, provider: str, model: str, prompt_version: str, ttl_seconds: float
@@ -43,6 +47,8 @@ class ScoreCache:
 
     async def get_many(self, ctx_hash: str, content_ids: Iterable[str]) -> dict[str, LLMScore]:
         ids = list(content_ids)
+        if self._ttl <= 0:
+            return {}
         try:
             values = await self._cache.get_many([self.key(ctx_hash, i) for i in ids])
         except CacheUnavailable as exc:
@@ -60,6 +66,8 @@ class ScoreCache:
         return await self._cache.delete_prefix(f"{self._prefix}:{ctx_hash}:")
 
     async def put_many(self, ctx_hash: str, scores: dict[str, LLMScore]) -> None:
+        if self._ttl <= 0:
+            return
         values = {
             self.key(ctx_hash, content_id): json.dumps(
                 [s.score, s.reason], ensure_ascii=False

@@ -120,6 +120,11 @@ class ScoringService:
         return await self._scores.forget(context_hash(user))
 
     @property
+    def keeps_scores(self) -> bool:
+        """Whether scores are cached, so that precomputing them ahead of requests pays."""
+        return self.policy.cache_ttl_seconds > 0
+
+    @property
     def breaker_state(self) -> BreakerState:
         return self._breaker.state
 
