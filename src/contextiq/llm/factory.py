@@ -97,8 +97,9 @@ def policy_from_url(url: str, budget_ms: int) -> ScoringPolicy:
     policy = ScoringPolicy(budget_ms=budget_ms)
     if urlsplit(url).scheme == "local":
         # Stored vectors and a few dot products cost less than the score cache's round trips
-        # (docs/benchmarks.md, "Item vectors"), so nothing is cached or precomputed.
-        policy = replace(policy, batch_size=1_000, max_concurrency=1, cache_ttl_seconds=0.0)
+        # (docs/benchmarks.md, "Item vectors"), so nothing is cached or precomputed, and
+        # Requests read vectors concurrently; the model thread is never theirs.
+        policy = replace(policy, batch_size=1_000, max_concurrency=64, cache_ttl_seconds=0.0)
     return replace(
         policy,
         requests_per_minute=int(options.get("rpm", policy.requests_per_minute)),

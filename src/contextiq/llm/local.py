@@ -53,6 +53,7 @@ class LocalScorer(Scorer):
         vectors: ItemVectors | None = None,
     ) -> None:
         self.vectors = vectors
+        self.inline = vectors is not None
         self._embedder_factory = embedder_factory
         self._embedder: CachedEmbedder | None = None
         self._max_cached_vectors = max_cached_vectors

@@ -1,7 +1,8 @@
 """Language-model scores within a latency budget: the request path never waits long.
 
 The request path reads cached scores, starts one provider call for what is
-missing and waits for it at most the budget; a call that takes longer keeps
+missing and waits for it at most the budget (an `inline` scorer, local work as cheap as a
+database read, is awaited in full); a call that takes longer keeps
 running in the background and fills the cache for the next request. The
 worker calls `precompute` after interactions and retrains so most requests
 find their scores ready. Around every provider call: a concurrency limit, a
@@ -91,6 +92,9 @@ class ScoringService:
         ready = await self._scores.get_many(ctx, (c.content_id for c in candidates))
         missing = [c for c in candidates if c.content_id not in ready]
         if not missing or not user.recent or self._breaker.state is BreakerState.OPEN:
+            return ready
+        if self.scorer.inline:  # a database read and dot products: no budget to miss
+            ready.update(await self._fill(user, ctx, missing))
             return ready
         fill = self._start_fill(user, ctx, missing)
         if fill is None:
