@@ -3,8 +3,9 @@
     .venv/bin/python bench/first_answer.py [--items 2000] [--users 2000] [--rate 20]
 
 Bootstraps the demo data with `local://` (item vectors computed, as `contextiq seed` does),
-then serves it twice: with the stored item vectors, and with them deleted (the old request
-path, which embeds item texts within the 250 ms budget). Each run asks every user once, at a
+then serves it twice: with the stored item vectors, and with them deleted (a catalogue whose
+vectors are still to come: requests never embed, so answers carry language-model scores only
+as the worker's background completion stores vectors). Each run asks every user once, at a
 fixed rate (an asyncio httpx client; latency counted from each request's scheduled time),
 with the response cache off, so every answer is a user's first. An answer "carries LLM scores"
 when every item in it has one.

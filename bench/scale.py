@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from contextiq.llm.local import CATEGORY_REASON
 from loadgen import BIN, ROOT, Latencies, closed_loop, free_port, paced, wait_ready, wrk
 
 CONTEXTIQ = str(BIN / "contextiq")
@@ -72,25 +73,34 @@ def memory(pid: int) -> dict[str, Any]:
     return {"pid": pid, "rss_mb": rss, "pss_mb": pss, "command": command}
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a server and its processes so far (survives a loaded machine)."""
-    total = 0
+def cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU of a server's processes so far, by pid (survives a loaded machine)."""
+    found = {}
     for p in descendants(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        found[p] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
 
 
 def measured(pid: int, run: Any) -> tuple[dict[str, Any], Latencies]:
-    """`summary` of a load run, with the server's CPU milliseconds per answered request."""
+    """`summary` of a load run, with the server's CPU milliseconds per answered request.
+
+    Also per process: with `--workers N` the one running the embedded worker (and its
+    background duties) is told apart from the request processes.
+    """
     before = cpu_seconds(pid)
     result = run()
-    used = cpu_seconds(pid) - before
+    after = cpu_seconds(pid)
+    answered = max(1, len(result.ms))
+    used = {p: after[p] - before.get(p, 0.0) for p in after}
     return summary(result) | {
-        "server_cpu_ms_per_request": round(1000 * used / max(1, len(result.ms)), 2)
+        "server_cpu_ms_per_request": round(1000 * sum(used.values()) / answered, 2),
+        "cpu_ms_per_request_by_process": {
+            str(p): round(1000 * seconds / answered, 2) for p, seconds in used.items()
+        },
     }, result
 
 
@@ -131,6 +141,10 @@ def llm_share(bodies: list[bytes]) -> dict[str, float]:
         "share": round(len(scored) / max(1, len(personal)), 3),
         "items_with_llm_scores": round(
             sum(i["llm_score"] is not None for i in items) / max(1, len(items)), 3
+        ),
+        # scored by their category's mean vector: the item had no stored vector yet
+        "items_with_category_scores": round(
+            sum(i["reason"].startswith(CATEGORY_REASON) for i in items) / max(1, len(items)), 3
         ),
     }
 
@@ -189,7 +203,8 @@ def serve_stage(args: argparse.Namespace, env: dict[str, str], users: list[str])
     if args.llm:
         server = Server({**env, "CONTEXTIQ_LLM_URL": "local://"}, args.workers, log)
         try:
-            time.sleep(10)  # the local model loads in the background after start
+            time.sleep(10)  # the category means load in the background after start
+            out["memory_llm"] = [memory(p) for p in descendants(server.proc.pid)]
             paths = recommend_paths(take(n))
             figures, result = measured(
                 server.proc.pid, lambda: asyncio.run(paced(server.port, paths, args.rate))

@@ -133,7 +133,7 @@ class Services:
 def build_services(settings: Settings) -> Services:
     store = Store(settings.database_url, attribution_window_hours=settings.attribution_window_hours)
     cache = open_cache(settings.cache_url, settings.cache_max_users)
-    vectors = item_vectors(settings.llm_url, store)
+    vectors = item_vectors(settings.llm_url, store, background=True)
     rescorer = build_scoring_service(
         settings.llm_url, settings.llm_api_key, cache, settings.llm_budget_ms, vectors
     )
@@ -161,7 +161,8 @@ def build_services(settings: Settings) -> Services:
         columns,
         rulebook,
     )
-    precomputer = LLMPrecomputer(recommendations) if rescorer is not None else None
+    keeps = rescorer is not None and rescorer.keeps_scores
+    precomputer = LLMPrecomputer(recommendations) if keeps else None
     relay = OutboxRelay(store, bus)
 
     async def after_write(items: Sequence[Interaction]) -> None:

@@ -16,7 +16,10 @@ from tests.conftest import embedded_settings
 def llm_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     root: Path = tmp_path_factory.mktemp("llm")
     # A generous budget makes the first request wait for the model, so the test is deterministic.
-    settings = embedded_settings(root, llm_url="local://", llm_budget_ms=60_000, llm_top_k=10)
+    # `ttl`: local:// keeps no scores by default; kept, precomputing them pays (the last test).
+    settings = embedded_settings(
+        root, llm_url="local://?ttl=3600", llm_budget_ms=60_000, llm_top_k=10
+    )
     bootstrap(settings, lambda _: None, demo_items=120, demo_users=20)
     with TestClient(create_app(settings)) as client:
         yield client

@@ -57,3 +57,13 @@ async def test_a_users_invalidation_orphans_only_that_users_responses(cache: Cac
     assert await recs.get(await key("b")) == b"B"
     await recs.invalidate_catalog()
     assert await recs.get(await key("b")) is None
+
+
+async def test_many_values_are_read_in_key_order_and_written_with_one_ttl(cache: Cache) -> None:
+    await cache.set_many({"a": b"1", "b": b"2"}, 60)
+    await cache.set_many({}, 60)
+    assert await cache.get_many(["b", "absent", "a"]) == [b"2", None, b"1"]
+    assert await cache.get_many([]) == []
+    await cache.set_many({"brief": b"3"}, 0.2)
+    await asyncio.sleep(0.35)
+    assert await cache.get_many(["brief", "a"]) == [None, b"1"]

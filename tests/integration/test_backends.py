@@ -2,6 +2,7 @@
 tests/contracts/."""
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -9,6 +10,8 @@ from contextiq.cache import CacheUnavailable, open_cache
 from contextiq.events import BusUnavailable, open_bus
 from contextiq.events.kafka import KafkaBus, parse_kafka_url
 from contextiq.events.types import Event
+from contextiq.llm.base import LikedItem, LLMScore, UserContext
+from contextiq.llm.score_cache import ScoreCache, context_hash
 from tests.contracts.conftest import outbox
 from tests.integration.conftest import Broker, free_port
 
@@ -33,6 +36,28 @@ async def test_redis_cache_down_raises_cache_unavailable_quickly() -> None:
         for call in (cache.ping(), cache.get("k"), cache.incr("n"), cache.incr_many(["n"])):
             with pytest.raises(CacheUnavailable):
                 await asyncio.wait_for(call, 2)
+    finally:
+        await cache.close()
+
+
+async def test_language_model_scores_in_redis_survive_more_concurrent_requests_than_connections(
+    redis_url: str,
+) -> None:
+    """200 requests at once against a pool of 64: each reads and writes its 20 scores in one
+    round trip, and a burst waits for a free connection instead of failing."""
+    cache = open_cache(redis_url)
+    scores = ScoreCache(cache, "local", "m", "v1", 60)
+    ids = [f"c{i}" for i in range(20)]
+    user = UserContext("u", (LikedItem("Alien", "scifi"),))
+
+    async def one(n: int) -> int:
+        ctx = context_hash(replace(user, recent=(LikedItem(f"Alien {n}", "scifi"),)))
+        await scores.put_many(ctx, {cid: LLMScore(0.5, "r") for cid in ids})
+        return len(await scores.get_many(ctx, ids))
+
+    try:
+        assert await asyncio.gather(*(one(n) for n in range(200))) == [20] * 200
+        assert await cache.get_many([]) == []
     finally:
         await cache.close()
 

@@ -49,7 +49,8 @@ def test_bad_urls_are_rejected_clearly(url: str) -> None:
 
 def test_policy_defaults_by_provider_and_url_overrides() -> None:
     local = policy_from_url("local://", 100)
-    assert (local.budget_ms, local.batch_size, local.max_concurrency) == (100, 1_000, 1)
+    assert (local.budget_ms, local.batch_size, local.max_concurrency) == (100, 1_000, 64)
+    assert local.cache_ttl_seconds == 0.0  # scoring from stored vectors beats the round trips
     remote = policy_from_url("openai://h:1/v1?model=m&rpm=60&tpm=90000&concurrency=2&ttl=60", 250)
     assert remote.requests_per_minute == 60
     assert remote.tokens_per_minute == 90_000

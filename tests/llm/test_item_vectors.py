@@ -1,5 +1,8 @@
 """Item vectors stored in the database: computed once per text, read by the local scorer."""
 
+import asyncio
+import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -13,10 +16,11 @@ from contextiq.cache.memory import MemoryCache
 from contextiq.catalog.service import CatalogService
 from contextiq.cli.bootstrap import bootstrap
 from contextiq.domain import Content
+from contextiq.llm import item_vectors
 from contextiq.llm.base import Candidate, LikedItem, UserContext
 from contextiq.llm.embedder import MiniLMEmbedder
 from contextiq.llm.item_vectors import ItemVectors, content_text
-from contextiq.llm.local import LocalScorer
+from contextiq.llm.local import CATEGORY_REASON, LocalScorer
 from contextiq.recommend.filters import FilterColumns
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.response_cache import RecommendationCache
@@ -54,7 +58,7 @@ async def test_vectors_are_stored_once_per_text(store: Store, minilm: MiniLMEmbe
 
 
 async def test_the_scorer_reads_stored_vectors_instead_of_running_the_model(
-    store: Store, minilm: MiniLMEmbedder
+    store: Store, minilm: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     vectors = ItemVectors(store, lambda: minilm)
     await vectors.index(ITEMS)
@@ -81,15 +85,29 @@ async def test_the_scorer_reads_stored_vectors_instead_of_running_the_model(
     fresh = await without.score(user, candidates)
     for cid, score in fresh.items():
         assert stored[cid].score == pytest.approx(score.score, abs=1e-5)
-    # an item not stored yet is embedded on the spot, as before
+    # an item without a stored vector is never embedded on the request: no score at first,
+    # then its category's mean vector once the means are loaded (at start), said in its reason
     newcomer = Candidate("new", "Arrival", "scifi", ("aliens",), "Linguists meet visitors.")
-    assert "new" in await with_vectors.score(user, [*candidates, newcomer])
-    assert with_vectors.embedded_count == 1
-    # many without a vector (still being computed): the stored ones are scored, none embedded
-    unstored = [replace(newcomer, content_id=f"new-{j}", title=f"Arrival {j}") for j in range(3)]
-    scored = await with_vectors.score(user, [*candidates, *unstored])
-    assert set(scored) == {c.content_id for c in candidates}
-    assert with_vectors.embedded_count == 1
+    assert "new" not in await with_vectors.score(user, [*candidates, newcomer])
+    await with_vectors.warm_up()
+    assert set(vectors.category_means) == {"scifi", "romance", "crime"}
+    scored = await with_vectors.score(user, [*candidates, newcomer])
+    assert scored["new"].reason.startswith(CATEGORY_REASON)
+    assert scored["romance"].score == pytest.approx(stored["romance"].score, abs=1e-6)
+    unknown = replace(newcomer, content_id="other", category="documentary")
+    assert "other" not in await with_vectors.score(user, [*candidates, unknown])
+    # once a documentary has a vector, the means are read again (here at once: no wait)
+    documentary = Content("doc", "Planet", "documentary", "Whales and ice.", ())
+    await store.upsert_content([documentary])
+    await vectors.index([documentary])
+    monkeypatch.setattr(item_vectors, "MEANS_REFRESH_SECONDS", 0.0)
+    await with_vectors.score(user, [*candidates, unknown])
+    for _ in range(100):
+        if "documentary" in vectors.category_means:
+            break
+        await asyncio.sleep(0.05)
+    assert "other" in await with_vectors.score(user, [*candidates, unknown])
+    assert with_vectors.embedded_count == 0
     await with_vectors.close()
     await without.close()
 
@@ -136,3 +154,15 @@ async def test_a_bounded_run_leaves_the_rest_to_the_workers_background_duty(
     assert set(await vectors.get([i.content_id for i in ITEMS])) == {i.content_id for i in ITEMS}
     assert await vectors.complete() == (0, 0)  # resumable: nothing left to do
     await vectors.close()
+
+
+async def test_in_serving_processes_the_model_thread_yields_to_requests(store: Store) -> None:
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    loop = asyncio.get_running_loop()
+    served, foreground = ItemVectors(store, background=True), ItemVectors(store)
+    assert await loop.run_in_executor(served.executor, niceness) == item_vectors.BACKGROUND_NICE
+    assert await loop.run_in_executor(foreground.executor, niceness) == niceness()
+    await served.close()
+    await foreground.close()

@@ -1,13 +1,13 @@
 """The budgeted, cached, guarded request path and precompute, over real HTTP."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 
 import pytest
 
 from contextiq.cache.memory import MemoryCache
-from contextiq.llm.base import LikedItem, UserContext
+from contextiq.llm.base import Candidate, LikedItem, LLMScore, Scorer, UserContext
 from contextiq.llm.factory import open_scorer
 from contextiq.llm.service import ScoringPolicy, ScoringService
 from tests.llm.fake_llm_server import FakeServer
@@ -224,4 +224,34 @@ async def test_bedrock_throttling_is_retried_through_boto3(bedrock_server: FakeS
     service = ScoringService(scorer, MemoryCache(), FAST_RETRIES)
     assert len(await service.precompute(USER, CANDIDATES)) == len(CANDIDATES)
     assert len(bedrock_server.script.requests) == 3
+    await service.close()
+
+
+async def test_a_ttl_of_zero_keeps_nothing_and_asks_for_no_precompute(
+    make_service: ServiceFactory, openai_server: FakeServer
+) -> None:
+    service = make_service(replace(FAST_RETRIES, cache_ttl_seconds=0.0))
+    assert not service.keeps_scores
+    assert len(await service.precompute(USER, CANDIDATES)) == len(CANDIDATES)
+    assert len(await service.precompute(USER, CANDIDATES)) == len(CANDIDATES)
+    assert len(openai_server.script.requests) == 2  # nothing was kept between the two
+
+
+class _DatabaseRead(Scorer):
+    """Local work that takes longer than the budget, as a loaded database read can."""
+
+    provider = model = "inline"
+    inline = True
+
+    async def score(
+        self, user: UserContext, candidates: Sequence[Candidate]
+    ) -> dict[str, LLMScore]:
+        await asyncio.sleep(0.05)
+        return {c.content_id: LLMScore(0.5, "near") for c in candidates}
+
+
+async def test_an_inline_scorer_is_awaited_past_the_budget() -> None:
+    service = ScoringService(_DatabaseRead(), MemoryCache(), ScoringPolicy(budget_ms=1))
+    scores = await service.score_within_budget(USER, CANDIDATES)
+    assert set(scores) == {c.content_id for c in CANDIDATES}
     await service.close()

@@ -293,3 +293,16 @@ async def test_a_merge_moves_a_sessions_rows_then_its_counters(store: Store) -> 
     assert await store.interaction_counts() == (1, 2, 2)  # training never reads sessions
     columns = [b async for b in store.iter_interaction_columns()]
     assert [u for b in columns for u in b.user_ids] == ["u", "u"]
+
+
+async def test_item_vectors_read_in_one_query_and_stream_with_their_category(store: Store) -> None:
+    await store.upsert_content([_content(1), _content(2, "film"), _content(3)])
+    await store.put_item_vectors("m", [("c1", "d1", b"\x01\x02"), ("c2", "d2", b"\x03")])
+    await store.put_item_vectors("other", [("c3", "d3", b"\x04")])
+    assert await store.item_vectors(["c1", "c2", "c3", "c1", "absent"], "m") == {
+        "c1": b"\x01\x02",
+        "c2": b"\x03",
+    }
+    assert await store.item_vectors([], "m") == {}
+    streamed = [pair async for pair in store.item_vectors_by_category("m")]
+    assert sorted(streamed) == [("film", b"\x03"), ("music", b"\x01\x02")]

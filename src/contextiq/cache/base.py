@@ -6,7 +6,7 @@ entry at once, on every replica that shares the backend.
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 
 
 class CacheUnavailable(Exception):
@@ -23,6 +23,15 @@ class Cache(ABC):
 
     @abstractmethod
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Several values in key order; backends with MGET read them in one round trip."""
+        return [await self.get(key) for key in keys]
+
+    async def set_many(self, values: Mapping[str, bytes], ttl_seconds: float) -> None:
+        """Several values with one TTL; backends with pipelining write them in one round trip."""
+        for key, value in values.items():
+            await self.set(key, value, ttl_seconds)
 
     @abstractmethod
     async def delete(self, key: str) -> None: ...

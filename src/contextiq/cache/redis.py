@@ -5,9 +5,9 @@ outage costs a request milliseconds, not seconds; callers then serve uncached.
 """
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from contextiq.cache.base import Cache, CacheUnavailable
@@ -20,13 +20,17 @@ class RedisCache(Cache):
     backend = "redis"
 
     def __init__(self, url: str, timeout_seconds: float = 0.25) -> None:
-        self._redis = Redis.from_url(
+        # A blocking pool: a burst of more concurrent calls than connections waits (up to the
+        # same short timeout) for one to come free instead of failing "Too many connections".
+        pool = BlockingConnectionPool.from_url(
             url,
             socket_timeout=timeout_seconds,
             socket_connect_timeout=timeout_seconds,
             max_connections=64,
+            timeout=timeout_seconds,
             health_check_interval=30,
         )
+        self._redis = Redis(connection_pool=pool)
         # One command for a whole batch of users: a pipeline still packs and parses one
         # reply per key in Python, which cost the worker a third of its time.
         self._incr_all = self._redis.register_script(INCR_ALL)
@@ -41,6 +45,27 @@ class RedisCache(Cache):
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         try:
             await self._redis.set(key, value, px=max(1, int(ttl_seconds * 1000)))
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(str(exc)) from exc
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        try:
+            values = await self._redis.mget(list(keys))
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(str(exc)) from exc
+        return [v.encode() if isinstance(v, str) else v for v in values]
+
+    async def set_many(self, values: Mapping[str, bytes], ttl_seconds: float) -> None:
+        if not values:
+            return
+        px = max(1, int(ttl_seconds * 1000))
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key, value in values.items():
+                    pipe.set(key, value, px=px)
+                await pipe.execute()
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(str(exc)) from exc
 

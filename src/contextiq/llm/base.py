@@ -72,6 +72,9 @@ class Scorer(ABC):
 
     provider: str
     model: str
+    #: Scoring is in-process work as cheap as a database read (`local://` with stored vectors):
+    #: requests await it in full rather than within the provider budget.
+    inline: bool = False
 
     @abstractmethod
     async def score(

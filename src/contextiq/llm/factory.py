@@ -78,13 +78,16 @@ def open_scorer(
     return _local(url, api_key, vectors) if factory is _local else factory(url, api_key)
 
 
-def item_vectors(url: str, store: "Store") -> "ItemVectors | None":
-    """Stored item vectors for the `local://` scorer; other providers read item texts."""
+def item_vectors(url: str, store: "Store", background: bool = False) -> "ItemVectors | None":
+    """Stored item vectors for the `local://` scorer; other providers read item texts.
+
+    `background`: the model thread runs niced, for processes that serve requests.
+    """
     if SCORERS.factory(url) is not _local:
         return None
     from contextiq.llm.item_vectors import ItemVectors
 
-    return ItemVectors(store)
+    return ItemVectors(store, background=background)
 
 
 def policy_from_url(url: str, budget_ms: int) -> ScoringPolicy:
@@ -93,8 +96,10 @@ def policy_from_url(url: str, budget_ms: int) -> ScoringPolicy:
     options = _options(url)
     policy = ScoringPolicy(budget_ms=budget_ms)
     if urlsplit(url).scheme == "local":
-        # One model thread does the work; large batches amortise the forward pass.
-        policy = replace(policy, batch_size=1_000, max_concurrency=1)
+        # Stored vectors and a few dot products cost less than the score cache's round trips
+        # (docs/benchmarks.md, "Item vectors"), so nothing is cached or precomputed, and
+        # Requests read vectors concurrently; the model thread is never theirs.
+        policy = replace(policy, batch_size=1_000, max_concurrency=64, cache_ttl_seconds=0.0)
     return replace(
         policy,
         requests_per_minute=int(options.get("rpm", policy.requests_per_minute)),

@@ -4,12 +4,17 @@ Embedding an item's text costs ~15-30 ms of CPU, far too much for a request that
 candidates within 250 ms. So vectors are computed off the request path (by `contextiq import`,
 `contextiq vectors`, and in the background after `PUT /content`) and kept in the
 `item_vectors` table, where every process and replica reads them. A request then does one
-indexed query and a few dot products; only an item without a stored vector (just upserted,
-still queued) is embedded on the spot, as before.
+indexed query and a few dot products, and never runs the model: an item without a stored
+vector (still queued, or beyond what the backfill reached) takes its category's mean vector,
+a coarse stand-in computed once per process from the stored vectors (`category_means`).
+The model runs on one thread per process; in serving processes and the worker at a lowered CPU
+priority (`BACKGROUND_NICE`), so the backfill yields the cores to requests.
 """
 
 import asyncio
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +39,18 @@ INDEX_BATCH = 256
 BACKFILL_BATCH = 32
 #: Seconds between the background completion's progress lines.
 PROGRESS_SECONDS = 60.0
+#: A category without a mean (none of its items had a vector) is looked for again this often.
+MEANS_REFRESH_SECONDS = 300.0
+#: Niceness of the model thread: embedding is background work next to requests.
+BACKGROUND_NICE = 10
+
+
+def _lower_priority() -> None:
+    """Runs on the model thread: Linux niceness is per thread, and threads it starts inherit it."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    except OSError as exc:  # not permitted here: the work still runs, at normal priority
+        log.debug("model thread keeps its priority: %s", exc)
 
 
 def item_text(title: str, category: str, tags: Sequence[str], description: str = "") -> str:
@@ -61,13 +78,23 @@ class ItemVectors:
         self,
         store: Store,
         embedder_factory: Callable[[], MiniLMEmbedder] = MiniLMEmbedder,
+        background: bool = False,
     ) -> None:
+        """`background`: the model thread yields to requests (a serving process, the worker)."""
         self.store = store
         self.model = MODEL
         self._factory = embedder_factory
         self._embedder: MiniLMEmbedder | None = None
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contextiq-local")
+        self.executor = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="contextiq-local",
+            initializer=_lower_priority if background else None,
+        )
         self._queued: set[asyncio.Task[int]] = set()
+        #: Unit-length mean vector per category, from the stored vectors (`load_category_means`).
+        self.category_means: dict[str, Vectors] = {}
+        self._means_read_at = -MEANS_REFRESH_SECONDS
+        self._means_task: asyncio.Task[int] | None = None
 
     def embedder(self) -> MiniLMEmbedder:
         """The model, loaded on first use; call it on `executor` only."""
@@ -79,6 +106,48 @@ class ItemVectors:
         """Stored vectors by content id; ids without one are absent."""
         rows = await self.store.item_vectors(content_ids, self.model)
         return {cid: np.frombuffer(raw, dtype="<f4") for cid, raw in rows.items()}
+
+    async def load_category_means(self) -> int:
+        """Each category's mean stored vector: the stand-in for its items without one.
+
+        Read once per process at start (a stream over the stored vectors, a second or two at
+        100,000 items); returns how many vectors went into them.
+        """
+        self._means_read_at = time.monotonic()
+        sums: dict[str, Vectors] = {}
+        count = 0
+        async for category, raw in self.store.item_vectors_by_category(self.model):
+            vector = np.frombuffer(raw, dtype="<f4")
+            if category in sums:
+                sums[category] += vector
+            else:
+                sums[category] = vector.astype(np.float32)
+            count += 1
+        self.category_means = {
+            c: (v / max(float(np.linalg.norm(v)), 1e-9)).astype(np.float32) for c, v in sums.items()
+        }
+        return count
+
+    def refresh_means_soon(self) -> None:
+        """Read the means again in the background, at most every `MEANS_REFRESH_SECONDS`.
+
+        For a request that met a category without one: vectors stored since the last read
+        (the backfill, an upsert) may give it one now.
+        """
+        if self._means_task is not None:
+            return
+        if time.monotonic() - self._means_read_at < MEANS_REFRESH_SECONDS:
+            return
+        self._means_task = asyncio.create_task(self._reload_means(), name="category-means")
+
+    async def _reload_means(self) -> int:
+        try:
+            return await self.load_category_means()
+        except Exception as exc:  # the database hiccuped: the old means serve on
+            log.warning("category means not refreshed: %s", exc)
+            return 0
+        finally:
+            self._means_task = None
 
     async def complete(
         self,
@@ -105,8 +174,7 @@ class ItemVectors:
     async def backfill(self, batch: int = BACKFILL_BATCH) -> None:
         """The worker's duty: complete missing vectors in the background, progress logged.
 
-        Small batches, so requests of this process that embed on the spot wait little for
-        the one model thread.
+        Small batches, so an upsert's items wait little for the one model thread.
         """
         started = time.monotonic()
         with _LoggedProgress(len(await self.store.content_ids())) as progress:
@@ -154,7 +222,7 @@ class ItemVectors:
     async def _index_logged(self, items: list[Content]) -> int:
         try:
             return await self.index(items)
-        except Exception as exc:  # requests embed such items on the spot meanwhile
+        except Exception as exc:  # requests score such items by their category meanwhile
             log.warning("item vectors for %d items failed: %s", len(items), exc)
             return 0
 
@@ -164,6 +232,8 @@ class ItemVectors:
             await asyncio.gather(*list(self._queued), return_exceptions=True)
 
     async def close(self) -> None:
+        if self._means_task is not None:
+            self._means_task.cancel()
         for task in list(self._queued):
             task.cancel()
         await asyncio.gather(*list(self._queued), return_exceptions=True)

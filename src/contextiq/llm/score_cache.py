@@ -5,7 +5,6 @@ their id: two users with the same recent taste share scores), the content id,
 the provider, the model and the prompt version.
 """
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterable
@@ -27,7 +26,11 @@ def context_hash(user: UserContext) -> str:
 
 
 class ScoreCache:
-    """Reads and writes scores; a cache outage just means misses, never an error."""
+    """Reads and writes scores; a cache outage just means misses, never an error.
+
+    A TTL of 0 keeps nothing (`local://` with stored vectors: scoring again costs less than
+    the round trips).
+    """
 
     def __init__(
         self, cache: Cache, provider: str, model: str, prompt_version: str, ttl_seconds: float
@@ -44,8 +47,10 @@ class ScoreCache:
 
     async def get_many(self, ctx_hash: str, content_ids: Iterable[str]) -> dict[str, LLMScore]:
         ids = list(content_ids)
+        if self._ttl <= 0:
+            return {}
         try:
-            values = await asyncio.gather(*(self._cache.get(self.key(ctx_hash, i)) for i in ids))
+            values = await self._cache.get_many([self.key(ctx_hash, i) for i in ids])
         except CacheUnavailable as exc:
             log.warning("LLM score cache unavailable, serving without it: %s", exc)
             return {}
@@ -61,16 +66,15 @@ class ScoreCache:
         return await self._cache.delete_prefix(f"{self._prefix}:{ctx_hash}:")
 
     async def put_many(self, ctx_hash: str, scores: dict[str, LLMScore]) -> None:
+        if self._ttl <= 0:
+            return
+        values = {
+            self.key(ctx_hash, content_id): json.dumps(
+                [s.score, s.reason], ensure_ascii=False
+            ).encode()
+            for content_id, s in scores.items()
+        }
         try:
-            await asyncio.gather(
-                *(
-                    self._cache.set(
-                        self.key(ctx_hash, content_id),
-                        json.dumps([s.score, s.reason], ensure_ascii=False).encode(),
-                        self._ttl,
-                    )
-                    for content_id, s in scores.items()
-                )
-            )
+            await self._cache.set_many(values, self._ttl)  # one round trip, one connection
         except CacheUnavailable as exc:
             log.warning("LLM score cache unavailable, scores not kept: %s", exc)

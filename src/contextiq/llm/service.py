@@ -1,7 +1,8 @@
 """Language-model scores within a latency budget: the request path never waits long.
 
 The request path reads cached scores, starts one provider call for what is
-missing and waits for it at most the budget; a call that takes longer keeps
+missing and waits for it at most the budget (an `inline` scorer, local work as cheap as a
+database read, is awaited in full); a call that takes longer keeps
 running in the background and fills the cache for the next request. The
 worker calls `precompute` after interactions and retrains so most requests
 find their scores ready. Around every provider call: a concurrency limit, a
@@ -92,6 +93,9 @@ class ScoringService:
         missing = [c for c in candidates if c.content_id not in ready]
         if not missing or not user.recent or self._breaker.state is BreakerState.OPEN:
             return ready
+        if self.scorer.inline:  # a database read and dot products: no budget to miss
+            ready.update(await self._fill(user, ctx, missing))
+            return ready
         fill = self._start_fill(user, ctx, missing)
         if fill is None:
             return ready
@@ -118,6 +122,11 @@ class ScoringService:
     async def forget(self, user: UserContext) -> int:
         """Drop the scores cached for this user's context (a user's data is being erased)."""
         return await self._scores.forget(context_hash(user))
+
+    @property
+    def keeps_scores(self) -> bool:
+        """Whether scores are cached, so that precomputing them ahead of requests pays."""
+        return self.policy.cache_ttl_seconds > 0
 
     @property
     def breaker_state(self) -> BreakerState:

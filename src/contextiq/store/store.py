@@ -210,6 +210,11 @@ class Store:
             str(select(*_CONTENT_COLUMNS).compile(dialect=self.engine.dialect))
             + f" WHERE content.content_id {listed}"
         )
+        self._vectors_sql = (
+            "SELECT content_id, vector FROM item_vectors"
+            f" WHERE model = {'$2' if self.dialect == 'postgresql' else '?'}"
+            f" AND content_id {listed}"
+        )
 
     @property
     def backend(self) -> str:
@@ -878,8 +883,29 @@ class Store:
 
     @retry_transient()
     async def item_vectors(self, content_ids: Sequence[str], model: str) -> dict[str, bytes]:
-        """Stored vectors of these items (one indexed query per 500 ids; requests use it)."""
-        return await self._item_vector_column(content_ids, model, ItemVectorRow.vector)
+        """Stored vectors of these items: one indexed query through the raw driver (requests)."""
+        ids = list(dict.fromkeys(content_ids))
+        if not ids:
+            return {}
+        async with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                rows = await self._raw_rows(conn, self._vectors_sql, ids, model)
+            else:
+                rows = await self._raw_rows(
+                    conn, self._vectors_sql, model, orjson.dumps(ids).decode()
+                )
+        return {row[0]: bytes(row[1]) for row in rows}
+
+    async def item_vectors_by_category(self, model: str) -> AsyncIterator[tuple[str, bytes]]:
+        """(category, vector) of every item with a stored vector, streamed (category means)."""
+        stmt = (
+            select(ContentRow.category, ItemVectorRow.vector)
+            .join(ContentRow, ContentRow.content_id == ItemVectorRow.content_id)
+            .where(ItemVectorRow.model == model)
+        )
+        async with self.engine.connect() as conn:
+            async for category, vector in await conn.stream(stmt):
+                yield category, bytes(vector)
 
     async def item_vector_digests(self, content_ids: Sequence[str], model: str) -> dict[str, str]:
         return await self._item_vector_column(content_ids, model, ItemVectorRow.digest)
