@@ -60,7 +60,16 @@ def test_save_and_load_give_the_same_scores(tmp_path: Path) -> None:
 
 def test_each_row_keeps_only_its_strongest_entries() -> None:
     items, full = fitted(TransitionConfig(window=2, step_decay=0.5, backward=0.0))
-    _, cut = fitted(TransitionConfig(window=2, step_decay=0.5, backward=0.0, max_per_row=1))
+    _, cut = fitted(
+        TransitionConfig(window=2, step_decay=0.5, backward=0.0, max_per_row=1, capped_from=0)
+    )
     # From a: c (1.5 / 2.5) beats b (1 / 2.5); the kept entry keeps its weight.
     assert scores(cut, items, {"a": 1.0}) == pytest.approx([0.0, 0.0, 1.5 / 2.5, 0.0])
     assert scores(cut, items, {"b": 1.0}) == scores(full, items, {"b": 1.0})
+
+
+def test_small_data_keeps_every_entry() -> None:
+    """Below `capped_from` events T is whole: the cap is for catalogue-scale rows."""
+    items, full = fitted(TransitionConfig(window=2, step_decay=0.5, backward=0.0))
+    _, uncut = fitted(TransitionConfig(window=2, step_decay=0.5, backward=0.0, max_per_row=1))
+    assert scores(uncut, items, {"a": 1.0}) == scores(full, items, {"a": 1.0})
