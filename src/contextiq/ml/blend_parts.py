@@ -100,14 +100,7 @@ class BlendPart(ABC):
 
     def scored_rows(self, strengths: sp.csr_matrix) -> RowScores:
         """`scored` of many histories (rows of signed strengths) at once."""
-        rows = [
-            self.score_indices(
-                strengths.indices[strengths.indptr[r] : strengths.indptr[r + 1]].astype(np.int64),
-                strengths.data[strengths.indptr[r] : strengths.indptr[r + 1]],
-            )
-            for r in range(strengths.shape[0])
-        ]
-        return DenseRows(np.vstack(rows))
+        return DenseRows(self.score_matrix(strengths))
 
     @abstractmethod
     def save(self, path: Path) -> None: ...
@@ -188,7 +181,7 @@ class EmbeddingPart(FamilyPart):
 
     def scored_rows(self, strengths: sp.csr_matrix) -> RowScores:
         if not self.model.uses_ann:
-            return DenseRows(self.model.score_matrix(strengths))
+            return super().scored_rows(strengths)
         return IndexedRows(self.model, self.model.user_rows(strengths))
 
 

@@ -211,10 +211,13 @@ class Store:
             + f" WHERE content.content_id {listed}"
         )
         self._vectors_sql = (
-            "SELECT content_id, vector FROM item_vectors"
-            f" WHERE model = {'$2' if self.dialect == 'postgresql' else '?'}"
-            f" AND content_id {listed}"
+            f"SELECT content_id, vector FROM item_vectors WHERE content_id {listed}"
+            f" AND model = {'$2' if self.dialect == 'postgresql' else '?'}"
         )
+
+    def _listed(self, ids: Sequence[str]) -> Any:
+        """`ids` as the one parameter of a raw read's id list (see `_contents_sql`)."""
+        return list(ids) if self.dialect == "postgresql" else orjson.dumps(list(ids)).decode()
 
     @property
     def backend(self) -> str:
@@ -286,9 +289,8 @@ class Store:
         ids = list(dict.fromkeys(content_ids))
         if not ids:
             return {}
-        listed: Any = ids if self.dialect == "postgresql" else orjson.dumps(ids).decode()
         async with self.engine.connect() as conn:
-            rows = await self._raw_rows(conn, self._contents_sql, listed)
+            rows = await self._raw_rows(conn, self._contents_sql, self._listed(ids))
         return {row[0]: _raw_content(row) for row in rows}
 
     @retry_transient()
@@ -888,12 +890,7 @@ class Store:
         if not ids:
             return {}
         async with self.engine.connect() as conn:
-            if self.dialect == "postgresql":
-                rows = await self._raw_rows(conn, self._vectors_sql, ids, model)
-            else:
-                rows = await self._raw_rows(
-                    conn, self._vectors_sql, model, orjson.dumps(ids).decode()
-                )
+            rows = await self._raw_rows(conn, self._vectors_sql, self._listed(ids), model)
         return {row[0]: bytes(row[1]) for row in rows}
 
     async def item_vectors_by_category(self, model: str) -> AsyncIterator[tuple[str, bytes]]:
