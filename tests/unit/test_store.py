@@ -1,5 +1,7 @@
 """The store's contract, on SQLite and on PostgreSQL through the same migrations."""
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +12,7 @@ from sqlalchemy import Table, inspect, text
 
 from contextiq.domain import Content, Interaction, InteractionType, session_subject
 from contextiq.events.types import InteractionRecorded, SessionMerged, decode_events
+from contextiq.store.engine import SQLITE_POOL_SIZE
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
 from contextiq.store.tables import InteractionRow
@@ -306,3 +309,16 @@ async def test_item_vectors_read_in_one_query_and_stream_with_their_category(sto
     assert await store.item_vectors([], "m") == {}
     streamed = [pair async for pair in store.item_vectors_by_category("m")]
     assert sorted(streamed) == [("film", b"\x03"), ("music", b"\x01\x02")]
+
+
+async def test_concurrent_reads_share_a_bounded_set_of_connections(store: Store) -> None:
+    """Past the pool, readers wait for a connection: on SQLite each one is a thread, and
+    opening one per read under load cost more than the read."""
+    await store.upsert_content([_content(1)])
+    await store.record_interactions([_event(1, "u", "c1", InteractionType.LIKE)])
+    threads = threading.active_count()
+    histories = await asyncio.gather(*(store.user_history("u") for _ in range(100)))
+    assert {tuple(h.weights) for h in histories} == {("c1",)}
+    if store.dialect == "sqlite":
+        assert threading.active_count() - threads <= SQLITE_POOL_SIZE
+    assert await store.some_users(10) == ["u"]

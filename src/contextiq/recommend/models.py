@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from contextiq.domain import Content
@@ -77,7 +77,13 @@ class ModelHolder:
         if fresh:
             await asyncio.to_thread(model.add_items, fresh)
 
-    async def watch(self, interval_seconds: float = 2.0) -> None:
+    async def watch(
+        self,
+        interval_seconds: float = 2.0,
+        on_swap: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Follow the registry; `on_swap` readies each new model after it is swapped in."""
         while True:
-            await self.refresh()
+            if await self.refresh() and on_swap is not None:
+                await on_swap()
             await asyncio.sleep(interval_seconds)

@@ -1,5 +1,6 @@
 """The read path: filtered candidates, ML score, LLM rescoring, rules and diversity, explain."""
 
+import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
@@ -118,6 +119,27 @@ class RecommendationService:
             [{"content_id": i.content_id, "score": i.score} for i in result.items],
         )
         return result
+
+    async def warm_up(
+        self, user_ids: Sequence[str], generation: int | None, concurrency: int = 16
+    ) -> None:
+        """Serve some users' lists (unrecorded) before the process takes its first request.
+
+        What a process does once would otherwise fall on the first second of traffic:
+        opening its database connections, reading the popular items' rows into the
+        catalogue, first calls into the model's libraries. At 100,000 items a freshly
+        started process queued requests behind that for about half a second (a p99 of
+        400 ms at a paced 200/s that was 26 ms a run later). No language model is asked: a
+        remote one bills every call.
+        """
+        gate = asyncio.Semaphore(concurrency)
+        request, variant = ListRequest(10), Variant(llm=False)
+
+        async def one(user_id: str) -> None:
+            async with gate:
+                await self._compute(user_id, request, generation, variant)
+
+        await asyncio.gather(*(one(u) for u in user_ids))
 
     async def _compute(
         self, user_id: str, request: ListRequest, generation: int | None, variant: Variant

@@ -23,12 +23,28 @@ class EngineFactory(Protocol):
     def __call__(self, url: str, *, statement_timeout_ms: int) -> AsyncEngine: ...
 
 
+SQLITE_POOL_SIZE = 16
+
+
 def _sqlite(url: str, *, statement_timeout_ms: int) -> AsyncEngine:
     """`sqlite:///path/to.db`: embedded, one writer at a time."""
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(
+        url,
+        connect_args={"timeout": 30},
+        # Every aiosqlite connection is a thread of its own: opening one per checkout past a
+        # small pool (SQLAlchemy's default overflow) cost more CPU than the query under load.
+        # Readers past the pool wait for a connection instead; two cores gain nothing more.
+        pool_size=SQLITE_POOL_SIZE,
+        max_overflow=0,
+        pool_timeout=30,
+        # No rollback (a thread hop) when a connection comes back: SQLAlchemy already ends
+        # every transaction it began, and the raw reads of the request path begin none
+        # (a bulk loader's connection is invalidated, not returned).
+        pool_reset_on_return=None,
+    )
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 

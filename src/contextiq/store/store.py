@@ -370,6 +370,11 @@ class Store:
         async with self.sessions() as session:
             return [_content(r) for r in await session.scalars(stmt)]
 
+    async def some_users(self, limit: int) -> list[str]:
+        """Any `limit` known users (a serving process warms up on them)."""
+        async with self.sessions() as session:
+            return list(await session.scalars(select(User.user_id).limit(limit)))
+
     async def content_count(self) -> int:
         async with self.sessions() as session:
             return int(await session.scalar(select(func.count()).select_from(ContentRow)) or 0)
