@@ -1,6 +1,7 @@
 """The public API on embedded defaults, as a client sees it."""
 
 import asyncio
+import gc
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from contextiq.api.app import create_app
 from contextiq.config import Settings
 from contextiq.store.records import ModelVersion
 from contextiq.store.store import Store
@@ -41,6 +43,21 @@ def test_health_reports_every_dependency(client: TestClient) -> None:
     assert body["status"] == "ok"
     assert set(body["dependencies"]) == {"database", "cache", "events", "model", "llm"}
     assert body["dependencies"]["database"]["backend"] == "sqlite"
+
+
+def test_a_serving_process_warms_up_before_its_first_request(demo_settings: Settings) -> None:
+    """Started, it has served lists already (its catalogue cache holds their items) and put
+    what it holds out of the garbage collector's reach, but recorded nothing a client would
+    see: no impression, no cached answer."""
+    with TestClient(create_app(demo_settings)) as fresh:
+        services = fresh.app.state.services  # type: ignore[attr-defined]
+        assert services.recommendations.catalog._items
+        assert gc.get_freeze_count() > 0
+        assert services.writer._shown == []
+        assert fresh.portal is not None
+        generation = fresh.portal.call(services.rec_cache.catalog_generation)
+        lookup = services.rec_cache.lookup
+        assert fresh.portal.call(lookup, "user_001", generation, services.models.version)[1] is None
 
 
 def test_known_user_gets_personalized_scored_items(client: TestClient) -> None:

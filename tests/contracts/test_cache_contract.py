@@ -47,16 +47,27 @@ async def test_ping_answers_while_the_backend_is_up(cache: Cache) -> None:
 async def test_a_users_invalidation_orphans_only_that_users_responses(cache: Cache) -> None:
     recs = RecommendationCache(cache, ttl_seconds=300)
 
-    async def key(user: str) -> str | None:
-        return await recs.key(user, await recs.catalog_generation(), "m1", 10)
+    async def lookup(user: str) -> tuple[str | None, bytes | None]:
+        return await recs.lookup(user, await recs.catalog_generation(), "m1", 10)
 
-    await recs.put(await key("a"), b"A")
-    await recs.put(await key("b"), b"B")
+    await recs.put((await lookup("a"))[0], b"A")
+    await recs.put((await lookup("b"))[0], b"B")
+    assert (await lookup("a"))[1] == b"A"
     await recs.invalidate_users(["a"])
-    assert await recs.get(await key("a")) is None
-    assert await recs.get(await key("b")) == b"B"
+    assert (await lookup("a"))[1] is None
+    assert (await lookup("b"))[1] == b"B"
     await recs.invalidate_catalog()
-    assert await recs.get(await key("b")) is None
+    assert (await lookup("b"))[1] is None
+
+
+async def test_an_entry_is_read_under_its_counters_value(cache: Cache) -> None:
+    assert await cache.get_counted("gen", "p:", ":s") == (0, None)
+    await cache.set("p:0:s", b"zero", 60)
+    assert await cache.get_counted("gen", "p:", ":s") == (0, b"zero")
+    await cache.incr("gen")
+    assert await cache.get_counted("gen", "p:", ":s") == (1, None)
+    await cache.set("p:1:s", b"one", 60)
+    assert await cache.get_counted("gen", "p:", ":s") == (1, b"one")
 
 
 async def test_many_values_are_read_in_key_order_and_written_with_one_ttl(cache: Cache) -> None:

@@ -22,7 +22,7 @@ async def test_ttl_expiry_and_lru_eviction() -> None:
 
 async def test_a_disabled_cache_stores_nothing() -> None:
     recs = RecommendationCache(MemoryCache(), ttl_seconds=0)
-    assert await recs.key("a", await recs.catalog_generation(), "m1") is None
+    assert await recs.lookup("a", await recs.catalog_generation(), "m1") == (None, None)
 
 
 def test_group_commit_gives_each_request_its_own_share() -> None:

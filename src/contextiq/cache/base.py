@@ -56,6 +56,16 @@ class Cache(ABC):
     async def get_int(self, key: str) -> int:
         """Current value of a counter, 0 when absent."""
 
+    async def get_counted(self, counter: str, prefix: str, suffix: str) -> tuple[int, bytes | None]:
+        """A counter's value n and the entry under `prefix + n + suffix`.
+
+        Every cached list is read under its user's generation (`RecommendationCache.lookup`):
+        backends that can run both reads on the server (a script on Redis) take one round
+        trip for them, not two.
+        """
+        count = await self.get_int(counter)
+        return count, await self.get(f"{prefix}{count}{suffix}")
+
     @abstractmethod
     async def ping(self) -> None:
         """Raise CacheUnavailable when the backend is down."""

@@ -14,6 +14,11 @@ from contextiq.cache.base import Cache, CacheUnavailable
 
 #: Keys of one call must share a hash slot on Redis Cluster; a single node has no such limit.
 INCR_ALL = "for _, key in ipairs(KEYS) do redis.call('INCR', key) end"
+#: `get_counted` on the server: the counter, then the entry named after its value.
+GET_COUNTED = """
+local count = redis.call('GET', KEYS[1]) or '0'
+return {count, redis.call('GET', ARGV[1] .. count .. ARGV[2])}
+"""
 
 
 class RedisCache(Cache):
@@ -34,6 +39,7 @@ class RedisCache(Cache):
         # One command for a whole batch of users: a pipeline still packs and parses one
         # reply per key in Python, which cost the worker a third of its time.
         self._incr_all = self._redis.register_script(INCR_ALL)
+        self._get_counted = self._redis.register_script(GET_COUNTED)
 
     async def get(self, key: str) -> bytes | None:
         try:
@@ -111,6 +117,13 @@ class RedisCache(Cache):
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(str(exc)) from exc
         return int(value) if value is not None else 0
+
+    async def get_counted(self, counter: str, prefix: str, suffix: str) -> tuple[int, bytes | None]:
+        try:
+            count, value = await self._get_counted(keys=[counter], args=[prefix, suffix])
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(str(exc)) from exc
+        return int(count), value.encode() if isinstance(value, str) else value
 
     async def ping(self) -> None:
         try:

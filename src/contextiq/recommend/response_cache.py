@@ -48,27 +48,25 @@ class RecommendationCache:
         self._ok()
         return generation
 
-    async def key(self, user_id: str, catalog_generation: int | None, *parts: object) -> str | None:
-        if catalog_generation is None or self.ttl_seconds <= 0:
-            return None
-        try:
-            user_gen = await self.cache.get_int(f"gen:user:{user_id}")
-        except Exception as exc:
-            self._failed(exc)
-            return None
-        suffix = ":".join(str(p) for p in parts)
-        return f"recs:{user_id}:{user_gen}:{catalog_generation}:{suffix}"
+    async def lookup(
+        self, user_id: str, catalog_generation: int | None, *parts: object
+    ) -> tuple[str | None, bytes | None]:
+        """The key a list for these settings lives under, and that list if cached.
 
-    async def get(self, key: str | None) -> bytes | None:
-        if key is None:
-            return None
+        One round trip on a shared cache (`Cache.get_counted`); (None, None) when lists are
+        not cached or the backend is down.
+        """
+        if catalog_generation is None or self.ttl_seconds <= 0:
+            return None, None
+        prefix = f"recs:{user_id}:"
+        suffix = f":{catalog_generation}:" + ":".join(str(p) for p in parts)
         try:
-            value = await self.cache.get(key)
+            user_gen, value = await self.cache.get_counted(f"gen:user:{user_id}", prefix, suffix)
         except Exception as exc:
             self._failed(exc)
-            value = None
+            return None, None
         CACHE_LOOKUPS.labels("miss" if value is None else "hit").inc()
-        return value
+        return f"{prefix}{user_gen}{suffix}", value
 
     async def put(self, key: str | None, value: bytes, ttl_seconds: float | None = None) -> None:
         if key is None:

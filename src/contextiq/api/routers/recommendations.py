@@ -91,10 +91,9 @@ async def recommendations(
     )
     assignment = arms.assign(user_id)
     generation = await cache.catalog_generation()
-    key = await cache.key(
+    key, hit = await cache.lookup(
         user_id, generation, models.version, request.cache_part(), assignment.cache_part
     )
-    hit = await cache.get(key)
     if hit is not None:
         answer = impressions.serve_cached(user_id, hit)
         if answer is not None:
