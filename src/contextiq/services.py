@@ -53,10 +53,11 @@ def settle_heap() -> None:
 
     A serving process at 100,000 items tracks about 450,000 objects (libraries, the model,
     a `Content` per catalogue item in its filter columns), and every full collection walked
-    them all: 340 ms with the process frozen, the paced p99's source (docs/benchmarks.md).
-    Frozen (`gc.freeze`), they are never walked; what the process creates later still is.
-    Called again after a model swap: first unfrozen and collected, or the replaced model's
-    objects in reference cycles could never be freed.
+    them all, stalling every request of the process for about 340 ms: the paced p99's source
+    (docs/benchmarks.md). Frozen (`gc.freeze`), they are never walked; what the process
+    creates later still is. Called again after a model swap: first unfrozen and collected
+    (one such stall per swap), or the replaced model's objects in reference cycles could
+    never be freed.
     """
     gc.unfreeze()
     gc.collect()
