@@ -51,7 +51,7 @@ def test_recent_items_count_more_when_the_latest_events_say_so() -> None:
 
 def test_a_walk_in_order_is_left_to_the_sequence_part() -> None:
     model = blend(random_tolerance=1.0).fit(drifting_users())
-    assert model.mix.share("sequence") > 0  # by rank: small shares lift its best items
+    assert model.mix.share("sequence") > 0.5
     walked = {f"item-{j}": 1.0 for j in range(10, 20)}
     assert model.recommend(walked, 1, exclude=walked)[0][0] == "item-20"
 
@@ -142,13 +142,13 @@ def test_unknown_part_kinds_are_refused() -> None:
 def test_the_sequence_part_reads_order_and_survives_save_and_load(tmp_path: Path) -> None:
     events = drifting_users()
     model = blend().fit(events)
-    model.mix = Mix({"embedding": 0.0, "transitions": 0.0, "sequence": 1.0}, Recency())
+    model.mix = Mix({"embedding": 0.0, "transitions": 0.0, "sequence": 0.8}, Recency())
     model = model.refit(events)
-    assert set(model.parts) == {"sequence"}
+    assert set(model.parts) == {"ease", "sequence"}
     forward = {"item-3": 1.0, "item-4": 1.0, "item-5": 1.0}
     backward = {"item-5": 1.0, "item-4": 1.0, "item-3": 1.0}
     assert model.recommend(forward, 1, exclude=forward)[0][0] == "item-6"
-    assert model.recommend(backward, 1, exclude=backward)[0][0] != "item-6"  # the order counts
+    assert model.recommend(backward, 1, exclude=backward)[0][0] == "item-2"
     batched = model.score_histories([forward, backward])
     np.testing.assert_allclose(batched[0], model.scores(forward), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(batched[1], model.scores(backward), rtol=1e-4, atol=1e-5)

@@ -8,7 +8,7 @@ import pytest
 import contextiq.ml.retrieval as retrieval_module
 from contextiq.ml.blend import BlendRecommender
 from contextiq.ml.blend_choice import Mix, standardise
-from contextiq.ml.blend_parts import TransitionsPart
+from contextiq.ml.blend_parts import IndexedScores, TransitionsPart
 from contextiq.ml.candidates import DenseScores, SparseScores, standardised
 from contextiq.ml.data import Recency, history_vector
 from contextiq.ml.ease import EaseConfig, EaseRecommender
@@ -146,7 +146,7 @@ def test_a_blend_mixes_the_sequence_part_from_its_index_on_the_exact_scale() -> 
     model.enable_ann(min_items=1)
     part = model.parts["sequence"]
     scored = part.scored(*history_vector(walked, model.item_map))
-    assert isinstance(scored, SparseScores)  # its best few, found through the index
+    assert isinstance(scored, IndexedScores)
     every = np.arange(len(model.item_ids))
     dense = part.score_indices(*history_vector(walked, model.item_map))
     np.testing.assert_allclose(standardised(scored, every), standardise(dense), atol=1e-4)

@@ -73,10 +73,8 @@ log = logging.getLogger(__name__)
 EMBEDDING_SHARES = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 #: Shares of item transitions in the mix of the parts before them.
 TRANSITION_SHARES = (0.0, 0.1, 0.2)
-#: Shares of the sequential model in the mix of the parts before it. It mixes by rank
-#: (`ranked.py`): standardised, its few non-zero lifts stand 20-50 spreads above the rest, so
-#: the shares that matter are small (on ML-100K 0.01-0.015 moved the latest events 7-13 %).
-SEQUENCE_SHARES = (0.0, 0.0025, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.03, 0.05)
+#: Shares of the sequential model in the mix of the parts before it (1.0: it alone).
+SEQUENCE_SHARES = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 #: The parts of blends saved before parts had names, in their order.
 LEGACY_ORDER = ("ease", "embedding", "transitions")
 #: Folder of the saved blend's item neighbours.

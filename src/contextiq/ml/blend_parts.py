@@ -30,7 +30,6 @@ from contextiq.ml.data import IdMap
 from contextiq.ml.ease import EaseConfig, EaseRecommender
 from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
 from contextiq.ml.evaluate import histories_by_user
-from contextiq.ml.ranked import DEPTH, best_rows, ranked_matrix
 from contextiq.ml.retrieval import VectorRecommender
 from contextiq.ml.scoring import FoldInRecommender
 from contextiq.ml.sequence import SequenceConfig, SequenceRecommender
@@ -256,11 +255,7 @@ class TransitionsPart(BlendPart):
 
 
 class SequencePart(FamilyPart):
-    """The sequential model: what comes next after a history's latest items, in order.
-
-    It mixes by rank (`ranked.py`): its scores are lifts of its best few items not in the
-    history, zero elsewhere.
-    """
+    """The sequential model: what comes next after a history's latest items, in order."""
 
     reads_recency = False
     ordered = True
@@ -273,36 +268,6 @@ class SequencePart(FamilyPart):
         # The blend refits every part it keeps on all the data, so no refit here.
         self.model.config = replace(self.model.config, refit=False)
         self.model.fit(data.interactions, data.items)
-
-    def score_indices(
-        self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
-    ) -> npt.NDArray[np.float32]:
-        lifts: npt.NDArray[np.float32] = self.scored(indices, strengths).dense()
-        return lifts
-
-    def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
-        lifts: npt.NDArray[np.float32] = self.scored_rows(strengths).scores.toarray()
-        return lifts
-
-    def scored(self, indices: IntArray, strengths: FloatArray) -> SparseScores:
-        """Its best items among every item's exact score, or among the ANN index's best."""
-        seen = indices[strengths > 0]
-        n = len(self.model.item_ids)
-        if self.model.uses_ann:
-            vectors = IndexedScores(self.model, self.model.user_vector(indices, strengths))
-            pool = vectors.best(DEPTH + len(seen), None)
-            scores = np.full(n, -np.inf, np.float32)
-            scores[pool] = vectors.at(pool)
-        else:
-            scores = self.model.score_indices(indices, strengths)
-        row = sp.csr_matrix((np.ones(len(seen)), (np.zeros(len(seen), np.int64), seen)), (1, n))
-        found, lifts = best_rows(scores[None, :], row)
-        keep = found[0] >= 0
-        order = np.argsort(found[0][keep])
-        return SparseScores(n, found[0][keep][order], lifts[0][keep][order])
-
-    def scored_rows(self, strengths: sp.csr_matrix) -> SparseRows:
-        return SparseRows(ranked_matrix(self.model.score_matrix(strengths), strengths))
 
 
 #: Every kind of part by the name a blend saves it under.

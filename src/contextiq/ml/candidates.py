@@ -62,7 +62,7 @@ class SparseScores(PartScores):
     """Scores that are zero except at `indices` (sorted, distinct), over `size` items."""
 
     def __init__(self, size: int, indices: IntArray, values: FloatArray) -> None:
-        self.size, self.indices, self.values = size, indices, values
+        self.indices, self.values = indices, values
         self.mean = float(values.sum(dtype=np.float64)) / max(size, 1)
         second = float((values.astype(np.float64) ** 2).sum()) / max(size, 1)
         self.spread = max(second - self.mean**2, 0.0) ** 0.5
@@ -78,12 +78,6 @@ class SparseScores(PartScores):
             where = np.minimum(np.searchsorted(self.indices, pool), len(self.indices) - 1)
             hit = self.indices[where] == pool
             out[hit] = self.values[where[hit]]
-        return out
-
-    def dense(self) -> FloatArray:
-        """Every item's score."""
-        out = np.zeros(self.size, np.float32)
-        out[self.indices] = self.values
         return out
 
 

@@ -19,8 +19,13 @@ DEFAULT_MODEL = "blend"
 
 
 def blend(seed: int = 0) -> Recommender:
-    """PyTorch embedding blended with EASE; on timed data also item transitions and the
-    sequential model (mixed by rank, `ranked.py`)."""
+    """PyTorch embedding blended with EASE (and item transitions on timed data)."""
+    parts = standard_parts(EaseConfig(seed=seed), EmbeddingConfig(seed=seed))
+    return BlendRecommender(BlendConfig(parts=parts, choice=ChoiceConfig(seed=seed), seed=seed))
+
+
+def blend_sequence(seed: int = 0) -> Recommender:
+    """The default blend with the sequential model as a fourth part (on timed data)."""
     parts = standard_parts(
         EaseConfig(seed=seed), EmbeddingConfig(seed=seed), sequence=SequenceConfig(seed=seed)
     )
@@ -44,6 +49,7 @@ def sequence(seed: int = 0) -> Recommender:
 
 MODEL_FAMILIES: Mapping[str, ModelFactory] = {
     "blend": blend,
+    "blend-sequence": blend_sequence,
     "ease": ease,
     "embedding": embedding,
     "sequence": sequence,
