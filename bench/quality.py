@@ -18,6 +18,7 @@ Needs the `bench` extra (implicit, lightfm) and ../shared/datasets.
 """
 
 import argparse
+import fcntl
 import itertools
 import json
 import os
@@ -217,9 +218,15 @@ class PeerCache:
         self.rows: dict[str, dict[str, Any]] = stored.get(key, {})
 
     def keep(self, row: dict[str, Any]) -> None:
-        stored = json.loads(self.path.read_text()) if self.path.exists() else {}
-        stored.setdefault(self.key, {})[row["model"]] = row
-        self.path.write_text(json.dumps(stored, indent=2))
+        """Add one row; readers (and other runs filling the same file) never see it half-written:
+        the read-modify-write holds a lock file and the new text replaces the old by a rename."""
+        with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            stored = json.loads(self.path.read_text()) if self.path.exists() else {}
+            stored.setdefault(self.key, {})[row["model"]] = row
+            temporary = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(stored, indent=2))
+            os.replace(temporary, self.path)
 
 
 def ours(seed: int, margin: float | None) -> BlendRecommender:
