@@ -182,7 +182,9 @@ class BlendRecommender(ScoringRecommender):
         large = len(interactions) >= LARGE_EVENTS
         choice = cfg.choice.at_scale() if large else cfg.choice
         timed = all(i.timestamp is not None for i in interactions)
-        rest, latest = leave_last_out(interactions, cfg.seed) if timed else (interactions, [])
+        if not timed:  # a history's order means nothing then: no recency to choose
+            choice = choice.untimed()
+        rest, latest = leave_last_out(interactions, cfg.seed)  # untimed: a random one per user
         train, shuffled = stratified_split(rest, cfg.validation_fraction, cfg.seed)
         data = TrainingData(train, items)
         fitted: dict[str, BlendPart] = {}
@@ -190,7 +192,7 @@ class BlendRecommender(ScoringRecommender):
         blend_items: IdMap | None = None
         for spec in cfg.parts:
             part = spec.make()
-            if part.ordered and not latest:
+            if part.ordered and not timed:
                 continue
             judge = None
             if part.judged and fitted:
