@@ -4,12 +4,10 @@ import json
 import random
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
-from contextiq.ml import blend as blend_module
 from contextiq.ml.base import WeightedInteraction
 from contextiq.ml.blend import BlendConfig, BlendRecommender, standard_parts
 from contextiq.ml.blend_choice import ChoiceConfig, Mix
@@ -64,24 +62,6 @@ def test_without_timestamps_every_item_of_a_history_counts_alike() -> None:
     assert model.mix.recency == Recency()
     assert model.mix.share("transitions") == 0
     assert "transitions" not in model.parts
-
-
-def test_without_timestamps_the_mix_is_judged_on_one_random_event_per_user(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    untimed = [replace(e, timestamp=None) for e in synthetic.interactions()]
-    judged: list[tuple[int, tuple[float, ...]]] = []
-    real = blend_module.choose_mix
-
-    def spy(*args: Any) -> Mix:
-        latest, config = args[3], args[5]
-        judged.append((len(latest), config.recency_grid))
-        return real(*args)
-
-    monkeypatch.setattr(blend_module, "choose_mix", spy)
-    blend().fit(untimed, synthetic.catalogue())
-    users = {e.user_id for e in untimed}
-    assert judged == [(len(users), (0.0,))]  # one held-out event per user, no recency to choose
 
 
 def mixed_with_transitions() -> BlendRecommender:

@@ -182,9 +182,7 @@ class BlendRecommender(ScoringRecommender):
         large = len(interactions) >= LARGE_EVENTS
         choice = cfg.choice.at_scale() if large else cfg.choice
         timed = all(i.timestamp is not None for i in interactions)
-        if not timed:  # a history's order means nothing then: no recency to choose
-            choice = choice.untimed()
-        rest, latest = leave_last_out(interactions, cfg.seed)  # untimed: a random one per user
+        rest, latest = leave_last_out(interactions, cfg.seed) if timed else (interactions, [])
         train, shuffled = stratified_split(rest, cfg.validation_fraction, cfg.seed)
         data = TrainingData(train, items)
         fitted: dict[str, BlendPart] = {}
@@ -192,7 +190,7 @@ class BlendRecommender(ScoringRecommender):
         blend_items: IdMap | None = None
         for spec in cfg.parts:
             part = spec.make()
-            if part.ordered and not timed:
+            if part.ordered and not latest:
                 continue
             judge = None
             if part.judged and fitted:

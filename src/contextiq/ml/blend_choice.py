@@ -7,16 +7,12 @@ model: one round per later part, each trying that part's share grid with every r
 boost, the earlier parts' shares fixed at the best so far. Parts that need events in time
 order (transitions) only get a round when events carry timestamps.
 
-The holdout has two parts: each user's latest event (what a recommender is for: the next
-thing) and a random share of the rest (the user's broader taste). Without timestamps the
-first part is one event per user drawn at random (seeded): there is no latest to know, but
-the question stays the next-event one, a single item per user to rank. Judged that way the
-untimed blend leans further toward its embedding than the random share alone would have it,
-and so does the next-event test on ML-100K (docs/benchmarks.md, issue 16). Only settings that
-lose at most `random_tolerance` of the best nDCG@10 on the random part are eligible, so
-recency (with timestamps) and the single-event question are followed as far as they go
-without forgetting the rest of the profile. Among them the choice is judged on the first
-part (on the random part when it is empty).
+The holdout has two parts when events carry timestamps: each user's latest event (what a
+recommender is for: the next thing) and a random share of the rest (the user's broader
+taste). Only settings that lose at most `random_tolerance` of the best nDCG@10 on the
+random part are eligible, so recency is used as far as it helps the next event without
+forgetting the rest of the profile. Among them the choice is judged on the latest events
+(on the random part when there are none).
 
 A mix is judged against the best single part, not by its mean alone: a mix chosen for the
 best mean among dozens is flattered by the holdout's noise (the winner's curse), and on test
@@ -116,10 +112,6 @@ class ChoiceConfig:
     def at_scale(self) -> "ChoiceConfig":
         """The coarser choice used on large data."""
         return replace(self, recency_grid=self.large_recency_grid, max_users=self.large_max_users)
-
-    def untimed(self) -> "ChoiceConfig":
-        """The choice for events without timestamps: no recency boost (there is no order)."""
-        return replace(self, recency_grid=(0.0,), large_recency_grid=(0.0,))
 
 
 Gains = npt.NDArray[np.float64]
