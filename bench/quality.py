@@ -6,7 +6,8 @@ the package's own sequential network used alone (`sequence.SequenceRecommender`,
 the blend's `sequence` part), early-stopped on each user's last training item and tuned on
 that same validation over a small dropout grid; it only runs where events carry timestamps.
 On leave-last-out, Context IQ is also fitted with the timestamps stripped from its training
-events ("no timestamps"): what `offline fit-predict` does without a timestamp column.
+events ("no timestamps"): what `offline fit-predict` does without a timestamp column
+(`--timestamps without` fits only that one).
 `--seeds` repeats every split at several seeds; `--margins` fits Context IQ once per
 selection margin (0: the mix with the best validation mean, the rule before robust selection;
 without it, the default model's own). `--peer-cache FILE` keeps peer rows per split and seed.
@@ -18,6 +19,7 @@ Needs the `bench` extra (implicit, lightfm) and ../shared/datasets.
 """
 
 import argparse
+import fcntl
 import itertools
 import json
 import os
@@ -217,9 +219,15 @@ class PeerCache:
         self.rows: dict[str, dict[str, Any]] = stored.get(key, {})
 
     def keep(self, row: dict[str, Any]) -> None:
-        stored = json.loads(self.path.read_text()) if self.path.exists() else {}
-        stored.setdefault(self.key, {})[row["model"]] = row
-        self.path.write_text(json.dumps(stored, indent=2))
+        """Add one row; readers (and other runs filling the same file) never see it half-written:
+        the read-modify-write holds a lock file and the new text replaces the old by a rename."""
+        with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            stored = json.loads(self.path.read_text()) if self.path.exists() else {}
+            stored.setdefault(self.key, {})[row["model"]] = row
+            temporary = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(stored, indent=2))
+            os.replace(temporary, self.path)
 
 
 def ours(seed: int, margin: float | None) -> BlendRecommender:
@@ -239,7 +247,7 @@ def ranking_rows(
     peers: Sequence[str],
     seed: int = SEED,
     margins: Sequence[float | None] = (None,),
-    untimed: bool = False,
+    timestamps: Sequence[str] = ("with",),
     ours_too: bool = True,
     cache: PeerCache | None = None,
 ) -> list[dict[str, Any]]:
@@ -249,8 +257,8 @@ def ranking_rows(
     x = strength_matrix(matrix.weights)
     rows = []
     timed = all(e.timestamp is not None for e in train)
-    variants = [("", train)]
-    if untimed and timed:
+    variants = [("", train)] if "with" in timestamps or not timed else []
+    if "without" in timestamps and timed:
         variants.append((" no timestamps", [replace(e, timestamp=None) for e in train]))
     for suffix, events in variants if ours_too else []:
         for margin in margins:
@@ -439,6 +447,11 @@ def main() -> None:
     )
     parser.add_argument("--peer-cache", type=Path, default=None, help="JSON file of peer rows")
     parser.add_argument("--peers-only", action="store_true", help="skip Context IQ's own rows")
+    parser.add_argument(
+        "--timestamps",
+        default="with,without",
+        help="leave-last-out: fit Context IQ with the events' timestamps, without them, or both",
+    )
     parser.add_argument("--root", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
@@ -446,6 +459,7 @@ def main() -> None:
     peers = [p for p in args.peers.split(",") if p]
     margins: list[float | None] = [float(m) for m in args.margins.split(",") if m] or [None]
     ours = not args.peers_only
+    times = args.timestamps.split(",")
     seeds = [int(s) for s in args.seeds.split(",")]
     results: dict[str, Any] = {}
     for name in args.datasets.split(","):
@@ -461,10 +475,10 @@ def main() -> None:
             cache = PeerCache(args.peer_cache, key) if args.peer_cache else None
             if protocol == "stratified":
                 split = stratified_split(implicit_view(dataset), 0.25, seed)
-                rows = ranking_rows(dataset, *split, peers, seed, margins, False, ours, cache)
+                rows = ranking_rows(dataset, *split, peers, seed, margins, ("with",), ours, cache)
             elif protocol == "leave-last-out":
                 split = leave_last_out(implicit_view(dataset), seed)
-                rows = ranking_rows(dataset, *split, peers, seed, margins, True, ours, cache)
+                rows = ranking_rows(dataset, *split, peers, seed, margins, times, ours, cache)
             elif protocol == "rating":
                 rows = rating_rows(dataset)
             elif protocol == "speed":

@@ -1,5 +1,7 @@
 """Timestamps in offline CSV files: Unix seconds or ISO 8601."""
 
+import csv
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -7,6 +9,7 @@ from typer.testing import CliRunner
 
 from contextiq.cli.ml import offline_app
 from contextiq.ml.datasets import parse_timestamp, read_interactions_csv
+from tests.ml import synthetic
 
 
 def test_unix_seconds_and_iso_8601_give_the_same_instant() -> None:
@@ -44,3 +47,36 @@ def test_fit_predict_reports_a_bad_timestamp(tmp_path: Path) -> None:
     result = CliRunner().invoke(offline_app, [*args, "--output", str(tmp_path / "out.csv")])
     assert result.exit_code != 0
     assert "line 2" in str(result.exception)
+
+
+def test_fit_predict_gives_the_same_lists_for_unix_and_iso_times(tmp_path: Path) -> None:
+    """End to end: a time column in either form is the same instant, so the same model and
+    lists; without the column the command still writes every user's unseen top k."""
+    events = synthetic.interactions()
+    start = 1_700_000_000
+    columns = {
+        "unix": lambda t: str(start + int(t) * 60),
+        "iso": lambda t: datetime.fromtimestamp(start + int(t) * 60, UTC).isoformat(),
+    }
+    users = tmp_path / "users.txt"
+    users.write_text("user-0\nuser-1\nuser-2\n")
+    written = {}
+    for name in [*columns, "none"]:
+        path = tmp_path / f"{name}.csv"
+        with path.open("w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["user_id", "item_id", "weight"] + (["timestamp"] * (name != "none")))
+            for e in events:
+                stamp = [columns[name](e.timestamp or 0.0)] if name in columns else []
+                writer.writerow([e.user_id, e.item_id, e.weight, *stamp])
+        output = tmp_path / f"{name}-recs.csv"
+        args = ["fit-predict", "--interactions", str(path), "--users", str(users), "--k", "5"]
+        result = CliRunner().invoke(offline_app, [*args, "--output", str(output)])
+        assert result.exit_code == 0, result.output
+        with output.open() as f:
+            written[name] = list(csv.DictReader(f))
+    assert written["unix"] == written["iso"]
+    seen = {(e.user_id, e.item_id) for e in events}
+    for rows in written.values():
+        assert len(rows) == 15
+        assert not any((r["user_id"], r["item_id"]) in seen for r in rows)
