@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import functools
 import gc
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -98,8 +99,12 @@ class Services:
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self.tasks.append(asyncio.create_task(coro, name=name))
 
-    async def start(self, *, relay: bool, consume: bool, watch_models: bool) -> None:
-        """Start this process's share of the work (API, worker, or both embedded)."""
+    async def start(self, *, relay: bool, consume: bool, serves_requests: bool) -> None:
+        """Start this process's share of the work (API, worker, or both embedded).
+
+        Every process follows the model registry, the catalogue and the experiments; only one
+        that `serves_requests` warms up and settles its heap for them (`_ready_model`).
+        """
         await self.models.refresh()
         await self.arms.refresh()
         self.spawn(self.writer.run(), "group-commit")
@@ -115,29 +120,31 @@ class Services:
             self.spawn(self.retrainer.schedule(), "retrain-schedule")
             if self.vectors is not None:
                 self.spawn(self.vectors.backfill(), "item-vectors")
-        if watch_models:
-            await self._prepare_to_serve()
-            self.spawn(self.models.watch(on_swap=self._prepare_to_serve), "model-watch")
-            self.spawn(self.catalog_service.watch(), "catalogue-watch")
-            self.spawn(self.arms.watch(), "experiments-watch")
+        ready = functools.partial(self._ready_model, serves_requests)
+        await ready()
+        self.spawn(self.models.watch(on_swap=ready), "model-watch")
+        self.spawn(self.catalog_service.watch(), "catalogue-watch")
+        self.spawn(self.arms.watch(), "experiments-watch")
         if self.settings.metrics_enabled:
             interval = self.settings.metrics_sample_seconds
             sampler = MetricsSampler(self.store, self.models, self.rescorer, interval)
             self.spawn(sampler.run(), "metrics-sampler")
 
-    async def _prepare_to_serve(self) -> None:
-        """Ready a (new) serving model before requests need it, then settle the heap.
-
-        The catalogue columns are built from every item (seconds at 100,000 items; later
-        writes only patch them), and a warm-up serves some users (`warm_up`).
+    async def _ready_model(self, serves_requests: bool) -> None:
+        """Ready a (new) model before anything needs it: its catalogue columns, built from
+        every item (seconds at 100,000 items; later writes only patch them). A process that
+        serves requests then warms up on some users (`warm_up`) and settles its heap; a
+        worker has no request to keep waiting for either.
         """
         model = self.models.model
-        if model is not None:
-            generation = await self.rec_cache.catalog_generation()
-            await self.recommendations.columns.columns(model, generation)
+        if model is None:
+            return
+        generation = await self.rec_cache.catalog_generation()
+        await self.recommendations.columns.columns(model, generation)
+        if serves_requests:
             users = await self.store.some_users(WARM_UP_USERS)
             await self.recommendations.warm_up(users, generation)
-        settle_heap()
+            settle_heap()
 
     async def stop(self) -> None:
         for task in self.tasks:

@@ -45,7 +45,7 @@ def create_app(
             await upgrade_async(settings.database_url)
         services: Services = build_services(settings)
         consume = services.bus.backend == "local" if embedded_worker is None else embedded_worker
-        await services.start(relay=relay, consume=consume, watch_models=True)
+        await services.start(relay=relay, consume=consume, serves_requests=True)
         app.state.services = services
         try:
             yield

@@ -33,7 +33,7 @@ async def run_worker(settings: Settings, *, api_duties: bool = False) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     consume = services.bus.backend == "local" if api_duties else True
-    await services.start(relay=api_duties, consume=consume, watch_models=True)
+    await services.start(relay=api_duties, consume=consume, serves_requests=False)
     if consume:
         log.info("worker consuming from %s", services.bus.backend)
     if api_duties:
