@@ -1,6 +1,7 @@
 """The store's contract, on SQLite and on PostgreSQL through the same migrations."""
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from contextiq.domain import Content, Interaction, InteractionType, session_subj
 from contextiq.events.types import InteractionRecorded, SessionMerged, decode_events
 from contextiq.store.engine import SQLITE_POOL_SIZE
 from contextiq.store.migrate import upgrade_async
+from contextiq.store.point_reads import InlineSqliteReads
 from contextiq.store.store import Store
 from contextiq.store.tables import InteractionRow
 from tests.integration.conftest import fresh_pg_database
@@ -317,8 +319,24 @@ async def test_concurrent_reads_share_a_bounded_set_of_connections(store: Store)
     await store.upsert_content([_content(1)])
     await store.record_interactions([_event(1, "u", "c1", InteractionType.LIKE)])
     threads = threading.active_count()
-    histories = await asyncio.gather(*(store.user_history("u") for _ in range(100)))
-    assert {tuple(h.weights) for h in histories} == {("c1",)}
+    profiles = await asyncio.gather(*(store.user_profile("u") for _ in range(100)))
+    assert {tuple(p.counts.items()) for p in profiles} == {(("like", 1),)}
     if store.dialect == "sqlite":
         assert threading.active_count() - threads <= SQLITE_POOL_SIZE
     assert await store.some_users(10) == ["u"]
+
+
+async def test_request_reads_see_the_write_committed_just_before(store: Store) -> None:
+    """On a SQLite file they run on the caller's thread, through a connection of their own."""
+    await store.upsert_content([_content(1), _content(2)])
+    threads = threading.active_count()
+    for n in (1, 2):
+        await store.record_interactions([_event(n, "u", f"c{n}", InteractionType.LIKE)])
+        history = await store.user_history("u")
+        assert list(history.weights) == [f"c{m}" for m in range(1, n + 1)]
+    assert set(await store.get_contents(["c2", "c9"])) == {"c2"}
+    if store.dialect == "sqlite":
+        assert isinstance(store.point_reads, InlineSqliteReads)
+        assert threading.active_count() == threads  # no thread hop, no pooled connection
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            await store.point_reads.rows("DELETE FROM content")

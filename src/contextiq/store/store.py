@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from contextiq.domain import POSITIVE_TYPES, SESSION_PREFIX, Content, Interaction
@@ -40,6 +40,7 @@ from contextiq.events.types import (
 from contextiq.store.bulk import BulkLoader, Indexes, PostgresLoader, SqliteLoader
 from contextiq.store.engine import create_engine
 from contextiq.store.online import OnlineApplier
+from contextiq.store.point_reads import point_reads
 from contextiq.store.records import (
     History,
     InteractionColumns,
@@ -192,6 +193,7 @@ class Store:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._half_life_s = popularity_half_life_days * 86_400.0
         self.online = OnlineApplier(self._insert, timedelta(hours=attribution_window_hours))
+        self.point_reads = point_reads(self.engine)
         self._history_sql = str(
             select(
                 InteractionRow.content_id, InteractionRow.interaction_type, InteractionRow.weight
@@ -224,6 +226,7 @@ class Store:
         return self.dialect
 
     async def close(self) -> None:
+        self.point_reads.close()
         await self.engine.dispose()
 
     async def ping(self) -> None:
@@ -289,8 +292,7 @@ class Store:
         ids = list(dict.fromkeys(content_ids))
         if not ids:
             return {}
-        async with self.engine.connect() as conn:
-            rows = await self._raw_rows(conn, self._contents_sql, self._listed(ids))
+        rows = await self.point_reads.rows(self._contents_sql, self._listed(ids))
         return {row[0]: _raw_content(row) for row in rows}
 
     @retry_transient()
@@ -710,14 +712,12 @@ class Store:
 
     @retry_transient()
     async def user_history(self, user_id: str, recent: int = 10) -> History:
-        """Every request reads one: one indexed query through the raw driver.
+        """Every request reads one: one indexed query, compiled once per store (`point_reads`).
 
-        SQLAlchemy's result machinery and aiosqlite's cursor round trips (a thread hop each)
-        cost more than the query itself here; the statement is compiled once per store.
+        SQLAlchemy's result machinery and aiosqlite's thread hops cost more than the query.
         """
         history = History()
-        async with self.engine.connect() as conn:
-            rows = await self._raw_rows(conn, self._history_sql, user_id)
+        rows = await self.point_reads.rows(self._history_sql, user_id)
         for content_id, kind, weight in rows:
             history.weights[content_id] = history.weights.get(content_id, 0.0) + weight
             if (
@@ -728,13 +728,6 @@ class Store:
                 history.recent_positive.append(content_id)
         history.weights = dict(reversed(history.weights.items()))  # oldest first, as models expect
         return history
-
-    async def _raw_rows(self, conn: AsyncConnection, sql: str, *params: Any) -> Sequence[Any]:
-        """All rows of a read compiled for this store's dialect, through the driver itself."""
-        driver: Any = (await conn.get_raw_connection()).driver_connection
-        if self.dialect == "postgresql":
-            return cast(Sequence[Any], await driver.fetch(sql, *params))
-        return cast(Sequence[Any], await driver.execute_fetchall(sql, params))
 
     @retry_transient()
     async def user_profile(self, user_id: str, recent: int = 10, top: int = 5) -> Profile:
@@ -894,8 +887,7 @@ class Store:
         ids = list(dict.fromkeys(content_ids))
         if not ids:
             return {}
-        async with self.engine.connect() as conn:
-            rows = await self._raw_rows(conn, self._vectors_sql, self._listed(ids), model)
+        rows = await self.point_reads.rows(self._vectors_sql, self._listed(ids), model)
         return {row[0]: bytes(row[1]) for row in rows}
 
     async def item_vectors_by_category(self, model: str) -> AsyncIterator[tuple[str, bytes]]:
