@@ -16,15 +16,13 @@ from contextiq.cli import audit
 from contextiq.cli.bootstrap import bootstrap, seed_demo, train, write_demo_files
 from contextiq.cli.keys import keys_app
 from contextiq.cli.ml import evaluate, offline_app
+from contextiq.cli.processes import RequestProcesses
 from contextiq.config import InvalidSettings, Settings, get_settings
 from contextiq.ml.footprint import TrainingTooLarge
 from contextiq.observability.logs import configure_logging
 from contextiq.observability.metrics import use_multiprocess_dir
 from contextiq.store.migrate import upgrade
 from contextiq.store.store import Store
-
-#: How long `serve --workers N` gives a request process to start before replacing it.
-WORKER_START_SECONDS = 120
 
 app = typer.Typer(help="Context IQ: personalized content recommendations.", no_args_is_help=True)
 app.add_typer(offline_app, name="offline", help="Batch experiments on CSV files.")
@@ -126,22 +124,21 @@ def serve(
     duties.start()
     _say(f"    {workers} request processes; relay and embedded worker in process {duties.pid}")
     try:
-        uvicorn.run(
+        config = uvicorn.Config(
             "contextiq.api.app:serving_app",
             factory=True,
-            workers=workers,
-            # A process imports torch and maps the model before it can answer the supervisor's
-            # ping; on a busy host that takes longer than uvicorn's 5 s, then it restarts them.
-            timeout_worker_healthcheck=WORKER_START_SECONDS,
             host=bind_host,
             port=bind_port,
             log_level="warning",
             access_log=False,
-            log_config=None,  # uvicorn's own lines go through ours (JSON or text, redacted)
+            log_config=None,  # as above
         )
+        code = RequestProcesses(config, workers).run()
     finally:
         duties.terminate()
         duties.join(30)
+    if code:
+        raise typer.Exit(code)
 
 
 def _api_duties() -> None:

