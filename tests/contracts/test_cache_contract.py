@@ -47,27 +47,29 @@ async def test_ping_answers_while_the_backend_is_up(cache: Cache) -> None:
 async def test_a_users_invalidation_orphans_only_that_users_responses(cache: Cache) -> None:
     recs = RecommendationCache(cache, ttl_seconds=300)
 
-    async def lookup(user: str) -> tuple[str | None, bytes | None]:
-        return await recs.lookup(user, await recs.catalog_generation(), "m1", 10)
-
-    await recs.put((await lookup("a"))[0], b"A")
-    await recs.put((await lookup("b"))[0], b"B")
-    assert (await lookup("a"))[1] == b"A"
+    await recs.put((await recs.lookup("a", "m1", 10)).key, b"A")
+    await recs.put((await recs.lookup("b", "m1", 10)).key, b"B")
+    assert (await recs.lookup("a", "m1", 10)).value == b"A"
     await recs.invalidate_users(["a"])
-    assert (await lookup("a"))[1] is None
-    assert (await lookup("b"))[1] == b"B"
+    assert (await recs.lookup("a", "m1", 10)).value is None
+    assert (await recs.lookup("b", "m1", 10)).value == b"B"
     await recs.invalidate_catalog()
-    assert (await lookup("b"))[1] is None
+    after = await recs.lookup("b", "m1", 10)
+    assert after.value is None
+    assert after.catalog_generation == await recs.catalog_generation() == 1
 
 
-async def test_an_entry_is_read_under_its_counters_value(cache: Cache) -> None:
-    assert await cache.get_counted("gen", "p:", ":s") == (0, None)
-    await cache.set("p:0:s", b"zero", 60)
-    assert await cache.get_counted("gen", "p:", ":s") == (0, b"zero")
-    await cache.incr("gen")
-    assert await cache.get_counted("gen", "p:", ":s") == (1, None)
-    await cache.set("p:1:s", b"one", 60)
-    assert await cache.get_counted("gen", "p:", ":s") == (1, b"one")
+async def test_an_entry_is_read_under_its_counters_values(cache: Cache) -> None:
+    counters = ["gen", "other"]
+    assert await cache.get_counted(counters, "p:", ":s") == ([0, 0], None)
+    await cache.set("p:0:0:s", b"zero", 60)
+    assert await cache.get_counted(counters, "p:", ":s") == ([0, 0], b"zero")
+    await cache.incr("other")
+    assert await cache.get_counted(counters, "p:", ":s") == ([0, 1], None)
+    await cache.set("p:0:1:s", b"one", 60)
+    assert await cache.get_counted(counters, "p:", ":s") == ([0, 1], b"one")
+    await cache.set("p:0:s", b"one counter", 60)
+    assert await cache.get_counted(["gen"], "p:", ":s") == ([0], b"one counter")
 
 
 async def test_many_values_are_read_in_key_order_and_written_with_one_ttl(cache: Cache) -> None:

@@ -179,7 +179,7 @@ async def test_a_worker_applying_the_event_forgets_the_user(tmp_path: Path) -> N
         ]
         await store.record_interactions(raced)
         await cache.invalidate_users([USER, "keeper"])
-        await cache.put((await cache.lookup(USER, 0, "v1"))[0], b"[]")
+        await cache.put((await cache.lookup(USER, "v1")).key, b"[]")
         erasure = UserDeleted(event_id="d1", user_id=USER, requested_at=utcnow())
         await processor.handle([InteractionRecorded(i) for i in raced] + [erasure])
         assert (await store.user_profile(USER)).counts == {}

@@ -22,7 +22,8 @@ async def test_ttl_expiry_and_lru_eviction() -> None:
 
 async def test_a_disabled_cache_stores_nothing() -> None:
     recs = RecommendationCache(MemoryCache(), ttl_seconds=0)
-    assert await recs.lookup("a", await recs.catalog_generation(), "m1") == (None, None)
+    found = await recs.lookup("a", "m1")
+    assert (found.key, found.value, found.catalog_generation) == (None, None, 0)
 
 
 def test_group_commit_gives_each_request_its_own_share() -> None:

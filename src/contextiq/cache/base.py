@@ -56,15 +56,17 @@ class Cache(ABC):
     async def get_int(self, key: str) -> int:
         """Current value of a counter, 0 when absent."""
 
-    async def get_counted(self, counter: str, prefix: str, suffix: str) -> tuple[int, bytes | None]:
-        """A counter's value n and the entry under `prefix + n + suffix`.
+    async def get_counted(
+        self, counters: Sequence[str], prefix: str, suffix: str
+    ) -> tuple[list[int], bytes | None]:
+        """The counters' values n1..nk and the entry under `prefix + "n1:...:nk" + suffix`.
 
-        Every cached list is read under its user's generation (`RecommendationCache.lookup`):
-        backends that can run both reads on the server (a script on Redis) take one round
-        trip for them, not two.
+        Every cached list is read under its user's and the catalogue's generations
+        (`RecommendationCache.lookup`): backends that can run all the reads on the server (a
+        script on Redis) take one round trip for them, not k + 1.
         """
-        count = await self.get_int(counter)
-        return count, await self.get(f"{prefix}{count}{suffix}")
+        counts = [await self.get_int(c) for c in counters]
+        return counts, await self.get(f"{prefix}{':'.join(map(str, counts))}{suffix}")
 
     @abstractmethod
     async def ping(self) -> None:

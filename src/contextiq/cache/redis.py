@@ -14,10 +14,11 @@ from contextiq.cache.base import Cache, CacheUnavailable
 
 #: Keys of one call must share a hash slot on Redis Cluster; a single node has no such limit.
 INCR_ALL = "for _, key in ipairs(KEYS) do redis.call('INCR', key) end"
-#: `get_counted` on the server: the counter, then the entry named after its value.
+#: `get_counted` on the server: the counters, then the entry named after their values.
 GET_COUNTED = """
-local count = redis.call('GET', KEYS[1]) or '0'
-return {count, redis.call('GET', ARGV[1] .. count .. ARGV[2])}
+local counts = {}
+for i, key in ipairs(KEYS) do counts[i] = redis.call('GET', key) or '0' end
+return {counts, redis.call('GET', ARGV[1] .. table.concat(counts, ':') .. ARGV[2])}
 """
 
 
@@ -118,12 +119,14 @@ class RedisCache(Cache):
             raise CacheUnavailable(str(exc)) from exc
         return int(value) if value is not None else 0
 
-    async def get_counted(self, counter: str, prefix: str, suffix: str) -> tuple[int, bytes | None]:
+    async def get_counted(
+        self, counters: Sequence[str], prefix: str, suffix: str
+    ) -> tuple[list[int], bytes | None]:
         try:
-            count, value = await self._get_counted(keys=[counter], args=[prefix, suffix])
+            counts, value = await self._get_counted(keys=list(counters), args=[prefix, suffix])
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(str(exc)) from exc
-        return int(count), value.encode() if isinstance(value, str) else value
+        return [int(c) for c in counts], value.encode() if isinstance(value, str) else value
 
     async def ping(self) -> None:
         try:

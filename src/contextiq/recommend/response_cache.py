@@ -7,6 +7,7 @@ If the backend is down, reads miss and writes are dropped: requests never fail o
 
 import logging
 from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 
 from contextiq.cache.base import Cache
 from contextiq.cache.shared_read import SharedRead
@@ -14,6 +15,16 @@ from contextiq.observability.metrics import CACHE_LOOKUPS
 
 log = logging.getLogger(__name__)
 CATALOG_GENERATION = "gen:catalog"
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """`key` is None when lists are not cached or the backend is down; so is
+    `catalog_generation` in the second case (trust nothing cached then)."""
+
+    key: str | None
+    value: bytes | None
+    catalog_generation: int | None
 
 
 class RecommendationCache:
@@ -48,25 +59,25 @@ class RecommendationCache:
         self._ok()
         return generation
 
-    async def lookup(
-        self, user_id: str, catalog_generation: int | None, *parts: object
-    ) -> tuple[str | None, bytes | None]:
-        """The key a list for these settings lives under, and that list if cached.
+    async def lookup(self, user_id: str, *parts: object) -> Lookup:
+        """Where a list for these settings lives, and that list if cached.
 
-        One round trip on a shared cache (`Cache.get_counted`); (None, None) when lists are
-        not cached or the backend is down.
+        One round trip on a shared cache for the user's generation, the catalogue's and the
+        entry named after both (`Cache.get_counted`).
         """
-        if catalog_generation is None or self.ttl_seconds <= 0:
-            return None, None
+        if self.ttl_seconds <= 0:
+            return Lookup(None, None, await self.catalog_generation())
         prefix = f"recs:{user_id}:"
-        suffix = f":{catalog_generation}:" + ":".join(str(p) for p in parts)
+        suffix = ":" + ":".join(str(p) for p in parts)
+        counters = [f"gen:user:{user_id}", CATALOG_GENERATION]
         try:
-            user_gen, value = await self.cache.get_counted(f"gen:user:{user_id}", prefix, suffix)
+            (user_gen, catalog_gen), value = await self.cache.get_counted(counters, prefix, suffix)
         except Exception as exc:
             self._failed(exc)
-            return None, None
+            return Lookup(None, None, None)
+        self._ok()
         CACHE_LOOKUPS.labels("miss" if value is None else "hit").inc()
-        return f"{prefix}{user_gen}{suffix}", value
+        return Lookup(f"{prefix}{user_gen}:{catalog_gen}{suffix}", value, catalog_gen)
 
     async def put(self, key: str | None, value: bytes, ttl_seconds: float | None = None) -> None:
         if key is None:

@@ -90,12 +90,10 @@ async def recommendations(
         settings.max_per_category if max_per_category is None else max_per_category,
     )
     assignment = arms.assign(user_id)
-    generation = await cache.catalog_generation()
-    key, hit = await cache.lookup(
-        user_id, generation, models.version, request.cache_part(), assignment.cache_part
-    )
-    if hit is not None:
-        answer = impressions.serve_cached(user_id, hit)
+    found = await cache.lookup(user_id, models.version, request.cache_part(), assignment.cache_part)
+    key, generation = found.key, found.catalog_generation
+    if found.value is not None:
+        answer = impressions.serve_cached(user_id, found.value)
         if answer is not None:
             return Response(answer, media_type=JSON)
     served = await arms.recommend(user_id, request, generation, assignment)
