@@ -1,6 +1,7 @@
 """The command line, run in-process against a temporary SQLite database."""
 
 import json
+import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from contextiq.cli import app
+from contextiq.cli.processes import BALANCED, listening_socket
 from contextiq.config import get_settings
 from contextiq.ml.registry import ModelRegistry
 
@@ -194,3 +196,50 @@ def test_an_unknown_version_is_refused_with_a_hint(isolated: Path) -> None:
     result = runner.invoke(app, ["models", "promote", "nope"])
     assert result.exit_code != 0
     assert "models list" in result.output
+
+
+def test_serve_with_workers_on_a_port_in_use_stops_before_starting_anything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CONTEXTIQ_CACHE_URL", "redis://127.0.0.1:6379/0")  # never reached
+    get_settings.cache_clear()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = runner.invoke(app, ["serve", "--workers", "2", "--port", port])
+    assert result.exit_code == 2
+    assert f"error: cannot listen on 127.0.0.1:{port}" in result.output
+    assert "request processes" not in result.output  # nothing was started
+
+
+def test_request_processes_each_accept_connections_on_the_one_port() -> None:
+    """Each has a socket of its own on the port (SO_REUSEPORT): the kernel spreads
+    connections over them, where one shared socket let the first to wake take them."""
+    if not BALANCED:
+        pytest.skip("no SO_REUSEPORT on this platform: the processes share one socket")
+    with listening_socket("127.0.0.1", 0, reuse_port=True) as first:
+        port = first.getsockname()[1]
+        with listening_socket("127.0.0.1", port, reuse_port=True) as second:
+            for sock in (first, second):
+                sock.listen()
+                sock.setblocking(False)
+            clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
+            try:
+                accepted = [_drain(first), _drain(second)]
+            finally:
+                for client in clients:
+                    client.close()
+    assert sum(accepted) == 32
+    assert min(accepted) > 0
+
+
+def _drain(sock: socket.socket) -> int:
+    n = 0
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except BlockingIOError:
+            return n
+        conn.close()
+        n += 1

@@ -118,22 +118,27 @@ def serve(
         return
     if settings.migrate_on_start:  # once here, so the N + 1 processes find nothing to do
         upgrade(settings.database_url)
+    config = uvicorn.Config(
+        "contextiq.api.app:serving_app",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        log_level="warning",
+        access_log=False,
+        log_config=None,  # as above
+    )
+    try:
+        processes = RequestProcesses(config, workers)
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {bind_host}:{bind_port}: {exc}", err=True)
+        raise typer.Exit(2) from exc
     # Before any process starts: each writes its metrics there and /metrics sums them all.
     use_multiprocess_dir()
     duties = multiprocessing.get_context("spawn").Process(target=_api_duties, name="duties")
     duties.start()
     _say(f"    {workers} request processes; relay and embedded worker in process {duties.pid}")
     try:
-        config = uvicorn.Config(
-            "contextiq.api.app:serving_app",
-            factory=True,
-            host=bind_host,
-            port=bind_port,
-            log_level="warning",
-            access_log=False,
-            log_config=None,  # as above
-        )
-        code = RequestProcesses(config, workers).run()
+        code = processes.run()
     finally:
         duties.terminate()
         duties.join(30)

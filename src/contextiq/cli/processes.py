@@ -26,7 +26,7 @@ FAILS_AT_START_SECONDS = 10.0
 BALANCED = hasattr(socket, "SO_REUSEPORT") and socket.SO_REUSEPORT != 0
 
 
-def _listening(host: str, port: int, reuse_port: bool) -> socket.socket:
+def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -39,25 +39,24 @@ def _listening(host: str, port: int, reuse_port: bool) -> socket.socket:
 
 def _request_process(config: uvicorn.Config, shared: socket.socket | None) -> None:
     config.configure_logging()  # a spawned process starts without the parent's logging
-    sock = shared or _listening(config.host, config.port, reuse_port=True)
+    sock = shared or listening_socket(config.host, config.port, reuse_port=True)
     uvicorn.Server(config).run(sockets=[sock])
 
 
 class RequestProcesses:
     def __init__(self, config: uvicorn.Config, workers: int) -> None:
+        """Binds the address once here: a port in use fails now (`OSError`), before any
+        process starts."""
         self.config, self.workers = config, workers
         self._stopping = threading.Event()
-        self._shared: socket.socket | None = None
         self._context = multiprocessing.get_context("spawn")
+        first = listening_socket(config.host, config.port, reuse_port=False)
+        self._shared: socket.socket | None = None if BALANCED else first
+        if BALANCED:
+            first.close()
 
     def run(self) -> int:
         """Serve until SIGINT or SIGTERM; restart a process that dies. Returns an exit code."""
-        # Bound here first either way: a port in use fails now, once, with the OS's message.
-        first = _listening(self.config.host, self.config.port, reuse_port=False)
-        if BALANCED:
-            first.close()
-        else:
-            self._shared = first
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self._stop)
         running = [self._start() for _ in range(self.workers)]
