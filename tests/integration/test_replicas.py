@@ -4,6 +4,9 @@ What one replica is told (a new item, an interaction) the other must act on at o
 within seconds, without waiting for the next model promotion or for the worker.
 """
 
+import contextlib
+import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -163,6 +166,62 @@ async def test_serve_with_two_workers_shares_one_relay(
     log = server.log()
     assert "relaying the outbox for the serving processes" in log
     assert log.count("relaying the outbox") == 1
+
+
+def _listening_pids(port: int) -> set[int]:
+    """Processes holding a listening socket on `port` (each request process has its own)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if any(os.readlink(fd) in inodes for fd in (entry / "fd").iterdir()):
+                    found.add(int(entry.name))
+    return found
+
+
+async def test_serve_replaces_a_request_process_that_dies(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    port = free_port()
+    env = contextiq_env(tmp_path, database_url=pg_url, cache_url=redis_url)
+    server = Daemon(
+        [str(CONTEXTIQ), "serve", "--workers", "2", "--port", str(port)],
+        tmp_path / "workers.log",
+        env,
+    )
+    server.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+
+            async def up() -> bool:
+                try:
+                    return (await client.get("/api/v1/health")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            async def two_listening() -> bool:
+                return len(_listening_pids(port)) == 2
+
+            await eventually(up, 90, "serve --workers 2 to answer")
+            await eventually(two_listening, 90, "two request processes to listen")
+            victim = min(_listening_pids(port))
+            os.kill(victim, signal.SIGKILL)
+
+            async def replaced() -> bool:
+                now = _listening_pids(port)
+                return len(now) == 2 and victim not in now
+
+            await eventually(replaced, 90, "a new request process in place of the killed one")
+            await eventually(up, 30, "the replaced process to answer")
+    finally:
+        server.stop()
+    assert "exited (exit code -9): starting another" in server.log()
 
 
 def test_serve_with_workers_needs_a_shared_cache(tmp_path: Path) -> None:

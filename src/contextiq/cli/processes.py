@@ -21,7 +21,8 @@ import uvicorn
 
 log = logging.getLogger(__name__)
 
-#: A process that dies sooner after it started will die again: stop instead of restarting.
+#: A process that dies this soon after its start twice in a row will keep dying (a broken
+#: configuration, say): serve stops instead of restarting it again.
 FAILS_AT_START_SECONDS = 10.0
 BALANCED = hasattr(socket, "SO_REUSEPORT") and socket.SO_REUSEPORT != 0
 
@@ -60,14 +61,17 @@ class RequestProcesses:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self._stop)
         running = [self._start() for _ in range(self.workers)]
+        quick_deaths = [0] * self.workers
         try:
             while not self._stopping.wait(0.5):
                 for n, (process, started) in enumerate(running):
                     if process.is_alive():
                         continue
-                    if time.monotonic() - started < FAILS_AT_START_SECONDS:
+                    quick = time.monotonic() - started < FAILS_AT_START_SECONDS
+                    quick_deaths[n] = quick_deaths[n] + 1 if quick else 0
+                    if quick_deaths[n] > 1:
                         log.error(
-                            "request process %s failed at start (exit code %s)",
+                            "request process %s failed at start again (exit code %s)",
                             process.pid,
                             process.exitcode,
                         )
