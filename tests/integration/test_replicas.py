@@ -8,6 +8,7 @@ import contextlib
 import os
 import signal
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -125,10 +126,11 @@ async def test_a_profile_read_on_one_replica_counts_a_write_just_made_on_the_oth
         second.stop()
 
 
-async def test_serve_with_two_workers_shares_one_relay(
+@contextlib.asynccontextmanager
+async def serving_with_workers(
     tmp_path: Path, pg_url: str, redis_url: str
-) -> None:
-    await train_on_categories(pg_url, tmp_path / "models")
+) -> AsyncIterator[tuple[Daemon, httpx.AsyncClient, int]]:
+    """`contextiq serve --workers 2` on PostgreSQL and Redis, answering `/health`."""
     port = free_port()
     env = contextiq_env(tmp_path, database_url=pg_url, cache_url=redis_url)
     server = Daemon(
@@ -147,22 +149,31 @@ async def test_serve_with_two_workers_shares_one_relay(
                     return False
 
             await eventually(up, 90, "serve --workers 2 to answer")
-            for n in range(20):
-                body = {"user_id": f"w{n % 4}", "content_id": f"c{n}", "interaction_type": "like"}
-                assert (await client.post("/api/v1/interact", json=body)).status_code == 202
-            store = Store(pg_url)
-            try:
-
-                async def relayed() -> bool:
-                    return await store.pending_outbox() == 0
-
-                await eventually(relayed, 30, "the duties process to relay every event")
-            finally:
-                await store.close()
-            profile = (await client.get("/api/v1/user-profile/w1")).json()
-            assert profile["total"] == 5
+            yield server, client, port
+            await eventually(up, 30, "serve --workers 2 to answer still")
     finally:
         server.stop()
+
+
+async def test_serve_with_two_workers_shares_one_relay(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    await train_on_categories(pg_url, tmp_path / "models")
+    async with serving_with_workers(tmp_path, pg_url, redis_url) as (server, client, _):
+        for n in range(20):
+            body = {"user_id": f"w{n % 4}", "content_id": f"c{n}", "interaction_type": "like"}
+            assert (await client.post("/api/v1/interact", json=body)).status_code == 202
+        store = Store(pg_url)
+        try:
+
+            async def relayed() -> bool:
+                return await store.pending_outbox() == 0
+
+            await eventually(relayed, 30, "the duties process to relay every event")
+        finally:
+            await store.close()
+        profile = (await client.get("/api/v1/user-profile/w1")).json()
+        assert profile["total"] == 5
     log = server.log()
     assert "relaying the outbox for the serving processes" in log
     assert log.count("relaying the outbox") == 1
@@ -188,39 +199,20 @@ def _listening_pids(port: int) -> set[int]:
 async def test_serve_replaces_a_request_process_that_dies(
     tmp_path: Path, pg_url: str, redis_url: str
 ) -> None:
-    port = free_port()
-    env = contextiq_env(tmp_path, database_url=pg_url, cache_url=redis_url)
-    server = Daemon(
-        [str(CONTEXTIQ), "serve", "--workers", "2", "--port", str(port)],
-        tmp_path / "workers.log",
-        env,
-    )
-    server.start()
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    async with serving_with_workers(tmp_path, pg_url, redis_url) as (server, _, port):
 
-            async def up() -> bool:
-                try:
-                    return (await client.get("/api/v1/health")).status_code == 200
-                except httpx.TransportError:
-                    return False
+        async def two_listening() -> bool:
+            return len(_listening_pids(port)) == 2
 
-            async def two_listening() -> bool:
-                return len(_listening_pids(port)) == 2
+        await eventually(two_listening, 90, "two request processes to listen")
+        victim = min(_listening_pids(port))
+        os.kill(victim, signal.SIGKILL)
 
-            await eventually(up, 90, "serve --workers 2 to answer")
-            await eventually(two_listening, 90, "two request processes to listen")
-            victim = min(_listening_pids(port))
-            os.kill(victim, signal.SIGKILL)
+        async def replaced() -> bool:
+            now = _listening_pids(port)
+            return len(now) == 2 and victim not in now
 
-            async def replaced() -> bool:
-                now = _listening_pids(port)
-                return len(now) == 2 and victim not in now
-
-            await eventually(replaced, 90, "a new request process in place of the killed one")
-            await eventually(up, 30, "the replaced process to answer")
-    finally:
-        server.stop()
+        await eventually(replaced, 90, "a new request process in place of the killed one")
     assert "exited (exit code -9): starting another" in server.log()
 
 
