@@ -326,6 +326,23 @@ async def test_concurrent_reads_share_a_bounded_set_of_connections(store: Store)
     assert await store.some_users(10) == ["u"]
 
 
+async def test_a_history_is_read_from_the_index_alone(store: Store) -> None:
+    """Not one table page per event: an import in time order scatters a user's rows."""
+    await store.record_interactions([_event(n, "u", f"c{n}", InteractionType.LIKE) for n in (1, 2)])
+    if store.dialect == "sqlite":
+        plan = await store.point_reads.rows("EXPLAIN QUERY PLAN " + store._history_sql, "u")
+        assert "COVERING INDEX ix_interactions_history" in str(plan)
+        return
+    async with store.engine.connect() as conn:
+        driver: Any = (await conn.get_raw_connection()).driver_connection
+        await driver.execute("VACUUM ANALYZE interactions")  # marks the pages all-visible
+        async with driver.transaction():  # the planner told to use an index, in here only
+            await driver.execute("SET LOCAL enable_seqscan = off")
+            await driver.execute("SET LOCAL enable_bitmapscan = off")
+            plan = str(await driver.fetch("EXPLAIN " + store._history_sql, "u"))
+    assert "Index Only Scan" in plan and "ix_interactions_history" in plan
+
+
 async def test_request_reads_see_the_write_committed_just_before(store: Store) -> None:
     """On a SQLite file they run on the caller's thread, through a connection of their own."""
     await store.upsert_content([_content(1), _content(2)])

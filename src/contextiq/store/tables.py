@@ -80,7 +80,18 @@ class InteractionRow(Base):
     occurred_at: Mapped[datetime]
 
     __table_args__ = (
-        Index("ix_interactions_user_time", "user_id", "occurred_at"),
+        # Covers the request path's history read: a user's rows side by side in the index,
+        # not one table page per event, which is where a time-ordered import scatters them
+        # (docs/benchmarks.md, "A user's history in one place").
+        Index(
+            "ix_interactions_history",
+            "user_id",
+            "occurred_at",
+            "id",
+            "content_id",
+            "interaction_type",
+            "weight",
+        ),
         Index("ix_interactions_content", "content_id"),
     )
 
