@@ -325,7 +325,10 @@ class DemoData:
     def write_files(self, directory: Path, tracker: Tracker | None = None) -> tuple[Path, Path]:
         """`content.csv` and `interactions.csv` in the generic import format (docs: Import).
 
-        Interactions carry no event id, so an import derives them from file and line.
+        Interactions carry no event id, so an import derives them from file and line. They are
+        written oldest first, as an event log is exported: stored in that order, a user's rows
+        lie far apart, which is what a real import gives the database (docs/benchmarks.md,
+        "A user's history in one place").
         """
         directory.mkdir(parents=True, exist_ok=True)
         content_path, events_path = directory / "content.csv", directory / "interactions.csv"
@@ -353,25 +356,25 @@ class DemoData:
             out.writerow(
                 ["user_id", "content_id", "interaction_type", "timestamp", "duration_seconds"]
             )
+            oldest_first = np.argsort(-self.event_age_s, kind="stable")
             for start in range(0, self.n_events, _SLICE):
-                stop = min(start + _SLICE, self.n_events)
+                rows = oldest_first[start : start + _SLICE]
                 times = np.datetime_as_string(
-                    anchor - self.event_age_s[start:stop].astype("timedelta64[s]"), unit="s"
+                    anchor - self.event_age_s[rows].astype("timedelta64[s]"), unit="s"
                 )
-                durations = self.event_duration[start:stop]
                 out.writerows(
                     (user_id(u), content_id(i), KINDS[k].value, f"{t}Z", "" if d != d else d)
                     for u, i, k, t, d in zip(
-                        self.event_user[start:stop].tolist(),
-                        self.event_item[start:stop].tolist(),
-                        self.event_kind[start:stop].tolist(),
+                        self.event_user[rows].tolist(),
+                        self.event_item[rows].tolist(),
+                        self.event_kind[rows].tolist(),
                         times.tolist(),
-                        durations.tolist(),
+                        self.event_duration[rows].tolist(),
                         strict=True,
                     )
                 )
                 if tracker:
-                    tracker.advance(stop - start)
+                    tracker.advance(len(rows))
         return content_path, events_path
 
 
