@@ -9,7 +9,7 @@ import numpy as np
 from contextiq.config import Settings
 from contextiq.data import files, importers
 from contextiq.data.demo import demo_data, generate
-from contextiq.domain import InteractionType
+from contextiq.domain import Interaction, InteractionType
 
 SETTINGS = Settings(_env_file=None)  # type: ignore[call-arg]
 ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
@@ -136,11 +136,11 @@ def test_demo_files_import_as_the_same_events_in_time_order(tmp_path: Path) -> N
     items = [c for _, c in files.read_content(content_path)]
     assert items == data.contents()
     events = [i for _, i in files.read_interactions(events_path, SETTINGS)]
-    times = [i.occurred_at for i in events]  # type: ignore[union-attr]
+    assert all(isinstance(i, Interaction) for i in events)
+    read = [i for i in events if isinstance(i, Interaction)]
+    times = [i.occurred_at for i in read]
     assert times == sorted(times)  # as an event log is exported
-    fields = [
-        (i.user_id, i.content_id, i.interaction_type, i.weight, i.occurred_at) for i in events
-    ]  # type: ignore[union-attr]
+    fields = [(i.user_id, i.content_id, i.interaction_type, i.weight, i.occurred_at) for i in read]
     expected = data.interactions(SETTINGS)
     assert sorted(fields) == sorted(
         (i.user_id, i.content_id, i.interaction_type, i.weight, i.occurred_at) for i in expected
