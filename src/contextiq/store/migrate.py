@@ -5,10 +5,17 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contextiq.store.engine import normalize_url
+from contextiq.store.engine import create_engine, normalize_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def migration_engine(database_url: str) -> AsyncEngine:
+    """Without the requests' statement timeout: building an index on millions of rows takes
+    longer than any request may, and a migration cut short is rolled back entirely."""
+    return create_engine(database_url, statement_timeout_ms=0)
 
 
 def alembic_config(database_url: str) -> Config:

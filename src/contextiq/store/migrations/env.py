@@ -5,7 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from contextiq.store.engine import create_engine
+from contextiq.store.migrate import migration_engine
 from contextiq.store.tables import Base
 
 config = context.config
@@ -23,7 +23,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
+    engine = migration_engine(config.get_main_option("sqlalchemy.url") or "")
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()
