@@ -40,6 +40,7 @@ from contextiq.security.tokens import TokenVerifier
 from contextiq.sessions import SessionService
 from contextiq.store.experiments import ExperimentStore
 from contextiq.store.group_commit import GroupCommitWriter
+from contextiq.store.page_cache import keep_cached
 from contextiq.store.rules import RuleStore
 from contextiq.store.store import Store
 from contextiq.worker.processor import EventProcessor, Retrainer
@@ -111,6 +112,9 @@ class Services:
         self.spawn(self.snapshots.run(), "snapshots")
         if relay:
             self.spawn(self.relay.run(), "outbox-relay")
+            cached_every = self.settings.sqlite_keep_cached_seconds
+            if self.store.sqlite_file is not None and cached_every > 0:
+                self.spawn(keep_cached(self.store.sqlite_file, cached_every), "page-cache")
         if self.rescorer is not None:
             self.spawn(self.rescorer.warm_up(), "llm-warm-up")
         if consume:

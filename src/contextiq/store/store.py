@@ -5,6 +5,7 @@ import math
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 import orjson
@@ -224,6 +225,12 @@ class Store:
     @property
     def backend(self) -> str:
         return self.dialect
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The database's file on SQLite; None on PostgreSQL."""
+        database = self.engine.url.database
+        return Path(database) if self.dialect == "sqlite" and database else None
 
     async def close(self) -> None:
         self.point_reads.close()
