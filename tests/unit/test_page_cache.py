@@ -77,3 +77,22 @@ async def test_only_an_sqlite_store_has_a_file(tmp_path: Path) -> None:
     finally:
         for store in (on_file, postgres):
             await store.close()
+
+
+async def test_a_failed_pass_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "db.sqlite"
+    path.write_bytes(b"x" * 4096)
+
+    def unreadable(p: Path) -> int:
+        raise PermissionError(f"cannot read {p}")
+
+    monkeypatch.setattr(page_cache, "read_through", unreadable)
+    passes = Passes(1 << 30, 3)
+    monkeypatch.setattr(page_cache, "memory_bytes", passes)
+    with caplog.at_level(logging.WARNING, logger=page_cache.__name__):
+        task = asyncio.create_task(keep_cached(path, 0.01))
+        await asyncio.wait_for(passes.done.wait(), timeout=10)
+        task.cancel()
+    assert len([r for r in caplog.records if "could not read" in r.message]) >= 2

@@ -59,5 +59,8 @@ async def keep_cached(path: Path, interval_seconds: float) -> None:
                 )
                 warned = True
         elif size:
-            await asyncio.to_thread(read_through, path)
+            try:
+                await asyncio.to_thread(read_through, path)
+            except OSError as exc:  # replaced or unreadable for now: the next pass tries again
+                log.warning("could not read %s through: %s", path, exc)
         await asyncio.sleep(interval_seconds)
