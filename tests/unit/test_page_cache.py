@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,12 @@ class Passes:
         return self.memory
 
 
-async def run_passes(path: Path, memory: int, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+async def run_passes(
+    path: Path,
+    memory: int,
+    monkeypatch: pytest.MonkeyPatch,
+    read_through: Callable[[Path], int] | None = None,
+) -> list[Path]:
     """Runs `keep_cached` for three passes; returns the paths it read through."""
     read: list[Path] = []
 
@@ -40,7 +46,7 @@ async def run_passes(path: Path, memory: int, monkeypatch: pytest.MonkeyPatch) -
         return 0
 
     passes = Passes(memory, 3)
-    monkeypatch.setattr(page_cache, "read_through", recorded)
+    monkeypatch.setattr(page_cache, "read_through", read_through or recorded)
     monkeypatch.setattr(page_cache, "memory_bytes", passes)
     task = asyncio.create_task(keep_cached(path, 0.01))
     await asyncio.wait_for(passes.done.wait(), timeout=10)
@@ -88,11 +94,6 @@ async def test_a_failed_pass_is_tried_again(
     def unreadable(p: Path) -> int:
         raise PermissionError(f"cannot read {p}")
 
-    monkeypatch.setattr(page_cache, "read_through", unreadable)
-    passes = Passes(1 << 30, 3)
-    monkeypatch.setattr(page_cache, "memory_bytes", passes)
     with caplog.at_level(logging.WARNING, logger=page_cache.__name__):
-        task = asyncio.create_task(keep_cached(path, 0.01))
-        await asyncio.wait_for(passes.done.wait(), timeout=10)
-        task.cancel()
+        await run_passes(path, 1 << 30, monkeypatch, unreadable)
     assert len([r for r in caplog.records if "could not read" in r.message]) >= 2
