@@ -40,7 +40,7 @@ from contextiq.security.tokens import TokenVerifier
 from contextiq.sessions import SessionService
 from contextiq.store.experiments import ExperimentStore
 from contextiq.store.group_commit import GroupCommitWriter
-from contextiq.store.page_cache import keep_cached
+from contextiq.store.page_cache import keep_cached, read_if_it_fits
 from contextiq.store.rules import RuleStore
 from contextiq.store.store import Store
 from contextiq.worker.processor import EventProcessor, Retrainer
@@ -112,9 +112,6 @@ class Services:
         self.spawn(self.snapshots.run(), "snapshots")
         if relay:
             self.spawn(self.relay.run(), "outbox-relay")
-            cached_every = self.settings.sqlite_keep_cached_seconds
-            if self.store.sqlite_file is not None and cached_every > 0:
-                self.spawn(keep_cached(self.store.sqlite_file, cached_every), "page-cache")
         if self.rescorer is not None:
             self.spawn(self.rescorer.warm_up(), "llm-warm-up")
         if consume:
@@ -124,6 +121,7 @@ class Services:
             self.spawn(self.retrainer.schedule(), "retrain-schedule")
             if self.vectors is not None:
                 self.spawn(self.vectors.backfill(), "item-vectors")
+        await self._keep_file_cached(relay, serves_requests)
         ready = functools.partial(self._ready_model, serves_requests)
         await ready()
         self.spawn(self.models.watch(on_swap=ready), "model-watch")
@@ -133,6 +131,18 @@ class Services:
             interval = self.settings.metrics_sample_seconds
             sampler = MetricsSampler(self.store, self.models, self.rescorer, interval)
             self.spawn(sampler.run(), "metrics-sampler")
+
+    async def _keep_file_cached(self, relay: bool, serves_requests: bool) -> None:
+        """A request process reads the SQLite file once before it serves; the relay's process
+        keeps it cached from then on (`store/page_cache.py`)."""
+        every = self.settings.sqlite_keep_cached_seconds
+        path = self.store.sqlite_file
+        if path is None or every <= 0:
+            return
+        if serves_requests:
+            await read_if_it_fits(path)
+        if relay:
+            self.spawn(keep_cached(path, every), "page-cache")
 
     async def _ready_model(self, serves_requests: bool) -> None:
         """Ready a (new) model before anything needs it: its catalogue columns, built from

@@ -2,13 +2,16 @@
 
 import asyncio
 import logging
-from collections.abc import Callable
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from contextiq.store import page_cache
-from contextiq.store.page_cache import keep_cached, read_through
+from contextiq.store.page_cache import keep_cached, read_if_it_fits, read_in_child, read_through
 from contextiq.store.store import Store
 
 
@@ -36,17 +39,16 @@ async def run_passes(
     path: Path,
     memory: int,
     monkeypatch: pytest.MonkeyPatch,
-    read_through: Callable[[Path], int] | None = None,
+    reader: Callable[[Path], Awaitable[None]] | None = None,
 ) -> list[Path]:
     """Runs `keep_cached` for three passes; returns the paths it read through."""
     read: list[Path] = []
 
-    def recorded(p: Path) -> int:
+    async def recorded(p: Path) -> None:
         read.append(p)
-        return 0
 
     passes = Passes(memory, 3)
-    monkeypatch.setattr(page_cache, "read_through", read_through or recorded)
+    monkeypatch.setattr(page_cache, "read_in_child", reader or recorded)
     monkeypatch.setattr(page_cache, "memory_bytes", passes)
     task = asyncio.create_task(keep_cached(path, 0.01))
     await asyncio.wait_for(passes.done.wait(), timeout=10)
@@ -74,6 +76,24 @@ async def test_a_file_too_large_for_memory_is_left_to_the_kernel(
     assert len([r for r in caplog.records if "not kept in the page cache" in r.message]) == 1
 
 
+async def test_a_request_process_reads_the_file_once_if_it_fits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "db.sqlite"
+    path.write_bytes(b"x" * 4096)
+    read: list[Path] = []
+
+    async def recorded(p: Path) -> None:
+        read.append(p)
+
+    monkeypatch.setattr(page_cache, "read_in_child", recorded)
+    monkeypatch.setattr(page_cache, "memory_bytes", lambda: 1 << 30)
+    assert await read_if_it_fits(path)
+    monkeypatch.setattr(page_cache, "memory_bytes", lambda: 4096)
+    assert not await read_if_it_fits(path)
+    assert read == [path]
+
+
 async def test_only_an_sqlite_store_has_a_file(tmp_path: Path) -> None:
     on_file = Store(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
     postgres = Store("postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -91,9 +111,43 @@ async def test_a_failed_pass_is_tried_again(
     path = tmp_path / "db.sqlite"
     path.write_bytes(b"x" * 4096)
 
-    def unreadable(p: Path) -> int:
+    async def unreadable(p: Path) -> None:
         raise PermissionError(f"cannot read {p}")
 
     with caplog.at_level(logging.WARNING, logger=page_cache.__name__):
         await run_passes(path, 1 << 30, monkeypatch, unreadable)
     assert len([r for r in caplog.records if "could not read" in r.message]) >= 2
+
+
+async def test_a_child_that_fails_says_why(tmp_path: Path) -> None:
+    with pytest.raises(OSError, match="No such file"):
+        await read_in_child(tmp_path / "gone.sqlite")
+
+
+def write_and_close_elsewhere(path: Path) -> None:
+    """Another process's only connection: it writes, then closes (checkpointing if last)."""
+    script = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+        "c.execute('INSERT INTO t VALUES (2)'); c.commit(); c.close()"
+    )
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+
+
+async def test_reading_the_file_keeps_this_process_sqlite_locks(tmp_path: Path) -> None:
+    """Had this process closed a descriptor of the file, its locks would be gone, and another
+    process closing its last connection would checkpoint and delete the write-ahead log that
+    this process's connection still uses (what a second `contextiq serve` saw as "disk I/O
+    error")."""
+    path = tmp_path / "store.db"
+    ours = sqlite3.connect(path)
+    try:
+        ours.execute("PRAGMA journal_mode=WAL")
+        ours.execute("CREATE TABLE t (x INTEGER)")
+        ours.execute("INSERT INTO t VALUES (1)")
+        ours.commit()
+        await read_in_child(path)
+        await asyncio.to_thread(write_and_close_elsewhere, path)
+        assert path.with_name("store.db-wal").exists()
+        assert ours.execute("SELECT count(*) FROM t").fetchone() == (2,)
+    finally:
+        ours.close()
