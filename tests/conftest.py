@@ -1,6 +1,7 @@
 """Shared fixtures: an isolated embedded deployment per test module."""
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,14 @@ from fastapi.testclient import TestClient
 from contextiq.api.app import create_app
 from contextiq.cli.bootstrap import bootstrap
 from contextiq.config import Settings
+
+
+async def until(condition: Callable[[], bool], within: float = 2.0) -> None:
+    """Poll `condition` until it holds; fail after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.005)
 
 
 def embedded_settings(root: Path, **overrides: object) -> Settings:

@@ -157,12 +157,28 @@ async def test_a_bounded_run_leaves_the_rest_to_the_workers_background_duty(
 
 
 async def test_in_serving_processes_the_model_thread_yields_to_requests(store: Store) -> None:
-    def niceness() -> int:
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    def policy() -> int:
+        return os.sched_getscheduler(threading.get_native_id())
 
     loop = asyncio.get_running_loop()
     served, foreground = ItemVectors(store, background=True), ItemVectors(store)
-    assert await loop.run_in_executor(served.executor, niceness) == item_vectors.BACKGROUND_NICE
-    assert await loop.run_in_executor(foreground.executor, niceness) == niceness()
+    assert await loop.run_in_executor(served.executor, policy) == os.SCHED_IDLE
+    assert await loop.run_in_executor(foreground.executor, policy) == policy()
     await served.close()
     await foreground.close()
+
+
+async def test_the_background_backfill_waits_for_quiet_before_every_batch(
+    store: Store, minilm: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[int] = []
+
+    class Load:
+        async def wait_until_quiet(self) -> None:
+            waits.append(len(await vectors.get([i.content_id for i in ITEMS])))
+
+    monkeypatch.setattr(item_vectors, "ForegroundLoad", Load)
+    vectors = ItemVectors(store, lambda: minilm, background=True)
+    await vectors.backfill(batch=1)
+    assert waits == list(range(len(ITEMS)))  # before each item, none of them unwaited
+    await vectors.close()

@@ -10,6 +10,7 @@ from contextiq.cache.memory import MemoryCache
 from contextiq.llm.base import Candidate, LikedItem, LLMScore, Scorer, UserContext
 from contextiq.llm.factory import open_scorer
 from contextiq.llm.service import ScoringPolicy, ScoringService
+from tests.conftest import until
 from tests.llm.fake_llm_server import FakeServer
 from tests.llm.scenario import CANDIDATES, FAST_RETRIES, SCIFI, USER
 
@@ -53,7 +54,8 @@ async def test_slow_reply_does_not_hold_the_request(
     openai_server.script.default = "hang"
     service = make_service()
     assert await service.score_within_budget(USER, CANDIDATES, budget_ms=50) == {}
-    assert len(openai_server.script.requests) == 1
+    # The call goes on after the budget (the client's first request may leave after it).
+    await until(lambda: len(openai_server.script.requests) == 1)
     openai_server.script.release.set()
     await _settle(service)
     openai_server.script.default = "ok"

@@ -1,11 +1,12 @@
 """The relay drains on a nudge; under load one drain carries the commits of its settle window."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from contextiq.events.relay import OutboxRelay
 from contextiq.store.records import OutboxEvent
+from tests.conftest import until
 
 
 class FakeOutbox:
@@ -27,13 +28,6 @@ class FakeOutbox:
 class NullBus:
     async def publish(self, events: Sequence[OutboxEvent]) -> None:
         return None
-
-
-async def until(condition: Callable[[], bool], within: float = 2.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.005)
 
 
 async def test_commits_during_the_settle_window_share_one_drain() -> None:

@@ -7,14 +7,12 @@ candidates within 250 ms. So vectors are computed off the request path (by `cont
 indexed query and a few dot products, and never runs the model: an item without a stored
 vector (still queued, or beyond what the backfill reached) takes its category's mean vector,
 a coarse stand-in computed once per process from the stored vectors (`category_means`).
-The model runs on one thread per process; in serving processes and the worker at a lowered CPU
-priority (`BACKGROUND_NICE`), so the backfill yields the cores to requests.
+The model runs on one thread per process; in serving processes and the worker it yields the
+machine to requests (`llm/background.py`).
 """
 
 import asyncio
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +23,7 @@ from typing import Self
 import numpy as np
 
 from contextiq.domain import Content
+from contextiq.llm.background import ForegroundLoad, lower_priority
 from contextiq.llm.embedder import MiniLMEmbedder, Vectors
 from contextiq.progress import Tracker
 from contextiq.store.store import Store
@@ -41,16 +40,6 @@ BACKFILL_BATCH = 32
 PROGRESS_SECONDS = 60.0
 #: A category without a mean (none of its items had a vector) is looked for again this often.
 MEANS_REFRESH_SECONDS = 300.0
-#: Niceness of the model thread: embedding is background work next to requests.
-BACKGROUND_NICE = 10
-
-
-def _lower_priority() -> None:
-    """Runs on the model thread: Linux niceness is per thread, and threads it starts inherit it."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
-    except OSError as exc:  # not permitted here: the work still runs, at normal priority
-        log.debug("model thread keeps its priority: %s", exc)
 
 
 def item_text(title: str, category: str, tags: Sequence[str], description: str = "") -> str:
@@ -80,15 +69,17 @@ class ItemVectors:
         embedder_factory: Callable[[], MiniLMEmbedder] = MiniLMEmbedder,
         background: bool = False,
     ) -> None:
-        """`background`: the model thread yields to requests (a serving process, the worker)."""
+        """`background`: the model yields to requests (a serving process, the worker): its
+        thread at the idle priority, the backfill paused while other processes are busy."""
         self.store = store
+        self.background = background
         self.model = MODEL
         self._factory = embedder_factory
         self._embedder: MiniLMEmbedder | None = None
         self.executor = ThreadPoolExecutor(
             max_workers=1,
             thread_name_prefix="contextiq-local",
-            initializer=_lower_priority if background else None,
+            initializer=lower_priority if background else None,
         )
         self._queued: set[asyncio.Task[int]] = set()
         #: Unit-length mean vector per category, from the stored vectors (`load_category_means`).
@@ -154,6 +145,7 @@ class ItemVectors:
         deadline: float | None = None,
         tracker: Tracker | None = None,
         batch: int = INDEX_BATCH,
+        load: ForegroundLoad | None = None,
     ) -> tuple[int, int]:
         """Embed every item without a current vector, most popular first; stops at `deadline`.
 
@@ -168,17 +160,19 @@ class ItemVectors:
                 return done, len(ids) - start
             chunk = ids[start : start + batch]
             found = await self.store.get_contents(chunk)
-            done += await self.index([found[i] for i in chunk if i in found], tracker, batch)
+            done += await self.index([found[i] for i in chunk if i in found], tracker, batch, load)
         return done, 0
 
     async def backfill(self, batch: int = BACKFILL_BATCH) -> None:
         """The worker's duty: complete missing vectors in the background, progress logged.
 
-        Small batches, so an upsert's items wait little for the one model thread.
+        Small batches, so an upsert's items wait little for the one model thread; in the
+        background, no step starts while requests keep the machine busy (`background`).
         """
         started = time.monotonic()
         with _LoggedProgress(len(await self.store.content_ids())) as progress:
-            done, _ = await self.complete(tracker=progress, batch=batch)
+            load = ForegroundLoad() if self.background else None
+            done, _ = await self.complete(tracker=progress, batch=batch, load=load)
         if done:
             log.info(
                 "item vectors: %d computed in the background in %.0fs",
@@ -187,9 +181,16 @@ class ItemVectors:
             )
 
     async def index(
-        self, items: Sequence[Content], tracker: Tracker | None = None, batch: int = INDEX_BATCH
+        self,
+        items: Sequence[Content],
+        tracker: Tracker | None = None,
+        batch: int = INDEX_BATCH,
+        load: ForegroundLoad | None = None,
     ) -> int:
-        """Embed and store the items whose text has no stored vector yet; returns how many."""
+        """Embed and store the items whose text has no stored vector yet; returns how many.
+
+        With `load`, each step of model work waits until the foreground is quiet.
+        """
         texts = {c.content_id: content_text(c) for c in items}
         digests = {cid: text_digest(t) for cid, t in texts.items()}
         stored = await self.store.item_vector_digests(list(texts), self.model)
@@ -200,6 +201,8 @@ class ItemVectors:
         for start in range(0, len(todo), batch):
             step = todo[start : start + batch]
             unique = list(dict.fromkeys(texts[cid] for cid in step))
+            if load is not None:
+                await load.wait_until_quiet()
             vectors = await loop.run_in_executor(self.executor, self._embed, unique)
             by_text = dict(zip(unique, vectors, strict=True))
             await self.store.put_item_vectors(
