@@ -70,7 +70,7 @@ class ItemVectors:
         background: bool = False,
     ) -> None:
         """`background`: the model yields to requests (a serving process, the worker): its
-        thread at the idle priority, the backfill paused while other processes are busy."""
+        thread at the idle priority, the backfill paused while requests keep the machine busy."""
         self.store = store
         self.background = background
         self.model = MODEL
