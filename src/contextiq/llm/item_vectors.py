@@ -189,7 +189,9 @@ class ItemVectors:
     ) -> int:
         """Embed and store the items whose text has no stored vector yet; returns how many.
 
-        With `load`, each step of model work waits until the foreground is quiet.
+        With `load`, each step of model work waits until the foreground is quiet, except the
+        one that loads the model: its imports take seconds of CPU, better spent while the
+        process starts than under the traffic that follows (docs/benchmarks.md).
         """
         texts = {c.content_id: content_text(c) for c in items}
         digests = {cid: text_digest(t) for cid, t in texts.items()}
@@ -201,7 +203,7 @@ class ItemVectors:
         for start in range(0, len(todo), batch):
             step = todo[start : start + batch]
             unique = list(dict.fromkeys(texts[cid] for cid in step))
-            if load is not None:
+            if load is not None and self._embedder is not None:
                 await load.wait_until_quiet()
             vectors = await loop.run_in_executor(self.executor, self._embed, unique)
             by_text = dict(zip(unique, vectors, strict=True))
