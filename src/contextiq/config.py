@@ -56,9 +56,10 @@ class Settings(BaseSettings):
     llm_url: str = "local://"
     model_dir: Path = Path("data/models")
     migrate_on_start: bool = True
-    # SQLite: one process per host reads the file through this often (seconds; 0: never), so
-    # that a host reclaiming idle page cache does not send request reads to the disk.
-    sqlite_keep_cached_seconds: float = Field(20.0, ge=0)
+    # One process per host reads the SQLite file and the model's files through this often
+    # (seconds; 0: never), so that a host reclaiming idle page cache does not send request
+    # reads to the disk.
+    keep_cached_seconds: float = Field(20.0, ge=0)
 
     cache_ttl_seconds: int = Field(300, ge=0)
     cache_max_users: int = Field(100_000, ge=1)

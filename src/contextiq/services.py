@@ -6,6 +6,7 @@ import functools
 import gc
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from contextiq.cache import Cache, open_cache
@@ -40,7 +41,7 @@ from contextiq.security.tokens import TokenVerifier
 from contextiq.sessions import SessionService
 from contextiq.store.experiments import ExperimentStore
 from contextiq.store.group_commit import GroupCommitWriter
-from contextiq.store.page_cache import keep_cached, read_if_it_fits
+from contextiq.store.page_cache import keep_cached, read_if_they_fit
 from contextiq.store.rules import RuleStore
 from contextiq.store.store import Store
 from contextiq.worker.processor import EventProcessor, Retrainer
@@ -121,7 +122,7 @@ class Services:
             self.spawn(self.retrainer.schedule(), "retrain-schedule")
             if self.vectors is not None:
                 self.spawn(self.vectors.backfill(), "item-vectors")
-        await self._keep_file_cached(relay, serves_requests)
+        await self._keep_files_cached(relay, serves_requests)
         ready = functools.partial(self._ready_model, serves_requests)
         await ready()
         self.spawn(self.models.watch(on_swap=ready), "model-watch")
@@ -132,17 +133,20 @@ class Services:
             sampler = MetricsSampler(self.store, self.models, self.rescorer, interval)
             self.spawn(sampler.run(), "metrics-sampler")
 
-    async def _keep_file_cached(self, relay: bool, serves_requests: bool) -> None:
-        """A request process reads the SQLite file once before it serves; the relay's process
-        keeps it cached from then on (`store/page_cache.py`)."""
-        every = self.settings.sqlite_keep_cached_seconds
-        path = self.store.sqlite_file
-        if path is None or every <= 0:
+    def _files_to_keep(self) -> list[Path]:
+        sqlite = self.store.sqlite_file
+        return ([] if sqlite is None else [sqlite]) + self.models.files()
+
+    async def _keep_files_cached(self, relay: bool, serves_requests: bool) -> None:
+        """A request process reads the SQLite file and the model's files once before it
+        serves; the relay's process keeps them cached from then on (`store/page_cache.py`)."""
+        every = self.settings.keep_cached_seconds
+        if every <= 0:
             return
         if serves_requests:
-            await read_if_it_fits(path)
+            await read_if_they_fit(self._files_to_keep())
         if relay:
-            self.spawn(keep_cached(path, every), "page-cache")
+            self.spawn(keep_cached(self._files_to_keep, every), "page-cache")
 
     async def _ready_model(self, serves_requests: bool) -> None:
         """Ready a (new) model before anything needs it: its catalogue columns, built from

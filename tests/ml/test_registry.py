@@ -64,6 +64,17 @@ def test_loaded_version_scores_like_the_saved_model(tmp_path: Path) -> None:
     assert registry.load(version).recommend(history, 5) == fitted.recommend(history, 5)
 
 
+def test_a_versions_files_are_those_its_model_reads(tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path)
+    fitted = model()
+    version = registry.save(fitted, report(fitted, 0.3, promote=True))
+    files = registry.files(version)
+    assert files and all(f.is_file() and f.is_relative_to(tmp_path) for f in files)
+    assert any(f.suffix == ".npy" for f in files)  # the memory-mapped arrays are among them
+    with pytest.raises(KeyError):
+        registry.files("unknown")
+
+
 def test_unknown_versions_and_foreign_classes_are_refused(tmp_path: Path) -> None:
     registry = ModelRegistry(tmp_path)
     with pytest.raises(KeyError):

@@ -1,17 +1,17 @@
-"""One process per host keeps an SQLite file in the page cache by reading it through."""
+"""One process per host keeps the SQLite file and the model's files in the page cache."""
 
 import asyncio
 import logging
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from contextiq.store import page_cache
-from contextiq.store.page_cache import keep_cached, read_if_it_fits, read_in_child, read_through
+from contextiq.store.page_cache import keep_cached, read_if_they_fit, read_in_child, read_through
 from contextiq.store.store import Store
 
 
@@ -19,6 +19,18 @@ def test_reading_through_reads_every_byte(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
     path.write_bytes(b"x" * (3 * page_cache.CHUNK_BYTES + 5))
     assert read_through(path) == path.stat().st_size
+
+
+def test_a_pass_rests_after_every_paced_stretch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "db.sqlite"
+    path.write_bytes(b"x" * (4 * page_cache.CHUNK_BYTES + 5))
+    rests: list[float] = []
+    monkeypatch.setattr(page_cache, "PACE_BYTES", 2 * page_cache.CHUNK_BYTES)
+    monkeypatch.setattr(page_cache.time, "sleep", rests.append)
+    assert read_through(path, 0.01) == path.stat().st_size
+    assert rests == [0.01, 0.01]  # after 2 and 4 MiB: one core is never held for a whole pass
 
 
 class Passes:
@@ -39,18 +51,18 @@ async def run_passes(
     path: Path,
     memory: int,
     monkeypatch: pytest.MonkeyPatch,
-    reader: Callable[[Path], Awaitable[None]] | None = None,
+    reader: Callable[[Sequence[Path]], Awaitable[None]] | None = None,
 ) -> list[Path]:
     """Runs `keep_cached` for three passes; returns the paths it read through."""
     read: list[Path] = []
 
-    async def recorded(p: Path) -> None:
-        read.append(p)
+    async def recorded(paths: Sequence[Path]) -> None:
+        read.extend(paths)
 
     passes = Passes(memory, 3)
     monkeypatch.setattr(page_cache, "read_in_child", reader or recorded)
     monkeypatch.setattr(page_cache, "memory_bytes", passes)
-    task = asyncio.create_task(keep_cached(path, 0.01))
+    task = asyncio.create_task(keep_cached(lambda: [path], 0.01))
     await asyncio.wait_for(passes.done.wait(), timeout=10)
     task.cancel()
     return read
@@ -76,22 +88,24 @@ async def test_a_file_too_large_for_memory_is_left_to_the_kernel(
     assert len([r for r in caplog.records if "not kept in the page cache" in r.message]) == 1
 
 
-async def test_a_request_process_reads_the_file_once_if_it_fits(
+async def test_a_request_process_reads_the_files_once_if_they_fit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "db.sqlite"
     path.write_bytes(b"x" * 4096)
+    model = tmp_path / "weights.npy"
+    model.write_bytes(b"x" * 4096)
     read: list[Path] = []
 
-    async def recorded(p: Path) -> None:
-        read.append(p)
+    async def recorded(paths: Sequence[Path]) -> None:
+        read.extend(paths)
 
     monkeypatch.setattr(page_cache, "read_in_child", recorded)
     monkeypatch.setattr(page_cache, "memory_bytes", lambda: 1 << 30)
-    assert await read_if_it_fits(path)
-    monkeypatch.setattr(page_cache, "memory_bytes", lambda: 4096)
-    assert not await read_if_it_fits(path)
-    assert read == [path]
+    assert await read_if_they_fit([path, model])
+    monkeypatch.setattr(page_cache, "memory_bytes", lambda: 8192)  # together over a quarter
+    assert not await read_if_they_fit([path, model])
+    assert read == [path, model]
 
 
 async def test_only_an_sqlite_store_has_a_file(tmp_path: Path) -> None:
@@ -111,8 +125,8 @@ async def test_a_failed_pass_is_tried_again(
     path = tmp_path / "db.sqlite"
     path.write_bytes(b"x" * 4096)
 
-    async def unreadable(p: Path) -> None:
-        raise PermissionError(f"cannot read {p}")
+    async def unreadable(paths: Sequence[Path]) -> None:
+        raise PermissionError(f"cannot read {paths[0]}")
 
     with caplog.at_level(logging.WARNING, logger=page_cache.__name__):
         await run_passes(path, 1 << 30, monkeypatch, unreadable)
@@ -121,7 +135,7 @@ async def test_a_failed_pass_is_tried_again(
 
 async def test_a_child_that_fails_says_why(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="No such file"):
-        await read_in_child(tmp_path / "gone.sqlite")
+        await read_in_child([tmp_path / "gone.sqlite"])
 
 
 def write_and_close_elsewhere(path: Path) -> None:
@@ -145,7 +159,7 @@ async def test_reading_the_file_keeps_this_process_sqlite_locks(tmp_path: Path) 
         ours.execute("CREATE TABLE t (x INTEGER)")
         ours.execute("INSERT INTO t VALUES (1)")
         ours.commit()
-        await read_in_child(path)
+        await read_in_child([path])
         await asyncio.to_thread(write_and_close_elsewhere, path)
         assert path.with_name("store.db-wal").exists()
         assert ours.execute("SELECT count(*) FROM t").fetchone() == (2,)

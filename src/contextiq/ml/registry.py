@@ -100,6 +100,10 @@ class ModelRegistry:
         info = self.info(version)
         return _model_class(info.model_class).load(self._path(version) / "model")
 
+    def files(self, version: str) -> list[Path]:
+        """The files a loaded version reads from (its arrays are memory-mapped)."""
+        return sorted(p for p in (self._path(version) / "model").rglob("*") if p.is_file())
+
     def active_version(self) -> str | None:
         pointer = self.model_dir / _ACTIVE
         try:

@@ -55,6 +55,15 @@ class ModelHolder:
             log.info("serving model %s", version)
             return True
 
+    def files(self) -> list[Path]:
+        """The loaded version's files; none when there is none, or it was removed meanwhile."""
+        if self.version is None:
+            return []
+        try:
+            return self.registry.files(self.version)
+        except (KeyError, OSError):
+            return []
+
     async def add_content(self, items: Sequence[Content]) -> int:
         """Make content the live model does not know scorable through its features.
 

@@ -1,21 +1,22 @@
-"""Keeps an SQLite file in the operating system's page cache while the service runs.
+"""Keeps the files requests read (the SQLite file, the model's) in the page cache.
 
-A request reads the user's history and its candidates' rows from the file on the event loop's
-thread (`point_reads`). Hosts that reclaim page cache nobody touched for a while (DAMON's
-`pageout` on this project's virtual machines took cold pages after 60 s; cgroup
-`memory.reclaim` agents do the same) leave most of a large file on the disk, and each of those
-reads then waits for it with the event loop stopped: at 100,000 items two request processes
-answered 356 uncached requests/s with 160 MB of a 1.4 GB file cached, and 521/s with all of it
-(docs/benchmarks.md, "The page cache"). Reading the file through counts as a touch, and costs
-little when it is cached (0.1 s of CPU for 1.4 GB), so one process per host does it now and
-then, like `vmtouch`, and each request process does it once before it serves, so that a cold
-disk is read before the first request rather than during it. PostgreSQL keeps its hot pages in
-its own shared buffers.
+A request reads the user's history and its candidates' rows from the SQLite file on the event
+loop's thread (`point_reads`), and the model's rows from memory-mapped arrays. Hosts that
+reclaim page cache nobody touched for a while (DAMON's `pageout` on this project's virtual
+machines took cold pages after 60 s; cgroup `memory.reclaim` agents do the same) leave most of
+a large file on the disk, and each of those reads then waits for it with the event loop
+stopped: at 100,000 items two request processes answered 356 uncached requests/s with 160 MB
+of a 1.4 GB database cached, and 521/s with all of it (docs/benchmarks.md, "The page cache");
+the model's 560 MB of arrays went the same way within minutes of the last request. Reading a
+file through counts as a touch, and costs little when it is cached (0.1 s of CPU for 1.4 GB),
+so one process per host does it now and then, like `vmtouch`, and each request process does it
+once before it serves, so that a cold disk is read before the first request rather than during
+it. PostgreSQL keeps its hot pages in its own shared buffers.
 
-The reading is done by a child process (`python -m contextiq.store.page_cache FILE`): closing
-any descriptor of a database file drops every POSIX lock the process holds on it, SQLite's
-included, and another process's last connection would then delete the write-ahead log under
-this one's (the "disk I/O error" of sqlite.org/howtocorrupt.html, section 2.2).
+The reading is done by a child process (`python -m contextiq.store.page_cache FILE...`):
+closing any descriptor of a database file drops every POSIX lock the process holds on it,
+SQLite's included, and another process's last connection would then delete the write-ahead log
+under this one's (the "disk I/O error" of sqlite.org/howtocorrupt.html, section 2.2).
 """
 
 import asyncio
@@ -23,14 +24,20 @@ import logging
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-#: A file larger than this share of the machine's memory is left to the kernel: keeping it
-#: would push out everything else.
+#: Files larger together than this share of the machine's memory are left to the kernel:
+#: keeping them would push out everything else.
 MAX_SHARE_OF_MEMORY = 0.25
 CHUNK_BYTES = 1 << 20
+#: A pause after every this many bytes: a pass over 1.9 GB in one go took a core for 0.3 s,
+#: and the paced p99 of requests running beside it rose from 25 to 34-99 ms (docs/benchmarks.md).
+PACE_BYTES = 16 << 20
+PACE_SECONDS = 0.01
 
 
 def memory_bytes() -> int:
@@ -44,19 +51,27 @@ def file_size(path: Path) -> int:
         return 0
 
 
-def read_through(path: Path) -> int:
-    """Reads every byte once; returns how many. Runs in the child process."""
+def read_through(path: Path, pause: float = 0.0) -> int:
+    """Reads every byte once, resting `pause` seconds after every `PACE_BYTES`; returns how
+    many. Runs in the child process."""
     total = 0
     with path.open("rb", buffering=0) as f:
         while chunk := f.read(CHUNK_BYTES):
             total += len(chunk)
+            if pause and total % PACE_BYTES < len(chunk):
+                time.sleep(pause)
     return total
 
 
-async def read_in_child(path: Path) -> None:
-    """`read_through` in a child process, which may close its descriptor without harm."""
+async def read_in_child(paths: Sequence[Path]) -> None:
+    """`read_through` in a child process, which may close its descriptors without harm."""
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", __name__, str(path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        sys.executable,
+        "-m",
+        __name__,
+        *map(str, paths),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         _, err = await child.communicate()
@@ -68,28 +83,34 @@ async def read_in_child(path: Path) -> None:
         raise OSError(lines[-1] if lines else f"exit status {child.returncode}")
 
 
-async def read_if_it_fits(path: Path) -> bool:
-    """Read `path` through once; False, reading nothing, when it is too large to keep."""
-    size = await asyncio.to_thread(file_size, path)
+def total_size(paths: Sequence[Path]) -> int:
+    return sum(file_size(p) for p in paths)
+
+
+async def read_if_they_fit(paths: Sequence[Path]) -> bool:
+    """Read `paths` through once; False, reading nothing, when they are too large to keep."""
+    size = await asyncio.to_thread(total_size, paths)
     if size > MAX_SHARE_OF_MEMORY * memory_bytes():
         return False
     if size:
         try:
-            await read_in_child(path)
+            await read_in_child(paths)
         except OSError as exc:  # replaced or unreadable for now: the next pass tries again
-            log.warning("could not read %s through: %s", path, exc)
+            log.warning("could not read %s through: %s", ", ".join(map(str, paths)), exc)
     return True
 
 
-async def keep_cached(path: Path, interval_seconds: float) -> None:
-    """Read `path` through every `interval_seconds`, while it fits in memory."""
+async def keep_cached(files: Callable[[], Sequence[Path]], interval_seconds: float) -> None:
+    """Read `files()` (they change with the model) through every `interval_seconds`, while
+    they fit in memory."""
     warned = False
     while True:
-        if not await read_if_it_fits(path) and not warned:
+        paths = files()
+        if not await read_if_they_fit(paths) and not warned:
             log.warning(
-                "%s (%.1f GB) is over %d%% of memory: not kept in the page cache",
-                path,
-                file_size(path) / 1e9,
+                "%s (%.1f GB) are over %d%% of memory: not kept in the page cache",
+                ", ".join(map(str, paths)),
+                total_size(paths) / 1e9,
                 100 * MAX_SHARE_OF_MEMORY,
             )
             warned = True
@@ -97,4 +118,5 @@ async def keep_cached(path: Path, interval_seconds: float) -> None:
 
 
 if __name__ == "__main__":
-    read_through(Path(sys.argv[1]))
+    for name in sys.argv[1:]:
+        read_through(Path(name), PACE_SECONDS)
