@@ -7,11 +7,11 @@ machines took cold pages after 60 s; cgroup `memory.reclaim` agents do the same)
 a large file on the disk, and each of those reads then waits for it with the event loop
 stopped: at 100,000 items two request processes answered 356 uncached requests/s with 160 MB
 of a 1.4 GB database cached, and 521/s with all of it (docs/benchmarks.md, "The page cache");
-the model's 560 MB of arrays went the same way within minutes of the last request. Reading a
-file through counts as a touch, and costs little when it is cached (0.1 s of CPU for 1.4 GB),
-so one process per host does it now and then, like `vmtouch`, and each request process does it
-once before it serves, so that a cold disk is read before the first request rather than during
-it. PostgreSQL keeps its hot pages in its own shared buffers.
+the model's 560 MB of arrays began to go the same way two minutes after the last request.
+Reading a file through counts as a touch, and costs little when it is cached (0.1 s of CPU for
+1.4 GB), so one process per host does it now and then, like `vmtouch`, and each request process
+does it once before it serves, so that a cold disk is read before the first request rather than
+during it. PostgreSQL keeps its hot pages in its own shared buffers.
 
 The reading is done by a child process (`python -m contextiq.store.page_cache FILE...`):
 closing any descriptor of a database file drops every POSIX lock the process holds on it,
