@@ -135,11 +135,12 @@ class Services:
 
     def _files_to_keep(self) -> list[Path]:
         sqlite = self.store.sqlite_file
-        return ([] if sqlite is None else [sqlite]) + self.models.files()
+        return ([] if sqlite is None else [sqlite]) + self.models.files
 
     async def _keep_files_cached(self, relay: bool, serves_requests: bool) -> None:
         """A request process reads the SQLite file and the model's files once before it
-        serves; the relay's process keeps them cached from then on (`store/page_cache.py`)."""
+        serves; the relay's process reads them again every `every` seconds from then on
+        (`store/page_cache.py`)."""
         every = self.settings.keep_cached_seconds
         if every <= 0:
             return

@@ -30,5 +30,6 @@ async def test_ann_retrieval_follows_the_catalogue_size(
         assert await holder.refresh()
         assert isinstance(holder.model, EmbeddingRecommender)
         assert holder.model.uses_ann is expected
+        assert holder.files == holder.registry.files(str(holder.version))  # for the page cache
     finally:
         await store.close()

@@ -34,6 +34,8 @@ class ModelHolder:
         self.model: Recommender | None = None
         self.version: str | None = None
         self.load_error: str | None = None
+        #: The loaded version's files (its arrays are memory-mapped), for the page cache.
+        self.files: list[Path] = []
         self._lock = asyncio.Lock()
 
     async def refresh(self) -> bool:
@@ -44,6 +46,7 @@ class ModelHolder:
                 if version is None or version == self.version:
                     return False
                 model = await asyncio.to_thread(self.registry.load, version)
+                files = await asyncio.to_thread(self.registry.files, version)
                 await self._add_unknown_content(model)
                 if isinstance(model, ScoringRecommender):
                     await asyncio.to_thread(model.enable_ann, self.ann_min_items)
@@ -52,17 +55,9 @@ class ModelHolder:
                 log.warning("could not load the active model, keeping %s: %s", self.version, exc)
                 return False
             self.model, self.version, self.load_error = model, version, None
+            self.files = files
             log.info("serving model %s", version)
             return True
-
-    def files(self) -> list[Path]:
-        """The loaded version's files; none when there is none, or it was removed meanwhile."""
-        if self.version is None:
-            return []
-        try:
-            return self.registry.files(self.version)
-        except (KeyError, OSError):
-            return []
 
     async def add_content(self, items: Sequence[Content]) -> int:
         """Make content the live model does not know scorable through its features.

@@ -102,9 +102,11 @@ async def read_if_they_fit(paths: Sequence[Path]) -> bool:
 
 async def keep_cached(files: Callable[[], Sequence[Path]], interval_seconds: float) -> None:
     """Read `files()` (they change with the model) through every `interval_seconds`, while
-    they fit in memory."""
+    they fit in memory; the first time after one interval (a request process has just read
+    them before serving)."""
     warned = False
     while True:
+        await asyncio.sleep(interval_seconds)
         paths = files()
         if not await read_if_they_fit(paths) and not warned:
             log.warning(
@@ -114,7 +116,6 @@ async def keep_cached(files: Callable[[], Sequence[Path]], interval_seconds: flo
                 100 * MAX_SHARE_OF_MEMORY,
             )
             warned = True
-        await asyncio.sleep(interval_seconds)
 
 
 if __name__ == "__main__":
