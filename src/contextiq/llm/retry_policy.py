@@ -28,12 +28,12 @@ async def with_retries(
     rng: random.Random | None = None,
 ) -> T:
     """Run `call`, retrying only ScorerErrors marked retryable; the last error propagates."""
-    rng = rng or random.Random()
     for attempt in range(policy.attempts):
         try:
             return await call()
         except ScorerError as exc:
             if not exc.retryable or attempt == policy.attempts - 1:
                 raise
+            rng = rng or random.Random()  # seeded from the OS: only when a retry needs it
             await asyncio.sleep(policy.delay(attempt, rng))
     raise AssertionError("unreachable: the loop returns or raises")

@@ -88,10 +88,15 @@ class ScoringService:
         loop = asyncio.get_running_loop()
         budget_s = (self.policy.budget_ms if budget_ms is None else budget_ms) / 1000
         deadline = loop.time() + budget_s
+        scorable = bool(user.recent) and self._breaker.state is not BreakerState.OPEN
+        if self.scorer.inline and not self.keeps_scores:
+            # A database read and dot products, cheaper than the cache's round trips: no
+            # budget to miss, no context digest to key the cache with.
+            return await self._fill(user, "", candidates) if scorable and candidates else {}
         ctx = context_hash(user)
         ready = await self._scores.get_many(ctx, (c.content_id for c in candidates))
         missing = [c for c in candidates if c.content_id not in ready]
-        if not missing or not user.recent or self._breaker.state is BreakerState.OPEN:
+        if not missing or not scorable:
             return ready
         if self.scorer.inline:  # a database read and dot products: no budget to miss
             ready.update(await self._fill(user, ctx, missing))
@@ -183,6 +188,8 @@ class ScoringService:
     ) -> dict[str, LLMScore]:
         """Provider scores for `missing`, cached as they arrive; failures leave gaps."""
         size = max(1, self.policy.batch_size)
+        if len(missing) <= size:  # one call: no tasks to gather
+            return await self._scored_batch(user, ctx, missing)
         batches = [missing[i : i + size] for i in range(0, len(missing), size)]
         results = await asyncio.gather(*(self._scored_batch(user, ctx, b) for b in batches))
         return {cid: s for part in results for cid, s in part.items()}

@@ -367,11 +367,16 @@ class RecommendationService:
             user_id, history, items[: self.llm_top_k], generation
         )
         scores = await self.rescorer.score_within_budget(user, candidates)
+        pending = any(c.content_id not in scores for c in candidates)
+        if not scores:
+            return items, pending
         blended = []
         for item in items:
-            b = mix_scores(item.ml_score, scores.get(item.content_id), ml_weight, item.reason)
-            blended.append(replace(item, score=b.score, llm_score=b.llm_score, reason=b.reason))
-        pending = any(c.content_id not in scores for c in candidates)
+            llm = scores.get(item.content_id)
+            if llm is not None:  # an item without one keeps its ML score and reason as they are
+                b = mix_scores(item.ml_score, llm, ml_weight, item.reason)
+                item = replace(item, score=b.score, llm_score=b.llm_score, reason=b.reason)
+            blended.append(item)
         return sorted(blended, key=lambda r: r.score, reverse=True), pending
 
     async def precompute_llm(self, user_id: str) -> int:
