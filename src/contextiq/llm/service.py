@@ -85,14 +85,14 @@ class ScoringService:
         budget_ms: int | None = None,
     ) -> dict[str, LLMScore]:
         """Scores ready within the budget (cached ones first); absent ids get ML only."""
-        loop = asyncio.get_running_loop()
-        budget_s = (self.policy.budget_ms if budget_ms is None else budget_ms) / 1000
-        deadline = loop.time() + budget_s
         scorable = bool(user.recent) and self._breaker.state is not BreakerState.OPEN
         if self.scorer.inline and not self.keeps_scores:
             # A database read and dot products, cheaper than the cache's round trips: no
             # budget to miss, no context digest to key the cache with.
             return await self._fill(user, "", candidates) if scorable and candidates else {}
+        loop = asyncio.get_running_loop()
+        budget_s = (self.policy.budget_ms if budget_ms is None else budget_ms) / 1000
+        deadline = loop.time() + budget_s
         ctx = context_hash(user)
         ready = await self._scores.get_many(ctx, (c.content_id for c in candidates))
         missing = [c for c in candidates if c.content_id not in ready]

@@ -368,8 +368,6 @@ class RecommendationService:
         )
         scores = await self.rescorer.score_within_budget(user, candidates)
         pending = any(c.content_id not in scores for c in candidates)
-        if not scores:
-            return items, pending
         blended = []
         for item in items:
             llm = scores.get(item.content_id)
