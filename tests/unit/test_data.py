@@ -12,6 +12,12 @@ from contextiq.data.demo import demo_data, generate
 from contextiq.domain import Interaction, InteractionType
 
 SETTINGS = Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def _interactions(path: Path) -> list[tuple[int, Interaction | files.BadRow]]:
+    return [files.interaction_from(path, SETTINGS, r) for r in files.numbered_records(path)]
+
+
 ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -73,13 +79,13 @@ def test_generic_csv_and_jsonl_files_are_read_and_validated(tmp_path: Path) -> N
     ]
     line, bad = items[2]
     assert line == 4 and isinstance(bad, files.BadRow) and "content_id" in bad.reason
-    rows = list(files.read_interactions(events, SETTINGS))
+    rows = list(_interactions(events))
     good = [i for _, i in rows if not isinstance(i, files.BadRow)]
     assert [i.interaction_type for i in good] == ["like", "view"]
     assert good[1].weight > SETTINGS.weight_view
     assert good[1].occurred_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)  # made UTC
     assert str(rows[2][1]).startswith("events.jsonl:3: not JSON")
-    again = [i for _, i in files.read_interactions(events, SETTINGS)]
+    again = [i for _, i in _interactions(events)]
     assert [i.event_id for i in again[:2]] == [i.event_id for i in good]  # type: ignore[union-attr]
     assert files.count_rows(events) == 3 and files.count_rows(content) == 3
 
@@ -135,7 +141,7 @@ def test_demo_files_import_as_the_same_events_in_time_order(tmp_path: Path) -> N
     content_path, events_path = data.write_files(tmp_path)
     items = [c for _, c in files.read_content(content_path)]
     assert items == data.contents()
-    events = [i for _, i in files.read_interactions(events_path, SETTINGS)]
+    events = [i for _, i in _interactions(events_path)]
     assert all(isinstance(i, Interaction) for i in events)
     read = [i for i in events if isinstance(i, Interaction)]
     times = [i.occurred_at for i in read]

@@ -3,7 +3,7 @@
 import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -13,6 +13,7 @@ from sqlalchemy import Table, inspect, text
 
 from contextiq.domain import Content, Interaction, InteractionType, session_subject
 from contextiq.events.types import InteractionRecorded, SessionMerged, decode_events
+from contextiq.store.bulk import BulkLoader, interaction_rows
 from contextiq.store.engine import SQLITE_POOL_SIZE
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.point_reads import InlineSqliteReads
@@ -154,6 +155,10 @@ async def test_interactions_stream_in_order_as_columns_with_epoch_times(store: S
     assert await store.interaction_counts() == (3, 2, 25)
 
 
+async def _load(loader: BulkLoader, items: Sequence[Interaction]) -> int:
+    return await loader.add(interaction_rows(items, loader.time_form))
+
+
 def _history(prefix: str) -> list[Interaction]:
     """Mixed kinds, weights (some negative) and times over three users and four items."""
     kinds = [
@@ -209,8 +214,8 @@ async def test_bulk_load_gives_the_stats_of_events_applied_one_by_one(store: Sto
     await store.apply_events([InteractionRecorded(i) for i in one_by_one])
     bulk = _history("b")
     async with store.bulk_loader() as loader:
-        assert await loader.add(bulk[:25]) == 25
-        assert await loader.add(bulk[20:]) == 15  # five repeats skipped
+        assert await _load(loader, bulk[:25]) == 25
+        assert await _load(loader, bulk[20:]) == 15  # five repeats skipped
     a_users, a_items, a_known = await _stats(store, "a")
     b_users, b_items, b_known = await _stats(store, "b")
     assert b_users == a_users and b_known == a_known == 3
@@ -218,8 +223,8 @@ async def test_bulk_load_gives_the_stats_of_events_applied_one_by_one(store: Sto
     for (_, bulk_score, _), (_, event_score, _) in zip(b_items, a_items, strict=True):
         assert bulk_score == pytest.approx(event_score, rel=1e-9)
     async with store.bulk_loader() as loader:  # the same load again adds nothing
-        assert await loader.add(bulk) == 0
-        assert await loader.add([_history("c")[0]] * 2) == 1  # nor does a repeat in a chunk
+        assert await _load(loader, bulk) == 0
+        assert await _load(loader, [_history("c")[0]] * 2) == 1  # nor does a repeat in a chunk
     assert await _stats(store, "b") == (b_users, b_items, b_known)
     async with store.engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM import_pending")) == 0
@@ -231,7 +236,7 @@ async def test_bulk_load_into_an_empty_table_rebuilds_its_indexes(store: Store) 
     names = {i.name for i in table.indexes}
     async with store.bulk_loader() as loader:
         assert names.isdisjoint(await _index_names(store))  # dropped while loading
-        await loader.add(_history("a"))
+        await _load(loader, _history("a"))
     assert names <= await _index_names(store)
     history = await store.user_history("au0")
     assert len(history.weights) == 4

@@ -11,8 +11,9 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -21,6 +22,7 @@ from contextiq.config import Settings
 from contextiq.domain import Content, Interaction
 
 _COUNT_BLOCK = 1 << 20
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,12 @@ class BadRow:
 
     def __str__(self) -> str:
         return f"{self.path.name}:{self.line}: {self.reason}"
+
+
+def chunks(rows: Iterator[T], size: int) -> Iterator[list[T]]:
+    """`rows` a list of up to `size` at a time: what an import holds in memory at once."""
+    while chunk := list(islice(rows, size)):
+        yield chunk
 
 
 def count_rows(path: Path) -> int:
@@ -103,16 +111,26 @@ def read_content(path: Path) -> Iterator[tuple[int, Content | BadRow]]:
             yield line_no, BadRow(path, line_no, _reason(exc))
 
 
-def read_interactions(path: Path, settings: Settings) -> Iterator[tuple[int, Interaction | BadRow]]:
-    """(line, interaction); the n-th record (from 0) without an event id gets
-    `import-{file name}-{n}`, as imports always have."""
+#: (record number from 0, line, fields or why the record is unreadable)
+Record = tuple[int, int, dict[str, Any] | BadRow]
+
+
+def numbered_records(path: Path) -> Iterator[Record]:
+    """`records` with each one's number: a missing event id is derived from it."""
     for n, (line_no, fields) in enumerate(records(path)):
-        if isinstance(fields, BadRow):
-            yield line_no, fields
-            continue
-        try:
-            event = InteractionIn.model_validate(fields)
-        except ValidationError as exc:
-            yield line_no, BadRow(path, line_no, _reason(exc))
-            continue
-        yield line_no, event.to_interaction(settings, f"import-{path.name}-{n}")
+        yield n, line_no, fields
+
+
+def interaction_from(
+    path: Path, settings: Settings, record: Record
+) -> tuple[int, Interaction | BadRow]:
+    """(line, interaction) of a record of `path`, or the reason it is refused. Record n (from
+    0) without an event id gets `import-{file name}-{n}`, as imports always have."""
+    n, line_no, fields = record
+    if isinstance(fields, BadRow):
+        return line_no, fields
+    try:
+        event = InteractionIn.model_validate(fields)
+    except ValidationError as exc:
+        return line_no, BadRow(path, line_no, _reason(exc))
+    return line_no, event.to_interaction(settings, f"import-{path.name}-{n}")

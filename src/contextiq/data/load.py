@@ -5,23 +5,23 @@ store's bulk loader (no outbox; stats folded once at the end; repeats skipped by
 """
 
 import asyncio
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import TextIO
 
 from contextiq.config import Settings
-from contextiq.data.files import BadRow, read_content, read_interactions
+from contextiq.data.files import BadRow, chunks, read_content
+from contextiq.data.parsing import parsed_chunks
 from contextiq.domain import Content, Interaction
 from contextiq.progress import Tracker
-from contextiq.store.bulk import BulkLoader
+from contextiq.store.bulk import CONTENT_ID, BulkLoader, Row, interaction_rows
 from contextiq.store.store import Store
 
 #: Rows per transaction: large enough that index pages are written a few times, not thousands.
 INTERACTION_CHUNK = 100_000
 CONTENT_CHUNK = 5_000
-T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -46,7 +46,7 @@ async def load_interactions(
     counts: LoadCounts,
 ) -> None:
     for batch in batches:
-        new = await loader.add(batch)
+        new = await loader.add(interaction_rows(batch, loader.time_form))
         counts.imported += new
         counts.duplicates += len(batch) - new
         tracker.advance(len(batch))
@@ -84,15 +84,10 @@ class BadRows:
             )
 
 
-def _chunks(rows: Iterator[T], size: int) -> Iterator[list[T]]:
-    while chunk := list(islice(rows, size)):
-        yield chunk
-
-
 async def import_content_file(
     store: Store, path: Path, bad_rows: BadRows, tracker: Tracker, counts: LoadCounts
 ) -> None:
-    for chunk in _chunks(read_content(path), CONTENT_CHUNK):
+    for chunk in chunks(read_content(path), CONTENT_CHUNK):
         good: list[Content] = []
         try:
             for _, item in chunk:
@@ -115,36 +110,39 @@ async def import_interactions_file(
 ) -> None:
     """Interactions with an unknown item are bad rows, as in the API.
 
-    The next chunk is read and validated on a thread while the previous one is written (the
-    database driver releases the GIL while it works), so parsing and writing overlap.
+    The next chunks are parsed by other processes (`parsed_chunks`) while this one checks
+    their items and writes the chunk before.
     """
     known: set[str] = set()
-    chunks = _chunks(read_interactions(path, settings), INTERACTION_CHUNK)
     writing: asyncio.Task[None] | None = None
 
-    async def write(loader: BulkLoader, good: list[Interaction], seen: int) -> None:
-        await load_interactions(loader, [good], tracker, counts)
-        tracker.advance(seen - len(good))
+    async def write(loader: BulkLoader, good: list[Row], seen: int) -> None:
+        new = await loader.add(good)
+        counts.imported += new
+        counts.duplicates += len(good) - new
+        tracker.advance(seen)
 
     async with store.bulk_loader() as loader:
+        parsed = parsed_chunks(path, settings, loader.time_form, INTERACTION_CHUNK)
         try:
-            while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-                unseen = {i.content_id for _, i in chunk if isinstance(i, Interaction)} - known
-                known |= await store.existing_content_ids(list(unseen))
-                good: list[Interaction] = []
-                try:
-                    for line, item in chunk:
-                        if isinstance(item, BadRow):
-                            bad_rows(item)
-                        elif item.content_id not in known:
-                            reason = f"content {item.content_id!r} does not exist"
-                            bad_rows(BadRow(path, line, reason))
-                        else:
-                            good.append(item)
-                finally:  # under --strict, the rows before the bad one still go in
-                    if writing is not None:
-                        await writing
-                    writing = asyncio.create_task(write(loader, good, len(chunk)))
+            async with aclosing(parsed):
+                async for chunk in parsed:
+                    unseen = {r[CONTENT_ID] for _, r in chunk if not isinstance(r, BadRow)}
+                    known |= await store.existing_content_ids(list(unseen - known))
+                    good: list[Row] = []
+                    try:
+                        for line, row in chunk:
+                            if isinstance(row, BadRow):
+                                bad_rows(row)
+                            elif row[CONTENT_ID] not in known:
+                                reason = f"content {row[CONTENT_ID]!r} does not exist"
+                                bad_rows(BadRow(path, line, reason))
+                            else:
+                                good.append(row)
+                    finally:  # under --strict, the rows before the bad one still go in
+                        if writing is not None:
+                            await writing
+                        writing = asyncio.create_task(write(loader, good, len(chunk)))
         finally:
             if writing is not None:
                 await writing

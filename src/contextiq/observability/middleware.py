@@ -53,18 +53,22 @@ class ObservabilityMiddleware:
         token = request_id.set(rid)
         status = 500
         started = time.perf_counter()
+        answered: float | None = None
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), (_HEADER, rid.encode())]
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                answered = time.perf_counter()
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            elapsed = time.perf_counter() - started
+            # Until the answer left, not until its background work (a cache put) ended.
+            elapsed = (answered or time.perf_counter()) - started
             route = route_template(scope)
             if self.metrics:
                 HTTP_REQUEST_DURATION.labels(scope["method"], route, str(status)).observe(elapsed)

@@ -39,6 +39,9 @@ _COLUMNS = (
     "occurred_at",
 )
 _COLS = ", ".join(_COLUMNS)
+#: Where a row of `interaction_rows` holds the item's id.
+CONTENT_ID = _COLUMNS.index("content_id")
+Row = tuple[Any, ...]
 _PENDING = "import_pending p JOIN interactions i ON i.id BETWEEN p.lo AND p.hi"
 
 
@@ -46,9 +49,12 @@ class BulkLoader(Protocol):
     """Loads interactions in chunks on one connection; `finish` folds them into the stats."""
 
     inserted: int
+    #: The driver's form of a time for `interaction_rows`: a module-level function, so that
+    #: an import's parsing processes can be handed it.
+    time_form: Callable[[datetime], Any]
 
-    async def add(self, items: Sequence[Interaction]) -> int:
-        """Insert a chunk in one transaction; returns how many were new."""
+    async def add(self, rows: Sequence[Row]) -> int:
+        """Insert a chunk of `interaction_rows` in one transaction; returns how many were new."""
         ...
 
     async def finish(self) -> None: ...
@@ -133,8 +139,15 @@ def sqlite_time(value: datetime) -> str:
     return utc.isoformat(" ", "microseconds")[:26]
 
 
-def _rows(items: Sequence[Interaction], when: Callable[[datetime], Any]) -> list[tuple[Any, ...]]:
-    """Values in `_COLUMNS` order; `when` gives the driver's form of the time."""
+def postgres_time(value: datetime) -> datetime:
+    """asyncpg's COPY takes the datetime itself."""
+    return value
+
+
+def interaction_rows(
+    items: Sequence[Interaction], time_form: Callable[[datetime], Any]
+) -> list[Row]:
+    """Values in `_COLUMNS` order, the time in the driver's form (`BulkLoader.time_form`)."""
     return [
         (
             i.event_id,
@@ -143,7 +156,7 @@ def _rows(items: Sequence[Interaction], when: Callable[[datetime], Any]) -> list
             i.interaction_type.value,
             i.duration_seconds,
             i.weight,
-            when(i.occurred_at),
+            time_form(i.occurred_at),
         )
         for i in items
     ]
@@ -172,6 +185,7 @@ class SqliteLoader:
         self.indexes = indexes
         self.cache_mb = cache_mb
         self.inserted = 0
+        self.time_form: Callable[[datetime], Any] = sqlite_time
 
     async def start(self) -> None:
         await self.conn.execute(f"PRAGMA cache_size = {-1024 * self.cache_mb}")
@@ -187,8 +201,7 @@ class SqliteLoader:
         row = await cursor.fetchone()
         return int(row[0])
 
-    async def add(self, items: Sequence[Interaction]) -> int:
-        rows = _rows(items, sqlite_time)
+    async def add(self, rows: Sequence[Row]) -> int:
         await self.conn.execute("BEGIN IMMEDIATE")  # the write lock: our ids are contiguous
         try:
             before = await self._max_id()
@@ -232,6 +245,7 @@ class PostgresLoader:
         self.half_life_s = half_life_s
         self.indexes = indexes
         self.inserted = 0
+        self.time_form: Callable[[datetime], Any] = postgres_time
 
     async def start(self) -> None:
         # The service's 5 s statement timeout is for requests; an import's fold takes longer.
@@ -247,8 +261,7 @@ class PostgresLoader:
             "weight float8, occurred_at timestamptz)"
         )
 
-    async def add(self, items: Sequence[Interaction]) -> int:
-        rows = _rows(items, lambda at: at)
+    async def add(self, rows: Sequence[Row]) -> int:
         async with self.conn.transaction():
             await self.conn.copy_records_to_table("import_staging", records=rows, columns=_COLUMNS)
             # Inserted ids folded into runs (gaps and islands): one range per chunk unless

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, Response
+from starlette.background import BackgroundTask
 
 from contextiq.api.deps import ArmsDep, ImpressionsDep, ModelsDep, RecCacheDep, SettingsDep
 from contextiq.api.errors import documented
@@ -98,6 +99,7 @@ async def recommendations(
             return Response(answer, media_type=JSON)
     served = await arms.recommend(user_id, request, generation, assignment)
     listing = listed(served)
+    keep = None
     if key is not None:
         # Without its language-model scores yet, a list is kept only until they are likely
         # ready; none outlives its items' availability or a rule's start or end.
@@ -107,6 +109,9 @@ async def recommendations(
         ]
         ttl = min((t for t in ttls if t is not None), default=None)
         if ttl is None or ttl > 0:
-            await cache.put(key, impressions.cacheable(listing, _body(served, cached=True)), ttl)
+            # Stored once the answer has left: under load, waiting for the cache here made
+            # every uncached answer wait its turn on the event loop once more (docs/benchmarks.md).
+            cached_body = impressions.cacheable(listing, _body(served, cached=True))
+            keep = BackgroundTask(cache.put, key, cached_body, ttl)
     answer = impressions.serve(user_id, listing, _body(served, cached=False))
-    return Response(answer, media_type=JSON)
+    return Response(answer, media_type=JSON, background=keep)
