@@ -13,12 +13,11 @@ from contextiq.domain import Interaction, InteractionType
 
 SETTINGS = Settings(_env_file=None)  # type: ignore[call-arg]
 
+ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
+
 
 def _interactions(path: Path) -> list[tuple[int, Interaction | files.BadRow]]:
     return [files.interaction_from(path, SETTINGS, r) for r in files.numbered_records(path)]
-
-
-ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def test_demo_data_is_deterministic_and_readable() -> None:
@@ -79,7 +78,7 @@ def test_generic_csv_and_jsonl_files_are_read_and_validated(tmp_path: Path) -> N
     ]
     line, bad = items[2]
     assert line == 4 and isinstance(bad, files.BadRow) and "content_id" in bad.reason
-    rows = list(_interactions(events))
+    rows = _interactions(events)
     good = [i for _, i in rows if not isinstance(i, files.BadRow)]
     assert [i.interaction_type for i in good] == ["like", "view"]
     assert good[1].weight > SETTINGS.weight_view
