@@ -46,10 +46,14 @@ async def load_interactions(
     counts: LoadCounts,
 ) -> None:
     for batch in batches:
-        new = await loader.add(interaction_rows(batch, loader.time_form))
-        counts.imported += new
-        counts.duplicates += len(batch) - new
+        await _add_rows(loader, interaction_rows(batch, loader.time_form), counts)
         tracker.advance(len(batch))
+
+
+async def _add_rows(loader: BulkLoader, rows: Sequence[Row], counts: LoadCounts) -> None:
+    new = await loader.add(rows)
+    counts.imported += new
+    counts.duplicates += len(rows) - new
 
 
 class StrictStop(Exception):
@@ -117,9 +121,7 @@ async def import_interactions_file(
     writing: asyncio.Task[None] | None = None
 
     async def write(loader: BulkLoader, good: list[Row], seen: int) -> None:
-        new = await loader.add(good)
-        counts.imported += new
-        counts.duplicates += len(good) - new
+        await _add_rows(loader, good, counts)
         tracker.advance(seen)
 
     async with store.bulk_loader() as loader:
