@@ -1,12 +1,13 @@
 """Every backend of a kind runs the same suite: parametrized by the URL that opens it.
 
-The embedded backends (memory://, local://) always run; Redis and Kafka (tansu) are the real
-servers of tests/integration, so those cases carry the `integration` mark and its rules.
+The embedded backends (memory://, disk://, local://) always run; Redis and Kafka (tansu) are the
+real servers of tests/integration, so those cases carry the `integration` mark and its rules.
 """
 
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -41,9 +42,13 @@ def outbox(start: int, n: int) -> list[OutboxEvent]:
     return rows
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration)])
-async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
-    url = "memory://" if request.param == "memory" else request.getfixturevalue("redis_url")
+@pytest.fixture(params=["memory", "disk", pytest.param("redis", marks=pytest.mark.integration)])
+async def cache(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Cache]:
+    url = {
+        "memory": lambda: "memory://",
+        "disk": lambda: f"disk://{tmp_path / 'cache'}",
+        "redis": lambda: request.getfixturevalue("redis_url"),
+    }[request.param]()
     opened = open_cache(url)
     try:
         yield opened

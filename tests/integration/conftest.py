@@ -208,14 +208,19 @@ async def fresh_pg_database() -> AsyncIterator[str]:
         await admin.close()
 
 
+async def with_catalogue(url: str) -> str:
+    """The migrated database at `url`, given the small catalogue."""
+    store = Store(url)
+    await store.upsert_content(catalogue())
+    await store.close()
+    return url
+
+
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
     """A migrated database of its own with a small catalogue, dropped afterwards."""
     async with fresh_pg_database() as url:
-        store = Store(url)
-        await store.upsert_content(catalogue())
-        await store.close()
-        yield url
+        yield await with_catalogue(url)
 
 
 def contextiq_env(tmp: Path, **settings: str) -> dict[str, str]:

@@ -1,4 +1,7 @@
-"""Two `contextiq serve` processes on one PostgreSQL and one Redis behave as one service.
+"""Two `contextiq serve` processes on one database and one cache behave as one service.
+
+Both pairs a deployment shares run: PostgreSQL and Redis across hosts, and on one host the
+embedded SQLite file with a `disk://` cache.
 
 What one replica is told (a new item, an interaction) the other must act on at once or
 within seconds, without waiting for the next model promotion or for the worker.
@@ -9,6 +12,7 @@ import os
 import signal
 import subprocess
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -18,6 +22,7 @@ from contextiq.ml import ModelRegistry, TrainReport
 from contextiq.ml.base import WeightedInteraction
 from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
 from contextiq.recommend.models import item_features
+from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
 from tests.integration.conftest import (
     CONTEXTIQ,
@@ -27,9 +32,35 @@ from tests.integration.conftest import (
     contextiq_env,
     eventually,
     free_port,
+    fresh_pg_database,
+    with_catalogue,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What the processes of one service share."""
+
+    database_url: str
+    cache_url: str
+
+    def env(self, tmp_path: Path) -> dict[str, str]:
+        return contextiq_env(tmp_path, database_url=self.database_url, cache_url=self.cache_url)
+
+
+@pytest.fixture(params=["postgres-redis", "sqlite-disk"])
+async def shared(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Shared]:
+    """PostgreSQL and Redis, or one host's SQLite file and `disk://` cache: the small catalogue."""
+    if request.param == "sqlite-disk":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'contextiq.db'}"
+        await upgrade_async(url)
+        yield Shared(await with_catalogue(url), f"disk://{tmp_path / 'cache'}")
+        return
+    cache_url = request.getfixturevalue("redis_url")
+    async with fresh_pg_database() as url:
+        yield Shared(await with_catalogue(url), cache_url)
 
 
 async def train_on_categories(url: str, model_dir: Path) -> None:
@@ -52,9 +83,9 @@ async def train_on_categories(url: str, model_dir: Path) -> None:
     registry.promote(registry.save(model, report))
 
 
-async def two_replicas(tmp_path: Path, pg_url: str, redis_url: str) -> tuple[Api, Api]:
-    await train_on_categories(pg_url, tmp_path / "models")
-    env = contextiq_env(tmp_path, database_url=pg_url, cache_url=redis_url)
+async def two_replicas(tmp_path: Path, shared: Shared) -> tuple[Api, Api]:
+    await train_on_categories(shared.database_url, tmp_path / "models")
+    env = shared.env(tmp_path)
     first, second = Api(tmp_path, "first", env), Api(tmp_path, "second", env)
     await first.started()
     await second.started()
@@ -68,9 +99,9 @@ async def recommended(client: httpx.AsyncClient, user_id: str) -> set[str]:
 
 
 async def test_an_item_put_on_one_replica_is_scored_by_the_other(
-    tmp_path: Path, pg_url: str, redis_url: str
+    tmp_path: Path, shared: Shared
 ) -> None:
-    first, second = await two_replicas(tmp_path, pg_url, redis_url)
+    first, second = await two_replicas(tmp_path, shared)
     try:
         async with (
             httpx.AsyncClient(base_url=first.base_url, timeout=10) as one,
@@ -104,9 +135,9 @@ async def test_an_item_put_on_one_replica_is_scored_by_the_other(
 
 
 async def test_a_profile_read_on_one_replica_counts_a_write_just_made_on_the_other(
-    tmp_path: Path, pg_url: str, redis_url: str
+    tmp_path: Path, shared: Shared
 ) -> None:
-    first, second = await two_replicas(tmp_path, pg_url, redis_url)
+    first, second = await two_replicas(tmp_path, shared)
     kinds = ["view", "like", "save", "like", "share", "skip", "like", "view"]
     try:
         async with (
@@ -128,11 +159,11 @@ async def test_a_profile_read_on_one_replica_counts_a_write_just_made_on_the_oth
 
 @contextlib.asynccontextmanager
 async def serving_with_workers(
-    tmp_path: Path, pg_url: str, redis_url: str
+    tmp_path: Path, shared: Shared
 ) -> AsyncIterator[tuple[Daemon, httpx.AsyncClient, int]]:
-    """`contextiq serve --workers 2` on PostgreSQL and Redis, answering `/health`."""
+    """`contextiq serve --workers 2` on a shared database and cache, answering `/health`."""
     port = free_port()
-    env = contextiq_env(tmp_path, database_url=pg_url, cache_url=redis_url)
+    env = shared.env(tmp_path)
     server = Daemon(
         [str(CONTEXTIQ), "serve", "--workers", "2", "--port", str(port)],
         tmp_path / "workers.log",
@@ -155,15 +186,13 @@ async def serving_with_workers(
         server.stop()
 
 
-async def test_serve_with_two_workers_shares_one_relay(
-    tmp_path: Path, pg_url: str, redis_url: str
-) -> None:
-    await train_on_categories(pg_url, tmp_path / "models")
-    async with serving_with_workers(tmp_path, pg_url, redis_url) as (server, client, _):
+async def test_serve_with_two_workers_shares_one_relay(tmp_path: Path, shared: Shared) -> None:
+    await train_on_categories(shared.database_url, tmp_path / "models")
+    async with serving_with_workers(tmp_path, shared) as (server, client, _):
         for n in range(20):
             body = {"user_id": f"w{n % 4}", "content_id": f"c{n}", "interaction_type": "like"}
             assert (await client.post("/api/v1/interact", json=body)).status_code == 202
-        store = Store(pg_url)
+        store = Store(shared.database_url)
         try:
 
             async def relayed() -> bool:
@@ -199,7 +228,7 @@ def _listening_pids(port: int) -> set[int]:
 async def test_serve_replaces_a_request_process_that_dies(
     tmp_path: Path, pg_url: str, redis_url: str
 ) -> None:
-    async with serving_with_workers(tmp_path, pg_url, redis_url) as (server, _, port):
+    async with serving_with_workers(tmp_path, Shared(pg_url, redis_url)) as (server, _, port):
 
         async def two_listening() -> bool:
             return len(_listening_pids(port)) == 2
@@ -222,4 +251,4 @@ def test_serve_with_workers_needs_a_shared_cache(tmp_path: Path) -> None:
         [str(CONTEXTIQ), "serve", "--workers", "2"], env=env, capture_output=True, text=True
     )
     assert done.returncode == 2
-    assert "CONTEXTIQ_CACHE_URL=redis://" in done.stderr
+    assert "CONTEXTIQ_CACHE_URL=disk://" in done.stderr

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from contextiq.cli import app
+from contextiq.cli import app, unshared_state
 from contextiq.cli.processes import BALANCED, listening_socket
-from contextiq.config import get_settings
+from contextiq.config import Settings, get_settings
 from contextiq.ml.registry import ModelRegistry
 
 runner = CliRunner()
@@ -211,6 +211,22 @@ def test_serve_with_workers_on_a_port_in_use_stops_before_starting_anything(
     assert result.exit_code == 2
     assert f"error: cannot listen on 127.0.0.1:{port}" in result.output
     assert "request processes" not in result.output  # nothing was started
+
+
+@pytest.mark.parametrize(
+    ("cache_url", "rate_limit", "refused_for"),
+    [
+        ("memory://", None, "must share one cache"),
+        ("disk:///var/cache/ciq", None, None),
+        ("disk:///var/cache/ciq", "100/second", "N times the limit"),
+        ("redis://127.0.0.1:6379/0", "100/second", None),
+    ],
+)
+def test_request_processes_need_a_shared_cache_and_shared_rate_counts(
+    cache_url: str, rate_limit: str | None, refused_for: str | None
+) -> None:
+    problem = unshared_state(Settings(cache_url=cache_url, rate_limit=rate_limit))
+    assert problem is None if refused_for is None else refused_for in (problem or "")
 
 
 def test_request_processes_each_accept_connections_on_the_one_port() -> None:

@@ -1,5 +1,6 @@
 """Cache backends behind one interface, opened by `CONTEXTIQ_CACHE_URL`."""
 
+from pathlib import Path
 from typing import Protocol
 
 from contextiq.backends import SchemeRegistry
@@ -18,6 +19,18 @@ def _memory(url: str, *, max_entries: int) -> Cache:
     return MemoryCache(max_entries)
 
 
+def _disk(url: str, *, max_entries: int) -> Cache:
+    """`disk:///path/to/folder`: a SQLite file shared by the processes of this host."""
+    from contextiq.cache.disk import DiskCache
+
+    folder = url.split("://", 1)[1]
+    if not folder:
+        raise ValueError(
+            "disk:// names a folder for the cache, e.g. disk:///var/lib/contextiq/cache"
+        )
+    return DiskCache(Path(folder))
+
+
 def _redis(url: str, *, max_entries: int) -> Cache:
     """`redis://host:port/db` (`rediss://` for TLS): shared by every replica."""
     from contextiq.cache.redis import RedisCache
@@ -26,7 +39,7 @@ def _redis(url: str, *, max_entries: int) -> Cache:
 
 
 CACHES = SchemeRegistry[CacheFactory](
-    "cache", {"memory": _memory, "redis": _redis, "rediss": _redis}
+    "cache", {"memory": _memory, "disk": _disk, "redis": _redis, "rediss": _redis}
 )
 
 

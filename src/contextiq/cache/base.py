@@ -15,7 +15,7 @@ class CacheUnavailable(Exception):
 
 class Cache(ABC):
     backend: str
-    #: Calls cross the network (shared by replicas); False for the in-process cache.
+    #: Calls cross the network (shared by replicas); False for the in-process and on-disk ones.
     remote: bool = True
 
     @abstractmethod

@@ -65,6 +65,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def unshared_state(settings: Settings) -> str | None:
+    """Why several request processes would disagree on these settings, if they would."""
+    scheme = settings.cache_url.split("://", 1)[0]
+    if scheme == "memory":
+        return (
+            "several processes must share one cache, or an interaction in one leaves the "
+            "others serving stale lists: set CONTEXTIQ_CACHE_URL=disk:///a/folder (this "
+            "host) or redis://... (any host)"
+        )
+    if scheme == "disk" and (settings.rate_limit or settings.rate_limit_per_ip):
+        return (
+            "rate limits are counted in Redis when the cache is Redis, else per process, so "
+            "N processes would allow N times the limit: set CONTEXTIQ_CACHE_URL=redis://..."
+        )
+    return None
+
+
 @app.command()
 def serve(
     bootstrap_first: Annotated[
@@ -85,12 +102,8 @@ def serve(
     from contextiq.api.app import create_app
 
     settings = get_settings()
-    if workers > 1 and settings.cache_url.startswith("memory:"):
-        raise typer.BadParameter(
-            "several processes must share one cache, or an interaction in one leaves the "
-            "others serving stale lists: set CONTEXTIQ_CACHE_URL=redis://...",
-            param_hint="--workers",
-        )
+    if workers > 1 and (problem := unshared_state(settings)):
+        raise typer.BadParameter(problem, param_hint="--workers")
     bind_host, bind_port = host or settings.host, port or settings.port
     if not (settings.auth_required or settings.allow_open or is_loopback(bind_host)):
         typer.echo(
