@@ -46,7 +46,7 @@ def outbox(start: int, n: int) -> list[OutboxEvent]:
 async def cache(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Cache]:
     url = {
         "memory": lambda: "memory://",
-        "disk": lambda: f"disk://{tmp_path / 'cache'}",
+        "disk": lambda: f"disk://{tmp_path / 'cache.db'}",
         "redis": lambda: request.getfixturevalue("redis_url"),
     }[request.param]()
     opened = open_cache(url)

@@ -56,7 +56,7 @@ async def shared(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     if request.param == "sqlite-disk":
         url = f"sqlite+aiosqlite:///{tmp_path / 'contextiq.db'}"
         await upgrade_async(url)
-        yield Shared(await with_catalogue(url), f"disk://{tmp_path / 'cache'}")
+        yield Shared(await with_catalogue(url), f"disk://{tmp_path / 'cache.db'}")
         return
     cache_url = request.getfixturevalue("redis_url")
     async with fresh_pg_database() as url:

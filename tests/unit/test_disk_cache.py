@@ -10,38 +10,51 @@ import pytest
 from contextiq.cache import CacheUnavailable, open_cache
 
 
-def _bump(folder: str, times: int) -> None:
+def _bump(url: str, times: int) -> None:
     async def bump() -> None:
-        cache = open_cache(f"disk://{folder}")
+        cache = open_cache(url)
         for _ in range(times):
             await cache.incr("generation")
+        await cache.incr_many(["generation"])
         await cache.close()
 
     asyncio.run(bump())
 
 
-async def test_processes_opening_one_folder_share_entries_and_every_bump(tmp_path: Path) -> None:
-    url = f"disk://{tmp_path / 'cache'}"
+async def test_processes_opening_one_file_share_entries_and_every_bump(tmp_path: Path) -> None:
+    url = f"disk://{tmp_path / 'shared' / 'cache.db'}"  # the folder is made
     one, other = open_cache(url), open_cache(url)
     await one.set("list", b"items", 60)
     assert await other.get("list") == b"items"
 
     spawn = multiprocessing.get_context("spawn")
-    bumpers = [spawn.Process(target=_bump, args=(str(tmp_path / "cache"), 100)) for _ in range(2)]
+    bumpers = [spawn.Process(target=_bump, args=(url, 100)) for _ in range(2)]
     for process in bumpers:
         process.start()
     for process in bumpers:
         process.join(60)
         assert process.exitcode == 0
-    assert await one.get_int("generation") == 200
+    assert await one.get_int("generation") == 202
     await one.close()
     await other.close()
 
 
+async def test_expired_entries_leave_the_file_as_others_are_written(tmp_path: Path) -> None:
+    path = tmp_path / "cache.db"
+    cache = open_cache(f"disk://{path}")
+    await cache.set_many({f"old{n}": b"x" for n in range(10)}, 0.01)
+    await asyncio.sleep(0.05)
+    await cache.set("new", b"y", 60)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT key FROM entries").fetchall() == [("new",)]
+    await cache.close()
+
+
 async def test_a_write_lock_held_too_long_makes_the_cache_unavailable(tmp_path: Path) -> None:
-    cache = open_cache(f"disk://{tmp_path / 'cache'}")
-    await cache.set("warm", b"1", 60)  # the file and its tables exist
-    holder = sqlite3.connect(tmp_path / "cache" / "cache.db", isolation_level=None)
+    path = tmp_path / "cache.db"
+    cache = open_cache(f"disk://{path}")
+    await cache.set("warm", b"1", 60)
+    holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(CacheUnavailable, match="disk cache"):
@@ -54,6 +67,6 @@ async def test_a_write_lock_held_too_long_makes_the_cache_unavailable(tmp_path: 
     await cache.close()
 
 
-def test_a_disk_url_must_name_a_folder() -> None:
-    with pytest.raises(ValueError, match="names a folder"):
+def test_a_disk_url_must_name_a_file() -> None:
+    with pytest.raises(ValueError, match="names the cache's file"):
         open_cache("disk://")

@@ -20,15 +20,13 @@ def _memory(url: str, *, max_entries: int) -> Cache:
 
 
 def _disk(url: str, *, max_entries: int) -> Cache:
-    """`disk:///path/to/folder`: a SQLite file shared by the processes of this host."""
+    """`disk:///path/to/cache.sqlite3`: a SQLite file shared by the processes of this host."""
     from contextiq.cache.disk import DiskCache
 
-    folder = url.split("://", 1)[1]
-    if not folder:
-        raise ValueError(
-            "disk:// names a folder for the cache, e.g. disk:///var/lib/contextiq/cache"
-        )
-    return DiskCache(Path(folder))
+    path = url.split("://", 1)[1]
+    if not path:
+        raise ValueError("disk:// names the cache's file, e.g. disk:///var/lib/contextiq/cache.db")
+    return DiskCache(Path(path))
 
 
 def _redis(url: str, *, max_entries: int) -> Cache:

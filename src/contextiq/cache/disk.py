@@ -1,88 +1,135 @@
-"""A cache in a SQLite file on this host (the `diskcache` library): shared by its processes.
+"""A cache in a SQLite file on this host: shared by its processes, with nothing else to run.
 
 `contextiq serve --workers N` needs one generation counter per user that every request process
 sees, or an interaction taken by one leaves the others serving stale lists. Redis gives that
-across hosts; this gives it on one host with nothing else to run, so the embedded defaults can
-use every core. Reads are a local SQLite lookup (microseconds, no lock) and writes a short
-transaction, so calls run inline like the in-process cache's.
+across hosts; this file gives it on one host, so the embedded defaults can use every core.
+Reads take no lock (WAL) and cost microseconds, writes are one short transaction, so calls run
+inline like the in-process cache's. Written on the standard library's `sqlite3`: the one
+library made for this (`diskcache`) is unmaintained and unpickles what it reads
+(CVE-2025-69872); here values are bytes and counters integers, never objects.
 
-Every entry carries a TTL and expired ones are removed as new ones are stored, so the file is
-bounded by the request rate times the TTL; nothing is evicted early, so a counter is never lost
-(a lost generation could bring back a list that an interaction had orphaned).
+Entries carry their TTL and each write removes a few expired ones, so the file stays about
+the request rate times the TTL. Nothing is evicted early: a lost generation counter could bring
+back a list that an interaction had orphaned.
 """
 
 import sqlite3
-from collections.abc import Callable, Collection, Mapping
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TypeVar
-
-import diskcache
 
 from contextiq.cache.base import Cache, CacheUnavailable
 
 T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    key TEXT PRIMARY KEY, value BLOB NOT NULL, expires_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_by_expiry ON entries (expires_at);
+CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+"""
+PUT = (
+    "INSERT INTO entries VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
+    "SET value = excluded.value, expires_at = excluded.expires_at"
+)
+#: Run with every write: expired entries leave a few at a time, never in one long transaction.
+REMOVE_EXPIRED = (
+    "DELETE FROM entries WHERE key IN "
+    "(SELECT key FROM entries WHERE expires_at <= ? ORDER BY expires_at LIMIT 16)"
+)
+BUMP = "INSERT INTO counters VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET value = value + 1"
 
 
 class DiskCache(Cache):
     backend = "disk"
     remote = False
 
-    def __init__(self, directory: Path, timeout_seconds: float = 0.25) -> None:
-        # The timeout bounds a wait for another process's write lock (held for microseconds);
+    def __init__(self, path: Path, timeout_seconds: float = 0.25) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Processes starting together wait for each other's set-up as long as it takes.
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")  # a cache: a crash may lose the last puts
+        self._db.executescript(SCHEMA)
+        # Then a call waits for another process's write (held for microseconds) only this long;
         # past it the call fails like an unreachable Redis and the request is served uncached.
-        self._cache = diskcache.Cache(
-            str(directory), timeout=timeout_seconds, eviction_policy="none"
-        )
+        self._db.execute(f"PRAGMA busy_timeout = {round(timeout_seconds * 1000)}")
 
     def _call(self, call: Callable[[], T]) -> T:
         try:
             return call()
-        except (diskcache.Timeout, sqlite3.Error, OSError) as exc:
+        except sqlite3.Error as exc:
             raise CacheUnavailable(f"disk cache: {exc}") from exc
 
+    def _write(self, statements: Iterable[tuple[str, tuple[object, ...]]]) -> None:
+        """Statements in one transaction, then a few expired entries removed with them."""
+
+        def run() -> None:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in statements:
+                    self._db.execute(sql, params)
+                self._db.execute(REMOVE_EXPIRED, (time.time(),))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+        self._call(run)
+
+    def _one(self, sql: str, params: tuple[object, ...]) -> object:
+        """The first column of the one row a statement gives, run to its end (None: no row)."""
+        rows = self._call(lambda: self._db.execute(sql, params).fetchall())
+        return rows[0][0] if rows else None
+
     async def get(self, key: str) -> bytes | None:
-        value: bytes | None = self._call(lambda: self._cache.get(key))
-        return value
+        value = self._one(
+            "SELECT value FROM entries WHERE key = ? AND expires_at > ?", (key, time.time())
+        )
+        return value if isinstance(value, bytes) else None
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
-        self._call(lambda: self._cache.set(key, value, expire=ttl_seconds))
+        self._write([(PUT, (key, value, time.time() + ttl_seconds))])
 
     async def set_many(self, values: Mapping[str, bytes], ttl_seconds: float) -> None:
-        def write() -> None:
-            with self._cache.transact():
-                for key, value in values.items():
-                    self._cache.set(key, value, expire=ttl_seconds)
-
-        self._call(write)
+        expires_at = time.time() + ttl_seconds
+        self._write((PUT, (key, value, expires_at)) for key, value in values.items())
 
     async def delete(self, key: str) -> None:
-        self._call(lambda: self._cache.delete(key))
+        self._write(
+            [
+                ("DELETE FROM entries WHERE key = ?", (key,)),
+                ("DELETE FROM counters WHERE key = ?", (key,)),
+            ]
+        )
 
     async def delete_prefix(self, prefix: str) -> int:
-        def scan() -> int:
-            keys = [k for k in self._cache.iterkeys() if k.startswith(prefix)]
-            return sum(bool(self._cache.delete(k)) for k in keys)
+        def delete() -> int:
+            deleted = 0
+            for table in ("entries", "counters"):
+                cursor = self._db.execute(
+                    f"DELETE FROM {table} WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
+                )
+                deleted += cursor.rowcount
+            return deleted
 
-        return self._call(scan)
+        return self._call(delete)
 
     async def incr(self, key: str) -> int:
-        value: int = self._call(lambda: self._cache.incr(key))
-        return value
+        value = self._one(f"{BUMP} RETURNING value", (key,))
+        return value if isinstance(value, int) else 0  # always an int: the row was just written
 
     async def incr_many(self, keys: Collection[str]) -> None:
-        def bump() -> None:
-            with self._cache.transact():
-                for key in keys:
-                    self._cache.incr(key)
-
-        self._call(bump)
+        self._write((BUMP, (key,)) for key in keys)
 
     async def get_int(self, key: str) -> int:
-        value: int = self._call(lambda: self._cache.get(key, default=0))
-        return value
+        value = self._one("SELECT value FROM counters WHERE key = ?", (key,))
+        return value if isinstance(value, int) else 0
 
     async def ping(self) -> None:
-        self._call(lambda: self._cache.get("ping"))
+        self._one("SELECT 1", ())
 
     async def close(self) -> None:
-        self._cache.close()
+        self._db.close()

@@ -71,7 +71,7 @@ def unshared_state(settings: Settings) -> str | None:
     if scheme == "memory":
         return (
             "several processes must share one cache, or an interaction in one leaves the "
-            "others serving stale lists: set CONTEXTIQ_CACHE_URL=disk:///a/folder (this "
+            "others serving stale lists: set CONTEXTIQ_CACHE_URL=disk:///a/cache.db (this "
             "host) or redis://... (any host)"
         )
     if scheme == "disk" and (settings.rate_limit or settings.rate_limit_per_ip):
