@@ -20,7 +20,7 @@ def _memory(url: str, *, max_entries: int) -> Cache:
 
 
 def _disk(url: str, *, max_entries: int) -> Cache:
-    """`disk:///path/to/cache.sqlite3`: a SQLite file shared by the processes of this host."""
+    """`disk:///path/to/cache.db`: a SQLite file shared by the processes of this host."""
     from contextiq.cache.disk import DiskCache
 
     path = url.split("://", 1)[1]

@@ -72,10 +72,11 @@ class DiskCache(Cache):
                 for sql, params in statements:
                     self._db.execute(sql, params)
                 self._db.execute(REMOVE_EXPIRED, (time.time(),))
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # never left open: every later write would fail
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
         self._call(run)
 
