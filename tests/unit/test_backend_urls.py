@@ -21,7 +21,7 @@ CONTEXTIQ = Path(sys.executable).with_name("contextiq")
 @pytest.mark.parametrize(
     ("open_backend", "url", "known"),
     [
-        (open_cache, "memcached://h:11211", "memory://, redis://, rediss://"),
+        (open_cache, "memcached://h:11211", "memory://, disk://, redis://, rediss://"),
         (open_bus, "rabbitmq://h", "local://, kafka://"),
         (open_scorer, "gpt://h/v1?model=m", "local://, bedrock://, openai://, none://"),
         (
