@@ -214,10 +214,11 @@ def seed(
     asyncio.run(seed_demo(settings, _say, seed_value, items, users, interactions, vectors))
 
 
-#: How long `contextiq import` spends on item vectors by default: on two quiet cores about
-#: 180 items/s (33 on busy ones), so some 6,000 of the most popular items, while a default import
-#: of 5,000,000 interactions stays within 3 minutes on PostgreSQL (docs/benchmarks.md). The
-#: worker completes the rest; requests score an item without one by its category's mean.
+#: How long `contextiq import` spends on item vectors by default: on two quiet cores the 5,900
+#: most popular items, the model's loading included (a fifth of that on busy cores), while a
+#: default import of 5,000,000 interactions stays within 3 minutes on PostgreSQL
+#: (docs/benchmarks.md). The worker completes the rest; until then requests score an item
+#: without one by its category's mean.
 DEFAULT_VECTOR_SECONDS = 45.0
 
 
