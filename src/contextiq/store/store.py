@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import orjson
 from sqlalchemy import (
@@ -165,6 +165,18 @@ def available_at(now: datetime) -> Any:
         or_(ContentRow.available_from.is_(None), ContentRow.available_from <= now),
         or_(ContentRow.available_until.is_(None), ContentRow.available_until > now),
     )
+
+
+_Listing = TypeVar("_Listing", bound=Select[*tuple[Any, ...]])
+
+
+def _narrowed(stmt: _Listing, categories: Sequence[str], only: Sequence[str] | None) -> _Listing:
+    """A content listing kept to `categories` (all when empty) and to `only`'s ids when given."""
+    if categories:
+        stmt = stmt.where(ContentRow.category.in_(categories))
+    if only is not None:
+        stmt = stmt.where(ContentRow.content_id.in_(only))
+    return stmt
 
 
 def _outbox_rows(events: Iterable[Event], now: datetime) -> list[dict[str, Any]]:
@@ -406,10 +418,7 @@ class Store:
             .limit(limit)
             .offset(offset)
         )
-        if categories:
-            stmt = stmt.where(ContentRow.category.in_(categories))
-        if only is not None:
-            stmt = stmt.where(ContentRow.content_id.in_(only))
+        stmt = _narrowed(stmt, categories, only)
         async with self.sessions() as session:
             return [_content(r) for r in await session.scalars(stmt)]
 
@@ -429,10 +438,7 @@ class Store:
             .limit(limit)
             .offset(offset)
         )
-        if categories:
-            stmt = stmt.where(ContentRow.category.in_(categories))
-        if only is not None:
-            stmt = stmt.where(ContentRow.content_id.in_(only))
+        stmt = _narrowed(stmt, categories, only)
         async with self.sessions() as session:
             return [(_content(row), float(score)) for row, score in await session.execute(stmt)]
 
