@@ -165,6 +165,13 @@ def history_matrix(
     return history_matrices(histories, items, [recency])[0]
 
 
+def dense_scores(size: int, indices: IntArray, values: FloatArray) -> FloatArray:
+    """A whole-catalogue score row from a sparse family's few scored items (the rest 0)."""
+    scores = np.zeros(size, np.float32)
+    scores[indices] = values
+    return scores
+
+
 def strength_matrix(weights: sp.csr_matrix) -> sp.csr_matrix:
     """Apply `signal_strength` elementwise to a sparse weight matrix."""
     out = weights.copy().astype(np.float32)

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 import torch
 
 from contextiq.ml.base import ItemFeatures, WeightedInteraction
-from contextiq.ml.data import IdMap, build_matrix, strength_matrix
+from contextiq.ml.data import IdMap, build_matrix, dense_scores, strength_matrix
 from contextiq.ml.features import FeatureVocabulary
 from contextiq.ml.holdout import holdout_positives, judged_ndcg
 from contextiq.ml.rows import GrowingRows, load_array, save_arrays
@@ -135,10 +135,7 @@ class EaseRecommender(FoldInRecommender):
     def score_indices(
         self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
-        scores = np.zeros(len(self._items), np.float32)
-        scored, values = self.sparse_scores(indices, strengths)
-        scores[scored] = values
-        return scores
+        return dense_scores(len(self._items), *self.sparse_scores(indices, strengths))
 
     def sparse_scores(
         self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]

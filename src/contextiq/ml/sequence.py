@@ -175,6 +175,19 @@ class SequenceRecommender(VectorRecommender):
     def _warm_epochs(self, epochs: int) -> int:
         return max(1, round(epochs * self.config.warm_refit)) if self.config.warm_refit else epochs
 
+    def _network(self, features: sp.csr_matrix) -> SequenceNet:
+        """A fresh network of the configured shape over these items' features."""
+        cfg = self.config
+        return SequenceNet(
+            features.shape[0],
+            to_torch_sparse(features),
+            cfg.dim,
+            cfg.blocks,
+            cfg.heads,
+            cfg.max_len,
+            cfg.dropout,
+        )
+
     def _carried(
         self,
         features: sp.csr_matrix,
@@ -184,16 +197,7 @@ class SequenceRecommender(VectorRecommender):
     ) -> SequenceNet:
         """A network for the current id map and vocabulary, starting from `net`'s weights."""
         assert net is not None, "a network to carry over"
-        cfg = self.config
-        carried = SequenceNet(
-            features.shape[0],
-            to_torch_sparse(features),
-            cfg.dim,
-            cfg.blocks,
-            cfg.heads,
-            cfg.max_len,
-            cfg.dropout,
-        )
+        carried = self._network(features)
         carried.encoder.load_state_dict(net.encoder.state_dict())
         with torch.no_grad():
             old_rows = items.lookup(self._items.ids)
@@ -241,15 +245,7 @@ class SequenceRecommender(VectorRecommender):
         with torch.random.fork_rng():
             torch.manual_seed(cfg.seed + (1 if start is not None else 0))
             generator = torch.Generator().manual_seed(cfg.seed)
-            net = start or SequenceNet(
-                n_items,
-                to_torch_sparse(features),
-                cfg.dim,
-                cfg.blocks,
-                cfg.heads,
-                cfg.max_len,
-                cfg.dropout,
-            )
+            net = start or self._network(features)
             optimiser = Adam(net.parameters(), lr=cfg.learning_rate)
             stopping = EarlyStopping(cfg.patience, max_epochs)
             sampled = n_items > cfg.full_softmax_items

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from contextiq.ml.data import IdMap
+from contextiq.ml.data import IdMap, dense_scores
 from contextiq.ml.rows import load_array, save_arrays
 from contextiq.ml.scale import LARGE_EVENTS
 
@@ -87,10 +87,7 @@ class ItemTransitions:
         self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
         """Scores for every item from a history as item indices and signed strengths."""
-        scores = np.zeros(len(self._items), np.float32)
-        scored, values = self.sparse_scores(indices, strengths)
-        scores[scored] = values
-        return scores
+        return dense_scores(len(self._items), *self.sparse_scores(indices, strengths))
 
     def sparse_scores(
         self, indices: npt.NDArray[np.int64], strengths: npt.NDArray[np.float32]
