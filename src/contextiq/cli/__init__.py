@@ -21,6 +21,7 @@ from contextiq.config import InvalidSettings, Settings, get_settings
 from contextiq.ml.footprint import TrainingTooLarge
 from contextiq.observability.logs import configure_logging
 from contextiq.observability.metrics import use_multiprocess_dir
+from contextiq.security.rate_limit import PER_PROCESS, storage_url
 from contextiq.store.migrate import upgrade
 from contextiq.store.store import Store
 
@@ -74,7 +75,8 @@ def unshared_state(settings: Settings) -> str | None:
             "others serving stale lists: set CONTEXTIQ_CACHE_URL=disk:///a/cache.db (this "
             "host) or redis://... (any host)"
         )
-    if scheme == "disk" and (settings.rate_limit or settings.rate_limit_per_ip):
+    limited = settings.rate_limit or settings.rate_limit_per_ip
+    if limited and storage_url(settings.cache_url) == PER_PROCESS:
         return (
             "rate limits are counted in Redis when the cache is Redis, else per process, so "
             "N processes would allow N times the limit: set CONTEXTIQ_CACHE_URL=redis://..."

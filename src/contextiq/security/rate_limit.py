@@ -24,10 +24,14 @@ class RateLimited(Exception):
     what: str
 
 
+#: Where `limits` counts when the cache is not Redis: each process alone.
+PER_PROCESS = "async+memory://"
+
+
 def storage_url(cache_url: str) -> str:
     """The `limits` storage sharing the cache's Redis, else this process's memory."""
     scheme = cache_url.split("://", 1)[0]
-    return f"async+{cache_url}" if scheme in {"redis", "rediss"} else "async+memory://"
+    return f"async+{cache_url}" if scheme in {"redis", "rediss"} else PER_PROCESS
 
 
 class RateLimits:
