@@ -13,6 +13,11 @@ from urllib.parse import urlsplit
 F = TypeVar("F", covariant=True)
 
 
+def scheme(url: str) -> str:
+    """A backend URL's scheme, read the one way every registry and check reads it (lower case)."""
+    return urlsplit(url).scheme
+
+
 class UnknownScheme(ValueError):
     """A URL whose scheme no backend of its kind registered."""
 
@@ -34,10 +39,10 @@ class SchemeRegistry(Generic[F]):
 
     def factory(self, url: str) -> F:
         """The factory for the URL's scheme; `UnknownScheme` names the ones there are."""
-        scheme = urlsplit(url).scheme
+        name = scheme(url)
         try:
-            return self._factories[scheme]
+            return self._factories[name]
         except KeyError:
             raise UnknownScheme(
-                f"unknown {self.kind} URL scheme {scheme or '(none)'!r}; known: {self.known()}"
+                f"unknown {self.kind} URL scheme {name or '(none)'!r}; known: {self.known()}"
             ) from None

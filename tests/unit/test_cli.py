@@ -217,6 +217,7 @@ def test_serve_with_workers_on_a_port_in_use_stops_before_starting_anything(
     ("cache_url", "rate_limit", "refused_for"),
     [
         ("memory://", None, "must share one cache"),
+        ("Memory://", None, "must share one cache"),  # the scheme as the cache registry reads it
         ("disk:///var/cache/ciq", None, None),
         ("disk:///var/cache/ciq", "100/second", "N times the limit"),
         ("redis://127.0.0.1:6379/0", "100/second", None),

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from contextiq.backends import scheme
 from contextiq.cli import audit
 from contextiq.cli.bootstrap import bootstrap, seed_demo, train, write_demo_files
 from contextiq.cli.keys import keys_app
@@ -68,8 +69,7 @@ def is_loopback(host: str) -> bool:
 
 def unshared_state(settings: Settings) -> str | None:
     """Why several request processes would disagree on these settings, if they would."""
-    scheme = settings.cache_url.split("://", 1)[0]
-    if scheme == "memory":
+    if scheme(settings.cache_url) == "memory":
         return (
             "several processes must share one cache, or an interaction in one leaves the "
             "others serving stale lists: set CONTEXTIQ_CACHE_URL=disk:///a/cache.db (this "

@@ -15,6 +15,8 @@ from limits import RateLimitItem, parse
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
 
+from contextiq.backends import scheme
+
 log = logging.getLogger(__name__)
 
 
@@ -30,8 +32,7 @@ PER_PROCESS = "async+memory://"
 
 def storage_url(cache_url: str) -> str:
     """The `limits` storage sharing the cache's Redis, else this process's memory."""
-    scheme = cache_url.split("://", 1)[0]
-    return f"async+{cache_url}" if scheme in {"redis", "rediss"} else PER_PROCESS
+    return f"async+{cache_url}" if scheme(cache_url) in {"redis", "rediss"} else PER_PROCESS
 
 
 class RateLimits:
