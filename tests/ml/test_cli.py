@@ -51,6 +51,52 @@ def test_fit_predict_writes_top_k_unseen_items(tmp_path: Path) -> None:
     assert {synthetic.cluster_of(r["item_id"]) for r in by_user["user-0"]} == {0}
 
 
+def _fit_predict(folder: Path, interactions: str, users: str = "u\n") -> tuple[int, str, Path]:
+    """Exit code, every line printed (re-joined where the error box wrapped it), output."""
+    (folder / "events.csv").write_bytes(interactions.encode())
+    (folder / "users.txt").write_text(users)
+    output = folder / "out.csv"
+    args = ["fit-predict", "--interactions", str(folder / "events.csv")]
+    args += ["--users", str(folder / "users.txt"), "--output", str(output)]
+    result = CliRunner().invoke(offline_app, args)
+    return result.exit_code, " ".join(result.output.replace("│", " ").split()), output
+
+
+def test_fit_predict_reads_a_spreadsheet_export_without_weights(tmp_path: Path) -> None:
+    # A byte-order mark, Windows line ends, columns in another order and no weight column.
+    rows = [f"{item},{user}" for user in ("u", "v", "w") for item in ("a", "b", "c")]
+    export = "\ufeffitem_id,user_id\r\n" + "\r\n".join(rows[:-1]) + "\r\n"
+    code, printed, output = _fit_predict(tmp_path, export, "\ufeffw\r\n")
+    assert code == 0, printed
+    with output.open() as f:
+        assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("w", "c")]
+
+
+def test_fit_predict_refuses_unusable_files_in_one_line(tmp_path: Path) -> None:
+    cases = {
+        "user_id,item_id,weight\n": "events.csv has no events",
+        "user,item,weight\nu,a,1\n": "missing column 'user_id'",
+        "user_id,item_id,weight\nu,a,1\nu\n": "line 3: no user_id or no item_id",
+        "user_id,item_id,weight\nu,a,heavy\n": "line 2: could not convert",
+    }
+    for interactions, message in cases.items():
+        code, printed, _ = _fit_predict(tmp_path, interactions)
+        assert code == 2 and "Invalid value for --interactions: " in printed, printed
+        assert message in printed, printed
+    _fit_predict(tmp_path, "user_id,item_id\nu,a\n")
+    args = ["fit-predict", "--interactions", str(tmp_path / "events.csv")]
+    args += ["--users", str(tmp_path / "missing.txt"), "--output", str(tmp_path / "out.csv")]
+    result = CliRunner().invoke(offline_app, args)
+    assert result.exit_code == 2 and "--users" in result.output
+
+
+def test_fit_predict_warns_when_only_some_events_have_a_time(tmp_path: Path) -> None:
+    events = "user_id,item_id,weight,timestamp\nu,a,1,1700000000\nu,b,1,\nv,a,1,1700000060\n"
+    code, printed, _ = _fit_predict(tmp_path, events)
+    assert code == 0, printed
+    assert "1 of 3 events have no timestamp, so the model ignores time order" in printed
+
+
 def test_evaluate_prints_every_metric_for_a_csv(tmp_path: Path) -> None:
     interactions, _, _ = write_inputs(tmp_path)
     app = typer.Typer()

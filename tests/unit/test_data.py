@@ -98,6 +98,18 @@ def test_a_quoted_field_over_two_lines_keeps_line_numbers(tmp_path: Path) -> Non
     assert "title" in rows[1][1].reason
 
 
+def test_import_files_may_start_with_a_byte_order_mark(tmp_path: Path) -> None:
+    content = tmp_path / "content.csv"
+    content.write_bytes("\ufeffcontent_id,title,category\r\na1,One,news\r\n".encode())
+    events = tmp_path / "events.jsonl"
+    line = json.dumps({"user_id": "u1", "content_id": "a1", "interaction_type": "like"})
+    events.write_bytes(f"\ufeff{line}\n".encode())
+    [(_, item)] = list(files.read_content(content))
+    assert not isinstance(item, files.BadRow) and item.content_id == "a1"
+    [(_, event)] = list(_interactions(events))
+    assert not isinstance(event, files.BadRow) and event.content_id == "a1"
+
+
 def test_availability_columns_are_optional_in_import_files(tmp_path: Path) -> None:
     content = tmp_path / "content.csv"
     content.write_text(

@@ -6,9 +6,10 @@ The lead registers them in the main CLI:
 
 import csv
 import json
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -21,6 +22,7 @@ from contextiq.ml.metrics import mae, rmse
 from contextiq.ml.protocols import leave_last_out, random_split, stratified_split
 
 offline_app = typer.Typer(no_args_is_help=True)
+T = TypeVar("T")
 
 
 @offline_app.callback()
@@ -46,9 +48,10 @@ def fit_predict(
     interactions: Annotated[
         Path,
         typer.Option(
-            help="CSV: user_id,item_id,weight[,timestamp]; timestamp in Unix seconds or ISO 8601"
-            " (UTC unless it says otherwise). With timestamps on every row the model reads each"
-            " history in time order (recency, transitions, the sequential part)."
+            help="CSV: user_id,item_id[,weight][,timestamp]; weight 1 when absent; timestamp in"
+            " Unix seconds or ISO 8601 (UTC unless it says otherwise). With timestamps on every"
+            " row the model reads each history in time order (recency, transitions, the"
+            " sequential part)."
         ),
     ],
     users: Annotated[Path, typer.Option(help="one user id per line")],
@@ -64,11 +67,20 @@ def fit_predict(
     An optional `timestamp` column (Unix seconds or ISO 8601) puts each user's events in time
     order; without it, events keep the file's order and the model ignores order altogether.
     """
-    events = read_interactions_csv(interactions)
-    features = read_items_csv(items) if items else []
+    events = _read("--interactions", read_interactions_csv, interactions)
+    if not events:
+        raise typer.BadParameter(f"{interactions} has no events", param_hint="--interactions")
+    untimed = sum(e.timestamp is None for e in events)
+    if 0 < untimed < len(events):
+        typer.echo(
+            f"warning: {untimed:,} of {len(events):,} events have no timestamp,"
+            " so the model ignores time order",
+            err=True,
+        )
+    features = _read("--items", read_items_csv, items) if items else []
+    wanted = _read("--users", _user_ids, users)
     model = make_model(seed=seed).fit(events, features)
     histories = histories_by_user(events)
-    wanted = [line.strip() for line in users.read_text().splitlines() if line.strip()]
     with output.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["user_id", "item_id", "rank", "score"])
@@ -77,6 +89,19 @@ def fit_predict(
             for rank, (item, score) in enumerate(model.recommend(history, k, history), start=1):
                 writer.writerow([user, item, rank, f"{score:.6g}"])
     typer.echo(f"wrote top-{k} for {len(wanted)} users to {output}")
+
+
+def _user_ids(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8-sig")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _read(option: str, read: Callable[[Path], T], path: Path) -> T:
+    """A file's rows, or a one-line usage error naming the option, the file and the line."""
+    try:
+        return read(path)
+    except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
+        raise typer.BadParameter(str(error), param_hint=option) from None
 
 
 def evaluate(
@@ -94,7 +119,7 @@ def evaluate(
     Ranking metrics come with intra-list diversity (`ild@10`) and catalogue coverage
     (`coverage@10`); each `--diversity` adds the metrics of lists re-ranked at that setting.
     """
-    data = load_dataset(dataset, fmt.value)
+    data = _read("--dataset", lambda path: load_dataset(path, fmt.value), dataset)
     if protocol is Protocol.RATING:
         train, test = random_split(data.interactions, 0.2, seed)
         predicted = (

@@ -4,7 +4,8 @@ Rows are read a chunk at a time and each is validated by the API's own models (`
 `InteractionIn`), so memory stays bounded whatever the file size and an import accepts exactly
 what the API would. A bad row becomes a `BadRow` with its line number and reason; the caller
 skips it or stops (`--strict`). An interaction without an `event_id` gets one derived from
-the file name and its record number, so importing the same file again adds nothing.
+the file name and its record number, so importing the same file again adds nothing. Files
+are read as UTF-8 with or without the byte-order mark that spreadsheet exports put first.
 """
 
 import csv
@@ -56,7 +57,7 @@ def count_rows(path: Path) -> int:
 def records(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
     """(line number, fields without empty values) per record, or the reason it is unreadable."""
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as f:
+        with path.open(encoding="utf-8-sig") as f:
             for line_no, line in enumerate(f, start=1):
                 if not line.strip():
                     continue
@@ -70,7 +71,7 @@ def records(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
                     continue
                 yield line_no, {k: v for k, v in value.items() if v not in (None, "")}
         return
-    with path.open(encoding="utf-8", newline="") as f:
+    with path.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f)
         header = next(reader, [])
         start = reader.line_num + 1

@@ -75,17 +75,24 @@ def parse_timestamp(text: str) -> float:
 
 
 def read_interactions_csv(path: Path) -> list[WeightedInteraction]:
-    """`user_id,item_id,weight[,timestamp]` with a header; see `parse_timestamp` for times."""
+    """`user_id,item_id[,weight][,timestamp]` with a header; see `parse_timestamp` for times.
+
+    Without a weight every event counts 1 (implicit feedback). Files may start with the
+    byte-order mark spreadsheet exports write.
+    """
     events = []
-    with path.open(newline="", encoding="utf-8") as f:
+    with path.open(newline="", encoding="utf-8-sig") as f:
         for line, r in enumerate(csv.DictReader(f), start=2):
             try:
-                stamp = r.get("timestamp")
+                user, item = r["user_id"], r["item_id"]
+                if not user or not item:
+                    raise ValueError("no user_id or no item_id")
+                weight, stamp = r.get("weight"), r.get("timestamp")
                 events.append(
                     WeightedInteraction(
-                        r["user_id"],
-                        r["item_id"],
-                        float(r["weight"]),
+                        user,
+                        item,
+                        float(weight) if weight else 1.0,
                         parse_timestamp(stamp) if stamp else None,
                     )
                 )
@@ -98,17 +105,20 @@ def read_interactions_csv(path: Path) -> list[WeightedInteraction]:
 
 def read_items_csv(path: Path) -> list[ItemFeatures]:
     """`item_id,title,category,tags,text` with a header; tags separated by `|` or `;`."""
-    with path.open(newline="", encoding="utf-8") as f:
-        return [
-            ItemFeatures(
-                r["item_id"],
-                r.get("title") or "",
-                r.get("category") or "",
-                tuple(t for t in (r.get("tags") or "").replace(";", "|").split("|") if t),
-                r.get("text") or "",
-            )
-            for r in csv.DictReader(f)
-        ]
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        try:
+            return [
+                ItemFeatures(
+                    r["item_id"],
+                    r.get("title") or "",
+                    r.get("category") or "",
+                    tuple(t for t in (r.get("tags") or "").replace(";", "|").split("|") if t),
+                    r.get("text") or "",
+                )
+                for r in csv.DictReader(f)
+            ]
+        except KeyError as error:
+            raise ValueError(f"{path}: missing column {error}") from None
 
 
 def load_dataset(path: Path, fmt: DatasetFormat) -> Dataset:
