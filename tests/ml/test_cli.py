@@ -104,7 +104,7 @@ def test_evaluate_prints_every_metric_for_a_csv(tmp_path: Path) -> None:
     args = ["--dataset", str(interactions), "--format", "csv", "--diversity", "0.7"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    metrics = json.loads(result.output)
+    metrics = json.loads(result.stdout)  # the fit's log lines go to stderr
     plain = {"ndcg@10", "recall@10", "precision@10", "map@10", "hr@10", "auc", "ild@10"}
     plain |= {"coverage@10"}
     assert set(metrics) == plain | {"accuracy"} | {f"{m} (diversity 0.7)" for m in plain}

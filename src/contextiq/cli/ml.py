@@ -13,6 +13,8 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from contextiq.config import get_settings
+from contextiq.data.files import count_rows
 from contextiq.ml.autorec import AutoRecConfig, AutoRecRating
 from contextiq.ml.base import WeightedInteraction
 from contextiq.ml.datasets import load_dataset, read_interactions_csv, read_items_csv
@@ -20,6 +22,8 @@ from contextiq.ml.evaluate import evaluate_ranking, histories_by_user
 from contextiq.ml.families import make_model
 from contextiq.ml.metrics import mae, rmse
 from contextiq.ml.protocols import leave_last_out, random_split, stratified_split
+from contextiq.observability.logs import configure_logging
+from contextiq.progress import track
 
 offline_app = typer.Typer(no_args_is_help=True)
 T = TypeVar("T")
@@ -67,7 +71,8 @@ def fit_predict(
     An optional `timestamp` column (Unix seconds or ISO 8601) puts each user's events in time
     order; without it, events keep the file's order and the model ignores order altogether.
     """
-    events = _read("--interactions", read_interactions_csv, interactions)
+    configure_logging(get_settings())  # the fit's stages: a large catalogue trains for minutes
+    events = _read("--interactions", _events, interactions)
     if not events:
         raise typer.BadParameter(f"{interactions} has no events", param_hint="--interactions")
     untimed = sum(e.timestamp is None for e in events)
@@ -81,14 +86,23 @@ def fit_predict(
     wanted = _read("--users", _user_ids, users)
     model = make_model(seed=seed).fit(events, features)
     histories = histories_by_user(events)
-    with output.open("w", newline="", encoding="utf-8") as f:
+    with (
+        output.open("w", newline="", encoding="utf-8") as f,
+        track(len(wanted), f"top-{k} lists", unit="users") as bar,
+    ):
         writer = csv.writer(f)
         writer.writerow(["user_id", "item_id", "rank", "score"])
         for user in wanted:
             history = histories.get(user, {})
             for rank, (item, score) in enumerate(model.recommend(history, k, history), start=1):
                 writer.writerow([user, item, rank, f"{score:.6g}"])
+            bar.advance(1)
     typer.echo(f"wrote top-{k} for {len(wanted)} users to {output}")
+
+
+def _events(path: Path) -> list[WeightedInteraction]:
+    with track(count_rows(path), f"reading {path.name}") as bar:
+        return read_interactions_csv(path, bar)
 
 
 def _user_ids(path: Path) -> list[str]:

@@ -8,6 +8,7 @@ from typing import Literal
 
 from contextiq.ml import movielens
 from contextiq.ml.base import ItemFeatures, WeightedInteraction
+from contextiq.progress import Tracker
 
 DatasetFormat = Literal["ml-100k", "ml-latest-small", "lastfm", "csv"]
 
@@ -74,15 +75,17 @@ def parse_timestamp(text: str) -> float:
     return moment.timestamp()
 
 
-def read_interactions_csv(path: Path) -> list[WeightedInteraction]:
+def read_interactions_csv(path: Path, progress: Tracker | None = None) -> list[WeightedInteraction]:
     """`user_id,item_id[,weight][,timestamp]` with a header; see `parse_timestamp` for times.
 
     Without a weight every event counts 1 (implicit feedback). Files may start with the
-    byte-order mark spreadsheet exports write.
+    byte-order mark spreadsheet exports write. `progress` advances a row at a time.
     """
     events = []
     with path.open(newline="", encoding="utf-8-sig") as f:
         for line, r in enumerate(csv.DictReader(f), start=2):
+            if progress:
+                progress.advance(1)
             try:
                 user, item = r["user_id"], r["item_id"]
                 if not user or not item:

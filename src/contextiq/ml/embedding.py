@@ -13,6 +13,7 @@ sparse bags, and only the touched item rows updated.
 """
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -35,6 +36,8 @@ from contextiq.ml.optim import Adam
 from contextiq.ml.retrieval import VectorRecommender
 from contextiq.ml.rows import FloatArray, GrowingRows, load_array, save_arrays
 from contextiq.ml.sampled import SampledSoftmaxTrainer, to_torch_sparse
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -217,8 +220,11 @@ class EmbeddingRecommender(VectorRecommender):
                     loss.backward()  # type: ignore[no-untyped-call]
                     optimiser.step()
                 if judge is None or epoch % cfg.eval_every:
+                    log.info("embedding: epoch %d of %d", epoch, max_epochs)
                     continue
-                if stopping.update(judge(net), epoch, net):
+                score = judge(net)
+                log.info("embedding: epoch %d, judged nDCG@10 %.4f", epoch, score)
+                if stopping.update(score, epoch, net):
                     break
             stopping.restore(net)
         return net, stopping.best_step

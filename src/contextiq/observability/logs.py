@@ -8,7 +8,7 @@ lines append them as `key=value`.
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
@@ -68,7 +68,19 @@ class TextFormatter(logging.Formatter):
 
 
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Marks the handler this module installed, so configuring again replaces only it."""
+    """Marks the handler this module installed, so configuring again replaces only it.
+
+    It writes to `sys.stderr` as it is when a record comes (as logging's last resort does), not
+    as it was when installed: a command run in-process (a test's CliRunner) swaps stderr and
+    closes its stand-in afterwards.
+    """
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
 
 
 def configure_logging(settings: Settings) -> None:
@@ -76,7 +88,7 @@ def configure_logging(settings: Settings) -> None:
     install_redaction(settings)
     fmt = settings.log_format
     json_lines = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    handler = _OurHandler(sys.stderr)
+    handler = _OurHandler()
     handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
     handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
