@@ -46,6 +46,16 @@ class RecommenderContract:
         scores = [s for _, s in top]
         assert scores == sorted(scores, reverse=True)
 
+    def test_many_histories_at_once_get_what_each_gets_alone(self) -> None:
+        model = self.fitted()
+        ids = model.item_ids
+        histories = [{"item-0": 3.0, "item-1": 1.0}, {"item-12": 1.0}, {}]
+        found, scores = model.recommend_histories(histories, 6)
+        for row, history in enumerate(histories):
+            alone = model.recommend(history, 6, exclude=history)
+            assert [ids[j] for j in found[row] if j >= 0] == [i for i, _ in alone]
+            np.testing.assert_allclose(scores[row][: len(alone)], [s for _, s in alone], rtol=1e-4)
+
     def test_allowed_mask_filters_inside_retrieval(self) -> None:
         model = self.fitted()
         history = {"item-0": 3.0, "item-1": 1.0}

@@ -27,6 +27,8 @@ from contextiq.progress import track
 
 offline_app = typer.Typer(no_args_is_help=True)
 T = TypeVar("T")
+#: Users whose lists `fit-predict` computes at once (`Recommender.recommend_histories`).
+BATCH_USERS = 256
 
 
 @offline_app.callback()
@@ -86,17 +88,23 @@ def fit_predict(
     wanted = _read("--users", _user_ids, users)
     model = make_model(seed=seed).fit(events, features)
     histories = histories_by_user(events)
+    ids = model.item_ids
     with (
         output.open("w", newline="", encoding="utf-8") as f,
         track(len(wanted), f"top-{k} lists", unit="users") as bar,
     ):
         writer = csv.writer(f)
         writer.writerow(["user_id", "item_id", "rank", "score"])
-        for user in wanted:
-            history = histories.get(user, {})
-            for rank, (item, score) in enumerate(model.recommend(history, k, history), start=1):
-                writer.writerow([user, item, rank, f"{score:.6g}"])
-            bar.advance(1)
+        for first in range(0, len(wanted), BATCH_USERS):
+            batch = wanted[first : first + BATCH_USERS]
+            found, scores = model.recommend_histories([histories.get(u, {}) for u in batch], k)
+            for user, indices, values in zip(batch, found.tolist(), scores.tolist(), strict=True):
+                writer.writerows(
+                    [user, ids[j], rank, f"{score:.6g}"]
+                    for rank, (j, score) in enumerate(zip(indices, values, strict=True), start=1)
+                    if j >= 0
+                )
+            bar.advance(len(batch))
     typer.echo(f"wrote top-{k} for {len(wanted)} users to {output}")
 
 
