@@ -36,6 +36,24 @@ class Tracker(Protocol):
     ) -> None: ...
 
 
+class Quiet:
+    """Shows nothing: the tracker of a job whose caller asked for no progress."""
+
+    def __init__(self, total: int | None = None) -> None:
+        """Takes `total` as every tracker is made, and ignores it."""
+
+    def advance(self, n: int) -> None:
+        pass
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        pass
+
+
 class _Rate(ProgressColumn):
     def __init__(self, unit: str) -> None:
         super().__init__()

@@ -8,6 +8,7 @@ import csv
 import json
 from collections.abc import Callable
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -17,13 +18,19 @@ from contextiq.config import get_settings
 from contextiq.data.files import count_rows
 from contextiq.ml.autorec import AutoRecConfig, AutoRecRating
 from contextiq.ml.base import WeightedInteraction
-from contextiq.ml.datasets import load_dataset, read_interactions_csv, read_items_csv
+from contextiq.ml.datasets import (
+    Dataset,
+    DatasetFormat,
+    load_dataset,
+    read_interactions_csv,
+    read_items_csv,
+)
 from contextiq.ml.evaluate import evaluate_ranking, histories_by_user
 from contextiq.ml.families import make_model
 from contextiq.ml.metrics import mae, rmse
 from contextiq.ml.protocols import leave_last_out, random_split, stratified_split
 from contextiq.observability.logs import configure_logging
-from contextiq.progress import track
+from contextiq.progress import Tracker, track
 
 offline_app = typer.Typer(no_args_is_help=True)
 T = TypeVar("T")
@@ -113,6 +120,17 @@ def _events(path: Path) -> list[WeightedInteraction]:
         return read_interactions_csv(path, bar)
 
 
+def _dataset(kind: DatasetFormat, path: Path) -> Dataset:
+    if kind != "csv":  # the public datasets: seconds to read
+        return load_dataset(path, kind)
+    with track(count_rows(path), f"reading {path.name}") as bar:
+        return load_dataset(path, kind, bar)
+
+
+def _ranking(users: int) -> Tracker:
+    return track(users, "ranking test users", unit="users")
+
+
 def _user_ids(path: Path) -> list[str]:
     text = path.read_text(encoding="utf-8-sig")
     return [line.strip() for line in text.splitlines() if line.strip()]
@@ -141,7 +159,8 @@ def evaluate(
     Ranking metrics come with intra-list diversity (`ild@10`) and catalogue coverage
     (`coverage@10`); each `--diversity` adds the metrics of lists re-ranked at that setting.
     """
-    data = _read("--dataset", lambda path: load_dataset(path, fmt.value), dataset)
+    configure_logging(get_settings())  # the fit's stages: a large catalogue trains for minutes
+    data = _read("--dataset", partial(_dataset, fmt.value), dataset)
     if protocol is Protocol.RATING:
         train, test = random_split(data.interactions, 0.2, seed)
         predicted = (
@@ -160,11 +179,13 @@ def evaluate(
         else:
             train, test = leave_last_out(events, seed)
         model = make_model(seed=seed).fit(train, data.items)
-        metrics = evaluate_ranking(model, train, test, variety=True)
+        metrics = evaluate_ranking(model, train, test, variety=True, progress=_ranking)
         metrics["accuracy"] = metrics["auc"]
         for d in diversity or ():
             if not 0 <= d <= 1:
                 raise typer.BadParameter(f"diversity {d} is outside 0..1", param_hint="--diversity")
-            again = evaluate_ranking(model, train, test, diversity=d, variety=True)
+            again = evaluate_ranking(
+                model, train, test, diversity=d, variety=True, progress=_ranking
+            )
             metrics |= {f"{name} (diversity {d:g})": v for name, v in again.items()}
     typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}, indent=2))

@@ -124,14 +124,15 @@ def read_items_csv(path: Path) -> list[ItemFeatures]:
             raise ValueError(f"{path}: missing column {error}") from None
 
 
-def load_dataset(path: Path, fmt: DatasetFormat) -> Dataset:
+def load_dataset(path: Path, fmt: DatasetFormat, progress: Tracker | None = None) -> Dataset:
+    """A public dataset's folder, or a CSV file (`progress` advances a row at a time)."""
     if fmt == "ml-100k":
         return load_ml100k(path)
     if fmt == "ml-latest-small":
         return load_ml_latest_small(path)
     if fmt == "lastfm":
         return load_lastfm(path)
-    interactions = read_interactions_csv(path)
+    interactions = read_interactions_csv(path, progress)
     items_path = path.with_name("items.csv")
     items = read_items_csv(items_path) if items_path.exists() else []
     return Dataset(

@@ -1,7 +1,7 @@
 """Score a model on a split: ranking metrics over every item not seen in train, and RMSE/MAE."""
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -19,6 +19,7 @@ from contextiq.ml.metrics import (
     recall_at_k,
 )
 from contextiq.ml.scoring import ScoringRecommender
+from contextiq.progress import Quiet, Tracker
 
 RANKING_METRICS = ("ndcg", "recall", "precision", "map", "hr")
 
@@ -96,6 +97,7 @@ def evaluate_ranking(
     seed: int = 0,
     diversity: float = 0.0,
     variety: bool = False,
+    progress: Callable[[int], Tracker] | None = None,
 ) -> dict[str, float]:
     """Mean per-user metrics over test users with at least one positive held-out item.
 
@@ -108,6 +110,7 @@ def evaluate_ranking(
     relevant. Items the user has in train are excluded from the ranking; `candidates`
     optionally limits the ranked universe. With `max_users`, a seeded sample of at most
     that many of those users is scored (what retraining does on a large catalogue).
+    `progress` makes the display for the number of users to rank (`progress.track`).
     """
     ranking = RecommenderRanking(model) if isinstance(model, Recommender) else model
     histories = histories_by_user(train)
@@ -130,36 +133,40 @@ def evaluate_ranking(
         vectors = _unit_vectors(ranking.model, item_ids)
     shown = np.zeros(len(item_ids), np.bool_)
     ild = 0.0
-    for start in range(0, len(users), batch_size):
-        batch = users[start : start + batch_size]
-        scores = ranking.score_users(batch, [histories.get(u, {}) for u in batch])
-        for row, user in enumerate(batch):
-            seen = np.fromiter((index[i] for i in histories.get(user, {}) if i in index), np.int64)
-            mask = allowed.copy()
-            mask[seen] = False
-            user_scores = np.where(mask, scores[row], -np.inf).astype(np.float32)
-            order = _best_first(user_scores, k)
-            if diversity > 0 and vectors is not None:
-                pool = _best_first(user_scores, max(5 * k, 50))
-                pool = pool[np.isfinite(user_scores[pool])]
-                relevance = scaled(user_scores[pool].astype(np.float64))
-                sims = (vectors[pool] @ vectors[pool].T).astype(np.float64)
-                order = pool[mmr(relevance, k, diversity, sims)]
-            order = order[mask[order]]
-            ranked = [item_ids[j] for j in order]
-            shown[order] = True
-            if vectors is not None:
-                ild += intra_list_diversity(vectors[order])
-            rel = relevant[user]
-            totals[f"ndcg@{k}"] += ndcg_at_k(ranked, rel, k)
-            totals[f"recall@{k}"] += recall_at_k(ranked, rel, k)
-            totals[f"precision@{k}"] += precision_at_k(ranked, rel, k)
-            totals[f"map@{k}"] += average_precision_at_k(ranked, rel, k)
-            totals[f"hr@{k}"] += hit_rate_at_k(ranked, rel, k)
-            positives = np.fromiter((index[i] for i in rel if i in index), np.int64)
-            negative_mask = mask.copy()
-            negative_mask[positives] = False
-            totals["auc"] += auc(user_scores, positives, np.flatnonzero(negative_mask))
+    with (progress or Quiet)(len(users)) as bar:
+        for start in range(0, len(users), batch_size):
+            batch = users[start : start + batch_size]
+            scores = ranking.score_users(batch, [histories.get(u, {}) for u in batch])
+            for row, user in enumerate(batch):
+                seen = np.fromiter(
+                    (index[i] for i in histories.get(user, {}) if i in index), np.int64
+                )
+                mask = allowed.copy()
+                mask[seen] = False
+                user_scores = np.where(mask, scores[row], -np.inf).astype(np.float32)
+                order = _best_first(user_scores, k)
+                if diversity > 0 and vectors is not None:
+                    pool = _best_first(user_scores, max(5 * k, 50))
+                    pool = pool[np.isfinite(user_scores[pool])]
+                    relevance = scaled(user_scores[pool].astype(np.float64))
+                    sims = (vectors[pool] @ vectors[pool].T).astype(np.float64)
+                    order = pool[mmr(relevance, k, diversity, sims)]
+                order = order[mask[order]]
+                ranked = [item_ids[j] for j in order]
+                shown[order] = True
+                if vectors is not None:
+                    ild += intra_list_diversity(vectors[order])
+                rel = relevant[user]
+                totals[f"ndcg@{k}"] += ndcg_at_k(ranked, rel, k)
+                totals[f"recall@{k}"] += recall_at_k(ranked, rel, k)
+                totals[f"precision@{k}"] += precision_at_k(ranked, rel, k)
+                totals[f"map@{k}"] += average_precision_at_k(ranked, rel, k)
+                totals[f"hr@{k}"] += hit_rate_at_k(ranked, rel, k)
+                positives = np.fromiter((index[i] for i in rel if i in index), np.int64)
+                negative_mask = mask.copy()
+                negative_mask[positives] = False
+                totals["auc"] += auc(user_scores, positives, np.flatnonzero(negative_mask))
+            bar.advance(len(batch))
     metrics = {name: value / max(len(users), 1) for name, value in totals.items()}
     if vectors is not None:
         metrics[f"ild@{k}"] = ild / max(len(users), 1)
