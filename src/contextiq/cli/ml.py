@@ -34,8 +34,10 @@ from contextiq.progress import Tracker, track
 
 offline_app = typer.Typer(no_args_is_help=True)
 T = TypeVar("T")
-#: Users whose lists `fit-predict` computes at once (`Recommender.recommend_histories`).
-BATCH_USERS = 256
+#: Scores `fit-predict` holds at once (users x items, `Recommender.recommend_histories`): at
+#: 20,000 items 100 users at a time took half the time of one at a time; at 100,000 items 256
+#: took longer than one at a time, 20 a quarter less (benchmarks.md, "Offline fit-predict").
+BATCH_SCORES = 2_000_000
 
 
 @offline_app.callback()
@@ -102,8 +104,9 @@ def fit_predict(
     ):
         writer = csv.writer(f)
         writer.writerow(["user_id", "item_id", "rank", "score"])
-        for first in range(0, len(wanted), BATCH_USERS):
-            batch = wanted[first : first + BATCH_USERS]
+        size = min(256, max(8, BATCH_SCORES // max(len(ids), 1)))
+        for first in range(0, len(wanted), size):
+            batch = wanted[first : first + size]
             found, scores = model.recommend_histories([histories.get(u, {}) for u in batch], k)
             for user, indices, values in zip(batch, found.tolist(), scores.tolist(), strict=True):
                 writer.writerows(
