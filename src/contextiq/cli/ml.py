@@ -36,7 +36,8 @@ offline_app = typer.Typer(no_args_is_help=True)
 T = TypeVar("T")
 #: Scores `fit-predict` holds at once (users x items, `Recommender.recommend_histories`): at
 #: 20,000 items 100 users at a time took half the time of one at a time; at 100,000 items 256
-#: took longer than one at a time, 20 a quarter less (benchmarks.md, "Offline fit-predict").
+#: took longer than one at a time, 20 a quarter less (benchmarks.md, "Offline fit-predict at
+#: catalogue scale").
 BATCH_SCORES = 2_000_000
 
 
