@@ -14,6 +14,7 @@ sparse bags, and only the touched item rows updated.
 
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -38,6 +39,8 @@ from contextiq.ml.rows import FloatArray, GrowingRows, load_array, save_arrays
 from contextiq.ml.sampled import SampledSoftmaxTrainer, to_torch_sparse
 
 log = logging.getLogger(__name__)
+#: A progress line at most this often: a small catalogue runs an epoch in milliseconds.
+EPOCH_LINE_EVERY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,7 @@ class EmbeddingRecommender(VectorRecommender):
             targets = history.maximum(0).tocsr()
             users = np.flatnonzero(np.diff(targets.indptr))
             stopping = EarlyStopping(cfg.patience, max_epochs)
+            shown = time.monotonic()
             for epoch in range(1, max_epochs + 1):
                 net.train()
                 order = users[torch.randperm(len(users), generator=generator).numpy()]
@@ -219,12 +223,12 @@ class EmbeddingRecommender(VectorRecommender):
                     optimiser.zero_grad()
                     loss.backward()  # type: ignore[no-untyped-call]
                     optimiser.step()
-                if judge is None or epoch % cfg.eval_every:
-                    log.info("embedding: epoch %d of %d", epoch, max_epochs)
-                    continue
-                score = judge(net)
-                log.info("embedding: epoch %d, judged nDCG@10 %.4f", epoch, score)
-                if stopping.update(score, epoch, net):
+                score = None if judge is None or epoch % cfg.eval_every else judge(net)
+                if time.monotonic() - shown >= EPOCH_LINE_EVERY_S:
+                    judged = "" if score is None else f", judged nDCG@10 {score:.4f}"
+                    log.info("embedding: epoch %d of %d%s", epoch, max_epochs, judged)
+                    shown = time.monotonic()
+                if score is not None and stopping.update(score, epoch, net):
                     break
             stopping.restore(net)
         return net, stopping.best_step
