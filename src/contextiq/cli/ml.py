@@ -119,15 +119,19 @@ def fit_predict(
     typer.echo(f"wrote top-{k} for {len(wanted)} users to {output}")
 
 
+def _reading(path: Path) -> Tracker:
+    return track(count_rows(path), f"reading {path.name}")
+
+
 def _events(path: Path) -> list[WeightedInteraction]:
-    with track(count_rows(path), f"reading {path.name}") as bar:
+    with _reading(path) as bar:
         return read_interactions_csv(path, bar)
 
 
 def _dataset(kind: DatasetFormat, path: Path) -> Dataset:
     if kind != "csv":  # the public datasets: seconds to read
         return load_dataset(path, kind)
-    with track(count_rows(path), f"reading {path.name}") as bar:
+    with _reading(path) as bar:
         return load_dataset(path, kind, bar)
 
 
