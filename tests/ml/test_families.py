@@ -76,14 +76,18 @@ def test_catalogue_items_nobody_touched_rank_by_their_features() -> None:
     assert ranked.index("new-1") < 12  # among its own category, not below every touched item
 
 
-def test_a_judged_sampled_softmax_starts_no_epoch_past_its_time_budget() -> None:
-    config = replace(
-        small_embedding(0),
-        full_softmax_items=0,  # the sampled path, as on a large catalogue
-        negatives=8,
-        sampled_batch_size=16,
-        sampled_max_seconds=0.0,
-    )
+@pytest.mark.parametrize(
+    "softmax",
+    [
+        {"eval_every": 1},  # the full softmax: its epochs over 20,000 items take seconds
+        {"full_softmax_items": 0, "negatives": 8, "sampled_batch_size": 16},  # the sampled one
+    ],
+    ids=["full", "sampled"],
+)
+def test_judged_embedding_training_starts_no_epoch_past_its_time_budget(
+    softmax: dict[str, int],
+) -> None:
+    config = replace(small_embedding(0), max_seconds=0.0, **softmax)
     judged: list[float] = []
 
     def judge(model: EmbeddingRecommender) -> float:
