@@ -6,6 +6,7 @@ import scipy.sparse as sp
 
 from contextiq.ml.holdout import holdout_ndcg
 from contextiq.ml.metrics import (
+    COMPARED_POSITIVES,
     auc,
     average_precision_at_k,
     hit_rate_at_k,
@@ -62,6 +63,17 @@ def test_auc_by_hand_with_ties() -> None:
     assert auc(scores, positives, negatives) == pytest.approx(0.5)
     assert auc(scores, np.array([0]), np.array([1, 2, 3])) == pytest.approx(1.0)
     assert auc(scores, np.array([], np.int64), negatives) == 0.5
+
+
+@pytest.mark.parametrize("n_positives", [1, COMPARED_POSITIVES, COMPARED_POSITIVES + 1, 40])
+def test_auc_counts_every_pair_whether_it_compares_or_sorts(n_positives: int) -> None:
+    rng = np.random.default_rng(n_positives)
+    scores = rng.integers(0, 20, 300).astype(np.float32)  # many ties
+    positives = rng.choice(300, n_positives, replace=False)
+    negatives = np.setdiff1d(np.arange(300), positives)
+    pairs = scores[positives][:, None] - scores[negatives][None, :]
+    expected = ((pairs > 0).sum() + 0.5 * (pairs == 0).sum()) / pairs.size
+    assert auc(scores, positives, negatives) == pytest.approx(expected)
 
 
 def test_rmse_and_mae_by_hand() -> None:

