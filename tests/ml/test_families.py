@@ -79,8 +79,8 @@ def test_catalogue_items_nobody_touched_rank_by_their_features() -> None:
 @pytest.mark.parametrize(
     "softmax",
     [
-        {"eval_every": 1},  # the full softmax: its epochs over 20,000 items take seconds
-        {"full_softmax_items": 0, "negatives": 8, "sampled_batch_size": 16},  # the sampled one
+        {"eval_every": 1},  # the full softmax, judged after every epoch
+        {"full_softmax_items": 0, "negatives": 8, "sampled_batch_size": 16},  # the sampled path
     ],
     ids=["full", "sampled"],
 )
