@@ -72,8 +72,8 @@ def auc(
     neg = scores[negatives]
     pos = scores[positives]
     if len(pos) <= COMPARED_POSITIVES:
-        below = np.count_nonzero(neg[None, :] < pos[:, None])
-        tied = np.count_nonzero(neg[None, :] == pos[:, None])
+        below = int(np.count_nonzero(neg[None, :] < pos[:, None]))
+        tied = int(np.count_nonzero(neg[None, :] == pos[:, None]))
     else:
         ordered = np.sort(neg)
         left = np.searchsorted(ordered, pos, side="left")
