@@ -13,7 +13,7 @@ training, and items added later, get vectors from their content features alone.
 
 import json
 import logging
-import time
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -247,15 +247,15 @@ class SequenceRecommender(VectorRecommender):
             generator = torch.Generator().manual_seed(cfg.seed)
             net = start or self._network(features)
             optimiser = Adam(net.parameters(), lr=cfg.learning_rate)
-            stopping = EarlyStopping(cfg.patience, max_epochs)
             sampled = n_items > cfg.full_softmax_items
-            started = time.perf_counter()
+            budget = cfg.sampled_max_seconds if sampled else math.inf
+            stopping = EarlyStopping(cfg.patience, max_epochs, budget)
             for epoch in range(1, max_epochs + 1):
                 net.train()
                 order = torch.randperm(len(inputs), generator=generator).numpy()[: cfg.max_windows]
                 out_of_time = False
                 for first in range(0, len(order), cfg.batch_size):
-                    if sampled and time.perf_counter() - started > cfg.sampled_max_seconds:
+                    if stopping.out_of_time:
                         out_of_time = True
                         break
                     batch = order[first : first + cfg.batch_size]
