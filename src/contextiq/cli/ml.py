@@ -66,8 +66,7 @@ def fit_predict(
         typer.Option(
             help="CSV: user_id,item_id[,weight][,timestamp]; weight 1 when absent; timestamp in"
             " Unix seconds or ISO 8601 (UTC unless it says otherwise). With timestamps on every"
-            " row the model reads each history in time order (recency, transitions, the"
-            " sequential part)."
+            " row the model reads each history in time order (recency, item transitions)."
         ),
     ],
     users: Annotated[Path, typer.Option(help="one user id per line")],
