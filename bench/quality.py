@@ -10,7 +10,9 @@ events ("no timestamps"): what `offline fit-predict` does without a timestamp co
 (`--timestamps without` fits only that one).
 `--seeds` repeats every split at several seeds; `--margins` fits Context IQ once per
 selection margin (0: the mix with the best validation mean, the rule before robust selection;
-without it, the default model's own). `--peer-cache FILE` keeps peer rows per split and seed.
+without it, the default model's own). `--model NAME` fits another family of
+`contextiq.ml.MODEL_FAMILIES` in the default's place (blend-next: chosen for the next event).
+`--peer-cache FILE` keeps peer rows per split and seed.
 
     .venv/bin/python bench/quality.py --datasets ml-100k,ml-latest-small,lastfm \
         --protocols stratified,leave-last-out,rating,cold-items,speed --output quality.json
@@ -45,6 +47,7 @@ from contextiq.ml.data import IdMap, build_matrix, strength_matrix
 from contextiq.ml.datasets import Dataset, load_dataset
 from contextiq.ml.ease import ease_weights
 from contextiq.ml.evaluate import evaluate_ranking
+from contextiq.ml.families import DEFAULT_MODEL
 from contextiq.ml.features import FeatureVocabulary
 from contextiq.ml.holdout import holdout_ndcg, holdout_positives
 from contextiq.ml.index import top_k
@@ -230,12 +233,12 @@ class PeerCache:
             os.replace(temporary, self.path)
 
 
-def ours(seed: int, margin: float | None) -> BlendRecommender:
-    """The default model; with a margin, its choice judged with that margin instead."""
-    model = make_model(seed=seed)
-    assert isinstance(model, BlendRecommender)
+def ours(family: str, seed: int, margin: float | None) -> Recommender:
+    """The model family named; with a margin, its blend's choice judged with that margin."""
+    model = make_model(family, seed)
     if margin is None:
         return model
+    assert isinstance(model, BlendRecommender), "only a blend has a choice margin"
     choice = replace(model.config.choice, margin=margin)
     return BlendRecommender(BlendConfig(**{**model.config.__dict__, "choice": choice}))
 
@@ -250,6 +253,7 @@ def ranking_rows(
     timestamps: Sequence[str] = ("with",),
     ours_too: bool = True,
     cache: PeerCache | None = None,
+    family: str = DEFAULT_MODEL,
 ) -> list[dict[str, Any]]:
     universe = sorted({e.item_id for e in itertools.chain(train, test)})
     features = [i for i in dataset.items if i.item_id in set(universe)]
@@ -263,9 +267,11 @@ def ranking_rows(
     for suffix, events in variants if ours_too else []:
         for margin in margins:
             shown = f", margin {margin}" if margin is not None else ""
-            label = "Context IQ (default" + suffix + shown
+            label = (
+                f"Context IQ ({'default' if family == DEFAULT_MODEL else family}" + suffix + shown
+            )
             started = time.perf_counter()
-            model = ours(seed, margin).fit(events, features)
+            model = ours(family, seed, margin).fit(events, features)
             fit_seconds = time.perf_counter() - started
             metrics = evaluate_ranking(model, train, test, candidates=universe)
             rows.append(
@@ -445,6 +451,9 @@ def main() -> None:
     parser.add_argument(
         "--margins", default="", help="Context IQ's selection margins (default: the model's own)"
     )
+    parser.add_argument(
+        "--model", default=DEFAULT_MODEL, help="Context IQ's model family (default: the default)"
+    )
     parser.add_argument("--peer-cache", type=Path, default=None, help="JSON file of peer rows")
     parser.add_argument("--peers-only", action="store_true", help="skip Context IQ's own rows")
     parser.add_argument(
@@ -475,10 +484,14 @@ def main() -> None:
             cache = PeerCache(args.peer_cache, key) if args.peer_cache else None
             if protocol == "stratified":
                 split = stratified_split(implicit_view(dataset), 0.25, seed)
-                rows = ranking_rows(dataset, *split, peers, seed, margins, ("with",), ours, cache)
+                rows = ranking_rows(
+                    dataset, *split, peers, seed, margins, ("with",), ours, cache, args.model
+                )
             elif protocol == "leave-last-out":
                 split = leave_last_out(implicit_view(dataset), seed)
-                rows = ranking_rows(dataset, *split, peers, seed, margins, times, ours, cache)
+                rows = ranking_rows(
+                    dataset, *split, peers, seed, margins, times, ours, cache, args.model
+                )
             elif protocol == "rating":
                 rows = rating_rows(dataset)
             elif protocol == "speed":

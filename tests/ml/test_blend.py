@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contextiq.ml import make_model
 from contextiq.ml.base import WeightedInteraction
 from contextiq.ml.blend import BlendConfig, BlendRecommender, standard_parts
 from contextiq.ml.blend_choice import ChoiceConfig, Mix
@@ -53,6 +54,15 @@ def test_a_walk_in_order_is_left_to_the_sequence_part() -> None:
     model = blend(random_tolerance=1.0).fit(drifting_users())
     assert model.mix.share("sequence") > 0.5
     walked = {f"item-{j}": 1.0 for j in range(10, 20)}
+    assert model.recommend(walked, 1, exclude=walked)[0][0] == "item-20"
+
+
+def test_blend_next_ranks_the_next_step_of_a_walk_first_where_the_default_does_not() -> None:
+    walked = {f"item-{j}": 1.0 for j in range(10, 20)}
+    default = make_model("blend").fit(drifting_users())
+    assert default.recommend(walked, 1, exclude=walked)[0][0] != "item-20"
+    model = make_model("blend-next").fit(drifting_users())
+    assert isinstance(model, BlendRecommender) and model.mix.share("sequence") > 0
     assert model.recommend(walked, 1, exclude=walked)[0][0] == "item-20"
 
 

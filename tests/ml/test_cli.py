@@ -112,3 +112,24 @@ def test_evaluate_prints_every_metric_for_a_csv(tmp_path: Path) -> None:
     # Re-ranking for variety makes lists more varied, at some cost in accuracy.
     assert metrics["ild@10 (diversity 0.7)"] > metrics["ild@10"]
     assert metrics["ndcg@10 (diversity 0.7)"] <= metrics["ndcg@10"] + 1e-9
+
+
+def test_both_commands_train_the_model_family_named(tmp_path: Path) -> None:
+    interactions, _, users = write_inputs(tmp_path)
+    output = tmp_path / "recs.csv"
+    args = ["fit-predict", "--interactions", str(interactions), "--users", str(users)]
+    args += ["--k", "3", "--output", str(output)]
+    result = CliRunner().invoke(offline_app, [*args, "--model", "blend-next"])
+    assert result.exit_code == 0, result.output
+    with output.open() as f:
+        assert {r["user_id"] for r in csv.DictReader(f)} == {"user-0", "user-1", "nobody"}
+    refused = CliRunner().invoke(offline_app, [*args, "--model", "mystery"])
+    assert refused.exit_code == 2
+    printed = " ".join(refused.output.replace("│", " ").split())  # the error box wraps lines
+    assert "unknown model family 'mystery'; known: blend," in printed
+    app = typer.Typer()
+    app.command()(evaluate)
+    args = ["--dataset", str(interactions), "--format", "csv", "--model", "ease"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ndcg@10"] > 0

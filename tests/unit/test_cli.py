@@ -72,8 +72,8 @@ def test_train_too_large_or_of_an_unknown_family_stops_with_one_line(
     result = runner.invoke(app, ["train"])
     assert result.exit_code == 2
     assert (
-        "unknown model family 'mystery'; known: blend, blend-sequence, ease, embedding, sequence"
-        in result.output
+        "unknown model family 'mystery'; known: blend, blend-sequence, blend-next, ease,"
+        " embedding, sequence" in result.output
     )
 
 

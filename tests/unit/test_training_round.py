@@ -88,7 +88,8 @@ async def test_a_training_too_large_is_refused_at_once_with_its_sizes(
 
 
 async def test_an_unknown_model_family_names_the_known_ones(store: Store, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="known: blend, blend-sequence, ease, embedding, sequence"):
+    known = "known: blend, blend-sequence, blend-next, ease, embedding, sequence"
+    with pytest.raises(ValueError, match=known):
         await train_and_register(store, ModelHolder(tmp_path / "models", store), model="mystery")
 
 

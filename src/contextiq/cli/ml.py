@@ -26,7 +26,7 @@ from contextiq.ml.datasets import (
     read_items_csv,
 )
 from contextiq.ml.evaluate import evaluate_ranking, histories_by_user
-from contextiq.ml.families import make_model
+from contextiq.ml.families import DEFAULT_MODEL, make_model
 from contextiq.ml.metrics import mae, rmse
 from contextiq.ml.protocols import leave_last_out, random_split, stratified_split
 from contextiq.observability.logs import configure_logging
@@ -53,6 +53,25 @@ class Format(StrEnum):
     CSV = "csv"
 
 
+def _family(name: str) -> str:
+    """An unknown family stops the command before any file is read, listing the known ones."""
+    try:
+        make_model(name)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    return name
+
+
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        help="model family, as CONTEXTIQ_MODEL names it; blend-next: chosen for each user's"
+        " next event rather than their broader taste (docs/evaluation.md)",
+        callback=_family,
+    ),
+]
+
+
 class Protocol(StrEnum):
     STRATIFIED = "stratified"
     LEAVE_LAST_OUT = "leave-last-out"
@@ -76,8 +95,9 @@ def fit_predict(
         Path | None, typer.Option(help="CSV: item_id,title,category,tags,text")
     ] = None,
     seed: int = 0,
+    model: ModelOption = DEFAULT_MODEL,
 ) -> None:
-    """Train the default model on `interactions` and write each user's top k unseen items.
+    """Train a model (the default blend) on `interactions`; write each user's top k unseen items.
 
     An optional `timestamp` column (Unix seconds or ISO 8601) puts each user's events in time
     order; without it, events keep the file's order and the model ignores order altogether.
@@ -95,9 +115,9 @@ def fit_predict(
         )
     features = _read("--items", read_items_csv, items) if items else []
     wanted = _read("--users", _user_ids, users)
-    model = make_model(seed=seed).fit(events, features)
+    fitted = make_model(model, seed).fit(events, features)
     histories = histories_by_user(events)
-    ids = model.item_ids
+    ids = fitted.item_ids
     with (
         output.open("w", newline="", encoding="utf-8") as f,
         track(len(wanted), f"top-{k} lists", unit="users") as bar,
@@ -107,7 +127,7 @@ def fit_predict(
         size = min(256, max(8, BATCH_SCORES // max(len(ids), 1)))
         for first in range(0, len(wanted), size):
             batch = wanted[first : first + size]
-            found, scores = model.recommend_histories([histories.get(u, {}) for u in batch], k)
+            found, scores = fitted.recommend_histories([histories.get(u, {}) for u in batch], k)
             for user, indices, values in zip(batch, found.tolist(), scores.tolist(), strict=True):
                 writer.writerows(
                     [user, ids[j], rank, f"{score:.6g}"]
@@ -160,8 +180,9 @@ def evaluate(
         list[float] | None,
         typer.Option(help="also re-rank by MMR at this diversity (0..1); repeatable"),
     ] = None,
+    model: ModelOption = DEFAULT_MODEL,
 ) -> None:
-    """Split a dataset by a protocol, train the default model and print its metrics.
+    """Split a dataset by a protocol, train a model (the default blend) and print its metrics.
 
     Ranking metrics come with intra-list diversity (`ild@10`) and catalogue coverage
     (`coverage@10`); each `--diversity` adds the metrics of lists re-ranked at that setting.
@@ -185,14 +206,14 @@ def evaluate(
             train, test = stratified_split(events, 0.25, seed)
         else:
             train, test = leave_last_out(events, seed)
-        model = make_model(seed=seed).fit(train, data.items)
-        metrics = evaluate_ranking(model, train, test, variety=True, progress=_ranking)
+        fitted = make_model(model, seed).fit(train, data.items)
+        metrics = evaluate_ranking(fitted, train, test, variety=True, progress=_ranking)
         metrics["accuracy"] = metrics["auc"]
         for d in diversity or ():
             if not 0 <= d <= 1:
                 raise typer.BadParameter(f"diversity {d} is outside 0..1", param_hint="--diversity")
             again = evaluate_ranking(
-                model, train, test, diversity=d, variety=True, progress=_ranking
+                fitted, train, test, diversity=d, variety=True, progress=_ranking
             )
             metrics |= {f"{name} (diversity {d:g})": v for name, v in again.items()}
     typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}, indent=2))

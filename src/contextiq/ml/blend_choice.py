@@ -97,6 +97,8 @@ class Contender:
 @dataclass(frozen=True)
 class ChoiceConfig:
     recency_grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
+    #: The share of the best random-part nDCG@10 a setting may lose and stay eligible; 1 holds
+    #: nothing back, so only the latest events judge (the "blend-next" family).
     random_tolerance: float = 0.01
     #: Standard errors by which a mix must beat the best single part to be chosen over it.
     #: 0 (the best mean wins) by default: at 1.0 latest-small's stratified nDCG@10 fell from
