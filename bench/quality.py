@@ -452,7 +452,7 @@ def main() -> None:
         "--margins", default="", help="Context IQ's selection margins (default: the model's own)"
     )
     parser.add_argument(
-        "--model", default=DEFAULT_MODEL, help="Context IQ's model family (default: the default)"
+        "--model", default=DEFAULT_MODEL, help="Context IQ's model family (default: blend)"
     )
     parser.add_argument("--peer-cache", type=Path, default=None, help="JSON file of peer rows")
     parser.add_argument("--peers-only", action="store_true", help="skip Context IQ's own rows")

@@ -7,7 +7,7 @@ transitions mixed on validation) is the default the API serves and the benchmark
 from collections.abc import Callable, Mapping
 
 from contextiq.ml.base import Recommender
-from contextiq.ml.blend import BlendConfig, BlendRecommender, standard_parts
+from contextiq.ml.blend import BlendConfig, BlendRecommender, PartSpec, standard_parts
 from contextiq.ml.blend_choice import ChoiceConfig
 from contextiq.ml.ease import EaseConfig, EaseRecommender
 from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
@@ -24,11 +24,15 @@ def blend(seed: int = 0) -> Recommender:
     return BlendRecommender(BlendConfig(parts=parts, choice=ChoiceConfig(seed=seed), seed=seed))
 
 
-def blend_sequence(seed: int = 0) -> Recommender:
-    """The default blend with the sequential model as a fourth part (on timed data)."""
-    parts = standard_parts(
+def _with_sequence(seed: int) -> tuple[PartSpec, ...]:
+    return standard_parts(
         EaseConfig(seed=seed), EmbeddingConfig(seed=seed), sequence=SequenceConfig(seed=seed)
     )
+
+
+def blend_sequence(seed: int = 0) -> Recommender:
+    """The default blend with the sequential model as a fourth part (on timed data)."""
+    parts = _with_sequence(seed)
     return BlendRecommender(BlendConfig(parts=parts, choice=ChoiceConfig(seed=seed), seed=seed))
 
 
@@ -41,11 +45,8 @@ def blend_next(seed: int = 0) -> Recommender:
     taste is what stratified splits measure, and there this family ranks lower than the
     default (docs/evaluation.md, "Model families"). Without timestamps it is the default blend.
     """
-    parts = standard_parts(
-        EaseConfig(seed=seed), EmbeddingConfig(seed=seed), sequence=SequenceConfig(seed=seed)
-    )
     choice = ChoiceConfig(seed=seed, random_tolerance=1.0)
-    return BlendRecommender(BlendConfig(parts=parts, choice=choice, seed=seed))
+    return BlendRecommender(BlendConfig(parts=_with_sequence(seed), choice=choice, seed=seed))
 
 
 def ease(seed: int = 0) -> Recommender:
