@@ -253,10 +253,8 @@ class SequenceRecommender(VectorRecommender):
             for epoch in range(1, max_epochs + 1):
                 net.train()
                 order = torch.randperm(len(inputs), generator=generator).numpy()[: cfg.max_windows]
-                out_of_time = False
                 for first in range(0, len(order), cfg.batch_size):
                     if stopping.out_of_time:
-                        out_of_time = True
                         break
                     batch = order[first : first + cfg.batch_size]
                     x, y = torch.from_numpy(inputs[batch]), torch.from_numpy(targets[batch])
@@ -271,7 +269,7 @@ class SequenceRecommender(VectorRecommender):
                     optimiser.zero_grad()
                     loss.backward()  # type: ignore[no-untyped-call]
                     optimiser.step()
-                if out_of_time:
+                if stopping.out_of_time:
                     log.info(
                         "sequence: stopping after %.0fs, in epoch %d",
                         cfg.sampled_max_seconds,
