@@ -97,6 +97,17 @@ def test_fit_predict_warns_when_only_some_events_have_a_time(tmp_path: Path) -> 
     assert "1 of 3 events have no timestamp, so the model ignores time order" in printed
 
 
+def test_fit_predict_writes_one_list_per_user_however_often_listed(tmp_path: Path) -> None:
+    events = "user_id,item_id\nu,a\nu,b\nv,a\nv,c\nw,b\n"
+    code, printed, output = _fit_predict(tmp_path, events, "v\nu\nv\nv\n")
+    assert code == 0, printed
+    assert "2 repeated user ids" in printed and "each user gets one list" in printed
+    with output.open() as f:
+        users = [r["user_id"] for r in csv.DictReader(f)]
+    assert users == sorted(users, key=["v", "u"].index) and set(users) == {"u", "v"}
+    assert users.count("v") == users.count("u") > 0
+
+
 def test_evaluate_prints_every_metric_for_a_csv(tmp_path: Path) -> None:
     interactions, _, _ = write_inputs(tmp_path)
     app = typer.Typer()

@@ -88,7 +88,7 @@ def fit_predict(
             " row the model reads each history in time order (recency, item transitions)."
         ),
     ],
-    users: Annotated[Path, typer.Option(help="one user id per line")],
+    users: Annotated[Path, typer.Option(help="one user id per line; a repeated id gets one list")],
     output: Annotated[Path, typer.Option(help="CSV written: user_id,item_id,rank,score")],
     k: Annotated[int, typer.Option(min=1)] = 10,
     items: Annotated[
@@ -114,7 +114,14 @@ def fit_predict(
             err=True,
         )
     features = _read("--items", read_items_csv, items) if items else []
-    wanted = _read("--users", _user_ids, users)
+    listed = _read("--users", _user_ids, users)
+    wanted = list(dict.fromkeys(listed))
+    if len(wanted) < len(listed):
+        typer.echo(
+            f"warning: {len(listed) - len(wanted):,} repeated user ids in {users};"
+            " each user gets one list",
+            err=True,
+        )
     fitted = make_model(model, seed).fit(events, features)
     histories = histories_by_user(events)
     ids = fitted.item_ids

@@ -91,21 +91,15 @@ class Recommender(ABC):
         k allowed items exist, however few pass.
         """
 
+    @abstractmethod
     def recommend_histories(
         self, histories: Sequence[Mapping[str, float]], k: int
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """`recommend(h, k, exclude=h)` of many histories, as rows of indices into `item_ids`.
 
-        -1 (and score -inf) past what a row found. Here one `recommend` per history; a family
-        with a batched path (the blend) overrides it, for batch jobs (`offline fit-predict`).
+        -1 (and score -inf) past what a row found. For batch jobs (`offline fit-predict`):
+        a batch is scored at once instead of one request at a time.
         """
-        index = {item: j for j, item in enumerate(self.item_ids)}
-        found = np.full((len(histories), k), -1, np.int64)
-        scores = np.full((len(histories), k), -np.inf, np.float32)
-        for row, history in enumerate(histories):
-            for col, (item, score) in enumerate(self.recommend(history, k, history)):
-                found[row, col], scores[row, col] = index[item], score
-        return found, scores
 
     @abstractmethod
     def similar_items(

@@ -315,10 +315,7 @@ class BlendRecommender(ScoringRecommender):
         of every item cost seconds instead of a millisecond or more per item.
         """
         if not self._candidates:
-            scores = self.score_histories(histories)
-            seen = history_matrix(histories, self._items).tocoo()
-            scores[seen.row, seen.col] = -np.inf
-            return top_k_rows(scores, k)
+            return super().recommend_histories(histories, k)
         terms = self._terms()
         recencies = [Recency(), *{recency for _, _, recency in terms}]
         own, *read = history_matrices(histories, self._items, recencies)
