@@ -31,8 +31,8 @@ def main() -> None:
     info = asdict(source.info(version))
     model = source.load(version)
     started = time.perf_counter()
-    fields = ("metrics", "current_metrics", "promote", "train_seconds", "n_users", "n_items")
-    report = TrainReport(model, *(info[f] for f in fields), info["n_interactions"])
+    published = ("version", "created_at", "model_class")  # the registry sets these anew
+    report = TrainReport(model, **{k: v for k, v in info.items() if k not in published})
     target = ModelRegistry(args.models)
     saved = target.save(model, report)
     target.promote(saved)

@@ -50,6 +50,35 @@ def test_seed_import_and_train(isolated: Path) -> None:
     assert trained["metrics"]["auc"] > 0.5
 
 
+def test_train_compares_with_the_serving_model_on_events_it_has_not_seen(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ok("seed", "--demo", "--items", "40", "--users", "8")
+    first = json.loads(runner.invoke(app, ["train"]).stdout)
+    # Nothing newer than the serving model: it saw every held-out event, so no comparison.
+    again = json.loads(runner.invoke(app, ["train"]).stdout)
+    registry = ModelRegistry(isolated / "models")
+    assert again["status"] == "active" and registry.info(again["version"]).current_metrics is None
+    # New events (the time of the import, after the demo's): judged on those, against the rule.
+    rows = [
+        f"user_00{u},content_00{10 + u + j},like,new-{u}-{j}" for u in range(1, 9) for j in (0, 9)
+    ]
+    (isolated / "new.csv").write_text(
+        "user_id,content_id,interaction_type,event_id\n" + "\n".join(rows)
+    )
+    _ok("import", "files", "--interactions", "new.csv")
+    monkeypatch.setattr("contextiq.ml.train.MIN_COMPARED_USERS", 1)
+    monkeypatch.setattr("contextiq.ml.train.PROMOTION_TOLERANCE", -1.0)  # twice as good, or out
+    monkeypatch.setattr("contextiq.ml.train.trails_beyond_noise", lambda *_: True)  # 8 users
+    rejected = json.loads(runner.invoke(app, ["train"]).stdout)
+    assert rejected["status"] == "rejected"
+    assert registry.active_version() == again["version"] != first["version"]
+    info = registry.info(rejected["version"])
+    assert info.current_metrics is not None and info.compared_metrics is not None
+    assert info.trained_until is not None
+    assert info.trained_until > (registry.info(again["version"]).trained_until or 0)
+
+
 def test_train_without_interactions_fails_clearly() -> None:
     result = runner.invoke(app, ["train"])
     assert result.exit_code == 1

@@ -109,6 +109,9 @@ async def train(settings: Settings) -> ModelVersion | None:
     store = Store(settings.database_url)
     try:
         holder = ModelHolder(settings.model_dir, store)
+        # The serving version, so the candidate is promoted only if no worse than it (as the
+        # worker's holder, which is loaded when it starts).
+        await holder.refresh()
         return await train_and_register(
             store, holder, settings.model, settings.train_memory_limit_mb
         )

@@ -98,6 +98,7 @@ def evaluate_ranking(
     diversity: float = 0.0,
     variety: bool = False,
     progress: Callable[[int], Tracker] | None = None,
+    ndcg_by_user: list[float] | None = None,
 ) -> dict[str, float]:
     """Mean per-user metrics over test users with at least one positive held-out item.
 
@@ -111,6 +112,8 @@ def evaluate_ranking(
     optionally limits the ranked universe. With `max_users`, a seeded sample of at most
     that many of those users is scored (what retraining does on a large catalogue).
     `progress` makes the display for the number of users to rank (`progress.track`).
+    `ndcg_by_user` receives each judged user's nDCG@k, users sorted by id: two models judged
+    on the same split and seed get the same users in the same order (paired comparisons).
     """
     ranking = RecommenderRanking(model) if isinstance(model, Recommender) else model
     histories = histories_by_user(train)
@@ -157,7 +160,10 @@ def evaluate_ranking(
                 if vectors is not None:
                     ild += intra_list_diversity(vectors[order])
                 rel = relevant[user]
-                totals[f"ndcg@{k}"] += ndcg_at_k(ranked, rel, k)
+                ndcg = ndcg_at_k(ranked, rel, k)
+                totals[f"ndcg@{k}"] += ndcg
+                if ndcg_by_user is not None:
+                    ndcg_by_user.append(ndcg)
                 totals[f"recall@{k}"] += recall_at_k(ranked, rel, k)
                 totals[f"precision@{k}"] += precision_at_k(ranked, rel, k)
                 totals[f"map@{k}"] += average_precision_at_k(ranked, rel, k)

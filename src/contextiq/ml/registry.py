@@ -35,6 +35,9 @@ class VersionInfo:
     n_users: int
     n_items: int
     n_interactions: int
+    #: Absent from versions saved before the comparison on newer events (train.py).
+    compared_metrics: dict[str, float] | None = None
+    trained_until: float | None = None
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -80,6 +83,8 @@ class ModelRegistry:
             "n_users": report.n_users,
             "n_items": report.n_items,
             "n_interactions": report.n_interactions,
+            "compared_metrics": report.compared_metrics,
+            "trained_until": report.trained_until,
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=2))
         os.replace(staging, self._versions / version)

@@ -68,8 +68,11 @@ async def train_and_register(
         interactions = await load_training_data(store)
         items = [item_features(c) for c in await store.all_content()]
         log.info("read %d interactions in %.0fs", len(interactions), time.perf_counter() - start)
+        current, serving = holder.model, holder.version  # one pair, even if a swap comes
+        meta = await asyncio.to_thread(holder.registry.info, serving) if serving else None
+        until = meta.trained_until if meta else None
         report = await asyncio.to_thread(
-            train_candidate, interactions, items, holder.model, 0, model
+            train_candidate, interactions, items, current, 0, model, until
         )
         del interactions
     version = await asyncio.to_thread(holder.registry.save, report.model, report)
