@@ -105,7 +105,6 @@ def train_candidate(
             log.info("too few held-out events newer than the serving model to compare with it")
     log.info("refitting the candidate on all %d events", len(interactions))
     fitted = candidate.refit(interactions, items)
-    times = [e.timestamp for e in interactions if e.timestamp is not None]
     return TrainReport(
         model=fitted,
         metrics=metrics,
@@ -116,7 +115,9 @@ def train_candidate(
         n_items=len(fitted.item_ids),
         n_interactions=len(interactions),
         compared_metrics=compared,
-        trained_until=max(times) if times else None,
+        trained_until=max(
+            (e.timestamp for e in interactions if e.timestamp is not None), default=None
+        ),
     )
 
 
