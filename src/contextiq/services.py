@@ -45,7 +45,7 @@ from contextiq.store.page_cache import keep_cached, read_if_they_fit
 from contextiq.store.rules import RuleStore
 from contextiq.store.store import Store
 from contextiq.worker.processor import EventProcessor, Retrainer
-from contextiq.worker.training import train_and_register
+from contextiq.worker.training import training_round
 
 #: Users whose lists a serving process computes at start (`RecommendationService.warm_up`).
 WARM_UP_USERS = 256
@@ -191,7 +191,7 @@ def build_services(settings: Settings) -> Services:
     bus = open_bus(settings.events_url)
     models = ModelHolder(settings.model_dir, store, settings.ann_min_items)
     retrainer = Retrainer(
-        lambda: train_and_register(store, models, settings.model, settings.train_memory_limit_mb),
+        lambda: training_round(store, models, settings.model, settings.train_memory_limit_mb),
         settings.retrain_every_events,
         settings.retrain_every_seconds,
     )

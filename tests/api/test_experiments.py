@@ -1,5 +1,6 @@
 """Experiments end to end through the API: simulated users click by a hidden preference."""
 
+import asyncio
 import random
 import time
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from contextiq.api.app import create_app
+from contextiq.cli.bootstrap import train
 from contextiq.config import Settings
 
 ADMIN = {"X-Admin-Key": "admin-secret"}
@@ -33,7 +35,12 @@ def wait_for(check: Any, what: str, within: float = 60.0) -> None:
 
 
 def simulate(
-    api: TestClient, name: str, click_rates: dict[str, float], users: int, seed: int
+    api: TestClient,
+    name: str,
+    click_rates: dict[str, float],
+    users: int,
+    seed: int,
+    promote: bool = False,
 ) -> dict[str, Any]:
     """Each user asks once and may click one item; half the clicks name the answer's id."""
     rng = random.Random(seed)
@@ -67,7 +74,8 @@ def simulate(
 
     wait_for(applied, f"{users} impressions and {clicks} clicks of {name}")
     result = report()
-    assert api.post(f"/api/v1/experiments/{name}/stop", headers=ADMIN).status_code == 200
+    stop = api.post(f"/api/v1/experiments/{name}/stop", json={"promote": promote}, headers=ADMIN)
+    assert stop.status_code == 200, stop.text
     return result
 
 
@@ -172,3 +180,36 @@ def test_interleaving_credits_the_arm_whose_items_are_clicked(api: TestClient) -
     assert sum(a["clicks"] for a in report["arms"]) == 60
     assert report["winner"] is None  # 60 decided lists are below the minimum of 200
     api.post("/api/v1/experiments/interleaved/stop", headers=ADMIN)
+
+
+def test_an_arm_serves_a_model_family_and_promoting_it_makes_that_family_the_default(
+    api: TestClient, demo_settings: Settings
+) -> None:
+    def create(config: dict[str, Any], name: str = "family-check") -> Any:
+        arms = [{"name": "control"}, {"name": "next", "config": config}]
+        return api.post("/api/v1/experiments", json={"name": name, "arms": arms}, headers=ADMIN)
+
+    unknown = create({"model_family": "mystery"})
+    assert unknown.status_code == 422 and "known: blend" in unknown.text
+    assert create({"model_family": "ease", "model_version": "x"}).status_code == 422
+    untrained = create({"model_family": "ease"})
+    assert untrained.status_code == 400
+    assert "contextiq train --family ease" in untrained.json()["error"]["message"]
+
+    trained = asyncio.run(train(demo_settings, "ease"))  # as the CLI: a process of its own
+    assert trained is not None and trained.status == "candidate"
+    default = api.get("/api/v1/recommendations", params={"user_id": "user_001"}).json()
+    assert default["model_version"] != trained.version
+    assert create({"model_family": "ease"}).status_code == 201
+    versions = {"control": default["model_version"], "next": trained.version}
+    for n in range(20):
+        answer = api.get("/api/v1/recommendations", params={"user_id": f"check-u{n}"}).json()
+        assert answer["model_version"] == versions[answer["arm"]]
+    api.post("/api/v1/experiments/family-check/stop", headers=ADMIN)
+
+    assert create({"model_family": "ease"}, "family").status_code == 201
+    report = simulate(api, "family", {"control": 0.06, "next": 0.3}, 300, seed=5, promote=True)
+    assert report["winner"] == "next", report["verdict"]
+    assert api.get("/api/v1/experiments/family").json()["promoted"] == {"model_family": "ease"}
+    after = api.get("/api/v1/recommendations", params={"user_id": "after-family"}).json()
+    assert after["experiment"] is None and after["model_version"] == trained.version

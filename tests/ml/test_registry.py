@@ -1,6 +1,7 @@
 """Registry promotion rules and the candidate-vs-current comparison."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,24 @@ def test_active_version_cannot_be_removed(tmp_path: Path) -> None:
         registry.remove(active)
     registry.remove(old)
     assert [v.version for v in registry.versions()] == [active]
+
+
+def test_each_family_points_at_its_newest_accepted_version(tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path)
+    fitted = model()
+    assert registry.family_version("ease") is None
+    first = registry.save(fitted, replace(report(fitted, 0.3, promote=True), family="ease"))
+    registry.accept(first)
+    second = registry.save(fitted, replace(report(fitted, 0.3, promote=True), family="ease"))
+    registry.accept(second)
+    assert registry.info(second).family == "ease"
+    assert registry.family_version("ease") == second
+    assert registry.active_version() is None  # accepted for its family, not promoted
+    with pytest.raises(ValueError, match="newest accepted version of ease"):
+        registry.remove(second)
+    registry.remove(first)
+    untold = registry.save(fitted, report(fitted, 0.3, promote=True))  # saved before families
+    with pytest.raises(ValueError, match="records no family"):
+        registry.accept(untold)
+    with pytest.raises(KeyError):
+        registry.family_version("../ACTIVE")

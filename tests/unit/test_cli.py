@@ -79,6 +79,21 @@ def test_train_compares_with_the_serving_model_on_events_it_has_not_seen(
     assert info.trained_until > (registry.info(again["version"]).trained_until or 0)
 
 
+def test_train_of_another_family_is_accepted_for_experiments_without_serving(
+    isolated: Path,
+) -> None:
+    _ok("seed", "--demo", "--items", "40", "--users", "8")
+    serving = json.loads(runner.invoke(app, ["train"]).stdout)
+    other = json.loads(runner.invoke(app, ["train", "--family", "ease"]).stdout)
+    assert other["status"] == "candidate"
+    registry = ModelRegistry(isolated / "models")
+    assert registry.active_version() == serving["version"]
+    assert registry.family_version("ease") == other["version"]
+    assert registry.family_version("blend") == serving["version"]
+    result = runner.invoke(app, ["train", "--family", "mystery"])
+    assert result.exit_code == 2 and "unknown model family 'mystery'" in result.output
+
+
 def test_train_without_interactions_fails_clearly() -> None:
     result = runner.invoke(app, ["train"])
     assert result.exit_code == 1

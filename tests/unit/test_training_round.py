@@ -1,18 +1,26 @@
 """A retraining round on stored data: sized up front, measured, and harmless when it fails."""
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from contextiq.domain import Content, Interaction, InteractionType
+from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
 from contextiq.ml.footprint import TrainingTooLarge
 from contextiq.recommend.models import ModelHolder
+from contextiq.store.experiments import ExperimentStore
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
 from contextiq.worker.processor import Retrainer
-from contextiq.worker.training import load_training_data, train_and_register
+from contextiq.worker.training import (
+    load_training_data,
+    served_families,
+    train_and_register,
+    training_round,
+)
 from tests.ml import synthetic
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
@@ -114,3 +122,52 @@ async def test_a_failed_round_leaves_the_worker_and_the_serving_model_as_they_we
     await retrainer._task  # type: ignore[misc]
     assert retrainer.events_since_training == 0
     assert len(holder.registry.versions()) == 2
+
+
+def _experiment(name: str, family: str | None, starts_at: datetime) -> Experiment:
+    return Experiment(
+        name=name,
+        arms=(
+            Arm("control", 1.0, ArmConfig()),
+            Arm("treatment", 1.0, ArmConfig(model_family=family)),
+        ),
+        interleaving=False,
+        starts_at=starts_at,
+        ends_at=None,
+        created_at=starts_at,
+    )
+
+
+async def test_a_round_trains_the_serving_family_then_each_one_an_experiment_names(
+    store: Store, tmp_path: Path
+) -> None:
+    experiments = ExperimentStore(store)
+    assert await served_families(experiments, "ease") == ["ease"]
+    now = datetime.now(UTC)
+    await experiments.create(_experiment("next", "embedding", now))
+    assert await served_families(experiments, "ease") == ["ease", "embedding"]
+
+    holder = ModelHolder(tmp_path / "models", store)
+    serving, other = await training_round(store, holder, "ease")
+    registry = holder.registry
+    assert serving.status == "active" and holder.version == serving.version
+    assert registry.family_version("ease") == serving.version
+    # The experiment's family is accepted for its arm only: the default keeps serving.
+    assert other.status == "candidate"
+    assert registry.family_version("embedding") == other.version
+    assert registry.active_version() == serving.version
+    assert registry.info(other.version).family == "embedding"
+
+    # A promoted family is trained first, and its versions serve the default from then on.
+    await experiments.stop("next", now, "treatment", {"model_family": "embedding"})
+    assert await served_families(experiments, "ease") == ["embedding"]
+    (again,) = await training_round(store, holder, "ease")
+    assert again.status == "active" and holder.version == again.version
+    assert registry.info(again.version).family == "embedding"
+
+
+async def test_a_finished_experiment_names_no_family_to_train(store: Store) -> None:
+    experiments = ExperimentStore(store)
+    past = datetime.now(UTC) - timedelta(days=2)
+    await experiments.create(replace(_experiment("old", "embedding", past), ends_at=past))
+    assert await served_families(experiments, "ease") == ["ease"]

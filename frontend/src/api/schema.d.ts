@@ -455,6 +455,8 @@ export interface components {
             llm?: boolean | null;
             /** Ml Weight */
             ml_weight?: number | null;
+            /** Model Family */
+            model_family?: string | null;
             /** Model Version */
             model_version?: string | null;
         };

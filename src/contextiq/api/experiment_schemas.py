@@ -3,9 +3,17 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from contextiq.api.schemas import Identifier, SubjectIn
+from contextiq.ml.families import MODEL_FAMILIES
 
 Name = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -34,6 +42,21 @@ class ArmConfigIn(BaseModel):
     ml_weight: Annotated[float, Field(ge=0, le=1)] | None = None
     llm: bool | None = None
     model_version: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    #: Serve this family's newest accepted version, retrained while the experiment lives.
+    model_family: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+    @field_validator("model_family")
+    @classmethod
+    def _known_family(cls, name: str | None) -> str | None:
+        if name is not None and name not in MODEL_FAMILIES:
+            raise ValueError(f"unknown model family {name!r}; known: {', '.join(MODEL_FAMILIES)}")
+        return name
+
+    @model_validator(mode="after")
+    def _one_model(self) -> "ArmConfigIn":
+        if self.model_version is not None and self.model_family is not None:
+            raise ValueError("set model_version or model_family, not both")
+        return self
 
 
 class ArmIn(BaseModel):

@@ -301,13 +301,25 @@ def vectors_command() -> None:
 
 
 @app.command("train")
-def train_command() -> None:
-    """Train on all stored interactions; promote the model if it is no worse."""
+def train_command(
+    family: Annotated[
+        str | None,
+        typer.Option(
+            help="Train this model family alone (ml/families.py). Without it: the serving"
+            " family, then each family a live experiment's arm names, as the worker does.",
+        ),
+    ] = None,
+) -> None:
+    """Train on all stored interactions; promote the model if it is no worse.
+
+    Prints the serving family's version (or FAMILY's). A family other than the serving one
+    is only accepted for experiment arms that name it (status "candidate"), never promoted.
+    """
     settings = get_settings()
     upgrade(settings.database_url)
     configure_logging(settings)  # progress lines: a large catalogue trains for minutes
     try:
-        info = asyncio.run(train(settings))
+        info = asyncio.run(train(settings, family))
     except (TrainingTooLarge, ValueError) as refused:  # too large, or an unknown model family
         _say(f"error: {refused}")
         raise typer.Exit(2) from None

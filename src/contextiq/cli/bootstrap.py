@@ -17,10 +17,11 @@ from contextiq.data.load import (
 from contextiq.llm.factory import item_vectors
 from contextiq.progress import track
 from contextiq.recommend.models import ModelHolder
+from contextiq.store.experiments import ExperimentStore
 from contextiq.store.migrate import upgrade
 from contextiq.store.records import ModelVersion
 from contextiq.store.store import Store
-from contextiq.worker.training import train_and_register
+from contextiq.worker.training import served_families, train_and_register, training_round
 
 Say = Callable[[str], None]
 
@@ -105,16 +106,21 @@ async def compute_vectors(
         )
 
 
-async def train(settings: Settings) -> ModelVersion | None:
+async def train(settings: Settings, family: str | None = None) -> ModelVersion | None:
+    """A worker's round (`training_round`), or `family` alone; the version recorded for the
+    serving family, or for `family`."""
     store = Store(settings.database_url)
     try:
         holder = ModelHolder(settings.model_dir, store)
         # The serving version, so the candidate is promoted only if no worse than it (as the
         # worker's holder, which is loaded when it starts).
         await holder.refresh()
-        return await train_and_register(
-            store, holder, settings.model, settings.train_memory_limit_mb
-        )
+        memory = settings.train_memory_limit_mb
+        if family is None:
+            done = await training_round(store, holder, settings.model, memory)
+            return done[0] if done else None
+        serving = (await served_families(ExperimentStore(store), settings.model))[0]
+        return await train_and_register(store, holder, family, memory, serve=family == serving)
     finally:
         await store.close()
 

@@ -14,7 +14,11 @@ class ArmConfig:
 
     ml_weight: float | None = None
     llm: bool | None = None
+    #: A registered version, served as it is...
     model_version: str | None = None
+    #: ...or a model family (`ml/families.py`): its newest accepted version, which the
+    #: worker retrains while an experiment names it.
+    model_family: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -23,6 +27,7 @@ class ArmConfig:
                 ("ml_weight", self.ml_weight),
                 ("llm", self.llm),
                 ("model_version", self.model_version),
+                ("model_family", self.model_family),
             )
             if v is not None
         }
@@ -30,14 +35,19 @@ class ArmConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> "ArmConfig":
         raw = raw or {}
-        return cls(raw.get("ml_weight"), raw.get("llm"), raw.get("model_version"))
+        return cls(
+            raw.get("ml_weight"), raw.get("llm"), raw.get("model_version"), raw.get("model_family")
+        )
 
     def over(self, base: "ArmConfig") -> "ArmConfig":
-        """This config with `base` filling what it leaves unset."""
+        """This config with `base` filling what it leaves unset (a model as one setting)."""
+        pins = self.model_version is not None or self.model_family is not None
+        model = self if pins else base
         return ArmConfig(
             self.ml_weight if self.ml_weight is not None else base.ml_weight,
             self.llm if self.llm is not None else base.llm,
-            self.model_version if self.model_version is not None else base.model_version,
+            model.model_version,
+            model.model_family,
         )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from contextiq.experiments.assignment import assign
-from contextiq.experiments.definitions import INTERLEAVED, ArmConfig, Experiment
+from contextiq.experiments.definitions import INTERLEAVED, Arm, ArmConfig, Experiment
 from contextiq.experiments.interleaving import team_draft
 from contextiq.ml.base import Recommender
 from contextiq.ml.scoring import ScoringRecommender
@@ -56,18 +56,26 @@ class ExperimentRuntime:
         self.defaults = ArmConfig()
         self._default_part = "d"
         self._pinned: dict[str, Recommender] = {}
+        #: Each family an arm names, and its newest accepted version (None: none yet).
+        self._families: dict[str, str | None] = {}
 
     async def refresh(self) -> None:
         live = await self.experiments.live()
         promoted = ArmConfig.from_dict(await self.experiments.promoted())
+        # A promoted family is what the worker trains and promotes; the default serves the
+        # active version, so a rollback (`contextiq models promote`) takes effect.
+        promoted = replace(promoted, model_family=None)
         self.live = sorted(live, key=lambda e: e.starts_at)
         self.defaults = promoted
         self._default_part = "d" + json.dumps(promoted.as_dict(), sort_keys=True)
-        wanted = {
-            c.model_version
-            for c in [promoted, *(a.config for e in live for a in e.arms)]
-            if c.model_version
+        arms = [a.config for e in live for a in e.arms]
+        registry = self.models.registry
+        self._families = {
+            f: await asyncio.to_thread(registry.family_version, f)
+            for f in {c.model_family for c in arms if c.model_family}
         }
+        wanted = {c.model_version for c in [promoted, *arms] if c.model_version}
+        wanted |= {v for v in self._families.values() if v}
         self._pinned = {v: m for v, m in self._pinned.items() if v in wanted}
 
     async def watch(self, interval_seconds: float = 2.0) -> None:
@@ -87,9 +95,16 @@ class ExperimentRuntime:
         if experiment is None:
             return Assignment(None, None, self._default_part)
         if experiment.interleaving:
-            return Assignment(experiment, INTERLEAVED, f"x:{experiment.name}:{INTERLEAVED}")
+            models = self._family_part(*experiment.arms)
+            return Assignment(experiment, INTERLEAVED, f"x:{experiment.name}:{INTERLEAVED}{models}")
         arm = assign(experiment.name, user_id, [(a.name, a.weight) for a in experiment.arms])
-        return Assignment(experiment, arm, f"x:{experiment.name}:{arm}")
+        models = self._family_part(*(a for a in experiment.arms if a.name == arm))
+        return Assignment(experiment, arm, f"x:{experiment.name}:{arm}{models}")
+
+    def _family_part(self, *arms: Arm) -> str:
+        """The versions the arms' families serve now: a retrained one gets fresh cache keys."""
+        families = [a.config.model_family for a in arms if a.config.model_family]
+        return "".join(f":{self._families.get(f)}" for f in families)
 
     async def recommend(
         self,
@@ -150,6 +165,8 @@ class ExperimentRuntime:
         effective = config.over(self.defaults)
         model = None
         version = effective.model_version
+        if effective.model_family is not None:
+            version = self._families.get(effective.model_family)
         if version is not None and version != self.models.version:
             model = await self._pinned_model(version)
         return Variant(

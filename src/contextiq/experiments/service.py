@@ -4,7 +4,7 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from contextiq.experiments.definitions import Experiment
+from contextiq.experiments.definitions import ArmConfig, Experiment
 from contextiq.experiments.metrics import online_metrics
 from contextiq.experiments.report import Thresholds, ab_arms, interleaved_arms
 from contextiq.experiments.runtime import ExperimentRuntime
@@ -20,7 +20,7 @@ from contextiq.store.store import Store
 
 
 class InvalidExperiment(ValueError):
-    """The definition cannot run (bad arms, unknown model version, bad window)."""
+    """The definition cannot run (bad arms, unknown model version or family, bad window)."""
 
 
 class NoWinner(Exception):
@@ -54,15 +54,25 @@ class ExperimentService:
             raise InvalidExperiment("an interleaved experiment compares exactly two arms")
         if experiment.ends_at is not None and experiment.ends_at <= experiment.starts_at:
             raise InvalidExperiment("ends_at must be after starts_at")
+        registry = self.models.registry
         for arm in experiment.arms:
-            version = arm.config.model_version
+            version, family = arm.config.model_version, arm.config.model_family
             if version is not None:
                 try:
-                    await asyncio.to_thread(self.models.registry.info, version)
+                    await asyncio.to_thread(registry.info, version)
                 except (KeyError, OSError) as exc:
                     raise InvalidExperiment(
                         f"arm {arm.name!r}: model version {version!r} is not registered"
                     ) from exc
+            if (
+                family is not None
+                and await asyncio.to_thread(registry.family_version, family) is None
+            ):
+                # Else the arm would serve the default's model until the worker's next round.
+                raise InvalidExperiment(
+                    f"arm {arm.name!r}: no version of model family {family!r} is trained yet;"
+                    f" run `contextiq train --family {family}` first"
+                )
         await self.experiments.create(experiment)
         await self.runtime.refresh()
         return await self.report(experiment.name) or {}
@@ -128,8 +138,14 @@ class ExperimentService:
             arm = experiment.arm(winner) if winner else None
             if arm is None:
                 raise NoWinner(f"experiment {name!r} has no winner to promote: {report['verdict']}")
-            config = arm.config.as_dict()
+            # What the arm served: its settings over the defaults it ran under.
+            before = ArmConfig.from_dict(await self.experiments.promoted())
+            config = arm.config.over(before).as_dict()
             version = config.pop("model_version", None)
+            family = arm.config.model_family
+            if family is not None:
+                # The family stays in the config: the worker trains and promotes it from now.
+                version = await asyncio.to_thread(self.models.registry.family_version, family)
             if version is not None:
                 # The registry's active version is what every replica serves (and what
                 # retraining later competes with); the rest becomes the default config.

@@ -1,7 +1,9 @@
-"""File-based model registry: a directory per version and an atomic pointer to the active one.
+"""File-based model registry: a directory per version and atomic pointers to the ones served.
 
 Several API replicas sharing one volume hot-swap by polling `active_version()` and
-loading the version it names; writers never modify a published version in place.
+loading the version it names; writers never modify a published version in place. Each
+model family also has a pointer to its newest accepted version (`family_version`), which
+experiment arms that name the family serve.
 """
 
 import importlib
@@ -20,6 +22,7 @@ from contextiq.ml.train import TrainReport
 
 _ACTIVE = "ACTIVE"
 _VERSIONS = "versions"
+_FAMILIES = "families"
 _ALLOWED_PREFIX = "contextiq.ml."
 
 
@@ -38,6 +41,8 @@ class VersionInfo:
     #: Absent from versions saved before the comparison on newer events (train.py).
     compared_metrics: dict[str, float] | None = None
     trained_until: float | None = None
+    #: The family it was trained as (`ml/families.py`); absent from older versions.
+    family: str | None = None
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -85,6 +90,7 @@ class ModelRegistry:
             "n_interactions": report.n_interactions,
             "compared_metrics": report.compared_metrics,
             "trained_until": report.trained_until,
+            "family": report.family,
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=2))
         os.replace(staging, self._versions / version)
@@ -121,6 +127,24 @@ class ModelRegistry:
         self._path(version)
         _write_atomic(self.model_dir / _ACTIVE, version)
 
+    def accept(self, version: str) -> None:
+        """Make `version` its family's newest accepted one (it passed its comparison)."""
+        family = self.info(version).family
+        if family is None:
+            raise ValueError(f"model version {version} records no family")
+        folder = self.model_dir / _FAMILIES
+        folder.mkdir(exist_ok=True)
+        _write_atomic(folder / family, version)
+
+    def family_version(self, family: str) -> str | None:
+        """The family's newest accepted version, or None before one was trained."""
+        if "/" in family or family.startswith("."):
+            raise KeyError(f"unknown model family: {family}")
+        try:
+            return (self.model_dir / _FAMILIES / family).read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
     def versions(self) -> list[VersionInfo]:
         """Every published version with its metrics, oldest first."""
         names = sorted(
@@ -129,9 +153,12 @@ class ModelRegistry:
         return [self.info(n) for n in names]
 
     def remove(self, version: str) -> None:
-        """Delete a version that is not active (old artifacts pile up otherwise)."""
+        """Delete a version that is not served (old artifacts pile up otherwise)."""
         if version == self.active_version():
             raise ValueError("cannot remove the active version")
+        family = self.info(version).family
+        if family is not None and version == self.family_version(family):
+            raise ValueError(f"cannot remove the newest accepted version of {family}")
         shutil.rmtree(self._path(version))
 
     def _path(self, version: str) -> Path:

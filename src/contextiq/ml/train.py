@@ -45,6 +45,8 @@ class TrainReport:
     compared_metrics: dict[str, float] | None = None
     #: The newest event time the model was fitted on (None: untimed events).
     trained_until: float | None = None
+    #: The family name it was made from (`make_model`).
+    family: str | None = None
 
 
 def is_not_worse(
@@ -118,6 +120,7 @@ def train_candidate(
         trained_until=max(
             (e.timestamp for e in interactions if e.timestamp is not None), default=None
         ),
+        family=model,
     )
 
 

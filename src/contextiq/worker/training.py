@@ -1,10 +1,12 @@
 """Retraining: fit a candidate on everything stored, promote it only if it is no worse.
 
-A round first sizes the training from the database's counts and refuses at once, with
-those sizes, when it would not fit in memory. It then streams the interactions in chunks
-of columns, orders them by time, and trains in a thread; the time it took and its peak
-memory are recorded with the model's metrics. A round that fails leaves the serving model
-as it was (the `Retrainer` logs the error and keeps going).
+A round trains the serving family, and then each other family a live experiment's arm
+names, so that arm's model is as fresh as the default's (`training_round`). Each training
+first sizes itself from the database's counts and refuses at once, with those sizes, when
+it would not fit in memory. It then streams the interactions in chunks of columns, orders
+them by time, and trains in a thread; the time it took and its peak memory are recorded
+with the model's metrics. A round that fails leaves the serving models as they were (the
+`Retrainer` logs the error and keeps going).
 """
 
 import asyncio
@@ -14,10 +16,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from contextiq.experiments.definitions import ArmConfig
 from contextiq.ml import make_model, train_candidate
-from contextiq.ml.base import WeightedInteraction
+from contextiq.ml.base import Recommender, WeightedInteraction
 from contextiq.ml.footprint import PeakMemory, check_fits, estimate
 from contextiq.recommend.models import ModelHolder, item_features
+from contextiq.store.experiments import ExperimentStore
 from contextiq.store.records import ModelVersion
 from contextiq.store.store import Store
 
@@ -51,10 +55,48 @@ async def load_training_data(store: Store) -> list[WeightedInteraction]:
     ]
 
 
+async def served_families(experiments: ExperimentStore, configured: str) -> list[str]:
+    """The families to retrain, the serving one first.
+
+    That is the family of the config an experiment promoted last, else `configured`
+    (`CONTEXTIQ_MODEL`); then those named by the arms of experiments still to run or running.
+    """
+    serving = ArmConfig.from_dict(await experiments.promoted()).model_family or configured
+    now = datetime.now(UTC)
+    named = {
+        arm.config.model_family
+        for e in await experiments.live()
+        if e.status(now) != "finished"
+        for arm in e.arms
+    }
+    return [serving, *sorted(f for f in named if f is not None and f != serving)]
+
+
+async def training_round(
+    store: Store, holder: ModelHolder, configured: str, memory_limit_mb: int = 0
+) -> list[ModelVersion]:
+    """Train every served family in turn (`served_families`); what each recorded."""
+    serving, *others = await served_families(ExperimentStore(store), configured)
+    done = [await train_and_register(store, holder, serving, memory_limit_mb)]
+    for family in others:
+        done.append(await train_and_register(store, holder, family, memory_limit_mb, serve=False))
+    return [info for info in done if info is not None]
+
+
 async def train_and_register(
-    store: Store, holder: ModelHolder, model: str = "blend", memory_limit_mb: int = 0
+    store: Store,
+    holder: ModelHolder,
+    model: str = "blend",
+    memory_limit_mb: int = 0,
+    serve: bool = True,
 ) -> ModelVersion | None:
-    """One training round; returns the recorded version, or None with nothing to learn from."""
+    """Train the family `model`; returns the recorded version, or None with nothing to learn from.
+
+    With `serve` the candidate is compared with the version serving now (whatever its family)
+    and, if no worse, becomes the active version; without it, it is compared with its
+    family's newest accepted version and, if no worse, served only to experiment arms that
+    name the family. Either way an accepted candidate becomes its family's newest.
+    """
     make_model(model)  # an unknown family name stops here, before any work
     n_users, n_items, n_interactions = await store.interaction_counts()
     if not n_interactions:
@@ -68,15 +110,14 @@ async def train_and_register(
         interactions = await load_training_data(store)
         items = [item_features(c) for c in await store.all_content()]
         log.info("read %d interactions in %.0fs", len(interactions), time.perf_counter() - start)
-        current, serving = holder.model, holder.version  # one pair, even if a swap comes
-        meta = await asyncio.to_thread(holder.registry.info, serving) if serving else None
-        until = meta.trained_until if meta else None
+        current, until = await _compared_with(holder, model, serve)
         report = await asyncio.to_thread(
             train_candidate, interactions, items, current, 0, model, until
         )
         del interactions
-    version = await asyncio.to_thread(holder.registry.save, report.model, report)
-    status = "active" if report.promote else "rejected"
+    registry = holder.registry
+    version = await asyncio.to_thread(registry.save, report.model, report)
+    status = "rejected" if not report.promote else "active" if serve else "candidate"
     info = ModelVersion(
         version=version,
         created_at=datetime.now(UTC),
@@ -92,8 +133,24 @@ async def train_and_register(
         train_seconds=peak.seconds,
     )
     if report.promote:
-        await asyncio.to_thread(holder.registry.promote, version)
+        await asyncio.to_thread(registry.accept, version)
+    if report.promote and serve:
+        await asyncio.to_thread(registry.promote, version)
         await holder.refresh()
     await store.save_model_version(info)
     log.info("model %s trained in %.1fs: %s (%s)", version, peak.seconds, info.metrics, status)
     return info
+
+
+async def _compared_with(
+    holder: ModelHolder, family: str, serve: bool
+) -> tuple[Recommender | None, float | None]:
+    """The model a candidate must be no worse than, and its training cutoff."""
+    registry = holder.registry
+    if serve:
+        current, version = holder.model, holder.version  # one pair, even if a swap comes
+    else:
+        version = await asyncio.to_thread(registry.family_version, family)
+        current = await asyncio.to_thread(registry.load, version) if version else None
+    meta = await asyncio.to_thread(registry.info, version) if version else None
+    return current, meta.trained_until if meta else None

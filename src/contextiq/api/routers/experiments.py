@@ -44,7 +44,9 @@ async def create_experiment(body: ExperimentIn, experiments: ExperimentsDep) -> 
             Arm(
                 a.name,
                 a.weight,
-                ArmConfig(a.config.ml_weight, a.config.llm, a.config.model_version),
+                ArmConfig(
+                    a.config.ml_weight, a.config.llm, a.config.model_version, a.config.model_family
+                ),
             )
             for a in body.arms
         ),
