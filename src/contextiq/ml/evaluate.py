@@ -88,7 +88,7 @@ def _best_first(scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.int64
 
 def evaluate_ranking(
     model: RankingModel | Recommender,
-    train: Sequence[WeightedInteraction],
+    train: Sequence[WeightedInteraction] | Mapping[str, Mapping[str, float]],
     test: Sequence[WeightedInteraction],
     k: int = 10,
     candidates: Collection[str] | None = None,
@@ -107,16 +107,18 @@ def evaluate_ranking(
     share of the catalogue in any list). `diversity` > 0 re-ranks each user's top items by
     maximal marginal relevance first, as `diversity=` does on requests.
 
-    Every test event with a positive weight on an item the user has not in train is
-    relevant. Items the user has in train are excluded from the ranking; `candidates`
-    optionally limits the ranked universe. With `max_users`, a seeded sample of at most
-    that many of those users is scored (what retraining does on a large catalogue).
+    `train` is the training events, or their `histories_by_user` when several calls share
+    them (building them takes seconds at millions of events). Every test event with a
+    positive weight on an item the user has not in train is relevant. Items the user has
+    in train are excluded from the ranking; `candidates` optionally limits the ranked
+    universe. With `max_users`, a seeded sample of at most that many of those users is
+    scored (what retraining does on a large catalogue).
     `progress` makes the display for the number of users to rank (`progress.track`).
     `ndcg_by_user` receives each judged user's nDCG@k, users sorted by id: two models judged
     on the same split and seed get the same users in the same order (paired comparisons).
     """
     ranking = RecommenderRanking(model) if isinstance(model, Recommender) else model
-    histories = histories_by_user(train)
+    histories = train if isinstance(train, Mapping) else histories_by_user(train)
     relevant: dict[str, set[str]] = defaultdict(set)
     for e in test:
         if e.weight > 0 and e.item_id not in histories.get(e.user_id, {}):

@@ -9,7 +9,7 @@ import numpy as np
 
 from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
 from contextiq.ml.blend_choice import gain_bound
-from contextiq.ml.evaluate import evaluate_ranking
+from contextiq.ml.evaluate import evaluate_ranking, histories_by_user
 from contextiq.ml.families import DEFAULT_MODEL, make_model
 from contextiq.ml.holdout import JUDGED_USERS
 from contextiq.ml.protocols import latest_per_user_split
@@ -84,7 +84,8 @@ def train_candidate(
     log.info("fitting a %s candidate on %d of %d events", model, len(train), len(interactions))
     candidate.fit_candidate(train, items)
     log.info("scoring the candidate on %d held-out events", len(validation))
-    metrics = evaluate_ranking(candidate, train, validation, max_users=JUDGED_USERS, seed=seed)
+    histories = histories_by_user(train)  # built once for up to three scorings
+    metrics = evaluate_ranking(candidate, histories, validation, max_users=JUDGED_USERS, seed=seed)
     compared: dict[str, float] | None = None
     current_metrics: dict[str, float] | None = None
     promote = True
@@ -95,16 +96,17 @@ def train_candidate(
             ours: list[float] = []
             theirs: list[float] = []
             compared = evaluate_ranking(
-                candidate, train, unseen, max_users=JUDGED_USERS, seed=seed, ndcg_by_user=ours
+                candidate, histories, unseen, max_users=JUDGED_USERS, seed=seed, ndcg_by_user=ours
             )
             current_metrics = evaluate_ranking(
-                current, train, unseen, max_users=JUDGED_USERS, seed=seed, ndcg_by_user=theirs
+                current, histories, unseen, max_users=JUDGED_USERS, seed=seed, ndcg_by_user=theirs
             )
             promote = is_not_worse(compared, current_metrics, PROMOTION_TOLERANCE) or not (
                 trails_beyond_noise(ours, theirs, REJECTION_MARGIN)
             )
         else:
             log.info("too few held-out events newer than the serving model to compare with it")
+    del histories  # before the refit, the largest allocation
     log.info("refitting the candidate on all %d events", len(interactions))
     fitted = candidate.refit(interactions, items)
     return TrainReport(
