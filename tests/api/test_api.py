@@ -312,7 +312,7 @@ def test_oversized_batches_are_rejected_whole(client: TestClient) -> None:
 
 def test_model_status_lists_the_active_version(client: TestClient) -> None:
     body = client.get("/api/v1/models").json()
-    assert body["active"]["status"] == "active"
+    assert body["active"]["status"] == "active" and body["active"]["family"] == "blend"
     assert body["active"]["metrics"]["ndcg@10"] > 0
     assert body["retrain_enabled"] is False
     _assert_error(client.post("/api/v1/models/retrain"), 401, "unauthorized")

@@ -890,6 +890,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** Family */
+            family?: string | null;
             /** Metrics */
             metrics: {
                 [key: string]: number;

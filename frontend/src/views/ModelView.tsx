@@ -28,7 +28,9 @@ function ActiveModel({ status }: { status: ModelStatus }) {
           {active ? active.version : "none"}
         </span>
         {active ? (
-          <span className="stat__sub">trained {formatDateTime(active.created_at)}</span>
+          <span className="stat__sub">
+            {active.family ?? "model"} · trained {formatDateTime(active.created_at)}
+          </span>
         ) : null}
       </div>
       <div className="stat">
@@ -65,6 +67,7 @@ function HistoryTable({ history }: { history: ModelVersion[] }) {
           <tr>
             <th scope="col">Version</th>
             <th scope="col">Status</th>
+            <th scope="col">Family</th>
             <th scope="col">Trained</th>
             {names.map((name) => (
               <th key={name} scope="col" className="num">
@@ -84,6 +87,7 @@ function HistoryTable({ history }: { history: ModelVersion[] }) {
                   {titleCase(version.status)}
                 </span>
               </td>
+              <td>{version.family ?? "—"}</td>
               <td>{formatDateTime(version.created_at)}</td>
               {names.map((name) => (
                 <td key={name} className="num">

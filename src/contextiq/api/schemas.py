@@ -261,6 +261,9 @@ class ModelVersionOut(BaseModel):
     version: str
     created_at: datetime
     status: Literal["active", "candidate", "rejected", "retired"]
+    #: The model family it was trained as (`ml/families.py`); null for versions saved before
+    #: families were recorded, or whose files are gone.
+    family: str | None = None
     metrics: dict[str, float]
     n_users: int
     n_items: int

@@ -1,5 +1,6 @@
 """Model status and training history; retraining on demand for admins."""
 
+import asyncio
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
@@ -7,17 +8,23 @@ from fastapi import APIRouter, status
 from contextiq.api.deps import KeyRingDep, ModelsDep, RetrainerDep, SettingsDep, StoreDep
 from contextiq.api.errors import documented
 from contextiq.api.schemas import ModelStatus, ModelVersionOut, RetrainAccepted
+from contextiq.ml.registry import ModelRegistry
 from contextiq.security import Access, Role, allow
 from contextiq.store.records import ModelVersion
 
 router = APIRouter(tags=["models"], responses=documented(401, 403, 429))
 
 
-def _out(v: ModelVersion) -> ModelVersionOut:
+def _out(v: ModelVersion, registry: ModelRegistry) -> ModelVersionOut:
+    try:
+        family = registry.info(v.version).family  # the registry's record, as the status
+    except (KeyError, OSError):  # its files were removed; the history row stays
+        family = None
     return ModelVersionOut(
         version=v.version,
         created_at=v.created_at,
         status=v.status,
+        family=family,
         metrics=v.metrics,
         n_users=v.n_users,
         n_items=v.n_items,
@@ -36,11 +43,11 @@ async def model_status(
 ) -> ModelStatus:
     serving = models.version
     history = [v.as_served(serving) for v in await store.model_versions()]
-    active = next((v for v in history if v.version == serving), None)
     last = retrainer.last_trained_at
+    rows = await asyncio.to_thread(lambda: [_out(v, models.registry) for v in history])
     return ModelStatus(
-        active=_out(active) if active else None,
-        history=[_out(v) for v in history],
+        active=next((r for r in rows if r.version == serving), None),
+        history=rows,
         last_trained_at=(
             datetime.fromtimestamp(last, UTC)
             if last
