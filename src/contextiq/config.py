@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     # Training (mlscale): the model family trained (a name in contextiq.ml.families), and the
     # memory a training may use (MB; 0: what the machine has free). Too large: refused at once.
     model: str = "blend"
+    # More families the worker keeps trained after it, for requests that name one
+    # (`?model_family=`, e.g. an "up next" shelf on blend-next); a JSON list.
+    model_families: list[str] = Field(default_factory=list)
     train_memory_limit_mb: int = Field(0, ge=0)
 
     # Experiments: impressions, attribution, online metrics and A/B tests (docs/experiments.md).
@@ -157,6 +160,18 @@ class Settings(BaseSettings):
                 parse(value)
             except ValueError as exc:
                 raise ValueError(f"not a rate like `100/second`: {value!r}") from exc
+        return value
+
+    @field_validator("model", "model_families")
+    @classmethod
+    def _known_families(cls, value: str | list[str]) -> str | list[str]:
+        names = [value] if isinstance(value, str) else value
+        if any(name != cls.model_fields["model"].default for name in names):
+            # Imported only then: the model families bring PyTorch (a second at start-up).
+            from contextiq.ml.families import make_model
+
+            for name in names:
+                make_model(name)
         return value
 
     @field_validator("cors_origins")

@@ -191,7 +191,9 @@ def build_services(settings: Settings) -> Services:
     bus = open_bus(settings.events_url)
     models = ModelHolder(settings.model_dir, store, settings.ann_min_items)
     retrainer = Retrainer(
-        lambda: training_round(store, models, settings.model, settings.train_memory_limit_mb),
+        lambda: training_round(
+            store, models, settings.model, settings.train_memory_limit_mb, settings.model_families
+        ),
         settings.retrain_every_events,
         settings.retrain_every_seconds,
     )

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from contextiq.api.app import create_app
+from contextiq.cli.bootstrap import train
 from contextiq.config import Settings
 from contextiq.store.records import ModelVersion
 from contextiq.store.store import Store
@@ -308,6 +309,27 @@ def test_oversized_batches_are_rejected_whole(client: TestClient) -> None:
     _assert_error(response, 422, "validation_error")
     items = [{"content_id": f"x{i}", "title": "t", "category": "c"} for i in range(1_001)]
     _assert_error(client.put("/api/v1/content", json=items), 422, "validation_error")
+
+
+def test_a_request_can_name_a_model_family_once_one_is_trained(
+    client: TestClient, demo_settings: Settings
+) -> None:
+    def recs(**params: str) -> Any:
+        return client.get("/api/v1/recommendations", params={"user_id": "user_002", **params})
+
+    _assert_error(recs(model_family="mystery"), 422, "validation_error")
+    untrained = recs(model_family="ease")
+    _assert_error(untrained, 400, "model_family_not_trained")
+    assert "CONTEXTIQ_MODEL_FAMILIES" in untrained.json()["error"]["message"]
+
+    trained = asyncio.run(train(demo_settings, "ease"))  # as the CLI: a process of its own
+    assert trained is not None and trained.status == "candidate"
+    deadline = time.monotonic() + 30
+    while recs(model_family="ease").status_code == 400 and time.monotonic() < deadline:
+        time.sleep(0.2)  # every process reads the families' versions every 2 s
+    named = recs(model_family="ease").json()
+    assert named["model_version"] == trained.version and named["experiment"] is None
+    assert recs().json()["model_version"] != trained.version  # the default is unchanged
 
 
 def test_model_status_lists_the_active_version(client: TestClient) -> None:

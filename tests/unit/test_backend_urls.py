@@ -58,6 +58,20 @@ def test_wrong_settings_are_named_one_line_each(monkeypatch: pytest.MonkeyPatch)
     ]
 
 
+def test_model_families_are_checked_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTEXTIQ_MODEL_FAMILIES", '["blend-next", "ease"]')
+    assert load_settings().model_families == ["blend-next", "ease"]
+    monkeypatch.setenv("CONTEXTIQ_MODEL_FAMILIES", '["blend-next", "nope"]')
+    monkeypatch.setenv("CONTEXTIQ_MODEL", "mystery")
+    with pytest.raises(InvalidSettings) as caught:
+        load_settings()
+    known = "known: blend, blend-sequence, blend-next, ease, embedding, sequence"
+    assert str(caught.value).splitlines() == [
+        f"CONTEXTIQ_MODEL: unknown model family 'mystery'; {known}",
+        f"CONTEXTIQ_MODEL_FAMILIES: unknown model family 'nope'; {known}",
+    ]
+
+
 @pytest.mark.parametrize("command", [["serve"], ["worker"], ["keys", "list"]])
 def test_a_wrong_url_stops_any_command_with_one_line(tmp_path: Path, command: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTIQ_")}

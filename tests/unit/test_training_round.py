@@ -143,6 +143,9 @@ async def test_a_round_trains_the_serving_family_then_each_one_an_experiment_nam
 ) -> None:
     experiments = ExperimentStore(store)
     assert await served_families(experiments, "ease") == ["ease"]
+    # CONTEXTIQ_MODEL_FAMILIES: requests may name those, so they are trained too, once each.
+    requested = ["sequence", "ease", "sequence"]
+    assert await served_families(experiments, "ease", requested) == ["ease", "sequence"]
     now = datetime.now(UTC)
     await experiments.create(_experiment("next", "embedding", now))
     assert await served_families(experiments, "ease") == ["ease", "embedding"]

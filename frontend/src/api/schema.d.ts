@@ -310,6 +310,10 @@ export interface paths {
         /**
          * Recommendations
          * @description A ranked list for the user, within the request's filters (docs/rules.md).
+         *
+         *     `model_family` asks for that family's newest accepted version instead of the serving
+         *     model (an "up next" shelf on `blend-next`, say), outside any experiment; 400 until one
+         *     is trained (docs/evaluation.md, "Model families").
          */
         get: operations["recommendations_api_v1_recommendations_get"];
         put?: never;
@@ -2619,6 +2623,7 @@ export interface operations {
                 filter?: string | null;
                 diversity?: number | null;
                 max_per_category?: number | null;
+                model_family?: string | null;
                 /** @description A user, or: */
                 user_id?: string | null;
                 /** @description An anonymous visitor's session. */

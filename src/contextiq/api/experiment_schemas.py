@@ -3,17 +3,9 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from contextiq.api.schemas import Identifier, SubjectIn
-from contextiq.ml.families import MODEL_FAMILIES
+from contextiq.api.schemas import Identifier, ModelFamily, SubjectIn
 
 Name = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -43,14 +35,7 @@ class ArmConfigIn(BaseModel):
     llm: bool | None = None
     model_version: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     #: Serve this family's newest accepted version, retrained while the experiment lives.
-    model_family: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
-
-    @field_validator("model_family")
-    @classmethod
-    def _known_family(cls, name: str | None) -> str | None:
-        if name is not None and name not in MODEL_FAMILIES:
-            raise ValueError(f"unknown model family {name!r}; known: {', '.join(MODEL_FAMILIES)}")
-        return name
+    model_family: ModelFamily | None = None
 
     @model_validator(mode="after")
     def _one_model(self) -> "ArmConfigIn":

@@ -4,7 +4,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from contextiq.config import Settings
 from contextiq.domain import (
@@ -355,6 +362,21 @@ class AuditPage(BaseModel):
 
 
 Expression = Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
+
+
+def _known_family(name: str) -> str:
+    # Here, not above: `contextiq import` reads this module's schemas without PyTorch.
+    from contextiq.ml.families import MODEL_FAMILIES
+
+    if name not in MODEL_FAMILIES:
+        raise ValueError(f"unknown model family {name!r}; known: {', '.join(MODEL_FAMILIES)}")
+    return name
+
+
+#: A name in `ml/families.py`.
+ModelFamily = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(_known_family)
+]
 
 
 class RuleIn(BaseModel):

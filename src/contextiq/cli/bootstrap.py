@@ -117,7 +117,9 @@ async def train(settings: Settings, family: str | None = None) -> ModelVersion |
         await holder.refresh()
         memory = settings.train_memory_limit_mb
         if family is None:
-            done = await training_round(store, holder, settings.model, memory)
+            done = await training_round(
+                store, holder, settings.model, memory, settings.model_families
+            )
             return done[0] if done else None
         serving = (await served_families(ExperimentStore(store), settings.model))[0]
         return await train_and_register(store, holder, family, memory, serve=family == serving)

@@ -14,6 +14,7 @@ from contextiq.experiments.assignment import assign
 from contextiq.experiments.definitions import INTERLEAVED, Arm, ArmConfig, Experiment
 from contextiq.experiments.interleaving import team_draft
 from contextiq.ml.base import Recommender
+from contextiq.ml.families import MODEL_FAMILIES
 from contextiq.ml.scoring import ScoringRecommender
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.request import ListRequest
@@ -31,6 +32,8 @@ class Assignment:
     arm: str | None
     #: Part of the response cache key: a user's cached list belongs to their arm.
     cache_part: str
+    #: The model family the request named (outside any experiment), if it named one.
+    family: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,7 @@ class ExperimentRuntime:
         self.defaults = ArmConfig()
         self._default_part = "d"
         self._pinned: dict[str, Recommender] = {}
-        #: Each family an arm names, and its newest accepted version (None: none yet).
+        #: Each model family's newest accepted version (None: none yet).
         self._families: dict[str, str | None] = {}
 
     async def refresh(self) -> None:
@@ -71,8 +74,7 @@ class ExperimentRuntime:
         arms = [a.config for e in live for a in e.arms]
         registry = self.models.registry
         self._families = {
-            f: await asyncio.to_thread(registry.family_version, f)
-            for f in {c.model_family for c in arms if c.model_family}
+            f: await asyncio.to_thread(registry.family_version, f) for f in MODEL_FAMILIES
         }
         wanted = {c.model_version for c in [promoted, *arms] if c.model_version}
         wanted |= {v for v in self._families.values() if v}
@@ -90,7 +92,14 @@ class ExperimentRuntime:
         now = now or datetime.now(UTC)
         return next((e for e in self.live if e.status(now) == "running"), None)
 
-    def assign(self, user_id: str) -> Assignment:
+    def family_version(self, family: str) -> str | None:
+        """The version a request naming `family` gets (None: none trained yet)."""
+        return self._families.get(family)
+
+    def assign(self, user_id: str, family: str | None = None) -> Assignment:
+        """The user's arm; a request that names a model family is outside experiments."""
+        if family is not None:
+            return Assignment(None, None, f"f:{family}:{self.family_version(family)}", family)
         experiment = self.running()
         if experiment is None:
             return Assignment(None, None, self._default_part)
@@ -104,7 +113,7 @@ class ExperimentRuntime:
     def _family_part(self, *arms: Arm) -> str:
         """The versions the arms' families serve now: a retrained one gets fresh cache keys."""
         families = [a.config.model_family for a in arms if a.config.model_family]
-        return "".join(f":{self._families.get(f)}" for f in families)
+        return "".join(f":{self.family_version(f)}" for f in families)
 
     async def recommend(
         self,
@@ -115,7 +124,7 @@ class ExperimentRuntime:
     ) -> Served:
         experiment = assignment.experiment
         if experiment is None:
-            variant = await self._variant(ArmConfig())
+            variant = await self._variant(ArmConfig(model_family=assignment.family))
             result = await self.recommendations.recommend(user_id, request, generation, variant)
             return Served(result, None, None)
         if experiment.interleaving:
@@ -166,7 +175,7 @@ class ExperimentRuntime:
         model = None
         version = effective.model_version
         if effective.model_family is not None:
-            version = self._families.get(effective.model_family)
+            version = self.family_version(effective.model_family)
         if version is not None and version != self.models.version:
             model = await self._pinned_model(version)
         return Variant(

@@ -1,17 +1,18 @@
 """Retraining: fit a candidate on everything stored, promote it only if it is no worse.
 
-A round trains the serving family, and then each other family a live experiment's arm
-names, so that arm's model is as fresh as the default's (`training_round`). Each training
-first sizes itself from the database's counts and refuses at once, with those sizes, when
-it would not fit in memory. It then streams the interactions in chunks of columns, orders
-them by time, and trains in a thread; the time it took and its peak memory are recorded
-with the model's metrics. A round that fails leaves the serving models as they were (the
-`Retrainer` logs the error and keeps going).
+A round trains the serving family, and then each other family that requests or a live
+experiment's arm may name, so their models are as fresh as the default's
+(`training_round`). Each training first sizes itself from the database's counts and
+refuses at once, with those sizes, when it would not fit in memory. It then streams the
+interactions in chunks of columns, orders them by time, and trains in a thread; the time
+it took and its peak memory are recorded with the model's metrics. A round that fails
+leaves the serving models as they were (the `Retrainer` logs the error and keeps going).
 """
 
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import numpy as np
@@ -55,11 +56,14 @@ async def load_training_data(store: Store) -> list[WeightedInteraction]:
     ]
 
 
-async def served_families(experiments: ExperimentStore, configured: str) -> list[str]:
+async def served_families(
+    experiments: ExperimentStore, configured: str, requested: Sequence[str] = ()
+) -> list[str]:
     """The families to retrain, the serving one first.
 
     That is the family of the config an experiment promoted last, else `configured`
-    (`CONTEXTIQ_MODEL`); then those named by the arms of experiments still to run or running.
+    (`CONTEXTIQ_MODEL`); then the `requested` ones (`CONTEXTIQ_MODEL_FAMILIES`, which
+    requests may name) and those named by the arms of experiments still to run or running.
     """
     serving = ArmConfig.from_dict(await experiments.promoted()).model_family or configured
     now = datetime.now(UTC)
@@ -69,14 +73,19 @@ async def served_families(experiments: ExperimentStore, configured: str) -> list
         if e.status(now) != "finished"
         for arm in e.arms
     }
+    named.update(requested)
     return [serving, *sorted(f for f in named if f is not None and f != serving)]
 
 
 async def training_round(
-    store: Store, holder: ModelHolder, configured: str, memory_limit_mb: int = 0
+    store: Store,
+    holder: ModelHolder,
+    configured: str,
+    memory_limit_mb: int = 0,
+    requested: Sequence[str] = (),
 ) -> list[ModelVersion]:
     """Train every served family in turn (`served_families`); what each recorded."""
-    serving, *others = await served_families(ExperimentStore(store), configured)
+    serving, *others = await served_families(ExperimentStore(store), configured, requested)
     done = [await train_and_register(store, holder, serving, memory_limit_mb)]
     for family in others:
         done.append(await train_and_register(store, holder, family, memory_limit_mb, serve=False))

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Response
 from starlette.background import BackgroundTask
 
 from contextiq.api.deps import ArmsDep, ImpressionsDep, ModelsDep, RecCacheDep, SettingsDep
-from contextiq.api.errors import documented
+from contextiq.api.errors import ApiError, documented
 from contextiq.api.filters import CSV, Expression, request_filters
-from contextiq.api.schemas import RecommendationsResponse
+from contextiq.api.schemas import ModelFamily, RecommendationsResponse
 from contextiq.api.subjects import SubjectDep
 from contextiq.domain import subject_ids
 from contextiq.experiments.impressions import listed
@@ -64,7 +64,7 @@ def _body(served: Served, cached: bool) -> bytes:
 @router.get(
     "/recommendations",
     response_model=RecommendationsResponse,
-    responses={200: {"content": {JSON: {}}}},
+    responses={200: {"content": {JSON: {}}}, **documented(400)},
     dependencies=[allow(Access.OWN_READ)],
 )
 async def recommendations(
@@ -82,15 +82,29 @@ async def recommendations(
     filter: Expression = None,
     diversity: Annotated[float | None, Query(ge=0, le=1)] = None,
     max_per_category: Annotated[int | None, Query(ge=1, le=100)] = None,
+    model_family: Annotated[ModelFamily | None, Query()] = None,
 ) -> Response:
-    """A ranked list for the user, within the request's filters (docs/rules.md)."""
+    """A ranked list for the user, within the request's filters (docs/rules.md).
+
+    `model_family` asks for that family's newest accepted version instead of the serving
+    model (an "up next" shelf on `blend-next`, say), outside any experiment; 400 until one
+    is trained (docs/evaluation.md, "Model families").
+    """
     request = ListRequest(
         limit,
         request_filters(exclude, categories, exclude_categories, filter, category),
         settings.diversity if diversity is None else diversity,
         settings.max_per_category if max_per_category is None else max_per_category,
     )
-    assignment = arms.assign(user_id)
+    if model_family is not None and arms.family_version(model_family) is None:
+        raise ApiError(
+            400,
+            "model_family_not_trained",
+            f"no version of model family {model_family!r} is trained yet: add it to"
+            " CONTEXTIQ_MODEL_FAMILIES (the worker trains it in its next round) or run"
+            f" `contextiq train --family {model_family}`",
+        )
+    assignment = arms.assign(user_id, model_family)
     found = await cache.lookup(user_id, models.version, request.cache_part(), assignment.cache_part)
     key, generation = found.key, found.catalog_generation
     if found.value is not None:
