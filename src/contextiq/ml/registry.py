@@ -3,7 +3,7 @@
 Several API replicas sharing one volume hot-swap by polling `active_version()` and
 loading the version it names; writers never modify a published version in place. Each
 model family also has a pointer to its newest accepted version (`family_version`), which
-experiment arms that name the family serve.
+experiment arms and requests that name the family serve.
 """
 
 import importlib
