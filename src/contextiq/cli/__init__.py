@@ -306,14 +306,16 @@ def train_command(
         str | None,
         typer.Option(
             help="Train this model family alone (ml/families.py). Without it: the serving"
-            " family, then each family a live experiment's arm names, as the worker does.",
+            " family, then those of CONTEXTIQ_MODEL_FAMILIES and of live experiments' arms,"
+            " as the worker does.",
         ),
     ] = None,
 ) -> None:
     """Train on all stored interactions; promote the model if it is no worse.
 
     Prints the serving family's version (or FAMILY's). A family other than the serving one
-    is only accepted for experiment arms that name it (status "candidate"), never promoted.
+    is only accepted for the requests and experiment arms that name it (status "candidate"),
+    never promoted.
     """
     settings = get_settings()
     upgrade(settings.database_url)
