@@ -24,6 +24,12 @@ export function App() {
   const apiDown = health.error !== null;
   // Categories feed two views; reload them when the API comes back after an outage.
   const categories = useResource(apiDown ? null : "categories", (signal) => api.categories(signal));
+  // Model families a list may be asked of besides the serving one (an "up next" shelf, say).
+  const models = useResource(apiDown ? null : "models", (signal) => api.models(signal));
+  const active = models.data?.active?.family;
+  const families = Object.keys(models.data?.families ?? {})
+    .filter((name) => name !== active)
+    .sort();
 
   // Views mount on first visit and then stay mounted, so switching tabs keeps their state.
   const [visited, setVisited] = useState<Set<Route>>(() => new Set([route]));
@@ -65,7 +71,10 @@ export function App() {
       <main id="main" className="main" tabIndex={-1}>
         {visited.has("recommendations") ? (
           <div hidden={route !== "recommendations"}>
-            <RecommendationsView categories={categories.data?.categories ?? []} />
+            <RecommendationsView
+              categories={categories.data?.categories ?? []}
+              families={families}
+            />
           </div>
         ) : null}
         {visited.has("catalog") ? (

@@ -330,6 +330,8 @@ def test_a_request_can_name_a_model_family_once_one_is_trained(
     named = recs(model_family="ease").json()
     assert named["model_version"] == trained.version and named["experiment"] is None
     assert recs().json()["model_version"] != trained.version  # the default is unchanged
+    families = client.get("/api/v1/models").json()["families"]
+    assert families["ease"] == trained.version and "blend" in families
 
 
 def test_model_status_lists_the_active_version(client: TestClient) -> None:

@@ -878,6 +878,10 @@ export interface components {
             active: components["schemas"]["ModelVersionOut"] | null;
             /** Events Since Training */
             events_since_training: number;
+            /** Families */
+            families: {
+                [key: string]: string;
+            };
             /** History */
             history: components["schemas"]["ModelVersionOut"][];
             /** Last Trained At */

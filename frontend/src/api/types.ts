@@ -40,6 +40,8 @@ export interface RecommendationQuery {
   exclude?: string[];
   /** 0..1, maximal marginal relevance; left out, the server's default applies. */
   diversity?: number | null;
+  /** A model family with a trained version (`GET /models` `families`); left out, the serving model. */
+  model_family?: string | null;
 }
 
 /** Availability fields of an item (issue 15); optional so the UI works before a server has them. */

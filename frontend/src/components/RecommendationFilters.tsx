@@ -8,13 +8,18 @@ interface Props {
   onPick: (categories: string[]) => void;
   diversity: number | null;
   onDiversity: (value: number | null) => void;
+  /** Model families a request may name; the picker shows only when there are any. */
+  families: string[];
+  family: string | null;
+  onFamily: (family: string | null) => void;
   excludeDisliked: boolean;
   onExcludeDisliked: (on: boolean) => void;
   excluded: string[];
   onClearExcluded: () => void;
 }
 
-/** What the next list may contain: categories, variety, and items disliked here left out. */
+/** What the next list may contain: categories, variety, the model family, and items disliked
+ * here left out. */
 export function RecommendationFilters(props: Props) {
   const count = props.excluded.length;
   return (
@@ -25,6 +30,23 @@ export function RecommendationFilters(props: Props) {
         onChange={props.onPick}
       />
       <DiversitySlider value={props.diversity} onChange={props.onDiversity} />
+      {props.families.length > 0 ? (
+        <div className="field">
+          <label htmlFor="model-family">Model family</label>
+          <select
+            id="model-family"
+            value={props.family ?? ""}
+            onChange={(event) => props.onFamily(event.target.value || null)}
+          >
+            <option value="">Serving model</option>
+            {props.families.map((name) => (
+              <option key={name} value={name}>
+                {name}
+              </option>
+            ))}
+          </select>
+        </div>
+      ) : null}
       <div className="field">
         <label className="check">
           <input

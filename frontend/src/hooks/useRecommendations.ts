@@ -30,6 +30,8 @@ export interface RecommendationsState {
   categories: string[];
   /** 0..1 re-ranking for variety; null leaves the server's default. */
   diversity: number | null;
+  /** The model family asked for; null: the serving model. */
+  family: string | null;
   /** Items disliked here are sent as `exclude=` so the next list leaves them out. */
   excludeDisliked: boolean;
   excluded: string[];
@@ -47,6 +49,7 @@ export interface RecommendationsState {
   logIn: (userId: string) => Promise<void>;
   setCategories: (categories: string[]) => void;
   setDiversity: (diversity: number | null) => void;
+  setFamily: (family: string | null) => void;
   setExcludeDisliked: (on: boolean) => void;
   clearExcluded: () => void;
   interact: (item: Recommendation, type: InteractionType) => Promise<void>;
@@ -65,6 +68,7 @@ export function useRecommendations(): RecommendationsState {
   const [subject, setSubject] = useState<Subject | null>(null);
   const [categories, setCategories] = useState<string[]>([]);
   const [diversity, setDiversity] = useState<number | null>(null);
+  const [family, setFamily] = useState<string | null>(null);
   const [excludeDisliked, setExcludeDisliked] = useState(true);
   const [excluded, setExcluded] = useState<string[]>([]);
   const [version, setVersion] = useState(0);
@@ -75,13 +79,26 @@ export function useRecommendations(): RecommendationsState {
   const sent = excludeDisliked ? excluded : [];
   const recommendations = useResource(
     subject
-      ? [subject.kind, subject.id, categories.join(","), diversity, sent.join(","), version].join(
-          "|",
-        )
+      ? [
+          subject.kind,
+          subject.id,
+          categories.join(","),
+          diversity,
+          family,
+          sent.join(","),
+          version,
+        ].join("|")
       : null,
     (signal) =>
       api.recommendations(
-        { ...subjectQuery(subject!), limit: 10, categories, exclude: sent, diversity },
+        {
+          ...subjectQuery(subject!),
+          limit: 10,
+          categories,
+          exclude: sent,
+          diversity,
+          model_family: family,
+        },
         signal,
       ),
   );
@@ -177,6 +194,7 @@ export function useRecommendations(): RecommendationsState {
     label: subject === null ? null : subject.kind === "user" ? subject.id : "anonymous visitor",
     categories,
     diversity,
+    family,
     excludeDisliked,
     excluded,
     recommendations,
@@ -188,6 +206,7 @@ export function useRecommendations(): RecommendationsState {
     logIn,
     setCategories,
     setDiversity,
+    setFamily,
     setExcludeDisliked,
     clearExcluded: () => setExcluded([]),
     interact,

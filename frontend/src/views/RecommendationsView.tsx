@@ -21,7 +21,14 @@ function provenance(data: Recommendations): string {
     .join(" · ");
 }
 
-export function RecommendationsView({ categories }: { categories: CategoryCount[] }) {
+export function RecommendationsView({
+  categories,
+  families = [],
+}: {
+  categories: CategoryCount[];
+  /** Model families other than the serving one with a trained version (`GET /models`). */
+  families?: string[];
+}) {
   const state = useRecommendations();
   const { data } = state.recommendations;
   const { subject } = state;
@@ -38,6 +45,9 @@ export function RecommendationsView({ categories }: { categories: CategoryCount[
           onPick={state.setCategories}
           diversity={state.diversity}
           onDiversity={state.setDiversity}
+          families={families}
+          family={state.family}
+          onFamily={state.setFamily}
           excludeDisliked={state.excludeDisliked}
           onExcludeDisliked={state.setExcludeDisliked}
           excluded={state.excluded}

@@ -67,6 +67,29 @@ describe("RecommendationsView", () => {
     expect(api.profile).toHaveBeenCalledTimes(3);
   });
 
+  it("asks for another model family only once one is picked", async () => {
+    const fetched = vi.spyOn(api, "recommendations").mockResolvedValue(page("user_001", ["First"]));
+    vi.spyOn(api, "profile").mockResolvedValue(profile({ total: 7 }));
+    render(<RecommendationsView categories={[]} families={["blend-next"]} />);
+    await userEvent.type(screen.getByLabelText("User ID"), "user_001");
+    await userEvent.click(screen.getByRole("button", { name: "Fetch Recommendations" }));
+    await screen.findByRole("region", { name: "Recommendations for user_001" });
+    expect(fetched).toHaveBeenLastCalledWith(
+      expect.objectContaining({ user_id: "user_001", model_family: null }),
+      expect.anything(),
+    );
+    await userEvent.selectOptions(screen.getByLabelText("Model family"), "blend-next");
+    expect(fetched).toHaveBeenLastCalledWith(
+      expect.objectContaining({ user_id: "user_001", model_family: "blend-next" }),
+      expect.anything(),
+    );
+  });
+
+  it("offers no model family picker when there is only the serving model", () => {
+    render(<RecommendationsView categories={[]} />);
+    expect(screen.queryByLabelText("Model family")).not.toBeInTheDocument();
+  });
+
   it("says a new user has no history yet", async () => {
     vi.spyOn(api, "recommendations").mockResolvedValue({
       ...page("new_user", ["Popular"]),

@@ -281,6 +281,9 @@ class ModelVersionOut(BaseModel):
 class ModelStatus(BaseModel):
     active: ModelVersionOut | None
     history: list[ModelVersionOut]
+    #: Each model family with a trained version, and its newest accepted one: what a request's
+    #: `model_family=` is served.
+    families: dict[str, str]
     last_trained_at: datetime | None
     events_since_training: int
     training: bool

@@ -96,6 +96,10 @@ class ExperimentRuntime:
         """The version a request naming `family` gets (None: none trained yet)."""
         return self._families.get(family)
 
+    def trained_families(self) -> dict[str, str]:
+        """Every family a request may name now, and the version it would get."""
+        return {f: v for f, v in self._families.items() if v is not None}
+
     def assign(self, user_id: str, family: str | None = None) -> Assignment:
         """The user's arm; a request that names a model family is outside experiments."""
         if family is not None:

@@ -5,7 +5,14 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
 
-from contextiq.api.deps import KeyRingDep, ModelsDep, RetrainerDep, SettingsDep, StoreDep
+from contextiq.api.deps import (
+    ArmsDep,
+    KeyRingDep,
+    ModelsDep,
+    RetrainerDep,
+    SettingsDep,
+    StoreDep,
+)
 from contextiq.api.errors import documented
 from contextiq.api.schemas import ModelStatus, ModelVersionOut, RetrainAccepted
 from contextiq.ml.registry import ModelRegistry
@@ -37,6 +44,7 @@ def _out(v: ModelVersion, registry: ModelRegistry) -> ModelVersionOut:
 async def model_status(
     store: StoreDep,
     models: ModelsDep,
+    arms: ArmsDep,
     retrainer: RetrainerDep,
     settings: SettingsDep,
     keys: KeyRingDep,
@@ -48,6 +56,7 @@ async def model_status(
     return ModelStatus(
         active=next((r for r in rows if r.version == serving), None),
         history=rows,
+        families=arms.trained_families(),
         last_trained_at=(
             datetime.fromtimestamp(last, UTC)
             if last
