@@ -168,10 +168,10 @@ class Settings(BaseSettings):
         names = [value] if isinstance(value, str) else value
         if any(name != cls.model_fields["model"].default for name in names):
             # Imported only then: the model families bring PyTorch (a second at start-up).
-            from contextiq.ml.families import make_model
+            from contextiq.ml.families import known_family
 
             for name in names:
-                make_model(name)
+                known_family(name)
         return value
 
     @field_validator("cors_origins")

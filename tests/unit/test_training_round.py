@@ -9,6 +9,7 @@ import pytest
 
 from contextiq.domain import Content, Interaction, InteractionType
 from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
+from contextiq.ml.base import WeightedInteraction
 from contextiq.ml.footprint import TrainingTooLarge
 from contextiq.recommend.models import ModelHolder
 from contextiq.store.experiments import ExperimentStore
@@ -151,7 +152,16 @@ async def test_a_round_trains_the_serving_family_then_each_one_an_experiment_nam
     assert await served_families(experiments, "ease") == ["ease", "embedding"]
 
     holder = ModelHolder(tmp_path / "models", store)
-    serving, other = await training_round(store, holder, "ease")
+    reads: list[int] = []
+
+    async def counted(read_from: Store) -> list[WeightedInteraction]:
+        reads.append(1)
+        return await load_training_data(read_from)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("contextiq.worker.training.load_training_data", counted)
+        serving, other = await training_round(store, holder, "ease")
+    assert len(reads) == 1  # one read of the stored data for both families
     registry = holder.registry
     assert serving.status == "active" and holder.version == serving.version
     assert registry.family_version("ease") == serving.version

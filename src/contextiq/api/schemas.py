@@ -369,11 +369,9 @@ Expression = Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
 
 def _known_family(name: str) -> str:
     # Here, not above: `contextiq import` reads this module's schemas without PyTorch.
-    from contextiq.ml.families import MODEL_FAMILIES
+    from contextiq.ml.families import known_family
 
-    if name not in MODEL_FAMILIES:
-        raise ValueError(f"unknown model family {name!r}; known: {', '.join(MODEL_FAMILIES)}")
-    return name
+    return known_family(name)
 
 
 #: A name in `ml/families.py`.

@@ -73,9 +73,9 @@ class ExperimentRuntime:
         self._default_part = "d" + json.dumps(promoted.as_dict(), sort_keys=True)
         arms = [a.config for e in live for a in e.arms]
         registry = self.models.registry
-        self._families = {
-            f: await asyncio.to_thread(registry.family_version, f) for f in MODEL_FAMILIES
-        }
+        self._families = await asyncio.to_thread(
+            lambda: {f: registry.family_version(f) for f in MODEL_FAMILIES}
+        )
         wanted = {c.model_version for c in [promoted, *arms] if c.model_version}
         wanted |= {v for v in self._families.values() if v}
         self._pinned = {v: m for v, m in self._pinned.items() if v in wanted}

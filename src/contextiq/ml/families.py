@@ -74,11 +74,14 @@ MODEL_FAMILIES: Mapping[str, ModelFactory] = {
 }
 
 
+def known_family(name: str) -> str:
+    """`name` if it names a family; else a ValueError that lists the known ones."""
+    if name not in MODEL_FAMILIES:
+        known = ", ".join(MODEL_FAMILIES)
+        raise ValueError(f"unknown model family {name!r}; known: {known}")
+    return name
+
+
 def make_model(name: str = DEFAULT_MODEL, seed: int = 0) -> Recommender:
     """An unfitted model of the family `name`; unknown names list the known ones."""
-    try:
-        factory = MODEL_FAMILIES[name]
-    except KeyError:
-        known = ", ".join(MODEL_FAMILIES)
-        raise ValueError(f"unknown model family {name!r}; known: {known}") from None
-    return factory(seed)
+    return MODEL_FAMILIES[known_family(name)](seed)
