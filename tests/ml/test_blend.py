@@ -82,6 +82,14 @@ def mixed_with_transitions() -> BlendRecommender:
     return model.refit(events)
 
 
+def mixed_with_sequence() -> BlendRecommender:
+    """A blend refit with a fixed mix in which the sequential part carries a share."""
+    events = drifting_users()
+    model = blend().fit(events)
+    model.mix = Mix({"embedding": 0.5, "transitions": 0.0, "sequence": 0.5}, Recency(1.0))
+    return model.refit(events)
+
+
 def test_a_mix_with_transitions_survives_save_and_load(tmp_path: Path) -> None:
     model = mixed_with_transitions()
     model.save(tmp_path / "blend")

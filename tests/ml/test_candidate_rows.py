@@ -1,18 +1,23 @@
 """Candidates for many histories at once: every batched form agrees with its one-row form."""
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from contextiq.ml.blend import BlendRecommender
 from contextiq.ml.candidate_rows import DenseRows, SparseRows, distinct_rows, standardised_rows
 from contextiq.ml.candidates import DenseScores, SparseScores, standardised
-from contextiq.ml.data import history_matrix, history_vector
+from contextiq.ml.data import IdMap, history_matrix, history_vector, order_matrix
 from contextiq.ml.ease import EaseConfig, EaseRecommender
 from contextiq.ml.embedding import EmbeddingRecommender
 from contextiq.ml.index import InnerProductIndex, top_k, top_k_rows
+from contextiq.ml.retrieval import VectorRecommender
+from contextiq.ml.sequence import SequenceRecommender
 from tests.ml import synthetic
-from tests.ml.test_blend import mixed_with_transitions
-from tests.ml.test_families import small_embedding
+from tests.ml.test_blend import mixed_with_sequence, mixed_with_transitions
+from tests.ml.test_families import small_embedding, small_sequence
 from tests.ml.test_index import clustered
 
 HISTORIES = [
@@ -20,6 +25,13 @@ HISTORIES = [
     {"item-3": 2.0},
     {"item-0": 1.0, "item-21": 1.0},
     {"no-such-item": 1.0},
+]
+
+#: Histories of one length whose order is not their items' (the sequential part reads it).
+UNSORTED = [
+    {"item-12": 1.0, "item-11": 1.0, "item-10": 1.0},
+    {"item-25": 1.0, "item-3": 2.0, "item-24": 1.0},
+    {"item-10": 1.0, "item-11": 1.0, "item-30": -1.0},
 ]
 
 
@@ -83,19 +95,35 @@ def test_ease_rows_are_its_sparse_scores_one_history_at_a_time() -> None:
     assert rows.indptr[4] == rows.indptr[3]  # no item EASE knows: nothing scored
 
 
-def test_the_embedding_answers_many_users_as_it_answers_one() -> None:
-    model = EmbeddingRecommender(small_embedding(0))
+#: How a family reads histories in batches (strengths, or order).
+RowsOf = Callable[[list[dict[str, float]], IdMap], sp.csr_matrix]
+
+
+def _embedding() -> tuple[VectorRecommender, RowsOf]:
+    return EmbeddingRecommender(small_embedding(0)), history_matrix
+
+
+def _sequence() -> tuple[VectorRecommender, RowsOf]:
+    return SequenceRecommender(small_sequence(0)), order_matrix
+
+
+@pytest.mark.parametrize("family", [_embedding, _sequence])
+def test_a_vector_family_answers_many_users_as_it_answers_one(
+    family: Callable[[], tuple[VectorRecommender, RowsOf]],
+) -> None:
+    model, rows_of = family()
     model.fit(synthetic.interactions(), synthetic.catalogue())
     model.enable_ann(min_items=1)
     model.add_items([synthetic.new_item(2)])  # scored exactly, beside the index
-    users = model.user_rows(history_matrix(HISTORIES, model.item_map))
+    histories = [*HISTORIES, *UNSORTED]
+    users = model.user_rows(rows_of(histories, model.item_map))
     nearest = model.nearest_rows(users, 6)
     pool = np.sort(nearest, axis=1)
     scores = model.pool_score_rows(users, pool)
     means, spreads = model.score_mean_std_rows(users)
-    for row, history in enumerate(HISTORIES):
+    for row, history in enumerate(histories):
         user = model.user_vector(*history_vector(history, model.item_map))
-        np.testing.assert_allclose(users[row], user, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(users[row], user, rtol=1e-5, atol=1e-6)
         assert set(nearest[row][nearest[row] >= 0]) == set(model.nearest(user, 6).tolist())
         np.testing.assert_allclose(scores[row], model.pool_scores(user, pool[row]), rtol=1e-5)
         mean, spread = model.score_mean_std(user)
@@ -111,15 +139,19 @@ def test_an_index_searched_in_a_batch_finds_what_it_finds_one_query_at_a_time() 
 
 
 @pytest.mark.parametrize("candidates", [False, True])
-def test_a_blend_recommends_for_many_histories_as_for_each(candidates: bool) -> None:
-    model = mixed_with_transitions()
+@pytest.mark.parametrize("mixed", [mixed_with_transitions, mixed_with_sequence])
+def test_a_blend_recommends_for_many_histories_as_for_each(
+    candidates: bool, mixed: Callable[[], BlendRecommender]
+) -> None:
+    """A batch of histories of one length: candidates are drawn as deep as its longest needs."""
+    model = mixed()
     model.enable_ann(min_items=1 if candidates else 0)
     ids = model.item_ids
-    histories = [*HISTORIES, *({item: 1.0} for item in ids)]
-    found, scores = model.recommend_histories(histories, 8)
-    for row, history in enumerate(histories):
-        expected = model.recommend(history, 8, exclude=history)
-        assert [ids[j] for j in found[row] if j >= 0] == [i for i, _ in expected]
-        np.testing.assert_allclose(
-            scores[row][: len(expected)], [s for _, s in expected], rtol=1e-4, atol=1e-6
-        )
+    for histories in (UNSORTED, [{item: 1.0} for item in ids]):
+        found, scores = model.recommend_histories(histories, 8)
+        for row, history in enumerate(histories):
+            expected = model.recommend(history, 8, exclude=history)
+            assert [ids[j] for j in found[row] if j >= 0] == [i for i, _ in expected]
+            np.testing.assert_allclose(
+                scores[row][: len(expected)], [s for _, s in expected], rtol=1e-4, atol=1e-6
+            )

@@ -321,7 +321,11 @@ class BlendRecommender(ScoringRecommender):
         own, *read = history_matrices(histories, self._items, recencies)
         rows = dict(zip(recencies[1:], read, strict=True))
         own.sort_indices()
-        scored = [(c, part.scored_rows(rows[recency])) for c, part, recency in terms]
+        order = functools.cache(lambda: order_matrix(histories, self._items))
+        scored = [
+            (c, part.scored_rows(order() if part.reads_order else rows[recency]))
+            for c, part, recency in terms
+        ]
         n = k + int(np.diff(own.indptr).max(initial=0))
         pool = distinct_rows(np.hstack([s.best(n) for _, s in scored]))
         if len(scored) == 1:

@@ -141,6 +141,11 @@ class FamilyPart(BlendPart):
             return IndexedScores(self.model, self.model.user_vector(indices, strengths))
         return super().scored(indices, strengths)
 
+    def scored_rows(self, strengths: sp.csr_matrix) -> RowScores:
+        if isinstance(self.model, VectorRecommender) and self.model.uses_ann:
+            return IndexedRows(self.model, self.model.user_rows(strengths))
+        return super().scored_rows(strengths)
+
     def save(self, path: Path) -> None:
         self.model.save(path)
 
@@ -179,11 +184,6 @@ class EmbeddingPart(FamilyPart):
         else:
             self.model.fit_judged(data.interactions, data.items, judge)
 
-    def scored_rows(self, strengths: sp.csr_matrix) -> RowScores:
-        if not self.model.uses_ann:
-            return super().scored_rows(strengths)
-        return IndexedRows(self.model, self.model.user_rows(strengths))
-
 
 class IndexedScores(PartScores):
     """A vector family's scores for a user (the embedding's, the sequential model's),
@@ -203,7 +203,7 @@ class IndexedScores(PartScores):
 class IndexedRows(RowScores):
     """`IndexedScores` of many users (rows) at once."""
 
-    def __init__(self, model: EmbeddingRecommender, users: FloatArray) -> None:
+    def __init__(self, model: VectorRecommender, users: FloatArray) -> None:
         self.model, self.users = model, users
         self.mean, self.spread = model.score_mean_std_rows(users)
 

@@ -30,7 +30,6 @@ from contextiq.ml.data import IdMap, build_matrix, strength_matrix
 from contextiq.ml.early_stop import EarlyStopping
 from contextiq.ml.features import FeatureVocabulary
 from contextiq.ml.holdout import holdout_positives, judged_ndcg, sample_users
-from contextiq.ml.index import top_k_rows
 from contextiq.ml.loss import bpr_loss, multinomial_loss
 from contextiq.ml.model import FoldInNet
 from contextiq.ml.optim import Adam
@@ -208,7 +207,7 @@ class EmbeddingRecommender(VectorRecommender):
             optimiser = Adam(net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
             targets = history.maximum(0).tocsr()
             users = np.flatnonzero(np.diff(targets.indptr))
-            stopping = EarlyStopping(cfg.patience, max_epochs, cfg.max_seconds)
+            stopping = EarlyStopping(cfg.patience, max_epochs, cfg.max_seconds, "embedding")
             shown = time.monotonic()
             for epoch in range(1, max_epochs + 1):
                 net.train()
@@ -230,10 +229,6 @@ class EmbeddingRecommender(VectorRecommender):
                     log.info("embedding: epoch %d of %d%s", epoch, max_epochs, judged)
                     shown = time.monotonic()
                 if score is not None and stopping.update(score, epoch, net):
-                    if stopping.out_of_time:
-                        log.info(
-                            "embedding: stopping after %.0fs (epoch %d)", cfg.max_seconds, epoch
-                        )
                     break
             stopping.restore(net)
         return net, stopping.best_step
@@ -300,18 +295,8 @@ class EmbeddingRecommender(VectorRecommender):
         """[output vector | bias] of every item: what a user vector with a 1 appended scores."""
         return np.hstack([np.asarray(self._item_out), np.asarray(self._bias)[:, None]])
 
-    def _query(self, user: FloatArray) -> FloatArray:
-        return np.append(user, np.float32(1.0))
-
-    def nearest_rows(self, users: FloatArray, n: int) -> npt.NDArray[np.int64]:
-        """`nearest` of many users (rows) at once, no mask: -1 past what a row found."""
-        assert self._ann is not None, "enable_ann first"
-        hits = self._ann.search_rows(np.hstack([users, np.ones((len(users), 1), np.float32)]), n)
-        added = np.arange(len(self._ann), len(self._items))
-        if not len(added):
-            return hits
-        best, _ = top_k_rows(users @ self._item_out[added].T + self._bias[added], n)
-        return np.hstack([hits, np.where(best >= 0, added[np.maximum(best, 0)], -1)])
+    def _query_rows(self, users: FloatArray) -> FloatArray:
+        return np.hstack([users, np.ones((len(users), 1), np.float32)])
 
     def pool_scores(
         self, user: npt.NDArray[np.float32], pool: npt.NDArray[np.int64]
@@ -319,18 +304,10 @@ class EmbeddingRecommender(VectorRecommender):
         return (self._item_out[pool] @ user + self._bias[pool]).astype(np.float32)
 
     def pool_score_rows(self, users: FloatArray, pool: npt.NDArray[np.int64]) -> FloatArray:
-        """`pool_scores` of many users, each over its row of `pool` (-1 scores as item 0)."""
         flat = np.maximum(pool, 0).ravel()
         vectors = self._item_out[flat].reshape(*pool.shape, -1)
         scores = np.einsum("rpd,rd->rp", vectors, users) + self._bias[flat].reshape(pool.shape)
         return np.asarray(scores, np.float32)
-
-    def score_mean_std_rows(
-        self, users: FloatArray
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """`score_mean_std` of many users (rows) at once."""
-        assert self._moments is not None, "enable_ann first"
-        return self._moments.mean_std_rows(np.hstack([users, np.ones((len(users), 1))]))
 
     def item_vectors(self, item_ids: Sequence[str]) -> npt.NDArray[np.float32] | None:
         found = self._items.lookup(item_ids)

@@ -16,10 +16,11 @@ from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from contextiq.ml.base import ItemMask
 from contextiq.ml.data import history_vector
-from contextiq.ml.index import InnerProductIndex, ScoreMoments, top_k
+from contextiq.ml.index import InnerProductIndex, ScoreMoments, top_k, top_k_rows
 from contextiq.ml.rows import FloatArray
 from contextiq.ml.scoring import FoldInRecommender
 
@@ -49,16 +50,28 @@ class VectorRecommender(FoldInRecommender):
         """The vector a history (item indices, signed strengths) is scored with."""
 
     @abstractmethod
+    def user_rows(self, rows: sp.csr_matrix) -> FloatArray:
+        """`user_vector` of many histories, given as the rows `score_matrix` reads."""
+
+    @abstractmethod
     def pool_scores(self, user: FloatArray, pool: IntArray) -> FloatArray:
         """The scores of the items in `pool` for `user`."""
+
+    @abstractmethod
+    def pool_score_rows(self, users: FloatArray, pool: IntArray) -> FloatArray:
+        """`pool_scores` of many users, each over its row of `pool` (-1 scores as item 0)."""
 
     @abstractmethod
     def _index_rows(self) -> FloatArray:
         """Every item's row in the index (the whole table, a copy if rows were appended)."""
 
+    def _query_rows(self, users: FloatArray) -> FloatArray:
+        """Users (rows) as queries against `_index_rows` (rows with a bias column append a 1)."""
+        return users
+
     def _query(self, user: FloatArray) -> FloatArray:
-        """`user` as a query against `_index_rows` (rows with a bias column append a 1)."""
-        return user
+        query: FloatArray = self._query_rows(user[None])[0]
+        return query
 
     # -- approximate retrieval for large catalogues ---------------------------------------
 
@@ -103,10 +116,28 @@ class VectorRecommender(FoldInRecommender):
             hits = np.concatenate([hits, added[top_k(self.pool_scores(user, added), n)[0]]])
         return hits
 
+    def nearest_rows(self, users: FloatArray, n: int) -> IntArray:
+        """`nearest` of many users (rows) at once, no mask: -1 past what a row found."""
+        assert self._ann is not None, "enable_ann first"
+        hits = self._ann.search_rows(self._query_rows(users), n)
+        added = np.arange(len(self._ann), len(self._items))
+        if not len(added):
+            return hits
+        pool = np.broadcast_to(added, (len(users), len(added)))
+        best, _ = top_k_rows(self.pool_score_rows(users, pool), n)
+        return np.hstack([hits, np.where(best >= 0, added[np.maximum(best, 0)], -1)])
+
     def score_mean_std(self, user: FloatArray) -> tuple[float, float]:
         """Mean and spread of this user's scores over the whole catalogue (for blending)."""
         assert self._moments is not None, "enable_ann first"
         return self._moments.mean_std(self._query(user))
+
+    def score_mean_std_rows(
+        self, users: FloatArray
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """`score_mean_std` of many users (rows) at once."""
+        assert self._moments is not None, "enable_ann first"
+        return self._moments.mean_std_rows(self._query_rows(users))
 
     def _rows_added(self, rows: FloatArray) -> None:
         """Count appended index rows in the moments (the index keeps its own; see `nearest`)."""

@@ -108,7 +108,7 @@ class SampledSoftmaxTrainer:
             others = Adam([net.item_bias], lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
             targets = history.maximum(0).tocsr()
             users = np.flatnonzero(np.diff(targets.indptr))
-            stopping = EarlyStopping(cfg.patience, max_epochs, cfg.max_seconds)
+            stopping = EarlyStopping(cfg.patience, max_epochs, cfg.max_seconds, "sampled softmax")
             for epoch in range(1, max_epochs + 1):
                 net.train()
                 order = users[torch.randperm(len(users), generator=generator).numpy()]
@@ -126,12 +126,6 @@ class SampledSoftmaxTrainer:
                 score = judge(net)
                 log.info("sampled softmax: epoch %d, judged nDCG@10 %.4f", epoch, score)
                 if stopping.update(score, epoch, net):
-                    if stopping.out_of_time:
-                        log.info(
-                            "sampled softmax: stopping after %.0fs (epoch %d)",
-                            cfg.max_seconds,
-                            epoch,
-                        )
                     break
             stopping.restore(net)
         token_centroids(net, self.features, history)

@@ -249,7 +249,7 @@ class SequenceRecommender(VectorRecommender):
             optimiser = Adam(net.parameters(), lr=cfg.learning_rate)
             sampled = n_items > cfg.full_softmax_items
             budget = cfg.sampled_max_seconds if sampled else math.inf
-            stopping = EarlyStopping(cfg.patience, max_epochs, budget)
+            stopping = EarlyStopping(cfg.patience, max_epochs, budget, "sequence")
             for epoch in range(1, max_epochs + 1):
                 net.train()
                 order = torch.randperm(len(inputs), generator=generator).numpy()[: cfg.max_windows]
@@ -270,13 +270,9 @@ class SequenceRecommender(VectorRecommender):
                     loss.backward()  # type: ignore[no-untyped-call]
                     optimiser.step()
                 if stopping.out_of_time:
-                    log.info(
-                        "sequence: stopping after %.0fs, in epoch %d",
-                        cfg.sampled_max_seconds,
-                        epoch,
-                    )
-                    if judge is None:
-                        stopping.best_step = epoch  # no judge: the epochs trained are the result
+                    if judge is None:  # no judge: the epochs trained are the result
+                        stopping.best_step = epoch
+                        stopping.stopped_for_time(epoch)
                     else:
                         stopping.update(judge(net), epoch, net)
                     break
@@ -352,21 +348,29 @@ class SequenceRecommender(VectorRecommender):
         """Every item's score: the item table times the history's "what next" vector."""
         return self._table @ self.user_vector(indices, strengths)
 
+    def user_rows(self, rows: sp.csr_matrix) -> FloatArray:
+        """The "what next" vectors of rows of `data.order_matrix` (the order travels in the
+        values), a batch of `SCORING_BATCH` through the encoder at a time."""
+        sequences = ordered_rows(rows)
+        out = np.zeros((len(sequences), self.config.dim), np.float32)
+        for start in range(0, len(sequences), SCORING_BATCH):
+            chunk = sequences[start : start + SCORING_BATCH]
+            out[start : start + len(chunk)] = self.hidden(chunk)
+        return out
+
     def pool_scores(self, user: FloatArray, pool: npt.NDArray[np.int64]) -> FloatArray:
         return np.asarray(self._table[pool] @ user, np.float32)
+
+    def pool_score_rows(self, users: FloatArray, pool: npt.NDArray[np.int64]) -> FloatArray:
+        vectors = self._table[np.maximum(pool, 0).ravel()].reshape(*pool.shape, -1)
+        return np.asarray(np.einsum("rpd,rd->rp", vectors, users), np.float32)
 
     def _index_rows(self) -> FloatArray:
         return np.asarray(self._table)
 
     def score_matrix(self, strengths: sp.csr_matrix) -> npt.NDArray[np.float32]:
-        """Scores for rows of `data.order_matrix` (the order travels in the values)."""
-        sequences = ordered_rows(strengths)
-        table = np.asarray(self._table)
-        out = np.zeros((len(sequences), len(table)), np.float32)
-        for start in range(0, len(sequences), SCORING_BATCH):
-            chunk = sequences[start : start + SCORING_BATCH]
-            out[start : start + len(chunk)] = self.hidden(chunk) @ table.T
-        return out
+        """Scores for rows of `data.order_matrix`."""
+        return np.asarray(self.user_rows(strengths) @ np.asarray(self._table).T, np.float32)
 
     def score_histories(self, histories: Sequence[Mapping[str, float]]) -> npt.NDArray[np.float32]:
         return self.score_matrix(order_matrix(histories, self._items))
