@@ -1,13 +1,18 @@
 """Core vocabulary shared by the API, the store, the worker and the models."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     # Only a type here: config.py checks backend URLs against registries that import this module.
     from contextiq.config import Settings
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A naive time is UTC (SQLite hands stored times back naive); any other is converted."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class InteractionType(StrEnum):

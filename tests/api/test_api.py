@@ -3,7 +3,7 @@
 import asyncio
 import gc
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -283,6 +283,19 @@ def test_bad_interactions_get_a_clear_422(
     response = client.post("/api/v1/interact", json=payload)
     _assert_error(response, 422, "validation_error")
     assert field in response.json()["error"]["message"]
+
+
+def test_an_event_from_the_future_is_refused_beyond_clock_skew(client: TestClient) -> None:
+    """An hour ahead would sort after every later event and stall retraining comparisons."""
+    now = datetime.now(UTC)
+    event = {"user_id": "clocks", "content_id": "content_0001", "interaction_type": "like"}
+    ahead = client.post(
+        "/api/v1/interact", json={**event, "timestamp": str(now + timedelta(hours=1))}
+    )
+    _assert_error(ahead, 422, "validation_error")
+    assert "ahead of this server's clock" in ahead.json()["error"]["message"]
+    skewed = {**event, "timestamp": str(now + timedelta(minutes=1))}
+    assert client.post("/api/v1/interact", json=skewed).status_code == 202
 
 
 def test_unknown_content_is_404_and_writes_nothing(client: TestClient) -> None:

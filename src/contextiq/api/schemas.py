@@ -1,7 +1,7 @@
 """Request and response bodies of the public API."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -18,6 +18,7 @@ from contextiq.domain import (
     Content,
     Interaction,
     InteractionType,
+    as_utc,
     interaction_weight,
     session_subject,
 )
@@ -32,6 +33,23 @@ SessionId = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:@\-]+$")
 ]
 SUBJECT_RULE = "give exactly one of user_id and session_id"
+#: How far ahead of this server's clock an event may say it happened (clock skew). Further
+#: ahead, an event would sort after everything sent later, and a retraining comparison
+#: (which judges on events newer than the model) would wait until real time caught up.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def not_ahead(moment: datetime | None) -> datetime | None:
+    """Refuse an event time further ahead of this server's clock than `FUTURE_TOLERANCE`."""
+    if moment is None:
+        return None
+    ahead = as_utc(moment) - datetime.now(UTC)
+    if ahead > FUTURE_TOLERANCE:
+        raise ValueError(
+            f"timestamp is {ahead.total_seconds():.0f} s ahead of this server's clock; "
+            f"at most {FUTURE_TOLERANCE.total_seconds():.0f} s ahead is accepted"
+        )
+    return moment
 
 
 class ErrorBody(BaseModel):
@@ -85,7 +103,7 @@ class InteractionIn(SubjectIn):
     interaction_type: InteractionType
     duration_seconds: Annotated[float, Field(ge=0, le=86_400 * 7)] | None = None
     event_id: Identifier | None = None
-    timestamp: datetime | None = None
+    timestamp: Annotated[datetime | None, AfterValidator(not_ahead)] = None
     #: The answer this came from (its `recommendation_id`), for exact attribution.
     recommendation_id: Identifier | None = None
 
@@ -98,16 +116,13 @@ class InteractionIn(SubjectIn):
         a re-run adds nothing), else a random one; a missing or naive timestamp is UTC, any
         other is converted to UTC.
         """
-        occurred = self.timestamp or datetime.now(UTC)
         return Interaction(
             event_id=self.event_id or default_event_id or uuid.uuid4().hex,
             user_id=self.subject,
             content_id=self.content_id,
             interaction_type=self.interaction_type,
             weight=interaction_weight(settings, self.interaction_type, self.duration_seconds),
-            occurred_at=occurred.astimezone(UTC)
-            if occurred.tzinfo
-            else occurred.replace(tzinfo=UTC),
+            occurred_at=as_utc(self.timestamp or datetime.now(UTC)),
             duration_seconds=self.duration_seconds,
             request_id=current_request_id(),
             recommendation_id=self.recommendation_id,
@@ -193,16 +208,10 @@ class ContentIn(BaseModel):
             tags=tuple(self.tags),
             created_at=self.created_at,
             metadata=self.metadata,
-            available_from=_utc(self.available_from),
-            available_until=_utc(self.available_until),
+            available_from=None if self.available_from is None else as_utc(self.available_from),
+            available_until=None if self.available_until is None else as_utc(self.available_until),
             hidden=self.hidden,
         )
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class ContentOut(BaseModel):

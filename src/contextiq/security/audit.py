@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from contextiq.store.store import Store, as_utc, utcnow
+from contextiq.domain import as_utc
+from contextiq.store.store import Store, utcnow
 from contextiq.store.tables import AuditRow
 
 

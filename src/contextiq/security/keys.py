@@ -16,8 +16,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from contextiq.domain import as_utc
 from contextiq.security.principal import KEY_ROLES, Role
-from contextiq.store.store import Store, as_utc, utcnow
+from contextiq.store.store import Store, utcnow
 from contextiq.store.tables import ApiKeyRow
 
 KEY_PREFIX = "ciq"

@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from sqlalchemy import func, select, update
 
+from contextiq.domain import as_utc
 from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
-from contextiq.store.store import Store, as_utc
+from contextiq.store.store import Store
 from contextiq.store.tables import (
     ExperimentArmStats,
     ExperimentRow,

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contextiq.domain import Interaction
+from contextiq.domain import Interaction, as_utc
 from contextiq.events.types import (
     ImpressionBatch,
     ImpressionRecorded,
@@ -61,13 +61,9 @@ def list_key(listing: str) -> str:
     return hashlib.blake2b(listing.encode(), digest_size=16).hexdigest()
 
 
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def _ms(at: datetime) -> int:
     """ms since the epoch, exactly (a naive time is UTC)."""
-    return (_utc(at) - EPOCH) // timedelta(milliseconds=1)
+    return (as_utc(at) - EPOCH) // timedelta(milliseconds=1)
 
 
 class _Listed(NamedTuple):
@@ -303,7 +299,7 @@ class OnlineApplier:
         unnamed = [i for i in interactions if not i.recommendation_id]
         users = sorted({i.user_id for i in unnamed})
         if users:
-            since = _ms(min(_utc(i.occurred_at) for i in unnamed) - self.window)
+            since = _ms(min(as_utc(i.occurred_at) for i in unnamed) - self.window)
             for start in range(0, len(users), _IN_CHUNK):
                 ranked = (
                     select(
@@ -486,7 +482,7 @@ def _credit(deltas: _Deltas, state: ImpressionState, before: str | None, after: 
 def _as_utc(interaction: Interaction) -> Interaction:
     if interaction.occurred_at.tzinfo is not None:
         return interaction
-    return replace(interaction, occurred_at=_utc(interaction.occurred_at))
+    return replace(interaction, occurred_at=as_utc(interaction.occurred_at))
 
 
 def _row_state(row: Any) -> ImpressionState:

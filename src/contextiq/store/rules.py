@@ -4,8 +4,9 @@ from dataclasses import asdict
 
 from sqlalchemy import delete, select
 
+from contextiq.domain import as_utc
 from contextiq.rules.definitions import Rule
-from contextiq.store.store import Store, as_utc, utcnow
+from contextiq.store.store import Store, utcnow
 from contextiq.store.tables import RuleRow
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.schema import CreateIndex, DropIndex
 
-from contextiq.domain import POSITIVE_TYPES, SESSION_PREFIX, Content, Interaction
+from contextiq.domain import POSITIVE_TYPES, SESSION_PREFIX, Content, Interaction, as_utc
 from contextiq.events.types import (
     Event,
     ImpressionBatch,
@@ -79,11 +79,6 @@ _USERS_ONLY = InteractionRow.user_id.not_like(SESSION_PREFIX + "%")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands datetimes back naive; they were stored as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:

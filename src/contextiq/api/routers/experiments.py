@@ -15,6 +15,7 @@ from contextiq.api.experiment_schemas import (
     Name,
     StopIn,
 )
+from contextiq.domain import as_utc
 from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
 from contextiq.experiments.service import InvalidExperiment, NoWinner
 from contextiq.security import Access, allow
@@ -22,10 +23,6 @@ from contextiq.store.experiments import ExperimentConflict
 
 router = APIRouter(tags=["experiments"], responses=documented(401, 403, 429))
 NamePath = Annotated[Name, Path()]
-
-
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 @router.post(
@@ -51,8 +48,8 @@ async def create_experiment(body: ExperimentIn, experiments: ExperimentsDep) -> 
             for a in body.arms
         ),
         interleaving=body.interleaving,
-        starts_at=_utc(body.starts_at) if body.starts_at else now,
-        ends_at=_utc(body.ends_at) if body.ends_at else None,
+        starts_at=as_utc(body.starts_at) if body.starts_at else now,
+        ends_at=as_utc(body.ends_at) if body.ends_at else None,
         created_at=now,
     )
     try:

@@ -1,6 +1,5 @@
 """Promotion rules (admin): boost matching items, reserve them slots, pin an item."""
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
@@ -9,6 +8,7 @@ from contextiq.api.deps import RulesDep
 from contextiq.api.errors import ApiError, documented
 from contextiq.api.filters import checked
 from contextiq.api.schemas import RuleIn, RuleOut
+from contextiq.domain import as_utc
 from contextiq.rules.definitions import Rule
 from contextiq.security import Access, allow
 from contextiq.store.rules import RuleConflict
@@ -27,17 +27,12 @@ def _out(rule: Rule) -> RuleOut:
     return RuleOut.model_validate(rule, from_attributes=True)
 
 
-def _utc(at: datetime | None) -> datetime | None:
-    if at is None:
-        return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def _rule(body: RuleIn) -> Rule:
     missing = [name for name in REQUIRED[body.kind] if getattr(body, name) is None]
     if missing:
         raise ApiError(400, "bad_request", f"a {body.kind} rule needs {' and '.join(missing)}")
-    starts, ends = _utc(body.starts_at), _utc(body.ends_at)
+    starts = None if body.starts_at is None else as_utc(body.starts_at)
+    ends = None if body.ends_at is None else as_utc(body.ends_at)
     if starts is not None and ends is not None and ends <= starts:
         raise ApiError(400, "bad_request", "ends_at must come after starts_at")
     fields = body.model_dump() | {
