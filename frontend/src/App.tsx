@@ -24,8 +24,9 @@ export function App() {
   const apiDown = health.error !== null;
   // Categories feed two views; reload them when the API comes back after an outage.
   const categories = useResource(apiDown ? null : "categories", (signal) => api.categories(signal));
-  // Model families a list may be asked of besides the serving one (an "up next" shelf, say).
-  const models = useResource(apiDown ? null : "models", (signal) => api.models(signal));
+  // Model families a list may be asked of besides the serving one (an "up next" shelf, say),
+  // read again on every change of view: one trained meanwhile shows without a page reload.
+  const models = useResource(apiDown ? null : `models|${route}`, (signal) => api.models(signal));
   const active = models.data?.active?.family;
   const families = Object.keys(models.data?.families ?? {})
     .filter((name) => name !== active)
