@@ -20,6 +20,7 @@ from contextiq.domain import (
     InteractionType,
     as_utc,
     interaction_weight,
+    maybe_utc,
     session_subject,
 )
 from contextiq.observability.context import current_request_id
@@ -208,8 +209,8 @@ class ContentIn(BaseModel):
             tags=tuple(self.tags),
             created_at=self.created_at,
             metadata=self.metadata,
-            available_from=None if self.available_from is None else as_utc(self.available_from),
-            available_until=None if self.available_until is None else as_utc(self.available_until),
+            available_from=maybe_utc(self.available_from),
+            available_until=maybe_utc(self.available_until),
             hidden=self.hidden,
         )
 

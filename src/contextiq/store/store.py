@@ -28,7 +28,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.schema import CreateIndex, DropIndex
 
-from contextiq.domain import POSITIVE_TYPES, SESSION_PREFIX, Content, Interaction, as_utc
+from contextiq.domain import (
+    POSITIVE_TYPES,
+    SESSION_PREFIX,
+    Content,
+    Interaction,
+    as_utc,
+    maybe_utc,
+)
 from contextiq.events.types import (
     Event,
     ImpressionBatch,
@@ -86,10 +93,6 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _IN_CHUNK]
 
 
-def _maybe_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
-
-
 def _content(row: Any) -> Content:
     """A content row, ORM (`metadata_`) or Core (`metadata`), as the domain's item."""
     metadata = row.metadata_ if isinstance(row, ContentRow) else row.metadata
@@ -101,8 +104,8 @@ def _content(row: Any) -> Content:
         tags=tuple(row.tags or ()),
         created_at=as_utc(row.created_at),
         metadata=dict(metadata or {}),
-        available_from=_maybe_utc(row.available_from),
-        available_until=_maybe_utc(row.available_until),
+        available_from=maybe_utc(row.available_from),
+        available_until=maybe_utc(row.available_until),
         hidden=bool(row.hidden),
     )
 
