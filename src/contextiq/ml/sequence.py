@@ -29,6 +29,7 @@ from contextiq.ml.data import IdMap, IntArray, build_matrix, order_matrix, order
 from contextiq.ml.early_stop import EarlyStopping
 from contextiq.ml.evaluate import histories_by_user
 from contextiq.ml.features import FeatureVocabulary
+from contextiq.ml.heap import reused_heap
 from contextiq.ml.holdout import JUDGED_USERS, sample_users
 from contextiq.ml.loss import next_item_loss, sampled_next_item_loss
 from contextiq.ml.metrics import ndcg_of_hits
@@ -242,7 +243,7 @@ class SequenceRecommender(VectorRecommender):
         cfg = self.config
         n_items = features.shape[0]
         inputs, targets = windows(sequences, cfg.max_len)
-        with torch.random.fork_rng():
+        with torch.random.fork_rng(), reused_heap():
             torch.manual_seed(cfg.seed + (1 if start is not None else 0))
             generator = torch.Generator().manual_seed(cfg.seed)
             net = start or self._network(features)
