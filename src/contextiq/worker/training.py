@@ -57,7 +57,7 @@ async def load_training_data(store: Store) -> list[WeightedInteraction]:
     ]
 
 
-class TrainingData:
+class StoredData:
     """Every stored interaction and item, read on first use: once however many families a
     round trains (45 s at 5,000,000 events)."""
 
@@ -106,7 +106,7 @@ async def training_round(
 ) -> list[ModelVersion]:
     """Train every served family in turn (`served_families`); what each recorded."""
     serving, *others = await served_families(ExperimentStore(store), configured, requested)
-    data = TrainingData(store)
+    data = StoredData(store)
     done = [await train_and_register(store, holder, serving, memory_limit_mb, data=data)]
     for family in others:
         done.append(await train_and_register(store, holder, family, memory_limit_mb, False, data))
@@ -119,7 +119,7 @@ async def train_and_register(
     model: str = "blend",
     memory_limit_mb: int = 0,
     serve: bool = True,
-    data: TrainingData | None = None,
+    data: StoredData | None = None,
 ) -> ModelVersion | None:
     """Train the family `model`; returns the recorded version, or None with nothing to learn from.
 
@@ -138,7 +138,7 @@ async def train_and_register(
     check_fits(needed, memory_limit_mb * 2**20)
     log.info("training a %s model on %s", model, needed.describe())
     with PeakMemory() as peak:
-        interactions, items = await (data or TrainingData(store)).read()
+        interactions, items = await (data or StoredData(store)).read()
         current, until = await _compared_with(holder, model, serve)
         report = await asyncio.to_thread(
             train_candidate, interactions, items, current, 0, model, until
