@@ -25,8 +25,15 @@ export function App() {
   // Categories feed two views; reload them when the API comes back after an outage.
   const categories = useResource(apiDown ? null : "categories", (signal) => api.categories(signal));
   // Model families a list may be asked of besides the serving one (an "up next" shelf, say),
-  // read again on every change of view: one trained meanwhile shows without a page reload.
-  const models = useResource(apiDown ? null : `models|${route}`, (signal) => api.models(signal));
+  // read again each time the recommendations view opens: one trained meanwhile shows without a
+  // page reload, and the Model view, which reads the same status itself, adds no second read.
+  const [opened, setOpened] = useState({ route, count: 0 });
+  if (opened.route !== route) {
+    setOpened({ route, count: opened.count + (route === "recommendations" ? 1 : 0) });
+  }
+  const models = useResource(apiDown ? null : `models|${opened.count}`, (signal) =>
+    api.models(signal),
+  );
   const active = models.data?.active?.family;
   const families = Object.keys(models.data?.families ?? {})
     .filter((name) => name !== active)
