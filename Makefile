@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv frontend lint typecheck bench clean
+.PHONY: run test venv frontend lint bench clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating virtual environment in $(VENV)"
@@ -25,7 +25,7 @@ run: venv frontend
 test: venv
 	@bash scripts/test.sh
 
-lint: venv
+lint: venv  # ruff and mypy
 	@$(BIN)/ruff check src tests bench
 	@$(BIN)/ruff format --check src tests bench
 	@$(BIN)/mypy

@@ -1,4 +1,8 @@
-"""All runtime settings; the only module that reads the environment."""
+"""All runtime settings: every `CONTEXTIQ_*` setting of the product is read here.
+
+Elsewhere the process reads only what other libraries own (`PROMETHEUS_MULTIPROC_DIR`, the AWS
+variables whose values the log scrubber hides).
+"""
 
 from functools import lru_cache
 from pathlib import Path

@@ -41,6 +41,9 @@ def test_create_list_revoke(database: Path) -> None:
     assert key.startswith("ciq_") and len(key) > 50
     _cli("keys", "create", "--name", "ops", "--role", "admin")
     assert "exists already" in _cli("keys", "create", "--name", "ops", code=1)
+    # Only the roles a key can have are offered: a user's role comes from a token.
+    assert "<client|admin>" in _cli("keys", "create", "--help")
+    _cli("keys", "create", "--name", "someone", "--role", "user", code=2)
     listing = _cli("keys", "list")
     assert "mobile-app\tclient" in listing and "ops\tadmin" in listing
     assert key not in listing

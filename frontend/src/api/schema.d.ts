@@ -371,7 +371,8 @@ export interface paths {
         };
         /**
          * User Profile
-         * @description Counts come from the worker's applied events, so no event counts twice.
+         * @description Counts come from the stored interactions (one row per event id, so none counts twice):
+         *     a profile read right after a 202 already includes that event.
          *
          *     A user with no interactions yet gets an empty profile: every user id is valid.
          */

@@ -16,6 +16,7 @@ from contextiq.cli.audit import cli_actor
 from contextiq.config import get_settings
 from contextiq.security import AuditLog, KeyRing, Role
 from contextiq.security.keys import KeyRefused
+from contextiq.security.principal import KeyRoleName
 from contextiq.store.migrate import upgrade
 from contextiq.store.store import Store
 
@@ -41,9 +42,10 @@ def _run(work: Callable[[KeyRing, AuditLog], Awaitable[T]]) -> T:
 @keys_app.command("create")
 def create(
     name: Annotated[str, typer.Option(help="a unique name, shown in the audit log")],
-    role: Annotated[Role, typer.Option(help="client or admin")] = Role.CLIENT,
+    role_name: Annotated[KeyRoleName, typer.Option("--role", help="client or admin")] = "client",
 ) -> None:
     """Create a key and print it once (the last line of the output)."""
+    role = Role(role_name)
     if not _NAME.match(name):
         raise typer.BadParameter(
             "letters, digits and _ . : @ - only, up to 128", param_hint="--name"

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal, get_args
 
 
 class Role(StrEnum):
@@ -15,8 +16,9 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-#: The roles a stored or bootstrap key can have.
-KEY_ROLES = (Role.CLIENT, Role.ADMIN)
+#: The roles a stored or bootstrap key can have, by name (what `contextiq keys create` offers).
+KeyRoleName = Literal["client", "admin"]
+KEY_ROLES = tuple(Role(name) for name in get_args(KeyRoleName))
 
 
 @dataclass(frozen=True, slots=True)

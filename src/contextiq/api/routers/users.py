@@ -27,7 +27,8 @@ UserId = Annotated[Identifier, Path()]
     "/user-profile/{user_id}", response_model=UserProfile, dependencies=[allow(Access.OWN_READ)]
 )
 async def user_profile(user_id: UserId, store: StoreDep) -> UserProfile:
-    """Counts come from the worker's applied events, so no event counts twice.
+    """Counts come from the stored interactions (one row per event id, so none counts twice):
+    a profile read right after a 202 already includes that event.
 
     A user with no interactions yet gets an empty profile: every user id is valid.
     """
