@@ -298,6 +298,33 @@ def test_an_event_from_the_future_is_refused_beyond_clock_skew(client: TestClien
     assert client.post("/api/v1/interact", json=skewed).status_code == 202
 
 
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_that_leaves_the_calendar_in_utc_is_422(client: TestClient, moment: str) -> None:
+    """Converting it to UTC overflows: refused in validation, never a 500."""
+    event = {"user_id": "calendar", "content_id": "content_0001", "interaction_type": "like"}
+    _assert_error(
+        client.post("/api/v1/interact", json={**event, "timestamp": moment}),
+        422,
+        "validation_error",
+    )
+    item = client.get("/api/v1/content/content_0001").json()
+    item = {k: v for k, v in item.items() if v is not None} | {"available_until": moment}
+    _assert_error(client.put("/api/v1/content", json=[item]), 422, "validation_error")
+    batch = {"interactions": [event, {**event, "timestamp": moment}]}
+    body = client.post("/api/v1/interactions/batch", json=batch).json()
+    assert body["accepted"] == 1
+    assert [(r["index"], r["code"]) for r in body["rejected"]] == [(1, "validation_error")]
+
+
+def test_content_times_are_stored_in_utc(client: TestClient) -> None:
+    item = client.get("/api/v1/content/content_0002").json()
+    item = {k: v for k, v in item.items() if v is not None}
+    item["created_at"] = "2026-01-01T00:00:00+05:00"
+    assert client.put("/api/v1/content", json=[item]).status_code == 200
+    stored = client.get("/api/v1/content/content_0002").json()["created_at"]
+    assert datetime.fromisoformat(stored) == datetime(2025, 12, 31, 19, tzinfo=UTC)
+
+
 def test_unknown_content_is_404_and_writes_nothing(client: TestClient) -> None:
     response = client.post(
         "/api/v1/interact",

@@ -150,6 +150,25 @@ def test_experiments_are_admin_only_and_one_at_a_time(api: TestClient) -> None:
     assert answer["experiment"] is None and answer["arm"] is None
 
 
+def test_admin_times_that_leave_the_calendar_in_utc_are_422(api: TestClient) -> None:
+    """Experiments and rules take times the same way as events: never a 500."""
+    arms = [{"name": "a"}, {"name": "b"}]
+    for field, moment in (
+        ("starts_at", "0001-01-01T00:00:00+01:00"),
+        ("ends_at", "9999-12-31T23:59:59-01:00"),
+    ):
+        experiment = {"name": "calendar", "arms": arms, field: moment}
+        assert api.post("/api/v1/experiments", json=experiment, headers=ADMIN).status_code == 422
+        rule = {
+            "name": "calendar",
+            "kind": "boost",
+            "filter": 'category == "news"',
+            "factor": 2,
+            field: moment,
+        }
+        assert api.post("/api/v1/rules", json=rule, headers=ADMIN).status_code == 422
+
+
 def test_interleaving_credits_the_arm_whose_items_are_clicked(api: TestClient) -> None:
     body = {
         "name": "interleaved",

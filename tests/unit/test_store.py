@@ -66,6 +66,18 @@ async def test_content_upsert_list_and_delete(store: Store) -> None:
     assert await store.existing_content_ids(["c1", "c2", "zz"]) == {"c2"}
 
 
+async def test_created_at_is_replaced_only_when_given(store: Store) -> None:
+    """A re-import with a corrected date takes it; one without a date keeps the first."""
+    await store.upsert_content([Content("dated", "Dated", "music", created_at=NOW)])
+    later = NOW + timedelta(days=3)
+    await store.upsert_content([Content("dated", "Dated", "music", created_at=later)])
+    replaced = await store.get_content("dated")
+    assert replaced is not None and replaced.created_at == later
+    await store.upsert_content([Content("dated", "Renamed", "music")])
+    kept = await store.get_content("dated")
+    assert kept is not None and kept.title == "Renamed" and kept.created_at == later
+
+
 async def test_items_read_by_id_match_the_stored_rows(store: Store) -> None:
     """`get_contents` (the request path's raw read) gives what the ORM read gives."""
     windowed = Content(

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from contextiq.api.schemas import Identifier, ModelFamily, SubjectIn
+from contextiq.api.schemas import Identifier, ModelFamily, SubjectIn, UtcTime
 
 Name = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -57,8 +57,8 @@ class ExperimentIn(BaseModel):
 
     name: Name
     arms: Annotated[list[ArmIn], Field(min_length=2, max_length=10)]
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: UtcTime | None = None
+    ends_at: UtcTime | None = None
     #: Team-draft interleave the two arms' lists in every answer instead of splitting users.
     interleaving: bool = False
 

@@ -20,7 +20,6 @@ from contextiq.domain import (
     InteractionType,
     as_utc,
     interaction_weight,
-    maybe_utc,
     session_subject,
 )
 from contextiq.observability.context import current_request_id
@@ -40,11 +39,24 @@ SUBJECT_RULE = "give exactly one of user_id and session_id"
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
+def _utc(moment: datetime) -> datetime:
+    """Naive is UTC; a time that leaves the calendar once converted (year 0 or 10000) is 422."""
+    try:
+        return as_utc(moment)
+    except OverflowError as exc:
+        raise ValueError("the time falls outside years 1 to 9999 once converted to UTC") from exc
+
+
+#: Every time the API takes, in UTC from validation on (SQLite hands stored times back naive,
+#: so a stored time must already be UTC).
+UtcTime = Annotated[datetime, AfterValidator(_utc)]
+
+
 def not_ahead(moment: datetime | None) -> datetime | None:
     """Refuse an event time further ahead of this server's clock than `FUTURE_TOLERANCE`."""
     if moment is None:
         return None
-    ahead = as_utc(moment) - datetime.now(UTC)
+    ahead = moment - datetime.now(UTC)
     if ahead > FUTURE_TOLERANCE:
         raise ValueError(
             f"timestamp is {ahead.total_seconds():.0f} s ahead of this server's clock; "
@@ -104,7 +116,7 @@ class InteractionIn(SubjectIn):
     interaction_type: InteractionType
     duration_seconds: Annotated[float, Field(ge=0, le=86_400 * 7)] | None = None
     event_id: Identifier | None = None
-    timestamp: Annotated[datetime | None, AfterValidator(not_ahead)] = None
+    timestamp: Annotated[UtcTime | None, AfterValidator(not_ahead)] = None
     #: The answer this came from (its `recommendation_id`), for exact attribution.
     recommendation_id: Identifier | None = None
 
@@ -114,8 +126,7 @@ class InteractionIn(SubjectIn):
         """The one conversion of input (API body or import row) into a domain interaction.
 
         A missing `event_id` takes `default_event_id` (imports derive it from file and line, so
-        a re-run adds nothing), else a random one; a missing or naive timestamp is UTC, any
-        other is converted to UTC.
+        a re-run adds nothing), else a random one; a missing timestamp is now.
         """
         return Interaction(
             event_id=self.event_id or default_event_id or uuid.uuid4().hex,
@@ -123,7 +134,7 @@ class InteractionIn(SubjectIn):
             content_id=self.content_id,
             interaction_type=self.interaction_type,
             weight=interaction_weight(settings, self.interaction_type, self.duration_seconds),
-            occurred_at=as_utc(self.timestamp or datetime.now(UTC)),
+            occurred_at=self.timestamp or datetime.now(UTC),
             duration_seconds=self.duration_seconds,
             request_id=current_request_id(),
             recommendation_id=self.recommendation_id,
@@ -192,12 +203,12 @@ class ContentIn(BaseModel):
     tags: Annotated[
         list[Annotated[str, StringConstraints(max_length=100)]], Field(max_length=50)
     ] = []
-    created_at: datetime | None = None
+    created_at: UtcTime | None = None
     metadata: dict[str, Any] = {}
     #: The item is recommended only from `available_from` until `available_until` (UTC when
     #: naive), and never while `hidden`.
-    available_from: datetime | None = None
-    available_until: datetime | None = None
+    available_from: UtcTime | None = None
+    available_until: UtcTime | None = None
     hidden: bool = False
 
     def to_content(self) -> Content:
@@ -209,8 +220,8 @@ class ContentIn(BaseModel):
             tags=tuple(self.tags),
             created_at=self.created_at,
             metadata=self.metadata,
-            available_from=maybe_utc(self.available_from),
-            available_until=maybe_utc(self.available_until),
+            available_from=self.available_from,
+            available_until=self.available_until,
             hidden=self.hidden,
         )
 
@@ -404,8 +415,8 @@ class RuleIn(BaseModel):
     share: Annotated[float, Field(gt=0, le=1)] | None = None
     content_id: Identifier | None = None
     position: Annotated[int, Field(ge=1, le=100)] | None = None
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: UtcTime | None = None
+    ends_at: UtcTime | None = None
 
 
 class RuleOut(BaseModel):

@@ -190,6 +190,20 @@ def _outbox_rows(events: Iterable[Event], now: datetime) -> list[dict[str, Any]]
     ]
 
 
+#: What an upsert of an existing item replaces (its `created_at` only when one is given).
+_CONTENT_UPDATED = (
+    "title",
+    "description",
+    "category",
+    "tags",
+    "updated_at",
+    "metadata",
+    "available_from",
+    "available_until",
+    "hidden",
+)
+
+
 class Store:
     """The repository for content, interactions, the outbox, stats and model versions."""
 
@@ -276,26 +290,21 @@ class Store:
             }
             for c in items
         ]
-        stmt = self._insert(ContentRow)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["content_id"],
-            set_={
-                name: stmt.excluded[name]
-                for name in (
-                    "title",
-                    "description",
-                    "category",
-                    "tags",
-                    "updated_at",
-                    "metadata",
-                    "available_from",
-                    "available_until",
-                    "hidden",
-                )
-            },
-        )
+        # An item given without `created_at` keeps the one it has; given, it replaces it.
+        dated = [row for row, c in zip(rows, items, strict=True) if c.created_at is not None]
+        undated = [row for row, c in zip(rows, items, strict=True) if c.created_at is None]
         async with self.sessions.begin() as session:
-            await session.execute(stmt, rows)
+            for group, updated in (
+                (dated, (*_CONTENT_UPDATED, "created_at")),
+                (undated, _CONTENT_UPDATED),
+            ):
+                if group:
+                    stmt = self._insert(ContentRow)
+                    stmt = stmt.on_conflict_do_update(
+                        index_elements=["content_id"],
+                        set_={name: stmt.excluded[name] for name in updated},
+                    )
+                    await session.execute(stmt, group)
         return len(rows)
 
     async def get_content(self, content_id: str) -> Content | None:

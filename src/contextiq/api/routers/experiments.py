@@ -15,7 +15,6 @@ from contextiq.api.experiment_schemas import (
     Name,
     StopIn,
 )
-from contextiq.domain import as_utc
 from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
 from contextiq.experiments.service import InvalidExperiment, NoWinner
 from contextiq.security import Access, allow
@@ -48,8 +47,8 @@ async def create_experiment(body: ExperimentIn, experiments: ExperimentsDep) -> 
             for a in body.arms
         ),
         interleaving=body.interleaving,
-        starts_at=as_utc(body.starts_at) if body.starts_at else now,
-        ends_at=as_utc(body.ends_at) if body.ends_at else None,
+        starts_at=body.starts_at or now,
+        ends_at=body.ends_at,
         created_at=now,
     )
     try:

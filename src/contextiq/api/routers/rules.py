@@ -8,7 +8,6 @@ from contextiq.api.deps import RulesDep
 from contextiq.api.errors import ApiError, documented
 from contextiq.api.filters import checked
 from contextiq.api.schemas import RuleIn, RuleOut
-from contextiq.domain import maybe_utc
 from contextiq.rules.definitions import Rule
 from contextiq.security import Access, allow
 from contextiq.store.rules import RuleConflict
@@ -31,15 +30,10 @@ def _rule(body: RuleIn) -> Rule:
     missing = [name for name in REQUIRED[body.kind] if getattr(body, name) is None]
     if missing:
         raise ApiError(400, "bad_request", f"a {body.kind} rule needs {' and '.join(missing)}")
-    starts, ends = maybe_utc(body.starts_at), maybe_utc(body.ends_at)
+    starts, ends = body.starts_at, body.ends_at
     if starts is not None and ends is not None and ends <= starts:
         raise ApiError(400, "bad_request", "ends_at must come after starts_at")
-    fields = body.model_dump() | {
-        "filter": checked(body.filter),
-        "starts_at": starts,
-        "ends_at": ends,
-    }
-    return Rule(**fields)
+    return Rule(**(body.model_dump() | {"filter": checked(body.filter)}))
 
 
 @router.post(
