@@ -351,6 +351,14 @@ def test_oversized_batches_are_rejected_whole(client: TestClient) -> None:
     _assert_error(client.put("/api/v1/content", json=items), 422, "validation_error")
 
 
+def test_an_availability_window_that_ends_before_it_starts_is_422(client: TestClient) -> None:
+    item = {"content_id": "window", "title": "t", "category": "c"}
+    window = {"available_from": "2026-02-01T00:00:00Z", "available_until": "2026-01-01T00:00:00Z"}
+    response = client.put("/api/v1/content", json=[item | window])
+    _assert_error(response, 422, "validation_error")
+    assert "available_until must come after available_from" in response.json()["error"]["message"]
+
+
 def test_a_request_can_name_a_model_family_once_one_is_trained(
     client: TestClient, demo_settings: Settings
 ) -> None:

@@ -211,6 +211,13 @@ class ContentIn(BaseModel):
     available_until: UtcTime | None = None
     hidden: bool = False
 
+    @model_validator(mode="after")
+    def _window_ends_after_it_starts(self) -> "ContentIn":
+        starts, ends = self.available_from, self.available_until
+        if starts is not None and ends is not None and ends <= starts:
+            raise ValueError("available_until must come after available_from")
+        return self
+
     def to_content(self) -> Content:
         return Content(
             content_id=self.content_id,
