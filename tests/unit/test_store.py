@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Table, inspect, text
 
 from contextiq.domain import Content, Interaction, InteractionType, session_subject
-from contextiq.events.types import InteractionRecorded, SessionMerged, decode_events
+from contextiq.events.types import InteractionRecorded, SessionMerged, UserDeleted, decode_events
 from contextiq.store.bulk import BulkLoader, interaction_rows
 from contextiq.store.engine import SQLITE_POOL_SIZE
 from contextiq.store.migrate import upgrade_async
@@ -149,6 +149,21 @@ async def test_applied_events_count_once_in_profile_and_popularity(store: Store)
     assert history.weights == {"c1": 3.0, "c2": -3.0}
     assert list(history.weights) == ["c1", "c2"]  # oldest first, by each item's latest event
     assert history.recent_positive == ["c2", "c1"]
+
+
+async def test_an_erased_users_events_delivered_again_add_nothing(store: Store) -> None:
+    """Erasure forgets the events' processed ids: a redelivery, or an event another relay
+    delivers after the erasure, must not bring the user's counters back."""
+    await store.upsert_content([_content(1)])
+    await store.record_interactions([_event(1, "gone", "c1", InteractionType.LIKE, 3.0)])
+    async with store.claim_outbox(10) as batch:
+        delivered = decode_events(e.payload for e in batch)
+    assert len(await store.apply_events(delivered)) == 1
+    popularity = await _stats(store, "c")
+    await store.delete_user(UserDeleted(event_id="d1", user_id="gone", requested_at=NOW))
+    assert await store.apply_events(delivered) == []
+    assert (await _stats(store, "g"))[0] == []  # no user_stats row for "gone"
+    assert await _stats(store, "c") == popularity
 
 
 async def test_interactions_stream_in_order_as_columns_with_epoch_times(store: Store) -> None:

@@ -609,7 +609,7 @@ class Store:
                 )
                 rows = [{"event_id": e.event_id, "processed_at": now} for e in unique]
                 new_ids = set((await session.execute(stmt, rows)).scalars())
-            fresh = [e for e in unique if e.event_id in new_ids]
+            fresh = await self._still_stored([e for e in unique if e.event_id in new_ids], session)
             interactions = [e.interaction for e in fresh if isinstance(e, InteractionRecorded)]
             if interactions:
                 await self._add_popularity(session, interactions)
@@ -623,6 +623,20 @@ class Store:
                 await self._erase_user(session, user_id)
         self.online.committed()
         return [*shown, *fresh]
+
+    async def _still_stored(self, events: list[Event], session: AsyncSession) -> list[Event]:
+        """Leave out interactions whose row an erasure removed.
+
+        Erasure forgets the user's `processed_events` ids, so a redelivered event, or one that
+        another relay delivers after the erasure, is new again: applied, it would bring the
+        erased user's counters back.
+        """
+        ids = [e.event_id for e in events if isinstance(e, InteractionRecorded)]
+        stored: set[str] = set()
+        for chunk in _chunks(ids):
+            query = select(InteractionRow.event_id).where(InteractionRow.event_id.in_(chunk))
+            stored.update((await session.scalars(query)).all())
+        return [e for e in events if not isinstance(e, InteractionRecorded) or e.event_id in stored]
 
     async def _fold_user_stats(self, session: AsyncSession, events: list[Event]) -> None:
         """Counters in event order: a merge moves what the session's earlier events added."""
