@@ -78,6 +78,15 @@ async def test_created_at_is_replaced_only_when_given(store: Store) -> None:
     assert kept is not None and kept.title == "Renamed" and kept.created_at == later
 
 
+async def test_search_ignores_case_in_any_script(store: Store) -> None:
+    await store.upsert_content(
+        [Content("cafe", "CAFÉ Society", "film"), Content("aerzte", "Ärzte live", "music")]
+    )
+    for query, found in (("café", ["cafe"]), ("ÄRZTE", ["aerzte"]), ("society", ["cafe"])):
+        items, total = await store.list_content(None, query, 10, 0)
+        assert ([c.content_id for c in items], total) == (found, 1)
+
+
 async def test_items_read_by_id_match_the_stored_rows(store: Store) -> None:
     """`get_contents` (the request path's raw read) gives what the ORM read gives."""
     windowed = Content(
