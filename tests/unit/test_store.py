@@ -5,16 +5,19 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from sqlalchemy import Table, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from contextiq.domain import Content, Interaction, InteractionType, session_subject
 from contextiq.events.types import InteractionRecorded, SessionMerged, UserDeleted, decode_events
+from contextiq.store import store as store_module
 from contextiq.store.bulk import BulkLoader, interaction_rows
-from contextiq.store.engine import SQLITE_POOL_SIZE
+from contextiq.store.engine import SQLITE_POOL_SIZE, create_engine
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.point_reads import InlineSqliteReads
 from contextiq.store.store import Store
@@ -173,6 +176,40 @@ async def test_an_erased_users_events_delivered_again_add_nothing(store: Store) 
     assert await store.apply_events(delivered) == []
     assert (await _stats(store, "g"))[0] == []  # no user_stats row for "gone"
     assert await _stats(store, "c") == popularity
+
+
+@pytest.mark.integration
+async def test_training_reads_are_not_held_to_the_request_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whole-table reads take seconds at millions of rows; here the request timeout is 1 ms."""
+    async with fresh_pg_database() as url:
+        filled = Store(url)
+        try:
+            await filled.upsert_content([_content(n) for n in range(50)])
+            async with filled.engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO interactions (event_id, user_id, content_id, "
+                        "interaction_type, weight, occurred_at) "
+                        "SELECT 'e' || n, 'u' || (n % 5000), 'c' || (n % 50), 'like', 1, now() "
+                        "FROM generate_series(1, 100000) AS n"
+                    )
+                )
+        finally:
+            await filled.close()
+        one_ms = partial(create_engine, statement_timeout_ms=1)
+        monkeypatch.setattr(store_module, "create_engine", one_ms)
+        store = Store(url)
+        try:
+            with pytest.raises(DBAPIError, match="statement timeout"):
+                async with store.engine.connect() as conn:  # what a request's read meets
+                    await conn.execute(text("SELECT count(DISTINCT user_id) FROM interactions"))
+            assert await store.interaction_counts() == (5000, 50, 100_000)
+            assert sum([len(c.user_ids) async for c in store.iter_interaction_columns()]) == 100_000
+            assert len(await store.all_content()) == 50
+        finally:
+            await store.close()
 
 
 async def test_interactions_stream_in_order_as_columns_with_epoch_times(store: Store) -> None:

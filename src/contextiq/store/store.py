@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from contextiq.domain import (
@@ -378,8 +378,20 @@ class Store:
             )
             return [(c, int(n)) for c, n in rows]
 
+    @asynccontextmanager
+    async def _whole_table_reads(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads of whole tables (training, its sizing, the catalogue).
+
+        At millions of rows they take seconds, and the request timeout (5 s on PostgreSQL,
+        there to stop a stuck request) would stop every training.
+        """
+        async with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                await conn.execute(text("SET LOCAL statement_timeout = 0"))
+            yield conn
+
     async def all_content(self) -> list[Content]:
-        async with self.engine.connect() as conn:  # Core rows: 100,000 of them at a time
+        async with self._whole_table_reads() as conn:  # Core rows: 100,000 of them at a time
             return [_content(r) for r in await conn.execute(select(ContentRow.__table__))]
 
     async def content_ids(self) -> list[str]:
@@ -822,9 +834,9 @@ class Store:
 
     async def interaction_counts(self) -> tuple[int, int, int]:
         """(users, items, interactions) that training reads: sizes a training up front."""
-        async with self.sessions() as session:
+        async with self._whole_table_reads() as conn:
             row = (
-                await session.execute(
+                await conn.execute(
                     select(
                         func.count(func.distinct(InteractionRow.user_id)),
                         func.count(func.distinct(InteractionRow.content_id)),
@@ -855,6 +867,7 @@ class Store:
             assert driver is not None, "an async driver connection"
             if self.dialect == "postgresql":
                 async with driver.transaction():
+                    await driver.execute("SET LOCAL statement_timeout = 0")  # _whole_table_reads
                     cursor = await driver.cursor(sql)
                     while rows := await cursor.fetch(batch):
                         yield _columns(rows)
