@@ -20,7 +20,7 @@ from contextiq.store.bulk import BulkLoader, interaction_rows
 from contextiq.store.engine import SQLITE_POOL_SIZE, create_engine
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.point_reads import InlineSqliteReads
-from contextiq.store.store import Store
+from contextiq.store.store import Store, utcnow
 from contextiq.store.tables import InteractionRow
 from tests.integration.conftest import fresh_pg_database
 
@@ -126,6 +126,18 @@ async def test_interactions_are_idempotent_and_outboxed(store: Store) -> None:
         assert [e.payload["event_id"] for e in events] == ["e1"]
         assert events[0].key == "u"
     assert await store.pending_outbox() == 0
+
+
+async def test_published_rows_are_purged_in_batches_and_pending_ones_kept(store: Store) -> None:
+    await store.upsert_content([_content(1)])
+    for n in range(7):
+        await store.record_interactions([_event(n, f"u{n}", "c1", InteractionType.VIEW)])
+    assert await store.pending_outbox() == 7
+    async with store.claim_outbox(5):
+        pass  # published when the block exits cleanly
+    assert await store.purge_published_outbox(utcnow() - timedelta(days=1), batch=2) == 0
+    assert await store.purge_published_outbox(utcnow() + timedelta(seconds=1), batch=2) == 5
+    assert await store.pending_outbox() == 2
 
 
 async def test_failed_publish_leaves_events_pending(store: Store) -> None:

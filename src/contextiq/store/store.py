@@ -589,14 +589,27 @@ class Store:
             ).one()
         return int(row[0] or 0), as_utc(row[1]) if row[1] is not None else None
 
-    async def purge_published_outbox(self, older_than: datetime) -> int:
-        async with self.sessions.begin() as session:
-            result = await session.execute(
-                delete(OutboxRow).where(
-                    and_(OutboxRow.published_at.is_not(None), OutboxRow.published_at < older_than)
-                )
+    async def purge_published_outbox(self, older_than: datetime, batch: int = 10_000) -> int:
+        """Delete rows published before `older_than`, `batch` at a time, oldest ids first.
+
+        A day of events is millions of rows: one DELETE would scan the table past the 5 s
+        statement timeout and hold its locks meanwhile. Old published rows have the lowest
+        ids, so each batch walks the primary key from its start.
+        """
+        purged = 0
+        while True:
+            oldest = (
+                select(OutboxRow.id)
+                .where(OutboxRow.published_at.is_not(None), OutboxRow.published_at < older_than)
+                .order_by(OutboxRow.id)
+                .limit(batch)
             )
-            return int(result.rowcount)  # type: ignore[attr-defined]
+            async with self.sessions.begin() as session:
+                result = await session.execute(delete(OutboxRow).where(OutboxRow.id.in_(oldest)))
+            deleted = int(result.rowcount)  # type: ignore[attr-defined]
+            purged += deleted
+            if deleted < batch:
+                return purged
 
     @retry_transient()
     async def apply_events(self, events: Sequence[Event]) -> list[Event]:
