@@ -176,6 +176,20 @@ def _ok_json_profile(user: str) -> str:
     return asyncio.run(read())
 
 
+def test_import_files_of_the_same_name_from_two_folders_add_both(isolated: Path) -> None:
+    (isolated / "content.csv").write_text("content_id,title,category\na1,First,news\n")
+    _ok("import", "files", "--content", "content.csv")
+    for month, users in (("jan", ("alice", "bob")), ("feb", ("carol", "dave"))):
+        (isolated / month).mkdir()
+        (isolated / month / "interactions.csv").write_text(
+            "user_id,content_id,interaction_type\n" + "".join(f"{u},a1,like\n" for u in users)
+        )
+    args = ["import", "files", "--no-vectors", "--interactions"]
+    assert "2 new interactions (0 already there)" in _ok(*args, "jan/interactions.csv")
+    assert "2 new interactions (0 already there)" in _ok(*args, "feb/interactions.csv")
+    assert "0 new interactions (2 already there)" in _ok(*args, "feb/interactions.csv")
+
+
 def test_import_files_strict_stops_at_the_first_bad_row(isolated: Path) -> None:
     (isolated / "content.csv").write_text("content_id,title,category\na1,First,news\n")
     (isolated / "events.jsonl").write_text(

@@ -3,12 +3,14 @@
 Rows are read a chunk at a time and each is validated by the API's own models (`ContentIn`,
 `InteractionIn`), so memory stays bounded whatever the file size and an import accepts exactly
 what the API would. A bad row becomes a `BadRow` with its line number and reason; the caller
-skips it or stops (`--strict`). An interaction without an `event_id` gets one derived from
-the file name and its record number, so importing the same file again adds nothing. Files
-are read as UTF-8 with or without the byte-order mark that spreadsheet exports put first.
+skips it or stops (`--strict`). An interaction without an `event_id` gets one
+(`import_event_id`), so importing the same file again adds nothing. Files are read as UTF-8
+with or without the byte-order mark that spreadsheet exports put first.
 """
 
 import csv
+import functools
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from pydantic import ValidationError
 
 from contextiq.api.schemas import ContentIn, InteractionIn
 from contextiq.config import Settings
-from contextiq.domain import Content, Interaction
+from contextiq.domain import Content, Interaction, as_utc
 
 _COUNT_BLOCK = 1 << 20
 T = TypeVar("T")
@@ -122,11 +124,41 @@ def numbered_records(path: Path) -> Iterator[Record]:
         yield n, line_no, fields
 
 
+def _digest(*parts: str, size: int) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:size]
+
+
+@functools.cache
+def file_key(path: Path) -> str:
+    """The file's resolved absolute path, hashed: short, and never the same for two files."""
+    return _digest(str(path.resolve()), size=16)
+
+
+def import_event_id(path: Path, n: int, event: InteractionIn) -> str:
+    """The id of an imported event that has none of its own, the same on every re-run.
+
+    A row with a timestamp is identified by what it says: its subject, item, type, time (as
+    UTC) and duration, whichever file or line it comes from, so an edited file or overlapping
+    exports add only what is new. A row without one happens when it is imported, so only its
+    place identifies it: the file (`file_key`, never its bare name) and record number `n`.
+    """
+    if event.timestamp is None:
+        return f"import-{file_key(path)}-{n}"
+    said = (
+        event.subject,
+        event.content_id,
+        event.interaction_type.value,
+        as_utc(event.timestamp).isoformat(),
+        "" if event.duration_seconds is None else repr(float(event.duration_seconds)),
+    )
+    return f"import-{_digest(*said, size=32)}"
+
+
 def interaction_from(
     path: Path, settings: Settings, record: Record
 ) -> tuple[int, Interaction | BadRow]:
-    """(line, interaction) of a record of `path`, or the reason it is refused. Record n (from
-    0) without an event id gets `import-{file name}-{n}`, as imports always have."""
+    """(line, interaction) of record n (from 0) of `path`, or the reason it is refused; one
+    without an event id gets `import_event_id`."""
     n, line_no, fields = record
     if isinstance(fields, BadRow):
         return line_no, fields
@@ -134,4 +166,5 @@ def interaction_from(
         event = InteractionIn.model_validate(fields)
     except ValidationError as exc:
         return line_no, BadRow(path, line_no, _reason(exc))
-    return line_no, event.to_interaction(settings, f"import-{path.name}-{n}")
+    own_id = None if event.event_id is not None else import_event_id(path, n, event)
+    return line_no, event.to_interaction(settings, own_id)
