@@ -190,6 +190,29 @@ def test_import_files_of_the_same_name_from_two_folders_add_both(isolated: Path)
     assert "0 new interactions (2 already there)" in _ok(*args, "feb/interactions.csv")
 
 
+def test_import_files_not_in_utf8_name_the_file_and_line_without_a_traceback(
+    isolated: Path,
+) -> None:
+    (isolated / "content.csv").write_bytes(
+        b"content_id,title,category\na1,One,news\na2,Caf\xe9,news\na3,Three,news\n"
+    )
+    args = ["import", "files", "--no-vectors", "--content", "content.csv"]
+    out = _ok(*args)  # a bad row, skipped as other bad rows are
+    assert "skipped content.csv:3: not UTF-8 (byte 0xe9): re-export the file as UTF-8" in out
+    assert "2 items, 0 new interactions (0 already there), 1 bad rows skipped" in out
+    strict = runner.invoke(app, [*args, "--strict"])
+    assert strict.exit_code == 1 and isinstance(strict.exception, SystemExit), strict.output
+    assert "error: content.csv:3: not UTF-8 (byte 0xe9)" in strict.output
+    (isolated / "events.csv").write_bytes(b"user_id,content_id,interaction_typ\xe9\nu1,a1,like\n")
+    whole = runner.invoke(app, [*args, "--interactions", "events.csv"])
+    assert whole.exit_code == 1 and isinstance(whole.exception, SystemExit), whole.output
+    assert (
+        "error: events.csv:1: the header is not UTF-8 (byte 0xe9): re-export the file as UTF-8"
+        " (nothing in events.csv was imported)" in whole.output
+    )
+    assert "2 items, 0 new interactions" in whole.output  # what was imported before it
+
+
 def test_import_files_strict_stops_at_the_first_bad_row(isolated: Path) -> None:
     (isolated / "content.csv").write_text("content_id,title,category\na1,First,news\n")
     (isolated / "events.jsonl").write_text(

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from contextiq.config import Settings
 from contextiq.data import files, importers
@@ -221,3 +222,35 @@ def test_an_edited_file_keeps_its_events_ids_and_adds_only_what_is_new(tmp_path:
         + "\n"
     )
     assert _ids(other) == [before[1]]
+
+
+def test_a_record_that_is_not_utf8_is_a_bad_row_naming_its_line(tmp_path: Path) -> None:
+    content = tmp_path / "content.csv"
+    content.write_bytes(
+        "content_id,title,category\na1,Café,news\n".encode() + b"a2,Caf\xe9,news\na3,Three,news\n"
+    )
+    rows = list(files.read_content(content))
+    assert [line for line, _ in rows] == [2, 3, 4]
+    bad = rows[1][1]
+    assert isinstance(bad, files.BadRow)
+    assert str(bad) == "content.csv:3: not UTF-8 (byte 0xe9): re-export the file as UTF-8"
+    assert [i.title for _, i in rows if not isinstance(i, files.BadRow)] == ["Café", "Three"]
+    events = tmp_path / "events.jsonl"
+    line = {"user_id": "u1", "content_id": "a1", "interaction_type": "like"}
+    events.write_bytes(
+        json.dumps(line).encode() + b'\n{"user_id": "\xfc1"}\n' + json.dumps(line).encode()
+    )
+    parsed = _interactions(events)
+    assert str(parsed[1][1]).startswith("events.jsonl:2: not UTF-8 (byte 0xfc)")
+    assert [isinstance(i, files.BadRow) for _, i in parsed] == [False, True, False]
+
+
+def test_a_file_unreadable_from_its_first_line_is_refused_whole(tmp_path: Path) -> None:
+    latin = tmp_path / "content.csv"
+    latin.write_bytes(b"content_id,titr\xe9,category\na1,One,news\n")
+    with pytest.raises(files.UnreadableFile, match=r"^content.csv:1: the header is not UTF-8"):
+        list(files.read_content(latin))
+    wide = tmp_path / "events.jsonl"
+    wide.write_bytes('{"user_id": "u1"}\n'.encode("utf-16"))
+    with pytest.raises(files.UnreadableFile, match=r"^events.jsonl:1: UTF-16, not UTF-8: re-"):
+        list(files.numbered_records(wide))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from contextiq.cli.bootstrap import Say, compute_vectors
 from contextiq.config import Settings
-from contextiq.data.files import count_rows
+from contextiq.data.files import UnreadableFile, count_rows
 from contextiq.data.importers import Imported, chunked
 from contextiq.data.load import (
     CONTENT_CHUNK,
@@ -90,6 +90,11 @@ async def _import(
         except StrictStop as stop:
             say(f"error: {stop.bad} (--strict: stopped; the rows before it were imported)")
             say(summary(counts, 0, time.perf_counter() - started))
+            return False
+        except UnreadableFile as unreadable:
+            name = unreadable.bad.path.name
+            say(f"error: {unreadable.bad} (nothing in {name} was imported)")
+            say(summary(counts, bad_rows.count, time.perf_counter() - started))
             return False
     say(summary(counts, bad_rows.count, time.perf_counter() - started))
     if rejects is not None and bad_rows.count:

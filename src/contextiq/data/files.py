@@ -5,7 +5,9 @@ Rows are read a chunk at a time and each is validated by the API's own models (`
 what the API would. A bad row becomes a `BadRow` with its line number and reason; the caller
 skips it or stops (`--strict`). An interaction without an `event_id` gets one
 (`import_event_id`), so importing the same file again adds nothing. Files are read as UTF-8
-with or without the byte-order mark that spreadsheet exports put first.
+with or without the byte-order mark that spreadsheet exports put first; a record with bytes
+that are not UTF-8 is a bad row like any other, and a file whose first line (a CSV's header)
+is not, or that is UTF-16, cannot be read at all (`UnreadableFile`).
 """
 
 import csv
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from pydantic import ValidationError
 
@@ -36,6 +38,44 @@ class BadRow:
 
     def __str__(self) -> str:
         return f"{self.path.name}:{self.line}: {self.reason}"
+
+
+class UnreadableFile(Exception):
+    """Nothing in the file can be read: its encoding is not UTF-8 from its first line on."""
+
+    def __init__(self, bad: BadRow) -> None:
+        super().__init__(str(bad))
+        self.bad = bad
+
+
+_REEXPORT = "re-export the file as UTF-8"
+#: Byte-order marks of UTF-16 (and UTF-32, which starts the same), which spreadsheets offer
+#: as "Unicode text".
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _not_utf8(text: str) -> str | None:
+    """Why `text`, decoded with `surrogateescape`, was not UTF-8; None when it was.
+
+    Each byte that was not UTF-8 became one lone surrogate (U+DC80 to U+DCFF), which UTF-8
+    refuses to encode again; an ASCII line, nearly every one, costs a flag check.
+    """
+    if text.isascii():
+        return None
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        return f"not UTF-8 (byte 0x{ord(text[exc.start]) - 0xDC00:02x}): {_REEXPORT}"
+    return None
+
+
+def _open_text(path: Path) -> TextIO:
+    """`path` as UTF-8 text (a leading byte-order mark dropped) that never fails to decode:
+    bytes that are not UTF-8 become lone surrogates, for `_not_utf8` to find per record."""
+    with path.open("rb") as f:
+        if f.read(2) in _UTF16_BOMS:
+            raise UnreadableFile(BadRow(path, 1, f"UTF-16, not UTF-8: {_REEXPORT}"))
+    return path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
 def chunks(rows: Iterator[T], size: int) -> Iterator[list[T]]:
@@ -59,9 +99,12 @@ def count_rows(path: Path) -> int:
 def records(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
     """(line number, fields without empty values) per record, or the reason it is unreadable."""
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8-sig") as f:
+        with _open_text(path) as f:
             for line_no, line in enumerate(f, start=1):
                 if not line.strip():
+                    continue
+                if (problem := _not_utf8(line)) is not None:
+                    yield line_no, BadRow(path, line_no, problem)
                     continue
                 try:
                     value = json.loads(line)
@@ -73,13 +116,19 @@ def records(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
                     continue
                 yield line_no, {k: v for k, v in value.items() if v not in (None, "")}
         return
-    with path.open(encoding="utf-8-sig", newline="") as f:
+    with _open_text(path) as f:
         reader = csv.reader(f)
         header = next(reader, [])
+        if (problem := _not_utf8("".join(header))) is not None:  # every row would be bad
+            raise UnreadableFile(BadRow(path, 1, f"the header is {problem}"))
         start = reader.line_num + 1
         for row in reader:
             line_no, start = start, reader.line_num + 1  # a quoted field may span lines
             if not row:
+                continue
+            text = "".join(row)
+            if not text.isascii() and (problem := _not_utf8(text)) is not None:
+                yield line_no, BadRow(path, line_no, problem)
                 continue
             if len(row) != len(header):
                 reason = f"{len(row)} fields, the header has {len(header)}"
