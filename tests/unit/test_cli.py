@@ -213,6 +213,41 @@ def test_import_files_not_in_utf8_name_the_file_and_line_without_a_traceback(
     assert "2 items, 0 new interactions" in whole.output  # what was imported before it
 
 
+def test_an_import_moves_the_shared_generations_running_servers_watch(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Items go through `CatalogService.upsert` (catalogue generation) and new events
+    invalidate their users, as the API's writes do, on the cache servers share."""
+    import asyncio
+
+    from contextiq.cache.disk import DiskCache
+
+    monkeypatch.setenv("CONTEXTIQ_CACHE_URL", f"disk://{isolated / 'cache.db'}")
+    get_settings.cache_clear()
+
+    def generations(*users: str) -> list[int]:
+        async def read() -> list[int]:
+            cache = DiskCache(isolated / "cache.db")  # what a server on this host reads
+            try:
+                keys = ["gen:catalog", *(f"gen:user:{u}" for u in users)]
+                return [await cache.get_int(k) for k in keys]
+            finally:
+                await cache.close()
+
+        return asyncio.run(read())
+
+    (isolated / "content.csv").write_text(
+        "content_id,title,category,hidden\na1,One,news,false\na2,Two,news,true\n"
+    )
+    (isolated / "events.csv").write_text("user_id,content_id,interaction_type\nu1,a1,like\n")
+    args = ["import", "files", "--no-vectors", "--content", "content.csv"]
+    _ok(*args, "--interactions", "events.csv")
+    catalog, u1, u2 = generations("u1", "u2")
+    assert (catalog, u1, u2) == (1, 1, 0)
+    _ok(*args, "--interactions", "events.csv")  # the items again; no new events
+    assert generations("u1") == [2, 1]
+
+
 def test_import_files_strict_stops_at_the_first_bad_row(isolated: Path) -> None:
     (isolated / "content.csv").write_text("content_id,title,category\na1,First,news\n")
     (isolated / "events.jsonl").write_text(

@@ -289,7 +289,7 @@ def import_data(
     reader = importers.movielens_100k if kind is ImportFormat.ML_100K else importers.movielens_small
     data = reader(path, settings)
     upgrade(settings.database_url)
-    _on_store(settings, lambda store: load(store, data, _say))
+    _on_store(settings, lambda store: load(store, settings, data, _say))
 
 
 @app.command("vectors")
