@@ -176,6 +176,78 @@ def _ok_json_profile(user: str) -> str:
     return asyncio.run(read())
 
 
+def test_import_files_of_the_same_name_from_two_folders_add_both(isolated: Path) -> None:
+    (isolated / "content.csv").write_text("content_id,title,category\na1,First,news\n")
+    _ok("import", "files", "--content", "content.csv")
+    for month, users in (("jan", ("alice", "bob")), ("feb", ("carol", "dave"))):
+        (isolated / month).mkdir()
+        (isolated / month / "interactions.csv").write_text(
+            "user_id,content_id,interaction_type\n" + "".join(f"{u},a1,like\n" for u in users)
+        )
+    args = ["import", "files", "--no-vectors", "--interactions"]
+    assert "2 new interactions (0 already there)" in _ok(*args, "jan/interactions.csv")
+    assert "2 new interactions (0 already there)" in _ok(*args, "feb/interactions.csv")
+    assert "0 new interactions (2 already there)" in _ok(*args, "feb/interactions.csv")
+
+
+def test_import_files_not_in_utf8_name_the_file_and_line_without_a_traceback(
+    isolated: Path,
+) -> None:
+    (isolated / "content.csv").write_bytes(
+        b"content_id,title,category\na1,One,news\na2,Caf\xe9,news\na3,Three,news\n"
+    )
+    args = ["import", "files", "--no-vectors", "--content", "content.csv"]
+    out = _ok(*args)  # a bad row, skipped as other bad rows are
+    assert "skipped content.csv:3: not UTF-8 (byte 0xe9): re-export the file as UTF-8" in out
+    assert "2 items, 0 new interactions (0 already there), 1 bad rows skipped" in out
+    strict = runner.invoke(app, [*args, "--strict"])
+    assert strict.exit_code == 1 and isinstance(strict.exception, SystemExit), strict.output
+    assert "error: content.csv:3: not UTF-8 (byte 0xe9)" in strict.output
+    (isolated / "events.csv").write_bytes(b"user_id,content_id,interaction_typ\xe9\nu1,a1,like\n")
+    whole = runner.invoke(app, [*args, "--interactions", "events.csv"])
+    assert whole.exit_code == 1 and isinstance(whole.exception, SystemExit), whole.output
+    assert (
+        "error: events.csv:1: the header is not UTF-8 (byte 0xe9): re-export the file as UTF-8"
+        " (nothing in events.csv was imported)" in whole.output
+    )
+    assert "2 items, 0 new interactions" in whole.output  # what was imported before it
+
+
+def test_an_import_moves_the_shared_generations_running_servers_watch(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Items go through `CatalogService.upsert` (catalogue generation) and new events
+    invalidate their users, as the API's writes do, on the cache servers share."""
+    import asyncio
+
+    from contextiq.cache.disk import DiskCache
+
+    monkeypatch.setenv("CONTEXTIQ_CACHE_URL", f"disk://{isolated / 'cache.db'}")
+    get_settings.cache_clear()
+
+    def generations(*users: str) -> list[int]:
+        async def read() -> list[int]:
+            cache = DiskCache(isolated / "cache.db")  # what a server on this host reads
+            try:
+                keys = ["gen:catalog", *(f"gen:user:{u}" for u in users)]
+                return [await cache.get_int(k) for k in keys]
+            finally:
+                await cache.close()
+
+        return asyncio.run(read())
+
+    (isolated / "content.csv").write_text(
+        "content_id,title,category,hidden\na1,One,news,false\na2,Two,news,true\n"
+    )
+    (isolated / "events.csv").write_text("user_id,content_id,interaction_type\nu1,a1,like\n")
+    args = ["import", "files", "--no-vectors", "--content", "content.csv"]
+    _ok(*args, "--interactions", "events.csv")
+    catalog, u1, u2 = generations("u1", "u2")
+    assert (catalog, u1, u2) == (1, 1, 0)
+    _ok(*args, "--interactions", "events.csv")  # the items again; no new events
+    assert generations("u1") == [2, 1]
+
+
 def test_import_files_strict_stops_at_the_first_bad_row(isolated: Path) -> None:
     (isolated / "content.csv").write_text("content_id,title,category\na1,First,news\n")
     (isolated / "events.jsonl").write_text(

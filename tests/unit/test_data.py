@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from contextiq.config import Settings
 from contextiq.data import files, importers
@@ -162,3 +163,94 @@ def test_demo_files_import_as_the_same_events_in_time_order(tmp_path: Path) -> N
     assert sorted(fields) == sorted(
         (i.user_id, i.content_id, i.interaction_type, i.weight, i.occurred_at) for i in expected
     )
+
+
+def _ids(path: Path) -> list[str]:
+    return [i.event_id for _, i in _interactions(path) if isinstance(i, Interaction)]
+
+
+def test_files_of_the_same_name_in_other_folders_never_share_event_ids(tmp_path: Path) -> None:
+    header = "user_id,content_id,interaction_type,timestamp\n"
+    for month, users in (("jan", ("alice", "bob")), ("feb", ("carol", "dave"))):
+        (tmp_path / month).mkdir()
+        (tmp_path / month / "interactions.csv").write_text(
+            header
+            + "".join(
+                f"{u},a1,like,\n{u},a2,view,2026-01-0{i + 1}T00:00:00Z\n"
+                for i, u in enumerate(users)
+            )
+        )
+    jan, feb = _ids(tmp_path / "jan/interactions.csv"), _ids(tmp_path / "feb/interactions.csv")
+    assert len(set(jan + feb)) == 8  # with a timestamp or without, all distinct
+    assert _ids(tmp_path / "jan/interactions.csv") == jan  # a re-run adds nothing
+    assert all(len(i) <= 128 and i.startswith("import-") for i in jan + feb)
+
+
+def test_an_edited_file_keeps_its_events_ids_and_adds_only_what_is_new(tmp_path: Path) -> None:
+    """A bad line deleted and its corrected row appended: no event lost, none stored twice."""
+    path = tmp_path / "events.csv"
+    rows = [
+        "u1,a1,like,2026-01-01T00:00:00Z,",
+        "u2,a1,view,2026-01-01T01:00:00+01:00,30",
+        "u3,a1,lik,2026-01-01T02:00:00Z,",
+        "u4,a2,save,2026-01-01T03:00:00Z,",
+    ]
+    path.write_text(
+        "user_id,content_id,interaction_type,timestamp,duration_seconds\n" + "\n".join(rows) + "\n"
+    )
+    before = _ids(path)
+    assert len(before) == 3
+    path.write_text(
+        "user_id,content_id,interaction_type,timestamp,duration_seconds\n"
+        + "\n".join([*rows[:2], rows[3], "u3,a1,like,2026-01-01T02:00:00Z,"])
+        + "\n"
+    )
+    after = _ids(path)
+    assert after[:3] == before and after[3] not in before
+    # The same event says the same thing in any spelling of its time and duration.
+    other = tmp_path / "other.jsonl"
+    other.write_text(
+        json.dumps(
+            {
+                "user_id": "u2",
+                "content_id": "a1",
+                "interaction_type": "view",
+                "timestamp": "2026-01-01T00:00:00Z",
+                "duration_seconds": 30.0,
+            }
+        )
+        + "\n"
+    )
+    assert _ids(other) == [before[1]]
+
+
+def test_a_record_that_is_not_utf8_is_a_bad_row_naming_its_line(tmp_path: Path) -> None:
+    content = tmp_path / "content.csv"
+    content.write_bytes(
+        "content_id,title,category\na1,Café,news\n".encode() + b"a2,Caf\xe9,news\na3,Three,news\n"
+    )
+    rows = list(files.read_content(content))
+    assert [line for line, _ in rows] == [2, 3, 4]
+    bad = rows[1][1]
+    assert isinstance(bad, files.BadRow)
+    assert str(bad) == "content.csv:3: not UTF-8 (byte 0xe9): re-export the file as UTF-8"
+    assert [i.title for _, i in rows if not isinstance(i, files.BadRow)] == ["Café", "Three"]
+    events = tmp_path / "events.jsonl"
+    line = {"user_id": "u1", "content_id": "a1", "interaction_type": "like"}
+    events.write_bytes(
+        json.dumps(line).encode() + b'\n{"user_id": "\xfc1"}\n' + json.dumps(line).encode()
+    )
+    parsed = _interactions(events)
+    assert str(parsed[1][1]).startswith("events.jsonl:2: not UTF-8 (byte 0xfc)")
+    assert [isinstance(i, files.BadRow) for _, i in parsed] == [False, True, False]
+
+
+def test_a_file_unreadable_from_its_first_line_is_refused_whole(tmp_path: Path) -> None:
+    latin = tmp_path / "content.csv"
+    latin.write_bytes(b"content_id,titr\xe9,category\na1,One,news\n")
+    with pytest.raises(files.UnreadableFile, match=r"^content.csv:1: the header is not UTF-8"):
+        list(files.read_content(latin))
+    wide = tmp_path / "events.jsonl"
+    wide.write_bytes('{"user_id": "u1"}\n'.encode("utf-16"))
+    with pytest.raises(files.UnreadableFile, match=r"^events.jsonl:1: UTF-16, not UTF-8: re-"):
+        list(files.numbered_records(wide))

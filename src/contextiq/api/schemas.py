@@ -125,8 +125,9 @@ class InteractionIn(SubjectIn):
     ) -> Interaction:
         """The one conversion of input (API body or import row) into a domain interaction.
 
-        A missing `event_id` takes `default_event_id` (imports derive it from file and line, so
-        a re-run adds nothing), else a random one; a missing timestamp is now.
+        A missing `event_id` takes `default_event_id` (imports derive one from the row,
+        `data/files.import_event_id`, so a re-run adds nothing), else a random one; a missing
+        timestamp is now.
         """
         return Interaction(
             event_id=self.event_id or default_event_id or uuid.uuid4().hex,

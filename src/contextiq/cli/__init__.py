@@ -262,7 +262,9 @@ def import_data(
     """Import MovieLens-100K, MovieLens latest-small, or generic CSV/JSONL files.
 
     Files are streamed in chunks; a bad row is reported with its line number and skipped
-    (or stops the import with --strict); importing the same files again adds nothing.
+    (or stops the import with --strict); importing the same files again adds nothing. An
+    interaction without event_id is identified by its user or session, item, type, timestamp
+    and duration, or, without a timestamp, by the file's absolute path and its record number.
     """
     from contextiq.cli.imports import import_files, load
     from contextiq.data import importers
@@ -287,7 +289,7 @@ def import_data(
     reader = importers.movielens_100k if kind is ImportFormat.ML_100K else importers.movielens_small
     data = reader(path, settings)
     upgrade(settings.database_url)
-    _on_store(settings, lambda store: load(store, data, _say))
+    _on_store(settings, lambda store: load(store, settings, data, _say))
 
 
 @app.command("vectors")

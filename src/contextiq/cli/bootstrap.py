@@ -11,6 +11,7 @@ from contextiq.data.load import (
     CONTENT_CHUNK,
     INTERACTION_CHUNK,
     LoadCounts,
+    catalogue_writer,
     load_interactions,
     load_items,
 )
@@ -44,29 +45,31 @@ async def seed_demo(
     store = Store(settings.database_url)
     counts = LoadCounts()
     try:
-        with track(data.n_items, "items") as bar:
-            await load_items(
-                store,
-                (
-                    data.contents(start, min(start + CONTENT_CHUNK, data.n_items))
-                    for start in range(0, data.n_items, CONTENT_CHUNK)
-                ),
-                bar,
-                counts,
-            )
-        async with store.bulk_loader() as loader:
-            with track(data.n_events, "interactions") as bar:
-                await load_interactions(
-                    loader,
+        async with catalogue_writer(store, settings) as catalog:
+            with track(data.n_items, "items") as bar:
+                await load_items(
+                    catalog,
                     (
-                        data.interactions(
-                            settings, start, min(start + INTERACTION_CHUNK, data.n_events)
-                        )
-                        for start in range(0, data.n_events, INTERACTION_CHUNK)
+                        data.contents(start, min(start + CONTENT_CHUNK, data.n_items))
+                        for start in range(0, data.n_items, CONTENT_CHUNK)
                     ),
                     bar,
                     counts,
                 )
+            async with store.bulk_loader() as loader:
+                with track(data.n_events, "interactions") as bar:
+                    await load_interactions(
+                        loader,
+                        (
+                            data.interactions(
+                                settings, start, min(start + INTERACTION_CHUNK, data.n_events)
+                            )
+                            for start in range(0, data.n_events, INTERACTION_CHUNK)
+                        ),
+                        bar,
+                        counts,
+                        catalog.rec_cache,
+                    )
         say(
             f"    {counts.items} items, {counts.imported} new interactions "
             f"({counts.duplicates} already there), in {time.perf_counter() - started:.1f}s"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from contextiq.cli.bootstrap import Say, compute_vectors
 from contextiq.config import Settings
-from contextiq.data.files import count_rows
+from contextiq.data.files import UnreadableFile, count_rows
 from contextiq.data.importers import Imported, chunked
 from contextiq.data.load import (
     CONTENT_CHUNK,
@@ -15,6 +15,7 @@ from contextiq.data.load import (
     BadRows,
     LoadCounts,
     StrictStop,
+    catalogue_writer,
     import_content_file,
     import_interactions_file,
     load_interactions,
@@ -74,38 +75,49 @@ async def _import(
     def show(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    with ExitStack() as files:
-        sink = files.enter_context(rejects.open("w", encoding="utf-8")) if rejects else None
-        bad_rows = BadRows(strict, show, sink)
-        try:
-            if content is not None:
-                with track(count_rows(content), f"items from {content.name}") as bar:
-                    await import_content_file(store, content, bad_rows, bar, counts)
-            if interactions is not None:
-                label = f"interactions from {interactions.name}"
-                with track(count_rows(interactions), label) as bar:
-                    await import_interactions_file(
-                        store, interactions, settings, bad_rows, bar, counts
-                    )
-        except StrictStop as stop:
-            say(f"error: {stop.bad} (--strict: stopped; the rows before it were imported)")
-            say(summary(counts, 0, time.perf_counter() - started))
-            return False
+    async with catalogue_writer(store, settings) as catalog:
+        with ExitStack() as files:
+            sink = files.enter_context(rejects.open("w", encoding="utf-8")) if rejects else None
+            bad_rows = BadRows(strict, show, sink)
+            try:
+                if content is not None:
+                    with track(count_rows(content), f"items from {content.name}") as bar:
+                        await import_content_file(catalog, content, bad_rows, bar, counts)
+                if interactions is not None:
+                    label = f"interactions from {interactions.name}"
+                    with track(count_rows(interactions), label) as bar:
+                        await import_interactions_file(
+                            store, interactions, settings, bad_rows, bar, counts, catalog.rec_cache
+                        )
+            except StrictStop as stop:
+                say(f"error: {stop.bad} (--strict: stopped; the rows before it were imported)")
+                say(summary(counts, 0, time.perf_counter() - started))
+                return False
+            except UnreadableFile as unreadable:
+                name = unreadable.bad.path.name
+                say(f"error: {unreadable.bad} (nothing in {name} was imported)")
+                say(summary(counts, bad_rows.count, time.perf_counter() - started))
+                return False
     say(summary(counts, bad_rows.count, time.perf_counter() - started))
     if rejects is not None and bad_rows.count:
         say(f"    bad rows with their line numbers and reasons: {rejects}")
     return True
 
 
-async def load(store: Store, data: Imported, say: Say) -> None:
+async def load(store: Store, settings: Settings, data: Imported, say: Say) -> None:
     """A dataset read into memory (MovieLens), written through the same bulk path."""
     started = time.perf_counter()
     counts = LoadCounts()
-    with track(len(data.contents), "items") as bar:
-        await load_items(store, chunked(data.contents, CONTENT_CHUNK), bar, counts)
-    async with store.bulk_loader() as loader:
-        with track(len(data.interactions), "interactions") as bar:
-            await load_interactions(
-                loader, chunked(data.interactions, INTERACTION_CHUNK), bar, counts
-            )
+    async with catalogue_writer(store, settings) as catalog:
+        with track(len(data.contents), "items") as bar:
+            await load_items(catalog, chunked(data.contents, CONTENT_CHUNK), bar, counts)
+        async with store.bulk_loader() as loader:
+            with track(len(data.interactions), "interactions") as bar:
+                await load_interactions(
+                    loader,
+                    chunked(data.interactions, INTERACTION_CHUNK),
+                    bar,
+                    counts,
+                    catalog.rec_cache,
+                )
     say(summary(counts, 0, time.perf_counter() - started))

@@ -3,24 +3,28 @@
 Rows are read a chunk at a time and each is validated by the API's own models (`ContentIn`,
 `InteractionIn`), so memory stays bounded whatever the file size and an import accepts exactly
 what the API would. A bad row becomes a `BadRow` with its line number and reason; the caller
-skips it or stops (`--strict`). An interaction without an `event_id` gets one derived from
-the file name and its record number, so importing the same file again adds nothing. Files
-are read as UTF-8 with or without the byte-order mark that spreadsheet exports put first.
+skips it or stops (`--strict`). An interaction without an `event_id` gets one
+(`import_event_id`), so importing the same file again adds nothing. Files are read as UTF-8
+with or without the byte-order mark that spreadsheet exports put first; a record with bytes
+that are not UTF-8 is a bad row like any other, and a file whose first line (a CSV's header)
+is not, or that is UTF-16, cannot be read at all (`UnreadableFile`).
 """
 
 import csv
+import functools
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from pydantic import ValidationError
 
 from contextiq.api.schemas import ContentIn, InteractionIn
 from contextiq.config import Settings
-from contextiq.domain import Content, Interaction
+from contextiq.domain import Content, Interaction, as_utc
 
 _COUNT_BLOCK = 1 << 20
 T = TypeVar("T")
@@ -34,6 +38,44 @@ class BadRow:
 
     def __str__(self) -> str:
         return f"{self.path.name}:{self.line}: {self.reason}"
+
+
+class UnreadableFile(Exception):
+    """Nothing in the file can be read: its encoding is not UTF-8 from its first line on."""
+
+    def __init__(self, bad: BadRow) -> None:
+        super().__init__(str(bad))
+        self.bad = bad
+
+
+_REEXPORT = "re-export the file as UTF-8"
+#: Byte-order marks of UTF-16 (and UTF-32, which starts the same), which spreadsheets offer
+#: as "Unicode text".
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _not_utf8(text: str) -> str | None:
+    """Why `text`, decoded with `surrogateescape`, was not UTF-8; None when it was.
+
+    Each byte that was not UTF-8 became one lone surrogate (U+DC80 to U+DCFF), which UTF-8
+    refuses to encode again; an ASCII line, nearly every one, costs a flag check.
+    """
+    if text.isascii():
+        return None
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        return f"not UTF-8 (byte 0x{ord(text[exc.start]) - 0xDC00:02x}): {_REEXPORT}"
+    return None
+
+
+def _open_text(path: Path) -> TextIO:
+    """`path` as UTF-8 text (a leading byte-order mark dropped) that never fails to decode:
+    bytes that are not UTF-8 become lone surrogates, for `_not_utf8` to find per record."""
+    with path.open("rb") as f:
+        if f.read(2) in _UTF16_BOMS:
+            raise UnreadableFile(BadRow(path, 1, f"UTF-16, not UTF-8: {_REEXPORT}"))
+    return path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
 def chunks(rows: Iterator[T], size: int) -> Iterator[list[T]]:
@@ -57,9 +99,12 @@ def count_rows(path: Path) -> int:
 def records(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
     """(line number, fields without empty values) per record, or the reason it is unreadable."""
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8-sig") as f:
+        with _open_text(path) as f:
             for line_no, line in enumerate(f, start=1):
                 if not line.strip():
+                    continue
+                if (problem := _not_utf8(line)) is not None:
+                    yield line_no, BadRow(path, line_no, problem)
                     continue
                 try:
                     value = json.loads(line)
@@ -71,13 +116,19 @@ def records(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
                     continue
                 yield line_no, {k: v for k, v in value.items() if v not in (None, "")}
         return
-    with path.open(encoding="utf-8-sig", newline="") as f:
+    with _open_text(path) as f:
         reader = csv.reader(f)
         header = next(reader, [])
+        if (problem := _not_utf8("".join(header))) is not None:  # every row would be bad
+            raise UnreadableFile(BadRow(path, 1, f"the header is {problem}"))
         start = reader.line_num + 1
         for row in reader:
             line_no, start = start, reader.line_num + 1  # a quoted field may span lines
             if not row:
+                continue
+            text = "".join(row)
+            if not text.isascii() and (problem := _not_utf8(text)) is not None:
+                yield line_no, BadRow(path, line_no, problem)
                 continue
             if len(row) != len(header):
                 reason = f"{len(row)} fields, the header has {len(header)}"
@@ -122,11 +173,41 @@ def numbered_records(path: Path) -> Iterator[Record]:
         yield n, line_no, fields
 
 
+def _digest(*parts: str, size: int) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:size]
+
+
+@functools.cache
+def file_key(path: Path) -> str:
+    """The file's resolved absolute path, hashed: short, and never the same for two files."""
+    return _digest(str(path.resolve()), size=16)
+
+
+def import_event_id(path: Path, n: int, event: InteractionIn) -> str:
+    """The id of an imported event that has none of its own, the same on every re-run.
+
+    A row with a timestamp is identified by what it says: its subject, item, type, time (as
+    UTC) and duration, whichever file or line it comes from, so an edited file or overlapping
+    exports add only what is new. A row without one happens when it is imported, so only its
+    place identifies it: the file (`file_key`, never its bare name) and record number `n`.
+    """
+    if event.timestamp is None:
+        return f"import-{file_key(path)}-{n}"
+    said = (
+        event.subject,
+        event.content_id,
+        event.interaction_type.value,
+        as_utc(event.timestamp).isoformat(),
+        "" if event.duration_seconds is None else repr(float(event.duration_seconds)),
+    )
+    return f"import-{_digest(*said, size=32)}"
+
+
 def interaction_from(
     path: Path, settings: Settings, record: Record
 ) -> tuple[int, Interaction | BadRow]:
-    """(line, interaction) of a record of `path`, or the reason it is refused. Record n (from
-    0) without an event id gets `import-{file name}-{n}`, as imports always have."""
+    """(line, interaction) of record n (from 0) of `path`, or the reason it is refused; one
+    without an event id gets `import_event_id`."""
     n, line_no, fields = record
     if isinstance(fields, BadRow):
         return line_no, fields
@@ -134,4 +215,5 @@ def interaction_from(
         event = InteractionIn.model_validate(fields)
     except ValidationError as exc:
         return line_no, BadRow(path, line_no, _reason(exc))
-    return line_no, event.to_interaction(settings, f"import-{path.name}-{n}")
+    own_id = None if event.event_id is not None else import_event_id(path, n, event)
+    return line_no, event.to_interaction(settings, own_id)

@@ -1,22 +1,30 @@
 """Writing items and interactions to the store in bulk, a chunk at a time, with progress.
 
-Imports and the demo seed both come through here: items by upsert, interactions by the
-store's bulk loader (no outbox; stats folded once at the end; repeats skipped by event id).
+Imports and the demo seed both come through here: items through `CatalogService.upsert`, as
+`PUT /content` writes them (so the shared catalogue generation moves and running servers
+re-read the catalogue), interactions by the store's bulk loader (no outbox; stats folded once
+at the end; repeats skipped by event id), after which their users' cached lists are
+invalidated, as after `POST /interactions/batch`.
 """
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from contextiq.cache import open_cache
+from contextiq.catalog import CatalogService
 from contextiq.config import Settings
 from contextiq.data.files import BadRow, chunks, read_content
 from contextiq.data.parsing import parsed_chunks
 from contextiq.domain import Content, Interaction
 from contextiq.progress import Tracker
-from contextiq.store.bulk import CONTENT_ID, BulkLoader, Row, interaction_rows
+from contextiq.recommend.filters import FilterColumns
+from contextiq.recommend.models import ModelHolder
+from contextiq.recommend.response_cache import RecommendationCache
+from contextiq.store.bulk import CONTENT_ID, USER_ID, BulkLoader, Row, interaction_rows
 from contextiq.store.store import Store
 
 #: Rows per transaction: large enough that index pages are written a few times, not thousands.
@@ -31,11 +39,35 @@ class LoadCounts:
     duplicates: int = 0
 
 
+@asynccontextmanager
+async def catalogue_writer(store: Store, settings: Settings) -> AsyncIterator[CatalogService]:
+    """The catalogue service of a process that serves nothing (an import, the seed), on the
+    configured cache: its writes move the generation every server sharing that cache watches.
+
+    With `memory://` the cache is this process's own, so no server learns of them before it
+    restarts. Item vectors are left to the caller (`compute_vectors`), and no model is
+    loaded: servers fold new items into theirs (`CatalogService.watch`).
+    """
+    cache = open_cache(settings.cache_url, settings.cache_max_users)
+    try:
+        yield CatalogService(
+            store,
+            ModelHolder(settings.model_dir, store, settings.ann_min_items),
+            RecommendationCache(cache, settings.cache_ttl_seconds),
+            FilterColumns(store),
+        )
+    finally:
+        await cache.close()
+
+
 async def load_items(
-    store: Store, batches: Iterable[Sequence[Content]], tracker: Tracker, counts: LoadCounts
+    catalog: CatalogService,
+    batches: Iterable[Sequence[Content]],
+    tracker: Tracker,
+    counts: LoadCounts,
 ) -> None:
     for batch in batches:
-        counts.items += await store.upsert_content(list({c.content_id: c for c in batch}.values()))
+        counts.items += await catalog.upsert(batch)
         tracker.advance(len(batch))
 
 
@@ -44,16 +76,23 @@ async def load_interactions(
     batches: Iterable[Sequence[Interaction]],
     tracker: Tracker,
     counts: LoadCounts,
+    rec_cache: RecommendationCache,
 ) -> None:
     for batch in batches:
-        await _add_rows(loader, interaction_rows(batch, loader.time_form), counts)
+        await _add_rows(loader, interaction_rows(batch, loader.time_form), counts, rec_cache)
         tracker.advance(len(batch))
 
 
-async def _add_rows(loader: BulkLoader, rows: Sequence[Row], counts: LoadCounts) -> None:
+async def _add_rows(
+    loader: BulkLoader, rows: Sequence[Row], counts: LoadCounts, rec_cache: RecommendationCache
+) -> None:
+    """One chunk in one transaction; then, as after `POST /interactions/batch`, the cached
+    lists of the chunk's users go (the loader does not say whose rows were the new ones)."""
     new = await loader.add(rows)
     counts.imported += new
     counts.duplicates += len(rows) - new
+    if new:
+        await rec_cache.invalidate_users({row[USER_ID] for row in rows})
 
 
 class StrictStop(Exception):
@@ -89,7 +128,7 @@ class BadRows:
 
 
 async def import_content_file(
-    store: Store, path: Path, bad_rows: BadRows, tracker: Tracker, counts: LoadCounts
+    catalog: CatalogService, path: Path, bad_rows: BadRows, tracker: Tracker, counts: LoadCounts
 ) -> None:
     for chunk in chunks(read_content(path), CONTENT_CHUNK):
         good: list[Content] = []
@@ -100,7 +139,7 @@ async def import_content_file(
                 else:
                     good.append(item)
         finally:  # under --strict, the rows before the bad one still go in
-            await load_items(store, [good], tracker, counts)
+            await load_items(catalog, [good], tracker, counts)
             tracker.advance(len(chunk) - len(good))
 
 
@@ -111,6 +150,7 @@ async def import_interactions_file(
     bad_rows: BadRows,
     tracker: Tracker,
     counts: LoadCounts,
+    rec_cache: RecommendationCache,
 ) -> None:
     """Interactions with an unknown item are bad rows, as in the API.
 
@@ -121,7 +161,7 @@ async def import_interactions_file(
     writing: asyncio.Task[None] | None = None
 
     async def write(loader: BulkLoader, good: list[Row], seen: int) -> None:
-        await _add_rows(loader, good, counts)
+        await _add_rows(loader, good, counts, rec_cache)
         tracker.advance(seen)
 
     async with store.bulk_loader() as loader:

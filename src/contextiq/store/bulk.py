@@ -39,8 +39,9 @@ _COLUMNS = (
     "occurred_at",
 )
 _COLS = ", ".join(_COLUMNS)
-#: Where a row of `interaction_rows` holds the item's id.
+#: Where a row of `interaction_rows` holds the item's id, and the subject's.
 CONTENT_ID = _COLUMNS.index("content_id")
+USER_ID = _COLUMNS.index("user_id")
 Row = tuple[Any, ...]
 _PENDING = "import_pending p JOIN interactions i ON i.id BETWEEN p.lo AND p.hi"
 
