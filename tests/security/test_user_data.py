@@ -108,6 +108,9 @@ def test_erasure_leaves_nothing_behind(deployment: tuple[TestClient, Path, str |
     _wait(lambda: client.get(f"/api/v1/user-profile/{USER}").json()["total"] == 3, "stats")
     _train(client)
     assert client.get("/api/v1/recommendations", params={"user_id": USER}).json()["personalized"]
+    assert client.get("/api/v1/recommendations", params={"user_id": USER}).json()["cached"]
+    client.portal.call(services.writer.flush)
+    _wait(lambda: client.portal.call(services.store.pending_outbox) == 0, "the impressions")
     assert any(f"recs:{user_key(USER)}:" in k for k in _cache_keys(services, redis_url)), (
         "a cached list to erase"
     )
@@ -117,6 +120,10 @@ def test_erasure_leaves_nothing_behind(deployment: tuple[TestClient, Path, str |
         f"{USER}-event-{n}" for n in range(3)
     ]
     assert {s["interaction_type"]: s["count"] for s in export["stats"]} == {"like": 3}
+    shown = export["impressions"]  # the cached answer's copy too
+    assert len(shown) == 2 and shown[0]["list_id"] == shown[1]["list_id"]
+    assert [entry["list_id"] for entry in export["served_lists"]] == [shown[0]["list_id"]]
+    assert export["online_metrics"]
 
     response = client.delete(f"/api/v1/users/{USER}", headers=ADMIN)
     assert response.status_code == 200, response.text
@@ -237,6 +244,10 @@ async def test_a_worker_applying_the_event_forgets_the_user(tmp_path: Path) -> N
             "interactions": [],
             "stats": [],
             "recommendations_served": [],
+            "impressions": [],
+            "served_lists": [],
+            "experiments": [],
+            "online_metrics": [],
         }
         memory = cache.cache
         assert isinstance(memory, MemoryCache)
