@@ -47,8 +47,8 @@ async def test_ping_answers_while_the_backend_is_up(cache: Cache) -> None:
 async def test_a_users_invalidation_orphans_only_that_users_responses(cache: Cache) -> None:
     recs = RecommendationCache(cache, ttl_seconds=300)
 
-    await recs.put((await recs.lookup("a", "m1", 10)).key, b"A")
-    await recs.put((await recs.lookup("b", "m1", 10)).key, b"B")
+    await recs.put(await recs.lookup("a", "m1", 10), b"A")
+    await recs.put(await recs.lookup("b", "m1", 10), b"B")
     assert (await recs.lookup("a", "m1", 10)).value == b"A"
     await recs.invalidate_users(["a"])
     assert (await recs.lookup("a", "m1", 10)).value is None
@@ -80,3 +80,43 @@ async def test_many_values_are_read_in_key_order_and_written_with_one_ttl(cache:
     await cache.set_many({"brief": b"3"}, 0.2)
     await asyncio.sleep(0.35)
     assert await cache.get_many(["brief", "a"]) == [None, b"1"]
+
+
+async def test_a_value_is_stored_only_while_its_counter_reads_as_expected(cache: Cache) -> None:
+    assert await cache.set_if_counter("gen", 0, "k", b"at 0", 60)  # absent reads 0
+    assert await cache.get("k") == b"at 0"
+    await cache.incr("gen")
+    assert not await cache.set_if_counter("gen", 0, "k", b"late", 60)
+    assert not await cache.set_if_counter("gen", 0, "other", b"late", 60)
+    assert (await cache.get("k"), await cache.get("other")) == (b"at 0", None)
+    assert await cache.set_if_counter("gen", 1, "k", b"at 1", 0.2)
+    assert await cache.get("k") == b"at 1"
+    await asyncio.sleep(0.35)
+    assert await cache.get("k") is None
+
+
+async def test_a_list_computed_before_an_erasure_is_never_served(cache: Cache) -> None:
+    """An erasure while a request computes: its late put stores nothing, and the next read
+    (the same id coming back, interacting as much as before) never finds it."""
+    recs = RecommendationCache(cache, ttl_seconds=300)
+    await recs.invalidate_users(["a"])  # an interaction: generation 1
+    await recs.put(await recs.lookup("a", "m1", 10), b"before")
+    computing = await recs.lookup("a", "m1", 10, "other settings")  # a miss, computing...
+    assert await recs.forget_users(["a"]) == 1
+    assert not await recs.put(computing, b"erased history")  # ...and stored after the erasure
+    for _ in range(3):
+        found = await recs.lookup("a", "m1", 10, "other settings")
+        assert found.value is None and found.key != computing.key
+        await recs.invalidate_users(["a"])
+    assert (await recs.lookup("a", "m1", 10)).value is None
+
+
+async def test_a_list_computed_before_an_interaction_is_not_stored(cache: Cache) -> None:
+    recs = RecommendationCache(cache, ttl_seconds=300)
+    computing = await recs.lookup("b", "m1")
+    await recs.invalidate_users(["b"])
+    assert not await recs.put(computing, b"stale")
+    found = await recs.lookup("b", "m1")
+    assert found.value is None
+    assert await recs.put(found, b"fresh")
+    assert (await recs.lookup("b", "m1")).value == b"fresh"

@@ -18,6 +18,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from contextiq.api.app import create_app
 from contextiq.cli.bootstrap import bootstrap
 from contextiq.config import Settings
+from contextiq.security.audit import user_pseudonym
 from tests.conftest import embedded_settings
 from tests.security.conftest import (
     AUDIENCE,
@@ -174,3 +175,20 @@ def test_settings_refuse_a_short_secret_or_both_key_sources(tmp_path: Path) -> N
     jwks.write_text('{"keys": []}')
     with pytest.raises(ValueError, match="not both"):
         embedded_settings(tmp_path, jwt_secret=JWT_SECRET, jwt_jwks_file=jwks)
+
+
+def test_the_audit_log_names_a_token_by_its_pseudonym(secured: Secured) -> None:
+    """The log outlives an erasure: a token's subject is no more named than a target is."""
+    client, admin = secured.client, bearer(secured.admin_key)
+    subject = "audited-token-user"
+    assert (
+        client.get(f"/api/v1/users/{subject}/export", headers=bearer(token(subject))).status_code
+        == 200
+    )
+    assert client.delete(f"/api/v1/users/{subject}", headers=admin).status_code == 200
+    entries = client.get("/api/v1/audit", headers=admin).json()["entries"]
+    export = next(e for e in entries if e["action"] == "GET /api/v1/users/{user_id}/export")
+    assert export["actor"] == export["target"] == user_pseudonym(subject)
+    assert subject not in str(entries)
+    mine = client.get("/api/v1/audit", params={"actor": user_pseudonym(subject)}, headers=admin)
+    assert [e["action"] for e in mine.json()["entries"]] == [export["action"]]

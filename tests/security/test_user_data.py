@@ -2,11 +2,13 @@
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -18,7 +20,8 @@ from contextiq.domain import Content, Interaction, InteractionType
 from contextiq.events.local import LocalBus
 from contextiq.events.relay import OutboxRelay
 from contextiq.events.types import InteractionRecorded, UserDeleted, decode_event
-from contextiq.recommend.response_cache import RecommendationCache
+from contextiq.experiments.runtime import Served
+from contextiq.recommend.response_cache import RecommendationCache, user_key
 from contextiq.services import Services
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store, utcnow
@@ -105,13 +108,22 @@ def test_erasure_leaves_nothing_behind(deployment: tuple[TestClient, Path, str |
     _wait(lambda: client.get(f"/api/v1/user-profile/{USER}").json()["total"] == 3, "stats")
     _train(client)
     assert client.get("/api/v1/recommendations", params={"user_id": USER}).json()["personalized"]
-    assert any(USER in k for k in _cache_keys(services, redis_url)), "a cached list to erase"
+    assert client.get("/api/v1/recommendations", params={"user_id": USER}).json()["cached"]
+    client.portal.call(services.writer.flush)
+    _wait(lambda: client.portal.call(services.store.pending_outbox) == 0, "the impressions")
+    assert any(f"recs:{user_key(USER)}:" in k for k in _cache_keys(services, redis_url)), (
+        "a cached list to erase"
+    )
 
     export = client.get(f"/api/v1/users/{USER}/export", headers=ADMIN).json()
     assert [i["event_id"] for i in export["interactions"]] == [
         f"{USER}-event-{n}" for n in range(3)
     ]
     assert {s["interaction_type"]: s["count"] for s in export["stats"]} == {"like": 3}
+    shown = export["impressions"]  # the cached answer's copy too
+    assert len(shown) == 2 and shown[0]["list_id"] == shown[1]["list_id"]
+    assert [entry["list_id"] for entry in export["served_lists"]] == [shown[0]["list_id"]]
+    assert export["online_metrics"]
 
     response = client.delete(f"/api/v1/users/{USER}", headers=ADMIN)
     assert response.status_code == 200, response.text
@@ -121,7 +133,8 @@ def test_erasure_leaves_nothing_behind(deployment: tuple[TestClient, Path, str |
 
     database = root / "db.sqlite"
     _wait(lambda: not _rows_mentioning(database, USER), "the erasure to reach every table")
-    assert not [k for k in _cache_keys(services, redis_url) if USER in k]
+    keys = _cache_keys(services, redis_url)
+    assert not [k for k in keys if USER in k or k.startswith(f"recs:{user_key(USER)}:")]
     # (A recommendations request now would be new activity, recorded as a new snapshot.)
     assert client.get(f"/api/v1/user-profile/{USER}").json()["total"] == 0
     audit = client.get("/api/v1/audit", headers=ADMIN).json()["entries"]
@@ -145,6 +158,47 @@ def test_erasure_leaves_nothing_behind(deployment: tuple[TestClient, Path, str |
 
     users = asyncio.run(training_users())
     assert users and USER not in users
+
+
+def test_a_list_computed_while_its_user_is_erased_is_neither_cached_nor_recorded(
+    deployment: tuple[TestClient, Path, str | None],
+) -> None:
+    """A request computing when the erasure comes answers what it computed, and that is all:
+    its list is not cached (the next request is computed from what is left: nothing) and its
+    impression is not recorded. The order is the hooks': no timers."""
+    client, root, _ = deployment
+    services = _services(client)
+    user, params = "user_003", {"user_id": "user_003", "limit": 6}
+    before = client.get("/api/v1/recommendations", params={"user_id": user, "limit": 5})
+    assert before.json()["personalized"]
+    computed, erased = threading.Event(), threading.Event()
+    recommend = services.arms.recommend
+
+    async def held(*args: Any, **kwargs: Any) -> Served:
+        served = await recommend(*args, **kwargs)
+        computed.set()
+        await anyio.to_thread.run_sync(erased.wait)
+        return served
+
+    answers: dict[str, Any] = {}
+    late = threading.Thread(
+        target=lambda: answers.update(late=client.get("/api/v1/recommendations", params=params))
+    )
+    services.arms.recommend = held  # type: ignore[method-assign]
+    late.start()
+    try:
+        assert computed.wait(60), "the request never computed its list"
+        assert client.delete(f"/api/v1/users/{user}", headers=ADMIN).status_code == 200
+    finally:
+        erased.set()
+        late.join()
+        services.arms.recommend = recommend  # type: ignore[method-assign]
+    assert answers["late"].json()["personalized"]  # its cache put ran before it returned
+    client.portal.call(services.writer.flush)  # an impression it buffered is in the outbox now
+    left = _rows_mentioning(root / "db.sqlite", user)
+    assert not [row for row in left if UserDeleted.type not in row], left
+    again = client.get("/api/v1/recommendations", params=params).json()
+    assert (again["cached"], again["personalized"]) == (False, False)
 
 
 def test_deleting_a_user_without_data_succeeds(
@@ -179,7 +233,7 @@ async def test_a_worker_applying_the_event_forgets_the_user(tmp_path: Path) -> N
         ]
         await store.record_interactions(raced)
         await cache.invalidate_users([USER, "keeper"])
-        await cache.put((await cache.lookup(USER, "v1")).key, b"[]")
+        await cache.put(await cache.lookup(USER, "v1"), b"[]")
         erasure = UserDeleted(event_id="d1", user_id=USER, requested_at=utcnow())
         await processor.handle([InteractionRecorded(i) for i in raced] + [erasure])
         assert (await store.user_profile(USER)).counts == {}
@@ -190,11 +244,16 @@ async def test_a_worker_applying_the_event_forgets_the_user(tmp_path: Path) -> N
             "interactions": [],
             "stats": [],
             "recommendations_served": [],
+            "impressions": [],
+            "served_lists": [],
+            "experiments": [],
+            "online_metrics": [],
         }
         memory = cache.cache
         assert isinstance(memory, MemoryCache)
         assert not [k for k in [*memory._entries, *memory._counters] if USER in k]
-        assert await memory.get_int("gen:user:keeper") == 2
+        assert not [k for k in memory._entries if k.startswith(f"recs:{user_key(USER)}:")]
+        assert await memory.get_int(f"gen:user:{user_key('keeper')}") == 2
     finally:
         await store.close()
 

@@ -138,3 +138,18 @@ async def test_impressions_of_a_failed_commit_are_kept_and_flushed_at_shutdown()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert batched(store) == [["r0"], ["r1"]]
+
+
+def test_no_impression_of_a_user_erased_since_its_request_started_is_buffered() -> None:
+    writer = GroupCommitWriter(SlowStore())  # type: ignore[arg-type]
+    early = writer.erasures  # a request for u1 starts
+    writer.erasing("u1")
+    writer.show(("r1", "u1", "[]", 1), early)
+    during = writer.erasures  # another starts while the erasure runs
+    writer.show(("r2", "u2", "[]", 2), early)  # someone else's
+    writer.erased("u1")
+    writer.show(("r3", "u1", "[]", 3), early)
+    writer.show(("r4", "u1", "[]", 4), during)
+    writer.show(("r5", "u1", "[]", 5), writer.erasures)  # after the erasure: a new record
+    writer.show(("r6", "u1", "[]", 6))
+    assert [s[0] for s in writer._shown] == ["r2", "r5", "r6"]

@@ -4,6 +4,7 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -13,8 +14,17 @@ import pytest
 from sqlalchemy import Table, inspect, text
 from sqlalchemy.exc import DBAPIError
 
+from contextiq.api.schemas import UserExport
 from contextiq.domain import Content, Interaction, InteractionType, session_subject
-from contextiq.events.types import InteractionRecorded, SessionMerged, UserDeleted, decode_events
+from contextiq.events.types import (
+    ImpressionBatch,
+    ImpressionSeen,
+    InteractionRecorded,
+    SessionMerged,
+    UserDeleted,
+    decode_events,
+    served_list,
+)
 from contextiq.store import store as store_module
 from contextiq.store.bulk import BulkLoader, interaction_rows
 from contextiq.store.engine import SQLITE_POOL_SIZE, create_engine
@@ -447,3 +457,57 @@ async def test_request_reads_see_the_write_committed_just_before(store: Store) -
         assert threading.active_count() == threads  # no thread hop, no pooled connection
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             await store.point_reads.rows("DELETE FROM content")
+
+
+async def test_the_export_holds_what_was_shown_to_the_user(store: Store) -> None:
+    """Impressions with the lists they showed (each list once), the experiment arms and the
+    online-metric days the user is counted in: everything the worker keeps about them."""
+    await store.upsert_content([_content(n) for n in range(1, 4)])
+    shown_ms = (NOW - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    in_arm = served_list([("c1", 0.9), ("c2", 0.5)], "v1", "exp", "treatment", None)
+    plain = served_list([("c3", 0.7)], "v1", None, None, None)
+    batch = ImpressionBatch.of(
+        [
+            ("r1", "u", in_arm, shown_ms),
+            ("r2", "u", in_arm, shown_ms + 1_000),  # a cached copy: the same list
+            ("r3", "u", plain, shown_ms + 2_000),
+            ("r4", "someone-else", plain, shown_ms),
+        ]
+    )
+    click = replace(_event(1, "u", "c2", InteractionType.VIEW), recommendation_id="r2")
+    await store.apply_events([batch])
+    await store.apply_events([ImpressionSeen("r1", "u", (1,))])
+    await store.apply_events([InteractionRecorded(click)])
+
+    export = await store.user_export("u")
+    assert [i["recommendation_id"] for i in export["impressions"]] == ["r1", "r2", "r3"]
+    r1, r2, r3 = export["impressions"]
+    assert r1["list_id"] == r2["list_id"] != r3["list_id"]
+    assert r1["shown_at"] == NOW.isoformat() and r1["seen_positions"] == [1]
+    assert (r2["seen_positions"], r2["engaged"], r2["clicked_positions"]) == (None, ["view"], [2])
+    lists = {entry["list_id"]: entry for entry in export["served_lists"]}
+    assert len(export["served_lists"]) == len(lists) == 2
+    assert lists[r1["list_id"]] == {
+        "list_id": r1["list_id"],
+        "model_version": "v1",
+        "experiment": "exp",
+        "arm": "treatment",
+        "teams": None,
+        "items": [
+            {"position": 1, "content_id": "c1", "score": 0.9},
+            {"position": 2, "content_id": "c2", "score": 0.5},
+        ],
+    }
+    assert [i["content_id"] for i in lists[r3["list_id"]]["items"]] == ["c3"]
+    assert export["experiments"] == [
+        {"experiment": "exp", "arm": "treatment", "impressions": 2, "clicks": 1}
+    ]
+    day = NOW.date().isoformat()
+    assert export["online_metrics"] == [
+        {"day": day, "model_version": "v1", "experiment": None, "arm": None},
+        {"day": day, "model_version": "v1", "experiment": "exp", "arm": "treatment"},
+    ]
+    assert UserExport.model_validate(export).impressions[1].clicked_positions == [2]
+    others = await store.user_export("someone-else")
+    assert [i["recommendation_id"] for i in others["impressions"]] == ["r4"]
+    assert others["experiments"] == []

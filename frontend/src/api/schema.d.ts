@@ -754,6 +754,41 @@ export interface components {
             /** Stopped At */
             stopped_at: string | null;
         };
+        /**
+         * ExportedExperiment
+         * @description An experiment arm the user was counted in, with their counts there.
+         */
+        ExportedExperiment: {
+            /** Arm */
+            arm: string;
+            /** Clicks */
+            clicks: number;
+            /** Experiment */
+            experiment: string;
+            /** Impressions */
+            impressions: number;
+        };
+        /**
+         * ExportedImpression
+         * @description A list shown to the user: when, which list, what they saw and did with it.
+         */
+        ExportedImpression: {
+            /** Clicked Positions */
+            clicked_positions: number[];
+            /** Engaged */
+            engaged: string[];
+            /** List Id */
+            list_id: string;
+            /** Recommendation Id */
+            recommendation_id: string;
+            /** Seen Positions */
+            seen_positions: number[] | null;
+            /**
+             * Shown At
+             * Format: date-time
+             */
+            shown_at: string;
+        };
         /** ExportedInteraction */
         ExportedInteraction: {
             /** Content Id */
@@ -772,6 +807,29 @@ export interface components {
             /** Weight */
             weight: number;
         };
+        /** ExportedListItem */
+        ExportedListItem: {
+            /** Content Id */
+            content_id: string;
+            /** Position */
+            position: number;
+            /** Score */
+            score: number;
+        };
+        /**
+         * ExportedOnlineDay
+         * @description A day the user is counted as shown a list, per model version and experiment arm.
+         */
+        ExportedOnlineDay: {
+            /** Arm */
+            arm: string | null;
+            /** Day */
+            day: string;
+            /** Experiment */
+            experiment: string | null;
+            /** Model Version */
+            model_version: string | null;
+        };
         /** ExportedRecommendations */
         ExportedRecommendations: {
             /** Items */
@@ -785,6 +843,23 @@ export interface components {
              * Format: date-time
              */
             served_at: string;
+        };
+        /** ExportedServedList */
+        ExportedServedList: {
+            /** Arm */
+            arm?: string | null;
+            /** Experiment */
+            experiment?: string | null;
+            /** Items */
+            items: components["schemas"]["ExportedListItem"][];
+            /** List Id */
+            list_id: string;
+            /** Listing */
+            listing?: string | null;
+            /** Model Version */
+            model_version?: string | null;
+            /** Teams */
+            teams?: string[] | null;
         };
         /** ExportedStat */
         ExportedStat: {
@@ -1264,12 +1339,20 @@ export interface components {
         };
         /** UserExport */
         UserExport: {
+            /** Experiments */
+            experiments: components["schemas"]["ExportedExperiment"][];
             /** First Recorded At */
             first_recorded_at: string | null;
+            /** Impressions */
+            impressions: components["schemas"]["ExportedImpression"][];
             /** Interactions */
             interactions: components["schemas"]["ExportedInteraction"][];
+            /** Online Metrics */
+            online_metrics: components["schemas"]["ExportedOnlineDay"][];
             /** Recommendations Served */
             recommendations_served: components["schemas"]["ExportedRecommendations"][];
+            /** Served Lists */
+            served_lists: components["schemas"]["ExportedServedList"][];
             /** Stats */
             stats: components["schemas"]["ExportedStat"][];
             /** User Id */

@@ -356,12 +356,66 @@ class ExportedRecommendations(BaseModel):
     served_at: datetime
 
 
+class ExportedImpression(BaseModel):
+    """A list shown to the user: when, which list, what they saw and did with it."""
+
+    recommendation_id: str
+    shown_at: datetime
+    #: The list shown: one of `served_lists`.
+    list_id: str
+    #: Positions the client reported as rendered; null means all of them.
+    seen_positions: list[int] | None
+    #: Interaction types attributed to this impression.
+    engaged: list[str]
+    clicked_positions: list[int]
+
+
+class ExportedListItem(BaseModel):
+    position: int
+    content_id: str
+    score: float
+
+
+class ExportedServedList(BaseModel):
+    list_id: str
+    model_version: str | None = None
+    experiment: str | None = None
+    arm: str | None = None
+    #: Interleaved lists: the arm each position came from.
+    teams: list[str] | None = None
+    items: list[ExportedListItem]
+    #: Only for a list this version cannot decode: as it is stored.
+    listing: str | None = None
+
+
+class ExportedExperiment(BaseModel):
+    """An experiment arm the user was counted in, with their counts there."""
+
+    experiment: str
+    arm: str
+    impressions: int
+    clicks: int
+
+
+class ExportedOnlineDay(BaseModel):
+    """A day the user is counted as shown a list, per model version and experiment arm."""
+
+    day: str
+    model_version: str | None
+    experiment: str | None
+    arm: str | None
+
+
 class UserExport(BaseModel):
     user_id: str
     first_recorded_at: datetime | None
     interactions: list[ExportedInteraction]
     stats: list[ExportedStat]
     recommendations_served: list[ExportedRecommendations]
+    impressions: list[ExportedImpression]
+    served_lists: list[ExportedServedList]
+    experiments: list[ExportedExperiment]
+    online_metrics: list[ExportedOnlineDay]
 
 
 class SessionMergeIn(BaseModel):

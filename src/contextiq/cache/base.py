@@ -34,6 +34,17 @@ class Cache(ABC):
             await self.set(key, value, ttl_seconds)
 
     @abstractmethod
+    async def set_if_counter(
+        self, counter: str, expected: int, key: str, value: bytes, ttl_seconds: float
+    ) -> bool:
+        """Store the value only while `counter` reads `expected` (0 when absent), atomically
+        with that check; True if it was stored.
+
+        A list computed for one generation of its user must not be stored once the generation
+        moved on (an erasure, an interaction), even by a put that was already on its way.
+        """
+
+    @abstractmethod
     async def delete(self, key: str) -> None: ...
 
     @abstractmethod

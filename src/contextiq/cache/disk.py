@@ -39,6 +39,12 @@ REMOVE_EXPIRED = (
     "DELETE FROM entries WHERE key IN "
     "(SELECT key FROM entries WHERE expires_at <= ? ORDER BY expires_at LIMIT 16)"
 )
+#: The entry, only while its counter reads the expected value (0 when absent).
+PUT_IF_COUNTER = (
+    "INSERT INTO entries SELECT ?, ?, ? WHERE coalesce("
+    "(SELECT value FROM counters WHERE key = ?), 0) = ? ON CONFLICT (key) DO UPDATE "
+    "SET value = excluded.value, expires_at = excluded.expires_at"
+)
 BUMP = "INSERT INTO counters VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET value = value + 1"
 
 
@@ -63,22 +69,25 @@ class DiskCache(Cache):
         except sqlite3.Error as exc:
             raise CacheUnavailable(f"disk cache: {exc}") from exc
 
-    def _write(self, statements: Iterable[tuple[str, tuple[object, ...]]]) -> None:
-        """Statements in one transaction, then a few expired entries removed with them."""
+    def _write(self, statements: Iterable[tuple[str, tuple[object, ...]]]) -> int:
+        """Statements in one transaction, then a few expired entries removed with them;
+        returns how many rows the statements changed."""
 
-        def run() -> None:
+        def run() -> int:
+            changed = 0
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 for sql, params in statements:
-                    self._db.execute(sql, params)
+                    changed += self._db.execute(sql, params).rowcount
                 self._db.execute(REMOVE_EXPIRED, (time.time(),))
                 self._db.execute("COMMIT")
             except BaseException:
                 if self._db.in_transaction:  # never left open: every later write would fail
                     self._db.execute("ROLLBACK")
                 raise
+            return changed
 
-        self._call(run)
+        return self._call(run)
 
     def _one(self, sql: str, params: tuple[object, ...]) -> object:
         """The first column of the one row a statement gives, run to its end (None: no row)."""
@@ -97,6 +106,12 @@ class DiskCache(Cache):
     async def set_many(self, values: Mapping[str, bytes], ttl_seconds: float) -> None:
         expires_at = time.time() + ttl_seconds
         self._write((PUT, (key, value, expires_at)) for key, value in values.items())
+
+    async def set_if_counter(
+        self, counter: str, expected: int, key: str, value: bytes, ttl_seconds: float
+    ) -> bool:
+        params = (key, value, time.time() + ttl_seconds, counter, expected)
+        return self._write([(PUT_IF_COUNTER, params)]) > 0
 
     async def delete(self, key: str) -> None:
         self._write(

@@ -32,6 +32,15 @@ class MemoryCache(Cache):
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
 
+    async def set_if_counter(
+        self, counter: str, expected: int, key: str, value: bytes, ttl_seconds: float
+    ) -> bool:
+        # No await between the check and the write: atomic on the event loop.
+        if self._counters.get(counter, 0) != expected:
+            return False
+        await self.set(key, value, ttl_seconds)
+        return True
+
     async def delete(self, key: str) -> None:
         self._entries.pop(key, None)
         self._counters.pop(key, None)

@@ -21,6 +21,13 @@ for i, key in ipairs(KEYS) do counts[i] = redis.call('GET', key) or '0' end
 return {counts, redis.call('GET', ARGV[1] .. table.concat(counts, ':') .. ARGV[2])}
 """
 
+#: `set_if_counter` on the server: the check and the write as one command.
+SET_IF_COUNTER = """
+if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
 
 class RedisCache(Cache):
     backend = "redis"
@@ -41,6 +48,7 @@ class RedisCache(Cache):
         # reply per key in Python, which cost the worker a third of its time.
         self._incr_all = self._redis.register_script(INCR_ALL)
         self._get_counted = self._redis.register_script(GET_COUNTED)
+        self._set_if_counter = self._redis.register_script(SET_IF_COUNTER)
 
     async def get(self, key: str) -> bytes | None:
         try:
@@ -75,6 +83,16 @@ class RedisCache(Cache):
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(str(exc)) from exc
+
+    async def set_if_counter(
+        self, counter: str, expected: int, key: str, value: bytes, ttl_seconds: float
+    ) -> bool:
+        px = max(1, int(ttl_seconds * 1000))
+        try:
+            stored = await self._set_if_counter(keys=[counter, key], args=[expected, value, px])
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(str(exc)) from exc
+        return bool(stored)
 
     async def delete(self, key: str) -> None:
         try:

@@ -5,6 +5,9 @@ answer does not wait for it: the impressions of one commit share one outbox row
 (`ImpressionBatch`), written within a commit's time of the answer. A cached answer is
 stored as its impression's list (`served_list` JSON) and the response body without its id;
 each copy served from it gets a fresh id spliced in front and names that list as it is.
+
+A request reads `since()` when it starts and hands it back with its list: if the user was
+erased meanwhile, the impression is not recorded (`GroupCommitWriter.show`).
 """
 
 import os
@@ -50,21 +53,25 @@ class ImpressionRecorder:
         """A cache entry: the list's impression JSON (one line), then the body."""
         return listing.encode() + _SEPARATOR + body
 
-    def serve(self, user_id: str, listing: str, body: bytes) -> bytes:
-        return self._record(user_id, listing, body)
+    def since(self) -> int:
+        """What a request reads when it starts, for `serve` and `serve_cached`."""
+        return self.writer.erasures
 
-    def serve_cached(self, user_id: str, stored: bytes) -> bytes | None:
+    def serve(self, user_id: str, listing: str, body: bytes, since: int | None = None) -> bytes:
+        return self._record(user_id, listing, body, since)
+
+    def serve_cached(self, user_id: str, stored: bytes, since: int | None = None) -> bytes | None:
         """The answer for a cached entry; None for an entry in another format (a miss)."""
         cut = stored.find(_SEPARATOR)
         if cut < 0:
             return None
-        return self._record(user_id, stored[:cut].decode(), stored[cut + 1 :])
+        return self._record(user_id, stored[:cut].decode(), stored[cut + 1 :], since)
 
-    def _record(self, user_id: str, listing: str, body: bytes) -> bytes:
+    def _record(self, user_id: str, listing: str, body: bytes, since: int | None) -> bytes:
         now_ms = time.time_ns() // 1_000_000
         recommendation_id = time_ordered_id(now_ms)
         if self.enabled and not listing.startswith("[[]"):  # an empty list shows nothing
-            self.writer.show((recommendation_id, user_id, listing, now_ms))
+            self.writer.show((recommendation_id, user_id, listing, now_ms), since)
         return stamp(recommendation_id, body)
 
     async def seen(self, recommendation_id: str, user_id: str, positions: list[int]) -> None:

@@ -48,10 +48,19 @@ class UserDataService:
             liked = await self.catalog.get_many(history.recent_positive, None)
             llm_scores = await self.rescorer.forget(user_context(user_id, history, liked))
         self.snapshots.forget(user_id)
-        await self.writer.flush()  # the user's buffered impressions, for the erasure to take
-        erasure = UserDeleted(event_id=uuid.uuid4().hex, user_id=user_id, requested_at=utcnow())
-        removed = await self.store.delete_user(erasure)
-        removed["cached_recommendations"] = await self.rec_cache.forget_users([user_id])
+        # No impression of theirs is buffered from here on, nor later by a request that
+        # started before the erasure ended; those buffered already are committed, for the
+        # erasure to take.
+        self.writer.erasing(user_id)
+        try:
+            await self.writer.flush()
+            erasure = UserDeleted(event_id=uuid.uuid4().hex, user_id=user_id, requested_at=utcnow())
+            removed = await self.store.delete_user(erasure)
+            # A list such a request computes is not stored either: the user's generation
+            # moves on here, and a list is stored only under the one it was computed for.
+            removed["cached_recommendations"] = await self.rec_cache.forget_users([user_id])
+        finally:
+            self.writer.erased(user_id)
         removed["cached_llm_scores"] = llm_scores
         self.relay.nudge()
         return removed

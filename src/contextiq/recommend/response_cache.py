@@ -1,10 +1,16 @@
 """Per-user recommendation responses (ready-made JSON) on top of any `Cache`, safe to lose.
 
 Keys embed the user's generation and the catalogue's; an interaction bumps the
-user's, a catalogue change bumps the catalogue's, and stale entries age out by TTL.
+user's, a catalogue change bumps the catalogue's, and stale entries age out by TTL. An
+erasure bumps the user's too (and deletes their lists): a generation never restarts, and a
+list is stored only while the generation it was computed for is still the user's
+(`Cache.set_if_counter`), so a request that was computing when the user was erased stores
+nothing. Users are named in keys by a digest (`user_key`): the counter an erasure keeps names
+no one.
 If the backend is down, reads miss and writes are dropped: requests never fail on it.
 """
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
@@ -17,14 +23,23 @@ log = logging.getLogger(__name__)
 CATALOG_GENERATION = "gen:catalog"
 
 
+def user_key(user_id: str) -> str:
+    """How cache keys name a user: a digest, as the audit log does (whoever knows the id can
+    find the keys, a key names no one)."""
+    return hashlib.sha256(f"contextiq-cache\0{user_id}".encode()).hexdigest()[:32]
+
+
 @dataclass(frozen=True, slots=True)
 class Lookup:
     """`key` is None when lists are not cached or the backend is down; so is
-    `catalog_generation` in the second case (trust nothing cached then)."""
+    `catalog_generation` in the second case (trust nothing cached then). `counter` and
+    `generation`: the user's generation the key was named after, which `put` checks."""
 
     key: str | None
     value: bytes | None
     catalog_generation: int | None
+    counter: str | None = None
+    generation: int = 0
 
 
 class RecommendationCache:
@@ -67,9 +82,10 @@ class RecommendationCache:
         """
         if self.ttl_seconds <= 0:
             return Lookup(None, None, await self.catalog_generation())
-        prefix = f"recs:{user_id}:"
+        name = user_key(user_id)
+        prefix = f"recs:{name}:"
         suffix = ":" + ":".join(str(p) for p in parts)
-        counters = [f"gen:user:{user_id}", CATALOG_GENERATION]
+        counters = [f"gen:user:{name}", CATALOG_GENERATION]
         try:
             (user_gen, catalog_gen), value = await self.cache.get_counted(counters, prefix, suffix)
         except Exception as exc:
@@ -77,30 +93,44 @@ class RecommendationCache:
             return Lookup(None, None, None)
         self._ok()
         CACHE_LOOKUPS.labels("miss" if value is None else "hit").inc()
-        return Lookup(f"{prefix}{user_gen}:{catalog_gen}{suffix}", value, catalog_gen)
+        key = f"{prefix}{user_gen}:{catalog_gen}{suffix}"
+        return Lookup(key, value, catalog_gen, counters[0], user_gen)
 
-    async def put(self, key: str | None, value: bytes, ttl_seconds: float | None = None) -> None:
-        if key is None:
-            return
+    async def put(self, found: Lookup, value: bytes, ttl_seconds: float | None = None) -> bool:
+        """Store the list where `found` named it, unless the user's generation moved on since
+        (an interaction or an erasure while it was computed); True if stored."""
+        if found.key is None or found.counter is None:
+            return False
+        ttl = min(self.ttl_seconds, ttl_seconds or self.ttl_seconds)
         try:
-            await self.cache.set(key, value, min(self.ttl_seconds, ttl_seconds or self.ttl_seconds))
+            return await self.cache.set_if_counter(
+                found.counter, found.generation, found.key, value, ttl
+            )
         except Exception as exc:
             self._failed(exc)
+            return False
 
     async def invalidate_users(self, user_ids: Collection[str]) -> None:
         try:
-            await self.cache.incr_many([f"gen:user:{u}" for u in user_ids])
+            await self.cache.incr_many([f"gen:user:{user_key(u)}" for u in user_ids])
         except Exception as exc:
             self._failed(exc)
 
     async def forget_users(self, user_ids: Collection[str]) -> int:
-        """Erase users' cached lists and counters; an outage raises, since erasure must know.
+        """Erase users' cached lists; an outage raises, since erasure must know.
 
-        Returns how many cached lists went.
+        Their generation moves on rather than going: back at 0, it would name the key a put
+        computed before the erasure (still on its way) writes to, and the next read would
+        serve the erased history from it. Bumped first, so no such put is stored from here on;
+        the counter's key is a digest and names no one. Returns how many cached lists went.
         """
         removed = 0
         for user_id in user_ids:
-            removed += await self.cache.delete_prefix(f"recs:{user_id}:")
+            name = user_key(user_id)
+            await self.cache.incr(f"gen:user:{name}")
+            removed += await self.cache.delete_prefix(f"recs:{name}:")
+            # Earlier versions named the user as they are: their lists age out by TTL, their
+            # counter would stay.
             await self.cache.delete(f"gen:user:{user_id}")
         return removed
 

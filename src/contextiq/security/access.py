@@ -126,7 +126,9 @@ class Gate:
                 subject = self.tokens.subject(given)
             except TokenRejected as exc:
                 raise unauthorized(str(exc)) from exc
-            return Principal(Role.USER, f"user:{subject}", subject)
+            # Named in the audit log by the same pseudonym as a target: the log outlives an
+            # erasure without naming the person.
+            return Principal(Role.USER, user_pseudonym(subject), subject)
         stored = await self.keys.verify(given)
         if stored is None:
             raise unauthorized("the key is not valid")

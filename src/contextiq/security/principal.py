@@ -24,7 +24,7 @@ KEY_ROLES = tuple(Role(name) for name in get_args(KeyRoleName))
 @dataclass(frozen=True, slots=True)
 class Principal:
     role: Role
-    #: What the audit log records: a key's name, `user:<sub>` or `anonymous`.
+    #: What the audit log records: a key's name, a token's `user_pseudonym(sub)` or `anonymous`.
     name: str
     #: The user a token speaks for; None for keys and anonymous callers.
     subject: str | None = None

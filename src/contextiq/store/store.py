@@ -44,7 +44,10 @@ from contextiq.events.types import (
     InteractionRecorded,
     SessionMerged,
     UserDeleted,
+    from_ms,
+    list_head,
 )
+from contextiq.experiments.attribution import TYPE_BITS
 from contextiq.store.bulk import BulkLoader, Indexes, PostgresLoader, SqliteLoader
 from contextiq.store.engine import create_engine
 from contextiq.store.online import OnlineApplier
@@ -70,6 +73,7 @@ from contextiq.store.tables import (
     OutboxRow,
     ProcessedEvent,
     RecommendationSnapshot,
+    ServedList,
     User,
     UserStats,
 )
@@ -1100,8 +1104,62 @@ class Store:
         return removed
 
     async def user_export(self, user_id: str) -> dict[str, Any]:
-        """Every row held about a user, as plain JSON-ready values."""
+        """Every row held about a user, as plain JSON-ready values.
+
+        Read whole, like the interactions: the impressions name their lists, each list
+        (`served_lists`, shared by every copy of a cached answer) is exported once.
+        """
         async with self.sessions() as session:
+            shown = (
+                await session.execute(
+                    select(
+                        ImpressionRow.recommendation_id,
+                        ImpressionRow.shown_ms,
+                        ImpressionRow.list_id,
+                        ImpressionRow.seen,
+                        ImpressionRow.engaged,
+                        ImpressionRow.clicked,
+                    )
+                    .where(ImpressionRow.user_id == user_id)
+                    .order_by(ImpressionRow.shown_ms, ImpressionRow.recommendation_id)
+                )
+            ).all()
+            listings: dict[str, str] = {}
+            for chunk in _chunks(sorted({r.list_id for r in shown})):
+                rows = await session.execute(
+                    select(ServedList.list_id, ServedList.listing).where(
+                        ServedList.list_id.in_(chunk)
+                    )
+                )
+                listings.update((r.list_id, r.listing) for r in rows)
+            arms = await session.scalars(
+                select(ExperimentUser)
+                .where(ExperimentUser.user_id == user_id)
+                .order_by(ExperimentUser.experiment, ExperimentUser.arm)
+            )
+            experiments = [
+                {
+                    "experiment": r.experiment,
+                    "arm": r.arm,
+                    "impressions": r.impressions,
+                    "clicks": r.clicks,
+                }
+                for r in arms
+            ]
+            days = await session.scalars(
+                select(OnlineUser)
+                .where(OnlineUser.user_id == user_id)
+                .order_by(OnlineUser.day, OnlineUser.model_version, OnlineUser.experiment)
+            )
+            online = [
+                {
+                    "day": r.day,
+                    "model_version": r.model_version or None,
+                    "experiment": r.experiment or None,
+                    "arm": r.arm or None,
+                }
+                for r in days
+            ]
             user = await session.get(User, user_id)
             interactions = await session.scalars(
                 select(InteractionRow)
@@ -1145,6 +1203,22 @@ class Store:
                     }
                     for r in snapshots
                 ],
+                "impressions": [
+                    {
+                        "recommendation_id": r.recommendation_id,
+                        "shown_at": from_ms(r.shown_ms).isoformat(),
+                        "list_id": r.list_id,
+                        "seen_positions": r.seen,
+                        "engaged": [t.value for t, bit in TYPE_BITS.items() if r.engaged & bit],
+                        "clicked_positions": r.clicked or [],
+                    }
+                    for r in shown
+                ],
+                "served_lists": [
+                    _exported_list(list_id, listing) for list_id, listing in listings.items()
+                ],
+                "experiments": experiments,
+                "online_metrics": online,
             }
 
     # -- models and snapshots ------------------------------------------------------------------
@@ -1209,6 +1283,26 @@ class Store:
                     for u, v, items in snapshots
                 ],
             )
+
+
+def _exported_list(list_id: str, listing: str) -> dict[str, Any]:
+    """A served list as its impressions showed it: position, item and score, and whom it
+    was served by (model version, experiment arm; per position when interleaved)."""
+    try:
+        items, version, experiment, arm, teams = list_head(listing)
+    except (TypeError, ValueError):  # a list this version cannot read: as it is stored
+        return {"list_id": list_id, "items": [], "listing": listing}
+    return {
+        "list_id": list_id,
+        "model_version": version,
+        "experiment": experiment,
+        "arm": arm,
+        "teams": teams,
+        "items": [
+            {"position": n, "content_id": content_id, "score": score}
+            for n, (content_id, score) in enumerate(items, start=1)
+        ],
+    }
 
 
 def _columns(rows: Sequence[Sequence[Any]]) -> InteractionColumns:

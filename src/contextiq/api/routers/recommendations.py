@@ -105,10 +105,12 @@ async def recommendations(
             f" `contextiq train --family {model_family}`",
         )
     assignment = arms.assign(user_id, model_family)
+    # Read before anything of the user's is: an erasure from here on drops this impression.
+    since = impressions.since()
     found = await cache.lookup(user_id, models.version, request.cache_part(), assignment.cache_part)
     key, generation = found.key, found.catalog_generation
     if found.value is not None:
-        answer = impressions.serve_cached(user_id, found.value)
+        answer = impressions.serve_cached(user_id, found.value, since)
         if answer is not None:
             return Response(answer, media_type=JSON)
     served = await arms.recommend(user_id, request, generation, assignment)
@@ -125,7 +127,9 @@ async def recommendations(
         if ttl is None or ttl > 0:
             # Stored once the answer has left: under load, waiting for the cache here made
             # every uncached answer wait its turn on the event loop once more (docs/benchmarks.md).
+            # Only while the user's generation is still the one looked up: not after an
+            # interaction or an erasure that came meanwhile (`RecommendationCache.put`).
             cached_body = impressions.cacheable(listing, _body(served, cached=True))
-            keep = BackgroundTask(cache.put, key, cached_body, ttl)
-    answer = impressions.serve(user_id, listing, _body(served, cached=False))
+            keep = BackgroundTask(cache.put, found, cached_body, ttl)
+    answer = impressions.serve(user_id, listing, _body(served, cached=False), since)
     return Response(answer, media_type=JSON, background=keep)
