@@ -7,9 +7,11 @@ model (new items become scorable through their features) and the shared catalogu
 requests score them without running the model. Routes call
 this service; none of them does the steps itself.
 
-Other processes learn of a write through `watch`: when the shared generation moves, each
-reads the rows written since its last look (an indexed range on `updated_at`) and folds
-the new items into its own model, so every replica scores them within a second or two.
+Other processes learn of a write through `watch`: when the shared generation moves, or the
+newest `updated_at` in the store does (a write from a process that does not share this one's
+cache, such as an import beside a server on `memory://`), each reads the rows written since
+its last look (an indexed range on `updated_at`) and folds the new items into its own model,
+so every replica scores them within a second or two.
 """
 
 import asyncio
@@ -102,21 +104,32 @@ class CatalogService:
         ][:limit]
 
     async def watch(self, interval_seconds: float = 1.0) -> None:
-        """Fold content other processes wrote into this process's model, as it appears."""
+        """Fold content other processes wrote into this process's model, as it appears.
+
+        A write the shared generation did not announce (its writer shares no cache with this
+        process) moves this process's own generation, so its cached lists and filter columns
+        follow as they would for its own write.
+        """
         seen = await self.rec_cache.catalog_generation()
         since = utcnow() - CLOCK_SLACK
+        newest: datetime | None = None
         while True:
             await asyncio.sleep(interval_seconds)
             generation = await self.rec_cache.catalog_generation()
-            # Without a reachable cache nothing says whether the catalogue moved: look anyway.
-            if generation is not None and generation == seen:
-                continue
             try:
+                written = await self.store.newest_content_write()
+                # Without a reachable cache nothing says whether the catalogue moved: look anyway.
+                announced = generation is None or generation != seen
+                if not announced and written == newest:
+                    continue
+                if not announced and newest is not None:
+                    await self.rec_cache.invalidate_catalog()
+                    generation = await self.rec_cache.catalog_generation()
                 since = await self.fold_in_since(since)
             except Exception as exc:  # the database is down: try again on the next tick
                 log.warning("could not read catalogue changes: %s", exc)
                 continue
-            seen = generation
+            seen, newest = generation, written
 
     async def fold_in_since(self, since: datetime) -> datetime:
         """Add items written from `since` on to the model; returns where to look next time."""

@@ -403,6 +403,12 @@ class Store:
         async with self.engine.connect() as conn:
             return list(await conn.scalars(select(ContentRow.content_id)))
 
+    async def newest_content_write(self) -> datetime | None:
+        """When the catalogue was last written: the last entry of the `updated_at` index."""
+        async with self.sessions() as session:
+            newest = await session.scalar(select(func.max(ContentRow.updated_at)))
+        return None if newest is None else as_utc(newest)
+
     @retry_transient()
     async def content_updated_since(self, moment: datetime) -> list[Content]:
         """Items written at or after `moment` (indexed on `updated_at`), oldest write first."""
