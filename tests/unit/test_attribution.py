@@ -1,7 +1,7 @@
 """Attribution of interactions to impressions, in memory and through the worker's store path."""
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from contextiq.domain import Content, Interaction, InteractionType
 from contextiq.events.types import (
+    Event,
     ImpressionBatch,
     ImpressionRecorded,
     ImpressionSeen,
@@ -131,6 +132,15 @@ def clicked(
     )
 
 
+async def delivered(store: Store, events: Sequence[Event]) -> list[Event]:
+    """`events` as the worker gets them: an interaction's row was stored with its outbox row
+    (an event whose row is gone, erased, is not applied)."""
+    await store.record_interactions(
+        [e.interaction for e in events if isinstance(e, InteractionRecorded)]
+    )
+    return await store.apply_events(events)
+
+
 async def test_replayed_batches_count_once(store: Store) -> None:
     now = datetime.now(UTC)
     batch = [
@@ -141,9 +151,9 @@ async def test_replayed_batches_count_once(store: Store) -> None:
         clicked("i2", "u1", "a", now + timedelta(seconds=6), rid="r1"),
         clicked("i3", "u2", "f", now + timedelta(seconds=6)),  # never shown: unattributed
     ]
-    first = await store.apply_events(batch)
+    first = await delivered(store, batch)
     assert len(first) == 6
-    assert await store.apply_events(batch) == []  # the relay delivered it again
+    assert await delivered(store, batch) == []  # the relay delivered it again
     await store.apply_events([ImpressionSeen("r3", "u2", (1,))])
     await store.apply_events([ImpressionSeen("r3", "u2", (1, 2, 3))])  # the first report counts
     async with store.sessions() as session:
@@ -216,10 +226,10 @@ async def test_a_batch_applies_as_its_impressions_one_by_one_and_once(tmp_path: 
         clicked("i2", "u2", "c", T0 + timedelta(seconds=6), rid="r3"),
     ]
     await singles.apply_events(batch.impressions())
-    await singles.apply_events(clicks)
+    await delivered(singles, clicks)
     assert len(await batched.apply_events([batch])) == 1
     assert await batched.apply_events([batch]) == []  # delivered again: counted once
-    await batched.apply_events(clicks)
+    await delivered(batched, clicks)
     assert await aggregates(batched) == await aggregates(singles)
     impressions, daily, arms = await aggregates(batched)
     assert [r[5] for r in impressions] == [None, [2], [2], None]
@@ -274,7 +284,7 @@ async def test_a_rolled_back_apply_leaves_no_list_remembered(store: Store) -> No
             await store.online.apply(session, [], [failed], [], [])
             raise RuntimeError("the apply transaction failed")
     again = ImpressionBatch.of([("r2", "u1", ab, at + 1)])
-    await store.apply_events([again, clicked("i1", "u1", "b", T0 + timedelta(seconds=5))])
+    await delivered(store, [again, clicked("i1", "u1", "b", T0 + timedelta(seconds=5))])
     lists, named = await stored(store)
     assert (lists, named) == ([list_key(ab)], {"r2": list_key(ab)})
     async with store.sessions() as session:

@@ -112,6 +112,7 @@ async def test_impressions_move_to_served_lists_and_back(migrated_url: str) -> N
     # The worker reads them as before: a click on "c" goes to r3, position 2.
     store = Store(url)
     click = Interaction("i1", "u1", "c", InteractionType.VIEW, 1.0, t0 + timedelta(seconds=5))
+    await store.record_interactions([click])  # its row is stored with its outbox row
     await store.apply_events([InteractionRecorded(click)])
     await store.close()
     await asyncio.to_thread(command.downgrade, config, "0003_rules")

@@ -477,6 +477,7 @@ async def test_the_export_holds_what_was_shown_to_the_user(store: Store) -> None
     click = replace(_event(1, "u", "c2", InteractionType.VIEW), recommendation_id="r2")
     await store.apply_events([batch])
     await store.apply_events([ImpressionSeen("r1", "u", (1,))])
+    await store.record_interactions([click])  # an event is applied only with its row stored
     await store.apply_events([InteractionRecorded(click)])
 
     export = await store.user_export("u")
