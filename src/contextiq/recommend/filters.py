@@ -4,6 +4,8 @@
 `FilterColumns` keeps one `CatalogColumns` per process for the serving model, patched with
 the rows written since whenever the shared catalogue generation moves, so a filtered
 request costs one cached vectorised evaluation plus the clock check for availability.
+A field a filter needs first is built off the event loop and outside the columns' lock, so
+requests that need no new field never wait for one.
 """
 
 import asyncio
@@ -21,6 +23,9 @@ from contextiq.store.store import Store, utcnow
 
 #: Rows are re-read this far back: writers' clocks and commit order may lag a little.
 CLOCK_SLACK = timedelta(seconds=30)
+#: Builds outside the lock refused (the catalogue changed too much meanwhile) before one is
+#: made in place, holding the lock.
+BUILD_TRIES = 3
 CATEGORY = Field(("category",))
 
 
@@ -88,11 +93,16 @@ class FilterColumns:
 
     Keyed by model object (weakly), so an experiment serving two models keeps two, and a
     replaced model's columns go with it. Building and materialising run off the event loop.
+
+    `_lock` guards the columns: reading, patching, evaluating (all brief). A new field is
+    built under `_building` only (one build at a time, so concurrent requests for the same
+    field build it once), from a copy taken under `_lock`, and swapped in under it again.
     """
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._lock = asyncio.Lock()
+        self._building = asyncio.Lock()
         self._served: weakref.WeakKeyDictionary[Recommender, _Served] = weakref.WeakKeyDictionary()
 
     async def columns(self, model: Recommender, generation: int | None) -> CatalogColumns:
@@ -126,12 +136,38 @@ class FilterColumns:
         expr = filters.expr
         async with self._lock:  # one reader or writer of the columns at a time
             columns = await self._current(model, generation)
-            if expr is not None and not columns.has_fields(expr):
+            if expr is None or columns.has_fields(expr):
+                return _allowed(columns, expr, now), columns
+        return await self._mask_building(model, expr, generation, now)
+
+    async def _mask_building(
+        self, model: Recommender, expr: Expr, generation: int | None, now: datetime
+    ) -> tuple[ItemMask, CatalogColumns]:
+        """`mask` for an expression reading fields not built yet: build them, lock released."""
+        async with self._building:
+            for _ in range(BUILD_TRIES):
+                async with self._lock:
+                    columns = await self._current(model, generation)
+                    missing = columns.missing(expr)
+                    if not missing:  # built meanwhile, or no item has the paths
+                        return _allowed(columns, expr, now), columns
+                    build = columns.snapshot(missing)
+                built = await asyncio.to_thread(build.run)
+                async with self._lock:
+                    if columns.install(build, built) and columns.has_fields(expr):
+                        return _allowed(columns, expr, now), columns
+            async with self._lock:  # the catalogue kept changing under the builds
+                columns = await self._current(model, generation)
                 await asyncio.to_thread(columns.materialise, expr)
-            allowed = columns.available(now)  # shared and read-only: combined into a new one
-            if expr is not None:
-                allowed = allowed & columns.mask(expr)
-        return allowed, columns
+                return _allowed(columns, expr, now), columns
+
+
+def _allowed(columns: CatalogColumns, expr: Expr | None, now: datetime) -> ItemMask:
+    """Available at `now` and passing `expr` (whose fields are all built: this is cheap)."""
+    allowed = columns.available(now)  # shared and read-only: combined into a new one
+    if expr is not None:
+        allowed = allowed & columns.mask(expr)
+    return allowed
 
 
 def _built(ids: list[str], contents: Sequence[Content]) -> CatalogColumns:

@@ -7,12 +7,19 @@ A field an expression reads (`category`, `metadata.price`, ...) is materialised 
 A write does not rebuild the fields: rows changed since they were built are evaluated one
 by one on top of the vectorised answer, until enough have changed to make a rebuild worth
 it. Semantics match `predicate.matches` exactly.
+
+The metadata key paths any item has are counted as rows change, so a field no item has
+(`metadata.nobody_has_this`) is answered as null on every row without a pass over the
+catalogue. A field can be built off the owner's lock: `snapshot` copies what the build reads,
+`FieldBuild.run` builds from that copy alone (any thread), and `install` takes the result,
+marking every row written since the copy to be answered item by item.
 """
 
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -23,6 +30,7 @@ from contextiq.rules.expression import And, Compare, Expr, Member, Not, Op, Or, 
 from contextiq.rules.predicate import kind, matches, number, raw_value, scalars
 
 Mask = npt.NDArray[np.bool_]
+Path = tuple[str, ...]
 _KINDS = {"b": 0, "n": 1, "s": 2}
 MASK_CACHE = 256
 #: Materialised fields kept (least recently used go first): each holds a value per item.
@@ -111,6 +119,25 @@ class FieldColumn:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class FieldBuild:
+    """What building some fields reads, copied so the build needs no lock (`snapshot`)."""
+
+    paths: tuple[Path, ...]
+    #: The columns' change count when copied: rows changed after it are overlaid on install.
+    version: int
+    contents: tuple[Content | None, ...]
+
+    def run(self) -> dict[Path, FieldColumn]:
+        """The slow part: a pass over the copied rows per field (pure; fine in any thread)."""
+        return {
+            path: FieldColumn.build(
+                [None if c is None else raw_value(c, path) for c in self.contents]
+            )
+            for path in self.paths
+        }
+
+
 def _order(values: npt.NDArray[np.float64], op: Op, literal: float) -> Mask:
     if op == "==":
         out = values == literal
@@ -145,9 +172,15 @@ class CatalogColumns:
         self.starts = np.zeros(0, np.float64)
         self.ends = np.zeros(0, np.float64)
         self._contents: list[Content | None] = []
-        self._fields: OrderedDict[tuple[str, ...], FieldColumn] = OrderedDict()
+        self._fields: OrderedDict[Path, FieldColumn] = OrderedDict()
         #: Rows written since the fields were built (row -> its content, None: no row yet).
         self._overlay: dict[int, Content | None] = {}
+        #: How many items have each metadata key path (("a",), ("a", "b"), ...): a path none
+        #: has is null everywhere, so it needs no field.
+        self._paths = _KeyPaths()
+        #: Counts row changes; `_row_versions[r]` is the count at row r's last change.
+        self._version = 0
+        self._row_versions = np.zeros(0, np.int64)
         self._masks: OrderedDict[Expr, Mask] = OrderedDict()
         self._available: _Availability | None = None
         self.extend(ids)
@@ -168,6 +201,7 @@ class CatalogColumns:
         self.hidden = np.concatenate([self.hidden, np.zeros(grow, np.bool_)])
         self.starts = np.concatenate([self.starts, np.full(grow, -np.inf)])
         self.ends = np.concatenate([self.ends, np.full(grow, np.inf)])
+        self._row_versions = np.concatenate([self._row_versions, np.zeros(grow, np.int64)])
         self._contents.extend([None] * grow)
         self._changed(range(start, start + grow))
 
@@ -181,13 +215,21 @@ class CatalogColumns:
         self.hidden[at] = [c.hidden for _, c in rows]
         self.starts[at] = [_instant(c.available_from, -np.inf) for _, c in rows]
         self.ends[at] = [_instant(c.available_until, np.inf) for _, c in rows]
+        replaced = []
         for row, content in rows:
+            old = self._contents[row]
+            if old is not None:
+                replaced.append(old.metadata)
             self._contents[row] = content
+        self._paths.remove(replaced)
+        self._paths.add([c.metadata for _, c in rows])
         self._changed(at.tolist())
 
     def _changed(self, rows: Sequence[int]) -> None:
         self._masks.clear()
         self._available = None
+        self._version += 1
+        self._row_versions[np.fromiter(rows, np.int64)] = self._version
         if not self._fields:
             return
         self._overlay.update({r: self._contents[r] for r in rows})
@@ -246,7 +288,7 @@ class CatalogColumns:
             return out
         if isinstance(expr, Not):
             return ~self._evaluate(expr.operand)
-        if expr.field.path[0] == "?":  # unknown: null, so only `not` of it can hold
+        if not self.known(expr.field.path):  # null everywhere: only `not` of it can hold
             return np.zeros(rows, np.bool_)
         column = self.field(expr.field.path)
         if isinstance(expr, Truthy):
@@ -256,30 +298,62 @@ class CatalogColumns:
         assert isinstance(expr, Compare)
         return column.compare(expr.op, expr.value)
 
+    def known(self, path: Path) -> bool:
+        """Whether any item may have a value at `path` (no: null on every row, no field)."""
+        if path[0] == "metadata":
+            return path[1:] in self._paths
+        return path[0] != "?"
+
+    def missing(self, expr: Expr) -> set[Path]:
+        """The fields `expr` reads that must be built before evaluating it is cheap."""
+        if isinstance(expr, And | Or):
+            return set().union(*(self.missing(e) for e in expr.operands))
+        if isinstance(expr, Not):
+            return self.missing(expr.operand)
+        path = expr.field.path
+        return {path} if self.known(path) and path not in self._fields else set()
+
     def has_fields(self, expr: Expr) -> bool:
         """Whether every field `expr` reads is materialised (evaluating it is then cheap)."""
-        if isinstance(expr, And | Or):
-            return all(self.has_fields(e) for e in expr.operands)
-        if isinstance(expr, Not):
-            return self.has_fields(expr.operand)
-        return expr.field.path[0] == "?" or expr.field.path in self._fields
+        return not self.missing(expr)
 
     def materialise(self, expr: Expr) -> None:
-        """Build the fields `expr` reads (the slow part, once per field; fine off the loop)."""
-        if isinstance(expr, And | Or):
-            for e in expr.operands:
-                self.materialise(e)
-        elif isinstance(expr, Not):
-            self.materialise(expr.operand)
-        elif expr.field.path[0] != "?":
-            self.field(expr.field.path)
+        """Build the fields `expr` reads in place (the slow part; fine off the loop)."""
+        for path in self.missing(expr):
+            self.field(path)
+
+    def snapshot(self, paths: Iterable[Path]) -> FieldBuild:
+        """A copy of what building these fields reads, to `run` without holding anything."""
+        rows = self._built_rows()  # every field covers the same rows
+        return FieldBuild(tuple(sorted(paths)), self._version, tuple(self._contents[:rows]))
+
+    def install(self, build: FieldBuild, built: dict[Path, FieldColumn]) -> bool:
+        """Take fields built from `build`'s copy; False (nothing taken) when they no longer fit.
+
+        Rows written since the copy are answered item by item, like every row written since
+        the fields were built; when that would exceed `OVERLAY_ROWS`, or the fields cover
+        other rows now (they were dropped and rebuilt meanwhile), the build is refused.
+        """
+        if self._fields and self._built_rows() != len(build.contents):
+            return False
+        stale = np.nonzero(self._row_versions > build.version)[0].tolist()
+        if len(self._overlay.keys() | stale) > OVERLAY_ROWS:
+            return False
+        self._overlay.update({r: self._contents[r] for r in stale})
+        for path, column in built.items():
+            self._fields[path] = column
+            self._fields.move_to_end(path)
+        while len(self._fields) > MAX_FIELDS_KEPT:
+            self._fields.popitem(last=False)
+        return True
 
     def _built_rows(self) -> int:
         """How many rows the materialised fields cover (all of them when none is built)."""
         built = list(self._fields.values())
         return len(built[0].present) if built else len(self.ids)
 
-    def field(self, path: tuple[str, ...]) -> FieldColumn:
+    def field(self, path: Path) -> FieldColumn:
+        """`path`'s column, built in place from the current rows if it is not kept."""
         column = self._fields.get(path)
         if column is None:
             rows = self._built_rows()  # every field covers the same rows
@@ -297,6 +371,54 @@ class CatalogColumns:
         bounds = np.concatenate([self.starts[rows], self.ends[rows]])
         ahead = bounds[np.isfinite(bounds) & (bounds > t)]
         return float(ahead.min() - t) if len(ahead) else None
+
+
+class _KeyPaths:
+    """How many items have each metadata key path: top-level keys, then deeper paths.
+
+    Counted in bulk (`Counter.update` over the keys runs in C), so a pass over 100,000
+    items' flat metadata costs little next to reading them.
+    """
+
+    def __init__(self) -> None:
+        self.top: Counter[str] = Counter()
+        #: Paths two or more keys long (("dims", "w"), ...), from nested objects.
+        self.deep: Counter[Path] = Counter()
+
+    def __contains__(self, keys: Path) -> bool:
+        return keys[0] in self.top if len(keys) == 1 else keys in self.deep
+
+    def add(self, metadata: Sequence[dict[str, Any]]) -> None:
+        self.top.update(chain.from_iterable(metadata))
+        self.deep.update(chain.from_iterable(_deep_paths(m) for m in metadata))
+
+    def remove(self, metadata: Sequence[dict[str, Any]]) -> None:
+        top = list(chain.from_iterable(metadata))
+        deep = list(chain.from_iterable(_deep_paths(m) for m in metadata))
+        self.top.subtract(top)
+        self.deep.subtract(deep)
+        for key in set(top):
+            if self.top[key] <= 0:
+                del self.top[key]
+        for path in set(deep):
+            if self.deep[path] <= 0:
+                del self.deep[path]
+
+
+def _deep_paths(metadata: dict[str, Any]) -> list[Path]:
+    """The key paths of `metadata`'s nested objects (("dims", "w"), ("dims", "d", "x"), ...)."""
+    if not any(map(isinstance, metadata.values(), repeat(dict))):  # the usual case, in C
+        return []
+    out: list[Path] = []
+    stack: list[tuple[Path, Any]] = [((k,), v) for k, v in metadata.items()]
+    while stack:
+        prefix, value = stack.pop()
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                path = (*prefix, key)
+                out.append(path)
+                stack.append((path, inner))
+    return out
 
 
 def _instant(moment: datetime | None, default: float) -> float:
