@@ -1,6 +1,7 @@
 """The command line, run in-process against a temporary SQLite database."""
 
 import json
+import re
 import socket
 import sqlite3
 from collections.abc import Iterator
@@ -156,6 +157,8 @@ def test_import_files_skips_bad_rows_with_their_line_and_reruns_add_nothing(
     assert (isolated / "bad.txt").read_text().splitlines()[0].startswith("events.csv:3: ")
     # no terminal here: plain progress lines, the last with the totals
     assert "interactions from events.csv: 5/5 rows (100%)" in out
+    # then the last steps (about a minute at 5,000,000 events) have their own
+    assert re.search(r"profiles, popularity and indexes: (\d+)/\1 steps \(100%\)", out)
     assert "0 new interactions (2 already there)" in _ok(*args)
     assert json.loads(_ok_json_profile("u2"))["counts"] == {"save": 1}
 

@@ -12,6 +12,7 @@ from contextiq.data.load import (
     INTERACTION_CHUNK,
     LoadCounts,
     catalogue_writer,
+    finishing,
     load_interactions,
     load_items,
 )
@@ -56,7 +57,7 @@ async def seed_demo(
                     bar,
                     counts,
                 )
-            async with store.bulk_loader() as loader:
+            async with store.bulk_loader(finishing=finishing(track)) as loader:
                 with track(data.n_events, "interactions") as bar:
                     await load_interactions(
                         loader,

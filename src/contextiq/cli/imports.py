@@ -16,6 +16,7 @@ from contextiq.data.load import (
     LoadCounts,
     StrictStop,
     catalogue_writer,
+    finishing,
     import_content_file,
     import_interactions_file,
     load_interactions,
@@ -84,11 +85,9 @@ async def _import(
                     with track(count_rows(content), f"items from {content.name}") as bar:
                         await import_content_file(catalog, content, bad_rows, bar, counts)
                 if interactions is not None:
-                    label = f"interactions from {interactions.name}"
-                    with track(count_rows(interactions), label) as bar:
-                        await import_interactions_file(
-                            store, interactions, settings, bad_rows, bar, counts, catalog.rec_cache
-                        )
+                    await import_interactions_file(
+                        store, interactions, settings, bad_rows, track, counts, catalog.rec_cache
+                    )
             except StrictStop as stop:
                 say(f"error: {stop.bad} (--strict: stopped; the rows before it were imported)")
                 say(summary(counts, 0, time.perf_counter() - started))
@@ -111,7 +110,7 @@ async def load(store: Store, settings: Settings, data: Imported, say: Say) -> No
     async with catalogue_writer(store, settings) as catalog:
         with track(len(data.contents), "items") as bar:
             await load_items(catalog, chunked(data.contents, CONTENT_CHUNK), bar, counts)
-        async with store.bulk_loader() as loader:
+        async with store.bulk_loader(finishing=finishing(track)) as loader:
             with track(len(data.interactions), "interactions") as bar:
                 await load_interactions(
                     loader,

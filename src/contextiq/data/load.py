@@ -17,7 +17,7 @@ from typing import TextIO
 from contextiq.cache import open_cache
 from contextiq.catalog import CatalogService
 from contextiq.config import Settings
-from contextiq.data.files import BadRow, chunks, read_content
+from contextiq.data.files import BadRow, chunks, count_rows, read_content
 from contextiq.data.parsing import parsed_chunks
 from contextiq.domain import Content, Interaction
 from contextiq.progress import Tracker
@@ -26,6 +26,16 @@ from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.store.bulk import CONTENT_ID, USER_ID, BulkLoader, Row, interaction_rows
 from contextiq.store.store import Store
+
+#: Makes a display: (total or None, description, unit), as `progress.track` does.
+Progress = Callable[[int | None, str, str], Tracker]
+
+
+def finishing(progress: Progress) -> Callable[[int], Tracker]:
+    """The display of a bulk load's last steps (`Store.bulk_loader`): about a minute at
+    5,000,000 events, after the rows' own bar has closed."""
+    return lambda steps: progress(steps, "profiles, popularity and indexes", "steps")
+
 
 #: Rows per transaction: large enough that index pages are written a few times, not thousands.
 INTERACTION_CHUNK = 100_000
@@ -148,7 +158,7 @@ async def import_interactions_file(
     path: Path,
     settings: Settings,
     bad_rows: BadRows,
-    tracker: Tracker,
+    progress: Progress,
     counts: LoadCounts,
     rec_cache: RecommendationCache,
 ) -> None:
@@ -160,31 +170,35 @@ async def import_interactions_file(
     known: set[str] = set()
     writing: asyncio.Task[None] | None = None
 
+    rows = progress(count_rows(path), f"interactions from {path.name}", "rows")
+
     async def write(loader: BulkLoader, good: list[Row], seen: int) -> None:
         await _add_rows(loader, good, counts, rec_cache)
-        tracker.advance(seen)
+        rows.advance(seen)
 
-    async with store.bulk_loader() as loader:
-        parsed = parsed_chunks(path, settings, loader.time_form, INTERACTION_CHUNK)
-        try:
-            async with aclosing(parsed):
-                async for chunk in parsed:
-                    unseen = {r[CONTENT_ID] for _, r in chunk if not isinstance(r, BadRow)}
-                    known |= await store.existing_content_ids(list(unseen - known))
-                    good: list[Row] = []
-                    try:
-                        for line, row in chunk:
-                            if isinstance(row, BadRow):
-                                bad_rows(row)
-                            elif row[CONTENT_ID] not in known:
-                                reason = f"content {row[CONTENT_ID]!r} does not exist"
-                                bad_rows(BadRow(path, line, reason))
-                            else:
-                                good.append(row)
-                    finally:  # under --strict, the rows before the bad one still go in
-                        if writing is not None:
-                            await writing
-                        writing = asyncio.create_task(write(loader, good, len(chunk)))
-        finally:
-            if writing is not None:
-                await writing
+    # The rows' display closes before the loader's last steps open theirs.
+    async with store.bulk_loader(finishing=finishing(progress)) as loader:
+        with rows:
+            parsed = parsed_chunks(path, settings, loader.time_form, INTERACTION_CHUNK)
+            try:
+                async with aclosing(parsed):
+                    async for chunk in parsed:
+                        unseen = {r[CONTENT_ID] for _, r in chunk if not isinstance(r, BadRow)}
+                        known |= await store.existing_content_ids(list(unseen - known))
+                        good: list[Row] = []
+                        try:
+                            for line, row in chunk:
+                                if isinstance(row, BadRow):
+                                    bad_rows(row)
+                                elif row[CONTENT_ID] not in known:
+                                    reason = f"content {row[CONTENT_ID]!r} does not exist"
+                                    bad_rows(BadRow(path, line, reason))
+                                else:
+                                    good.append(row)
+                        finally:  # under --strict, the rows before the bad one still go in
+                            if writing is not None:
+                                await writing
+                            writing = asyncio.create_task(write(loader, good, len(chunk)))
+            finally:
+                if writing is not None:
+                    await writing

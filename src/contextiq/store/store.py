@@ -2,7 +2,7 @@
 
 import json
 import math
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,6 +48,7 @@ from contextiq.events.types import (
     list_head,
 )
 from contextiq.experiments.attribution import TYPE_BITS
+from contextiq.progress import Quiet, Tracker
 from contextiq.store.bulk import BulkLoader, Indexes, PostgresLoader, SqliteLoader
 from contextiq.store.engine import create_engine
 from contextiq.store.online import OnlineApplier
@@ -905,11 +906,14 @@ class Store:
     # -- bulk import (import team; store/bulk.py has the dialects' paths) ---------------------
 
     @asynccontextmanager
-    async def bulk_loader(self, cache_mb: int = 512) -> AsyncIterator[BulkLoader]:
+    async def bulk_loader(
+        self, cache_mb: int = 512, finishing: Callable[[int], Tracker] = Quiet
+    ) -> AsyncIterator[BulkLoader]:
         """A loader on a connection of its own, discarded afterwards (it carries bulk settings).
 
         The stats fold runs on the way out, also after an error or Ctrl-C, so every row that
-        was loaded is counted; a load killed outright is folded by the next one.
+        was loaded is counted; a load killed outright is folded by the next one. `finishing`
+        makes the display for its steps (`BulkLoader.finishing_steps`).
         """
         async with self.engine.connect() as conn:
             driver = (await conn.get_raw_connection()).driver_connection
@@ -937,7 +941,8 @@ class Store:
                 try:
                     yield loader
                 finally:
-                    await loader.finish()
+                    with finishing(loader.finishing_steps) as tracker:
+                        await loader.finish(tracker)
             finally:
                 await conn.invalidate()
 
