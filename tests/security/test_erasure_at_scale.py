@@ -8,6 +8,7 @@ import pytest
 import redis
 from sqlalchemy import MetaData
 
+from contextiq.recommend.response_cache import user_key
 from contextiq.store.engine import create_engine
 from tests.integration.conftest import (  # noqa: F401 (fixtures)
     Api,
@@ -84,7 +85,9 @@ async def test_a_deletion_reaches_the_worker_through_kafka(
             await eventually(applied, 60, "the worker to apply the interactions")
             await client.get("/api/v1/recommendations", params={"user_id": USER})
             cache = redis.Redis.from_url(redis_url)
-            assert any(USER.encode() in k for k in cache.keys("*"))
+            lists = f"recs:{user_key(USER)}:*"  # keys name users by a digest
+            assert cache.keys(lists)
+            assert not [k for k in cache.keys("*") if USER.encode() in k]
 
             response = await client.delete(f"/api/v1/users/{USER}", headers=ADMIN)
             assert response.status_code == 200, response.text
@@ -97,7 +100,7 @@ async def test_a_deletion_reaches_the_worker_through_kafka(
                 await eventually(forgotten, 30, "every table to forget the user")
             except AssertionError as exc:
                 raise AssertionError(await rows_naming(pg_url, USER)) from exc
-            assert not [k for k in cache.keys("*") if USER.encode() in k]
+            assert not cache.keys(lists)
             keeper = (await client.get("/api/v1/user-profile/keeper")).json()
             assert keeper["total"] == 20
 

@@ -14,6 +14,7 @@ from contextiq.cli import app, unshared_state
 from contextiq.cli.processes import BALANCED, listening_socket
 from contextiq.config import Settings, get_settings
 from contextiq.ml.registry import ModelRegistry
+from contextiq.recommend.response_cache import user_key
 
 runner = CliRunner()
 
@@ -232,7 +233,7 @@ def test_an_import_moves_the_shared_generations_running_servers_watch(
         async def read() -> list[int]:
             cache = DiskCache(isolated / "cache.db")  # what a server on this host reads
             try:
-                keys = ["gen:catalog", *(f"gen:user:{u}" for u in users)]
+                keys = ["gen:catalog", *(f"gen:user:{user_key(u)}" for u in users)]
                 return [await cache.get_int(k) for k in keys]
             finally:
                 await cache.close()
