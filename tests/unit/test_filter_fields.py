@@ -134,6 +134,13 @@ class Store:
         return {i: self.rows[i] for i in ids if i in self.rows}
 
 
+def serving() -> tuple[list[Content], Store, Model, FilterColumns]:
+    """A catalogue, its store and model, and the process's filter columns over them."""
+    items = catalogue()
+    store = Store(items)
+    return items, store, Model([c.content_id for c in items]), FilterColumns(store)
+
+
 @pytest.fixture
 def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[threading.Event, threading.Event]]:
     """Field builds wait for `release` once they have said `started`."""
@@ -154,9 +161,7 @@ async def test_requests_needing_no_new_field_do_not_wait_for_a_build(
     held: tuple[threading.Event, threading.Event],
 ) -> None:
     started, release = held
-    items = catalogue()
-    store, model = Store(items), Model([c.content_id for c in items])
-    filters = FilterColumns(store)
+    items, _, model, filters = serving()
     release.set()  # `category` is built beforehand, unhindered
     await filters.mask(model, Filters(categories=("a",)), 1, NOW)
     release.clear()
@@ -182,9 +187,7 @@ async def test_a_write_during_a_build_is_not_lost(
     held: tuple[threading.Event, threading.Event],
 ) -> None:
     started, release = held
-    items = catalogue()
-    store, model = Store(items), Model([c.content_id for c in items])
-    filters = FilterColumns(store)
+    items, store, model, filters = serving()
     text = "metadata.price > 2"
     slow = asyncio.create_task(filters.mask(model, Filters(expression=text), 1, NOW))
     assert await asyncio.to_thread(started.wait, GUARD)
@@ -201,9 +204,7 @@ async def test_a_write_during_a_build_is_not_lost(
 async def test_builds_refused_again_and_again_are_made_in_place(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    items = catalogue()
-    store, model = Store(items), Model([c.content_id for c in items])
-    filters = FilterColumns(store)
+    items, _, model, filters = serving()
     monkeypatch.setattr(CatalogColumns, "install", lambda *_: False)
     text = "metadata.price > 2 and metadata.dims.w < 5"
     allowed, columns = await filters.mask(model, Filters(expression=text), 1, NOW)

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from contextiq.api.schemas import ContentIn, InteractionIn
 from contextiq.config import Settings
-from contextiq.domain import Content, Interaction, as_utc
+from contextiq.domain import Content, Interaction
 
 _COUNT_BLOCK = 1 << 20
 T = TypeVar("T")
@@ -197,7 +197,7 @@ def import_event_id(path: Path, n: int, event: InteractionIn) -> str:
         event.subject,
         event.content_id,
         event.interaction_type.value,
-        as_utc(event.timestamp).isoformat(),
+        event.timestamp.isoformat(),  # UTC from validation (`UtcTime`)
         "" if event.duration_seconds is None else repr(float(event.duration_seconds)),
     )
     return f"import-{_digest(*said, size=32)}"
