@@ -27,6 +27,8 @@ EXPECTED: dict[str, tuple[object, ...]] = {
 }
 CONTENT = "content_0001"
 PARAMS = {"user_id": USER, "content_id": CONTENT, "name": "matrix-experiment"}
+#: A session id is a path sample only: in a query it is the alternative to `user_id`.
+PATH_PARAMS = {**PARAMS, "session_id": "matrix-session"}
 EVENT = {"user_id": USER, "content_id": CONTENT, "interaction_type": "view"}
 BODIES: dict[str, Any] = {
     "InteractionIn": EVENT,
@@ -63,7 +65,7 @@ def _url(path: str, operation: dict[str, Any]) -> tuple[str, dict[str, str]]:
     for param in operation.get("parameters", []):
         name = param["name"]
         if param["in"] == "path":
-            path = path.replace("{" + name + "}", PARAMS[name])
+            path = path.replace("{" + name + "}", PATH_PARAMS[name])
         elif param["in"] == "query" and (param.get("required") or name in PARAMS):
             # An optional `user_id` (one of user_id/session_id) still decides who may call.
             assert name in PARAMS, f"add a sample value for the required query parameter {name}"

@@ -16,12 +16,13 @@ from fastapi.testclient import TestClient
 from contextiq.api.app import create_app
 from contextiq.cache.memory import MemoryCache
 from contextiq.cli.bootstrap import bootstrap
-from contextiq.domain import Content, Interaction, InteractionType
+from contextiq.domain import Content, Interaction, InteractionType, session_subject
 from contextiq.events.local import LocalBus
 from contextiq.events.relay import OutboxRelay
 from contextiq.events.types import InteractionRecorded, UserDeleted, decode_event
 from contextiq.experiments.runtime import Served
 from contextiq.recommend.response_cache import RecommendationCache, user_key
+from contextiq.security.audit import user_pseudonym
 from contextiq.services import Services
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store, utcnow
@@ -211,6 +212,47 @@ def test_deleting_a_user_without_data_succeeds(
     assert client.delete("/api/v1/users/nobody-here").status_code == 401
 
 
+def test_a_session_never_merged_is_exported_and_erased(
+    deployment: tuple[TestClient, Path, str | None],
+) -> None:
+    """A visitor's session id can name a person as well as a user id can: the same export and
+    erasure, by the session's own routes, leaving no row, cache key or audit entry naming it."""
+    client, root, cache_url = deployment
+    services = _services(client)
+    visitor = "visit-erase-3f9"
+    subject = session_subject(visitor)
+    contents = [c["content_id"] for c in client.get("/api/v1/content").json()["items"][:2]]
+    for content_id in contents:
+        event = {"session_id": visitor, "content_id": content_id, "interaction_type": "like"}
+        assert client.post("/api/v1/interact", json=event).status_code == 202
+    params = {"session_id": visitor}
+    assert client.get("/api/v1/recommendations", params=params).json()["personalized"]
+    client.portal.call(services.writer.flush)
+    _wait(lambda: client.portal.call(services.store.pending_outbox) == 0, "the impressions")
+
+    path = f"/api/v1/sessions/{visitor}"
+    assert client.get(f"{path}/export").status_code == 401  # admin only
+    export = client.get(f"{path}/export", headers=ADMIN).json()
+    assert export["session_id"] == visitor
+    assert sorted(i["content_id"] for i in export["interactions"]) == sorted(contents)
+    assert export["impressions"]
+
+    response = client.delete(path, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    assert response.json()["session_id"] == visitor
+    assert response.json()["removed"]["interactions"] == 2
+    _wait(lambda: not _rows_mentioning(root / "db.sqlite", visitor), "the erasure")
+    keys = _cache_keys(services, cache_url)
+    assert not [k for k in keys if visitor in k or k.startswith(f"recs:{user_key(subject)}:")]
+    again = client.get("/api/v1/recommendations", params=params).json()
+    assert (again["cached"], again["personalized"]) == (False, False)
+    audit = client.get("/api/v1/audit", headers=ADMIN).json()["entries"]
+    erased = [e for e in audit if e["action"] == "DELETE /api/v1/sessions/{session_id}"]
+    assert [e["target"] for e in erased] == [user_pseudonym(subject)]
+    assert visitor not in str(audit)
+    assert client.delete("/api/v1/sessions/bad%20id", headers=ADMIN).status_code == 422
+
+
 def test_the_deletion_event_round_trips() -> None:
     event = UserDeleted(event_id="e1", user_id=USER, requested_at=utcnow())
     assert decode_event(event.to_wire()) == event
@@ -239,7 +281,6 @@ async def test_a_worker_applying_the_event_forgets_the_user(tmp_path: Path) -> N
         assert (await store.user_profile(USER)).counts == {}
         assert (await store.user_profile("keeper")).counts == {"like": 1}
         assert await store.user_export(USER) == {
-            "user_id": USER,
             "first_recorded_at": None,
             "interactions": [],
             "stats": [],

@@ -21,6 +21,7 @@ from contextiq.api.routers import (
     online_metrics,
     recommendations,
     rules,
+    sessions,
     users,
 )
 from contextiq.config import Settings, get_settings
@@ -78,6 +79,7 @@ def create_app(
         interactions,
         recommendations,
         users,
+        sessions,
         content,
         models,
         audit,

@@ -334,6 +334,12 @@ class UserDeletion(BaseModel):
     removed: dict[str, int]
 
 
+class SessionDeletion(BaseModel):
+    session_id: str
+    #: As `UserDeletion.removed`.
+    removed: dict[str, int]
+
+
 class ExportedInteraction(BaseModel):
     event_id: str
     content_id: str
@@ -406,8 +412,9 @@ class ExportedOnlineDay(BaseModel):
     arm: str | None
 
 
-class UserExport(BaseModel):
-    user_id: str
+class HeldData(BaseModel):
+    """Everything held about one subject: a user, or an anonymous session never merged."""
+
     first_recorded_at: datetime | None
     interactions: list[ExportedInteraction]
     stats: list[ExportedStat]
@@ -416,6 +423,14 @@ class UserExport(BaseModel):
     served_lists: list[ExportedServedList]
     experiments: list[ExportedExperiment]
     online_metrics: list[ExportedOnlineDay]
+
+
+class UserExport(HeldData):
+    user_id: str
+
+
+class SessionExport(HeldData):
+    session_id: str
 
 
 class SessionMergeIn(BaseModel):

@@ -1,4 +1,4 @@
-"""Erasure and export of one user's data.
+"""Erasure and export of one subject's data: a user's, or an anonymous session's.
 
 Erasure here removes the rows and this deployment's shared cache keys at once, and writes a
 `UserDeleted` event in the same transaction; every worker that applies it forgets the user
@@ -40,7 +40,8 @@ class UserDataService:
         self.rescorer = rescorer
 
     async def delete(self, user_id: str) -> dict[str, int]:
-        """Erase the user; returns how many rows and cache keys went, per kind."""
+        """Erase the user (or session subject); returns how many rows and cache keys went,
+        per kind."""
         llm_scores = 0
         if self.rescorer is not None:
             # Scores are cached by the user's recent taste, not their id: find it first.

@@ -214,8 +214,10 @@ def audit_entry(request: Request, principal: Principal) -> dict[str, Any]:
     templates: dict[tuple[Any, str], str] = getattr(request.app.state, "route_templates", {})
     template = templates.get((request.scope.get("endpoint"), request.method), request.url.path)
     params = dict(request.path_params)
-    user_id = params.pop("user_id", None)
-    target = user_pseudonym(user_id) if user_id else None
+    subject = params.pop("user_id", None)
+    if (session_id := params.pop("session_id", None)) is not None:
+        subject = session_subject(session_id)  # a session id may name a person too
+    target = user_pseudonym(subject) if subject else None
     if target is None and params:
         target = ",".join(f"{k}:{v}" for k, v in sorted(params.items()))
     return {

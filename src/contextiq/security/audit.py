@@ -1,8 +1,8 @@
 """The audit log: who did what, when, with what outcome.
 
-Targets that are user ids are written as a digest (`user:<hash>`): the log must outlive
-an erasure without naming the person, yet still answer "was this user's data deleted?" for
-whoever knows the id (`user_pseudonym`).
+Targets that are user ids, or sessions by their subject, are written as a digest
+(`user:<hash>`): the log must outlive an erasure without naming the person, yet still answer
+"was this user's data deleted?" for whoever knows the id (`user_pseudonym`).
 """
 
 import hashlib

@@ -1115,7 +1115,8 @@ class Store:
         return removed
 
     async def user_export(self, user_id: str) -> dict[str, Any]:
-        """Every row held about a user, as plain JSON-ready values.
+        """Every row held about a user or session subject, as plain JSON-ready values
+        (`HeldData`'s fields; the caller names whom they are about).
 
         Read whole, like the interactions: the impressions name their lists, each list
         (`served_lists`, shared by every copy of a cached answer) is exported once.
@@ -1184,7 +1185,6 @@ class Store:
                 .order_by(RecommendationSnapshot.id)
             )
             return {
-                "user_id": user_id,
                 "first_recorded_at": as_utc(user.created_at).isoformat() if user else None,
                 "interactions": [
                     {

@@ -70,7 +70,7 @@ async def delete_user(user_id: UserId, user_data: UserDataDep) -> UserDeletion:
 )
 async def export_user(user_id: UserId, user_data: UserDataDep) -> UserExport:
     """Everything held about the user, as JSON (admin, or the user's own token)."""
-    return UserExport.model_validate(await user_data.export(user_id))
+    return UserExport.model_validate({"user_id": user_id, **await user_data.export(user_id)})
 
 
 @router.post(
