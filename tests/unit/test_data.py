@@ -10,7 +10,7 @@ import pytest
 from contextiq.config import Settings
 from contextiq.data import files, importers
 from contextiq.data.demo import demo_data, generate
-from contextiq.domain import Interaction, InteractionType
+from contextiq.domain import Interaction, InteractionType, session_subject
 
 SETTINGS = Settings(_env_file=None)  # type: ignore[call-arg]
 
@@ -88,6 +88,49 @@ def test_generic_csv_and_jsonl_files_are_read_and_validated(tmp_path: Path) -> N
     again = [i for _, i in _interactions(events)]
     assert [i.event_id for i in again[:2]] == [i.event_id for i in good]  # type: ignore[union-attr]
     assert files.count_rows(events) == 3 and files.count_rows(content) == 3
+
+
+@pytest.mark.parametrize("name", ["events.ndjson", "EVENTS.JSONL", "events.NDJSON"])
+def test_ndjson_and_any_case_of_jsonl_are_json_lines(tmp_path: Path, name: str) -> None:
+    events = tmp_path / name
+    line = json.dumps({"user_id": "u1", "content_id": "a1", "interaction_type": "like"})
+    events.write_text(f"{line}\n{line}\n")
+    assert files.count_rows(events) == 2  # no header to take off
+    assert [isinstance(i, files.BadRow) for _, i in _interactions(events)] == [False, False]
+
+
+def test_integer_ids_in_json_lines_import_as_the_same_csv_does(tmp_path: Path) -> None:
+    content_csv = tmp_path / "content.csv"
+    content_csv.write_text("content_id,title,category\n7,Seven,news\n")
+    content_jsonl = tmp_path / "content.jsonl"
+    content_jsonl.write_text(json.dumps({"content_id": 7, "title": "Seven", "category": "news"}))
+    [(_, item)] = list(files.read_content(content_jsonl))
+    assert [item] == [i for _, i in files.read_content(content_csv)]
+    assert not isinstance(item, files.BadRow) and item.content_id == "7"
+    events_csv = tmp_path / "events.csv"
+    events_csv.write_text(
+        "user_id,session_id,content_id,interaction_type,timestamp,event_id,recommendation_id\n"
+        "42,,7,like,2026-01-01T00:00:00Z,1001,9\n"
+        ",-5,7,view,2026-01-01T00:00:00Z,,\n"
+    )
+    events_jsonl = tmp_path / "events.jsonl"
+    at = "2026-01-01T00:00:00Z"
+    like = {"content_id": 7, "interaction_type": "like", "timestamp": at}
+    rows = [
+        {**like, "user_id": 42, "event_id": 1001, "recommendation_id": 9},
+        {"session_id": -5, "content_id": 7, "interaction_type": "view", "timestamp": at},
+        {**like, "user_id": 42, "content_id": 7.0},  # a float is not an id
+        {**like, "user_id": True},  # nor is a bool
+    ]
+    events_jsonl.write_text("\n".join(json.dumps(r) for r in rows))
+    from_csv = [i for _, i in _interactions(events_csv)]
+    from_jsonl = [i for _, i in _interactions(events_jsonl)]
+    assert from_jsonl[:2] == from_csv  # the second one's derived event id too
+    assert [i.user_id for i in from_csv] == ["42", session_subject("-5")]  # type: ignore[union-attr]
+    assert [str(i) for i in from_jsonl[2:]] == [
+        "events.jsonl:3: content_id: Input should be a valid string",
+        "events.jsonl:4: user_id: Input should be a valid string",
+    ]
 
 
 def test_a_quoted_field_over_two_lines_keeps_line_numbers(tmp_path: Path) -> None:

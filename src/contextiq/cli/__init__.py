@@ -234,9 +234,11 @@ class ImportFormat(StrEnum):
 def import_data(
     kind: Annotated[ImportFormat, typer.Argument(help="dataset format")],
     path: Annotated[Path | None, typer.Argument(help="dataset directory (MovieLens)")] = None,
-    content: Annotated[Path | None, typer.Option(help="content CSV/JSONL (files)")] = None,
+    content: Annotated[
+        Path | None, typer.Option(help="content CSV, or JSON lines if .jsonl/.ndjson (files)")
+    ] = None,
     interactions: Annotated[
-        Path | None, typer.Option(help="interactions CSV/JSONL (files)")
+        Path | None, typer.Option(help="interactions CSV, or JSON lines if .jsonl/.ndjson (files)")
     ] = None,
     strict: Annotated[
         bool, typer.Option(help="stop at the first bad row instead of skipping it (files)")
@@ -259,7 +261,7 @@ def import_data(
         ),
     ] = DEFAULT_VECTOR_SECONDS,
 ) -> None:
-    """Import MovieLens-100K, MovieLens latest-small, or generic CSV/JSONL files.
+    """Import MovieLens-100K, MovieLens latest-small, or generic CSV or JSON lines files.
 
     Files are streamed in chunks; a bad row is reported with its line number and skipped
     (or stops the import with --strict); importing the same files again adds nothing. An

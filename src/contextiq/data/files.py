@@ -1,8 +1,10 @@
-"""Streaming readers for the generic import files: CSV or JSONL with the API's field names.
+"""Streaming readers for the generic import files: CSV or JSON lines, with the API's names.
 
-Rows are read a chunk at a time and each is validated by the API's own models (`ContentIn`,
-`InteractionIn`), so memory stays bounded whatever the file size and an import accepts exactly
-what the API would. A bad row becomes a `BadRow` with its line number and reason; the caller
+A file named `*.jsonl` or `*.ndjson`, in any case, is JSON lines; any other is CSV. Rows are read
+a chunk at a time and each is validated by the API's own models (`ContentIn`, `InteractionIn`),
+so memory stays bounded whatever the file size and an import accepts exactly what the API would,
+but for an id written as a JSON integer, which is read as its decimal text as the same row in CSV
+is (`_ID_FIELDS`). A bad row becomes a `BadRow` with its line number and reason; the caller
 skips it or stops (`--strict`). An interaction without an `event_id` gets one
 (`import_event_id`), so importing the same file again adds nothing. Files are read as UTF-8
 with or without the byte-order mark that spreadsheet exports put first; a record with bytes
@@ -28,6 +30,11 @@ from contextiq.domain import Content, Interaction
 
 _COUNT_BLOCK = 1 << 20
 T = TypeVar("T")
+#: The two names newline-delimited JSON goes by; any other file is CSV.
+_JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+#: The identifier fields of content and interaction rows (`Identifier` and `SessionId` in the
+#: API models). Exports often write them as JSON numbers, which a CSV holds as text anyway.
+_ID_FIELDS = frozenset({"content_id", "user_id", "session_id", "event_id", "recommendation_id"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,18 @@ def chunks(rows: Iterator[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
+def _is_json_lines(path: Path) -> bool:
+    """Whether `path` is read as JSON lines rather than CSV: by its suffix, as exporters name
+    files `events.ndjson` or `EVENTS.JSONL` as often as `events.jsonl`."""
+    return path.suffix.lower() in _JSON_LINES_SUFFIXES
+
+
+def _id_as_text(key: str, value: Any) -> Any:
+    """An id given as a JSON integer (a bool or float is not one) as its decimal text, so a
+    JSON lines file imports the rows its CSV equivalent does; any other value unchanged."""
+    return str(value) if key in _ID_FIELDS and type(value) is int else value
+
+
 def count_rows(path: Path) -> int:
     """Data rows, for the progress bar's total: lines less the CSV header (a fast byte scan)."""
     lines = 0
@@ -93,12 +112,12 @@ def count_rows(path: Path) -> int:
             lines += block.count(b"\n")
             last = block[-1:]
     lines += last != b"\n"  # a last line without its newline
-    return max(0, lines - (path.suffix != ".jsonl"))
+    return max(0, lines - (not _is_json_lines(path)))
 
 
 def records(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
     """(line number, fields without empty values) per record, or the reason it is unreadable."""
-    if path.suffix == ".jsonl":
+    if _is_json_lines(path):
         with _open_text(path) as f:
             for line_no, line in enumerate(f, start=1):
                 if not line.strip():
@@ -114,7 +133,8 @@ def records(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
                 if not isinstance(value, dict):
                     yield line_no, BadRow(path, line_no, "not a JSON object")
                     continue
-                yield line_no, {k: v for k, v in value.items() if v not in (None, "")}
+                fields = {k: _id_as_text(k, v) for k, v in value.items() if v not in (None, "")}
+                yield line_no, fields
         return
     with _open_text(path) as f:
         reader = csv.reader(f)
