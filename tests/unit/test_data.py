@@ -71,6 +71,9 @@ def test_generic_csv_and_jsonl_files_are_read_and_validated(tmp_path: Path) -> N
             )
         )
         + "\n{not json\n"
+        + '{"user_id": "u1", "content_id": "c1", "interaction_type": "like", "weight": '
+        + "9" * 5000
+        + "}\n"
     )
     items = list(files.read_content(content))
     assert [(line, i.tags, i.metadata) for line, i in items[:2]] == [  # type: ignore[union-attr]
@@ -85,9 +88,10 @@ def test_generic_csv_and_jsonl_files_are_read_and_validated(tmp_path: Path) -> N
     assert good[1].weight > SETTINGS.weight_view
     assert good[1].occurred_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)  # made UTC
     assert str(rows[2][1]).startswith("events.jsonl:3: not JSON")
+    assert str(rows[3][1]).startswith("events.jsonl:4: not JSON: Exceeds the limit")
     again = [i for _, i in _interactions(events)]
     assert [i.event_id for i in again[:2]] == [i.event_id for i in good]  # type: ignore[union-attr]
-    assert files.count_rows(events) == 3 and files.count_rows(content) == 3
+    assert files.count_rows(events) == 4 and files.count_rows(content) == 3
 
 
 @pytest.mark.parametrize("name", ["events.ndjson", "EVENTS.JSONL", "events.NDJSON"])

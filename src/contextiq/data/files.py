@@ -127,8 +127,9 @@ def records(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
                     continue
                 try:
                     value = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield line_no, BadRow(path, line_no, f"not JSON: {exc.msg}")
+                except ValueError as exc:  # also a number past Python's 4,300-digit limit
+                    reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                    yield line_no, BadRow(path, line_no, f"not JSON: {reason}")
                     continue
                 if not isinstance(value, dict):
                     yield line_no, BadRow(path, line_no, "not a JSON object")
