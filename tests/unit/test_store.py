@@ -25,9 +25,12 @@ from contextiq.events.types import (
     decode_events,
     served_list,
 )
+from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
+from contextiq.store import experiments as experiments_module
 from contextiq.store import store as store_module
 from contextiq.store.bulk import BulkLoader, interaction_rows
 from contextiq.store.engine import SQLITE_POOL_SIZE, create_engine
+from contextiq.store.experiments import ExperimentConflict, ExperimentStore
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.point_reads import InlineSqliteReads
 from contextiq.store.store import Store, utcnow
@@ -507,3 +510,45 @@ async def test_the_export_holds_what_was_shown_to_the_user(store: Store) -> None
     others = await store.user_export("someone-else")
     assert [i["recommendation_id"] for i in others["impressions"]] == ["r4"]
     assert others["experiments"] == []
+
+
+async def _created_at_once(store: Store, names: Sequence[str]) -> list[BaseException | None]:
+    """Creations of open-ended experiments (so all overlap), all at once."""
+
+    async def connected() -> None:
+        async with store.engine.connect():
+            await asyncio.sleep(0.05)
+
+    # Pooled connections first: a cold pool opens them one by one, and the first creation would
+    # be done before the others could start.
+    await asyncio.gather(*(connected() for _ in names))
+    arms = (Arm("a", 1.0, ArmConfig()), Arm("b", 1.0, ArmConfig()))
+    experiments = ExperimentStore(store)
+    return await asyncio.gather(
+        *(experiments.create(Experiment(name, arms, False, NOW, None, NOW)) for name in names),
+        return_exceptions=True,
+    )
+
+
+@pytest.mark.parametrize("same_name", [False, True], ids=["overlapping", "one-name"])
+async def test_concurrent_experiment_creations_let_exactly_one_through(
+    store: Store, same_name: bool
+) -> None:
+    """One experiment at a time takes the traffic, however many are created at once."""
+    names = ["race" if same_name else f"race-{n}" for n in range(8)]
+    results = await _created_at_once(store, names)
+    assert [r for r in results if not isinstance(r, ExperimentConflict)] == [None]
+    assert len(await ExperimentStore(store).all()) == 1
+
+
+async def test_a_name_taken_past_the_lock_is_a_conflict(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The primary key's refusal is a 409 too, should a creation ever run unserialized."""
+
+    async def unserialized(*_: object) -> None:
+        return None
+
+    monkeypatch.setattr(experiments_module, "_one_creation_at_a_time", unserialized)
+    results = await _created_at_once(store, ["race"] * 8)
+    assert [r for r in results if not isinstance(r, ExperimentConflict)] == [None]

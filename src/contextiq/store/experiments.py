@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contextiq.domain import as_utc
 from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
@@ -20,10 +22,31 @@ from contextiq.store.tables import (
 
 GroupBy = Literal["model_version", "arm", "day"]
 COUNTS = ("impressions", "items_shown", "clicks", "likes", "saves", "shares", "dislikes")
+#: The PostgreSQL advisory lock that experiment creations take: a key nothing else uses.
+_CREATION_LOCK = 4_217_300_511
 
 
 class ExperimentConflict(Exception):
     """The name is taken, or another experiment would share its traffic."""
+
+
+def _name_taken(name: str) -> ExperimentConflict:
+    return ExperimentConflict(f"an experiment named {name!r} exists")
+
+
+async def _one_creation_at_a_time(session: AsyncSession, dialect: str) -> None:
+    """Make the transaction's checks and insert run alone, until it ends.
+
+    The overlap rule spans rows, so no constraint holds it: two creations checking at once
+    would both pass. PostgreSQL waits on a transaction-scoped advisory lock; under READ
+    COMMITTED each later statement then reads what the previous holder committed. SQLite's
+    driver begins a transaction only at the first write, so the write lock is taken before the
+    reads instead (`BEGIN IMMEDIATE`, waiting out the busy timeout).
+    """
+    if dialect == "postgresql":
+        await session.execute(text(f"SELECT pg_advisory_xact_lock({_CREATION_LOCK})"))
+    else:
+        await session.execute(text("BEGIN IMMEDIATE"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +96,23 @@ class ExperimentStore:
         self.sessions = store.sessions
 
     async def create(self, experiment: Experiment) -> None:
-        """Insert unless the name exists or its window overlaps a live experiment's."""
+        """Insert unless the name exists or its window overlaps a live experiment's.
+
+        Concurrent creations run one after another, so of those that clash all but the first
+        are refused, as they would be one by one.
+        """
+        try:
+            await self._insert_alone(experiment)
+        except IntegrityError as exc:
+            # A backstop should a row get past the lock: the name's primary key is the only
+            # constraint a well-formed row can break.
+            raise _name_taken(experiment.name) from exc
+
+    async def _insert_alone(self, experiment: Experiment) -> None:
         async with self.sessions.begin() as session:
+            await _one_creation_at_a_time(session, self.store.dialect)
             if await session.get(ExperimentRow, experiment.name) is not None:
-                raise ExperimentConflict(f"an experiment named {experiment.name!r} exists")
+                raise _name_taken(experiment.name)
             rows = await session.scalars(
                 select(ExperimentRow).where(ExperimentRow.stopped_at.is_(None))
             )
