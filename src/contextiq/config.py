@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     # Significance level of the verdict's tests (Bonferroni-split across arms).
     experiment_alpha: float = Field(0.01, gt=0, lt=0.5)
 
+    # Anonymous sessions never merged into a user are forgotten once idle this many days (no
+    # interaction, no list shown); 0 keeps them (docs/architecture.md, "Anonymous sessions").
+    session_retention_days: float = Field(30.0, ge=0)
+
     # Security (docs/security.md)
     # Bootstrap keys: a client and an admin key from the environment, next to stored keys.
     api_key: str | None = None

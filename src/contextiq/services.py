@@ -6,6 +6,7 @@ import functools
 import gc
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from contextiq.store.experiments import ExperimentStore
 from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.page_cache import keep_cached, read_if_they_fit
 from contextiq.store.rules import RuleStore
+from contextiq.store.session_retention import SessionRetention
 from contextiq.store.store import Store
 from contextiq.worker.processor import EventProcessor, Retrainer
 from contextiq.worker.training import training_round
@@ -120,6 +122,9 @@ class Services:
                 self.spawn(self.precomputer.run(), "llm-precompute")
             self.spawn(self.bus.consume(self.processor.handle), "consumer")
             self.spawn(self.retrainer.schedule(), "retrain-schedule")
+            if (days := self.settings.session_retention_days) > 0:
+                retention = SessionRetention(self.store, timedelta(days=days))
+                self.spawn(retention.run(), "session-retention")
             if self.vectors is not None:
                 self.spawn(self.vectors.backfill(), "item-vectors")
         await self._keep_files_cached(relay, serves_requests)

@@ -5,6 +5,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -251,6 +252,40 @@ def test_a_session_never_merged_is_exported_and_erased(
     assert [e["target"] for e in erased] == [user_pseudonym(subject)]
     assert visitor not in str(audit)
     assert client.delete("/api/v1/sessions/bad%20id", headers=ADMIN).status_code == 422
+
+
+def test_the_worker_forgets_sessions_idle_past_the_retention(tmp_path: Path) -> None:
+    """The purge runs in the worker from its start (`SessionRetention.run`): a visit idle
+    31 days is gone, one from today stays, without any request asking."""
+    settings = embedded_settings(tmp_path, admin_key=ADMIN["X-API-Key"], session_retention_days=30)
+    bootstrap(settings, lambda _: None, demo_items=20, demo_users=4)
+    item = "content_0001"
+    visits = [
+        Interaction("idle-1", session_subject("idle-visit"), item, InteractionType.LIKE, 3.0,
+                    utcnow() - timedelta(days=31)),
+        Interaction("fresh-1", session_subject("fresh-visit"), item, InteractionType.LIKE, 3.0,
+                    utcnow()),
+    ]  # fmt: skip
+
+    async def visited() -> None:
+        store = Store(settings.database_url)
+        try:
+            await store.record_interactions(visits)
+        finally:
+            await store.close()
+
+    asyncio.run(visited())
+    with TestClient(create_app(settings)) as client:
+
+        def held(session_id: str) -> list[dict[str, Any]]:
+            path = f"/api/v1/sessions/{session_id}/export"
+            interactions: list[dict[str, Any]] = client.get(path, headers=ADMIN).json()[
+                "interactions"
+            ]
+            return interactions
+
+        _wait(lambda: not held("idle-visit"), "the purge of the idle visit")
+        assert [i["event_id"] for i in held("fresh-visit")] == ["fresh-1"]
 
 
 def test_the_deletion_event_round_trips() -> None:

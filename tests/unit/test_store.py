@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, inspect, text
+from sqlalchemy import Table, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from contextiq.api.schemas import HeldData
 from contextiq.domain import Content, Interaction, InteractionType, session_subject
 from contextiq.events.types import (
     ImpressionBatch,
+    ImpressionRecorded,
     ImpressionSeen,
     InteractionRecorded,
     SessionMerged,
@@ -33,8 +34,9 @@ from contextiq.store.engine import SQLITE_POOL_SIZE, create_engine
 from contextiq.store.experiments import ExperimentConflict, ExperimentStore
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.point_reads import InlineSqliteReads
+from contextiq.store.session_retention import SessionRetention
 from contextiq.store.store import Store, utcnow
-from contextiq.store.tables import InteractionRow
+from contextiq.store.tables import InteractionRow, ProcessedEvent
 from tests.integration.conftest import fresh_pg_database
 
 
@@ -552,3 +554,43 @@ async def test_a_name_taken_past_the_lock_is_a_conflict(
     monkeypatch.setattr(experiments_module, "_one_creation_at_a_time", unserialized)
     results = await _created_at_once(store, ["race"] * 8)
     assert [r for r in results if not isinstance(r, ExperimentConflict)] == [None]
+
+
+async def test_sessions_idle_past_the_retention_are_forgotten_and_nothing_else(
+    store: Store,
+) -> None:
+    """Idle means nothing since the cut-off in either table a visit writes to; users are
+    never touched, however old. A batch of 2 makes the walks page through the subjects."""
+    old, recent = NOW - timedelta(days=40), NOW + timedelta(days=1)
+    await store.upsert_content([_content(1), _content(2)])
+    subjects = {name: session_subject(name) for name in ("gone", "shown", "busy", "seen", "e")}
+    events = [
+        Interaction("g1", subjects["gone"], "c1", InteractionType.LIKE, 3.0, old),
+        Interaction("g2", subjects["gone"], "c2", InteractionType.VIEW, 1.0, old),
+        Interaction("s1", subjects["shown"], "c1", InteractionType.LIKE, 3.0, old),
+        Interaction("b1", subjects["busy"], "c1", InteractionType.LIKE, 3.0, old),
+        Interaction("b2", subjects["busy"], "c2", InteractionType.LIKE, 3.0, recent),
+        Interaction("e1", subjects["e"], "c2", InteractionType.SAVE, 4.0, old),
+        Interaction("u1", "old-user", "c1", InteractionType.LIKE, 3.0, old),
+    ]
+    await store.record_interactions(events)
+    shown = [
+        ImpressionRecorded("r1", subjects["shown"], (("c2", 1.0),), recent),  # came back
+        ImpressionRecorded("r2", subjects["seen"], (("c1", 1.0),), old),  # shown, never sent
+        ImpressionRecorded("r3", subjects["gone"], (("c2", 1.0),), old),
+    ]
+    await store.apply_events([InteractionRecorded(e) for e in events] + shown)
+
+    purged = await SessionRetention(store, timedelta(days=30), batch=2).purge(NOW)
+
+    assert purged == 3  # gone, e and seen
+    for name in ("gone", "e", "seen"):
+        held = await store.user_export(subjects[name])
+        assert not any(held[kind] for kind in ("interactions", "stats", "impressions")), name
+    for name in ("shown", "busy"):
+        assert (await store.user_export(subjects[name]))["interactions"], name
+    assert [i["event_id"] for i in (await store.user_export("old-user"))["interactions"]] == ["u1"]
+    async with store.sessions() as session:
+        processed = set(await session.scalars(select(ProcessedEvent.event_id)))
+    assert {"g1", "g2", "e1"}.isdisjoint(processed) and {"s1", "u1"} <= processed
+    assert await SessionRetention(store, timedelta(days=30)).purge(NOW) == 0

@@ -193,11 +193,6 @@ def _sum_days(groups: list[GroupCounts]) -> GroupCounts:
     )
 
 
-def _without_users(metrics: dict[str, Any]) -> dict[str, Any]:
-    metrics.pop("users")
-    return metrics
-
-
 def _summary(e: Experiment, now: datetime) -> dict[str, Any]:
     return {
         "name": e.name,

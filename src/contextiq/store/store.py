@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from contextiq.domain import (
@@ -96,6 +97,37 @@ def utcnow() -> datetime:
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), _IN_CHUNK):
         yield items[start : start + _IN_CHUNK]
+
+
+#: Each table that holds rows about a subject (a user or a session), by its subject column.
+_SUBJECT_ROWS: tuple[tuple[str, InstrumentedAttribute[str]], ...] = (
+    ("interactions", InteractionRow.user_id),
+    ("stats", UserStats.user_id),
+    ("profile", User.user_id),
+    ("snapshots", RecommendationSnapshot.user_id),
+    ("impressions", ImpressionRow.user_id),
+    ("online_users", OnlineUser.user_id),
+    ("experiment_users", ExperimentUser.user_id),
+)
+
+
+async def delete_subject_rows(session: AsyncSession, subjects: Sequence[str]) -> dict[str, int]:
+    """Delete every stored row about `subjects` (up to `_IN_CHUNK` of them), and the ids
+    their events were deduplicated by; returns how many rows went, per kind. The outbox is
+    the caller's: an erasure takes it too, a purge of long-idle sessions finds it purged.
+    """
+    event_ids = list(
+        await session.scalars(
+            select(InteractionRow.event_id).where(InteractionRow.user_id.in_(subjects))
+        )
+    )
+    for chunk in _chunks(event_ids):
+        await session.execute(delete(ProcessedEvent).where(ProcessedEvent.event_id.in_(chunk)))
+    removed: dict[str, int] = {}
+    for name, column in _SUBJECT_ROWS:
+        result = await session.execute(delete(column.class_).where(column.in_(subjects)))
+        removed[name] = int(result.rowcount)  # type: ignore[attr-defined]
+    return removed
 
 
 def _content(row: Any) -> Content:
@@ -391,9 +423,14 @@ class Store:
         there to stop a stuck request) would stop every training.
         """
         async with self.engine.connect() as conn:
-            if self.dialect == "postgresql":
-                await conn.execute(text("SET LOCAL statement_timeout = 0"))
+            await self.lift_statement_timeout(conn)
             yield conn
+
+    async def lift_statement_timeout(self, executor: AsyncConnection | AsyncSession) -> None:
+        """No statement timeout for the rest of `executor`'s transaction: work over whole
+        tables (training reads, the session purge) takes seconds at millions of rows."""
+        if self.dialect == "postgresql":
+            await executor.execute(text("SET LOCAL statement_timeout = 0"))
 
     async def all_content(self) -> list[Content]:
         async with self._whole_table_reads() as conn:  # Core rows: 100,000 of them at a time
@@ -1060,35 +1097,17 @@ class Store:
         return removed
 
     async def _erase_user(self, session: AsyncSession, user_id: str) -> dict[str, int]:
-        event_ids = list(
-            await session.scalars(
-                select(InteractionRow.event_id).where(InteractionRow.user_id == user_id)
-            )
-        )
-        for chunk in _chunks(event_ids):
-            await session.execute(delete(ProcessedEvent).where(ProcessedEvent.event_id.in_(chunk)))
         outbox = select(OutboxRow.id).where(OutboxRow.key == user_id)
         if self.dialect == "postgresql":
             # Rows a relay holds right now are being delivered to this very handler (or will
             # be deleted by the relay once sent); waiting on them could deadlock.
             outbox = outbox.with_for_update(skip_locked=True)
-        removed: dict[str, int] = {"events": await self._erase_from_batches(session, user_id)}
-        for name, stmt in (
-            ("interactions", delete(InteractionRow).where(InteractionRow.user_id == user_id)),
-            ("stats", delete(UserStats).where(UserStats.user_id == user_id)),
-            ("profile", delete(User).where(User.user_id == user_id)),
-            (
-                "snapshots",
-                delete(RecommendationSnapshot).where(RecommendationSnapshot.user_id == user_id),
-            ),
-            ("events", delete(OutboxRow).where(OutboxRow.id.in_(outbox.scalar_subquery()))),
-            ("impressions", delete(ImpressionRow).where(ImpressionRow.user_id == user_id)),
-            ("online_users", delete(OnlineUser).where(OnlineUser.user_id == user_id)),
-            ("experiment_users", delete(ExperimentUser).where(ExperimentUser.user_id == user_id)),
-        ):
-            result = await session.execute(stmt)
-            removed[name] = removed.get(name, 0) + int(result.rowcount)  # type: ignore[attr-defined]
-        return removed
+        events = await self._erase_from_batches(session, user_id)
+        result = await session.execute(
+            delete(OutboxRow).where(OutboxRow.id.in_(outbox.scalar_subquery()))
+        )
+        events += int(result.rowcount)  # type: ignore[attr-defined]
+        return {"events": events, **await delete_subject_rows(session, [user_id])}
 
     async def _erase_from_batches(self, session: AsyncSession, user_id: str) -> int:
         """Take the user's impressions out of the impression batches still in the outbox

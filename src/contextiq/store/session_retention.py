@@ -1,0 +1,104 @@
+"""Anonymous sessions forgotten once idle: a visit never merged is kept for a set time.
+
+A session is stored like a user, under its subject (`domain.session_subject`): in the
+interactions it sent and the impressions of the lists it was shown, each indexed by (subject,
+time). A purge walks each of those two indexes over the session range once, a batch of
+subjects at a time, and deletes every row about the idle ones (`delete_subject_rows`), as an
+erasure would. Crawlers and one-page visits make most sessions; without this their rows would
+stay for good (they cost training nothing, but disk and the export's promise do count).
+"""
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, func, select, union
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from contextiq.domain import SESSION_PREFIX
+from contextiq.store.store import Store, delete_subject_rows, utcnow
+from contextiq.store.tables import ImpressionRow, InteractionRow
+
+log = logging.getLogger(__name__)
+#: The first subject after every session's: the prefix with its last character moved on
+#: one, so `SESSION_PREFIX <= subject < SESSION_END` is an index range, not a LIKE.
+SESSION_END = SESSION_PREFIX[:-1] + chr(ord(SESSION_PREFIX[-1]) + 1)
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+class SessionRetention:
+    def __init__(self, store: Store, retention: timedelta, batch: int = 500) -> None:
+        self.store = store
+        self.retention = retention
+        self.batch = batch
+
+    async def purge(self, idle_since: datetime) -> int:
+        """Forget every session with no interaction and no impression since `idle_since`;
+        returns how many went."""
+        newest_event = func.max(InteractionRow.occurred_at) < idle_since
+        purged = await self._walk(InteractionRow.user_id, newest_event, idle_since)
+        # Sessions that were shown lists but never sent an event.
+        newest_list = func.max(ImpressionRow.shown_ms) < _ms(idle_since)
+        return purged + await self._walk(ImpressionRow.user_id, newest_list, idle_since)
+
+    async def _walk(
+        self, subject: InstrumentedAttribute[str], idle: ColumnElement[bool], since: datetime
+    ) -> int:
+        """One pass over `subject`'s session range in index order, a batch of subjects that
+        are `idle` in its table per transaction, each checked against the other table too."""
+        after, purged = SESSION_PREFIX, 0
+        while True:
+            async with self.store.sessions.begin() as session:
+                # The range's last batch may scan every session row in the index: seconds.
+                await self.store.lift_statement_timeout(session)
+                candidates = list(
+                    await session.scalars(
+                        select(subject)
+                        .where(subject > after, subject < SESSION_END)
+                        .group_by(subject)
+                        .having(idle)
+                        .order_by(subject)
+                        .limit(self.batch)
+                    )
+                )
+                if not candidates:
+                    return purged
+                active = await _active(session, candidates, since)
+                forgotten = [s for s in candidates if s not in active]
+                if forgotten:
+                    await delete_subject_rows(session, forgotten)
+            purged += len(forgotten)
+            after = candidates[-1]
+            if len(candidates) < self.batch:
+                return purged
+
+    async def run(self, every: timedelta = timedelta(hours=1)) -> None:
+        """Purge now and then every `every`; a failure (the database away) waits for the next
+        round, as nothing is lost by purging later."""
+        while True:
+            try:
+                purged = await self.purge(utcnow() - self.retention)
+                if purged:
+                    log.info("forgot %d anonymous sessions idle for %s", purged, self.retention)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("session purge failed, retrying in %s: %s", every, exc)
+            await asyncio.sleep(every.total_seconds())
+
+
+async def _active(session: AsyncSession, subjects: list[str], since: datetime) -> set[str]:
+    """Those of `subjects` with an interaction or an impression at or after `since`."""
+    recent = union(
+        select(InteractionRow.user_id).where(
+            InteractionRow.user_id.in_(subjects), InteractionRow.occurred_at >= since
+        ),
+        select(ImpressionRow.user_id).where(
+            ImpressionRow.user_id.in_(subjects), ImpressionRow.shown_ms >= _ms(since)
+        ),
+    )
+    return set(await session.scalars(select(recent.subquery().c[0])))
