@@ -3,7 +3,7 @@
 import asyncio
 
 from contextiq.cache import CACHES, Cache
-from contextiq.recommend.response_cache import RecommendationCache
+from contextiq.recommend.response_cache import CATALOG_GENERATION, RecommendationCache, user_key
 
 
 def test_backend_names_a_registered_scheme(cache: Cache) -> None:
@@ -38,6 +38,47 @@ async def test_counters_start_at_zero_and_count_atomically(cache: Cache) -> None
     await cache.incr_many(["n", "m"])
     await cache.incr_many([])
     assert (await cache.get_int("n"), await cache.get_int("m")) == (24, 1)
+
+
+async def test_a_counter_is_forgotten_once_idle_for_its_lifetime(cache: Cache) -> None:
+    """Idle 0.5 s: no bump and no entry stored under it. Each bump and each store starts the
+    lifetime over; a counter bumped without one, last, never goes."""
+    await cache.incr_many(["idle", "bumped", "stored", "kept"], forget_after=0.5)
+    await cache.incr("kept")
+    await asyncio.sleep(0.3)
+    await cache.incr("bumped", forget_after=0.5)
+    assert await cache.set_if_counter("stored", 1, "list", b"x", 0.1, forget_after=0.5)
+    await asyncio.sleep(0.3)  # past the first deadline, not the second
+    counts = [await cache.get_int(k) for k in ("idle", "bumped", "stored", "kept")]
+    assert counts == [0, 2, 1, 2]
+    assert await cache.get_counted(["idle", "kept"], "p:", "") == ([0, 2], None)
+    assert await cache.delete_prefix("idle") == 0  # absent already
+    assert await cache.incr("idle", forget_after=0.5) == 1  # from 0 again
+
+
+async def test_storing_under_an_absent_counter_creates_none(cache: Cache) -> None:
+    """Or every user who only reads would hold a counter again."""
+    assert await cache.set_if_counter("lonely:gen", 0, "list", b"x", 60, forget_after=60)
+    assert await cache.get("list") == b"x"
+    assert await cache.delete_prefix("lonely:") == 0
+
+
+async def test_a_users_counter_goes_once_idle_and_the_catalogues_never(cache: Cache) -> None:
+    """An interaction, an erasure and a stored list each keep the user's counter a lifetime
+    past them: at least a day, and ten TTLs of the lists named after it."""
+    assert RecommendationCache(cache, ttl_seconds=300).forget_after == 86_400
+    assert RecommendationCache(cache, ttl_seconds=7 * 86_400).forget_after == 70 * 86_400
+    recs = RecommendationCache(cache, ttl_seconds=0.1)
+    recs.forget_after = 0.5
+    await recs.invalidate_users(["a", "b"])
+    await recs.forget_users(["erased"])
+    await recs.invalidate_catalog()
+    await asyncio.sleep(0.3)
+    assert await recs.put(await recs.lookup("a", "m1"), b"A")
+    await asyncio.sleep(0.3)
+    counters = [f"gen:user:{user_key(u)}" for u in ("a", "b", "erased")]
+    counts = [await cache.get_int(k) for k in (*counters, CATALOG_GENERATION)]
+    assert counts == [1, 0, 0, 1]
 
 
 async def test_ping_answers_while_the_backend_is_up(cache: Cache) -> None:

@@ -3,6 +3,8 @@
 import asyncio
 import multiprocessing
 import sqlite3
+import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,42 @@ async def test_expired_entries_leave_the_file_as_others_are_written(tmp_path: Pa
     await cache.set("new", b"y", 60)
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT key FROM entries").fetchall() == [("new",)]
+    await cache.close()
+
+
+async def test_a_file_written_before_counters_had_a_lifetime_is_emptied(tmp_path: Path) -> None:
+    """Its entries go with its counters (which would never go): a list must not outlive the
+    counter it was named after."""
+    path = tmp_path / "cache.db"
+    with closing(sqlite3.connect(path)) as db:  # as the previous version left it
+        db.executescript(
+            "CREATE TABLE entries (key TEXT PRIMARY KEY, value BLOB NOT NULL,"
+            " expires_at REAL NOT NULL) WITHOUT ROWID;"
+            "CREATE INDEX entries_by_expiry ON entries (expires_at);"
+            "CREATE TABLE counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+        )
+        db.execute("INSERT INTO entries VALUES ('recs:u:3', x'00', ?)", (time.time() + 60,))
+        db.execute("INSERT INTO counters VALUES ('gen:user:u', 3)")
+        db.commit()
+    cache = open_cache(f"disk://{path}")
+    assert (await cache.get("recs:u:3"), await cache.get_int("gen:user:u")) == (None, 0)
+    assert await cache.incr("gen:user:u", forget_after=60) == 1
+    assert await cache.set_if_counter("gen:user:u", 1, "recs:u:1", b"x", 30, forget_after=60)
+    await cache.close()
+    reopened = open_cache(f"disk://{path}")  # now of this version: kept
+    assert (await reopened.get("recs:u:1"), await reopened.get_int("gen:user:u")) == (b"x", 1)
+    await reopened.close()
+
+
+async def test_forgotten_counters_leave_the_file_as_others_are_written(tmp_path: Path) -> None:
+    path = tmp_path / "cache.db"
+    cache = open_cache(f"disk://{path}")
+    await cache.incr_many([f"gen:{n}" for n in range(10)], forget_after=0.01)
+    await cache.incr("kept")
+    await asyncio.sleep(0.05)
+    await cache.set("new", b"y", 60)
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT key FROM counters").fetchall() == [("kept",)]
     await cache.close()
 
 

@@ -20,6 +20,19 @@ async def test_ttl_expiry_and_lru_eviction() -> None:
     assert await cache.get("c") == b"3"
 
 
+async def test_idle_counters_leave_memory() -> None:
+    """Bounded memory is the point of a lifetime: sessions that went idle hold nothing."""
+    cache = MemoryCache()
+    await cache.incr("gen:catalog")
+    for batch in range(3):
+        await cache.incr_many([f"gen:user:{batch}:{n}" for n in range(1_000)], forget_after=0.05)
+        assert len(cache._counters) <= 1_001
+        await asyncio.sleep(0.1)
+    await cache.incr("gen:user:new", forget_after=0.05)
+    assert set(cache._counters) == {"gen:catalog", "gen:user:new"}
+    assert list(cache._deadlines) == ["gen:user:new"]
+
+
 async def test_a_disabled_cache_stores_nothing() -> None:
     recs = RecommendationCache(MemoryCache(), ttl_seconds=0)
     found = await recs.lookup("a", "m1")

@@ -3,6 +3,11 @@
 Per-user invalidation uses a generation counter (`incr`) instead of key scans:
 keys embed the user's current generation, so bumping it orphans every old
 entry at once, on every replica that shares the backend.
+
+A counter may be given a lifetime (`forget_after`): once it goes that long without being
+bumped or having an entry stored under it (`set_if_counter`), it is forgotten and reads 0
+again, so one that can no longer matter holds no memory. `RecommendationCache` says when
+that is safe.
 """
 
 from abc import ABC, abstractmethod
@@ -35,13 +40,21 @@ class Cache(ABC):
 
     @abstractmethod
     async def set_if_counter(
-        self, counter: str, expected: int, key: str, value: bytes, ttl_seconds: float
+        self,
+        counter: str,
+        expected: int,
+        key: str,
+        value: bytes,
+        ttl_seconds: float,
+        forget_after: float | None = None,
     ) -> bool:
         """Store the value only while `counter` reads `expected` (0 when absent), atomically
         with that check; True if it was stored.
 
         A list computed for one generation of its user must not be stored once the generation
         moved on (an erasure, an interaction), even by a put that was already on its way.
+        With `forget_after`, a store also keeps a counter that has a lifetime for that long
+        from now (the entry must expire before its counter goes); it never creates one.
         """
 
     @abstractmethod
@@ -49,23 +62,29 @@ class Cache(ABC):
 
     @abstractmethod
     async def delete_prefix(self, prefix: str) -> int:
-        """Delete every key (entries and counters) starting with `prefix`; returns how many.
+        """Delete every key (entries and counters) starting with `prefix`; returns how many
+        (a forgotten counter is not counted).
 
         A scan: for erasing one user's keys, not for the request path.
         """
 
     @abstractmethod
-    async def incr(self, key: str) -> int:
-        """Atomically add one to an integer counter (created at 0) and return it."""
+    async def incr(self, key: str, forget_after: float | None = None) -> int:
+        """Atomically add one to an integer counter (created at 0) and return it.
 
-    async def incr_many(self, keys: Collection[str]) -> None:
-        """Bump several counters; backends with pipelining do it in one round trip."""
+        The counter is forgotten once `forget_after` seconds pass with no other bump and no
+        entry stored under it (`set_if_counter` with a lifetime); None: never.
+        """
+
+    async def incr_many(self, keys: Collection[str], forget_after: float | None = None) -> None:
+        """Bump several counters as `incr` does; backends with pipelining do it in one round
+        trip."""
         for key in keys:
-            await self.incr(key)
+            await self.incr(key, forget_after)
 
     @abstractmethod
     async def get_int(self, key: str) -> int:
-        """Current value of a counter, 0 when absent."""
+        """Current value of a counter, 0 when absent or forgotten."""
 
     async def get_counted(
         self, counters: Sequence[str], prefix: str, suffix: str

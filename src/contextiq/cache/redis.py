@@ -12,8 +12,17 @@ from redis.exceptions import RedisError
 
 from contextiq.cache.base import Cache, CacheUnavailable
 
+#: `incr_many` (and `incr`, with one key) on the server: each counter bumped and given its
+#: lifetime, ARGV[1] milliseconds (none: kept forever); returns the last one's value.
 #: Keys of one call must share a hash slot on Redis Cluster; a single node has no such limit.
-INCR_ALL = "for _, key in ipairs(KEYS) do redis.call('INCR', key) end"
+INCR_ALL = """
+local value
+for _, key in ipairs(KEYS) do
+  value = redis.call('INCR', key)
+  if ARGV[1] then redis.call('PEXPIRE', key, ARGV[1]) else redis.call('PERSIST', key) end
+end
+return value
+"""
 #: `get_counted` on the server: the counters, then the entry named after their values.
 GET_COUNTED = """
 local counts = {}
@@ -21,12 +30,24 @@ for i, key in ipairs(KEYS) do counts[i] = redis.call('GET', key) or '0' end
 return {counts, redis.call('GET', ARGV[1] .. table.concat(counts, ':') .. ARGV[2])}
 """
 
-#: `set_if_counter` on the server: the check and the write as one command.
+#: `set_if_counter` on the server: the check and the write as one command, then a counter
+#: with a lifetime kept ARGV[4] milliseconds from now, when given (PTTL -2: absent, -1: none).
 SET_IF_COUNTER = """
 if (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+if ARGV[4] and redis.call('PTTL', KEYS[1]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return 1
 """
+
+
+def _ms(seconds: float) -> int:
+    """A TTL as Redis takes it: whole milliseconds, at least one."""
+    return max(1, int(seconds * 1000))
+
+
+def _lifetime(forget_after: float | None) -> list[int]:
+    """A counter's lifetime as the scripts take it: an argument, or none for never."""
+    return [] if forget_after is None else [_ms(forget_after)]
 
 
 class RedisCache(Cache):
@@ -59,7 +80,7 @@ class RedisCache(Cache):
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         try:
-            await self._redis.set(key, value, px=max(1, int(ttl_seconds * 1000)))
+            await self._redis.set(key, value, px=_ms(ttl_seconds))
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(str(exc)) from exc
 
@@ -75,7 +96,7 @@ class RedisCache(Cache):
     async def set_many(self, values: Mapping[str, bytes], ttl_seconds: float) -> None:
         if not values:
             return
-        px = max(1, int(ttl_seconds * 1000))
+        px = _ms(ttl_seconds)
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for key, value in values.items():
@@ -85,11 +106,17 @@ class RedisCache(Cache):
             raise CacheUnavailable(str(exc)) from exc
 
     async def set_if_counter(
-        self, counter: str, expected: int, key: str, value: bytes, ttl_seconds: float
+        self,
+        counter: str,
+        expected: int,
+        key: str,
+        value: bytes,
+        ttl_seconds: float,
+        forget_after: float | None = None,
     ) -> bool:
-        px = max(1, int(ttl_seconds * 1000))
+        args: list[bytes | int] = [expected, value, _ms(ttl_seconds), *_lifetime(forget_after)]
         try:
-            stored = await self._set_if_counter(keys=[counter, key], args=[expected, value, px])
+            stored = await self._set_if_counter(keys=[counter, key], args=args)
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(str(exc)) from exc
         return bool(stored)
@@ -116,17 +143,17 @@ class RedisCache(Cache):
             raise CacheUnavailable(str(exc)) from exc
         return deleted
 
-    async def incr(self, key: str) -> int:
+    async def incr(self, key: str, forget_after: float | None = None) -> int:
         try:
-            return int(await self._redis.incr(key))
+            return int(await self._incr_all(keys=[key], args=_lifetime(forget_after)))
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(str(exc)) from exc
 
-    async def incr_many(self, keys: Collection[str]) -> None:
+    async def incr_many(self, keys: Collection[str], forget_after: float | None = None) -> None:
         if not keys:
             return
         try:
-            await self._incr_all(keys=list(keys))
+            await self._incr_all(keys=list(keys), args=_lifetime(forget_after))
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(str(exc)) from exc
 

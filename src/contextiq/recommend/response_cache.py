@@ -2,11 +2,19 @@
 
 Keys embed the user's generation and the catalogue's; an interaction bumps the
 user's, a catalogue change bumps the catalogue's, and stale entries age out by TTL. An
-erasure bumps the user's too (and deletes their lists): a generation never restarts, and a
-list is stored only while the generation it was computed for is still the user's
-(`Cache.set_if_counter`), so a request that was computing when the user was erased stores
-nothing. Users are named in keys by a digest (`user_key`): the counter an erasure keeps names
-no one.
+erasure bumps the user's too (and deletes their lists), and a list is stored only while the
+generation it was computed for is still the user's (`Cache.set_if_counter`), so a request that
+was computing when the user was erased stores nothing. Users are named in keys by a digest
+(`user_key`): the counter an erasure keeps names no one.
+
+A user's counter is forgotten, and reads 0 again, or every session that ever interacted would
+keep one. That is safe only if no live entry is named after a value it may read again and no
+request still computing under an old value can store its list. So it goes only after
+`forget_after` seconds with neither a bump nor a list stored under it (each pushes its end to
+now + `forget_after`), longer than any list's TTL (every list named after it has expired) and
+than any request (no put computed under it is left). Storing under an absent counter creates
+none: users who only read hold none. The catalogue's counter is never forgotten: other
+components compare its values.
 If the backend is down, reads miss and writes are dropped: requests never fail on it.
 """
 
@@ -21,6 +29,7 @@ from contextiq.observability.metrics import CACHE_LOOKUPS
 
 log = logging.getLogger(__name__)
 CATALOG_GENERATION = "gen:catalog"
+DAY_SECONDS = 86_400.0
 
 
 def user_key(user_id: str) -> str:
@@ -46,6 +55,8 @@ class RecommendationCache:
     def __init__(self, cache: Cache, ttl_seconds: float) -> None:
         self.cache = cache
         self.ttl_seconds = ttl_seconds
+        #: How long an idle user's counter is kept: well past any list's TTL and any request.
+        self.forget_after = max(DAY_SECONDS, 10 * ttl_seconds)
         self.healthy = True
         # Every interaction and recommendation reads the catalogue generation: on a shared
         # backend, concurrent requests share one round trip; in process a read costs nothing.
@@ -104,7 +115,7 @@ class RecommendationCache:
         ttl = min(self.ttl_seconds, ttl_seconds or self.ttl_seconds)
         try:
             return await self.cache.set_if_counter(
-                found.counter, found.generation, found.key, value, ttl
+                found.counter, found.generation, found.key, value, ttl, self.forget_after
             )
         except Exception as exc:
             self._failed(exc)
@@ -112,22 +123,25 @@ class RecommendationCache:
 
     async def invalidate_users(self, user_ids: Collection[str]) -> None:
         try:
-            await self.cache.incr_many([f"gen:user:{user_key(u)}" for u in user_ids])
+            await self.cache.incr_many(
+                [f"gen:user:{user_key(u)}" for u in user_ids], self.forget_after
+            )
         except Exception as exc:
             self._failed(exc)
 
     async def forget_users(self, user_ids: Collection[str]) -> int:
         """Erase users' cached lists; an outage raises, since erasure must know.
 
-        Their generation moves on rather than going: back at 0, it would name the key a put
-        computed before the erasure (still on its way) writes to, and the next read would
+        Their generation moves on rather than going now: back at 0, it would name the key a
+        put computed before the erasure (still on its way) writes to, and the next read would
         serve the erased history from it. Bumped first, so no such put is stored from here on;
-        the counter's key is a digest and names no one. Returns how many cached lists went.
+        the counter's key is a digest and names no one, and it goes once idle `forget_after`,
+        when no such put is left. Returns how many cached lists went.
         """
         removed = 0
         for user_id in user_ids:
             name = user_key(user_id)
-            await self.cache.incr(f"gen:user:{name}")
+            await self.cache.incr(f"gen:user:{name}", self.forget_after)
             removed += await self.cache.delete_prefix(f"recs:{name}:")
             # Earlier versions named the user as they are: their lists age out by TTL, their
             # counter would stay.
