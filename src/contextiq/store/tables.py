@@ -313,6 +313,9 @@ class OnlineUser(Base):
     arm: Mapped[str] = mapped_column(NAME, primary_key=True)
     user_id: Mapped[str] = mapped_column(ID, primary_key=True)
 
+    #: A user's rows for their export and erasure: the key leads with the day.
+    __table_args__ = (Index("ix_online_users_user", "user_id"),)
+
 
 class OnlineItem(Base):
     """Which items were served, per day and group: catalogue coverage over any range."""
@@ -377,6 +380,9 @@ class ExperimentUser(Base):
     user_id: Mapped[str] = mapped_column(ID, primary_key=True)
     impressions: Mapped[int] = mapped_column(BigInteger, default=0)
     clicks: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    #: A user's rows for their export and erasure: the key leads with the experiment.
+    __table_args__ = (Index("ix_experiment_users_user", "user_id"),)
 
 
 class RuleRow(Base):
