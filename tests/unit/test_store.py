@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, inspect, select, text
+from sqlalchemy import Table, func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from contextiq.api.schemas import HeldData
@@ -36,7 +36,7 @@ from contextiq.store.migrate import upgrade_async
 from contextiq.store.point_reads import InlineSqliteReads
 from contextiq.store.session_retention import SessionRetention
 from contextiq.store.store import Store, utcnow
-from contextiq.store.tables import InteractionRow, ProcessedEvent
+from contextiq.store.tables import InteractionRow, OutboxRow, ProcessedEvent
 from tests.integration.conftest import fresh_pg_database
 
 
@@ -594,3 +594,24 @@ async def test_sessions_idle_past_the_retention_are_forgotten_and_nothing_else(
         processed = set(await session.scalars(select(ProcessedEvent.event_id)))
     assert {"g1", "g2", "e1"}.isdisjoint(processed) and {"s1", "u1"} <= processed
     assert await SessionRetention(store, timedelta(days=30)).purge(NOW) == 0
+
+
+async def test_a_sent_impression_batch_leaves_the_outbox_and_a_pending_one_loses_the_erased(
+    store: Store,
+) -> None:
+    """A batch names many users, not by its key: kept after sending, every erasure would read
+    a day of them. Only the batches not yet sent are edited by an erasure."""
+    listing = served_list([("c1", 0.9)], "v1", None, None, None)
+    sent = ImpressionBatch.of([("r1", "gone", listing, 1), ("r2", "kept", listing, 2)])
+    await store.record_interactions((), (sent,))
+    async with store.claim_outbox(10) as batch:
+        assert [e.payload["event_id"] for e in batch] == [sent.event_id]
+    pending = ImpressionBatch.of([("r3", "gone", listing, 3), ("r4", "kept", listing, 4)])
+    await store.record_interactions((), (pending,))
+    await store.delete_user(UserDeleted("d1", "gone", utcnow()))
+    async with store.claim_outbox(10) as batch:
+        payloads = [e.payload for e in batch]
+    assert [p["type"] for p in payloads] == ["impressions", "user_deleted"]
+    assert ImpressionBatch.from_wire(payloads[0]).shown == (("r4", "kept", 0, 4),)
+    async with store.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxRow)) == 0

@@ -99,6 +99,8 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _IN_CHUNK]
 
 
+#: Outbox rows deleted once sent rather than kept for a day (`Store._mark_published`).
+_REMOVED_ONCE_SENT = frozenset({UserDeleted.type, ImpressionBatch.type})
 #: Each table that holds rows about a subject (a user or a session), by its subject column.
 _SUBJECT_ROWS: tuple[tuple[str, InstrumentedAttribute[str]], ...] = (
     ("interactions", InteractionRow.user_id),
@@ -600,12 +602,17 @@ class Store:
 
     @staticmethod
     async def _mark_published(session: AsyncSession, events: list[OutboxEvent]) -> None:
-        """Mark rows sent; a sent deletion is removed instead, as it names the erased user."""
+        """Mark rows sent; a sent deletion or impression batch is removed instead.
+
+        A deletion names the erased user. A batch names many users, not by its key, so an
+        erasure would have to read every batch kept to find theirs: a day of them is
+        gigabytes under traffic. Once sent, its impressions are the worker's rows anyway.
+        """
         outbox = cast(Table, OutboxRow.__table__)
-        erasures = [e.id for e in events if e.payload.get("type") == UserDeleted.type]
-        if erasures:
-            await session.execute(delete(outbox).where(outbox.c.id.in_(erasures)))
-        sent = [e.id for e in events if e.id not in erasures]
+        gone = [e.id for e in events if e.payload.get("type") in _REMOVED_ONCE_SENT]
+        if gone:
+            await session.execute(delete(outbox).where(outbox.c.id.in_(gone)))
+        sent = [e.id for e in events if e.id not in gone]
         if sent:
             # Core, like the inserts: the ORM's UPDATE path evaluates its criteria per call.
             await session.execute(
@@ -1110,10 +1117,12 @@ class Store:
         return {"events": events, **await delete_subject_rows(session, [user_id])}
 
     async def _erase_from_batches(self, session: AsyncSession, user_id: str) -> int:
-        """Take the user's impressions out of the impression batches still in the outbox
-        (sent or not); a batch left empty goes. Returns the impressions removed."""
+        """Take the user's impressions out of the impression batches not yet sent (a sent one
+        is gone, `_mark_published`): a few, on the pending index. A batch left empty goes.
+        Returns the impressions removed."""
         quoted = orjson.dumps(user_id).decode()
         query = select(OutboxRow.id, OutboxRow.payload).where(
+            OutboxRow.published_at.is_(None),
             OutboxRow.event_id.startswith(f"{ImpressionBatch.type}-"),
             sql_cast(OutboxRow.payload, Text).contains(quoted, autoescape=True),
         )
