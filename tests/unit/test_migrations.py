@@ -13,12 +13,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select
 
 from contextiq.domain import Interaction, InteractionType
-from contextiq.events.types import InteractionRecorded, list_head, served_list
+from contextiq.events.types import ImpressionBatch, InteractionRecorded, list_head, served_list
 from contextiq.store.engine import create_engine
 from contextiq.store.migrate import alembic_config, migration_engine, upgrade, upgrade_async
 from contextiq.store.online import list_key
 from contextiq.store.store import Store
-from contextiq.store.tables import Base, ImpressionRow, ServedList
+from contextiq.store.tables import Base, ImpressionRow, OutboxRow, ServedList
 from tests.integration.conftest import fresh_pg_database
 
 
@@ -123,3 +123,32 @@ async def test_impressions_move_to_served_lists_and_back(migrated_url: str) -> N
     assert back["r1"].shown_at.replace(tzinfo=UTC) == t0
     assert (back["r3"].teams, back["r3"].clicked) == (["x", "y"], [2])
     await upgrade_async(url)
+
+
+async def test_sent_impression_batches_kept_from_before_go(migrated_url: str) -> None:
+    """0007: a relay of the previous version kept sent batches a day; an erasure no longer
+    reads them, so they go. A batch not yet sent, and any other row, stay."""
+    url, config = migrated_url, alembic_config(migrated_url)
+    await asyncio.to_thread(command.downgrade, config, "0006_subject_indexes")
+    listing = served_list([("c1", 0.9)], "v1", None, None, None)
+    sent = ImpressionBatch.of([("r1", "u1", listing, 1)])
+    pending = ImpressionBatch.of([("r2", "u1", listing, 2)])
+    click = InteractionRecorded(
+        Interaction("i1", "u1", "c1", InteractionType.VIEW, 1.0, datetime(2026, 1, 1, tzinfo=UTC))
+    )
+    now = datetime.now(UTC)
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(OutboxRow),
+            [
+                {"event_id": e.event_id, "key": e.key, "payload": e.to_wire(), "created_at": now,
+                 "published_at": at}
+                for e, at in ((sent, now), (pending, None), (click, now))
+            ],
+        )  # fmt: skip
+    await upgrade_async(url)
+    async with engine.connect() as conn:
+        left = set(await conn.scalars(select(OutboxRow.event_id)))
+    await engine.dispose()
+    assert left == {pending.event_id, click.event_id}
