@@ -61,7 +61,7 @@ def list_key(listing: str) -> str:
     return hashlib.blake2b(listing.encode(), digest_size=16).hexdigest()
 
 
-def _ms(at: datetime) -> int:
+def to_ms(at: datetime) -> int:
     """ms since the epoch, exactly (a naive time is UTC)."""
     return (as_utc(at) - EPOCH) // timedelta(milliseconds=1)
 
@@ -233,7 +233,7 @@ class OnlineApplier:
         rows: list[_Shown] = []
         for e in unique.values():
             listing = served_list(e.items, e.model_version, e.experiment, e.arm, e.teams)
-            rows.append((e.recommendation_id, e.user_id, self._listed(listing), _ms(e.shown_at)))
+            rows.append((e.recommendation_id, e.user_id, self._listed(listing), to_ms(e.shown_at)))
         inserted = await self._store(session, rows, deltas, returning=True)
         return [e for e in unique.values() if e.recommendation_id in inserted]
 
@@ -299,7 +299,7 @@ class OnlineApplier:
         unnamed = [i for i in interactions if not i.recommendation_id]
         users = sorted({i.user_id for i in unnamed})
         if users:
-            since = _ms(min(as_utc(i.occurred_at) for i in unnamed) - self.window)
+            since = to_ms(min(as_utc(i.occurred_at) for i in unnamed) - self.window)
             for start in range(0, len(users), _IN_CHUNK):
                 ranked = (
                     select(

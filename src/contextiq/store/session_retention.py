@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from contextiq.domain import SESSION_PREFIX
+from contextiq.store.online import to_ms
 from contextiq.store.store import Store, delete_subject_rows, utcnow
 from contextiq.store.tables import ImpressionRow, InteractionRow
 
@@ -24,10 +25,6 @@ log = logging.getLogger(__name__)
 #: The first subject after every session's: the prefix with its last character moved on
 #: one, so `SESSION_PREFIX <= subject < SESSION_END` is an index range, not a LIKE.
 SESSION_END = SESSION_PREFIX[:-1] + chr(ord(SESSION_PREFIX[-1]) + 1)
-
-
-def _ms(at: datetime) -> int:
-    return int(at.timestamp() * 1000)
 
 
 class SessionRetention:
@@ -42,7 +39,7 @@ class SessionRetention:
         newest_event = func.max(InteractionRow.occurred_at) < idle_since
         purged = await self._walk(InteractionRow.user_id, newest_event, idle_since)
         # Sessions that were shown lists but never sent an event.
-        newest_list = func.max(ImpressionRow.shown_ms) < _ms(idle_since)
+        newest_list = func.max(ImpressionRow.shown_ms) < to_ms(idle_since)
         return purged + await self._walk(ImpressionRow.user_id, newest_list, idle_since)
 
     async def _walk(
@@ -98,7 +95,7 @@ async def _active(session: AsyncSession, subjects: list[str], since: datetime) -
             InteractionRow.user_id.in_(subjects), InteractionRow.occurred_at >= since
         ),
         select(ImpressionRow.user_id).where(
-            ImpressionRow.user_id.in_(subjects), ImpressionRow.shown_ms >= _ms(since)
+            ImpressionRow.user_id.in_(subjects), ImpressionRow.shown_ms >= to_ms(since)
         ),
     )
     return set(await session.scalars(select(recent.subquery().c[0])))
