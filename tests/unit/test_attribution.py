@@ -170,6 +170,22 @@ async def test_replayed_batches_count_once(store: Store) -> None:
     assert (x.users, x.impressions, x.clicks, x.sum_n2, x.sum_c2, x.sum_nc) == (1, 2, 2, 4, 4, 4)
 
 
+async def test_the_first_report_counts_when_both_arrive_in_one_batch(store: Store) -> None:
+    """A report and its correction share an event id: the worker keeps the first, as it does
+    when they arrive in separate batches (processed_events then refuses the second)."""
+    now = datetime.now(UTC)
+    await delivered(store, [impression("r1", "u1", "abc", now)])
+    applied = await store.apply_events(
+        [ImpressionSeen("r1", "u1", (1, 2)), ImpressionSeen("r1", "u1", (1,))]
+    )
+    assert applied == [ImpressionSeen("r1", "u1", (1, 2))]
+    async with store.sessions() as session:
+        row = await session.get(ImpressionRow, "r1")
+        daily = await session.scalar(select(OnlineDaily))
+    assert row is not None and row.seen == [1, 2]
+    assert daily is not None and daily.items_shown == 2
+
+
 def _listed(listing: str) -> tuple[object, object]:
     """A stored list's arm and items."""
     items, _, _, arm, _ = list_head(listing)

@@ -673,7 +673,12 @@ class Store:
         Single impressions are deduplicated by their own table (one row each); the rest,
         impression batches included, by `processed_events`.
         """
-        unique = list({e.event_id: e for e in events}.values())
+        first: dict[str, Event] = {}
+        for event in events:
+            # The first of an id counts, as when a later one comes in another batch (a seen
+            # report and its correction share one id).
+            first.setdefault(event.event_id, event)
+        unique = list(first.values())
         impressions = [e for e in unique if isinstance(e, ImpressionRecorded)]
         unique = [e for e in unique if not isinstance(e, ImpressionRecorded)]
         if not unique and not impressions:
