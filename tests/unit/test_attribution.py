@@ -29,6 +29,7 @@ from contextiq.store.tables import (
     ExperimentArmStats,
     ImpressionRow,
     OnlineDaily,
+    OnlineUser,
     OutboxRow,
     ServedList,
 )
@@ -184,6 +185,17 @@ async def test_the_first_report_counts_when_both_arrive_in_one_batch(store: Stor
         daily = await session.scalar(select(OnlineDaily))
     assert row is not None and row.seen == [1, 2]
     assert daily is not None and daily.items_shown == 2
+
+
+async def test_a_user_erased_and_back_the_same_day_counts_as_a_user_again(store: Store) -> None:
+    """The worker skips (group, user) pairs it knows are stored; an erasure deletes them."""
+    now = datetime.now(UTC)
+    await delivered(store, [impression("r1", "u1", "abc", now)])
+    await store.apply_events([UserDeleted("erase-1", "u1", now)])
+    await delivered(store, [impression("r2", "u1", "abc", now + timedelta(seconds=1))])
+    async with store.sessions() as session:
+        users = list(await session.scalars(select(OnlineUser.user_id)))
+    assert users == ["u1"]
 
 
 def _listed(listing: str) -> tuple[object, object]:

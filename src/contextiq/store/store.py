@@ -704,8 +704,11 @@ class Store:
             shown = await self.online.apply(session, impressions, batches, seen, interactions)
             # After the interactions: whatever the store holds about the user when the
             # deletion is applied goes, including events that raced with it.
-            for user_id in dict.fromkeys(e.user_id for e in fresh if isinstance(e, UserDeleted)):
+            erased = dict.fromkeys(e.user_id for e in fresh if isinstance(e, UserDeleted))
+            for user_id in erased:
                 await self._erase_user(session, user_id)
+            if erased:
+                self.online.forget()
         self.online.committed()
         return [*shown, *fresh]
 
