@@ -95,6 +95,7 @@ def test_the_preferred_arm_wins_and_identical_arms_do_not(api: TestClient, seed:
     assert treatment["p_value"] < 0.01
     assert control["ctr_ci"][0] <= control["ctr"] <= control["ctr_ci"][1]
     assert {"impressions", "clicks", "ctr", "ctr_ci", "lift", "p_value"} <= set(control)
+    assert ab["srm_p_value"] > 0.001  # users split as the weights say
 
     start(api, f"aa{seed}", [{"name": "a"}, {"name": "b"}])
     aa = simulate(api, f"aa{seed}", {"a": 0.14, "b": 0.14}, users=300, seed=seed + 100)

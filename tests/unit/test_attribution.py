@@ -29,6 +29,7 @@ from contextiq.store.tables import (
     ExperimentArmStats,
     ImpressionRow,
     OnlineDaily,
+    OnlineUser,
     OutboxRow,
     ServedList,
 )
@@ -168,6 +169,33 @@ async def test_replayed_batches_count_once(store: Store) -> None:
     x = arms["x"]
     # One user with n = 2 lists, c = 2 clicked.
     assert (x.users, x.impressions, x.clicks, x.sum_n2, x.sum_c2, x.sum_nc) == (1, 2, 2, 4, 4, 4)
+
+
+async def test_the_first_report_counts_when_both_arrive_in_one_batch(store: Store) -> None:
+    """A report and its correction share an event id: the worker keeps the first, as it does
+    when they arrive in separate batches (processed_events then refuses the second)."""
+    now = datetime.now(UTC)
+    await delivered(store, [impression("r1", "u1", "abc", now)])
+    applied = await store.apply_events(
+        [ImpressionSeen("r1", "u1", (1, 2)), ImpressionSeen("r1", "u1", (1,))]
+    )
+    assert applied == [ImpressionSeen("r1", "u1", (1, 2))]
+    async with store.sessions() as session:
+        row = await session.get(ImpressionRow, "r1")
+        daily = await session.scalar(select(OnlineDaily))
+    assert row is not None and row.seen == [1, 2]
+    assert daily is not None and daily.items_shown == 2
+
+
+async def test_a_user_erased_and_back_the_same_day_counts_as_a_user_again(store: Store) -> None:
+    """The worker skips (group, user) pairs it knows are stored; an erasure deletes them."""
+    now = datetime.now(UTC)
+    await delivered(store, [impression("r1", "u1", "abc", now)])
+    await store.apply_events([UserDeleted("erase-1", "u1", now)])
+    await delivered(store, [impression("r2", "u1", "abc", now + timedelta(seconds=1))])
+    async with store.sessions() as session:
+        users = list(await session.scalars(select(OnlineUser.user_id)))
+    assert users == ["u1"]
 
 
 def _listed(listing: str) -> tuple[object, object]:

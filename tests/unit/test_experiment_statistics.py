@@ -11,7 +11,13 @@ from contextiq.experiments.assignment import assign, bucket
 from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
 from contextiq.experiments.interleaving import outcome, team_draft
 from contextiq.experiments.report import Thresholds, ab_arms, interleaved_arms
-from contextiq.experiments.statistics import ClusteredRate, compare, sign_test, wilson
+from contextiq.experiments.statistics import (
+    ClusteredRate,
+    compare,
+    sample_ratio_p,
+    sign_test,
+    wilson,
+)
 from contextiq.store.experiments import ArmCounts
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
@@ -136,7 +142,7 @@ THRESHOLDS = Thresholds(min_impressions=1_000, min_interleaved=100, alpha=0.01)
 
 
 def test_no_verdict_before_the_minimum_sample() -> None:
-    arms, winner, verdict = ab_arms(
+    arms, winner, verdict, _ = ab_arms(
         experiment(), [counts("control", 999, 10), counts("treatment", 999, 500)], THRESHOLDS
     )
     assert winner is None
@@ -145,7 +151,7 @@ def test_no_verdict_before_the_minimum_sample() -> None:
 
 
 def test_significant_lift_names_the_winner() -> None:
-    arms, winner, verdict = ab_arms(
+    arms, winner, verdict, _ = ab_arms(
         experiment(), [counts("control", 5_000, 500), counts("treatment", 5_000, 650)], THRESHOLDS
     )
     assert winner == "treatment"
@@ -155,7 +161,7 @@ def test_significant_lift_names_the_winner() -> None:
 
 
 def test_control_wins_when_every_other_arm_is_worse() -> None:
-    _, winner, _ = ab_arms(
+    _, winner, _, _ = ab_arms(
         experiment(), [counts("control", 5_000, 650), counts("treatment", 5_000, 500)], THRESHOLDS
     )
     assert winner == "control"
@@ -163,11 +169,37 @@ def test_control_wins_when_every_other_arm_is_worse() -> None:
 
 def test_a_difference_below_the_threshold_names_no_winner() -> None:
     # 100/1000 against 130/1000 has p = 0.035: significant at 0.05, not at 0.01.
-    _, winner, verdict = ab_arms(
+    _, winner, verdict, _ = ab_arms(
         experiment(), [counts("control", 1_000, 100), counts("treatment", 1_000, 130)], THRESHOLDS
     )
     assert winner is None
     assert verdict.startswith("No significant difference")
+
+
+def test_sample_ratio_test_is_chi_square_on_users_against_weights() -> None:
+    # 1,100 against 900 at 1:1: chi2 = 2 * 100^2 / 1000 = 20 on 1 df, p = erfc(sqrt(10)).
+    assert sample_ratio_p([1_100, 900], [1, 1]) == pytest.approx(math.erfc(math.sqrt(10)))
+    # 300:700 at 1:3 expects 250:750: chi2 = 10 + 10/3; 2 df: p = exp(-chi2 / 2).
+    assert sample_ratio_p([300, 700], [1, 3]) == pytest.approx(0.000260729, rel=1e-5)
+    assert sample_ratio_p([10, 20, 30], [1, 1, 1]) == pytest.approx(math.exp(-5))
+    assert sample_ratio_p([0, 0], [1, 1]) is None
+
+
+def test_a_sample_ratio_mismatch_names_no_winner() -> None:
+    """Users lost in one arm (its answers failed, say) bias the comparison: the verdict says
+    so instead of naming the arm whose remaining users click more."""
+    judged = ab_arms(
+        experiment(), [counts("control", 5_000, 500), counts("treatment", 4_500, 650)], THRESHOLDS
+    )
+    assert judged.srm_p_value is not None and judged.srm_p_value < 1e-6
+    assert judged.winner is None
+    assert judged.verdict.startswith("Sample ratio mismatch")
+    assert "treatment: 4,500 (47.4%, expected 50.0%)" in judged.verdict
+    balanced = ab_arms(
+        experiment(), [counts("control", 5_000, 500), counts("treatment", 4_950, 650)], THRESHOLDS
+    )
+    assert balanced.srm_p_value is not None and balanced.srm_p_value > 0.5
+    assert balanced.winner == "treatment"
 
 
 def test_interleaving_verdict_from_wins() -> None:
@@ -175,7 +207,7 @@ def test_interleaving_verdict_from_wins() -> None:
     few = [counts("control", 500, 40, wins=40), counts("treatment", 500, 50, wins=50)]
     assert interleaved_arms(e, few, THRESHOLDS)[1] is None
     many = [counts("control", 2_000, 300, wins=150), counts("treatment", 2_000, 500, wins=400)]
-    arms, winner, verdict = interleaved_arms(e, many, THRESHOLDS)
+    arms, winner, verdict, _ = interleaved_arms(e, many, THRESHOLDS)
     assert winner == "treatment"
     assert "interleaving" in verdict
     assert arms[1]["p_value"] < 0.0001
@@ -187,7 +219,7 @@ def test_a_over_a_rarely_declares_a_winner() -> None:
     winners = 0
     for _ in range(400):
         clicks = [sum(rng.random() < 0.1 for _ in range(2_000)) for _ in range(2)]
-        _, winner, _ = ab_arms(
+        _, winner, _, _ = ab_arms(
             experiment(),
             [counts("control", 2_000, clicks[0]), counts("treatment", 2_000, clicks[1])],
             THRESHOLDS,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from contextiq.domain import Interaction, InteractionType
-from contextiq.events.types import Event, ImpressionBatch
+from contextiq.events.types import Event, ImpressionBatch, ImpressionSeen
 from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.records import RecordResult
 
@@ -153,3 +153,21 @@ def test_no_impression_of_a_user_erased_since_its_request_started_is_buffered() 
     writer.show(("r5", "u1", "[]", 5), writer.erasures)  # after the erasure: a new record
     writer.show(("r6", "u1", "[]", 6))
     assert [s[0] for s in writer._shown] == ["r2", "r5", "r6"]
+
+
+async def test_a_commit_carries_its_impressions_ahead_of_the_reports_on_them() -> None:
+    """A client reports the positions it rendered as soon as the answer arrives, while the
+    impression still waits in the buffer: the report's commit takes it along, and it must
+    come first in the outbox. A relay claim or consumer batch that ends between them would
+    apply the report before its impression, and the worker drops (and deduplicates) a report
+    on an impression it has not stored."""
+    store = RecordingStore()
+    writer = GroupCommitWriter(store, impression_interval=60.0)  # type: ignore[arg-type]
+    task = asyncio.create_task(writer.run())
+    try:
+        writer.show(shown(0))
+        await writer.write((), (ImpressionSeen("r0", "u0", (1, 2)),))
+    finally:
+        task.cancel()
+    [(_, events)] = store.commits
+    assert [type(e) for e in events] == [ImpressionBatch, ImpressionSeen]

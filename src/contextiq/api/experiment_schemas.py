@@ -149,6 +149,9 @@ class ExperimentReport(ExperimentSummary):
     arms: list[ArmReport]
     winner: str | None
     verdict: str
+    #: Chi-square test of users per arm against the weights; below 0.001 no winner is named
+    #: (a sample ratio mismatch). None for interleaving or without users.
+    srm_p_value: float | None
     min_impressions: int
     alpha: float
     timeline: list[TimelinePoint]

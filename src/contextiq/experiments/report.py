@@ -1,18 +1,22 @@
 """An experiment's report: per-arm metrics, lift against the first arm, tests and a verdict.
 
-The verdict refuses to name a winner before every arm has the minimum sample; after that an
+The verdict refuses to name a winner before every arm has the minimum sample, or when the
+users split across the arms unlike their weights (a sample ratio mismatch); otherwise an
 arm wins if its CTR differs from the control's at the significance level, split evenly over
 the comparisons (Bonferroni). Interleaved experiments are judged on their own: per list, the
 arm with more clicked items wins, and a sign test over the decided lists gives the verdict.
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from contextiq.experiments.definitions import Experiment
 from contextiq.experiments.metrics import rate_fields
-from contextiq.experiments.statistics import ClusteredRate, compare, sign_test
+from contextiq.experiments.statistics import ClusteredRate, compare, sample_ratio_p, sign_test
 from contextiq.store.experiments import ArmCounts
+
+#: Below this p the users' split over the arms is a sample ratio mismatch: no verdict.
+SRM_ALPHA = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +24,16 @@ class Thresholds:
     min_impressions: int
     min_interleaved: int
     alpha: float
+
+
+class Judgement(NamedTuple):
+    """Per-arm statistics, the winner (or None) and the verdict in words."""
+
+    arms: list[dict[str, Any]]
+    winner: str | None
+    verdict: str
+    #: The sample-ratio-mismatch test's p (None: interleaved, or no users yet).
+    srm_p_value: float | None = None
 
 
 def _pct(x: float) -> str:
@@ -34,10 +48,8 @@ def _p(p: float) -> str:
     return "p < 0.0001" if p < 0.0001 else f"p = {p:.4f}"
 
 
-def ab_arms(
-    experiment: Experiment, counts: list[ArmCounts], t: Thresholds
-) -> tuple[list[dict[str, Any]], str | None, str]:
-    """Per-arm statistics, the winner (or None) and the verdict of an A/B(/n) experiment."""
+def ab_arms(experiment: Experiment, counts: list[ArmCounts], t: Thresholds) -> Judgement:
+    """The judgement of an A/B(/n) experiment."""
     rates = [
         ClusteredRate(c.users, c.impressions, c.clicks, c.sum_n2, c.sum_c2, c.sum_nc)
         for c in counts
@@ -67,17 +79,21 @@ def ab_arms(
             entry["p_value"] = round(result.p_value, 6)
         arms.append(entry)
     control_name = experiment.arms[0].name
+    srm = sample_ratio_p([c.users for c in counts], [a.weight for a in experiment.arms])
     short = [(a.name, c.impressions) for a, c in zip(experiment.arms, counts, strict=True)]
     if any(n < t.min_impressions for _, n in short):
         have = ", ".join(f"{name}: {n:,}" for name, n in short)
-        return (
+        return Judgement(
             arms,
             None,
             (
                 f"Not enough data yet: each arm needs {t.min_impressions:,} impressions before a "
                 f"verdict ({have})."
             ),
+            srm,
         )
+    if srm is not None and srm < SRM_ALPHA:
+        return Judgement(arms, None, _mismatch(experiment, counts, srm), srm)
     threshold = t.alpha / max(1, len(comparisons))
     better = [(n, r, c) for n, r, c in comparisons if c.p_value < threshold and c.z > 0]
     worse = [(n, r, c) for n, r, c in comparisons if c.p_value < threshold and c.z < 0]
@@ -89,38 +105,52 @@ def ab_arms(
             if result.lift_ci is None
             else f" (95% CI {_signed_pct(result.lift_ci[0])} to {_signed_pct(result.lift_ci[1])})"
         )
-        return (
+        return Judgement(
             arms,
             name,
             (
                 f"{name} wins: CTR {_pct(rate.rate)} against {_pct(control.rate)} for "
                 f"{control_name}{lift}{ci}, {_p(result.p_value)}."
             ),
+            srm,
         )
     if comparisons and len(worse) == len(comparisons):
         p = max(c.p_value for _, _, c in worse)
-        return (
+        return Judgement(
             arms,
             control_name,
             (
                 f"{control_name} wins: every other arm has a significantly lower CTR "
                 f"(largest {_p(p)})."
             ),
+            srm,
         )
     p = min((c.p_value for _, _, c in comparisons), default=1.0)
-    return (
+    return Judgement(
         arms,
         None,
         (
             f"No significant difference in CTR (smallest {_p(p)}, threshold {threshold:g}): "
             "no winner; the arms perform alike as far as this sample can tell."
         ),
+        srm,
     )
 
 
-def interleaved_arms(
-    experiment: Experiment, counts: list[ArmCounts], t: Thresholds
-) -> tuple[list[dict[str, Any]], str | None, str]:
+def _mismatch(experiment: Experiment, counts: list[ArmCounts], p: float) -> str:
+    total, weights = sum(c.users for c in counts), sum(a.weight for a in experiment.arms)
+    split = ", ".join(
+        f"{a.name}: {c.users:,} ({c.users / total:.1%}, expected {a.weight / weights:.1%})"
+        for a, c in zip(experiment.arms, counts, strict=True)
+    )
+    return (
+        f"Sample ratio mismatch: users split {split}, {_p(p)} (threshold {SRM_ALPHA:g}). "
+        "Something other than assignment lost or added users in an arm (errors, timeouts, "
+        "bots, caching), so the arms are not comparable: no winner."
+    )
+
+
+def interleaved_arms(experiment: Experiment, counts: list[ArmCounts], t: Thresholds) -> Judgement:
     """Per-team credit of an interleaved experiment, judged by a sign test on wins."""
     (a, ca), (b, cb) = zip(experiment.arms, counts, strict=True)
     p_value = sign_test(ca.wins, cb.wins)
@@ -147,7 +177,7 @@ def interleaved_arms(
     arms[1]["p_value"] = round(p_value, 6)
     decided = ca.wins + cb.wins
     if decided < t.min_interleaved:
-        return (
+        return Judgement(
             arms,
             None,
             (
@@ -158,7 +188,7 @@ def interleaved_arms(
     if p_value < t.alpha:
         winner, loser = (a.name, b.name) if ca.wins > cb.wins else (b.name, a.name)
         won = max(ca.wins, cb.wins)
-        return (
+        return Judgement(
             arms,
             winner,
             (
@@ -167,7 +197,7 @@ def interleaved_arms(
                 f"{_p(p_value)}."
             ),
         )
-    return (
+    return Judgement(
         arms,
         None,
         (

@@ -88,7 +88,7 @@ class ExperimentService:
         names = [a.name for a in experiment.arms]
         counts = sorted_arms(await self.experiments.arm_counts(name), names)
         judge = interleaved_arms if experiment.interleaving else ab_arms
-        arms, winner, verdict = judge(experiment, counts, self.thresholds)
+        arms, winner, verdict, srm_p_value = judge(experiment, counts, self.thresholds)
         catalogue = await self.store.content_count()
         timeline = await self.experiments.groups("day", "0000-00-00", "9999-99-99", name)
         covered = await self.experiments.arm_items(name)
@@ -112,6 +112,7 @@ class ExperimentService:
             "arms": arms,
             "winner": winner,
             "verdict": verdict,
+            "srm_p_value": None if srm_p_value is None else round(srm_p_value, 6),
             "min_impressions": (
                 self.thresholds.min_interleaved
                 if experiment.interleaving

@@ -7,7 +7,10 @@ sees one list it equals the textbook (unpooled) two-proportion z-test.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from scipy.special import chdtrc
 
 Z95 = 1.959963984540054
 
@@ -26,6 +29,18 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
 def two_sided_p(z: float) -> float:
     """P(|Z| >= |z|) for a standard normal Z."""
     return math.erfc(abs(z) / math.sqrt(2))
+
+
+def sample_ratio_p(users: Sequence[int], weights: Sequence[float]) -> float | None:
+    """P of a chi-square goodness-of-fit test of users per arm against the arms' weights
+    (None without users). A small p is a sample ratio mismatch: something other than
+    assignment added or lost users in some arm, and their rates are not comparable."""
+    total, share = sum(users), sum(weights)
+    if total <= 0:
+        return None
+    expected = [total * w / share for w in weights]
+    statistic = sum((o - e) ** 2 / e for o, e in zip(users, expected, strict=True))
+    return float(chdtrc(len(users) - 1, statistic))
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,9 +147,10 @@ class GroupCommitWriter:
                 group = self._take()
                 shown, self._shown = self._shown[: self.max_events], self._shown[self.max_events :]
                 items = [i for items, _, _ in group for i in items]
-                events = [e for _, events, _ in group for e in events]
-                if shown:
-                    events.append(ImpressionBatch.of(shown))
+                # Impressions first: a report on what a client rendered of one (the events
+                # a write carries) follows it even if a relay claim ends between the two.
+                events: list[Event] = [ImpressionBatch.of(shown)] if shown else []
+                events.extend(e for _, carried, _ in group for e in carried)
                 self._last_commit = asyncio.get_running_loop().time()
                 try:
                     result = await self.store.record_interactions(items, events)

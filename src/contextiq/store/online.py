@@ -177,6 +177,13 @@ class OnlineApplier:
         self._known |= self._pending
         self._pending = set()
 
+    def forget(self) -> None:
+        """An erasure deleted rows this worker knew were stored (the user's `online_users`
+        pairs): forget every key, or the user's next list that day would not be counted.
+        Erasures are rare, and a key no longer known only costs an insert that finds it."""
+        self._known.clear()
+        self._pending.clear()
+
     async def apply(
         self,
         session: AsyncSession,

@@ -673,7 +673,12 @@ class Store:
         Single impressions are deduplicated by their own table (one row each); the rest,
         impression batches included, by `processed_events`.
         """
-        unique = list({e.event_id: e for e in events}.values())
+        first: dict[str, Event] = {}
+        for event in events:
+            # The first of an id counts, as when a later one comes in another batch (a seen
+            # report and its correction share one id).
+            first.setdefault(event.event_id, event)
+        unique = list(first.values())
         impressions = [e for e in unique if isinstance(e, ImpressionRecorded)]
         unique = [e for e in unique if not isinstance(e, ImpressionRecorded)]
         if not unique and not impressions:
@@ -699,8 +704,11 @@ class Store:
             shown = await self.online.apply(session, impressions, batches, seen, interactions)
             # After the interactions: whatever the store holds about the user when the
             # deletion is applied goes, including events that raced with it.
-            for user_id in dict.fromkeys(e.user_id for e in fresh if isinstance(e, UserDeleted)):
+            erased = dict.fromkeys(e.user_id for e in fresh if isinstance(e, UserDeleted))
+            for user_id in erased:
                 await self._erase_user(session, user_id)
+            if erased:
+                self.online.forget()
         self.online.committed()
         return [*shown, *fresh]
 
