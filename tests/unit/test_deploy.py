@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import botocore.session
@@ -198,6 +198,25 @@ def test_kraft_kafka_replicates_three_ways_and_creates_the_topic() -> None:
     assert ("PodDisruptionBudget", "kafka") in objs
     topic_job = objs[("Job", "kafka-create-topics")]["spec"]["template"]["spec"]["containers"][0]
     assert "--topic=interactions" in topic_job["command"]
+
+
+def test_kafka_keeps_its_log_on_its_volume_below_the_root() -> None:
+    # Unset, apache/kafka logs to /tmp in the container; at a volume's root, an ext4
+    # lost+found stops the broker ("not in the form of topic-partition").
+    kafka = _by_kind("kafka/kraft")[("StatefulSet", "kafka")]["spec"]["template"]["spec"]
+    container = kafka["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    data = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}["data"]
+    assert PurePosixPath(data) in PurePosixPath(env["KAFKA_LOG_DIRS"]).parents
+    compose = _docs(DEPLOY / "compose.yaml")[0]
+    service = compose["services"]["kafka"]
+    named = {
+        target
+        for source, target in (v.split(":")[:2] for v in service["volumes"])
+        if source in compose["volumes"]
+    }
+    log_dir = PurePosixPath(service["environment"]["KAFKA_LOG_DIRS"])
+    assert named & {str(p) for p in log_dir.parents}
 
 
 def test_strimzi_example_is_a_kraft_cluster_with_the_interactions_topic() -> None:
