@@ -271,6 +271,13 @@ def test_compose_runs_every_role_with_health_checks() -> None:
     assert all((DEPLOY / m).is_file() for m in mounted)
 
 
+def test_compose_redis_never_evicts_the_generation_counters() -> None:
+    # An evicted counter reads 0 again: lists its bumps had orphaned would be served again.
+    command = _docs(DEPLOY / "compose.yaml")[0]["services"]["redis"]["command"]
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert "--maxmemory" in command
+
+
 def test_dockerfile_passes_hadolint() -> None:
     _run(_tool("hadolint"), "--failure-threshold", "info", str(DEPLOY / "Dockerfile"))
 
