@@ -253,8 +253,14 @@ def test_compose_runs_every_role_with_health_checks() -> None:
     compose = _docs(DEPLOY / "compose.yaml")[0]
     services = compose["services"]
     assert {"postgres", "redis", "kafka", "migrate", "api", "worker"} <= services.keys()
-    for name in ("postgres", "redis", "kafka", "api"):
+    for name in ("postgres", "redis", "kafka", "api", "worker"):
         assert services[name]["healthcheck"]["test"], name
+    # The image's HEALTHCHECK asks the API's port: the other roles replace it.
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "127.0.0.1:8000/api/v1/health" in dockerfile
+    worker_port = services["worker"]["environment"]["CONTEXTIQ_WORKER_METRICS_PORT"]
+    assert f"127.0.0.1:{worker_port}/metrics" in " ".join(services["worker"]["healthcheck"]["test"])
+    assert services["migrate"]["healthcheck"] == {"disable": True}
     assert services["api"]["command"] == ["serve"]
     assert services["worker"]["command"] == ["worker"]
     assert services["migrate"]["command"] == ["migrate"]
