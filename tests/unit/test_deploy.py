@@ -27,6 +27,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from contextiq.cache import open_cache
 from contextiq.events import open_bus
 from contextiq.observability import metrics
+from contextiq.store.engine import POSTGRES_MAX_OVERFLOW, POSTGRES_POOL_SIZE
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -275,6 +276,21 @@ def test_compose_runs_every_role_with_health_checks() -> None:
     prometheus = services["prometheus"]
     mounted = {v.split(":")[0] for v in prometheus["volumes"]}
     assert all((DEPLOY / m).is_file() for m in mounted)
+
+
+def test_compose_postgres_takes_every_pool_at_the_documented_scale() -> None:
+    compose_file = DEPLOY / "compose.yaml"
+    scales = re.findall(
+        r"--scale api=(\d+) --scale worker=(\d+)",
+        compose_file.read_text() + (ROOT / "DEPLOYMENT.md").read_text(),
+    )
+    assert scales
+    processes = max(int(api) + int(worker) for api, worker in scales)
+    command = _docs(compose_file)[0]["services"]["postgres"]["command"]
+    setting = next(c for c in command if c.startswith("max_connections="))
+    reserved = 3  # superuser_reserved_connections
+    per_process = POSTGRES_POOL_SIZE + POSTGRES_MAX_OVERFLOW
+    assert int(setting.split("=")[1]) - reserved >= processes * per_process
 
 
 def test_compose_redis_never_evicts_the_generation_counters() -> None:

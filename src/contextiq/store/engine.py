@@ -24,6 +24,9 @@ class EngineFactory(Protocol):
 
 
 SQLITE_POOL_SIZE = 16
+#: Connections one process may hold on PostgreSQL: `max_connections` is sized from their sum.
+POSTGRES_POOL_SIZE = 20
+POSTGRES_MAX_OVERFLOW = 10
 
 
 def _sqlite(url: str, *, statement_timeout_ms: int) -> AsyncEngine:
@@ -60,8 +63,8 @@ def _postgresql(url: str, *, statement_timeout_ms: int) -> AsyncEngine:
         # Sized for a replica's concurrent requests: overflow connections are opened and
         # closed per checkout, which costs more than the query. No pre-ping round trip:
         # a connection that died is invalidated and the store retries (store/transient.py).
-        pool_size=20,
-        max_overflow=10,
+        pool_size=POSTGRES_POOL_SIZE,
+        max_overflow=POSTGRES_MAX_OVERFLOW,
         pool_recycle=1800,
         pool_timeout=10,
         connect_args={
