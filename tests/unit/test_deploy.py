@@ -131,6 +131,14 @@ def test_every_role_runs_from_the_one_image_with_its_config(target: str) -> None
 
 
 @pytest.mark.parametrize("target", ["base", "overlays/dev", "overlays/prod"])
+def test_a_stopping_api_pod_serves_until_it_left_the_endpoints(target: str) -> None:
+    pod = _pod(_by_kind(target)[("Deployment", "contextiq-api")])["spec"]
+    wait = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert wait >= 5
+    assert pod["terminationGracePeriodSeconds"] >= wait + 15  # then in-flight requests
+
+
+@pytest.mark.parametrize("target", ["base", "overlays/dev", "overlays/prod"])
 def test_the_autoscaler_alone_sets_the_api_replicas(target: str) -> None:
     # A count in the Deployment would be re-applied by every `kubectl apply`, scaling the
     # API down to it under load until the autoscaler catches up.
