@@ -25,6 +25,7 @@ from botocore.validate import ParamValidator
 from prometheus_client.metrics import MetricWrapperBase
 
 from contextiq.cache import open_cache
+from contextiq.config import ENV_PREFIX, Settings
 from contextiq.events import open_bus
 from contextiq.observability import metrics
 from contextiq.store.engine import POSTGRES_MAX_OVERFLOW, POSTGRES_POOL_SIZE
@@ -361,6 +362,68 @@ def test_bedrock_policy_allows_invoking_only_the_configured_model() -> None:
     )
     model = llm.removeprefix("bedrock://").split("?")[0]
     assert all(r.endswith(f"foundation-model/{model}") for r in bedrock["Resource"])
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+#: Every variable a process reads: a misspelt one is ignored and its default used instead.
+SETTINGS_ENV = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+SETTINGS_DOCUMENTED = [
+    *sorted(p for p in DEPLOY.rglob("*") if p.is_file()),
+    ROOT / ".github" / "workflows" / "ci.yml",
+    ROOT / ".env.example",
+    ROOT / "DEPLOYMENT.md",
+    ROOT / "docs" / "operations.md",
+]
+
+
+@pytest.mark.parametrize("path", SETTINGS_DOCUMENTED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_setting_named_is_one_the_processes_read(path: Path) -> None:
+    named = set(re.findall(rf"\b{ENV_PREFIX}[A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
+    assert named <= SETTINGS_ENV, sorted(named - SETTINGS_ENV)
+
+
+def _environments() -> dict[str, dict[str, str]]:
+    """Each role's CONTEXTIQ_* values as every deployment file sets them, by where."""
+    found: dict[str, dict[str, str]] = {}
+    for target in ["base", "overlays/dev", "overlays/prod"]:
+        for (kind, name), obj in _by_kind(target).items():
+            if kind == "ConfigMap":
+                found[f"{target} {name}"] = dict(obj["data"])
+            elif kind in {"Deployment", "Job", "CronJob"}:
+                for c in _pod(obj)["spec"]["containers"]:
+                    env = {e["name"]: e["value"] for e in c.get("env", []) if "value" in e}
+                    found[f"{target} {name}/{c['name']}"] = env
+    for name, service in _docs(DEPLOY / "compose.yaml")[0]["services"].items():
+        env = service.get("environment", {})
+        # `${VAR:-default}`: the default, as Compose reads it with the variable unset.
+        found[f"compose {name}"] = {
+            k: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(v)) for k, v in env.items()
+        }
+    for task in sorted((DEPLOY / "ecs").glob("task-definition-*.json")):
+        for c in json.loads(task.read_text())["containerDefinitions"]:
+            found[f"{task.name} {c['name']}"] = {e["name"]: e["value"] for e in c["environment"]}
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    found["Dockerfile"] = dict(re.findall(rf"\b({ENV_PREFIX}\w+)=(\S+)", dockerfile))
+    return {
+        where: {k: v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+        for where, env in found.items()
+    }
+
+
+def test_every_deployment_sets_values_the_settings_accept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    environments = _environments()
+    assert len(environments) > 10
+    for where, env in environments.items():
+        with monkeypatch.context() as patched:
+            for name in SETTINGS_ENV:
+                patched.delenv(name, raising=False)
+            for name, value in env.items():
+                patched.setenv(name, value)
+            Settings(_env_file=None)  # raises, naming the variable, on a wrong value
+        assert set(env) <= SETTINGS_ENV, where
 
 
 # -- monitoring -------------------------------------------------------------------------------
