@@ -429,21 +429,38 @@ def test_every_deployment_sets_values_the_settings_accept(
 # -- monitoring -------------------------------------------------------------------------------
 
 
-def _exported_names() -> set[str]:
-    names = set()
+def _exported() -> dict[str, set[str]]:
+    """Every series name the code exports, with its labels."""
+    series: dict[str, set[str]] = {}
     wrappers = [v for v in vars(metrics).values() if isinstance(v, MetricWrapperBase)]
     for wrapper in wrappers:
+        labels = set(wrapper._labelnames)
         for family in wrapper.describe():
-            names.add(family.name)
+            series[family.name] = labels
             if family.type == "histogram":
-                names |= {f"{family.name}_{s}" for s in ("bucket", "count", "sum")}
+                series |= {f"{family.name}_{s}": labels for s in ("count", "sum")}
+                series[f"{family.name}_bucket"] = labels | {"le"}
             if family.type == "counter":
-                names.add(f"{family.name}_total")
-    return names
+                series[f"{family.name}_total"] = labels
+    return series
 
 
-def _referenced(text: str) -> set[str]:
-    return set(re.findall(r"\bcontextiq_[a-z_]+\b", text))
+def _check_query(expr: str) -> set[str]:
+    """The labels a query's result keeps; fails on a metric or label the code never exports."""
+    exported = _exported()
+    used: set[str] = set()
+    for name, selector in re.findall(r"\b(contextiq_[a-z_]+)\b(\{[^}]*\})?", expr):
+        assert name in exported, name
+        matched = set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", selector))
+        assert matched <= exported[name], (name, matched)
+        used |= exported[name]
+    grouped = {
+        label.strip()
+        for labels in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", expr)
+        for label in labels.split(",")
+    }
+    assert grouped <= used, (expr, grouped - used)
+    return grouped
 
 
 def test_alert_rules_cover_lag_errors_latency_and_the_breaker() -> None:
@@ -459,13 +476,17 @@ def test_alert_rules_cover_lag_errors_latency_and_the_breaker() -> None:
         "llm_breaker_state",
     ):
         assert metric in exprs
-    assert _referenced(exprs) <= _exported_names()
+    for rule in alerts.values():
+        kept = _check_query(rule["expr"])
+        named = set(re.findall(r"\$labels\.(\w+)", json.dumps(rule["annotations"])))
+        assert named <= kept, (rule["alert"], named - kept)
 
 
 def test_grafana_dashboard_queries_exported_metrics() -> None:
     dashboard = json.loads((DEPLOY / "monitoring" / "grafana-dashboard.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     assert exprs and len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
-    assert _referenced(" ".join(exprs)) <= _exported_names()
+    for expr in exprs:
+        _check_query(expr)
     prometheus = yaml.safe_load((DEPLOY / "monitoring" / "prometheus.yml").read_text())
     assert prometheus["rule_files"] == ["/etc/prometheus/alerts.yaml"]
