@@ -255,6 +255,17 @@ def test_strimzi_example_is_a_kraft_cluster_with_the_interactions_topic() -> Non
     assert f"partitions={topic['spec']['partitions']}" in url
 
 
+def test_the_install_creates_the_replicated_topic_before_the_app_starts() -> None:
+    # The relay creates a missing topic with one replica, below min.insync.replicas=2.
+    guide = (ROOT / "DEPLOYMENT.md").read_text()
+    steps = [
+        "apply -k deploy/k8s/kafka/strimzi",
+        "wait kafkatopic/interactions --for=condition=Ready",
+        "apply -k deploy/k8s/overlays/prod",
+    ]
+    assert [guide.index(step) for step in steps] == sorted(guide.index(step) for step in steps)
+
+
 # -- Compose, Dockerfile, workflow -------------------------------------------------------------
 
 
