@@ -53,6 +53,13 @@ def test_request_durations_are_labelled_by_route_template_and_status(client: Tes
     assert 'route="/api/v1/user-profile/user_001"' not in after  # templates, not raw paths
 
 
+def test_scrapes_are_counted_under_their_own_route(client: TestClient) -> None:
+    # Not as "unmatched", the label of paths no route serves (404 probes, scanners).
+    _metrics(client)
+    labels = {"route": "/metrics", "status": "200"}
+    assert value(_metrics(client), "contextiq_http_request_duration_seconds_count", **labels) >= 1
+
+
 def test_cache_hits_and_misses_are_counted(client: TestClient) -> None:
     before = _metrics(client)
     params = {"user_id": "user_004", "limit": 5}
