@@ -266,6 +266,27 @@ def test_the_install_creates_the_replicated_topic_before_the_app_starts() -> Non
     assert [guide.index(step) for step in steps] == sorted(guide.index(step) for step in steps)
 
 
+@pytest.mark.parametrize("target", ["base", "overlays/dev", "overlays/prod"])
+def test_the_migrations_can_be_applied_alone_before_the_pods(target: str) -> None:
+    # `kubectl apply -l 'app.kubernetes.io/component in (settings,migrations)'` (DEPLOYMENT.md)
+    # must select the Job and the ConfigMap it reads, and nothing that serves.
+    first = {
+        key
+        for key, obj in _by_kind(target).items()
+        if obj["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+        in {"settings", "migrations"}
+    }
+    assert {kind for kind, _ in first} == {"ConfigMap", "Job"}
+    assert ("Job", "contextiq-migrate") in first
+    guide = (ROOT / "DEPLOYMENT.md").read_text()
+    steps = [
+        "kubectl apply -l 'app.kubernetes.io/component in (settings,migrations)' -f -",
+        "wait --for=condition=complete job/contextiq-migrate",
+        "kubectl apply -k deploy/k8s/overlays/prod\n",
+    ]
+    assert [guide.index(step) for step in steps] == sorted(guide.index(step) for step in steps)
+
+
 # -- Compose, Dockerfile, workflow -------------------------------------------------------------
 
 
