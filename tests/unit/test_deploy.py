@@ -506,7 +506,7 @@ def test_alert_rules_cover_lag_errors_latency_and_the_breaker() -> None:
         'status=~"5.."',
         "histogram_quantile(0.99",
         "llm_breaker_state",
-        "absent(contextiq_consumer_lag_messages)",  # the lag rule sees nothing with no worker
+        "unless\n(sum(rate(contextiq_events_applied_total",  # the lag rule misses dead workers
     ):
         assert metric in exprs
     for rule in alerts.values():
