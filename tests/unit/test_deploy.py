@@ -287,6 +287,17 @@ def test_the_migrations_can_be_applied_alone_before_the_pods(target: str) -> Non
     assert [guide.index(step) for step in steps] == sorted(guide.index(step) for step in steps)
 
 
+def test_the_guide_sizes_postgresql_for_the_prod_overlay_at_its_maximum() -> None:
+    objs = _by_kind("overlays/prod")
+    processes = (
+        objs[("HorizontalPodAutoscaler", "contextiq-api")]["spec"]["maxReplicas"]
+        + objs[("Deployment", "contextiq-worker")]["spec"]["replicas"]
+        + sum(kind in {"Job", "CronJob"} for kind, _ in objs)
+    )
+    connections = processes * (POSTGRES_POOL_SIZE + POSTGRES_MAX_OVERFLOW)
+    assert f"may open {connections} connections" in (ROOT / "DEPLOYMENT.md").read_text()
+
+
 # -- Compose, Dockerfile, workflow -------------------------------------------------------------
 
 
