@@ -1,10 +1,15 @@
 """`GET /metrics` of a real embedded deployment after traffic, and the request-id header."""
 
+import json
+import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from contextiq.api.app import create_app
 from contextiq.cli.bootstrap import bootstrap
@@ -110,3 +115,27 @@ def test_every_response_carries_a_request_id(client: TestClient) -> None:
     missing = client.get("/api/v1/content/nothing-here")
     assert missing.status_code == 404
     assert missing.headers["x-request-id"]
+
+
+def test_every_series_the_alerts_and_dashboard_read_is_scraped(client: TestClient) -> None:
+    """Present from the start, not from a first timeout or failed training: rate() counts
+    nothing for the step from absent to 1. Consumer lag comes from Kafka consumers only, and
+    this deployment scores with ML alone (the language-model series: tests/llm)."""
+    event = {"user_id": "user_006", "content_id": "content_0004", "interaction_type": "view"}
+    client.post("/api/v1/interact", json=event)
+    monitoring = Path(__file__).resolve().parents[2] / "deploy" / "monitoring"
+    rules = yaml.safe_load((monitoring / "alerts.yaml").read_text())["groups"]
+    panels = json.loads((monitoring / "grafana-dashboard.json").read_text())["panels"]
+    queries = [r["expr"] for g in rules for r in g["rules"]]
+    queries += [t["expr"] for p in panels for t in p["targets"]]
+    wanted = {
+        name
+        for name in re.findall(r"\bcontextiq_[a-z_]+\b", " ".join(queries))
+        if name != "contextiq_consumer_lag_messages" and not name.startswith("contextiq_llm_")
+    }
+
+    def scraped(text: str) -> set[str]:
+        return {s.name for family in text_string_to_metric_families(text) for s in family.samples}
+
+    text = _eventually(client, lambda t: wanted <= scraped(t))
+    assert wanted <= scraped(text)
