@@ -11,12 +11,22 @@ from contextiq.backends import SchemeRegistry
 
 
 def normalize_url(url: str) -> str:
-    """Accept plain `sqlite://` and `postgresql://` URLs and add the async driver."""
+    """Accept plain `sqlite://` and `postgresql://` URLs and add the async driver.
+
+    libpq's `sslmode=` (what managed PostgreSQL services document) becomes asyncpg's `ssl=`,
+    which takes the same values: passed on as it is, asyncpg refuses the keyword and no
+    process can connect.
+    """
     parsed = make_url(url)
     driver = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}.get(
         parsed.drivername, parsed.drivername
     )
-    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+    parsed = parsed.set(drivername=driver)
+    if driver == "postgresql+asyncpg" and "sslmode" in parsed.query:
+        query = dict(parsed.query)
+        query.setdefault("ssl", query.pop("sslmode"))
+        parsed = parsed.set(query=query)
+    return parsed.render_as_string(hide_password=False)
 
 
 class EngineFactory(Protocol):
