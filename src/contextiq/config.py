@@ -98,7 +98,8 @@ class Settings(BaseSettings):
     retrain_every_seconds: int = Field(3_600, ge=0)
 
     # Training (mlscale): the model family trained (a name in contextiq.ml.families), and the
-    # memory a training may use (MB; 0: what the machine has free). Too large: refused at once.
+    # memory a training may use (MB; 0: what the machine, within the container's memory limit,
+    # has free). Too large: refused at once.
     model: str = "blend"
     # More families the worker keeps trained after it, for requests that name one
     # (`?model_family=`, e.g. an "up next" shelf on blend-next); a JSON list.

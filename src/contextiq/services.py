@@ -201,6 +201,7 @@ def build_services(settings: Settings) -> Services:
         ),
         settings.retrain_every_events,
         settings.retrain_every_seconds,
+        lambda: store.exclusively("contextiq-training"),
     )
     snapshots = SnapshotRecorder(store)
     catalog = Catalog(store)

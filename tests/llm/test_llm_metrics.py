@@ -50,6 +50,21 @@ async def _breaker_level(service: ScoringService) -> float:
     return value(_scrape(), "contextiq_llm_breaker_state", provider=service.provider)
 
 
+def test_a_providers_series_are_scraped_at_zero_before_any_call(make: Make) -> None:
+    # rate() and increase() would miss a first timeout that made its series appear.
+    service = make(ScoringPolicy())
+    text = _scrape()
+    for name in (
+        "contextiq_llm_timeouts_total",
+        "contextiq_llm_budget_exceeded_total",
+        "contextiq_llm_call_duration_seconds_count",
+    ):
+        assert f'{name}{{provider="{service.provider}"}}' in text, name
+    for outcome in ("ok", "error", "timeout"):
+        series = f'contextiq_llm_calls_total{{outcome="{outcome}",provider="{service.provider}"}}'
+        assert series in text
+
+
 async def test_successful_calls_are_timed(make: Make) -> None:
     service = make(FAST_RETRIES)
     before = _scrape()

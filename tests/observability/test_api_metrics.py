@@ -1,10 +1,15 @@
 """`GET /metrics` of a real embedded deployment after traffic, and the request-id header."""
 
+import json
+import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from contextiq.api.app import create_app
 from contextiq.cli.bootstrap import bootstrap
@@ -51,6 +56,13 @@ def test_request_durations_are_labelled_by_route_template_and_status(client: Tes
     missing = {"route": "/api/v1/content/{content_id}", "status": "404"}
     assert value(after, name, **missing) - value(before, name, **missing) == 1
     assert 'route="/api/v1/user-profile/user_001"' not in after  # templates, not raw paths
+
+
+def test_scrapes_are_counted_under_their_own_route(client: TestClient) -> None:
+    # Not as "unmatched", the label of paths no route serves (404 probes, scanners).
+    _metrics(client)
+    labels = {"route": "/metrics", "status": "200"}
+    assert value(_metrics(client), "contextiq_http_request_duration_seconds_count", **labels) >= 1
 
 
 def test_cache_hits_and_misses_are_counted(client: TestClient) -> None:
@@ -103,3 +115,27 @@ def test_every_response_carries_a_request_id(client: TestClient) -> None:
     missing = client.get("/api/v1/content/nothing-here")
     assert missing.status_code == 404
     assert missing.headers["x-request-id"]
+
+
+def test_every_series_the_alerts_and_dashboard_read_is_scraped(client: TestClient) -> None:
+    """Present from the start, not from a first timeout or failed training: rate() counts
+    nothing for the step from absent to 1. Consumer lag comes from Kafka consumers only, and
+    this deployment scores with ML alone (the language-model series: tests/llm)."""
+    event = {"user_id": "user_006", "content_id": "content_0004", "interaction_type": "view"}
+    client.post("/api/v1/interact", json=event)
+    monitoring = Path(__file__).resolve().parents[2] / "deploy" / "monitoring"
+    rules = yaml.safe_load((monitoring / "alerts.yaml").read_text())["groups"]
+    panels = json.loads((monitoring / "grafana-dashboard.json").read_text())["panels"]
+    queries = [r["expr"] for g in rules for r in g["rules"]]
+    queries += [t["expr"] for p in panels for t in p["targets"]]
+    wanted = {
+        name
+        for name in re.findall(r"\bcontextiq_[a-z_]+\b", " ".join(queries))
+        if name != "contextiq_consumer_lag_messages" and not name.startswith("contextiq_llm_")
+    }
+
+    def scraped(text: str) -> set[str]:
+        return {s.name for family in text_string_to_metric_families(text) for s in family.samples}
+
+    text = _eventually(client, lambda t: wanted <= scraped(t))
+    assert wanted <= scraped(text)

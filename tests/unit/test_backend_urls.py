@@ -13,7 +13,7 @@ from contextiq.cache import open_cache
 from contextiq.config import URL_SETTINGS, InvalidSettings, Settings, load_settings
 from contextiq.events import open_bus
 from contextiq.llm.factory import open_scorer
-from contextiq.store.engine import create_engine
+from contextiq.store.engine import create_engine, normalize_url
 
 CONTEXTIQ = Path(sys.executable).with_name("contextiq")
 
@@ -90,3 +90,19 @@ def test_a_wrong_url_stops_any_command_with_one_line(tmp_path: Path, command: li
         "known: local://, bedrock://, openai://, none://"
     ]
     assert not (tmp_path / "data").exists(), "nothing may start before the settings are checked"
+
+
+@pytest.mark.parametrize(
+    ("url", "normalized"),
+    [
+        (
+            "postgresql://u:p@db:5432/ciq?sslmode=require",
+            "postgresql+asyncpg://u:p@db:5432/ciq?ssl=require",
+        ),
+        ("postgresql://u@db/ciq?ssl=verify-full", "postgresql+asyncpg://u@db/ciq?ssl=verify-full"),
+        ("sqlite:///data/ciq.db", "sqlite+aiosqlite:///data/ciq.db"),
+    ],
+)
+def test_database_urls_as_managed_services_write_them(url: str, normalized: str) -> None:
+    # libpq's sslmode=, which asyncpg refuses as a keyword: every process failed to connect.
+    assert normalize_url(url) == normalized

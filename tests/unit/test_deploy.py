@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import botocore.session
@@ -25,8 +25,10 @@ from botocore.validate import ParamValidator
 from prometheus_client.metrics import MetricWrapperBase
 
 from contextiq.cache import open_cache
+from contextiq.config import ENV_PREFIX, Settings
 from contextiq.events import open_bus
 from contextiq.observability import metrics
+from contextiq.store.engine import POSTGRES_MAX_OVERFLOW, POSTGRES_POOL_SIZE
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -129,10 +131,26 @@ def test_every_role_runs_from_the_one_image_with_its_config(target: str) -> None
     )
 
 
+@pytest.mark.parametrize("target", ["base", "overlays/dev", "overlays/prod"])
+def test_a_stopping_api_pod_serves_until_it_left_the_endpoints(target: str) -> None:
+    pod = _pod(_by_kind(target)[("Deployment", "contextiq-api")])["spec"]
+    wait = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert wait >= 5
+    assert pod["terminationGracePeriodSeconds"] >= wait + 15  # then in-flight requests
+
+
+@pytest.mark.parametrize("target", ["base", "overlays/dev", "overlays/prod"])
+def test_the_autoscaler_alone_sets_the_api_replicas(target: str) -> None:
+    # A count in the Deployment would be re-applied by every `kubectl apply`, scaling the
+    # API down to it under load until the autoscaler catches up.
+    objs = _by_kind(target)
+    assert "replicas" not in objs[("Deployment", "contextiq-api")]["spec"]
+    assert objs[("HorizontalPodAutoscaler", "contextiq-api")]["spec"]["minReplicas"] >= 1
+
+
 def test_prod_runs_three_api_replicas_autoscaled_spread_and_protected() -> None:
     objs = _by_kind("overlays/prod")
     api = objs[("Deployment", "contextiq-api")]
-    assert api["spec"]["replicas"] == 3
     pod = api["spec"]["template"]["spec"]
     spread = {c["topologyKey"]: c["whenUnsatisfiable"] for c in pod["topologySpreadConstraints"]}
     assert spread == {
@@ -200,6 +218,25 @@ def test_kraft_kafka_replicates_three_ways_and_creates_the_topic() -> None:
     assert "--topic=interactions" in topic_job["command"]
 
 
+def test_kafka_keeps_its_log_on_its_volume_below_the_root() -> None:
+    # Unset, apache/kafka logs to /tmp in the container; at a volume's root, an ext4
+    # lost+found stops the broker ("not in the form of topic-partition").
+    kafka = _by_kind("kafka/kraft")[("StatefulSet", "kafka")]["spec"]["template"]["spec"]
+    container = kafka["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    data = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}["data"]
+    assert PurePosixPath(data) in PurePosixPath(env["KAFKA_LOG_DIRS"]).parents
+    compose = _docs(DEPLOY / "compose.yaml")[0]
+    service = compose["services"]["kafka"]
+    named = {
+        target
+        for source, target in (v.split(":")[:2] for v in service["volumes"])
+        if source in compose["volumes"]
+    }
+    log_dir = PurePosixPath(service["environment"]["KAFKA_LOG_DIRS"])
+    assert named & {str(p) for p in log_dir.parents}
+
+
 def test_strimzi_example_is_a_kraft_cluster_with_the_interactions_topic() -> None:
     objs = _by_kind("kafka/strimzi")
     kafka = objs[("Kafka", "contextiq")]
@@ -218,6 +255,49 @@ def test_strimzi_example_is_a_kraft_cluster_with_the_interactions_topic() -> Non
     assert f"partitions={topic['spec']['partitions']}" in url
 
 
+def test_the_install_creates_the_replicated_topic_before_the_app_starts() -> None:
+    # The relay creates a missing topic with one replica, below min.insync.replicas=2.
+    guide = (ROOT / "DEPLOYMENT.md").read_text()
+    steps = [
+        "apply -k deploy/k8s/kafka/strimzi",
+        "wait kafkatopic/interactions --for=condition=Ready",
+        "apply -k deploy/k8s/overlays/prod",
+    ]
+    assert [guide.index(step) for step in steps] == sorted(guide.index(step) for step in steps)
+
+
+@pytest.mark.parametrize("target", ["base", "overlays/dev", "overlays/prod"])
+def test_the_migrations_can_be_applied_alone_before_the_pods(target: str) -> None:
+    # `kubectl apply -l 'app.kubernetes.io/component in (settings,migrations)'` (DEPLOYMENT.md)
+    # must select the Job and the ConfigMap it reads, and nothing that serves.
+    first = {
+        key
+        for key, obj in _by_kind(target).items()
+        if obj["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+        in {"settings", "migrations"}
+    }
+    assert {kind for kind, _ in first} == {"ConfigMap", "Job"}
+    assert ("Job", "contextiq-migrate") in first
+    guide = (ROOT / "DEPLOYMENT.md").read_text()
+    steps = [
+        "kubectl apply -l 'app.kubernetes.io/component in (settings,migrations)' -f -",
+        "wait --for=condition=complete job/contextiq-migrate",
+        "kubectl apply -k deploy/k8s/overlays/prod\n",
+    ]
+    assert [guide.index(step) for step in steps] == sorted(guide.index(step) for step in steps)
+
+
+def test_the_guide_sizes_postgresql_for_the_prod_overlay_at_its_maximum() -> None:
+    objs = _by_kind("overlays/prod")
+    processes = (
+        objs[("HorizontalPodAutoscaler", "contextiq-api")]["spec"]["maxReplicas"]
+        + objs[("Deployment", "contextiq-worker")]["spec"]["replicas"]
+        + sum(kind in {"Job", "CronJob"} for kind, _ in objs)
+    )
+    connections = processes * (POSTGRES_POOL_SIZE + POSTGRES_MAX_OVERFLOW)
+    assert f"may open {connections} connections" in (ROOT / "DEPLOYMENT.md").read_text()
+
+
 # -- Compose, Dockerfile, workflow -------------------------------------------------------------
 
 
@@ -234,8 +314,14 @@ def test_compose_runs_every_role_with_health_checks() -> None:
     compose = _docs(DEPLOY / "compose.yaml")[0]
     services = compose["services"]
     assert {"postgres", "redis", "kafka", "migrate", "api", "worker"} <= services.keys()
-    for name in ("postgres", "redis", "kafka", "api"):
+    for name in ("postgres", "redis", "kafka", "api", "worker"):
         assert services[name]["healthcheck"]["test"], name
+    # The image's HEALTHCHECK asks the API's port: the other roles replace it.
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "127.0.0.1:8000/api/v1/health" in dockerfile
+    worker_port = services["worker"]["environment"]["CONTEXTIQ_WORKER_METRICS_PORT"]
+    assert f"127.0.0.1:{worker_port}/metrics" in " ".join(services["worker"]["healthcheck"]["test"])
+    assert services["migrate"]["healthcheck"] == {"disable": True}
     assert services["api"]["command"] == ["serve"]
     assert services["worker"]["command"] == ["worker"]
     assert services["migrate"]["command"] == ["migrate"]
@@ -250,6 +336,28 @@ def test_compose_runs_every_role_with_health_checks() -> None:
     prometheus = services["prometheus"]
     mounted = {v.split(":")[0] for v in prometheus["volumes"]}
     assert all((DEPLOY / m).is_file() for m in mounted)
+
+
+def test_compose_postgres_takes_every_pool_at_the_documented_scale() -> None:
+    compose_file = DEPLOY / "compose.yaml"
+    scales = re.findall(
+        r"--scale api=(\d+) --scale worker=(\d+)",
+        compose_file.read_text() + (ROOT / "DEPLOYMENT.md").read_text(),
+    )
+    assert scales
+    processes = max(int(api) + int(worker) for api, worker in scales)
+    command = _docs(compose_file)[0]["services"]["postgres"]["command"]
+    setting = next(c for c in command if c.startswith("max_connections="))
+    reserved = 3  # superuser_reserved_connections
+    per_process = POSTGRES_POOL_SIZE + POSTGRES_MAX_OVERFLOW
+    assert int(setting.split("=")[1]) - reserved >= processes * per_process
+
+
+def test_compose_redis_never_evicts_the_generation_counters() -> None:
+    # An evicted counter reads 0 again: lists its bumps had orphaned would be served again.
+    command = _docs(DEPLOY / "compose.yaml")[0]["services"]["redis"]["command"]
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert "--maxmemory" in command
 
 
 def test_dockerfile_passes_hadolint() -> None:
@@ -299,24 +407,103 @@ def test_bedrock_policy_allows_invoking_only_the_configured_model() -> None:
     assert all(r.endswith(f"foundation-model/{model}") for r in bedrock["Resource"])
 
 
+# -- settings ---------------------------------------------------------------------------------
+
+#: Every variable a process reads: a misspelt one is ignored and its default used instead.
+SETTINGS_ENV = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+SETTINGS_DOCUMENTED = [
+    *sorted(p for p in DEPLOY.rglob("*") if p.is_file()),
+    ROOT / ".github" / "workflows" / "ci.yml",
+    ROOT / ".env.example",
+    ROOT / "DEPLOYMENT.md",
+    ROOT / "docs" / "operations.md",
+]
+
+
+@pytest.mark.parametrize("path", SETTINGS_DOCUMENTED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_setting_named_is_one_the_processes_read(path: Path) -> None:
+    named = set(re.findall(rf"\b{ENV_PREFIX}[A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
+    assert named <= SETTINGS_ENV, sorted(named - SETTINGS_ENV)
+
+
+def _environments() -> dict[str, dict[str, str]]:
+    """Each role's CONTEXTIQ_* values as every deployment file sets them, by where."""
+    found: dict[str, dict[str, str]] = {}
+    for target in ["base", "overlays/dev", "overlays/prod"]:
+        for (kind, name), obj in _by_kind(target).items():
+            if kind == "ConfigMap":
+                found[f"{target} {name}"] = dict(obj["data"])
+            elif kind in {"Deployment", "Job", "CronJob"}:
+                for c in _pod(obj)["spec"]["containers"]:
+                    env = {e["name"]: e["value"] for e in c.get("env", []) if "value" in e}
+                    found[f"{target} {name}/{c['name']}"] = env
+    for name, service in _docs(DEPLOY / "compose.yaml")[0]["services"].items():
+        env = service.get("environment", {})
+        # `${VAR:-default}`: the default, as Compose reads it with the variable unset.
+        found[f"compose {name}"] = {
+            k: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(v)) for k, v in env.items()
+        }
+    for task in sorted((DEPLOY / "ecs").glob("task-definition-*.json")):
+        for c in json.loads(task.read_text())["containerDefinitions"]:
+            found[f"{task.name} {c['name']}"] = {e["name"]: e["value"] for e in c["environment"]}
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    found["Dockerfile"] = dict(re.findall(rf"\b({ENV_PREFIX}\w+)=(\S+)", dockerfile))
+    return {
+        where: {k: v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+        for where, env in found.items()
+    }
+
+
+def test_every_deployment_sets_values_the_settings_accept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    environments = _environments()
+    assert len(environments) > 10
+    for where, env in environments.items():
+        with monkeypatch.context() as patched:
+            for name in SETTINGS_ENV:
+                patched.delenv(name, raising=False)
+            for name, value in env.items():
+                patched.setenv(name, value)
+            Settings(_env_file=None)  # raises, naming the variable, on a wrong value
+        assert set(env) <= SETTINGS_ENV, where
+
+
 # -- monitoring -------------------------------------------------------------------------------
 
 
-def _exported_names() -> set[str]:
-    names = set()
+def _exported() -> dict[str, set[str]]:
+    """Every series name the code exports, with its labels."""
+    series: dict[str, set[str]] = {}
     wrappers = [v for v in vars(metrics).values() if isinstance(v, MetricWrapperBase)]
     for wrapper in wrappers:
+        labels = set(wrapper._labelnames)
         for family in wrapper.describe():
-            names.add(family.name)
+            series[family.name] = labels
             if family.type == "histogram":
-                names |= {f"{family.name}_{s}" for s in ("bucket", "count", "sum")}
+                series |= {f"{family.name}_{s}": labels for s in ("count", "sum")}
+                series[f"{family.name}_bucket"] = labels | {"le"}
             if family.type == "counter":
-                names.add(f"{family.name}_total")
-    return names
+                series[f"{family.name}_total"] = labels
+    return series
 
 
-def _referenced(text: str) -> set[str]:
-    return set(re.findall(r"\bcontextiq_[a-z_]+\b", text))
+def _check_query(expr: str) -> set[str]:
+    """The labels a query's result keeps; fails on a metric or label the code never exports."""
+    exported = _exported()
+    used: set[str] = set()
+    for name, selector in re.findall(r"\b(contextiq_[a-z_]+)\b(\{[^}]*\})?", expr):
+        assert name in exported, name
+        matched = set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", selector))
+        assert matched <= exported[name], (name, matched)
+        used |= exported[name]
+    grouped = {
+        label.strip()
+        for labels in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", expr)
+        for label in labels.split(",")
+    }
+    assert grouped <= used, (expr, grouped - used)
+    return grouped
 
 
 def test_alert_rules_cover_lag_errors_latency_and_the_breaker() -> None:
@@ -330,15 +517,20 @@ def test_alert_rules_cover_lag_errors_latency_and_the_breaker() -> None:
         'status=~"5.."',
         "histogram_quantile(0.99",
         "llm_breaker_state",
+        "unless\n(sum(rate(contextiq_events_applied_total",  # the lag rule misses dead workers
     ):
         assert metric in exprs
-    assert _referenced(exprs) <= _exported_names()
+    for rule in alerts.values():
+        kept = _check_query(rule["expr"])
+        named = set(re.findall(r"\$labels\.(\w+)", json.dumps(rule["annotations"])))
+        assert named <= kept, (rule["alert"], named - kept)
 
 
 def test_grafana_dashboard_queries_exported_metrics() -> None:
     dashboard = json.loads((DEPLOY / "monitoring" / "grafana-dashboard.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     assert exprs and len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
-    assert _referenced(" ".join(exprs)) <= _exported_names()
+    for expr in exprs:
+        _check_query(expr)
     prometheus = yaml.safe_load((DEPLOY / "monitoring" / "prometheus.yml").read_text())
     assert prometheus["rule_files"] == ["/etc/prometheus/alerts.yaml"]

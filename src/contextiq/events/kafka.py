@@ -23,7 +23,7 @@ from aiokafka.partitioner import murmur2
 
 from contextiq.events.base import BusUnavailable, EventBus, Handler
 from contextiq.events.types import ImpressionBatch, UnknownEvent, decode_event, decode_events
-from contextiq.observability.events import record_consumer_lag
+from contextiq.observability.events import forget_consumer_lag, record_consumer_lag
 from contextiq.store.records import OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ class _OnAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         log.info("revoked partitions %s", sorted(tp.partition for tp in revoked))
+        forget_consumer_lag(tp.partition for tp in revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
@@ -190,6 +191,9 @@ class KafkaBus(EventBus):
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
+                # Stopping revokes nothing through the listener: the next consumer's
+                # partitions may be others.
+                forget_consumer_lag(tp.partition for tp in consumer.assignment())
                 with contextlib.suppress(Exception):
                     await consumer.stop()
 

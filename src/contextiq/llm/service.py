@@ -24,7 +24,11 @@ from contextiq.llm.limits import RateBudget
 from contextiq.llm.prompt import PROMPT_VERSION
 from contextiq.llm.retry_policy import RetryPolicy, with_retries
 from contextiq.llm.score_cache import ScoreCache, context_hash
-from contextiq.observability.metrics import LLM_BUDGET_EXCEEDED, record_llm_call
+from contextiq.observability.metrics import (
+    LLM_BUDGET_EXCEEDED,
+    record_llm_call,
+    start_llm_series,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,7 @@ class ScoringService:
         self.shed = 0
         self.provider = scorer.provider
         self.model = scorer.model
+        start_llm_series(self.provider)
 
     async def score_within_budget(
         self,

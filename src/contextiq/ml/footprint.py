@@ -80,13 +80,47 @@ def estimate(
 
 
 def available_bytes() -> int:
-    """Memory the system can give without swapping (MemAvailable), or physical memory."""
+    """Memory the system can give without swapping (MemAvailable), or physical memory, and
+    no more than the container's memory limit leaves (`container_available_bytes`)."""
+    host = int(resource.getrlimit(resource.RLIMIT_AS)[0])
     meminfo = Path("/proc/meminfo")
     if meminfo.exists():
         for line in meminfo.read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    return int(resource.getrlimit(resource.RLIMIT_AS)[0])
+                host = int(line.split()[1]) * 1024
+                break
+    container = container_available_bytes()
+    return host if container is None else min(host, container)
+
+
+CGROUP = Path("/sys/fs/cgroup")
+
+
+def container_available_bytes(root: Path = CGROUP) -> int | None:
+    """What this cgroup's memory limit leaves beyond the memory it holds and cannot drop
+    (its inactive page cache it can), or None without a limit.
+
+    In a container /proc/meminfo describes the whole node: a worker with a 4 GiB limit on a
+    64 GiB node would start a training of 10 GiB and be OOM-killed in the middle of it.
+    """
+    if (root / "memory.max").exists():
+        files = ("memory.max", "memory.current", "memory.stat")
+        reclaimable = "inactive_file"
+    else:  # cgroup v1; no limit reads as a number larger than any machine
+        files = (
+            "memory/memory.limit_in_bytes",
+            "memory/memory.usage_in_bytes",
+            "memory/memory.stat",
+        )
+        reclaimable = "total_inactive_file"
+    try:
+        limit, used, stat = ((root / name).read_text() for name in files)
+        if limit.strip() == "max":
+            return None
+        fields = {key: value for key, value in (line.split() for line in stat.splitlines())}
+        return max(0, int(limit) - int(used) + int(fields.get(reclaimable, "0")))
+    except (OSError, ValueError):
+        return None
 
 
 def check_fits(needed: Estimate, limit_bytes: int = 0) -> None:

@@ -1,8 +1,9 @@
 """What the consumer side reports: events applied, duplicates dropped, lag, request ids."""
 
+import contextlib
 import logging
 from collections import Counter as Tally
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from contextiq.events.types import Event, ImpressionBatch, ImpressionRecorded
@@ -66,3 +67,12 @@ def record_consumer_lag(consumer: Any, batches: Mapping[Any, Sequence[Any]]) -> 
         highwater = consumer.highwater(tp)
         if records and highwater is not None:
             CONSUMER_LAG.labels(str(tp.partition)).set(max(0, highwater - records[-1].offset - 1))
+
+
+def forget_consumer_lag(partitions: Iterable[int]) -> None:
+    """Drop the lag of partitions this process no longer owns (a rebalance moved them, or its
+    consumer stopped): their new owner reports them, and a value left here would stay in the
+    sum the lag alert reads for as long as the process lives."""
+    for partition in partitions:
+        with contextlib.suppress(KeyError):  # never read before it went
+            CONSUMER_LAG.remove(str(partition))

@@ -120,6 +120,27 @@ LLM_BREAKER_STATE = Gauge(
     multiprocess_mode="livemax",
 )
 BREAKER_LEVELS = {"closed": 0, "half_open": 1, "open": 2}
+LLM_OUTCOMES = ("ok", "error", "timeout")
+TRAINING_OUTCOMES = ("completed", "failed")
+CACHE_RESULTS = ("hit", "miss")
+
+# A labelled series appears with its first sample, and rate() and increase() count nothing
+# for the step from absent to 1: the first timeout, failed training or cache hit would be
+# missed, and panels and alerts would see no series at all until then. So each series is
+# exported at 0 as soon as its labels are known.
+for _outcome in TRAINING_OUTCOMES:
+    TRAINING_DURATION.labels(_outcome)
+for _result in CACHE_RESULTS:
+    CACHE_LOOKUPS.labels(_result)
+
+
+def start_llm_series(provider: str) -> None:
+    """A provider's series at 0, from when a process first may call it."""
+    for outcome in LLM_OUTCOMES:
+        LLM_CALLS.labels(provider, outcome)
+    LLM_TIMEOUTS.labels(provider)
+    LLM_BUDGET_EXCEEDED.labels(provider)
+    LLM_CALL_DURATION.labels(provider)
 
 
 def record_llm_call(provider: str, outcome: str, seconds: float | None = None) -> None:

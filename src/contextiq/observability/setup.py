@@ -26,7 +26,9 @@ def install_observability(app: FastAPI, settings: Settings) -> None:
     """
     app.add_middleware(ObservabilityMiddleware, metrics=settings.metrics_enabled)
     if settings.metrics_enabled:
-        app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+        # A FastAPI route, not a plain Starlette one: the request-duration middleware
+        # finds only those in the scope, so scrapes would count as "unmatched".
+        app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
 
 
 def serve_worker_metrics(settings: Settings) -> WSGIServer | None:

@@ -11,12 +11,22 @@ from contextiq.backends import SchemeRegistry
 
 
 def normalize_url(url: str) -> str:
-    """Accept plain `sqlite://` and `postgresql://` URLs and add the async driver."""
+    """Accept plain `sqlite://` and `postgresql://` URLs and add the async driver.
+
+    libpq's `sslmode=` (what managed PostgreSQL services document) becomes asyncpg's `ssl=`,
+    which takes the same values: passed on as it is, asyncpg refuses the keyword and no
+    process can connect.
+    """
     parsed = make_url(url)
     driver = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}.get(
         parsed.drivername, parsed.drivername
     )
-    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+    parsed = parsed.set(drivername=driver)
+    if driver == "postgresql+asyncpg" and "sslmode" in parsed.query:
+        query = dict(parsed.query)
+        query.setdefault("ssl", query.pop("sslmode"))
+        parsed = parsed.set(query=query)
+    return parsed.render_as_string(hide_password=False)
 
 
 class EngineFactory(Protocol):
@@ -24,6 +34,9 @@ class EngineFactory(Protocol):
 
 
 SQLITE_POOL_SIZE = 16
+#: Connections one process may hold on PostgreSQL: `max_connections` is sized from their sum.
+POSTGRES_POOL_SIZE = 20
+POSTGRES_MAX_OVERFLOW = 10
 
 
 def _sqlite(url: str, *, statement_timeout_ms: int) -> AsyncEngine:
@@ -60,8 +73,8 @@ def _postgresql(url: str, *, statement_timeout_ms: int) -> AsyncEngine:
         # Sized for a replica's concurrent requests: overflow connections are opened and
         # closed per checkout, which costs more than the query. No pre-ping round trip:
         # a connection that died is invalidated and the store retries (store/transient.py).
-        pool_size=20,
-        max_overflow=10,
+        pool_size=POSTGRES_POOL_SIZE,
+        max_overflow=POSTGRES_MAX_OVERFLOW,
         pool_recycle=1800,
         pool_timeout=10,
         connect_args={

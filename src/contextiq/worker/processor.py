@@ -4,6 +4,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 
 from contextiq.events.types import Event, InteractionRecorded, SessionMerged, UserDeleted
 from contextiq.observability.events import record_applied
@@ -14,16 +15,29 @@ from contextiq.store.store import Store
 log = logging.getLogger(__name__)
 
 
+def _alone() -> AbstractAsyncContextManager[bool]:
+    """No other worker to leave a round to."""
+    return nullcontext(True)
+
+
 class Retrainer:
-    """Retrains after N applied events or T seconds, one round at a time."""
+    """Retrains after N applied events or T seconds, one round at a time.
+
+    `exclusive` (`Store.exclusively`) makes that one round at a time across workers: each
+    round reads every stored interaction, so a round started while another worker's runs
+    would train the same model again beside it (memory, CPU, whole-table reads) and is
+    left to that one.
+    """
 
     def __init__(
         self,
         train: Callable[[], Awaitable[object]],
         every_events: int,
         every_seconds: float,
+        exclusive: Callable[[], AbstractAsyncContextManager[bool]] = _alone,
     ) -> None:
         self._train = train
+        self._exclusive = exclusive
         self.every_events = every_events
         self.every_seconds = every_seconds
         self.events_since_training = 0
@@ -48,10 +62,14 @@ class Retrainer:
         pending = self.events_since_training
         started = time.perf_counter()
         try:
-            await self._train()
+            async with self._exclusive() as mine:
+                if mine:
+                    await self._train()
+                    TRAINING_DURATION.labels("completed").observe(time.perf_counter() - started)
+                else:
+                    log.info("another worker is training on every stored event: not this one")
             self.events_since_training -= pending
             self.last_trained_at = time.time()
-            TRAINING_DURATION.labels("completed").observe(time.perf_counter() - started)
         except Exception:
             log.exception("training failed; the current model keeps serving")
             TRAINING_DURATION.labels("failed").observe(time.perf_counter() - started)
