@@ -752,6 +752,8 @@ export interface components {
             promoted: {
                 [key: string]: unknown;
             } | null;
+            /** Srm P Value */
+            srm_p_value: number | null;
             /**
              * Starts At
              * Format: date-time
