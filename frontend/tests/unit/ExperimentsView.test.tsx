@@ -43,6 +43,7 @@ const REPORT: ExperimentReport = {
   ],
   winner: "light",
   verdict: "light wins: CTR 15.00% against 10.00% for control, lift +50.0%, p = 0.0003.",
+  srm_p_value: 0.5,
   min_impressions: 1000,
   alpha: 0.01,
   timeline: [],
