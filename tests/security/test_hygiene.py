@@ -10,9 +10,11 @@ from fastapi.testclient import TestClient
 from contextiq.api.app import create_app
 from contextiq.cli.bootstrap import bootstrap
 from contextiq.config import Settings
+from contextiq.domain import session_subject
+from contextiq.security.audit import user_pseudonym
 from contextiq.security.redact import redact
 from tests.conftest import embedded_settings
-from tests.security.conftest import JWT_SECRET, bearer
+from tests.security.conftest import JWT_SECRET, Secured, bearer
 
 SECRETS = {
     "api_key": "client-key-that-must-not-leak",
@@ -159,3 +161,29 @@ def test_injection_strings_are_plain_text(
     )
     assert batch.json()["rejected"][0]["code"] in ("validation_error", "content_not_found")
     assert client.get("/api/v1/content").json()["total"] == before
+
+
+def test_request_logs_name_users_and_sessions_only_by_pseudonym(
+    secured: Secured, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The request log outlives an erasure, like the audit log: it writes the same digest."""
+    user, session = "logged-user-31", "logged-session-32"
+    admin = bearer(secured.admin_key)
+    caplog.set_level(logging.INFO, logger="contextiq.access")
+    for method, path in [
+        ("GET", f"/api/v1/user-profile/{user}"),
+        ("GET", f"/api/v1/users/{user}/export"),
+        ("DELETE", f"/api/v1/users/{user}"),
+        ("DELETE", f"/api/v1/sessions/{session}"),
+        ("POST", f"/api/v1/users/{user}/merge"),  # refused (no body) after the route matched
+    ]:
+        assert secured.client.request(method, path, headers=admin).status_code in (200, 422)
+    lines = [
+        f"{r.getMessage()} {getattr(r, 'fields', None)}"
+        for r in caplog.records
+        if r.name == "contextiq.access"
+    ]
+    assert len(lines) == 5
+    assert not [line for line in lines if user in line or session in line]
+    assert f"/api/v1/users/{user_pseudonym(user)}/export" in lines[1]
+    assert f"/api/v1/sessions/{user_pseudonym(session_subject(session))}" in lines[3]
