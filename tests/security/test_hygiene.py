@@ -14,6 +14,7 @@ from contextiq.domain import session_subject
 from contextiq.security.audit import user_pseudonym
 from contextiq.security.redact import redact
 from tests.conftest import embedded_settings
+from tests.integration.conftest import pg_url  # noqa: F401 (fixture)
 from tests.security.conftest import JWT_SECRET, Secured, bearer
 
 SECRETS = {
@@ -187,3 +188,34 @@ def test_request_logs_name_users_and_sessions_only_by_pseudonym(
     assert not [line for line in lines if user in line or session in line]
     assert f"/api/v1/users/{user_pseudonym(user)}/export" in lines[1]
     assert f"/api/v1/sessions/{user_pseudonym(session_subject(session))}" in lines[3]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/v1/content?q=a%00b", None),
+        ("GET", "/api/v1/content?category=a%00b", None),
+        ("PUT", "/api/v1/content", [{"content_id": "n1", "title": "a\x00b", "category": "c"}]),
+    ],
+)
+def test_a_nul_character_is_a_client_error_on_postgresql(
+    tmp_path: Path,
+    pg_url: str,
+    method: str,
+    path: str,
+    body: object,  # noqa: F811
+) -> None:
+    """PostgreSQL's text cannot hold NUL: refused as the request's fault, never a 500."""
+    with TestClient(create_app(embedded_settings(tmp_path, database_url=pg_url))) as client:
+        response = client.request(method, path, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "bad_request"
+
+
+def test_metadata_that_is_not_valid_unicode_is_refused(secured: Secured) -> None:
+    """A lone surrogate stored in metadata made every later read of the item a 500."""
+    item = '[{"content_id": "s1", "title": "t", "category": "c", "metadata": {"k": "\\ud800"}}]'
+    headers = {**bearer(secured.admin_key), "Content-Type": "application/json"}
+    response = secured.client.put("/api/v1/content", content=item, headers=headers)
+    assert response.status_code == 422, response.text
+    assert secured.client.get("/api/v1/content/s1", headers=headers).status_code == 404

@@ -4,12 +4,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -211,6 +213,17 @@ class ContentIn(BaseModel):
     available_from: UtcTime | None = None
     available_until: UtcTime | None = None
     hidden: bool = False
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_is_storable(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        """Refused now, not stored: text JSON cannot carry (a lone surrogate) would make every
+        later read of the item fail."""
+        try:
+            orjson.dumps(metadata)
+        except orjson.JSONEncodeError as exc:
+            raise ValueError(f"metadata is not storable as JSON: {exc}") from exc
+        return metadata
 
     @model_validator(mode="after")
     def _window_ends_after_it_starts(self) -> "ContentIn":
