@@ -200,10 +200,10 @@ def test_request_logs_name_users_and_sessions_only_by_pseudonym(
 )
 def test_a_nul_character_is_a_client_error_on_postgresql(
     tmp_path: Path,
-    pg_url: str,
+    pg_url: str,  # noqa: F811
     method: str,
     path: str,
-    body: object,  # noqa: F811
+    body: object,
 ) -> None:
     """PostgreSQL's text cannot hold NUL: refused as the request's fault, never a 500."""
     with TestClient(create_app(embedded_settings(tmp_path, database_url=pg_url))) as client:
@@ -212,9 +212,11 @@ def test_a_nul_character_is_a_client_error_on_postgresql(
     assert response.json()["error"]["code"] == "bad_request"
 
 
-def test_metadata_that_is_not_valid_unicode_is_refused(secured: Secured) -> None:
-    """A lone surrogate stored in metadata made every later read of the item a 500."""
-    item = '[{"content_id": "s1", "title": "t", "category": "c", "metadata": {"k": "\\ud800"}}]'
+@pytest.mark.parametrize("value", ['"\\ud800"', "NaN", "1e400"])
+def test_metadata_that_is_not_strict_json_is_refused(secured: Secured, value: str) -> None:
+    """Stored, a lone surrogate made every later read of the item a 500 (and NaN or Infinity
+    its write on PostgreSQL)."""
+    item = f'[{{"content_id": "s1", "title": "t", "category": "c", "metadata": {{"k": {value}}}}}]'
     headers = {**bearer(secured.admin_key), "Content-Type": "application/json"}
     response = secured.client.put("/api/v1/content", content=item, headers=headers)
     assert response.status_code == 422, response.text

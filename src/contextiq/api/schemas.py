@@ -1,10 +1,10 @@
 """Request and response bodies of the public API."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -217,12 +217,12 @@ class ContentIn(BaseModel):
     @field_validator("metadata")
     @classmethod
     def _metadata_is_storable(cls, metadata: dict[str, Any]) -> dict[str, Any]:
-        """Refused now, not stored: text JSON cannot carry (a lone surrogate) would make every
-        later read of the item fail."""
+        """Refused now, not stored: what strict JSON cannot carry (a lone surrogate, NaN or
+        Infinity) fails PostgreSQL's write, or every later read of the item on SQLite."""
         try:
-            orjson.dumps(metadata)
-        except orjson.JSONEncodeError as exc:
-            raise ValueError(f"metadata is not storable as JSON: {exc}") from exc
+            json.dumps(metadata, allow_nan=False, ensure_ascii=False).encode()
+        except ValueError as exc:  # UnicodeEncodeError is one
+            raise ValueError("metadata must be strict JSON of valid Unicode text") from exc
         return metadata
 
     @model_validator(mode="after")
