@@ -54,8 +54,8 @@ def logged_path(scope: Scope) -> str:
     writes it: logs outlive an erasure and must not name the person (docs/security.md)."""
     params = scope.get("path_params") or {}
     named = person_pseudonyms(params)
-    found = _route(scope)
-    if not named or found is None:
+    found = _route(scope) if named else None  # most paths name no one: no second formatting
+    if found is None:
         return str(scope["path"])
     prefix, template = found
     try:
