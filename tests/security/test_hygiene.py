@@ -10,9 +10,12 @@ from fastapi.testclient import TestClient
 from contextiq.api.app import create_app
 from contextiq.cli.bootstrap import bootstrap
 from contextiq.config import Settings
+from contextiq.domain import session_subject
+from contextiq.security.audit import user_pseudonym
 from contextiq.security.redact import redact
 from tests.conftest import embedded_settings
-from tests.security.conftest import JWT_SECRET, bearer
+from tests.integration.conftest import pg_url  # noqa: F401 (fixture)
+from tests.security.conftest import JWT_SECRET, Secured, bearer
 
 SECRETS = {
     "api_key": "client-key-that-must-not-leak",
@@ -159,3 +162,62 @@ def test_injection_strings_are_plain_text(
     )
     assert batch.json()["rejected"][0]["code"] in ("validation_error", "content_not_found")
     assert client.get("/api/v1/content").json()["total"] == before
+
+
+def test_request_logs_name_users_and_sessions_only_by_pseudonym(
+    secured: Secured, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The request log outlives an erasure, like the audit log: it writes the same digest."""
+    user, session = "logged-user-31", "logged-session-32"
+    admin = bearer(secured.admin_key)
+    caplog.set_level(logging.INFO, logger="contextiq.access")
+    for method, path in [
+        ("GET", f"/api/v1/user-profile/{user}"),
+        ("GET", f"/api/v1/users/{user}/export"),
+        ("DELETE", f"/api/v1/users/{user}"),
+        ("DELETE", f"/api/v1/sessions/{session}"),
+        ("POST", f"/api/v1/users/{user}/merge"),  # refused (no body) after the route matched
+    ]:
+        assert secured.client.request(method, path, headers=admin).status_code in (200, 422)
+    lines = [
+        f"{r.getMessage()} {getattr(r, 'fields', None)}"
+        for r in caplog.records
+        if r.name == "contextiq.access"
+    ]
+    assert len(lines) == 5
+    assert not [line for line in lines if user in line or session in line]
+    assert f"/api/v1/users/{user_pseudonym(user)}/export" in lines[1]
+    assert f"/api/v1/sessions/{user_pseudonym(session_subject(session))}" in lines[3]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/v1/content?q=a%00b", None),
+        ("GET", "/api/v1/content?category=a%00b", None),
+        ("PUT", "/api/v1/content", [{"content_id": "n1", "title": "a\x00b", "category": "c"}]),
+    ],
+)
+def test_a_nul_character_is_a_client_error_on_postgresql(
+    tmp_path: Path,
+    pg_url: str,  # noqa: F811
+    method: str,
+    path: str,
+    body: object,
+) -> None:
+    """PostgreSQL's text cannot hold NUL: refused as the request's fault, never a 500."""
+    with TestClient(create_app(embedded_settings(tmp_path, database_url=pg_url))) as client:
+        response = client.request(method, path, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("value", ['"\\ud800"', "NaN", "1e400"])
+def test_metadata_that_is_not_strict_json_is_refused(secured: Secured, value: str) -> None:
+    """Stored, a lone surrogate made every later read of the item a 500 (and NaN or Infinity
+    its write on PostgreSQL)."""
+    item = f'[{{"content_id": "s1", "title": "t", "category": "c", "metadata": {{"k": {value}}}}}]'
+    headers = {**bearer(secured.admin_key), "Content-Type": "application/json"}
+    response = secured.client.put("/api/v1/content", content=item, headers=headers)
+    assert response.status_code == 422, response.text
+    assert secured.client.get("/api/v1/content/s1", headers=headers).status_code == 404

@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from contextiq.api.schemas import ErrorResponse
@@ -25,6 +26,9 @@ _CODES = {
     429: "rate_limited",
     503: "unavailable",
 }
+#: PostgreSQL's refusals of a character its text cannot hold (NUL, or `\u0000` in JSON): the
+#: request's fault, whichever query it reached, so a 400 and not a 500 (SQLite stores them).
+_UNSTORABLE_TEXT = {"22021", "22P05"}
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -92,7 +96,18 @@ def install_error_handlers(app: FastAPI) -> None:
             response.headers.update(exc.headers)
         return response
 
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        if getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT:
+            message = "the request holds a character that cannot be stored (NUL, \\u0000)"
+            return error_response(400, "bad_request", message)
+        return _unexpected(exc)
+
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "internal_error", "internal server error")
+    async def _any(_: Request, exc: Exception) -> JSONResponse:
+        return _unexpected(exc)
+
+
+def _unexpected(exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "internal_error", "internal server error")

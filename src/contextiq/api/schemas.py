@@ -1,5 +1,6 @@
 """Request and response bodies of the public API."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -10,6 +11,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -211,6 +213,17 @@ class ContentIn(BaseModel):
     available_from: UtcTime | None = None
     available_until: UtcTime | None = None
     hidden: bool = False
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_is_storable(cls, metadata: dict[str, Any]) -> dict[str, Any]:
+        """Refused now, not stored: what strict JSON cannot carry (a lone surrogate, NaN or
+        Infinity) fails PostgreSQL's write, or every later read of the item on SQLite."""
+        try:
+            json.dumps(metadata, allow_nan=False, ensure_ascii=False).encode()
+        except ValueError as exc:  # UnicodeEncodeError is one
+            raise ValueError("metadata must be strict JSON of valid Unicode text") from exc
+        return metadata
 
     @model_validator(mode="after")
     def _window_ends_after_it_starts(self) -> "ContentIn":

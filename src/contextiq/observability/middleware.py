@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contextiq.observability.context import REQUEST_ID_HEADER, incoming_or_new, request_id
 from contextiq.observability.metrics import HTTP_REQUEST_DURATION
+from contextiq.security.audit import person_pseudonyms
 
 log = logging.getLogger("contextiq.access")
 
@@ -19,8 +20,8 @@ _HEADER = REQUEST_ID_HEADER.encode()
 _QUIET_PATHS = frozenset({"/metrics", "/api/v1/health"})
 
 
-def route_template(scope: Scope) -> str:
-    """`/api/v1/user-profile/{user_id}`, not the raw path: labels must stay few.
+def _route(scope: Scope) -> tuple[str, str] | None:
+    """The raw path's part before the route that matched, and that route's template.
 
     A route inside an included router knows only its own part of the path; the prefix in
     front of it is what the raw path has before the part that route matched.
@@ -28,15 +29,39 @@ def route_template(scope: Scope) -> str:
     route = scope.get("route")
     template = getattr(route, "path_format", None)
     if template is None:
-        return "unmatched"
+        return None
     params = scope.get("path_params") or {}
     try:
         matched = template.format(**{k: str(v) for k, v in params.items()})
     except (KeyError, IndexError, ValueError):
-        return template or "/"
+        return "", template
     path: str = scope["path"]
     prefix = path[: len(path) - len(matched)] if matched and path.endswith(matched) else ""
+    return prefix, template
+
+
+def route_template(scope: Scope) -> str:
+    """`/api/v1/user-profile/{user_id}`, not the raw path: labels must stay few."""
+    found = _route(scope)
+    if found is None:
+        return "unmatched"
+    prefix, template = found
     return prefix + template or "/"
+
+
+def logged_path(scope: Scope) -> str:
+    """The path, with a user or session id in it written as its pseudonym, as the audit log
+    writes it: logs outlive an erasure and must not name the person (docs/security.md)."""
+    params = scope.get("path_params") or {}
+    named = person_pseudonyms(params)
+    found = _route(scope) if named else None  # most paths name no one: no second formatting
+    if found is None:
+        return str(scope["path"])
+    prefix, template = found
+    try:
+        return prefix + template.format(**({k: str(v) for k, v in params.items()} | named))
+    except (KeyError, IndexError, ValueError):
+        return prefix + template
 
 
 class ObservabilityMiddleware:
@@ -80,11 +105,12 @@ class ObservabilityMiddleware:
         level = logging.DEBUG if scope["path"] in _QUIET_PATHS else logging.INFO
         if not log.isEnabledFor(level):
             return
+        path = logged_path(scope)  # never the query string: it may carry what is not ours
         fields: dict[str, Any] = {
             "method": scope["method"],
-            "path": scope["path"],  # never the query string: it may carry what is not ours
+            "path": path,
             "route": route,
             "status": status,
             "duration_ms": round(elapsed * 1000, 3),
         }
-        log.log(level, "%s %s %d", scope["method"], scope["path"], status, extra={"fields": fields})
+        log.log(level, "%s %s %d", scope["method"], path, status, extra={"fields": fields})

@@ -48,4 +48,5 @@ class LLMPrecomputer:
             try:
                 await self.recommendations.precompute_llm(user_id)
             except Exception as exc:  # a provider outage: requests fall back to ML alone
-                log.warning("LLM precompute for %s failed: %s", user_id, exc)
+                # Not naming the user: logs outlive an erasure (docs/security.md).
+                log.warning("LLM precompute for a user failed: %s", exc)

@@ -31,7 +31,7 @@ from starlette.datastructures import Headers
 from contextiq.api.errors import ApiError
 from contextiq.config import Settings
 from contextiq.domain import session_subject
-from contextiq.security.audit import user_pseudonym
+from contextiq.security.audit import person_pseudonyms, user_pseudonym
 from contextiq.security.keys import KeyRing
 from contextiq.security.principal import ANONYMOUS, Principal, Role
 from contextiq.security.rate_limit import RateLimited, RateLimits
@@ -214,11 +214,9 @@ def audit_entry(request: Request, principal: Principal) -> dict[str, Any]:
     templates: dict[tuple[Any, str], str] = getattr(request.app.state, "route_templates", {})
     template = templates.get((request.scope.get("endpoint"), request.method), request.url.path)
     params = dict(request.path_params)
-    subject = params.pop("user_id", None)
-    if (session_id := params.pop("session_id", None)) is not None:
-        subject = session_subject(session_id)  # a session id may name a person too
-    target = user_pseudonym(subject) if subject else None
-    if target is None and params:
+    named = person_pseudonyms(params)  # a session id may name a person too
+    target = named.get("session_id") or named.get("user_id")
+    if not named and params:
         target = ",".join(f"{k}:{v}" for k, v in sorted(params.items()))
     return {
         "actor": principal.name,

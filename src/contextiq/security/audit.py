@@ -6,19 +6,31 @@ Targets that are user ids, or sessions by their subject, are written as a digest
 """
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
-from contextiq.domain import as_utc
+from contextiq.domain import as_utc, session_subject
 from contextiq.store.store import Store, utcnow
 from contextiq.store.tables import AuditRow
 
 
 def user_pseudonym(user_id: str) -> str:
     return "user:" + hashlib.sha256(f"contextiq-audit\0{user_id}".encode()).hexdigest()[:24]
+
+
+def person_pseudonyms(params: Mapping[str, object]) -> dict[str, str]:
+    """The path parameters that name a person (`user_id`, `session_id` by its subject), each
+    as its pseudonym: what the audit log and the request log write in their place."""
+    named: dict[str, str] = {}
+    if (user_id := params.get("user_id")) is not None:
+        named["user_id"] = user_pseudonym(str(user_id))
+    if (session_id := params.get("session_id")) is not None:
+        named["session_id"] = user_pseudonym(session_subject(str(session_id)))
+    return named
 
 
 @dataclass(frozen=True, slots=True)

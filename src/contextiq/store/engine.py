@@ -1,4 +1,9 @@
-"""Async engines for SQLite (embedded) and PostgreSQL (at scale), picked by URL."""
+"""Async engines for SQLite (embedded) and PostgreSQL (at scale), picked by URL.
+
+Both hide bound parameters from their errors: a failed statement's message reaches the logs,
+and its parameters are user and session ids and what they did, which logs must not keep after
+an erasure (docs/security.md).
+"""
 
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,6 +51,7 @@ def _sqlite(url: str, *, statement_timeout_ms: int) -> AsyncEngine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
         url,
+        hide_parameters=True,
         connect_args={"timeout": 30},
         # Every aiosqlite connection is a thread of its own: opening one per checkout past a
         # small pool (SQLAlchemy's default overflow) cost more CPU than the query under load.
@@ -70,6 +76,7 @@ def _postgresql(url: str, *, statement_timeout_ms: int) -> AsyncEngine:
     """`postgresql://user@host:port/db`: many writers, replicas, `SKIP LOCKED` outbox claims."""
     return create_async_engine(
         url,
+        hide_parameters=True,
         # Sized for a replica's concurrent requests: overflow connections are opened and
         # closed per checkout, which costs more than the query. No pre-ping round trip:
         # a connection that died is invalidated and the store retries (store/transient.py).
