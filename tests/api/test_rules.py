@@ -149,6 +149,23 @@ def test_items_expire_by_time_even_from_the_cache(client: TestClient) -> None:
         _upsert(client, item, available_until=None)
 
 
+def test_an_item_appears_when_its_window_opens_even_from_the_cache(client: TestClient) -> None:
+    """A list cached before an item's window opened was kept for the whole cache TTL, and
+    went on leaving the item out (a launch at `available_from` missed for minutes)."""
+    shown, opening = "content_0010", "content_0011"
+    _upsert(client, shown, metadata={"launch": "x"})
+    _upsert(client, opening, metadata={"launch": "x"}, available_from=_iso(timedelta(seconds=3)))
+    for user in ("user_006", "launch_visitor"):
+        assert _ids(_recs(client, user, filter='metadata.launch == "x"')) == [shown]
+        cached = _recs(client, user, filter='metadata.launch == "x"')
+        assert cached["cached"] is True and _ids(cached) == [shown]
+    time.sleep(3.2)
+    for user in ("user_006", "launch_visitor"):
+        assert set(_ids(_recs(client, user, filter='metadata.launch == "x"'))) == {shown, opening}
+    _upsert(client, shown, metadata={})
+    _upsert(client, opening, metadata={}, available_from=None)
+
+
 def test_a_selective_filter_still_fills_the_list(client: TestClient) -> None:
     chosen = [f"content_{n:04d}" for n in range(3, 300, 23)]  # 13 items of 300
     for item in chosen:

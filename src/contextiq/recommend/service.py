@@ -159,7 +159,7 @@ class RecommendationService:
                 )
                 final = await self._shape(pool, items, request, rules, now)
                 provider = self._provider(final)
-                ttl = self._ttl(final, pool.contents, rules, now)
+                ttl = await self._ttl(final, pool, rules, now)
                 return Result(user_id, final, version, provider, True, pending, ttl)
         pool = await self._popular_and_fresh(model, history, request, generation, now)
         final = await self._shape(pool, pool.items, request, rules, now)
@@ -169,7 +169,7 @@ class RecommendationService:
             version,
             None,
             False,
-            ttl_seconds=self._ttl(final, pool.contents, rules, now),
+            ttl_seconds=await self._ttl(final, pool, rules, now),
         )
 
     def _pool_size(self, request: ListRequest) -> int:
@@ -314,23 +314,21 @@ class RecommendationService:
         pool.contents.update({c.content_id: c for c, _ in popular})
         return [_item(c, s / top, rule.reason, "rule") for c, s in popular]
 
-    def _ttl(
-        self,
-        items: list[Recommendation],
-        contents: dict[str, Content],
-        rules: Sequence[Rule],
-        now: datetime,
+    async def _ttl(
+        self, items: list[Recommendation], pool: Pool, rules: Sequence[Rule], now: datetime
     ) -> float | None:
-        """How long the list may be cached: until an item's window closes or a rule changes."""
-        ends = [
+        """How long the list may be cached: until one of its items' windows closes, any
+        item's window opens (the list may now take it) or a rule starts or ends."""
+        bounds: list[float | None] = [
             (c.available_until - now).total_seconds()
             for i in items
-            if (c := contents.get(i.content_id)) is not None and c.available_until is not None
+            if (c := pool.contents.get(i.content_id)) is not None and c.available_until is not None
         ]
-        soonest = min(ends, default=None)
-        change = next_change(rules, now)
-        if change is not None:
-            soonest = change if soonest is None else min(soonest, change)
+        bounds.append(next_change(rules, now))
+        if pool.model is not None:
+            columns = await self.columns.columns(pool.model, pool.generation)
+            bounds.append(columns.next_opening(now))
+        soonest = min((b for b in bounds if b is not None), default=None)
         return None if soonest is None else max(soonest, 0.0)
 
     async def _llm_inputs(

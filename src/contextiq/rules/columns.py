@@ -159,6 +159,8 @@ class _Availability:
     since: float
     until: float
     mask: Mask
+    #: When the next item not hidden enters its window (inf: none will).
+    opens: float
 
 
 class CatalogColumns:
@@ -253,8 +255,20 @@ class CatalogColumns:
         passed, ahead = bounds[bounds <= t], bounds[bounds > t]
         since = float(passed.max()) if len(passed) else -np.inf
         until = float(ahead.min()) if len(ahead) else np.inf
-        self._available = _Availability(since, until, mask)
+        later = self.starts[self.exists & ~self.hidden & (self.starts > t)]
+        opens = float(later.min()) if len(later) else np.inf
+        self._available = _Availability(since, until, mask, opens)
         return mask
+
+    def next_opening(self, now: datetime) -> float | None:
+        """Seconds until an item not hidden enters its window; None if none will.
+
+        A list cached past it would go on leaving that item out.
+        """
+        self.available(now)
+        assert self._available is not None
+        opens = self._available.opens - now.timestamp()
+        return opens if np.isfinite(opens) else None
 
     def mask(self, expr: Expr) -> Mask:
         """Which rows satisfy `expr` (cached until rows change; do not write to it)."""
