@@ -92,6 +92,13 @@ def _iso(delta: timedelta) -> str:
     return (datetime.now(UTC) + delta).isoformat()
 
 
+def _untouched(client: TestClient, user_id: str) -> str:
+    """An item `user_id` never interacted with (so a pin may show it to them)."""
+    export = client.get(f"/api/v1/users/{user_id}/export", headers=ADMIN).json()
+    seen = {i["content_id"] for i in export["interactions"]}
+    return next(f"content_{n:04d}" for n in range(150, 300) if f"content_{n:04d}" not in seen)
+
+
 def _everywhere(client: TestClient, limit: int = 50) -> set[str]:
     """Every id any list shows: personalized, popular/fresh, similar, cached repeats."""
     seen: set[str] = set()
@@ -217,7 +224,7 @@ def test_promotions_take_their_share_and_name_their_rule(client: TestClient) -> 
     rules = "/api/v1/rules"
     body = _recs(client, "user_007", limit=10)
     absent = next(c for c in CATEGORIES if c not in {i["category"] for i in body["items"]})
-    pinned = "content_0150"
+    pinned = _untouched(client, "user_007")
     created = [
         {
             "name": "more-" + absent,
@@ -225,7 +232,7 @@ def test_promotions_take_their_share_and_name_their_rule(client: TestClient) -> 
             "filter": f'category == "{absent}"',
             "share": 0.3,
         },
-        {"name": "pin-150", "kind": "pin", "content_id": pinned, "position": 2},
+        {"name": "pin-it", "kind": "pin", "content_id": pinned, "position": 2},
         {
             "name": "boost-all",
             "kind": "boost",
@@ -251,7 +258,7 @@ def test_promotions_take_their_share_and_name_their_rule(client: TestClient) -> 
         assert len(items) == 10
         assert sum(i["category"] == absent for i in items) >= 3
         assert items[1]["content_id"] == pinned
-        assert items[1]["reason"] == 'Pinned by rule "pin-150"'
+        assert items[1]["reason"] == 'Pinned by rule "pin-it"'
         promoted = [i for i in items if i["reason"] == f'Promoted by rule "more-{absent}"']
         assert promoted
         assert any(i["reason"] == 'Boosted by rule "boost-all"' for i in items)
@@ -260,8 +267,48 @@ def test_promotions_take_their_share_and_name_their_rule(client: TestClient) -> 
     assert pinned not in {i["content_id"] for i in items}
     for rule in created:
         assert client.delete(f"{rules}/{rule['name']}", headers=ADMIN).status_code == 204
-    assert client.delete(f"{rules}/pin-150", headers=ADMIN).status_code == 404
+    assert client.delete(f"{rules}/pin-it", headers=ADMIN).status_code == 404
     assert not any("rule" in i["reason"] for i in _recs(client, "user_007", limit=10)["items"])
+
+
+def test_an_item_the_user_interacted_with_is_not_pinned_for_them(client: TestClient) -> None:
+    """A pin put back an item the user had already liked (or disliked) at its position."""
+    pinned = "content_0160"
+    liked = {"user_id": "user_008", "content_id": pinned, "interaction_type": "dislike"}
+    assert client.post("/api/v1/interact", json=liked).status_code == 202
+    rule = {"name": "pin-160", "kind": "pin", "content_id": pinned, "position": 1}
+    assert client.post("/api/v1/rules", json=rule, headers=ADMIN).status_code == 201
+    try:
+        assert _ids(_recs(client, "new_pin_visitor", limit=10))[0] == pinned
+        items = _ids(_recs(client, "user_008", limit=10))
+        assert pinned not in items and len(items) == 10
+    finally:
+        assert client.delete("/api/v1/rules/pin-160", headers=ADMIN).status_code == 204
+
+
+def test_pins_over_a_category_cap_keep_the_list_full(client: TestClient) -> None:
+    """Pins of a category the list had filled up to `max_per_category` pushed out two items
+    and nothing took their places: 8 items for a limit of 10 with plenty of categories."""
+    params = {"limit": 10, "max_per_category": 2}
+    items = _recs(client, "cap_visitor", **params)["items"]
+    full = next(c for c, n in Counter(i["category"] for i in items).items() if n == 2)
+    listed = {i["content_id"] for i in items}
+    catalogue = client.get("/api/v1/content", params={"category": full, "limit": 50}).json()
+    extra = [c["content_id"] for c in catalogue["items"] if c["content_id"] not in listed][:2]
+    rules = [
+        {"name": f"cap-pin-{n}", "kind": "pin", "content_id": item, "position": n + 1}
+        for n, item in enumerate(extra)
+    ]
+    for rule in rules:
+        assert client.post("/api/v1/rules", json=rule, headers=ADMIN).status_code == 201
+    try:
+        items = _recs(client, "cap_visitor", **params)["items"]
+        assert [i["content_id"] for i in items[:2]] == extra
+        assert len(items) == 10 and len({i["content_id"] for i in items}) == 10
+        assert max(Counter(i["category"] for i in items).values()) <= 2
+    finally:
+        for rule in rules:
+            assert client.delete(f"/api/v1/rules/{rule['name']}", headers=ADMIN).status_code == 204
 
 
 def test_rules_and_hidden_items_reach_every_replica(tmp_path: Path) -> None:

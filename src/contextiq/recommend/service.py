@@ -237,11 +237,11 @@ class RecommendationService:
     ) -> list[Recommendation]:
         """Boosts, diversity and the category cap, reserved slots, then pins."""
         limit, cap = request.limit, request.max_per_category
-        items = boost(items, rules, pool.contents)
+        ranked = boost(items, rules, pool.contents)
         vectors = None
         if request.diversity > 0 and pool.model is not None:
-            vectors = pool.model.item_vectors([i.content_id for i in items])
-        items = rerank(items, limit, request.diversity, cap, vectors)
+            vectors = pool.model.item_vectors([i.content_id for i in ranked])
+        items = rerank(ranked, limit, request.diversity, cap, vectors)
 
         def fits(listed: list[Recommendation], item: Recommendation) -> bool:
             return cap is None or sum(i.category == item.category for i in listed) < cap
@@ -252,7 +252,8 @@ class RecommendationService:
                 items = reserve(items, limit, rule, candidates, fits)
         pinned: set[str] = set()
         for rule in rules:
-            if rule.kind != "pin" or rule.content_id is None:
+            # An item the user already interacted with never comes back, pinned or not.
+            if rule.kind != "pin" or rule.content_id is None or rule.content_id in pool.skip:
                 continue
             found = await self.catalog.get_many([rule.content_id], pool.generation)
             content = found.get(rule.content_id)
@@ -262,7 +263,9 @@ class RecommendationService:
             top = max((i.score for i in items), default=1.0)
             items = pin(items, limit, rule, _item(content, top, rule.reason, "rule"))
             pinned.add(content.content_id)
-        return _capped(items, cap, pinned) if pinned else items
+        if not pinned:
+            return items
+        return _refilled(_capped(items, cap, pinned), ranked, limit, fits)
 
     async def _matching(
         self, pool: Pool, request: ListRequest, rule: Rule, limit: int
@@ -494,6 +497,25 @@ def _capped(
             continue
         out.append(item)
     return out[::-1]
+
+
+def _refilled(
+    items: list[Recommendation],
+    pool: Sequence[Recommendation],
+    limit: int,
+    fits: Callable[[list[Recommendation], Recommendation], bool],
+) -> list[Recommendation]:
+    """`items` topped up to `limit` from `pool` (best first) with items not shown that fit:
+    pins over a category cap push others out, and the list stays full when enough pass."""
+    out = list(items)
+    shown = {i.content_id for i in out}
+    for item in pool:
+        if len(out) >= limit:
+            break
+        if item.content_id not in shown and fits(out, item):
+            out.append(item)
+            shown.add(item.content_id)
+    return out
 
 
 def _item(content: Content, ml: float, reason: str, source: str) -> Recommendation:
