@@ -271,6 +271,30 @@ def test_promotions_take_their_share_and_name_their_rule(client: TestClient) -> 
     assert not any("rule" in i["reason"] for i in _recs(client, "user_007", limit=10)["items"])
 
 
+def test_what_a_store_cannot_keep_or_serve_is_refused(client: TestClient) -> None:
+    """NaN or Infinity in metadata (`1e400` parses as one) and a NUL character in a title or
+    a rule's filter were a 500 on PostgreSQL and stored on SQLite; metadata nested 900 deep
+    was stored, and every read of the item was then a 500."""
+    nested = '{"a": ' * 900 + "1" + "}" * 900
+    for metadata in ('{"p": NaN}', '{"p": 1e400}', '{"p": [1, -Infinity]}', nested):
+        body = (
+            f'[{{"content_id": "odd_item", "title": "t", "category": "c", "metadata": {metadata}}}]'
+        )
+        response = client.put(
+            "/api/v1/content", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, response.text
+    item = {"content_id": "odd_item", "title": "a\x00", "category": "c"}
+    assert client.put("/api/v1/content", json=[item]).status_code == 422
+    assert client.get("/api/v1/content/odd_item").status_code == 404
+    rule = {"name": "nul", "kind": "boost", "filter": 'title == "a\x00"', "factor": 2}
+    response = client.post("/api/v1/rules", json=rule, headers=ADMIN)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["details"]["position"] == 9
+    response = client.get(RECS, params={"user_id": "user_001", "filter": 'title == "a\x00"'})
+    assert response.status_code == 400
+
+
 def test_an_item_the_user_interacted_with_is_not_pinned_for_them(client: TestClient) -> None:
     """A pin put back an item the user had already liked (or disliked) at its position."""
     pinned = "content_0160"

@@ -1,5 +1,6 @@
 """Request and response bodies of the public API."""
 
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -194,18 +195,50 @@ class RecommendationsResponse(BaseModel):
     arm: str | None = None
 
 
+#: Deepest nesting of objects and lists in an item's metadata: far deeper could be stored but
+#: not served (pydantic stops serialising at its own depth limit, a 500 on every read).
+MAX_METADATA_DEPTH = 32
+
+
+def no_nul(text: str) -> str:
+    """PostgreSQL's text cannot hold U+0000 (a 500 there, stored on SQLite): refused anywhere."""
+    if "\x00" in text:
+        raise ValueError("text may not contain the NUL character (U+0000)")
+    return text
+
+
+def storable_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata every store keeps and every read serves: finite numbers (JSON has no NaN or
+    Infinity, and `1e400` parses as one; PostgreSQL refused them with a 500, SQLite read them
+    back as null) and at most `MAX_METADATA_DEPTH` levels. Walked without recursion."""
+    stack: list[tuple[Any, int]] = [(metadata, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("metadata numbers must be finite (JSON has no NaN or Infinity)")
+        if isinstance(value, dict | list):
+            if depth > MAX_METADATA_DEPTH:
+                raise ValueError(f"metadata nests at most {MAX_METADATA_DEPTH} levels deep")
+            inner = value.values() if isinstance(value, dict) else value
+            stack.extend((v, depth + 1) for v in inner)
+    return metadata
+
+
+Text = Annotated[str, AfterValidator(no_nul)]
+
+
 class ContentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content_id: Identifier
-    title: Annotated[str, StringConstraints(min_length=1, max_length=500)]
-    category: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    description: Annotated[str, StringConstraints(max_length=20_000)] = ""
+    title: Annotated[Text, StringConstraints(min_length=1, max_length=500)]
+    category: Annotated[Text, StringConstraints(min_length=1, max_length=100)]
+    description: Annotated[Text, StringConstraints(max_length=20_000)] = ""
     tags: Annotated[
-        list[Annotated[str, StringConstraints(max_length=100)]], Field(max_length=50)
+        list[Annotated[Text, StringConstraints(max_length=100)]], Field(max_length=50)
     ] = []
     created_at: UtcTime | None = None
-    metadata: dict[str, Any] = {}
+    metadata: Annotated[dict[str, Any], AfterValidator(storable_metadata)] = {}
     #: The item is recommended only from `available_from` until `available_until` (UTC when
     #: naive), and never while `hidden`.
     available_from: UtcTime | None = None
