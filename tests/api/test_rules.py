@@ -21,6 +21,7 @@ from contextiq.api.app import create_app
 from contextiq.cli.bootstrap import bootstrap
 from contextiq.config import Settings
 from contextiq.data.demo import CATEGORIES
+from contextiq.recommend.service import RecommendationService
 from contextiq.store.store import Store
 from tests.conftest import embedded_settings
 from tests.services import POSTGRES_HOST, POSTGRES_PORT, REDIS_HOST, REDIS_PORT, require
@@ -218,6 +219,20 @@ def test_max_per_category_holds_and_diversity_keeps_the_length(client: TestClien
             assert len(body["items"]) == 6
             assert max(counts.values()) == 1
         assert len(_recs(client, user, limit=10, diversity=1)["items"]) == 10
+
+
+def test_a_category_cap_fills_the_list_beyond_the_users_pool(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 2,000 items a user's 200 candidates held their 3 favourite categories: capped at 3
+    a list had 9 of 10 items, capped at 1 it had 3, with seven more categories to give. The
+    pool is shrunk to the list here, standing for a catalogue far larger than the pool."""
+    monkeypatch.setattr(RecommendationService, "_pool_size", lambda _, request: request.limit)
+    for cap in (1, 2):
+        for diversity in (0.0, 0.5):
+            body = _recs(client, "user_009", limit=10, max_per_category=cap, diversity=diversity)
+            counts = Counter(i["category"] for i in body["items"])
+            assert len(body["items"]) == 10 and max(counts.values()) <= cap
 
 
 def test_promotions_take_their_share_and_name_their_rule(client: TestClient) -> None:

@@ -13,7 +13,7 @@ from contextiq.ml.base import ItemMask, Recommender
 from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.diversity import rerank
 from contextiq.recommend.explain import Explainer
-from contextiq.recommend.filters import FilterColumns, Filters, passing_ids
+from contextiq.recommend.filters import NO_FILTERS, FilterColumns, Filters, passing_ids
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.promotions import RuleBook, boost, next_change, pin, reserve
 from contextiq.recommend.request import ListRequest
@@ -79,6 +79,7 @@ class Pool:
     allowed: ItemMask | None
     columns: CatalogColumns | None
     generation: int | None
+    version: str | None = None
 
 
 class RecommendationService:
@@ -195,7 +196,7 @@ class RecommendationService:
         )
         # The columns may trail a write by a moment: each candidate is checked on its own row.
         ranked = [(i, s) for i, s in ranked if i in contents and filters.allows(contents[i], now)]
-        pool = Pool([], contents, model, history, skip, allowed, columns, generation)
+        pool = Pool([], contents, model, history, skip, allowed, columns, generation, version)
         if not ranked:
             return pool
         wide = request.diversity > 0 or request.max_per_category is not None
@@ -246,6 +247,12 @@ class RecommendationService:
         def fits(listed: list[Recommendation], item: Recommendation) -> bool:
             return cap is None or sum(i.category == item.category for i in listed) < cap
 
+        while cap is not None and len(items) < limit:
+            more = await self._unfilled_categories(pool, items, request, cap, now)
+            filled = _refilled(items, more, limit, fits)
+            if len(filled) == len(items):  # no category left with an item to give
+                break
+            items = filled
         for rule in rules:
             if rule.kind == "reserve" and rule.expression is not None:
                 candidates = await self._matching(pool, request, rule, limit)
@@ -266,6 +273,30 @@ class RecommendationService:
         if not pinned:
             return items
         return _refilled(_capped(items, cap, pinned), ranked, limit, fits)
+
+    async def _unfilled_categories(
+        self, pool: Pool, items: list[Recommendation], request: ListRequest, cap: int, now: datetime
+    ) -> list[Recommendation]:
+        """This user's best items of the categories the list has not filled up to `cap`.
+
+        A user's pool may hold only the few categories their taste is in: capped, it left the
+        list short (9 of 10 at a cap of 3) though every other category had items to give.
+        """
+        if pool.model is None or pool.history is None or pool.allowed is None:
+            return []
+        counts = Counter(i.category for i in items)
+        full = tuple(c for c, n in counts.items() if n >= cap)
+        others = Filters(exclude_categories=full) if full else NO_FILTERS
+        allowed, _ = await self.columns.mask(pool.model, others, pool.generation, now)
+        skip = set(pool.skip) | {i.content_id for i in items}
+        want = self._pool_size(request)
+        ranked = pool.model.recommend(pool.history.weights, want, skip, allowed & pool.allowed)
+        contents = await self.catalog.get_many([i for i, _ in ranked], pool.generation)
+        ranked = [
+            (i, s) for i, s in ranked if i in contents and request.filters.allows(contents[i], now)
+        ]
+        pool.contents.update(contents)
+        return self._explained(pool.model, pool.version, pool.history, ranked, pool.contents)
 
     async def _matching(
         self, pool: Pool, request: ListRequest, rule: Rule, limit: int
