@@ -196,6 +196,7 @@ def test_a_pass_started_while_another_thread_multiplies_matrices_ends(tmp_path: 
     """A child forked by uvloop ran OpenBLAS's at-fork handler, which never returned while
     another thread was inside a matrix product (a content upsert folding items into EASE):
     the server stopped answering for good."""
+    pytest.importorskip("uvloop")  # the server's loop wherever it forks (not on Windows)
     path = tmp_path / "db.sqlite"
     path.write_bytes(b"x" * 4096)
     script = [sys.executable, "-c", FORK_DURING_BLAS, str(path)]
