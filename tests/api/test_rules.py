@@ -228,11 +228,19 @@ def test_a_category_cap_fills_the_list_beyond_the_users_pool(
     a list had 9 of 10 items, capped at 1 it had 3, with seven more categories to give. The
     pool is shrunk to the list here, standing for a catalogue far larger than the pool."""
     monkeypatch.setattr(RecommendationService, "_pool_size", lambda _, request: request.limit)
-    for cap in (1, 2):
-        for diversity in (0.0, 0.5):
-            body = _recs(client, "user_009", limit=10, max_per_category=cap, diversity=diversity)
-            counts = Counter(i["category"] for i in body["items"])
-            assert len(body["items"]) == 10 and max(counts.values()) <= cap
+    pin = {"name": "pin-9", "kind": "pin", "content_id": _untouched(client, "user_009")}
+    for pinned in (False, True):  # a pin takes a category's place too
+        if pinned:
+            response = client.post("/api/v1/rules", json={**pin, "position": 1}, headers=ADMIN)
+            assert response.status_code == 201
+        for cap in (1, 2):
+            for diversity in (0.0, 0.5):
+                params = {"limit": 10, "max_per_category": cap, "diversity": diversity}
+                body = _recs(client, "user_009", **params)
+                counts = Counter(i["category"] for i in body["items"])
+                assert len(body["items"]) == 10 and max(counts.values()) <= cap
+                assert (body["items"][0]["content_id"] == pin["content_id"]) is pinned
+    assert client.delete("/api/v1/rules/pin-9", headers=ADMIN).status_code == 204
 
 
 def test_promotions_take_their_share_and_name_their_rule(client: TestClient) -> None:

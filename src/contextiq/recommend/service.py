@@ -247,12 +247,7 @@ class RecommendationService:
         def fits(listed: list[Recommendation], item: Recommendation) -> bool:
             return cap is None or sum(i.category == item.category for i in listed) < cap
 
-        while cap is not None and len(items) < limit:
-            more = await self._unfilled_categories(pool, items, request, cap, now)
-            filled = _refilled(items, more, limit, fits)
-            if len(filled) == len(items):  # no category left with an item to give
-                break
-            items = filled
+        items = await self._filled(pool, items, ranked, request, fits, now)
         for rule in rules:
             if rule.kind == "reserve" and rule.expression is not None:
                 candidates = await self._matching(pool, request, rule, limit)
@@ -272,7 +267,28 @@ class RecommendationService:
             pinned.add(content.content_id)
         if not pinned:
             return items
-        return _refilled(_capped(items, cap, pinned), ranked, limit, fits)
+        return await self._filled(pool, _capped(items, cap, pinned), ranked, request, fits, now)
+
+    async def _filled(
+        self,
+        pool: Pool,
+        items: list[Recommendation],
+        ranked: list[Recommendation],
+        request: ListRequest,
+        fits: Callable[[list[Recommendation], Recommendation], bool],
+        now: datetime,
+    ) -> list[Recommendation]:
+        """`items` topped up to the limit from the pool, then, under a category cap, from the
+        categories the list has not filled, until full or none has an item left to give."""
+        limit, cap = request.limit, request.max_per_category
+        items = _refilled(items, ranked, limit, fits)
+        while cap is not None and len(items) < limit:
+            more = await self._unfilled_categories(pool, items, request, cap, now)
+            filled = _refilled(items, more, limit, fits)
+            if len(filled) == len(items):
+                break
+            items = filled
+        return items
 
     async def _unfilled_categories(
         self, pool: Pool, items: list[Recommendation], request: ListRequest, cap: int, now: datetime
