@@ -224,18 +224,18 @@ def storable_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
-Text = Annotated[str, AfterValidator(no_nul)]
+StorableText = Annotated[str, AfterValidator(no_nul)]
 
 
 class ContentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content_id: Identifier
-    title: Annotated[Text, StringConstraints(min_length=1, max_length=500)]
-    category: Annotated[Text, StringConstraints(min_length=1, max_length=100)]
-    description: Annotated[Text, StringConstraints(max_length=20_000)] = ""
+    title: Annotated[StorableText, StringConstraints(min_length=1, max_length=500)]
+    category: Annotated[StorableText, StringConstraints(min_length=1, max_length=100)]
+    description: Annotated[StorableText, StringConstraints(max_length=20_000)] = ""
     tags: Annotated[
-        list[Annotated[Text, StringConstraints(max_length=100)]], Field(max_length=50)
+        list[Annotated[StorableText, StringConstraints(max_length=100)]], Field(max_length=50)
     ] = []
     created_at: UtcTime | None = None
     metadata: Annotated[dict[str, Any], AfterValidator(storable_metadata)] = {}
