@@ -21,6 +21,7 @@ from contextiq.api.app import create_app
 from contextiq.cli.bootstrap import bootstrap
 from contextiq.config import Settings
 from contextiq.data.demo import CATEGORIES
+from contextiq.recommend.service import RecommendationService
 from contextiq.store.store import Store
 from tests.conftest import embedded_settings
 from tests.services import POSTGRES_HOST, POSTGRES_PORT, REDIS_HOST, REDIS_PORT, require
@@ -92,6 +93,13 @@ def _iso(delta: timedelta) -> str:
     return (datetime.now(UTC) + delta).isoformat()
 
 
+def _untouched(client: TestClient, user_id: str) -> str:
+    """An item `user_id` never interacted with (so a pin may show it to them)."""
+    export = client.get(f"/api/v1/users/{user_id}/export", headers=ADMIN).json()
+    seen = {i["content_id"] for i in export["interactions"]}
+    return next(f"content_{n:04d}" for n in range(150, 300) if f"content_{n:04d}" not in seen)
+
+
 def _everywhere(client: TestClient, limit: int = 50) -> set[str]:
     """Every id any list shows: personalized, popular/fresh, similar, cached repeats."""
     seen: set[str] = set()
@@ -149,6 +157,23 @@ def test_items_expire_by_time_even_from_the_cache(client: TestClient) -> None:
         _upsert(client, item, available_until=None)
 
 
+def test_an_item_appears_when_its_window_opens_even_from_the_cache(client: TestClient) -> None:
+    """A list cached before an item's window opened was kept for the whole cache TTL, and
+    went on leaving the item out (a launch at `available_from` missed for minutes)."""
+    shown, opening = "content_0010", "content_0011"
+    _upsert(client, shown, metadata={"launch": "x"})
+    _upsert(client, opening, metadata={"launch": "x"}, available_from=_iso(timedelta(seconds=3)))
+    for user in ("user_006", "launch_visitor"):
+        assert _ids(_recs(client, user, filter='metadata.launch == "x"')) == [shown]
+        cached = _recs(client, user, filter='metadata.launch == "x"')
+        assert cached["cached"] is True and _ids(cached) == [shown]
+    time.sleep(3.2)
+    for user in ("user_006", "launch_visitor"):
+        assert set(_ids(_recs(client, user, filter='metadata.launch == "x"'))) == {shown, opening}
+    _upsert(client, shown, metadata={})
+    _upsert(client, opening, metadata={}, available_from=None)
+
+
 def test_a_selective_filter_still_fills_the_list(client: TestClient) -> None:
     chosen = [f"content_{n:04d}" for n in range(3, 300, 23)]  # 13 items of 300
     for item in chosen:
@@ -196,11 +221,33 @@ def test_max_per_category_holds_and_diversity_keeps_the_length(client: TestClien
         assert len(_recs(client, user, limit=10, diversity=1)["items"]) == 10
 
 
+def test_a_category_cap_fills_the_list_beyond_the_users_pool(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 2,000 items a user's 200 candidates held their 3 favourite categories: capped at 3
+    a list had 9 of 10 items, capped at 1 it had 3, with seven more categories to give. The
+    pool is shrunk to the list here, standing for a catalogue far larger than the pool."""
+    monkeypatch.setattr(RecommendationService, "_pool_size", lambda _, request: request.limit)
+    pin = {"name": "pin-9", "kind": "pin", "content_id": _untouched(client, "user_009")}
+    for pinned in (False, True):  # a pin takes a category's place too
+        if pinned:
+            response = client.post("/api/v1/rules", json={**pin, "position": 1}, headers=ADMIN)
+            assert response.status_code == 201
+        for cap in (1, 2):
+            for diversity in (0.0, 0.5):
+                params = {"limit": 10, "max_per_category": cap, "diversity": diversity}
+                body = _recs(client, "user_009", **params)
+                counts = Counter(i["category"] for i in body["items"])
+                assert len(body["items"]) == 10 and max(counts.values()) <= cap
+                assert (body["items"][0]["content_id"] == pin["content_id"]) is pinned
+    assert client.delete("/api/v1/rules/pin-9", headers=ADMIN).status_code == 204
+
+
 def test_promotions_take_their_share_and_name_their_rule(client: TestClient) -> None:
     rules = "/api/v1/rules"
     body = _recs(client, "user_007", limit=10)
     absent = next(c for c in CATEGORIES if c not in {i["category"] for i in body["items"]})
-    pinned = "content_0150"
+    pinned = _untouched(client, "user_007")
     created = [
         {
             "name": "more-" + absent,
@@ -208,7 +255,7 @@ def test_promotions_take_their_share_and_name_their_rule(client: TestClient) -> 
             "filter": f'category == "{absent}"',
             "share": 0.3,
         },
-        {"name": "pin-150", "kind": "pin", "content_id": pinned, "position": 2},
+        {"name": "pin-it", "kind": "pin", "content_id": pinned, "position": 2},
         {
             "name": "boost-all",
             "kind": "boost",
@@ -234,7 +281,7 @@ def test_promotions_take_their_share_and_name_their_rule(client: TestClient) -> 
         assert len(items) == 10
         assert sum(i["category"] == absent for i in items) >= 3
         assert items[1]["content_id"] == pinned
-        assert items[1]["reason"] == 'Pinned by rule "pin-150"'
+        assert items[1]["reason"] == 'Pinned by rule "pin-it"'
         promoted = [i for i in items if i["reason"] == f'Promoted by rule "more-{absent}"']
         assert promoted
         assert any(i["reason"] == 'Boosted by rule "boost-all"' for i in items)
@@ -243,8 +290,73 @@ def test_promotions_take_their_share_and_name_their_rule(client: TestClient) -> 
     assert pinned not in {i["content_id"] for i in items}
     for rule in created:
         assert client.delete(f"{rules}/{rule['name']}", headers=ADMIN).status_code == 204
-    assert client.delete(f"{rules}/pin-150", headers=ADMIN).status_code == 404
+    assert client.delete(f"{rules}/pin-it", headers=ADMIN).status_code == 404
     assert not any("rule" in i["reason"] for i in _recs(client, "user_007", limit=10)["items"])
+
+
+def test_what_a_store_cannot_keep_or_serve_is_refused(client: TestClient) -> None:
+    """NaN or Infinity in metadata (`1e400` parses as one) and a NUL character in a title,
+    metadata or a rule's filter were a 500 on PostgreSQL and stored on SQLite; metadata
+    nested 900 deep was stored, and every read of the item was then a 500."""
+    nested = '{"a": ' * 900 + "1" + "}" * 900
+    odd = ('{"p": NaN}', '{"p": 1e400}', '{"p": [1, -Infinity]}', '{"p": ["a\\u0000"]}')
+    for metadata in (*odd, nested):
+        body = (
+            f'[{{"content_id": "odd_item", "title": "t", "category": "c", "metadata": {metadata}}}]'
+        )
+        response = client.put(
+            "/api/v1/content", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422, response.text
+    item = {"content_id": "odd_item", "title": "a\x00", "category": "c"}
+    assert client.put("/api/v1/content", json=[item]).status_code == 422
+    assert client.get("/api/v1/content/odd_item").status_code == 404
+    rule = {"name": "nul", "kind": "boost", "filter": 'title == "a\x00"', "factor": 2}
+    response = client.post("/api/v1/rules", json=rule, headers=ADMIN)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["details"]["position"] == 9
+    response = client.get(RECS, params={"user_id": "user_001", "filter": 'title == "a\x00"'})
+    assert response.status_code == 400
+
+
+def test_an_item_the_user_interacted_with_is_not_pinned_for_them(client: TestClient) -> None:
+    """A pin put back an item the user had already liked (or disliked) at its position."""
+    pinned = "content_0160"
+    liked = {"user_id": "user_008", "content_id": pinned, "interaction_type": "dislike"}
+    assert client.post("/api/v1/interact", json=liked).status_code == 202
+    rule = {"name": "pin-160", "kind": "pin", "content_id": pinned, "position": 1}
+    assert client.post("/api/v1/rules", json=rule, headers=ADMIN).status_code == 201
+    try:
+        assert _ids(_recs(client, "new_pin_visitor", limit=10))[0] == pinned
+        items = _ids(_recs(client, "user_008", limit=10))
+        assert pinned not in items and len(items) == 10
+    finally:
+        assert client.delete("/api/v1/rules/pin-160", headers=ADMIN).status_code == 204
+
+
+def test_pins_over_a_category_cap_keep_the_list_full(client: TestClient) -> None:
+    """Pins of a category the list had filled up to `max_per_category` pushed out two items
+    and nothing took their places: 8 items for a limit of 10 with plenty of categories."""
+    params = {"limit": 10, "max_per_category": 2}
+    items = _recs(client, "cap_visitor", **params)["items"]
+    full = next(c for c, n in Counter(i["category"] for i in items).items() if n == 2)
+    listed = {i["content_id"] for i in items}
+    catalogue = client.get("/api/v1/content", params={"category": full, "limit": 50}).json()
+    extra = [c["content_id"] for c in catalogue["items"] if c["content_id"] not in listed][:2]
+    rules = [
+        {"name": f"cap-pin-{n}", "kind": "pin", "content_id": item, "position": n + 1}
+        for n, item in enumerate(extra)
+    ]
+    for rule in rules:
+        assert client.post("/api/v1/rules", json=rule, headers=ADMIN).status_code == 201
+    try:
+        items = _recs(client, "cap_visitor", **params)["items"]
+        assert [i["content_id"] for i in items[:2]] == extra
+        assert len(items) == 10 and len({i["content_id"] for i in items}) == 10
+        assert max(Counter(i["category"] for i in items).values()) <= 2
+    finally:
+        for rule in rules:
+            assert client.delete(f"/api/v1/rules/{rule['name']}", headers=ADMIN).status_code == 204
 
 
 def test_rules_and_hidden_items_reach_every_replica(tmp_path: Path) -> None:

@@ -165,3 +165,39 @@ async def test_reading_the_file_keeps_this_process_sqlite_locks(tmp_path: Path) 
         assert ours.execute("SELECT count(*) FROM t").fetchone() == (2,)
     finally:
         ours.close()
+
+
+FORK_DURING_BLAS = """
+import asyncio, sys, threading
+from pathlib import Path
+import numpy as np, uvloop
+from contextiq.store.page_cache import read_in_child
+
+sys.executable = "true"  # what the child does does not matter here, only how it starts
+
+done = threading.Event()
+
+def products() -> None:
+    a = np.random.rand(800, 800)
+    while not done.is_set():
+        a @ a.T
+
+async def main() -> None:
+    threading.Thread(target=products, daemon=True).start()
+    for _ in range(300):
+        await read_in_child([Path(sys.argv[1])])
+    done.set()
+
+uvloop.run(main())
+"""
+
+
+def test_a_pass_started_while_another_thread_multiplies_matrices_ends(tmp_path: Path) -> None:
+    """A child forked by uvloop ran OpenBLAS's at-fork handler, which never returned while
+    another thread was inside a matrix product (a content upsert folding items into EASE):
+    the server stopped answering for good."""
+    pytest.importorskip("uvloop")  # the server's loop wherever it forks (not on Windows)
+    path = tmp_path / "db.sqlite"
+    path.write_bytes(b"x" * 4096)
+    script = [sys.executable, "-c", FORK_DURING_BLAS, str(path)]
+    subprocess.run(script, check=True, timeout=60)

@@ -1,6 +1,6 @@
 """Request and response bodies of the public API."""
 
-import json
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -11,7 +11,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 
@@ -196,34 +195,67 @@ class RecommendationsResponse(BaseModel):
     arm: str | None = None
 
 
+#: Deepest nesting of objects and lists in an item's metadata: far deeper could be stored but
+#: not served (pydantic stops serialising at its own depth limit, a 500 on every read).
+MAX_METADATA_DEPTH = 32
+
+
+def no_nul(text: str) -> str:
+    """PostgreSQL's text cannot hold U+0000 (a 500 there, stored on SQLite): refused anywhere."""
+    if "\x00" in text:
+        raise ValueError("text may not contain the NUL character (U+0000)")
+    return text
+
+
+def storable_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata every store keeps and every read serves, refused now rather than stored:
+    text that is valid Unicode without NUL (PostgreSQL's jsonb refuses U+0000 with a 500; a
+    lone surrogate was stored on SQLite and failed every later read of the item), finite
+    numbers (JSON has no NaN or Infinity, and `1e400` parses as one) and at most
+    `MAX_METADATA_DEPTH` levels. Walked without recursion."""
+    stack: list[tuple[Any, int]] = [(metadata, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            _valid_unicode(no_nul(value))
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("metadata numbers must be finite (JSON has no NaN or Infinity)")
+        elif isinstance(value, dict | list):
+            if depth > MAX_METADATA_DEPTH:
+                raise ValueError(f"metadata nests at most {MAX_METADATA_DEPTH} levels deep")
+            inner = [*value, *value.values()] if isinstance(value, dict) else value
+            stack.extend((v, depth + 1) for v in inner)
+    return metadata
+
+
+def _valid_unicode(text: str) -> str:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate, from a `\ud800` escape
+        raise ValueError("metadata text must be valid Unicode (no lone surrogates)") from None
+    return text
+
+
+StorableText = Annotated[str, AfterValidator(no_nul)]
+
+
 class ContentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content_id: Identifier
-    title: Annotated[str, StringConstraints(min_length=1, max_length=500)]
-    category: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    description: Annotated[str, StringConstraints(max_length=20_000)] = ""
+    title: Annotated[StorableText, StringConstraints(min_length=1, max_length=500)]
+    category: Annotated[StorableText, StringConstraints(min_length=1, max_length=100)]
+    description: Annotated[StorableText, StringConstraints(max_length=20_000)] = ""
     tags: Annotated[
-        list[Annotated[str, StringConstraints(max_length=100)]], Field(max_length=50)
+        list[Annotated[StorableText, StringConstraints(max_length=100)]], Field(max_length=50)
     ] = []
     created_at: UtcTime | None = None
-    metadata: dict[str, Any] = {}
+    metadata: Annotated[dict[str, Any], AfterValidator(storable_metadata)] = {}
     #: The item is recommended only from `available_from` until `available_until` (UTC when
     #: naive), and never while `hidden`.
     available_from: UtcTime | None = None
     available_until: UtcTime | None = None
     hidden: bool = False
-
-    @field_validator("metadata")
-    @classmethod
-    def _metadata_is_storable(cls, metadata: dict[str, Any]) -> dict[str, Any]:
-        """Refused now, not stored: what strict JSON cannot carry (a lone surrogate, NaN or
-        Infinity) fails PostgreSQL's write, or every later read of the item on SQLite."""
-        try:
-            json.dumps(metadata, allow_nan=False, ensure_ascii=False).encode()
-        except ValueError as exc:  # UnicodeEncodeError is one
-            raise ValueError("metadata must be strict JSON of valid Unicode text") from exc
-        return metadata
 
     @model_validator(mode="after")
     def _window_ends_after_it_starts(self) -> "ContentIn":

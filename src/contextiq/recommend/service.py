@@ -13,7 +13,7 @@ from contextiq.ml.base import ItemMask, Recommender
 from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.diversity import rerank
 from contextiq.recommend.explain import Explainer
-from contextiq.recommend.filters import FilterColumns, Filters, passing_ids
+from contextiq.recommend.filters import NO_FILTERS, FilterColumns, Filters, passing_ids
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.promotions import RuleBook, boost, next_change, pin, reserve
 from contextiq.recommend.request import ListRequest
@@ -79,6 +79,7 @@ class Pool:
     allowed: ItemMask | None
     columns: CatalogColumns | None
     generation: int | None
+    version: str | None = None
 
 
 class RecommendationService:
@@ -159,7 +160,7 @@ class RecommendationService:
                 )
                 final = await self._shape(pool, items, request, rules, now)
                 provider = self._provider(final)
-                ttl = self._ttl(final, pool.contents, rules, now)
+                ttl = await self._ttl(final, pool, rules, now)
                 return Result(user_id, final, version, provider, True, pending, ttl)
         pool = await self._popular_and_fresh(model, history, request, generation, now)
         final = await self._shape(pool, pool.items, request, rules, now)
@@ -169,7 +170,7 @@ class RecommendationService:
             version,
             None,
             False,
-            ttl_seconds=self._ttl(final, pool.contents, rules, now),
+            ttl_seconds=await self._ttl(final, pool, rules, now),
         )
 
     def _pool_size(self, request: ListRequest) -> int:
@@ -195,7 +196,7 @@ class RecommendationService:
         )
         # The columns may trail a write by a moment: each candidate is checked on its own row.
         ranked = [(i, s) for i, s in ranked if i in contents and filters.allows(contents[i], now)]
-        pool = Pool([], contents, model, history, skip, allowed, columns, generation)
+        pool = Pool([], contents, model, history, skip, allowed, columns, generation, version)
         if not ranked:
             return pool
         wide = request.diversity > 0 or request.max_per_category is not None
@@ -237,22 +238,24 @@ class RecommendationService:
     ) -> list[Recommendation]:
         """Boosts, diversity and the category cap, reserved slots, then pins."""
         limit, cap = request.limit, request.max_per_category
-        items = boost(items, rules, pool.contents)
+        ranked = boost(items, rules, pool.contents)
         vectors = None
         if request.diversity > 0 and pool.model is not None:
-            vectors = pool.model.item_vectors([i.content_id for i in items])
-        items = rerank(items, limit, request.diversity, cap, vectors)
+            vectors = pool.model.item_vectors([i.content_id for i in ranked])
+        items = rerank(ranked, limit, request.diversity, cap, vectors)
 
         def fits(listed: list[Recommendation], item: Recommendation) -> bool:
             return cap is None or sum(i.category == item.category for i in listed) < cap
 
+        items = await self._filled(pool, items, ranked, request, fits, now)
         for rule in rules:
             if rule.kind == "reserve" and rule.expression is not None:
                 candidates = await self._matching(pool, request, rule, limit)
                 items = reserve(items, limit, rule, candidates, fits)
         pinned: set[str] = set()
         for rule in rules:
-            if rule.kind != "pin" or rule.content_id is None:
+            # An item the user already interacted with never comes back, pinned or not.
+            if rule.kind != "pin" or rule.content_id is None or rule.content_id in pool.skip:
                 continue
             found = await self.catalog.get_many([rule.content_id], pool.generation)
             content = found.get(rule.content_id)
@@ -262,7 +265,54 @@ class RecommendationService:
             top = max((i.score for i in items), default=1.0)
             items = pin(items, limit, rule, _item(content, top, rule.reason, "rule"))
             pinned.add(content.content_id)
-        return _capped(items, cap, pinned) if pinned else items
+        if not pinned:
+            return items
+        return await self._filled(pool, _capped(items, cap, pinned), ranked, request, fits, now)
+
+    async def _filled(
+        self,
+        pool: Pool,
+        items: list[Recommendation],
+        ranked: list[Recommendation],
+        request: ListRequest,
+        fits: Callable[[list[Recommendation], Recommendation], bool],
+        now: datetime,
+    ) -> list[Recommendation]:
+        """`items` topped up to the limit from the pool, then, under a category cap, from the
+        categories the list has not filled, until full or none has an item left to give."""
+        limit, cap = request.limit, request.max_per_category
+        items = _refilled(items, ranked, limit, fits)
+        while cap is not None and len(items) < limit:
+            more = await self._unfilled_categories(pool, items, request, cap, now)
+            filled = _refilled(items, more, limit, fits)
+            if len(filled) == len(items):
+                break
+            items = filled
+        return items
+
+    async def _unfilled_categories(
+        self, pool: Pool, items: list[Recommendation], request: ListRequest, cap: int, now: datetime
+    ) -> list[Recommendation]:
+        """This user's best items of the categories the list has not filled up to `cap`.
+
+        A user's pool may hold only the few categories their taste is in: capped, it left the
+        list short (9 of 10 at a cap of 3) though every other category had items to give.
+        """
+        if pool.model is None or pool.history is None or pool.allowed is None:
+            return []
+        counts = Counter(i.category for i in items)
+        full = tuple(c for c, n in counts.items() if n >= cap)
+        others = Filters(exclude_categories=full) if full else NO_FILTERS
+        allowed, _ = await self.columns.mask(pool.model, others, pool.generation, now)
+        skip = set(pool.skip) | {i.content_id for i in items}
+        want = self._pool_size(request)
+        ranked = pool.model.recommend(pool.history.weights, want, skip, allowed & pool.allowed)
+        contents = await self.catalog.get_many([i for i, _ in ranked], pool.generation)
+        ranked = [
+            (i, s) for i, s in ranked if i in contents and request.filters.allows(contents[i], now)
+        ]
+        pool.contents.update(contents)
+        return self._explained(pool.model, pool.version, pool.history, ranked, pool.contents)
 
     async def _matching(
         self, pool: Pool, request: ListRequest, rule: Rule, limit: int
@@ -314,23 +364,21 @@ class RecommendationService:
         pool.contents.update({c.content_id: c for c, _ in popular})
         return [_item(c, s / top, rule.reason, "rule") for c, s in popular]
 
-    def _ttl(
-        self,
-        items: list[Recommendation],
-        contents: dict[str, Content],
-        rules: Sequence[Rule],
-        now: datetime,
+    async def _ttl(
+        self, items: list[Recommendation], pool: Pool, rules: Sequence[Rule], now: datetime
     ) -> float | None:
-        """How long the list may be cached: until an item's window closes or a rule changes."""
-        ends = [
+        """How long the list may be cached: until one of its items' windows closes, any
+        item's window opens (the list may now take it) or a rule starts or ends."""
+        bounds: list[float | None] = [
             (c.available_until - now).total_seconds()
             for i in items
-            if (c := contents.get(i.content_id)) is not None and c.available_until is not None
+            if (c := pool.contents.get(i.content_id)) is not None and c.available_until is not None
         ]
-        soonest = min(ends, default=None)
-        change = next_change(rules, now)
-        if change is not None:
-            soonest = change if soonest is None else min(soonest, change)
+        bounds.append(next_change(rules, now))
+        if pool.model is not None:
+            columns = await self.columns.columns(pool.model, pool.generation)
+            bounds.append(columns.next_opening(now))
+        soonest = min((b for b in bounds if b is not None), default=None)
         return None if soonest is None else max(soonest, 0.0)
 
     async def _llm_inputs(
@@ -496,6 +544,25 @@ def _capped(
             continue
         out.append(item)
     return out[::-1]
+
+
+def _refilled(
+    items: list[Recommendation],
+    pool: Sequence[Recommendation],
+    limit: int,
+    fits: Callable[[list[Recommendation], Recommendation], bool],
+) -> list[Recommendation]:
+    """`items` topped up to `limit` from `pool` (best first) with items not shown that fit:
+    pins over a category cap push others out, and the list stays full when enough pass."""
+    out = list(items)
+    shown = {i.content_id for i in out}
+    for item in pool:
+        if len(out) >= limit:
+            break
+        if item.content_id not in shown and fits(out, item):
+            out.append(item)
+            shown.add(item.content_id)
+    return out
 
 
 def _item(content: Content, ml: float, reason: str, source: str) -> Recommendation:

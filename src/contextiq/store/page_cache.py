@@ -64,17 +64,21 @@ def read_through(path: Path, pause: float = 0.0) -> int:
 
 
 async def read_in_child(paths: Sequence[Path]) -> None:
-    """`read_through` in a child process, which may close its descriptors without harm."""
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        __name__,
-        *map(str, paths),
+    """`read_through` in a child process, which may close its descriptors without harm.
+
+    Started by the standard library (vfork, then exec), never by the event loop: uvloop's
+    `subprocess_exec` calls fork(), which runs OpenBLAS's at-fork handler, and that handler
+    waits forever for a BLAS thread while another thread is inside a matrix product (folding
+    new content into the model does one): the whole process stopped for good.
+    """
+    child = await asyncio.to_thread(
+        subprocess.Popen,
+        [sys.executable, "-m", __name__, *map(str, paths)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
-        _, err = await child.communicate()
+        _, err = await asyncio.to_thread(child.communicate)
     except asyncio.CancelledError:
         child.kill()
         raise
