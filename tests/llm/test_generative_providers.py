@@ -1,10 +1,12 @@
 """The real boto3 and openai clients against local servers speaking their wire formats."""
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
 
-from contextiq.llm.base import MalformedReply, ScorerError, ScorerThrottled
+from contextiq.llm.base import MalformedReply, ScorerError, ScorerThrottled, ScorerTimeout
 from contextiq.llm.factory import open_scorer
 from contextiq.llm.generative import GenerativeScorer
 from contextiq.llm.openai_compat import OpenAICompatScorer
@@ -15,16 +17,18 @@ from tests.llm.scenario import CANDIDATES, CLEAN, INJECTED, INJECTED_TEXT, SCIFI
 MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
 
 
+def _url(kind: str, bedrock_server: FakeServer, openai_server: FakeServer) -> str:
+    if kind == "bedrock":
+        return f"bedrock://{MODEL_ID}?region=us-east-1&endpoint_url=http://{bedrock_server.address}"
+    return f"openai://{openai_server.address}/v1?model=llama3"
+
+
 @pytest.fixture(params=["bedrock", "openai"])
 async def provider(
     request: pytest.FixtureRequest, bedrock_server: FakeServer, openai_server: FakeServer
 ) -> AsyncIterator[tuple[GenerativeScorer, FakeServer]]:
-    if request.param == "bedrock":
-        url = f"bedrock://{MODEL_ID}?region=us-east-1&endpoint_url=http://{bedrock_server.address}"
-        server = bedrock_server
-    else:
-        url = f"openai://{openai_server.address}/v1?model=llama3"
-        server = openai_server
+    url = _url(request.param, bedrock_server, openai_server)
+    server = bedrock_server if request.param == "bedrock" else openai_server
     scorer = open_scorer(url, api_key="sk-test")
     assert isinstance(scorer, GenerativeScorer)
     yield scorer, server
@@ -105,7 +109,7 @@ async def test_the_test_model_obeys_instructions_outside_the_delimiters(
     openai_server: FakeServer,
 ) -> None:
     """Control: the server really would obey an injection a naive prompt let through."""
-    scorer = OpenAICompatScorer(f"http://{openai_server.address}/v1", "m", None)
+    scorer = OpenAICompatScorer(f"http://{openai_server.address}/v1", "m", None, 5.0)
     naive = Prompt(
         system="Score these items for the user.",
         user=f'{{"content_id": "{INJECTED.content_id}", "description": "{INJECTED_TEXT}"}}',
@@ -121,5 +125,22 @@ async def test_unreachable_server_is_a_retryable_failure() -> None:
     assert scorer is not None
     with pytest.raises(ScorerError) as caught:
         await scorer.score(USER, CANDIDATES)
+    assert caught.value.retryable
+    await scorer.close()
+
+
+@pytest.mark.parametrize("kind", ["bedrock", "openai"])
+async def test_the_clients_give_up_at_the_urls_timeout(
+    kind: str, bedrock_server: FakeServer, openai_server: FakeServer
+) -> None:
+    """The client's own timeout is the call timeout: a Bedrock call runs on a thread that
+    nothing else can stop, and a longer `timeout` must not be cut short by a fixed one."""
+    scorer = open_scorer(f"{_url(kind, bedrock_server, openai_server)}&timeout=0.3")
+    assert scorer is not None
+    bedrock_server.script.default = openai_server.script.default = "hang"
+    started = time.perf_counter()
+    with pytest.raises(ScorerTimeout) as caught:
+        await asyncio.wait_for(scorer.score(USER, CANDIDATES), timeout=5)
+    assert time.perf_counter() - started < 2
     assert caught.value.retryable
     await scorer.close()

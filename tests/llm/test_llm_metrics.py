@@ -101,3 +101,18 @@ async def test_timeouts_budget_misses_and_an_open_breaker(
     ):
         assert value(after, name, **labels) - value(before, name, **labels) == expected, name
     assert await _breaker_level(service) == 2
+
+
+async def test_the_clients_own_timeout_counts_as_a_timeout(openai_server: FakeServer) -> None:
+    scorer = open_scorer(f"openai://{openai_server.address}/v1?model=m&timeout=0.05")
+    assert scorer is not None
+    no_retry = replace(FAST_RETRIES.retry, attempts=1)
+    # The service's timer is far off: only the client can see this timeout.
+    service = ScoringService(scorer, MemoryCache(), replace(FAST_RETRIES, retry=no_retry))
+    openai_server.script.default = "hang"
+    before = _scrape()
+    await service.precompute(USER, CANDIDATES)
+    after = _scrape()
+    await service.close()
+    name, labels = "contextiq_llm_timeouts_total", {"provider": service.provider}
+    assert value(after, name, **labels) - value(before, name, **labels) == 1

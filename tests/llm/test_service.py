@@ -257,3 +257,13 @@ async def test_an_inline_scorer_is_awaited_past_the_budget() -> None:
     scores = await service.score_within_budget(USER, CANDIDATES)
     assert set(scores) == {c.content_id for c in CANDIDATES}
     await service.close()
+
+
+async def test_a_timed_out_call_is_retried_like_any_transient_failure(
+    make_service: ServiceFactory, openai_server: FakeServer
+) -> None:
+    openai_server.script.queue.append("hang")
+    service = make_service(replace(FAST_RETRIES, call_timeout_s=0.1))
+    scores = await service.precompute(USER, CANDIDATES)
+    assert set(scores) == {c.content_id for c in CANDIDATES}
+    assert len(openai_server.script.requests) == 2

@@ -63,6 +63,11 @@ class ScorerUnavailable(ScorerError):
     retryable = True
 
 
+class ScorerTimeout(ScorerUnavailable):
+    """No answer within the call timeout, whichever timer saw it first (the client's or the
+    service's): counted as a timeout in the metrics, and retried like any transient failure."""
+
+
 class MalformedReply(ScorerError):
     """The model's reply was not the strict JSON the prompt asked for."""
 

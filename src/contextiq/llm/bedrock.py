@@ -2,17 +2,21 @@
 
 Credentials come from the standard AWS chain. botocore's own retries are off:
 the scoring service retries with jitter and feeds its circuit breaker, and two
-retry loops stacked would multiply the wait.
+retry loops stacked would multiply the wait. Its timeouts come from the call timeout (the
+URL's `timeout`): the call runs on a thread that the service's own timeout cannot stop, so
+only the client's can free it.
 """
 
 import asyncio
 from typing import Any
 
-from contextiq.llm.base import ScorerError, ScorerThrottled, ScorerUnavailable
+from contextiq.llm.base import ScorerError, ScorerThrottled, ScorerTimeout, ScorerUnavailable
 from contextiq.llm.generative import GenerativeScorer
 from contextiq.llm.prompt import Prompt
 
 _THROTTLED = {"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"}
+#: Longest wait for a connection; a shorter call timeout bounds it too.
+CONNECT_TIMEOUT_S = 3.0
 _TRANSIENT = {
     "ServiceUnavailableException",
     "InternalServerException",
@@ -28,8 +32,8 @@ class BedrockScorer(GenerativeScorer):
         self,
         model_id: str,
         region: str | None,
-        endpoint_url: str | None = None,
-        read_timeout_s: float = 30.0,
+        endpoint_url: str | None,
+        timeout_s: float,
     ) -> None:
         import boto3
         from botocore.config import Config
@@ -37,8 +41,8 @@ class BedrockScorer(GenerativeScorer):
         self.model = model_id
         config = Config(
             retries={"total_max_attempts": 1, "mode": "standard"},
-            connect_timeout=3,
-            read_timeout=read_timeout_s,
+            connect_timeout=min(CONNECT_TIMEOUT_S, timeout_s),
+            read_timeout=timeout_s,
             max_pool_connections=16,
         )
         self._client: Any = boto3.client(
@@ -49,7 +53,12 @@ class BedrockScorer(GenerativeScorer):
         return await asyncio.to_thread(self._converse, prompt)
 
     def _converse(self, prompt: Prompt) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectTimeoutError,
+            ReadTimeoutError,
+        )
 
         try:
             response = self._client.converse(
@@ -66,6 +75,8 @@ class BedrockScorer(GenerativeScorer):
             if code in _TRANSIENT or status >= 500:
                 raise ScorerUnavailable(f"bedrock unavailable: {code or status}") from exc
             raise ScorerError(f"bedrock rejected the call: {code or status}") from exc
+        except (ConnectTimeoutError, ReadTimeoutError) as exc:
+            raise ScorerTimeout(f"bedrock timed out: {exc}") from exc
         except BotoCoreError as exc:
             raise ScorerUnavailable(f"bedrock unreachable: {exc}") from exc
         try:

@@ -2,7 +2,8 @@
 
 URL query options tune the policy per provider: `rpm`, `tpm` (per-minute
 request and token budgets), `concurrency`, `batch` (candidates per call),
-`ttl` (cache seconds), `timeout` (seconds per call).
+`ttl` (cache seconds), `timeout` (seconds per call, 60 by default; the provider client's own
+timeout too).
 """
 
 from collections.abc import Callable
@@ -26,6 +27,11 @@ def _options(url: str) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
+def _call_timeout(url: str) -> float:
+    """Seconds one provider call may take: the URL's `timeout`, else the policy's default."""
+    return float(_options(url).get("timeout", ScoringPolicy().call_timeout_s))
+
+
 def _none(url: str, api_key: str | None) -> Scorer | None:
     """`none://`: ML-only recommendations."""
     return None
@@ -47,7 +53,9 @@ def _bedrock(url: str, api_key: str | None) -> Scorer | None:
     model_id = unquote(parts.netloc + parts.path)
     if not model_id:
         raise ValueError("bedrock:// URL needs a model id: bedrock://MODEL_ID?region=R")
-    return BedrockScorer(model_id, options.get("region"), options.get("endpoint_url"))
+    return BedrockScorer(
+        model_id, options.get("region"), options.get("endpoint_url"), _call_timeout(url)
+    )
 
 
 def _openai(url: str, api_key: str | None) -> Scorer | None:
@@ -59,7 +67,8 @@ def _openai(url: str, api_key: str | None) -> Scorer | None:
     if not model or not parts.netloc:
         raise ValueError("openai:// URL needs a host and a model: openai://HOST:PORT/v1?model=M")
     http = "https" if options.get("tls", "").lower() in _TRUE else "http"
-    return OpenAICompatScorer(f"{http}://{parts.netloc}{parts.path}", model, api_key)
+    base_url = f"{http}://{parts.netloc}{parts.path}"
+    return OpenAICompatScorer(base_url, model, api_key, _call_timeout(url))
 
 
 SCORERS = SchemeRegistry[Callable[[str, str | None], Scorer | None]](
@@ -107,7 +116,7 @@ def policy_from_url(url: str, budget_ms: int) -> ScoringPolicy:
         max_concurrency=int(options.get("concurrency", policy.max_concurrency)),
         batch_size=int(options.get("batch", policy.batch_size)),
         cache_ttl_seconds=float(options.get("ttl", policy.cache_ttl_seconds)),
-        call_timeout_s=float(options.get("timeout", policy.call_timeout_s)),
+        call_timeout_s=_call_timeout(url),
     )
 
 

@@ -1,12 +1,13 @@
 """`openai://HOST:PORT/v1?model=M[&tls=1]`: any OpenAI-compatible chat-completions server.
 
 vLLM, Ollama, llama.cpp server and LM Studio all speak this. The client's own
-retries are off, for the same reason as with Bedrock.
+retries are off, for the same reason as with Bedrock, and its timeout is the call timeout
+(the URL's `timeout`), so that the option bounds the call whatever timer sees it first.
 """
 
 import openai
 
-from contextiq.llm.base import ScorerError, ScorerThrottled, ScorerUnavailable
+from contextiq.llm.base import ScorerError, ScorerThrottled, ScorerTimeout, ScorerUnavailable
 from contextiq.llm.generative import GenerativeScorer
 from contextiq.llm.prompt import Prompt
 
@@ -17,9 +18,7 @@ PLACEHOLDER_KEY = "not-needed"
 class OpenAICompatScorer(GenerativeScorer):
     provider = "openai"
 
-    def __init__(
-        self, base_url: str, model: str, api_key: str | None, timeout_s: float = 30.0
-    ) -> None:
+    def __init__(self, base_url: str, model: str, api_key: str | None, timeout_s: float) -> None:
         self.model = model
         self._client = openai.AsyncOpenAI(
             base_url=base_url,
@@ -39,6 +38,8 @@ class OpenAICompatScorer(GenerativeScorer):
                 temperature=0.0,
                 max_tokens=prompt.max_output_tokens,
             )
+        except openai.APITimeoutError as exc:
+            raise ScorerTimeout("openai-compatible server timed out") from exc
         except openai.RateLimitError as exc:
             raise ScorerThrottled("openai-compatible server throttled") from exc
         except (openai.APIConnectionError, openai.InternalServerError) as exc:

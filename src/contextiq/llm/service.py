@@ -17,7 +17,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from contextiq.cache.base import Cache
-from contextiq.llm.base import Candidate, LLMScore, Scorer, ScorerError, UserContext
+from contextiq.llm.base import (
+    Candidate,
+    LLMScore,
+    Scorer,
+    ScorerError,
+    ScorerTimeout,
+    UserContext,
+)
 from contextiq.llm.breaker import BreakerState, CircuitBreaker
 from contextiq.llm.health import CallStats, ScorerHealth
 from contextiq.llm.limits import RateBudget
@@ -225,11 +232,11 @@ class ScoringService:
                 async with asyncio.timeout(self.policy.call_timeout_s):
                     scores = await self.scorer.score(user, batch)
             except ScorerError as exc:
-                self._failed(exc)
+                self._failed(exc, "timeout" if isinstance(exc, ScorerTimeout) else "error")
                 raise
             except TimeoutError as exc:
                 self._failed(exc, "timeout")
-                raise ScorerError("provider call timed out") from exc
+                raise ScorerTimeout("provider call timed out") from exc
             except Exception as exc:  # a provider bug must not escape as a 500
                 self._failed(exc)
                 raise ScorerError(f"provider call crashed: {exc!r}") from exc
