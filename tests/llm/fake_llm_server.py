@@ -51,7 +51,8 @@ class Script:
     """What the server does next: replies are popped from `queue`, else `default`.
 
     A step is "ok" (the model answers), "throttle", "error" (HTTP 500),
-    "garbage" (prose instead of JSON) or "hang" (wait for `release`).
+    "garbage" (prose instead of JSON), "hang" (wait for `release`), "not-json" (a 200 whose
+    body is not JSON) or "wrong-shape" (a 200 whose JSON is not the API's reply).
     """
 
     default: str = "ok"
@@ -82,7 +83,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(
         self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
     ) -> None:
-        payload = json.dumps(body).encode()
+        self._send_bytes(status, json.dumps(body).encode(), headers)
+
+    def _send_bytes(
+        self, status: int, payload: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -106,7 +111,12 @@ class _Handler(BaseHTTPRequestHandler):
             if step == "hang":
                 script.release.wait(timeout=10)
                 step = "ok"
-            self.respond(step, body)
+            if step == "not-json":
+                self._send_bytes(200, b'{"choices": [{"message": ')
+            elif step == "wrong-shape":
+                self._send(200, {"choices": "none", "output": "none"})
+            else:
+                self.respond(step, body)
         finally:
             with script.lock:
                 script.in_flight -= 1
@@ -206,7 +216,7 @@ class FakeServer:
     @property
     def address(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
+        return f"{host!s}:{port}"
 
     def close(self) -> None:
         self.script.release.set()

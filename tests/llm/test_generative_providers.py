@@ -76,6 +76,17 @@ async def test_garbage_reply_is_a_scorer_failure(
         await scorer.score(USER, CANDIDATES)
 
 
+@pytest.mark.parametrize("step", ["not-json", "wrong-shape"])
+async def test_a_200_that_is_not_the_apis_reply_is_a_malformed_reply(
+    provider: tuple[GenerativeScorer, FakeServer], step: str
+) -> None:
+    """A scorer raises only ScorerErrors: a broken reply is not a crash of the provider code."""
+    scorer, server = provider
+    server.script.default = step
+    with pytest.raises(MalformedReply):
+        await scorer.score(USER, CANDIDATES)
+
+
 async def test_throttling_is_reported_as_throttling_without_client_retries(
     provider: tuple[GenerativeScorer, FakeServer],
 ) -> None:

@@ -10,7 +10,13 @@ only the client's can free it.
 import asyncio
 from typing import Any
 
-from contextiq.llm.base import ScorerError, ScorerThrottled, ScorerTimeout, ScorerUnavailable
+from contextiq.llm.base import (
+    MalformedReply,
+    ScorerError,
+    ScorerThrottled,
+    ScorerTimeout,
+    ScorerUnavailable,
+)
 from contextiq.llm.generative import GenerativeScorer
 from contextiq.llm.prompt import Prompt
 
@@ -79,11 +85,13 @@ class BedrockScorer(GenerativeScorer):
             raise ScorerTimeout(f"bedrock timed out: {exc}") from exc
         except BotoCoreError as exc:
             raise ScorerUnavailable(f"bedrock unreachable: {exc}") from exc
+        except (AttributeError, TypeError, ValueError) as exc:  # botocore's parser on odd JSON
+            raise MalformedReply(f"bedrock reply could not be parsed: {exc!r}") from exc
         try:
             blocks = response["output"]["message"]["content"]
             return "".join(block["text"] for block in blocks if "text" in block)
         except (KeyError, TypeError) as exc:
-            raise ScorerError("bedrock reply lacks output.message.content") from exc
+            raise MalformedReply("bedrock reply lacks output.message.content") from exc
 
     async def close(self) -> None:
         self._client.close()

@@ -7,12 +7,30 @@ retries are off, for the same reason as with Bedrock, and its timeout is the cal
 
 import openai
 
-from contextiq.llm.base import ScorerError, ScorerThrottled, ScorerTimeout, ScorerUnavailable
+from contextiq.llm.base import (
+    MalformedReply,
+    ScorerError,
+    ScorerThrottled,
+    ScorerTimeout,
+    ScorerUnavailable,
+)
 from contextiq.llm.generative import GenerativeScorer
 from contextiq.llm.prompt import Prompt
 
 #: Local servers ignore the key, but the client insists on having one.
 PLACEHOLDER_KEY = "not-needed"
+
+
+def _message_text(response: object) -> str:
+    """The first choice's text. The client builds the reply without validating it, so a
+    server's odd JSON (no choices, a refusal, a tool call, a list) is checked here."""
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise MalformedReply("openai-compatible reply has no choices")
+    content = getattr(getattr(choices[0], "message", None), "content", None)
+    if not isinstance(content, str):
+        raise MalformedReply("openai-compatible reply has no message content")
+    return content
 
 
 class OpenAICompatScorer(GenerativeScorer):
@@ -46,9 +64,9 @@ class OpenAICompatScorer(GenerativeScorer):
             raise ScorerUnavailable(f"openai-compatible server unavailable: {exc}") from exc
         except openai.OpenAIError as exc:
             raise ScorerError(f"openai-compatible server rejected the call: {exc}") from exc
-        if not response.choices or response.choices[0].message.content is None:
-            raise ScorerError("openai-compatible reply has no message content")
-        return response.choices[0].message.content
+        except ValueError as exc:  # a 200 whose body is not JSON
+            raise MalformedReply(f"openai-compatible reply is not JSON: {exc}") from exc
+        return _message_text(response)
 
     async def close(self) -> None:
         await self._client.close()
