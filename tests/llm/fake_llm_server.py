@@ -56,6 +56,8 @@ class Script:
     """
 
     default: str = "ok"
+    #: The `retry-after` header of a "throttle" step from the OpenAI server.
+    retry_after: str = "0"
     queue: deque[str] = field(default_factory=deque)
     release: threading.Event = field(default_factory=threading.Event)
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -173,7 +175,7 @@ class OpenAIHandler(_Handler):
             self._send(
                 429,
                 {"error": {"message": "Rate limit reached", "type": "rate_limit_error"}},
-                {"retry-after": "0"},
+                {"retry-after": self.script.retry_after},
             )
             return
         if step == "error":

@@ -1,6 +1,9 @@
 """Breaker, rate budget, retries, score cache and blending on their own."""
 
 import random
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
@@ -9,6 +12,7 @@ from contextiq.llm.base import LikedItem, LLMScore, MalformedReply, ScorerThrott
 from contextiq.llm.breaker import BreakerState, CircuitBreaker
 from contextiq.llm.limits import RateBudget
 from contextiq.llm.mix import mix_scores
+from contextiq.llm.openai_compat import retry_after
 from contextiq.llm.retry_policy import RetryPolicy, with_retries
 from contextiq.llm.score_cache import ScoreCache, context_hash
 
@@ -30,12 +34,12 @@ def test_breaker_lets_one_trial_through_after_cooldown() -> None:
     breaker.record_failure()
     assert breaker.allow()
     breaker.record_failure()
-    assert breaker.state is BreakerState.OPEN and not breaker.allow()
+    assert (breaker.state, breaker.allow()) == (BreakerState.OPEN, False)  # no narrowing
     clock.now = 10
     assert breaker.state is BreakerState.HALF_OPEN
     assert breaker.allow() and not breaker.allow()
     breaker.record_success()
-    assert breaker.state is BreakerState.CLOSED and breaker.allow()
+    assert (breaker.state, breaker.allow()) == (BreakerState.CLOSED, True)
 
 
 async def test_request_budget_waits_for_the_window_to_slide() -> None:
@@ -94,6 +98,35 @@ async def test_only_retryable_errors_are_retried() -> None:
         return 42
 
     assert await with_retries(throttled_once, RetryPolicy(attempts=3, base_delay_s=0.001)) == 42
+
+
+async def test_a_retry_waits_at_least_what_the_provider_asked() -> None:
+    calls: list[float] = []
+
+    async def throttled_once() -> int:
+        calls.append(time.perf_counter())
+        if len(calls) == 1:
+            raise ScorerThrottled("slow down", retry_after_s=0.2)
+        return 42
+
+    policy = RetryPolicy(attempts=2, base_delay_s=0.001, max_delay_s=1.0)
+    assert await with_retries(throttled_once, policy) == 42
+    assert calls[1] - calls[0] >= 0.2
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("7", 7.0), ("-3", 0.0), ("soon", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+)
+def test_retry_after_reads_seconds_and_http_dates(header: str, seconds: float | None) -> None:
+    assert retry_after({"retry-after": header}) == seconds
+    assert retry_after({}) is None
+
+
+def test_retry_after_a_future_http_date() -> None:
+    later = datetime.now(UTC) + timedelta(seconds=100)
+    waited = retry_after({"retry-after": format_datetime(later, usegmt=True)})
+    assert waited is not None and 95 < waited <= 100
 
 
 USER = UserContext("u1", (LikedItem("Alien", "scifi", ("space",)),))

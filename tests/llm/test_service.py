@@ -123,6 +123,17 @@ async def test_persistent_throttling_gives_up_without_raising(
     assert service.health().state == "degraded"
 
 
+async def test_a_retry_after_beyond_the_policys_longest_wait_ends_the_retries(
+    make_service: ServiceFactory, openai_server: FakeServer
+) -> None:
+    """Retrying sooner than the provider asked would only be throttled again."""
+    openai_server.script.default = "throttle"
+    openai_server.script.retry_after = "30"
+    service = make_service()
+    assert await service.precompute(USER, CANDIDATES) == {}
+    assert len(openai_server.script.requests) == 1
+
+
 async def test_garbage_means_ml_only_not_an_exception(
     make_service: ServiceFactory, openai_server: FakeServer
 ) -> None:

@@ -5,6 +5,10 @@ retries are off, for the same reason as with Bedrock, and its timeout is the cal
 (the URL's `timeout`), so that the option bounds the call whatever timer sees it first.
 """
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
 import openai
 
 from contextiq.llm.base import (
@@ -19,6 +23,24 @@ from contextiq.llm.prompt import Prompt
 
 #: Local servers ignore the key, but the client insists on having one.
 PLACEHOLDER_KEY = "not-needed"
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds a 429 asks us to wait: `Retry-After` in seconds or as an HTTP date."""
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _message_text(response: object) -> str:
@@ -59,7 +81,9 @@ class OpenAICompatScorer(GenerativeScorer):
         except openai.APITimeoutError as exc:
             raise ScorerTimeout("openai-compatible server timed out") from exc
         except openai.RateLimitError as exc:
-            raise ScorerThrottled("openai-compatible server throttled") from exc
+            raise ScorerThrottled(
+                "openai-compatible server throttled", retry_after(exc.response.headers)
+            ) from exc
         except (openai.APIConnectionError, openai.InternalServerError) as exc:
             raise ScorerUnavailable(f"openai-compatible server unavailable: {exc}") from exc
         except openai.OpenAIError as exc:

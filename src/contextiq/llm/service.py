@@ -6,7 +6,8 @@ database read, is awaited in full); a call that takes longer keeps
 running in the background and fills the cache for the next request. The
 worker calls `precompute` after interactions and retrains so most requests
 find their scores ready. Around every provider call: a concurrency limit, a
-per-minute request and token budget, retries with jitter on throttling, and a
+per-minute request and token budget, retries with jitter on throttling (never sooner than
+the provider's `Retry-After`; none when that is longer than the policy's longest wait), and a
 circuit breaker.
 """
 
