@@ -50,9 +50,11 @@ def obedient_model(prompt: str) -> str:
 class Script:
     """What the server does next: replies are popped from `queue`, else `default`.
 
-    A step is "ok" (the model answers), "throttle", "error" (HTTP 500),
-    "garbage" (prose instead of JSON), "hang" (wait for `release`), "not-json" (a 200 whose
-    body is not JSON) or "wrong-shape" (a 200 whose JSON is not the API's reply).
+    A step is "ok" (the model answers), "throttle", "error" (HTTP 500), "garbage" (prose
+    instead of JSON), "huge" (the answer, then 50,000 scores of items nobody asked for:
+    megabytes no model held to the prompt's output tokens writes), "hang" (wait for
+    `release`), "not-json" (a 200 whose body is not JSON) or "wrong-shape" (a 200 whose JSON
+    is not the API's reply).
     """
 
     default: str = "ok"
@@ -73,6 +75,17 @@ class Script:
 
 
 GARBAGE = "Sure! Here are my thoughts on these movies: the first one is great."
+
+
+def model_text(step: str, prompt: str) -> str:
+    """The reply text of an "ok", "garbage" or "huge" step."""
+    if step == "garbage":
+        return GARBAGE
+    text = obedient_model(prompt)
+    if step == "huge":
+        filler = [{"content_id": f"x{i}", "score": 0.5, "reason": "filler"} for i in range(50_000)]
+        return json.dumps(json.loads(text) + filler)
+    return text
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -152,7 +165,7 @@ class BedrockHandler(_Handler):
         user = " ".join(
             block["text"] for message in body["messages"] for block in message["content"]
         )
-        text = GARBAGE if step == "garbage" else obedient_model(system + "\n" + user)
+        text = model_text(step, system + "\n" + user)
         self._send(
             200,
             {
@@ -182,7 +195,7 @@ class OpenAIHandler(_Handler):
             self._send(500, {"error": {"message": "server error", "type": "server_error"}})
             return
         prompt = "\n".join(m["content"] for m in body["messages"])
-        text = GARBAGE if step == "garbage" else obedient_model(prompt)
+        text = model_text(step, prompt)
         self._send(
             200,
             {

@@ -87,6 +87,15 @@ async def test_a_200_that_is_not_the_apis_reply_is_a_malformed_reply(
         await scorer.score(USER, CANDIDATES)
 
 
+async def test_a_reply_longer_than_its_token_limit_is_refused_unparsed(
+    provider: tuple[GenerativeScorer, FakeServer],
+) -> None:
+    scorer, server = provider
+    server.script.default = "huge"
+    with pytest.raises(MalformedReply, match="longer than asked for"):
+        await scorer.score(USER, CANDIDATES)
+
+
 async def test_throttling_is_reported_as_throttling_without_client_retries(
     provider: tuple[GenerativeScorer, FakeServer],
 ) -> None:
