@@ -2,13 +2,21 @@
 
 import random
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
 
 from contextiq.cache.memory import MemoryCache
-from contextiq.llm.base import LikedItem, LLMScore, MalformedReply, ScorerThrottled, UserContext
+from contextiq.llm.base import (
+    Candidate,
+    LikedItem,
+    LLMScore,
+    MalformedReply,
+    ScorerThrottled,
+    UserContext,
+)
 from contextiq.llm.breaker import BreakerState, CircuitBreaker
 from contextiq.llm.limits import RateBudget
 from contextiq.llm.mix import mix_scores
@@ -130,6 +138,8 @@ def test_retry_after_a_future_http_date() -> None:
 
 
 USER = UserContext("u1", (LikedItem("Alien", "scifi", ("space",)),))
+A = Candidate("a", "Dune", "scifi", ("space",), "A desert planet.")
+B = Candidate("b", "Heat", "crime")
 
 
 def test_context_hash_ignores_the_id_but_not_the_taste() -> None:
@@ -142,14 +152,29 @@ async def test_score_cache_separates_models_and_prompt_versions() -> None:
     cache = MemoryCache()
     v1 = ScoreCache(cache, "openai", "m", "listwise-v1", 60)
     ctx = context_hash(USER)
-    await v1.put_many(ctx, {"a": LLMScore(0.5, "why")})
-    assert await v1.get_many(ctx, ["a", "b"]) == {"a": LLMScore(0.5, "why")}
+    await v1.put_many(ctx, [A, B], {"a": LLMScore(0.5, "why")})
+    assert await v1.get_many(ctx, [A, B]) == {"a": LLMScore(0.5, "why")}
     for other in (
         ScoreCache(cache, "openai", "m", "listwise-v2", 60),
         ScoreCache(cache, "openai", "other", "listwise-v1", 60),
         ScoreCache(cache, "bedrock", "m", "listwise-v1", 60),
     ):
-        assert await other.get_many(ctx, ["a"]) == {}
+        assert await other.get_many(ctx, [A]) == {}
+
+
+async def test_an_edited_item_misses_the_score_cache() -> None:
+    """Its old score and reason judged text the item no longer has."""
+    scores = ScoreCache(MemoryCache(), "openai", "m", "listwise-v1", 60)
+    ctx = context_hash(USER)
+    await scores.put_many(ctx, [A], {"a": LLMScore(0.9, "a space opera")})
+    assert await scores.get_many(ctx, [A]) == {"a": LLMScore(0.9, "a space opera")}
+    for edited in (
+        replace(A, title="Heat"),
+        replace(A, category="crime"),
+        replace(A, tags=("heist",)),
+        replace(A, description="A detective hunts a crew of thieves."),
+    ):
+        assert await scores.get_many(ctx, [edited]) == {}, edited
 
 
 def test_blend_weights_and_falls_back_to_ml() -> None:

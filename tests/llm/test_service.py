@@ -278,3 +278,15 @@ async def test_a_timed_out_call_is_retried_like_any_transient_failure(
     scores = await service.precompute(USER, CANDIDATES)
     assert set(scores) == {c.content_id for c in CANDIDATES}
     assert len(openai_server.script.requests) == 2
+
+
+async def test_an_edited_candidate_is_scored_again(
+    make_service: ServiceFactory, openai_server: FakeServer
+) -> None:
+    service = make_service()
+    await service.precompute(USER, [SCIFI])
+    await service.precompute(USER, [SCIFI])
+    assert len(openai_server.script.requests) == 1
+    edited = replace(SCIFI, description="Now a romantic comedy set in Paris.")
+    assert SCIFI.content_id in await service.precompute(USER, [edited])
+    assert len(openai_server.script.requests) == 2

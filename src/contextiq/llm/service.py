@@ -107,7 +107,7 @@ class ScoringService:
         budget_s = (self.policy.budget_ms if budget_ms is None else budget_ms) / 1000
         deadline = loop.time() + budget_s
         ctx = context_hash(user)
-        ready = await self._scores.get_many(ctx, (c.content_id for c in candidates))
+        ready = await self._scores.get_many(ctx, candidates)
         missing = [c for c in candidates if c.content_id not in ready]
         if not missing or not scorable:
             return ready
@@ -131,7 +131,7 @@ class ScoringService:
     ) -> dict[str, LLMScore]:
         """Score and cache everything not cached yet, waiting as long as it takes."""
         ctx = context_hash(user)
-        ready = await self._scores.get_many(ctx, (c.content_id for c in candidates))
+        ready = await self._scores.get_many(ctx, candidates)
         missing = [c for c in candidates if c.content_id not in ready]
         if missing and user.recent:
             ready.update(await self._join_or_fill(user, ctx, missing))
@@ -217,7 +217,7 @@ class ScoringService:
         except ScorerError as exc:
             log.warning("%s scorer failed: %s", self.provider, exc)
             return {}
-        await self._scores.put_many(ctx, scores)
+        await self._scores.put_many(ctx, batch, scores)
         return scores
 
     async def _call(self, user: UserContext, batch: Sequence[Candidate]) -> dict[str, LLMScore]:
