@@ -1,6 +1,7 @@
 """The real boto3 and openai clients against local servers speaking their wire formats."""
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -163,4 +164,24 @@ async def test_the_clients_give_up_at_the_urls_timeout(
         await asyncio.wait_for(scorer.score(USER, CANDIDATES), timeout=5)
     assert time.perf_counter() - started < 2
     assert caught.value.retryable
+    await scorer.close()
+
+
+async def test_bedrock_without_credentials_says_so_at_start_up_and_is_not_retried(
+    bedrock_server: FakeServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("RELATIVE_URI", "FULL_URI"):
+        monkeypatch.delenv(f"AWS_CONTAINER_CREDENTIALS_{name}", raising=False)
+    monkeypatch.delenv("AWS_WEB_IDENTITY_TOKEN_FILE", raising=False)
+    scorer = open_scorer(_url("bedrock", bedrock_server, bedrock_server))
+    assert scorer is not None
+    with caplog.at_level(logging.ERROR, logger="contextiq.llm.bedrock"):
+        await scorer.warm_up()
+    assert "no AWS credentials found" in caplog.text
+    with pytest.raises(ScorerError, match="no AWS credentials") as caught:
+        await scorer.score(USER, CANDIDATES)
+    assert not caught.value.retryable
+    assert bedrock_server.script.requests == []
     await scorer.close()

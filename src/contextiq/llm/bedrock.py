@@ -8,6 +8,7 @@ only the client's can free it.
 """
 
 import asyncio
+import logging
 from typing import Any
 
 from contextiq.llm.base import (
@@ -19,6 +20,8 @@ from contextiq.llm.base import (
 )
 from contextiq.llm.generative import GenerativeScorer
 from contextiq.llm.prompt import Prompt
+
+log = logging.getLogger(__name__)
 
 _THROTTLED = {"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"}
 #: Longest wait for a connection; a shorter call timeout bounds it too.
@@ -51,9 +54,22 @@ class BedrockScorer(GenerativeScorer):
             read_timeout=timeout_s,
             max_pool_connections=16,
         )
-        self._client: Any = boto3.client(
-            "bedrock-runtime", region_name=region, endpoint_url=endpoint_url, config=config
+        self._session: Any = boto3.session.Session(region_name=region)
+        self._client: Any = self._session.client(
+            "bedrock-runtime", endpoint_url=endpoint_url, config=config
         )
+
+    async def warm_up(self) -> None:
+        """Look for AWS credentials now: without any, say so at start-up, not at a first call.
+
+        The lookup may ask the instance or container metadata service, so it runs on a thread
+        and only logs (a role may yet appear); calls fail meanwhile, feeding the breaker.
+        """
+        if await asyncio.to_thread(self._session.get_credentials) is None:
+            log.error(
+                "bedrock: no AWS credentials found (environment, config files, container or "
+                "instance role); language-model scores are off until there are"
+            )
 
     async def complete(self, prompt: Prompt) -> str:
         return await asyncio.to_thread(self._converse, prompt)
@@ -63,6 +79,7 @@ class BedrockScorer(GenerativeScorer):
             BotoCoreError,
             ClientError,
             ConnectTimeoutError,
+            NoCredentialsError,
             ReadTimeoutError,
         )
 
@@ -81,6 +98,8 @@ class BedrockScorer(GenerativeScorer):
             if code in _TRANSIENT or status >= 500:
                 raise ScorerUnavailable(f"bedrock unavailable: {code or status}") from exc
             raise ScorerError(f"bedrock rejected the call: {code or status}") from exc
+        except NoCredentialsError as exc:  # no network problem: retrying would not help
+            raise ScorerError("bedrock has no AWS credentials") from exc
         except (ConnectTimeoutError, ReadTimeoutError) as exc:
             raise ScorerTimeout(f"bedrock timed out: {exc}") from exc
         except BotoCoreError as exc:
