@@ -4,6 +4,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -12,6 +13,7 @@ from contextiq.llm.factory import open_scorer
 from contextiq.llm.generative import GenerativeScorer
 from contextiq.llm.openai_compat import OpenAICompatScorer
 from contextiq.llm.prompt import Prompt
+from tests.conftest import until
 from tests.llm.fake_llm_server import FakeServer
 from tests.llm.scenario import CANDIDATES, CLEAN, INJECTED, INJECTED_TEXT, SCIFI, USER
 
@@ -184,4 +186,21 @@ async def test_bedrock_without_credentials_says_so_at_start_up_and_is_not_retrie
         await scorer.score(USER, CANDIDATES)
     assert not caught.value.retryable
     assert bedrock_server.script.requests == []
+    await scorer.close()
+
+
+async def test_a_hung_bedrock_holds_none_of_the_loops_default_threads(
+    bedrock_server: FakeServer,
+) -> None:
+    """The rest of the process (model loads, the registry) runs on those."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+    scorer = open_scorer(_url("bedrock", bedrock_server, bedrock_server))
+    assert scorer is not None
+    bedrock_server.script.default = "hang"
+    call = asyncio.create_task(scorer.score(USER, CANDIDATES))
+    await until(lambda: len(bedrock_server.script.requests) == 1)
+    assert await asyncio.wait_for(asyncio.to_thread(lambda: "free"), timeout=2) == "free"
+    bedrock_server.script.release.set()
+    await call
     await scorer.close()

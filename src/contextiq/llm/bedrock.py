@@ -4,12 +4,17 @@ Credentials come from the standard AWS chain. botocore's own retries are off:
 the scoring service retries with jitter and feeds its circuit breaker, and two
 retry loops stacked would multiply the wait. Its timeouts come from the call timeout (the
 URL's `timeout`): the call runs on a thread that the service's own timeout cannot stop, so
-only the client's can free it.
+only the client's can free it. Those threads are the scorer's own, as many as its connection
+pool: a slow Bedrock must not hold the threads of the loop's default executor, which the rest
+of the process (model loads, the registry) uses.
 """
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
 
 from contextiq.llm.base import (
     MalformedReply,
@@ -22,10 +27,14 @@ from contextiq.llm.generative import GenerativeScorer
 from contextiq.llm.prompt import Prompt
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-_THROTTLED = {"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"}
+#: Calls at once: the scorer's threads and its connections.
+MAX_CALLS = 16
 #: Longest wait for a connection; a shorter call timeout bounds it too.
 CONNECT_TIMEOUT_S = 3.0
+
+_THROTTLED = {"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"}
 _TRANSIENT = {
     "ServiceUnavailableException",
     "InternalServerException",
@@ -52,8 +61,9 @@ class BedrockScorer(GenerativeScorer):
             retries={"total_max_attempts": 1, "mode": "standard"},
             connect_timeout=min(CONNECT_TIMEOUT_S, timeout_s),
             read_timeout=timeout_s,
-            max_pool_connections=16,
+            max_pool_connections=MAX_CALLS,
         )
+        self._threads = ThreadPoolExecutor(MAX_CALLS, thread_name_prefix="contextiq-bedrock")
         self._session: Any = boto3.session.Session(region_name=region)
         self._client: Any = self._session.client(
             "bedrock-runtime", endpoint_url=endpoint_url, config=config
@@ -65,14 +75,17 @@ class BedrockScorer(GenerativeScorer):
         The lookup may ask the instance or container metadata service, so it runs on a thread
         and only logs (a role may yet appear); calls fail meanwhile, feeding the breaker.
         """
-        if await asyncio.to_thread(self._session.get_credentials) is None:
+        if await self._on_thread(self._session.get_credentials) is None:
             log.error(
                 "bedrock: no AWS credentials found (environment, config files, container or "
                 "instance role); language-model scores are off until there are"
             )
 
     async def complete(self, prompt: Prompt) -> str:
-        return await asyncio.to_thread(self._converse, prompt)
+        return await self._on_thread(partial(self._converse, prompt))
+
+    async def _on_thread(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, work)
 
     def _converse(self, prompt: Prompt) -> str:
         from botocore.exceptions import (
@@ -113,4 +126,5 @@ class BedrockScorer(GenerativeScorer):
             raise MalformedReply("bedrock reply lacks output.message.content") from exc
 
     async def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
         self._client.close()
