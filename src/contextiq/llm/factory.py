@@ -2,7 +2,7 @@
 
 URL query options tune the policy per provider: `rpm`, `tpm` (per-minute
 request and token budgets), `concurrency`, `batch` (candidates per call),
-`ttl` (cache seconds), `timeout` (seconds per call, 60 by default; the provider client's own
+`ttl` (cache seconds), `timeout` (seconds per call, 30 by default; the provider client's own
 timeout too).
 """
 

@@ -50,7 +50,8 @@ class ScoringPolicy:
     max_concurrency: int = 4
     requests_per_minute: int = 0
     tokens_per_minute: int = 0
-    call_timeout_s: float = 60.0
+    #: Seconds one provider call may take; the clients' own timeout too (llm/factory.py).
+    call_timeout_s: float = 30.0
     #: Background fills allowed at once; beyond that requests serve what is cached.
     max_background: int = 64
     failure_threshold: int = 5
