@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from contextiq.cache.memory import MemoryCache
+from contextiq.llm.base import LikedItem, UserContext
 from contextiq.llm.factory import open_scorer
 from contextiq.llm.service import ScoringPolicy, ScoringService
 from contextiq.observability.sampler import MetricsSampler
@@ -116,3 +117,19 @@ async def test_the_clients_own_timeout_counts_as_a_timeout(openai_server: FakeSe
     await service.close()
     name, labels = "contextiq_llm_timeouts_total", {"provider": service.provider}
     assert value(after, name, **labels) - value(before, name, **labels) == 1
+
+
+async def test_a_shed_request_counts_as_answered_without_its_scores(
+    make: Make, openai_server: FakeServer
+) -> None:
+    """Shedding starts when the provider is at its worst: the budget misses must not flatten."""
+    service = make(replace(FAST_RETRIES, max_background=1))
+    openai_server.script.default = "hang"
+    other = UserContext("u2", (LikedItem("Heat", "crime"),))
+    before = _scrape()
+    await service.score_within_budget(USER, CANDIDATES, budget_ms=0)
+    await service.score_within_budget(other, CANDIDATES, budget_ms=0)  # shed
+    after = _scrape()
+    openai_server.script.release.set()
+    name, labels = "contextiq_llm_budget_exceeded_total", {"provider": service.provider}
+    assert value(after, name, **labels) - value(before, name, **labels) == 2

@@ -116,14 +116,12 @@ class ScoringService:
             ready.update(await self._fill(user, ctx, missing))
             return ready
         fill = self._start_fill(user, ctx, missing)
-        if fill is None:
-            return ready
         remaining = deadline - loop.time()
-        if remaining > 0:
+        if fill is not None and remaining > 0:
             done, _ = await asyncio.wait({fill}, timeout=remaining)
             if fill in done and not fill.cancelled() and fill.exception() is None:
                 ready.update(fill.result())
-        if not fill.done():
+        if fill is None or not fill.done():  # shed, or late: answered without those scores
             LLM_BUDGET_EXCEEDED.labels(self.provider).inc()
         return ready
 
