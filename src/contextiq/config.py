@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from contextiq.backends import SchemeRegistry
 from contextiq.cache import CACHES
 from contextiq.events import BUSES
-from contextiq.llm.factory import SCORERS
+from contextiq.llm.factory import SCORERS, check_url
 from contextiq.store.engine import DATABASES
 
 #: Each URL setting and the registry of the backends it may name.
@@ -159,6 +159,14 @@ class Settings(BaseSettings):
         """A backend URL must name a registered scheme: fail at start-up, not on first use."""
         assert info.field_name is not None
         URL_SETTINGS[info.field_name].factory(url)
+        return url
+
+    @field_validator("llm_url")
+    @classmethod
+    def _llm_url(cls, url: str) -> str:
+        """Then the provider's parts and options: a missing model or region, or `rpm=ten`,
+        stops the process here rather than after the migrations or at the first call."""
+        check_url(url)
         return url
 
     @field_validator("rate_limit", "rate_limit_per_ip")

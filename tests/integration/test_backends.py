@@ -11,7 +11,7 @@ from contextiq.cache.redis import RedisCache
 from contextiq.events import BusUnavailable, open_bus
 from contextiq.events.kafka import KafkaBus, parse_kafka_url
 from contextiq.events.types import Event
-from contextiq.llm.base import LikedItem, LLMScore, UserContext
+from contextiq.llm.base import Candidate, LikedItem, LLMScore, UserContext
 from contextiq.llm.score_cache import ScoreCache, context_hash
 from tests.contracts.conftest import outbox
 from tests.integration.conftest import Broker, free_port
@@ -50,13 +50,15 @@ async def test_language_model_scores_in_redis_survive_more_concurrent_requests_t
     connections round 200 times, so this client is given seconds.)"""
     cache = RedisCache(redis_url, timeout_seconds=5.0)
     scores = ScoreCache(cache, "local", "m", "v1", 60)
-    ids = [f"c{i}" for i in range(20)]
+    candidates = [Candidate(f"c{i}", f"Item {i}", "scifi") for i in range(20)]
     user = UserContext("u", (LikedItem("Alien", "scifi"),))
 
     async def one(n: int) -> int:
         ctx = context_hash(replace(user, recent=(LikedItem(f"Alien {n}", "scifi"),)))
-        await scores.put_many(ctx, {cid: LLMScore(0.5, "r") for cid in ids})
-        return len(await scores.get_many(ctx, ids))
+        await scores.put_many(
+            ctx, candidates, {c.content_id: LLMScore(0.5, "r") for c in candidates}
+        )
+        return len(await scores.get_many(ctx, candidates))
 
     try:
         assert await asyncio.gather(*(one(n) for n in range(200))) == [20] * 200

@@ -50,11 +50,16 @@ def obedient_model(prompt: str) -> str:
 class Script:
     """What the server does next: replies are popped from `queue`, else `default`.
 
-    A step is "ok" (the model answers), "throttle", "error" (HTTP 500),
-    "garbage" (prose instead of JSON) or "hang" (wait for `release`).
+    A step is "ok" (the model answers), "throttle", "error" (HTTP 500), "garbage" (prose
+    instead of JSON), "huge" (the answer, then 50,000 scores of items nobody asked for:
+    megabytes no model held to the prompt's output tokens writes), "hang" (wait for
+    `release`), "not-json" (a 200 whose body is not JSON) or "wrong-shape" (a 200 whose JSON
+    is not the API's reply).
     """
 
     default: str = "ok"
+    #: The `retry-after` header of a "throttle" step from the OpenAI server.
+    retry_after: str = "0"
     queue: deque[str] = field(default_factory=deque)
     release: threading.Event = field(default_factory=threading.Event)
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -72,6 +77,17 @@ class Script:
 GARBAGE = "Sure! Here are my thoughts on these movies: the first one is great."
 
 
+def model_text(step: str, prompt: str) -> str:
+    """The reply text of an "ok", "garbage" or "huge" step."""
+    if step == "garbage":
+        return GARBAGE
+    text = obedient_model(prompt)
+    if step == "huge":
+        filler = [{"content_id": f"x{i}", "score": 0.5, "reason": "filler"} for i in range(50_000)]
+        return json.dumps(json.loads(text) + filler)
+    return text
+
+
 class _Handler(BaseHTTPRequestHandler):
     script: Script
     protocol_version = "HTTP/1.1"
@@ -82,7 +98,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(
         self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
     ) -> None:
-        payload = json.dumps(body).encode()
+        self._send_bytes(status, json.dumps(body).encode(), headers)
+
+    def _send_bytes(
+        self, status: int, payload: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -106,7 +126,12 @@ class _Handler(BaseHTTPRequestHandler):
             if step == "hang":
                 script.release.wait(timeout=10)
                 step = "ok"
-            self.respond(step, body)
+            if step == "not-json":
+                self._send_bytes(200, b'{"choices": [{"message": ')
+            elif step == "wrong-shape":
+                self._send(200, {"choices": "none", "output": "none"})
+            else:
+                self.respond(step, body)
         finally:
             with script.lock:
                 script.in_flight -= 1
@@ -140,7 +165,7 @@ class BedrockHandler(_Handler):
         user = " ".join(
             block["text"] for message in body["messages"] for block in message["content"]
         )
-        text = GARBAGE if step == "garbage" else obedient_model(system + "\n" + user)
+        text = model_text(step, system + "\n" + user)
         self._send(
             200,
             {
@@ -163,14 +188,14 @@ class OpenAIHandler(_Handler):
             self._send(
                 429,
                 {"error": {"message": "Rate limit reached", "type": "rate_limit_error"}},
-                {"retry-after": "0"},
+                {"retry-after": self.script.retry_after},
             )
             return
         if step == "error":
             self._send(500, {"error": {"message": "server error", "type": "server_error"}})
             return
         prompt = "\n".join(m["content"] for m in body["messages"])
-        text = GARBAGE if step == "garbage" else obedient_model(prompt)
+        text = model_text(step, prompt)
         self._send(
             200,
             {
@@ -206,7 +231,7 @@ class FakeServer:
     @property
     def address(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
+        return f"{host!s}:{port}"
 
     def close(self) -> None:
         self.script.release.set()

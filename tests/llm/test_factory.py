@@ -1,6 +1,7 @@
 import pytest
 
 from contextiq.cache.memory import MemoryCache
+from contextiq.config import InvalidSettings, load_settings
 from contextiq.llm.bedrock import BedrockScorer
 from contextiq.llm.factory import build_scoring_service, open_scorer, policy_from_url
 from contextiq.llm.local import LocalScorer
@@ -57,3 +58,59 @@ def test_policy_defaults_by_provider_and_url_overrides() -> None:
     assert remote.max_concurrency == 2
     assert remote.cache_ttl_seconds == 60.0
     assert remote.batch_size == 20
+
+
+@pytest.fixture
+def no_aws_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("openai://localhost:1/v1", "needs a host and a model"),
+        ("openai://h:1/v1?model=m&rpm=ten", "rpm='ten' is not a number"),
+        ("openai://h:1/v1?model=m&concurrency=0", "concurrency='0' must be at least 1"),
+        ("openai://h:1/v1?model=m&timeout=0", "timeout='0' must be at least 0.01"),
+        ("openai://h:1/v1?model=m&ttl=nan", "ttl='nan' must be at least 0"),
+        ("openai://h:1/v1?model=m&batch=2.5", "batch=2.5 is not a whole number"),
+        ("local://?batch=-1", "batch='-1' must be at least 1"),
+        ("bedrock://?region=us-east-1", "needs a model id"),
+        ("bedrock://anthropic.claude-v2", "needs ?region=R"),
+    ],
+)
+def test_a_wrong_llm_url_stops_start_up_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, no_aws_region: None, url: str, message: str
+) -> None:
+    """Not after the migrations, in the lifespan, or at the first call (concurrency=0: never)."""
+    monkeypatch.setenv("CONTEXTIQ_LLM_URL", url)
+    with pytest.raises(InvalidSettings) as caught:
+        load_settings()
+    (line,) = str(caught.value).splitlines()
+    assert line.startswith("CONTEXTIQ_LLM_URL: ") and message in line, line
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "openai://h:1/v1?model=m&rpm=60&concurrency=2&timeout=0.5&ttl=0",
+        "bedrock://anthropic.claude-v2?region=eu-west-1",
+        "local://",
+        "none://",
+    ],
+)
+def test_a_right_llm_url_starts(
+    monkeypatch: pytest.MonkeyPatch, no_aws_region: None, url: str
+) -> None:
+    monkeypatch.setenv("CONTEXTIQ_LLM_URL", url)
+    assert load_settings().llm_url == url
+
+
+def test_bedrock_takes_its_region_from_the_aws_environment(
+    monkeypatch: pytest.MonkeyPatch, no_aws_region: None
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    monkeypatch.setenv("CONTEXTIQ_LLM_URL", "bedrock://anthropic.claude-v2")
+    assert load_settings().llm_url == "bedrock://anthropic.claude-v2"

@@ -1,30 +1,37 @@
 """The real boto3 and openai clients against local servers speaking their wire formats."""
 
+import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from contextiq.llm.base import MalformedReply, ScorerError, ScorerThrottled
+from contextiq.llm.base import MalformedReply, ScorerError, ScorerThrottled, ScorerTimeout
 from contextiq.llm.factory import open_scorer
 from contextiq.llm.generative import GenerativeScorer
 from contextiq.llm.openai_compat import OpenAICompatScorer
 from contextiq.llm.prompt import Prompt
+from tests.conftest import until
 from tests.llm.fake_llm_server import FakeServer
 from tests.llm.scenario import CANDIDATES, CLEAN, INJECTED, INJECTED_TEXT, SCIFI, USER
 
 MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
 
 
+def _url(kind: str, bedrock_server: FakeServer, openai_server: FakeServer) -> str:
+    if kind == "bedrock":
+        return f"bedrock://{MODEL_ID}?region=us-east-1&endpoint_url=http://{bedrock_server.address}"
+    return f"openai://{openai_server.address}/v1?model=llama3"
+
+
 @pytest.fixture(params=["bedrock", "openai"])
 async def provider(
     request: pytest.FixtureRequest, bedrock_server: FakeServer, openai_server: FakeServer
 ) -> AsyncIterator[tuple[GenerativeScorer, FakeServer]]:
-    if request.param == "bedrock":
-        url = f"bedrock://{MODEL_ID}?region=us-east-1&endpoint_url=http://{bedrock_server.address}"
-        server = bedrock_server
-    else:
-        url = f"openai://{openai_server.address}/v1?model=llama3"
-        server = openai_server
+    url = _url(request.param, bedrock_server, openai_server)
+    server = bedrock_server if request.param == "bedrock" else openai_server
     scorer = open_scorer(url, api_key="sk-test")
     assert isinstance(scorer, GenerativeScorer)
     yield scorer, server
@@ -72,6 +79,26 @@ async def test_garbage_reply_is_a_scorer_failure(
         await scorer.score(USER, CANDIDATES)
 
 
+@pytest.mark.parametrize("step", ["not-json", "wrong-shape"])
+async def test_a_200_that_is_not_the_apis_reply_is_a_malformed_reply(
+    provider: tuple[GenerativeScorer, FakeServer], step: str
+) -> None:
+    """A scorer raises only ScorerErrors: a broken reply is not a crash of the provider code."""
+    scorer, server = provider
+    server.script.default = step
+    with pytest.raises(MalformedReply):
+        await scorer.score(USER, CANDIDATES)
+
+
+async def test_a_reply_longer_than_its_token_limit_is_refused_unparsed(
+    provider: tuple[GenerativeScorer, FakeServer],
+) -> None:
+    scorer, server = provider
+    server.script.default = "huge"
+    with pytest.raises(MalformedReply, match="longer than asked for"):
+        await scorer.score(USER, CANDIDATES)
+
+
 async def test_throttling_is_reported_as_throttling_without_client_retries(
     provider: tuple[GenerativeScorer, FakeServer],
 ) -> None:
@@ -105,7 +132,7 @@ async def test_the_test_model_obeys_instructions_outside_the_delimiters(
     openai_server: FakeServer,
 ) -> None:
     """Control: the server really would obey an injection a naive prompt let through."""
-    scorer = OpenAICompatScorer(f"http://{openai_server.address}/v1", "m", None)
+    scorer = OpenAICompatScorer(f"http://{openai_server.address}/v1", "m", None, 5.0)
     naive = Prompt(
         system="Score these items for the user.",
         user=f'{{"content_id": "{INJECTED.content_id}", "description": "{INJECTED_TEXT}"}}',
@@ -122,4 +149,58 @@ async def test_unreachable_server_is_a_retryable_failure() -> None:
     with pytest.raises(ScorerError) as caught:
         await scorer.score(USER, CANDIDATES)
     assert caught.value.retryable
+    await scorer.close()
+
+
+@pytest.mark.parametrize("kind", ["bedrock", "openai"])
+async def test_the_clients_give_up_at_the_urls_timeout(
+    kind: str, bedrock_server: FakeServer, openai_server: FakeServer
+) -> None:
+    """The client's own timeout is the call timeout: a Bedrock call runs on a thread that
+    nothing else can stop, and a longer `timeout` must not be cut short by a fixed one."""
+    scorer = open_scorer(f"{_url(kind, bedrock_server, openai_server)}&timeout=0.3")
+    assert scorer is not None
+    bedrock_server.script.default = openai_server.script.default = "hang"
+    started = time.perf_counter()
+    with pytest.raises(ScorerTimeout) as caught:
+        await asyncio.wait_for(scorer.score(USER, CANDIDATES), timeout=5)
+    assert time.perf_counter() - started < 2
+    assert caught.value.retryable
+    await scorer.close()
+
+
+async def test_bedrock_without_credentials_says_so_at_start_up_and_is_not_retried(
+    bedrock_server: FakeServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("RELATIVE_URI", "FULL_URI"):
+        monkeypatch.delenv(f"AWS_CONTAINER_CREDENTIALS_{name}", raising=False)
+    monkeypatch.delenv("AWS_WEB_IDENTITY_TOKEN_FILE", raising=False)
+    scorer = open_scorer(_url("bedrock", bedrock_server, bedrock_server))
+    assert scorer is not None
+    with caplog.at_level(logging.ERROR, logger="contextiq.llm.bedrock"):
+        await scorer.warm_up()
+    assert "no AWS credentials found" in caplog.text
+    with pytest.raises(ScorerError, match="no AWS credentials") as caught:
+        await scorer.score(USER, CANDIDATES)
+    assert not caught.value.retryable
+    assert bedrock_server.script.requests == []
+    await scorer.close()
+
+
+async def test_a_hung_bedrock_holds_none_of_the_loops_default_threads(
+    bedrock_server: FakeServer,
+) -> None:
+    """The rest of the process (model loads, the registry) runs on those."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+    scorer = open_scorer(_url("bedrock", bedrock_server, bedrock_server))
+    assert scorer is not None
+    bedrock_server.script.default = "hang"
+    call = asyncio.create_task(scorer.score(USER, CANDIDATES))
+    await until(lambda: len(bedrock_server.script.requests) == 1)
+    assert await asyncio.wait_for(asyncio.to_thread(lambda: "free"), timeout=2) == "free"
+    bedrock_server.script.release.set()
+    await call
     await scorer.close()

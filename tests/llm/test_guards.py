@@ -1,14 +1,26 @@
 """Breaker, rate budget, retries, score cache and blending on their own."""
 
 import random
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
 from contextiq.cache.memory import MemoryCache
-from contextiq.llm.base import LikedItem, LLMScore, MalformedReply, ScorerThrottled, UserContext
+from contextiq.llm.base import (
+    Candidate,
+    LikedItem,
+    LLMScore,
+    MalformedReply,
+    ScorerThrottled,
+    UserContext,
+)
 from contextiq.llm.breaker import BreakerState, CircuitBreaker
 from contextiq.llm.limits import RateBudget
 from contextiq.llm.mix import mix_scores
+from contextiq.llm.openai_compat import retry_after
 from contextiq.llm.retry_policy import RetryPolicy, with_retries
 from contextiq.llm.score_cache import ScoreCache, context_hash
 
@@ -30,12 +42,12 @@ def test_breaker_lets_one_trial_through_after_cooldown() -> None:
     breaker.record_failure()
     assert breaker.allow()
     breaker.record_failure()
-    assert breaker.state is BreakerState.OPEN and not breaker.allow()
+    assert (breaker.state, breaker.allow()) == (BreakerState.OPEN, False)  # no narrowing
     clock.now = 10
     assert breaker.state is BreakerState.HALF_OPEN
     assert breaker.allow() and not breaker.allow()
     breaker.record_success()
-    assert breaker.state is BreakerState.CLOSED and breaker.allow()
+    assert (breaker.state, breaker.allow()) == (BreakerState.CLOSED, True)
 
 
 async def test_request_budget_waits_for_the_window_to_slide() -> None:
@@ -96,7 +108,38 @@ async def test_only_retryable_errors_are_retried() -> None:
     assert await with_retries(throttled_once, RetryPolicy(attempts=3, base_delay_s=0.001)) == 42
 
 
+async def test_a_retry_waits_at_least_what_the_provider_asked() -> None:
+    calls: list[float] = []
+
+    async def throttled_once() -> int:
+        calls.append(time.perf_counter())
+        if len(calls) == 1:
+            raise ScorerThrottled("slow down", retry_after_s=0.2)
+        return 42
+
+    policy = RetryPolicy(attempts=2, base_delay_s=0.001, max_delay_s=1.0)
+    assert await with_retries(throttled_once, policy) == 42
+    assert calls[1] - calls[0] >= 0.2
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("7", 7.0), ("-3", 0.0), ("soon", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+)
+def test_retry_after_reads_seconds_and_http_dates(header: str, seconds: float | None) -> None:
+    assert retry_after({"retry-after": header}) == seconds
+    assert retry_after({}) is None
+
+
+def test_retry_after_a_future_http_date() -> None:
+    later = datetime.now(UTC) + timedelta(seconds=100)
+    waited = retry_after({"retry-after": format_datetime(later, usegmt=True)})
+    assert waited is not None and 95 < waited <= 100
+
+
 USER = UserContext("u1", (LikedItem("Alien", "scifi", ("space",)),))
+A = Candidate("a", "Dune", "scifi", ("space",), "A desert planet.")
+B = Candidate("b", "Heat", "crime")
 
 
 def test_context_hash_ignores_the_id_but_not_the_taste() -> None:
@@ -109,14 +152,29 @@ async def test_score_cache_separates_models_and_prompt_versions() -> None:
     cache = MemoryCache()
     v1 = ScoreCache(cache, "openai", "m", "listwise-v1", 60)
     ctx = context_hash(USER)
-    await v1.put_many(ctx, {"a": LLMScore(0.5, "why")})
-    assert await v1.get_many(ctx, ["a", "b"]) == {"a": LLMScore(0.5, "why")}
+    await v1.put_many(ctx, [A, B], {"a": LLMScore(0.5, "why")})
+    assert await v1.get_many(ctx, [A, B]) == {"a": LLMScore(0.5, "why")}
     for other in (
         ScoreCache(cache, "openai", "m", "listwise-v2", 60),
         ScoreCache(cache, "openai", "other", "listwise-v1", 60),
         ScoreCache(cache, "bedrock", "m", "listwise-v1", 60),
     ):
-        assert await other.get_many(ctx, ["a"]) == {}
+        assert await other.get_many(ctx, [A]) == {}
+
+
+async def test_an_edited_item_misses_the_score_cache() -> None:
+    """Its old score and reason judged text the item no longer has."""
+    scores = ScoreCache(MemoryCache(), "openai", "m", "listwise-v1", 60)
+    ctx = context_hash(USER)
+    await scores.put_many(ctx, [A], {"a": LLMScore(0.9, "a space opera")})
+    assert await scores.get_many(ctx, [A]) == {"a": LLMScore(0.9, "a space opera")}
+    for edited in (
+        replace(A, title="Heat"),
+        replace(A, category="crime"),
+        replace(A, tags=("heist",)),
+        replace(A, description="A detective hunts a crew of thieves."),
+    ):
+        assert await scores.get_many(ctx, [edited]) == {}, edited
 
 
 def test_blend_weights_and_falls_back_to_ml() -> None:

@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from contextiq.cache.memory import MemoryCache
+from contextiq.llm.base import LikedItem, UserContext
 from contextiq.llm.factory import open_scorer
 from contextiq.llm.service import ScoringPolicy, ScoringService
 from contextiq.observability.sampler import MetricsSampler
@@ -101,3 +102,34 @@ async def test_timeouts_budget_misses_and_an_open_breaker(
     ):
         assert value(after, name, **labels) - value(before, name, **labels) == expected, name
     assert await _breaker_level(service) == 2
+
+
+async def test_the_clients_own_timeout_counts_as_a_timeout(openai_server: FakeServer) -> None:
+    scorer = open_scorer(f"openai://{openai_server.address}/v1?model=m&timeout=0.05")
+    assert scorer is not None
+    no_retry = replace(FAST_RETRIES.retry, attempts=1)
+    # The service's timer is far off: only the client can see this timeout.
+    service = ScoringService(scorer, MemoryCache(), replace(FAST_RETRIES, retry=no_retry))
+    openai_server.script.default = "hang"
+    before = _scrape()
+    await service.precompute(USER, CANDIDATES)
+    after = _scrape()
+    await service.close()
+    name, labels = "contextiq_llm_timeouts_total", {"provider": service.provider}
+    assert value(after, name, **labels) - value(before, name, **labels) == 1
+
+
+async def test_a_shed_request_counts_as_answered_without_its_scores(
+    make: Make, openai_server: FakeServer
+) -> None:
+    """Shedding starts when the provider is at its worst: the budget misses must not flatten."""
+    service = make(replace(FAST_RETRIES, max_background=1))
+    openai_server.script.default = "hang"
+    other = UserContext("u2", (LikedItem("Heat", "crime"),))
+    before = _scrape()
+    await service.score_within_budget(USER, CANDIDATES, budget_ms=0)
+    await service.score_within_budget(other, CANDIDATES, budget_ms=0)  # shed
+    after = _scrape()
+    openai_server.script.release.set()
+    name, labels = "contextiq_llm_budget_exceeded_total", {"provider": service.provider}
+    assert value(after, name, **labels) - value(before, name, **labels) == 2

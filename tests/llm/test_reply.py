@@ -39,6 +39,7 @@ def test_first_score_for_a_duplicated_id_wins() -> None:
         "Sure! Here are the scores you asked for.",
         '{"content_id": "a", "score": 0.5}',
         '[{"content_id": "a", "score": "high", "reason": "x"}]',
+        '[{"content_id": "a", "score": true, "reason": "a match"}]',
         '[{"content_id": "a", "reason": "x"}]',
         '[{"content_id": "a", "score": NaN, "reason": "x"}]',
         '[{"content_id": "zzz", "score": 0.5, "reason": "x"}]',

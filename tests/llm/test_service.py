@@ -123,6 +123,17 @@ async def test_persistent_throttling_gives_up_without_raising(
     assert service.health().state == "degraded"
 
 
+async def test_a_retry_after_beyond_the_policys_longest_wait_ends_the_retries(
+    make_service: ServiceFactory, openai_server: FakeServer
+) -> None:
+    """Retrying sooner than the provider asked would only be throttled again."""
+    openai_server.script.default = "throttle"
+    openai_server.script.retry_after = "30"
+    service = make_service()
+    assert await service.precompute(USER, CANDIDATES) == {}
+    assert len(openai_server.script.requests) == 1
+
+
 async def test_garbage_means_ml_only_not_an_exception(
     make_service: ServiceFactory, openai_server: FakeServer
 ) -> None:
@@ -257,3 +268,25 @@ async def test_an_inline_scorer_is_awaited_past_the_budget() -> None:
     scores = await service.score_within_budget(USER, CANDIDATES)
     assert set(scores) == {c.content_id for c in CANDIDATES}
     await service.close()
+
+
+async def test_a_timed_out_call_is_retried_like_any_transient_failure(
+    make_service: ServiceFactory, openai_server: FakeServer
+) -> None:
+    openai_server.script.queue.append("hang")
+    service = make_service(replace(FAST_RETRIES, call_timeout_s=0.1))
+    scores = await service.precompute(USER, CANDIDATES)
+    assert set(scores) == {c.content_id for c in CANDIDATES}
+    assert len(openai_server.script.requests) == 2
+
+
+async def test_an_edited_candidate_is_scored_again(
+    make_service: ServiceFactory, openai_server: FakeServer
+) -> None:
+    service = make_service()
+    await service.precompute(USER, [SCIFI])
+    await service.precompute(USER, [SCIFI])
+    assert len(openai_server.script.requests) == 1
+    edited = replace(SCIFI, description="Now a romantic comedy set in Paris.")
+    assert SCIFI.content_id in await service.precompute(USER, [edited])
+    assert len(openai_server.script.requests) == 2

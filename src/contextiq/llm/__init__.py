@@ -8,6 +8,7 @@ from contextiq.llm.base import (
     Scorer,
     ScorerError,
     ScorerThrottled,
+    ScorerTimeout,
     ScorerUnavailable,
     UserContext,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "ScorerError",
     "ScorerHealth",
     "ScorerThrottled",
+    "ScorerTimeout",
     "ScorerUnavailable",
     "ScoringPolicy",
     "ScoringService",

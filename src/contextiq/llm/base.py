@@ -52,15 +52,27 @@ class ScorerError(Exception):
 
 
 class ScorerThrottled(ScorerError):
-    """The provider asked us to slow down (HTTP 429 / ThrottlingException)."""
+    """The provider asked us to slow down (HTTP 429 / ThrottlingException).
+
+    `retry_after_s` is how long it asked us to wait (`Retry-After`), when it said.
+    """
 
     retryable = True
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class ScorerUnavailable(ScorerError):
     """The provider could not be reached or failed on its side."""
 
     retryable = True
+
+
+class ScorerTimeout(ScorerUnavailable):
+    """No answer within the call timeout, whichever timer saw it first (the client's or the
+    service's): counted as a timeout in the metrics, and retried like any transient failure."""
 
 
 class MalformedReply(ScorerError):

@@ -2,7 +2,8 @@
 
 URL query options tune the policy per provider: `rpm`, `tpm` (per-minute
 request and token budgets), `concurrency`, `batch` (candidates per call),
-`ttl` (cache seconds), `timeout` (seconds per call).
+`ttl` (cache seconds), `timeout` (seconds per call, 30 by default; the provider client's own
+timeout too).
 """
 
 from collections.abc import Callable
@@ -20,10 +21,39 @@ if TYPE_CHECKING:
     from contextiq.store.store import Store
 
 _TRUE = {"1", "true", "yes", "on"}
+#: The shortest `timeout` accepted: a call needs some time to be answered at all.
+MIN_TIMEOUT_S = 0.01
 
 
 def _options(url: str) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def _number(url: str, name: str, default: float, minimum: float) -> float:
+    """A numeric URL option; a typo or a value below `minimum` is refused naming the option,
+    at start-up (`check_url`), not when the first call or the worker trips over it."""
+    raw = _options(url).get(name)
+    if raw is None:
+        return float(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"LLM URL option {name}={raw!r} is not a number") from None
+    if not value >= minimum:  # NaN too
+        raise ValueError(f"LLM URL option {name}={raw!r} must be at least {minimum:g}")
+    return value
+
+
+def _count(url: str, name: str, default: int, minimum: int) -> int:
+    value = _number(url, name, default, minimum)
+    if not value.is_integer():
+        raise ValueError(f"LLM URL option {name}={value:g} is not a whole number")
+    return int(value)
+
+
+def _call_timeout(url: str) -> float:
+    """Seconds one provider call may take: the URL's `timeout`, else the policy's default."""
+    return _number(url, "timeout", ScoringPolicy().call_timeout_s, MIN_TIMEOUT_S)
 
 
 def _none(url: str, api_key: str | None) -> Scorer | None:
@@ -38,28 +68,38 @@ def _local(url: str, api_key: str | None, vectors: "ItemVectors | None" = None) 
     return LocalScorer(vectors=vectors)
 
 
-def _bedrock(url: str, api_key: str | None) -> Scorer | None:
-    """`bedrock://MODEL_ID?region=R[&endpoint_url=U]`: AWS credentials from the environment."""
-    from contextiq.llm.bedrock import BedrockScorer
-
+def _bedrock_target(url: str) -> tuple[str, str | None, str | None]:
+    """Model id, region (None: the AWS environment's) and endpoint of a `bedrock://` URL."""
     parts, options = urlsplit(url), _options(url)
     # Model ids hold ':' and ARNs hold '/', so take the raw text, not the hostname.
     model_id = unquote(parts.netloc + parts.path)
     if not model_id:
         raise ValueError("bedrock:// URL needs a model id: bedrock://MODEL_ID?region=R")
-    return BedrockScorer(model_id, options.get("region"), options.get("endpoint_url"))
+    return model_id, options.get("region"), options.get("endpoint_url")
+
+
+def _bedrock(url: str, api_key: str | None) -> Scorer | None:
+    """`bedrock://MODEL_ID?region=R[&endpoint_url=U]`: AWS credentials from the environment."""
+    from contextiq.llm.bedrock import BedrockScorer
+
+    return BedrockScorer(*_bedrock_target(url), _call_timeout(url))
+
+
+def _openai_target(url: str) -> tuple[str, str]:
+    """Base URL and model of an `openai://` URL."""
+    parts, options = urlsplit(url), _options(url)
+    model = options.get("model")
+    if not model or not parts.netloc:
+        raise ValueError("openai:// URL needs a host and a model: openai://HOST:PORT/v1?model=M")
+    http = "https" if options.get("tls", "").lower() in _TRUE else "http"
+    return f"{http}://{parts.netloc}{parts.path}", model
 
 
 def _openai(url: str, api_key: str | None) -> Scorer | None:
     """`openai://HOST:PORT/v1?model=M[&tls=1]`: any OpenAI-compatible chat endpoint."""
     from contextiq.llm.openai_compat import OpenAICompatScorer
 
-    parts, options = urlsplit(url), _options(url)
-    model = options.get("model")
-    if not model or not parts.netloc:
-        raise ValueError("openai:// URL needs a host and a model: openai://HOST:PORT/v1?model=M")
-    http = "https" if options.get("tls", "").lower() in _TRUE else "http"
-    return OpenAICompatScorer(f"{http}://{parts.netloc}{parts.path}", model, api_key)
+    return OpenAICompatScorer(*_openai_target(url), api_key, _call_timeout(url))
 
 
 SCORERS = SchemeRegistry[Callable[[str, str | None], Scorer | None]](
@@ -93,7 +133,6 @@ def item_vectors(url: str, store: "Store", background: bool = False) -> "ItemVec
 def policy_from_url(url: str, budget_ms: int) -> ScoringPolicy:
     """Defaults by provider kind, then any overrides from the URL's query."""
     SCORERS.factory(url)  # the same check as open_scorer, before any default is chosen
-    options = _options(url)
     policy = ScoringPolicy(budget_ms=budget_ms)
     if urlsplit(url).scheme == "local":
         # Stored vectors and a few dot products cost less than the score cache's round trips
@@ -102,13 +141,30 @@ def policy_from_url(url: str, budget_ms: int) -> ScoringPolicy:
         policy = replace(policy, batch_size=1_000, max_concurrency=64, cache_ttl_seconds=0.0)
     return replace(
         policy,
-        requests_per_minute=int(options.get("rpm", policy.requests_per_minute)),
-        tokens_per_minute=int(options.get("tpm", policy.tokens_per_minute)),
-        max_concurrency=int(options.get("concurrency", policy.max_concurrency)),
-        batch_size=int(options.get("batch", policy.batch_size)),
-        cache_ttl_seconds=float(options.get("ttl", policy.cache_ttl_seconds)),
-        call_timeout_s=float(options.get("timeout", policy.call_timeout_s)),
+        requests_per_minute=_count(url, "rpm", policy.requests_per_minute, 0),
+        tokens_per_minute=_count(url, "tpm", policy.tokens_per_minute, 0),
+        # 0 calls at once would leave every call waiting for a slot forever.
+        max_concurrency=_count(url, "concurrency", policy.max_concurrency, 1),
+        batch_size=_count(url, "batch", policy.batch_size, 1),
+        cache_ttl_seconds=_number(url, "ttl", policy.cache_ttl_seconds, 0),
+        call_timeout_s=_call_timeout(url),
     )
+
+
+def check_url(url: str) -> None:
+    """Refuse at start-up what `build_scoring_service` would refuse, without opening a client:
+    an unknown scheme, a missing model, a bad option, a Bedrock URL with no region anywhere."""
+    factory = SCORERS.factory(url)
+    policy_from_url(url, 0)
+    if factory is _openai:
+        _openai_target(url)
+    elif factory is _bedrock and _bedrock_target(url)[1] is None:
+        import boto3
+
+        if boto3.session.Session().region_name is None:  # env and config files, no network
+            raise ValueError(
+                "bedrock:// URL needs ?region=R (or AWS_DEFAULT_REGION, or an AWS config file)"
+            )
 
 
 def build_scoring_service(

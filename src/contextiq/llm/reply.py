@@ -4,7 +4,14 @@ import json
 import math
 from collections.abc import Collection
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from contextiq.llm.base import LLMScore, MalformedReply
 
@@ -17,6 +24,14 @@ class ReplyItem(BaseModel):
     content_id: str = Field(min_length=1, max_length=256)
     score: float
     reason: str = Field(default="", max_length=2_000)
+
+    @field_validator("score", mode="before")
+    @classmethod
+    def _not_a_yes_or_no(cls, value: object) -> object:
+        """Lax floats take `true` as 1.0: a model answering yes/no did not grade the match."""
+        if isinstance(value, bool):
+            raise ValueError("a score is a number from 0 to 1, not true or false")
+        return value
 
 
 _REPLY = TypeAdapter(list[ReplyItem])

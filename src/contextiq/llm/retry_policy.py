@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from contextiq.llm.base import ScorerError
+from contextiq.llm.base import ScorerError, ScorerThrottled
 
 T = TypeVar("T")
 
@@ -27,13 +27,21 @@ async def with_retries(
     policy: RetryPolicy,
     rng: random.Random | None = None,
 ) -> T:
-    """Run `call`, retrying only ScorerErrors marked retryable; the last error propagates."""
+    """Run `call`, retrying only ScorerErrors marked retryable; the last error propagates.
+
+    A provider's `Retry-After` is a floor on the wait: an earlier retry would only be throttled
+    again (and count against the breaker). One longer than the policy would ever wait ends
+    the retries at once.
+    """
     for attempt in range(policy.attempts):
         try:
             return await call()
         except ScorerError as exc:
             if not exc.retryable or attempt == policy.attempts - 1:
                 raise
+            asked = exc.retry_after_s if isinstance(exc, ScorerThrottled) else None
+            if asked is not None and asked > policy.max_delay_s:
+                raise
             rng = rng or random.Random()  # seeded from the OS: only when a retry needs it
-            await asyncio.sleep(policy.delay(attempt, rng))
+            await asyncio.sleep(max(policy.delay(attempt, rng), asked or 0.0))
     raise AssertionError("unreachable: the loop returns or raises")

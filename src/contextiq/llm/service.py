@@ -6,7 +6,8 @@ database read, is awaited in full); a call that takes longer keeps
 running in the background and fills the cache for the next request. The
 worker calls `precompute` after interactions and retrains so most requests
 find their scores ready. Around every provider call: a concurrency limit, a
-per-minute request and token budget, retries with jitter on throttling, and a
+per-minute request and token budget, retries with jitter on throttling (never sooner than
+the provider's `Retry-After`; none when that is longer than the policy's longest wait), and a
 circuit breaker.
 """
 
@@ -17,7 +18,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from contextiq.cache.base import Cache
-from contextiq.llm.base import Candidate, LLMScore, Scorer, ScorerError, UserContext
+from contextiq.llm.base import (
+    Candidate,
+    LLMScore,
+    Scorer,
+    ScorerError,
+    ScorerTimeout,
+    UserContext,
+)
 from contextiq.llm.breaker import BreakerState, CircuitBreaker
 from contextiq.llm.health import CallStats, ScorerHealth
 from contextiq.llm.limits import RateBudget
@@ -42,7 +50,8 @@ class ScoringPolicy:
     max_concurrency: int = 4
     requests_per_minute: int = 0
     tokens_per_minute: int = 0
-    call_timeout_s: float = 60.0
+    #: Seconds one provider call may take; the clients' own timeout too (llm/factory.py).
+    call_timeout_s: float = 30.0
     #: Background fills allowed at once; beyond that requests serve what is cached.
     max_background: int = 64
     failure_threshold: int = 5
@@ -99,7 +108,7 @@ class ScoringService:
         budget_s = (self.policy.budget_ms if budget_ms is None else budget_ms) / 1000
         deadline = loop.time() + budget_s
         ctx = context_hash(user)
-        ready = await self._scores.get_many(ctx, (c.content_id for c in candidates))
+        ready = await self._scores.get_many(ctx, candidates)
         missing = [c for c in candidates if c.content_id not in ready]
         if not missing or not scorable:
             return ready
@@ -107,14 +116,12 @@ class ScoringService:
             ready.update(await self._fill(user, ctx, missing))
             return ready
         fill = self._start_fill(user, ctx, missing)
-        if fill is None:
-            return ready
         remaining = deadline - loop.time()
-        if remaining > 0:
+        if fill is not None and remaining > 0:
             done, _ = await asyncio.wait({fill}, timeout=remaining)
             if fill in done and not fill.cancelled() and fill.exception() is None:
                 ready.update(fill.result())
-        if not fill.done():
+        if fill is None or not fill.done():  # shed, or late: answered without those scores
             LLM_BUDGET_EXCEEDED.labels(self.provider).inc()
         return ready
 
@@ -123,7 +130,7 @@ class ScoringService:
     ) -> dict[str, LLMScore]:
         """Score and cache everything not cached yet, waiting as long as it takes."""
         ctx = context_hash(user)
-        ready = await self._scores.get_many(ctx, (c.content_id for c in candidates))
+        ready = await self._scores.get_many(ctx, candidates)
         missing = [c for c in candidates if c.content_id not in ready]
         if missing and user.recent:
             ready.update(await self._join_or_fill(user, ctx, missing))
@@ -209,7 +216,7 @@ class ScoringService:
         except ScorerError as exc:
             log.warning("%s scorer failed: %s", self.provider, exc)
             return {}
-        await self._scores.put_many(ctx, scores)
+        await self._scores.put_many(ctx, batch, scores)
         return scores
 
     async def _call(self, user: UserContext, batch: Sequence[Candidate]) -> dict[str, LLMScore]:
@@ -225,11 +232,11 @@ class ScoringService:
                 async with asyncio.timeout(self.policy.call_timeout_s):
                     scores = await self.scorer.score(user, batch)
             except ScorerError as exc:
-                self._failed(exc)
+                self._failed(exc, "timeout" if isinstance(exc, ScorerTimeout) else "error")
                 raise
             except TimeoutError as exc:
                 self._failed(exc, "timeout")
-                raise ScorerError("provider call timed out") from exc
+                raise ScorerTimeout("provider call timed out") from exc
             except Exception as exc:  # a provider bug must not escape as a 500
                 self._failed(exc)
                 raise ScorerError(f"provider call crashed: {exc!r}") from exc
