@@ -76,6 +76,16 @@ def test_without_an_id_the_latest_impression_in_the_window_counts() -> None:
     assert attribute(view("a", T0 - timedelta(hours=1)), {}, recent, DAY) is None
 
 
+def test_an_interaction_near_year_one_is_attributed_without_overflow() -> None:
+    """The API accepts any time from year 1 on; one within the window of it must not
+    overflow (the worker would retry its batch forever)."""
+    year_one = datetime(1, 1, 1, tzinfo=UTC)
+    assert attribute(view("a", year_one), {}, [state("r1", year_one, ["a"])], DAY) == (
+        state("r1", year_one, ["a"]),
+        1,
+    )
+
+
 def test_only_rendered_positions_can_be_credited() -> None:
     partial = state("r1", T0, ["a", "b", "c"], seen=[1, 2])
     assert attribute(view("c", T0, "r1"), {"r1": partial}, [partial], DAY) is None
@@ -169,6 +179,21 @@ async def test_replayed_batches_count_once(store: Store) -> None:
     x = arms["x"]
     # One user with n = 2 lists, c = 2 clicked.
     assert (x.users, x.impressions, x.clicks, x.sum_n2, x.sum_c2, x.sum_nc) == (1, 2, 2, 4, 4, 4)
+
+
+async def test_an_interaction_dated_year_one_is_applied_not_retried_forever(store: Store) -> None:
+    """Such a batch raised OverflowError on every delivery: on Kafka its partition stopped
+    there, on the in-process bus the whole outbox (the relay retried the same claim)."""
+    now = datetime.now(UTC)
+    await delivered(store, [impression("r1", "u1", "abc", now)])
+    batch = [
+        clicked("old", "u1", "a", datetime(1, 1, 1, tzinfo=UTC)),
+        clicked("i1", "u1", "b", now),
+    ]
+    assert len(await delivered(store, batch)) == 2
+    async with store.sessions() as session:
+        row = await session.get(ImpressionRow, "r1")
+    assert row is not None and row.clicked == [2]  # the year-one view credits no list
 
 
 async def test_the_first_report_counts_when_both_arrive_in_one_batch(store: Store) -> None:

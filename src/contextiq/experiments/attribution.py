@@ -83,7 +83,9 @@ def attribute(
     for impression in recent:
         if impression.shown_at > at:
             continue
-        if impression.shown_at < at - window:
+        # A difference, not `at - window`: that overflows for a time within `window` of
+        # year 1, which the API accepts, and the worker would retry the batch forever.
+        if at - impression.shown_at > window:
             break
         position = impression.position_of(interaction.content_id)
         if position is not None:

@@ -306,7 +306,9 @@ class OnlineApplier:
         unnamed = [i for i in interactions if not i.recommendation_id]
         users = sorted({i.user_id for i in unnamed})
         if users:
-            since = to_ms(min(as_utc(i.occurred_at) for i in unnamed) - self.window)
+            # In ms: `occurred_at - window` overflows for a time near year 1 (accepted).
+            oldest = min(as_utc(i.occurred_at) for i in unnamed)
+            since = to_ms(oldest) - self.window // timedelta(milliseconds=1)
             for start in range(0, len(users), _IN_CHUNK):
                 ranked = (
                     select(
