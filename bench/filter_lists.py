@@ -4,7 +4,8 @@ A filter's mask is cached per expression, so a caller who changes the list on ev
 (a page's "not these 500 already shown" in a filter) pays the evaluation each time, on the
 event loop. This times the package's own `FieldColumn.member` on a field like a real
 catalogue's tags (three tags and a number per item, 400,000 values in all), for lists of 10 to
-1,000 literals, each list new to the column. Run it with another checkout's `src` on `PYTHONPATH` to compare:
+1,000 literals, each list new to the column. Run it with another checkout's `src` on
+`PYTHONPATH` to compare:
 
     PYTHONPATH=src .venv/bin/python bench/filter_lists.py [--items 100000] [--repeat 7]
 """
