@@ -301,3 +301,41 @@ def test_a_file_unreadable_from_its_first_line_is_refused_whole(tmp_path: Path) 
     wide.write_bytes('{"user_id": "u1"}\n'.encode("utf-16"))
     with pytest.raises(files.UnreadableFile, match=r"^events.jsonl:1: UTF-16, not UTF-8: re-"):
         list(files.numbered_records(wide))
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        ("content_id;title;category", "columns separated by semicolons: export the file with"),
+        ("content_id\ttitle\tcategory", "columns separated by tabs: export the file with"),
+        ("content_id,title", "missing columns category$"),
+        ("content_id,title,category,price", "unknown columns price \\(known: content_id, "),
+        ("content_id,title,category,title", "columns given twice: title$"),
+    ],
+)
+def test_a_csv_header_that_is_not_the_columns_is_refused_whole(
+    tmp_path: Path, header: str, reason: str
+) -> None:
+    """Once, naming the columns, rather than every row skipped as bad (or a value dropped)."""
+    content = tmp_path / "content.csv"
+    content.write_text(f"{header}\na1,One,news,x\n")
+    with pytest.raises(files.UnreadableFile, match=f"^content.csv:1: {reason}"):
+        list(files.read_content(content))
+
+
+def test_csv_column_names_are_read_in_any_case_and_order(tmp_path: Path) -> None:
+    content = tmp_path / "content.csv"
+    content.write_text(" Category ,TITLE,Content_ID\nnews,One,a1\n")
+    [(_, item)] = list(files.read_content(content))
+    assert not isinstance(item, files.BadRow)
+    assert (item.content_id, item.title, item.category) == ("a1", "One", "news")
+
+
+@pytest.mark.parametrize(
+    ("magic", "reason"), [(b"\x1f\x8b\x08\x00", "gzip-compressed"), (b"PK\x03\x04", "a zip")]
+)
+def test_a_compressed_file_is_refused_as_such(tmp_path: Path, magic: bytes, reason: str) -> None:
+    packed = tmp_path / "events.csv.gz"
+    packed.write_bytes(magic + b"\x00" * 20)
+    with pytest.raises(files.UnreadableFile, match=f"^events.csv.gz:1: {reason}"):
+        list(files.numbered_records(packed))

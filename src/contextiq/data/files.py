@@ -9,7 +9,8 @@ skips it or stops (`--strict`). An interaction without an `event_id` gets one
 (`import_event_id`), so importing the same file again adds nothing. Files are read as UTF-8
 with or without the byte-order mark that spreadsheet exports put first; a record with bytes
 that are not UTF-8 is a bad row like any other, and a file whose first line (a CSV's header)
-is not, or that is UTF-16, cannot be read at all (`UnreadableFile`).
+is not, or that is UTF-16 or compressed, cannot be read at all (`UnreadableFile`), nor can a CSV
+whose header does not name the model's columns (`_columns`): that would make every row bad.
 """
 
 import csv
@@ -22,7 +23,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from contextiq.api.schemas import ContentIn, InteractionIn
 from contextiq.config import Settings
@@ -48,7 +49,8 @@ class BadRow:
 
 
 class UnreadableFile(Exception):
-    """Nothing in the file can be read: its encoding is not UTF-8 from its first line on."""
+    """Nothing in the file can be read: not UTF-8 from its first line on, or a CSV header that
+    is not the model's columns."""
 
     def __init__(self, bad: BadRow) -> None:
         super().__init__(str(bad))
@@ -59,6 +61,13 @@ _REEXPORT = "re-export the file as UTF-8"
 #: Byte-order marks of UTF-16 (and UTF-32, which starts the same), which spreadsheets offer
 #: as "Unicode text".
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+#: Magic numbers of the archives exports come in, which would otherwise read as bad UTF-8.
+_ARCHIVES = {
+    b"\x1f\x8b": "gzip-compressed: gunzip it first",
+    b"PK": "a zip archive: unzip it first",
+}
+#: Separators spreadsheets use in place of the comma, which leave one column named by them all.
+_OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs"}
 
 
 def _not_utf8(text: str) -> str | None:
@@ -80,8 +89,11 @@ def _open_text(path: Path) -> TextIO:
     """`path` as UTF-8 text (a leading byte-order mark dropped) that never fails to decode:
     bytes that are not UTF-8 become lone surrogates, for `_not_utf8` to find per record."""
     with path.open("rb") as f:
-        if f.read(2) in _UTF16_BOMS:
-            raise UnreadableFile(BadRow(path, 1, f"UTF-16, not UTF-8: {_REEXPORT}"))
+        start = f.read(2)
+    if start in _UTF16_BOMS:
+        raise UnreadableFile(BadRow(path, 1, f"UTF-16, not UTF-8: {_REEXPORT}"))
+    if start in _ARCHIVES:
+        raise UnreadableFile(BadRow(path, 1, _ARCHIVES[start]))
     return path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
@@ -115,8 +127,30 @@ def count_rows(path: Path) -> int:
     return max(0, lines - (not _is_json_lines(path)))
 
 
-def records(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
-    """(line number, fields without empty values) per record, or the reason it is unreadable."""
+def _columns(path: Path, header: list[str], model: type[BaseModel]) -> list[str]:
+    """The CSV header's names as `model`'s fields (in any case, spaces around them dropped), or
+    `UnreadableFile` naming what is wrong: a column unknown, missing, or given twice would
+    otherwise make every row a bad one, or silently drop a value."""
+    names = [name.strip().lower() for name in header]
+    fields = model.model_fields
+    problems = []
+    if len(names) == 1 and (used := [w for s, w in _OTHER_SEPARATORS.items() if s in names[0]]):
+        reason = f"columns separated by {used[0]}: export the file with commas between them"
+        raise UnreadableFile(BadRow(path, 1, reason))
+    if unknown := [n for n in names if n not in fields]:
+        problems.append(f"unknown columns {', '.join(unknown)} (known: {', '.join(fields)})")
+    if missing := [n for n, f in fields.items() if f.is_required() and n not in names]:
+        problems.append(f"missing columns {', '.join(missing)}")
+    if twice := sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"columns given twice: {', '.join(twice)}")
+    if problems:
+        raise UnreadableFile(BadRow(path, 1, "; ".join(problems)))
+    return names
+
+
+def records(path: Path, model: type[BaseModel]) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
+    """(line number, fields without empty values) per record of `model`, or the reason it is
+    unreadable."""
     if _is_json_lines(path):
         with _open_text(path) as f:
             for line_no, line in enumerate(f, start=1):
@@ -142,6 +176,8 @@ def records(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
         header = next(reader, [])
         if (problem := _not_utf8("".join(header))) is not None:  # every row would be bad
             raise UnreadableFile(BadRow(path, 1, f"the header is {problem}"))
+        if header:
+            header = _columns(path, header, model)
         start = reader.line_num + 1
         for row in reader:
             line_no, start = start, reader.line_num + 1  # a quoted field may span lines
@@ -166,7 +202,7 @@ def _reason(exc: ValidationError) -> str:
 
 def read_content(path: Path) -> Iterator[tuple[int, Content | BadRow]]:
     """(line, item); in CSV, `tags` are `|`-separated and `metadata` is a JSON object."""
-    for line_no, fields in records(path):
+    for line_no, fields in records(path, ContentIn):
         if isinstance(fields, BadRow):
             yield line_no, fields
             continue
@@ -190,7 +226,7 @@ Record = tuple[int, int, dict[str, Any] | BadRow]
 
 def numbered_records(path: Path) -> Iterator[Record]:
     """`records` with each one's number: a missing event id is derived from it."""
-    for n, (line_no, fields) in enumerate(records(path)):
+    for n, (line_no, fields) in enumerate(records(path, InteractionIn)):
         yield n, line_no, fields
 
 
