@@ -1,11 +1,13 @@
 """The command line, run in-process against a temporary SQLite database."""
 
+import asyncio
 import json
 import re
 import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -265,6 +267,34 @@ def test_import_files_strict_stops_at_the_first_bad_row(isolated: Path) -> None:
     assert "error: events.jsonl:2: interaction_type" in result.output
     assert "1 new interactions" in result.output  # the row before it was imported
     assert json.loads(_ok_json_profile("u1"))["counts"] == {"like": 1}
+
+
+def test_import_files_interrupted_says_what_it_kept_and_a_rerun_adds_the_rest(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C reaches the import as the cancellation `asyncio.run` makes of it."""
+    from contextiq.cli import imports
+    from contextiq.data.load import import_interactions_file as real
+
+    (isolated / "content.csv").write_text("content_id,title,category\na1,First,news\n")
+    (isolated / "events.csv").write_text("user_id,content_id,interaction_type\nu1,a1,like\n")
+    _ok("import", "files", "--content", "content.csv")
+
+    async def interrupted(*given: Any) -> None:
+        await real(*given)
+        raise asyncio.CancelledError
+
+    said: list[str] = []
+    with monkeypatch.context() as patch, pytest.raises(asyncio.CancelledError):
+        patch.setattr(imports, "import_interactions_file", interrupted)
+        asyncio.run(imports.import_files(get_settings(), said.append, None, Path("events.csv")))
+    assert said[0] == (
+        "interrupted: the rows written so far are kept; run the same command again to add the rest"
+    )
+    assert said[1].startswith("    0 items, 1 new interactions (0 already there), 0 bad rows")
+    assert "0 new interactions (1 already there)" in _ok(
+        "import", "files", "--interactions", "events.csv"
+    )
 
 
 def test_seed_writes_import_files_that_import_cleanly(isolated: Path) -> None:

@@ -1,5 +1,6 @@
 """`contextiq import`: generic files streamed in chunks, MovieLens datasets, with progress."""
 
+import asyncio
 import sys
 import time
 from contextlib import ExitStack
@@ -24,6 +25,9 @@ from contextiq.data.load import (
 )
 from contextiq.progress import track
 from contextiq.store.store import Store
+
+#: What an interrupted import keeps, and why running it again is safe (rows are keyed by event id).
+_RERUN = "the rows written so far are kept; run the same command again to add the rest"
 
 
 def summary(counts: LoadCounts, skipped: int, seconds: float) -> str:
@@ -92,6 +96,10 @@ async def _import(
                 say(f"error: {stop.bad} (--strict: stopped; the rows before it were imported)")
                 say(summary(counts, 0, time.perf_counter() - started))
                 return False
+            except asyncio.CancelledError:  # Ctrl-C: `asyncio.run` cancels the import
+                say(f"interrupted: {_RERUN}")
+                say(summary(counts, bad_rows.count, time.perf_counter() - started))
+                raise
             except UnreadableFile as unreadable:
                 name = unreadable.bad.path.name
                 say(f"error: {unreadable.bad} (nothing in {name} was imported)")
