@@ -339,3 +339,13 @@ def test_a_compressed_file_is_refused_as_such(tmp_path: Path, magic: bytes, reas
     packed.write_bytes(magic + b"\x00" * 20)
     with pytest.raises(files.UnreadableFile, match=f"^events.csv.gz:1: {reason}"):
         list(files.numbered_records(packed))
+
+
+def test_a_csv_field_past_the_csv_modules_limit_is_a_bad_row(tmp_path: Path) -> None:
+    """The model, not the csv module's 131,072 characters, limits a field, as in JSON lines."""
+    content = tmp_path / "content.csv"
+    long = "x" * 200_000
+    content.write_text(f"content_id,title,category,metadata\na1,{long},news,\na2,Two,news,\n")
+    [(_, bad), (_, item)] = list(files.read_content(content))
+    assert str(bad).startswith("content.csv:2: title: Value should have at most 500")
+    assert not isinstance(item, files.BadRow) and item.content_id == "a2"

@@ -30,6 +30,9 @@ from contextiq.config import Settings
 from contextiq.domain import Content, Interaction
 
 _COUNT_BLOCK = 1 << 20
+# A field may be as long as a JSON lines record may: the model then refuses a too-long one as a
+# bad row, where the csv module's default of 131,072 characters stopped the whole import.
+csv.field_size_limit(2**31 - 1)
 T = TypeVar("T")
 #: The two names newline-delimited JSON goes by; any other file is CSV.
 _JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
