@@ -349,3 +349,11 @@ def test_a_csv_field_past_the_csv_modules_limit_is_a_bad_row(tmp_path: Path) -> 
     [(_, bad), (_, item)] = list(files.read_content(content))
     assert str(bad).startswith("content.csv:2: title: Value should have at most 500")
     assert not isinstance(item, files.BadRow) and item.content_id == "a2"
+
+
+def test_an_interactions_header_without_a_subject_column_is_refused_whole(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text("content_id,interaction_type\na1,view\n")
+    reason = r"^events.csv:1: missing columns user_id or session_id \(one is needed\)$"
+    with pytest.raises(files.UnreadableFile, match=reason):
+        list(files.numbered_records(events))

@@ -25,7 +25,7 @@ from typing import Any, TextIO, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from contextiq.api.schemas import ContentIn, InteractionIn
+from contextiq.api.schemas import ContentIn, InteractionIn, SubjectIn
 from contextiq.config import Settings
 from contextiq.domain import Content, Interaction
 
@@ -144,6 +144,8 @@ def _columns(path: Path, header: list[str], model: type[BaseModel]) -> list[str]
         problems.append(f"unknown columns {', '.join(unknown)} (known: {', '.join(fields)})")
     if missing := [n for n, f in fields.items() if f.is_required() and n not in names]:
         problems.append(f"missing columns {', '.join(missing)}")
+    if issubclass(model, SubjectIn) and not {"user_id", "session_id"} & set(names):
+        problems.append("missing columns user_id or session_id (one is needed)")
     if twice := sorted({n for n in names if names.count(n) > 1}):
         problems.append(f"columns given twice: {', '.join(twice)}")
     if problems:
