@@ -51,13 +51,15 @@ def test_fit_predict_writes_top_k_unseen_items(tmp_path: Path) -> None:
     assert {synthetic.cluster_of(r["item_id"]) for r in by_user["user-0"]} == {0}
 
 
-def _fit_predict(folder: Path, interactions: str, users: str = "u\n") -> tuple[int, str, Path]:
+def _fit_predict(
+    folder: Path, interactions: str, users: str = "u\n", *extra: str
+) -> tuple[int, str, Path]:
     """Exit code, every line printed (re-joined where the error box wrapped it), output."""
     (folder / "events.csv").write_bytes(interactions.encode())
     (folder / "users.txt").write_text(users)
     output = folder / "out.csv"
     args = ["fit-predict", "--interactions", str(folder / "events.csv")]
-    args += ["--users", str(folder / "users.txt"), "--output", str(output)]
+    args += ["--users", str(folder / "users.txt"), "--output", str(output), *extra]
     result = CliRunner().invoke(offline_app, args)
     return result.exit_code, " ".join(result.output.replace("│", " ").split()), output
 
@@ -88,6 +90,19 @@ def test_fit_predict_refuses_unusable_files_in_one_line(tmp_path: Path) -> None:
     args += ["--users", str(tmp_path / "missing.txt"), "--output", str(tmp_path / "out.csv")]
     result = CliRunner().invoke(offline_app, args)
     assert result.exit_code == 2 and "--users" in result.output
+
+
+def test_fit_predict_never_lists_an_item_the_user_touched_with_no_net_weight(
+    tmp_path: Path,
+) -> None:
+    # u touched a (weight 0) and c (+1 then -1): both sum to 0 yet are u's, not new to u.
+    events = "user_id,item_id,weight\nu,a,0\nu,b,1\nu,c,1\nu,c,-1\n"
+    events += "".join(f"{v},{i},1\n" for v in "vwx" for i in "abcd")
+    for model in ("blend", "ease"):  # the blend's candidate rows, and a scoring family's
+        code, printed, output = _fit_predict(tmp_path, events, "u\n", "--model", model)
+        assert code == 0, printed
+        with output.open() as f:
+            assert [r["item_id"] for r in csv.DictReader(f)] == ["d"], model
 
 
 def test_fit_predict_warns_when_only_some_events_have_a_time(tmp_path: Path) -> None:

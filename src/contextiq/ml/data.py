@@ -165,6 +165,21 @@ def history_matrix(
     return history_matrices(histories, items, [recency])[0]
 
 
+def seen_matrix(histories: Sequence[Mapping[str, float]], items: IdMap) -> sp.csr_matrix:
+    """1 where a history holds a known item, whatever its weight (sorted indices).
+
+    What batch ranking leaves out: an item whose weights sum to 0 scores nothing
+    (`history_matrix` drops it) but the user still interacted with it.
+    """
+    lookups = (items.lookup(list(history)) for history in histories)
+    rows = [np.sort(indices[indices >= 0]) for indices in lookups]
+    counts = [len(r) for r in rows]
+    cols = np.concatenate([np.zeros(0, np.int64), *rows])
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    ones = np.ones(len(cols), np.float32)
+    return sp.csr_matrix((ones, cols, indptr), shape=(len(histories), len(items)))
+
+
 def dense_scores(size: int, indices: IntArray, values: FloatArray) -> FloatArray:
     """A whole-catalogue score row from a sparse family's few scored items (the rest 0)."""
     scores = np.zeros(size, np.float32)
