@@ -80,6 +80,12 @@ def test_fit_predict_refuses_unusable_files_in_one_line(tmp_path: Path) -> None:
         "user,item,weight\nu,a,1\n": "missing column 'user_id'",
         "user_id,item_id,weight\nu,a,1\nu\n": "line 3: no user_id or no item_id",
         "user_id,item_id,weight\nu,a,heavy\n": "line 2: could not convert",
+        # blank lines count: the line named is the one an editor shows
+        "user_id,item_id,weight\n\n\nu,a,1\nu,b,heavy\n": "line 5: could not convert",
+        # float() reads these, and one of them turns the whole fit into NaN
+        "user_id,item_id,weight\nu,a,nan\n": "line 2: not a finite number: 'nan'",
+        "user_id,item_id,weight\nu,a,-inf\n": "line 2: not a finite number: '-inf'",
+        "user_id,item_id,timestamp\nu,a,inf\n": "line 2: not a finite number: 'inf'",
     }
     for interactions, message in cases.items():
         code, printed, _ = _fit_predict(tmp_path, interactions)

@@ -1,6 +1,7 @@
 """Loaders for the public benchmark datasets and plain CSV files."""
 
 import csv
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,15 +58,25 @@ def load_lastfm(root: Path) -> Dataset:
     return Dataset(interactions, items, has_ratings=False, has_timestamps=False)
 
 
+def _finite(value: float, text: str) -> float:
+    """`value` (read from `text`), refusing `nan` and `inf`: `float` reads both, and one
+    poisons a whole fit."""
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {text!r}")
+    return value
+
+
 def parse_timestamp(text: str) -> float:
     """Unix seconds (`881250949`, `881250949.5`) or ISO 8601 (`2024-05-01T12:00:00Z`), as seconds.
 
     ISO times without a zone are read as UTC.
     """
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        return _finite(seconds, text)
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -83,7 +94,8 @@ def read_interactions_csv(path: Path, progress: Tracker | None = None) -> list[W
     """
     events = []
     with path.open(newline="", encoding="utf-8-sig") as f:
-        for line, r in enumerate(csv.DictReader(f), start=2):
+        reader = csv.DictReader(f)
+        for r in reader:
             if progress:
                 progress.advance(1)
             try:
@@ -95,14 +107,15 @@ def read_interactions_csv(path: Path, progress: Tracker | None = None) -> list[W
                     WeightedInteraction(
                         user,
                         item,
-                        float(weight) if weight else 1.0,
+                        _finite(float(weight), weight) if weight else 1.0,
                         parse_timestamp(stamp) if stamp else None,
                     )
                 )
             except KeyError as error:
                 raise ValueError(f"{path}: missing column {error}") from None
             except ValueError as error:
-                raise ValueError(f"{path}, line {line}: {error}") from None
+                # the line the row ends on: blank lines and quoted line breaks count
+                raise ValueError(f"{path}, line {reader.line_num}: {error}") from None
     return events
 
 
