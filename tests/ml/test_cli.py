@@ -4,10 +4,12 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
 from contextiq.cli.ml import evaluate, offline_app
+from contextiq.ml.blend import BlendRecommender
 from tests.ml import synthetic
 
 
@@ -109,6 +111,21 @@ def test_fit_predict_never_lists_an_item_the_user_touched_with_no_net_weight(
         assert code == 0, printed
         with output.open() as f:
             assert [r["item_id"] for r in csv.DictReader(f)] == ["d"], model
+
+
+def test_fit_predict_leaves_no_half_written_output_when_it_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*_: object) -> None:
+        raise RuntimeError("out of memory")
+
+    events = "user_id,item_id\nu,a\nu,b\nv,a\nv,c\n"
+    (tmp_path / "out.csv").write_text("an earlier run's lists\n")
+    monkeypatch.setattr(BlendRecommender, "recommend_histories", fail)
+    code, _, output = _fit_predict(tmp_path, events, "u\nv\n")
+    assert code == 1
+    assert output.read_text() == "an earlier run's lists\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_fit_predict_warns_when_only_some_events_have_a_time(tmp_path: Path) -> None:

@@ -6,11 +6,13 @@ The lead registers them in the main CLI:
 
 import csv
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, TextIO, TypeVar
 
 import typer
 
@@ -89,7 +91,10 @@ def fit_predict(
         ),
     ],
     users: Annotated[Path, typer.Option(help="one user id per line; a repeated id gets one list")],
-    output: Annotated[Path, typer.Option(help="CSV written: user_id,item_id,rank,score")],
+    output: Annotated[
+        Path,
+        typer.Option(help="CSV written: user_id,item_id,rank,score; appears only once whole"),
+    ],
     k: Annotated[int, typer.Option(min=1)] = 10,
     items: Annotated[
         Path | None, typer.Option(help="CSV: item_id,title,category,tags,text")
@@ -126,7 +131,7 @@ def fit_predict(
     histories = histories_by_user(events)
     ids = fitted.item_ids
     with (
-        output.open("w", newline="", encoding="utf-8") as f,
+        _replacing(output) as f,
         track(len(wanted), f"top-{k} lists", unit="users") as bar,
     ):
         writer = csv.writer(f)
@@ -143,6 +148,20 @@ def fit_predict(
                 )
             bar.advance(len(batch))
     typer.echo(f"wrote top-{k} for {len(wanted)} users to {output}")
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator[TextIO]:
+    """A file that becomes `path` only once all of it is written: a run that fails part way
+    leaves no half list a checker could read as the answer (and any older file as it was)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: a rename, not a copy
+    try:
+        with tmp.open("w", newline="", encoding="utf-8") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _reading(path: Path) -> Tracker:
