@@ -113,6 +113,14 @@ def test_fit_predict_never_lists_an_item_the_user_touched_with_no_net_weight(
             assert [r["item_id"] for r in csv.DictReader(f)] == ["d"], model
 
 
+def test_fit_predict_fits_weights_too_large_for_float32(tmp_path: Path) -> None:
+    events = "user_id,item_id,weight\nu,a,1e300\nv,a,1\nv,b,3e38\nv,b,3e38\nw,b,1\nw,c,1\n"
+    code, printed, output = _fit_predict(tmp_path, events)
+    assert code == 0, printed
+    with output.open() as f:
+        assert {r["item_id"] for r in csv.DictReader(f)} == {"b", "c"}
+
+
 def test_fit_predict_leaves_no_half_written_output_when_it_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
