@@ -154,6 +154,20 @@ def test_fit_predict_writes_one_list_per_user_however_often_listed(tmp_path: Pat
     assert users.count("v") == users.count("u") > 0
 
 
+def test_evaluate_refuses_a_split_with_nothing_to_test(tmp_path: Path) -> None:
+    # One event per user: no protocol can hold one out, and metrics of nothing read 0
+    # (or NaN, which is not JSON) as if the model had been measured.
+    (tmp_path / "events.csv").write_text("user_id,item_id\nu,a\nv,b\nw,c\n")
+    app = typer.Typer()
+    app.command()(evaluate)
+    for protocol in ("stratified", "leave-last-out", "rating"):
+        args = ["--dataset", str(tmp_path / "events.csv"), "--protocol", protocol]
+        result = CliRunner().invoke(app, args)
+        printed = " ".join(result.output.replace("│", " ").split())
+        assert result.exit_code == 2, printed
+        assert f"the {protocol} split holds out no events to test on" in printed
+
+
 def test_evaluate_prints_every_metric_for_a_csv(tmp_path: Path) -> None:
     interactions, _, _ = write_inputs(tmp_path)
     app = typer.Typer()

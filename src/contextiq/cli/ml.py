@@ -197,6 +197,16 @@ def _read(option: str, read: Callable[[Path], T], path: Path) -> T:
         raise typer.BadParameter(str(error), param_hint=option) from None
 
 
+def _held_out(test: list[WeightedInteraction], dataset: Path, protocol: Protocol) -> None:
+    """Stop on a split with nothing to test: its metrics would read 0 (or NaN, not JSON)."""
+    if not test:
+        raise typer.BadParameter(
+            f"{dataset}: the {protocol.value} split holds out no events to test on"
+            " (too few events, or every user has just one)",
+            param_hint="--dataset",
+        )
+
+
 def evaluate(
     dataset: Annotated[Path, typer.Option(help="dataset folder, or a CSV file for --format csv")],
     fmt: Annotated[Format, typer.Option("--format")] = Format.CSV,
@@ -217,6 +227,7 @@ def evaluate(
     data = _read("--dataset", partial(_dataset, fmt.value), dataset)
     if protocol is Protocol.RATING:
         train, test = random_split(data.interactions, 0.2, seed)
+        _held_out(test, dataset, protocol)
         predicted = (
             AutoRecRating(AutoRecConfig(seed=seed))
             .fit(train)
@@ -232,6 +243,7 @@ def evaluate(
             train, test = stratified_split(events, 0.25, seed)
         else:
             train, test = leave_last_out(events, seed)
+        _held_out(test, dataset, protocol)
         fitted = make_model(model, seed).fit(train, data.items)
         metrics = evaluate_ranking(fitted, train, test, variety=True, progress=_ranking)
         metrics["accuracy"] = metrics["auc"]
