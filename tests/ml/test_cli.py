@@ -76,6 +76,16 @@ def test_fit_predict_reads_a_spreadsheet_export_without_weights(tmp_path: Path) 
         assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("w", "c")]
 
 
+def test_fit_predict_reads_ids_and_names_padded_with_spaces(tmp_path: Path) -> None:
+    # "user_id, item_id" and "u, a": the users file's ids are stripped, so these must be too,
+    # else the header lacks 'item_id', or u's history is " u"'s and u gets the popular items.
+    rows = [f"{user} ,  {item}\n" for user in "uvw" for item in "abc"][:-1]
+    code, printed, output = _fit_predict(tmp_path, "user_id, item_id\n" + "".join(rows), "w\n")
+    assert code == 0, printed
+    with output.open() as f:
+        assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("w", "c")]
+
+
 def test_fit_predict_refuses_unusable_files_in_one_line(tmp_path: Path) -> None:
     cases = {
         "user_id,item_id,weight\n": "events.csv has no events",

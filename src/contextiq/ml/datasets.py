@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
 from contextiq.ml import movielens
 from contextiq.ml.base import ItemFeatures, WeightedInteraction
@@ -86,20 +86,34 @@ def parse_timestamp(text: str) -> float:
     return moment.timestamp()
 
 
+def _csv_rows(f: TextIO) -> "csv.DictReader[str]":
+    """Rows by column name, the header's names stripped (`user_id, item_id` is common)."""
+    reader = csv.DictReader(f)
+    if reader.fieldnames is not None:
+        reader.fieldnames = [name.strip() for name in reader.fieldnames]
+    return reader
+
+
+def _id(text: str | None) -> str:
+    """An id as the users file gives it (stripped): `u ` and `u` are one user, not two."""
+    return (text or "").strip()
+
+
 def read_interactions_csv(path: Path, progress: Tracker | None = None) -> list[WeightedInteraction]:
     """`user_id,item_id[,weight][,timestamp]` with a header; see `parse_timestamp` for times.
 
     Without a weight every event counts 1 (implicit feedback). Files may start with the
-    byte-order mark spreadsheet exports write. `progress` advances a row at a time.
+    byte-order mark spreadsheet exports write; spaces around names and ids are dropped.
+    `progress` advances a row at a time.
     """
     events = []
     with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
+        reader = _csv_rows(f)
         for r in reader:
             if progress:
                 progress.advance(1)
             try:
-                user, item = r["user_id"], r["item_id"]
+                user, item = _id(r["user_id"]), _id(r["item_id"])
                 if not user or not item:
                     raise ValueError("no user_id or no item_id")
                 weight, stamp = r.get("weight"), r.get("timestamp")
@@ -125,13 +139,13 @@ def read_items_csv(path: Path) -> list[ItemFeatures]:
         try:
             return [
                 ItemFeatures(
-                    r["item_id"],
+                    _id(r["item_id"]),
                     r.get("title") or "",
                     r.get("category") or "",
                     tuple(t for t in (r.get("tags") or "").replace(";", "|").split("|") if t),
                     r.get("text") or "",
                 )
-                for r in csv.DictReader(f)
+                for r in _csv_rows(f)
             ]
         except KeyError as error:
             raise ValueError(f"{path}: missing column {error}") from None
