@@ -164,6 +164,15 @@ def test_fit_predict_writes_one_list_per_user_however_often_listed(tmp_path: Pat
     assert users.count("v") == users.count("u") > 0
 
 
+def test_fit_predict_reads_a_users_file_with_a_header(tmp_path: Path) -> None:
+    # A one-column CSV export: "user_id" is its header, not a cold user to list items for.
+    events = "user_id,item_id\nu,a\nu,b\nv,a\nv,c\n"
+    code, printed, output = _fit_predict(tmp_path, events, "user_id\r\nu\r\nv\r\n")
+    assert code == 0, printed
+    with output.open() as f:
+        assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("u", "c"), ("v", "b")]
+
+
 def test_evaluate_refuses_a_split_with_nothing_to_test(tmp_path: Path) -> None:
     # One event per user: no protocol can hold one out, and metrics of nothing read 0
     # (or NaN, which is not JSON) as if the model had been measured.

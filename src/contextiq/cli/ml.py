@@ -90,7 +90,13 @@ def fit_predict(
             " row the model reads each history in time order (recency, item transitions)."
         ),
     ],
-    users: Annotated[Path, typer.Option(help="one user id per line; a repeated id gets one list")],
+    users: Annotated[
+        Path,
+        typer.Option(
+            help="one user id per line (a first line `user_id` is a header); a repeated id"
+            " gets one list"
+        ),
+    ],
     output: Annotated[
         Path,
         typer.Option(help="CSV written: user_id,item_id,rank,score; appears only once whole"),
@@ -185,8 +191,10 @@ def _ranking(users: int) -> Tracker:
 
 
 def _user_ids(path: Path) -> list[str]:
+    """The file's ids; a first line `user_id` is a header (a one-column CSV), not a user."""
     text = path.read_text(encoding="utf-8-sig")
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    ids = [line.strip() for line in text.splitlines() if line.strip()]
+    return ids[1:] if ids[:1] == ["user_id"] else ids
 
 
 def _read(option: str, read: Callable[[Path], T], path: Path) -> T:
