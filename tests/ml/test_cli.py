@@ -146,6 +146,19 @@ def test_fit_predict_leaves_no_half_written_output_when_it_fails(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_fit_predict_refuses_an_output_it_cannot_write_before_the_fit(tmp_path: Path) -> None:
+    _fit_predict(tmp_path, "user_id,item_id\nu,a\nv,b\n")
+    args = ["fit-predict", "--interactions", str(tmp_path / "events.csv")]
+    args += ["--users", str(tmp_path / "users.txt"), "--output"]
+    for output, message in [
+        (tmp_path / "missing" / "out.csv", "no folder"),
+        (tmp_path, "is a folder, not a file"),
+    ]:
+        result = CliRunner().invoke(offline_app, [*args, str(output)])
+        printed = " ".join(result.output.replace("│", " ").split())
+        assert result.exit_code == 2 and "'--output'" in printed and message in printed, printed
+
+
 def test_fit_predict_warns_when_only_some_events_have_a_time(tmp_path: Path) -> None:
     events = "user_id,item_id,weight,timestamp\nu,a,1,1700000000\nu,b,1,\nv,a,1,1700000060\n"
     code, printed, _ = _fit_predict(tmp_path, events)

@@ -64,6 +64,15 @@ def _family(name: str) -> str:
     return name
 
 
+def _output_file(path: Path) -> Path:
+    """A path the lists can be written to, checked before the fit rather than after it."""
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a folder, not a file")
+    if not path.parent.is_dir():
+        raise typer.BadParameter(f"no folder {path.parent} to write {path.name} in")
+    return path
+
+
 ModelOption = Annotated[
     str,
     typer.Option(
@@ -99,7 +108,10 @@ def fit_predict(
     ],
     output: Annotated[
         Path,
-        typer.Option(help="CSV written: user_id,item_id,rank,score; appears only once whole"),
+        typer.Option(
+            help="CSV written: user_id,item_id,rank,score; appears only once whole",
+            callback=_output_file,
+        ),
     ],
     k: Annotated[int, typer.Option(min=1)] = 10,
     items: Annotated[
