@@ -4,10 +4,12 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
 from contextiq.cli.ml import evaluate, offline_app
+from contextiq.ml.blend import BlendRecommender
 from tests.ml import synthetic
 
 
@@ -51,13 +53,15 @@ def test_fit_predict_writes_top_k_unseen_items(tmp_path: Path) -> None:
     assert {synthetic.cluster_of(r["item_id"]) for r in by_user["user-0"]} == {0}
 
 
-def _fit_predict(folder: Path, interactions: str, users: str = "u\n") -> tuple[int, str, Path]:
+def _fit_predict(
+    folder: Path, interactions: str, users: str = "u\n", *extra: str
+) -> tuple[int, str, Path]:
     """Exit code, every line printed (re-joined where the error box wrapped it), output."""
     (folder / "events.csv").write_bytes(interactions.encode())
     (folder / "users.txt").write_text(users)
     output = folder / "out.csv"
     args = ["fit-predict", "--interactions", str(folder / "events.csv")]
-    args += ["--users", str(folder / "users.txt"), "--output", str(output)]
+    args += ["--users", str(folder / "users.txt"), "--output", str(output), *extra]
     result = CliRunner().invoke(offline_app, args)
     return result.exit_code, " ".join(result.output.replace("│", " ").split()), output
 
@@ -72,12 +76,28 @@ def test_fit_predict_reads_a_spreadsheet_export_without_weights(tmp_path: Path) 
         assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("w", "c")]
 
 
+def test_fit_predict_reads_ids_and_names_padded_with_spaces(tmp_path: Path) -> None:
+    # "user_id, item_id" and "u, a": the users file's ids are stripped, so these must be too,
+    # else the header lacks 'item_id', or u's history is " u"'s and u gets the popular items.
+    rows = [f"{user} ,  {item}\n" for user in "uvw" for item in "abc"][:-1]
+    code, printed, output = _fit_predict(tmp_path, "user_id, item_id\n" + "".join(rows), "w\n")
+    assert code == 0, printed
+    with output.open() as f:
+        assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("w", "c")]
+
+
 def test_fit_predict_refuses_unusable_files_in_one_line(tmp_path: Path) -> None:
     cases = {
         "user_id,item_id,weight\n": "events.csv has no events",
         "user,item,weight\nu,a,1\n": "missing column 'user_id'",
         "user_id,item_id,weight\nu,a,1\nu\n": "line 3: no user_id or no item_id",
         "user_id,item_id,weight\nu,a,heavy\n": "line 2: could not convert",
+        # blank lines count: the line named is the one an editor shows
+        "user_id,item_id,weight\n\n\nu,a,1\nu,b,heavy\n": "line 5: could not convert",
+        # float() reads these, and one of them turns the whole fit into NaN
+        "user_id,item_id,weight\nu,a,nan\n": "line 2: not a finite number: 'nan'",
+        "user_id,item_id,weight\nu,a,-inf\n": "line 2: not a finite number: '-inf'",
+        "user_id,item_id,timestamp\nu,a,inf\n": "line 2: not a finite number: 'inf'",
     }
     for interactions, message in cases.items():
         code, printed, _ = _fit_predict(tmp_path, interactions)
@@ -88,6 +108,55 @@ def test_fit_predict_refuses_unusable_files_in_one_line(tmp_path: Path) -> None:
     args += ["--users", str(tmp_path / "missing.txt"), "--output", str(tmp_path / "out.csv")]
     result = CliRunner().invoke(offline_app, args)
     assert result.exit_code == 2 and "--users" in result.output
+
+
+def test_fit_predict_never_lists_an_item_the_user_touched_with_no_net_weight(
+    tmp_path: Path,
+) -> None:
+    # u touched a (weight 0) and c (+1 then -1): both sum to 0 yet are u's, not new to u.
+    events = "user_id,item_id,weight\nu,a,0\nu,b,1\nu,c,1\nu,c,-1\n"
+    events += "".join(f"{v},{i},1\n" for v in "vwx" for i in "abcd")
+    for model in ("blend", "ease"):  # the blend's candidate rows, and a scoring family's
+        code, printed, output = _fit_predict(tmp_path, events, "u\n", "--model", model)
+        assert code == 0, printed
+        with output.open() as f:
+            assert [r["item_id"] for r in csv.DictReader(f)] == ["d"], model
+
+
+def test_fit_predict_fits_weights_too_large_for_float32(tmp_path: Path) -> None:
+    events = "user_id,item_id,weight\nu,a,1e300\nv,a,1\nv,b,3e38\nv,b,3e38\nw,b,1\nw,c,1\n"
+    code, printed, output = _fit_predict(tmp_path, events)
+    assert code == 0, printed
+    with output.open() as f:
+        assert {r["item_id"] for r in csv.DictReader(f)} == {"b", "c"}
+
+
+def test_fit_predict_leaves_no_half_written_output_when_it_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*_: object) -> None:
+        raise RuntimeError("out of memory")
+
+    events = "user_id,item_id\nu,a\nu,b\nv,a\nv,c\n"
+    (tmp_path / "out.csv").write_text("an earlier run's lists\n")
+    monkeypatch.setattr(BlendRecommender, "recommend_histories", fail)
+    code, _, output = _fit_predict(tmp_path, events, "u\nv\n")
+    assert code == 1
+    assert output.read_text() == "an earlier run's lists\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_fit_predict_refuses_an_output_it_cannot_write_before_the_fit(tmp_path: Path) -> None:
+    _fit_predict(tmp_path, "user_id,item_id\nu,a\nv,b\n")
+    args = ["fit-predict", "--interactions", str(tmp_path / "events.csv")]
+    args += ["--users", str(tmp_path / "users.txt"), "--output"]
+    for output, message in [
+        (tmp_path / "missing" / "out.csv", "no folder"),
+        (tmp_path, "is a folder, not a file"),
+    ]:
+        result = CliRunner().invoke(offline_app, [*args, str(output)])
+        printed = " ".join(result.output.replace("│", " ").split())
+        assert result.exit_code == 2 and "'--output'" in printed and message in printed, printed
 
 
 def test_fit_predict_warns_when_only_some_events_have_a_time(tmp_path: Path) -> None:
@@ -106,6 +175,29 @@ def test_fit_predict_writes_one_list_per_user_however_often_listed(tmp_path: Pat
         users = [r["user_id"] for r in csv.DictReader(f)]
     assert users == sorted(users, key=["v", "u"].index) and set(users) == {"u", "v"}
     assert users.count("v") == users.count("u") > 0
+
+
+def test_fit_predict_reads_a_users_file_with_a_header(tmp_path: Path) -> None:
+    # A one-column CSV export: "user_id" is its header, not a cold user to list items for.
+    events = "user_id,item_id\nu,a\nu,b\nv,a\nv,c\n"
+    code, printed, output = _fit_predict(tmp_path, events, "user_id\r\nu\r\nv\r\n")
+    assert code == 0, printed
+    with output.open() as f:
+        assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("u", "c"), ("v", "b")]
+
+
+def test_evaluate_refuses_a_split_with_nothing_to_test(tmp_path: Path) -> None:
+    # One event per user: no protocol can hold one out, and metrics of nothing read 0
+    # (or NaN, which is not JSON) as if the model had been measured.
+    (tmp_path / "events.csv").write_text("user_id,item_id\nu,a\nv,b\nw,c\n")
+    app = typer.Typer()
+    app.command()(evaluate)
+    for protocol in ("stratified", "leave-last-out", "rating"):
+        args = ["--dataset", str(tmp_path / "events.csv"), "--protocol", protocol]
+        result = CliRunner().invoke(app, args)
+        printed = " ".join(result.output.replace("│", " ").split())
+        assert result.exit_code == 2, printed
+        assert f"the {protocol} split holds out no events to test on" in printed
 
 
 def test_evaluate_prints_every_metric_for_a_csv(tmp_path: Path) -> None:

@@ -9,6 +9,22 @@ from contextiq.ml.features import FeatureVocabulary, item_tokens
 from contextiq.ml.index import top_k
 
 
+def test_build_matrix_holds_weights_past_float32_at_its_largest() -> None:
+    # 1e300 is a finite float yet inf in float32, and so is the sum of two 3e38s: one inf
+    # made the whole fit NaN (EASE's Cholesky refused it).
+    events = [
+        WeightedInteraction("u1", "a", 1e300),
+        WeightedInteraction("u1", "b", 3e38),
+        WeightedInteraction("u1", "b", 3e38),
+        WeightedInteraction("u2", "a", -1e300),
+        WeightedInteraction("u2", "b", 2.0),
+    ]
+    weights = build_matrix(events).weights
+    largest = np.finfo(np.float32).max
+    assert weights.dtype == np.float32
+    assert weights.toarray().tolist() == [[largest, largest], [-largest, 2.0]]
+
+
 def test_build_matrix_sums_repeated_events_and_keeps_untouched_catalogue_items() -> None:
     events = [
         WeightedInteraction("u1", "a", 1.0),

@@ -80,3 +80,20 @@ def test_fit_predict_gives_the_same_lists_for_unix_and_iso_times(tmp_path: Path)
     for rows in written.values():
         assert len(rows) == 15
         assert not any((r["user_id"], r["item_id"]) in seen for r in rows)
+
+
+def test_fit_predict_on_timed_events_over_fewer_items_than_a_judged_list(tmp_path: Path) -> None:
+    """Three items, with times: the blend still judges its mix (on lists of 10, so of all
+    three items here) instead of stopping on a top 10 of 3, and lists every unseen item."""
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "user_id,item_id,timestamp\nu,a,5\nu,b,6\nv,a,1\nv,c,2\nv,b,3\nw,c,4\nw,a,7\n"
+    )
+    users = tmp_path / "users.txt"
+    users.write_text("u\nw\n")
+    output = tmp_path / "out.csv"
+    args = ["fit-predict", "--interactions", str(events), "--users", str(users)]
+    result = CliRunner().invoke(offline_app, [*args, "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    with output.open() as f:
+        assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("u", "c"), ("w", "b")]

@@ -6,11 +6,13 @@ The lead registers them in the main CLI:
 
 import csv
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, TextIO, TypeVar
 
 import typer
 
@@ -62,6 +64,15 @@ def _family(name: str) -> str:
     return name
 
 
+def _output_file(path: Path) -> Path:
+    """A path the lists can be written to, checked before the fit rather than after it."""
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a folder, not a file")
+    if not path.parent.is_dir():
+        raise typer.BadParameter(f"no folder {path.parent} to write {path.name} in")
+    return path
+
+
 ModelOption = Annotated[
     str,
     typer.Option(
@@ -88,8 +99,20 @@ def fit_predict(
             " row the model reads each history in time order (recency, item transitions)."
         ),
     ],
-    users: Annotated[Path, typer.Option(help="one user id per line; a repeated id gets one list")],
-    output: Annotated[Path, typer.Option(help="CSV written: user_id,item_id,rank,score")],
+    users: Annotated[
+        Path,
+        typer.Option(
+            help="one user id per line (a first line `user_id` is a header); a repeated id"
+            " gets one list"
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            help="CSV written: user_id,item_id,rank,score; appears only once whole",
+            callback=_output_file,
+        ),
+    ],
     k: Annotated[int, typer.Option(min=1)] = 10,
     items: Annotated[
         Path | None, typer.Option(help="CSV: item_id,title,category,tags,text")
@@ -126,7 +149,7 @@ def fit_predict(
     histories = histories_by_user(events)
     ids = fitted.item_ids
     with (
-        output.open("w", newline="", encoding="utf-8") as f,
+        _replacing(output) as f,
         track(len(wanted), f"top-{k} lists", unit="users") as bar,
     ):
         writer = csv.writer(f)
@@ -143,6 +166,20 @@ def fit_predict(
                 )
             bar.advance(len(batch))
     typer.echo(f"wrote top-{k} for {len(wanted)} users to {output}")
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator[TextIO]:
+    """A file that becomes `path` only once all of it is written: a run that fails part way
+    leaves no half list a checker could read as the answer (and any older file as it was)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: a rename, not a copy
+    try:
+        with tmp.open("w", newline="", encoding="utf-8") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _reading(path: Path) -> Tracker:
@@ -166,8 +203,10 @@ def _ranking(users: int) -> Tracker:
 
 
 def _user_ids(path: Path) -> list[str]:
+    """The file's ids; a first line `user_id` is a header (a one-column CSV), not a user."""
     text = path.read_text(encoding="utf-8-sig")
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    ids = [line.strip() for line in text.splitlines() if line.strip()]
+    return ids[1:] if ids[:1] == ["user_id"] else ids
 
 
 def _read(option: str, read: Callable[[Path], T], path: Path) -> T:
@@ -176,6 +215,16 @@ def _read(option: str, read: Callable[[Path], T], path: Path) -> T:
         return read(path)
     except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
         raise typer.BadParameter(str(error), param_hint=option) from None
+
+
+def _held_out(test: list[WeightedInteraction], dataset: Path, protocol: Protocol) -> None:
+    """Stop on a split with nothing to test: its metrics would read 0 (or NaN, not JSON)."""
+    if not test:
+        raise typer.BadParameter(
+            f"{dataset}: the {protocol.value} split holds out no events to test on"
+            " (too few events, or every user has just one)",
+            param_hint="--dataset",
+        )
 
 
 def evaluate(
@@ -198,6 +247,7 @@ def evaluate(
     data = _read("--dataset", partial(_dataset, fmt.value), dataset)
     if protocol is Protocol.RATING:
         train, test = random_split(data.interactions, 0.2, seed)
+        _held_out(test, dataset, protocol)
         predicted = (
             AutoRecRating(AutoRecConfig(seed=seed))
             .fit(train)
@@ -213,6 +263,7 @@ def evaluate(
             train, test = stratified_split(events, 0.25, seed)
         else:
             train, test = leave_last_out(events, seed)
+        _held_out(test, dataset, protocol)
         fitted = make_model(model, seed).fit(train, data.items)
         metrics = evaluate_ranking(fitted, train, test, variety=True, progress=_ranking)
         metrics["accuracy"] = metrics["auc"]

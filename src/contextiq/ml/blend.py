@@ -55,6 +55,7 @@ from contextiq.ml.data import (
     history_matrix,
     history_vector,
     order_matrix,
+    seen_matrix,
 )
 from contextiq.ml.ease import EaseConfig
 from contextiq.ml.embedding import EmbeddingConfig
@@ -317,10 +318,10 @@ class BlendRecommender(ScoringRecommender):
         if not self._candidates:
             return super().recommend_histories(histories, k)
         terms = self._terms()
-        recencies = [Recency(), *{recency for _, _, recency in terms}]
-        own, *read = history_matrices(histories, self._items, recencies)
-        rows = dict(zip(recencies[1:], read, strict=True))
-        own.sort_indices()
+        recencies = list({recency for _, _, recency in terms})
+        read = history_matrices(histories, self._items, recencies)
+        rows = dict(zip(recencies, read, strict=True))
+        own = seen_matrix(histories, self._items)
         order = functools.cache(lambda: order_matrix(histories, self._items))
         scored = [
             (c, part.scored_rows(order() if part.reads_order else rows[recency]))

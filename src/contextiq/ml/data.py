@@ -12,6 +12,7 @@ from contextiq.ml.base import WeightedInteraction
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class IdMap:
@@ -102,11 +103,14 @@ def build_matrix(
     items.extend(i.item_id for i in interactions)
     rows = np.fromiter((users[i.user_id] for i in interactions), np.int64, len(interactions))
     cols = np.fromiter((items[i.item_id] for i in interactions), np.int64, len(interactions))
-    vals = np.asarray(decayed_weights(interactions, half_life_seconds), dtype=np.float32)
-    matrix = sp.csr_matrix((vals, (rows, cols)), shape=(len(users), len(items)), dtype=np.float32)
+    vals = np.asarray(decayed_weights(interactions, half_life_seconds), dtype=np.float64)
+    matrix = sp.csr_matrix((vals, (rows, cols)), shape=(len(users), len(items)), dtype=np.float64)
     matrix.sum_duplicates()
     matrix.eliminate_zeros()
-    return InteractionMatrix(users, items, matrix)
+    # Summed in float64, then held at float32's largest: past it a sum would be inf, and one
+    # inf makes the whole fit NaN (EASE's Cholesky fails). Compressed, it is the top weight.
+    matrix.data = np.clip(matrix.data, -_FLOAT32_MAX, _FLOAT32_MAX)
+    return InteractionMatrix(users, items, matrix.astype(np.float32))
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,21 @@ def history_matrix(
 ) -> sp.csr_matrix:
     """One row of signed strengths per history, over `items` (unknown ids are ignored)."""
     return history_matrices(histories, items, [recency])[0]
+
+
+def seen_matrix(histories: Sequence[Mapping[str, float]], items: IdMap) -> sp.csr_matrix:
+    """1 where a history holds a known item, whatever its weight (sorted indices).
+
+    What batch ranking leaves out: an item whose weights sum to 0 scores nothing
+    (`history_matrix` drops it) but the user still interacted with it.
+    """
+    lookups = (items.lookup(list(history)) for history in histories)
+    rows = [np.sort(indices[indices >= 0]) for indices in lookups]
+    counts = [len(r) for r in rows]
+    cols = np.concatenate([np.zeros(0, np.int64), *rows])
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    ones = np.ones(len(cols), np.float32)
+    return sp.csr_matrix((ones, cols, indptr), shape=(len(histories), len(items)))
 
 
 def dense_scores(size: int, indices: IntArray, values: FloatArray) -> FloatArray:

@@ -1,10 +1,11 @@
 """Loaders for the public benchmark datasets and plain CSV files."""
 
 import csv
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
 from contextiq.ml import movielens
 from contextiq.ml.base import ItemFeatures, WeightedInteraction
@@ -57,15 +58,25 @@ def load_lastfm(root: Path) -> Dataset:
     return Dataset(interactions, items, has_ratings=False, has_timestamps=False)
 
 
+def _finite(value: float, text: str) -> float:
+    """`value` (read from `text`), refusing `nan` and `inf`: `float` reads both, and one
+    poisons a whole fit."""
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {text!r}")
+    return value
+
+
 def parse_timestamp(text: str) -> float:
     """Unix seconds (`881250949`, `881250949.5`) or ISO 8601 (`2024-05-01T12:00:00Z`), as seconds.
 
     ISO times without a zone are read as UTC.
     """
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        return _finite(seconds, text)
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -75,19 +86,34 @@ def parse_timestamp(text: str) -> float:
     return moment.timestamp()
 
 
+def _csv_rows(f: TextIO) -> "csv.DictReader[str]":
+    """Rows by column name, the header's names stripped (`user_id, item_id` is common)."""
+    reader = csv.DictReader(f)
+    if reader.fieldnames is not None:
+        reader.fieldnames = [name.strip() for name in reader.fieldnames]
+    return reader
+
+
+def _id(text: str | None) -> str:
+    """An id as the users file gives it (stripped): `u ` and `u` are one user, not two."""
+    return (text or "").strip()
+
+
 def read_interactions_csv(path: Path, progress: Tracker | None = None) -> list[WeightedInteraction]:
     """`user_id,item_id[,weight][,timestamp]` with a header; see `parse_timestamp` for times.
 
     Without a weight every event counts 1 (implicit feedback). Files may start with the
-    byte-order mark spreadsheet exports write. `progress` advances a row at a time.
+    byte-order mark spreadsheet exports write; spaces around names and ids are dropped.
+    `progress` advances a row at a time.
     """
     events = []
     with path.open(newline="", encoding="utf-8-sig") as f:
-        for line, r in enumerate(csv.DictReader(f), start=2):
+        reader = _csv_rows(f)
+        for r in reader:
             if progress:
                 progress.advance(1)
             try:
-                user, item = r["user_id"], r["item_id"]
+                user, item = _id(r["user_id"]), _id(r["item_id"])
                 if not user or not item:
                     raise ValueError("no user_id or no item_id")
                 weight, stamp = r.get("weight"), r.get("timestamp")
@@ -95,14 +121,15 @@ def read_interactions_csv(path: Path, progress: Tracker | None = None) -> list[W
                     WeightedInteraction(
                         user,
                         item,
-                        float(weight) if weight else 1.0,
+                        _finite(float(weight), weight) if weight else 1.0,
                         parse_timestamp(stamp) if stamp else None,
                     )
                 )
             except KeyError as error:
                 raise ValueError(f"{path}: missing column {error}") from None
             except ValueError as error:
-                raise ValueError(f"{path}, line {line}: {error}") from None
+                # the line the row ends on: blank lines and quoted line breaks count
+                raise ValueError(f"{path}, line {reader.line_num}: {error}") from None
     return events
 
 
@@ -112,13 +139,13 @@ def read_items_csv(path: Path) -> list[ItemFeatures]:
         try:
             return [
                 ItemFeatures(
-                    r["item_id"],
+                    _id(r["item_id"]),
                     r.get("title") or "",
                     r.get("category") or "",
                     tuple(t for t in (r.get("tags") or "").replace(";", "|").split("|") if t),
                     r.get("text") or "",
                 )
-                for r in csv.DictReader(f)
+                for r in _csv_rows(f)
             ]
         except KeyError as error:
             raise ValueError(f"{path}: missing column {error}") from None

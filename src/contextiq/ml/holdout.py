@@ -64,8 +64,10 @@ def ranked_unseen(
     """Per row, the k best-scoring columns not in `train`, best first.
 
     Vectorised over chunks of rows: model selection ranks thousands of users dozens of times,
-    and torch's top-k is several times faster than a numpy partition here.
+    and torch's top-k is several times faster than a numpy partition here. A catalogue of
+    fewer than k items ranks all of them (torch refuses a k past the row).
     """
+    k = min(k, scores.shape[1])
     out = np.zeros((scores.shape[0], k), np.int64)
     for start in range(0, scores.shape[0], chunk):
         block = scores[start : start + chunk].astype(np.float32, copy=True)

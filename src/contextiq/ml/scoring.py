@@ -8,7 +8,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from contextiq.ml.base import ItemMask, Recommender
-from contextiq.ml.data import IdMap, Recency, history_matrix, history_vector
+from contextiq.ml.data import IdMap, Recency, history_matrix, history_vector, seen_matrix
 from contextiq.ml.index import top_k, top_k_rows
 
 
@@ -53,7 +53,7 @@ class ScoringRecommender(Recommender):
         """Every item scored for the whole batch (`score_histories`), each history's own
         items left out: one matrix product per batch instead of one per user."""
         scores = self.score_histories(histories)
-        seen = history_matrix(histories, self._items).tocoo()
+        seen = seen_matrix(histories, self._items).tocoo()
         scores[seen.row, seen.col] = -np.inf
         return top_k_rows(scores, k)
 
