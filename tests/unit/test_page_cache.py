@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 import sqlite3
 import subprocess
 import sys
@@ -201,3 +202,9 @@ def test_a_pass_started_while_another_thread_multiplies_matrices_ends(tmp_path: 
     path.write_bytes(b"x" * 4096)
     script = [sys.executable, "-c", FORK_DURING_BLAS, str(path)]
     subprocess.run(script, check=True, timeout=60)
+
+
+def test_memory_is_read_where_os_has_no_sysconf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`os.sysconf` does not exist on Windows: the size check must not depend on it."""
+    monkeypatch.delattr(os, "sysconf", raising=False)
+    assert page_cache.memory_bytes() > 0

@@ -5,17 +5,18 @@ after minutes of work or by being killed. `estimate` adds up the large allocatio
 the default blend (an upper bound for a single family); `check_fits` compares that with
 the memory the system has available (or a configured limit). `PeakMemory` measures the
 peak resident memory of the process during a training (Linux: the VmHWM counter, reset at
-the start; elsewhere the process's lifetime peak from `getrusage`).
+the start; elsewhere the process's lifetime peak).
 """
 
 import contextlib
-import resource
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+import psutil
 
 from contextiq.ml.ease import EaseConfig
 from contextiq.ml.embedding import EmbeddingConfig
@@ -80,15 +81,10 @@ def estimate(
 
 
 def available_bytes() -> int:
-    """Memory the system can give without swapping (MemAvailable), or physical memory, and
-    no more than the container's memory limit leaves (`container_available_bytes`)."""
-    host = int(resource.getrlimit(resource.RLIMIT_AS)[0])
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        for line in meminfo.read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                host = int(line.split()[1]) * 1024
-                break
+    """Memory the system can give without swapping (MemAvailable on Linux, psutil's figure
+    elsewhere), and no more than the container's memory limit leaves
+    (`container_available_bytes`)."""
+    host = int(psutil.virtual_memory().available)
     container = container_available_bytes()
     return host if container is None else min(host, container)
 
@@ -144,6 +140,17 @@ def _status_kib(field: str) -> int | None:
     return None
 
 
+def _lifetime_peak_bytes() -> int:
+    """The process's peak resident memory where /proc has no VmHWM. `resource` is POSIX
+    only: imported at the top, it kept every `contextiq` command from starting on Windows."""
+    if sys.platform == "win32":
+        return int(psutil.Process().memory_info().peak_wset)
+    import resource
+
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
 class PeakMemory:
     """`with PeakMemory() as peak:` ... then `peak.bytes` and `peak.seconds`."""
 
@@ -163,8 +170,4 @@ class PeakMemory:
     ) -> None:
         self.seconds = time.perf_counter() - self._started
         peak = _status_kib("VmHWM")
-        if peak is None:
-            scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB elsewhere
-            self.bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
-        else:
-            self.bytes = peak * 1024
+        self.bytes = _lifetime_peak_bytes() if peak is None else peak * 1024

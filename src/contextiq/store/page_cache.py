@@ -21,12 +21,13 @@ under this one's (the "disk I/O error" of sqlite.org/howtocorrupt.html, section 
 
 import asyncio
 import logging
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import psutil
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,8 @@ PACE_SECONDS = 0.01
 
 
 def memory_bytes() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    """Physical memory (psutil: `os.sysconf` has no such names on Windows)."""
+    return int(psutil.virtual_memory().total)
 
 
 def file_size(path: Path) -> int:
