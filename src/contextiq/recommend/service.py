@@ -376,7 +376,9 @@ class RecommendationService:
         ]
         bounds.append(next_change(rules, now))
         if pool.model is not None:
-            columns = await self.columns.columns(pool.model, pool.generation)
+            columns = pool.columns  # brought up to date by this request's mask, if it took one
+            if columns is None:
+                columns = await self.columns.columns(pool.model, pool.generation)
             bounds.append(columns.next_opening(now))
         soonest = min((b for b in bounds if b is not None), default=None)
         return None if soonest is None else max(soonest, 0.0)
