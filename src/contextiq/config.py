@@ -97,8 +97,8 @@ class Settings(BaseSettings):
     retrain_every_events: int = Field(5_000, ge=0)
     retrain_every_seconds: int = Field(3_600, ge=0)
 
-    # A batch the worker failed to apply this many times in a row is applied one event at a
-    # time, and each event that still fails goes to the `dead_letters` table
+    # A batch the worker failed to apply this many times in a row is applied in halves, down to
+    # single events, and each event that still fails goes to the `dead_letters` table
     # (`contextiq dead-letters`), so one poison event cannot stop delivery.
     dead_letter_after_failures: int = Field(3, ge=1)
 

@@ -88,16 +88,17 @@ async def pipeline(store: Store) -> AsyncIterator[Pipeline]:  # noqa: F811
 async def test_a_poison_event_is_set_aside_and_the_rest_applied_once(pipeline: Pipeline) -> None:
     db, before = pipeline.store, dead_lettered("interaction")
     await db.record_interactions([click("good-1"), click("poison", at=POISON_AT)])
-    await db.record_interactions([click("good-2")])
+    await db.record_interactions([click("good-2"), click("poison-2", at=POISON_AT)])
     assert await pipeline.deliver() == AFTER - 1
     assert await applied(db) == ({"good-1", "good-2"}, 2)
     assert await db.pending_outbox() == 0
-    [letter] = await pipeline.letters.listed(10)
+    letter, second = await pipeline.letters.listed(10)
+    assert second.event_id == "poison-2"
     assert (letter.event_id, letter.event_type, letter.user_id) == ("poison", "interaction", "u1")
     assert letter.failures == AFTER and letter.error.startswith("OverflowError")
     assert letter.first_failed_at <= letter.last_failed_at
     assert letter.payload["occurred_at"] == POISON_AT.isoformat()
-    assert dead_lettered("interaction") == before + 1
+    assert dead_lettered("interaction") == before + 2
     # Delivery goes on: the next event is applied at its first delivery.
     await db.record_interactions([click("good-3")])
     assert await pipeline.deliver() == 0
