@@ -6,25 +6,31 @@ life)), written to the outbox as an older version or a direct write would.
 """
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
+from contextiq.api.app import create_app
 from contextiq.cache.memory import MemoryCache
 from contextiq.domain import Content, Interaction, InteractionType
 from contextiq.events.local import LocalBus
 from contextiq.events.relay import OutboxRelay
 from contextiq.events.types import Event, ImpressionBatch, InteractionRecorded, UserDeleted
 from contextiq.recommend.response_cache import RecommendationCache
+from contextiq.services import Services
 from contextiq.store.dead_letters import DeadLetterStore, UnknownDeadLetters
 from contextiq.store.store import Store, utcnow
 from contextiq.store.tables import ProcessedEvent, UserStats
 from contextiq.worker.dead_letters import DeadLetterGuard
 from contextiq.worker.processor import EventProcessor, Retrainer
+from tests.conftest import embedded_settings
 from tests.unit.test_store import store  # noqa: F401 (fixture: SQLite and PostgreSQL)
 
 AFTER = 3
@@ -156,3 +162,23 @@ async def test_erasure_removes_the_users_dead_letters(store: Store) -> None:  # 
     left = {letter.event_id: letter for letter in await letters.listed(10)}
     assert set(left) == {"kept", "b-both"}
     assert [row[1] for row in left["b-both"].payload["shown"]] == ["stays"]
+
+
+def test_the_embedded_worker_sets_a_poison_event_aside(tmp_path: Path) -> None:
+    """`serve` on local:// events: the consumer it starts is the guarded one, with the
+    setting's number of failures."""
+    settings = embedded_settings(tmp_path, dead_letter_after_failures=2)
+    with TestClient(create_app(settings)) as client:
+        services: Services = client.app.state.services  # type: ignore[attr-defined]
+        assert client.portal is not None
+        portal, db = client.portal, services.store
+        portal.call(db.upsert_content, [Content("c1", "Title", "news")])
+        portal.call(db.record_interactions, [click("poison", at=POISON_AT), click("good")])
+        services.relay.nudge()
+        letters = DeadLetterStore(db)
+        deadline = time.monotonic() + 30
+        while not portal.call(letters.listed, 10) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [letter] = portal.call(letters.listed, 10)
+        assert (letter.event_id, letter.failures) == ("poison", 2)
+        assert portal.call(applied, db) == ({"good"}, 1)
