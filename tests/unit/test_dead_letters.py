@@ -22,7 +22,13 @@ from contextiq.cache.memory import MemoryCache
 from contextiq.domain import Content, Interaction, InteractionType
 from contextiq.events.local import LocalBus
 from contextiq.events.relay import OutboxRelay
-from contextiq.events.types import Event, ImpressionBatch, InteractionRecorded, UserDeleted
+from contextiq.events.types import (
+    EVENT_TYPES,
+    Event,
+    ImpressionBatch,
+    InteractionRecorded,
+    UserDeleted,
+)
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.services import Services
 from contextiq.store.dead_letters import DeadLetterStore, UnknownDeadLetters
@@ -182,3 +188,11 @@ def test_the_embedded_worker_sets_a_poison_event_aside(tmp_path: Path) -> None:
         [letter] = portal.call(letters.listed, 10)
         assert (letter.event_id, letter.failures) == ("poison", 2)
         assert portal.call(applied, db) == ({"good"}, 1)
+
+
+def test_every_event_type_has_a_dead_letter_series_from_the_start() -> None:
+    """rate() counts nothing for the step from absent to 1: the first dead letter of a type
+    would not fire the alert."""
+    for kind in EVENT_TYPES:
+        labels = {"type": kind}
+        assert REGISTRY.get_sample_value("contextiq_events_dead_lettered_total", labels) is not None
