@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     retrain_every_events: int = Field(5_000, ge=0)
     retrain_every_seconds: int = Field(3_600, ge=0)
 
+    # A batch the worker failed to apply this many times in a row is applied in halves, down to
+    # single events, and each event that still fails goes to the `dead_letters` table
+    # (`contextiq dead-letters`), so one poison event cannot stop delivery.
+    dead_letter_after_failures: int = Field(3, ge=1)
+
     # Training (mlscale): the model family trained (a name in contextiq.ml.families), and the
     # memory a training may use (MB; 0: what the machine, within the container's memory limit,
     # has free). Too large: refused at once.

@@ -10,6 +10,12 @@ if TYPE_CHECKING:
     from contextiq.config import Settings
 
 
+#: The earliest time an event may carry: ms-since-1970 clocks (Kafka record timestamps,
+#: impression times) and the decayed popularity start here, and before it Windows'
+#: `datetime.fromtimestamp` refuses negative times.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def as_utc(moment: datetime) -> datetime:
     """A naive time is UTC (SQLite hands stored times back naive); any other is converted."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -40,12 +40,14 @@ from contextiq.security import AuditLog, Gate, KeyRing
 from contextiq.security.rate_limit import RateLimits
 from contextiq.security.tokens import TokenVerifier
 from contextiq.sessions import SessionService
+from contextiq.store.dead_letters import DeadLetterStore
 from contextiq.store.experiments import ExperimentStore
 from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.page_cache import keep_cached, read_if_they_fit
 from contextiq.store.rules import RuleStore
 from contextiq.store.session_retention import SessionRetention
 from contextiq.store.store import Store
+from contextiq.worker.dead_letters import DeadLetterGuard
 from contextiq.worker.processor import EventProcessor, Retrainer
 from contextiq.worker.training import training_round
 
@@ -120,7 +122,10 @@ class Services:
         if consume:
             if self.precomputer is not None:
                 self.spawn(self.precomputer.run(), "llm-precompute")
-            self.spawn(self.bus.consume(self.processor.handle), "consumer")
+            letters = DeadLetterStore(self.store)
+            after = self.settings.dead_letter_after_failures
+            handle = DeadLetterGuard(self.processor.handle, letters, after)
+            self.spawn(self.bus.consume(handle), "consumer")
             self.spawn(self.retrainer.schedule(), "retrain-schedule")
             if (days := self.settings.session_retention_days) > 0:
                 retention = SessionRetention(self.store, timedelta(days=days))

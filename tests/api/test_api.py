@@ -298,6 +298,19 @@ def test_an_event_from_the_future_is_refused_beyond_clock_skew(client: TestClien
     assert client.post("/api/v1/interact", json=skewed).status_code == 202
 
 
+def test_an_event_from_before_1970_is_refused(client: TestClient) -> None:
+    """Event times count from the Unix epoch on the bus and in popularity."""
+    event = {"user_id": "clocks", "content_id": "content_0001", "interaction_type": "like"}
+    early = client.post("/api/v1/interact", json={**event, "timestamp": "1969-12-31T23:59:59Z"})
+    _assert_error(early, 422, "validation_error")
+    assert "before 1970-01-01" in early.json()["error"]["message"]
+    # 1970-01-01T00:30+01:00 is 1969-12-31T23:30 in UTC.
+    shifted = client.post("/api/v1/interact", json={**event, "timestamp": "1970-01-01T00:30+01:00"})
+    _assert_error(shifted, 422, "validation_error")
+    epoch = client.post("/api/v1/interact", json={**event, "timestamp": "1970-01-01T00:00:00Z"})
+    assert epoch.status_code == 202
+
+
 @pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
 def test_a_time_that_leaves_the_calendar_in_utc_is_422(client: TestClient, moment: str) -> None:
     """Converting it to UTC overflows: refused in validation, never a 500."""

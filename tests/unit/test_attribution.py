@@ -77,8 +77,8 @@ def test_without_an_id_the_latest_impression_in_the_window_counts() -> None:
 
 
 def test_an_interaction_near_year_one_is_attributed_without_overflow() -> None:
-    """The API accepts any time from year 1 on; one within the window of it must not
-    overflow (the worker would retry its batch forever)."""
+    """Events stored before the API refused times before 1970 may carry any time from year 1
+    on; one within the window of it must not overflow (it would be a dead letter)."""
     year_one = datetime(1, 1, 1, tzinfo=UTC)
     assert attribute(view("a", year_one), {}, [state("r1", year_one, ["a"])], DAY) == (
         state("r1", year_one, ["a"]),

@@ -94,6 +94,19 @@ def test_generic_csv_and_jsonl_files_are_read_and_validated(tmp_path: Path) -> N
     assert files.count_rows(events) == 4 and files.count_rows(content) == 3
 
 
+def test_an_event_from_before_1970_is_a_bad_row_with_its_line(tmp_path: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "user_id,content_id,interaction_type,timestamp\n"
+        "u1,a1,like,1970-01-01T00:00:00Z\n"
+        "u1,a2,like,1969-07-20T20:17:00Z\n"
+    )
+    rows = _interactions(events)
+    assert not isinstance(rows[0][1], files.BadRow)
+    assert rows[1][0] == 3 and isinstance(rows[1][1], files.BadRow)
+    assert str(rows[1][1]).startswith("events.csv:3:") and "before 1970-01-01" in str(rows[1][1])
+
+
 @pytest.mark.parametrize("name", ["events.ndjson", "EVENTS.JSONL", "events.NDJSON"])
 def test_ndjson_and_any_case_of_jsonl_are_json_lines(tmp_path: Path, name: str) -> None:
     events = tmp_path / name

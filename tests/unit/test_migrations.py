@@ -152,3 +152,22 @@ async def test_sent_impression_batches_kept_from_before_go(migrated_url: str) ->
         left = set(await conn.scalars(select(OutboxRow.event_id)))
     await engine.dispose()
     assert left == {pending.event_id, click.event_id}
+
+
+async def test_dead_letters_table_comes_and_goes(migrated_url: str) -> None:
+    """0008 adds `dead_letters`; its downgrade drops it and an upgrade brings it back."""
+    url, config = migrated_url, alembic_config(migrated_url)
+
+    async def tables() -> set[str]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
+        finally:
+            await engine.dispose()
+
+    assert "dead_letters" in await tables()
+    await asyncio.to_thread(command.downgrade, config, "0007_sent_impression_batches")
+    assert "dead_letters" not in await tables()
+    await upgrade_async(url)
+    assert "dead_letters" in await tables()

@@ -16,6 +16,7 @@ from pydantic import (
 
 from contextiq.config import Settings
 from contextiq.domain import (
+    EPOCH,
     Content,
     Interaction,
     InteractionType,
@@ -62,6 +63,15 @@ def not_ahead(moment: datetime | None) -> datetime | None:
         raise ValueError(
             f"timestamp is {ahead.total_seconds():.0f} s ahead of this server's clock; "
             f"at most {FUTURE_TOLERANCE.total_seconds():.0f} s ahead is accepted"
+        )
+    return moment
+
+
+def not_before_epoch(moment: datetime | None) -> datetime | None:
+    """Refuse an event time before `EPOCH`: the event bus and popularity count from it."""
+    if moment is not None and moment < EPOCH:
+        raise ValueError(
+            f"timestamp is before {EPOCH:%Y-%m-%d} (UTC); event times start at the Unix epoch"
         )
     return moment
 
@@ -117,7 +127,9 @@ class InteractionIn(SubjectIn):
     interaction_type: InteractionType
     duration_seconds: Annotated[float, Field(ge=0, le=86_400 * 7)] | None = None
     event_id: Identifier | None = None
-    timestamp: Annotated[UtcTime | None, AfterValidator(not_ahead)] = None
+    timestamp: Annotated[
+        UtcTime | None, AfterValidator(not_before_epoch), AfterValidator(not_ahead)
+    ] = None
     #: The answer this came from (its `recommendation_id`), for exact attribution.
     recommendation_id: Identifier | None = None
 

@@ -15,6 +15,7 @@ import uvicorn
 from contextiq.backends import scheme
 from contextiq.cli import audit
 from contextiq.cli.bootstrap import bootstrap, seed_demo, train, write_demo_files
+from contextiq.cli.dead_letters import dead_letters_app
 from contextiq.cli.keys import keys_app
 from contextiq.cli.ml import evaluate, offline_app
 from contextiq.cli.processes import RequestProcesses
@@ -30,6 +31,7 @@ app = typer.Typer(help="Context IQ: personalized content recommendations.", no_a
 app.add_typer(offline_app, name="offline", help="Batch experiments on CSV files.")
 app.command("evaluate")(evaluate)
 app.add_typer(keys_app, name="keys")
+app.add_typer(dead_letters_app, name="dead-letters")
 
 
 def _say(message: str) -> None:

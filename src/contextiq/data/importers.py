@@ -7,12 +7,12 @@ goes through the same weights as live traffic.
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from contextiq.config import Settings
-from contextiq.domain import Content, Interaction, InteractionType, interaction_weight
+from contextiq.domain import EPOCH, Content, Interaction, InteractionType, interaction_weight
 from contextiq.ml import movielens
 
 
@@ -42,7 +42,7 @@ def _rating_event(
         content_id=f"m{item}",
         interaction_type=kind,
         weight=interaction_weight(settings, kind),
-        occurred_at=datetime.fromtimestamp(ts, UTC),
+        occurred_at=EPOCH + timedelta(seconds=ts),
     )
 
 

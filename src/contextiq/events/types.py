@@ -399,6 +399,10 @@ _DECODERS: dict[str, type[Event]] = {
 }
 
 
+#: Every event type's wire name (a metric's label values: each series exists from the start).
+EVENT_TYPES: tuple[str, ...] = tuple(_DECODERS)
+
+
 def decode_event(payload: dict[str, Any]) -> Event:
     """The typed event for a wire payload; raises `UnknownEvent` for what this version lacks."""
     kind = payload.get("type", InteractionRecorded.type)

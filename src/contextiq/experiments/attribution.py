@@ -84,7 +84,7 @@ def attribute(
         if impression.shown_at > at:
             continue
         # A difference, not `at - window`: that overflows for a time within `window` of
-        # year 1, which the API accepts, and the worker would retry the batch forever.
+        # year 1, which events stored before the API refused times before 1970 may carry.
         if at - impression.shown_at > window:
             break
         position = impression.position_of(interaction.content_id)

@@ -22,6 +22,8 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
 
+from contextiq.events.types import EVENT_TYPES
+
 # `_created` timestamps double the series of every counter and histogram for no alert's use.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -67,6 +69,11 @@ EVENTS_APPLIED = Counter(
 )
 EVENTS_DUPLICATE = Counter(
     "contextiq_events_duplicate_total", "Redelivered events dropped because already applied."
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "contextiq_events_dead_lettered_total",
+    "Events that failed on every delivery, moved to the dead letters so delivery goes on.",
+    ["type"],
 )
 
 MODEL_INFO = Gauge(
@@ -132,6 +139,8 @@ for _outcome in TRAINING_OUTCOMES:
     TRAINING_DURATION.labels(_outcome)
 for _result in CACHE_RESULTS:
     CACHE_LOOKUPS.labels(_result)
+for _type in EVENT_TYPES:
+    EVENTS_DEAD_LETTERED.labels(_type)
 
 
 def start_llm_series(provider: str) -> None:

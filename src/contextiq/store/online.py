@@ -16,13 +16,13 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contextiq.domain import Interaction, as_utc
+from contextiq.domain import EPOCH, Interaction, as_utc
 from contextiq.events.types import (
     ImpressionBatch,
     ImpressionRecorded,
@@ -49,7 +49,6 @@ Group = tuple[str, str, str, str]  # day, model version, experiment, arm
 RECENT_PER_USER = 100
 _IN_CHUNK = 500
 DAY_MS = 86_400_000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAILY_COUNTS = ("impressions", "items_shown", "clicks", "likes", "saves", "shares", "dislikes")
 ARM_COUNTS = ("users", "impressions", "clicks", "sum_n2", "sum_c2", "sum_nc", "wins", "ties")
 

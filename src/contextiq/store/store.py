@@ -67,6 +67,7 @@ from contextiq.store.records import (
 from contextiq.store.tables import (
     ContentRow,
     ContentStats,
+    DeadLetter,
     ExperimentUser,
     ImpressionRow,
     InteractionRow,
@@ -103,7 +104,9 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
 #: Outbox rows deleted once sent rather than kept for a day (`Store._mark_published`).
 _REMOVED_ONCE_SENT = frozenset({UserDeleted.type, ImpressionBatch.type})
 #: Each table that holds rows about a subject (a user or a session), by its subject column.
-_SUBJECT_ROWS: tuple[tuple[str, InstrumentedAttribute[str]], ...] = (
+_SUBJECT_ROWS: tuple[
+    tuple[str, InstrumentedAttribute[str] | InstrumentedAttribute[str | None]], ...
+] = (
     ("interactions", InteractionRow.user_id),
     ("stats", UserStats.user_id),
     ("profile", User.user_id),
@@ -111,6 +114,7 @@ _SUBJECT_ROWS: tuple[tuple[str, InstrumentedAttribute[str]], ...] = (
     ("impressions", ImpressionRow.user_id),
     ("online_users", OnlineUser.user_id),
     ("experiment_users", ExperimentUser.user_id),
+    ("dead_letters", DeadLetter.user_id),
 )
 
 
@@ -130,7 +134,40 @@ async def delete_subject_rows(session: AsyncSession, subjects: Sequence[str]) ->
     for name, column in _SUBJECT_ROWS:
         result = await session.execute(delete(column.class_).where(column.in_(subjects)))
         removed[name] = int(result.rowcount)  # type: ignore[attr-defined]
+    removed["dead_letters"] += await _forget_in_dead_batches(session, subjects)
     return removed
+
+
+async def _forget_in_dead_batches(session: AsyncSession, subjects: Sequence[str]) -> int:
+    """Take `subjects`' impressions out of dead-lettered impression batches, which name their
+    users in the payload only (a batch left empty goes); returns how many batches changed.
+    Dead letters are few: the payload match reads the batch ones alone."""
+    named = or_(
+        *(
+            sql_cast(DeadLetter.payload, Text).contains(orjson.dumps(s).decode(), autoescape=True)
+            for s in subjects
+        )
+    )
+    query = select(DeadLetter.id, DeadLetter.payload).where(
+        DeadLetter.event_type == ImpressionBatch.type, named
+    )
+    letters = cast(Table, DeadLetter.__table__)
+    changed = 0
+    for row in (await session.execute(query)).all():
+        kept = ImpressionBatch.from_wire(row.payload)
+        named_here = {user for _, user, _, _ in kept.shown}.intersection(subjects)
+        for subject in named_here:
+            kept = kept.without_user(subject)
+        if not named_here:
+            continue  # the id appeared as something else (a content id, a list's arm)
+        changed += 1
+        if kept.shown:
+            await session.execute(
+                update(letters).where(letters.c.id == row.id).values(payload=kept.to_wire())
+            )
+        else:
+            await session.execute(delete(letters).where(letters.c.id == row.id))
+    return changed
 
 
 def _content(row: Any) -> Content:
@@ -217,7 +254,8 @@ def _narrowed(stmt: _Listing, categories: Sequence[str], only: Sequence[str] | N
     return stmt
 
 
-def _outbox_rows(events: Iterable[Event], now: datetime) -> list[dict[str, Any]]:
+def outbox_rows(events: Iterable[Event], now: datetime) -> list[dict[str, Any]]:
+    """The outbox rows that queue `events` for the relay."""
     return [
         {
             "event_id": e.event_id,
@@ -590,7 +628,7 @@ class Store:
             # Impressions first: one waiting in the same group is older than the click on it.
             outgoing = [*events, *(InteractionRecorded(i) for i in fresh)]
             if outgoing:
-                await session.execute(self._insert(OutboxRow), _outbox_rows(outgoing, now))
+                await session.execute(self._insert(OutboxRow), outbox_rows(outgoing, now))
         accepted = [i.event_id for i in fresh]
         duplicates = [i.event_id for i in unique if i.event_id not in inserted]
         return RecordResult(accepted, duplicates + repeated_in_batch)
@@ -598,7 +636,7 @@ class Store:
     async def _append_outbox(self, events: Sequence[Event]) -> None:
         if events:
             async with self.sessions.begin() as session:
-                await session.execute(self._insert(OutboxRow), _outbox_rows(events, utcnow()))
+                await session.execute(self._insert(OutboxRow), outbox_rows(events, utcnow()))
 
     @asynccontextmanager
     async def claim_outbox(self, limit: int) -> AsyncIterator[list[OutboxEvent]]:
@@ -1115,7 +1153,7 @@ class Store:
                 {"user_id": merge.user_id, "created_at": merge.merged_at},
             )
             await session.execute(delete(User).where(User.user_id == merge.session))
-            await session.execute(self._insert(OutboxRow), _outbox_rows([merge], utcnow()))
+            await session.execute(self._insert(OutboxRow), outbox_rows([merge], utcnow()))
         return moved
 
     # -- a user's data: erasure and export ----------------------------------------------------

@@ -128,6 +128,26 @@ class ProcessedEvent(Base):
     processed_at: Mapped[datetime]
 
 
+class DeadLetter(Base):
+    """Events the worker could not apply, set aside so delivery goes on (worker/dead_letters.py).
+
+    `user_id` is the user the event is about (None for an impression batch, which names
+    several in its payload): an erasure deletes the user's dead letters.
+    """
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ID, unique=True)
+    event_type: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(ID, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str] = mapped_column(Text)
+    failures: Mapped[int]
+    first_failed_at: Mapped[datetime]
+    last_failed_at: Mapped[datetime]
+
+
 class UserStats(Base):
     """Per-user, per-type counters maintained by the worker."""
 

@@ -1,0 +1,198 @@
+"""Poison events go to the dead letters after N failed deliveries; delivery goes on; replay.
+
+On the in-process bus, with the real relay, store and event processor: a poison event is an
+interaction the popularity decay cannot apply (a time past 2063 overflows its 2^(age/half
+life)), written to the outbox as an older version or a direct write would.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
+from sqlalchemy import select
+
+from contextiq.api.app import create_app
+from contextiq.cache.memory import MemoryCache
+from contextiq.domain import Content, Interaction, InteractionType
+from contextiq.events.local import LocalBus
+from contextiq.events.relay import OutboxRelay
+from contextiq.events.types import (
+    EVENT_TYPES,
+    Event,
+    ImpressionBatch,
+    InteractionRecorded,
+    UserDeleted,
+)
+from contextiq.recommend.response_cache import RecommendationCache
+from contextiq.services import Services
+from contextiq.store.dead_letters import DeadLetterStore, UnknownDeadLetters
+from contextiq.store.store import Store, utcnow
+from contextiq.store.tables import ProcessedEvent, UserStats
+from contextiq.worker.dead_letters import DeadLetterGuard
+from contextiq.worker.processor import EventProcessor, Retrainer
+from tests.conftest import embedded_settings
+from tests.unit.test_store import store  # noqa: F401 (fixture: SQLite and PostgreSQL)
+
+AFTER = 3
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+POISON_AT = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def click(event_id: str, user: str = "u1", at: datetime = NOW) -> Interaction:
+    return Interaction(event_id, user, "c1", InteractionType.LIKE, 3.0, at)
+
+
+async def applied(db: Store) -> tuple[set[str], int]:
+    """The ids the worker applied, and how many likes it counted for u1 (exactly once each)."""
+    async with db.sessions() as session:
+        ids = set(await session.scalars(select(ProcessedEvent.event_id)))
+        likes = await session.scalar(select(UserStats.count).where(UserStats.user_id == "u1"))
+    return ids, likes or 0
+
+
+def dead_lettered(kind: str) -> float:
+    value = REGISTRY.get_sample_value("contextiq_events_dead_lettered_total", {"type": kind})
+    return value or 0.0
+
+
+@dataclass
+class Pipeline:
+    store: Store
+    relay: OutboxRelay
+    guard: DeadLetterGuard
+    letters: DeadLetterStore
+
+    async def deliver(self) -> int:
+        """Drain until a delivery succeeds; returns how many deliveries failed first."""
+        for failed in range(AFTER):
+            try:
+                await self.relay.drain_once()
+                return failed
+            except OverflowError:
+                continue
+        raise AssertionError(f"still failing after {AFTER} deliveries")
+
+
+@pytest.fixture
+async def pipeline(store: Store) -> AsyncIterator[Pipeline]:  # noqa: F811
+    await store.upsert_content([Content("c1", "Title", "news")])
+    bus = LocalBus()
+    processor = EventProcessor(
+        store, RecommendationCache(MemoryCache(), 60), Retrainer(lambda: asyncio.sleep(0), 0, 0)
+    )
+    letters = DeadLetterStore(store)
+    guard = DeadLetterGuard(processor.handle, letters, AFTER)
+    consumer = asyncio.create_task(bus.consume(guard))
+    await asyncio.sleep(0)
+    try:
+        yield Pipeline(store, OutboxRelay(store, bus), guard, letters)
+    finally:
+        consumer.cancel()
+        await asyncio.gather(consumer, return_exceptions=True)
+
+
+async def test_a_poison_event_is_set_aside_and_the_rest_applied_once(pipeline: Pipeline) -> None:
+    db, before = pipeline.store, dead_lettered("interaction")
+    await db.record_interactions([click("good-1"), click("poison", at=POISON_AT)])
+    await db.record_interactions([click("good-2"), click("poison-2", at=POISON_AT)])
+    assert await pipeline.deliver() == AFTER - 1
+    assert await applied(db) == ({"good-1", "good-2"}, 2)
+    assert await db.pending_outbox() == 0
+    letter, second = await pipeline.letters.listed(10)
+    assert second.event_id == "poison-2"
+    assert (letter.event_id, letter.event_type, letter.user_id) == ("poison", "interaction", "u1")
+    assert letter.failures == AFTER and letter.error.startswith("OverflowError")
+    assert letter.first_failed_at <= letter.last_failed_at
+    assert letter.payload["occurred_at"] == POISON_AT.isoformat()
+    assert dead_lettered("interaction") == before + 2
+    # Delivery goes on: the next event is applied at its first delivery.
+    await db.record_interactions([click("good-3")])
+    assert await pipeline.deliver() == 0
+    assert await applied(db) == ({"good-1", "good-2", "good-3"}, 3)
+
+
+async def test_a_replayed_event_is_applied_the_normal_way(pipeline: Pipeline) -> None:
+    """A dead letter of an event that applies now (the fault was fixed) is applied once and
+    goes; one that fails again comes back as a dead letter."""
+    db, letters = pipeline.store, pipeline.letters
+    await db.record_interactions([click("fixed"), click("poison", at=POISON_AT)])
+    assert await pipeline.deliver() == AFTER - 1  # "fixed" applied here
+    fixed = InteractionRecorded(click("fixed-later"))
+    await db.record_interactions([fixed.interaction])
+    await letters.record(fixed, "RuntimeError: since fixed", AFTER, utcnow())
+    stored = [letter.id for letter in await letters.listed(10)]
+    with pytest.raises(UnknownDeadLetters) as unknown:
+        await letters.replay([stored[0], 10_000])
+    assert unknown.value.ids == [10_000] and len(await letters.listed(10)) == 2  # none replayed
+    assert await letters.replay_all() == 2
+    assert await letters.listed(10) == []
+    assert await pipeline.deliver() == AFTER - 1
+    assert await applied(db) == ({"fixed", "fixed-later"}, 2)
+    [again] = await letters.listed(10)
+    assert again.event_id == "poison" and again.failures == AFTER
+
+
+async def test_only_a_failure_of_the_event_itself_sets_it_aside(store: Store) -> None:  # noqa: F811
+    """A database that is unreachable fails every event alike: the batch comes again."""
+    delivered: list[list[Event]] = []
+
+    async def unreachable(events: list[Event]) -> None:
+        delivered.append(events)
+        raise ConnectionRefusedError("the database is down")
+
+    guard = DeadLetterGuard(unreachable, DeadLetterStore(store), 1)
+    with pytest.raises(ConnectionRefusedError):
+        await guard([InteractionRecorded(click("e1")), InteractionRecorded(click("e2"))])
+    assert len(delivered) == 2 and guard.failures == 1  # the batch, then its first event alone
+    assert await DeadLetterStore(store).listed(10) == []
+
+
+async def test_erasure_removes_the_users_dead_letters(store: Store) -> None:  # noqa: F811
+    letters = DeadLetterStore(store)
+    listing = '[[["c1", 0.5]], "v1", null, null, null]'
+    for event in (
+        InteractionRecorded(click("theirs", user="gone")),
+        InteractionRecorded(click("kept", user="stays")),
+        ImpressionBatch.of([("r1", "gone", listing, 1), ("r2", "stays", listing, 2)], "b-both"),
+        ImpressionBatch.of([("r3", "gone", listing, 3)], "b-theirs"),
+    ):
+        await letters.record(event, "ValueError: poison", AFTER, NOW)
+    removed = await store.delete_user(UserDeleted("erasure-1", "gone", NOW + timedelta(days=1)))
+    assert removed["dead_letters"] == 3
+    left = {letter.event_id: letter for letter in await letters.listed(10)}
+    assert set(left) == {"kept", "b-both"}
+    assert [row[1] for row in left["b-both"].payload["shown"]] == ["stays"]
+
+
+def test_the_embedded_worker_sets_a_poison_event_aside(tmp_path: Path) -> None:
+    """`serve` on local:// events: the consumer it starts is the guarded one, with the
+    setting's number of failures."""
+    settings = embedded_settings(tmp_path, dead_letter_after_failures=2)
+    with TestClient(create_app(settings)) as client:
+        services: Services = client.app.state.services  # type: ignore[attr-defined]
+        assert client.portal is not None
+        portal, db = client.portal, services.store
+        portal.call(db.upsert_content, [Content("c1", "Title", "news")])
+        portal.call(db.record_interactions, [click("poison", at=POISON_AT), click("good")])
+        services.relay.nudge()
+        letters = DeadLetterStore(db)
+        deadline = time.monotonic() + 30
+        while not portal.call(letters.listed, 10) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [letter] = portal.call(letters.listed, 10)
+        assert (letter.event_id, letter.failures) == ("poison", 2)
+        assert portal.call(applied, db) == ({"good"}, 1)
+
+
+def test_every_event_type_has_a_dead_letter_series_from_the_start() -> None:
+    """rate() counts nothing for the step from absent to 1: the first dead letter of a type
+    would not fire the alert."""
+    for kind in EVENT_TYPES:
+        labels = {"type": kind}
+        assert REGISTRY.get_sample_value("contextiq_events_dead_lettered_total", labels) is not None
