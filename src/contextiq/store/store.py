@@ -3,6 +3,7 @@
 import hashlib
 import json
 import math
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -74,6 +75,7 @@ from contextiq.store.tables import (
     ModelVersionRow,
     OnlineUser,
     OutboxRow,
+    ParkedReport,
     ProcessedEvent,
     RecommendationSnapshot,
     ServedList,
@@ -111,6 +113,7 @@ _SUBJECT_ROWS: tuple[tuple[str, InstrumentedAttribute[str]], ...] = (
     ("impressions", ImpressionRow.user_id),
     ("online_users", OnlineUser.user_id),
     ("experiment_users", ExperimentUser.user_id),
+    ("parked_reports", ParkedReport.user_id),
 )
 
 
@@ -730,7 +733,7 @@ class Store:
             await self._fold_user_stats(session, fresh)
             seen = [e for e in fresh if isinstance(e, ImpressionSeen)]
             batches = [e for e in fresh if isinstance(e, ImpressionBatch)]
-            shown = await self.online.apply(session, impressions, batches, seen, interactions)
+            shown = await self.online.apply(session, impressions, batches, seen, interactions, now)
             # After the interactions: whatever the store holds about the user when the
             # deletion is applied goes, including events that raced with it.
             erased = dict.fromkeys(e.user_id for e in fresh if isinstance(e, UserDeleted))
@@ -740,6 +743,16 @@ class Store:
                 self.online.forget()
         self.online.committed()
         return [*shown, *fresh]
+
+    @retry_transient()
+    async def sweep_parked(self, parked_before: datetime) -> Counter[str]:
+        """Apply the parked reports whose impression has arrived, then drop those parked
+        before `parked_before`; returns how many were dropped, per type (`store/parked.py`)."""
+        async with self.sessions.begin() as session:
+            await self.online.settle_parked(session, utcnow())
+            expired = await self.online.parked.expire(session, parked_before)
+        self.online.committed()
+        return expired
 
     async def _still_stored(self, events: list[Event], session: AsyncSession) -> list[Event]:
         """Leave out interactions whose row an erasure removed.

@@ -282,6 +282,28 @@ class ImpressionRow(Base):
     __table_args__ = (Index("ix_impressions_user_time", "user_id", "shown_ms"),)
 
 
+class ParkedReport(Base):
+    """A click or seen report the worker applied before the impression it names (another
+    partition or relay delivered that later): kept until the impression arrives, or dropped
+    after `CONTEXTIQ_ATTRIBUTION_WAIT_SECONDS` (`store/parked.py`)."""
+
+    __tablename__ = "parked_reports"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    recommendation_id: Mapped[str] = mapped_column(VERSION)
+    user_id: Mapped[str] = mapped_column(ID)
+    #: The event's type (`interaction` or `impression_seen`), and the event as sent.
+    type: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    parked_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_parked_reports_recommendation_id", "recommendation_id"),
+        Index("ix_parked_reports_user_id", "user_id"),
+        Index("ix_parked_reports_parked_at", "parked_at"),
+    )
+
+
 class OnlineDaily(Base):
     """Counts per day, model version and experiment arm; each rate counts impressions once."""
 
