@@ -368,7 +368,10 @@ class ExperimentRow(Base):
     ends_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     stopped_at: Mapped[datetime | None]
+    #: The winner and verdict it ended with (stopped, or first reported on after `ends_at`);
+    #: `verdict` NULL while it has not ended.
     winner: Mapped[str | None] = mapped_column(NAME)
+    verdict: Mapped[str | None] = mapped_column(Text)
     #: The arm config made the default when it stopped, if any.
     promoted: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
 
