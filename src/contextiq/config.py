@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     # An interaction without a recommendation_id counts for the user's latest impression of
     # the item within this many hours.
     attribution_window_hours: float = Field(24.0, gt=0, le=24 * 90)
+    # A click or seen report applied before the impression it names waits this long for it
+    # (parked), then is dropped and counted (contextiq_parked_reports_expired_total).
+    attribution_wait_seconds: float = Field(300.0, gt=0, le=86_400)
     # No verdict before every arm has this many impressions (interleaving: decided lists).
     experiment_min_impressions: int = Field(1_000, ge=1)
     experiment_min_interleaved: int = Field(200, ge=1)

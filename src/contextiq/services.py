@@ -48,6 +48,7 @@ from contextiq.store.rules import RuleStore
 from contextiq.store.session_retention import SessionRetention
 from contextiq.store.store import Store
 from contextiq.worker.dead_letters import DeadLetterGuard
+from contextiq.worker.parked_sweep import run_parked_sweep
 from contextiq.worker.processor import EventProcessor, Retrainer
 from contextiq.worker.training import training_round
 
@@ -127,6 +128,8 @@ class Services:
             handle = DeadLetterGuard(self.processor.handle, letters, after)
             self.spawn(self.bus.consume(handle), "consumer")
             self.spawn(self.retrainer.schedule(), "retrain-schedule")
+            wait = timedelta(seconds=self.settings.attribution_wait_seconds)
+            self.spawn(run_parked_sweep(self.store, wait), "parked-reports")
             if (days := self.settings.session_retention_days) > 0:
                 retention = SessionRetention(self.store, timedelta(days=days))
                 self.spawn(retention.run(), "session-retention")

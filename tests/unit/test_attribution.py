@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from contextiq.domain import Content, Interaction, InteractionType
@@ -23,16 +24,18 @@ from contextiq.events.types import (
 )
 from contextiq.experiments.attribution import ImpressionState, attribute, engage
 from contextiq.store.migrate import upgrade_async
-from contextiq.store.online import list_key
-from contextiq.store.store import Store
+from contextiq.store.online import list_key, to_ms
+from contextiq.store.store import Store, utcnow
 from contextiq.store.tables import (
     ExperimentArmStats,
     ImpressionRow,
     OnlineDaily,
     OnlineUser,
     OutboxRow,
+    ParkedReport,
     ServedList,
 )
+from contextiq.worker.parked_sweep import sweep_parked
 from tests.integration.conftest import fresh_pg_database
 
 T0 = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -334,7 +337,7 @@ async def test_a_rolled_back_apply_leaves_no_list_remembered(store: Store) -> No
     with pytest.raises(RuntimeError):
         async with store.sessions.begin() as session:
             failed = ImpressionBatch.of([("r1", "u1", ab, at)])
-            await store.online.apply(session, [], [failed], [], [])
+            await store.online.apply(session, [], [failed], [], [], datetime.now(UTC))
             raise RuntimeError("the apply transaction failed")
     again = ImpressionBatch.of([("r2", "u1", ab, at + 1)])
     await delivered(store, [again, clicked("i1", "u1", "b", T0 + timedelta(seconds=5))])
@@ -342,3 +345,90 @@ async def test_a_rolled_back_apply_leaves_no_list_remembered(store: Store) -> No
     assert (lists, named) == ([list_key(ab)], {"r2": list_key(ab)})
     async with store.sessions() as session:
         assert await session.scalar(select(ImpressionRow.clicked)) == [2]
+
+
+async def parked(store: Store) -> list[str]:
+    async with store.sessions() as session:
+        return list(await session.scalars(select(ParkedReport.recommendation_id)))
+
+
+async def test_reports_before_their_impression_count_once_when_it_arrives(store: Store) -> None:
+    """Another partition or relay can deliver a click and a seen report before the
+    impression they name: they wait for it, and count once it comes, once."""
+    now = datetime.now(UTC)
+    ab = served_list([("a", 0.9), ("b", 0.8), ("c", 0.7)], "v1", "exp", "x", None)
+    early = [
+        clicked("i1", "u1", "b", now + timedelta(seconds=5), rid="r1"),
+        ImpressionSeen("r1", "u1", (1, 2)),
+    ]
+    assert len(await delivered(store, early)) == 2
+    assert await parked(store) == ["r1", "r1"]
+    batch = ImpressionBatch.of([("r1", "u1", ab, to_ms(now))])
+    assert len(await store.apply_events([batch])) == 1
+    assert await delivered(store, early) == []  # redelivered: processed already
+    assert await store.apply_events([batch]) == []
+    await store.sweep_parked(utcnow() - timedelta(hours=1))
+    assert await parked(store) == []
+    async with store.sessions() as session:
+        row = await session.get(ImpressionRow, "r1")
+        daily = await session.scalar(select(OnlineDaily))
+        arm = await session.scalar(select(ExperimentArmStats))
+    assert row is not None and (row.clicked, row.seen) == ([2], [1, 2])
+    assert daily is not None
+    assert (daily.impressions, daily.clicks, daily.items_shown) == (1, 1, 2)
+    assert daily.reciprocal_ranks == pytest.approx(0.5)
+    assert arm is not None and (arm.impressions, arm.clicks) == (1, 1)
+
+
+async def test_a_report_parked_while_its_impression_was_stored_is_applied_by_the_sweep(
+    store: Store,
+) -> None:
+    """Two workers at once: one parks a click while the other's transaction stores its
+    impression, so neither saw the other. The sweep finds the impression stored."""
+    now = datetime.now(UTC)
+    await delivered(store, [impression("r1", "u1", "abc", now)])
+    click = clicked("i1", "u1", "c", now + timedelta(seconds=5), rid="r1")
+    await store.record_interactions([click.interaction])
+    async with store.sessions.begin() as session:
+        await store.online.parked.park(session, [], [click.interaction], now)
+    assert await store.sweep_parked(now - timedelta(hours=1)) == {}
+    async with store.sessions() as session:
+        row = await session.get(ImpressionRow, "r1")
+    assert row is not None and row.clicked == [3]
+    assert await parked(store) == []
+
+
+def expired(kind: str) -> float:
+    value = REGISTRY.get_sample_value("contextiq_parked_reports_expired_total", {"type": kind})
+    assert value is not None  # exported at 0 from the start
+    return value
+
+
+async def test_a_report_whose_impression_never_comes_is_dropped_and_counted(store: Store) -> None:
+    now = datetime.now(UTC)
+    await delivered(
+        store, [clicked("i1", "u1", "b", now, rid="r1"), ImpressionSeen("r2", "u1", (1,))]
+    )
+    # Not yet waited long enough: kept.
+    assert await store.sweep_parked(utcnow() - timedelta(hours=1)) == {}
+    before = {t: expired(t) for t in ("interaction", "impression_seen")}
+    assert await sweep_parked(store, timedelta(0)) == 2
+    after = {t: expired(t) for t in before}
+    assert {t: after[t] - before[t] for t in before} == {"interaction": 1, "impression_seen": 1}
+    assert await parked(store) == []
+    # The impression, later still: the dropped click no longer counts.
+    await store.apply_events([impression("r1", "u1", "abc", now - timedelta(seconds=1))])
+    async with store.sessions() as session:
+        row = await session.get(ImpressionRow, "r1")
+    assert row is not None and row.clicked is None
+
+
+async def test_erasure_removes_a_users_parked_reports(store: Store) -> None:
+    now = datetime.now(UTC)
+    await delivered(
+        store,
+        [clicked("i1", "gone", "b", now, rid="r1"), clicked("i2", "stays", "b", now, rid="r2")],
+    )
+    removed = await store.delete_user(UserDeleted("erase-1", "gone", now))
+    assert removed["parked_reports"] == 1
+    assert await parked(store) == ["r2"]

@@ -172,7 +172,9 @@ async def test_a_round_trains_the_serving_family_then_each_one_an_experiment_nam
     assert registry.info(other.version).family == "embedding"
 
     # A promoted family is trained first, and its versions serve the default from then on.
-    await experiments.stop("next", now, "treatment", {"model_family": "embedding"})
+    await experiments.stop(
+        "next", now, "treatment", "treatment wins", {"model_family": "embedding"}
+    )
     assert await served_families(experiments, "ease") == ["embedding"]
     (again,) = await training_round(store, holder, "ease")
     assert again.status == "active" and holder.version == again.version

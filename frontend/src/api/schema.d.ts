@@ -770,8 +770,12 @@ export interface components {
             timeline: components["schemas"]["TimelinePoint"][];
             /** Verdict */
             verdict: string;
+            /** Verdict Now */
+            verdict_now: string;
             /** Winner */
             winner: string | null;
+            /** Winner Now */
+            winner_now: string | null;
         };
         /** ExperimentSummary */
         ExperimentSummary: {

@@ -138,6 +138,13 @@ export function ExperimentReportPanel({
         <strong>{report.winner ? `Winner: ${report.winner}. ` : "No winner. "}</strong>
         {report.verdict}
       </p>
+      {report.winner_now !== report.winner || report.verdict_now !== report.verdict ? (
+        <p className="panel__hint" data-testid="verdict-now">
+          It ended with the verdict above; on the data as it is now (late events counted):{" "}
+          {report.winner_now ? `winner: ${report.winner_now}. ` : "no winner. "}
+          {report.verdict_now}
+        </p>
+      ) : null}
       <p className="panel__hint">
         {titleCase(report.status)}
         {report.interleaving ? " · team-draft interleaving" : ""} · since{" "}

@@ -43,6 +43,8 @@ const REPORT: ExperimentReport = {
   ],
   winner: "light",
   verdict: "light wins: CTR 15.00% against 10.00% for control, lift +50.0%, p = 0.0003.",
+  winner_now: "light",
+  verdict_now: "light wins: CTR 15.00% against 10.00% for control, lift +50.0%, p = 0.0003.",
   srm_p_value: 0.5,
   min_impressions: 1000,
   alpha: 0.01,
@@ -63,6 +65,32 @@ describe("ExperimentsView", () => {
     expect(light).toHaveTextContent("+50.0% (+20.0% to +87.0%)");
     expect(screen.getByText("No impressions yet.")).toBeInTheDocument();
     expect(screen.getByRole("button", { name: "Stop experiment" })).toBeDisabled();
+  });
+
+  it("shows the verdict an experiment ended with, and the current one when late events moved it", async () => {
+    const ended: ExperimentReport = {
+      ...REPORT,
+      status: "finished",
+      stopped_at: "2026-12-01T00:00:00Z",
+      winner_now: null,
+      verdict_now:
+        "No significant difference in CTR (smallest p = 0.0400, threshold 0.01): no winner.",
+    };
+    vi.spyOn(api, "experiments").mockResolvedValue({ experiments: [ended] });
+    vi.spyOn(api, "experiment").mockResolvedValue(ended);
+    render(<ExperimentsView active />);
+    expect(await screen.findByTestId("verdict")).toHaveTextContent("Winner: light.");
+    expect(screen.getByTestId("verdict-now")).toHaveTextContent(
+      "on the data as it is now (late events counted): no winner. No significant difference",
+    );
+  });
+
+  it("shows one verdict while the current one agrees", async () => {
+    vi.spyOn(api, "experiments").mockResolvedValue({ experiments: [REPORT] });
+    vi.spyOn(api, "experiment").mockResolvedValue(REPORT);
+    render(<ExperimentsView active />);
+    await screen.findByTestId("verdict");
+    expect(screen.queryByTestId("verdict-now")).not.toBeInTheDocument();
   });
 
   it("says how to start when there is no experiment", async () => {

@@ -147,8 +147,13 @@ class ExperimentSummary(BaseModel):
 
 class ExperimentReport(ExperimentSummary):
     arms: list[ArmReport]
+    #: Once it has ended, the winner and verdict it ended with (kept, whatever comes later);
+    #: while it runs, as `winner_now` and `verdict_now`.
     winner: str | None
     verdict: str
+    #: Computed on the data as it is now: after the end, late events can move these.
+    winner_now: str | None
+    verdict_now: str
     #: Chi-square test of users per arm against the weights; below 0.001 no winner is named
     #: (a sample ratio mismatch). None for interleaving or without users.
     srm_p_value: float | None

@@ -387,7 +387,7 @@ class RetrainAccepted(BaseModel):
 class UserDeletion(BaseModel):
     user_id: str
     #: Rows and cache keys removed, per kind (interactions, stats, profile, snapshots, events,
-    #: cached_recommendations, cached_llm_scores).
+    #: parked_reports, cached_recommendations, cached_llm_scores).
     removed: dict[str, int]
 
 

@@ -67,7 +67,9 @@ class Experiment:
     ends_at: datetime | None
     created_at: datetime
     stopped_at: datetime | None = None
+    #: The winner and verdict it ended with; `verdict` is None until it ends.
     winner: str | None = None
+    verdict: str | None = None
     promoted: dict[str, Any] | None = None
 
     def status(self, now: datetime) -> Status:

@@ -88,7 +88,8 @@ class ExperimentService:
         names = [a.name for a in experiment.arms]
         counts = sorted_arms(await self.experiments.arm_counts(name), names)
         judge = interleaved_arms if experiment.interleaving else ab_arms
-        arms, winner, verdict, srm_p_value = judge(experiment, counts, self.thresholds)
+        arms, winner_now, verdict_now, srm_p_value = judge(experiment, counts, self.thresholds)
+        winner, verdict = await self._final(experiment, winner_now, verdict_now)
         catalogue = await self.store.content_count()
         timeline = await self.experiments.groups("day", "0000-00-00", "9999-99-99", name)
         covered = await self.experiments.arm_items(name)
@@ -112,6 +113,8 @@ class ExperimentService:
             "arms": arms,
             "winner": winner,
             "verdict": verdict,
+            "winner_now": winner_now,
+            "verdict_now": verdict_now,
             "srm_p_value": None if srm_p_value is None else round(srm_p_value, 6),
             "min_impressions": (
                 self.thresholds.min_interleaved
@@ -123,6 +126,21 @@ class ExperimentService:
                 {"day": g.key[0], "arm": g.key[1], **online_metrics(g, catalogue)} for g in timeline
             ],
         }
+
+    async def _final(
+        self, experiment: Experiment, winner: str | None, verdict: str
+    ) -> tuple[str | None, str]:
+        """The verdict it ended with, or the current one while it runs.
+
+        Stopping keeps the verdict it was stopped on; one that ended by its `ends_at` keeps
+        the verdict of the first report after that (before it, no verdict was final). Late
+        clicks, parked reports and re-reads change only `verdict_now`.
+        """
+        if experiment.verdict is not None:
+            return experiment.winner, experiment.verdict
+        if experiment.status(datetime.now(UTC)) != "finished":
+            return winner, verdict
+        return await self.experiments.freeze(experiment.name, winner, verdict)
 
     async def stop(self, name: str, promote: bool) -> dict[str, Any] | None:
         """End it now; with `promote`, the winner's config becomes the default for everyone."""
@@ -154,7 +172,9 @@ class ExperimentService:
                 await self.models.refresh()
             promoted = config
         if experiment.stopped_at is None:
-            await self.experiments.stop(name, datetime.now(UTC), winner, promoted)
+            await self.experiments.stop(
+                name, datetime.now(UTC), winner, report["verdict"], promoted
+            )
         await self.runtime.refresh()
         return await self.report(name)
 

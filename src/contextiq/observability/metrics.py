@@ -22,7 +22,7 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
 
-from contextiq.events.types import EVENT_TYPES
+from contextiq.events.types import EVENT_TYPES, ImpressionSeen, InteractionRecorded
 
 # `_created` timestamps double the series of every counter and histogram for no alert's use.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -66,6 +66,11 @@ CONSUMER_LAG = Gauge(
 )
 EVENTS_APPLIED = Counter(
     "contextiq_events_applied_total", "Events applied to profiles and popularity.", ["type"]
+)
+PARKED_REPORTS_EXPIRED = Counter(
+    "contextiq_parked_reports_expired_total",
+    "Click and seen reports dropped because their impression never arrived in time.",
+    ["type"],
 )
 EVENTS_DUPLICATE = Counter(
     "contextiq_events_duplicate_total", "Redelivered events dropped because already applied."
@@ -130,6 +135,8 @@ BREAKER_LEVELS = {"closed": 0, "half_open": 1, "open": 2}
 LLM_OUTCOMES = ("ok", "error", "timeout")
 TRAINING_OUTCOMES = ("completed", "failed")
 CACHE_RESULTS = ("hit", "miss")
+#: The event types a parked report can have (`store/parked.py`).
+PARKED_REPORT_TYPES = (InteractionRecorded.type, ImpressionSeen.type)
 
 # A labelled series appears with its first sample, and rate() and increase() count nothing
 # for the step from absent to 1: the first timeout, failed training or cache hit would be
@@ -141,6 +148,8 @@ for _result in CACHE_RESULTS:
     CACHE_LOOKUPS.labels(_result)
 for _type in EVENT_TYPES:
     EVENTS_DEAD_LETTERED.labels(_type)
+for _report in PARKED_REPORT_TYPES:
+    PARKED_REPORTS_EXPIRED.labels(_report)
 
 
 def start_llm_series(provider: str) -> None:

@@ -86,6 +86,7 @@ def _experiment(row: ExperimentRow) -> Experiment:
         created_at=as_utc(row.created_at),
         stopped_at=as_utc(row.stopped_at) if row.stopped_at else None,
         winner=row.winner,
+        verdict=row.verdict,
         promoted=row.promoted,
     )
 
@@ -135,6 +136,7 @@ class ExperimentStore:
                     created_at=experiment.created_at,
                     stopped_at=None,
                     winner=None,
+                    verdict=None,
                     promoted=None,
                 )
             )
@@ -160,16 +162,39 @@ class ExperimentStore:
             return [_experiment(r) for r in rows]
 
     async def stop(
-        self, name: str, at: datetime, winner: str | None, promoted: dict[str, Any] | None
+        self,
+        name: str,
+        at: datetime,
+        winner: str | None,
+        verdict: str,
+        promoted: dict[str, Any] | None,
     ) -> bool:
-        """Mark it stopped; False if it already was."""
+        """Mark it stopped with the verdict it was stopped on; False if it already was."""
         async with self.sessions.begin() as session:
             result = await session.execute(
                 update(ExperimentRow)
                 .where(ExperimentRow.name == name, ExperimentRow.stopped_at.is_(None))
-                .values(stopped_at=at, winner=winner, promoted=promoted)
+                .values(stopped_at=at, winner=winner, verdict=verdict, promoted=promoted)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def freeze(self, name: str, winner: str | None, verdict: str) -> tuple[str | None, str]:
+        """Keep this verdict unless one is kept already; returns the one kept (the first
+        of several readers freezing at once)."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(ExperimentRow)
+                .where(ExperimentRow.name == name, ExperimentRow.verdict.is_(None))
+                .values(winner=winner, verdict=verdict)
+            )
+            row = (
+                await session.execute(
+                    select(ExperimentRow.winner, ExperimentRow.verdict).where(
+                        ExperimentRow.name == name
+                    )
+                )
+            ).one()
+            return row.winner, row.verdict or verdict
 
     async def promoted(self) -> dict[str, Any] | None:
         """The config promoted by the most recently stopped experiment that promoted one."""

@@ -32,6 +32,7 @@ from contextiq.events.types import (
     served_list,
 )
 from contextiq.experiments.attribution import ImpressionState, attribute, engage
+from contextiq.store.parked import ParkedReports
 from contextiq.store.tables import (
     ExperimentArmStats,
     ExperimentUser,
@@ -168,6 +169,7 @@ class OnlineApplier:
         # Decoded lists by their JSON: a cached list arrives again in every batch.
         self._lists: dict[str, _Listed] = {}
         self._remember_lists = remember_lists
+        self.parked = ParkedReports(insert)
 
     def committed(self) -> None:
         """The apply transaction committed: its new keys are known from now on."""
@@ -190,14 +192,44 @@ class OnlineApplier:
         batches: Sequence[ImpressionBatch],
         seen: Sequence[ImpressionSeen],
         interactions: Sequence[Interaction],
+        now: datetime,
     ) -> list[ImpressionRecorded]:
-        """Store new impressions and fold everything into the aggregates; returns the new
-        single ones (`batches` are new already: `processed_events` deduplicated them)."""
+        """Store new impressions and fold everything into the aggregates, with the reports
+        parked for those impressions; returns the new single ones (`batches` are new
+        already: `processed_events` deduplicated them)."""
         deltas = _Deltas()
         self._pending = set()
         fresh = await self._store_singles(session, impressions, deltas)
-        await self._store(session, self._batch_rows(batches), deltas)
+        rows = self._batch_rows(batches)
+        await self._store(session, rows, deltas)
+        stored = [e.recommendation_id for e in fresh] + [r[0] for r in rows]
+        late_seen, late = await self.parked.take(session, stored)
+        await self._report(session, [*seen, *late_seen], [*interactions, *late], deltas, now)
+        return fresh
+
+    async def settle_parked(self, session: AsyncSession, now: datetime) -> None:
+        """Apply the parked reports whose impression is stored by now (see `take_stored`)."""
+        self._pending = set()
+        seen, interactions = await self.parked.take_stored(session)
+        await self._report(session, seen, interactions, _Deltas(), now)
+
+    async def _report(
+        self,
+        session: AsyncSession,
+        seen: Sequence[ImpressionSeen],
+        interactions: Sequence[Interaction],
+        deltas: _Deltas,
+        now: datetime,
+    ) -> None:
+        """Fold seen reports and interactions into the aggregates; those naming an
+        impression not stored yet are parked for it."""
         states = await self._load(session, seen, interactions)
+        await self.parked.park(
+            session,
+            [r for r in seen if r.recommendation_id not in states],
+            [i for i in interactions if i.recommendation_id and i.recommendation_id not in states],
+            now,
+        )
         for report in seen:
             state = states.get(report.recommendation_id)
             if state is None or state.user_id != report.user_id or state.seen is not None:
@@ -209,7 +241,6 @@ class OnlineApplier:
         self._attribute(states, interactions, deltas)
         await self._save_states(session, [s for s in states.values() if s.dirty])
         await self._write(session, deltas)
-        return fresh
 
     def _listed(self, listing: str) -> _Listed:
         """The decoded list; raises `ValueError` or `TypeError` for a malformed one."""

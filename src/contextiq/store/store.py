@@ -3,6 +3,7 @@
 import hashlib
 import json
 import math
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -75,6 +76,7 @@ from contextiq.store.tables import (
     ModelVersionRow,
     OnlineUser,
     OutboxRow,
+    ParkedReport,
     ProcessedEvent,
     RecommendationSnapshot,
     ServedList,
@@ -115,6 +117,7 @@ _SUBJECT_ROWS: tuple[
     ("online_users", OnlineUser.user_id),
     ("experiment_users", ExperimentUser.user_id),
     ("dead_letters", DeadLetter.user_id),
+    ("parked_reports", ParkedReport.user_id),
 )
 
 
@@ -768,7 +771,7 @@ class Store:
             await self._fold_user_stats(session, fresh)
             seen = [e for e in fresh if isinstance(e, ImpressionSeen)]
             batches = [e for e in fresh if isinstance(e, ImpressionBatch)]
-            shown = await self.online.apply(session, impressions, batches, seen, interactions)
+            shown = await self.online.apply(session, impressions, batches, seen, interactions, now)
             # After the interactions: whatever the store holds about the user when the
             # deletion is applied goes, including events that raced with it.
             erased = dict.fromkeys(e.user_id for e in fresh if isinstance(e, UserDeleted))
@@ -778,6 +781,16 @@ class Store:
                 self.online.forget()
         self.online.committed()
         return [*shown, *fresh]
+
+    @retry_transient()
+    async def sweep_parked(self, parked_before: datetime) -> Counter[str]:
+        """Apply the parked reports whose impression has arrived, then drop those parked
+        before `parked_before`; returns how many were dropped, per type (`store/parked.py`)."""
+        async with self.sessions.begin() as session:
+            await self.online.settle_parked(session, utcnow())
+            expired = await self.online.parked.expire(session, parked_before)
+        self.online.committed()
+        return expired
 
     async def _still_stored(self, events: list[Event], session: AsyncSession) -> list[Event]:
         """Leave out interactions whose row an erasure removed.

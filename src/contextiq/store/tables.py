@@ -302,6 +302,28 @@ class ImpressionRow(Base):
     __table_args__ = (Index("ix_impressions_user_time", "user_id", "shown_ms"),)
 
 
+class ParkedReport(Base):
+    """A click or seen report the worker applied before the impression it names (another
+    partition or relay delivered that later): kept until the impression arrives, or dropped
+    after `CONTEXTIQ_ATTRIBUTION_WAIT_SECONDS` (`store/parked.py`)."""
+
+    __tablename__ = "parked_reports"
+
+    id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    recommendation_id: Mapped[str] = mapped_column(VERSION)
+    user_id: Mapped[str] = mapped_column(ID)
+    #: The event's type (`interaction` or `impression_seen`), and the event as sent.
+    type: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    parked_at: Mapped[datetime]
+
+    __table_args__ = (
+        Index("ix_parked_reports_recommendation_id", "recommendation_id"),
+        Index("ix_parked_reports_user_id", "user_id"),
+        Index("ix_parked_reports_parked_at", "parked_at"),
+    )
+
+
 class OnlineDaily(Base):
     """Counts per day, model version and experiment arm; each rate counts impressions once."""
 
@@ -366,7 +388,10 @@ class ExperimentRow(Base):
     ends_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     stopped_at: Mapped[datetime | None]
+    #: The winner and verdict it ended with (stopped, or first reported on after `ends_at`);
+    #: `verdict` NULL while it has not ended.
     winner: Mapped[str | None] = mapped_column(NAME)
+    verdict: Mapped[str | None] = mapped_column(Text)
     #: The arm config made the default when it stopped, if any.
     promoted: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
 
