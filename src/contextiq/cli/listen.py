@@ -4,7 +4,8 @@
 does) let a port in use fail after all of that. The socket bound here is listening from the
 start, so a second `serve` on the same address fails on its first line, and it is handed to
 uvicorn (or to the request processes) once the process is ready; connections made meanwhile
-wait in the backlog.
+wait in its backlog (with `--workers` and SO_REUSEPORT each process binds a socket of its own,
+so those are refused instead).
 """
 
 import socket
