@@ -3,6 +3,7 @@ import { api } from "./api/client";
 import { ApiDownBanner } from "./components/ApiDownBanner";
 import { ApiKeySettings } from "./components/ApiKeySettings";
 import { HealthBadges } from "./components/HealthBadges";
+import { ViewBoundary } from "./components/ViewBoundary";
 import { useHashRoute, type Route } from "./hooks/useHashRoute";
 import { useHealth } from "./hooks/useHealth";
 import { useResource } from "./hooks/useResource";
@@ -79,25 +80,33 @@ export function App() {
       <main id="main" className="main" tabIndex={-1}>
         {visited.has("recommendations") ? (
           <div hidden={route !== "recommendations"}>
-            <RecommendationsView
-              categories={categories.data?.categories ?? []}
-              families={families}
-            />
+            <ViewBoundary view="Recommendations">
+              <RecommendationsView
+                categories={categories.data?.categories ?? []}
+                families={families}
+              />
+            </ViewBoundary>
           </div>
         ) : null}
         {visited.has("catalog") ? (
           <div hidden={route !== "catalog"}>
-            <CatalogView categories={categories.data?.categories ?? []} />
+            <ViewBoundary view="Catalog">
+              <CatalogView categories={categories.data?.categories ?? []} />
+            </ViewBoundary>
           </div>
         ) : null}
         {visited.has("model") ? (
           <div hidden={route !== "model"}>
-            <ModelView active={route === "model"} />
+            <ViewBoundary view="Model">
+              <ModelView active={route === "model"} />
+            </ViewBoundary>
           </div>
         ) : null}
         {visited.has("experiments") ? (
           <div hidden={route !== "experiments"}>
-            <ExperimentsView active={route === "experiments"} />
+            <ViewBoundary view="Experiments">
+              <ExperimentsView active={route === "experiments"} />
+            </ViewBoundary>
           </div>
         ) : null}
       </main>

@@ -22,7 +22,10 @@ async def test_scrapes_of_either_process_add_up_both(tmp_path: Path) -> None:
     await asyncio.to_thread(bootstrap, settings, lambda _: None, 60, 10)
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    env = contextiq_env(tmp_path, database_url=settings.database_url)
+    # Two servers on one SQLite file must share a cache (cli/sole_server.py).
+    env = contextiq_env(
+        tmp_path, database_url=settings.database_url, cache_url=f"disk://{tmp_path / 'cache.db'}"
+    )
     env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     first, second = Api(tmp_path, "first", env), Api(tmp_path, "second", env)
     try:

@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from contextiq.cli import app, unshared_state
-from contextiq.cli.processes import BALANCED, listening_socket
+from contextiq.cli.listen import listening_socket
+from contextiq.cli.processes import BALANCED
 from contextiq.config import Settings, get_settings
 from contextiq.ml.registry import ModelRegistry
 from contextiq.recommend.response_cache import user_key
@@ -362,6 +363,19 @@ def test_serve_with_workers_on_a_port_in_use_stops_before_starting_anything(
     assert result.exit_code == 2
     assert f"error: cannot listen on 127.0.0.1:{port}" in result.output
     assert "request processes" not in result.output  # nothing was started
+
+
+def test_serve_bootstrap_on_a_port_in_use_stops_before_any_work(isolated: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = runner.invoke(app, ["serve", "--bootstrap", "--port", port])
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: cannot listen on 127.0.0.1:{port}: Address already in use.")
+    assert "==>" not in result.output  # neither migrated, seeded nor trained
+    assert not (isolated / "models").exists()
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import type {
   SimilarResponse,
   UserProfile,
 } from "./types";
+import { boundedLimit, MAX_CONTENT_PAGE, MAX_RECOMMENDATIONS, MAX_SIMILAR } from "./limits";
 
 export const API_BASE = "/api/v1";
 
@@ -57,7 +58,27 @@ function withQuery(path: string, query: Query = {}): string {
   return text ? `${path}?${text}` : path;
 }
 
+/** How long a call may take, the answer's body included, before it fails with `timeout`: a hung
+ * server or proxy would otherwise leave a spinner up for good. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+function isJson(response: Response): boolean {
+  return /\bjson\b/i.test(response.headers.get("Content-Type") ?? "");
+}
+
+/** An answer that is not the API's JSON (a proxy's HTML page, a load balancer's 502). */
+function notJson(response: Response): ApiError {
+  const type = response.headers.get("Content-Type") || "no content type";
+  return new ApiError(
+    response.status,
+    "not_json",
+    `The server answered ${response.status} ${response.statusText} with ${type}, not the API's ` +
+      "JSON: a proxy or another site may be answering in its place.",
+  );
+}
+
 async function errorFrom(response: Response): Promise<ApiError> {
+  if (!isJson(response)) return notJson(response);
   try {
     const body: unknown = await response.json();
     const error = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } })
@@ -65,30 +86,50 @@ async function errorFrom(response: Response): Promise<ApiError> {
     if (error && typeof error.code === "string" && typeof error.message === "string") {
       return new ApiError(response.status, error.code, error.message, error.details ?? null);
     }
-  } catch {
-    // Not our JSON envelope (a proxy page, for instance): fall through to the status line.
+  } catch (cause) {
+    if (cause instanceof DOMException) throw cause; // aborted or timed out: handled by the caller
+    return notJson(response);
   }
   return new ApiError(response.status, "http_error", `${response.status} ${response.statusText}`);
+}
+
+async function answer<T>(response: Response): Promise<T> {
+  if (!response.ok) throw await errorFrom(response);
+  if (!isJson(response)) throw notJson(response);
+  try {
+    return (await response.json()) as T;
+  } catch (cause) {
+    if (cause instanceof DOMException) throw cause;
+    throw notJson(response);
+  }
 }
 
 export async function request<T>(
   path: string,
   init: RequestInit = {},
   base: string = API_BASE,
+  timeoutMs: number = REQUEST_TIMEOUT_MS,
 ): Promise<T> {
   const headers = new Headers(init.headers);
   headers.set("Accept", "application/json");
   if (init.body !== undefined) headers.set("Content-Type", "application/json");
   if (apiKey && !headers.has("X-Admin-Key")) headers.set("Authorization", `Bearer ${apiKey}`);
-  let response: Response;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
   try {
-    response = await fetch(`${base}${path}`, { ...init, headers });
+    return await answer<T>(await fetch(`${base}${path}`, { ...init, headers, signal }));
   } catch (cause) {
+    if (cause instanceof ApiError) throw cause;
+    if (timeout.aborted) {
+      throw new ApiError(
+        0,
+        "timeout",
+        `The Context IQ API did not answer within ${Math.round(timeoutMs / 1000)} s.`,
+      );
+    }
     if (cause instanceof DOMException && cause.name === "AbortError") throw cause;
     throw new ApiError(0, "unreachable", "The Context IQ API cannot be reached.");
   }
-  if (!response.ok) throw await errorFrom(response);
-  return (await response.json()) as T;
 }
 
 export const api = {
@@ -97,12 +138,13 @@ export const api = {
   /** Lists join with commas (`categories=a,b`, `exclude=x,y`); empty ones are left out. One
    * category goes as `category`, which every server version knows. */
   recommendations: (
-    { categories = [], exclude = [], ...query }: RecommendationQuery,
+    { categories = [], exclude = [], limit, ...query }: RecommendationQuery,
     signal?: AbortSignal,
   ) =>
     request<Recommendations>(
       withQuery("/recommendations", {
         ...query,
+        limit: limit === undefined ? undefined : boundedLimit(limit, MAX_RECOMMENDATIONS),
         ...(categories.length === 1
           ? { category: categories[0] }
           : { categories: categories.join(",") }),
@@ -127,13 +169,19 @@ export const api = {
   content: (
     query: { category?: string | null; q?: string; limit: number; offset: number },
     signal?: AbortSignal,
-  ) => request<ContentPage>(withQuery("/content", query), { signal }),
+  ) =>
+    request<ContentPage>(
+      withQuery("/content", { ...query, limit: boundedLimit(query.limit, MAX_CONTENT_PAGE) }),
+      { signal },
+    ),
 
   categories: (signal?: AbortSignal) => request<Categories>("/categories", { signal }),
 
   similar: (contentId: string, limit = 6, signal?: AbortSignal) =>
     request<SimilarResponse>(
-      withQuery(`/content/${encodeURIComponent(contentId)}/similar`, { limit }),
+      withQuery(`/content/${encodeURIComponent(contentId)}/similar`, {
+        limit: boundedLimit(limit, MAX_SIMILAR),
+      }),
       { signal },
     ),
 

@@ -25,7 +25,15 @@ export function EmptyState({ title, children }: { title: string; children?: Reac
 }
 
 /** Shows the API's own message and code, so a 4xx reads as "what to fix", not "something broke". */
-export function ErrorState({ error, onRetry }: { error: Error; onRetry?: () => void }) {
+export function ErrorState({
+  error,
+  onRetry,
+  title,
+}: {
+  error: Error;
+  onRetry?: () => void;
+  title?: string;
+}) {
   const code = error instanceof ApiError ? error.code : null;
   return (
     <div className="error-state" role="alert">
@@ -34,9 +42,10 @@ export function ErrorState({ error, onRetry }: { error: Error; onRetry?: () => v
       </span>
       <div>
         <p className="error-state__title">
-          {error instanceof ApiError && error.unreachable
-            ? "The API is unreachable"
-            : "Request failed"}
+          {title ??
+            (error instanceof ApiError && error.unreachable
+              ? "The API is unreachable"
+              : "Request failed")}
         </p>
         <p className="error-state__message">
           {error.message}

@@ -44,6 +44,11 @@ beforeAll(async () => {
           },
         }),
       );
+    } else if (req.url?.startsWith("/api/v1/page")) {
+      res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+      res.end("<!doctype html><title>Sign in</title>");
+    } else if (req.url?.startsWith("/api/v1/hang")) {
+      res.writeHead(200, { "Content-Type": "application/json" }); // and never a body
     } else {
       res.writeHead(502, { "Content-Type": "text/html" });
       res.end("<h1>Bad gateway</h1>");
@@ -53,7 +58,10 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
 });
 
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => {
+  server.closeAllConnections();
+  return new Promise<void>((resolve) => server.close(() => resolve()));
+});
 
 beforeEach(() => {
   seen.length = 0;
@@ -83,9 +91,36 @@ describe("request", () => {
     });
   });
 
-  it("reports a proxy's non-JSON error by its status line", async () => {
+  it("reports a proxy's non-JSON error as not_json with its status and content type", async () => {
     const error = await request("/elsewhere", {}, base).catch((cause: unknown) => cause);
-    expect(error).toMatchObject({ status: 502, code: "http_error", unreachable: true });
+    expect(error).toMatchObject({ status: 502, code: "not_json", unreachable: true });
+    expect((error as ApiError).message).toMatch(
+      /^The server answered 502 Bad Gateway with text\/html,/,
+    );
+  });
+
+  it("reports an HTML page answered in the API's place as not_json, not a JSON syntax error", async () => {
+    const error = await request("/page", {}, base).catch((cause: unknown) => cause);
+    expect(error).toMatchObject({ status: 200, code: "not_json", unreachable: false });
+    expect((error as ApiError).message).toContain("text/html; charset=utf-8");
+    expect((error as ApiError).message).not.toMatch(/Unexpected token/);
+  });
+
+  it("gives up on a server that never finishes its answer with a timeout error", async () => {
+    const error = await request("/hang", {}, base, 50).catch((cause: unknown) => cause);
+    expect(error).toMatchObject({ status: 0, code: "timeout", unreachable: true });
+    expect((error as ApiError).message).toMatch(/did not answer within/);
+  });
+
+  it("passes a caller's abort on as an AbortError, not an API error", async () => {
+    const caller = new AbortController();
+    const pending = request("/hang", { signal: caller.signal }, base).catch(
+      (cause: unknown) => cause,
+    );
+    caller.abort();
+    const error = await pending;
+    expect(error).not.toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ name: "AbortError" });
   });
 
   it("reports a refused connection as unreachable", async () => {

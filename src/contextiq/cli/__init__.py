@@ -4,6 +4,7 @@ import asyncio
 import ipaddress
 import json
 import multiprocessing
+import socket
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
@@ -15,10 +16,13 @@ import uvicorn
 from contextiq.backends import scheme
 from contextiq.cli import audit
 from contextiq.cli.bootstrap import bootstrap, seed_demo, train, write_demo_files
+from contextiq.cli.database import migrate_database, require_database
 from contextiq.cli.dead_letters import dead_letters_app
 from contextiq.cli.keys import keys_app
+from contextiq.cli.listen import claim_address
 from contextiq.cli.ml import evaluate, offline_app
 from contextiq.cli.processes import RequestProcesses
+from contextiq.cli.sole_server import sole_server
 from contextiq.config import InvalidSettings, Settings, get_settings
 from contextiq.ml.footprint import TrainingTooLarge
 from contextiq.observability.logs import configure_logging
@@ -103,8 +107,6 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the API and web UI (with the in-process worker on local:// events)."""
-    from contextiq.api.app import create_app
-
     settings = get_settings()
     if workers > 1 and (problem := unshared_state(settings)):
         raise typer.BadParameter(problem, param_hint="--workers")
@@ -118,21 +120,33 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
+    require_database(settings.database_url)
+    sock = claim_address(bind_host, bind_port)  # before bootstrapping: a port in use fails now
+    with sole_server(settings.database_url, settings.cache_url):
+        code = _serve(settings, sock, bootstrap_first, workers)
+    if code:
+        raise typer.Exit(code)
+
+
+def _serve(settings: Settings, sock: socket.socket, bootstrap_first: bool, workers: int) -> int:
+    """Bootstrap if asked, then serve on the claimed socket until stopped; the exit code."""
+    from contextiq.api.app import create_app
+
     if bootstrap_first:
         bootstrap(settings, _say)
     configure_logging(settings)
+    bind_host, bind_port = sock.getsockname()[:2]
     _say(f"==> serving on http://{bind_host}:{bind_port} (API docs at /docs)")
     # At "warning" uvicorn's access lines are dropped anyway; access_log=False skips building them.
     if workers == 1:
-        uvicorn.run(
+        config = uvicorn.Config(
             create_app(settings),
-            host=bind_host,
-            port=bind_port,
             log_level="warning",
             access_log=False,
             log_config=None,  # uvicorn's own lines go through ours (JSON or text, redacted)
         )
-        return
+        uvicorn.Server(config).run(sockets=[sock])
+        return 0
     if settings.migrate_on_start:  # once here, so the N + 1 processes find nothing to do
         upgrade(settings.database_url)
     config = uvicorn.Config(
@@ -144,23 +158,17 @@ def serve(
         access_log=False,
         log_config=None,  # as above
     )
-    try:
-        processes = RequestProcesses(config, workers)
-    except OSError as exc:
-        typer.echo(f"error: cannot listen on {bind_host}:{bind_port}: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    processes = RequestProcesses(config, workers, sock)
     # Before any process starts: each writes its metrics there and /metrics sums them all.
     use_multiprocess_dir()
     duties = multiprocessing.get_context("spawn").Process(target=_api_duties, name="duties")
     duties.start()
     _say(f"    {workers} request processes; relay and embedded worker in process {duties.pid}")
     try:
-        code = processes.run()
+        return processes.run()
     finally:
         duties.terminate()
         duties.join(30)
-    if code:
-        raise typer.Exit(code)
 
 
 def _api_duties() -> None:
@@ -175,13 +183,15 @@ def worker() -> None:
     """Consume interaction events, update profiles and popularity, retrain and promote."""
     from contextiq.worker.runner import run_worker
 
-    asyncio.run(run_worker(get_settings()))
+    settings = get_settings()
+    require_database(settings.database_url)
+    asyncio.run(run_worker(settings))
 
 
 @app.command()
 def migrate() -> None:
     """Apply database migrations."""
-    upgrade(get_settings().database_url)
+    migrate_database(get_settings().database_url)
     _say("database is up to date")
 
 
@@ -214,7 +224,7 @@ def seed(
         write_demo_files(output_dir, _say, seed_value, items, users, interactions)
         return
     settings = get_settings()
-    upgrade(settings.database_url)
+    migrate_database(settings.database_url)
     asyncio.run(seed_demo(settings, _say, seed_value, items, users, interactions, vectors))
 
 
@@ -280,7 +290,7 @@ def import_data(
         for given in (content, interactions):
             if given is not None and not given.is_file():
                 raise typer.BadParameter(f"{given} is not a file")
-        upgrade(settings.database_url)
+        migrate_database(settings.database_url)
         if not asyncio.run(
             import_files(
                 settings, _say, content, interactions, strict, rejects, vectors, vector_seconds
@@ -292,7 +302,7 @@ def import_data(
         raise typer.BadParameter(f"{kind.value} needs the dataset directory")
     reader = importers.movielens_100k if kind is ImportFormat.ML_100K else importers.movielens_small
     data = reader(path, settings)
-    upgrade(settings.database_url)
+    migrate_database(settings.database_url)
     _on_store(settings, lambda store: load(store, settings, data, _say))
 
 
@@ -302,7 +312,7 @@ def vectors_command() -> None:
     from contextiq.cli.bootstrap import compute_vectors
 
     settings = get_settings()
-    upgrade(settings.database_url)
+    migrate_database(settings.database_url)
     _on_store(settings, lambda store: compute_vectors(store, settings, _say))
 
 
@@ -324,7 +334,7 @@ def train_command(
     never promoted.
     """
     settings = get_settings()
-    upgrade(settings.database_url)
+    migrate_database(settings.database_url)
     configure_logging(settings)  # progress lines: a large catalogue trains for minutes
     try:
         info = asyncio.run(train(settings, family))

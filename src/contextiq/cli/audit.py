@@ -4,9 +4,9 @@ import asyncio
 import getpass
 from typing import Any
 
+from contextiq.cli.database import migrate_database
 from contextiq.config import Settings
 from contextiq.security import AuditLog
-from contextiq.store.migrate import upgrade
 from contextiq.store.store import Store
 
 
@@ -24,7 +24,7 @@ def record(
     status: int,
     details: dict[str, Any] | None = None,
 ) -> None:
-    upgrade(settings.database_url)
+    migrate_database(settings.database_url)
 
     async def write() -> None:
         store = Store(settings.database_url)

@@ -15,10 +15,10 @@ from typing import Annotated, TypeVar
 import typer
 
 from contextiq.cli.audit import cli_actor
+from contextiq.cli.database import migrate_database
 from contextiq.config import get_settings
 from contextiq.security import AuditLog
 from contextiq.store.dead_letters import DeadLetterStore, UnknownDeadLetters
-from contextiq.store.migrate import upgrade
 from contextiq.store.store import Store
 
 T = TypeVar("T")
@@ -29,7 +29,7 @@ dead_letters_app = typer.Typer(
 
 def _run(work: Callable[[DeadLetterStore, AuditLog], Awaitable[T]]) -> T:
     settings = get_settings()
-    upgrade(settings.database_url)
+    migrate_database(settings.database_url)
 
     async def run() -> T:
         store = Store(settings.database_url)

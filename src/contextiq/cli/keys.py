@@ -13,11 +13,11 @@ from typing import Annotated, TypeVar
 import typer
 
 from contextiq.cli.audit import cli_actor
+from contextiq.cli.database import migrate_database
 from contextiq.config import get_settings
 from contextiq.security import AuditLog, KeyRing, Role
 from contextiq.security.keys import KeyRefused
 from contextiq.security.principal import KeyRoleName
-from contextiq.store.migrate import upgrade
 from contextiq.store.store import Store
 
 T = TypeVar("T")
@@ -27,7 +27,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")
 
 def _run(work: Callable[[KeyRing, AuditLog], Awaitable[T]]) -> T:
     settings = get_settings()
-    upgrade(settings.database_url)
+    migrate_database(settings.database_url)
 
     async def run() -> T:
         store = Store(settings.database_url)

@@ -19,23 +19,14 @@ from types import FrameType
 
 import uvicorn
 
+from contextiq.cli.listen import listening_socket
+
 log = logging.getLogger(__name__)
 
 #: A process that dies this soon after its start twice in a row will keep dying (a broken
 #: configuration, say): serve stops instead of restarting it again.
 FAILS_AT_START_SECONDS = 10.0
 BALANCED = hasattr(socket, "SO_REUSEPORT") and socket.SO_REUSEPORT != 0
-
-
-def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.set_inheritable(True)
-    return sock
 
 
 def _request_process(config: uvicorn.Config, shared: socket.socket | None) -> None:
@@ -45,13 +36,12 @@ def _request_process(config: uvicorn.Config, shared: socket.socket | None) -> No
 
 
 class RequestProcesses:
-    def __init__(self, config: uvicorn.Config, workers: int) -> None:
-        """Binds the address once here: a port in use fails now (`OSError`), before any
-        process starts."""
+    def __init__(self, config: uvicorn.Config, workers: int, first: socket.socket) -> None:
+        """`first` is the address `serve` claimed (`listen.claim_address`): shared by the
+        processes where SO_REUSEPORT is missing, else closed and bound again by each."""
         self.config, self.workers = config, workers
         self._stopping = threading.Event()
         self._context = multiprocessing.get_context("spawn")
-        first = listening_socket(config.host, config.port, reuse_port=False)
         self._shared: socket.socket | None = None if BALANCED else first
         if BALANCED:
             first.close()
