@@ -9,7 +9,7 @@ llm/provider_status.py, as Bedrock's are.
 
 import openai
 
-from contextiq.llm.base import MalformedReply, ScorerTimeout, ScorerUnavailable
+from contextiq.llm.base import MalformedReply, ScorerError, ScorerTimeout, ScorerUnavailable
 from contextiq.llm.generative import GenerativeScorer
 from contextiq.llm.prompt import Prompt
 from contextiq.llm.provider_status import status_error
@@ -60,8 +60,10 @@ class OpenAICompatScorer(GenerativeScorer):
             raise ScorerTimeout("openai-compatible server timed out") from exc
         except openai.APIStatusError as exc:
             raise status_error(exc.status_code, exc.response.headers, exc.response.text) from exc
-        except openai.OpenAIError as exc:  # APIConnectionError: no answer at all
+        except openai.APIConnectionError as exc:
             raise ScorerUnavailable(f"openai-compatible server unavailable: {exc}") from exc
+        except openai.OpenAIError as exc:
+            raise ScorerError(f"openai-compatible client failed: {exc}") from exc
         except ValueError as exc:  # a 200 whose body is not JSON
             raise MalformedReply(f"openai-compatible reply is not JSON: {exc}") from exc
         return _message_text(response)
