@@ -1,7 +1,6 @@
 """Breaker, rate budget, retries, score cache and blending on their own."""
 
 import random
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -14,13 +13,16 @@ from contextiq.llm.base import (
     LikedItem,
     LLMScore,
     MalformedReply,
+    ScorerError,
+    ScorerRejected,
     ScorerThrottled,
+    ScorerUnavailable,
     UserContext,
 )
 from contextiq.llm.breaker import BreakerState, CircuitBreaker
 from contextiq.llm.limits import RateBudget
 from contextiq.llm.mix import mix_scores
-from contextiq.llm.openai_compat import retry_after
+from contextiq.llm.provider_status import retry_after, status_error
 from contextiq.llm.retry_policy import RetryPolicy, with_retries
 from contextiq.llm.score_cache import ScoreCache, context_hash
 
@@ -108,18 +110,25 @@ async def test_only_retryable_errors_are_retried() -> None:
     assert await with_retries(throttled_once, RetryPolicy(attempts=3, base_delay_s=0.001)) == 42
 
 
-async def test_a_retry_waits_at_least_what_the_provider_asked() -> None:
-    calls: list[float] = []
-
-    async def throttled_once() -> int:
-        calls.append(time.perf_counter())
-        if len(calls) == 1:
-            raise ScorerThrottled("slow down", retry_after_s=0.2)
-        return 42
-
+@pytest.mark.parametrize("error", [ScorerThrottled, ScorerUnavailable])
+def test_a_retry_waits_at_least_what_the_provider_asked(error: type[ScorerError]) -> None:
     policy = RetryPolicy(attempts=2, base_delay_s=0.001, max_delay_s=1.0)
-    assert await with_retries(throttled_once, policy) == 42
-    assert calls[1] - calls[0] >= 0.2
+    rng = random.Random(1)
+    assert policy.wait_before_retry(0, error("slow down", retry_after_s=0.2), rng) == 0.2
+    assert policy.wait_before_retry(0, error("slow down", retry_after_s=2.0), rng) is None
+    assert policy.wait_before_retry(1, error("slow down"), rng) is None  # no attempts left
+    assert policy.wait_before_retry(0, ScorerRejected("no"), rng) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "retryable"),
+    [(408, ScorerUnavailable, True), (409, ScorerError, False), (502, ScorerUnavailable, True)],
+)
+def test_other_statuses(status: int, error: type[ScorerError], retryable: bool) -> None:
+    """A request timeout on the server's side is worth a retry; an unexpected 4xx is not."""
+    found = status_error(status, {}, '{"error": "x"}')
+    assert type(found) is error and found.retryable is retryable
+    assert str(found) == f'HTTP {status}: {{"error": "x"}}'
 
 
 @pytest.mark.parametrize(

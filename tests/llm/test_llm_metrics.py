@@ -1,6 +1,7 @@
 """Language-model metrics as a scrape sees them: latency, outcomes, timeouts, budget, breaker."""
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
@@ -61,7 +62,7 @@ def test_a_providers_series_are_scraped_at_zero_before_any_call(make: Make) -> N
         "contextiq_llm_call_duration_seconds_count",
     ):
         assert f'{name}{{provider="{service.provider}"}}' in text, name
-    for outcome in ("ok", "error", "timeout"):
+    for outcome in ("ok", "error", "timeout", "rejected", "misconfigured"):
         series = f'contextiq_llm_calls_total{{outcome="{outcome}",provider="{service.provider}"}}'
         assert series in text
 
@@ -133,3 +134,49 @@ async def test_a_shed_request_counts_as_answered_without_its_scores(
     openai_server.script.release.set()
     name, labels = "contextiq_llm_budget_exceeded_total", {"provider": service.provider}
     assert value(after, name, **labels) - value(before, name, **labels) == 2
+
+
+async def test_a_refused_key_opens_the_breaker_at_once_and_is_logged_once(
+    openai_server: FakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No wait or retry fixes a bad key or model: the first refusal opens the breaker, shown
+    as misconfigured (3) until the cooldown, and the operator is told once what to fix."""
+    scorer = open_scorer(f"openai://{openai_server.address}/v1?model=m")
+    assert scorer is not None
+    clock = [0.0]
+    service = ScoringService(scorer, MemoryCache(), FAST_RETRIES, lambda: clock[0])
+    openai_server.script.default = "status:401"
+    before = _scrape()
+    with caplog.at_level(logging.ERROR, logger="contextiq.llm.service"):
+        assert await service.precompute(USER, CANDIDATES) == {}
+        assert await _breaker_level(service) == 3
+        assert await service.score_within_budget(USER, CANDIDATES) == {}  # no call made
+        clock[0] += FAST_RETRIES.cooldown_s  # the half-open trial is refused again
+        assert await service.precompute(USER, CANDIDATES) == {}
+    after = _scrape()
+    await service.close()
+    assert len(openai_server.script.requests) == 2
+    assert await _breaker_level(service) == 3
+    assert service.health().state == "open"
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "CONTEXTIQ_LLM_URL" in errors[0].getMessage()
+    labels = {"provider": service.provider, "outcome": "misconfigured"}
+    calls = "contextiq_llm_calls_total"
+    assert value(after, calls, **labels) - value(before, calls, **labels) == 2
+
+
+async def test_a_rejected_request_is_served_unscored_and_not_held_against_the_provider(
+    make: Make, openai_server: FakeServer
+) -> None:
+    service = make(replace(FAST_RETRIES, failure_threshold=1))
+    openai_server.script.default = "status:400"
+    before = _scrape()
+    assert await service.precompute(USER, CANDIDATES) == {}
+    assert len(openai_server.script.requests) == 1  # not retried
+    assert await _breaker_level(service) == 0
+    openai_server.script.default = "ok"
+    assert await service.score_within_budget(USER, CANDIDATES, budget_ms=5_000)
+    after = _scrape()
+    labels = {"provider": service.provider, "outcome": "rejected"}
+    calls = "contextiq_llm_calls_total"
+    assert value(after, calls, **labels) - value(before, calls, **labels) == 1

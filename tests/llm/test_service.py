@@ -228,7 +228,7 @@ async def test_a_user_without_history_costs_nothing(
     assert openai_server.script.requests == []
 
 
-async def test_bedrock_throttling_is_retried_through_boto3(bedrock_server: FakeServer) -> None:
+async def test_bedrock_throttling_is_retried_by_the_service(bedrock_server: FakeServer) -> None:
     bedrock_server.script.queue.extend(["throttle", "throttle"])
     scorer = open_scorer(
         f"bedrock://m?region=eu-west-1&endpoint_url=http://{bedrock_server.address}"

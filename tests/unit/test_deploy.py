@@ -526,6 +526,14 @@ def test_alert_rules_cover_lag_errors_latency_and_the_breaker() -> None:
         assert named <= kept, (rule["alert"], named - kept)
 
 
+def test_the_breaker_alert_fires_when_misconfigured_too() -> None:
+    """Level 3 (a refused key or model) is worse than 2: it does not heal by waiting."""
+    rules = yaml.safe_load((DEPLOY / "monitoring" / "alerts.yaml").read_text())
+    alerts = {r["alert"]: r for g in rules["groups"] for r in g["rules"]}
+    expr = alerts["ContextIQLanguageModelBreakerOpen"]["expr"]
+    assert expr == "max by (provider) (contextiq_llm_breaker_state) >= 2"
+
+
 def test_grafana_dashboard_queries_exported_metrics() -> None:
     dashboard = json.loads((DEPLOY / "monitoring" / "grafana-dashboard.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]

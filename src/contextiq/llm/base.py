@@ -45,23 +45,21 @@ class ScorerError(Exception):
     """A provider call failed; the caller serves ML-only scores instead.
 
     `retryable` marks transient failures (throttling, timeouts, 5xx) that are
-    worth another attempt after a backoff; a malformed reply is not.
+    worth another attempt after a backoff; a malformed reply is not. `retry_after_s` is how
+    long the provider asked us to wait (`Retry-After`), when it said.
     """
 
     retryable: bool = False
 
-
-class ScorerThrottled(ScorerError):
-    """The provider asked us to slow down (HTTP 429 / ThrottlingException).
-
-    `retry_after_s` is how long it asked us to wait (`Retry-After`), when it said.
-    """
-
-    retryable = True
-
     def __init__(self, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class ScorerThrottled(ScorerError):
+    """The provider asked us to slow down (HTTP 429 / ThrottlingException)."""
+
+    retryable = True
 
 
 class ScorerUnavailable(ScorerError):
@@ -73,6 +71,16 @@ class ScorerUnavailable(ScorerError):
 class ScorerTimeout(ScorerUnavailable):
     """No answer within the call timeout, whichever timer saw it first (the client's or the
     service's): counted as a timeout in the metrics, and retried like any transient failure."""
+
+
+class ScorerMisconfigured(ScorerError):
+    """The provider refused our key, our access to the model, or the model itself (HTTP 401,
+    403, 404): no retry or wait fixes that, only the operator, so the breaker opens at once."""
+
+
+class ScorerRejected(ScorerError):
+    """The provider refused this request's content (HTTP 400, 413, 422): it is up and our
+    setup is fine, so the request is served unrescored without counting against the breaker."""
 
 
 class MalformedReply(ScorerError):

@@ -1,46 +1,32 @@
 """`bedrock://MODEL_ID?region=R[&endpoint_url=U]`: AWS Bedrock through the Converse API.
 
-Credentials come from the standard AWS chain. botocore's own retries are off:
-the scoring service retries with jitter and feeds its circuit breaker, and two
-retry loops stacked would multiply the wait. Its timeouts come from the call timeout (the
-URL's `timeout`): the call runs on a thread that the service's own timeout cannot stop, so
-only the client's can free it. Those threads are the scorer's own, as many as its connection
-pool: a slow Bedrock must not hold the threads of the loop's default executor, which the rest
-of the process (model loads, the registry) uses.
+The call is Converse's REST request sent with httpx and signed with botocore's SigV4, not
+boto3's client: that one blocks a thread the service's timeout cannot stop, so the URL's
+deadline did not bound it, and it read a reply whole before any size check. Here the call is
+a coroutine that a timeout cancels, with the OpenAI client's reply cap (llm/reply_limit.py)
+and error statuses (llm/provider_status.py). Credentials come from the standard AWS chain.
+There are no client retries: the scoring service retries with jitter and feeds its circuit
+breaker, and two retry loops stacked would multiply the wait.
 """
 
 import asyncio
+import json
 import logging
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
+from urllib.parse import quote
 
-from contextiq.llm.base import (
-    MalformedReply,
-    ScorerError,
-    ScorerThrottled,
-    ScorerTimeout,
-    ScorerUnavailable,
-)
+import httpx
+
+from contextiq.llm.base import MalformedReply, ScorerMisconfigured, ScorerTimeout, ScorerUnavailable
 from contextiq.llm.generative import GenerativeScorer
 from contextiq.llm.prompt import Prompt
+from contextiq.llm.provider_status import status_error
+from contextiq.llm.reply_limit import capped_client
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
-#: Calls at once: the scorer's threads and its connections.
-MAX_CALLS = 16
-#: Longest wait for a connection; a shorter call timeout bounds it too.
-CONNECT_TIMEOUT_S = 3.0
-
-_THROTTLED = {"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"}
-_TRANSIENT = {
-    "ServiceUnavailableException",
-    "InternalServerException",
-    "ModelNotReadyException",
-    "ModelTimeoutException",
-}
+#: The name Bedrock's runtime endpoints sign requests with.
+SIGNING_NAME = "bedrock"
 
 
 class BedrockScorer(GenerativeScorer):
@@ -54,20 +40,18 @@ class BedrockScorer(GenerativeScorer):
         timeout_s: float,
     ) -> None:
         import boto3
-        from botocore.config import Config
 
         self.model = model_id
-        config = Config(
-            retries={"total_max_attempts": 1, "mode": "standard"},
-            connect_timeout=min(CONNECT_TIMEOUT_S, timeout_s),
-            read_timeout=timeout_s,
-            max_pool_connections=MAX_CALLS,
-        )
-        self._threads = ThreadPoolExecutor(MAX_CALLS, thread_name_prefix="contextiq-bedrock")
         self._session: Any = boto3.session.Session(region_name=region)
-        self._client: Any = self._session.client(
-            "bedrock-runtime", endpoint_url=endpoint_url, config=config
-        )
+        self._region: str | None = self._session.region_name
+        if self._region is None:
+            raise ValueError(
+                "bedrock:// URL needs ?region=R (or AWS_DEFAULT_REGION, or an AWS config file)"
+            )
+        endpoint = endpoint_url or f"https://bedrock-runtime.{self._region}.amazonaws.com"
+        self._url = f"{endpoint.rstrip('/')}/model/{quote(model_id, safe='')}/converse"
+        self._credentials: Any = None
+        self._client = capped_client(timeout_s)
 
     async def warm_up(self) -> None:
         """Look for AWS credentials now: without any, say so at start-up, not at a first call.
@@ -75,56 +59,57 @@ class BedrockScorer(GenerativeScorer):
         The lookup may ask the instance or container metadata service, so it runs on a thread
         and only logs (a role may yet appear); calls fail meanwhile, feeding the breaker.
         """
-        if await self._on_thread(self._session.get_credentials) is None:
+        try:
+            await self._frozen_credentials()
+        except ScorerMisconfigured:
             log.error(
                 "bedrock: no AWS credentials found (environment, config files, container or "
                 "instance role); language-model scores are off until there are"
             )
 
-    async def complete(self, prompt: Prompt) -> str:
-        return await self._on_thread(partial(self._converse, prompt))
+    async def _frozen_credentials(self) -> Any:
+        """The chain's credentials now; a thread, as finding or refreshing them may wait on
+        the metadata service (botocore bounds that wait)."""
+        if self._credentials is None:
+            self._credentials = await asyncio.to_thread(self._session.get_credentials)
+        if self._credentials is None:
+            raise ScorerMisconfigured("bedrock has no AWS credentials (the standard AWS chain)")
+        return await asyncio.to_thread(self._credentials.get_frozen_credentials)
 
-    async def _on_thread(self, work: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._threads, work)
+    async def _signed_headers(self, body: bytes) -> dict[str, str]:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
 
-    def _converse(self, prompt: Prompt) -> str:
-        from botocore.exceptions import (
-            BotoCoreError,
-            ClientError,
-            ConnectTimeoutError,
-            NoCredentialsError,
-            ReadTimeoutError,
+        request = AWSRequest(
+            method="POST", url=self._url, data=body, headers={"Content-Type": "application/json"}
         )
+        SigV4Auth(await self._frozen_credentials(), SIGNING_NAME, self._region).add_auth(request)
+        return dict(request.headers.items())
 
+    async def complete(self, prompt: Prompt) -> str:
+        body = json.dumps(
+            {
+                "system": [{"text": prompt.system}],
+                "messages": [{"role": "user", "content": [{"text": prompt.user}]}],
+                "inferenceConfig": {"maxTokens": prompt.max_output_tokens, "temperature": 0.0},
+            }
+        ).encode()
+        headers = await self._signed_headers(body)
         try:
-            response = self._client.converse(
-                modelId=self.model,
-                system=[{"text": prompt.system}],
-                messages=[{"role": "user", "content": [{"text": prompt.user}]}],
-                inferenceConfig={"maxTokens": prompt.max_output_tokens, "temperature": 0.0},
-            )
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-            if code in _THROTTLED or status == 429:
-                raise ScorerThrottled(f"bedrock throttled: {code}") from exc
-            if code in _TRANSIENT or status >= 500:
-                raise ScorerUnavailable(f"bedrock unavailable: {code or status}") from exc
-            raise ScorerError(f"bedrock rejected the call: {code or status}") from exc
-        except NoCredentialsError as exc:  # no network problem: retrying would not help
-            raise ScorerError("bedrock has no AWS credentials") from exc
-        except (ConnectTimeoutError, ReadTimeoutError) as exc:
-            raise ScorerTimeout(f"bedrock timed out: {exc}") from exc
-        except BotoCoreError as exc:
-            raise ScorerUnavailable(f"bedrock unreachable: {exc}") from exc
-        except (AttributeError, TypeError, ValueError) as exc:  # botocore's parser on odd JSON
-            raise MalformedReply(f"bedrock reply could not be parsed: {exc!r}") from exc
+            response = await self._client.post(self._url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise ScorerTimeout(f"bedrock timed out: {exc!r}") from exc
+        except httpx.HTTPError as exc:
+            raise ScorerUnavailable(f"bedrock unreachable: {exc!r}") from exc
+        if not response.is_success:
+            raise status_error(response.status_code, response.headers, response.text)
         try:
-            blocks = response["output"]["message"]["content"]
+            blocks = response.json()["output"]["message"]["content"]
             return "".join(block["text"] for block in blocks if "text" in block)
+        except ValueError as exc:
+            raise MalformedReply(f"bedrock reply is not JSON: {exc}") from exc
         except (KeyError, TypeError) as exc:
             raise MalformedReply("bedrock reply lacks output.message.content") from exc
 
     async def close(self) -> None:
-        self._threads.shutdown(wait=False, cancel_futures=True)
-        self._client.close()
+        await self._client.aclose()

@@ -9,11 +9,14 @@ class BreakerState(StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
+    #: Open because the provider refused our key or model: waiting out failures will not help.
+    MISCONFIGURED = "misconfigured"
 
 
 class CircuitBreaker:
     """Opens after `failure_threshold` consecutive failures; after `cooldown_s` it lets
-    one trial call through (half-open), which closes it on success or reopens it."""
+    one trial call through (half-open), which closes it on success or reopens it.
+    A misconfiguration opens it at once, shown as its own state until the cooldown."""
 
     def __init__(
         self,
@@ -27,6 +30,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._trial_in_flight = False
+        self._misconfigured = False
 
     @property
     def state(self) -> BreakerState:
@@ -34,7 +38,12 @@ class CircuitBreaker:
             return BreakerState.CLOSED
         if self._clock() - self._opened_at >= self._cooldown_s:
             return BreakerState.HALF_OPEN
-        return BreakerState.OPEN
+        return BreakerState.MISCONFIGURED if self._misconfigured else BreakerState.OPEN
+
+    @property
+    def refusing(self) -> bool:
+        """Whether calls are refused now (open, for failures or a misconfiguration)."""
+        return self.state in (BreakerState.OPEN, BreakerState.MISCONFIGURED)
 
     def allow(self) -> bool:
         """Whether a call may start now; in half-open state only one trial at a time."""
@@ -50,9 +59,17 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at = None
         self._trial_in_flight = False
+        self._misconfigured = False
 
     def record_failure(self) -> None:
         self._failures += 1
         if self._opened_at is not None or self._failures >= self._threshold:
             self._opened_at = self._clock()
         self._trial_in_flight = False
+        self._misconfigured = False
+
+    def record_misconfigured(self) -> None:
+        self._failures += 1
+        self._opened_at = self._clock()
+        self._trial_in_flight = False
+        self._misconfigured = True

@@ -46,8 +46,9 @@ class CallStats:
         return statistics.median(self._latencies_ms) if self._latencies_ms else None
 
     def state(self, breaker: BreakerState) -> HealthState:
-        """Open while the breaker is open; degraded while any recent call failed."""
-        if breaker is BreakerState.OPEN:
+        """Open while the breaker is open (misconfigured too); degraded while any recent call
+        failed."""
+        if breaker in (BreakerState.OPEN, BreakerState.MISCONFIGURED):
             return "open"
         if breaker is BreakerState.HALF_OPEN or not all(self._outcomes):
             return "degraded"

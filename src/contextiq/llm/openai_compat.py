@@ -2,45 +2,21 @@
 
 vLLM, Ollama, llama.cpp server and LM Studio all speak this. The client's own
 retries are off, for the same reason as with Bedrock, and its timeout is the call timeout
-(the URL's `timeout`), so that the option bounds the call whatever timer sees it first.
+(the URL's `timeout`), so that the option bounds the call whatever timer sees it first. Its
+HTTP client caps the reply's size (llm/reply_limit.py); error statuses are read by
+llm/provider_status.py, as Bedrock's are.
 """
-
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import openai
 
-from contextiq.llm.base import (
-    MalformedReply,
-    ScorerError,
-    ScorerThrottled,
-    ScorerTimeout,
-    ScorerUnavailable,
-)
+from contextiq.llm.base import MalformedReply, ScorerError, ScorerTimeout, ScorerUnavailable
 from contextiq.llm.generative import GenerativeScorer
 from contextiq.llm.prompt import Prompt
+from contextiq.llm.provider_status import status_error
+from contextiq.llm.reply_limit import capped_client
 
 #: Local servers ignore the key, but the client insists on having one.
 PLACEHOLDER_KEY = "not-needed"
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds a 429 asks us to wait: `Retry-After` in seconds or as an HTTP date."""
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _message_text(response: object) -> str:
@@ -65,6 +41,8 @@ class OpenAICompatScorer(GenerativeScorer):
             api_key=api_key or PLACEHOLDER_KEY,
             max_retries=0,
             timeout=timeout_s,
+            # The library takes an httpx client as well as its own httpx2 one.
+            http_client=capped_client(timeout_s),  # type: ignore[arg-type]
         )
 
     async def complete(self, prompt: Prompt) -> str:
@@ -80,14 +58,12 @@ class OpenAICompatScorer(GenerativeScorer):
             )
         except openai.APITimeoutError as exc:
             raise ScorerTimeout("openai-compatible server timed out") from exc
-        except openai.RateLimitError as exc:
-            raise ScorerThrottled(
-                "openai-compatible server throttled", retry_after(exc.response.headers)
-            ) from exc
-        except (openai.APIConnectionError, openai.InternalServerError) as exc:
+        except openai.APIStatusError as exc:
+            raise status_error(exc.status_code, exc.response.headers, exc.response.text) from exc
+        except openai.APIConnectionError as exc:
             raise ScorerUnavailable(f"openai-compatible server unavailable: {exc}") from exc
         except openai.OpenAIError as exc:
-            raise ScorerError(f"openai-compatible server rejected the call: {exc}") from exc
+            raise ScorerError(f"openai-compatible client failed: {exc}") from exc
         except ValueError as exc:  # a 200 whose body is not JSON
             raise MalformedReply(f"openai-compatible reply is not JSON: {exc}") from exc
         return _message_text(response)

@@ -8,7 +8,9 @@ worker calls `precompute` after interactions and retrains so most requests
 find their scores ready. Around every provider call: a concurrency limit, a
 per-minute request and token budget, retries with jitter on throttling (never sooner than
 the provider's `Retry-After`; none when that is longer than the policy's longest wait), and a
-circuit breaker.
+circuit breaker. A refused key or model (ScorerMisconfigured) opens the breaker at once and is
+logged once; a refused request (ScorerRejected) is served without scores and not held against
+the provider.
 """
 
 import asyncio
@@ -23,6 +25,8 @@ from contextiq.llm.base import (
     LLMScore,
     Scorer,
     ScorerError,
+    ScorerMisconfigured,
+    ScorerRejected,
     ScorerTimeout,
     UserContext,
 )
@@ -87,6 +91,7 @@ class ScoringService:
         self._slots = asyncio.Semaphore(self.policy.max_concurrency)
         self._stats = CallStats()
         self._inflight: dict[tuple[str, frozenset[str]], asyncio.Task[dict[str, LLMScore]]] = {}
+        self._misconfiguration_logged = False
         self.shed = 0
         self.provider = scorer.provider
         self.model = scorer.model
@@ -99,7 +104,7 @@ class ScoringService:
         budget_ms: int | None = None,
     ) -> dict[str, LLMScore]:
         """Scores ready within the budget (cached ones first); absent ids get ML only."""
-        scorable = bool(user.recent) and self._breaker.state is not BreakerState.OPEN
+        scorable = bool(user.recent) and not self._breaker.refusing
         if self.scorer.inline and not self.keeps_scores:
             # A database read and dot products, cheaper than the cache's round trips: no
             # budget to miss, no context digest to key the cache with.
@@ -211,7 +216,7 @@ class ScoringService:
     ) -> dict[str, LLMScore]:
         try:
             scores = await with_retries(lambda: self._call(user, batch), self.policy.retry)
-        except BreakerOpen:
+        except (BreakerOpen, ScorerMisconfigured):  # the latter logged once, by `_failed`
             return {}
         except ScorerError as exc:
             log.warning("%s scorer failed: %s", self.provider, exc)
@@ -221,7 +226,7 @@ class ScoringService:
 
     async def _call(self, user: UserContext, batch: Sequence[Candidate]) -> dict[str, LLMScore]:
         """One guarded provider call; every outcome feeds the breaker and the stats."""
-        if self._breaker.state is BreakerState.OPEN:
+        if self._breaker.refusing:
             raise BreakerOpen("circuit breaker open")
         await self._rate.acquire(self.scorer.estimate_tokens(user, batch))
         async with self._slots:
@@ -232,7 +237,7 @@ class ScoringService:
                 async with asyncio.timeout(self.policy.call_timeout_s):
                     scores = await self.scorer.score(user, batch)
             except ScorerError as exc:
-                self._failed(exc, "timeout" if isinstance(exc, ScorerTimeout) else "error")
+                self._failed(exc, _outcome(exc))
                 raise
             except TimeoutError as exc:
                 self._failed(exc, "timeout")
@@ -241,6 +246,7 @@ class ScoringService:
                 self._failed(exc)
                 raise ScorerError(f"provider call crashed: {exc!r}") from exc
             self._breaker.record_success()
+            self._misconfiguration_logged = False
             elapsed = time.perf_counter() - started
             self._stats.success(elapsed * 1000)
             record_llm_call(self.provider, "ok", elapsed)
@@ -248,5 +254,30 @@ class ScoringService:
 
     def _failed(self, exc: BaseException, outcome: str = "error") -> None:
         record_llm_call(self.provider, outcome)
-        self._breaker.record_failure()
         self._stats.failure(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, ScorerRejected):  # the provider answered: it is up
+            self._breaker.record_success()
+        elif isinstance(exc, ScorerMisconfigured):
+            self._breaker.record_misconfigured()
+            if not self._misconfiguration_logged:
+                log.error(
+                    "%s scorer is misconfigured, language-model scores are off (tried again "
+                    "every %g s): %s",
+                    self.provider,
+                    self.policy.cooldown_s,
+                    exc,
+                )
+                self._misconfiguration_logged = True
+        else:
+            self._breaker.record_failure()
+
+
+def _outcome(exc: ScorerError) -> str:
+    """The `contextiq_llm_calls_total` outcome of a failed call."""
+    if isinstance(exc, ScorerTimeout):
+        return "timeout"
+    if isinstance(exc, ScorerRejected):
+        return "rejected"
+    if isinstance(exc, ScorerMisconfigured):
+        return "misconfigured"
+    return "error"

@@ -114,7 +114,7 @@ LLM_CALL_DURATION = Histogram(
 )
 LLM_CALLS = Counter(
     "contextiq_llm_calls_total",
-    "Language-model provider calls by outcome (ok, error, timeout).",
+    "Language-model provider calls by outcome (ok, error, timeout, rejected, misconfigured).",
     ["provider", "outcome"],
 )
 LLM_TIMEOUTS = Counter(
@@ -127,12 +127,14 @@ LLM_BUDGET_EXCEEDED = Counter(
 )
 LLM_BREAKER_STATE = Gauge(
     "contextiq_llm_breaker_state",
-    "Circuit breaker around the provider: 0 closed, 1 half-open, 2 open (worst live process).",
+    "Circuit breaker around the provider: 0 closed, 1 half-open, 2 open, 3 misconfigured (key "
+    "or model refused) (worst live process).",
     ["provider"],
     multiprocess_mode="livemax",
 )
-BREAKER_LEVELS = {"closed": 0, "half_open": 1, "open": 2}
-LLM_OUTCOMES = ("ok", "error", "timeout")
+BREAKER_LEVELS = {"closed": 0, "half_open": 1, "open": 2, "misconfigured": 3}
+#: `rejected`: the provider refused the request's content; `misconfigured`: our key or model.
+LLM_OUTCOMES = ("ok", "error", "timeout", "rejected", "misconfigured")
 TRAINING_OUTCOMES = ("completed", "failed")
 CACHE_RESULTS = ("hit", "miss")
 #: The event types a parked report can have (`store/parked.py`).
@@ -162,7 +164,7 @@ def start_llm_series(provider: str) -> None:
 
 
 def record_llm_call(provider: str, outcome: str, seconds: float | None = None) -> None:
-    """One provider call: `ok` (with its duration), `error` or `timeout`."""
+    """One provider call: `ok` (with its duration), or one of the other LLM_OUTCOMES."""
     LLM_CALLS.labels(provider, outcome).inc()
     if outcome == "timeout":
         LLM_TIMEOUTS.labels(provider).inc()
