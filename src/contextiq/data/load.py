@@ -8,6 +8,7 @@ invalidated, as after `POST /interactions/batch`.
 """
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import TextIO
 from contextiq.cache import open_cache
 from contextiq.catalog import CatalogService
 from contextiq.config import Settings
-from contextiq.data.files import BadRow, chunks, count_rows, read_content
+from contextiq.data.files import BadRow, chunks, read_content
 from contextiq.data.parsing import parsed_chunks
 from contextiq.domain import Content, Interaction
 from contextiq.progress import Tracker
@@ -170,11 +171,16 @@ async def import_interactions_file(
     known: set[str] = set()
     writing: asyncio.Task[None] | None = None
 
-    rows = progress(count_rows(path), f"interactions from {path.name}", "rows")
+    # Counted in bytes read: a line count would need a pass over the whole file first.
+    size = await asyncio.to_thread(os.path.getsize, path)
+    rows = progress(size, f"interactions from {path.name}", "B")
+    shown = 0
 
-    async def write(loader: BulkLoader, good: list[Row], seen: int) -> None:
+    async def write(loader: BulkLoader, good: list[Row], read_to: int) -> None:
+        nonlocal shown
         await _add_rows(loader, good, counts, rec_cache)
-        rows.advance(seen)
+        rows.advance(read_to - shown)
+        shown = read_to
 
     # The rows' display closes before the loader's last steps open theirs.
     async with store.bulk_loader(finishing=finishing(progress)) as loader:
@@ -182,7 +188,7 @@ async def import_interactions_file(
             parsed = parsed_chunks(path, settings, loader.time_form, INTERACTION_CHUNK)
             try:
                 async with aclosing(parsed):
-                    async for chunk in parsed:
+                    async for chunk, read_to in parsed:
                         unseen = {r[CONTENT_ID] for _, r in chunk if not isinstance(r, BadRow)}
                         known |= await store.existing_content_ids(list(unseen - known))
                         good: list[Row] = []
@@ -198,7 +204,7 @@ async def import_interactions_file(
                         finally:  # under --strict, the rows before the bad one still go in
                             if writing is not None:
                                 await writing
-                            writing = asyncio.create_task(write(loader, good, len(chunk)))
+                            writing = asyncio.create_task(write(loader, good, read_to))
             finally:
                 if writing is not None:
                     await writing

@@ -1022,15 +1022,15 @@ class Store:
 
     async def popularity_ranking(self) -> list[tuple[str, float]]:
         """Every item id with its popularity score (0 without interactions), most popular
-        first, ties by id: one streamed read of the score index and the content keys."""
+        first, ties by id (read once a minute by `recommend/passing.py`, not per request)."""
         score = func.coalesce(ContentStats.score, 0.0)
         async with self.engine.connect() as conn:
-            rows = await conn.stream(
+            rows = await conn.execute(
                 select(ContentRow.content_id, score)
                 .join(ContentStats, ContentStats.content_id == ContentRow.content_id, isouter=True)
                 .order_by(ContentStats.score.desc().nulls_last(), ContentRow.content_id)
             )
-            return [(item, float(s)) async for item, s in rows]
+            return [(item, float(s)) for item, s in rows]
 
     @retry_transient()
     async def item_vectors(self, content_ids: Sequence[str], model: str) -> dict[str, bytes]:
