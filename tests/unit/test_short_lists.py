@@ -21,6 +21,7 @@ from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
 from contextiq.ml.rows import GrowingRows
 from contextiq.recommend import filters, service
 from contextiq.recommend.filters import Filters
+from contextiq.recommend.passing import PassingItems
 from contextiq.recommend.request import ListRequest
 from contextiq.services import Services, build_services
 from contextiq.store.migrate import upgrade_async
@@ -148,3 +149,33 @@ def test_the_paths_this_replaces_are_gone() -> None:
     assert not hasattr(filters, "passing_ids") and not hasattr(service, "SELECTIVE_IDS")
     for listing in (Store.popular_content, Store.fresh_content):
         assert "only" not in inspect.signature(listing).parameters
+
+
+async def test_the_popularity_order_is_read_once_then_refreshed_in_the_background(
+    services: Services,
+) -> None:
+    """Not a read per request: a request finding the order old still uses it and has it
+    read again meanwhile, for the requests after it."""
+    passing = PassingItems(services.store, services.catalog, refresh_seconds=3600)
+    model = services.models.model
+    assert model is not None
+    allowed, columns = await services.recommendations.columns.mask(model, ARCHIVED, None, NOW)
+
+    async def first() -> str:
+        found = await passing.popular(columns, allowed, (), 1, lambda _: True, None)
+        return found[0][0].content_id
+
+    assert await first() == _id(ITEMS - 1)
+    likes = [
+        Interaction(f"x{n}", f"late{n}", _id(ITEMS - 9), InteractionType.LIKE, 1.0, NOW)
+        for n in range(9)
+    ]
+    await services.store.record_interactions(likes)
+    async with services.store.claim_outbox(100) as batch:
+        await services.store.apply_events(decode_events(e.payload for e in batch))
+    assert await first() == _id(ITEMS - 1)  # kept: not read again for each request
+    passing.refresh_seconds = 0
+    assert await first() == _id(ITEMS - 1)  # this request uses the order it has...
+    assert passing._refreshing is not None
+    await passing._refreshing
+    assert await first() == _id(ITEMS - 9)  # ...and the next one the order read meanwhile
