@@ -40,17 +40,20 @@ def _id(n: int) -> str:
 
 
 def _items() -> list[Content]:
-    """Item n was created n hours ago; the oldest ARCHIVE are the archive. The most
-    popular archive item (below) has left its window."""
+    """Item n was created n hours ago; the oldest ARCHIVE are the archive, all of one
+    category but the oldest 20 (neither among its newest nor, but three, its most popular
+    items: a category cap leaves the list short of them). The most popular archive item
+    (below) has left its window."""
     out = []
     for n in range(ITEMS):
         archived = n >= ITEMS - ARCHIVE
         until = NOW - timedelta(days=1) if n == ITEMS - 4 else None
+        one_category = archived and n < ITEMS - 20
         out.append(
             Content(
                 _id(n),
                 f"Item {n}",
-                CATEGORIES[n % len(CATEGORIES)],
+                CATEGORIES[0 if one_category else n % len(CATEGORIES)],
                 created_at=NOW - timedelta(hours=n),
                 metadata={"archive": True} if archived else {},
                 available_until=until,
