@@ -2,11 +2,12 @@
 
 A filter few items pass (an archive of old items, a `created_at` range) can leave the
 model's candidates, or the popular and fresh listings paged from the database, short of a
-list: at 100,000 items those listings were paged 25 times for no item at all (1.1 s). The
+list: at 100,000 items those listings were paged 25 times for no item at all (1 to 3 s). The
 mask the request has already computed is ranked here instead: by each item's place in the
 store's popularity order (`Store.popularity_ranking`, read when first needed and again in
 the background once it is `REFRESH_SECONDS` old) or by its creation time in the catalogue
-columns. A request costs a pass over the rows that pass, never one over the catalogue.
+columns. A request costs a vectorised copy of its mask and a partial sort of the rows that
+pass: no Python pass over the catalogue.
 """
 
 import asyncio
