@@ -230,9 +230,11 @@ def _reason(exc: ValidationError) -> str:
     )
 
 
-def read_content(path: Path) -> Iterator[tuple[int, Content | BadRow]]:
+def read_content(
+    path: Path, position: ReadPosition | None = None
+) -> Iterator[tuple[int, Content | BadRow]]:
     """(line, item); in CSV, `tags` are `|`-separated and `metadata` is a JSON object."""
-    for line_no, fields in records(path, ContentIn):
+    for line_no, fields in records(path, ContentIn, position):
         if isinstance(fields, BadRow):
             yield line_no, fields
             continue

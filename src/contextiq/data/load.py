@@ -18,10 +18,10 @@ from typing import TextIO
 from contextiq.cache import open_cache
 from contextiq.catalog import CatalogService
 from contextiq.config import Settings
-from contextiq.data.files import BadRow, chunks, read_content
+from contextiq.data.files import BadRow, ReadPosition, chunks, read_content
 from contextiq.data.parsing import parsed_chunks
 from contextiq.domain import Content, Interaction
-from contextiq.progress import Tracker
+from contextiq.progress import BYTES, Quiet, Tracker
 from contextiq.recommend.filters import FilterColumns
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.response_cache import RecommendationCache
@@ -139,19 +139,25 @@ class BadRows:
 
 
 async def import_content_file(
-    catalog: CatalogService, path: Path, bad_rows: BadRows, tracker: Tracker, counts: LoadCounts
+    catalog: CatalogService, path: Path, bad_rows: BadRows, progress: Progress, counts: LoadCounts
 ) -> None:
-    for chunk in chunks(read_content(path), CONTENT_CHUNK):
-        good: list[Content] = []
-        try:
-            for _, item in chunk:
-                if isinstance(item, BadRow):
-                    bad_rows(item)
-                else:
-                    good.append(item)
-        finally:  # under --strict, the rows before the bad one still go in
-            await load_items(catalog, [good], tracker, counts)
-            tracker.advance(len(chunk) - len(good))
+    """Progress in bytes read, as `import_interactions_file`'s."""
+    position = ReadPosition(path)
+    with progress(position.size, f"items from {path.name}", BYTES) as shown:
+        done = 0
+        for chunk in chunks(read_content(path, position), CONTENT_CHUNK):
+            good: list[Content] = []
+            try:
+                for _, item in chunk:
+                    if isinstance(item, BadRow):
+                        bad_rows(item)
+                    else:
+                        good.append(item)
+            finally:  # under --strict, the rows before the bad one still go in
+                await load_items(catalog, [good], Quiet(), counts)
+                shown.advance(position.bytes - done)
+                done = position.bytes
+        shown.advance(position.size - done)  # the reader's last position may stop short
 
 
 async def import_interactions_file(
@@ -173,7 +179,7 @@ async def import_interactions_file(
 
     # Counted in bytes read: a line count would need a pass over the whole file first.
     size = await asyncio.to_thread(os.path.getsize, path)
-    rows = progress(size, f"interactions from {path.name}", "B")
+    rows = progress(size, f"interactions from {path.name}", BYTES)
     shown = 0
 
     async def write(loader: BulkLoader, good: list[Row], read_to: int) -> None:
@@ -208,3 +214,4 @@ async def import_interactions_file(
             finally:
                 if writing is not None:
                     await writing
+            rows.advance(size - shown)  # the reader's last position may stop short of the end
