@@ -2,6 +2,7 @@
 
 Logs and CI output get lines they can keep ("import interactions: 1,200,000/5,000,000 rows
 (24%), 81,000 rows/s, ETA 47s"); a person at a terminal gets rich's bar with the same facts.
+The unit `B` counts bytes, shown scaled ("120.5 MB/402.0 MB (30%), 9.8 MB/s, ETA 29s").
 """
 
 import sys
@@ -10,8 +11,10 @@ from types import TracebackType
 from typing import Protocol, Self, TextIO
 
 from rich.console import Console
+from rich.filesize import decimal
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
@@ -20,6 +23,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 from rich.text import Text
 
@@ -64,16 +68,25 @@ class _Rate(ProgressColumn):
         return Text(f"{speed:,.0f} {self.unit}/s" if speed else f"- {self.unit}/s")
 
 
+#: The unit counted in bytes, and shown scaled (kB, MB, GB).
+BYTES = "B"
+
+
+def _amount(n: float, unit: str) -> str:
+    return decimal(int(n)) if unit == BYTES else f"{n:,.0f} {unit}"
+
+
 class Bar:
-    """rich's live bar: rows, percent, rows/s, elapsed and ETA."""
+    """rich's live bar: rows (or bytes), percent, rate, elapsed and ETA."""
 
     def __init__(self, total: int | None, desc: str, unit: str, stream: TextIO) -> None:
+        in_bytes = unit == BYTES
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
+            DownloadColumn() if in_bytes else MofNCompleteColumn(),
             TaskProgressColumn(),
-            _Rate(unit),
+            TransferSpeedColumn() if in_bytes else _Rate(unit),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=Console(file=stream),
@@ -114,12 +127,13 @@ class Lines:
         self.shown_done = self.done
         elapsed = max(now - self.started, 1e-9)
         rate = self.done / elapsed
-        parts = [f"{self.desc}: {self.done:,}"]
+        done = _amount(self.done, self.unit)
         if self.total:
-            parts[0] += f"/{self.total:,} {self.unit} ({100 * self.done / self.total:.0f}%)"
-        else:
-            parts[0] += f" {self.unit}"
-        parts.append(f"{rate:,.0f} {self.unit}/s")
+            total = _amount(self.total, self.unit)
+            if self.unit != BYTES:  # "600/1,000 rows", but "1.2 MB/2.0 MB"
+                done = done.removesuffix(f" {self.unit}")
+            done += f"/{total} ({100 * self.done / self.total:.0f}%)"
+        parts = [f"{self.desc}: {done}", f"{_amount(rate, self.unit)}/s"]
         if self.total and rate > 0 and self.done < self.total:
             parts.append(f"ETA {(self.total - self.done) / rate:.0f}s")
         else:

@@ -32,7 +32,7 @@ def test_chunks_come_back_in_file_order_as_one_reader_would_read_them(
     path = _events(tmp_path / "events.csv", 30)
 
     async def parse() -> list[Parsed]:
-        return [c async for c in parsed_chunks(path, SETTINGS, sqlite_time, size)]
+        return [c async for c, _ in parsed_chunks(path, SETTINGS, sqlite_time, size)]
 
     got = asyncio.run(parse())
     assert [len(c) for c in got] == ([4] * 7 + [2] if size == 4 else [30])
@@ -50,7 +50,7 @@ def test_stopping_early_ends_the_parsing_processes(tmp_path: Path) -> None:
 
     async def first() -> int:
         async with aclosing(parsed_chunks(path, SETTINGS, sqlite_time, 4)) as chunks:
-            async for chunk in chunks:
+            async for chunk, _ in chunks:
                 return len(chunk)
         return 0
 

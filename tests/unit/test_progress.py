@@ -25,6 +25,18 @@ def test_plain_lines_without_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None
     assert lines[1] == "import: 1,000/1,000 rows (100%), 143 rows/s, 7.0s"
 
 
+def test_bytes_are_shown_scaled(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    clock = iter([0.0, 6.0, 6.0, 8.0, 8.0])
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    with progress.track(4_000_000, "events.csv", unit="B", stream=out) as bar:
+        bar.advance(1_200_000)
+        bar.advance(2_800_000)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "events.csv: 1.2 MB/4.0 MB (30%), 200.0 kB/s, ETA 14s"
+    assert lines[1] == "events.csv: 4.0 MB/4.0 MB (100%), 500.0 kB/s, 8.0s"
+
+
 def test_a_bar_on_a_terminal() -> None:
     out = Terminal()
     with progress.track(10, "vectors", unit="items", stream=out) as bar:

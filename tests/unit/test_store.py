@@ -615,3 +615,20 @@ async def test_a_sent_impression_batch_leaves_the_outbox_and_a_pending_one_loses
     assert ImpressionBatch.from_wire(payloads[0]).shown == (("r4", "kept", 0, 4),)
     async with store.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxRow)) == 0
+
+
+async def test_the_popularity_ranking_orders_every_item(store: Store) -> None:
+    """Most popular first with their scores; items nobody interacted with last, by id."""
+    await store.upsert_content([_content(n) for n in range(5)])
+    events = [
+        _event(1, "u1", "c3", InteractionType.LIKE),
+        _event(2, "u2", "c3", InteractionType.LIKE),
+    ]
+    events.append(_event(3, "u1", "c1", InteractionType.LIKE))
+    await store.record_interactions(events)
+    async with store.claim_outbox(10) as batch:
+        await store.apply_events(decode_events(e.payload for e in batch))
+    ranking = await store.popularity_ranking()
+    assert [i for i, _ in ranking] == ["c3", "c1", "c0", "c2", "c4"]
+    scores = [s for _, s in ranking]
+    assert scores[0] > scores[1] > 0 and scores[2:] == [0.0, 0.0, 0.0]

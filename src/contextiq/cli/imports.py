@@ -8,7 +8,7 @@ from pathlib import Path
 
 from contextiq.cli.bootstrap import Say, compute_vectors
 from contextiq.config import Settings
-from contextiq.data.files import UnreadableFile, count_rows
+from contextiq.data.files import UnreadableFile
 from contextiq.data.importers import Imported, chunked
 from contextiq.data.load import (
     CONTENT_CHUNK,
@@ -86,8 +86,7 @@ async def _import(
             bad_rows = BadRows(strict, show, sink)
             try:
                 if content is not None:
-                    with track(count_rows(content), f"items from {content.name}") as bar:
-                        await import_content_file(catalog, content, bad_rows, bar, counts)
+                    await import_content_file(catalog, content, bad_rows, track, counts)
                 if interactions is not None:
                     await import_interactions_file(
                         store, interactions, settings, bad_rows, track, counts, catalog.rec_cache

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, BinaryIO, TextIO, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -153,11 +153,34 @@ def _columns(path: Path, header: list[str], model: type[BaseModel]) -> list[str]
     return names
 
 
-def records(path: Path, model: type[BaseModel]) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
+class ReadPosition:
+    """How far a reader is into its file, in bytes: an import's progress and ETA from its
+    first second, with no pass over a 5,000,000-line file to count its lines first."""
+
+    def __init__(self, path: Path) -> None:
+        self.size = path.stat().st_size
+        self._file: BinaryIO | None = None
+
+    def reading(self, file: BinaryIO) -> None:
+        self._file = file
+
+    @property
+    def bytes(self) -> int:
+        """Bytes taken from the file so far (its size once the reader closed it)."""
+        if self._file is None:
+            return 0
+        return self.size if self._file.closed else self._file.tell()
+
+
+def records(
+    path: Path, model: type[BaseModel], position: ReadPosition | None = None
+) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
     """(line number, fields without empty values) per record of `model`, or the reason it is
-    unreadable."""
+    unreadable; `position` follows the reader through the file."""
     if _is_json_lines(path):
         with _open_text(path) as f:
+            if position is not None:
+                position.reading(f.buffer)
             for line_no, line in enumerate(f, start=1):
                 if not line.strip():
                     continue
@@ -177,6 +200,8 @@ def records(path: Path, model: type[BaseModel]) -> Iterator[tuple[int, dict[str,
                 yield line_no, fields
         return
     with _open_text(path) as f:
+        if position is not None:
+            position.reading(f.buffer)
         reader = csv.reader(f)
         header = next(reader, [])
         if (problem := _not_utf8("".join(header))) is not None:  # every row would be bad
@@ -205,9 +230,11 @@ def _reason(exc: ValidationError) -> str:
     )
 
 
-def read_content(path: Path) -> Iterator[tuple[int, Content | BadRow]]:
+def read_content(
+    path: Path, position: ReadPosition | None = None
+) -> Iterator[tuple[int, Content | BadRow]]:
     """(line, item); in CSV, `tags` are `|`-separated and `metadata` is a JSON object."""
-    for line_no, fields in records(path, ContentIn):
+    for line_no, fields in records(path, ContentIn, position):
         if isinstance(fields, BadRow):
             yield line_no, fields
             continue
@@ -229,9 +256,9 @@ def read_content(path: Path) -> Iterator[tuple[int, Content | BadRow]]:
 Record = tuple[int, int, dict[str, Any] | BadRow]
 
 
-def numbered_records(path: Path) -> Iterator[Record]:
+def numbered_records(path: Path, position: ReadPosition | None = None) -> Iterator[Record]:
     """`records` with each one's number: a missing event id is derived from it."""
-    for n, (line_no, fields) in enumerate(records(path, InteractionIn)):
+    for n, (line_no, fields) in enumerate(records(path, InteractionIn, position)):
         yield n, line_no, fields
 
 

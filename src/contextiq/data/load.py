@@ -8,6 +8,7 @@ invalidated, as after `POST /interactions/batch`.
 """
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
@@ -17,10 +18,10 @@ from typing import TextIO
 from contextiq.cache import open_cache
 from contextiq.catalog import CatalogService
 from contextiq.config import Settings
-from contextiq.data.files import BadRow, chunks, count_rows, read_content
+from contextiq.data.files import BadRow, ReadPosition, chunks, read_content
 from contextiq.data.parsing import parsed_chunks
 from contextiq.domain import Content, Interaction
-from contextiq.progress import Tracker
+from contextiq.progress import BYTES, Quiet, Tracker
 from contextiq.recommend.filters import FilterColumns
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.response_cache import RecommendationCache
@@ -138,19 +139,25 @@ class BadRows:
 
 
 async def import_content_file(
-    catalog: CatalogService, path: Path, bad_rows: BadRows, tracker: Tracker, counts: LoadCounts
+    catalog: CatalogService, path: Path, bad_rows: BadRows, progress: Progress, counts: LoadCounts
 ) -> None:
-    for chunk in chunks(read_content(path), CONTENT_CHUNK):
-        good: list[Content] = []
-        try:
-            for _, item in chunk:
-                if isinstance(item, BadRow):
-                    bad_rows(item)
-                else:
-                    good.append(item)
-        finally:  # under --strict, the rows before the bad one still go in
-            await load_items(catalog, [good], tracker, counts)
-            tracker.advance(len(chunk) - len(good))
+    """Progress in bytes read, as `import_interactions_file`'s."""
+    position = ReadPosition(path)
+    with progress(position.size, f"items from {path.name}", BYTES) as shown:
+        done = 0
+        for chunk in chunks(read_content(path, position), CONTENT_CHUNK):
+            good: list[Content] = []
+            try:
+                for _, item in chunk:
+                    if isinstance(item, BadRow):
+                        bad_rows(item)
+                    else:
+                        good.append(item)
+            finally:  # under --strict, the rows before the bad one still go in
+                await load_items(catalog, [good], Quiet(), counts)
+                shown.advance(position.bytes - done)
+                done = position.bytes
+        shown.advance(position.size - done)  # the reader's last position may stop short
 
 
 async def import_interactions_file(
@@ -170,11 +177,16 @@ async def import_interactions_file(
     known: set[str] = set()
     writing: asyncio.Task[None] | None = None
 
-    rows = progress(count_rows(path), f"interactions from {path.name}", "rows")
+    # Counted in bytes read: a line count would need a pass over the whole file first.
+    size = await asyncio.to_thread(os.path.getsize, path)
+    rows = progress(size, f"interactions from {path.name}", BYTES)
+    shown = 0
 
-    async def write(loader: BulkLoader, good: list[Row], seen: int) -> None:
+    async def write(loader: BulkLoader, good: list[Row], read_to: int) -> None:
+        nonlocal shown
         await _add_rows(loader, good, counts, rec_cache)
-        rows.advance(seen)
+        rows.advance(read_to - shown)
+        shown = read_to
 
     # The rows' display closes before the loader's last steps open theirs.
     async with store.bulk_loader(finishing=finishing(progress)) as loader:
@@ -182,7 +194,7 @@ async def import_interactions_file(
             parsed = parsed_chunks(path, settings, loader.time_form, INTERACTION_CHUNK)
             try:
                 async with aclosing(parsed):
-                    async for chunk in parsed:
+                    async for chunk, read_to in parsed:
                         unseen = {r[CONTENT_ID] for _, r in chunk if not isinstance(r, BadRow)}
                         known |= await store.existing_content_ids(list(unseen - known))
                         good: list[Row] = []
@@ -198,7 +210,8 @@ async def import_interactions_file(
                         finally:  # under --strict, the rows before the bad one still go in
                             if writing is not None:
                                 await writing
-                            writing = asyncio.create_task(write(loader, good, len(chunk)))
+                            writing = asyncio.create_task(write(loader, good, read_to))
             finally:
                 if writing is not None:
                     await writing
+            rows.advance(size - shown)  # the reader's last position may stop short of the end

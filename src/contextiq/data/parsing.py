@@ -19,12 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from contextiq.config import Settings
-from contextiq.data.files import BadRow, Record, chunks, interaction_from, numbered_records
+from contextiq.data.files import (
+    BadRow,
+    ReadPosition,
+    Record,
+    chunks,
+    interaction_from,
+    numbered_records,
+)
 from contextiq.domain import Interaction
 from contextiq.store.bulk import Row, interaction_rows
 
 #: (line, database row or why it is refused) per record, in file order.
 Parsed = list[tuple[int, Row | BadRow]]
+#: A parsed chunk and how many bytes of the file had been read once its records were.
+Chunk = tuple[Parsed, int]
 #: More processes than this gain nothing: the writer and the CSV reader become the bound.
 MAX_PARSERS = 4
 
@@ -41,27 +50,30 @@ def parse_chunk(
 
 async def parsed_chunks(
     path: Path, settings: Settings, time_form: Callable[[datetime], Any], size: int
-) -> AsyncGenerator[Parsed, None]:
-    """Chunks of up to `size` records, parsed ahead by one process per core.
+) -> AsyncGenerator[Chunk, None]:
+    """Chunks of up to `size` records, parsed ahead by one process per core, each with the
+    bytes read up to its end (an import's progress, `ReadPosition`).
 
     At most one chunk more than there are processes is held at a time, so memory stays
     bounded. Close it (`contextlib.aclosing`) to stop the processes early. Starting them
     costs a few seconds (each imports the package), so a file of one chunk is parsed here.
     """
-    read = chunks(numbered_records(path), size)
+    position = ReadPosition(path)
+    read = chunks(numbered_records(path, position), size)
     parse = partial(parse_chunk, path, settings, time_form)
     first = await asyncio.to_thread(next, read, None)
+    first_read = position.bytes
     second = None if first is None else await asyncio.to_thread(next, read, None)
     if first is None or second is None:  # one chunk at most: not worth starting processes
         if first is not None:
-            yield await asyncio.to_thread(parse, first)
+            yield await asyncio.to_thread(parse, first), position.bytes
         return
     parsers = max(1, min(MAX_PARSERS, os.cpu_count() or 1))
     loop = asyncio.get_running_loop()
     # spawn: a fork would copy this process's threads (the database driver's) mid-flight.
     with ProcessPoolExecutor(parsers, mp_context=get_context("spawn")) as pool:
-        ahead: deque[Future[Parsed]] = deque(
-            [pool.submit(parse, first), pool.submit(parse, second)]
+        ahead: deque[tuple[Future[Parsed], int]] = deque(
+            [(pool.submit(parse, first), first_read), (pool.submit(parse, second), position.bytes)]
         )
         try:
             while True:
@@ -69,9 +81,10 @@ async def parsed_chunks(
                     chunk = await asyncio.to_thread(next, read, None)
                     if chunk is None:
                         break
-                    ahead.append(pool.submit(parse, chunk))
+                    ahead.append((pool.submit(parse, chunk), position.bytes))
                 if not ahead:
                     return
-                yield await asyncio.wrap_future(ahead.popleft(), loop=loop)
+                parsing, read_to = ahead.popleft()
+                yield await asyncio.wrap_future(parsing, loop=loop), read_to
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

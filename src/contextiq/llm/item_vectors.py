@@ -153,7 +153,7 @@ class ItemVectors:
         stored vectors are kept and skipped next time. Returns (vectors computed, items not
         reached before the deadline).
         """
-        ids = await self.store.content_ids_by_popularity()
+        ids = [i for i, _ in await self.store.popularity_ranking()]
         done = 0
         for start in range(0, len(ids), batch):
             if deadline is not None and time.monotonic() >= deadline:

@@ -174,11 +174,3 @@ def _built(ids: list[str], contents: Sequence[Content]) -> CatalogColumns:
     columns = CatalogColumns(ids)
     columns.update(contents)
     return columns
-
-
-def passing_ids(columns: CatalogColumns, allowed: ItemMask, most: int) -> Sequence[str] | None:
-    """The ids `allowed` lets through when there are at most `most`; None when more."""
-    count = int(allowed.sum())
-    if count > most:
-        return None
-    return [columns.ids[j] for j in allowed.nonzero()[0]]

@@ -13,8 +13,9 @@ from contextiq.ml.base import ItemMask, Recommender
 from contextiq.recommend.catalog import Catalog
 from contextiq.recommend.diversity import rerank
 from contextiq.recommend.explain import Explainer
-from contextiq.recommend.filters import NO_FILTERS, FilterColumns, Filters, passing_ids
+from contextiq.recommend.filters import FilterColumns, Filters
 from contextiq.recommend.models import ModelHolder
+from contextiq.recommend.passing import PassingItems
 from contextiq.recommend.promotions import RuleBook, boost, next_change, pin, reserve
 from contextiq.recommend.request import ListRequest
 from contextiq.recommend.snapshots import SnapshotRecorder
@@ -105,6 +106,7 @@ class RecommendationService:
         self.columns = columns
         self.rulebook = rulebook
         self.explainer = Explainer()
+        self.passing = PassingItems(store, catalog)
 
     async def recommend(
         self,
@@ -279,7 +281,8 @@ class RecommendationService:
         now: datetime,
     ) -> list[Recommendation]:
         """`items` topped up to the limit from the pool, then, under a category cap, from the
-        categories the list has not filled, until full or none has an item left to give."""
+        categories the list has not filled, until full or none has an item left to give;
+        then from the most popular items the request's mask passes (`_topped_up`)."""
         limit, cap = request.limit, request.max_per_category
         items = _refilled(items, ranked, limit, fits)
         while cap is not None and len(items) < limit:
@@ -288,7 +291,57 @@ class RecommendationService:
             if len(filled) == len(items):
                 break
             items = filled
+        return await self._topped_up(pool, items, request, fits, now)
+
+    async def _topped_up(
+        self,
+        pool: Pool,
+        items: list[Recommendation],
+        request: ListRequest,
+        fits: Callable[[list[Recommendation], Recommendation], bool],
+        now: datetime,
+    ) -> list[Recommendation]:
+        """`items` topped up with the most popular items the request's mask passes.
+
+        A filter the pool's candidates barely meet (old items outside the model's candidates,
+        a `created_at` range) left lists short, or empty; these come after every candidate,
+        within the same exclusions and, under a category cap, from the categories not full.
+        """
+        limit, columns = request.limit, pool.columns
+        if pool.model is None or pool.allowed is None or columns is None:
+            return items
+        while len(items) < limit:
+            allowed = await self._open_categories(pool, items, request.max_per_category, now)
+            skip = set(pool.skip) | {i.content_id for i in items}
+            popular = await self.passing.popular(
+                columns,
+                allowed,
+                skip,
+                limit - len(items),
+                lambda c: request.filters.allows(c, now),
+                pool.generation,
+            )
+            pool.contents.update({c.content_id: c for c, _ in popular})
+            more = [_item(c, 0.0, _popular_reason(c), "popular") for c, _ in popular]
+            filled = _refilled(items, more, limit, fits)
+            if len(filled) == len(items):
+                break
+            items = filled
         return items
+
+    async def _open_categories(
+        self, pool: Pool, items: list[Recommendation], cap: int | None, now: datetime
+    ) -> ItemMask:
+        """The pool's mask less the categories `items` has filled up to `cap`."""
+        assert pool.model is not None and pool.allowed is not None
+        if cap is None:
+            return pool.allowed
+        full = tuple(c for c, n in Counter(i.category for i in items).items() if n >= cap)
+        if not full:
+            return pool.allowed
+        others = Filters(exclude_categories=full)
+        allowed, _ = await self.columns.mask(pool.model, others, pool.generation, now)
+        return allowed & pool.allowed
 
     async def _unfilled_categories(
         self, pool: Pool, items: list[Recommendation], request: ListRequest, cap: int, now: datetime
@@ -300,13 +353,10 @@ class RecommendationService:
         """
         if pool.model is None or pool.history is None or pool.allowed is None:
             return []
-        counts = Counter(i.category for i in items)
-        full = tuple(c for c, n in counts.items() if n >= cap)
-        others = Filters(exclude_categories=full) if full else NO_FILTERS
-        allowed, _ = await self.columns.mask(pool.model, others, pool.generation, now)
+        allowed = await self._open_categories(pool, items, cap, now)
         skip = set(pool.skip) | {i.content_id for i in items}
         want = self._pool_size(request)
-        ranked = pool.model.recommend(pool.history.weights, want, skip, allowed & pool.allowed)
+        ranked = pool.model.recommend(pool.history.weights, want, skip, allowed)
         contents = await self.catalog.get_many([i for i, _ in ranked], pool.generation)
         ranked = [
             (i, s) for i, s in ranked if i in contents and request.filters.allows(contents[i], now)
@@ -347,19 +397,26 @@ class RecommendationService:
                 _item(contents[i], s, rule.reason, "rule")
                 for (i, _), s in zip(ranked, scores, strict=True)
             ]
-        only = None
         if by_rule is not None and pool.columns is not None:
-            only = passing_ids(pool.columns, by_rule, SELECTIVE_IDS)
-        categories = request.filters.categories
-        popular = await _collect(
-            lambda n, at: self.store.popular_content(n, categories, at, only),
-            lambda pair: pair[0],
-            want,
-            pool.skip,
-            request.filters,
-            now,
-            expr,
-        )
+            popular = await self.passing.popular(
+                pool.columns,
+                by_rule,
+                pool.skip,
+                want,
+                lambda c: request.filters.allows(c, now) and matches(expr, c),
+                pool.generation,
+            )
+        else:  # no model yet: no columns to rank, the listing is paged
+            categories = request.filters.categories
+            popular = await _collect(
+                lambda n, at: self.store.popular_content(n, categories, at),
+                lambda pair: pair[0],
+                want,
+                pool.skip,
+                request.filters,
+                now,
+                expr,
+            )
         top = max((s for _, s in popular), default=1.0) or 1.0
         pool.contents.update({c.content_id: c for c, _ in popular})
         return [_item(c, s / top, rule.reason, "rule") for c, s in popular]
@@ -460,33 +517,37 @@ class RecommendationService:
         skip = set(history.weights) | filters.exclude
         wide = request.diversity > 0 or request.max_per_category is not None
         want = self._pool_size(request) if wide else limit
-        only: Sequence[str] | None = None
         allowed = columns = None
-        if model is not None and filters.expr is not None:
+        if model is not None:  # the columns' availability mask, cached: cheap unfiltered
             allowed, columns = await self.columns.mask(model, filters, generation, now)
-            only = passing_ids(columns, allowed, SELECTIVE_IDS)
-        categories = filters.categories
-        popular = await _collect(
-            lambda n, at: self.store.popular_content(n, categories, at, only),
-            lambda pair: pair[0],
-            want,
-            skip,
-            filters,
-            now,
-        )
-        fresh = await _collect(
-            lambda n, at: self.store.fresh_content(n, categories, at, only),
-            lambda c: c,
-            want,
-            skip,
-            filters,
-            now,
-        )
+        if allowed is not None and columns is not None and filters.expr is not None:
+            # Ranked from the mask: paged listings met a selective filter's items late or never.
+            def check(content: Content) -> bool:
+                return filters.allows(content, now)
+
+            popular = await self.passing.popular(columns, allowed, skip, want, check, generation)
+            fresh = await self.passing.newest(columns, allowed, skip, want, check, generation)
+        else:  # unfiltered, or no model yet (no columns): the listings are paged
+            categories = filters.categories
+            popular = await _collect(
+                lambda n, at: self.store.popular_content(n, categories, at),
+                lambda pair: pair[0],
+                want,
+                skip,
+                filters,
+                now,
+            )
+            fresh = await _collect(
+                lambda n, at: self.store.fresh_content(n, categories, at),
+                lambda c: c,
+                want,
+                skip,
+                filters,
+                now,
+            )
         n_fresh = max(1, round(limit * FRESH_SHARE)) if fresh else 0
         top = max((s for _, s in popular), default=1.0) or 1.0
-        items = [
-            _item(c, s / top, f"Popular in {c.category} right now", "popular") for c, s in popular
-        ]
+        items = [_item(c, s / top, _popular_reason(c), "popular") for c, s in popular]
         items = items[: want - min(n_fresh, len(fresh))]
         seen = {i.content_id for i in items}
         for content in fresh:
@@ -499,8 +560,6 @@ class RecommendationService:
         return Pool(items, contents, model, None, skip, allowed, columns, generation)
 
 
-#: A filter passing at most this many items reads just those from the database.
-SELECTIVE_IDS = 2_000
 #: Rows read per page when a filter is applied item by item, and the most pages read.
 PAGE = 200
 MAX_PAGES = 25
@@ -565,6 +624,10 @@ def _refilled(
             out.append(item)
             shown.add(item.content_id)
     return out
+
+
+def _popular_reason(content: Content) -> str:
+    return f"Popular in {content.category} right now"
 
 
 def _item(content: Content, ml: float, reason: str, source: str) -> Recommendation:

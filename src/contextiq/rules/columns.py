@@ -193,6 +193,8 @@ class CatalogColumns:
         self.hidden = np.zeros(0, np.bool_)
         self.starts = np.zeros(0, np.float64)
         self.ends = np.zeros(0, np.float64)
+        #: Creation instants (NaN: none given), so "newest of what passes" is one sort.
+        self.created = np.zeros(0, np.float64)
         self._contents: list[Content | None] = []
         self._fields: OrderedDict[Path, FieldColumn] = OrderedDict()
         #: Rows written since the fields were built (row -> its content, None: no row yet).
@@ -223,6 +225,7 @@ class CatalogColumns:
         self.hidden = np.concatenate([self.hidden, np.zeros(grow, np.bool_)])
         self.starts = np.concatenate([self.starts, np.full(grow, -np.inf)])
         self.ends = np.concatenate([self.ends, np.full(grow, np.inf)])
+        self.created = np.concatenate([self.created, np.full(grow, np.nan)])
         self._row_versions = np.concatenate([self._row_versions, np.zeros(grow, np.int64)])
         self._contents.extend([None] * grow)
         self._changed(range(start, start + grow))
@@ -237,6 +240,7 @@ class CatalogColumns:
         self.hidden[at] = [c.hidden for _, c in rows]
         self.starts[at] = [_instant(c.available_from, -np.inf) for _, c in rows]
         self.ends[at] = [_instant(c.available_until, np.inf) for _, c in rows]
+        self.created[at] = [_instant(c.created_at, np.nan) for _, c in rows]
         replaced = []
         for row, content in rows:
             old = self._contents[row]

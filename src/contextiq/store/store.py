@@ -248,12 +248,10 @@ def available_at(now: datetime) -> Any:
 _Listing = TypeVar("_Listing", bound=Select[*tuple[Any, ...]])
 
 
-def _narrowed(stmt: _Listing, categories: Sequence[str], only: Sequence[str] | None) -> _Listing:
-    """A content listing kept to `categories` (all when empty) and to `only`'s ids when given."""
+def _narrowed(stmt: _Listing, categories: Sequence[str]) -> _Listing:
+    """A content listing kept to `categories` (all when empty)."""
     if categories:
         stmt = stmt.where(ContentRow.category.in_(categories))
-    if only is not None:
-        stmt = stmt.where(ContentRow.content_id.in_(only))
     return stmt
 
 
@@ -544,12 +542,8 @@ class Store:
         limit: int,
         categories: Sequence[str] = (),
         offset: int = 0,
-        only: Sequence[str] | None = None,
     ) -> list[Content]:
-        """Newest items available now, of any of `categories` (all when empty).
-
-        `only` restricts to those ids (a selective filter's few passing items).
-        """
+        """Newest items available now, of any of `categories` (all when empty)."""
         stmt = (
             select(ContentRow)
             .where(available_at(utcnow()))
@@ -557,7 +551,7 @@ class Store:
             .limit(limit)
             .offset(offset)
         )
-        stmt = _narrowed(stmt, categories, only)
+        stmt = _narrowed(stmt, categories)
         async with self.sessions() as session:
             return [_content(r) for r in await session.scalars(stmt)]
 
@@ -566,7 +560,6 @@ class Store:
         limit: int,
         categories: Sequence[str] = (),
         offset: int = 0,
-        only: Sequence[str] | None = None,
     ) -> list[tuple[Content, float]]:
         """Most popular items available now, with their decayed popularity, best first."""
         stmt = (
@@ -577,7 +570,7 @@ class Store:
             .limit(limit)
             .offset(offset)
         )
-        stmt = _narrowed(stmt, categories, only)
+        stmt = _narrowed(stmt, categories)
         async with self.sessions() as session:
             return [(_content(row), float(score)) for row, score in await session.execute(stmt)]
 
@@ -1078,15 +1071,17 @@ class Store:
             finally:
                 await conn.invalidate()
 
-    async def content_ids_by_popularity(self) -> list[str]:
-        """Every item id, most popular first (items without interactions last)."""
+    async def popularity_ranking(self) -> list[tuple[str, float]]:
+        """Every item id with its popularity score (0 without interactions), most popular
+        first, ties by id (read once a minute by `recommend/passing.py`, not per request)."""
+        score = func.coalesce(ContentStats.score, 0.0)
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(ContentRow.content_id)
+                select(ContentRow.content_id, score)
                 .join(ContentStats, ContentStats.content_id == ContentRow.content_id, isouter=True)
                 .order_by(ContentStats.score.desc().nulls_last(), ContentRow.content_id)
             )
-            return [r[0] for r in rows]
+            return [(item, float(s)) for item, s in rows]
 
     @retry_transient()
     async def item_vectors(self, content_ids: Sequence[str], model: str) -> dict[str, bytes]:
