@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contextiq.backends import SchemeRegistry
+from contextiq.private_files import private_file
 
 
 def normalize_url(url: str) -> str:
@@ -48,7 +49,7 @@ def _sqlite(url: str, *, statement_timeout_ms: int) -> AsyncEngine:
     """`sqlite:///path/to.db`: embedded, one writer at a time."""
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(parsed.database))  # its -wal and -shm get the same owner-only mode
     engine = create_async_engine(
         url,
         hide_parameters=True,
