@@ -64,6 +64,7 @@ from contextiq.store.records import (
     RecentItem,
     RecordResult,
 )
+from contextiq.store.scrub import truncate_wal
 from contextiq.store.tables import (
     ContentRow,
     ContentStats,
@@ -295,6 +296,13 @@ class Store:
         """The database's file on SQLite; None on PostgreSQL."""
         database = self.engine.url.database
         return Path(database) if self.dialect == "sqlite" and database else None
+
+    async def scrub(self) -> None:
+        """After an erasure: on SQLite, the log that still holds the erased rows' pages is
+        folded into the database (whose deletes are zeroed) and truncated (store/scrub.py).
+        On PostgreSQL nothing: VACUUM reclaims dead rows (docs/security.md)."""
+        if self.dialect == "sqlite":
+            await truncate_wal(self.engine)
 
     async def close(self) -> None:
         self.point_reads.close()
@@ -628,6 +636,8 @@ class Store:
         yield events
         async with self.sessions.begin() as session:
             await self._mark_published(session, events)
+        if any(e.payload.get("type") == UserDeleted.type for e in events):
+            await self.scrub()  # the sent deletion's row, now deleted, named the user
 
     @staticmethod
     async def _mark_published(session: AsyncSession, events: list[OutboxEvent]) -> None:
@@ -739,6 +749,8 @@ class Store:
             if erased:
                 self.online.forget()
         self.online.committed()
+        if erased:
+            await self.scrub()
         return [*shown, *fresh]
 
     async def _still_stored(self, events: list[Event], session: AsyncSession) -> list[Event]:
