@@ -61,9 +61,9 @@ async def test_a_reader_holding_an_old_snapshot_delays_the_truncation_only(
         reader.execute("BEGIN")
         reader.execute("SELECT count(*) FROM content").fetchone()
         await db.upsert_content([_content(2)])
-        assert not await truncate_wal(db.engine)
+        assert not await truncate_wal(tmp_path / "db.sqlite")
         reader.execute("COMMIT")
-        assert await truncate_wal(db.engine)
+        assert await truncate_wal(tmp_path / "db.sqlite")
         assert (tmp_path / "db.sqlite-wal").stat().st_size == 0
     finally:
         reader.close()

@@ -40,8 +40,6 @@ class EngineFactory(Protocol):
 
 
 SQLITE_POOL_SIZE = 16
-#: How long a SQLite statement waits for another connection's write lock.
-BUSY_TIMEOUT_MS = 30_000
 #: Connections one process may hold on PostgreSQL: `max_connections` is sized from their sum.
 POSTGRES_POOL_SIZE = 20
 POSTGRES_MAX_OVERFLOW = 10
@@ -120,7 +118,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     # Deleted rows are overwritten with zeros, not left readable in free pages (store/scrub.py).
     cursor.execute("PRAGMA secure_delete=ON")

@@ -8,36 +8,39 @@ it, since the log still holds the pages as they were before the delete. PostgreS
 neither: VACUUM reclaims dead rows (docs/security.md).
 """
 
+import asyncio
 import logging
-
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from contextiq.store.engine import BUSY_TIMEOUT_MS
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 #: How long the checkpoint waits for readers of an older snapshot; it holds back writers
 #: meanwhile, so briefly. Past it, it copies what it can and leaves the log for the next one.
-CHECKPOINT_WAIT_MS = 1_000
+CHECKPOINT_WAIT_SECONDS = 1.0
 
 
-async def truncate_wal(engine: AsyncEngine) -> bool:
+def _checkpoint(database: Path) -> bool:
+    # A connection of its own, not the pool's: its busy timeout is the short wait above, and
+    # a cancelled caller leaves no pooled connection half way through a statement.
+    with closing(sqlite3.connect(database, timeout=CHECKPOINT_WAIT_SECONDS)) as conn:
+        # (busy, frames in the log, frames copied): busy 0 is a log truncated
+        busy: int = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    return not busy
+
+
+async def truncate_wal(database: Path) -> bool:
     """Checkpoint the whole log into the database and truncate it to zero bytes; False (and a
-    warning) when a reader or a failure kept part of it. Never raises: the erasure is done."""
+    warning) when a reader or a failure kept part of it. Raises nothing: the erasure is done."""
     try:
-        async with engine.connect() as conn:
-            await conn.exec_driver_sql(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
-            try:
-                # (busy, frames in the log, frames copied): busy 0 is a log truncated
-                busy = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()[0]
-            finally:
-                await conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    except Exception as exc:
+        truncated = await asyncio.to_thread(_checkpoint, database)
+    except sqlite3.Error as exc:
         log.warning("could not truncate the SQLite log after an erasure: %s", exc)
         return False
-    if busy:
+    if not truncated:
         log.warning(
             "a long read kept the SQLite log from being truncated after an erasure; "
             "the next erasure's checkpoint, or SQLite's own, overwrites it"
         )
-    return not busy
+    return truncated

@@ -301,8 +301,9 @@ class Store:
         """After an erasure: on SQLite, the log that still holds the erased rows' pages is
         folded into the database (whose deletes are zeroed) and truncated (store/scrub.py).
         On PostgreSQL nothing: VACUUM reclaims dead rows (docs/security.md)."""
-        if self.dialect == "sqlite":
-            await truncate_wal(self.engine)
+        database = self.sqlite_file
+        if database is not None and database.exists():  # not ":memory:"
+            await truncate_wal(database)
 
     async def close(self) -> None:
         self.point_reads.close()
