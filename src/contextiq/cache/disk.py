@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from contextiq.cache.base import Cache, CacheUnavailable
+from contextiq.private_files import private_file
 
 T = TypeVar("T")
 
@@ -70,7 +71,7 @@ class DiskCache(Cache):
     remote = False
 
     def __init__(self, path: Path, timeout_seconds: float = 0.25) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)  # owner-only, and so its -wal and -shm
         # Processes starting together wait for each other's set-up as long as it takes.
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode = WAL")

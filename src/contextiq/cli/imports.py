@@ -23,6 +23,7 @@ from contextiq.data.load import (
     load_interactions,
     load_items,
 )
+from contextiq.private_files import open_private
 from contextiq.progress import track
 from contextiq.store.store import Store
 
@@ -82,7 +83,7 @@ async def _import(
 
     async with catalogue_writer(store, settings) as catalog:
         with ExitStack() as files:
-            sink = files.enter_context(rejects.open("w", encoding="utf-8")) if rejects else None
+            sink = files.enter_context(open_private(rejects)) if rejects else None
             bad_rows = BadRows(strict, show, sink)
             try:
                 if content is not None:

@@ -32,6 +32,7 @@ from contextiq.ml.families import DEFAULT_MODEL, make_model
 from contextiq.ml.metrics import mae, rmse
 from contextiq.ml.protocols import leave_last_out, random_split, stratified_split
 from contextiq.observability.logs import configure_logging
+from contextiq.private_files import open_private
 from contextiq.progress import Tracker, track
 
 offline_app = typer.Typer(no_args_is_help=True)
@@ -174,7 +175,7 @@ def _replacing(path: Path) -> Iterator[TextIO]:
     leaves no half list a checker could read as the answer (and any older file as it was)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same folder: a rename, not a copy
     try:
-        with tmp.open("w", newline="", encoding="utf-8") as f:
+        with open_private(tmp, newline="") as f:
             yield f
         os.replace(tmp, path)
     except BaseException:

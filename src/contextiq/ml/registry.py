@@ -19,6 +19,7 @@ from typing import Any
 
 from contextiq.ml.base import Recommender
 from contextiq.ml.train import TrainReport
+from contextiq.private_files import make_private, private_dir
 
 _ACTIVE = "ACTIVE"
 _VERSIONS = "versions"
@@ -68,7 +69,7 @@ class ModelRegistry:
     def __init__(self, model_dir: Path) -> None:
         self.model_dir = model_dir
         self._versions = model_dir / _VERSIONS
-        self._versions.mkdir(parents=True, exist_ok=True)
+        private_dir(self._versions)
 
     def save(self, model: Recommender, report: TrainReport) -> str:
         """Publish a new version (not yet active); the directory appears complete or not at all."""
@@ -93,6 +94,7 @@ class ModelRegistry:
             "family": report.family,
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=2))
+        make_private(staging)  # the model's own writers use the umask's modes
         os.replace(staging, self._versions / version)
         return version
 
@@ -133,7 +135,7 @@ class ModelRegistry:
         if family is None:
             raise ValueError(f"model version {version} records no family")
         folder = self.model_dir / _FAMILIES
-        folder.mkdir(exist_ok=True)
+        private_dir(folder)
         _write_atomic(folder / family, version)
 
     def family_version(self, family: str) -> str | None:

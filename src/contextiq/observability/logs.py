@@ -96,3 +96,6 @@ def configure_logging(settings: Settings) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
+    # Its debug lines repeat each statement with its parameters: user and session ids, which
+    # logs must not keep after an erasure (docs/security.md).
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contextiq.observability.context import REQUEST_ID_HEADER, incoming_or_new, request_id
 from contextiq.observability.metrics import HTTP_REQUEST_DURATION
-from contextiq.security.audit import person_pseudonyms
+from contextiq.observability.path_mask import masked_path
 
 log = logging.getLogger("contextiq.access")
 
@@ -47,21 +47,6 @@ def route_template(scope: Scope) -> str:
         return "unmatched"
     prefix, template = found
     return prefix + template or "/"
-
-
-def logged_path(scope: Scope) -> str:
-    """The path, with a user or session id in it written as its pseudonym, as the audit log
-    writes it: logs outlive an erasure and must not name the person (docs/security.md)."""
-    params = scope.get("path_params") or {}
-    named = person_pseudonyms(params)
-    found = _route(scope) if named else None  # most paths name no one: no second formatting
-    if found is None:
-        return str(scope["path"])
-    prefix, template = found
-    try:
-        return prefix + template.format(**({k: str(v) for k, v in params.items()} | named))
-    except (KeyError, IndexError, ValueError):
-        return prefix + template
 
 
 class ObservabilityMiddleware:
@@ -105,7 +90,7 @@ class ObservabilityMiddleware:
         level = logging.DEBUG if scope["path"] in _QUIET_PATHS else logging.INFO
         if not log.isEnabledFor(level):
             return
-        path = logged_path(scope)  # never the query string: it may carry what is not ours
+        path = masked_path(scope["path"])  # never the query string: it may carry what is not ours
         fields: dict[str, Any] = {
             "method": scope["method"],
             "path": path,

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from contextiq.backends import SchemeRegistry
+from contextiq.private_files import private_file
 
 
 def normalize_url(url: str) -> str:
@@ -48,7 +49,7 @@ def _sqlite(url: str, *, statement_timeout_ms: int) -> AsyncEngine:
     """`sqlite:///path/to.db`: embedded, one writer at a time."""
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(parsed.database))  # its -wal and -shm get the same owner-only mode
     engine = create_async_engine(
         url,
         hide_parameters=True,
@@ -119,6 +120,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows are overwritten with zeros, not left readable in free pages (store/scrub.py).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
     # SQLite's own lower() folds ASCII only; catalogue search lowers titles in any script, as
     # PostgreSQL does.

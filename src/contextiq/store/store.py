@@ -65,6 +65,7 @@ from contextiq.store.records import (
     RecentItem,
     RecordResult,
 )
+from contextiq.store.scrub import truncate_wal
 from contextiq.store.tables import (
     ContentRow,
     ContentStats,
@@ -334,6 +335,14 @@ class Store:
         """The database's file on SQLite; None on PostgreSQL."""
         database = self.engine.url.database
         return Path(database) if self.dialect == "sqlite" and database else None
+
+    async def scrub(self) -> None:
+        """After an erasure: on SQLite, the log that still holds the erased rows' pages is
+        folded into the database (whose deletes are zeroed) and truncated (store/scrub.py).
+        On PostgreSQL nothing: VACUUM reclaims dead rows (docs/security.md)."""
+        database = self.sqlite_file
+        if database is not None and database.exists():  # not ":memory:"
+            await truncate_wal(database)
 
     async def close(self) -> None:
         self.point_reads.close()
@@ -662,6 +671,8 @@ class Store:
         yield events
         async with self.sessions.begin() as session:
             await self._mark_published(session, events)
+        if any(e.payload.get("type") == UserDeleted.type for e in events):
+            await self.scrub()  # the sent deletion's row, now deleted, named the user
 
     @staticmethod
     async def _mark_published(session: AsyncSession, events: list[OutboxEvent]) -> None:
@@ -773,6 +784,8 @@ class Store:
             if erased:
                 self.online.forget()
         self.online.committed()
+        if erased:
+            await self.scrub()
         return [*shown, *fresh]
 
     @retry_transient()
