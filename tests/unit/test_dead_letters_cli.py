@@ -14,7 +14,7 @@ from contextiq.events.types import InteractionRecorded
 from contextiq.store.dead_letters import DeadLetterStore
 from contextiq.store.store import Store
 from contextiq.store.tables import OutboxRow
-from tests.unit.test_cli import _ok, isolated, runner  # noqa: F401 (autouse fixture)
+from tests.unit.test_cli import isolated, runner  # noqa: F401 (autouse fixture)
 
 AT = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -44,6 +44,13 @@ def _outbox() -> list[str]:
             await store.close()
 
     return asyncio.run(work())
+
+
+def _ok(*args: str) -> str:
+    """Standard output only: log lines (stderr) from an earlier test's logging set-up stay out."""
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
 
 
 def test_list_and_replay(isolated: Path) -> None:  # noqa: F811
