@@ -5,7 +5,6 @@ import ipaddress
 import json
 import multiprocessing
 import socket
-from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -16,7 +15,7 @@ import uvicorn
 from contextiq.backends import scheme
 from contextiq.cli import audit
 from contextiq.cli.bootstrap import bootstrap, seed_demo, train, write_demo_files
-from contextiq.cli.database import migrate_database, require_database
+from contextiq.cli.database import migrate_database, on_store, require_database
 from contextiq.cli.dead_letters import dead_letters_app
 from contextiq.cli.keys import keys_app
 from contextiq.cli.listen import claim_address
@@ -29,7 +28,6 @@ from contextiq.observability.logs import configure_logging
 from contextiq.observability.metrics import use_multiprocess_dir
 from contextiq.security.rate_limit import PER_PROCESS, storage_url
 from contextiq.store.migrate import upgrade
-from contextiq.store.store import Store
 
 app = typer.Typer(help="Context IQ: personalized content recommendations.", no_args_is_help=True)
 app.add_typer(offline_app, name="offline", help="Batch experiments on CSV files.")
@@ -40,17 +38,6 @@ app.add_typer(dead_letters_app, name="dead-letters")
 
 def _say(message: str) -> None:
     typer.echo(message)
-
-
-def _on_store(settings: Settings, work: Callable[[Store], Awaitable[None]]) -> None:
-    async def run() -> None:
-        store = Store(settings.database_url)
-        try:
-            await work(store)
-        finally:
-            await store.close()
-
-    asyncio.run(run())
 
 
 @app.callback()
@@ -303,7 +290,7 @@ def import_data(
     reader = importers.movielens_100k if kind is ImportFormat.ML_100K else importers.movielens_small
     data = reader(path, settings)
     migrate_database(settings.database_url)
-    _on_store(settings, lambda store: load(store, settings, data, _say))
+    on_store(settings.database_url, lambda store: load(store, settings, data, _say))
 
 
 @app.command("vectors")
@@ -313,7 +300,7 @@ def vectors_command() -> None:
 
     settings = get_settings()
     migrate_database(settings.database_url)
-    _on_store(settings, lambda store: compute_vectors(store, settings, _say))
+    on_store(settings.database_url, lambda store: compute_vectors(store, settings, _say))
 
 
 @app.command("train")

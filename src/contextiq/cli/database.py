@@ -7,6 +7,8 @@ ends with the same line naming the URL (password masked) and what to check, exit
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import typer
 from sqlalchemy import text
@@ -16,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from contextiq.security.redact import redact
 from contextiq.store.engine import create_engine
 from contextiq.store.migrate import upgrade
+from contextiq.store.store import Store
 
 #: What to check, by the URL's dialect.
 _CHECK = {
@@ -25,6 +28,7 @@ _CHECK = {
         " exists (createdb NAME) and that the user and password are right"
     ),
 }
+T = TypeVar("T")
 _FORM = "sqlite:///path/to.db or postgresql://user@host:5432/database"
 
 
@@ -62,3 +66,16 @@ def migrate_database(url: str) -> None:
     """`require_database`, then bring the schema up to date (what most commands start with)."""
     require_database(url)
     upgrade(url)
+
+
+def on_store(url: str, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Run `work` on a store opened at `url`, closed afterwards (the commands' one event loop)."""
+
+    async def run() -> T:
+        store = Store(url)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())

@@ -5,7 +5,6 @@ normal way; run it once the cause is fixed (an event that fails again comes back
 are written to the audit log.
 """
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
@@ -15,11 +14,10 @@ from typing import Annotated, TypeVar
 import typer
 
 from contextiq.cli.audit import cli_actor
-from contextiq.cli.database import migrate_database
+from contextiq.cli.database import migrate_database, on_store
 from contextiq.config import get_settings
 from contextiq.security import AuditLog
 from contextiq.store.dead_letters import DeadLetterStore, UnknownDeadLetters
-from contextiq.store.store import Store
 
 T = TypeVar("T")
 dead_letters_app = typer.Typer(
@@ -30,15 +28,8 @@ dead_letters_app = typer.Typer(
 def _run(work: Callable[[DeadLetterStore, AuditLog], Awaitable[T]]) -> T:
     settings = get_settings()
     migrate_database(settings.database_url)
-
-    async def run() -> T:
-        store = Store(settings.database_url)
-        try:
-            return await work(DeadLetterStore(store), AuditLog(store))
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
+    url = settings.database_url
+    return on_store(url, lambda store: work(DeadLetterStore(store), AuditLog(store)))
 
 
 @dead_letters_app.command("list")

@@ -5,7 +5,6 @@ Changes apply to running servers within CONTEXTIQ_KEY_CACHE_SECONDS, without a r
 are written to the audit log.
 """
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
@@ -13,12 +12,11 @@ from typing import Annotated, TypeVar
 import typer
 
 from contextiq.cli.audit import cli_actor
-from contextiq.cli.database import migrate_database
+from contextiq.cli.database import migrate_database, on_store
 from contextiq.config import get_settings
 from contextiq.security import AuditLog, KeyRing, Role
 from contextiq.security.keys import KeyRefused
 from contextiq.security.principal import KeyRoleName
-from contextiq.store.store import Store
 
 T = TypeVar("T")
 keys_app = typer.Typer(help="API keys with roles (client, admin).", no_args_is_help=True)
@@ -28,15 +26,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")
 def _run(work: Callable[[KeyRing, AuditLog], Awaitable[T]]) -> T:
     settings = get_settings()
     migrate_database(settings.database_url)
-
-    async def run() -> T:
-        store = Store(settings.database_url)
-        try:
-            return await work(KeyRing(store), AuditLog(store))
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
+    return on_store(settings.database_url, lambda store: work(KeyRing(store), AuditLog(store)))
 
 
 @keys_app.command("create")
