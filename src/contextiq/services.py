@@ -47,7 +47,7 @@ from contextiq.store.rules import RuleStore
 from contextiq.store.session_retention import SessionRetention
 from contextiq.store.store import Store
 from contextiq.worker.processor import EventProcessor, Retrainer
-from contextiq.worker.training import training_round
+from contextiq.worker.training import training_round, training_turn
 
 #: Users whose lists a serving process computes at start (`RecommendationService.warm_up`).
 WARM_UP_USERS = 256
@@ -201,7 +201,7 @@ def build_services(settings: Settings) -> Services:
         ),
         settings.retrain_every_events,
         settings.retrain_every_seconds,
-        lambda: store.exclusively("contextiq-training"),
+        lambda: training_turn(store),
     )
     snapshots = SnapshotRecorder(store)
     catalog = Catalog(store)

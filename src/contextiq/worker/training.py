@@ -12,7 +12,8 @@ leaves the serving models as they were (the `Retrainer` logs the error and keeps
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 import numpy as np
@@ -23,11 +24,27 @@ from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
 from contextiq.ml.families import known_family
 from contextiq.ml.footprint import PeakMemory, check_fits, estimate
 from contextiq.recommend.models import ModelHolder, item_features
+from contextiq.store.exclusive import exclusively
 from contextiq.store.experiments import ExperimentStore
 from contextiq.store.records import ModelVersion
 from contextiq.store.store import Store
 
 log = logging.getLogger(__name__)
+
+#: The lock a training holds (`store/exclusive.py`): serve, worker and `contextiq train` alike.
+TRAINING_LOCK = "contextiq-training"
+
+
+class TrainingBusy(Exception):
+    """Another process is training: a second training would double the memory and race on
+    the model registry."""
+
+
+def training_turn(
+    store: Store, wait: float = 0.0, waiting: Callable[[], object] | None = None
+) -> AbstractAsyncContextManager[bool]:
+    """True for the block if this process may train now (see `exclusively`)."""
+    return exclusively(store.engine, TRAINING_LOCK, wait, waiting)
 
 
 async def load_training_data(store: Store) -> list[WeightedInteraction]:
