@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from contextiq import heap
 from contextiq.config import Settings
 from contextiq.data.demo import demo_data
 from contextiq.data.load import (
@@ -144,7 +145,10 @@ async def train(
                 )
                 return done[0] if done else None
             serving = (await served_families(ExperimentStore(store), settings.model))[0]
-            return await train_and_register(store, holder, family, memory, serve=family == serving)
+            with heap.building():  # as a round does (`training_round`)
+                return await train_and_register(
+                    store, holder, family, memory, serve=family == serving
+                )
     finally:
         await store.close()
 
