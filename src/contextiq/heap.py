@@ -35,8 +35,8 @@ def settle() -> None:
 @contextmanager
 def building() -> Iterator[None]:
     """No collection while the block builds (training: millions of objects, each collection
-    longer than the last); then one collection of what it created and left, and what
-    survives is frozen, so later collections do not walk it either.
+    longer than the last); then one, `settle`, which also frees what the block replaced (a
+    model from before it), and what survives is frozen, never walked again.
 
     Blocks may nest or overlap (threads): the last one out collects and enables the
     collector again, unless it was off before the first.
@@ -53,7 +53,6 @@ def building() -> Iterator[None]:
         with _lock:
             _builds -= 1
             if _builds == 0:
-                gc.collect()  # frozen objects are not walked: only what came since
-                gc.freeze()
+                settle()
                 if _enable_after:
                     gc.enable()
