@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contextiq.backends import SchemeRegistry
 from contextiq.cache import CACHES
-from contextiq.events import BUSES
+from contextiq.events import BUSES, check_bus_url
 from contextiq.llm.factory import SCORERS, check_url
 from contextiq.store.engine import DATABASES
 
@@ -167,6 +167,13 @@ class Settings(BaseSettings):
         """A backend URL must name a registered scheme: fail at start-up, not on first use."""
         assert info.field_name is not None
         URL_SETTINGS[info.field_name].factory(url)
+        return url
+
+    @field_validator("events_url")
+    @classmethod
+    def _events_url(cls, url: str) -> str:
+        """Then a Kafka URL's parameters: a misspelt one would otherwise be ignored."""
+        check_bus_url(url)
         return url
 
     @field_validator("llm_url")

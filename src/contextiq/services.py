@@ -3,13 +3,13 @@
 import asyncio
 import contextlib
 import functools
-import gc
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from contextiq import heap
 from contextiq.cache import Cache, open_cache
 from contextiq.catalog import CatalogService
 from contextiq.config import Settings
@@ -50,26 +50,10 @@ from contextiq.store.store import Store
 from contextiq.worker.dead_letters import DeadLetterGuard
 from contextiq.worker.parked_sweep import run_parked_sweep
 from contextiq.worker.processor import EventProcessor, Retrainer
-from contextiq.worker.training import training_round
+from contextiq.worker.training import training_round, training_turn
 
 #: Users whose lists a serving process computes at start (`RecommendationService.warm_up`).
 WARM_UP_USERS = 256
-
-
-def settle_heap() -> None:
-    """Put what the process now holds for good out of the garbage collector's reach.
-
-    A serving process at 100,000 items tracks about 450,000 objects (libraries, the model,
-    a `Content` per catalogue item in its filter columns), and every full collection walked
-    them all, stalling every request of the process for about 340 ms: the paced p99's source
-    (docs/benchmarks.md). Frozen (`gc.freeze`), they are never walked; what the process
-    creates later still is. Called again after a model swap: first unfrozen and collected
-    (one such stall per swap), or the replaced model's objects in reference cycles could
-    never be freed.
-    """
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
 
 
 @dataclass
@@ -176,7 +160,7 @@ class Services:
         if serves_requests:
             users = await self.store.some_users(WARM_UP_USERS)
             await self.recommendations.warm_up(users, generation)
-            settle_heap()
+            heap.settle()
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -209,7 +193,7 @@ def build_services(settings: Settings) -> Services:
         ),
         settings.retrain_every_events,
         settings.retrain_every_seconds,
-        lambda: store.exclusively("contextiq-training"),
+        lambda: training_turn(store),
     )
     snapshots = SnapshotRecorder(store)
     catalog = Catalog(store)

@@ -112,7 +112,11 @@ class Broker(Daemon):
         wait_for_port(self.port)
 
     def url(self, topic: str = "interactions", partitions: int = 4) -> str:
-        return f"kafka://127.0.0.1:{self.port}?topic={topic}&partitions={partitions}"
+        # Short group timeouts: a stopped test consumer's partitions move on within seconds.
+        return (
+            f"kafka://127.0.0.1:{self.port}?topic={topic}&partitions={partitions}"
+            "&session_timeout_ms=6000&heartbeat_interval_ms=1000"
+        )
 
 
 class RedisServer(Daemon):

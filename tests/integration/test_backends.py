@@ -9,7 +9,7 @@ import pytest
 from contextiq.cache import CacheUnavailable, open_cache
 from contextiq.cache.redis import RedisCache
 from contextiq.events import BusUnavailable, open_bus
-from contextiq.events.kafka import KafkaBus, parse_kafka_url
+from contextiq.events.kafka import KafkaBus
 from contextiq.events.types import Event
 from contextiq.llm.base import Candidate, LikedItem, LLMScore, UserContext
 from contextiq.llm.score_cache import ScoreCache, context_hash
@@ -17,18 +17,6 @@ from tests.contracts.conftest import outbox
 from tests.integration.conftest import Broker, free_port
 
 pytestmark = pytest.mark.integration
-
-
-def test_kafka_url_names_hosts_topic_and_group() -> None:
-    config = parse_kafka_url("kafka://a:9092,b:9093?topic=clicks&partitions=3")
-    assert (config.bootstrap, config.topic, config.partitions) == (
-        ["a:9092", "b:9093"],
-        "clicks",
-        3,
-    )
-    assert config.group_id == "contextiq-worker"
-    with pytest.raises(ValueError):
-        parse_kafka_url("kafka://?topic=x")
 
 
 async def test_redis_cache_down_raises_cache_unavailable_quickly() -> None:

@@ -25,6 +25,7 @@ from botocore.validate import ParamValidator
 from prometheus_client.metrics import MetricWrapperBase
 
 from contextiq.cache import open_cache
+from contextiq.cli import TRAINING_BUSY
 from contextiq.config import ENV_PREFIX, Settings
 from contextiq.events import open_bus
 from contextiq.observability import metrics
@@ -34,7 +35,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 RENDERED = ["base", "overlays/dev", "overlays/prod", "kafka/kraft"]
-KUBERNETES_VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
+#: The oldest release the manifests support (podFailurePolicy is on by default since 1.26;
+#: the preStop hook is an exec, not the `sleep` action of 1.30), one between, the latest.
+KUBERNETES_VERSIONS = ["1.27.0", "1.30.0", kubernetes_validate.latest_version()]
 
 
 def _tool(name: str) -> str:
@@ -99,7 +102,7 @@ def test_every_role_runs_from_the_one_image_with_its_config(target: str) -> None
         ("Deployment", "contextiq-api"): ["serve"],
         ("Deployment", "contextiq-worker"): ["worker"],
         ("Job", "contextiq-migrate"): ["migrate"],
-        ("CronJob", "contextiq-retrain"): ["train"],
+        ("CronJob", "contextiq-retrain"): ["train", "--wait", "3600"],
     }
     config = next(name for kind, name in objs if kind == "ConfigMap")
     data = objs[("ConfigMap", config)]["data"]
@@ -134,9 +137,30 @@ def test_every_role_runs_from_the_one_image_with_its_config(target: str) -> None
 @pytest.mark.parametrize("target", ["base", "overlays/dev", "overlays/prod"])
 def test_a_stopping_api_pod_serves_until_it_left_the_endpoints(target: str) -> None:
     pod = _pod(_by_kind(target)[("Deployment", "contextiq-api")])["spec"]
-    wait = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    sleep, seconds = pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"]
+    assert sleep == "sleep"
+    # The image runs on Debian, whose coreutils (an essential package) has /bin/sleep.
+    assert re.findall(r"^FROM (\S+)", (DEPLOY / "Dockerfile").read_text(), re.M)[-1].endswith(
+        "-slim-bookworm"
+    )
+    wait = int(seconds)
     assert wait >= 5
     assert pod["terminationGracePeriodSeconds"] >= wait + 15  # then in-flight requests
+
+
+@pytest.mark.parametrize("target", ["base", "overlays/dev", "overlays/prod"])
+def test_a_retraining_that_finds_another_running_fails_without_retries(target: str) -> None:
+    # `train --wait` waited for the worker's round already; a retry would only wait again.
+    job = _by_kind(target)[("CronJob", "contextiq-retrain")]["spec"]["jobTemplate"]["spec"]
+    assert job["template"]["spec"]["restartPolicy"] == "Never"  # what podFailurePolicy needs
+    assert job["backoffLimit"] >= 1
+    busy = job["podFailurePolicy"]["rules"][0]
+    assert busy["action"] == "FailJob"
+    assert busy["onExitCodes"] == {
+        "containerName": "train",
+        "operator": "In",
+        "values": [TRAINING_BUSY],
+    }
 
 
 @pytest.mark.parametrize("target", ["base", "overlays/dev", "overlays/prod"])

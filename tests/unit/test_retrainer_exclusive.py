@@ -8,7 +8,7 @@ from contextiq.worker.processor import Retrainer
 
 
 async def test_a_round_due_while_another_runs_is_left_to_it() -> None:
-    lock = asyncio.Lock()  # what Store.exclusively is across processes
+    lock = asyncio.Lock()  # what training_turn is across processes
 
     @asynccontextmanager
     async def exclusive() -> AsyncIterator[bool]:

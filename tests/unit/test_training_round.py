@@ -1,5 +1,6 @@
 """A retraining round on stored data: sized up front, measured, and harmless when it fails."""
 
+import gc
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -186,3 +187,25 @@ async def test_a_finished_experiment_names_no_family_to_train(store: Store) -> N
     past = datetime.now(UTC) - timedelta(days=2)
     await experiments.create(replace(_experiment("old", "embedding", past), ends_at=past))
     assert await served_families(experiments, "ease") == ["ease"]
+
+
+async def test_a_round_pauses_the_collector_and_freezes_what_it_leaves(
+    store: Store, tmp_path: Path
+) -> None:
+    collecting: list[bool] = []
+
+    async def read(read_from: Store) -> list[WeightedInteraction]:
+        collecting.append(gc.isenabled())
+        return await load_training_data(read_from)
+
+    frozen = gc.get_freeze_count()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("contextiq.worker.training.load_training_data", read)
+            await training_round(store, ModelHolder(tmp_path / "models", store), "ease")
+        # Millions of objects at scale: no collection walks them while they are built...
+        assert collecting == [False]
+        # ...nor afterwards, what the round leaves behind.
+        assert gc.isenabled() and gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()

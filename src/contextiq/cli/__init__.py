@@ -28,6 +28,7 @@ from contextiq.observability.logs import configure_logging
 from contextiq.observability.metrics import use_multiprocess_dir
 from contextiq.security.rate_limit import PER_PROCESS, storage_url
 from contextiq.store.migrate import upgrade
+from contextiq.worker.training import TrainingBusy
 
 app = typer.Typer(help="Context IQ: personalized content recommendations.", no_args_is_help=True)
 app.add_typer(offline_app, name="offline", help="Batch experiments on CSV files.")
@@ -303,6 +304,11 @@ def vectors_command() -> None:
     on_store(settings.database_url, lambda store: compute_vectors(store, settings, _say))
 
 
+#: `contextiq train`'s exit status when another process trains (after `--wait`, if given):
+#: not a failure of this training, which a scheduler may simply run again later.
+TRAINING_BUSY = 3
+
+
 @app.command("train")
 def train_command(
     family: Annotated[
@@ -313,18 +319,38 @@ def train_command(
             " as the worker does.",
         ),
     ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            metavar="SECONDS",
+            help="When another process (serve, worker, train) is training: wait up to this"
+            f" long for it to finish, then train. Without it: exit {TRAINING_BUSY} at once.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Train on all stored interactions; promote the model if it is no worse.
 
     Prints the serving family's version (or FAMILY's). A family other than the serving one
     is only accepted for the requests and experiment arms that name it (status "candidate"),
-    never promoted.
+    never promoted. One training at a time across processes: exits 3 if another one is
+    still running (after --wait).
     """
     settings = get_settings()
     migrate_database(settings.database_url)
     configure_logging(settings)  # progress lines: a large catalogue trains for minutes
+
+    def waiting() -> None:
+        _say(f"another process is training: waiting up to {wait:.0f}s for it to finish")
+
     try:
-        info = asyncio.run(train(settings, family))
+        info = asyncio.run(train(settings, family, wait, waiting))
+    except TrainingBusy:
+        _say(
+            "another process is training: not training now"
+            + (f" (waited {wait:.0f}s)" if wait else "")
+        )
+        raise typer.Exit(TRAINING_BUSY) from None
     except (TrainingTooLarge, ValueError) as refused:  # too large, or an unknown model family
         _say(f"error: {refused}")
         raise typer.Exit(2) from None

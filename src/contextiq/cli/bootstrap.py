@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from contextiq import heap
 from contextiq.config import Settings
 from contextiq.data.demo import demo_data
 from contextiq.data.load import (
@@ -23,7 +24,13 @@ from contextiq.store.experiments import ExperimentStore
 from contextiq.store.migrate import upgrade
 from contextiq.store.records import ModelVersion
 from contextiq.store.store import Store
-from contextiq.worker.training import served_families, train_and_register, training_round
+from contextiq.worker.training import (
+    TrainingBusy,
+    served_families,
+    train_and_register,
+    training_round,
+    training_turn,
+)
 
 Say = Callable[[str], None]
 
@@ -110,23 +117,38 @@ async def compute_vectors(
         )
 
 
-async def train(settings: Settings, family: str | None = None) -> ModelVersion | None:
+async def train(
+    settings: Settings,
+    family: str | None = None,
+    wait: float = 0.0,
+    waiting: Callable[[], object] | None = None,
+) -> ModelVersion | None:
     """A worker's round (`training_round`), or `family` alone; the version recorded for the
-    serving family, or for `family`."""
+    serving family, or for `family`.
+
+    One training at a time (`training_turn`): `TrainingBusy` if another process still trains
+    after `wait` seconds (`waiting` is called once when it starts waiting).
+    """
     store = Store(settings.database_url)
     try:
-        holder = ModelHolder(settings.model_dir, store)
-        # The serving version, so the candidate is promoted only if no worse than it (as the
-        # worker's holder, which is loaded when it starts).
-        await holder.refresh()
-        memory = settings.train_memory_limit_mb
-        if family is None:
-            done = await training_round(
-                store, holder, settings.model, memory, settings.model_families
-            )
-            return done[0] if done else None
-        serving = (await served_families(ExperimentStore(store), settings.model))[0]
-        return await train_and_register(store, holder, family, memory, serve=family == serving)
+        async with training_turn(store, wait, waiting) as mine:
+            if not mine:
+                raise TrainingBusy("another process is training")
+            holder = ModelHolder(settings.model_dir, store)
+            # The serving version, so the candidate is promoted only if no worse than it (as
+            # the worker's holder, which is loaded when it starts).
+            await holder.refresh()
+            memory = settings.train_memory_limit_mb
+            if family is None:
+                done = await training_round(
+                    store, holder, settings.model, memory, settings.model_families
+                )
+                return done[0] if done else None
+            serving = (await served_families(ExperimentStore(store), settings.model))[0]
+            with heap.building():  # as a round does (`training_round`)
+                return await train_and_register(
+                    store, holder, family, memory, serve=family == serving
+                )
     finally:
         await store.close()
 
@@ -156,12 +178,16 @@ def bootstrap(settings: Settings, say: Say, demo_items: int = 2_000, demo_users:
         say("==> [3/3] a trained model is present")
     else:
         say("==> [3/3] training a first model")
-        info = asyncio.run(train(settings))
-        if info is None:
-            say("    no interactions yet: serving popular and fresh content until there are")
+        try:
+            info = asyncio.run(train(settings))
+        except TrainingBusy:
+            say("    another process is training it: serving popular and fresh content until then")
         else:
-            metrics = ", ".join(f"{k}={v:.3f}" for k, v in sorted(info.metrics.items())[:4])
-            say(f"    model {info.version} in {info.train_seconds:.1f}s ({metrics})")
+            if info is None:
+                say("    no interactions yet: serving popular and fresh content until there are")
+            else:
+                metrics = ", ".join(f"{k}={v:.3f}" for k, v in sorted(info.metrics.items())[:4])
+                say(f"    model {info.version} in {info.train_seconds:.1f}s ({metrics})")
     say(f"==> ready in {time.perf_counter() - started:.0f}s")
 
 

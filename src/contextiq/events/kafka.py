@@ -11,9 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -22,36 +20,12 @@ from aiokafka.errors import CommitFailedError
 from aiokafka.partitioner import murmur2
 
 from contextiq.events.base import BusUnavailable, EventBus, Handler
+from contextiq.events.kafka_url import parse_kafka_url
 from contextiq.events.types import ImpressionBatch, UnknownEvent, decode_event, decode_events
 from contextiq.observability.events import forget_consumer_lag, record_consumer_lag
 from contextiq.store.records import OutboxEvent
 
 log = logging.getLogger(__name__)
-
-GROUP_ID = "contextiq-worker"
-
-
-@dataclass(frozen=True)
-class KafkaConfig:
-    bootstrap: list[str]
-    topic: str
-    partitions: int
-    group_id: str
-
-
-def parse_kafka_url(url: str) -> KafkaConfig:
-    """`kafka://host:port[,host:port]?topic=interactions&partitions=8&group=contextiq-worker`."""
-    parts = urlsplit(url)
-    hosts = [h for h in parts.netloc.split(",") if h]
-    if not hosts:
-        raise ValueError(f"kafka URL needs at least one host:port: {url!r}")
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    return KafkaConfig(
-        bootstrap=hosts,
-        topic=query.get("topic", "interactions"),
-        partitions=int(query.get("partitions", "8")),
-        group_id=query.get("group", GROUP_ID),
-    )
 
 
 class _OnAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -162,14 +136,15 @@ class KafkaBus(EventBus):
     def _consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.config.bootstrap,
-            group_id=self.config.group_id,
+            group_id=self.config.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.max_records,
             metadata_max_age_ms=2_000,
-            session_timeout_ms=6_000,
-            heartbeat_interval_ms=1_000,
-            request_timeout_ms=max(self.timeout_ms, 7_000),
+            session_timeout_ms=self.config.session_timeout_ms,
+            heartbeat_interval_ms=self.config.heartbeat_interval_ms,
+            # A group join waits up to the session timeout for the other members.
+            request_timeout_ms=max(self.timeout_ms, self.config.session_timeout_ms + 5_000),
         )
         consumer.subscribe([self.config.topic], listener=_OnAssignment(consumer))
         return consumer

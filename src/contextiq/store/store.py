@@ -1,11 +1,10 @@
 """Every query the service makes, on SQLite or PostgreSQL through one SQLAlchemy schema."""
 
-import hashlib
 import json
 import math
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -351,34 +350,6 @@ class Store:
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-
-    @asynccontextmanager
-    async def exclusively(self, name: str) -> AsyncIterator[bool]:
-        """True if this process holds `name` for the block against every process on the
-        database, False if another holds it now (no waiting).
-
-        A PostgreSQL advisory lock, held by a connection kept for the block: a process that
-        dies lets go with its session. SQLite serves one host, where one process does the
-        work that needs this: always True.
-        """
-        if self.dialect != "postgresql":
-            yield True
-            return
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        async with self.engine.connect() as conn:
-            held = bool(
-                (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar()
-            )
-            # The lock belongs to the session: ending the transaction keeps it, and an idle
-            # session is not ended by idle_in_transaction_session_timeout as an open one is.
-            await conn.commit()
-            try:
-                yield held
-            finally:
-                if held:
-                    with suppress(Exception):  # a lost connection took the lock with it
-                        await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                        await conn.commit()
 
     def _insert(self, table: Any) -> Any:
         # Core inserts on the Table: the ORM's bulk path costs a quarter of ingest CPU.

@@ -23,7 +23,7 @@ def _alone() -> AbstractAsyncContextManager[bool]:
 class Retrainer:
     """Retrains after N applied events or T seconds, one round at a time.
 
-    `exclusive` (`Store.exclusively`) makes that one round at a time across workers: each
+    `exclusive` (`training_turn`) makes that one round at a time across workers: each
     round reads every stored interaction, so a round started while another worker's runs
     would train the same model again beside it (memory, CPU, whole-table reads) and is
     left to that one.

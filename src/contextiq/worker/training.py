@@ -12,22 +12,40 @@ leaves the serving models as they were (the `Retrainer` logs the error and keeps
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 import numpy as np
 
+from contextiq import heap
 from contextiq.experiments.definitions import ArmConfig
 from contextiq.ml import train_candidate
 from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
 from contextiq.ml.families import known_family
 from contextiq.ml.footprint import PeakMemory, check_fits, estimate
 from contextiq.recommend.models import ModelHolder, item_features
+from contextiq.store.exclusive import exclusively
 from contextiq.store.experiments import ExperimentStore
 from contextiq.store.records import ModelVersion
 from contextiq.store.store import Store
 
 log = logging.getLogger(__name__)
+
+#: The lock a training holds (`store/exclusive.py`): serve, worker and `contextiq train` alike.
+TRAINING_LOCK = "contextiq-training"
+
+
+class TrainingBusy(Exception):
+    """Another process is training: a second training would double the memory and race on
+    the model registry."""
+
+
+def training_turn(
+    store: Store, wait: float = 0.0, waiting: Callable[[], object] | None = None
+) -> AbstractAsyncContextManager[bool]:
+    """True for the block if this process may train now (see `exclusively`)."""
+    return exclusively(store.engine, TRAINING_LOCK, wait, waiting)
 
 
 async def load_training_data(store: Store) -> list[WeightedInteraction]:
@@ -44,6 +62,13 @@ async def load_training_data(store: Store) -> list[WeightedInteraction]:
         items.extend(chunk.content_ids)
         weights.extend(chunk.weights)
         times.extend(chunk.timestamps)
+    # Seconds of CPU at millions of events: in a thread, so the event loop gets its turns.
+    return await asyncio.to_thread(_in_time_order, users, items, weights, times)
+
+
+def _in_time_order(
+    users: list[str], items: list[str], weights: list[float], times: list[float]
+) -> list[WeightedInteraction]:
     ids: dict[str, str] = {}
     order = np.argsort(np.asarray(times, np.float64), kind="stable")
     return [
@@ -104,7 +129,21 @@ async def training_round(
     memory_limit_mb: int = 0,
     requested: Sequence[str] = (),
 ) -> list[ModelVersion]:
-    """Train every served family in turn (`served_families`); what each recorded."""
+    """Train every served family in turn (`served_families`); what each recorded.
+
+    The collector waits for the round (`heap.building`), whose stored data is let go first.
+    """
+    with heap.building():
+        return await _train_families(store, holder, configured, memory_limit_mb, requested)
+
+
+async def _train_families(
+    store: Store,
+    holder: ModelHolder,
+    configured: str,
+    memory_limit_mb: int,
+    requested: Sequence[str],
+) -> list[ModelVersion]:
     serving, *others = await served_families(ExperimentStore(store), configured, requested)
     data = StoredData(store)
     done = [await train_and_register(store, holder, serving, memory_limit_mb, data=data)]
