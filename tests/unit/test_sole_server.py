@@ -58,4 +58,5 @@ def test_a_second_server_on_the_file_is_refused_until_the_first_stops(
         first.wait()
     with sole_server(url, "memory://"):  # the kernel let go of the dead server's lock
         pass
+    assert (tmp_path / "ciq.db.serve.lock").stat().st_mode & 0o777 == 0o600  # as the database
     get_settings.cache_clear()

@@ -15,6 +15,7 @@ from filelock import FileLock, Timeout
 from sqlalchemy.engine import make_url
 
 from contextiq.backends import scheme
+from contextiq.private_files import FILE_MODE
 
 
 def lock_path(database_url: str, cache_url: str) -> Path | None:
@@ -34,7 +35,7 @@ def sole_server(database_url: str, cache_url: str) -> Iterator[None]:
     if path is None:
         yield
         return
-    lock = FileLock(path)
+    lock = FileLock(path, mode=FILE_MODE)  # owner-only, like the database beside it
     try:
         lock.acquire(blocking=False)
     except Timeout:

@@ -18,6 +18,8 @@ from filelock import FileLock, Timeout
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from contextiq.private_files import FILE_MODE
+
 #: How often a waiting process tries again.
 POLL_SECONDS = 1.0
 
@@ -63,7 +65,7 @@ class _FileLock:
     """An exclusive `flock` on `<database>.<name>.lock`, without blocking."""
 
     def __init__(self, path: Path) -> None:
-        self.lock = FileLock(path)
+        self.lock = FileLock(path, mode=FILE_MODE)  # owner-only, like the database beside it
 
     async def try_acquire(self) -> bool:
         try:
