@@ -190,9 +190,11 @@ def test_the_embedded_worker_sets_a_poison_event_aside(tmp_path: Path) -> None:
         assert portal.call(applied, db) == ({"good"}, 1)
 
 
-def test_every_event_type_has_a_dead_letter_series_from_the_start() -> None:
+def test_every_event_type_has_its_series_from_the_start() -> None:
     """rate() counts nothing for the step from absent to 1: the first dead letter of a type
-    would not fire the alert."""
+    would not fire the alert, and a type's first applied events would not show."""
     for kind in EVENT_TYPES:
         labels = {"type": kind}
         assert REGISTRY.get_sample_value("contextiq_events_dead_lettered_total", labels) is not None
+        applied = REGISTRY.get_sample_value("contextiq_events_applied_total", labels)
+        assert (applied is None) == (kind == ImpressionBatch.type)  # counted as its impressions

@@ -22,7 +22,7 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
 
-from contextiq.events.types import EVENT_TYPES, ImpressionSeen, InteractionRecorded
+from contextiq.events.types import EVENT_TYPES, ImpressionBatch, ImpressionSeen, InteractionRecorded
 
 # `_created` timestamps double the series of every counter and histogram for no alert's use.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -150,6 +150,8 @@ for _result in CACHE_RESULTS:
     CACHE_LOOKUPS.labels(_result)
 for _type in EVENT_TYPES:
     EVENTS_DEAD_LETTERED.labels(_type)
+    if _type != ImpressionBatch.type:  # counted as the impressions it carries
+        EVENTS_APPLIED.labels(_type)
 for _report in PARKED_REPORT_TYPES:
     PARKED_REPORTS_EXPIRED.labels(_report)
 
