@@ -137,6 +137,11 @@ def test_experiments_are_admin_only_and_one_at_a_time(api: TestClient) -> None:
         "arms": [{"name": "a", "config": {"model_version": "nope"}}, {"name": "b"}],
     }
     assert api.post("/api/v1/experiments", json=unknown, headers=ADMIN).status_code == 400
+    # Ended at birth, it would keep a verdict on no data for good (0010_experiment_verdicts).
+    window = {"starts_at": "2019-01-01T00:00:00Z", "ends_at": "2020-01-01T00:00:00Z"}
+    ended = body | {"name": "ended"} | window
+    refused_end = api.post("/api/v1/experiments", json=ended, headers=ADMIN)
+    assert refused_end.status_code == 400 and "ends_at is past" in refused_end.text
     assert api.get("/api/v1/experiments/missing").status_code == 404
     # No winner yet: nothing to promote, and the experiment keeps running.
     refused = api.post("/api/v1/experiments/solo/stop", json={"promote": True}, headers=ADMIN)

@@ -54,6 +54,9 @@ class ExperimentService:
             raise InvalidExperiment("an interleaved experiment compares exactly two arms")
         if experiment.ends_at is not None and experiment.ends_at <= experiment.starts_at:
             raise InvalidExperiment("ends_at must be after starts_at")
+        if experiment.ends_at is not None and experiment.ends_at <= datetime.now(UTC):
+            # It would end at its first report, with a verdict on no data kept for good.
+            raise InvalidExperiment("ends_at is past: an experiment must end in the future")
         registry = self.models.registry
         for arm in experiment.arms:
             version, family = arm.config.model_version, arm.config.model_family
