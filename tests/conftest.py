@@ -1,7 +1,7 @@
 """Shared fixtures: an isolated embedded deployment per test module."""
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 from contextiq.api.app import create_app
 from contextiq.cli.bootstrap import bootstrap
 from contextiq.config import Settings
+from contextiq.store.migrate import upgrade_async
+from tests.integration.conftest import fresh_pg_database
 
 
 async def until(condition: Callable[[], bool], within: float = 2.0) -> None:
@@ -45,3 +47,16 @@ def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def client(demo_settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(demo_settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+async def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated, empty database of its own on each backend, for tests that open their own
+    stores or engines on it (as several processes would)."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}"
+        await upgrade_async(url)
+        yield url
+        return
+    async with fresh_pg_database() as url:
+        yield url

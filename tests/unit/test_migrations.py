@@ -1,7 +1,6 @@
 """The Alembic chain builds exactly the schema `store/tables.py` declares."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,17 +38,6 @@ async def test_migrations_run_without_the_requests_statement_timeout() -> None:
             async with engine.connect() as conn:
                 assert await conn.scalar(sa.text("SHOW statement_timeout")) == timeout
             await engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-async def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-        await upgrade_async(url)
-        yield url
-        return
-    async with fresh_pg_database() as url:
-        yield url
 
 
 OLD_IMPRESSIONS = sa.table(

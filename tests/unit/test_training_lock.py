@@ -12,28 +12,15 @@ from sqlalchemy import text
 from contextiq.cli import TRAINING_BUSY
 from contextiq.store import exclusive
 from contextiq.store.exclusive import exclusively
-from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
 from contextiq.worker.processor import Retrainer
 from contextiq.worker.training import training_turn
 from tests.integration.conftest import CONTEXTIQ, contextiq_env, fresh_pg_database
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A database URL that two stores (as two processes would) open."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
-        await upgrade_async(url)
-        yield url
-        return
-    async with fresh_pg_database() as url:
-        yield url
-
-
 @pytest.fixture
-async def two(database: str) -> AsyncIterator[tuple[Store, Store]]:
-    a, b = Store(database), Store(database)
+async def two(migrated_url: str) -> AsyncIterator[tuple[Store, Store]]:
+    a, b = Store(migrated_url), Store(migrated_url)
     try:
         yield a, b
     finally:
@@ -146,10 +133,10 @@ async def test_a_workers_round_is_skipped_while_another_process_trains(
 
 
 async def test_train_exits_3_while_another_process_trains_or_waits_for_it(
-    database: str, tmp_path: Path
+    migrated_url: str, tmp_path: Path
 ) -> None:
-    env = contextiq_env(tmp_path, database_url=database)
-    other = Store(database)  # this test's process, training as far as `contextiq train` sees
+    env = contextiq_env(tmp_path, database_url=migrated_url)
+    other = Store(migrated_url)  # this test's process, training as far as `contextiq train` sees
     try:
         async with training_turn(other):
             done = await asyncio.to_thread(
