@@ -324,6 +324,8 @@ async def test_a_worker_applying_the_event_forgets_the_user(tmp_path: Path) -> N
             "served_lists": [],
             "experiments": [],
             "online_metrics": [],
+            "dead_letters": [],
+            "parked_reports": [],
         }
         memory = cache.cache
         assert isinstance(memory, MemoryCache)

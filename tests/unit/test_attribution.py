@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
+from contextiq.api.schemas import HeldData
 from contextiq.domain import Content, Interaction, InteractionType
 from contextiq.events.types import (
     Event,
@@ -421,6 +422,22 @@ async def test_a_report_whose_impression_never_comes_is_dropped_and_counted(stor
     async with store.sessions() as session:
         row = await session.get(ImpressionRow, "r1")
     assert row is not None and row.clicked is None
+
+
+async def test_a_users_parked_reports_are_in_their_export(store: Store) -> None:
+    """A report waiting for its impression is the user's data while it waits: as sent."""
+    now = datetime.now(UTC)
+    click, seen = clicked("i1", "u1", "b", now, rid="r1"), ImpressionSeen("r2", "u1", (1, 2))
+    await delivered(store, [click, seen, clicked("i2", "u2", "b", now, rid="r3")])
+    export = await store.user_export("u1")
+    waiting = [
+        (p["event_type"], p["recommendation_id"], p["event"]) for p in export["parked_reports"]
+    ]
+    assert waiting == [
+        ("impression_seen", "r2", seen.to_wire()),
+        ("interaction", "r1", click.to_wire()),
+    ]
+    assert HeldData.model_validate(export).parked_reports[0].parked_at <= utcnow()
 
 
 async def test_erasure_removes_a_users_parked_reports(store: Store) -> None:

@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from contextiq.api.app import create_app
+from contextiq.api.schemas import HeldData
 from contextiq.cache.memory import MemoryCache
 from contextiq.domain import Content, Interaction, InteractionType
 from contextiq.events.local import LocalBus
@@ -168,6 +169,44 @@ async def test_erasure_removes_the_users_dead_letters(store: Store) -> None:  # 
     left = {letter.event_id: letter for letter in await letters.listed(10)}
     assert set(left) == {"kept", "b-both"}
     assert [row[1] for row in left["b-both"].payload["shown"]] == ["stays"]
+
+
+async def test_erasures_applied_together_each_leave_a_dead_batch(store: Store) -> None:  # noqa: F811
+    """The worker applies several erasures in one transaction: the second reads the batch as
+    the first left it, and does not write the first one's impressions back."""
+    listing = '[[["c1", 0.5]], "v1", null, null, null]'
+    shown = [("r1", "one", listing, 1), ("r2", "two", listing, 2), ("r3", "stays", listing, 3)]
+    await DeadLetterStore(store).record(ImpressionBatch.of(shown, "b"), "ValueError", AFTER, NOW)
+    await store.apply_events([UserDeleted("d1", "one", NOW), UserDeleted("d2", "two", NOW)])
+    [letter] = await DeadLetterStore(store).listed(10)
+    assert [row[1] for row in letter.payload["shown"]] == ["stays"]
+
+
+async def test_the_users_dead_letters_are_in_their_export(store: Store) -> None:  # noqa: F811
+    """Each as sent, with why and when it failed. Of an impression batch, only their own
+    impressions and lists, and not the batch's error: it may quote the others in it."""
+    letters = DeadLetterStore(store)
+    theirs = InteractionRecorded(click("theirs", user="asks"))
+    listing = '[[["c1", 0.5]], "v1", null, null, null]'
+    not_shown_to_them = '[[["c9", 0.4]], null, null, null, null]'
+    shared = ImpressionBatch.of(
+        [("r1", "asks", listing, 1), ("r2", "other", not_shown_to_them, 2)], "b"
+    )
+    for event, error in (
+        (theirs, "OverflowError: math range error"),
+        (InteractionRecorded(click("not-theirs", user="other")), "ValueError: poison"),
+        (shared, "IntegrityError: (r2, other)"),
+    ):
+        await letters.record(event, error, AFTER, NOW)
+    export = await store.user_export("asks")
+    own, batch = export["dead_letters"]
+    assert (own["event_id"], own["event_type"]) == ("theirs", "interaction")
+    assert own["event"] == theirs.to_wire() and own["first_failed_at"] == NOW.isoformat()
+    assert (own["error"], own["failures"]) == ("OverflowError: math range error", AFTER)
+    assert (batch["event_id"], batch["event_type"], batch["error"]) == ("b", "impressions", None)
+    assert batch["event"] == ImpressionBatch.of([("r1", "asks", listing, 1)], "b").to_wire()
+    assert "other" not in str(export) and "c9" not in str(export)
+    assert HeldData.model_validate(export).dead_letters[1].error is None
 
 
 def test_the_embedded_worker_sets_a_poison_event_aside(tmp_path: Path) -> None:

@@ -1,19 +1,27 @@
-"""An erased person is not left readable in the database's file or its write-ahead log."""
+"""An erased person, or an idle session forgotten, is not left readable in the database's file
+or its write-ahead log."""
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
-from contextiq.domain import InteractionType
+import pytest
+from sqlalchemy import insert
+
+from contextiq.domain import InteractionType, session_subject
 from contextiq.events.types import UserDeleted, decode_events
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.scrub import truncate_wal
+from contextiq.store.session_retention import SessionRetention
 from contextiq.store.store import Store, utcnow
+from contextiq.store.tables import InteractionRow
 from tests.unit import test_store
 from tests.unit.test_store import _content, _event
 
 store = test_store.store  # the fixture: a migrated store on SQLite, then on PostgreSQL
 
 PERSON = "erased-person-5501"
+VISITOR = "idle-visitor-7702"
 
 
 async def _deliver(store: Store) -> None:
@@ -45,6 +53,45 @@ async def test_an_erasure_leaves_no_copy_in_the_file_or_its_log(store: Store) ->
     assert PERSON.encode() not in database.read_bytes()
     async with store.engine.connect() as conn:
         assert (await conn.exec_driver_sql("PRAGMA secure_delete")).scalar() == 1
+
+
+async def test_a_purge_that_forgot_sessions_scrubs_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle sessions go by the same deletes as an erasure, so the same scrub follows: once
+    per pass that forgot any, however many batches it took, and none for a pass that forgot
+    none. (Rows written straight to the table: the outbox rows an interaction adds are
+    purged on their own, a day after they are sent.)"""
+    scrubs: list[str] = []
+    scrub = store.scrub
+
+    async def counted() -> None:
+        scrubs.append("scrubbed")
+        await scrub()
+
+    monkeypatch.setattr(store, "scrub", counted)
+    idle = utcnow() - timedelta(days=40)
+    visits = [
+        {
+            "event_id": f"v{n}",
+            "user_id": session_subject(f"{VISITOR}-{n}"),
+            "content_id": "c1",
+            "interaction_type": InteractionType.LIKE.value,
+            "weight": 3.0,
+            "occurred_at": idle,
+        }
+        for n in range(5)
+    ]
+    async with store.engine.begin() as conn:
+        await conn.execute(insert(InteractionRow), visits)
+    retention = SessionRetention(store, timedelta(days=30), batch=2)
+    assert await retention.purge(utcnow() - timedelta(days=30)) == 5
+    assert await retention.purge(utcnow() - timedelta(days=30)) == 0
+    assert len(scrubs) == 1
+    database = store.sqlite_file
+    if database is not None:
+        assert database.with_name(database.name + "-wal").stat().st_size == 0
+        assert VISITOR.encode() not in database.read_bytes()
 
 
 async def test_a_reader_holding_an_old_snapshot_delays_the_truncation_only(

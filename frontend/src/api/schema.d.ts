@@ -805,6 +805,35 @@ export interface components {
             stopped_at: string | null;
         };
         /**
+         * ExportedDeadLetter
+         * @description An event of theirs the worker could not apply on any delivery, set aside until an
+         *     operator replays it (DEPLOYMENT.md, "Dead letters").
+         */
+        ExportedDeadLetter: {
+            /** Error */
+            error: string | null;
+            /** Event */
+            event: {
+                [key: string]: unknown;
+            };
+            /** Event Id */
+            event_id: string;
+            /** Event Type */
+            event_type: string;
+            /** Failures */
+            failures: number;
+            /**
+             * First Failed At
+             * Format: date-time
+             */
+            first_failed_at: string;
+            /**
+             * Last Failed At
+             * Format: date-time
+             */
+            last_failed_at: string;
+        };
+        /**
          * ExportedExperiment
          * @description An experiment arm the user was counted in, with their counts there.
          */
@@ -879,6 +908,26 @@ export interface components {
             experiment: string | null;
             /** Model Version */
             model_version: string | null;
+        };
+        /**
+         * ExportedParkedReport
+         * @description A click or seen report of theirs waiting for the impression it names: applied when
+         *     that arrives, dropped after `CONTEXTIQ_ATTRIBUTION_WAIT_SECONDS` (docs/experiments.md).
+         */
+        ExportedParkedReport: {
+            /** Event */
+            event: {
+                [key: string]: unknown;
+            };
+            /** Event Type */
+            event_type: string;
+            /**
+             * Parked At
+             * Format: date-time
+             */
+            parked_at: string;
+            /** Recommendation Id */
+            recommendation_id: string;
         };
         /** ExportedRecommendations */
         ExportedRecommendations: {
@@ -1297,6 +1346,8 @@ export interface components {
         };
         /** SessionExport */
         SessionExport: {
+            /** Dead Letters */
+            dead_letters: components["schemas"]["ExportedDeadLetter"][];
             /** Experiments */
             experiments: components["schemas"]["ExportedExperiment"][];
             /** First Recorded At */
@@ -1307,6 +1358,8 @@ export interface components {
             interactions: components["schemas"]["ExportedInteraction"][];
             /** Online Metrics */
             online_metrics: components["schemas"]["ExportedOnlineDay"][];
+            /** Parked Reports */
+            parked_reports: components["schemas"]["ExportedParkedReport"][];
             /** Recommendations Served */
             recommendations_served: components["schemas"]["ExportedRecommendations"][];
             /** Served Lists */
@@ -1419,6 +1472,8 @@ export interface components {
         };
         /** UserExport */
         UserExport: {
+            /** Dead Letters */
+            dead_letters: components["schemas"]["ExportedDeadLetter"][];
             /** Experiments */
             experiments: components["schemas"]["ExportedExperiment"][];
             /** First Recorded At */
@@ -1429,6 +1484,8 @@ export interface components {
             interactions: components["schemas"]["ExportedInteraction"][];
             /** Online Metrics */
             online_metrics: components["schemas"]["ExportedOnlineDay"][];
+            /** Parked Reports */
+            parked_reports: components["schemas"]["ExportedParkedReport"][];
             /** Recommendations Served */
             recommendations_served: components["schemas"]["ExportedRecommendations"][];
             /** Served Lists */

@@ -469,6 +469,35 @@ class ExportedOnlineDay(BaseModel):
     arm: str | None
 
 
+class ExportedDeadLetter(BaseModel):
+    """An event of theirs the worker could not apply on any delivery, set aside until an
+    operator replays it (DEPLOYMENT.md, "Dead letters")."""
+
+    event_id: str
+    event_type: str
+    #: The event as it was sent; an impression batch holds only their impressions and the
+    #: lists those showed.
+    event: dict[str, Any]
+    #: Why it failed, as last recorded; null for an impression batch, whose error is the
+    #: whole batch's and may quote the other people it names.
+    error: str | None
+    failures: int
+    first_failed_at: datetime
+    last_failed_at: datetime
+
+
+class ExportedParkedReport(BaseModel):
+    """A click or seen report of theirs waiting for the impression it names: applied when
+    that arrives, dropped after `CONTEXTIQ_ATTRIBUTION_WAIT_SECONDS` (docs/experiments.md)."""
+
+    #: `interaction` (a click) or `impression_seen`.
+    event_type: str
+    recommendation_id: str
+    #: The report as it was sent.
+    event: dict[str, Any]
+    parked_at: datetime
+
+
 class HeldData(BaseModel):
     """Everything held about one subject: a user, or an anonymous session never merged."""
 
@@ -480,6 +509,8 @@ class HeldData(BaseModel):
     served_lists: list[ExportedServedList]
     experiments: list[ExportedExperiment]
     online_metrics: list[ExportedOnlineDay]
+    dead_letters: list[ExportedDeadLetter]
+    parked_reports: list[ExportedParkedReport]
 
 
 class UserExport(HeldData):

@@ -311,11 +311,19 @@ class ImpressionBatch:
 
     def without_user(self, user_id: str) -> "ImpressionBatch":
         """The batch less one user's impressions (same id); empty if only theirs."""
+        return self._keeping(lambda user: user != user_id)
+
+    def of_user(self, user_id: str) -> "ImpressionBatch":
+        """One user's impressions alone, with the lists they name (same id): what the batch
+        holds about them, without the others it names."""
+        return self._keeping(lambda user: user == user_id)
+
+    def _keeping(self, keep: Callable[[str], bool]) -> "ImpressionBatch":
         return ImpressionBatch.of(
             (
                 (rid, user, self.lists[index], at)
                 for rid, user, index, at in self.shown
-                if user != user_id
+                if keep(user)
             ),
             self.event_id,
         )

@@ -17,7 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contextiq.domain import Interaction
+from contextiq.domain import Interaction, as_utc
 from contextiq.events.types import ImpressionSeen, InteractionRecorded
 from contextiq.store.tables import ImpressionRow, ParkedReport
 
@@ -113,6 +113,23 @@ class ParkedReports:
         returned = table.c.payload if payload else table.c.type
         rows = await session.execute(delete(table).where(where).returning(table.c.id, returned))
         return [value for _, value in sorted(rows.all(), key=lambda row: int(row[0]))]
+
+
+async def exported_parked_reports(session: AsyncSession, subject: str) -> list[dict[str, Any]]:
+    """The subject's reports still waiting for their impression, oldest first, each as sent:
+    they are the person's data for as long as they wait."""
+    rows = await session.scalars(
+        select(ParkedReport).where(ParkedReport.user_id == subject).order_by(ParkedReport.id)
+    )
+    return [
+        {
+            "event_type": r.type,
+            "recommendation_id": r.recommendation_id,
+            "event": r.payload,
+            "parked_at": as_utc(r.parked_at).isoformat(),
+        }
+        for r in rows
+    ]
 
 
 def _named(event: ImpressionSeen | InteractionRecorded) -> str:

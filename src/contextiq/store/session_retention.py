@@ -35,12 +35,16 @@ class SessionRetention:
 
     async def purge(self, idle_since: datetime) -> int:
         """Forget every session with no interaction and no impression since `idle_since`;
-        returns how many went."""
+        returns how many went. A pass that forgot any is scrubbed once, as an erasure is:
+        SQLite's log still holds the deleted rows (`Store.scrub`)."""
         newest_event = func.max(InteractionRow.occurred_at) < idle_since
         purged = await self._walk(InteractionRow.user_id, newest_event, idle_since)
         # Sessions that were shown lists but never sent an event.
         newest_list = func.max(ImpressionRow.shown_ms) < to_ms(idle_since)
-        return purged + await self._walk(ImpressionRow.user_id, newest_list, idle_since)
+        purged += await self._walk(ImpressionRow.user_id, newest_list, idle_since)
+        if purged:
+            await self.store.scrub()
+        return purged
 
     async def _walk(
         self, subject: InstrumentedAttribute[str], idle: ColumnElement[bool], since: datetime

@@ -54,6 +54,7 @@ from contextiq.progress import Quiet, Tracker
 from contextiq.store.bulk import BulkLoader, Indexes, PostgresLoader, SqliteLoader
 from contextiq.store.engine import create_engine
 from contextiq.store.online import OnlineApplier
+from contextiq.store.parked import exported_parked_reports
 from contextiq.store.point_reads import point_reads
 from contextiq.store.records import (
     History,
@@ -65,6 +66,7 @@ from contextiq.store.records import (
     RecordResult,
 )
 from contextiq.store.scrub import truncate_wal
+from contextiq.store.subject_letters import exported_dead_letters, forget_in_dead_batches
 from contextiq.store.tables import (
     ContentRow,
     ContentStats,
@@ -137,40 +139,8 @@ async def delete_subject_rows(session: AsyncSession, subjects: Sequence[str]) ->
     for name, column in _SUBJECT_ROWS:
         result = await session.execute(delete(column.class_).where(column.in_(subjects)))
         removed[name] = int(result.rowcount)  # type: ignore[attr-defined]
-    removed["dead_letters"] += await _forget_in_dead_batches(session, subjects)
+    removed["dead_letters"] += await forget_in_dead_batches(session, subjects)
     return removed
-
-
-async def _forget_in_dead_batches(session: AsyncSession, subjects: Sequence[str]) -> int:
-    """Take `subjects`' impressions out of dead-lettered impression batches, which name their
-    users in the payload only (a batch left empty goes); returns how many batches changed.
-    Dead letters are few: the payload match reads the batch ones alone."""
-    named = or_(
-        *(
-            sql_cast(DeadLetter.payload, Text).contains(orjson.dumps(s).decode(), autoescape=True)
-            for s in subjects
-        )
-    )
-    query = select(DeadLetter.id, DeadLetter.payload).where(
-        DeadLetter.event_type == ImpressionBatch.type, named
-    )
-    letters = cast(Table, DeadLetter.__table__)
-    changed = 0
-    for row in (await session.execute(query)).all():
-        kept = ImpressionBatch.from_wire(row.payload)
-        named_here = {user for _, user, _, _ in kept.shown}.intersection(subjects)
-        for subject in named_here:
-            kept = kept.without_user(subject)
-        if not named_here:
-            continue  # the id appeared as something else (a content id, a list's arm)
-        changed += 1
-        if kept.shown:
-            await session.execute(
-                update(letters).where(letters.c.id == row.id).values(payload=kept.to_wire())
-            )
-        else:
-            await session.execute(delete(letters).where(letters.c.id == row.id))
-    return changed
 
 
 def _content(row: Any) -> Content:
@@ -1325,6 +1295,8 @@ class Store:
                 ],
                 "experiments": experiments,
                 "online_metrics": online,
+                "dead_letters": await exported_dead_letters(session, user_id),
+                "parked_reports": await exported_parked_reports(session, user_id),
             }
 
     # -- models and snapshots ------------------------------------------------------------------
