@@ -386,8 +386,9 @@ class RetrainAccepted(BaseModel):
 
 class UserDeletion(BaseModel):
     user_id: str
-    #: Rows and cache keys removed, per kind (interactions, stats, profile, snapshots, events,
-    #: parked_reports, cached_recommendations, cached_llm_scores).
+    #: Rows and cache keys removed, per kind: interactions, stats, profile, snapshots,
+    #: impressions, online_users, experiment_users, dead_letters, parked_reports, events (in
+    #: the outbox), cached_recommendations, cached_llm_scores.
     removed: dict[str, int]
 
 
