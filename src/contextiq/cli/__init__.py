@@ -21,7 +21,7 @@ from contextiq.cli.keys import keys_app
 from contextiq.cli.listen import claim_address
 from contextiq.cli.ml import evaluate, offline_app
 from contextiq.cli.processes import RequestProcesses
-from contextiq.cli.sole_server import sole_server
+from contextiq.cli.sole_process import sole_process
 from contextiq.config import InvalidSettings, Settings, get_settings
 from contextiq.ml.footprint import TrainingTooLarge
 from contextiq.observability.logs import configure_logging
@@ -110,7 +110,7 @@ def serve(
         raise typer.Exit(2)
     require_database(settings.database_url)
     sock = claim_address(bind_host, bind_port)  # before bootstrapping: a port in use fails now
-    with sole_server(settings.database_url, settings.cache_url):
+    with sole_process("serve", settings.database_url, settings.cache_url):
         code = _serve(settings, sock, bootstrap_first, workers)
     if code:
         raise typer.Exit(code)
@@ -173,7 +173,8 @@ def worker() -> None:
 
     settings = get_settings()
     require_database(settings.database_url)
-    asyncio.run(run_worker(settings))
+    with sole_process("worker", settings.database_url, settings.cache_url):
+        asyncio.run(run_worker(settings))
 
 
 @app.command()
