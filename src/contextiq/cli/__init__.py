@@ -13,7 +13,7 @@ import typer
 import uvicorn
 
 from contextiq.backends import scheme
-from contextiq.cli import audit
+from contextiq.cli.audit import audited
 from contextiq.cli.bootstrap import bootstrap, seed_demo, train, write_demo_files
 from contextiq.cli.database import migrate_database, on_store, require_database
 from contextiq.cli.dead_letters import dead_letters_app
@@ -399,9 +399,9 @@ def models_promote(
 
     settings = get_settings()
     registry = ModelRegistry(settings.model_dir)
-    try:
-        registry.promote(version)
-    except KeyError as exc:
-        raise typer.BadParameter(f"{exc.args[0]}; see `contextiq models list`") from exc
-    audit.record(settings, "models promote", f"model:{version}", 200)
+    with audited(settings, "models promote", f"model:{version}"):
+        try:
+            registry.promote(version)
+        except KeyError as exc:
+            raise typer.BadParameter(f"{exc.args[0]}; see `contextiq models list`") from exc
     _say(f"{version} is now the active model")
