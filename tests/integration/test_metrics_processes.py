@@ -22,7 +22,7 @@ async def test_scrapes_of_either_process_add_up_both(tmp_path: Path) -> None:
     await asyncio.to_thread(bootstrap, settings, lambda _: None, 60, 10)
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    # Two servers on one SQLite file must share a cache (cli/sole_server.py).
+    # Two servers on one SQLite file must share a cache (cli/sole_process.py).
     env = contextiq_env(
         tmp_path, database_url=settings.database_url, cache_url=f"disk://{tmp_path / 'cache.db'}"
     )

@@ -3,6 +3,8 @@
 import csv
 import json
 from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
 
 import pytest
 import typer
@@ -10,6 +12,7 @@ from typer.testing import CliRunner
 
 from contextiq.cli.ml import evaluate, offline_app
 from contextiq.ml.blend import BlendRecommender
+from contextiq.progress import BYTES
 from tests.ml import synthetic
 
 
@@ -236,3 +239,67 @@ def test_both_commands_train_the_model_family_named(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["ndcg@10"] > 0
+
+
+class Recorded:
+    """A tracker keeping what it was told, in place of the progress lines."""
+
+    def __init__(self, total: int | None, desc: str, unit: str = "rows", **_: Any) -> None:
+        self.total, self.desc, self.unit = total, desc, unit
+        self.steps: list[int] = []
+
+    def advance(self, n: int) -> None:
+        self.steps.append(n)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        pass
+
+
+@pytest.mark.parametrize("command", ["fit-predict", "evaluate"])
+def test_reading_shows_bytes_read_of_the_file_it_opens_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    events = tmp_path / "events.csv"
+    rows = [f"u{n % 97},i{n % 211},1\n" for n in range(5_000)]
+    events.write_text("user_id,item_id,weight\n" + "".join(rows))
+    (tmp_path / "users.txt").write_text("u1\n")
+    trackers: list[Recorded] = []
+
+    def track(*args: Any, **kwargs: Any) -> Recorded:
+        trackers.append(Recorded(*args, **kwargs))
+        return trackers[-1]
+
+    opened: list[Path] = []
+    real_open = Path.open
+
+    def counted_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        opened.append(self)
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr("contextiq.cli.ml.track", track)
+    monkeypatch.setattr(Path, "open", counted_open)
+    if command == "evaluate":
+        app = typer.Typer()
+        app.command()(evaluate)
+        result = CliRunner().invoke(app, ["--dataset", str(events), "--format", "csv"])
+    else:
+        args = [
+            "fit-predict",
+            "--interactions",
+            str(events),
+            "--users",
+            str(tmp_path / "users.txt"),
+        ]
+        args += ["--output", str(tmp_path / "out.csv")]
+        result = CliRunner().invoke(offline_app, args)
+    assert result.exit_code == 0, result.output
+    [reading] = [t for t in trackers if t.desc == "reading events.csv"]
+    size = events.stat().st_size
+    assert (reading.total, reading.unit, sum(reading.steps)) == (size, BYTES, size)
+    assert len(reading.steps) > 2  # it moved while reading, not only at the end
+    assert opened.count(events) == 1  # no pass to count the lines first

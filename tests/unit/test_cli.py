@@ -325,7 +325,9 @@ def test_seed_writes_import_files_that_import_cleanly(isolated: Path) -> None:
     assert "300 items, 120 new interactions (0 already there), 0 bad rows skipped" in imported
 
 
-def test_an_older_version_can_be_served_again(isolated: Path) -> None:
+def test_an_older_version_can_be_served_again(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _ok("seed", "--demo", "--items", "40", "--users", "8")
     _ok("train")
     _ok("train")
@@ -337,6 +339,17 @@ def test_an_older_version_can_be_served_again(isolated: Path) -> None:
     assert f"* {active}" in listed
     other = next(v for v in versions if v != active)
     assert f"  {other}" in listed
+
+    # The database the promotion is audited in cannot be opened: refused, nothing switched.
+    (isolated / "taken").write_text("a file where the database's folder would be")
+    with monkeypatch.context() as unreachable:
+        unreachable.setenv("CONTEXTIQ_DATABASE_URL", f"sqlite:///{isolated / 'taken' / 'ciq.db'}")
+        get_settings.cache_clear()
+        refused = runner.invoke(app, ["models", "promote", other])
+    get_settings.cache_clear()
+    assert refused.exit_code == 2, refused.output
+    assert refused.stderr.startswith("error: cannot open the database")
+    assert registry.active_version() == active
 
     assert f"{other} is now the active model" in _ok("models", "promote", other)
     assert registry.active_version() == other

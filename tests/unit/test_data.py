@@ -91,7 +91,6 @@ def test_generic_csv_and_jsonl_files_are_read_and_validated(tmp_path: Path) -> N
     assert str(rows[3][1]).startswith("events.jsonl:4: not JSON: Exceeds the limit")
     again = [i for _, i in _interactions(events)]
     assert [i.event_id for i in again[:2]] == [i.event_id for i in good]  # type: ignore[union-attr]
-    assert files.count_rows(events) == 4 and files.count_rows(content) == 3
 
 
 def test_an_event_from_before_1970_is_a_bad_row_with_its_line(tmp_path: Path) -> None:
@@ -112,7 +111,6 @@ def test_ndjson_and_any_case_of_jsonl_are_json_lines(tmp_path: Path, name: str) 
     events = tmp_path / name
     line = json.dumps({"user_id": "u1", "content_id": "a1", "interaction_type": "like"})
     events.write_text(f"{line}\n{line}\n")
-    assert files.count_rows(events) == 2  # no header to take off
     assert [isinstance(i, files.BadRow) for _, i in _interactions(events)] == [False, False]
 
 

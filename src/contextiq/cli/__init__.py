@@ -13,7 +13,7 @@ import typer
 import uvicorn
 
 from contextiq.backends import scheme
-from contextiq.cli import audit
+from contextiq.cli.audit import audited
 from contextiq.cli.bootstrap import bootstrap, seed_demo, train, write_demo_files
 from contextiq.cli.database import migrate_database, on_store, require_database
 from contextiq.cli.dead_letters import dead_letters_app
@@ -21,7 +21,7 @@ from contextiq.cli.keys import keys_app
 from contextiq.cli.listen import claim_address
 from contextiq.cli.ml import evaluate, offline_app
 from contextiq.cli.processes import RequestProcesses
-from contextiq.cli.sole_server import sole_server
+from contextiq.cli.sole_process import sole_process
 from contextiq.config import InvalidSettings, Settings, get_settings
 from contextiq.ml.footprint import TrainingTooLarge
 from contextiq.observability.logs import configure_logging
@@ -110,7 +110,7 @@ def serve(
         raise typer.Exit(2)
     require_database(settings.database_url)
     sock = claim_address(bind_host, bind_port)  # before bootstrapping: a port in use fails now
-    with sole_server(settings.database_url, settings.cache_url):
+    with sole_process("serve", settings.database_url, settings.cache_url):
         code = _serve(settings, sock, bootstrap_first, workers)
     if code:
         raise typer.Exit(code)
@@ -173,7 +173,8 @@ def worker() -> None:
 
     settings = get_settings()
     require_database(settings.database_url)
-    asyncio.run(run_worker(settings))
+    with sole_process("worker", settings.database_url, settings.cache_url):
+        asyncio.run(run_worker(settings))
 
 
 @app.command()
@@ -398,9 +399,9 @@ def models_promote(
 
     settings = get_settings()
     registry = ModelRegistry(settings.model_dir)
-    try:
-        registry.promote(version)
-    except KeyError as exc:
-        raise typer.BadParameter(f"{exc.args[0]}; see `contextiq models list`") from exc
-    audit.record(settings, "models promote", f"model:{version}", 200)
+    with audited(settings, "models promote", f"model:{version}"):
+        try:
+            registry.promote(version)
+        except KeyError as exc:
+            raise typer.BadParameter(f"{exc.args[0]}; see `contextiq models list`") from exc
     _say(f"{version} is now the active model")

@@ -2,6 +2,8 @@
 
 import asyncio
 import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from contextiq.cli.database import migrate_database
@@ -17,14 +19,24 @@ def cli_actor() -> str:
         return "cli"
 
 
-def record(
+@contextmanager
+def audited(
     settings: Settings,
     action: str,
     target: str | None,
-    status: int,
+    status: int = 200,
     details: dict[str, Any] | None = None,
-) -> None:
+) -> Iterator[None]:
+    """Open (and migrate) the database before the block's change, record the change after it.
+
+    A change outside the database (the model registry's files) takes effect at once: were the
+    database checked only by the audit write, an unreachable one would fail the command after
+    the change, and the operator would take it for not done. Checked first, it refuses the
+    change with nothing changed (exit 2, `require_database`). A block that raises is not
+    recorded.
+    """
     migrate_database(settings.database_url)
+    yield
 
     async def write() -> None:
         store = Store(settings.database_url)

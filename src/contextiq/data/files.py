@@ -21,15 +21,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from contextiq.api.schemas import ContentIn, InteractionIn, SubjectIn
 from contextiq.config import Settings
 from contextiq.domain import Content, Interaction
+from contextiq.progress import ReadPosition
 
-_COUNT_BLOCK = 1 << 20
 # A field may be as long as a JSON lines record may: the model then refuses a too-long one as a
 # bad row, where the csv module's default of 131,072 characters stopped the whole import.
 csv.field_size_limit(2**31 - 1)
@@ -118,18 +118,6 @@ def _id_as_text(key: str, value: Any) -> Any:
     return str(value) if key in _ID_FIELDS and type(value) is int else value
 
 
-def count_rows(path: Path) -> int:
-    """Data rows, for the progress bar's total: lines less the CSV header (a fast byte scan)."""
-    lines = 0
-    last = b"\n"
-    with path.open("rb") as f:
-        while block := f.read(_COUNT_BLOCK):
-            lines += block.count(b"\n")
-            last = block[-1:]
-    lines += last != b"\n"  # a last line without its newline
-    return max(0, lines - (not _is_json_lines(path)))
-
-
 def _columns(path: Path, header: list[str], model: type[BaseModel]) -> list[str]:
     """The CSV header's names as `model`'s fields (in any case, spaces around them dropped), or
     `UnreadableFile` naming what is wrong: a column unknown, missing, or given twice would
@@ -153,25 +141,6 @@ def _columns(path: Path, header: list[str], model: type[BaseModel]) -> list[str]
     return names
 
 
-class ReadPosition:
-    """How far a reader is into its file, in bytes: an import's progress and ETA from its
-    first second, with no pass over a 5,000,000-line file to count its lines first."""
-
-    def __init__(self, path: Path) -> None:
-        self.size = path.stat().st_size
-        self._file: BinaryIO | None = None
-
-    def reading(self, file: BinaryIO) -> None:
-        self._file = file
-
-    @property
-    def bytes(self) -> int:
-        """Bytes taken from the file so far (its size once the reader closed it)."""
-        if self._file is None:
-            return 0
-        return self.size if self._file.closed else self._file.tell()
-
-
 def records(
     path: Path, model: type[BaseModel], position: ReadPosition | None = None
 ) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
@@ -180,7 +149,7 @@ def records(
     if _is_json_lines(path):
         with _open_text(path) as f:
             if position is not None:
-                position.reading(f.buffer)
+                position.reading(f)
             for line_no, line in enumerate(f, start=1):
                 if not line.strip():
                     continue
@@ -201,7 +170,7 @@ def records(
         return
     with _open_text(path) as f:
         if position is not None:
-            position.reading(f.buffer)
+            position.reading(f)
         reader = csv.reader(f)
         header = next(reader, [])
         if (problem := _not_utf8("".join(header))) is not None:  # every row would be bad

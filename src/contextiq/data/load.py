@@ -18,10 +18,10 @@ from typing import TextIO
 from contextiq.cache import open_cache
 from contextiq.catalog import CatalogService
 from contextiq.config import Settings
-from contextiq.data.files import BadRow, ReadPosition, chunks, read_content
+from contextiq.data.files import BadRow, chunks, read_content
 from contextiq.data.parsing import parsed_chunks
 from contextiq.domain import Content, Interaction
-from contextiq.progress import BYTES, Quiet, Tracker
+from contextiq.progress import BYTES, Quiet, ReadPosition, Tracker
 from contextiq.recommend.filters import FilterColumns
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.response_cache import RecommendationCache
@@ -144,7 +144,6 @@ async def import_content_file(
     """Progress in bytes read, as `import_interactions_file`'s."""
     position = ReadPosition(path)
     with progress(position.size, f"items from {path.name}", BYTES) as shown:
-        done = 0
         for chunk in chunks(read_content(path, position), CONTENT_CHUNK):
             good: list[Content] = []
             try:
@@ -155,9 +154,8 @@ async def import_content_file(
                         good.append(item)
             finally:  # under --strict, the rows before the bad one still go in
                 await load_items(catalog, [good], Quiet(), counts)
-                shown.advance(position.bytes - done)
-                done = position.bytes
-        shown.advance(position.size - done)  # the reader's last position may stop short
+                position.show(shown)
+        position.show(shown)  # the reader closed the file: all of it
 
 
 async def import_interactions_file(

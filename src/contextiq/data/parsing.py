@@ -21,13 +21,13 @@ from typing import Any
 from contextiq.config import Settings
 from contextiq.data.files import (
     BadRow,
-    ReadPosition,
     Record,
     chunks,
     interaction_from,
     numbered_records,
 )
 from contextiq.domain import Interaction
+from contextiq.progress import ReadPosition
 from contextiq.store.bulk import Row, interaction_rows
 
 #: (line, database row or why it is refused) per record, in file order.

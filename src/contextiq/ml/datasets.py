@@ -9,9 +9,12 @@ from typing import Literal, TextIO
 
 from contextiq.ml import movielens
 from contextiq.ml.base import ItemFeatures, WeightedInteraction
-from contextiq.progress import Tracker
+from contextiq.progress import ReadPosition, Tracker
 
 DatasetFormat = Literal["ml-100k", "ml-latest-small", "lastfm", "csv"]
+#: How often a CSV's reader reports its position: each report asks the system where the file
+#: is, and the text layer reads 8 KiB (a few hundred rows) at a time anyway.
+SHOW_EVERY_ROWS = 1_000
 
 
 @dataclass(frozen=True)
@@ -104,14 +107,16 @@ def read_interactions_csv(path: Path, progress: Tracker | None = None) -> list[W
 
     Without a weight every event counts 1 (implicit feedback). Files may start with the
     byte-order mark spreadsheet exports write; spaces around names and ids are dropped.
-    `progress` advances a row at a time.
+    `progress` counts the bytes read (`BYTES`, to the file's size), so the file is read once.
     """
     events = []
+    position = ReadPosition(path)
     with path.open(newline="", encoding="utf-8-sig") as f:
+        position.reading(f)
         reader = _csv_rows(f)
-        for r in reader:
-            if progress:
-                progress.advance(1)
+        for n, r in enumerate(reader):
+            if progress and n % SHOW_EVERY_ROWS == 0:
+                position.show(progress)
             try:
                 user, item = _id(r["user_id"]), _id(r["item_id"])
                 if not user or not item:
@@ -130,6 +135,8 @@ def read_interactions_csv(path: Path, progress: Tracker | None = None) -> list[W
             except ValueError as error:
                 # the line the row ends on: blank lines and quoted line breaks count
                 raise ValueError(f"{path}, line {reader.line_num}: {error}") from None
+    if progress:
+        position.show(progress)
     return events
 
 
@@ -152,7 +159,7 @@ def read_items_csv(path: Path) -> list[ItemFeatures]:
 
 
 def load_dataset(path: Path, fmt: DatasetFormat, progress: Tracker | None = None) -> Dataset:
-    """A public dataset's folder, or a CSV file (`progress` advances a row at a time)."""
+    """A public dataset's folder, or a CSV file (`progress` in bytes, `read_interactions_csv`)."""
     if fmt == "ml-100k":
         return load_ml100k(path)
     if fmt == "ml-latest-small":
