@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     )
 
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(8000, ge=1, le=65535)
 
     database_url: str = "sqlite+aiosqlite:///data/contextiq.db"
     events_url: str = "local://"

@@ -72,6 +72,17 @@ def test_model_families_are_checked_at_start_up(monkeypatch: pytest.MonkeyPatch)
     ]
 
 
+@pytest.mark.parametrize("port", ["0", "65536"])
+def test_a_port_outside_1_to_65535_is_refused_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, port: str
+) -> None:
+    """Port 0 would have served on the default port: `--port 0` read as "not given"."""
+    monkeypatch.setenv("CONTEXTIQ_PORT", port)
+    with pytest.raises(InvalidSettings) as caught:
+        load_settings()
+    assert str(caught.value).startswith("CONTEXTIQ_PORT: ")
+
+
 @pytest.mark.parametrize("command", [["serve"], ["worker"], ["keys", "list"]])
 def test_a_wrong_url_stops_any_command_with_one_line(tmp_path: Path, command: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTIQ_")}

@@ -85,7 +85,9 @@ def serve(
         typer.Option("--bootstrap", help="migrate, seed demo data if empty, train if no model"),
     ] = False,
     host: Annotated[str | None, typer.Option(help="default: CONTEXTIQ_HOST")] = None,
-    port: Annotated[int | None, typer.Option(help="default: CONTEXTIQ_PORT")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="default: CONTEXTIQ_PORT")
+    ] = None,
     workers: Annotated[
         int,
         typer.Option(
@@ -98,7 +100,7 @@ def serve(
     settings = get_settings()
     if workers > 1 and (problem := unshared_state(settings)):
         raise typer.BadParameter(problem, param_hint="--workers")
-    bind_host, bind_port = host or settings.host, port or settings.port
+    bind_host, bind_port = host or settings.host, port if port is not None else settings.port
     if not (settings.auth_required or settings.allow_open or is_loopback(bind_host)):
         typer.echo(
             f"error: refusing to serve on {bind_host} with authentication off: anyone who can "
