@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from contextiq.cli import app
-from contextiq.cli.sole_process import lock_path
+from contextiq.cli.sole_process import lock_path, sole_process
 from contextiq.config import get_settings
 
 HOLD = """
@@ -41,7 +41,7 @@ def test_only_a_per_process_cache_on_a_database_file_is_locked(
 
 
 def _command(name: str) -> list[str]:
-    """`serve` on a port nothing listens on (`--port 0` means CONTEXTIQ_PORT's, 8000)."""
+    """`serve` on a port nothing listens on."""
     if name != "serve":
         return [name]
     with socket.socket() as s:
@@ -85,3 +85,16 @@ def test_the_second_process_on_the_file_is_refused_until_the_first_stops(
     assert CliRunner().invoke(app, _command(second)).exit_code == 0
     assert (tmp_path / f"ciq.db.{LOCK}").stat().st_mode & 0o777 == 0o600  # as the database
     get_settings.cache_clear()
+
+
+def test_a_worker_on_postgresql_with_its_own_cache_says_its_lists_may_be_stale(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with sole_process("worker", "postgresql://ciq@db/ciq", "memory://"):
+        pass
+    assert capsys.readouterr().err.startswith("warning: `contextiq worker` with the in-process")
+    with sole_process("worker", "postgresql://ciq@db/ciq", "redis://cache:6379/0"):
+        pass
+    with sole_process("serve", "postgresql://ciq@db/ciq", "memory://"):
+        pass
+    assert capsys.readouterr().err == ""

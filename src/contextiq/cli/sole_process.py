@@ -34,11 +34,23 @@ def lock_path(database_url: str, cache_url: str) -> Path | None:
     return lock_file(Path(url.database), SOLE_PROCESS_LOCK)
 
 
+#: A worker on a database no lock file reaches (PostgreSQL) with its own cache: not refused,
+#: but what it costs the servers is said once at start-up.
+_UNSHARED_WORKER = (
+    "warning: `contextiq worker` with the in-process cache (CONTEXTIQ_CACHE_URL=memory://):"
+    " the lists a server cached are not invalidated by the events this worker applies, so they"
+    " may be served stale for up to CONTEXTIQ_CACHE_TTL_SECONDS. Servers and workers in"
+    " separate processes should share a cache: CONTEXTIQ_CACHE_URL=redis://... ."
+)
+
+
 @contextmanager
 def sole_process(command: str, database_url: str, cache_url: str) -> Iterator[None]:
     """Hold the lock while `contextiq COMMAND` runs, or exit 2 with one line if it is held."""
     path = lock_path(database_url, cache_url)
     if path is None:
+        if command == "worker" and scheme(cache_url) == "memory":
+            typer.echo(_UNSHARED_WORKER, err=True)
         yield
         return
     lock = FileLock(path, mode=FILE_MODE)  # owner-only, like the database beside it
