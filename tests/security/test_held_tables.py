@@ -16,7 +16,7 @@ from contextiq.domain import session_subject
 from contextiq.events.types import UserDeleted, decode_events
 from contextiq.store.session_retention import SessionRetention
 from contextiq.store.store import Store
-from contextiq.store.tables import Base, InteractionRow
+from contextiq.store.tables import Base, DeadLetter, InteractionRow
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 #: Columns that name a person: a user id or a session's subject (`~session:<id>`); the outbox
@@ -157,5 +157,28 @@ async def test_an_idle_session_goes_from_every_table_an_erasure_reaches(
         assert purged == len(subject_of)
         left = await _naming(store, tables, list(subject_of.values()))
         assert set(left) == NOT_PURGED.keys(), "left after the purge"
+    finally:
+        await store.close()
+
+
+async def test_a_session_known_only_by_its_dead_letters_goes_once_they_are_idle(
+    migrated_url: str,
+) -> None:
+    """An interaction of a visit that failed on every delivery is its only row: the purge
+    finds the session by its dead letter's time, as by an interaction's."""
+    letters = cast(Table, DeadLetter.__table__)
+    idle, recent = session_subject("letter-idle"), session_subject("letter-recent")
+    store = Store(migrated_url)
+    try:
+        async with store.engine.begin() as conn:
+            for subject, at in ((idle, NOW - timedelta(days=40)), (recent, NOW)):
+                row = _row(letters, letters.c.user_id, subject, event_id=f"dead-{subject}")
+                await conn.execute(letters.insert(), {**row, "last_failed_at": at})
+        purged = await SessionRetention(store, timedelta(days=30)).purge(NOW - timedelta(days=30))
+        assert purged == 1
+        assert await _naming(store, [(letters, letters.c.user_id)], [idle, recent]) == [
+            "dead_letters"
+        ]
+        assert await _naming(store, [(letters, letters.c.user_id)], [idle]) == []
     finally:
         await store.close()

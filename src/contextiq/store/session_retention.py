@@ -2,15 +2,16 @@
 
 A session is stored like a user, under its subject (`domain.session_subject`): in the
 interactions it sent and the impressions of the lists it was shown, each indexed by (subject,
-time). A purge walks each of those two indexes over the session range once, a batch of
-subjects at a time, and deletes every row about the idle ones (`delete_subject_rows`), as an
-erasure would. Crawlers and one-page visits make most sessions; without this their rows would
+time), and in its events set aside (dead letters). A purge walks each of those indexes over
+the session range once, a batch of subjects at a time, and deletes every row about the idle
+ones (`delete_subject_rows`), as an erasure would. Crawlers and one-page visits make most sessions; without this their rows would
 stay for good (they cost training nothing, but disk and the export's promise do count).
 """
 
 import asyncio
 import logging
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import ColumnElement, func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from contextiq.domain import SESSION_PREFIX
 from contextiq.store.online import to_ms
 from contextiq.store.store import Store, delete_subject_rows, utcnow
-from contextiq.store.tables import ImpressionRow, InteractionRow
+from contextiq.store.tables import DeadLetter, ImpressionRow, InteractionRow
 
 log = logging.getLogger(__name__)
 #: The first subject after every session's: the prefix with its last character moved on
@@ -42,6 +43,11 @@ class SessionRetention:
         # Sessions that were shown lists but never sent an event.
         newest_list = func.max(ImpressionRow.shown_ms) < to_ms(idle_since)
         purged += await self._walk(ImpressionRow.user_id, newest_list, idle_since)
+        # Sessions whose only rows are events set aside (an interaction that failed on every
+        # delivery); parked reports need no walk: they expire within minutes.
+        newest_letter = func.max(DeadLetter.last_failed_at) < idle_since
+        letters = cast(InstrumentedAttribute[str], DeadLetter.user_id)  # the range has no null
+        purged += await self._walk(letters, newest_letter, idle_since)
         if purged:
             await self.store.scrub()
         return purged
