@@ -3,8 +3,7 @@
 import csv
 import json
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pytest
 import typer
@@ -14,6 +13,7 @@ from contextiq.cli.ml import evaluate, offline_app
 from contextiq.ml.blend import BlendRecommender
 from contextiq.progress import BYTES
 from tests.ml import synthetic
+from tests.recorded_progress import RecordedProgress
 
 
 def write_inputs(folder: Path) -> tuple[Path, Path, Path]:
@@ -241,25 +241,6 @@ def test_both_commands_train_the_model_family_named(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["ndcg@10"] > 0
 
 
-class Recorded:
-    """A tracker keeping what it was told, in place of the progress lines."""
-
-    def __init__(self, total: int | None, desc: str, unit: str = "rows", **_: Any) -> None:
-        self.total, self.desc, self.unit = total, desc, unit
-        self.steps: list[int] = []
-
-    def advance(self, n: int) -> None:
-        self.steps.append(n)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        pass
-
-
 @pytest.mark.parametrize("command", ["fit-predict", "evaluate"])
 def test_reading_shows_bytes_read_of_the_file_it_opens_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
@@ -268,10 +249,10 @@ def test_reading_shows_bytes_read_of_the_file_it_opens_once(
     rows = [f"u{n % 97},i{n % 211},1\n" for n in range(5_000)]
     events.write_text("user_id,item_id,weight\n" + "".join(rows))
     (tmp_path / "users.txt").write_text("u1\n")
-    trackers: list[Recorded] = []
+    trackers: list[RecordedProgress] = []
 
-    def track(*args: Any, **kwargs: Any) -> Recorded:
-        trackers.append(Recorded(*args, **kwargs))
+    def track(*args: Any, **kwargs: Any) -> RecordedProgress:
+        trackers.append(RecordedProgress(*args, **kwargs))
         return trackers[-1]
 
     opened: list[Path] = []
@@ -300,6 +281,6 @@ def test_reading_shows_bytes_read_of_the_file_it_opens_once(
     assert result.exit_code == 0, result.output
     [reading] = [t for t in trackers if t.desc == "reading events.csv"]
     size = events.stat().st_size
-    assert (reading.total, reading.unit, sum(reading.steps)) == (size, BYTES, size)
-    assert len(reading.steps) > 2  # it moved while reading, not only at the end
+    assert (reading.total, reading.unit, sum(reading.advances)) == (size, BYTES, size)
+    assert len(reading.advances) > 2  # it moved while reading, not only at the end
     assert opened.count(events) == 1  # no pass to count the lines first

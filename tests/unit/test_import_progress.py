@@ -3,8 +3,6 @@ from the start (no pass to count lines), and each bar ends exactly at it."""
 
 import asyncio
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import pytest
 
@@ -21,25 +19,7 @@ from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
 from tests.conftest import embedded_settings
-
-
-class Recorded:
-    """A display that keeps what it was told."""
-
-    def __init__(self, total: int | None, desc: str, unit: str) -> None:
-        self.total, self.desc, self.unit = total, desc, unit
-        self.advances: list[int] = []
-
-    def advance(self, n: int) -> None:
-        self.advances.append(n)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        pass
+from tests.recorded_progress import RecordedProgress
 
 
 def test_progress_is_the_files_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,10 +30,10 @@ def test_progress_is_the_files_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyP
     events = tmp_path / "events.csv"
     lines = [f"u{n},c{n % 7},view,2026-01-01T00:{n % 60:02d}:00Z" for n in range(300)]
     events.write_text("user_id,content_id,interaction_type,timestamp\n" + "\n".join(lines))
-    displays: list[Recorded] = []
+    displays: list[RecordedProgress] = []
 
-    def progress(total: int | None, desc: str, unit: str) -> Recorded:
-        displays.append(Recorded(total, desc, unit))
+    def progress(total: int | None, desc: str, unit: str) -> RecordedProgress:
+        displays.append(RecordedProgress(total, desc, unit))
         return displays[-1]
 
     async def run() -> LoadCounts:

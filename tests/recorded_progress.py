@@ -1,0 +1,23 @@
+"""A progress tracker that keeps what it was told, for tests of what a long job shows."""
+
+from types import TracebackType
+from typing import Any, Self
+
+
+class RecordedProgress:
+    """Stands in for `progress.track`'s trackers: its total, unit and every advance."""
+
+    def __init__(self, total: int | None, desc: str, unit: str = "rows", **_: Any) -> None:
+        self.total, self.desc, self.unit = total, desc, unit
+        self.advances: list[int] = []
+
+    def advance(self, n: int) -> None:
+        self.advances.append(n)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        pass
