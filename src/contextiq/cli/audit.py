@@ -4,7 +4,6 @@ import asyncio
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from contextiq.cli.database import migrate_database
 from contextiq.config import Settings
@@ -20,13 +19,7 @@ def cli_actor() -> str:
 
 
 @contextmanager
-def audited(
-    settings: Settings,
-    action: str,
-    target: str | None,
-    status: int = 200,
-    details: dict[str, Any] | None = None,
-) -> Iterator[None]:
+def audited(settings: Settings, action: str, target: str | None) -> Iterator[None]:
     """Open (and migrate) the database before the block's change, record the change after it.
 
     A change outside the database (the model registry's files) takes effect at once: were the
@@ -41,7 +34,7 @@ def audited(
     async def write() -> None:
         store = Store(settings.database_url)
         try:
-            await AuditLog(store).record(cli_actor(), action, target, status, details)
+            await AuditLog(store).record(cli_actor(), action, target, 200)
         finally:
             await store.close()
 
