@@ -21,23 +21,45 @@ def unfrozen() -> Iterator[None]:
     gc.unfreeze()  # the rest of the suite runs as it would have
 
 
-def test_no_collection_while_building_then_one_that_frees_what_it_left() -> None:
-    assert gc.isenabled()
+def _cycle() -> weakref.ref[Node]:
+    """A reference cycle nothing else holds: only a collection frees it."""
+    cycle = Node()
+    cycle.other = Node()
+    cycle.other.other = cycle
+    return weakref.ref(cycle)
+
+
+def test_no_full_collection_while_building_then_one_that_frees_what_it_left() -> None:
+    before = gc.get_threshold()
     frozen = gc.get_freeze_count()
     with heap.building():
-        assert not gc.isenabled()
+        assert gc.get_threshold()[2] == heap.NO_FULL_COLLECTION
         kept = [Node() for _ in range(1_000)]
-        cycle = Node()
-        cycle.other = Node()
-        cycle.other.other = cycle
-        dropped = weakref.ref(cycle)
-        del cycle
-    assert gc.isenabled()
-    assert dropped() is None  # garbage of the build is collected, not frozen with the rest
+        held = Node()
+        held.other = Node()
+        held.other.other = held
+        gc.collect(1)  # `held` survives into the oldest generation, which waits
+        survivor = weakref.ref(held)
+        del held
+        dropped = _cycle()
+        gc.collect(1)
+        assert dropped() is None  # young: freed by a young collection
+        assert survivor() is not None  # old: left for the full collection
+    assert gc.get_threshold() == before
+    assert survivor() is None  # the full collection at the end frees it, not frozen
     assert gc.get_freeze_count() >= frozen + len(kept)  # what stays is never walked again
 
 
-def test_overlapping_builds_keep_the_collector_off_until_the_last_ends() -> None:
+def test_young_collections_run_by_themselves_while_building() -> None:
+    """A round's short-lived cycles are freed as it goes, not held until its end."""
+    with heap.building():
+        dropped = _cycle()
+        churn = [[n] for n in range(50_000)]  # far more allocations than the first threshold
+        assert dropped() is None
+        del churn
+
+
+def test_overlapping_builds_hold_full_collections_until_the_last_ends() -> None:
     first_in, second_out = threading.Event(), threading.Event()
 
     def second() -> None:
@@ -51,9 +73,9 @@ def test_overlapping_builds_keep_the_collector_off_until_the_last_ends() -> None
     with heap.building():
         first_in.set()
         second_out.wait()
-        assert not gc.isenabled()
+        assert gc.get_threshold()[2] == heap.NO_FULL_COLLECTION
     thread.join()
-    assert gc.isenabled()
+    assert gc.get_threshold()[2] != heap.NO_FULL_COLLECTION
 
 
 def test_a_collector_turned_off_before_stays_off() -> None:

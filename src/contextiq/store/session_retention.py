@@ -4,8 +4,9 @@ A session is stored like a user, under its subject (`domain.session_subject`): i
 interactions it sent and the impressions of the lists it was shown, each indexed by (subject,
 time), and in its events set aside (dead letters). A purge walks each of those indexes over
 the session range once, a batch of subjects at a time, and deletes every row about the idle
-ones (`delete_subject_rows`), as an erasure would. Crawlers and one-page visits make most sessions; without this their rows would
-stay for good (they cost training nothing, but disk and the export's promise do count).
+ones (`delete_subject_rows`), as an erasure would. Crawlers and one-page visits make most
+sessions; without this their rows would stay for good (they cost training nothing, but disk
+and the export's promise do count).
 """
 
 import asyncio

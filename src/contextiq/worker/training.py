@@ -131,7 +131,7 @@ async def training_round(
 ) -> list[ModelVersion]:
     """Train every served family in turn (`served_families`); what each recorded.
 
-    The collector waits for the round (`heap.building`), whose stored data is let go first.
+    Full collections wait for the round (`heap.building`), whose stored data is let go first.
     """
     with heap.building():
         return await _train_families(store, holder, configured, memory_limit_mb, requested)
