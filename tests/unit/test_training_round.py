@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from contextiq import heap
 from contextiq.domain import Content, Interaction, InteractionType
 from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
 from contextiq.ml.base import WeightedInteraction
@@ -189,13 +190,13 @@ async def test_a_finished_experiment_names_no_family_to_train(store: Store) -> N
     assert await served_families(experiments, "ease") == ["ease"]
 
 
-async def test_a_round_pauses_the_collector_and_freezes_what_it_leaves(
+async def test_a_round_holds_full_collections_and_freezes_what_it_leaves(
     store: Store, tmp_path: Path
 ) -> None:
     collecting: list[bool] = []
 
     async def read(read_from: Store) -> list[WeightedInteraction]:
-        collecting.append(gc.isenabled())
+        collecting.append(gc.get_threshold()[2] != heap.NO_FULL_COLLECTION)
         return await load_training_data(read_from)
 
     frozen = gc.get_freeze_count()
@@ -203,9 +204,10 @@ async def test_a_round_pauses_the_collector_and_freezes_what_it_leaves(
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr("contextiq.worker.training.load_training_data", read)
             await training_round(store, ModelHolder(tmp_path / "models", store), "ease")
-        # Millions of objects at scale: no collection walks them while they are built...
+        # Millions of objects at scale: no full collection walks them while they are built...
         assert collecting == [False]
         # ...nor afterwards, what the round leaves behind.
+        assert gc.get_threshold()[2] != heap.NO_FULL_COLLECTION
         assert gc.isenabled() and gc.get_freeze_count() > frozen
     finally:
         gc.unfreeze()
