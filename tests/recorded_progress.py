@@ -1,10 +1,11 @@
 """A progress tracker that keeps what it was told, for tests of what a long job shows."""
 
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
+
+from contextiq.progress import Quiet
 
 
-class RecordedProgress:
+class RecordedProgress(Quiet):
     """Stands in for `progress.track`'s trackers: its total, unit and every advance."""
 
     def __init__(self, total: int | None, desc: str, unit: str = "rows", **_: Any) -> None:
@@ -13,11 +14,3 @@ class RecordedProgress:
 
     def advance(self, n: int) -> None:
         self.advances.append(n)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        pass
