@@ -326,6 +326,34 @@ async def test_bulk_load_gives_the_stats_of_events_applied_one_by_one(store: Sto
         assert await conn.scalar(text("SELECT count(*) FROM outbox WHERE key LIKE 'b%'")) == 0
 
 
+async def test_bulk_chunks_stay_in_one_transaction_until_committed(store: Store) -> None:
+    await store.upsert_content([_content(n) for n in range(4)])
+    history = _history("a")
+    async with store.bulk_loader() as loader:
+        assert await _load(loader, history[:20]) == 20
+        assert await _load(loader, history[20:]) == 20
+        assert await store.interaction_counts() == (0, 0, 0)  # not visible before the commit
+        await loader.commit()
+        assert (await store.interaction_counts())[2] == 40
+        assert await _load(loader, _history("b")[:5]) == 5  # committed by the load's end
+    assert (await store.interaction_counts())[2] == 45
+
+
+async def test_a_failed_chunk_rolls_back_the_open_transaction(store: Store) -> None:
+    await store.upsert_content([_content(n) for n in range(4)])
+    history = _history("a")
+    bad = interaction_rows(history[20:21], lambda _: None)  # occurred_at is NOT NULL
+    async with store.bulk_loader() as loader:
+        assert await _load(loader, history[:20]) == 20
+        with pytest.raises(Exception, match=r"(?i)not[ -]null"):
+            await loader.add(bad)
+        assert await _load(loader, history[20:]) == 20  # a new transaction
+    assert (await store.interaction_counts())[2] == 20
+    async with store.engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM user_stats")) > 0
+        assert await conn.scalar(text("SELECT sum(count) FROM user_stats")) == 20
+
+
 async def test_bulk_load_into_an_empty_table_rebuilds_its_indexes(store: Store) -> None:
     table = cast(Table, InteractionRow.__table__)
     names = {i.name for i in table.indexes}

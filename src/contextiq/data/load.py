@@ -38,8 +38,13 @@ def finishing(progress: Progress) -> Callable[[int], Tracker]:
     return lambda steps: progress(steps, "profiles, popularity and indexes", "steps")
 
 
-#: Rows per transaction: large enough that index pages are written a few times, not thousands.
+#: Rows parsed and written at a time: what an import holds in memory per chunk.
 INTERACTION_CHUNK = 100_000
+#: Rows per transaction: each commit writes out nearly every page of the event-id index, whose
+#: keys are random, so five chunks per commit write far less (an import of 5,000,000 rows on
+#: SQLite: 5.7 GB instead of 15.5 GB, docs/benchmarks.md), while SQLite's write lock is held a
+#: few seconds at a time, well within the 30 s a live writer waits for it.
+ROWS_PER_COMMIT = 500_000
 CONTENT_CHUNK = 5_000
 
 
@@ -82,6 +87,59 @@ async def load_items(
         tracker.advance(len(batch))
 
 
+class Transactions:
+    """Chunks added to one transaction until it holds `rows_per_commit` rows, then committed.
+
+    Only what is committed is counted, and then, as after `POST /interactions/batch`, the
+    cached lists of its users go (the loader does not say whose rows were the new ones): a
+    list cached before the commit would otherwise outlive it. Use as an async context manager,
+    which commits the rest on the way out, also on Ctrl-C or `--strict`'s stop.
+    """
+
+    def __init__(
+        self,
+        loader: BulkLoader,
+        counts: LoadCounts,
+        rec_cache: RecommendationCache,
+        rows_per_commit: int = ROWS_PER_COMMIT,
+    ) -> None:
+        self.loader, self.counts, self.rec_cache = loader, counts, rec_cache
+        self.rows_per_commit = rows_per_commit
+        self._rows = self._new = 0
+        self._users: set[str] = set()
+
+    async def __aenter__(self) -> "Transactions":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.commit()
+
+    async def add(self, rows: Sequence[Row]) -> None:
+        try:
+            new = await self.loader.add(rows)
+        except BaseException:  # the loader rolled the transaction back: nothing to count
+            self._rows = self._new = 0
+            self._users.clear()
+            raise
+        self._rows += len(rows)
+        self._new += new
+        self._users.update(row[USER_ID] for row in rows)
+        if self._rows >= self.rows_per_commit:
+            await self.commit()
+
+    async def commit(self) -> None:
+        if not self._rows:
+            return
+        rows, new, users = self._rows, self._new, self._users
+        self._rows = self._new = 0
+        self._users = set()
+        await self.loader.commit()  # a failed commit is rolled back: none of it is counted
+        self.counts.imported += new
+        self.counts.duplicates += rows - new
+        if new:
+            await self.rec_cache.invalidate_users(users)
+
+
 async def load_interactions(
     loader: BulkLoader,
     batches: Iterable[Sequence[Interaction]],
@@ -89,21 +147,10 @@ async def load_interactions(
     counts: LoadCounts,
     rec_cache: RecommendationCache,
 ) -> None:
-    for batch in batches:
-        await _add_rows(loader, interaction_rows(batch, loader.time_form), counts, rec_cache)
-        tracker.advance(len(batch))
-
-
-async def _add_rows(
-    loader: BulkLoader, rows: Sequence[Row], counts: LoadCounts, rec_cache: RecommendationCache
-) -> None:
-    """One chunk in one transaction; then, as after `POST /interactions/batch`, the cached
-    lists of the chunk's users go (the loader does not say whose rows were the new ones)."""
-    new = await loader.add(rows)
-    counts.imported += new
-    counts.duplicates += len(rows) - new
-    if new:
-        await rec_cache.invalidate_users({row[USER_ID] for row in rows})
+    async with Transactions(loader, counts, rec_cache) as transactions:
+        for batch in batches:
+            await transactions.add(interaction_rows(batch, loader.time_form))
+            tracker.advance(len(batch))
 
 
 class StrictStop(Exception):
@@ -180,14 +227,17 @@ async def import_interactions_file(
     rows = progress(size, f"interactions from {path.name}", BYTES)
     shown = 0
 
-    async def write(loader: BulkLoader, good: list[Row], read_to: int) -> None:
+    async def write(transactions: Transactions, good: list[Row], read_to: int) -> None:
         nonlocal shown
-        await _add_rows(loader, good, counts, rec_cache)
+        await transactions.add(good)
         rows.advance(read_to - shown)
         shown = read_to
 
-    # The rows' display closes before the loader's last steps open theirs.
-    async with store.bulk_loader(finishing=finishing(progress)) as loader:
+    # The rows' display closes before the last commit and the loader's last steps.
+    async with (
+        store.bulk_loader(finishing=finishing(progress)) as loader,
+        Transactions(loader, counts, rec_cache) as transactions,
+    ):
         with rows:
             parsed = parsed_chunks(path, settings, loader.time_form, INTERACTION_CHUNK)
             try:
@@ -208,7 +258,7 @@ async def import_interactions_file(
                         finally:  # under --strict, the rows before the bad one still go in
                             if writing is not None:
                                 await writing
-                            writing = asyncio.create_task(write(loader, good, read_to))
+                            writing = asyncio.create_task(write(transactions, good, read_to))
             finally:
                 if writing is not None:
                     await writing

@@ -5,9 +5,10 @@ worker folds it into the stats tables. For millions of past events that path is 
 shape (5 million outbox rows, 5 million processed-event rows, a small transaction per batch),
 so a bulk load:
 
-- writes interactions only, in large transactions: `executemany` on SQLite, `COPY` into a
-  temporary staging table then one `INSERT … SELECT … ON CONFLICT DO NOTHING` on PostgreSQL;
-  an event id already stored is skipped, so loading the same file twice adds nothing;
+- writes interactions only, in large transactions that span several chunks until the caller
+  commits (`data/load.Transactions`): `executemany` on SQLite, `COPY` into a temporary staging
+  table then one `INSERT … SELECT … ON CONFLICT DO NOTHING` on PostgreSQL; an event id already
+  stored is skipped, so loading the same file twice adds nothing;
 - records the id ranges it inserted in `import_pending`, in the same transaction as the rows
   (SQLite's single writer numbers a transaction's rows contiguously; on PostgreSQL the
   inserted ids are folded into runs);
@@ -56,7 +57,13 @@ class BulkLoader(Protocol):
     time_form: Callable[[datetime], Any]
 
     async def add(self, rows: Sequence[Row]) -> int:
-        """Insert a chunk of `interaction_rows` in one transaction; returns how many were new."""
+        """Insert a chunk of `interaction_rows` in the open transaction (opened if there is
+        none); returns how many were new. A failure rolls the whole transaction back."""
+        ...
+
+    async def commit(self) -> None:
+        """Commit the chunks added since the last commit (nothing when none were); a failed
+        commit leaves them rolled back."""
         ...
 
     @property
@@ -65,8 +72,9 @@ class BulkLoader(Protocol):
         ...
 
     async def finish(self, tracker: Tracker) -> None:
-        """Fold the loaded rows into stats and rebuild the indexes, a step at a time: about a
-        minute at 5,000,000 rows, so `tracker` is advanced once per statement."""
+        """Commit what is still open, fold the loaded rows into stats and rebuild the indexes, a
+        step at a time: about a minute at 5,000,000 rows, so `tracker` is advanced once per
+        statement."""
         ...
 
 
@@ -177,13 +185,14 @@ def _exp2(x: float) -> float:
 
 
 class SqliteLoader:
-    """`executemany` in one transaction per chunk, with a large page cache for the indexes.
+    """`executemany` into a transaction held until `commit`, with a large page cache for the
+    indexes.
 
     Each commit writes every page it dirtied to the WAL, and the checkpoint copies them again;
     index pages dirtied by many small transactions are written over and over (the old path,
     5,000 rows per transaction plus outbox and processed-event rows, wrote ~40x the database's
-    size). Few, large transactions and a cache that holds the hot index pages keep the writes
-    near the size of the data.
+    size). Random event ids dirty nearly every page of their unique index in any large chunk,
+    so the writes fall with the number of commits (docs/benchmarks.md, "Fewer commits").
     """
 
     def __init__(
@@ -212,7 +221,8 @@ class SqliteLoader:
         return int(row[0])
 
     async def add(self, rows: Sequence[Row]) -> int:
-        await self.conn.execute("BEGIN IMMEDIATE")  # the write lock: our ids are contiguous
+        if not self.conn.in_transaction:
+            await self.conn.execute("BEGIN IMMEDIATE")  # the write lock: our ids are contiguous
         try:
             before = await self._max_id()
             await self.conn.executemany(
@@ -225,18 +235,25 @@ class SqliteLoader:
                 await self.conn.execute(
                     "INSERT INTO import_pending (lo, hi) VALUES (?, ?)", (before + 1, after)
                 )
-            await self.conn.commit()
         except BaseException:
             await self.conn.rollback()
             raise
         self.inserted += after - before
         return after - before
 
+    async def commit(self) -> None:
+        try:
+            await self.conn.commit()
+        except BaseException:  # SQLite keeps a transaction whose COMMIT failed open
+            await self.conn.rollback()
+            raise
+
     @property
     def finishing_steps(self) -> int:
         return len(fold_statements(_SQLITE, ["?1", "?2", "?3"])) + len(self.indexes.create)
 
     async def finish(self, tracker: Tracker) -> None:
+        await self.commit()
         values = (sqlite_time(self.epoch), self.half_life_s, sqlite_time(datetime.now(UTC)))
         await self.conn.execute("BEGIN IMMEDIATE")
         try:
@@ -262,6 +279,7 @@ class PostgresLoader:
         self.indexes = indexes
         self.inserted = 0
         self.time_form: Callable[[datetime], Any] = postgres_time
+        self._open: Any = None  # asyncpg's Transaction, between an add and its commit
 
     async def start(self) -> None:
         # The service's 5 s statement timeout is for requests; an import's fold takes longer.
@@ -278,7 +296,10 @@ class PostgresLoader:
         )
 
     async def add(self, rows: Sequence[Row]) -> int:
-        async with self.conn.transaction():
+        if self._open is None:
+            self._open = self.conn.transaction()
+            await self._open.start()
+        try:
             await self.conn.copy_records_to_table("import_staging", records=rows, columns=_COLUMNS)
             # Inserted ids folded into runs (gaps and islands): one range per chunk unless
             # live traffic drew ids from the sequence in between.
@@ -290,15 +311,25 @@ class PostgresLoader:
                 "GROUP BY run RETURNING hi - lo + 1"
             )
             await self.conn.execute("TRUNCATE import_staging")
+        except BaseException:
+            opened, self._open = self._open, None
+            await opened.rollback()
+            raise
         count = sum(int(r[0]) for r in runs)
         self.inserted += count
         return count
+
+    async def commit(self) -> None:
+        if self._open is not None:
+            opened, self._open = self._open, None
+            await opened.commit()
 
     @property
     def finishing_steps(self) -> int:
         return len(fold_statements(_POSTGRES, ["$1", "$2", "now()"])) + len(self.indexes.create)
 
     async def finish(self, tracker: Tracker) -> None:
+        await self.commit()
         async with self.conn.transaction():
             # One fold at a time: two would both count the same pending rows.
             await self.conn.execute("LOCK TABLE import_pending IN SHARE ROW EXCLUSIVE MODE")
