@@ -78,3 +78,16 @@ async def test_a_failed_chunk_counts_nothing_of_its_transaction(store: Store) ->
     assert (counts.imported, counts.duplicates) == (2, 0)
     assert cache.calls == [({"u10", "u11"}, 2)]
     assert (await store.interaction_counts())[2] == 2
+
+
+async def test_a_transaction_open_past_its_time_is_committed(store: Store) -> None:
+    """On SQLite an open transaction holds the write lock that live writers wait for."""
+    counts, cache = LoadCounts(), SeenAtInvalidation(store)
+    async with (
+        store.bulk_loader() as loader,
+        Transactions(loader, counts, cache, seconds_per_commit=0) as transactions,
+    ):
+        await transactions.add(_rows(loader, 0, 2))
+        await transactions.add([])  # nothing to write: nothing opened
+        await transactions.add(_rows(loader, 2, 1))
+        assert [seen for _, seen in cache.calls] == [2, 3]

@@ -9,6 +9,7 @@ invalidated, as after `POST /interactions/batch`.
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
@@ -42,9 +43,12 @@ def finishing(progress: Progress) -> Callable[[int], Tracker]:
 INTERACTION_CHUNK = 100_000
 #: Rows per transaction: each commit writes out nearly every page of the event-id index, whose
 #: keys are random, so five chunks per commit write far less (an import of 5,000,000 rows on
-#: SQLite: 5.7 GB instead of 15.5 GB, docs/benchmarks.md), while SQLite's write lock is held a
-#: few seconds at a time, well within the 30 s a live writer waits for it.
+#: SQLite: 5.7 GB instead of 15.5 GB, docs/benchmarks.md).
 ROWS_PER_COMMIT = 500_000
+#: ...or fewer, once a transaction has been open this long: on SQLite it holds the write lock,
+#: and a live writer (`POST /interact`, the worker) waits at most 30 s for it; on a slow host
+#: five chunks take 15 s.
+SECONDS_PER_COMMIT = 8.0
 CONTENT_CHUNK = 5_000
 
 
@@ -88,7 +92,8 @@ async def load_items(
 
 
 class Transactions:
-    """Chunks added to one transaction until it holds `rows_per_commit` rows, then committed.
+    """Chunks added to one transaction until it holds `rows_per_commit` rows or has been open
+    `seconds_per_commit`, then committed.
 
     Only what is committed is counted, and then, as after `POST /interactions/batch`, the
     cached lists of its users go (the loader does not say whose rows were the new ones): a
@@ -102,11 +107,13 @@ class Transactions:
         counts: LoadCounts,
         rec_cache: RecommendationCache,
         rows_per_commit: int = ROWS_PER_COMMIT,
+        seconds_per_commit: float = SECONDS_PER_COMMIT,
     ) -> None:
         self.loader, self.counts, self.rec_cache = loader, counts, rec_cache
-        self.rows_per_commit = rows_per_commit
+        self.rows_per_commit, self.seconds_per_commit = rows_per_commit, seconds_per_commit
         self._rows = self._new = 0
         self._users: set[str] = set()
+        self._opened_at = 0.0
 
     async def __aenter__(self) -> "Transactions":
         return self
@@ -115,6 +122,10 @@ class Transactions:
         await self.commit()
 
     async def add(self, rows: Sequence[Row]) -> None:
+        if not rows:  # a chunk of bad rows only: no transaction to open
+            return
+        if not self._rows:
+            self._opened_at = time.monotonic()
         try:
             new = await self.loader.add(rows)
         except BaseException:  # the loader rolled the transaction back: nothing to count
@@ -124,7 +135,8 @@ class Transactions:
         self._rows += len(rows)
         self._new += new
         self._users.update(row[USER_ID] for row in rows)
-        if self._rows >= self.rows_per_commit:
+        open_for = time.monotonic() - self._opened_at
+        if self._rows >= self.rows_per_commit or open_for >= self.seconds_per_commit:
             await self.commit()
 
     async def commit(self) -> None:
