@@ -84,6 +84,7 @@ async def run(args: argparse.Namespace, root: Path) -> None:
         for start in range(0, data.n_events, 100_000):
             batch = data.interactions(settings, start, start + 100_000)
             await loader.add(interaction_rows(batch, loader.time_form))
+            await loader.commit()
     loaded = time.perf_counter() - started
     print(f"{args.items:,} items, {data.n_events:,} events loaded in {loaded:.0f}s")
     print(f"{FILTER!r} passes {len(archive):,} items, none with an interaction")
