@@ -43,7 +43,7 @@ def finishing(progress: Progress) -> Callable[[int], Tracker]:
 INTERACTION_CHUNK = 100_000
 #: Rows per transaction: each commit writes out nearly every page of the event-id index, whose
 #: keys are random, so five chunks per commit write far less (an import of 5,000,000 rows on
-#: SQLite: 5.7 GB instead of 15.5 GB, docs/benchmarks.md).
+#: SQLite: 6.4-6.6 GB instead of 15.5 GB, docs/benchmarks.md).
 ROWS_PER_COMMIT = 500_000
 #: ...or fewer, once a transaction has been open this long: on SQLite it holds the write lock,
 #: and a live writer (`POST /interact`, the worker) waits at most 30 s for it; on a slow host
