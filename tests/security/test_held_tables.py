@@ -13,7 +13,8 @@ from typing import Any, cast
 from sqlalchemy import JSON, Column, Table, func, select
 
 from contextiq.domain import session_subject
-from contextiq.events.types import UserDeleted, decode_events
+from contextiq.events.types import ImpressionBatch, UserDeleted, decode_events, served_list
+from contextiq.store.online import to_ms
 from contextiq.store.session_retention import SessionRetention
 from contextiq.store.store import Store
 from contextiq.store.tables import Base, DeadLetter, InteractionRow
@@ -180,5 +181,40 @@ async def test_a_session_known_only_by_its_dead_letters_goes_once_they_are_idle(
             "dead_letters"
         ]
         assert await _naming(store, [(letters, letters.c.user_id)], [idle]) == []
+    finally:
+        await store.close()
+
+
+async def test_a_session_shown_lists_only_in_a_dead_impression_batch_goes_once_idle(
+    migrated_url: str,
+) -> None:
+    """A batch names its subjects in its payload alone: the purge reads the batches set aside,
+    takes out the sessions whose newest impression there is idle, and keeps the rest."""
+    letters = cast(Table, DeadLetter.__table__)
+    idle, recent = session_subject("batch-idle"), session_subject("batch-recent")
+    shown = served_list([("a", 0.9)], "v1", None, None, None)
+    old, new = to_ms(NOW - timedelta(days=40)), to_ms(NOW)
+    batch = ImpressionBatch.of(
+        [("r1", idle, shown, old), ("r2", recent, shown, old), ("r3", recent, shown, new)]
+        + [("r4", "a-user", shown, old)]
+    )
+    store = Store(migrated_url)
+    try:
+        async with store.engine.begin() as conn:
+            row = _row(letters, letters.c.user_id, None, event_id=batch.event_id)
+            await conn.execute(
+                letters.insert(),
+                {**row, "event_type": ImpressionBatch.type, "payload": batch.to_wire()},
+            )
+        purged = await SessionRetention(store, timedelta(days=30)).purge(NOW - timedelta(days=30))
+        assert purged == 1
+        async with store.engine.connect() as conn:
+            (payload,) = (await conn.execute(select(letters.c.payload))).scalars()
+        kept = ImpressionBatch.from_wire(payload)
+        assert [(rid, subject) for rid, subject, _, _ in kept.shown] == [
+            ("r2", recent),
+            ("r3", recent),
+            ("r4", "a-user"),
+        ]
     finally:
         await store.close()

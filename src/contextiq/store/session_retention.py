@@ -4,7 +4,8 @@ A session is stored like a user, under its subject (`domain.session_subject`): i
 interactions it sent and the impressions of the lists it was shown, each indexed by (subject,
 time), and in its events set aside (dead letters). A purge walks each of those indexes over
 the session range once, a batch of subjects at a time, and deletes every row about the idle
-ones (`delete_subject_rows`), as an erasure would. Crawlers and one-page visits make most
+ones (`delete_subject_rows`), as an erasure would; impression batches set aside name their
+sessions in their payload, and are read whole. Crawlers and one-page visits make most
 sessions; without this their rows would stay for good (they cost training nothing, but disk
 and the export's promise do count).
 """
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from contextiq.domain import SESSION_PREFIX
+from contextiq.events.types import ImpressionBatch
 from contextiq.store.online import to_ms
 from contextiq.store.store import Store, delete_subject_rows, utcnow
 from contextiq.store.tables import DeadLetter, ImpressionRow, InteractionRow
@@ -49,6 +51,7 @@ class SessionRetention:
         newest_letter = func.max(DeadLetter.last_failed_at) < idle_since
         letters = cast(InstrumentedAttribute[str], DeadLetter.user_id)  # the range has no null
         purged += await self._walk(letters, newest_letter, idle_since)
+        purged += await self._named_in_dead_batches(idle_since)
         if purged:
             await self.store.scrub()
         return purged
@@ -83,6 +86,30 @@ class SessionRetention:
             after = candidates[-1]
             if len(candidates) < self.batch:
                 return purged
+
+    async def _named_in_dead_batches(self, since: datetime) -> int:
+        """Sessions shown lists only in impression batches set aside (dead letters): a batch
+        names its subjects in its payload alone, so no index finds them. Dead letters are
+        few, and read whole; a session is idle when its newest impression there is."""
+        async with self.store.sessions.begin() as session:
+            payloads = await session.scalars(
+                select(DeadLetter.payload).where(DeadLetter.event_type == ImpressionBatch.type)
+            )
+            newest: dict[str, int] = {}
+            for payload in payloads:
+                for _, subject, _, at in ImpressionBatch.from_wire(payload).shown:
+                    if subject.startswith(SESSION_PREFIX):
+                        newest[subject] = max(at, newest.get(subject, at))
+            idle = sorted(s for s, at in newest.items() if at < to_ms(since))
+            forgotten = 0
+            for start in range(0, len(idle), self.batch):
+                batch = idle[start : start + self.batch]
+                active = await _active(session, batch, since)
+                gone = [s for s in batch if s not in active]
+                if gone:
+                    await delete_subject_rows(session, gone)
+                forgotten += len(gone)
+        return forgotten
 
     async def run(self, every: timedelta = timedelta(hours=1)) -> None:
         """Purge now and then every `every`; a failure (the database away) waits for the next
