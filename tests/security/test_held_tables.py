@@ -195,8 +195,12 @@ async def test_a_session_shown_lists_only_in_a_dead_impression_batch_goes_once_i
     shown = served_list([("a", 0.9)], "v1", None, None, None)
     old, new = to_ms(NOW - timedelta(days=40)), to_ms(NOW)
     batch = ImpressionBatch.of(
-        [("r1", idle, shown, old), ("r2", recent, shown, old), ("r3", recent, shown, new)]
-        + [("r4", "a-user", shown, old)]
+        [
+            ("r1", idle, shown, old),
+            ("r2", recent, shown, old),
+            ("r3", recent, shown, new),
+            ("r4", "a-user", shown, old),
+        ]
     )
     store = Store(migrated_url)
     try:

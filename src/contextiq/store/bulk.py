@@ -284,6 +284,10 @@ class PostgresLoader:
     async def start(self) -> None:
         # The service's 5 s statement timeout is for requests; an import's fold takes longer.
         await self.conn.execute("SET statement_timeout = 0")
+        # Its 60 s idle-in-transaction limit is for a relay that died holding its claim. An
+        # import's transaction waits while the next chunk is parsed, and for as long as the
+        # process is paused (Ctrl-Z, a terminal's Ctrl-S); it holds only rows it added.
+        await self.conn.execute("SET idle_in_transaction_session_timeout = 0")
         await self.conn.execute("SET synchronous_commit = off")
         await self.conn.execute("SET maintenance_work_mem = '256MB'")
         empty = await self.conn.fetchval("SELECT 1 FROM interactions LIMIT 1") is None
