@@ -29,7 +29,7 @@ from contextiq.events.types import (
 from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
 from contextiq.store import experiments as experiments_module
 from contextiq.store import store as store_module
-from contextiq.store.bulk import BulkLoader, interaction_rows
+from contextiq.store.bulk import BulkLoader, PostgresLoader, interaction_rows
 from contextiq.store.engine import SQLITE_POOL_SIZE, create_engine
 from contextiq.store.experiments import ExperimentConflict, ExperimentStore
 from contextiq.store.migrate import upgrade_async
@@ -337,6 +337,20 @@ async def test_bulk_chunks_stay_in_one_transaction_until_committed(store: Store)
         assert (await store.interaction_counts())[2] == 40
         assert await _load(loader, _history("b")[:5]) == 5  # committed by the load's end
     assert (await store.interaction_counts())[2] == 45
+
+
+async def test_a_bulk_load_lifts_the_idle_transaction_limit(store: Store) -> None:
+    """The service ends a session idle in a transaction after 60 s (a dead relay's claim); a
+    bulk load's transaction is idle while a chunk is parsed, or the import is paused."""
+    await store.upsert_content([_content(n) for n in range(4)])
+    async with store.bulk_loader() as loader:
+        await _load(loader, _history("a")[:5])
+        if store.dialect == "postgresql":
+            conn = cast(PostgresLoader, loader).conn
+            limit = await conn.fetchval("SHOW idle_in_transaction_session_timeout")
+            assert limit == "0"
+        await loader.commit()
+    assert (await store.interaction_counts())[2] == 5
 
 
 async def test_a_failed_chunk_rolls_back_the_open_transaction(store: Store) -> None:
