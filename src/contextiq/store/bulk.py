@@ -51,7 +51,6 @@ _PENDING = "import_pending p JOIN interactions i ON i.id BETWEEN p.lo AND p.hi"
 class BulkLoader(Protocol):
     """Loads interactions in chunks on one connection; `finish` folds them into the stats."""
 
-    inserted: int
     #: The driver's form of a time for `interaction_rows`: a module-level function, so that
     #: an import's parsing processes can be handed it.
     time_form: Callable[[datetime], Any]
@@ -203,7 +202,6 @@ class SqliteLoader:
         self.half_life_s = half_life_s
         self.indexes = indexes
         self.cache_mb = cache_mb
-        self.inserted = 0
         self.time_form: Callable[[datetime], Any] = sqlite_time
 
     async def start(self) -> None:
@@ -238,7 +236,6 @@ class SqliteLoader:
         except BaseException:
             await self.conn.rollback()
             raise
-        self.inserted += after - before
         return after - before
 
     async def commit(self) -> None:
@@ -277,7 +274,6 @@ class PostgresLoader:
         self.epoch = epoch
         self.half_life_s = half_life_s
         self.indexes = indexes
-        self.inserted = 0
         self.time_form: Callable[[datetime], Any] = postgres_time
         self._open: Any = None  # asyncpg's Transaction, between an add and its commit
 
@@ -319,9 +315,7 @@ class PostgresLoader:
             opened, self._open = self._open, None
             await opened.rollback()
             raise
-        count = sum(int(r[0]) for r in runs)
-        self.inserted += count
-        return count
+        return sum(int(r[0]) for r in runs)
 
     async def commit(self) -> None:
         if self._open is not None:

@@ -100,7 +100,8 @@ class SessionRetention:
                 for _, subject, _, at in ImpressionBatch.from_wire(payload).shown:
                     if subject.startswith(SESSION_PREFIX):
                         newest[subject] = max(at, newest.get(subject, at))
-            idle = sorted(s for s, at in newest.items() if at < to_ms(since))
+            cutoff = to_ms(since)
+            idle = sorted(s for s, at in newest.items() if at < cutoff)
             forgotten = 0
             for start in range(0, len(idle), self.batch):
                 batch = idle[start : start + self.batch]
