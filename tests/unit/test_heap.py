@@ -17,6 +17,9 @@ class Node:
 
 @pytest.fixture(autouse=True)
 def unfrozen() -> Iterator[None]:
+    # What earlier tests froze (an import, a training) may since have become garbage.
+    gc.unfreeze()
+    gc.collect()
     yield
     gc.unfreeze()  # the rest of the suite runs as it would have
 
@@ -86,3 +89,17 @@ def test_a_collector_turned_off_before_stays_off() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_parsing_process_never_walks_its_heap_yet_frees_young_cycles() -> None:
+    before = gc.get_threshold()
+    try:
+        heap.young_collections_only()
+        assert gc.get_threshold() == (before[0], before[1], heap.NO_FULL_COLLECTION)
+        assert gc.get_freeze_count() > 0  # what it held at start is never walked
+        dropped = _cycle()
+        churn = [[n] for n in range(50_000)]  # far more allocations than the first threshold
+        assert dropped() is None
+        del churn
+    finally:
+        gc.set_threshold(*before)

@@ -22,6 +22,7 @@ from contextiq.config import Settings
 from contextiq.data.files import BadRow, chunks, read_content
 from contextiq.data.parsing import parsed_chunks
 from contextiq.domain import Content, Interaction
+from contextiq.heap import building
 from contextiq.progress import BYTES, Quiet, ReadPosition, Tracker
 from contextiq.recommend.filters import FilterColumns
 from contextiq.recommend.models import ModelHolder
@@ -245,12 +246,13 @@ async def import_interactions_file(
         rows.advance(read_to - shown)
         shown = read_to
 
-    # The rows' display closes before the last commit and the loader's last steps.
+    # The rows' display closes before the last commit and the loader's last steps. No full
+    # collection while chunks pass through: each walked every chunk in flight.
     async with (
         store.bulk_loader(finishing=finishing(progress)) as loader,
         Transactions(loader, counts, rec_cache) as transactions,
     ):
-        with rows:
+        with rows, building():
             parsed = parsed_chunks(path, settings, loader.time_form, INTERACTION_CHUNK)
             try:
                 async with aclosing(parsed):

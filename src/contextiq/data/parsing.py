@@ -27,6 +27,7 @@ from contextiq.data.files import (
     numbered_records,
 )
 from contextiq.domain import Interaction
+from contextiq.heap import young_collections_only
 from contextiq.progress import ReadPosition
 from contextiq.store.bulk import Row, interaction_rows
 
@@ -71,7 +72,8 @@ async def parsed_chunks(
     parsers = max(1, min(MAX_PARSERS, os.cpu_count() or 1))
     loop = asyncio.get_running_loop()
     # spawn: a fork would copy this process's threads (the database driver's) mid-flight.
-    with ProcessPoolExecutor(parsers, mp_context=get_context("spawn")) as pool:
+    context = get_context("spawn")
+    with ProcessPoolExecutor(parsers, context, initializer=young_collections_only) as pool:
         ahead: deque[tuple[Future[Parsed], int]] = deque(
             [(pool.submit(parse, first), first_read), (pool.submit(parse, second), position.bytes)]
         )
