@@ -38,7 +38,7 @@ def young_collections_only() -> None:
     """For a process that lives to turn one batch after another into short-lived objects (an
     import's parsing processes): what it holds at start frozen, and no full collection ever
     after. Reference counting frees each batch once it is handed back; young collections free
-    the few short-lived cycles. Full collections cost a quarter of such a process's CPU
+    the few short-lived cycles. Full collections cost up to a quarter of such a process's CPU
     (docs/benchmarks.md, "Import at scale")."""
     settle()
     young, middle, _ = gc.get_threshold()
