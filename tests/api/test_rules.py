@@ -3,7 +3,6 @@ promotions. Nothing filtered, hidden or expired may appear in any list, cached o
 
 import asyncio
 import contextlib
-import os
 import time
 import uuid
 from collections import Counter
@@ -13,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -24,12 +22,11 @@ from contextiq.data.demo import CATEGORIES
 from contextiq.recommend.service import RecommendationService
 from contextiq.store.store import Store
 from tests.conftest import embedded_settings
-from tests.services import POSTGRES_HOST, POSTGRES_PORT, REDIS_HOST, REDIS_PORT, require
+from tests.integration.conftest import ADMIN_URL, redis_url  # noqa: F401 (a fixture)
+from tests.services import POSTGRES_HOST, POSTGRES_PORT, require
 
-ADMIN_URL = f"postgresql+asyncpg://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/test"
 RECS = "/api/v1/recommendations"
 ADMIN = {"X-Admin-Key": "admin-secret"}
-REDIS_DB = int(os.environ.get("CONTEXTIQ_TEST_REDIS_DB", "11"))
 
 
 async def _admin(sql: str) -> None:
@@ -359,14 +356,14 @@ def test_pins_over_a_category_cap_keep_the_list_full(client: TestClient) -> None
             assert client.delete(f"/api/v1/rules/{rule['name']}", headers=ADMIN).status_code == 204
 
 
-def test_rules_and_hidden_items_reach_every_replica(tmp_path: Path) -> None:
+def test_rules_and_hidden_items_reach_every_replica(
+    tmp_path: Path,
+    redis_url: str,  # noqa: F811
+) -> None:
     """Two API processes on one PostgreSQL and one Redis: a change made through one shows in
     the other's next answer, cached lists included."""
-    require(REDIS_HOST, REDIS_PORT, "Redis")
-    redis.Redis(REDIS_HOST, REDIS_PORT, db=REDIS_DB).flushdb()
-    cache = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
     with (
-        deployment(tmp_path, "postgresql", cache_url=cache) as settings,
+        deployment(tmp_path, "postgresql", cache_url=redis_url) as settings,
         TestClient(create_app(settings)) as one,
         TestClient(create_app(settings)) as other,
     ):

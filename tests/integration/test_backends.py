@@ -2,6 +2,7 @@
 tests/contracts/."""
 
 import asyncio
+import logging
 from dataclasses import replace
 
 import pytest
@@ -30,7 +31,7 @@ async def test_redis_cache_down_raises_cache_unavailable_quickly() -> None:
 
 
 async def test_language_model_scores_in_redis_survive_more_concurrent_requests_than_connections(
-    redis_url: str,
+    redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """200 requests at once against a pool of 64: each reads and writes its 20 scores in one
     round trip, and a burst waits for a free connection instead of failing. (The wait is bounded
@@ -49,7 +50,10 @@ async def test_language_model_scores_in_redis_survive_more_concurrent_requests_t
         return len(await scores.get_many(ctx, candidates))
 
     try:
-        assert await asyncio.gather(*(one(n) for n in range(200))) == [20] * 200
+        with caplog.at_level(logging.WARNING, "contextiq.llm.score_cache"):
+            found = await asyncio.gather(*(one(n) for n in range(200)))
+        assert caplog.messages == []  # a call that timed out: the score cache shrugs it off
+        assert found == [20] * 200
         assert await cache.get_many([]) == []
     finally:
         await cache.close()
