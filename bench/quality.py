@@ -11,7 +11,8 @@ events ("no timestamps"): what `offline fit-predict` does without a timestamp co
 `--seeds` repeats every split at several seeds; `--margins` fits Context IQ once per
 selection margin (0: the mix with the best validation mean, the rule before robust selection;
 without it, the default model's own). `--model NAME` fits another family of
-`contextiq.ml.MODEL_FAMILIES` in the default's place (blend-next: chosen for the next event).
+`contextiq.ml.families.MODEL_FAMILIES` in the default's place (blend-next: chosen for the next
+event).
 `--peer-cache FILE` keeps peer rows per split and seed.
 
     .venv/bin/python bench/quality.py --datasets ml-100k,ml-latest-small,lastfm \
@@ -39,7 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from contextiq.ml import make_model
+from contextiq.config import DEFAULT_MODEL
 from contextiq.ml.autorec import AutoRecConfig, AutoRecRating
 from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
 from contextiq.ml.blend import BlendConfig, BlendRecommender
@@ -47,7 +48,7 @@ from contextiq.ml.data import IdMap, build_matrix, strength_matrix
 from contextiq.ml.datasets import Dataset, load_dataset
 from contextiq.ml.ease import ease_weights
 from contextiq.ml.evaluate import evaluate_ranking
-from contextiq.ml.families import DEFAULT_MODEL
+from contextiq.ml.families import make_model
 from contextiq.ml.features import FeatureVocabulary
 from contextiq.ml.holdout import holdout_ndcg, holdout_positives
 from contextiq.ml.index import top_k

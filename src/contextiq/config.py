@@ -40,6 +40,10 @@ class InvalidSettings(ValueError):
     """Settings that cannot start a process: one line per wrong setting, naming its variable."""
 
 
+#: The model family served and trained unless `CONTEXTIQ_MODEL` names another
+#: (`contextiq.ml.families`, which this module imports only to check another name).
+DEFAULT_MODEL = "blend"
+
 #: Shortest HS256 secret accepted: RFC 7518 asks for a key as long as the hash (32 bytes).
 MIN_JWT_SECRET_BYTES = 32
 
@@ -105,7 +109,7 @@ class Settings(BaseSettings):
     # Training (mlscale): the model family trained (a name in contextiq.ml.families), and the
     # memory a training may use (MB; 0: what the machine, within the container's memory limit,
     # has free). Too large: refused at once.
-    model: str = "blend"
+    model: str = DEFAULT_MODEL
     # More families the worker keeps trained after it, for requests that name one
     # (`?model_family=`, e.g. an "up next" shelf on blend-next); a JSON list.
     model_families: list[str] = Field(default_factory=list)
@@ -198,7 +202,7 @@ class Settings(BaseSettings):
     @classmethod
     def _known_families(cls, value: str | list[str]) -> str | list[str]:
         names = [value] if isinstance(value, str) else value
-        if any(name != cls.model_fields["model"].default for name in names):
+        if any(name != DEFAULT_MODEL for name in names):
             # Imported only then: the model families bring PyTorch (a second at start-up).
             from contextiq.ml.families import known_family
 

@@ -17,8 +17,9 @@ import pytest
 from contextiq.cli.bootstrap import seed_demo
 from contextiq.config import Settings
 from contextiq.domain import InteractionType
-from contextiq.ml import ModelRegistry, TrainReport
 from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
+from contextiq.ml.registry import ModelRegistry
+from contextiq.ml.train import TrainReport
 from contextiq.recommend.models import item_features
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store

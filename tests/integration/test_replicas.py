@@ -18,9 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contextiq.ml import ModelRegistry, TrainReport
 from contextiq.ml.base import WeightedInteraction
 from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
+from contextiq.ml.registry import ModelRegistry
+from contextiq.ml.train import TrainReport
 from contextiq.recommend.models import item_features
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from contextiq.ml import make_model
 from contextiq.ml.base import WeightedInteraction
 from contextiq.ml.blend import BlendConfig, BlendRecommender, standard_parts
 from contextiq.ml.blend_choice import ChoiceConfig, Mix
 from contextiq.ml.blend_parts import EmbeddingPart
 from contextiq.ml.data import Recency
 from contextiq.ml.ease import EaseConfig
+from contextiq.ml.families import make_model
 from tests.ml import synthetic
 from tests.ml.test_families import small_embedding, small_sequence
 

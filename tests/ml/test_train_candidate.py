@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from contextiq.ml import train_candidate
 from contextiq.ml.base import WeightedInteraction
-from contextiq.ml.train import trails_beyond_noise, unseen_by
+from contextiq.ml.train import trails_beyond_noise, train_candidate, unseen_by
 from tests.ml import synthetic
 
 METRICS = {"ndcg@10", "recall@10", "precision@10", "map@10", "hr@10", "auc"}

@@ -2,9 +2,12 @@
 
 import asyncio
 import json
+import os
 import re
 import socket
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ import pytest
 from rich.filesize import decimal
 from typer.testing import CliRunner
 
+import contextiq
 from contextiq.cli import app, unshared_state
 from contextiq.cli.listen import listening_socket
 from contextiq.cli.processes import BALANCED
@@ -21,6 +25,7 @@ from contextiq.ml.registry import ModelRegistry
 from contextiq.recommend.response_cache import user_key
 
 runner = CliRunner()
+SRC = str(Path(contextiq.__file__).parents[1])
 
 
 @pytest.fixture(autouse=True)
@@ -440,3 +445,13 @@ def _drain(sock: socket.socket) -> int:
             return n
         conn.close()
         n += 1
+
+
+def test_commands_that_fit_no_model_load_no_pytorch() -> None:
+    """Every command loads the whole CLI, so PyTorch imported there cost `contextiq import`,
+    `migrate` or `--help` two seconds and about 200 MB of peak memory (docs/benchmarks.md,
+    "The page cache while folding"); the commands that fit import it themselves."""
+    code = "import sys; sys.modules['torch'] = None; import contextiq.cli"
+    env = os.environ | {"PYTHONPATH": SRC}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr  # the traceback names the module that imports it

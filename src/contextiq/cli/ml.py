@@ -1,7 +1,9 @@
 """Offline commands: batch fit-predict on CSV files, and evaluation on public datasets.
 
 The lead registers them in the main CLI:
-`app.add_typer(offline_app, name="offline")` and `app.command("evaluate")(evaluate)`.
+`app.add_typer(offline_app, name="offline")` and `app.command("evaluate")(evaluate)`. Every
+`contextiq` command loads this module, so the model code (PyTorch: a second and about 200 MB)
+is imported by the commands that fit, not here.
 """
 
 import csv
@@ -16,8 +18,7 @@ from typing import Annotated, TextIO, TypeVar
 
 import typer
 
-from contextiq.config import get_settings
-from contextiq.ml.autorec import AutoRecConfig, AutoRecRating
+from contextiq.config import DEFAULT_MODEL, get_settings
 from contextiq.ml.base import WeightedInteraction
 from contextiq.ml.datasets import (
     Dataset,
@@ -26,8 +27,6 @@ from contextiq.ml.datasets import (
     read_interactions_csv,
     read_items_csv,
 )
-from contextiq.ml.evaluate import evaluate_ranking, histories_by_user
-from contextiq.ml.families import DEFAULT_MODEL, make_model
 from contextiq.ml.metrics import mae, rmse
 from contextiq.ml.protocols import leave_last_out, random_split, stratified_split
 from contextiq.observability.logs import configure_logging
@@ -57,6 +56,8 @@ class Format(StrEnum):
 
 def _family(name: str) -> str:
     """An unknown family stops the command before any file is read, listing the known ones."""
+    from contextiq.ml.families import make_model
+
     try:
         make_model(name)
     except ValueError as error:
@@ -125,6 +126,9 @@ def fit_predict(
     An optional `timestamp` column (Unix seconds or ISO 8601) puts each user's events in time
     order; without it, events keep the file's order and the model ignores order altogether.
     """
+    from contextiq.ml.evaluate import histories_by_user
+    from contextiq.ml.families import make_model
+
     configure_logging(get_settings())  # the fit's stages: a large catalogue trains for minutes
     events = _read("--interactions", _events, interactions)
     if not events:
@@ -244,6 +248,10 @@ def evaluate(
     Ranking metrics come with intra-list diversity (`ild@10`) and catalogue coverage
     (`coverage@10`); each `--diversity` adds the metrics of lists re-ranked at that setting.
     """
+    from contextiq.ml.autorec import AutoRecConfig, AutoRecRating
+    from contextiq.ml.evaluate import evaluate_ranking
+    from contextiq.ml.families import make_model
+
     configure_logging(get_settings())  # the fit's stages: a large catalogue trains for minutes
     data = _read("--dataset", partial(_dataset, fmt.value), dataset)
     if protocol is Protocol.RATING:

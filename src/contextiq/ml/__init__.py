@@ -1,17 +1,18 @@
 """Recommendation models for Context IQ.
 
-The service uses four names:
+The service uses four names, each imported from its module (this package imports none of them,
+so that reading a module of it that needs no PyTorch, such as `registry`, loads none):
 
-- `make_model(name="blend", seed=0) -> Recommender`: an unfitted model of a family named in
-  `families.MODEL_FAMILIES` (the `CONTEXTIQ_MODEL` setting); "blend" is the default the API
-  serves and the benchmarks measure.
-- `train_candidate(interactions, items, current, seed=0, model="blend") -> TrainReport`: carves a
-  validation split from the given data, fits a candidate on the rest, scores candidate and
-  `current` on that same split (nDCG@10, Recall@10, Precision@10, MAP@10, HR@10, AUC),
-  refits the candidate on all data and says whether to promote it.
-- `ModelRegistry(model_dir)`: versioned artifacts on disk; `save`, `register`
+- `families.make_model(name="blend", seed=0) -> Recommender`: an unfitted model of a family
+  named in `families.MODEL_FAMILIES` (the `CONTEXTIQ_MODEL` setting); "blend" is the default
+  the API serves and the benchmarks measure.
+- `train.train_candidate(interactions, items, current, seed=0, model="blend") -> TrainReport`:
+  carves a validation split from the given data, fits a candidate on the rest, scores
+  candidate and `current` on that same split (nDCG@10, Recall@10, Precision@10, MAP@10, HR@10,
+  AUC), refits the candidate on all data and says whether to promote it.
+- `registry.ModelRegistry(model_dir)`: versioned artifacts on disk; `save`, `register`
   (save + promote when allowed), `load`, `active_version`, `promote`, `versions`.
-- `TrainReport`: the result of `train_candidate`.
+- `train.TrainReport`: the result of `train_candidate`.
 
 Every model implements `Recommender` (see `base.py`): a user is their history at call
 time, so new users and fresh interactions need no retraining.
@@ -30,20 +31,3 @@ a saved blend carries every item's neighbours (`neighbours.py`).
 is its peer). Offline commands live in `contextiq.cli.ml`; how quality is measured is in
 docs/evaluation.md.
 """
-
-from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
-from contextiq.ml.families import MODEL_FAMILIES, make_model
-from contextiq.ml.registry import ModelRegistry, VersionInfo
-from contextiq.ml.train import TrainReport, train_candidate
-
-__all__ = [
-    "MODEL_FAMILIES",
-    "ItemFeatures",
-    "ModelRegistry",
-    "Recommender",
-    "TrainReport",
-    "VersionInfo",
-    "WeightedInteraction",
-    "make_model",
-    "train_candidate",
-]

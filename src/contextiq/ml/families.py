@@ -6,6 +6,7 @@ transitions mixed on validation) is the default the API serves and the benchmark
 
 from collections.abc import Callable, Mapping
 
+from contextiq.config import DEFAULT_MODEL
 from contextiq.ml.base import Recommender
 from contextiq.ml.blend import BlendConfig, BlendRecommender, PartSpec, standard_parts
 from contextiq.ml.blend_choice import ChoiceConfig
@@ -14,8 +15,6 @@ from contextiq.ml.embedding import EmbeddingConfig, EmbeddingRecommender
 from contextiq.ml.sequence import SequenceConfig, SequenceRecommender
 
 ModelFactory = Callable[[int], Recommender]
-
-DEFAULT_MODEL = "blend"
 
 
 def blend(seed: int = 0) -> Recommender:

@@ -14,14 +14,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import psutil
 
-from contextiq.ml.ease import EaseConfig
-from contextiq.ml.embedding import EmbeddingConfig
-from contextiq.ml.holdout import JUDGING_BYTES
-from contextiq.ml.transitions import TransitionConfig
+if TYPE_CHECKING:  # they bring PyTorch, which the CLI (naming `TrainingTooLarge`) need not load
+    from contextiq.ml.ease import EaseConfig
+    from contextiq.ml.embedding import EmbeddingConfig
+    from contextiq.ml.transitions import TransitionConfig
 
 GIB = 2**30
 #: Python objects per stored event over a training: the event, its splits and histories.
@@ -55,11 +55,16 @@ def estimate(
     n_users: int,
     n_items: int,
     n_interactions: int,
-    ease: EaseConfig | None = None,
-    embedding: EmbeddingConfig | None = None,
-    transitions: TransitionConfig | None = None,
+    ease: "EaseConfig | None" = None,
+    embedding: "EmbeddingConfig | None" = None,
+    transitions: "TransitionConfig | None" = None,
 ) -> Estimate:
     """The large allocations of training the default blend on data of this size."""
+    from contextiq.ml.ease import EaseConfig
+    from contextiq.ml.embedding import EmbeddingConfig
+    from contextiq.ml.holdout import JUDGING_BYTES
+    from contextiq.ml.transitions import TransitionConfig
+
     ease, embedding = ease or EaseConfig(), embedding or EmbeddingConfig()
     transitions = transitions or TransitionConfig()
     modelled = min(ease.max_items, n_items)

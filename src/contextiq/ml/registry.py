@@ -15,11 +15,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contextiq.ml.base import Recommender
-from contextiq.ml.train import TrainReport
 from contextiq.private_files import make_private, private_dir
+
+if TYPE_CHECKING:  # train.py imports torch; reading the registry need not
+    from contextiq.ml.train import TrainReport
 
 _ACTIVE = "ACTIVE"
 _VERSIONS = "versions"
@@ -71,7 +73,7 @@ class ModelRegistry:
         self._versions = model_dir / _VERSIONS
         private_dir(self._versions)
 
-    def save(self, model: Recommender, report: TrainReport) -> str:
+    def save(self, model: Recommender, report: "TrainReport") -> str:
         """Publish a new version (not yet active); the directory appears complete or not at all."""
         now = datetime.now(UTC)
         version = f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
@@ -98,7 +100,7 @@ class ModelRegistry:
         os.replace(staging, self._versions / version)
         return version
 
-    def register(self, report: TrainReport) -> str:
+    def register(self, report: "TrainReport") -> str:
         """Save the report's model and make it active when the report says it may be promoted."""
         version = self.save(report.model, report)
         if report.promote or self.active_version() is None:

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contextiq.config import DEFAULT_MODEL
 from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
 from contextiq.ml.blend_choice import gain_bound
 from contextiq.ml.evaluate import evaluate_ranking, histories_by_user
-from contextiq.ml.families import DEFAULT_MODEL, make_model
+from contextiq.ml.families import make_model
 from contextiq.ml.holdout import JUDGED_USERS
 from contextiq.ml.protocols import latest_per_user_split
 

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from contextiq.domain import Content
-from contextiq.ml import ModelRegistry
 from contextiq.ml.base import ItemFeatures, Recommender
+from contextiq.ml.registry import ModelRegistry
 from contextiq.ml.scoring import ScoringRecommender
 from contextiq.store.store import Store
 

@@ -183,6 +183,13 @@ def _exp2(x: float) -> float:
     return float(2.0**x)
 
 
+#: The page cache while the stats are folded and the indexes built. Their sorts may each hold
+#: records up to the page cache's size in memory besides it (SQLite's sorter), which at the
+#: rows' 512 MB lifted an import's peak from about 1.5 to 1.9 GB; with this much it stayed at
+#: the rows' peak and took no longer (docs/benchmarks.md, "The page cache while folding").
+FINISH_CACHE_MB = 64
+
+
 class SqliteLoader:
     """`executemany` into a transaction held until `commit`, with a large page cache for the
     indexes.
@@ -251,6 +258,7 @@ class SqliteLoader:
 
     async def finish(self, tracker: Tracker) -> None:
         await self.commit()
+        await self.conn.execute(f"PRAGMA cache_size = {-1024 * FINISH_CACHE_MB}")
         values = (sqlite_time(self.epoch), self.half_life_s, sqlite_time(datetime.now(UTC)))
         await self.conn.execute("BEGIN IMMEDIATE")
         try:

@@ -20,9 +20,7 @@ import numpy as np
 
 from contextiq import heap
 from contextiq.experiments.definitions import ArmConfig
-from contextiq.ml import train_candidate
 from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
-from contextiq.ml.families import known_family
 from contextiq.ml.footprint import PeakMemory, check_fits, estimate
 from contextiq.recommend.models import ModelHolder, item_features
 from contextiq.store.exclusive import exclusively
@@ -168,6 +166,11 @@ async def train_and_register(
     experiment arms that name the family. Either way an accepted candidate becomes its
     family's newest. `data` shares the stored data a round has read already.
     """
+    # Here, not above: the model code brings PyTorch, which the commands that never train
+    # (an import, `migrate`) need not load (docs/benchmarks.md, "The page cache while folding").
+    from contextiq.ml.families import known_family
+    from contextiq.ml.train import train_candidate
+
     known_family(model)  # an unknown family name stops here, before any work
     n_users, n_items, n_interactions = await store.interaction_counts()
     if not n_interactions:
