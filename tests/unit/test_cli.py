@@ -447,11 +447,24 @@ def _drain(sock: socket.socket) -> int:
         n += 1
 
 
+def _cli_starts_without(module: str, loaded_first: str = "") -> None:
+    """`import contextiq.cli` in a new interpreter where `module` cannot be imported; a
+    failure shows the traceback, which names the module that imported it."""
+    code = f"import sys{loaded_first}; sys.modules[{module!r}] = None; import contextiq.cli"
+    env = os.environ | {"PYTHONPATH": SRC}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def test_the_cli_starts_where_resource_does_not_exist() -> None:
+    """`resource` is POSIX only: imported at the top of ml/footprint.py, it kept every
+    `contextiq` command from starting on Windows (start.bat)."""
+    # psutil is loaded first: on Linux it uses `resource` itself, and on Windows it has none.
+    _cli_starts_without("resource", loaded_first=", psutil")
+
+
 def test_commands_that_fit_no_model_load_no_pytorch() -> None:
     """Every command loads the whole CLI, so PyTorch imported there cost `contextiq import`,
     `migrate` or `--help` two seconds and about 200 MB of peak memory (docs/benchmarks.md,
     "The page cache while folding"); the commands that fit import it themselves."""
-    code = "import sys; sys.modules['torch'] = None; import contextiq.cli"
-    env = os.environ | {"PYTHONPATH": SRC}
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr  # the traceback names the module that imports it
+    _cli_starts_without("torch")

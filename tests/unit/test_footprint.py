@@ -1,17 +1,11 @@
 """The memory a training may count on inside a container (ml/footprint.py)."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-import contextiq
 from contextiq.ml import footprint
 from contextiq.ml.footprint import GIB, container_available_bytes
-
-SRC = str(Path(contextiq.__file__).parents[1])
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:
@@ -63,14 +57,6 @@ def test_a_container_over_its_limit_has_nothing_left(tmp_path: Path) -> None:
         {"memory.max": f"{GIB}\n", "memory.current": f"{2 * GIB}\n", "memory.stat": ""},
     )
     assert container_available_bytes(root) == 0
-
-
-def test_the_cli_starts_where_resource_does_not_exist() -> None:
-    """`resource` is POSIX only: imported at the top of footprint.py, it kept every
-    `contextiq` command from starting on Windows (start.bat)."""
-    # psutil is loaded first: on Linux it uses `resource` itself, and on Windows it has none.
-    code = "import sys, psutil; sys.modules['resource'] = None; import contextiq.cli"
-    subprocess.run([sys.executable, "-c", code], check=True, env=os.environ | {"PYTHONPATH": SRC})
 
 
 def test_training_memory_is_measured_without_proc(monkeypatch: pytest.MonkeyPatch) -> None:
