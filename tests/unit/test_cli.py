@@ -447,10 +447,10 @@ def _drain(sock: socket.socket) -> int:
         n += 1
 
 
-def _cli_starts_without(module: str, loaded_first: str = "") -> None:
-    """`import contextiq.cli` in a new interpreter where `module` cannot be imported; a
-    failure shows the traceback, which names the module that imported it."""
-    code = f"import sys{loaded_first}; sys.modules[{module!r}] = None; import contextiq.cli"
+def _cli_starts_without(module: str, loaded_first: str = "sys") -> None:
+    """`import contextiq.cli` in a new interpreter where `module` cannot be imported (after
+    `loaded_first`); a failure shows the traceback, which names the module that imported it."""
+    code = f"import sys, {loaded_first}; sys.modules[{module!r}] = None; import contextiq.cli"
     env = os.environ | {"PYTHONPATH": SRC}
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
@@ -460,7 +460,7 @@ def test_the_cli_starts_where_resource_does_not_exist() -> None:
     """`resource` is POSIX only: imported at the top of ml/footprint.py, it kept every
     `contextiq` command from starting on Windows (start.bat)."""
     # psutil is loaded first: on Linux it uses `resource` itself, and on Windows it has none.
-    _cli_starts_without("resource", loaded_first=", psutil")
+    _cli_starts_without("resource", loaded_first="psutil")
 
 
 def test_commands_that_fit_no_model_load_no_pytorch() -> None:

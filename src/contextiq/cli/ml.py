@@ -56,10 +56,10 @@ class Format(StrEnum):
 
 def _family(name: str) -> str:
     """An unknown family stops the command before any file is read, listing the known ones."""
-    from contextiq.ml.families import make_model
+    from contextiq.ml.families import known_family
 
     try:
-        make_model(name)
+        known_family(name)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     return name
