@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from contextiq import heap
+from contextiq.backends import scheme
 from contextiq.cache import Cache, open_cache
+from contextiq.cache.unshared import hold_while_running
 from contextiq.catalog import CatalogService
 from contextiq.config import Settings
 from contextiq.domain import Interaction
@@ -96,6 +98,8 @@ class Services:
         Every process follows the model registry, the catalogue and the experiments; only one
         that `serves_requests` warms up and settles its heap for them (`_ready_model`).
         """
+        if self.store.dialect == "postgresql" and scheme(self.settings.cache_url) == "memory":
+            self.spawn(hold_while_running(self.store.engine), "unshared-cache-check")
         await self.models.refresh()
         await self.arms.refresh()
         self.spawn(self.writer.run(), "group-commit")

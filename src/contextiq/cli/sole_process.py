@@ -5,7 +5,8 @@ hears of the first one's writes: a second server keeps serving the lists it cach
 them, and a separate worker's invalidations (events applied, sessions expired) reach only its
 own memory while the server serves stale lists. `serve` and `worker` therefore hold one OS
 file lock beside the database while they run (released by the kernel if the process dies);
-whichever starts second is refused at once and told to share a cache.
+whichever starts second is refused at once and told to share a cache. On PostgreSQL the
+second one is told, not refused (`cache/unshared.py`).
 """
 
 from collections.abc import Iterator
@@ -17,11 +18,9 @@ from filelock import FileLock, Timeout
 from sqlalchemy.engine import make_url
 
 from contextiq.backends import scheme
+from contextiq.cache.unshared import SOLE_PROCESS_LOCK
 from contextiq.private_files import FILE_MODE
 from contextiq.store.exclusive import lock_file
-
-#: The lock's name (`<database file>.contextiq-sole-process.lock`, `store/exclusive.py`).
-SOLE_PROCESS_LOCK = "contextiq-sole-process"
 
 
 def lock_path(database_url: str, cache_url: str) -> Path | None:
