@@ -468,3 +468,10 @@ def test_commands_that_fit_no_model_load_no_pytorch() -> None:
     `migrate` or `--help` two seconds and about 200 MB of peak memory (docs/benchmarks.md,
     "The page cache while folding"); the commands that fit import it themselves."""
     _cli_starts_without("torch")
+
+
+def test_help_reflows_a_docstrings_paragraphs_to_the_terminal() -> None:
+    """Docstrings wrap at 100 columns in the source; `--help` must not keep those breaks."""
+    result = runner.invoke(app, ["offline", "fit-predict", "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "puts each user's events in time order; without it" in result.output

@@ -30,7 +30,11 @@ from contextiq.security.rate_limit import PER_PROCESS, storage_url
 from contextiq.store.migrate import upgrade
 from contextiq.worker.training import TrainingBusy
 
-app = typer.Typer(help="Context IQ: personalized content recommendations.", no_args_is_help=True)
+app = typer.Typer(
+    help="Context IQ: personalized content recommendations.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
 app.add_typer(offline_app, name="offline", help="Batch experiments on CSV files.")
 app.command("evaluate")(evaluate)
 app.add_typer(keys_app, name="keys")
