@@ -6,18 +6,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from contextiq.cache.unshared import UNSHARED_CACHE
 from contextiq.services import Services, build_services
-from contextiq.store.engine import create_engine
 from tests.conftest import embedded_settings, until
-from tests.integration.conftest import eventually, fresh_pg_database
+from tests.integration.conftest import count_rows, eventually, fresh_pg_database
 
 pytestmark = pytest.mark.integration
 
-ADVISORY_LOCKS = text(
-    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+#: `pg_locks` rows of this database's advisory locks that are held.
+ADVISORY_HELD = (
+    "WHERE locktype = 'advisory' AND granted"
     " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 )
 
@@ -34,20 +33,11 @@ async def _started(tmp: Path, url: str, cache_url: str) -> Services:
     return services
 
 
-async def _advisory_locks(url: str) -> int:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return int((await conn.execute(ADVISORY_LOCKS)).scalar_one())
-    finally:
-        await engine.dispose()
-
-
 async def _locks_held(url: str, expected: int) -> None:
     """Wait until the database's advisory locks number `expected` (the check is a task)."""
 
     async def check() -> bool:
-        return await _advisory_locks(url) == expected
+        return await count_rows(url, "pg_locks", ADVISORY_HELD) == expected
 
     await eventually(check, 10, f"{expected} advisory lock(s)")
 
@@ -84,7 +74,7 @@ async def test_processes_sharing_a_cache_take_no_lock(
     second = await _started(tmp_path / "b", pg, redis_url)
     try:
         await asyncio.sleep(0.5)
-        assert await _advisory_locks(pg) == 0
+        assert await count_rows(pg, "pg_locks", ADVISORY_HELD) == 0
     finally:
         await first.stop()
         await second.stop()
