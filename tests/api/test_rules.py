@@ -264,31 +264,38 @@ def test_promotions_take_their_share_and_name_their_rule(client: TestClient) -> 
     for rule in created:
         response = client.post(rules, json=rule, headers=ADMIN)
         assert response.status_code == 201, response.text
-    assert client.post(rules, json=created[0], headers=ADMIN).status_code == 409
-    bad = client.post(
-        rules, json={**created[0], "name": "bad", "filter": "category =="}, headers=ADMIN
-    )
-    assert bad.status_code == 400 and bad.json()["error"]["details"]["position"] == 11
-    assert client.post(rules, json={"name": "x", "kind": "boost"}, headers=ADMIN).status_code == 400
-    assert {r["name"] for r in client.get(rules, headers=ADMIN).json()} == {
-        r["name"] for r in created
-    }
-    for user in ("user_007", "new_shopper"):
-        items = _recs(client, user, limit=10)["items"]
-        assert len(items) == 10
-        assert sum(i["category"] == absent for i in items) >= 3
-        assert items[1]["content_id"] == pinned
-        assert items[1]["reason"] == 'Pinned by rule "pin-it"'
-        promoted = [i for i in items if i["reason"] == f'Promoted by rule "more-{absent}"']
-        assert promoted
-        assert any(i["reason"] == 'Boosted by rule "boost-all"' for i in items)
-    # A pinned item still obeys the request's filters.
-    items = _recs(client, "user_007", limit=10, exclude=pinned)["items"]
-    assert pinned not in {i["content_id"] for i in items}
-    for rule in created:
-        assert client.delete(f"{rules}/{rule['name']}", headers=ADMIN).status_code == 204
-    assert client.delete(f"{rules}/pin-it", headers=ADMIN).status_code == 404
-    assert not any("rule" in i["reason"] for i in _recs(client, "user_007", limit=10)["items"])
+    try:
+        assert client.post(rules, json=created[0], headers=ADMIN).status_code == 409
+        bad = client.post(
+            rules, json={**created[0], "name": "bad", "filter": "category =="}, headers=ADMIN
+        )
+        assert bad.status_code == 400 and bad.json()["error"]["details"]["position"] == 11
+        assert (
+            client.post(rules, json={"name": "x", "kind": "boost"}, headers=ADMIN).status_code
+            == 400
+        )
+        assert {r["name"] for r in client.get(rules, headers=ADMIN).json()} == {
+            r["name"] for r in created
+        }
+        for user in ("user_007", "new_shopper"):
+            items = _recs(client, user, limit=10)["items"]
+            assert len(items) == 10
+            assert sum(i["category"] == absent for i in items) >= 3
+            assert items[1]["content_id"] == pinned
+            assert items[1]["reason"] == 'Pinned by rule "pin-it"'
+            promoted = [i for i in items if i["reason"] == f'Promoted by rule "more-{absent}"']
+            assert promoted
+            assert any(i["reason"] == 'Boosted by rule "boost-all"' for i in items)
+        # A pinned item still obeys the request's filters.
+        items = _recs(client, "user_007", limit=10, exclude=pinned)["items"]
+        assert pinned not in {i["content_id"] for i in items}
+        for rule in created:
+            assert client.delete(f"{rules}/{rule['name']}", headers=ADMIN).status_code == 204
+        assert client.delete(f"{rules}/pin-it", headers=ADMIN).status_code == 404
+        assert not any("rule" in i["reason"] for i in _recs(client, "user_007", limit=10)["items"])
+    finally:  # a failure above must not leave its rules to the tests after it
+        for rule in created:
+            client.delete(f"{rules}/{rule['name']}", headers=ADMIN)
 
 
 def test_what_a_store_cannot_keep_or_serve_is_refused(client: TestClient) -> None:

@@ -8,8 +8,8 @@ sees the generation move. Without a cache backend it reloads every few seconds.
 import asyncio
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from contextiq.domain import Content, Recommendation
@@ -76,21 +76,51 @@ def boost(
     return sorted(out, key=lambda r: r.score, reverse=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Share:
+    """A reserve rule's hold on a list: at least `quota` of its items come from `matched`."""
+
+    quota: int
+    matched: frozenset[str]
+
+
+def share_of(rule: Rule, limit: int, candidates: Sequence[Recommendation]) -> Share:
+    quota = math.ceil((rule.share or 0.0) * limit - 1e-9)
+    return Share(quota, frozenset(c.content_id for c in candidates))
+
+
+def last_to_leave(
+    items: Sequence[Recommendation], shares: Sequence[Share], pinned: Collection[str]
+) -> int | None:
+    """The lowest item that may leave the list: not pinned, and every share it counts toward
+    keeps its quota without it; None if there is none."""
+    held = [sum(i.content_id in s.matched for i in items) for s in shares]
+    for j in range(len(items) - 1, -1, -1):
+        cid = items[j].content_id
+        if cid in pinned:
+            continue
+        if all(cid not in s.matched or n > s.quota for s, n in zip(shares, held, strict=True)):
+            return j
+    return None
+
+
 def reserve(
     items: list[Recommendation],
     limit: int,
     rule: Rule,
     candidates: Sequence[Recommendation],
     fits: Callable[[list[Recommendation], Recommendation], bool],
+    shares: Sequence[Share] = (),
 ) -> list[Recommendation]:
     """Give `rule`'s matching items at least its share of `limit` slots, spread down the list.
 
     `candidates` are matching items, best first; `fits` says whether one may join a list
-    (the per-category cap). Non-matching items leave from the bottom to make room.
+    (the per-category cap). Items leave from the bottom to make room, but none that an
+    earlier reserve's `shares` still needs.
     """
-    matched = {c.content_id for c in candidates}
-    deficit = math.ceil((rule.share or 0.0) * limit - 1e-9)
-    deficit -= sum(1 for i in items if i.content_id in matched)
+    own = share_of(rule, limit, candidates)
+    held = [*shares, own]
+    deficit = own.quota - sum(1 for i in items if i.content_id in own.matched)
     working = list(items)
     shown = {i.content_id for i in items}
     picks: list[Recommendation] = []
@@ -101,14 +131,7 @@ def reserve(
             continue
         after = working
         if len(working) + len(picks) >= limit:
-            drop = next(
-                (
-                    j
-                    for j in range(len(working) - 1, -1, -1)
-                    if working[j].content_id not in matched
-                ),
-                None,
-            )
+            drop = last_to_leave(working, held, ())
             if drop is None:
                 break
             after = working[:drop] + working[drop + 1 :]
@@ -123,10 +146,24 @@ def reserve(
 
 
 def pin(
-    items: list[Recommendation], limit: int, rule: Rule, item: Recommendation
+    items: list[Recommendation],
+    limit: int,
+    rule: Rule,
+    item: Recommendation,
+    shares: Sequence[Share],
+    pinned: Collection[str],
 ) -> list[Recommendation]:
-    """Put `item` at the rule's position (1-based; past the end: last)."""
+    """Put `item` at the rule's position (1-based; past the end: last). A full list loses its
+    lowest item that is neither `pinned` nor needed by a reserve's `shares` (the lowest
+    unpinned one if every item is needed)."""
     rest = [i for i in items if i.content_id != item.content_id]
     at = min(max((rule.position or 1) - 1, 0), len(rest))
     rest.insert(at, replace(item, reason=rule.reason))
-    return rest[:limit]
+    kept = {*pinned, item.content_id}
+    while len(rest) > limit:
+        drop = last_to_leave(rest, shares, kept)
+        if drop is None:
+            unpinned = (j for j, i in enumerate(rest) if i.content_id not in kept)
+            drop = max(unpinned, default=len(rest) - 1)
+        del rest[drop]
+    return rest

@@ -16,7 +16,15 @@ from contextiq.recommend.explain import Explainer
 from contextiq.recommend.filters import FilterColumns, Filters
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.passing import PassingItems
-from contextiq.recommend.promotions import RuleBook, boost, next_change, pin, reserve
+from contextiq.recommend.promotions import (
+    RuleBook,
+    Share,
+    boost,
+    next_change,
+    pin,
+    reserve,
+    share_of,
+)
 from contextiq.recommend.request import ListRequest
 from contextiq.recommend.snapshots import SnapshotRecorder
 from contextiq.recommend.variant import DEFAULT, Variant
@@ -250,10 +258,12 @@ class RecommendationService:
             return cap is None or sum(i.category == item.category for i in listed) < cap
 
         items = await self._filled(pool, items, ranked, request, fits, now)
+        shares: list[Share] = []
         for rule in rules:
             if rule.kind == "reserve" and rule.expression is not None:
                 candidates = await self._matching(pool, request, rule, limit)
-                items = reserve(items, limit, rule, candidates, fits)
+                items = reserve(items, limit, rule, candidates, fits, shares)
+                shares.append(share_of(rule, limit, candidates))
         pinned: set[str] = set()
         for rule in rules:
             # An item the user already interacted with never comes back, pinned or not.
@@ -265,7 +275,8 @@ class RecommendationService:
                 continue
             pool.contents[content.content_id] = content
             top = max((i.score for i in items), default=1.0)
-            items = pin(items, limit, rule, _item(content, top, rule.reason, "rule"))
+            chosen = _item(content, top, rule.reason, "rule")
+            items = pin(items, limit, rule, chosen, shares, pinned)
             pinned.add(content.content_id)
         if not pinned:
             return items

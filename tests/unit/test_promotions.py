@@ -1,0 +1,63 @@
+"""Reserved shares and pins on one list: a later step must not undo an earlier guarantee."""
+
+from collections.abc import Sequence
+
+from contextiq.domain import Recommendation
+from contextiq.recommend.promotions import pin, reserve, share_of
+from contextiq.rules.definitions import Rule
+
+LIMIT = 10
+SPORTS = Rule("more-sports", "reserve", filter='category == "sports"', share=0.3)
+ART = Rule("more-art", "reserve", filter='category == "art"', share=0.2)
+
+
+def _item(content_id: str, category: str, score: float) -> Recommendation:
+    return Recommendation(content_id, content_id, category, (), score, score, None, "", "model")
+
+
+def _ranked(category: str, n: int, top: float = 1.0) -> list[Recommendation]:
+    return [_item(f"{category}{k}", category, top - k / 100) for k in range(n)]
+
+
+def _anything(_listed: list[Recommendation], _item: Recommendation) -> bool:
+    return True
+
+
+def _count(items: Sequence[Recommendation], category: str) -> int:
+    return sum(i.category == category for i in items)
+
+
+def test_a_pin_into_a_full_list_keeps_a_reserves_share() -> None:
+    """A pin used to cut the list's last item, which counted toward a reserve's share (a
+    matching item the model had ranked there): two sports items were left of a 30 % share."""
+    sports = _ranked("sports", 5, top=0.5)
+    ranked = [*_ranked("news", LIMIT - 1), sports[0]]
+    items = reserve(ranked, LIMIT, SPORTS, sports, _anything)
+    assert _count(items, "sports") == 3 and items[-1].category == "sports"
+
+    shares = [share_of(SPORTS, LIMIT, sports)]
+    front = Rule("front", "pin", content_id="pinned", position=2)
+    out = pin(items, LIMIT, front, _item("pinned", "news", 1.0), shares, ())
+    assert len(out) == LIMIT and out[1].content_id == "pinned"
+    assert _count(out, "sports") == 3
+
+
+def test_a_second_reserve_leaves_the_firsts_items() -> None:
+    sports, art = _ranked("sports", 5, top=0.5), _ranked("art", 5, top=0.4)
+    items = reserve(_ranked("news", LIMIT), LIMIT, SPORTS, sports, _anything)
+    items = reserve(items, LIMIT, ART, art, _anything, [share_of(SPORTS, LIMIT, sports)])
+    assert len(items) == LIMIT
+    assert (_count(items, "sports"), _count(items, "art")) == (3, 2)
+
+
+def test_pins_stay_and_a_share_gives_way_only_when_nothing_else_can() -> None:
+    """Every unpinned item is needed: the lowest of them leaves; pinned items never do."""
+    sports = _ranked("sports", LIMIT)
+    shares = [share_of(Rule("all-sports", "reserve", share=1.0), LIMIT, sports)]
+    items = list(sports)
+    for n in range(2):
+        rule = Rule(f"pin-{n}", "pin", content_id=f"p{n}", position=LIMIT)
+        items = pin(items, LIMIT, rule, _item(f"p{n}", "news", 1.0), shares, {"p0"} if n else ())
+    assert len(items) == LIMIT
+    assert {"p0", "p1"} <= {i.content_id for i in items}
+    assert [i.content_id for i in items[:8]] == [f"sports{k}" for k in range(8)]
