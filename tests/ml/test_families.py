@@ -133,3 +133,16 @@ def test_ease_on_large_data_chooses_l2_on_its_most_popular_items(
     history = {"item-12": 3.0, "item-13": 1.0}
     best = [i for i, _ in model.recommend(history, 5, exclude=history)]
     assert all(synthetic.cluster_of(i) == 1 for i in best)  # every learned item still scores
+
+
+def test_ease_chooses_l2_by_its_mean_over_the_validation_folds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Fold 0 alone would pick L2 1 by a hair; fold 1 prefers 10 clearly: the mean picks 10."""
+    judged = iter([0.30, 0.29, 0.20, 0.25])  # (fold 0: L2 1, L2 10), (fold 1: L2 1, L2 10)
+    monkeypatch.setattr("contextiq.ml.ease.judged_ndcg", lambda *_: next(judged))
+    config = EaseConfig(l2_grid=(1.0, 10.0), validation_folds=2)
+    assert EaseRecommender(config).fit(synthetic.interactions(), synthetic.catalogue()).l2 == 10.0
+    judged = iter([0.30, 0.29])
+    one_fold = replace(config, validation_folds=1)
+    assert EaseRecommender(one_fold).fit(synthetic.interactions(), synthetic.catalogue()).l2 == 1.0
