@@ -1,9 +1,10 @@
 """Reserved shares and pins on one list: a later step must not undo an earlier guarantee."""
 
+import random
 from collections.abc import Sequence
 
 from contextiq.domain import Recommendation
-from contextiq.recommend.promotions import pin, reserve, share_of
+from contextiq.recommend.promotions import Share, pin, reserve, share_of
 from contextiq.rules.definitions import Rule
 
 LIMIT = 10
@@ -61,3 +62,34 @@ def test_pins_stay_and_a_share_gives_way_only_when_nothing_else_can() -> None:
     assert len(items) == LIMIT
     assert {"p0", "p1"} <= {i.content_id for i in items}
     assert [i.content_id for i in items[:8]] == [f"sports{k}" for k in range(8)]
+
+
+def test_shares_and_pins_hold_together_whatever_the_list() -> None:
+    """Seeded random lists, two reserves and up to three pins, as `_shape` applies them: when
+    the quotas and the pins fit in the list, every pin is shown and every quota met."""
+    rng = random.Random(7)
+    categories = ["news", "sports", "art", "travel"]
+    for _ in range(300):
+        ranked = [
+            _item(f"m{k}", rng.choice(categories), 1 - k / 100) for k in range(rng.randint(0, 14))
+        ]
+        items = ranked[:LIMIT]
+        rules = [SPORTS, ART]
+        shares: list[Share] = []
+        for rule, category in zip(rules, ("sports", "art"), strict=True):
+            candidates = [i for i in ranked if i.category == category]
+            candidates += _ranked(category, 5, top=0.3)
+            items = reserve(items, LIMIT, rule, candidates, _anything, shares)
+            shares.append(share_of(rule, LIMIT, candidates))
+        pinned: set[str] = set()
+        for n in range(rng.randint(0, 3)):
+            rule = Rule(f"pin-{n}", "pin", content_id=f"p{n}", position=rng.randint(1, LIMIT + 1))
+            chosen = _item(f"p{n}", rng.choice(categories), 1.0)
+            items = pin(items, LIMIT, rule, chosen, shares, pinned)
+            pinned.add(chosen.content_id)
+        ids = [i.content_id for i in items]
+        assert len(ids) == len(set(ids)) <= LIMIT
+        assert pinned <= set(ids)
+        if len(pinned) + sum(s.quota for s in shares) <= LIMIT:
+            for share in shares:
+                assert sum(i in share.matched for i in ids) >= share.quota, ids
