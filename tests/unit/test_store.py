@@ -674,3 +674,24 @@ async def test_the_popularity_ranking_orders_every_item(store: Store) -> None:
     assert [i for i, _ in ranking] == ["c3", "c1", "c0", "c2", "c4"]
     scores = [s for _, s in ranking]
     assert scores[0] > scores[1] > 0 and scores[2:] == [0.0, 0.0, 0.0]
+
+
+async def test_events_decades_old_count_toward_popularity(store: Store) -> None:
+    """Popularity is stored as 2^(age / half-life) from a 2024 epoch: events from before 1983
+    (a Unix time of 0 in an import) raised PostgreSQL's underflow error in a bulk load and
+    counted 0 one by one. Past the exponent's bounds events count as if at the bound."""
+    await store.upsert_content([_content(n) for n in range(3)])
+    ancient = [datetime(1970, 1, 1, tzinfo=UTC), datetime(1975, 6, 1, tzinfo=UTC)]
+    bulk = [
+        Interaction(f"old{n}", f"u{n}", "c1", InteractionType.LIKE, 1.0, at)
+        for n, at in enumerate(ancient)
+    ]
+    async with store.bulk_loader() as loader:
+        assert await _load(loader, bulk) == 2
+    one_by_one = [Interaction("old2", "u2", "c2", InteractionType.LIKE, 1.0, ancient[0])]
+    one_by_one.append(_event(9, "u3", "c0", InteractionType.LIKE))
+    await store.record_interactions(one_by_one)
+    await store.apply_events([InteractionRecorded(i) for i in one_by_one])
+    ranking = await store.popularity_ranking()
+    assert [i for i, _ in ranking] == ["c0", "c1", "c2"]
+    assert all(s > 0 for _, s in ranking)

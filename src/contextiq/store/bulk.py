@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from contextiq.domain import Interaction
 from contextiq.progress import Tracker
+from contextiq.store.popularity import EXPONENT_BOUND, growth
 
 _COLUMNS = (
     "event_id",
@@ -96,6 +97,7 @@ class _Dialect:
     greatest: str
     #: seconds since the popularity epoch (the first parameter) of `i.occurred_at`
     age_s: str
+    #: 2^x of the SQL put in `{}`, x held within ±`EXPONENT_BOUND` (`popularity.growth`)
     exp2: str
     where: str  # SQLite's UPSERT needs a WHERE after a join; PostgreSQL takes one too
 
@@ -107,6 +109,7 @@ def fold_statements(d: _Dialect, param: list[str]) -> list[str]:
     placeholders (`?1`, `$2`) or SQL; `bound` says how many values each statement takes.
     """
     epoch, half_life, now = param
+    age = f"{d.age_s.format(epoch)} / {half_life}"
     return [
         "INSERT INTO users (user_id, created_at) "
         f"SELECT DISTINCT i.user_id, {now} FROM {_PENDING} {d.where} "
@@ -119,7 +122,7 @@ def fold_statements(d: _Dialect, param: list[str]) -> list[str]:
         f"first_at = {d.least}(user_stats.first_at, excluded.first_at), "
         f"last_at = {d.greatest}(user_stats.last_at, excluded.last_at)",
         "INSERT INTO content_stats (content_id, score, interactions, updated_at) "
-        f"SELECT i.content_id, sum(i.weight * {d.exp2}({d.age_s.format(epoch)} / {half_life})), "
+        f"SELECT i.content_id, sum(i.weight * {d.exp2.format(age)}), "
         f"count(*), {now} FROM {_PENDING} WHERE i.weight > 0 GROUP BY i.content_id "
         "ON CONFLICT (content_id) DO UPDATE SET "
         "score = content_stats.score + excluded.score, "
@@ -133,14 +136,14 @@ _SQLITE = _Dialect(
     least="min",
     greatest="max",
     age_s="(julianday(i.occurred_at) - julianday({})) * 86400.0",
-    exp2="ciq_exp2",
+    exp2="ciq_exp2({})",
     where="WHERE true",
 )
 _POSTGRES = _Dialect(
     least="least",
     greatest="greatest",
     age_s="extract(epoch FROM i.occurred_at - {}::timestamptz)::float8",
-    exp2="2.0::float8 ^ ",
+    exp2=f"2.0::float8 ^ least(greatest({{}}, -{EXPONENT_BOUND}), {EXPONENT_BOUND})",
     where="",
 )
 
@@ -179,10 +182,6 @@ def interaction_rows(
     ]
 
 
-def _exp2(x: float) -> float:
-    return float(2.0**x)
-
-
 #: The page cache while the stats are folded and the indexes built. Their sorts may each hold
 #: records up to the page cache's size in memory besides it (SQLite's sorter), which at the
 #: rows' 512 MB lifted an import's peak from about 1.5 to 1.9 GB; with this much it stayed at
@@ -214,7 +213,7 @@ class SqliteLoader:
     async def start(self) -> None:
         await self.conn.execute(f"PRAGMA cache_size = {-1024 * self.cache_mb}")
         # SQLite's pow() needs a compile-time option; a registered function does not.
-        await self.conn.create_function("ciq_exp2", 1, _exp2, deterministic=True)
+        await self.conn.create_function("ciq_exp2", 1, growth, deterministic=True)
         cursor = await self.conn.execute("SELECT 1 FROM interactions LIMIT 1")
         for sql in self.indexes.drop if await cursor.fetchone() is None else self.indexes.create:
             await self.conn.execute(sql)

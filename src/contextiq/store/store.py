@@ -1,7 +1,6 @@
 """Every query the service makes, on SQLite or PostgreSQL through one SQLAlchemy schema."""
 
 import json
-import math
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -56,6 +55,7 @@ from contextiq.store.engine import create_engine
 from contextiq.store.online import OnlineApplier
 from contextiq.store.parked import exported_parked_reports
 from contextiq.store.point_reads import point_reads
+from contextiq.store.popularity import POPULARITY_EPOCH, growth
 from contextiq.store.records import (
     History,
     InteractionColumns,
@@ -87,9 +87,6 @@ from contextiq.store.tables import (
 )
 from contextiq.store.transient import retry_transient
 
-#: Popularity is stored as sum(w * 2^((t - EPOCH) / half_life)); ordering by it equals
-#: ordering by decayed popularity now, and updates are pure additions (safe under concurrency).
-POPULARITY_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 _IN_CHUNK = 500
 #: Training reads users' interactions only: an anonymous session joins when merged into a user
 #: (docs/architecture.md, "Anonymous sessions").
@@ -831,7 +828,7 @@ class Store:
             if i.weight <= 0:
                 continue
             age = (as_utc(i.occurred_at) - POPULARITY_EPOCH).total_seconds()
-            boost = i.weight * math.pow(2.0, age / self._half_life_s)
+            boost = i.weight * growth(age / self._half_life_s)
             totals[i.content_id] = totals.get(i.content_id, 0.0) + boost
             counts[i.content_id] = counts.get(i.content_id, 0) + 1
         if not totals:

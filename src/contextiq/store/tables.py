@@ -161,7 +161,7 @@ class UserStats(Base):
 
 
 class ContentStats(Base):
-    """Time-decayed popularity; `score` is worth `score * 2^-(now - updated_at)/half_life`."""
+    """Time-decayed popularity as a sum that only grows (`store/popularity.py`)."""
 
     __tablename__ = "content_stats"
 
