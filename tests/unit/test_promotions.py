@@ -33,10 +33,11 @@ def test_a_pin_into_a_full_list_keeps_a_reserves_share() -> None:
     matching item the model had ranked there): two sports items were left of a 30 % share."""
     sports = _ranked("sports", 5, top=0.5)
     ranked = [*_ranked("news", LIMIT - 1), sports[0]]
-    items = reserve(ranked, LIMIT, SPORTS, sports, _anything)
+    items, share = reserve(ranked, LIMIT, SPORTS, sports, _anything)
     assert _count(items, "sports") == 3 and items[-1].category == "sports"
+    assert share == share_of(SPORTS, LIMIT, sports)
 
-    shares = [share_of(SPORTS, LIMIT, sports)]
+    shares = [share]
     front = Rule("front", "pin", content_id="pinned", position=2)
     out = pin(items, LIMIT, front, _item("pinned", "news", 1.0), shares, ())
     assert len(out) == LIMIT and out[1].content_id == "pinned"
@@ -45,8 +46,8 @@ def test_a_pin_into_a_full_list_keeps_a_reserves_share() -> None:
 
 def test_a_second_reserve_leaves_the_firsts_items() -> None:
     sports, art = _ranked("sports", 5, top=0.5), _ranked("art", 5, top=0.4)
-    items = reserve(_ranked("news", LIMIT), LIMIT, SPORTS, sports, _anything)
-    items = reserve(items, LIMIT, ART, art, _anything, [share_of(SPORTS, LIMIT, sports)])
+    items, first = reserve(_ranked("news", LIMIT), LIMIT, SPORTS, sports, _anything)
+    items, _ = reserve(items, LIMIT, ART, art, _anything, [first])
     assert len(items) == LIMIT
     assert (_count(items, "sports"), _count(items, "art")) == (3, 2)
 
@@ -79,8 +80,8 @@ def test_shares_and_pins_hold_together_whatever_the_list() -> None:
         for rule, category in zip(rules, ("sports", "art"), strict=True):
             candidates = [i for i in ranked if i.category == category]
             candidates += _ranked(category, 5, top=0.3)
-            items = reserve(items, LIMIT, rule, candidates, _anything, shares)
-            shares.append(share_of(rule, LIMIT, candidates))
+            items, share = reserve(items, LIMIT, rule, candidates, _anything, shares)
+            shares.append(share)
         pinned: set[str] = set()
         for n in range(rng.randint(0, 3)):
             rule = Rule(f"pin-{n}", "pin", content_id=f"p{n}", position=rng.randint(1, LIMIT + 1))

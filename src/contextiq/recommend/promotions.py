@@ -8,7 +8,7 @@ sees the generation move. Without a cache backend it reloads every few seconds.
 import asyncio
 import math
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -89,19 +89,23 @@ def share_of(rule: Rule, limit: int, candidates: Sequence[Recommendation]) -> Sh
     return Share(quota, frozenset(c.content_id for c in candidates))
 
 
-def last_to_leave(
+def leaving_order(
     items: Sequence[Recommendation], shares: Sequence[Share], pinned: Collection[str]
-) -> int | None:
-    """The lowest item that may leave the list: not pinned, and every share it counts toward
-    keeps its quota without it; None if there is none."""
-    held = [sum(i.content_id in s.matched for i in items) for s in shares]
-    for j in range(len(items) - 1, -1, -1):
-        cid = items[j].content_id
-        if cid in pinned:
+) -> Iterator[int]:
+    """Which items may leave the list, lowest first: each is neither pinned nor needed, so
+    every share it counts toward keeps its quota once it and those yielded before it have
+    left. Descending indices, so deleting each as it comes leaves the rest valid; lazy, since
+    a caller usually takes one or two."""
+    ids = [i.content_id for i in items]
+    spare = [len(s.matched.intersection(ids)) - s.quota for s in shares]
+    for j in range(len(ids) - 1, -1, -1):
+        if ids[j] in pinned:
             continue
-        if all(cid not in s.matched or n > s.quota for s, n in zip(shares, held, strict=True)):
-            return j
-    return None
+        counts_toward = [k for k, s in enumerate(shares) if ids[j] in s.matched]
+        if all(spare[k] > 0 for k in counts_toward):
+            for k in counts_toward:
+                spare[k] -= 1
+            yield j
 
 
 def reserve(
@@ -111,8 +115,9 @@ def reserve(
     candidates: Sequence[Recommendation],
     fits: Callable[[list[Recommendation], Recommendation], bool],
     shares: Sequence[Share] = (),
-) -> list[Recommendation]:
-    """Give `rule`'s matching items at least its share of `limit` slots, spread down the list.
+) -> tuple[list[Recommendation], Share]:
+    """Give `rule`'s matching items at least its share of `limit` slots, spread down the list;
+    with the list, the rule's `Share` for the steps after it to keep.
 
     `candidates` are matching items, best first; `fits` says whether one may join a list
     (the per-category cap). Items leave from the bottom to make room, but none that an
@@ -122,6 +127,8 @@ def reserve(
     held = [*shares, own]
     deficit = own.quota - sum(1 for i in items if i.content_id in own.matched)
     working = list(items)
+    leaving = leaving_order(working, held, ())
+    drop = next(leaving, None)
     shown = {i.content_id for i in items}
     picks: list[Recommendation] = []
     for c in candidates:
@@ -131,18 +138,19 @@ def reserve(
             continue
         after = working
         if len(working) + len(picks) >= limit:
-            drop = last_to_leave(working, held, ())
             if drop is None:
                 break
             after = working[:drop] + working[drop + 1 :]
         if fits(after + picks, c):
+            if after is not working:
+                drop = next(leaving, None)
             working = after
             picks.append(replace(c, reason=rule.reason))
             shown.add(c.content_id)
     step = limit / max(len(picks), 1)
     for k, item in enumerate(picks):
         working.insert(min(int(k * step + step / 2), len(working)), item)
-    return working[:limit]
+    return working[:limit], own
 
 
 def pin(
@@ -161,9 +169,7 @@ def pin(
     rest.insert(at, replace(item, reason=rule.reason))
     kept = {*pinned, item.content_id}
     while len(rest) > limit:
-        drop = last_to_leave(rest, shares, kept)
-        if drop is None:
-            unpinned = (j for j, i in enumerate(rest) if i.content_id not in kept)
-            drop = max(unpinned, default=len(rest) - 1)
-        del rest[drop]
+        bottom_up = range(len(rest) - 1, -1, -1)
+        unpinned = next((j for j in bottom_up if rest[j].content_id not in kept), bottom_up[0])
+        del rest[next(leaving_order(rest, shares, kept), unpinned)]
     return rest

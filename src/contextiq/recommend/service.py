@@ -23,7 +23,6 @@ from contextiq.recommend.promotions import (
     next_change,
     pin,
     reserve,
-    share_of,
 )
 from contextiq.recommend.request import ListRequest
 from contextiq.recommend.snapshots import SnapshotRecorder
@@ -262,8 +261,8 @@ class RecommendationService:
         for rule in rules:
             if rule.kind == "reserve" and rule.expression is not None:
                 candidates = await self._matching(pool, request, rule, limit)
-                items = reserve(items, limit, rule, candidates, fits, shares)
-                shares.append(share_of(rule, limit, candidates))
+                items, share = reserve(items, limit, rule, candidates, fits, shares)
+                shares.append(share)
         pinned: set[str] = set()
         for rule in rules:
             # An item the user already interacted with never comes back, pinned or not.
