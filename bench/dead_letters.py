@@ -2,7 +2,7 @@
 `max_records`) costs the worker when one event fails on every delivery.
 
 Writes `--events` interactions of 500 users into a migrated database, one of them a poison
-event (its time overflows the popularity decay), and times the dead-letter guard applying
+event (a weight that makes its item's popularity infinite), and times the dead-letter guard applying
 the batch from its first failure (`after_failures=1`):
 
     .venv/bin/python bench/dead_letters.py --database-url sqlite+aiosqlite:////tmp/dead.db
@@ -41,10 +41,7 @@ async def main(url: str, events: int) -> None:
         )
         for n in range(events)
     ]
-    poison_at = datetime(2100, 1, 1, tzinfo=UTC)
-    items[events // 2] = Interaction(
-        "bench-poison", "u1", "c1", InteractionType.LIKE, 3.0, poison_at
-    )
+    items[events // 2] = Interaction("bench-poison", "u1", "c1", InteractionType.LIKE, 1e308, START)
     await store.record_interactions(items)
     processor = EventProcessor(
         store, RecommendationCache(MemoryCache(), 60), Retrainer(lambda: asyncio.sleep(0), 0, 0)

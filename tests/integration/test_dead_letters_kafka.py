@@ -18,7 +18,7 @@ from contextiq.store.store import Store
 from contextiq.worker.dead_letters import DeadLetterGuard
 from contextiq.worker.processor import EventProcessor, Retrainer
 from tests.integration.conftest import Broker, broker, eventually, pg_url  # noqa: F401
-from tests.unit.test_dead_letters import AFTER, POISON_AT, applied, click
+from tests.unit.test_dead_letters import AFTER, applied, click, poison
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -49,7 +49,7 @@ async def test_a_poison_event_is_set_aside_and_the_partition_moves_on(
     )
     consumer = asyncio.create_task(bus.consume(guard))
     try:
-        await store.record_interactions([click("good-1"), click("poison", at=POISON_AT)])
+        await store.record_interactions([click("good-1"), poison("poison")])
         await store.record_interactions([click("good-2")])
         assert await relay.drain_once() == 3
 

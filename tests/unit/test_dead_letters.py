@@ -1,8 +1,8 @@
 """Poison events go to the dead letters after N failed deliveries; delivery goes on; replay.
 
 On the in-process bus, with the real relay, store and event processor: a poison event is an
-interaction the popularity decay cannot apply (a time past 2063 overflows its 2^(age/half
-life)), written to the outbox as an older version or a direct write would.
+interaction whose weight would make its item's popularity infinite (no setting gives one),
+written to the outbox as an older version or a direct write would.
 """
 
 import asyncio
@@ -42,11 +42,15 @@ from tests.unit.test_store import store  # noqa: F401 (fixture: SQLite and Postg
 
 AFTER = 3
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
-POISON_AT = datetime(2100, 1, 1, tzinfo=UTC)
+POISON_WEIGHT = 1e308
 
 
-def click(event_id: str, user: str = "u1", at: datetime = NOW) -> Interaction:
-    return Interaction(event_id, user, "c1", InteractionType.LIKE, 3.0, at)
+def click(event_id: str, user: str = "u1", weight: float = 3.0) -> Interaction:
+    return Interaction(event_id, user, "c1", InteractionType.LIKE, weight, NOW)
+
+
+def poison(event_id: str) -> Interaction:
+    return click(event_id, weight=POISON_WEIGHT)
 
 
 async def applied(db: Store) -> tuple[set[str], int]:
@@ -75,7 +79,7 @@ class Pipeline:
             try:
                 await self.relay.drain_once()
                 return failed
-            except OverflowError:
+            except ValueError:
                 continue
         raise AssertionError(f"still failing after {AFTER} deliveries")
 
@@ -100,17 +104,17 @@ async def pipeline(store: Store) -> AsyncIterator[Pipeline]:  # noqa: F811
 
 async def test_a_poison_event_is_set_aside_and_the_rest_applied_once(pipeline: Pipeline) -> None:
     db, before = pipeline.store, dead_lettered("interaction")
-    await db.record_interactions([click("good-1"), click("poison", at=POISON_AT)])
-    await db.record_interactions([click("good-2"), click("poison-2", at=POISON_AT)])
+    await db.record_interactions([click("good-1"), poison("poison")])
+    await db.record_interactions([click("good-2"), poison("poison-2")])
     assert await pipeline.deliver() == AFTER - 1
     assert await applied(db) == ({"good-1", "good-2"}, 2)
     assert await db.pending_outbox() == 0
     letter, second = await pipeline.letters.listed(10)
     assert second.event_id == "poison-2"
     assert (letter.event_id, letter.event_type, letter.user_id) == ("poison", "interaction", "u1")
-    assert letter.failures == AFTER and letter.error.startswith("OverflowError")
+    assert letter.failures == AFTER and letter.error.startswith("ValueError")
     assert letter.first_failed_at <= letter.last_failed_at
-    assert letter.payload["occurred_at"] == POISON_AT.isoformat()
+    assert letter.payload["weight"] == POISON_WEIGHT
     assert dead_lettered("interaction") == before + 2
     # Delivery goes on: the next event is applied at its first delivery.
     await db.record_interactions([click("good-3")])
@@ -122,7 +126,7 @@ async def test_a_replayed_event_is_applied_the_normal_way(pipeline: Pipeline) ->
     """A dead letter of an event that applies now (the fault was fixed) is applied once and
     goes; one that fails again comes back as a dead letter."""
     db, letters = pipeline.store, pipeline.letters
-    await db.record_interactions([click("fixed"), click("poison", at=POISON_AT)])
+    await db.record_interactions([click("fixed"), poison("poison")])
     assert await pipeline.deliver() == AFTER - 1  # "fixed" applied here
     fixed = InteractionRecorded(click("fixed-later"))
     await db.record_interactions([fixed.interaction])
@@ -218,7 +222,7 @@ def test_the_embedded_worker_sets_a_poison_event_aside(tmp_path: Path) -> None:
         assert client.portal is not None
         portal, db = client.portal, services.store
         portal.call(db.upsert_content, [Content("c1", "Title", "news")])
-        portal.call(db.record_interactions, [click("poison", at=POISON_AT), click("good")])
+        portal.call(db.record_interactions, [poison("poison"), click("good")])
         services.relay.nudge()
         letters = DeadLetterStore(db)
         deadline = time.monotonic() + 30

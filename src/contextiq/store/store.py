@@ -1,6 +1,7 @@
 """Every query the service makes, on SQLite or PostgreSQL through one SQLAlchemy schema."""
 
 import json
+import math
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -829,6 +830,10 @@ class Store:
                 continue
             age = (as_utc(i.occurred_at) - POPULARITY_EPOCH).total_seconds()
             boost = i.weight * growth(age / self._half_life_s)
+            if not math.isfinite(boost):
+                # A weight no setting gives (an older version's or a direct write's): stored,
+                # the item would top every popular list for good. Set aside as a dead letter.
+                raise ValueError(f"weight {i.weight} makes the item's popularity infinite")
             totals[i.content_id] = totals.get(i.content_id, 0.0) + boost
             counts[i.content_id] = counts.get(i.content_id, 0) + 1
         if not totals:
