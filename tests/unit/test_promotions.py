@@ -4,7 +4,7 @@ import random
 from collections.abc import Sequence
 
 from contextiq.domain import Recommendation
-from contextiq.recommend.promotions import Share, pin, reserve, share_of
+from contextiq.recommend.promotions import Share, capped, pin, reserve, share_of
 from contextiq.rules.definitions import Rule
 
 LIMIT = 10
@@ -94,3 +94,25 @@ def test_shares_and_pins_hold_together_whatever_the_list() -> None:
         if len(pinned) + sum(s.quota for s in shares) <= LIMIT:
             for share in shares:
                 assert sum(i in share.matched for i in ids) >= share.quota, ids
+
+
+def test_a_category_over_its_cap_loses_first_what_no_share_needs() -> None:
+    """A pin puts a third art item in a list capped at two: the art item to go is the lowest
+    one no reserve needs, even above one that a share spanning categories holds."""
+    items = [
+        _item("pinned", "art", 1.0),
+        _item("art-free", "art", 0.9),
+        *_ranked("news", 6, top=0.8),
+        _item("art-held", "art", 0.3),
+        _item("news-held", "news", 0.2),
+    ]
+    publisher = Share(2, frozenset({"art-held", "news-held"}))
+    out = capped(items, 2, {"pinned"}, [publisher])
+    assert [i.content_id for i in out if i.category == "art"] == ["pinned", "art-held"]
+    # Without the share, the lowest unpinned art item goes, as it always did.
+    out = capped(items, 2, {"pinned"}, [])
+    assert [i.content_id for i in out if i.category == "art"] == ["pinned", "art-free"]
+    # When every unpinned art item is needed, the cap still holds: the lowest goes.
+    out = capped(items, 2, {"pinned"}, [Share(3, frozenset({"art-free", "art-held", "x"}))])
+    assert [i.content_id for i in out if i.category == "art"] == ["pinned", "art-free"]
+    assert capped(items, None, (), [publisher]) == items

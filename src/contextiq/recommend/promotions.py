@@ -6,8 +6,10 @@ sees the generation move. Without a cache backend it reloads every few seconds.
 """
 
 import asyncio
+import itertools
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -173,3 +175,23 @@ def pin(
         unpinned = next((j for j in bottom_up if rest[j].content_id not in kept), bottom_up[0])
         del rest[next(leaving_order(rest, shares, kept), unpinned)]
     return rest
+
+
+def capped(
+    items: list[Recommendation], cap: int | None, pinned: Collection[str], shares: Sequence[Share]
+) -> list[Recommendation]:
+    """Drop the lowest unpinned items of each category over `cap` (pins pushed it there),
+    first those no reserve's `shares` needs: a share gives way to the cap, the request's own
+    limit, only when nothing else of that category can."""
+    if cap is None:
+        return items
+    for category, count in Counter(i.category for i in items).items():
+        if count <= cap:
+            continue
+        stays = {i.content_id for i in items if i.category != category} | set(pinned)
+        spare = list(itertools.islice(leaving_order(items, shares, stays), count - cap))
+        bottom_up = range(len(items) - 1, -1, -1)
+        needed = (j for j in bottom_up if items[j].content_id not in stays and j not in spare)
+        gone = {*spare, *itertools.islice(needed, count - cap - len(spare))}
+        items = [item for j, item in enumerate(items) if j not in gone]
+    return items

@@ -20,6 +20,7 @@ from contextiq.recommend.promotions import (
     RuleBook,
     Share,
     boost,
+    capped,
     next_change,
     pin,
     reserve,
@@ -279,7 +280,8 @@ class RecommendationService:
             pinned.add(content.content_id)
         if not pinned:
             return items
-        return await self._filled(pool, _capped(items, cap, pinned), ranked, request, fits, now)
+        items = capped(items, cap, pinned, shares)
+        return await self._filled(pool, items, ranked, request, fits, now)
 
     async def _filled(
         self,
@@ -599,22 +601,6 @@ async def _collect(
         if len(found) >= want or len(rows) < page:
             break
     return found[:want]
-
-
-def _capped(
-    items: list[Recommendation], cap: int | None, keep: Collection[str]
-) -> list[Recommendation]:
-    """Drop the lowest unpinned items of any category over `cap`."""
-    if cap is None:
-        return items
-    counts = Counter(i.category for i in items)
-    out = []
-    for item in reversed(items):
-        if counts[item.category] > cap and item.content_id not in keep:
-            counts[item.category] -= 1
-            continue
-        out.append(item)
-    return out[::-1]
 
 
 def _refilled(
