@@ -171,9 +171,11 @@ def pin(
     rest.insert(at, replace(item, reason=rule.reason))
     kept = {*pinned, item.content_id}
     while len(rest) > limit:
-        bottom_up = range(len(rest) - 1, -1, -1)
-        unpinned = next((j for j in bottom_up if rest[j].content_id not in kept), bottom_up[0])
-        del rest[next(leaving_order(rest, shares, kept), unpinned)]
+        drop = next(leaving_order(rest, shares, kept), None)
+        if drop is None:  # every unpinned item is needed: the lowest of them goes, never a pin
+            bottom_up = range(len(rest) - 1, -1, -1)
+            drop = next((j for j in bottom_up if rest[j].content_id not in kept), len(rest) - 1)
+        del rest[drop]
     return rest
 
 
