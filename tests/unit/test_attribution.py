@@ -449,3 +449,22 @@ async def test_erasure_removes_a_users_parked_reports(store: Store) -> None:
     removed = await store.delete_user(UserDeleted("erase-1", "gone", now))
     assert removed["parked_reports"] == 1
     assert await parked(store) == ["r2"]
+
+
+async def test_a_parked_click_is_the_first_click_of_the_list_its_impression_brings(
+    store: Store,
+) -> None:
+    """A click parked before its impression came first: when the impression arrives with a
+    later click on the same list, the parked one still gives the list's reciprocal rank."""
+    now = datetime.now(UTC)
+    ab = served_list([("a", 0.9), ("b", 0.8), ("c", 0.7)], "v1", "exp", "x", None)
+    await delivered(store, [clicked("i1", "u1", "c", now + timedelta(seconds=5), rid="r1")])
+    assert await parked(store) == ["r1"]
+    batch = ImpressionBatch.of([("r1", "u1", ab, to_ms(now))])
+    later = clicked("i2", "u1", "a", now + timedelta(seconds=9), rid="r1")
+    assert len(await delivered(store, [batch, later])) == 2
+    async with store.sessions() as session:
+        row = await session.get(ImpressionRow, "r1")
+        daily = await session.scalar(select(OnlineDaily))
+    assert row is not None and row.clicked == [3, 1]
+    assert daily is not None and daily.reciprocal_ranks == pytest.approx(1 / 3)

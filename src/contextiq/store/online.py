@@ -204,7 +204,8 @@ class OnlineApplier:
         await self._store(session, rows, deltas)
         stored = [e.recommendation_id for e in fresh] + [r[0] for r in rows]
         late_seen, late = await self.parked.take(session, stored)
-        await self._report(session, [*seen, *late_seen], [*interactions, *late], deltas, now)
+        # Parked clicks came before this batch's: a list's first click gives its rank.
+        await self._report(session, [*seen, *late_seen], [*late, *interactions], deltas, now)
         return fresh
 
     async def settle_parked(self, session: AsyncSession, now: datetime) -> None:
