@@ -199,7 +199,20 @@ def build_services(settings: Settings) -> Services:
         settings.retrain_every_seconds,
         lambda: training_turn(store),
     )
-    snapshots = SnapshotRecorder(store)
+    relay = OutboxRelay(store, bus)
+
+    async def after_write(items: Sequence[Interaction]) -> None:
+        """A user's next read must not come from before this write; the relay sends it now.
+
+        A group of impressions only waits for the relay's next poll (or the next
+        interaction), so one claim, publish and apply carries many groups.
+        """
+        if items:
+            await rec_cache.invalidate_users({i.user_id for i in items})
+            relay.nudge()
+
+    writer = GroupCommitWriter(store, after_write)
+    snapshots = SnapshotRecorder(store, writer)
     catalog = Catalog(store)
     columns = FilterColumns(store)
     rules = RuleStore(store)
@@ -217,19 +230,6 @@ def build_services(settings: Settings) -> Services:
     )
     keeps = rescorer is not None and rescorer.keeps_scores
     precomputer = LLMPrecomputer(recommendations) if keeps else None
-    relay = OutboxRelay(store, bus)
-
-    async def after_write(items: Sequence[Interaction]) -> None:
-        """A user's next read must not come from before this write; the relay sends it now.
-
-        A group of impressions only waits for the relay's next poll (or the next
-        interaction), so one claim, publish and apply carries many groups.
-        """
-        if items:
-            await rec_cache.invalidate_users({i.user_id for i in items})
-            relay.nudge()
-
-    writer = GroupCommitWriter(store, after_write)
     gate = Gate(
         settings,
         KeyRing(store, settings.key_cache_seconds),

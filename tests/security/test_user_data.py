@@ -203,6 +203,42 @@ def test_a_list_computed_while_its_user_is_erased_is_neither_cached_nor_recorded
     assert (again["cached"], again["personalized"]) == (False, False)
 
 
+def test_a_list_still_computing_when_its_user_is_erased_leaves_no_snapshot(
+    deployment: tuple[TestClient, Path, str | None],
+) -> None:
+    """The erasure drops the snapshots buffered so far; one that a request computing
+    meanwhile records after it must be dropped too, not written once the erasure (and the
+    worker's second pass over the user's rows) is over."""
+    client, root, _ = deployment
+    services = _services(client)
+    user = "user_004"
+    computing, erased = threading.Event(), threading.Event()
+    compute = services.recommendations._compute
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        result = await compute(*args, **kwargs)
+        computing.set()
+        await anyio.to_thread.run_sync(erased.wait)
+        return result
+
+    late = threading.Thread(
+        target=lambda: client.get("/api/v1/recommendations", params={"user_id": user})
+    )
+    services.recommendations._compute = held  # type: ignore[method-assign]
+    late.start()
+    try:
+        assert computing.wait(60), "the request never computed its list"
+        assert client.delete(f"/api/v1/users/{user}", headers=ADMIN).status_code == 200
+        _wait(lambda: client.portal.call(services.store.pending_outbox) == 0, "the erasure")
+    finally:
+        erased.set()
+        late.join()
+        services.recommendations._compute = compute  # type: ignore[method-assign]
+    client.portal.call(services.snapshots.flush)
+    client.portal.call(services.writer.flush)
+    assert not _rows_mentioning(root / "db.sqlite", user)
+
+
 def test_deleting_a_user_without_data_succeeds(
     deployment: tuple[TestClient, Path, str | None],
 ) -> None:

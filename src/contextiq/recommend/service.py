@@ -123,11 +123,13 @@ class RecommendationService:
         catalog_generation: int | None,
         variant: Variant = DEFAULT,
     ) -> Result:
+        since = self.snapshots.since()
         result = await self._compute(user_id, request, catalog_generation, variant)
         self.snapshots.record(
             user_id,
             result.model_version,
             [{"content_id": i.content_id, "score": i.score} for i in result.items],
+            since,
         )
         return result
 

@@ -4,18 +4,31 @@ import asyncio
 import logging
 from typing import Any
 
+from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.store import Store
 
 log = logging.getLogger(__name__)
 
 
 class SnapshotRecorder:
-    def __init__(self, store: Store, max_buffer: int = 10_000) -> None:
+    def __init__(self, store: Store, writer: GroupCommitWriter, max_buffer: int = 10_000) -> None:
         self.store = store
+        #: Fences erasures for snapshots as for impressions (`GroupCommitWriter.erasing`).
+        self.writer = writer
         self.max_buffer = max_buffer
         self._buffer: list[tuple[str, str | None, list[dict[str, Any]]]] = []
 
-    def record(self, user_id: str, model_version: str | None, items: list[dict[str, Any]]) -> None:
+    def since(self) -> int:
+        """What a request reads before it reads anything of the user's, for `record`."""
+        return self.writer.erasures
+
+    def record(
+        self, user_id: str, model_version: str | None, items: list[dict[str, Any]], since: int
+    ) -> None:
+        """Buffer what was served, unless the user was erased after the request started
+        (`since`): an erasure forgets what is buffered, and must not miss what comes later."""
+        if self.writer.erased_since(user_id, since):
+            return
         if len(self._buffer) < self.max_buffer:
             self._buffer.append((user_id, model_version, items))
 

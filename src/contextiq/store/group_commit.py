@@ -93,6 +93,13 @@ class GroupCommitWriter:
         while len(self._erased) > MAX_ERASURES_REMEMBERED:
             del self._erased[next(iter(self._erased))]
 
+    def erased_since(self, user_id: str, since: int | None = None) -> bool:
+        """Whether the user is being erased, or was after `since` (an `erasures` count; None:
+        now): a request that started then must write nothing more about them."""
+        if not self._erased:
+            return False
+        return self._erased.get(user_id, 0) > (self._erasures if since is None else since)
+
     def show(self, shown: Shown, since: int | None = None) -> None:
         """Buffer a served list's impression for the next transaction; nothing to await.
 
@@ -101,9 +108,7 @@ class GroupCommitWriter:
         for a commit of its own. `since`: the `erasures` count when the request started
         (None: now); the impression is dropped if its user was erased after that.
         """
-        if self._erased and self._erased.get(shown[1], 0) > (
-            self._erasures if since is None else since
-        ):
+        if self.erased_since(shown[1], since):
             return
         self._shown.append(shown)
         if len(self._shown) == 1:
