@@ -101,6 +101,7 @@ def test_a_token_merges_a_session_into_its_user_only(secured: Secured) -> None:
             ),
         ),
         ("bad subject", lambda: token("robert'); DROP TABLE users;--")),
+        ("subject with a trailing newline", lambda: token(f"{USER}\n")),
         ("garbage", lambda: "not.a.token"),
     ],
 )

@@ -14,7 +14,8 @@ import jwt
 from contextiq.config import Settings
 
 #: The same ids the API accepts anywhere else: a token cannot name a user the API could not.
-_SUBJECT = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")
+#: Matched whole (`fullmatch`): `$` would also let a trailing newline through.
+_SUBJECT = re.compile(r"[A-Za-z0-9_.:@\-]{1,128}")
 ASYMMETRIC = ["RS256", "ES256"]
 LEEWAY_SECONDS = 30
 
@@ -74,7 +75,7 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise TokenRejected("the token is not valid") from exc
         subject = claims["sub"]
-        if not isinstance(subject, str) or not _SUBJECT.match(subject):
+        if not isinstance(subject, str) or not _SUBJECT.fullmatch(subject):
             raise TokenRejected("the token's subject is not a valid user id")
         return subject
 
