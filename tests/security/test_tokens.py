@@ -169,6 +169,18 @@ def test_tokens_signed_with_keys_from_a_jwks_file(
     assert client.get(url, headers=bearer(forged)).status_code == 401
 
 
+def test_a_token_whose_algorithm_is_not_its_keys_is_401(
+    jwks_server: tuple[TestClient, dict[str, object]],
+) -> None:
+    """ES256 under an RSA key's id (or RS256 under an EC key's) is refused, not a 500."""
+    client, keys = jwks_server
+    url = f"/api/v1/user-profile/{USER}"
+    for key, alg, kid in ((keys["ec"], "ES256", "rsa-1"), (keys["rsa"], "RS256", "ec-1")):
+        response = client.get(url, headers=bearer(_signed(key, alg, kid)))
+        assert response.status_code == 401, (alg, kid)
+        assert response.json()["error"]["code"] == "unauthorized"
+
+
 def test_settings_refuse_a_short_secret_or_both_key_sources(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least 32 bytes"):
         embedded_settings(tmp_path, jwt_secret="short")

@@ -87,11 +87,17 @@ class TokenVerifier:
         if kid is None:
             if len(keys.keys) != 1:
                 raise jwt.InvalidTokenError("the token names no key id")
-            return keys.keys[0].key, ASYMMETRIC
-        try:
-            return keys[str(kid)].key, ASYMMETRIC
-        except KeyError as exc:
-            raise jwt.InvalidTokenError("unknown key id") from exc
+            jwk = keys.keys[0]
+        else:
+            try:
+                jwk = keys[str(kid)]
+            except KeyError as exc:
+                raise jwt.InvalidTokenError("unknown key id") from exc
+        # Only the key's own algorithm: PyJWT raises TypeError (a 500), not an error of its
+        # own, for an EC key given to RS256 or an RSA key to ES256.
+        if jwk.algorithm_name not in ASYMMETRIC:
+            raise jwt.InvalidTokenError("the key's algorithm is not accepted")
+        return jwk.key, [jwk.algorithm_name]
 
     def _keys(self) -> jwt.PyJWKSet:
         assert self.jwks_file is not None
