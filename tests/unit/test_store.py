@@ -31,12 +31,12 @@ from contextiq.store import experiments as experiments_module
 from contextiq.store import store as store_module
 from contextiq.store.bulk import BulkLoader, PostgresLoader, interaction_rows
 from contextiq.store.engine import SQLITE_POOL_SIZE, create_engine
-from contextiq.store.experiments import ExperimentConflict, ExperimentStore
+from contextiq.store.experiments import SERVED_USERS, ExperimentConflict, ExperimentStore
 from contextiq.store.migrate import upgrade_async
 from contextiq.store.point_reads import InlineSqliteReads
 from contextiq.store.session_retention import SessionRetention
 from contextiq.store.store import Store, utcnow
-from contextiq.store.tables import InteractionRow, OutboxRow, ProcessedEvent
+from contextiq.store.tables import InteractionRow, OnlineUser, OutboxRow, ProcessedEvent
 from tests.integration.conftest import fresh_pg_database
 
 
@@ -483,6 +483,33 @@ async def test_a_history_is_read_from_the_index_alone(store: Store) -> None:
             await driver.execute("SET LOCAL enable_bitmapscan = off")
             plan = str(await driver.fetch("EXPLAIN " + store._history_sql, "u"))
     assert "Index Only Scan" in plan and "ix_interactions_history" in plan
+
+
+async def test_an_experiments_users_are_counted_from_the_index_alone(store: Store) -> None:
+    """Not every user of every day and group: an interleaved report counts one experiment's."""
+    rows = [("2026-12-01", "exp", "u1"), ("2026-12-02", "exp", "u1"), ("2026-12-02", "exp", "u2")]
+    async with store.sessions() as session, session.begin():
+        session.add_all(
+            OnlineUser(day=d, model_version="v", experiment=e, arm="", user_id=u)
+            for d, e, u in rows
+        )
+        session.add(
+            OnlineUser(day="2026-12-02", model_version="v", experiment="", arm="", user_id="u3")
+        )
+    assert await ExperimentStore(store).users("exp") == 2
+    sql = str(SERVED_USERS.compile(dialect=store.engine.dialect))
+    if store.dialect == "sqlite":
+        plan = await store.point_reads.rows("EXPLAIN QUERY PLAN " + sql, "exp")
+        assert "COVERING INDEX ix_online_users_experiment" in str(plan)
+        return
+    async with store.engine.connect() as conn:
+        driver: Any = (await conn.get_raw_connection()).driver_connection
+        await driver.execute("VACUUM ANALYZE online_users")  # marks the pages all-visible
+        async with driver.transaction():  # the planner told to use an index, in here only
+            await driver.execute("SET LOCAL enable_seqscan = off")
+            await driver.execute("SET LOCAL enable_bitmapscan = off")
+            plan = str(await driver.fetch("EXPLAIN " + sql, "exp"))
+    assert "Index Only Scan" in plan and "ix_online_users_experiment" in plan
 
 
 async def test_request_reads_see_the_write_committed_just_before(store: Store) -> None:

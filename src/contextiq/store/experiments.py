@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,12 @@ GroupBy = Literal["model_version", "arm", "day"]
 COUNTS = ("impressions", "items_shown", "clicks", "likes", "saves", "shares", "dislikes")
 #: The PostgreSQL advisory lock that experiment creations take: a key nothing else uses.
 _CREATION_LOCK = 4_217_300_511
+
+
+#: An experiment's distinct users, read from `ix_online_users_experiment` alone.
+SERVED_USERS = select(func.count(func.distinct(OnlineUser.user_id))).where(
+    OnlineUser.experiment == bindparam("name")
+)
 
 
 class ExperimentConflict(Exception):
@@ -284,12 +290,7 @@ class ExperimentStore:
     async def users(self, name: str) -> int:
         """Distinct users an experiment served (interleaved lists have no per-arm counters)."""
         async with self.sessions() as session:
-            n = await session.scalar(
-                select(func.count(func.distinct(OnlineUser.user_id))).where(
-                    OnlineUser.experiment == name
-                )
-            )
-            return int(n or 0)
+            return int(await session.scalar(SERVED_USERS, {"name": name}) or 0)
 
     async def arm_items(self, name: str) -> dict[str, int]:
         """Distinct items each arm showed (interleaved lists count for the experiment)."""

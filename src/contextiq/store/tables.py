@@ -355,8 +355,12 @@ class OnlineUser(Base):
     arm: Mapped[str] = mapped_column(NAME, primary_key=True)
     user_id: Mapped[str] = mapped_column(ID, primary_key=True)
 
-    #: A user's rows for their export and erasure: the key leads with the day.
-    __table_args__ = (Index("ix_online_users_user", "user_id"),)
+    #: A user's rows for their export and erasure, and an interleaved experiment's users for
+    #: its report: the key leads with the day.
+    __table_args__ = (
+        Index("ix_online_users_user", "user_id"),
+        Index("ix_online_users_experiment", "experiment", "user_id"),
+    )
 
 
 class OnlineItem(Base):
