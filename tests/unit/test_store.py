@@ -402,6 +402,27 @@ async def test_rows_of_a_killed_bulk_load_are_folded_by_the_next(store: Store) -
         assert await conn.scalar(text("SELECT interactions FROM content_stats")) == 1
 
 
+async def test_a_merge_applied_after_its_users_erasure_brings_no_counters_back(
+    store: Store,
+) -> None:
+    """On Kafka the merge (keyed by the session) and the erasure (keyed by the user) travel in
+    different partitions: the erasure may be applied first, and the merge must not then move
+    the session's counters into the erased user."""
+    await store.upsert_content([_content(1)])
+    visitor = session_subject("s1")
+    await store.record_interactions([_event(1, visitor, "c1", InteractionType.LIKE)])
+    async with store.claim_outbox(10) as batch:
+        assert len(await store.apply_events(decode_events(e.payload for e in batch))) == 1
+    assert await store.merge_session(SessionMerged("m1", visitor, "u", NOW)) == 1
+    await store.delete_user(UserDeleted("d1", "u", NOW))
+    async with store.claim_outbox(10) as batch:
+        merge, erasure = decode_events(e.payload for e in batch)
+    await store.apply_events([erasure])
+    await store.apply_events([merge])
+    user, session = await store.user_export("u"), await store.user_export(visitor)
+    assert user["stats"] == [] and session["stats"] == []
+
+
 async def _index_names(store: Store) -> set[str]:
     async with store.engine.connect() as conn:
         return set(

@@ -764,6 +764,9 @@ class Store:
         await self._add_user_stats(session, pending)
 
     async def _move_user_stats(self, session: AsyncSession, source: str, target: str) -> None:
+        """A merged session's counters go to the user, unless the user was erased since the
+        merge (no `users` row: on Kafka the erasure, in the user's partition, may be applied
+        before the merge, in the session's): then they go with the rest of the user's data."""
         rows = (await session.scalars(select(UserStats).where(UserStats.user_id == source))).all()
         if not rows:
             return
@@ -778,7 +781,8 @@ class Store:
             for r in rows
         ]
         await session.execute(delete(UserStats).where(UserStats.user_id == source))
-        await self._upsert_user_stats(session, moved)
+        if await session.scalar(select(User.user_id).where(User.user_id == target)) is not None:
+            await self._upsert_user_stats(session, moved)
 
     async def _add_user_stats(self, session: AsyncSession, items: list[Interaction]) -> None:
         if not items:
