@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from contextiq.api.app import create_app
 from contextiq.cli import app, is_loopback
 from contextiq.config import get_settings
-from contextiq.security import AuditLog
+from contextiq.security import AuditLog, KeyRing, Role
 from contextiq.store.store import Store
 from tests.security.conftest import Secured, bearer, secured_settings
 
@@ -56,6 +56,19 @@ def test_create_list_revoke(database: Path) -> None:
     assert "revoked" in _cli("keys", "list")
     assert "no active key" in _cli("keys", "revoke", "mobile-app", code=1)
     assert "--name" in _cli("keys", "create", "--name", "bad name!", code=2)
+    assert "--name" in _cli("keys", "create", "--name", "ops2\n", code=2)  # `$` took "\n"
+
+
+async def test_a_key_is_verified_whole(migrated_url: str) -> None:
+    """Only the exact key: a trailing newline once passed the pattern's `$`."""
+    store = Store(migrated_url)
+    try:
+        keys = KeyRing(store)
+        key = await keys.create("app", Role.CLIENT)
+        assert await keys.verify(key) is not None
+        assert await keys.verify(key + "\n") is None
+    finally:
+        await store.close()
 
 
 def test_key_changes_are_audited(database: Path) -> None:

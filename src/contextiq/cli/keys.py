@@ -20,7 +20,8 @@ from contextiq.security.principal import KeyRoleName
 
 T = TypeVar("T")
 keys_app = typer.Typer(help="API keys with roles (client, admin).", no_args_is_help=True)
-_NAME = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")
+#: Matched whole (`fullmatch`): `$` would also let a trailing newline through.
+_NAME = re.compile(r"[A-Za-z0-9_.:@\-]{1,128}")
 
 
 def _run(work: Callable[[KeyRing, AuditLog], Awaitable[T]]) -> T:
@@ -36,7 +37,7 @@ def create(
 ) -> None:
     """Create a key and print it once (the last line of the output)."""
     role = Role(role_name)
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise typer.BadParameter(
             "letters, digits and _ . : @ - only, up to 128", param_hint="--name"
         )

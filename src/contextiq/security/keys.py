@@ -22,7 +22,8 @@ from contextiq.store.store import Store, utcnow
 from contextiq.store.tables import ApiKeyRow
 
 KEY_PREFIX = "ciq"
-_KEY = re.compile(rf"^{KEY_PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_\-]{{43}})$")
+#: Matched whole (`fullmatch`): `$` would also let a trailing newline through.
+_KEY = re.compile(rf"{KEY_PREFIX}_([0-9a-f]{{12}})_([A-Za-z0-9_\-]{{43}})")
 _MAX_CACHED = 10_000
 
 
@@ -113,7 +114,7 @@ class KeyRing:
 
     async def verify(self, key: str) -> StoredKey | None:
         """The live stored key this is, else None."""
-        match = _KEY.match(key)
+        match = _KEY.fullmatch(key)
         if match is None:
             return None
         key_id, secret = match.groups()
