@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     # No verdict before every arm has this many impressions (interleaving: decided lists).
     experiment_min_impressions: int = Field(1_000, ge=1)
     experiment_min_interleaved: int = Field(200, ge=1)
+    # ... and this many users: a CTR's variance is estimated over users, and over one user
+    # it is 0, so any difference would look certain.
+    experiment_min_users: int = Field(30, ge=2)
     # Significance level of the verdict's tests (Bonferroni-split across arms).
     experiment_alpha: float = Field(0.01, gt=0, lt=0.5)
 

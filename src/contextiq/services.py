@@ -242,6 +242,7 @@ def build_services(settings: Settings) -> Services:
         settings.experiment_min_impressions,
         settings.experiment_min_interleaved,
         settings.experiment_alpha,
+        settings.experiment_min_users,
     )
     processor = EventProcessor(
         store, rec_cache, retrainer, precomputer.enqueue if precomputer else None

@@ -138,7 +138,7 @@ def counts(arm: str, users: int, clicks: int, wins: int = 0) -> ArmCounts:
     return ArmCounts(arm, users, users, clicks, users, clicks, clicks, wins, 0)
 
 
-THRESHOLDS = Thresholds(min_impressions=1_000, min_interleaved=100, alpha=0.01)
+THRESHOLDS = Thresholds(min_impressions=1_000, min_interleaved=100, alpha=0.01, min_users=30)
 
 
 def test_no_verdict_before_the_minimum_sample() -> None:
@@ -148,6 +148,21 @@ def test_no_verdict_before_the_minimum_sample() -> None:
     assert winner is None
     assert verdict.startswith("Not enough data yet")
     assert arms[1]["p_value"] is not None and arms[1]["p_value"] < 0.0001
+
+
+def test_no_verdict_on_a_handful_of_users_however_many_impressions() -> None:
+    """One heavy user an arm (a test script, a bot): the variance over users is 0, so any
+    difference has p = 0; the verdict waits for users instead of naming a winner."""
+    heavy = [
+        ArmCounts(arm, 1, 2_000, c, 2_000.0**2, float(c * c), 2_000.0 * c, 0, 0)
+        for arm, c in (("control", 100), ("treatment", 150))
+    ]
+    arms, winner, verdict, _ = ab_arms(experiment(), heavy, THRESHOLDS)
+    assert arms[1]["p_value"] == 0.0
+    assert winner is None
+    assert verdict == (
+        "Not enough data yet: each arm needs 30 users before a verdict (control: 1, treatment: 1)."
+    )
 
 
 def test_significant_lift_names_the_winner() -> None:

@@ -24,6 +24,8 @@ class Thresholds:
     min_impressions: int
     min_interleaved: int
     alpha: float
+    #: A/B: each arm's CTR variance is estimated over its users (0 over one user).
+    min_users: int
 
 
 class Judgement(NamedTuple):
@@ -80,18 +82,21 @@ def ab_arms(experiment: Experiment, counts: list[ArmCounts], t: Thresholds) -> J
         arms.append(entry)
     control_name = experiment.arms[0].name
     srm = sample_ratio_p([c.users for c in counts], [a.weight for a in experiment.arms])
-    short = [(a.name, c.impressions) for a, c in zip(experiment.arms, counts, strict=True)]
-    if any(n < t.min_impressions for _, n in short):
-        have = ", ".join(f"{name}: {n:,}" for name, n in short)
-        return Judgement(
-            arms,
-            None,
-            (
-                f"Not enough data yet: each arm needs {t.min_impressions:,} impressions before a "
-                f"verdict ({have})."
-            ),
-            srm,
-        )
+    for needed, unit, have in (
+        (t.min_impressions, "impressions", [c.impressions for c in counts]),
+        (t.min_users, "users", [c.users for c in counts]),
+    ):
+        if any(n < needed for n in have):
+            shown = ", ".join(
+                f"{a.name}: {n:,}" for a, n in zip(experiment.arms, have, strict=True)
+            )
+            return Judgement(
+                arms,
+                None,
+                f"Not enough data yet: each arm needs {needed:,} {unit} before a verdict "
+                f"({shown}).",
+                srm,
+            )
     if srm is not None and srm < SRM_ALPHA:
         return Judgement(arms, None, _mismatch(experiment, counts, srm), srm)
     threshold = t.alpha / max(1, len(comparisons))
