@@ -4,10 +4,10 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import pytest
@@ -21,7 +21,6 @@ from contextiq.domain import Content, Interaction, InteractionType, session_subj
 from contextiq.events.local import LocalBus
 from contextiq.events.relay import OutboxRelay
 from contextiq.events.types import InteractionRecorded, UserDeleted, decode_event
-from contextiq.experiments.runtime import Served
 from contextiq.recommend.response_cache import RecommendationCache, user_key
 from contextiq.security.audit import user_pseudonym
 from contextiq.services import Services
@@ -53,6 +52,23 @@ def _rows_mentioning(database: Path, needle: str) -> list[str]:
                 if any(needle in str(value) for value in row):
                     found.append(f"{table}: {row}")
     return found
+
+
+T = TypeVar("T")
+
+
+def _held(
+    compute: Callable[..., Awaitable[T]], computed: threading.Event, erased: threading.Event
+) -> Callable[..., Awaitable[T]]:
+    """`compute`, then held (off the event loop) until the test has erased its user."""
+
+    async def held(*args: Any, **kwargs: Any) -> T:
+        result = await compute(*args, **kwargs)
+        computed.set()
+        await anyio.to_thread.run_sync(erased.wait)
+        return result
+
+    return held
 
 
 def _cache_keys(services: Services, url: str | None) -> list[str]:
@@ -176,17 +192,11 @@ def test_a_list_computed_while_its_user_is_erased_is_neither_cached_nor_recorded
     computed, erased = threading.Event(), threading.Event()
     recommend = services.arms.recommend
 
-    async def held(*args: Any, **kwargs: Any) -> Served:
-        served = await recommend(*args, **kwargs)
-        computed.set()
-        await anyio.to_thread.run_sync(erased.wait)
-        return served
-
     answers: dict[str, Any] = {}
     late = threading.Thread(
         target=lambda: answers.update(late=client.get("/api/v1/recommendations", params=params))
     )
-    services.arms.recommend = held  # type: ignore[method-assign]
+    services.arms.recommend = _held(recommend, computed, erased)  # type: ignore[method-assign]
     late.start()
     try:
         assert computed.wait(60), "the request never computed its list"
@@ -215,16 +225,10 @@ def test_a_list_still_computing_when_its_user_is_erased_leaves_no_snapshot(
     computing, erased = threading.Event(), threading.Event()
     compute = services.recommendations._compute
 
-    async def held(*args: Any, **kwargs: Any) -> Any:
-        result = await compute(*args, **kwargs)
-        computing.set()
-        await anyio.to_thread.run_sync(erased.wait)
-        return result
-
     late = threading.Thread(
         target=lambda: client.get("/api/v1/recommendations", params={"user_id": user})
     )
-    services.recommendations._compute = held  # type: ignore[method-assign]
+    services.recommendations._compute = _held(compute, computing, erased)  # type: ignore[method-assign]
     late.start()
     try:
         assert computing.wait(60), "the request never computed its list"

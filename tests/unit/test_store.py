@@ -489,21 +489,28 @@ async def test_concurrent_reads_share_a_bounded_set_of_connections(store: Store)
     assert await store.some_users(10) == ["u"]
 
 
-async def test_a_history_is_read_from_the_index_alone(store: Store) -> None:
-    """Not one table page per event: an import in time order scatters a user's rows."""
-    await store.record_interactions([_event(n, "u", f"c{n}", InteractionType.LIKE) for n in (1, 2)])
+async def _assert_index_only(store: Store, sql: str, param: str, table: str, index: str) -> None:
+    """`sql` (one bound parameter) reads `index` alone, never `table`'s pages."""
     if store.dialect == "sqlite":
-        plan = await store.point_reads.rows("EXPLAIN QUERY PLAN " + store._history_sql, "u")
-        assert "COVERING INDEX ix_interactions_history" in str(plan)
+        plan = await store.point_reads.rows("EXPLAIN QUERY PLAN " + sql, param)
+        assert f"COVERING INDEX {index}" in str(plan)
         return
     async with store.engine.connect() as conn:
         driver: Any = (await conn.get_raw_connection()).driver_connection
-        await driver.execute("VACUUM ANALYZE interactions")  # marks the pages all-visible
+        await driver.execute(f"VACUUM ANALYZE {table}")  # marks the pages all-visible
         async with driver.transaction():  # the planner told to use an index, in here only
             await driver.execute("SET LOCAL enable_seqscan = off")
             await driver.execute("SET LOCAL enable_bitmapscan = off")
-            plan = str(await driver.fetch("EXPLAIN " + store._history_sql, "u"))
-    assert "Index Only Scan" in plan and "ix_interactions_history" in plan
+            plan = str(await driver.fetch("EXPLAIN " + sql, param))
+    assert "Index Only Scan" in plan and index in plan
+
+
+async def test_a_history_is_read_from_the_index_alone(store: Store) -> None:
+    """Not one table page per event: an import in time order scatters a user's rows."""
+    await store.record_interactions([_event(n, "u", f"c{n}", InteractionType.LIKE) for n in (1, 2)])
+    await _assert_index_only(
+        store, store._history_sql, "u", "interactions", "ix_interactions_history"
+    )
 
 
 async def test_an_experiments_users_are_counted_from_the_index_alone(store: Store) -> None:
@@ -519,18 +526,7 @@ async def test_an_experiments_users_are_counted_from_the_index_alone(store: Stor
         )
     assert await ExperimentStore(store).users("exp") == 2
     sql = str(SERVED_USERS.compile(dialect=store.engine.dialect))
-    if store.dialect == "sqlite":
-        plan = await store.point_reads.rows("EXPLAIN QUERY PLAN " + sql, "exp")
-        assert "COVERING INDEX ix_online_users_experiment" in str(plan)
-        return
-    async with store.engine.connect() as conn:
-        driver: Any = (await conn.get_raw_connection()).driver_connection
-        await driver.execute("VACUUM ANALYZE online_users")  # marks the pages all-visible
-        async with driver.transaction():  # the planner told to use an index, in here only
-            await driver.execute("SET LOCAL enable_seqscan = off")
-            await driver.execute("SET LOCAL enable_bitmapscan = off")
-            plan = str(await driver.fetch("EXPLAIN " + sql, "exp"))
-    assert "Index Only Scan" in plan and "ix_online_users_experiment" in plan
+    await _assert_index_only(store, sql, "exp", "online_users", "ix_online_users_experiment")
 
 
 async def test_request_reads_see_the_write_committed_just_before(store: Store) -> None:
