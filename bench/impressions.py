@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/impressions.py throughput [--seconds 10] [--rounds 2]
     .venv/bin/python bench/impressions.py report [--impressions 1000000]
+    .venv/bin/python bench/impressions.py late-clicks [--late-share 0.99] [--database-url URL]
 
 `throughput`: the demo data of bench/serve.py; `contextiq serve` with impressions recorded
 (`CONTEXTIQ_RECORD_IMPRESSIONS=true`, the default) and without, alternating, for cache hits
@@ -15,6 +16,11 @@ much less.
 (10 items each, one in eight clicked) applied through the worker's own path
 (`Store.apply_events`, impressions in `ImpressionBatch`es as the outbox carries them), then
 `GET /api/v1/experiments/{name}` timed over 50 requests against `contextiq serve`.
+
+`late-clicks`: 500 users shown 20 lists each in the last hour, then the worker's apply of one
+batch of 500 clicks that name no list, every user's click of now against `late_share` of them
+sent 30 minutes late (each late user gets a bound of its own in the attribution lookup),
+alternating, on a new database (SQLite by default).
 """
 
 import argparse
@@ -22,6 +28,7 @@ import asyncio
 import os
 import random
 import statistics
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -136,6 +143,46 @@ async def fill(url: str, impressions: int, users: int, items: int, seed: int = 5
     await store.close()
 
 
+async def late_clicks(url: str, late_share: float, rounds: int = 12) -> None:
+    users, per_user = 500, 20
+    await upgrade_async(url)
+    store = Store(url)
+    now = datetime.now(UTC)
+    shown_lists = []
+    for u in range(users):
+        for k in range(per_user):
+            ms = int((now - timedelta(minutes=60 - k)).timestamp() * 1000)
+            pairs = [(f"c{(u + k + j) % 500}", 1.0) for j in range(10)]
+            shown_lists.append(
+                (time_ordered_id(ms), f"u{u}", served_list(pairs, "v1", "", "", None), ms)
+            )
+    await store.apply_events([ImpressionBatch.of(shown_lists)])
+    times: dict[float, list[float]] = {0.0: [], late_share: []}
+    for r in range(rounds):
+        for share in (0.0, late_share) if r % 2 else (late_share, 0.0):
+            clicks = [
+                Interaction(
+                    uuid.uuid4().hex,
+                    f"u{u}",
+                    f"c{u % 500}",
+                    InteractionType.VIEW,
+                    1.0,
+                    now - timedelta(minutes=30) if u < share * users else now,
+                )
+                for u in range(users)
+            ]
+            await store.record_interactions(clicks)  # applied only while their rows exist
+            began = time.perf_counter()
+            await store.apply_events([InteractionRecorded(c) for c in clicks])
+            times[share].append((time.perf_counter() - began) * 1000)
+    await store.close()
+    base, late = statistics.median(times[0.0]), statistics.median(times[late_share])
+    print(
+        f"apply of 500 clicks naming no list: {base:.1f} ms with none late, {late:.1f} ms with "
+        f"{late_share:.0%} late ({late / base:.2f}x; medians of {rounds})"
+    )
+
+
 def report(impressions: int) -> None:
     root = bootstrapped_demo()
     url = env_for(root, 0, 300)["CONTEXTIQ_DATABASE_URL"]
@@ -171,11 +218,18 @@ def main() -> None:
     tp.add_argument("--rounds", type=int, default=2)
     rp = sub.add_parser("report")
     rp.add_argument("--impressions", type=int, default=1_000_000)
+    lp = sub.add_parser("late-clicks")
+    lp.add_argument("--late-share", type=float, default=0.99)
+    lp.add_argument("--database-url", help="a migrated-or-empty database; default a new SQLite")
     args = parser.parse_args()
     if args.command == "throughput":
         throughput(args.seconds, args.connections, args.rounds)
-    else:
+    elif args.command == "report":
         report(args.impressions)
+    else:
+        folder = Path(tempfile.mkdtemp())
+        url = args.database_url or f"sqlite+aiosqlite:///{folder / 'late.db'}"
+        asyncio.run(late_clicks(url, args.late_share))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from contextiq.events.types import (
 )
 from contextiq.experiments.attribution import ImpressionState, attribute, engage
 from contextiq.store.migrate import upgrade_async
-from contextiq.store.online import list_key, to_ms
+from contextiq.store.online import RECENT_PER_USER, list_key, to_ms
 from contextiq.store.store import Store, utcnow
 from contextiq.store.tables import (
     ExperimentArmStats,
@@ -183,6 +183,29 @@ async def test_replayed_batches_count_once(store: Store) -> None:
     x = arms["x"]
     # One user with n = 2 lists, c = 2 clicked.
     assert (x.users, x.impressions, x.clicks, x.sum_n2, x.sum_c2, x.sum_nc) == (1, 2, 2, 4, 4, 4)
+
+
+async def test_a_late_click_looks_past_the_lists_shown_after_it(store: Store) -> None:
+    """A click sent late (an offline app) names no list: the user's lists shown after it
+    cannot take it, and must not fill the `RECENT_PER_USER` lists looked through either."""
+    now = datetime.now(UTC)
+    then = now - timedelta(hours=2)
+    later = [
+        impression(f"r{n}", "u1", "bcd", then + timedelta(minutes=1, seconds=n))
+        for n in range(RECENT_PER_USER)
+    ]
+    await delivered(store, [impression("r-shown", "u1", "abc", then), *later])
+    await delivered(store, [impression("r-other", "u2", "abc", now)])
+    # Another user's click of now in the same batch, as on a shared partition.
+    late = clicked("late", "u1", "a", then + timedelta(seconds=30))
+    await delivered(store, [late, clicked("now", "u2", "a", now + timedelta(seconds=1))])
+    async with store.sessions() as session:
+        shown, other = (
+            await session.get(ImpressionRow, "r-shown"),
+            await session.get(ImpressionRow, "r-other"),
+        )
+    assert shown is not None and shown.clicked == [1]
+    assert other is not None and other.clicked == [1]
 
 
 async def test_an_interaction_dated_year_one_is_applied_not_retried_forever(store: Store) -> None:

@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contextiq.domain import EPOCH, Interaction, as_utc
@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 Group = tuple[str, str, str, str]  # day, model version, experiment, arm
 #: How many of a user's latest impressions within the window attribution looks through.
 RECENT_PER_USER = 100
+#: A click this much older than its batch's newest is late: no one is shown RECENT_PER_USER
+#: lists in a minute, so up to this much later the batch's newest time bounds the look.
+LATE_MS = 60_000
 _IN_CHUNK = 500
 DAY_MS = 86_400_000
 DAILY_COUNTS = ("impressions", "items_shown", "clicks", "likes", "saves", "shares", "dislikes")
@@ -335,32 +338,47 @@ class OnlineApplier:
             )
             states.update((r.recommendation_id, _row_state(r)) for r in rows)
         unnamed = [i for i in interactions if not i.recommendation_id]
-        users = sorted({i.user_id for i in unnamed})
-        if users:
-            # In ms: `occurred_at - window` overflows for a time near year 1 (accepted).
-            oldest = min(as_utc(i.occurred_at) for i in unnamed)
-            since = to_ms(oldest) - self.window // timedelta(milliseconds=1)
-            for start in range(0, len(users), _IN_CHUNK):
-                ranked = (
-                    select(
-                        table,
-                        func.row_number()
-                        .over(partition_by=table.c.user_id, order_by=table.c.shown_ms.desc())
-                        .label("rank"),
-                    )
-                    .where(
-                        table.c.user_id.in_(users[start : start + _IN_CHUNK]),
-                        table.c.shown_ms >= since,
-                    )
-                    .subquery()
+        # Each user's newest such click: lists shown after it cannot take a click, and must
+        # not fill the RECENT_PER_USER looked through (a click sent late by an offline app,
+        # in a batch with other users' clicks of now).
+        newest: dict[str, int] = {}
+        for i in unnamed:
+            at = to_ms(as_utc(i.occurred_at))
+            newest[i.user_id] = max(at, newest.get(i.user_id, at))
+        users = sorted(newest)
+        if not users:
+            return states
+        # In ms: `occurred_at - window` overflows for a time near year 1 (accepted).
+        oldest = min(as_utc(i.occurred_at) for i in unnamed)
+        since = to_ms(oldest) - self.window // timedelta(milliseconds=1)
+        latest = max(newest.values())
+        for start in range(0, len(users), _IN_CHUNK):
+            chunk = users[start : start + _IN_CHUNK]
+            # A bound of its own only for a user whose click came late: each such bound costs
+            # every candidate row a comparison (docs/benchmarks.md).
+            late = {u: newest[u] for u in chunk if newest[u] < latest - LATE_MS}
+            until = case(late, value=table.c.user_id, else_=latest) if late else latest
+            ranked = (
+                select(
+                    table,
+                    func.row_number()
+                    .over(partition_by=table.c.user_id, order_by=table.c.shown_ms.desc())
+                    .label("rank"),
                 )
-                rows = await session.execute(
-                    select(ranked, lists.c.listing)
-                    .join_from(ranked, lists, ranked.c.list_id == lists.c.list_id)
-                    .where(ranked.c.rank <= RECENT_PER_USER)
+                .where(
+                    table.c.user_id.in_(chunk),
+                    table.c.shown_ms >= since,
+                    table.c.shown_ms <= until,
                 )
-                for r in rows:
-                    states.setdefault(r.recommendation_id, _row_state(r))
+                .subquery()
+            )
+            rows = await session.execute(
+                select(ranked, lists.c.listing)
+                .join_from(ranked, lists, ranked.c.list_id == lists.c.list_id)
+                .where(ranked.c.rank <= RECENT_PER_USER)
+            )
+            for r in rows:
+                states.setdefault(r.recommendation_id, _row_state(r))
         return states
 
     def _attribute(
