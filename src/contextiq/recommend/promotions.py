@@ -110,6 +110,11 @@ def leaving_order(
             yield j
 
 
+def lowest_outside(items: Sequence[Recommendation], kept: Collection[str]) -> Iterator[int]:
+    """Indices of the items not in `kept`, lowest first."""
+    return (j for j in range(len(items) - 1, -1, -1) if items[j].content_id not in kept)
+
+
 def reserve(
     items: list[Recommendation],
     limit: int,
@@ -173,8 +178,7 @@ def pin(
     while len(rest) > limit:
         drop = next(leaving_order(rest, shares, kept), None)
         if drop is None:  # every unpinned item is needed: the lowest of them goes, never a pin
-            bottom_up = range(len(rest) - 1, -1, -1)
-            drop = next((j for j in bottom_up if rest[j].content_id not in kept), len(rest) - 1)
+            drop = next(lowest_outside(rest, kept), len(rest) - 1)
         del rest[drop]
     return rest
 
@@ -191,9 +195,8 @@ def capped(
         if count <= cap:
             continue
         stays = {i.content_id for i in items if i.category != category} | set(pinned)
-        spare = list(itertools.islice(leaving_order(items, shares, stays), count - cap))
-        bottom_up = range(len(items) - 1, -1, -1)
-        needed = (j for j in bottom_up if items[j].content_id not in stays and j not in spare)
+        spare = set(itertools.islice(leaving_order(items, shares, stays), count - cap))
+        needed = (j for j in lowest_outside(items, stays) if j not in spare)
         gone = {*spare, *itertools.islice(needed, count - cap - len(spare))}
         items = [item for j, item in enumerate(items) if j not in gone]
     return items

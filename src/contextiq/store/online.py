@@ -341,16 +341,15 @@ class OnlineApplier:
         # Each user's newest such click: lists shown after it cannot take a click, and must
         # not fill the RECENT_PER_USER looked through (a click sent late by an offline app,
         # in a batch with other users' clicks of now).
+        clicked_ms = [(i.user_id, to_ms(as_utc(i.occurred_at))) for i in unnamed]
         newest: dict[str, int] = {}
-        for i in unnamed:
-            at = to_ms(as_utc(i.occurred_at))
-            newest[i.user_id] = max(at, newest.get(i.user_id, at))
+        for user, at in clicked_ms:
+            newest[user] = max(at, newest.get(user, at))
         users = sorted(newest)
         if not users:
             return states
         # In ms: `occurred_at - window` overflows for a time near year 1 (accepted).
-        oldest = min(as_utc(i.occurred_at) for i in unnamed)
-        since = to_ms(oldest) - self.window // timedelta(milliseconds=1)
+        since = min(at for _, at in clicked_ms) - self.window // timedelta(milliseconds=1)
         latest = max(newest.values())
         for start in range(0, len(users), _IN_CHUNK):
             chunk = users[start : start + _IN_CHUNK]
