@@ -1,9 +1,11 @@
 """Attribution of interactions to impressions, in memory and through the worker's store path."""
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -25,7 +27,7 @@ from contextiq.events.types import (
 )
 from contextiq.experiments.attribution import ImpressionState, attribute, engage
 from contextiq.store.migrate import upgrade_async
-from contextiq.store.online import RECENT_PER_USER, list_key, to_ms
+from contextiq.store.online import RECENT_PER_USER, OnlineApplier, list_key, to_ms
 from contextiq.store.store import Store, utcnow
 from contextiq.store.tables import (
     ExperimentArmStats,
@@ -491,3 +493,50 @@ async def test_a_parked_click_is_the_first_click_of_the_list_its_impression_brin
         daily = await session.scalar(select(OnlineDaily))
     assert row is not None and row.clicked == [3, 1]
     assert daily is not None and daily.reciprocal_ranks == pytest.approx(1 / 3)
+
+
+async def test_a_click_applied_while_the_sweep_applies_another_counts_the_list_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers (or a worker and its own sweep): one applies a click on a list while the
+    sweep applies a click parked for the same list. Each read the list before the other
+    wrote it, so each counted its click as the list's first: two clicked impressions for one
+    list, and one of the positions lost."""
+    now = datetime.now(UTC)
+    await delivered(store, [impression("r1", "u1", "abc", now)])
+    parked_click = clicked("i1", "u1", "c", now + timedelta(seconds=5), rid="r1")
+    await store.record_interactions([parked_click.interaction])
+    async with store.sessions.begin() as session:
+        await store.online.parked.park(session, [], [parked_click.interaction], now)
+    other = Store(store.engine.url.render_as_string(hide_password=False))
+    loaded = 0
+    both = asyncio.Event()
+    load = OnlineApplier._load
+
+    async def load_then_meet(self: OnlineApplier, *args: Any) -> dict[str, ImpressionState]:
+        """Both reads before either write, where the two are not kept apart."""
+        nonlocal loaded
+        states = await load(self, *args)
+        loaded += 1
+        if loaded == 2:
+            both.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(both.wait(), 0.5)
+        return states
+
+    monkeypatch.setattr(OnlineApplier, "_load", load_then_meet)
+    click = clicked("i2", "u1", "a", now + timedelta(seconds=9), rid="r1")
+    await store.record_interactions([click.interaction])
+    try:
+        await asyncio.gather(
+            store.apply_events([click]), other.sweep_parked(now - timedelta(hours=1))
+        )
+    finally:
+        await other.close()
+    async with store.sessions() as session:
+        row = await session.get(ImpressionRow, "r1")
+        daily = await session.scalar(select(OnlineDaily))
+        arm = await session.scalar(select(ExperimentArmStats))
+    assert row is not None and sorted(row.clicked or []) == [1, 3]
+    assert daily is not None and daily.clicks == 1
+    assert arm is not None and arm.clicks == 1

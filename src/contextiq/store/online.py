@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, case, func, select, update
+from sqlalchemy import Table, bindparam, case, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contextiq.domain import EPOCH, Interaction, as_utc
@@ -55,6 +55,9 @@ _IN_CHUNK = 500
 DAY_MS = 86_400_000
 DAILY_COUNTS = ("impressions", "items_shown", "clicks", "likes", "saves", "shares", "dislikes")
 ARM_COUNTS = ("users", "impressions", "clicks", "sum_n2", "sum_c2", "sum_nc", "wins", "ties")
+#: The PostgreSQL advisory lock attribution takes (a key nothing else uses): shared by applies,
+#: held alone by the parked sweep.
+_ATTRIBUTION_LOCK = 4_217_300_512
 
 
 def list_key(listing: str) -> str:
@@ -142,10 +145,12 @@ class OnlineApplier:
         self,
         insert: Callable[[Any], Any],
         window: timedelta,
+        dialect: str,
         remember: int = 2_000_000,
         remember_lists: int = 4_096,
     ) -> None:
         self.window = window
+        self._dialect = dialect
         # Statements built once: building an upsert costs more than running it (~0.5 ms).
         self._insert_lists = insert(ServedList).on_conflict_do_nothing(index_elements=["list_id"])
         self._insert_impressions = insert(ImpressionRow).on_conflict_do_nothing(
@@ -202,6 +207,7 @@ class OnlineApplier:
         already: `processed_events` deduplicated them)."""
         deltas = _Deltas()
         self._pending = set()
+        await self._attribution_turn(session, alone=False)
         fresh = await self._store_singles(session, impressions, deltas)
         rows = self._batch_rows(batches)
         await self._store(session, rows, deltas)
@@ -214,8 +220,23 @@ class OnlineApplier:
     async def settle_parked(self, session: AsyncSession, now: datetime) -> None:
         """Apply the parked reports whose impression is stored by now (see `take_stored`)."""
         self._pending = set()
+        await self._attribution_turn(session, alone=True)
         seen, interactions = await self.parked.take_stored(session)
         await self._report(session, seen, interactions, _Deltas(), now)
+
+    async def _attribution_turn(self, session: AsyncSession, alone: bool) -> None:
+        """Keep the sweep's attribution apart from every apply's, until the transaction ends.
+
+        The sweep applies reports parked for any user, so it can touch a list that an apply
+        (another worker's, or this one's) is changing: each would read it before the other
+        wrote it and count its click as the list's first. Applies touch disjoint users (Kafka
+        keys events by user) and share the lock; the sweep, every 30 s, waits for them and
+        holds it alone. Under READ COMMITTED each later statement reads what the other wrote.
+        SQLite lets one transaction write at a time: its first statement already writes.
+        """
+        if self._dialect == "postgresql":
+            how = "" if alone else "_shared"
+            await session.execute(text(f"SELECT pg_advisory_xact_lock{how}({_ATTRIBUTION_LOCK})"))
 
     async def _report(
         self,

@@ -264,7 +264,9 @@ class Store:
         self.dialect = self.engine.dialect.name
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._half_life_s = popularity_half_life_days * 86_400.0
-        self.online = OnlineApplier(self._insert, timedelta(hours=attribution_window_hours))
+        self.online = OnlineApplier(
+            self._insert, timedelta(hours=attribution_window_hours), self.dialect
+        )
         self.point_reads = point_reads(self.engine)
         self._history_sql = str(
             select(
