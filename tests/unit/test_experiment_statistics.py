@@ -241,3 +241,23 @@ def test_a_over_a_rarely_declares_a_winner() -> None:
         )
         winners += winner is not None
     assert winners <= 12  # expected 4; 12 is far in the tail of Binomial(400, 0.01)
+
+
+def test_a_treatment_without_clicks_shows_its_lift_of_minus_100_percent() -> None:
+    """No click in the treatment is the largest drop there is, not an unknown lift; only the
+    interval, taken on the log of the ratio, has no value."""
+    result = compare(one_list_each(1_000, 100), one_list_each(1_000, 0))
+    assert result.lift == -1.0
+    assert result.lift_ci is None
+    assert result.p_value < 1e-20
+    assert compare(one_list_each(1_000, 0), one_list_each(1_000, 10)).lift is None
+
+
+def test_an_interleaved_lift_is_worked_out_from_the_rates_not_their_rounding() -> None:
+    """1 click in 3 against 2 in 3 is a lift of exactly +100 %, not of the rounded CTRs'
+    0.666667 / 0.333333 - 1 = +100.0003 %."""
+    e = experiment(interleaving=True)
+    arms, _, _, _ = interleaved_arms(
+        e, [counts("control", 3, 1, wins=1), counts("treatment", 3, 2, wins=2)], THRESHOLDS
+    )
+    assert arms[1]["lift"] == 1.0

@@ -176,9 +176,10 @@ def interleaved_arms(experiment: Experiment, counts: list[ArmCounts], t: Thresho
                 "ties": c.ties,
             }
         )
-    control_ctr = arms[0]["ctr"]
-    if control_ctr:
-        arms[1]["lift"] = round(arms[1]["ctr"] / control_ctr - 1, 6)
+    # From the counts: the CTRs shown are rounded to six places.
+    control, treatment = (c.clicks / c.impressions if c.impressions else 0.0 for c in (ca, cb))
+    if control:
+        arms[1]["lift"] = round(treatment / control - 1, 6)
     arms[1]["p_value"] = round(p_value, 6)
     decided = ca.wins + cb.wins
     if decided < t.min_interleaved:

@@ -96,9 +96,11 @@ def compare(control: ClusteredRate, treatment: ClusteredRate, z: float = Z95) ->
     else:
         statistic = difference / math.sqrt(variance)
     p_value = two_sided_p(statistic) if math.isfinite(statistic) else 0.0
-    if control.rate <= 0 or treatment.rate <= 0:
+    if control.rate <= 0:
         return Comparison(None, None, statistic, p_value)
     ratio = treatment.rate / control.rate
+    if treatment.rate <= 0:  # -100 %; the interval, on the log of the ratio, has none
+        return Comparison(ratio - 1, None, statistic, p_value)
     se_log = math.sqrt(control.variance / control.rate**2 + treatment.variance / treatment.rate**2)
     low, high = math.log(ratio) - z * se_log, math.log(ratio) + z * se_log
     return Comparison(ratio - 1, (math.exp(low) - 1, math.exp(high) - 1), statistic, p_value)
