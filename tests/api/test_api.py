@@ -46,6 +46,28 @@ def test_health_reports_every_dependency(client: TestClient) -> None:
     assert body["dependencies"]["database"]["backend"] == "sqlite"
 
 
+@pytest.mark.timeout(60)
+def test_health_answers_while_the_database_does_not(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that takes a connection and never answers (a failover, a full pool) is
+    reported down: readiness probes give up after 3 s, and one that gets no answer takes the
+    replica out as surely as a failed one, which `degraded` exists to avoid."""
+
+    async def no_answer() -> None:
+        await asyncio.Event().wait()
+
+    services = client.app.state.services  # type: ignore[attr-defined]
+    monkeypatch.setattr(services.store, "ping", no_answer)
+    response = client.get("/api/v1/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["dependencies"]["database"]["status"] == "down"
+    assert body["dependencies"]["database"]["detail"]
+    assert body["dependencies"]["cache"]["status"] == "ok"
+
+
 def test_a_serving_process_warms_up_before_its_first_request(demo_settings: Settings) -> None:
     """Started, it has served lists already (its catalogue cache holds their items) and put
     what it holds out of the garbage collector's reach, but recorded nothing a client would

@@ -24,6 +24,7 @@ import yaml
 from botocore.validate import ParamValidator
 from prometheus_client.metrics import MetricWrapperBase
 
+from contextiq.api.routers.health import PROBE_SECONDS
 from contextiq.cache import open_cache
 from contextiq.cli import TRAINING_BUSY
 from contextiq.config import ENV_PREFIX, Settings
@@ -146,6 +147,34 @@ def test_a_stopping_api_pod_serves_until_it_left_the_endpoints(target: str) -> N
     wait = int(seconds)
     assert wait >= 5
     assert pod["terminationGracePeriodSeconds"] >= wait + 15  # then in-flight requests
+
+
+#: A health check's command: `urlopen(<the API's health URL>, timeout=SECONDS)`.
+_HEALTH_CHECK = re.compile(r"urlopen\('http://127\.0\.0\.1:8000/api/v1/health', timeout=([\d.]+)\)")
+
+
+def test_every_health_check_waits_for_the_slowest_answer_health_gives() -> None:
+    # /health reports a dependency that does not answer as down after PROBE_SECONDS; a check
+    # that gives up sooner fails the replica for it (ECS then replaces the task) instead.
+    for target in ["base", "overlays/dev", "overlays/prod"]:
+        container = _pod(_by_kind(target)[("Deployment", "contextiq-api")])["spec"]["containers"][0]
+        for probe in ("startupProbe", "readinessProbe"):
+            assert container[probe].get("timeoutSeconds", 1) > PROBE_SECONDS, (target, probe)
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    compose = _docs(DEPLOY / "compose.yaml")[0]["services"]["api"]["healthcheck"]
+    task = json.loads((DEPLOY / "ecs" / "task-definition-api.json").read_text())
+    ecs = task["containerDefinitions"][0]["healthCheck"]
+    checks = {  # what the command waits, and what its runner lets it take
+        "Dockerfile": (
+            dockerfile,
+            re.findall(r"^HEALTHCHECK .*--timeout=(\d+)s", dockerfile, re.M)[0],
+        ),
+        "compose": (" ".join(compose["test"]), compose["timeout"].removesuffix("s")),
+        "ecs": (" ".join(ecs["command"]), ecs["timeout"]),
+    }
+    for where, (command, allowed) in checks.items():
+        waits = float(_HEALTH_CHECK.findall(command)[0])
+        assert PROBE_SECONDS < waits < float(allowed), where
 
 
 @pytest.mark.parametrize("target", ["base", "overlays/dev", "overlays/prod"])
