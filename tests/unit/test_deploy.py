@@ -596,3 +596,27 @@ def test_grafana_dashboard_queries_exported_metrics() -> None:
         _check_query(expr)
     prometheus = yaml.safe_load((DEPLOY / "monitoring" / "prometheus.yml").read_text())
     assert prometheus["rule_files"] == ["/etc/prometheus/alerts.yaml"]
+
+
+#: How the guide's metric table names a gauge's `multiprocess_mode`.
+_GAUGE_MODES = {"latest": "mostrecent", "live sum": "livesum", "live max": "livemax"}
+
+
+def test_the_guide_lists_every_metric_with_its_type_labels_and_sum() -> None:
+    guide = (ROOT / "DEPLOYMENT.md").read_text()
+    table = guide[guide.index("| metric | type | meaning |") :].split("\n\n")[0]
+    documented: dict[str, str] = {}
+    for row in table.splitlines()[2:]:
+        names, kind = row.split("|")[1:3]
+        for name, labels in re.findall(r"`(contextiq_\w+)(?:\{([^}]*)\})?`", names):
+            documented[name] = kind.strip()
+            assert _exported()[name] == set(filter(None, labels.split(","))), name
+    wrappers = [v for v in vars(metrics).values() if isinstance(v, MetricWrapperBase)]
+    for wrapper in wrappers:
+        (family,) = wrapper.describe()
+        name = family.name + ("_total" if family.type == "counter" else "")
+        expected = family.type
+        if family.type == "gauge":
+            mode = {v: k for k, v in _GAUGE_MODES.items()}[wrapper._multiprocess_mode]
+            expected = f"gauge ({mode})"
+        assert documented.get(name) == expected, name
