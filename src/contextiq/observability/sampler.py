@@ -13,11 +13,22 @@ from contextiq.observability.metrics import (
     MODEL_TRAINING_SECONDS,
     OUTBOX_LAG,
     OUTBOX_PENDING,
+    multiprocess,
 )
 from contextiq.recommend.models import ModelHolder
 from contextiq.store.store import Store
 
 log = logging.getLogger(__name__)
+
+
+def _forget_version(version: str) -> None:
+    """A version no longer served leaves the scrape, or each promotion would add a series for
+    as long as the process runs. prometheus_client cannot remove a series in multi-process
+    mode: there it reads 0 until the process ends."""
+    if multiprocess():
+        MODEL_INFO.labels(version).set(0)
+    else:
+        MODEL_INFO.remove(version)
 
 
 class MetricsSampler:
@@ -48,7 +59,7 @@ class MetricsSampler:
         version = self.models.version
         if version != self._served:
             if self._served is not None:
-                MODEL_INFO.labels(self._served).set(0)
+                _forget_version(self._served)
             if version is not None:
                 MODEL_INFO.labels(version).set(1)
             self._served = version
