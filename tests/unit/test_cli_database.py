@@ -50,6 +50,12 @@ def _refused(monkeypatch: pytest.MonkeyPatch, url: str, *command: str) -> str:
             "the server runs and is reachable",
         ),
         ("postgresql://ciq:s3cret-pass@db:port/ciq", "postgresql://ciq:***@db:port/ciq", "form"),
+        # A parameter asyncpg does not take (`sslmode` misspelt): its connect() refuses it.
+        (
+            "postgresql://ciq:s3cret-pass@db/ciq?sslmod=require",
+            "postgresql://ciq:***@db/ciq?sslmod=require",
+            "unexpected keyword argument 'sslmod'",
+        ),
     ],
 )
 def test_an_unreachable_or_malformed_url_is_one_line_naming_it_without_its_password(

@@ -1,9 +1,10 @@
 """One line, not a traceback, when a command cannot open the database its URL names.
 
 A new deployment's first mistake is usually the URL: a host that does not resolve, a server
-that is not running, a database not created yet, a password that is wrong, a file in a folder
-that cannot be made. Every command that opens the store connects here first, so each of them
-ends with the same line naming the URL (password masked) and what to check, exit code 2.
+that is not running, a database not created yet, a password that is wrong, a parameter the
+driver does not take, a file in a folder that cannot be made. Every command that opens the
+store connects here first, so each of them ends with the same line naming the URL (password
+masked) and what to check, exit code 2.
 """
 
 import asyncio
@@ -57,7 +58,8 @@ def require_database(url: str) -> None:
     """Exit 2 with one line on stderr unless the database at `url` opens."""
     try:
         asyncio.run(_connect_once(url))
-    except (OSError, SQLAlchemyError, ValueError) as exc:
+    # TypeError: a URL parameter the driver does not take (asyncpg's connect(), `?sslmod=`).
+    except (OSError, SQLAlchemyError, ValueError, TypeError) as exc:
         typer.echo(f"error: {explain(url, exc)}", err=True)
         raise typer.Exit(2) from None
 
