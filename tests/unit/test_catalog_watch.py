@@ -113,3 +113,24 @@ async def test_content_updated_since_reads_only_later_writes(
     await store.upsert_content([as_content(3)])
     assert [c.content_id for c in await store.content_updated_since(later)] == ["item-3"]
     assert await store.content_updated_since(utcnow() + timedelta(seconds=5)) == []
+
+
+async def test_deleted_items_leave_the_model_candidates_before_retraining(
+    replicas: tuple[CatalogService, CatalogService],
+) -> None:
+    """The model keeps a deleted item until it is retrained, and the filter columns kept it
+    available: it took a candidate's place and was dropped only once read, so an item whose
+    nearest neighbours were deleted got 2 similar items of the 5 asked for."""
+    writer, _ = replicas
+    assert writer.models.model is not None
+    nearest = [i for i, _ in writer.models.model.similar_items("item-0", 10)]
+    assert await writer.similar("item-0", 5)  # the filter columns, built before the deletes
+    for item in nearest[:8]:
+        assert await writer.delete(item)
+    similar = await writer.similar("item-0", 5)
+    assert similar is not None
+    assert len(similar) == 5
+    assert not {s.content.content_id for s in similar} & set(nearest[:8])
+    await writer.upsert([as_content(int(nearest[0].removeprefix("item-")))])
+    again = await writer.similar("item-0", 5)
+    assert again is not None and again[0].content.content_id == nearest[0]

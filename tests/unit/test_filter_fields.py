@@ -114,7 +114,8 @@ class Model:
 
 
 class Store:
-    """What `FilterColumns` reads: every row once, then the rows written since."""
+    """What `FilterColumns` reads: every row once, then the rows written since (and the ids,
+    when the count says some were deleted)."""
 
     def __init__(self, contents: Sequence[Content]) -> None:
         self.rows = {c.content_id: c for c in contents}
@@ -132,6 +133,12 @@ class Store:
 
     async def get_contents(self, ids: Sequence[str]) -> dict[str, Content]:
         return {i: self.rows[i] for i in ids if i in self.rows}
+
+    async def content_count(self) -> int:
+        return len(self.rows)
+
+    async def content_ids(self) -> list[str]:
+        return list(self.rows)
 
 
 def serving() -> tuple[list[Content], Store, Model, FilterColumns]:

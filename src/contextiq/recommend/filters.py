@@ -112,12 +112,13 @@ class FilterColumns:
     async def _current(self, model: Recommender, generation: int | None) -> CatalogColumns:
         served = self._served.get(model)
         started = utcnow()
+        moved = served is not None and (generation is None or generation != served.generation)
         if served is None:
             known = list(model.item_ids)
             contents = await self.store.all_content()
             columns = await asyncio.to_thread(_built, known, contents)
             served = self._served[model] = _Served(columns, generation, started - CLOCK_SLACK)
-        elif generation is None or generation != served.generation:
+        elif moved:
             served.columns.update(await self.store.content_updated_since(served.since))
             served.since = started - CLOCK_SLACK
         columns = served.columns
@@ -126,8 +127,16 @@ class FilterColumns:
             fresh = list(ids[len(columns) :])
             columns.extend(fresh)
             columns.update(list((await self.store.get_contents(fresh)).values()))
+        if moved:
+            await self._forget_deleted(columns)
         served.generation = generation
         return columns
+
+    async def _forget_deleted(self, columns: CatalogColumns) -> None:
+        """Deleted items made unavailable. A delete leaves no row to read since, only fewer
+        items than the columns hold, so the ids are read only when the counts differ."""
+        if await self.store.content_count() != columns.present:
+            columns.keep_only(set(await self.store.content_ids()))
 
     async def mask(
         self, model: Recommender, filters: Filters, generation: int | None, now: datetime

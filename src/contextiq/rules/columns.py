@@ -16,7 +16,7 @@ marking every row written since the copy to be answered item by item.
 """
 
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain, repeat
@@ -250,6 +250,23 @@ class CatalogColumns:
         self._paths.remove(replaced)
         self._paths.add([c.metadata for _, c in rows])
         self._changed(at.tolist())
+
+    @property
+    def present(self) -> int:
+        """How many rows hold an item of the catalogue."""
+        return int(self.exists.sum())
+
+    def keep_only(self, present: Collection[str]) -> None:
+        """Mark the rows of items not in `present` (deleted) absent: the model keeps a deleted
+        item until it is retrained, and `update` sees only rows that are there."""
+        rows = [r for r in np.flatnonzero(self.exists).tolist() if self.ids[r] not in present]
+        if not rows:
+            return
+        self.exists[rows] = False
+        self._paths.remove([c.metadata for r in rows if (c := self._contents[r]) is not None])
+        for row in rows:
+            self._contents[row] = None
+        self._changed(rows)
 
     def _changed(self, rows: Sequence[int]) -> None:
         self._masks.clear()
