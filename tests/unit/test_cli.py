@@ -277,6 +277,19 @@ def test_import_files_strict_stops_at_the_first_bad_row(isolated: Path) -> None:
     assert json.loads(_ok_json_profile("u1"))["counts"] == {"like": 1}
 
 
+def test_import_files_refuses_a_rejects_file_that_is_one_of_its_inputs(isolated: Path) -> None:
+    """The rejects file is opened for writing first: named as an input (a slip of tab
+    completion), it emptied that file, and the import added nothing and exited 0."""
+    rows = "content_id,title,category\na1,First,news\n"
+    (isolated / "content.csv").write_text(rows)
+    result = runner.invoke(
+        app, ["import", "files", "--content", "content.csv", "--rejects", "./content.csv"]
+    )
+    assert result.exit_code == 2
+    assert "--rejects" in result.output
+    assert (isolated / "content.csv").read_text() == rows
+
+
 def test_import_files_interrupted_says_what_it_kept_and_a_rerun_adds_the_rest(
     isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -283,8 +283,12 @@ def import_data(
         if content is None and interactions is None:
             raise typer.BadParameter("give --content and/or --interactions")
         for given in (content, interactions):
-            if given is not None and not given.is_file():
+            if given is None:
+                continue
+            if not given.is_file():
                 raise typer.BadParameter(f"{given} is not a file")
+            if rejects is not None and rejects.exists() and given.samefile(rejects):
+                raise typer.BadParameter(f"--rejects {rejects} would overwrite that input file")
         migrate_database(settings.database_url)
         if not asyncio.run(
             import_files(
