@@ -251,12 +251,13 @@ def import_data(
         bool, typer.Option(help="stop at the first bad row instead of skipping it (files)")
     ] = False,
     rejects: Annotated[
-        Path | None, typer.Option(help="write every bad row with its line and reason here")
+        Path | None, typer.Option(help="write every bad row with its line and reason here (files)")
     ] = None,
     vectors: Annotated[
         bool,
         typer.Option(
-            help="compute item vectors for local:// after the import (else: `contextiq vectors`)"
+            help="compute item vectors for local:// after the import (files; else: `contextiq"
+            " vectors`)"
         ),
     ] = True,
     vector_seconds: Annotated[
@@ -264,7 +265,7 @@ def import_data(
         typer.Option(
             min=0,
             help="spend at most this long on item vectors, most popular items first; the worker"
-            " completes the rest in the background",
+            " completes the rest in the background (files)",
         ),
     ] = DEFAULT_VECTOR_SECONDS,
 ) -> None:
