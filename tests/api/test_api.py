@@ -185,6 +185,29 @@ def test_profile_of_unknown_user_is_empty(client: TestClient) -> None:
     assert profile["recent"] == []
 
 
+def test_content_listing_walks_by_cursor(client: TestClient) -> None:
+    """An offset page costs more the deeper it is (every row before it is read); a cursor
+    starts where the last page ended. Each page names the next one until the last."""
+    offset_page = client.get("/api/v1/content", params={"category": "art", "limit": 30}).json()
+    walked: list[str] = []
+    params: dict[str, str | int] = {"category": "art", "limit": 7}
+    while True:
+        page = client.get("/api/v1/content", params=params).json()
+        assert page["total"] == 30
+        walked += [i["content_id"] for i in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert walked == [i["content_id"] for i in offset_page["items"]]
+    assert offset_page["next_cursor"] is None  # nothing after the 30th
+    # Not base64 JSON; a list of one; a time before year 1 in UTC.
+    for bad in ("nonsense", "WyIyMDI2Il0", "WyIwMDAxLTAxLTAxVDAwOjAwOjAwKzE0OjAwIiwgIngiXQ"):
+        _assert_error(client.get("/api/v1/content", params={"cursor": bad}), 400, "invalid_cursor")
+    first = client.get("/api/v1/content", params={"limit": 1}).json()
+    both = {"cursor": first["next_cursor"], "offset": 5}
+    _assert_error(client.get("/api/v1/content", params=both), 400, "invalid_cursor")
+
+
 def test_content_listing_paginates_with_total(client: TestClient) -> None:
     page1 = client.get("/api/v1/content", params={"category": "art", "limit": 7}).json()
     page2 = client.get(

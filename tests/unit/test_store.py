@@ -84,6 +84,35 @@ async def test_content_upsert_list_and_delete(store: Store) -> None:
     assert await store.existing_content_ids(["c1", "c2", "zz"]) == {"c2"}
 
 
+async def test_a_listing_walked_by_cursor_gives_each_item_once_in_listing_order(
+    store: Store,
+) -> None:
+    """Items created in one instant (an import) are ordered by id, so a cursor of
+    (created_at, content_id) neither skips nor repeats one of them between pages."""
+    same = NOW - timedelta(seconds=1, microseconds=250)
+    await store.upsert_content(
+        [_content(n) for n in range(3)]
+        + [Content(f"t{n}", "Tied", "music", created_at=same) for n in range(4)]
+    )
+    everything, total = await store.list_content(None, None, 100, 0)
+    assert total == 7
+    assert [c.content_id for c in everything] == ["c0", "t3", "t2", "t1", "t0", "c1", "c2"]
+    walked: list[str] = []
+    after = None
+    while True:
+        page, total = await store.list_content(None, None, 2, 0, after)
+        assert total == 7
+        if not page:
+            break
+        walked += [c.content_id for c in page]
+        last = page[-1]
+        assert last.created_at is not None
+        after = (last.created_at, last.content_id)
+    assert walked == [c.content_id for c in everything]
+    page, _ = await store.list_content("music", "tied", 10, 0, (same, "t2"))
+    assert [c.content_id for c in page] == ["t1", "t0"]
+
+
 async def test_created_at_is_replaced_only_when_given(store: Store) -> None:
     """A re-import with a corrected date takes it; one without a date keeps the first."""
     await store.upsert_content([Content("dated", "Dated", "music", created_at=NOW)])

@@ -679,6 +679,8 @@ export interface components {
             items: components["schemas"]["ContentOut"][];
             /** Limit */
             limit: number;
+            /** Next Cursor */
+            next_cursor: string | null;
             /** Offset */
             offset: number;
             /** Total */
@@ -1675,6 +1677,8 @@ export interface operations {
                 q?: string | null;
                 limit?: number;
                 offset?: number;
+                /** @description a page's `next_cursor`: the page after it, as fast at any depth */
+                cursor?: string | null;
             };
             header?: never;
             path?: never;

@@ -55,7 +55,13 @@ describe("App", () => {
     vi.spyOn(api, "health").mockResolvedValue(health());
     vi.spyOn(api, "categories").mockResolvedValue({ categories: [] });
     vi.spyOn(api, "models").mockResolvedValue(status({ blend: "v1" }));
-    vi.spyOn(api, "content").mockResolvedValue({ items: [], total: 0, limit: 12, offset: 0 });
+    vi.spyOn(api, "content").mockResolvedValue({
+      items: [],
+      total: 0,
+      limit: 12,
+      offset: 0,
+      next_cursor: null,
+    });
     vi.spyOn(api, "experiments").mockResolvedValue({
       experiments: [
         {

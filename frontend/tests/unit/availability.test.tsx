@@ -58,6 +58,7 @@ describe("the catalogue", () => {
       total: 3,
       limit: 12,
       offset: 0,
+      next_cursor: null,
     });
     render(<CatalogView categories={[]} />);
     const hidden = await screen.findByRole("article", { name: "Title c1" });

@@ -309,6 +309,8 @@ class ContentPage(BaseModel):
     total: int
     limit: int
     offset: int
+    #: The `cursor` of the page after this one; null on the last page.
+    next_cursor: str | None
 
 
 class UpsertResult(BaseModel):

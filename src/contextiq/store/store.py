@@ -22,6 +22,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy import cast as sql_cast
@@ -402,8 +403,17 @@ class Store:
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def list_content(
-        self, category: str | None, query: str | None, limit: int, offset: int
+        self,
+        category: str | None,
+        query: str | None,
+        limit: int,
+        offset: int,
+        after: tuple[datetime, str] | None = None,
     ) -> tuple[list[Content], int]:
+        """A page of the listing, newest first (then by id, so an import's items created in
+        one instant keep an order), and how many items match. `after` (an item's created_at
+        and id) starts the page past that item: read from the index, where an offset reads
+        every row before it."""
         stmt: Select[Any] = select(ContentRow)
         if category:
             stmt = stmt.where(ContentRow.category == category)
@@ -419,8 +429,10 @@ class Store:
             )
         async with self.sessions() as session:
             total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+            if after is not None:
+                stmt = stmt.where(tuple_(ContentRow.created_at, ContentRow.content_id) < after)
             rows = await session.scalars(
-                stmt.order_by(ContentRow.created_at.desc(), ContentRow.content_id)
+                stmt.order_by(ContentRow.created_at.desc(), ContentRow.content_id.desc())
                 .limit(limit)
                 .offset(offset)
             )

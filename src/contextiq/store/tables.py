@@ -61,8 +61,9 @@ class ContentRow(Base):
     hidden: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (
-        Index("ix_content_category_created", "category", "created_at"),
-        Index("ix_content_created", "created_at"),
+        # The listing's order, newest first then by id: a page read from the index alone.
+        Index("ix_content_category_listing", "category", "created_at", "content_id"),
+        Index("ix_content_listing", "created_at", "content_id"),
         Index("ix_content_updated", "updated_at"),
     )
 

@@ -1,7 +1,11 @@
 """The catalogue: list, upsert, read, delete, similar items, categories."""
 
+import base64
+import binascii
+from datetime import datetime
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from contextiq.api.deps import CatalogServiceDep, StoreDep
@@ -18,7 +22,7 @@ from contextiq.api.schemas import (
     SimilarResponse,
     UpsertResult,
 )
-from contextiq.domain import Content
+from contextiq.domain import Content, as_utc
 from contextiq.security import Access, allow
 
 router = APIRouter(tags=["content"], responses=documented(401, 403, 404, 429))
@@ -43,11 +47,31 @@ def _out(c: Content) -> ContentOut:
     )
 
 
+def _cursor(c: Content) -> str:
+    """The item a page ended on, opaque to clients: its listing key, base64url JSON."""
+    assert c.created_at is not None
+    key = orjson.dumps([c.created_at.isoformat(), c.content_id])
+    return base64.urlsafe_b64encode(key).decode().rstrip("=")
+
+
+def _after(cursor: str) -> tuple[datetime, str]:
+    try:
+        key = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        created, content_id = key
+        return as_utc(datetime.fromisoformat(created)), str(content_id)
+    except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError, OverflowError):
+        raise _bad_cursor("not a cursor this listing gave: start again without one") from None
+
+
+def _bad_cursor(message: str) -> ApiError:
+    return ApiError(400, "invalid_cursor", message)
+
+
 def _not_found(content_id: str) -> ApiError:
     return ApiError(404, "content_not_found", f"content {content_id!r} does not exist")
 
 
-@router.get("/content", response_model=ContentPage, dependencies=READ)
+@router.get("/content", response_model=ContentPage, dependencies=READ, responses=documented(400))
 async def list_content(
     store: StoreDep,
     category: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
@@ -56,9 +80,27 @@ async def list_content(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    cursor: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=400,
+            description="a page's `next_cursor`: the page after it, as fast at any depth",
+        ),
+    ] = None,
 ) -> ContentPage:
-    items, total = await store.list_content(category, q, limit, offset)
-    return ContentPage(items=[_out(c) for c in items], total=total, limit=limit, offset=offset)
+    if cursor is not None and offset:
+        raise _bad_cursor("give a cursor or an offset, not both")
+    after = None if cursor is None else _after(cursor)
+    items, total = await store.list_content(category, q, limit + 1, offset, after)
+    page = items[:limit]
+    return ContentPage(
+        items=[_out(c) for c in page],
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_cursor=_cursor(page[-1]) if len(items) > limit else None,
+    )
 
 
 @router.put("/content", response_model=UpsertResult, dependencies=CATALOG)
