@@ -89,6 +89,21 @@ def test_fit_predict_reads_ids_and_names_padded_with_spaces(tmp_path: Path) -> N
         assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("w", "c")]
 
 
+def test_fit_predict_reads_column_names_in_any_case(tmp_path: Path) -> None:
+    # "User_ID,Item_ID" and a users file headed "USER_ID", as exports capitalise them: the
+    # import reads its columns in any case, and these were refused ('missing column') or
+    # listed the header as a user.
+    rows = [f"{user},{item}\n" for user in "uvw" for item in "abc"][:-1]
+    items = tmp_path / "items.csv"
+    items.write_text("Item_ID,Title\na,A\nb,B\nc,C\n")
+    code, printed, output = _fit_predict(
+        tmp_path, "User_ID,Item_ID\n" + "".join(rows), "USER_ID\nw\n", "--items", str(items)
+    )
+    assert code == 0, printed
+    with output.open() as f:
+        assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("w", "c")]
+
+
 def test_fit_predict_refuses_unusable_files_in_one_line(tmp_path: Path) -> None:
     cases = {
         "user_id,item_id,weight\n": "events.csv has no events",

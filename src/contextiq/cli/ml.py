@@ -103,8 +103,8 @@ def fit_predict(
     users: Annotated[
         Path,
         typer.Option(
-            help="one user id per line (a first line `user_id` is a header); a repeated id"
-            " gets one list"
+            help="one user id per line (a first line `user_id`, in any case, is a header); a"
+            " repeated id gets one list"
         ),
     ],
     output: Annotated[
@@ -208,10 +208,11 @@ def _ranking(users: int) -> Tracker:
 
 
 def _user_ids(path: Path) -> list[str]:
-    """The file's ids; a first line `user_id` is a header (a one-column CSV), not a user."""
+    """The file's ids; a first line `user_id`, in any case, is a header (a one-column CSV),
+    not a user."""
     text = path.read_text(encoding="utf-8-sig")
     ids = [line.strip() for line in text.splitlines() if line.strip()]
-    return ids[1:] if ids[:1] == ["user_id"] else ids
+    return ids[1:] if ids[:1] and ids[0].lower() == "user_id" else ids
 
 
 def _read(option: str, read: Callable[[Path], T], path: Path) -> T:

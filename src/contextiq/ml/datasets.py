@@ -90,10 +90,11 @@ def parse_timestamp(text: str) -> float:
 
 
 def _csv_rows(f: TextIO) -> "csv.DictReader[str]":
-    """Rows by column name, the header's names stripped (`user_id, item_id` is common)."""
+    """Rows by column name, the header's names stripped (`user_id, item_id` is common) and in
+    lower case (`User_ID`), as `contextiq import` reads its columns."""
     reader = csv.DictReader(f)
     if reader.fieldnames is not None:
-        reader.fieldnames = [name.strip() for name in reader.fieldnames]
+        reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
     return reader
 
 
