@@ -195,6 +195,18 @@ def test_fit_predict_writes_one_list_per_user_however_often_listed(tmp_path: Pat
     assert users.count("v") == users.count("u") > 0
 
 
+def test_fit_predict_says_which_users_got_short_lists(tmp_path: Path) -> None:
+    # u has a row for every item and v for all but two: no list may hold a seen item, so u's
+    # is empty and v's short; the run said it wrote top-3 for 3 users, as if none were.
+    events = "user_id,item_id\nu,a\nu,b\nu,c\nu,d\nv,a\nv,b\nw,c\n"
+    code, printed, output = _fit_predict(tmp_path, events, "u\nv\nw\n", "--k", "3")
+    assert code == 0, printed
+    with output.open() as f:
+        users = [r["user_id"] for r in csv.DictReader(f)]
+    assert (users.count("u"), users.count("v"), users.count("w")) == (0, 2, 3)
+    assert "2 of 3 users got fewer than 3 items, 1 of them none" in printed
+
+
 def test_fit_predict_reads_a_users_file_with_a_header(tmp_path: Path) -> None:
     # A one-column CSV export: "user_id" is its header, not a cold user to list items for.
     events = "user_id,item_id\nu,a\nu,b\nv,a\nv,c\n"

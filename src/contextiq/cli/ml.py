@@ -110,7 +110,8 @@ def fit_predict(
     output: Annotated[
         Path,
         typer.Option(
-            help="CSV written: user_id,item_id,rank,score; appears only once whole",
+            help="CSV written: user_id,item_id,rank,score; appears only once whole. A user"
+            " with rows for all but fewer than k items gets only those (it says how many)",
             callback=_output_file,
         ),
     ],
@@ -159,16 +160,27 @@ def fit_predict(
         writer = csv.writer(f)
         writer.writerow(["user_id", "item_id", "rank", "score"])
         size = min(256, max(8, BATCH_SCORES // max(len(ids), 1)))
+        lengths = []
         for first in range(0, len(wanted), size):
             batch = wanted[first : first + size]
             found, scores = fitted.recommend_histories([histories.get(u, {}) for u in batch], k)
             for user, indices, values in zip(batch, found.tolist(), scores.tolist(), strict=True):
-                writer.writerows(
+                rows = [
                     [user, ids[j], rank, f"{score:.6g}"]
                     for rank, (j, score) in enumerate(zip(indices, values, strict=True), start=1)
                     if j >= 0
-                )
+                ]
+                writer.writerows(rows)
+                lengths.append(len(rows))
             bar.advance(len(batch))
+    if short := sum(n < k for n in lengths):
+        empty = lengths.count(0)
+        none = f", {empty:,} of them none (so absent from {output.name})" if empty else ""
+        typer.echo(
+            f"warning: {short:,} of {len(wanted):,} users got fewer than {k} items{none}:"
+            " no list holds an item its user has a row for",
+            err=True,
+        )
     typer.echo(f"wrote top-{k} for {len(wanted)} users to {output}")
 
 
