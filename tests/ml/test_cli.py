@@ -216,6 +216,19 @@ def test_fit_predict_reads_a_users_file_with_a_header(tmp_path: Path) -> None:
         assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("u", "c"), ("v", "b")]
 
 
+def test_fit_predict_reads_the_users_file_as_a_one_column_csv(tmp_path: Path) -> None:
+    # R's write.csv quotes every string: '"v"' was listed as a cold user of its own, and v,
+    # whom the checker asked for, got no list; a second column was read as part of the id.
+    events = "user_id,item_id\nu,a\nu,b\nv,a\nv,c\n"
+    code, printed, output = _fit_predict(tmp_path, events, '"user_id"\r\n"v"\r\n" u "\r\n')
+    assert code == 0, printed
+    with output.open() as f:
+        assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("v", "b"), ("u", "c")]
+    code, printed, _ = _fit_predict(tmp_path, events, 'u\n\n"1","v"\n')  # row names too
+    assert code == 2 and "Invalid value for --users: " in printed, printed
+    assert "users.txt, line 3: 2 fields, where a line holds one user id" in printed, printed
+
+
 def test_evaluate_refuses_a_split_with_nothing_to_test(tmp_path: Path) -> None:
     # One event per user: no protocol can hold one out, and metrics of nothing read 0
     # (or NaN, which is not JSON) as if the model had been measured.

@@ -103,8 +103,8 @@ def fit_predict(
     users: Annotated[
         Path,
         typer.Option(
-            help="one user id per line (a first line `user_id`, in any case, is a header); a"
-            " repeated id gets one list"
+            help="one user id per line, a one-column CSV (quotes read as CSV reads them; a first"
+            " line `user_id`, in any case, is a header); a repeated id gets one list"
         ),
     ],
     output: Annotated[
@@ -220,10 +220,19 @@ def _ranking(users: int) -> Tracker:
 
 
 def _user_ids(path: Path) -> list[str]:
-    """The file's ids; a first line `user_id`, in any case, is a header (a one-column CSV),
-    not a user."""
-    text = path.read_text(encoding="utf-8-sig")
-    ids = [line.strip() for line in text.splitlines() if line.strip()]
+    """The ids of a one-column CSV, read as the interactions file is (quotes, spaces around
+    ids); a first line `user_id`, in any case, is its header, not a user."""
+    ids = []
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        for row in reader:
+            if len(row) > 1:
+                raise ValueError(
+                    f"{path}, line {reader.line_num}: {len(row)} fields,"
+                    " where a line holds one user id"
+                )
+            if row and (user := row[0].strip()):
+                ids.append(user)
     return ids[1:] if ids[:1] and ids[0].lower() == "user_id" else ids
 
 
