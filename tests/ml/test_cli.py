@@ -243,6 +243,23 @@ def test_evaluate_refuses_a_split_with_nothing_to_test(tmp_path: Path) -> None:
         assert f"the {protocol} split holds out no events to test on" in printed
 
 
+def test_evaluate_refuses_a_diversity_outside_0_to_1_before_the_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_fit(*_: object) -> None:
+        raise AssertionError("fitted before checking --diversity")
+
+    monkeypatch.setattr("contextiq.ml.families.make_model", no_fit)
+    interactions, _, _ = write_inputs(tmp_path)
+    app = typer.Typer()
+    app.command()(evaluate)
+    for diversity in ("1.5", "-0.1"):
+        args = ["--dataset", str(interactions), "--diversity", "0.3", "--diversity", diversity]
+        result = CliRunner().invoke(app, args)
+        printed = " ".join(result.output.replace("│", " ").split())
+        assert result.exit_code == 2 and "'--diversity'" in printed, printed
+
+
 def test_evaluate_prints_every_metric_for_a_csv(tmp_path: Path) -> None:
     interactions, _, _ = write_inputs(tmp_path)
     app = typer.Typer()

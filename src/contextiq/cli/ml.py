@@ -261,7 +261,7 @@ def evaluate(
     seed: int = 42,
     diversity: Annotated[
         list[float] | None,
-        typer.Option(help="also re-rank by MMR at this diversity (0..1); repeatable"),
+        typer.Option(help="also re-rank by MMR at this diversity; repeatable", min=0.0, max=1.0),
     ] = None,
     model: ModelOption = DEFAULT_MODEL,
 ) -> None:
@@ -299,8 +299,6 @@ def evaluate(
         metrics = evaluate_ranking(fitted, train, test, variety=True, progress=_ranking)
         metrics["accuracy"] = metrics["auc"]
         for d in diversity or ():
-            if not 0 <= d <= 1:
-                raise typer.BadParameter(f"diversity {d} is outside 0..1", param_hint="--diversity")
             again = evaluate_ranking(
                 fitted, train, test, diversity=d, variety=True, progress=_ranking
             )
