@@ -255,7 +255,13 @@ def _held_out(test: list[WeightedInteraction], dataset: Path, protocol: Protocol
 
 
 def evaluate(
-    dataset: Annotated[Path, typer.Option(help="dataset folder, or a CSV file for --format csv")],
+    dataset: Annotated[
+        Path,
+        typer.Option(
+            help="dataset folder, or for --format csv a CSV file as fit-predict's --interactions"
+            " (weights as given), with an items.csv beside it read as fit-predict's --items"
+        ),
+    ],
     fmt: Annotated[Format, typer.Option("--format")] = Format.CSV,
     protocol: Protocol = Protocol.STRATIFIED,
     seed: int = 42,
