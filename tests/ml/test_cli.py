@@ -87,6 +87,12 @@ def test_fit_predict_reads_ids_and_names_padded_with_spaces(tmp_path: Path) -> N
     assert code == 0, printed
     with output.open() as f:
         assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("w", "c")]
+    # A padded empty weight or time is an empty one, not "could not convert string to float"
+    padded = "user_id, item_id, weight, timestamp\n" + "".join(r[:-1] + ",  ,  \n" for r in rows)
+    code, printed, output = _fit_predict(tmp_path, padded, "w\n")
+    assert code == 0, printed
+    with output.open() as f:
+        assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("w", "c")]
 
 
 def test_fit_predict_reads_column_names_in_any_case(tmp_path: Path) -> None:

@@ -107,7 +107,7 @@ def read_interactions_csv(path: Path, progress: Tracker | None = None) -> list[W
     """`user_id,item_id[,weight][,timestamp]` with a header; see `parse_timestamp` for times.
 
     Without a weight every event counts 1 (implicit feedback). Files may start with the
-    byte-order mark spreadsheet exports write; spaces around names and ids are dropped.
+    byte-order mark spreadsheet exports write; spaces around names and values are dropped.
     `progress` counts the bytes read (`BYTES`, to the file's size), so the file is read once.
     """
     events = []
@@ -122,7 +122,8 @@ def read_interactions_csv(path: Path, progress: Tracker | None = None) -> list[W
                 user, item = _id(r["user_id"]), _id(r["item_id"])
                 if not user or not item:
                     raise ValueError("no user_id or no item_id")
-                weight, stamp = r.get("weight"), r.get("timestamp")
+                # spaces alone are an empty field in a padded file (`u, a,  , `)
+                weight, stamp = (r.get("weight") or "").strip(), (r.get("timestamp") or "").strip()
                 events.append(
                     WeightedInteraction(
                         user,
