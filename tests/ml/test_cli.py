@@ -134,6 +134,21 @@ def test_fit_predict_refuses_unusable_files_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--users" in result.output
 
 
+def test_fit_predict_names_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    # A Latin-1 export: the message was the codec's alone, naming neither file nor encoding.
+    latin1 = "user_id,item_id\nJosé,a\nv,b\n".encode("latin-1")
+    _fit_predict(tmp_path, "user_id,item_id\nu,a\n")
+    for option, name in [("--interactions", "events.csv"), ("--users", "users.txt")]:
+        (tmp_path / name).write_bytes(latin1)
+        args = ["fit-predict", "--interactions", str(tmp_path / "events.csv")]
+        args += ["--users", str(tmp_path / "users.txt"), "--output", str(tmp_path / "out.csv")]
+        result = CliRunner().invoke(offline_app, args)
+        printed = " ".join(result.output.replace("│", " ").split())
+        assert result.exit_code == 2 and f"Invalid value for {option}: " in printed, printed
+        assert f"{name}: not UTF-8 (byte 0xe9): re-export it as UTF-8" in printed, printed
+        (tmp_path / name).write_text("user_id,item_id\nu,a\n")
+
+
 def test_fit_predict_never_lists_an_item_the_user_touched_with_no_net_weight(
     tmp_path: Path,
 ) -> None:

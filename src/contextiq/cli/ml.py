@@ -240,7 +240,11 @@ def _read(option: str, read: Callable[[Path], T], path: Path) -> T:
     """A file's rows, or a one-line usage error naming the option, the file and the line."""
     try:
         return read(path)
-    except (OSError, ValueError) as error:  # UnicodeDecodeError is a ValueError
+    except UnicodeDecodeError as error:  # the codec's message names neither file nor fix
+        byte = error.object[error.start]
+        reason = f"{path}: not UTF-8 (byte 0x{byte:02x}): re-export it as UTF-8"
+        raise typer.BadParameter(reason, param_hint=option) from None
+    except (OSError, ValueError) as error:
         raise typer.BadParameter(str(error), param_hint=option) from None
 
 
