@@ -271,14 +271,20 @@ def evaluate(
     seed: int = 42,
     diversity: Annotated[
         list[float] | None,
-        typer.Option(help="also re-rank by MMR at this diversity; repeatable", min=0.0, max=1.0),
+        typer.Option(
+            help="also re-rank by MMR at this diversity (a model with item embeddings); repeatable",
+            min=0.0,
+            max=1.0,
+        ),
     ] = None,
     model: ModelOption = DEFAULT_MODEL,
 ) -> None:
     """Split a dataset by a protocol, train a model (the default blend) and print its metrics.
 
-    Ranking metrics come with intra-list diversity (`ild@10`) and catalogue coverage
-    (`coverage@10`); each `--diversity` adds the metrics of lists re-ranked at that setting.
+    Ranking metrics of a model with item embeddings (not `ease`, `sequence`, or a blend whose
+    mix leaves its embedding out) come with intra-list diversity (`ild@10`) and catalogue
+    coverage (`coverage@10`); each `--diversity` adds the metrics of its lists re-ranked at
+    that setting.
     """
     from contextiq.ml.autorec import AutoRecConfig, AutoRecRating
     from contextiq.ml.evaluate import evaluate_ranking
@@ -308,9 +314,17 @@ def evaluate(
         fitted = make_model(model, seed).fit(train, data.items)
         metrics = evaluate_ranking(fitted, train, test, variety=True, progress=_ranking)
         metrics["accuracy"] = metrics["auc"]
-        for d in diversity or ():
-            again = evaluate_ranking(
-                fitted, train, test, diversity=d, variety=True, progress=_ranking
+        if diversity and fitted.item_vectors([]) is None:  # MMR compares item embeddings
+            typer.echo(
+                f"warning: the {model} fitted has no item embeddings to re-rank by (ease and"
+                " sequence have none; a blend has none when its mix leaves the embedding out),"
+                " so no --diversity metrics",
+                err=True,
             )
-            metrics |= {f"{name} (diversity {d:g})": v for name, v in again.items()}
+        else:
+            for d in diversity or ():
+                again = evaluate_ranking(
+                    fitted, train, test, diversity=d, variety=True, progress=_ranking
+                )
+                metrics |= {f"{name} (diversity {d:g})": v for name, v in again.items()}
     typer.echo(json.dumps({k: round(v, 4) for k, v in metrics.items()}, indent=2))
