@@ -134,6 +134,16 @@ def test_fit_predict_refuses_unusable_files_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--users" in result.output
 
 
+def test_fit_predict_refuses_an_item_without_an_id(tmp_path: Path) -> None:
+    # An items row with a title and no id was an item "", listed as users' top pick.
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,title\na,A\n\n,nothing\nb,B\n")
+    events = "user_id,item_id\nu,a\nv,b\n"
+    code, printed, _ = _fit_predict(tmp_path, events, "u\n", "--items", str(items))
+    assert code == 2 and "Invalid value for --items: " in printed, printed
+    assert "items.csv, line 4: no item_id" in printed, printed
+
+
 def test_fit_predict_names_a_file_that_is_not_utf8(tmp_path: Path) -> None:
     # A Latin-1 export: the message was the codec's alone, naming neither file nor encoding.
     latin1 = "user_id,item_id\nJosé,a\nv,b\n".encode("latin-1")

@@ -143,21 +143,31 @@ def read_interactions_csv(path: Path, progress: Tracker | None = None) -> list[W
 
 
 def read_items_csv(path: Path) -> list[ItemFeatures]:
-    """`item_id,title,category,tags,text` with a header; tags separated by `|` or `;`."""
+    """`item_id,title,category,tags,text` with a header; tags separated by `|` or `;`.
+
+    A row without an id is refused with its line, as in `read_interactions_csv`: it would
+    be an item "" that lists recommend.
+    """
+    items = []
     with path.open(newline="", encoding="utf-8-sig") as f:
-        try:
-            return [
+        reader = _csv_rows(f)
+        for r in reader:
+            try:
+                item = _id(r["item_id"])
+            except KeyError as error:
+                raise ValueError(f"{path}: missing column {error}") from None
+            if not item:
+                raise ValueError(f"{path}, line {reader.line_num}: no item_id")
+            items.append(
                 ItemFeatures(
-                    _id(r["item_id"]),
+                    item,
                     r.get("title") or "",
                     r.get("category") or "",
                     tuple(t for t in (r.get("tags") or "").replace(";", "|").split("|") if t),
                     r.get("text") or "",
                 )
-                for r in _csv_rows(f)
-            ]
-        except KeyError as error:
-            raise ValueError(f"{path}: missing column {error}") from None
+            )
+    return items
 
 
 def load_dataset(path: Path, fmt: DatasetFormat, progress: Tracker | None = None) -> Dataset:
