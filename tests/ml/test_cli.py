@@ -122,6 +122,8 @@ def test_fit_predict_refuses_unusable_files_in_one_line(tmp_path: Path) -> None:
         "user_id,item_id,weight\nu,a,nan\n": "line 2: not a finite number: 'nan'",
         "user_id,item_id,weight\nu,a,-inf\n": "line 2: not a finite number: '-inf'",
         "user_id,item_id,timestamp\nu,a,inf\n": "line 2: not a finite number: 'inf'",
+        # a quote left open made the rest of the file one item's id, and fitted what was left
+        'user_id,item_id\nu,a\nu,"b\nv,a\nv,c\n': "an id over 3 lines (a quote left open?): 'b",
     }
     for interactions, message in cases.items():
         code, printed, _ = _fit_predict(tmp_path, interactions)

@@ -122,6 +122,12 @@ def read_interactions_csv(path: Path, progress: Tracker | None = None) -> list[W
                 user, item = _id(r["user_id"]), _id(r["item_id"])
                 if not user or not item:
                     raise ValueError("no user_id or no item_id")
+                for text in (user, item):
+                    if "\n" in text or "\r" in text:  # else the rest of the file is one id
+                        lines = len(text.splitlines())
+                        raise ValueError(
+                            f"an id over {lines} lines (a quote left open?): {text[:30]!r}"
+                        )
                 # spaces alone are an empty field in a padded file (`u, a,  , `)
                 weight, stamp = (r.get("weight") or "").strip(), (r.get("timestamp") or "").strip()
                 events.append(
