@@ -267,7 +267,13 @@ def evaluate(
         ),
     ],
     fmt: Annotated[Format, typer.Option("--format")] = Format.CSV,
-    protocol: Protocol = Protocol.STRATIFIED,
+    protocol: Annotated[
+        Protocol,
+        typer.Option(
+            help="how the split is made (docs/evaluation.md); rating predicts the held-out"
+            " weights with the rating model (AutoRec), whatever --model or --diversity say"
+        ),
+    ] = Protocol.STRATIFIED,
     seed: int = 42,
     diversity: Annotated[
         list[float] | None,
