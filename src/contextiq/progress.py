@@ -170,8 +170,9 @@ class ReadPosition:
         self._shown = 0
 
     def reading(self, file: TextIO) -> None:
-        """Follow `file` (the path opened as text) by its bytes, read ahead a block at a time."""
-        self._file = file.buffer
+        """Follow `file` (the path opened as text) by its bytes, read ahead a block at a time;
+        a pipe (`<(zcat events.csv.gz)`) has no position to follow, so it shows none."""
+        self._file = file.buffer if file.seekable() else None
 
     @property
     def bytes(self) -> int:

@@ -2,6 +2,8 @@
 
 import csv
 import json
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +110,23 @@ def test_fit_predict_reads_column_names_in_any_case(tmp_path: Path) -> None:
     assert code == 0, printed
     with output.open() as f:
         assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("w", "c")]
+
+
+def test_fit_predict_reads_interactions_from_a_pipe(tmp_path: Path) -> None:
+    # `--interactions <(zcat train.csv.gz)`: following the read's position for progress
+    # stopped the run with "[Errno 29] Illegal seek".
+    pipe = tmp_path / "events.csv"
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=pipe.write_text, args=("user_id,item_id\nu,a\nv,b\n",))
+    writer.daemon = True  # never left blocking the test run, should the command not read it
+    writer.start()
+    (tmp_path / "users.txt").write_text("u\n")
+    args = ["fit-predict", "--interactions", str(pipe), "--users", str(tmp_path / "users.txt")]
+    result = CliRunner().invoke(offline_app, [*args, "--output", str(tmp_path / "out.csv")])
+    writer.join(timeout=10)
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "out.csv").open() as f:
+        assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("u", "b")]
 
 
 def test_fit_predict_refuses_unusable_files_in_one_line(tmp_path: Path) -> None:
