@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from contextiq.cli.ml import evaluate, offline_app
 from contextiq.ml.blend import BlendRecommender
+from contextiq.ml.datasets import read_interactions_csv
 from contextiq.progress import BYTES
 from tests.ml import synthetic
 from tests.recorded_progress import RecordedProgress
@@ -110,6 +111,24 @@ def test_fit_predict_reads_column_names_in_any_case(tmp_path: Path) -> None:
     assert code == 0, printed
     with output.open() as f:
         assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("w", "c")]
+
+
+def test_columns_not_read_are_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A `rating` column where `weight` was meant: every event would count 1, unsaid."""
+    path = tmp_path / "events.csv"
+    path.write_text("user_id,item_id,rating,timestamp\nu,a,5,881250949\n")
+    events = read_interactions_csv(path)
+    assert [e.weight for e in events] == [1.0]
+    assert (
+        f"{path}: columns not read: rating (read: user_id, item_id, weight, timestamp);"
+        " without a weight column every event counts 1"
+    ) in caplog.messages
+    caplog.clear()
+    path.write_text("user_id,item_id,weight,source\nu,a,5,app\n")
+    assert read_interactions_csv(path)[0].weight == 5.0
+    assert caplog.messages == [
+        f"{path}: columns not read: source (read: user_id, item_id, weight, timestamp)"
+    ]
 
 
 def test_fit_predict_reads_interactions_from_a_pipe(tmp_path: Path) -> None:
@@ -257,6 +276,26 @@ def test_fit_predict_says_which_users_got_short_lists(tmp_path: Path) -> None:
         users = [r["user_id"] for r in csv.DictReader(f)]
     assert (users.count("u"), users.count("v"), users.count("w")) == (0, 2, 3)
     assert "2 of 3 users got fewer than 3 items, 1 of them none" in printed
+
+
+@pytest.mark.parametrize("model", ["blend", "ease"])
+def test_fit_predict_gives_a_user_without_rows_the_most_popular_items(
+    tmp_path: Path, model: str
+) -> None:
+    """Nothing to be personal about: the items with the most events, as the service answers
+    such a user. A model scoring from history alone gave every item 0, in no order."""
+    counts = {"z": 6, "y": 5, "x": 4, "a": 1, "b": 1}  # the least popular first in the file
+    events = "user_id,item_id\n" + "".join(
+        f"u{n},{item}\n" for item, users in reversed(counts.items()) for n in range(users)
+    )
+    code, printed, output = _fit_predict(
+        tmp_path, events, "newcomer\n", "--k", "3", "--model", model
+    )
+    assert code == 0, printed
+    with output.open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["item_id"] for r in rows] == ["z", "y", "x"]
+    assert [int(r["rank"]) for r in rows] == [1, 2, 3]
 
 
 def test_fit_predict_reads_a_users_file_with_a_header(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ is imported by the commands that fit, not here.
 import csv
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from functools import partial
@@ -122,7 +123,8 @@ def fit_predict(
     seed: int = 0,
     model: ModelOption = DEFAULT_MODEL,
 ) -> None:
-    """Train a model (the default blend) on `interactions`; write each user's top k unseen items.
+    """Train a model (the default blend) on `interactions`; write each user's top k unseen items
+    (a user without rows: the items most users have rows for).
 
     An optional `timestamp` column (Unix seconds or ISO 8601) puts each user's events in time
     order; without it, events keep the file's order and the model ignores order altogether.
@@ -153,6 +155,7 @@ def fit_predict(
     fitted = make_model(model, seed).fit(events, features)
     histories = histories_by_user(events)
     ids = fitted.item_ids
+    popular = _most_popular(histories, ids, k)
     with (
         _replacing(output) as f,
         track(len(wanted), f"top-{k} lists", unit="users") as bar,
@@ -165,9 +168,10 @@ def fit_predict(
             batch = wanted[first : first + size]
             found, scores = fitted.recommend_histories([histories.get(u, {}) for u in batch], k)
             for user, indices, values in zip(batch, found.tolist(), scores.tolist(), strict=True):
+                ranked = popular if user not in histories else zip(indices, values, strict=True)
                 rows = [
                     [user, ids[j], rank, f"{score:.6g}"]
-                    for rank, (j, score) in enumerate(zip(indices, values, strict=True), start=1)
+                    for rank, (j, score) in enumerate(ranked, start=1)
                     if j >= 0
                 ]
                 writer.writerows(rows)
@@ -182,6 +186,18 @@ def fit_predict(
             err=True,
         )
     typer.echo(f"wrote top-{k} for {len(wanted)} users to {output}")
+
+
+def _most_popular(
+    histories: dict[str, dict[str, float]], ids: Sequence[str], k: int
+) -> list[tuple[int, float]]:
+    """A user without rows gets the items most users have rows for (ties in the model's
+    order), scored by that share, as the service answers such a user: a model scoring from
+    history alone (EASE) gives every item the same score, in no order that means anything."""
+    users = Counter(item for history in histories.values() for item in history)
+    held = (j for j, item in enumerate(ids) if item in users)
+    ranked = sorted(held, key=lambda j: -users[ids[j]])  # stable: ties keep the model's order
+    return [(j, users[ids[j]] / len(histories)) for j in ranked[:k]]
 
 
 @contextmanager

@@ -1,7 +1,9 @@
 """Loaders for the public benchmark datasets and plain CSV files."""
 
 import csv
+import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +12,8 @@ from typing import Literal, TextIO
 from contextiq.ml import movielens
 from contextiq.ml.base import ItemFeatures, WeightedInteraction
 from contextiq.progress import ReadPosition, Tracker
+
+log = logging.getLogger(__name__)
 
 DatasetFormat = Literal["ml-100k", "ml-latest-small", "lastfm", "csv"]
 #: How often a CSV's reader reports its position: each report asks the system where the file
@@ -103,6 +107,25 @@ def _id(text: str | None) -> str:
     return (text or "").strip()
 
 
+#: The columns an interactions CSV is read for.
+INTERACTION_COLUMNS = ("user_id", "item_id", "weight", "timestamp")
+
+
+def _name_unread(path: Path, names: Sequence[str]) -> None:
+    """Say which columns are not read: a `rating` column meant as the weight would leave every
+    event counting 1 without a word."""
+    unread = [name for name in names if name not in INTERACTION_COLUMNS]
+    if unread:
+        weightless = "" if "weight" in names else "; without a weight column every event counts 1"
+        log.warning(
+            "%s: columns not read: %s (read: %s)%s",
+            path,
+            ", ".join(unread),
+            ", ".join(INTERACTION_COLUMNS),
+            weightless,
+        )
+
+
 def read_interactions_csv(path: Path, progress: Tracker | None = None) -> list[WeightedInteraction]:
     """`user_id,item_id[,weight][,timestamp]` with a header; see `parse_timestamp` for times.
 
@@ -115,6 +138,7 @@ def read_interactions_csv(path: Path, progress: Tracker | None = None) -> list[W
     with path.open(newline="", encoding="utf-8-sig") as f:
         position.reading(f)
         reader = _csv_rows(f)
+        _name_unread(path, reader.fieldnames or [])
         for n, r in enumerate(reader):
             if progress and n % SHOW_EVERY_ROWS == 0:
                 position.show(progress)
