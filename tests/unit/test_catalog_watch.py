@@ -5,6 +5,7 @@ on `memory://`)."""
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -110,7 +111,7 @@ async def test_content_updated_since_reads_only_later_writes(
 ) -> None:
     store = replicas[0].store
     later = utcnow()
-    await store.upsert_content([as_content(3)])
+    await store.upsert_content([replace(as_content(3), title="Retitled")])
     assert [c.content_id for c in await store.content_updated_since(later)] == ["item-3"]
     assert await store.content_updated_since(utcnow() + timedelta(seconds=5)) == []
 

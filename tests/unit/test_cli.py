@@ -230,8 +230,8 @@ def test_import_files_not_in_utf8_name_the_file_and_line_without_a_traceback(
 def test_an_import_moves_the_shared_generations_running_servers_watch(
     isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Items go through `CatalogService.upsert` (catalogue generation) and new events
-    invalidate their users, as the API's writes do, on the cache servers share."""
+    """Items go through `CatalogService.upsert` (catalogue generation, when one changed) and
+    new events invalidate their users, as the API's writes do, on the cache servers share."""
     import asyncio
 
     from contextiq.cache.disk import DiskCache
@@ -258,7 +258,12 @@ def test_an_import_moves_the_shared_generations_running_servers_watch(
     _ok(*args, "--interactions", "events.csv")
     catalog, u1, u2 = generations("u1", "u2")
     assert (catalog, u1, u2) == (1, 1, 0)
-    _ok(*args, "--interactions", "events.csv")  # the items again; no new events
+    _ok(*args, "--interactions", "events.csv")  # the items again, unchanged; no new events
+    assert generations("u1") == [1, 1]
+    (isolated / "content.csv").write_text(
+        "content_id,title,category,hidden\na1,One,news,false\na2,Two,news,false\n"
+    )
+    _ok(*args)  # a2 shown again: the lists may change
     assert generations("u1") == [2, 1]
 
 

@@ -113,6 +113,24 @@ async def test_a_listing_walked_by_cursor_gives_each_item_once_in_listing_order(
     assert [c.content_id for c in page] == ["t1", "t0"]
 
 
+async def test_an_item_written_again_unchanged_is_left_as_it_was(store: Store) -> None:
+    """A nightly re-import of the whole catalogue changes a few items: only those are
+    written, so servers reread those (`content_updated_since`), not every row."""
+    items = [
+        Content("a", "A", "music", tags=("x",), created_at=NOW, metadata={"k": [1, 2]}),
+        Content("b", "B", "art", available_until=NOW + timedelta(days=1)),
+    ]
+    assert await store.upsert_content(items) == {"a", "b"}
+    before = utcnow()
+    assert await store.upsert_content(items) == set()
+    assert await store.content_updated_since(before) == []
+    renamed = [items[0], Content("b", "B", "art", available_until=NOW + timedelta(days=2))]
+    assert await store.upsert_content(renamed) == {"b"}
+    assert [c.content_id for c in await store.content_updated_since(before)] == ["b"]
+    stored = await store.get_content("b")
+    assert stored is not None and stored.available_until == NOW + timedelta(days=2)
+
+
 async def test_created_at_is_replaced_only_when_given(store: Store) -> None:
     """A re-import with a corrected date takes it; one without a date keeps the first."""
     await store.upsert_content([Content("dated", "Dated", "music", created_at=NOW)])

@@ -59,12 +59,14 @@ class CatalogService:
     async def upsert(self, items: Sequence[Content]) -> int:
         """Insert or replace items (the last of repeated ids wins); returns how many."""
         contents = list({c.content_id: c for c in items}.values())
-        count = await self.store.upsert_content(contents)
+        written = await self.store.upsert_content(contents)
         await self.models.add_content(contents)
+        if not written:  # each one given as it is stored: no list or filter changes
+            return len(contents)
         await self.rec_cache.invalidate_catalog()
         if self.vectors is not None:  # the language model's item vectors, off the request
-            self.vectors.index_soon(contents)
-        return count
+            self.vectors.index_soon([c for c in contents if c.content_id in written])
+        return len(contents)
 
     async def delete(self, content_id: str) -> bool:
         """Remove an item; False when it did not exist. Past interactions with it are kept."""

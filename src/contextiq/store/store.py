@@ -11,6 +11,7 @@ from typing import Any, TypeVar, cast
 
 import orjson
 from sqlalchemy import (
+    JSON,
     Select,
     Table,
     Text,
@@ -252,6 +253,15 @@ _CONTENT_UPDATED = (
 )
 
 
+def _differs(stored: Any, given: Any) -> Any:
+    """SQL: the stored value is not the one given (NULLs compared as values). JSON is
+    compared as its text, PostgreSQL's `json` having no equality; a change of key order
+    alone then counts as a change, which costs one rewrite."""
+    if isinstance(stored.type, JSON):
+        return sql_cast(stored, Text).is_distinct_from(sql_cast(given, Text))
+    return stored.is_distinct_from(given)
+
+
 class Store:
     """The repository for content, interactions, the outbox, stats and model versions."""
 
@@ -328,9 +338,12 @@ class Store:
 
     # -- content -----------------------------------------------------------------------------
 
-    async def upsert_content(self, items: Sequence[Content]) -> int:
+    async def upsert_content(self, items: Sequence[Content]) -> set[str]:
+        """Insert or replace items; returns the ids written. An item given as it is stored is
+        left alone, its `updated_at` too: a re-import of a whole catalogue that changed a few
+        items has every server reread those few (`content_updated_since`), not every row."""
         if not items:
-            return 0
+            return set()
         now = utcnow()
         rows = [
             {
@@ -351,6 +364,8 @@ class Store:
         # An item given without `created_at` keeps the one it has; given, it replaces it.
         dated = [row for row, c in zip(rows, items, strict=True) if c.created_at is not None]
         undated = [row for row, c in zip(rows, items, strict=True) if c.created_at is None]
+        table = cast(Table, ContentRow.__table__)
+        written: set[str] = set()
         async with self.sessions.begin() as session:
             for group, updated in (
                 (dated, (*_CONTENT_UPDATED, "created_at")),
@@ -358,12 +373,18 @@ class Store:
             ):
                 if group:
                     stmt = self._insert(ContentRow)
+                    changed = [
+                        _differs(table.c[name], stmt.excluded[name])
+                        for name in updated
+                        if name != "updated_at"
+                    ]
                     stmt = stmt.on_conflict_do_update(
                         index_elements=["content_id"],
                         set_={name: stmt.excluded[name] for name in updated},
-                    )
-                    await session.execute(stmt, group)
-        return len(rows)
+                        where=or_(*changed),
+                    ).returning(ContentRow.content_id)
+                    written.update((await session.execute(stmt, group)).scalars())
+        return written
 
     async def get_content(self, content_id: str) -> Content | None:
         async with self.sessions() as session:
