@@ -3,8 +3,9 @@
 A file named `*.jsonl` or `*.ndjson`, in any case, is JSON lines; any other is CSV. Rows are read
 a chunk at a time and each is validated by the API's own models (`ContentIn`, `InteractionIn`),
 so memory stays bounded whatever the file size and an import accepts exactly what the API would,
-but for an id written as a JSON integer, which is read as its decimal text as the same row in CSV
-is (`_ID_FIELDS`). A bad row becomes a `BadRow` with its line number and reason; the caller
+but for what a CSV row must write as text and JSON lines may too: an id written as a JSON integer
+is read as its decimal text (`_ID_FIELDS`), `tags` as one `|`-separated string and `metadata` as
+a JSON object in a string (`read_content`). A bad row becomes a `BadRow` with its line number and reason; the caller
 skips it or stops (`--strict`). An interaction without an `event_id` gets one
 (`import_event_id`), so importing the same file again adds nothing. Files are read as UTF-8
 with or without the byte-order mark that spreadsheet exports put first; a record with bytes
