@@ -5,9 +5,9 @@ a chunk at a time and each is validated by the API's own models (`ContentIn`, `I
 so memory stays bounded whatever the file size and an import accepts exactly what the API would,
 but for what a CSV row must write as text and JSON lines may too: an id written as a JSON integer
 is read as its decimal text (`_ID_FIELDS`), `tags` as one `|`-separated string and `metadata` as
-a JSON object in a string (`read_content`). A bad row becomes a `BadRow` with its line number and reason; the caller
-skips it or stops (`--strict`). An interaction without an `event_id` gets one
-(`import_event_id`), so importing the same file again adds nothing. Files are read as UTF-8
+a JSON object in a string (`read_content`). A bad row becomes a `BadRow` with its line number
+and reason; the caller skips it or stops (`--strict`). An interaction without an `event_id` gets
+one (`import_event_id`), so importing the same file again adds nothing. Files are read as UTF-8
 with or without the byte-order mark that spreadsheet exports put first; a record with bytes
 that are not UTF-8 is a bad row like any other, and a file whose first line (a CSV's header)
 is not, or that is UTF-16 or compressed, cannot be read at all (`UnreadableFile`), nor can a CSV
