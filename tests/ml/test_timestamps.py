@@ -19,6 +19,7 @@ def test_unix_seconds_and_iso_8601_give_the_same_instant() -> None:
     assert parse_timestamp("1997-12-04T15:55:49+00:00") == 881250949.0
     assert parse_timestamp("1997-12-04T16:55:49+01:00") == 881250949.0
     assert parse_timestamp("1997-12-04 15:55:49") == 881250949.0  # no zone: UTC
+    assert parse_timestamp("1997-12-04t15:55:49z") == 881250949.0  # RFC 3339 allows lower case
 
 
 def test_a_bad_timestamp_is_refused_with_its_line(tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ def _finite(value: float, text: str) -> float:
 def parse_timestamp(text: str) -> float:
     """Unix seconds (`881250949`, `881250949.5`) or ISO 8601 (`2024-05-01T12:00:00Z`), as seconds.
 
-    ISO times without a zone are read as UTC.
+    ISO times without a zone are read as UTC; `t` and `z` may be lower case (RFC 3339).
     """
     try:
         seconds = float(text)
@@ -85,7 +85,7 @@ def parse_timestamp(text: str) -> float:
     else:
         return _finite(seconds, text)
     try:
-        moment = datetime.fromisoformat(text.strip())
+        moment = datetime.fromisoformat(text.strip().upper())
     except ValueError:
         raise ValueError(f"not Unix seconds or ISO 8601: {text!r}") from None
     if moment.tzinfo is None:
