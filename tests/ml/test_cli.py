@@ -334,6 +334,20 @@ def test_evaluate_refuses_a_split_with_nothing_to_test(tmp_path: Path) -> None:
         assert f"the {protocol} split holds out no events to test on" in printed
 
 
+def test_evaluate_refuses_to_predict_ratings_from_a_file_without_them(tmp_path: Path) -> None:
+    # Every weight 1: the rating model learns the constant and its error reads 0, as if it
+    # predicted ratings perfectly.
+    events = "".join(f"u{u},i{i}\n" for u in range(20) for i in range(u % 5, u % 5 + 6))
+    (tmp_path / "events.csv").write_text("user_id,item_id\n" + events)
+    app = typer.Typer()
+    app.command()(evaluate)
+    args = ["--dataset", str(tmp_path / "events.csv"), "--protocol", "rating"]
+    result = CliRunner().invoke(app, args)
+    printed = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2, printed
+    assert "every weight is 1: there are no ratings to predict" in printed
+
+
 def test_evaluate_refuses_a_diversity_outside_0_to_1_before_the_fit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

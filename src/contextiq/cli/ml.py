@@ -317,6 +317,12 @@ def evaluate(
     if protocol is Protocol.RATING:
         train, test = random_split(data.interactions, 0.2, seed)
         _held_out(test, dataset, protocol)
+        if len(weights := {e.weight for e in data.interactions}) == 1:
+            raise typer.BadParameter(
+                f"{dataset}: every weight is {weights.pop():g}: there are no ratings to predict"
+                " (give them in a weight column)",
+                param_hint="--protocol",
+            )
         predicted = (
             AutoRecRating(AutoRecConfig(seed=seed))
             .fit(train)
