@@ -79,6 +79,10 @@ def no_aws_region(monkeypatch: pytest.MonkeyPatch) -> None:
         ("local://?batch=-1", "batch='-1' must be at least 1"),
         ("bedrock://?region=us-east-1", "needs a model id"),
         ("bedrock://anthropic.claude-v2", "needs ?region=R"),
+        ("openai://h:abc/v1?model=m", "bad port"),
+        ("openai://h:99999/v1?model=m", "bad port"),
+        ("bedrock://m?region=r&endpoint_url=localhost:4566", "is not an http:// or https:// URL"),
+        ("bedrock://m?region=r&endpoint_url=http://h:x", "bad port"),
     ],
 )
 def test_a_wrong_llm_url_stops_start_up_naming_the_setting(
@@ -97,6 +101,7 @@ def test_a_wrong_llm_url_stops_start_up_naming_the_setting(
     [
         "openai://h:1/v1?model=m&rpm=60&concurrency=2&timeout=0.5&ttl=0",
         "bedrock://anthropic.claude-v2?region=eu-west-1",
+        "bedrock://anthropic.claude-v2?region=eu-west-1&endpoint_url=http://localhost:4566",
         "local://",
         "none://",
     ],

@@ -9,7 +9,7 @@ timeout too).
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from contextiq.backends import SchemeRegistry
 from contextiq.cache.base import Cache
@@ -56,6 +56,15 @@ def _call_timeout(url: str) -> float:
     return _number(url, "timeout", ScoringPolicy().call_timeout_s, MIN_TIMEOUT_S)
 
 
+def _port_checked(parts: SplitResult, what: str) -> None:
+    """A port that is not a number up to 65535 fails every call (a crash in the client, not a
+    connection error), so it is refused at start-up."""
+    try:
+        _ = parts.port  # the property parses it
+    except ValueError as exc:
+        raise ValueError(f"{what} has a bad port: {exc}") from None
+
+
 def _none(url: str, api_key: str | None) -> Scorer | None:
     """`none://`: ML-only recommendations."""
     return None
@@ -75,7 +84,15 @@ def _bedrock_target(url: str) -> tuple[str, str | None, str | None]:
     model_id = unquote(parts.netloc + parts.path)
     if not model_id:
         raise ValueError("bedrock:// URL needs a model id: bedrock://MODEL_ID?region=R")
-    return model_id, options.get("region"), options.get("endpoint_url")
+    endpoint = options.get("endpoint_url")
+    if endpoint is not None:
+        target = urlsplit(endpoint)
+        if target.scheme not in ("http", "https") or not target.hostname:
+            raise ValueError(
+                f"bedrock:// URL option endpoint_url={endpoint!r} is not an http:// or https:// URL"
+            )
+        _port_checked(target, "bedrock:// URL option endpoint_url")
+    return model_id, options.get("region"), endpoint
 
 
 def _bedrock(url: str, api_key: str | None) -> Scorer | None:
@@ -91,6 +108,7 @@ def _openai_target(url: str) -> tuple[str, str]:
     model = options.get("model")
     if not model or not parts.netloc:
         raise ValueError("openai:// URL needs a host and a model: openai://HOST:PORT/v1?model=M")
+    _port_checked(parts, "openai:// URL")
     http = "https" if options.get("tls", "").lower() in _TRUE else "http"
     return f"{http}://{parts.netloc}{parts.path}", model
 
