@@ -59,3 +59,10 @@ def test_reasons_are_flattened_and_truncated() -> None:
     reason = parse_reply(text, IDS)["a"].reason
     assert reason.startswith("line one line two")
     assert len(reason) == 200
+
+
+def test_control_and_invisible_characters_leave_the_reason() -> None:
+    """Terminal escapes, a bell, a right-to-left override (text shown reversed) or a zero-width
+    space reach every client as they are; only what prints is kept."""
+    text = _reply(("a", 0.5, "a\x07 good\x1b match\u202e\x7f for\u200b\u2028you\x00"))
+    assert parse_reply(text, IDS)["a"].reason == "a good match for you"

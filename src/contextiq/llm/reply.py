@@ -49,6 +49,12 @@ def _strip_fence(text: str) -> str:
     return stripped
 
 
+def _printable(reason: str) -> str:
+    """One line of what prints: clients show the reason as it is, so control characters
+    (terminal escapes, NUL), invisible ones and direction overrides are dropped."""
+    return " ".join("".join(c for c in reason if c.isprintable() or c.isspace()).split())
+
+
 def parse_reply(text: str, candidate_ids: Collection[str]) -> dict[str, LLMScore]:
     """Scores for known candidates, clamped to 0..1; anything off-schema raises MalformedReply."""
     try:
@@ -64,7 +70,7 @@ def parse_reply(text: str, candidate_ids: Collection[str]) -> dict[str, LLMScore
         if not math.isfinite(item.score):
             raise MalformedReply(f"non-finite score for {item.content_id!r}")
         clamped = min(1.0, max(0.0, item.score))
-        reason = " ".join(item.reason.split())[:MAX_REASON_CHARS]
+        reason = _printable(item.reason)[:MAX_REASON_CHARS]
         scores[item.content_id] = LLMScore(score=clamped, reason=reason)
     if known and not scores:
         raise MalformedReply("reply scored none of the candidates")
