@@ -79,6 +79,8 @@ def no_aws_region(monkeypatch: pytest.MonkeyPatch) -> None:
         ("local://?batch=-1", "batch='-1' must be at least 1"),
         ("bedrock://?region=us-east-1", "needs a model id"),
         ("bedrock://anthropic.claude-v2", "needs ?region=R"),
+        ("openai://h:1/v1?model=m&rmp=60", "unknown option rmp; known: "),
+        ("local://?region=eu-west-1", "unknown option region; known: "),
         ("openai://h:abc/v1?model=m", "bad port"),
         ("openai://h:99999/v1?model=m", "bad port"),
         ("bedrock://m?region=r&endpoint_url=localhost:4566", "is not an http:// or https:// URL"),

@@ -3,7 +3,8 @@
 URL query options tune the policy per provider: `rpm`, `tpm` (per-minute
 request and token budgets), `concurrency`, `batch` (candidates per call),
 `ttl` (cache seconds), `timeout` (seconds per call, 30 by default; the provider client's own
-timeout too).
+timeout too). Any other option is refused at start-up: a misspelt `rmp=60` would leave the
+provider without the budget it was meant to have.
 """
 
 from collections.abc import Callable
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from contextiq.store.store import Store
 
 _TRUE = {"1", "true", "yes", "on"}
+#: Query options every provider's URL takes: its scoring policy's (`policy_from_url`).
+POLICY_OPTIONS = ("rpm", "tpm", "concurrency", "batch", "ttl", "timeout")
+#: And each provider's own, by scheme.
+PROVIDER_OPTIONS = {"openai": ("model", "tls"), "bedrock": ("region", "endpoint_url")}
 #: The shortest `timeout` accepted: a call needs some time to be answered at all.
 MIN_TIMEOUT_S = 0.01
 
@@ -171,8 +176,13 @@ def policy_from_url(url: str, budget_ms: int) -> ScoringPolicy:
 
 def check_url(url: str) -> None:
     """Refuse at start-up what `build_scoring_service` would refuse, without opening a client:
-    an unknown scheme, a missing model, a bad option, a Bedrock URL with no region anywhere."""
+    an unknown scheme, a missing model, an unknown or bad option, a Bedrock URL with no region
+    anywhere."""
     factory = SCORERS.factory(url)
+    known = (*POLICY_OPTIONS, *PROVIDER_OPTIONS.get(urlsplit(url).scheme, ()))
+    unknown = sorted(set(_options(url)) - set(known))
+    if unknown:
+        raise ValueError(f"LLM URL: unknown option {', '.join(unknown)}; known: {', '.join(known)}")
     policy_from_url(url, 0)
     if factory is _openai:
         _openai_target(url)
