@@ -81,6 +81,7 @@ def no_aws_region(monkeypatch: pytest.MonkeyPatch) -> None:
         ("bedrock://anthropic.claude-v2", "needs ?region=R"),
         ("openai://h:1/v1?model=m&rmp=60", "unknown option rmp; known: "),
         ("local://?region=eu-west-1", "unknown option region; known: "),
+        ("openai://h/v1?model=m&tls=y", "tls='y' is neither"),
         ("openai://h:abc/v1?model=m", "bad port"),
         ("openai://h:99999/v1?model=m", "bad port"),
         ("bedrock://m?region=r&endpoint_url=localhost:4566", "is not an http:// or https:// URL"),
@@ -102,6 +103,7 @@ def test_a_wrong_llm_url_stops_start_up_naming_the_setting(
     "url",
     [
         "openai://h:1/v1?model=m&rpm=60&concurrency=2&timeout=0.5&ttl=0",
+        "openai://h:1/v1?model=m&tls=off",
         "bedrock://anthropic.claude-v2?region=eu-west-1",
         "bedrock://anthropic.claude-v2?region=eu-west-1&endpoint_url=http://localhost:4566",
         "local://",

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from contextiq.store.store import Store
 
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 #: Query options every provider's URL takes: its scoring policy's (`policy_from_url`).
 POLICY_OPTIONS = ("rpm", "tpm", "concurrency", "batch", "ttl", "timeout")
 #: And each provider's own, by scheme.
@@ -114,7 +115,10 @@ def _openai_target(url: str) -> tuple[str, str]:
     if not model or not parts.netloc:
         raise ValueError("openai:// URL needs a host and a model: openai://HOST:PORT/v1?model=M")
     _port_checked(parts, "openai:// URL")
-    http = "https" if options.get("tls", "").lower() in _TRUE else "http"
+    tls = options.get("tls", "0")
+    if tls.lower() not in _TRUE | _FALSE:  # a typo must not send the key in the clear
+        raise ValueError(f"LLM URL option tls={tls!r} is neither 1/true/yes/on nor 0/false/no/off")
+    http = "https" if tls.lower() in _TRUE else "http"
     return f"{http}://{parts.netloc}{parts.path}", model
 
 
