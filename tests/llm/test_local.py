@@ -109,3 +109,15 @@ async def test_service_precomputes_for_the_request_path(scorer: LocalScorer) -> 
     assert scorer.embedded_count == embedded
     assert service.health().state == "ok"
     await service.close()
+
+
+async def test_a_liked_item_edited_misses_the_score_cache(scorer: LocalScorer) -> None:
+    """The local model reads a liked item's description (`?ttl=` keeps its scores): scores
+    for the old text must not be served for the new one."""
+    service = ScoringService(scorer, MemoryCache(), ScoringPolicy(batch_size=1_000))
+    liked = LikedItem("Alien", "scifi", ("space",), description="A crew hunted in deep space.")
+    before = UserContext("u1", (liked,))
+    edited = UserContext("u1", (replace(liked, description="A cookbook of Italian pasta."),))
+    await service.precompute(before, CANDIDATES)
+    assert await service.precompute(edited, CANDIDATES) == await scorer.score(edited, CANDIDATES)
+    await service.close()

@@ -20,8 +20,10 @@ KEY_PREFIX = "llmscore:v1"
 
 
 def context_hash(user: UserContext) -> str:
-    """Stable digest of what the scorer sees about a user."""
-    recent = [[i.title, i.category, list(i.tags), round(i.weight, 4)] for i in user.recent]
+    """Stable digest of what the scorer sees about a user (`local://` reads the descriptions)."""
+    recent = [
+        [i.title, i.category, list(i.tags), round(i.weight, 4), i.description] for i in user.recent
+    ]
     payload = json.dumps(recent, ensure_ascii=False, separators=(",", ":"))
     return blake2b(payload.encode(), digest_size=16).hexdigest()
 
