@@ -184,6 +184,28 @@ async def test_a_failed_trial_reopens_the_breaker(
     assert service.health().state == "open"
 
 
+async def test_a_cancelled_trial_leaves_the_breaker_to_try_again(
+    make_service: ServiceFactory, openai_server: FakeServer
+) -> None:
+    """A trial call cancelled (its request or precompute stopped) never said whether the
+    provider is back: the next call is the trial, not refused forever."""
+    clock = FakeClock()
+    no_retry = replace(FAST_RETRIES.retry, attempts=1)
+    service = make_service(replace(FAST_RETRIES, failure_threshold=1, retry=no_retry), clock)
+    openai_server.script.default = "error"
+    await service.precompute(USER, CANDIDATES)
+    clock.now += 31
+    openai_server.script.default = "hang"
+    trial = asyncio.create_task(service.precompute(USER, CANDIDATES))
+    await until(lambda: len(openai_server.script.requests) == 2)
+    trial.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await trial
+    openai_server.script.default = "ok"
+    assert len(await service.precompute(USER, CANDIDATES)) == len(CANDIDATES)
+    assert service._breaker.state.value == "closed"
+
+
 async def test_concurrency_is_limited(
     make_service: ServiceFactory, openai_server: FakeServer
 ) -> None:

@@ -61,6 +61,10 @@ class CircuitBreaker:
         self._trial_in_flight = False
         self._misconfigured = False
 
+    def record_cancelled(self) -> None:
+        """A call stopped before its outcome: a trial it was leaves the next call to try."""
+        self._trial_in_flight = False
+
     def record_failure(self) -> None:
         self._failures += 1
         if self._opened_at is not None or self._failures >= self._threshold:

@@ -239,6 +239,9 @@ class ScoringService:
             except ScorerError as exc:
                 self._failed(exc, _outcome(exc))
                 raise
+            except asyncio.CancelledError:
+                self._breaker.record_cancelled()
+                raise
             except TimeoutError as exc:
                 self._failed(exc, "timeout")
                 raise ScorerTimeout("provider call timed out") from exc
