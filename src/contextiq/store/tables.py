@@ -61,7 +61,7 @@ class ContentRow(Base):
     hidden: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (
-        # The listing's order, newest first then by id: a page read from the index alone.
+        # The listing's order, newest first then by id: a page starts at its key, no sort.
         Index("ix_content_category_listing", "category", "created_at", "content_id"),
         Index("ix_content_listing", "created_at", "content_id"),
         Index("ix_content_updated", "updated_at"),
