@@ -1,14 +1,18 @@
 """The wire format of events is a contract between versions: old payloads still decode."""
 
+import asyncio
 from datetime import UTC, datetime
 
+import orjson
 import pytest
+from aiokafka import TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from contextiq.domain import Interaction, InteractionType
-from contextiq.events.kafka import keyed
+from contextiq.events.kafka import KafkaBus, keyed
 from contextiq.events.types import (
     SCHEMA_VERSION,
+    Event,
     ImpressionBatch,
     ImpressionRecorded,
     InteractionRecorded,
@@ -178,3 +182,52 @@ def test_kafka_sends_a_batch_split_as_the_default_partitioner_places_its_users()
     assert sum(len(decode_event(p).shown) for _, _, p in sent) == 40  # type: ignore[union-attr]
     interaction = OutboxEvent(id=2, key="u1", payload=V0_PAYLOAD)
     assert keyed(interaction, partitions) == [(None, "u1", V0_PAYLOAD)]
+
+
+class _Record:
+    def __init__(self, offset: int, value: bytes | None) -> None:
+        self.offset = offset
+        self.value = value
+
+
+class _OnePoll:
+    """A consumer whose one poll hands over `values`; the next poll stops the loop."""
+
+    def __init__(self, values: list[bytes | None]) -> None:
+        self.tp = TopicPartition("interactions", 0)
+        self.records = [_Record(n, v) for n, v in enumerate(values)]
+        self.polls = 0
+        self.committed: dict[TopicPartition, int] = {}
+
+    async def getmany(self, **_: object) -> dict[TopicPartition, list[_Record]]:
+        self.polls += 1
+        if self.polls > 1:
+            raise asyncio.CancelledError
+        return {self.tp: self.records}
+
+    def highwater(self, _: TopicPartition) -> int:
+        return len(self.records)
+
+    def assignment(self) -> set[TopicPartition]:
+        return {self.tp}
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.committed.update(offsets)
+
+
+async def test_kafka_skips_a_record_that_is_not_an_event_and_commits_past_it() -> None:
+    """A truncated, non-JSON or non-object record is skipped with a warning, as an unknown
+    type is; old code raised from the decode, so the consumer reconnected, read the same
+    record again and stopped its partition for good."""
+    good = orjson.dumps(V0_PAYLOAD)
+    consumer = _OnePoll([good[:20], good, None, b"[1, 2]", b"\xff\xfe"])
+    delivered: list[Event] = []
+
+    async def handler(batch: list[Event]) -> None:
+        delivered.extend(batch)
+
+    bus = KafkaBus("kafka://127.0.0.1:9092?topic=interactions")
+    with pytest.raises(asyncio.CancelledError):
+        await bus._consume_with(consumer, handler)
+    assert delivered == [InteractionRecorded(LIKE)]
+    assert consumer.committed == {consumer.tp: 5}

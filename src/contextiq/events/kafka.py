@@ -21,7 +21,7 @@ from aiokafka.partitioner import murmur2
 
 from contextiq.events.base import BusUnavailable, EventBus, Handler
 from contextiq.events.kafka_url import parse_kafka_url
-from contextiq.events.types import ImpressionBatch, UnknownEvent, decode_event, decode_events
+from contextiq.events.types import ImpressionBatch, UnknownEvent, decode_event, decode_records
 from contextiq.observability.events import forget_consumer_lag, record_consumer_lag
 from contextiq.store.records import OutboxEvent
 
@@ -179,7 +179,7 @@ class KafkaBus(EventBus):
             records = [r for rs in batches.values() for r in rs]
             if not records:
                 continue
-            await handler(decode_events(orjson.loads(r.value) for r in records))
+            await handler(decode_records(r.value for r in records))
             offsets = {tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs}
             try:
                 await consumer.commit(offsets)

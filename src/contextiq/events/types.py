@@ -413,6 +413,8 @@ EVENT_TYPES: tuple[str, ...] = tuple(_DECODERS)
 
 def decode_event(payload: dict[str, Any]) -> Event:
     """The typed event for a wire payload; raises `UnknownEvent` for what this version lacks."""
+    if not isinstance(payload, dict):  # JSON, but not an event's object
+        raise UnknownEvent(f"not an event object: {type(payload).__name__}")
     kind = payload.get("type", InteractionRecorded.type)
     version = payload.get("schema_version", 1)
     decoder = _DECODERS.get(kind)
@@ -434,3 +436,15 @@ def decode_events(payloads: Iterable[dict[str, Any]]) -> list[Event]:
         except UnknownEvent as exc:
             log.warning("skipping an event this version cannot read: %s", exc)
     return events
+
+
+def decode_records(values: Iterable[bytes | None]) -> list[Event]:
+    """Decode a batch as the broker delivered it; a record that is not JSON (truncated, a
+    tombstone) is skipped as `decode_events` skips what it cannot read."""
+    payloads: list[Any] = []
+    for value in values:
+        try:
+            payloads.append(orjson.loads(value))  # type: ignore[arg-type]
+        except orjson.JSONDecodeError as exc:
+            log.warning("skipping an event this version cannot read: not JSON: %s", exc)
+    return decode_events(payloads)
