@@ -171,3 +171,37 @@ async def test_a_commit_carries_its_impressions_ahead_of_the_reports_on_them() -
         task.cancel()
     [(_, events)] = store.commits
     assert [type(e) for e in events] == [ImpressionBatch, ImpressionSeen]
+
+
+class StuckStore(RecordingStore):
+    """The first commit hangs (a slow database) until the writer is stopped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stuck = asyncio.Event()
+
+    async def record_interactions(
+        self, items: Sequence[Interaction], events: Sequence[Event] = ()
+    ) -> RecordResult:
+        if not self.stuck.is_set():
+            self.stuck.set()
+            await asyncio.Event().wait()
+        return await super().record_interactions(items, events)
+
+
+async def test_shutdown_mid_commit_fails_its_requests_and_keeps_its_impressions() -> None:
+    """Old code forgot the group in flight: its request waited forever and its impressions,
+    neither stored nor buffered any more, were lost at shutdown."""
+    store = StuckStore()
+    writer = GroupCommitWriter(store, impression_interval=0)  # type: ignore[arg-type]
+    writer.show(shown(0))
+    request = asyncio.create_task(writer.write([event(0)]))
+    task = asyncio.create_task(writer.run())
+    await store.stuck.wait()
+    assert not writer._queue  # the request is in the commit that hangs
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    with pytest.raises(RuntimeError, match="shutting down"):
+        await asyncio.wait_for(request, 1)
+    assert batched(store) == [["r0"]]

@@ -142,6 +142,7 @@ class GroupCommitWriter:
         return group
 
     async def run(self) -> None:
+        group: list[Pending] = []
         try:
             while True:
                 if not self._queue and not self._shown:
@@ -158,7 +159,11 @@ class GroupCommitWriter:
                 events.extend(e for _, carried, _ in group for e in carried)
                 self._last_commit = asyncio.get_running_loop().time()
                 try:
-                    result = await self.store.record_interactions(items, events)
+                    try:
+                        result = await self.store.record_interactions(items, events)
+                    except asyncio.CancelledError:
+                        self._shown[:0] = shown  # not stored: `_flush` tries them once more
+                        raise
                     await self.after_commit(items)
                 except Exception as exc:
                     self._fail(group, exc)
@@ -167,7 +172,7 @@ class GroupCommitWriter:
                     continue
                 self._settle(group, result)
         finally:
-            self._fail(self._queue, RuntimeError("the server is shutting down"))
+            self._fail(group + self._queue, RuntimeError("the server is shutting down"))
             await self._flush()
 
     async def _linger(self) -> bool:
