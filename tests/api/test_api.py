@@ -68,6 +68,26 @@ def test_health_answers_while_the_database_does_not(
     assert body["dependencies"]["cache"]["status"] == "ok"
 
 
+def test_an_interaction_the_database_cannot_take_now_is_answered_503(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database refused the connection on every retry (down, failing over): a 503 with
+    Retry-After, which clients and load balancers retry; old code: 500 internal_error."""
+
+    async def refused(*_: object, **__: object) -> None:
+        raise ConnectionRefusedError(111, "Connect call failed")
+
+    services = client.app.state.services  # type: ignore[attr-defined]
+    monkeypatch.setattr(services.store, "record_interactions", refused)
+    item = _recs(client, "user_005", limit=1)["items"][0]["content_id"]
+    response = client.post(
+        "/api/v1/interact",
+        json={"user_id": "user_005", "content_id": item, "interaction_type": "like"},
+    )
+    _assert_error(response, 503, "unavailable")
+    assert response.headers["Retry-After"] == "1"
+
+
 def test_a_serving_process_warms_up_before_its_first_request(demo_settings: Settings) -> None:
     """Started, it has served lists already (its catalogue cache holds their items) and put
     what it holds out of the garbage collector's reach, but recorded nothing a client would

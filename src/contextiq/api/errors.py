@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from contextiq.api.schemas import ErrorResponse
+from contextiq.store.transient import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +104,23 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(400, "bad_request", message)
         return _unexpected(exc)
 
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(TimeoutError)
+    async def _unreachable(_: Request, exc: Exception) -> JSONResponse:
+        # Its own handler: the one for Exception answers, then raises it again to the server.
+        return _unexpected(exc)
+
     @app.exception_handler(Exception)
     async def _any(_: Request, exc: Exception) -> JSONResponse:
         return _unexpected(exc)
 
 
 def _unexpected(exc: Exception) -> JSONResponse:
+    if is_transient(exc):
+        # Still failing after the store's retries (the database down or failing over): a
+        # passing state that clients and load balancers retry, not a fault in the code.
+        log.warning("answered 503: %s", type(exc).__name__)
+        message = "a service this request needs is unavailable; try again"
+        return error_response(503, "unavailable", message, headers={"Retry-After": "1"})
     log.exception("unhandled error", exc_info=exc)
     return error_response(500, "internal_error", "internal server error")
