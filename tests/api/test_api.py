@@ -88,6 +88,22 @@ def test_an_interaction_the_database_cannot_take_now_is_answered_503(
     assert response.headers["Retry-After"] == "1"
 
 
+def test_interactions_past_what_may_wait_for_the_database_are_answered_503(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Old code queued every interaction while the database was slow, without bound."""
+    services = client.app.state.services  # type: ignore[attr-defined]
+    monkeypatch.setattr(services.writer, "max_waiting", 0)
+    item = _recs(client, "user_006", limit=1)["items"][0]["content_id"]
+    event = {"user_id": "user_006", "content_id": item, "interaction_type": "like"}
+    for response in (
+        client.post("/api/v1/interact", json=event),
+        client.post("/api/v1/interactions/batch", json={"interactions": [event]}),
+    ):
+        _assert_error(response, 503, "unavailable")
+        assert response.headers["Retry-After"] == "1"
+
+
 def test_a_serving_process_warms_up_before_its_first_request(demo_settings: Settings) -> None:
     """Started, it has served lists already (its catalogue cache holds their items) and put
     what it holds out of the garbage collector's reach, but recorded nothing a client would

@@ -8,7 +8,7 @@ import pytest
 
 from contextiq.domain import Interaction, InteractionType
 from contextiq.events.types import Event, ImpressionBatch, ImpressionSeen
-from contextiq.store.group_commit import GroupCommitWriter
+from contextiq.store.group_commit import GroupCommitWriter, WriterBusy
 from contextiq.store.records import RecordResult
 
 
@@ -174,18 +174,19 @@ async def test_a_commit_carries_its_impressions_ahead_of_the_reports_on_them() -
 
 
 class StuckStore(RecordingStore):
-    """The first commit hangs (a slow database) until the writer is stopped."""
+    """The first commit hangs (a slow database) until `release` is set or the writer stops."""
 
     def __init__(self) -> None:
         super().__init__()
         self.stuck = asyncio.Event()
+        self.release = asyncio.Event()
 
     async def record_interactions(
         self, items: Sequence[Interaction], events: Sequence[Event] = ()
     ) -> RecordResult:
         if not self.stuck.is_set():
             self.stuck.set()
-            await asyncio.Event().wait()
+            await self.release.wait()
         return await super().record_interactions(items, events)
 
 
@@ -205,3 +206,22 @@ async def test_shutdown_mid_commit_fails_its_requests_and_keeps_its_impressions(
     with pytest.raises(RuntimeError, match="shutting down"):
         await asyncio.wait_for(request, 1)
     assert batched(store) == [["r0"]]
+
+
+async def test_writes_past_max_waiting_are_refused_while_the_database_is_slow() -> None:
+    """Old code queued every write while a commit hung: memory grew with the requests."""
+    store = StuckStore()
+    writer = GroupCommitWriter(store, max_waiting=3)  # type: ignore[arg-type]
+    task = asyncio.create_task(writer.run())
+    try:
+        first = asyncio.create_task(writer.write([event(0)]))
+        await store.stuck.wait()  # e0 is committing and waits no more
+        waiting = asyncio.create_task(writer.write([event(1), event(2), event(3)]))
+        await asyncio.sleep(0)
+        with pytest.raises(WriterBusy):
+            await writer.write([event(4)])
+        store.release.set()
+        await asyncio.gather(first, waiting)
+        assert (await writer.write([event(4)])).accepted == ["e4"]
+    finally:
+        task.cancel()

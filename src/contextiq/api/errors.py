@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from contextiq.api.schemas import ErrorResponse
+from contextiq.store.group_commit import WriterBusy
 from contextiq.store.transient import is_transient
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,12 @@ def install_error_handlers(app: FastAPI) -> None:
             message = "the request holds a character that cannot be stored (NUL, \\u0000)"
             return error_response(400, "bad_request", message)
         return _unexpected(exc)
+
+    @app.exception_handler(WriterBusy)
+    async def _busy(_: Request, exc: WriterBusy) -> JSONResponse:
+        log.warning("answered 503: %s", exc)
+        message = "too many interactions are waiting for the database; try again"
+        return error_response(503, "unavailable", message, headers={"Retry-After": "1"})
 
     @app.exception_handler(ConnectionError)
     @app.exception_handler(TimeoutError)

@@ -49,6 +49,11 @@ async def _nothing(_: Sequence[Interaction]) -> None:
     return None
 
 
+class WriterBusy(Exception):
+    """More than `max_waiting` events wait for the database (slow, or failing over): the
+    request is refused at once (503) rather than queued, so memory stays bounded."""
+
+
 class GroupCommitWriter:
     def __init__(
         self,
@@ -58,11 +63,15 @@ class GroupCommitWriter:
         max_buffered: int = 1_000_000,
         retry_seconds: float = 0.5,
         impression_interval: float = 0.5,
+        max_waiting: int = 100_000,
     ) -> None:
         self.store = store
         self.after_commit = after_commit
         self.max_events = max_events
         self.max_buffered = max_buffered
+        self.max_waiting = max_waiting
+        #: Interactions and events queued for a transaction not yet begun.
+        self._waiting = 0
         self.retry_seconds = retry_seconds
         self.impression_interval = impression_interval
         self._queue: list[Pending] = []
@@ -121,8 +130,13 @@ class GroupCommitWriter:
 
         `events` (impressions) ride in the same transaction as outbox rows: a served list's
         impression is durable before its answer leaves, at the cost of a share of a commit.
+        Raises `WriterBusy` when they would make more than `max_waiting` wait.
         """
+        size = len(items) + len(events)
+        if size and self._waiting + size > self.max_waiting:
+            raise WriterBusy(f"{self._waiting} events are waiting for the database")
         future: asyncio.Future[RecordResult] = asyncio.get_running_loop().create_future()
+        self._waiting += size
         self._queue.append((items, events, future))
         self._wake.set()  # also ends an impressions-only wait
         return await future
@@ -139,6 +153,7 @@ class GroupCommitWriter:
                 break
             taken, size = taken + 1, size + len(items) + len(events)
         group, self._queue = self._queue[:taken], self._queue[taken:]
+        self._waiting -= size
         return group
 
     async def run(self) -> None:
