@@ -52,7 +52,7 @@ from contextiq.store.store import Store
 from contextiq.worker.dead_letters import DeadLetterGuard
 from contextiq.worker.parked_sweep import run_parked_sweep
 from contextiq.worker.processor import EventProcessor, Retrainer
-from contextiq.worker.training import training_round, training_turn
+from contextiq.worker.training import last_round_at, training_round, training_turn
 
 #: Users whose lists a serving process computes at start (`RecommendationService.warm_up`).
 WARM_UP_USERS = 256
@@ -198,6 +198,7 @@ def build_services(settings: Settings) -> Services:
         settings.retrain_every_events,
         settings.retrain_every_seconds,
         lambda: training_turn(store),
+        lambda: last_round_at(store),
     )
     relay = OutboxRelay(store, bus)
 

@@ -1,8 +1,11 @@
 """Workers retrain one at a time: a round due while another worker's runs is left to it."""
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+
+import pytest
 
 from contextiq.worker.processor import Retrainer
 
@@ -42,3 +45,39 @@ async def test_a_round_due_while_another_runs_is_left_to_it() -> None:
     assert second.request()  # free again: the next round due trains
     await second._task  # type: ignore[misc]
     assert rounds == ["first", "second"]
+
+
+@pytest.mark.parametrize(("trained_ago", "rounds"), [(60.0, 0), (7_200.0, 1)])
+async def test_the_time_trigger_counts_from_the_last_round_any_process_ran(
+    monkeypatch: pytest.MonkeyPatch, trained_ago: float, rounds: int
+) -> None:
+    """A worker just (re)started, with new events, an hourly trigger and a model another
+    worker (or this one before its restart) trained a minute ago, waits for the hour; old
+    code trained again at its first check, so each worker a deploy restarted trained once
+    more on next to nothing."""
+    ticks = 0
+    real_sleep = asyncio.sleep
+
+    async def tick(_: float) -> None:
+        nonlocal ticks
+        ticks += 1
+        await real_sleep(0)
+
+    async def last_round() -> float:
+        return time.time() - trained_ago
+
+    trained: list[int] = []
+
+    async def train() -> None:
+        trained.append(1)
+
+    monkeypatch.setattr("contextiq.worker.processor.asyncio.sleep", tick)
+    retrainer = Retrainer(train, 0, 3_600, last_round=last_round)
+    retrainer.count(5)
+    schedule = asyncio.create_task(retrainer.schedule())
+    while ticks < 3:
+        await real_sleep(0)
+    schedule.cancel()
+    if retrainer._task is not None:
+        await retrainer._task
+    assert len(trained) == rounds

@@ -19,6 +19,7 @@ from contextiq.store.migrate import upgrade_async
 from contextiq.store.store import Store
 from contextiq.worker.processor import Retrainer
 from contextiq.worker.training import (
+    last_round_at,
     load_training_data,
     served_families,
     train_and_register,
@@ -108,8 +109,10 @@ async def test_a_failed_round_leaves_the_worker_and_the_serving_model_as_they_we
     store: Store, tmp_path: Path
 ) -> None:
     holder = ModelHolder(tmp_path / "models", store)
+    assert await last_round_at(store) is None
     first = await train_and_register(store, holder, model="ease")
     assert first is not None
+    assert await last_round_at(store) == first.created_at.timestamp()
     serving = holder.model
     limit = {"mb": 1}
     retrainer = Retrainer(lambda: train_and_register(store, holder, "ease", limit["mb"]), 0, 0)

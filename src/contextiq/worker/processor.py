@@ -20,13 +20,20 @@ def _alone() -> AbstractAsyncContextManager[bool]:
     return nullcontext(True)
 
 
+async def _unrecorded() -> float | None:
+    """No record of rounds beyond this process's own."""
+    return None
+
+
 class Retrainer:
     """Retrains after N applied events or T seconds, one round at a time.
 
     `exclusive` (`training_turn`) makes that one round at a time across workers: each
     round reads every stored interaction, so a round started while another worker's runs
     would train the same model again beside it (memory, CPU, whole-table reads) and is
-    left to that one.
+    left to that one. `last_round` (`last_round_at`) is when any process last trained: the
+    time trigger counts from it, so neither another worker's round nor a restart starts the
+    interval again from nothing.
     """
 
     def __init__(
@@ -35,9 +42,11 @@ class Retrainer:
         every_events: int,
         every_seconds: float,
         exclusive: Callable[[], AbstractAsyncContextManager[bool]] = _alone,
+        last_round: Callable[[], Awaitable[float | None]] = _unrecorded,
     ) -> None:
         self._train = train
         self._exclusive = exclusive
+        self._last_round = last_round
         self.every_events = every_events
         self.every_seconds = every_seconds
         self.events_since_training = 0
@@ -80,10 +89,15 @@ class Retrainer:
         """Time-based trigger: retrain when events arrived and the interval passed."""
         while True:
             await asyncio.sleep(min(60.0, max(1.0, self.every_seconds)))
-            due = self.last_trained_at is None or (
-                time.time() - self.last_trained_at >= self.every_seconds
-            )
-            if self.every_seconds and due and self.events_since_training > 0:
+            if not self.every_seconds or self.events_since_training <= 0:
+                continue
+            try:
+                recorded = await self._last_round()
+            except Exception as exc:  # the database is away: the next check asks again
+                log.warning("could not read when a model was last trained: %s", exc)
+                continue
+            last = max((t for t in (self.last_trained_at, recorded) if t is not None), default=None)
+            if last is None or time.time() - last >= self.every_seconds:
                 self.request()
 
 

@@ -46,6 +46,12 @@ def training_turn(
     return exclusively(store.engine, TRAINING_LOCK, wait, waiting)
 
 
+async def last_round_at(store: Store) -> float | None:
+    """When any process last recorded a trained model (promoted or not), in epoch seconds."""
+    newest = await store.model_versions(1)
+    return newest[0].created_at.timestamp() if newest else None
+
+
 async def load_training_data(store: Store) -> list[WeightedInteraction]:
     """Every stored interaction, oldest first (ties in the order they were stored).
 
