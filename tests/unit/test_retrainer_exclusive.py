@@ -81,3 +81,21 @@ async def test_the_time_trigger_counts_from_the_last_round_any_process_ran(
     if retrainer._task is not None:
         await retrainer._task
     assert len(trained) == rounds
+
+
+async def test_a_failed_round_is_tried_again_after_as_many_events_more_not_at_the_next() -> None:
+    """Old code started a round with every batch applied after a failure (a model too big
+    for the memory limit): each round's whole-table counts, and its traceback, per batch."""
+    rounds: list[int] = []
+
+    async def train() -> None:
+        rounds.append(1)
+        raise MemoryError("needs more than the limit")
+
+    retrainer = Retrainer(train, 10, 0)
+    for n in (10, 1, 8, 1):
+        retrainer.count(n)
+        if retrainer._task is not None:
+            await retrainer._task
+    assert len(rounds) == 2  # at 10 events, and again at 20
+    assert retrainer.events_since_training == 20  # nothing was learnt from them yet

@@ -50,13 +50,16 @@ class Retrainer:
         self.every_events = every_events
         self.every_seconds = every_seconds
         self.events_since_training = 0
+        #: The count that starts a round: `every_events` more after a failed one, which
+        #: would otherwise be tried again with every batch applied.
+        self._due_at = every_events
         self.last_trained_at: float | None = None
         self.training = False
         self._task: asyncio.Task[None] | None = None
 
     def count(self, n: int) -> None:
         self.events_since_training += n
-        if self.every_events and self.events_since_training >= self.every_events:
+        if self.every_events and self.events_since_training >= self._due_at:
             self.request()
 
     def request(self) -> bool:
@@ -79,8 +82,10 @@ class Retrainer:
                     log.info("another worker is training on every stored event: not this one")
             self.events_since_training -= pending
             self.last_trained_at = time.time()
+            self._due_at = self.every_events
         except Exception:
             log.exception("training failed; the current model keeps serving")
+            self._due_at = self.events_since_training + self.every_events
             TRAINING_DURATION.labels("failed").observe(time.perf_counter() - started)
         finally:
             self.training = False

@@ -6,7 +6,8 @@ experiment's arm may name, so their models are as fresh as the default's
 refuses at once, with those sizes, when it would not fit in memory. It then streams the
 interactions in chunks of columns, orders them by time, and trains in a thread; the time
 it took and its peak memory are recorded with the model's metrics. A round that fails
-leaves the serving models as they were (the `Retrainer` logs the error and keeps going).
+leaves the serving models as they were (the `Retrainer` logs the error and keeps going,
+trying again once as many events more came, or at the time trigger's next check).
 """
 
 import asyncio
