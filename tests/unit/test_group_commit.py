@@ -225,3 +225,19 @@ async def test_writes_past_max_waiting_are_refused_while_the_database_is_slow() 
         assert (await writer.write([event(4)])).accepted == ["e4"]
     finally:
         task.cancel()
+
+
+async def test_impressions_past_max_buffered_are_dropped_while_a_commit_hangs() -> None:
+    """Cached answers are served without the database, so impressions come while a commit
+    hangs; old code kept every one (`max_buffered` bounded only a failed commit's)."""
+    store = StuckStore()
+    writer = GroupCommitWriter(store, max_buffered=2, impression_interval=0)  # type: ignore[arg-type]
+    task = asyncio.create_task(writer.run())
+    try:
+        writer.show(shown(0))
+        await store.stuck.wait()  # r0 is committing
+        for n in range(1, 5):
+            writer.show(shown(n))
+        assert [rid for rid, *_ in writer._shown] == ["r1", "r2"]
+    finally:
+        task.cancel()

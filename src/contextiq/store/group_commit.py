@@ -72,6 +72,8 @@ class GroupCommitWriter:
         self.max_waiting = max_waiting
         #: Interactions and events queued for a transaction not yet begun.
         self._waiting = 0
+        #: Impressions past `max_buffered` are being dropped (logged once per episode).
+        self._dropping = False
         self.retry_seconds = retry_seconds
         self.impression_interval = impression_interval
         self._queue: list[Pending] = []
@@ -115,10 +117,17 @@ class GroupCommitWriter:
         The answer can leave before its impression is committed, by at most
         `impression_interval` and one commit. A request pays for a tuple in a list, not
         for a commit of its own. `since`: the `erasures` count when the request started
-        (None: now); the impression is dropped if its user was erased after that.
+        (None: now); the impression is dropped if its user was erased after that, or if
+        `max_buffered` wait already (a commit hangs while cached answers go on).
         """
         if self.erased_since(shown[1], since):
             return
+        if len(self._shown) >= self.max_buffered:
+            if not self._dropping:
+                log.warning("dropping impressions: %d wait for the database", len(self._shown))
+            self._dropping = True
+            return
+        self._dropping = False
         self._shown.append(shown)
         if len(self._shown) == 1:
             self._wake.set()
