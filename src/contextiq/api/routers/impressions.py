@@ -7,7 +7,7 @@ from contextiq.api.errors import documented
 from contextiq.api.experiment_schemas import ImpressionSeenAccepted, ImpressionSeenIn
 from contextiq.security import Access, allow, require_user
 
-router = APIRouter(tags=["impressions"], responses=documented(401, 403, 429))
+router = APIRouter(tags=["impressions"], responses=documented(401, 403, 429, 503))
 
 
 @router.post(

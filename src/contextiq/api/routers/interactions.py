@@ -18,7 +18,7 @@ from contextiq.domain import Interaction
 from contextiq.interactions import UnknownContent
 from contextiq.security import Access, allow, require_user
 
-router = APIRouter(tags=["interactions"], responses=documented(401, 403, 404, 429))
+router = APIRouter(tags=["interactions"], responses=documented(401, 403, 404, 429, 503))
 
 
 @router.post(
