@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from contextiq.api.app import create_app
 from contextiq.api.schemas import HeldData
@@ -38,6 +39,7 @@ from contextiq.store.tables import ProcessedEvent, UserStats
 from contextiq.worker.dead_letters import DeadLetterGuard
 from contextiq.worker.processor import EventProcessor, Retrainer
 from tests.conftest import embedded_settings
+from tests.integration.conftest import fresh_pg_database
 from tests.unit.test_store import store  # noqa: F401 (fixture: SQLite and PostgreSQL)
 
 AFTER = 3
@@ -156,6 +158,27 @@ async def test_only_a_failure_of_the_event_itself_sets_it_aside(store: Store) ->
         await guard([InteractionRecorded(click("e1")), InteractionRecorded(click("e2"))])
     assert len(delivered) == 2 and guard.failures == 1  # the batch, then its first event alone
     assert await DeadLetterStore(store).listed(10) == []
+
+
+@pytest.mark.integration
+async def test_a_statement_stopped_by_its_timeout_sets_nothing_aside() -> None:
+    """A slow database, or a lock held past the statement timeout, stops every event alike:
+    the batch comes again instead of healthy events going to the dead letters."""
+    async with fresh_pg_database() as url:
+        db = Store(url)
+        try:
+
+            async def slow(events: list[Event]) -> None:
+                async with db.sessions.begin() as session:
+                    await session.execute(text("SET LOCAL statement_timeout = '10ms'"))
+                    await session.execute(text("SELECT pg_sleep(1)"))
+
+            guard = DeadLetterGuard(slow, DeadLetterStore(db), 1)
+            with pytest.raises(DBAPIError):
+                await guard([InteractionRecorded(click("e1")), InteractionRecorded(click("e2"))])
+            assert await DeadLetterStore(db).listed(10) == []
+        finally:
+            await db.close()
 
 
 async def test_erasure_removes_the_users_dead_letters(store: Store) -> None:  # noqa: F811

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 
 from contextiq.api.schemas import ErrorResponse
 from contextiq.store.group_commit import WriterBusy
-from contextiq.store.transient import is_transient
+from contextiq.store.transient import is_passing
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def _unexpected(exc: Exception) -> JSONResponse:
-    if is_transient(exc):
+    if is_passing(exc):
         # Still failing after the store's retries (the database down or failing over): a
         # passing state that clients and load balancers retry, not a fault in the code.
         log.warning("answered 503: %s", type(exc).__name__)

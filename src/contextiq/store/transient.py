@@ -25,19 +25,35 @@ TRANSIENT_SQLSTATES = frozenset(
 )
 
 
+#: A statement stopped by its timeout (or cancelled): the database slow, or a lock held long.
+QUERY_CANCELED = "57014"
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    # Reads through the raw driver (`Store.user_history`) raise the driver's own errors.
+    found = getattr(exc.orig if isinstance(exc, DBAPIError) else exc, "sqlstate", None)
+    return found if isinstance(found, str) else None
+
+
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:
             return True
-        if getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
+        if _sqlstate(exc) in TRANSIENT_SQLSTATES:
             return True
         return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
-    # Reads through the raw driver (`Store.user_history`) raise the driver's own errors.
-    if getattr(exc, "sqlstate", None) in TRANSIENT_SQLSTATES:
+    if _sqlstate(exc) in TRANSIENT_SQLSTATES:
         return True
     if isinstance(exc, sqlite3.OperationalError):
         return "database is locked" in str(exc)
     return isinstance(exc, ConnectionError | TimeoutError)
+
+
+def is_passing(exc: BaseException) -> bool:
+    """Failed for a reason of the moment, not of the event or the code: transient, or stopped
+    by the statement timeout. Such a statement is not retried at once (it would wait as long
+    again), but it sets no event aside and answers 503, not 500."""
+    return is_transient(exc) or _sqlstate(exc) == QUERY_CANCELED
 
 
 def retry_transient(

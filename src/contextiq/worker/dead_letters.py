@@ -6,7 +6,8 @@ down to single events: the good ones are applied in order (once: `processed_even
 already applied), and each single event that still fails goes to the dead letters
 (`store/dead_letters.py`, `contextiq dead-letters`). The handler then returns, so the bus
 acknowledges the batch and delivery goes on. An event that fails for a passing reason (the
-database is unreachable) is never set aside: the batch fails and comes again.
+database is unreachable, or so slow that a statement hit its timeout) is never set aside: the
+batch fails and comes again.
 """
 
 import logging
@@ -17,7 +18,7 @@ from contextiq.events.types import Event
 from contextiq.observability.metrics import EVENTS_DEAD_LETTERED
 from contextiq.store.dead_letters import DeadLetterStore
 from contextiq.store.store import utcnow
-from contextiq.store.transient import is_transient
+from contextiq.store.transient import is_passing
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class DeadLetterGuard:
             try:
                 await self._handle(part)
             except Exception as exc:
-                if is_transient(exc):
+                if is_passing(exc):
                     raise
                 if len(part) > 1:
                     await self._isolate(part, first_failed_at)
