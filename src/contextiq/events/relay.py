@@ -21,6 +21,7 @@ class OutboxRelay:
         poll_seconds: float = 0.2,
         settle_seconds: float = 0.02,
         retention: timedelta = timedelta(days=1),
+        purge_every: timedelta = timedelta(minutes=10),
     ) -> None:
         self.store = store
         self.bus = bus
@@ -28,6 +29,7 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self.settle_seconds = settle_seconds
         self.retention = retention
+        self.purge_every = purge_every
         self.healthy = True
         self._wake = asyncio.Event()
 
@@ -50,11 +52,12 @@ class OutboxRelay:
                 sent = await self.drain_once()
                 self.healthy = True
                 backoff = self.poll_seconds
-                if sent == self.batch_size:
-                    continue
-                if utcnow() - purged_at > timedelta(minutes=10):
+                # Under load too: a relay that never catches up would keep every row it sent.
+                if utcnow() - purged_at > self.purge_every:
                     await self.store.purge_published_outbox(utcnow() - self.retention)
                     purged_at = utcnow()
+                if sent == self.batch_size:
+                    continue
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker or database is down: keep rows, back off
