@@ -170,15 +170,22 @@ async def test_breaker_opens_after_failures_and_closes_after_cooldown(
     assert service._breaker.state.value == "closed"
 
 
-async def test_a_failed_trial_reopens_the_breaker(
-    make_service: ServiceFactory, openai_server: FakeServer
-) -> None:
+async def _opened_and_due(make_service: ServiceFactory, server: FakeServer) -> ScoringService:
+    """A breaker opened by one failed call (no retries), its 30 s passed: the next call is
+    the trial. The provider keeps failing unless the test says otherwise."""
     clock = FakeClock()
     no_retry = replace(FAST_RETRIES.retry, attempts=1)
     service = make_service(replace(FAST_RETRIES, failure_threshold=1, retry=no_retry), clock)
-    openai_server.script.default = "error"
+    server.script.default = "error"
     await service.precompute(USER, CANDIDATES)
     clock.now += 31
+    return service
+
+
+async def test_a_failed_trial_reopens_the_breaker(
+    make_service: ServiceFactory, openai_server: FakeServer
+) -> None:
+    service = await _opened_and_due(make_service, openai_server)
     await service.precompute(USER, CANDIDATES)
     assert len(openai_server.script.requests) == 2
     assert service.health().state == "open"
@@ -189,12 +196,7 @@ async def test_a_cancelled_trial_leaves_the_breaker_to_try_again(
 ) -> None:
     """A trial call cancelled (its request or precompute stopped) never said whether the
     provider is back: the next call is the trial, not refused forever."""
-    clock = FakeClock()
-    no_retry = replace(FAST_RETRIES.retry, attempts=1)
-    service = make_service(replace(FAST_RETRIES, failure_threshold=1, retry=no_retry), clock)
-    openai_server.script.default = "error"
-    await service.precompute(USER, CANDIDATES)
-    clock.now += 31
+    service = await _opened_and_due(make_service, openai_server)
     openai_server.script.default = "hang"
     trial = asyncio.create_task(service.precompute(USER, CANDIDATES))
     await until(lambda: len(openai_server.script.requests) == 2)

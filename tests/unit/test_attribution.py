@@ -406,17 +406,23 @@ async def test_reports_before_their_impression_count_once_when_it_arrives(store:
     assert arm is not None and (arm.impressions, arm.clicks) == (1, 1)
 
 
+async def parked_beside_its_impression(store: Store, now: datetime) -> None:
+    """u1's list r1 (a, b, c) stored, and a click on c naming it parked: what a worker leaves
+    when it parks the click while another's transaction stores the list."""
+    await delivered(store, [impression("r1", "u1", "abc", now)])
+    click = clicked("i1", "u1", "c", now + timedelta(seconds=5), rid="r1")
+    await store.record_interactions([click.interaction])
+    async with store.sessions.begin() as session:
+        await store.online.parked.park(session, [], [click.interaction], now)
+
+
 async def test_a_report_parked_while_its_impression_was_stored_is_applied_by_the_sweep(
     store: Store,
 ) -> None:
     """Two workers at once: one parks a click while the other's transaction stores its
     impression, so neither saw the other. The sweep finds the impression stored."""
     now = datetime.now(UTC)
-    await delivered(store, [impression("r1", "u1", "abc", now)])
-    click = clicked("i1", "u1", "c", now + timedelta(seconds=5), rid="r1")
-    await store.record_interactions([click.interaction])
-    async with store.sessions.begin() as session:
-        await store.online.parked.park(session, [], [click.interaction], now)
+    await parked_beside_its_impression(store, now)
     assert await store.sweep_parked(now - timedelta(hours=1)) == {}
     async with store.sessions() as session:
         row = await session.get(ImpressionRow, "r1")
@@ -503,11 +509,7 @@ async def test_a_click_applied_while_the_sweep_applies_another_counts_the_list_o
     wrote it, so each counted its click as the list's first: two clicked impressions for one
     list, and one of the positions lost."""
     now = datetime.now(UTC)
-    await delivered(store, [impression("r1", "u1", "abc", now)])
-    parked_click = clicked("i1", "u1", "c", now + timedelta(seconds=5), rid="r1")
-    await store.record_interactions([parked_click.interaction])
-    async with store.sessions.begin() as session:
-        await store.online.parked.park(session, [], [parked_click.interaction], now)
+    await parked_beside_its_impression(store, now)
     other = Store(store.engine.url.render_as_string(hide_password=False))
     loaded = 0
     both = asyncio.Event()
