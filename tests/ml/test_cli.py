@@ -162,6 +162,9 @@ def test_fit_predict_refuses_unusable_files_in_one_line(tmp_path: Path) -> None:
         "user_id,item_id,timestamp\nu,a,inf\n": "line 2: not a finite number: 'inf'",
         # a quote left open made the rest of the file one item's id, and fitted what was left
         'user_id,item_id\nu,a\nu,"b\nv,a\nv,c\n': "an id over 3 lines (a quote left open?): 'b",
+        # a spreadsheet's other separators: not a missing column
+        "user_id;item_id\nu;a\n": "columns separated by semicolons: export the file with commas",
+        "user_id\titem_id\nu\ta\n": "columns separated by tabs: export the file with commas",
     }
     for interactions, message in cases.items():
         code, printed, _ = _fit_predict(tmp_path, interactions)
@@ -172,6 +175,8 @@ def test_fit_predict_refuses_unusable_files_in_one_line(tmp_path: Path) -> None:
     args += ["--users", str(tmp_path / "missing.txt"), "--output", str(tmp_path / "out.csv")]
     result = CliRunner().invoke(offline_app, args)
     assert result.exit_code == 2 and "--users" in result.output
+    code, printed, _ = _fit_predict(tmp_path, "user_id,item_id\nu,a\n", "user_id\n\n")
+    assert code == 2 and "users.txt lists no user ids" in printed, printed
 
 
 def test_fit_predict_refuses_an_item_without_an_id(tmp_path: Path) -> None:

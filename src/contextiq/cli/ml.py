@@ -145,6 +145,8 @@ def fit_predict(
         )
     features = _read("--items", read_items_csv, items) if items else []
     listed = _read("--users", _user_ids, users)
+    if not listed:  # before the fit: minutes on a large file, for an empty output
+        raise typer.BadParameter(f"{users} lists no user ids", param_hint="--users")
     wanted = list(dict.fromkeys(listed))
     if len(wanted) < len(listed):
         typer.echo(

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from contextiq.api.schemas import ContentIn, InteractionIn, SubjectIn
 from contextiq.config import Settings
+from contextiq.csv_separators import other_separator
 from contextiq.domain import Content, Interaction
 from contextiq.progress import ReadPosition
 
@@ -70,10 +71,9 @@ _ARCHIVES = {
     b"\x1f\x8b": "gzip-compressed: gunzip it first",
     b"PK": "a zip archive: unzip it first",
 }
+
+
 #: Separators spreadsheets use in place of the comma, which leave one column named by them all.
-_OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs"}
-
-
 def _not_utf8(text: str) -> str | None:
     """Why `text`, decoded with `surrogateescape`, was not UTF-8; None when it was.
 
@@ -126,8 +126,7 @@ def _columns(path: Path, header: list[str], model: type[BaseModel]) -> list[str]
     names = [name.strip().lower() for name in header]
     fields = model.model_fields
     problems = []
-    if len(names) == 1 and (used := [w for s, w in _OTHER_SEPARATORS.items() if s in names[0]]):
-        reason = f"columns separated by {used[0]}: export the file with commas between them"
+    if (reason := other_separator(names)) is not None:
         raise UnreadableFile(BadRow(path, 1, reason))
     if unknown := [n for n in names if n not in fields]:
         problems.append(f"unknown columns {', '.join(unknown)} (known: {', '.join(fields)})")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TextIO
 
+from contextiq.csv_separators import other_separator
 from contextiq.ml import movielens
 from contextiq.ml.base import ItemFeatures, WeightedInteraction
 from contextiq.progress import ReadPosition, Tracker
@@ -93,12 +94,14 @@ def parse_timestamp(text: str) -> float:
     return moment.timestamp()
 
 
-def _csv_rows(f: TextIO) -> "csv.DictReader[str]":
+def _csv_rows(f: TextIO, path: Path) -> "csv.DictReader[str]":
     """Rows by column name, the header's names stripped (`user_id, item_id` is common) and in
     lower case (`User_ID`), as `contextiq import` reads its columns."""
     reader = csv.DictReader(f)
     if reader.fieldnames is not None:
         reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
+        if (reason := other_separator(reader.fieldnames)) is not None:
+            raise ValueError(f"{path}: {reason}")
     return reader
 
 
@@ -137,7 +140,7 @@ def read_interactions_csv(path: Path, progress: Tracker | None = None) -> list[W
     position = ReadPosition(path)
     with path.open(newline="", encoding="utf-8-sig") as f:
         position.reading(f)
-        reader = _csv_rows(f)
+        reader = _csv_rows(f, path)
         _name_unread(path, reader.fieldnames or [])
         for n, r in enumerate(reader):
             if progress and n % SHOW_EVERY_ROWS == 0:
@@ -180,7 +183,7 @@ def read_items_csv(path: Path) -> list[ItemFeatures]:
     """
     items = []
     with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = _csv_rows(f)
+        reader = _csv_rows(f, path)
         for r in reader:
             try:
                 item = _id(r["item_id"])
