@@ -4,6 +4,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -386,6 +387,28 @@ def test_an_unknown_version_is_refused_with_a_hint(isolated: Path) -> None:
     result = runner.invoke(app, ["models", "promote", "nope"])
     assert result.exit_code != 0
     assert "models list" in result.output
+
+
+def test_a_version_that_cannot_be_loaded_is_refused_and_nothing_switched(isolated: Path) -> None:
+    """Old code pointed ACTIVE at it: serving processes kept their model, but each one
+    started afterwards had none, and `models list` showed it as served."""
+    _ok("seed", "--demo", "--items", "40", "--users", "8")
+    _ok("train")
+    versions = isolated / "models" / "versions"
+    registry = ModelRegistry(isolated / "models")
+    active = registry.active_version()
+    assert active is not None
+    truncated, garbled = f"{active[:-8]}truncate", f"{active[:-8]}garbled0"
+    shutil.copytree(versions / active, versions / truncated)
+    shutil.copytree(versions / active, versions / garbled)
+    for array in (versions / truncated).rglob("*.npy"):
+        array.write_bytes(array.read_bytes()[:10])
+    (versions / garbled / "meta.json").write_text("{")
+    for broken in (truncated, garbled):
+        result = runner.invoke(app, ["models", "promote", broken])
+        assert result.exit_code == 2, result.output
+        assert f"model version {broken} cannot be loaded" in result.output
+        assert registry.active_version() == active
 
 
 def test_serve_with_workers_on_a_port_in_use_stops_before_starting_anything(

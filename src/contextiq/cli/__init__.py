@@ -405,14 +405,23 @@ def models_list() -> None:
 def models_promote(
     version: Annotated[str, typer.Argument(help="a version from `models list`")],
 ) -> None:
-    """Serve VERSION (a rollback, or a rejected candidate); every replica swaps to it in seconds."""
+    """Serve VERSION (a rollback, or a rejected candidate); every replica swaps to it in seconds.
+
+    A version that cannot be loaded (files damaged or missing) is refused, nothing switched.
+    """
     from contextiq.ml.registry import ModelRegistry
 
     settings = get_settings()
     registry = ModelRegistry(settings.model_dir)
     with audited(settings, "models promote", f"model:{version}"):
         try:
-            registry.promote(version)
+            # Loaded first: replicas keep their model on a version they cannot load, but every
+            # process started after would serve none.
+            registry.load(version)
         except KeyError as exc:
             raise typer.BadParameter(f"{exc.args[0]}; see `contextiq models list`") from exc
+        except Exception as exc:  # whatever its damaged files raise, as `ModelHolder.refresh`
+            _say(f"error: model version {version} cannot be loaded: {exc}")
+            raise typer.Exit(2) from None
+        registry.promote(version)
     _say(f"{version} is now the active model")
