@@ -1,5 +1,6 @@
 """Registry promotion rules and the candidate-vs-current comparison."""
 
+import errno
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -120,3 +121,29 @@ def test_each_family_points_at_its_newest_accepted_version(tmp_path: Path) -> No
         registry.accept(untold)
     with pytest.raises(KeyError):
         registry.family_version("../ACTIVE")
+
+
+def test_a_save_or_pointer_write_that_fails_leaves_no_partial_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk: old code left the half-written `.staging-*` folder (a model's size) and
+    the pointer's temporary file behind, never cleaned up, and the next try hit them too."""
+    registry = ModelRegistry(tmp_path)
+    fitted = model()
+    active = registry.register(report(fitted, 0.3, promote=True))
+    full = OSError(errno.ENOSPC, "No space left on device")
+
+    def half_written(path: Path) -> None:
+        path.mkdir()
+        (path / "part.npy").write_bytes(b"\0" * 100)
+        raise full
+
+    monkeypatch.setattr(fitted, "save", half_written)
+    with pytest.raises(OSError, match="No space left"):
+        registry.save(fitted, report(fitted, 0.4, promote=True))
+    monkeypatch.setattr("os.fsync", lambda _: (_ for _ in ()).throw(full))
+    with pytest.raises(OSError, match="No space left"):
+        registry.promote(active)
+    assert sorted(p.name for p in (tmp_path / "versions").iterdir()) == [active]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ACTIVE", "versions"]
+    assert registry.active_version() == active

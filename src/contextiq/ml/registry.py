@@ -50,11 +50,15 @@ class VersionInfo:
 
 def _write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: nothing else would ever remove it
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _model_class(qualified: str) -> type[Recommender]:
@@ -77,8 +81,6 @@ class ModelRegistry:
         """Publish a new version (not yet active); the directory appears complete or not at all."""
         now = datetime.now(UTC)
         version = f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
-        staging = Path(tempfile.mkdtemp(dir=self._versions, prefix=".staging-"))
-        model.save(staging / "model")
         cls = type(model)
         meta: dict[str, Any] = {
             "version": version,
@@ -95,8 +97,14 @@ class ModelRegistry:
             "trained_until": report.trained_until,
             "family": report.family,
         }
-        (staging / "meta.json").write_text(json.dumps(meta, indent=2))
-        make_private(staging)  # the model's own writers use the umask's modes
+        staging = Path(tempfile.mkdtemp(dir=self._versions, prefix=".staging-"))
+        try:
+            model.save(staging / "model")
+            (staging / "meta.json").write_text(json.dumps(meta, indent=2))
+            make_private(staging)  # the model's own writers use the umask's modes
+        except BaseException:  # a full disk, an interrupt: no half model left behind
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         os.replace(staging, self._versions / version)
         return version
 
