@@ -1,6 +1,7 @@
 """The command line, run in-process against a temporary SQLite database."""
 
 import asyncio
+import errno
 import json
 import os
 import re
@@ -387,6 +388,25 @@ def test_an_unknown_version_is_refused_with_a_hint(isolated: Path) -> None:
     result = runner.invoke(app, ["models", "promote", "nope"])
     assert result.exit_code != 0
     assert "models list" in result.output
+
+
+def test_train_on_a_model_directory_it_cannot_write_stops_with_one_line(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only or full volume: old code ended in a traceback."""
+    _ok("seed", "--demo", "--items", "40", "--users", "8")
+    versions = isolated / "models" / "versions"
+
+    def read_only(*_: object) -> str:
+        raise OSError(errno.EROFS, "Read-only file system", str(versions))
+
+    monkeypatch.setattr("contextiq.ml.registry.ModelRegistry.save", read_only)
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines()[-1] == (
+        f"error: [Errno {errno.EROFS}] Read-only file system: '{versions}'"
+    )
+    assert ModelRegistry(isolated / "models").active_version() is None
 
 
 def test_a_version_that_cannot_be_loaded_is_refused_and_nothing_switched(isolated: Path) -> None:

@@ -346,7 +346,8 @@ def train_command(
     Prints the serving family's version (or FAMILY's). A family other than the serving one
     is only accepted for the requests and experiment arms that name it (status "candidate"),
     never promoted. One training at a time across processes: exits 3 if another one is
-    still running (after --wait).
+    still running (after --wait). Exits 2, with one line, when the training would not fit in
+    memory or its model cannot be written (a read-only or full model directory).
     """
     settings = get_settings()
     migrate_database(settings.database_url)
@@ -365,6 +366,9 @@ def train_command(
         raise typer.Exit(TRAINING_BUSY) from None
     except (TrainingTooLarge, ValueError) as refused:  # too large, or an unknown model family
         _say(f"error: {refused}")
+        raise typer.Exit(2) from None
+    except OSError as unwritable:  # the model directory: read-only, full (it names the path)
+        _say(f"error: {unwritable}")
         raise typer.Exit(2) from None
     if info is None:
         _say("no interactions to train on")
