@@ -516,6 +516,32 @@ def test_model_status_follows_the_registry_not_a_stale_row(
     assert statuses["00000000T000000Z-stale"] == "retired"
 
 
+def test_model_status_survives_a_version_whose_record_is_damaged(
+    client: TestClient, demo_settings: Settings
+) -> None:
+    """Old code: a 500 for the whole status while one version's meta.json was unreadable."""
+    damaged = "00000000T000000Z-damaged"
+    folder = demo_settings.model_dir / "versions" / damaged
+    folder.mkdir()
+    (folder / "meta.json").write_text("{")
+
+    async def record_it() -> None:
+        store = Store(demo_settings.database_url)
+        try:
+            row = ModelVersion(
+                damaged, datetime(2020, 1, 1, tzinfo=UTC), "rejected", {}, 1, 1, 1, 0.1
+            )
+            await store.save_model_version(row)
+        finally:
+            await store.close()
+
+    asyncio.run(record_it())
+    response = client.get("/api/v1/models")
+    assert response.status_code == 200, response.text
+    listed = {v["version"]: v for v in response.json()["history"]}
+    assert listed[damaged]["family"] is None and listed[damaged]["status"] == "rejected"
+
+
 def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]

@@ -25,7 +25,9 @@ router = APIRouter(tags=["models"], responses=documented(401, 403, 429))
 def _out(v: ModelVersion, registry: ModelRegistry) -> ModelVersionOut:
     try:
         family = registry.info(v.version).family  # the registry's record, as the status
-    except (KeyError, OSError):  # its files were removed; the history row stays
+    except (KeyError, OSError, ValueError, TypeError):
+        # Its files were removed or damaged (meta.json not JSON, or not its fields): the
+        # history row stays, and the status of every other version with it.
         family = None
     return ModelVersionOut(
         version=v.version,
