@@ -429,6 +429,11 @@ def test_a_version_that_cannot_be_loaded_is_refused_and_nothing_switched(isolate
         assert result.exit_code == 2, result.output
         assert f"model version {broken} cannot be loaded" in result.output
         assert registry.active_version() == active
+    # Listed with the others (old code: a traceback instead of the whole list).
+    listed = _ok("models", "list").splitlines()
+    assert listed[0].startswith(f"* {active}  ")
+    assert listed[1].startswith(f"  {garbled}  unreadable: ")
+    assert listed[2].startswith(f"  {truncated}  ")
 
 
 def test_serve_with_workers_on_a_port_in_use_stops_before_starting_anything(

@@ -394,15 +394,23 @@ app.add_typer(models_app, name="models")
 
 @models_app.command("list")
 def models_list() -> None:
-    """Every trained version, oldest first, with its held-out metrics; * marks the active one."""
+    """Every trained version, oldest first, with its held-out metrics; * marks the active one.
+
+    A version whose record cannot be read is listed as unreadable, with the reason.
+    """
     from contextiq.ml.registry import ModelRegistry
 
     registry = ModelRegistry(get_settings().model_dir)
     active = registry.active_version()
-    for info in registry.versions():
-        mark = "*" if info.version == active else " "
+    for version in registry.names():
+        mark = "*" if version == active else " "
+        try:
+            info = registry.info(version)
+        except (KeyError, OSError, ValueError, TypeError) as damaged:  # meta.json gone or bad
+            _say(f"{mark} {version}  unreadable: {damaged}")
+            continue
         metrics = " ".join(f"{k}={v:.4f}" for k, v in sorted(info.metrics.items()))
-        _say(f"{mark} {info.version}  {info.created_at}  {metrics}")
+        _say(f"{mark} {version}  {info.created_at}  {metrics}")
 
 
 @models_app.command("promote")

@@ -157,12 +157,15 @@ class ModelRegistry:
         except FileNotFoundError:
             return None
 
-    def versions(self) -> list[VersionInfo]:
-        """Every published version with its metrics, oldest first."""
-        names = sorted(
+    def names(self) -> list[str]:
+        """Every published version, oldest first, without reading its record."""
+        return sorted(
             p.name for p in self._versions.iterdir() if p.is_dir() and not p.name.startswith(".")
         )
-        return [self.info(n) for n in names]
+
+    def versions(self) -> list[VersionInfo]:
+        """Every published version with its metrics, oldest first."""
+        return [self.info(n) for n in self.names()]
 
     def remove(self, version: str) -> None:
         """Delete a version that is not served (old artifacts pile up otherwise)."""
