@@ -409,6 +409,26 @@ def test_train_on_a_model_directory_it_cannot_write_stops_with_one_line(
     assert ModelRegistry(isolated / "models").active_version() is None
 
 
+def test_train_on_a_read_only_model_directory_stops_before_training(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Old code trained first (minutes at millions of events), then failed to save."""
+    _ok("seed", "--demo", "--items", "40", "--users", "8")
+    versions = isolated / "models" / "versions"
+
+    def read_only(**_: object) -> str:
+        raise OSError(errno.EROFS, "Read-only file system", str(versions))
+
+    def never(*_: object) -> None:
+        raise AssertionError("trained on a model directory it cannot write")
+
+    monkeypatch.setattr("contextiq.ml.registry.tempfile.mkdtemp", read_only)
+    monkeypatch.setattr("contextiq.ml.train.train_candidate", never)
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines()[-1].startswith(f"error: [Errno {errno.EROFS}]")
+
+
 def test_a_version_that_cannot_be_loaded_is_refused_and_nothing_switched(isolated: Path) -> None:
     """Old code pointed ACTIVE at it: serving processes kept their model, but each one
     started afterwards had none, and `models list` showed it as served."""

@@ -108,6 +108,10 @@ class ModelRegistry:
         os.replace(staging, self._versions / version)
         return version
 
+    def check_writable(self) -> None:
+        """Raise the OSError a save would (a read-only volume), before a training of minutes."""
+        Path(tempfile.mkdtemp(dir=self._versions, prefix=".staging-")).rmdir()
+
     def register(self, report: "TrainReport") -> str:
         """Save the report's model and make it active when the report says it may be promoted."""
         version = self.save(report.model, report)

@@ -3,7 +3,8 @@
 A round trains the serving family, and then each other family that requests or a live
 experiment's arm may name, so their models are as fresh as the default's
 (`training_round`). Each training first sizes itself from the database's counts and
-refuses at once, with those sizes, when it would not fit in memory. It then streams the
+refuses at once, with those sizes, when it would not fit in memory (and, with the
+registry's error, when the model directory is read-only). It then streams the
 interactions in chunks of columns, orders them by time, and trains in a thread; the time
 it took and its peak memory are recorded with the model's metrics. A round that fails
 leaves the serving models as they were (the `Retrainer` logs the error and keeps going,
@@ -185,6 +186,7 @@ async def train_and_register(
     n_items = max(n_items, await store.content_count())
     needed = estimate(n_users, n_items, n_interactions)
     check_fits(needed, memory_limit_mb * 2**20)
+    await asyncio.to_thread(holder.registry.check_writable)
     log.info("training a %s model on %s", model, needed.describe())
     with PeakMemory() as peak:
         interactions, items = await (data or StoredData(store)).read()
