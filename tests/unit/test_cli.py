@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,14 @@ from typer.testing import CliRunner
 
 import contextiq
 from contextiq.cli import app, unshared_state
+from contextiq.cli.database import on_store
 from contextiq.cli.listen import listening_socket
 from contextiq.cli.processes import BALANCED
 from contextiq.config import Settings, get_settings
+from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
 from contextiq.ml.registry import ModelRegistry
 from contextiq.recommend.response_cache import user_key
+from contextiq.store.experiments import ExperimentStore
 
 runner = CliRunner()
 SRC = str(Path(contextiq.__file__).parents[1])
@@ -454,6 +458,35 @@ def test_a_version_that_cannot_be_loaded_is_refused_and_nothing_switched(isolate
     assert listed[0].startswith(f"* {active}  ")
     assert listed[1].startswith(f"  {garbled}  unreadable: ")
     assert listed[2].startswith(f"  {truncated}  ")
+
+
+def test_models_prune_keeps_the_newest_and_every_version_still_needed(isolated: Path) -> None:
+    """Every retraining adds a version: without pruning the model volume fills. Prune spares
+    the newest KEEP, the active one, and one a live experiment's arm pins."""
+    _ok("seed", "--demo", "--items", "40", "--users", "8")
+    _ok("train")
+    versions = isolated / "models" / "versions"
+    registry = ModelRegistry(isolated / "models")
+    active = registry.active_version()
+    assert active is not None
+    older = [f"2000010{n}T000000Z-0000000{n}" for n in range(1, 5)]
+    newer = "20991231T000000Z-ffffffff"
+    for version in [*older, newer]:
+        shutil.copytree(versions / active, versions / version)
+    pinned = older[1]
+    experiment = Experiment(
+        "pinned",
+        (Arm("a", 1.0, ArmConfig()), Arm("b", 1.0, ArmConfig(model_version=pinned))),
+        False,
+        datetime.now(UTC),
+        None,
+        datetime.now(UTC),
+    )
+    on_store(get_settings().database_url, lambda store: ExperimentStore(store).create(experiment))
+    printed = _ok("models", "prune", "--keep", "1")
+    assert registry.names() == [pinned, active, newer]
+    assert f"removed 3 versions: {older[0]}, {older[2]}, {older[3]}" in printed
+    assert runner.invoke(app, ["models", "prune", "--keep", "0"]).exit_code == 2
 
 
 def test_serve_with_workers_on_a_port_in_use_stops_before_starting_anything(

@@ -413,6 +413,26 @@ def models_list() -> None:
         _say(f"{mark} {version}  {info.created_at}  {metrics}")
 
 
+@models_app.command("prune")
+def models_prune(
+    keep: Annotated[int, typer.Option(min=1, help="how many of the newest versions stay")] = 10,
+) -> None:
+    """Delete all but the newest KEEP versions: each retraining adds one, and the model volume
+    fills. Never the active version, a family's newest accepted one, or one a live
+    experiment's arm pins; run it after a training, or on a schedule.
+    """
+    from contextiq.ml.registry import ModelRegistry
+    from contextiq.store.experiments import ExperimentStore
+
+    settings = get_settings()
+    registry = ModelRegistry(settings.model_dir)
+    with audited(settings, "models prune", f"keep:{keep}"):
+        live = on_store(settings.database_url, lambda store: ExperimentStore(store).live())
+        pinned = {a.config.model_version for e in live for a in e.arms if a.config.model_version}
+        removed = registry.prune(keep, pinned)
+    _say(f"removed {len(removed)} versions" + (f": {', '.join(removed)}" if removed else ""))
+
+
 @models_app.command("promote")
 def models_promote(
     version: Annotated[str, typer.Argument(help="a version from `models list`")],

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -179,6 +180,22 @@ class ModelRegistry:
         if family is not None and version == self.family_version(family):
             raise ValueError(f"cannot remove the newest accepted version of {family}")
         shutil.rmtree(self._path(version))
+
+    def prune(self, keep: int, spare: Collection[str] = ()) -> list[str]:
+        """Remove every version but the newest `keep` and those in `spare`; returns the removed,
+        oldest first. `remove` spares the active version and each family's newest accepted
+        one; a version whose record cannot be read is left to the operator."""
+        names = self.names()
+        removed = []
+        for version in names[: max(0, len(names) - keep)]:
+            if version in spare:
+                continue
+            try:
+                self.remove(version)
+            except (KeyError, OSError, ValueError, TypeError):  # still served, or damaged
+                continue
+            removed.append(version)
+        return removed
 
     def _path(self, version: str) -> Path:
         path = self._versions / version
