@@ -104,6 +104,7 @@ def test_every_role_runs_from_the_one_image_with_its_config(target: str) -> None
         ("Deployment", "contextiq-worker"): ["worker"],
         ("Job", "contextiq-migrate"): ["migrate"],
         ("CronJob", "contextiq-retrain"): ["train", "--wait", "3600"],
+        ("CronJob", "contextiq-prune-models"): ["models", "prune", "--keep", "10"],
     }
     config = next(name for kind, name in objs if kind == "ConfigMap")
     data = objs[("ConfigMap", config)]["data"]
