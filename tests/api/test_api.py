@@ -161,6 +161,14 @@ def test_second_call_is_cached_until_the_user_interacts(client: TestClient) -> N
     assert liked not in {i["content_id"] for i in after["items"]}
 
 
+def test_requests_whose_filters_differ_never_share_a_cached_list(client: TestClient) -> None:
+    music = _recs(client, "user_005", exclude="gone|sports", categories="music")
+    assert music["items"] and {i["category"] for i in music["items"]} == {"music"}
+    # No category is named "sports|music": nothing passes, from the cache or not.
+    other = _recs(client, "user_005", exclude="gone", categories="sports|music")
+    assert other["items"] == []
+
+
 def test_interacted_items_never_come_back(client: TestClient) -> None:
     for kind in ("like", "save", "dislike"):
         top = _recs(client, "user_004", limit=3)["items"][0]["content_id"]

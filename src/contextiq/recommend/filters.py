@@ -9,6 +9,7 @@ requests that need no new field never wait for one.
 """
 
 import asyncio
+import json
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,15 +66,13 @@ class Filters:
         return expr is None or matches(expr, content)
 
     def cache_part(self) -> str:
-        """Part of the response cache key: one cached list per distinct set of filters."""
-        return "|".join(
-            [
-                ",".join(sorted(self.exclude)),
-                ",".join(self.categories),
-                ",".join(self.exclude_categories),
-                self.expression or "",
-            ]
-        )
+        """Part of the response cache key: one cached list per distinct set of filters.
+
+        JSON, so no value can spell another request's key: a separator inside an id or a
+        category name (`exclude=a|b` against `exclude=a&categories=b`) shared a list.
+        """
+        parts = [sorted(self.exclude), self.categories, self.exclude_categories, self.expression]
+        return json.dumps(parts, separators=(",", ":"))
 
 
 NO_FILTERS = Filters()
