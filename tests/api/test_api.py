@@ -484,6 +484,24 @@ def test_a_request_can_name_a_model_family_once_one_is_trained(
     assert families["ease"] == trained.version and "blend" in families
 
 
+def test_a_model_family_serves_content_written_after_it_was_trained(
+    client: TestClient, demo_settings: Settings
+) -> None:
+    def shelf(category: str) -> list[str]:
+        params = {"user_id": "user_002", "model_family": "ease", "categories": category}
+        response = client.get("/api/v1/recommendations", params=params)
+        assert response.status_code == 200, response.text
+        return [i["content_id"] for i in response.json()["items"]]
+
+    if "ease" not in client.get("/api/v1/models").json()["families"]:
+        asyncio.run(train(demo_settings, "ease"))
+        _wait_for(lambda: "ease" in client.get("/api/v1/models").json()["families"], 30)
+    assert shelf("music")  # the family's version is loaded and serving
+    item = {"content_id": "family_new", "title": "Jazz nights", "category": "late-added"}
+    assert client.put("/api/v1/content", json=[item]).status_code == 200
+    assert shelf("late-added") == ["family_new"]
+
+
 def test_model_status_lists_the_active_version(client: TestClient) -> None:
     body = client.get("/api/v1/models").json()
     assert body["active"]["status"] == "active" and body["active"]["family"] == "blend"

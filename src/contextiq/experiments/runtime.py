@@ -15,7 +15,6 @@ from contextiq.experiments.definitions import INTERLEAVED, Arm, ArmConfig, Exper
 from contextiq.experiments.interleaving import team_draft
 from contextiq.ml.base import Recommender
 from contextiq.ml.families import MODEL_FAMILIES
-from contextiq.ml.scoring import ScoringRecommender
 from contextiq.recommend.models import ModelHolder
 from contextiq.recommend.request import ListRequest
 from contextiq.recommend.service import RecommendationService, Result
@@ -194,9 +193,7 @@ class ExperimentRuntime:
         if version in self._pinned:
             return self._pinned[version]
         try:
-            model = await asyncio.to_thread(self.models.registry.load, version)
-            if isinstance(model, ScoringRecommender):
-                await asyncio.to_thread(model.enable_ann, self.models.ann_min_items)
+            model = await self.models.load(version)
         except Exception as exc:
             log.warning("cannot load pinned model %s, serving the active one: %s", version, exc)
             return None

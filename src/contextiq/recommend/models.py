@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -24,6 +25,14 @@ def item_features(content: Content) -> ItemFeatures:
     )
 
 
+async def _fold_in(model: Recommender, items: Sequence[Content]) -> int:
+    """Add the items `model` does not know (scored by their features); returns how many."""
+    fresh = [item_features(c) for c in items if not model.has_item(c.content_id)]
+    if fresh:
+        await asyncio.to_thread(model.add_items, fresh)
+    return len(fresh)
+
+
 class ModelHolder:
     """Holds the active model; every replica polls the shared registry and hot-swaps."""
 
@@ -36,6 +45,9 @@ class ModelHolder:
         self.load_error: str | None = None
         #: The loaded version's files (its arrays are memory-mapped), for the page cache.
         self.files: list[Path] = []
+        #: Other versions serving requests (experiment arms, model families, `load`): new
+        #: content is folded into them too. Weak: a version no arm serves any more goes.
+        self._others: weakref.WeakSet[Recommender] = weakref.WeakSet()
         self._lock = asyncio.Lock()
 
     async def refresh(self) -> bool:
@@ -45,11 +57,8 @@ class ModelHolder:
                 version = await asyncio.to_thread(self.registry.active_version)
                 if version is None or version == self.version:
                     return False
-                model = await asyncio.to_thread(self.registry.load, version)
+                model = await self._readied(version)
                 files = await asyncio.to_thread(self.registry.files, version)
-                await self._add_unknown_content(model)
-                if isinstance(model, ScoringRecommender):
-                    await asyncio.to_thread(model.enable_ann, self.ann_min_items)
             except Exception as exc:  # unreadable store: the last good model stays loaded
                 self.load_error = str(exc)
                 log.warning("could not load the active model, keeping %s: %s", self.version, exc)
@@ -60,26 +69,38 @@ class ModelHolder:
             return True
 
     async def add_content(self, items: Sequence[Content]) -> int:
-        """Make content the live model does not know scorable through its features.
+        """Make content the serving models do not know scorable through its features.
 
-        Checks each id against the model's id map, never the whole catalogue: this runs for
-        every upsert and every change another replica makes. Returns how many were added.
+        Checks each id against each model's id map, never the whole catalogue: this runs for
+        every upsert and every change another replica makes. Returns how many were added to
+        the active model.
         """
-        model = self.model
-        if model is None:
-            return 0
-        fresh = [item_features(c) for c in items if not model.has_item(c.content_id)]
-        if fresh:
-            await asyncio.to_thread(model.add_items, fresh)
-        return len(fresh)
+        for other in list(self._others):
+            await _fold_in(other, items)
+        return 0 if self.model is None else await _fold_in(self.model, items)
+
+    async def load(self, version: str) -> Recommender:
+        """Another registered version, readied to serve beside the active one (an experiment
+        arm's, a model family's): content written since it was trained, and from now on, is
+        folded into it as into the active one. Raises when the version cannot be loaded.
+        """
+        model = await self._readied(version)
+        self._others.add(model)
+        return model
+
+    async def _readied(self, version: str) -> Recommender:
+        """A version loaded with the content it lacks folded in and ANN retrieval set up."""
+        model = await asyncio.to_thread(self.registry.load, version)
+        await self._add_unknown_content(model)
+        if isinstance(model, ScoringRecommender):
+            await asyncio.to_thread(model.enable_ann, self.ann_min_items)
+        return model
 
     async def _add_unknown_content(self, model: Recommender) -> None:
         """Content written after the model was trained (once per load, not per request)."""
         unknown = [i for i in await self.store.content_ids() if not model.has_item(i)]
         found = await self.store.get_contents(unknown)
-        fresh = [item_features(found[i]) for i in unknown if i in found]
-        if fresh:
-            await asyncio.to_thread(model.add_items, fresh)
+        await _fold_in(model, [found[i] for i in unknown if i in found])
 
     async def watch(
         self,
