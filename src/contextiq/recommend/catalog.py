@@ -18,13 +18,20 @@ class Catalog:
         self._generation: int | None = None
 
     async def get_many(self, ids: Sequence[str], generation: int | None) -> dict[str, Content]:
+        """The rows of `ids` that exist, answered from what this call found and read, never
+        from the copy afterwards: a request of a newer generation may replace (or one over
+        `max_items` clear) the copy while this read is under way."""
         if generation is None:
             return await self.store.get_contents(ids)
         if generation != self._generation:
             self._items, self._generation = {}, generation
-        missing = [i for i in ids if i not in self._items]
+        items = self._items
+        found = {i: items[i] for i in ids if i in items}
+        missing = [i for i in ids if i not in found]
         if missing:
-            if len(self._items) + len(missing) > self.max_items:
-                self._items.clear()
-            self._items.update(await self.store.get_contents(missing))
-        return {i: self._items[i] for i in ids if i in self._items}
+            read = await self.store.get_contents(missing)
+            if len(items) + len(missing) > self.max_items:
+                items.clear()
+            items.update(read)
+            found.update(read)
+        return {i: found[i] for i in ids if i in found}
