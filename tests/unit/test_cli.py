@@ -433,15 +433,20 @@ def test_train_on_a_read_only_model_directory_stops_before_training(
     assert result.output.splitlines()[-1].startswith(f"error: [Errno {errno.EROFS}]")
 
 
+def _trained(folder: Path) -> tuple[Path, ModelRegistry, str]:
+    """A small demo trained once: the versions folder, the registry and the active version."""
+    _ok("seed", "--demo", "--items", "40", "--users", "8")
+    _ok("train")
+    registry = ModelRegistry(folder / "models")
+    active = registry.active_version()
+    assert active is not None
+    return folder / "models" / "versions", registry, active
+
+
 def test_a_version_that_cannot_be_loaded_is_refused_and_nothing_switched(isolated: Path) -> None:
     """Old code pointed ACTIVE at it: serving processes kept their model, but each one
     started afterwards had none, and `models list` showed it as served."""
-    _ok("seed", "--demo", "--items", "40", "--users", "8")
-    _ok("train")
-    versions = isolated / "models" / "versions"
-    registry = ModelRegistry(isolated / "models")
-    active = registry.active_version()
-    assert active is not None
+    versions, registry, active = _trained(isolated)
     truncated, garbled = f"{active[:-8]}truncate", f"{active[:-8]}garbled0"
     shutil.copytree(versions / active, versions / truncated)
     shutil.copytree(versions / active, versions / garbled)
@@ -463,12 +468,7 @@ def test_a_version_that_cannot_be_loaded_is_refused_and_nothing_switched(isolate
 def test_models_prune_keeps_the_newest_and_every_version_still_needed(isolated: Path) -> None:
     """Every retraining adds a version: without pruning the model volume fills. Prune spares
     the newest KEEP, the active one, and one a live experiment's arm pins."""
-    _ok("seed", "--demo", "--items", "40", "--users", "8")
-    _ok("train")
-    versions = isolated / "models" / "versions"
-    registry = ModelRegistry(isolated / "models")
-    active = registry.active_version()
-    assert active is not None
+    versions, registry, active = _trained(isolated)
     older = [f"2000010{n}T000000Z-0000000{n}" for n in range(1, 5)]
     newer = "20991231T000000Z-ffffffff"
     for version in [*older, newer]:
