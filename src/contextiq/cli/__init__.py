@@ -398,7 +398,7 @@ def models_list() -> None:
 
     A version whose record cannot be read is listed as unreadable, with the reason.
     """
-    from contextiq.ml.registry import ModelRegistry
+    from contextiq.ml.registry import UNREADABLE, ModelRegistry
 
     registry = ModelRegistry(get_settings().model_dir)
     active = registry.active_version()
@@ -406,7 +406,7 @@ def models_list() -> None:
         mark = "*" if version == active else " "
         try:
             info = registry.info(version)
-        except (KeyError, OSError, ValueError, TypeError) as damaged:  # meta.json gone or bad
+        except UNREADABLE as damaged:
             _say(f"{mark} {version}  unreadable: {damaged}")
             continue
         metrics = " ".join(f"{k}={v:.4f}" for k, v in sorted(info.metrics.items()))

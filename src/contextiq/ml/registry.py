@@ -49,6 +49,11 @@ class VersionInfo:
     family: str | None = None
 
 
+#: What reading a version's record raises when the version is gone (KeyError, OSError) or its
+#: meta.json is damaged (ValueError: not JSON; TypeError: not a record's fields).
+UNREADABLE = (KeyError, OSError, ValueError, TypeError)
+
+
 def _write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -192,7 +197,7 @@ class ModelRegistry:
                 continue
             try:
                 self.remove(version)
-            except (KeyError, OSError, ValueError, TypeError):  # still served, or damaged
+            except UNREADABLE:  # still served (`remove`'s ValueError), gone or damaged
                 continue
             removed.append(version)
         return removed

@@ -15,7 +15,7 @@ from contextiq.api.deps import (
 )
 from contextiq.api.errors import documented
 from contextiq.api.schemas import ModelStatus, ModelVersionOut, RetrainAccepted
-from contextiq.ml.registry import ModelRegistry
+from contextiq.ml.registry import UNREADABLE, ModelRegistry
 from contextiq.security import Access, Role, allow
 from contextiq.store.records import ModelVersion
 
@@ -25,7 +25,7 @@ router = APIRouter(tags=["models"], responses=documented(401, 403, 429))
 def _out(v: ModelVersion, registry: ModelRegistry) -> ModelVersionOut:
     try:
         family = registry.info(v.version).family  # the registry's record, as the status
-    except (KeyError, OSError, ValueError, TypeError):
+    except UNREADABLE:
         # Its files were removed or damaged (meta.json not JSON, or not its fields): the
         # history row stays, and the status of every other version with it.
         family = None
