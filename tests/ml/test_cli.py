@@ -113,6 +113,24 @@ def test_fit_predict_reads_column_names_in_any_case(tmp_path: Path) -> None:
         assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("w", "c")]
 
 
+def test_a_users_file_headed_like_a_user_column_lists_no_user_of_that_name(
+    tmp_path: Path,
+) -> None:
+    # "userId" (MovieLens's own name) and "User ID" were read as users and got the popular
+    # items; a user whose id is "user" and who has rows keeps their list.
+    rows = [f"{user},{item}\n" for user in ("user", "u", "v", "w") for item in "abc"][:-1]
+    events = "user_id,item_id\n" + "".join(rows)
+    for header in ("userId", "User ID", "id"):
+        code, printed, output = _fit_predict(tmp_path, events, f"{header}\nw\n")
+        assert code == 0, printed
+        with output.open() as f:
+            assert [(r["user_id"], r["item_id"]) for r in csv.DictReader(f)] == [("w", "c")]
+    code, printed, output = _fit_predict(tmp_path, events.replace("user,c\n", ""), "user\nw\n")
+    assert code == 0, printed
+    with output.open() as f:
+        assert [r["user_id"] for r in csv.DictReader(f)] == ["user", "w"]
+
+
 def test_columns_not_read_are_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A `rating` column where `weight` was meant: every event would count 1, unsaid."""
     path = tmp_path / "events.csv"

@@ -9,6 +9,7 @@ is imported by the commands that fit, not here.
 import csv
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -105,7 +106,8 @@ def fit_predict(
         Path,
         typer.Option(
             help="one user id per line, a one-column CSV (quotes read as CSV reads them; a first"
-            " line `user_id`, in any case, is a header); a repeated id gets one list"
+            " line named like a user column, `user_id` or `userId` in any case, is a header); a"
+            " repeated id gets one list"
         ),
     ],
     output: Annotated[
@@ -144,7 +146,7 @@ def fit_predict(
             err=True,
         )
     features = _read("--items", read_items_csv, items) if items else []
-    listed = _read("--users", _user_ids, users)
+    listed = _without_header(_read("--users", _user_ids, users), events)
     if not listed:  # before the fit: minutes on a large file, for an empty output
         raise typer.BadParameter(f"{users} lists no user ids", param_hint="--users")
     wanted = list(dict.fromkeys(listed))
@@ -239,7 +241,7 @@ def _ranking(users: int) -> Tracker:
 
 def _user_ids(path: Path) -> list[str]:
     """The ids of a one-column CSV, read as the interactions file is (quotes, spaces around
-    ids); a first line `user_id`, in any case, is its header, not a user."""
+    ids), header included (`_without_header`)."""
     ids = []
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
@@ -251,7 +253,21 @@ def _user_ids(path: Path) -> list[str]:
                 )
             if row and (user := row[0].strip()):
                 ids.append(user)
-    return ids[1:] if ids[:1] and ids[0].lower() == "user_id" else ids
+    return ids
+
+
+#: A users file's first line read as its header, once lower-cased and stripped of all but
+#: letters: `user_id`, `userId`, `User ID`, `user`, `id` (exports name the column many ways).
+_USER_HEADERS = frozenset({"userid", "user", "users", "id"})
+
+
+def _without_header(listed: list[str], events: Sequence[WeightedInteraction]) -> list[str]:
+    """The listed users without a header line: a first line named like a user column is a
+    header unless a user of that id has rows (a list for `userId` would be the popular items)."""
+    first = listed[0] if listed else ""
+    if re.sub("[^a-z]", "", first.lower()) not in _USER_HEADERS:
+        return listed
+    return listed if any(e.user_id == first for e in events) else listed[1:]
 
 
 def _read(option: str, read: Callable[[Path], T], path: Path) -> T:
