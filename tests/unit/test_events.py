@@ -16,6 +16,7 @@ from contextiq.events.types import (
     ImpressionBatch,
     ImpressionRecorded,
     InteractionRecorded,
+    RetrainRequested,
     SessionMerged,
     UnknownEvent,
     decode_event,
@@ -60,6 +61,14 @@ def test_a_merge_round_trips_and_follows_the_sessions_partition() -> None:
     assert (wire["type"], wire["schema_version"]) == ("session_merged", SCHEMA_VERSION)
     assert decode_event(wire) == merge
     assert merge.key == "~session:s1"
+
+
+def test_a_retrain_request_round_trips_on_one_partition() -> None:
+    request = RetrainRequested("r1", datetime(2026, 1, 2, tzinfo=UTC))
+    wire = request.to_wire()
+    assert (wire["type"], wire["schema_version"]) == ("retrain_requested", SCHEMA_VERSION)
+    assert decode_event(wire) == request
+    assert request.key == RetrainRequested("r2", datetime(2026, 2, 1, tzinfo=UTC)).key
 
 
 def test_payloads_written_before_the_type_field_still_decode() -> None:

@@ -291,7 +291,7 @@ export interface paths {
         put?: never;
         /**
          * Retrain
-         * @description Start a training round in the background; it is promoted only if no worse.
+         * @description Ask a worker for a training round; its model is promoted only if no worse.
          */
         post: operations["retrain_api_v1_models_retrain_post"];
         delete?: never;
@@ -1276,13 +1276,17 @@ export interface components {
             /** Message */
             message: string;
         };
-        /** RetrainAccepted */
+        /**
+         * RetrainAccepted
+         * @description `requested`: queued for a worker, which starts the round unless one runs by then;
+         *     `already_running`: a training runs now, nothing queued.
+         */
         RetrainAccepted: {
             /**
              * Status
              * @enum {string}
              */
-            status: "started" | "already_running";
+            status: "requested" | "already_running";
         };
         /**
          * RuleIn

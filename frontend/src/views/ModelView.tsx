@@ -116,8 +116,8 @@ function RetrainForm({ onStarted }: { onStarted: () => void }) {
       setState({
         kind: "done",
         text:
-          result.status === "started"
-            ? "Retraining started. A new version appears here once it is evaluated."
+          result.status === "requested"
+            ? "Retraining requested: a worker starts it now. A new version appears here once it is evaluated."
             : "A training round is already running.",
       });
       onStarted();

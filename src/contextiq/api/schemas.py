@@ -373,7 +373,10 @@ class ModelStatus(BaseModel):
     #: `model_family=` is served.
     families: dict[str, str]
     last_trained_at: datetime | None
+    #: Events this process's consumer applied since its last round (0 in an API process
+    #: that does not consume: on Kafka the workers count theirs).
     events_since_training: int
+    #: A training runs now: anywhere on PostgreSQL (its lock), this process's own on SQLite.
     training: bool
     retrain_enabled: bool
 
@@ -383,7 +386,10 @@ class CategoriesResponse(BaseModel):
 
 
 class RetrainAccepted(BaseModel):
-    status: Literal["started", "already_running"]
+    """`requested`: queued for a worker, which starts the round unless one runs by then;
+    `already_running`: a training runs now, nothing queued."""
+
+    status: Literal["requested", "already_running"]
 
 
 class UserDeletion(BaseModel):

@@ -243,6 +243,38 @@ class SessionMerged:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class RetrainRequested:
+    """An admin asked for a training round (`POST /models/retrain`); a consuming worker starts
+    it. The API process that took the request never trains: its memory is sized for serving,
+    and a round at millions of events needs gigabytes (DEPLOYMENT.md, resource sizes).
+    """
+
+    type: ClassVar[str] = "retrain_requested"
+    event_id: str
+    requested_at: datetime
+
+    @property
+    def key(self) -> str:
+        """One partition for every request: one worker of the group hears each."""
+        return self.type
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "schema_version": SCHEMA_VERSION,
+            "event_id": self.event_id,
+            "requested_at": self.requested_at.isoformat(),
+        }
+
+    @classmethod
+    def from_wire(cls, payload: dict[str, Any]) -> "RetrainRequested":
+        return cls(
+            event_id=payload["event_id"],
+            requested_at=datetime.fromisoformat(payload["requested_at"]),
+        )
+
+
 def served_list(
     items: Sequence[tuple[str, float]],
     model_version: str | None,
@@ -395,6 +427,7 @@ Event = (
     | ImpressionSeen
     | ImpressionBatch
     | SessionMerged
+    | RetrainRequested
 )
 
 _DECODERS: dict[str, type[Event]] = {
@@ -404,6 +437,7 @@ _DECODERS: dict[str, type[Event]] = {
     ImpressionSeen.type: ImpressionSeen,
     SessionMerged.type: SessionMerged,
     ImpressionBatch.type: ImpressionBatch,
+    RetrainRequested.type: RetrainRequested,
 }
 
 

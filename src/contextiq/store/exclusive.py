@@ -103,6 +103,26 @@ def _lock(engine: AsyncEngine, name: str) -> _Lock:
     return _FileLock(lock_file(Path(database), name))
 
 
+async def is_held(engine: AsyncEngine, name: str) -> bool | None:
+    """Whether any process holds `name` now, without taking it (taking it, even for an
+    instant, could turn away a process that tried then); None where that cannot be told:
+    a lock file can only be tested by taking it."""
+    if engine.dialect.name != "postgresql":
+        return None
+    key = _AdvisoryLock(engine, name).key
+    async with engine.connect() as conn:
+        held = await conn.scalar(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                " AND classid = CAST(:hi AS oid) AND objid = CAST(:lo AS oid) AND objsubid = 1)"
+            ),
+            # A bigint key is held as two 32-bit halves.
+            {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF},
+        )
+    return bool(held)
+
+
 @asynccontextmanager
 async def exclusively(
     engine: AsyncEngine,

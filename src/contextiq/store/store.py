@@ -571,7 +571,7 @@ class Store:
         unique = list({i.event_id: i for i in reversed(items)}.values())[::-1]
         repeated_in_batch = [i.event_id for i in items][len(unique) :]
         if not unique:
-            await self._append_outbox(events)
+            await self.append_outbox(events)
             return RecordResult([], [])
         async with self.sessions.begin() as session:
             users = self._insert(User).on_conflict_do_nothing(index_elements=["user_id"])
@@ -612,7 +612,9 @@ class Store:
         duplicates = [i.event_id for i in unique if i.event_id not in inserted]
         return RecordResult(accepted, duplicates + repeated_in_batch)
 
-    async def _append_outbox(self, events: Sequence[Event]) -> None:
+    @retry_transient()
+    async def append_outbox(self, events: Sequence[Event]) -> None:
+        """Queue events alone, with nothing else to write beside them."""
         if events:
             async with self.sessions.begin() as session:
                 await session.execute(self._insert(OutboxRow), outbox_rows(events, utcnow()))

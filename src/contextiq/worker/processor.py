@@ -6,7 +6,13 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 
-from contextiq.events.types import Event, InteractionRecorded, SessionMerged, UserDeleted
+from contextiq.events.types import (
+    Event,
+    InteractionRecorded,
+    RetrainRequested,
+    SessionMerged,
+    UserDeleted,
+)
 from contextiq.observability.events import record_applied
 from contextiq.observability.metrics import TRAINING_DURATION
 from contextiq.recommend.response_cache import RecommendationCache
@@ -107,7 +113,8 @@ class Retrainer:
 
 
 class EventProcessor:
-    """The consumer's handler: stats, cache invalidation, retrain trigger, LLM precompute."""
+    """The consumer's handler: stats, cache invalidation, retrain triggers (counts, and an
+    admin's request), LLM precompute."""
 
     def __init__(
         self,
@@ -126,6 +133,8 @@ class EventProcessor:
         applied = await self.store.apply_events(events)
         record_applied(events, applied)
         self.applied += len(applied)
+        if any(isinstance(e, RetrainRequested) for e in applied):
+            self.retrainer.request()  # one running already serves the request
         # Impressions change neither what a user is shown nor what the model learns from.
         fresh = [
             e for e in applied if isinstance(e, InteractionRecorded | UserDeleted | SessionMerged)

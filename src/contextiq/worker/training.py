@@ -14,6 +14,7 @@ trying again once as many events more came, or at the time trigger's next check)
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
@@ -21,14 +22,15 @@ from datetime import UTC, datetime
 import numpy as np
 
 from contextiq import heap
+from contextiq.events.types import RetrainRequested
 from contextiq.experiments.definitions import ArmConfig
 from contextiq.ml.base import ItemFeatures, Recommender, WeightedInteraction
 from contextiq.ml.footprint import PeakMemory, check_fits, estimate
 from contextiq.recommend.models import ModelHolder, item_features
-from contextiq.store.exclusive import exclusively
+from contextiq.store.exclusive import exclusively, is_held
 from contextiq.store.experiments import ExperimentStore
 from contextiq.store.records import ModelVersion
-from contextiq.store.store import Store
+from contextiq.store.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,23 @@ def training_turn(
 ) -> AbstractAsyncContextManager[bool]:
     """True for the block if this process may train now (see `exclusively`)."""
     return exclusively(store.engine, TRAINING_LOCK, wait, waiting)
+
+
+async def training_now(store: Store, own: bool) -> bool:
+    """Whether a training runs anywhere: on PostgreSQL whoever holds the lock (a worker's
+    round, `contextiq train`, `serve --bootstrap`); elsewhere `own`, this process's rounds,
+    as a lock file can only be tested by taking it."""
+    held = await is_held(store.engine, TRAINING_LOCK)
+    return own if held is None else held
+
+
+async def request_round(store: Store, own: bool) -> bool:
+    """Queue a round for a consuming worker (`RetrainRequested`); False, queuing nothing, when
+    one runs already."""
+    if await training_now(store, own):
+        return False
+    await store.append_outbox([RetrainRequested(uuid.uuid4().hex, utcnow())])
+    return True
 
 
 async def last_round_at(store: Store) -> float | None:

@@ -18,6 +18,7 @@ from contextiq.api.schemas import ModelStatus, ModelVersionOut, RetrainAccepted
 from contextiq.ml.registry import UNREADABLE, ModelRegistry
 from contextiq.security import Access, Role, allow
 from contextiq.store.records import ModelVersion
+from contextiq.worker.training import request_round, training_now
 
 router = APIRouter(tags=["models"], responses=documented(401, 403, 429))
 
@@ -65,7 +66,7 @@ async def model_status(
             else (history[0].created_at if history else None)
         ),
         events_since_training=retrainer.events_since_training,
-        training=retrainer.training,
+        training=await training_now(store, retrainer.training),
         # Some admin credential exists, so the web UI offers retraining.
         retrain_enabled=settings.admin_key is not None or await keys.any_active(Role.ADMIN),
     )
@@ -77,7 +78,7 @@ async def model_status(
     response_model=RetrainAccepted,
     dependencies=[allow(Access.ADMIN)],
 )
-async def retrain(retrainer: RetrainerDep) -> RetrainAccepted:
-    """Start a training round in the background; it is promoted only if no worse."""
-    started = retrainer.request()
-    return RetrainAccepted(status="started" if started else "already_running")
+async def retrain(store: StoreDep, retrainer: RetrainerDep) -> RetrainAccepted:
+    """Ask a worker for a training round; its model is promoted only if no worse."""
+    requested = await request_round(store, retrainer.training)
+    return RetrainAccepted(status="requested" if requested else "already_running")
