@@ -52,6 +52,17 @@ def test_breaker_lets_one_trial_through_after_cooldown() -> None:
     assert (breaker.state, breaker.allow()) == (BreakerState.CLOSED, True)
 
 
+def test_a_retry_after_opens_the_breaker_for_that_long_and_no_longer() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=5, cooldown_s=30, clock=clock)
+    breaker.record_failure(retry_after_s=2)
+    assert (breaker.state, breaker.allow()) == (BreakerState.OPEN, False)
+    clock.now = 2
+    assert breaker.allow()  # the trial, long before the 30 s a tripped breaker waits
+    breaker.record_success()
+    assert (breaker.state, breaker.allow()) == (BreakerState.CLOSED, True)
+
+
 async def test_request_budget_waits_for_the_window_to_slide() -> None:
     clock = Clock()
     budget = RateBudget(requests_per_minute=2, clock=clock, sleep=clock.sleep)

@@ -134,6 +134,27 @@ async def test_a_retry_after_beyond_the_policys_longest_wait_ends_the_retries(
     assert len(openai_server.script.requests) == 1
 
 
+async def test_a_retry_after_keeps_every_request_off_the_provider_until_then(
+    make_service: ServiceFactory, openai_server: FakeServer
+) -> None:
+    """Old code called again on the next request (each replica, each user): throttled again,
+    until five failures opened the breaker for its own 30 s, whatever the provider asked."""
+    clock = FakeClock()
+    service = make_service(clock=clock)
+    openai_server.script.default = "throttle"
+    openai_server.script.retry_after = "120"
+    assert await service.precompute(USER, CANDIDATES) == {}
+    openai_server.script.default = "ok"
+    other = UserContext("u2", (LikedItem("Amelie", "romance"),))
+    clock.now += 100
+    assert await service.precompute(other, CANDIDATES) == {}
+    assert len(openai_server.script.requests) == 1
+    assert service.health().state == "open"
+    clock.now += 20
+    assert len(await service.precompute(other, CANDIDATES)) == len(CANDIDATES)
+    assert len(openai_server.script.requests) == 2
+
+
 async def test_garbage_means_ml_only_not_an_exception(
     make_service: ServiceFactory, openai_server: FakeServer
 ) -> None:

@@ -16,7 +16,8 @@ class BreakerState(StrEnum):
 class CircuitBreaker:
     """Opens after `failure_threshold` consecutive failures; after `cooldown_s` it lets
     one trial call through (half-open), which closes it on success or reopens it.
-    A misconfiguration opens it at once, shown as its own state until the cooldown."""
+    A misconfiguration opens it at once, shown as its own state until the cooldown; so does
+    a provider's `Retry-After`, for at least as long as it asked."""
 
     def __init__(
         self,
@@ -29,6 +30,8 @@ class CircuitBreaker:
         self._clock = clock
         self._failures = 0
         self._opened_at: float | None = None
+        #: How long it stays open once opened: the cooldown, or what a provider asked.
+        self._hold_s = cooldown_s
         self._trial_in_flight = False
         self._misconfigured = False
 
@@ -36,7 +39,7 @@ class CircuitBreaker:
     def state(self) -> BreakerState:
         if self._opened_at is None:
             return BreakerState.CLOSED
-        if self._clock() - self._opened_at >= self._cooldown_s:
+        if self._clock() - self._opened_at >= self._hold_s:
             return BreakerState.HALF_OPEN
         return BreakerState.MISCONFIGURED if self._misconfigured else BreakerState.OPEN
 
@@ -58,6 +61,7 @@ class CircuitBreaker:
     def record_success(self) -> None:
         self._failures = 0
         self._opened_at = None
+        self._hold_s = self._cooldown_s
         self._trial_in_flight = False
         self._misconfigured = False
 
@@ -65,15 +69,20 @@ class CircuitBreaker:
         """A call stopped before its outcome: a trial it was leaves the next call to try."""
         self._trial_in_flight = False
 
-    def record_failure(self) -> None:
+    def record_failure(self, retry_after_s: float | None = None) -> None:
+        """A failed call; `retry_after_s`, a provider's `Retry-After`, opens it for that long
+        at once: every call before then, from any request, would only be throttled again."""
         self._failures += 1
-        if self._opened_at is not None or self._failures >= self._threshold:
+        tripped = self._opened_at is not None or self._failures >= self._threshold
+        if tripped or retry_after_s:
             self._opened_at = self._clock()
+            self._hold_s = max(self._cooldown_s if tripped else 0.0, retry_after_s or 0.0)
         self._trial_in_flight = False
         self._misconfigured = False
 
     def record_misconfigured(self) -> None:
         self._failures += 1
         self._opened_at = self._clock()
+        self._hold_s = self._cooldown_s
         self._trial_in_flight = False
         self._misconfigured = True

@@ -272,7 +272,8 @@ class ScoringService:
                 )
                 self._misconfiguration_logged = True
         else:
-            self._breaker.record_failure()
+            asked = exc.retry_after_s if isinstance(exc, ScorerError) else None
+            self._breaker.record_failure(asked)
 
 
 def _outcome(exc: ScorerError) -> str:
