@@ -109,6 +109,7 @@ class Services:
         if self.rescorer is not None:
             self.spawn(self.rescorer.warm_up(), "llm-warm-up")
         if consume:
+            self.retrainer.counting = True
             if self.precomputer is not None:
                 self.spawn(self.precomputer.run(), "llm-precompute")
             letters = DeadLetterStore(self.store)

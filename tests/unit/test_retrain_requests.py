@@ -41,6 +41,8 @@ def test_an_api_process_that_does_not_consume_queues_the_round_and_never_trains(
         assert response.status_code == 202
         assert rounds == [] and not services.retrainer.training
         assert response.json() == {"status": "requested"}
+        # It counts no events either: a 0 here read as "nothing new since training".
+        assert client.get("/api/v1/models").json()["events_since_training"] is None
         queued = client.portal.call(_queued, services.store)
         assert rounds == []
     assert [type(e) for e in queued] == [RetrainRequested]
@@ -99,3 +101,7 @@ async def test_a_request_while_a_training_runs_queues_nothing(
         assert await store.pending_outbox() == 1
     finally:
         await other.close()
+
+
+def test_a_process_that_consumes_counts_the_events_since_training(client: TestClient) -> None:
+    assert isinstance(client.get("/api/v1/models").json()["events_since_training"], int)

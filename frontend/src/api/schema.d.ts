@@ -1054,7 +1054,7 @@ export interface components {
         ModelStatus: {
             active: components["schemas"]["ModelVersionOut"] | null;
             /** Events Since Training */
-            events_since_training: number;
+            events_since_training: number | null;
             /** Families */
             families: {
                 [key: string]: string;

@@ -373,9 +373,10 @@ class ModelStatus(BaseModel):
     #: `model_family=` is served.
     families: dict[str, str]
     last_trained_at: datetime | None
-    #: Events this process's consumer applied since its last round (0 in an API process
-    #: that does not consume: on Kafka the workers count theirs).
-    events_since_training: int
+    #: Events this process's consumer applied since its last round; None in an API process
+    #: that does not consume (on Kafka, or a request process of `serve --workers`): the
+    #: workers count theirs.
+    events_since_training: int | None
     #: A training runs now: anywhere on PostgreSQL (its lock), this process's own on SQLite.
     training: bool
     retrain_enabled: bool

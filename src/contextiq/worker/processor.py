@@ -61,6 +61,9 @@ class Retrainer:
         self._due_at = every_events
         self.last_trained_at: float | None = None
         self.training = False
+        #: Whether this process's consumer counts events into it: an API process that does
+        #: not consume (Kafka, `serve --workers`) knows no count.
+        self.counting = False
         self._task: asyncio.Task[None] | None = None
 
     def count(self, n: int) -> None:
