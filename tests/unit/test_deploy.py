@@ -26,7 +26,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from contextiq.api.routers.health import PROBE_SECONDS
 from contextiq.cache import open_cache
-from contextiq.cli import TRAINING_BUSY
+from contextiq.cli import TRAINING_BUSY, TRAINING_REFUSED
 from contextiq.config import ENV_PREFIX, Settings
 from contextiq.events import open_bus
 from contextiq.observability import metrics
@@ -179,8 +179,11 @@ def test_every_health_check_waits_for_the_slowest_answer_health_gives() -> None:
 
 
 @pytest.mark.parametrize("target", ["base", "overlays/dev", "overlays/prod"])
-def test_a_retraining_that_finds_another_running_fails_without_retries(target: str) -> None:
-    # `train --wait` waited for the worker's round already; a retry would only wait again.
+def test_a_retraining_that_finds_another_running_or_refuses_fails_without_retries(
+    target: str,
+) -> None:
+    # `train --wait` waited for the worker's round already; a retry would only wait again. A
+    # refusal before training (a read-only model volume) would be refused again.
     job = _by_kind(target)[("CronJob", "contextiq-retrain")]["spec"]["jobTemplate"]["spec"]
     assert job["template"]["spec"]["restartPolicy"] == "Never"  # what podFailurePolicy needs
     assert job["backoffLimit"] >= 1
@@ -189,7 +192,7 @@ def test_a_retraining_that_finds_another_running_fails_without_retries(target: s
     assert busy["onExitCodes"] == {
         "containerName": "train",
         "operator": "In",
-        "values": [TRAINING_BUSY],
+        "values": sorted([TRAINING_REFUSED, TRAINING_BUSY]),
     }
 
 

@@ -319,6 +319,9 @@ def vectors_command() -> None:
 #: `contextiq train`'s exit status when another process trains (after `--wait`, if given):
 #: not a failure of this training, which a scheduler may simply run again later.
 TRAINING_BUSY = 3
+#: Its exit status when it refuses before training (too large for memory, an unwritable model
+#: directory, an unknown family): running it again unchanged would be refused the same way.
+TRAINING_REFUSED = 2
 
 
 @app.command("train")
@@ -366,10 +369,10 @@ def train_command(
         raise typer.Exit(TRAINING_BUSY) from None
     except (TrainingTooLarge, ValueError) as refused:  # too large, or an unknown model family
         _say(f"error: {refused}")
-        raise typer.Exit(2) from None
+        raise typer.Exit(TRAINING_REFUSED) from None
     except OSError as unwritable:  # the model directory: read-only, full (it names the path)
         _say(f"error: {unwritable}")
-        raise typer.Exit(2) from None
+        raise typer.Exit(TRAINING_REFUSED) from None
     if info is None:
         _say("no interactions to train on")
         raise typer.Exit(1)
