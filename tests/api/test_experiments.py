@@ -2,6 +2,7 @@
 
 import asyncio
 import random
+import shutil
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -205,6 +206,32 @@ def test_interleaving_credits_the_arm_whose_items_are_clicked(api: TestClient) -
     assert sum(a["clicks"] for a in report["arms"]) == 60
     assert report["winner"] is None  # 60 decided lists are below the minimum of 200
     api.post("/api/v1/experiments/interleaved/stop", headers=ADMIN)
+
+
+def test_an_arm_pinning_a_damaged_model_version_is_refused_naming_it(
+    api: TestClient, demo_settings: Settings
+) -> None:
+    versions = demo_settings.model_dir / "versions"
+    active = (demo_settings.model_dir / "ACTIVE").read_text().strip()
+    damaged = {"20000101T000000Z-badmeta0": "not JSON", "20000101T000000Z-nofiles0": "no files"}
+    for name in damaged:
+        shutil.copytree(versions / active, versions / name)
+    (versions / "20000101T000000Z-badmeta0" / "meta.json").write_text("{not json")
+    shutil.rmtree(versions / "20000101T000000Z-nofiles0" / "model")
+    try:
+        for name in damaged:
+            arms = [{"name": "a"}, {"name": "b", "config": {"model_version": name}}]
+            body = {"name": "pinned-damaged", "arms": arms}
+            refused = api.post("/api/v1/experiments", json=body, headers=ADMIN)
+            assert refused.status_code == 400, (damaged[name], refused.text)
+            error = refused.json()["error"]
+            assert error["code"] == "invalid_experiment"
+            assert f"model version {name!r} cannot be loaded" in error["message"]
+        listed = api.get("/api/v1/experiments").json()["experiments"]
+        assert "pinned-damaged" not in {e["name"] for e in listed}
+    finally:
+        for name in damaged:
+            shutil.rmtree(versions / name)
 
 
 def test_an_arm_serves_a_model_family_and_promoting_it_makes_that_family_the_default(

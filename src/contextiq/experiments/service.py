@@ -61,11 +61,17 @@ class ExperimentService:
         for arm in experiment.arms:
             version, family = arm.config.model_version, arm.config.model_family
             if version is not None:
+                # Loaded, not just looked up: an arm on a version it cannot load would serve
+                # the active model under the arm's name, and its report compare nothing.
                 try:
-                    await asyncio.to_thread(registry.info, version)
-                except (KeyError, OSError) as exc:
+                    await asyncio.to_thread(registry.load, version)
+                except KeyError as exc:
                     raise InvalidExperiment(
                         f"arm {arm.name!r}: model version {version!r} is not registered"
+                    ) from exc
+                except Exception as exc:  # whatever its damaged files raise, as `models promote`
+                    raise InvalidExperiment(
+                        f"arm {arm.name!r}: model version {version!r} cannot be loaded: {exc}"
                     ) from exc
             if (
                 family is not None
