@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 from rich.filesize import decimal
 from typer.testing import CliRunner
 
@@ -28,7 +29,9 @@ from contextiq.config import Settings, get_settings
 from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
 from contextiq.ml.registry import ModelRegistry
 from contextiq.recommend.response_cache import user_key
+from contextiq.store.exclusive import lock_file
 from contextiq.store.experiments import ExperimentStore
+from contextiq.worker.training import TRAINING_LOCK
 
 runner = CliRunner()
 SRC = str(Path(contextiq.__file__).parents[1])
@@ -487,6 +490,39 @@ def test_models_prune_keeps_the_newest_and_every_version_still_needed(isolated: 
     assert registry.names() == [pinned, active, newer]
     assert f"removed 3 versions: {older[0]}, {older[2]}, {older[3]}" in printed
     assert runner.invoke(app, ["models", "prune", "--keep", "0"]).exit_code == 2
+
+
+def _killed_while_saving(versions: Path) -> str:
+    """What a save leaves when its process is killed (SIGKILL, the OOM killer) before the
+    rename: a staging folder with part of a model and no meta.json."""
+    staging = versions / ".staging-k1ll3d00"
+    (staging / "model").mkdir(parents=True)
+    (staging / "model" / "vectors.npy").write_bytes(b"\x93NUMPY" + bytes(1000))
+    return staging.name
+
+
+def test_a_save_killed_part_way_is_removed_by_the_next_training_or_prune(isolated: Path) -> None:
+    """Old code removed a staging folder only when the save raised: one left by a killed
+    process stayed for good, a model's size each on the shared volume."""
+    versions, registry, active = _trained(isolated)
+    killed = _killed_while_saving(versions)
+    _ok("train")
+    assert not (versions / killed).exists()
+    killed = _killed_while_saving(versions)
+    printed = _ok("models", "prune")
+    assert not (versions / killed).exists()
+    assert f"removed 1 unfinished saves of a killed training: {killed}" in printed
+    assert active in registry.names()
+
+
+def test_prune_leaves_the_staging_folder_of_a_training_running_now(isolated: Path) -> None:
+    versions, _, _ = _trained(isolated)
+    saving = _killed_while_saving(versions)  # as far as prune can tell: a save in progress
+    database = Path(get_settings().database_url.split("///", 1)[1])
+    with FileLock(lock_file(database, TRAINING_LOCK)):  # another process trains
+        printed = _ok("models", "prune")
+    assert (versions / saving).is_dir()
+    assert "another process is training: unfinished saves are left to it" in printed
 
 
 def test_serve_with_workers_on_a_port_in_use_stops_before_starting_anything(

@@ -28,7 +28,8 @@ from contextiq.observability.logs import configure_logging
 from contextiq.observability.metrics import use_multiprocess_dir
 from contextiq.security.rate_limit import PER_PROCESS, storage_url
 from contextiq.store.migrate import upgrade
-from contextiq.worker.training import TrainingBusy
+from contextiq.store.store import Store
+from contextiq.worker.training import TrainingBusy, training_turn
 
 app = typer.Typer(
     help="Context IQ: personalized content recommendations.",
@@ -422,18 +423,31 @@ def models_prune(
 ) -> None:
     """Delete all but the newest KEEP versions: each retraining adds one, and the model volume
     fills. Never the active version, a family's newest accepted one, or one a live
-    experiment's arm pins; run it after a training, or on a schedule.
+    experiment's arm pins; run it after a training, or on a schedule. Also removes what a
+    training killed while saving left (a model's size each), unless a training runs now.
     """
     from contextiq.ml.registry import ModelRegistry
     from contextiq.store.experiments import ExperimentStore
 
     settings = get_settings()
     registry = ModelRegistry(settings.model_dir)
+
+    async def unfinished(store: Store) -> list[str] | None:
+        """The unfinished saves removed; None while a training holds the lock (one may be its
+        save in progress)."""
+        async with training_turn(store) as mine:
+            return await asyncio.to_thread(registry.sweep_unfinished) if mine else None
+
     with audited(settings, "models prune", f"keep:{keep}"):
         live = on_store(settings.database_url, lambda store: ExperimentStore(store).live())
         pinned = {a.config.model_version for e in live for a in e.arms if a.config.model_version}
         removed = registry.prune(keep, pinned)
+        swept = on_store(settings.database_url, unfinished) if registry.unfinished() else []
     _say(f"removed {len(removed)} versions" + (f": {', '.join(removed)}" if removed else ""))
+    if swept:
+        _say(f"removed {len(swept)} unfinished saves of a killed training: {', '.join(swept)}")
+    elif swept is None:
+        _say("another process is training: unfinished saves are left to it")
 
 
 @models_app.command("promote")

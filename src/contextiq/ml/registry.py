@@ -8,6 +8,7 @@ experiment arms and requests that name the family serve.
 
 import importlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -24,9 +25,13 @@ from contextiq.private_files import make_private, private_dir
 if TYPE_CHECKING:  # train.py imports torch; reading the registry need not
     from contextiq.ml.train import TrainReport
 
+log = logging.getLogger(__name__)
+
 _ACTIVE = "ACTIVE"
 _VERSIONS = "versions"
 _FAMILIES = "families"
+#: A save's folder until it is complete and renamed to its version (`save`).
+_STAGING = ".staging-"
 _ALLOWED_PREFIX = "contextiq.ml."
 
 
@@ -103,7 +108,7 @@ class ModelRegistry:
             "trained_until": report.trained_until,
             "family": report.family,
         }
-        staging = Path(tempfile.mkdtemp(dir=self._versions, prefix=".staging-"))
+        staging = Path(tempfile.mkdtemp(dir=self._versions, prefix=_STAGING))
         try:
             model.save(staging / "model")
             (staging / "meta.json").write_text(json.dumps(meta, indent=2))
@@ -116,7 +121,29 @@ class ModelRegistry:
 
     def check_writable(self) -> None:
         """Raise the OSError a save would (a read-only volume), before a training of minutes."""
-        Path(tempfile.mkdtemp(dir=self._versions, prefix=".staging-")).rmdir()
+        Path(tempfile.mkdtemp(dir=self._versions, prefix=_STAGING)).rmdir()
+
+    def unfinished(self) -> list[str]:
+        """The staging folders of saves not (yet) renamed to their version: a save in progress,
+        or one whose process was killed part way (SIGKILL, the OOM killer), a model's size each."""
+        return sorted(p.name for p in self._versions.glob(f"{_STAGING}*"))
+
+    def sweep_unfinished(self) -> list[str]:
+        """Remove every save's staging folder; returns the names removed.
+
+        Only for the holder of the training lock (`worker/training.py`): every save is made
+        under it, so then no live process is writing one. One that cannot be removed is
+        logged and left, not a reason to stop the training that found it.
+        """
+        removed = []
+        for name in self.unfinished():
+            try:
+                shutil.rmtree(self._versions / name)
+            except OSError as error:
+                log.warning("cannot remove the unfinished save %s: %s", name, error)
+                continue
+            removed.append(name)
+        return removed
 
     def register(self, report: "TrainReport") -> str:
         """Save the report's model and make it active when the report says it may be promoted."""

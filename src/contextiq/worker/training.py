@@ -191,7 +191,9 @@ async def train_and_register(
     and, if no worse, becomes the active version; without it, it is compared with its
     family's newest accepted version and, if no worse, served only to the requests and
     experiment arms that name the family. Either way an accepted candidate becomes its
-    family's newest. `data` shares the stored data a round has read already.
+    family's newest. `data` shares the stored data a round has read already. The caller
+    holds the training lock (`training_turn`): so the staging folders of saves a killed
+    process left are removed here, with no live save among them.
     """
     # Here, not above: the model code brings PyTorch, which the commands that never train
     # (an import, `migrate`) need not load (docs/benchmarks.md, "The page cache while folding").
@@ -206,6 +208,8 @@ async def train_and_register(
     needed = estimate(n_users, n_items, n_interactions)
     check_fits(needed, memory_limit_mb * 2**20)
     await asyncio.to_thread(holder.registry.check_writable)
+    if swept := await asyncio.to_thread(holder.registry.sweep_unfinished):
+        log.warning("removed %d unfinished saves of a killed training: %s", len(swept), swept)
     log.info("training a %s model on %s", model, needed.describe())
     with PeakMemory() as peak:
         interactions, items = await (data or StoredData(store)).read()
