@@ -2,6 +2,8 @@
 
 import asyncio
 import gc
+import json
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +14,7 @@ from fastapi.testclient import TestClient
 from contextiq.api.app import create_app
 from contextiq.cli.bootstrap import train
 from contextiq.config import Settings
+from contextiq.ml.registry import ModelRegistry
 from contextiq.store.records import ModelVersion
 from contextiq.store.store import Store
 
@@ -540,6 +543,41 @@ def test_model_status_follows_the_registry_not_a_stale_row(
     statuses = {v["version"]: v["status"] for v in body["history"]}
     assert statuses[serving] == "active"
     assert statuses["00000000T000000Z-stale"] == "retired"
+
+
+def test_model_status_shows_a_served_version_whose_row_a_crash_left_unrecorded(
+    client: TestClient, demo_settings: Settings
+) -> None:
+    """A training promotes (the ACTIVE file), then records the row: a process that died in
+    between left `active: null` on old code until the next training."""
+    registry = ModelRegistry(demo_settings.model_dir)
+    before = registry.active_version()
+    assert before is not None
+    unrecorded = "20991231T000000Z-norow000"
+    versions = demo_settings.model_dir / "versions"
+    shutil.copytree(versions / before, versions / unrecorded)
+    meta = json.loads((versions / unrecorded / "meta.json").read_text())
+    meta |= {"version": unrecorded, "created_at": "2099-12-31T00:00:00+00:00"}
+    (versions / unrecorded / "meta.json").write_text(json.dumps(meta))
+    registry.promote(unrecorded)  # and the process is killed before save_model_version
+
+    def served(version: str) -> bool:
+        user = f"crash-{time.monotonic_ns()}"  # a fresh user: nothing cached
+        return bool(_recs(client, user)["model_version"] == version)
+
+    try:
+        _wait_for(lambda: served(unrecorded), timeout=30)
+        body = client.get("/api/v1/models").json()
+        assert body["active"] is not None, "active: null for a served version without a row"
+        assert body["active"]["version"] == unrecorded
+        assert body["active"]["status"] == "active" and body["active"]["family"] == meta["family"]
+        assert body["active"]["metrics"] == meta["metrics"]
+        assert body["history"][0]["version"] == unrecorded  # the newest, as it was trained
+        assert [v["version"] for v in body["history"]].count(before) == 1
+    finally:
+        registry.promote(before)
+        _wait_for(lambda: served(before), timeout=30)
+        shutil.rmtree(versions / unrecorded)
 
 
 def test_model_status_survives_a_version_whose_record_is_damaged(

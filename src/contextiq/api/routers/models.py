@@ -43,6 +43,26 @@ def _out(v: ModelVersion, registry: ModelRegistry) -> ModelVersionOut:
     )
 
 
+def _unrecorded(version: str, registry: ModelRegistry) -> ModelVersion | None:
+    """The served version as its meta.json records it, when it has no row: the process that
+    promoted it died before recording it (`train_and_register` promotes first). None when
+    that record cannot be read either."""
+    try:
+        info = registry.info(version)
+    except UNREADABLE:
+        return None
+    return ModelVersion(
+        version=version,
+        created_at=datetime.fromisoformat(info.created_at),
+        status="active",
+        metrics=info.metrics,
+        n_users=info.n_users,
+        n_items=info.n_items,
+        n_interactions=info.n_interactions,
+        train_seconds=info.train_seconds,
+    )
+
+
 @router.get("/models", response_model=ModelStatus, dependencies=[allow(Access.READ)])
 async def model_status(
     store: StoreDep,
@@ -54,6 +74,11 @@ async def model_status(
 ) -> ModelStatus:
     serving = models.version
     history = [v.as_served(serving) for v in await store.model_versions()]
+    if serving is not None and all(v.version != serving for v in history):
+        # No row (or one past the history's window, after a rollback): served all the same.
+        found = await asyncio.to_thread(_unrecorded, serving, models.registry)
+        if found is not None:
+            history = sorted([*history, found], key=lambda v: v.created_at, reverse=True)
     last = retrainer.last_trained_at
     rows = await asyncio.to_thread(lambda: [_out(v, models.registry) for v in history])
     return ModelStatus(
