@@ -320,8 +320,8 @@ def vectors_command() -> None:
 #: `contextiq train`'s exit status when another process trains (after `--wait`, if given):
 #: not a failure of this training, which a scheduler may simply run again later.
 TRAINING_BUSY = 3
-#: Its exit status when it refuses before training (too large for memory, an unwritable model
-#: directory, an unknown family): running it again unchanged would be refused the same way.
+#: Its exit status when it refuses (too large for memory, an unwritable model directory, an
+#: unknown family, a database it cannot open): running it again at once would mostly be too.
 TRAINING_REFUSED = 2
 
 
