@@ -13,6 +13,9 @@ from fastapi.testclient import TestClient
 from contextiq.api.app import create_app
 from contextiq.cli.bootstrap import train
 from contextiq.config import Settings
+from contextiq.ml.registry import ModelRegistry
+from contextiq.store.experiments import ExperimentStore
+from contextiq.store.store import Store
 
 ADMIN = {"X-Admin-Key": "admin-secret"}
 
@@ -232,6 +235,43 @@ def test_an_arm_pinning_a_damaged_model_version_is_refused_naming_it(
     finally:
         for name in damaged:
             shutil.rmtree(versions / name)
+
+
+def test_a_winner_whose_model_version_cannot_be_loaded_is_not_promoted(
+    api: TestClient, demo_settings: Settings
+) -> None:
+    """Old code made it active: running processes kept their model, each one started
+    afterwards served none."""
+    registry = ModelRegistry(demo_settings.model_dir)
+    active = registry.active_version()
+    assert active is not None
+    versions, pinned = demo_settings.model_dir / "versions", "20000102T000000Z-winner00"
+    shutil.copytree(versions / active, versions / pinned)
+    arms = [{"name": "control"}, {"name": "next", "config": {"model_version": pinned}}]
+    body = {"name": "damaged-winner", "arms": arms}
+    assert api.post("/api/v1/experiments", json=body, headers=ADMIN).status_code == 201
+    shutil.rmtree(versions / pinned / "model")  # damaged while the experiment ran
+
+    async def next_wins() -> None:
+        store = Store(demo_settings.database_url)
+        try:
+            await ExperimentStore(store).freeze("damaged-winner", "next", "next wins")
+        finally:
+            await store.close()
+
+    asyncio.run(next_wins())
+    try:
+        stop = "/api/v1/experiments/damaged-winner/stop"
+        refused = api.post(stop, json={"promote": True}, headers=ADMIN)
+        assert refused.status_code == 409, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "model_unloadable" and repr(pinned) in error["message"]
+        assert registry.active_version() == active
+        assert api.get("/api/v1/experiments/damaged-winner").json()["status"] == "running"
+    finally:
+        registry.promote(active)
+        api.post("/api/v1/experiments/damaged-winner/stop", headers=ADMIN)
+        shutil.rmtree(versions / pinned)
 
 
 def test_an_arm_serves_a_model_family_and_promoting_it_makes_that_family_the_default(

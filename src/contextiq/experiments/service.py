@@ -27,6 +27,11 @@ class NoWinner(Exception):
     """Promotion asked for, but the report names no winner (or it was stopped already)."""
 
 
+class Unpromotable(Exception):
+    """The winner's model version cannot be loaded (its files damaged or removed since the
+    experiment began): made active, every process started afterwards would serve none."""
+
+
 def _day(d: date) -> str:
     return d.isoformat()
 
@@ -175,6 +180,13 @@ class ExperimentService:
                 # The family stays in the config: the worker trains and promotes it from now.
                 version = await asyncio.to_thread(self.models.registry.family_version, family)
             if version is not None:
+                try:  # first, as `models promote`: nothing is stopped or switched otherwise
+                    await asyncio.to_thread(self.models.registry.load, version)
+                except Exception as exc:  # whatever its damaged files raise
+                    raise Unpromotable(
+                        f"experiment {name!r}: the winner's model version {version!r} cannot"
+                        f" be loaded, so nothing is promoted: {exc}"
+                    ) from exc
                 # The registry's active version is what every replica serves (and what
                 # retraining later competes with); the rest becomes the default config.
                 await asyncio.to_thread(self.models.registry.promote, version)

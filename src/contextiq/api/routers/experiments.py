@@ -16,7 +16,7 @@ from contextiq.api.experiment_schemas import (
     StopIn,
 )
 from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
-from contextiq.experiments.service import InvalidExperiment, NoWinner
+from contextiq.experiments.service import InvalidExperiment, NoWinner, Unpromotable
 from contextiq.security import Access, allow
 from contextiq.store.experiments import ExperimentConflict
 
@@ -95,6 +95,8 @@ async def stop_experiment(
         report = await experiments.stop(name, promote=body is not None and body.promote)
     except NoWinner as exc:
         raise ApiError(409, "no_winner", str(exc)) from exc
+    except Unpromotable as exc:
+        raise ApiError(409, "model_unloadable", str(exc)) from exc
     if report is None:
         raise ApiError(404, "experiment_not_found", f"experiment {name!r} does not exist")
     return ExperimentReport.model_validate(report)
