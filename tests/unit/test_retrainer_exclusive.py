@@ -99,3 +99,38 @@ async def test_a_failed_round_is_tried_again_after_as_many_events_more_not_at_th
             await retrainer._task
     assert len(rounds) == 2  # at 10 events, and again at 20
     assert retrainer.events_since_training == 20  # nothing was learnt from them yet
+
+
+async def test_a_failed_round_is_tried_again_a_time_interval_later_not_at_the_next_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Old code counted the hourly trigger from the last round that succeeded: after a
+    failure (a full model volume, found at the save after minutes of training) it trained
+    again at every check, a minute apart, holding the memory and the lock for good."""
+    ticks = 0
+    real_sleep = asyncio.sleep
+
+    async def tick(_: float) -> None:
+        nonlocal ticks
+        ticks += 1
+        await real_sleep(0)
+
+    async def last_round() -> float:
+        return time.time() - 7_200.0  # due: the last success was two hours ago
+
+    rounds: list[int] = []
+
+    async def train() -> None:
+        rounds.append(1)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("contextiq.worker.processor.asyncio.sleep", tick)
+    retrainer = Retrainer(train, 0, 3_600, last_round=last_round)
+    retrainer.count(5)
+    schedule = asyncio.create_task(retrainer.schedule())
+    while ticks < 6:
+        await real_sleep(0)
+    schedule.cancel()
+    if retrainer._task is not None:
+        await retrainer._task
+    assert len(rounds) == 1

@@ -60,6 +60,9 @@ class Retrainer:
         #: would otherwise be tried again with every batch applied.
         self._due_at = every_events
         self.last_trained_at: float | None = None
+        #: When a round last failed: the time trigger counts its interval from it too, or a
+        #: training failing at its save (a full volume) would start again every minute.
+        self._failed_at: float | None = None
         self.training = False
         #: Whether this process's consumer counts events into it: an API process that does
         #: not consume (Kafka, `serve --workers`) knows no count.
@@ -95,6 +98,7 @@ class Retrainer:
         except Exception:
             log.exception("training failed; the current model keeps serving")
             self._due_at = self.events_since_training + self.every_events
+            self._failed_at = time.time()
             TRAINING_DURATION.labels("failed").observe(time.perf_counter() - started)
         finally:
             self.training = False
@@ -110,7 +114,8 @@ class Retrainer:
             except Exception as exc:  # the database is away: the next check asks again
                 log.warning("could not read when a model was last trained: %s", exc)
                 continue
-            last = max((t for t in (self.last_trained_at, recorded) if t is not None), default=None)
+            tried = (self.last_trained_at, recorded, self._failed_at)
+            last = max((t for t in tried if t is not None), default=None)
             if last is None or time.time() - last >= self.every_seconds:
                 self.request()
 

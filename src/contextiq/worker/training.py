@@ -8,7 +8,8 @@ registry's error, when the model directory is read-only). It then streams the
 interactions in chunks of columns, orders them by time, and trains in a thread; the time
 it took and its peak memory are recorded with the model's metrics. A round that fails
 leaves the serving models as they were (the `Retrainer` logs the error and keeps going,
-trying again once as many events more came, or at the time trigger's next check).
+trying again once as many events more came, or once the time trigger's interval passed
+again since the failure).
 """
 
 import asyncio
