@@ -515,6 +515,25 @@ def test_a_save_killed_part_way_is_removed_by_the_next_training_or_prune(isolate
     assert active in registry.names()
 
 
+def test_a_volume_that_killed_saves_filled_is_freed_before_the_training_checks_it(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Old code checked that it could write first, and refused (exit 2, no space left) for
+    want of the space the unfinished saves it would have removed next held."""
+    versions, _, _ = _trained(isolated)
+    killed = _killed_while_saving(versions)
+    check = ModelRegistry.check_writable
+
+    def full_while_unfinished(registry: ModelRegistry) -> None:
+        if registry.unfinished():
+            raise OSError(errno.ENOSPC, "No space left on device", str(versions))
+        check(registry)
+
+    monkeypatch.setattr(ModelRegistry, "check_writable", full_while_unfinished)
+    _ok("train")
+    assert not (versions / killed).exists()
+
+
 def test_prune_leaves_the_staging_folder_of_a_training_running_now(isolated: Path) -> None:
     versions, _, _ = _trained(isolated)
     saving = _killed_while_saving(versions)  # as far as prune can tell: a save in progress

@@ -208,9 +208,10 @@ async def train_and_register(
     n_items = max(n_items, await store.content_count())
     needed = estimate(n_users, n_items, n_interactions)
     check_fits(needed, memory_limit_mb * 2**20)
-    await asyncio.to_thread(holder.registry.check_writable)
+    # Before the check: on a volume they filled, the check would refuse for want of their space.
     if swept := await asyncio.to_thread(holder.registry.sweep_unfinished):
         log.warning("removed %d unfinished saves of a killed training: %s", len(swept), swept)
+    await asyncio.to_thread(holder.registry.check_writable)
     log.info("training a %s model on %s", model, needed.describe())
     with PeakMemory() as peak:
         interactions, items = await (data or StoredData(store)).read()
