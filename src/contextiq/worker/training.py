@@ -221,6 +221,7 @@ async def train_and_register(
         )
         del interactions
     registry = holder.registry
+    log.info("saving the %s model to the registry", model)  # large arrays: it takes a while
     version = await asyncio.to_thread(registry.save, report.model, report)
     status = "rejected" if not report.promote else "active" if serve else "candidate"
     info = ModelVersion(
