@@ -4,6 +4,7 @@ Elsewhere the process reads only what other libraries own (`PROMETHEUS_MULTIPROC
 variables whose values the log scrubber hides).
 """
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
@@ -22,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from contextiq.backends import SchemeRegistry
 from contextiq.cache import CACHES
 from contextiq.events import BUSES, check_bus_url
+from contextiq.events.relay import SENT_ROWS_KEPT
 from contextiq.llm.factory import SCORERS, check_url
 from contextiq.store.engine import DATABASES
 
@@ -137,6 +139,12 @@ class Settings(BaseSettings):
     # interaction, no list shown); 0 keeps them (docs/architecture.md, "Anonymous sessions").
     session_retention_days: float = Field(30.0, ge=0)
 
+    # The worker applies each event once by its id (`processed_events`) and forgets an id
+    # this many days after applying it; an event delivered again later would count twice,
+    # so this must exceed the longest a delivery can come again: with Kafka the topic's
+    # retention plus its segment age (7 + 7 days by default). 0 keeps ids for good.
+    dedupe_window_days: float = Field(15.0, ge=0)
+
     # Security (docs/security.md)
     # Bootstrap keys: a client and an admin key from the environment, next to stored keys.
     api_key: str | None = None
@@ -219,6 +227,19 @@ class Settings(BaseSettings):
         if "*" in value:
             raise ValueError("list the allowed origins; `*` is not accepted")
         return value
+
+    @field_validator("dedupe_window_days")
+    @classmethod
+    def _dedupe_window(cls, days: float) -> float:
+        """Never shorter than the outbox keeps sent rows: a window of minutes would forget
+        ids while the relay could still deliver their events again."""
+        if days > 0 and timedelta(days=days) < SENT_ROWS_KEPT:
+            raise ValueError(
+                f"0 keeps ids for good; else at least {SENT_ROWS_KEPT.days} day, as long as the"
+                " outbox keeps sent events, and above the Kafka topic's retention"
+                ' (DEPLOYMENT.md, "Event deduplication")'
+            )
+        return days
 
     @model_validator(mode="after")
     def _jwt(self) -> Self:

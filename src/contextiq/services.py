@@ -50,7 +50,9 @@ from contextiq.store.rules import RuleStore
 from contextiq.store.session_retention import SessionRetention
 from contextiq.store.store import Store
 from contextiq.worker.dead_letters import DeadLetterGuard
+from contextiq.worker.dedupe_purge import PURGE_EVERY, purge_processed
 from contextiq.worker.parked_sweep import run_parked_sweep
+from contextiq.worker.periodic import repeat
 from contextiq.worker.processor import EventProcessor, Retrainer
 from contextiq.worker.training import last_round_at, training_round, training_turn
 
@@ -122,6 +124,9 @@ class Services:
             if (days := self.settings.session_retention_days) > 0:
                 retention = SessionRetention(self.store, timedelta(days=days))
                 self.spawn(retention.run(), "session-retention")
+            if (days := self.settings.dedupe_window_days) > 0:
+                purge = functools.partial(purge_processed, self.store, timedelta(days=days))
+                self.spawn(repeat(purge, PURGE_EVERY, "dedupe purge"), "dedupe-purge")
             if self.vectors is not None:
                 self.spawn(self.vectors.backfill(), "item-vectors")
         await self._keep_files_cached(relay, serves_requests)

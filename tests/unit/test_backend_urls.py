@@ -83,6 +83,25 @@ def test_a_port_outside_1_to_65535_is_refused_at_start_up(
     assert str(caught.value).startswith("CONTEXTIQ_PORT: ")
 
 
+@pytest.mark.parametrize(("days", "kept"), [("15", 15.0), ("1", 1.0), ("0", 0.0)])
+def test_the_dedupe_window_is_read_in_days(
+    monkeypatch: pytest.MonkeyPatch, days: str, kept: float
+) -> None:
+    monkeypatch.setenv("CONTEXTIQ_DEDUPE_WINDOW_DAYS", days)
+    assert load_settings().dedupe_window_days == kept
+
+
+@pytest.mark.parametrize("days", ["0.5", "-1"])
+def test_a_dedupe_window_shorter_than_the_outbox_keeps_sent_events_is_refused(
+    monkeypatch: pytest.MonkeyPatch, days: str
+) -> None:
+    """Ids forgotten within hours could go while the relay may still deliver their events."""
+    monkeypatch.setenv("CONTEXTIQ_DEDUPE_WINDOW_DAYS", days)
+    with pytest.raises(InvalidSettings) as caught:
+        load_settings()
+    assert str(caught.value).startswith("CONTEXTIQ_DEDUPE_WINDOW_DAYS: ")
+
+
 @pytest.mark.parametrize("command", [["serve"], ["worker"], ["keys", "list"]])
 def test_a_wrong_url_stops_any_command_with_one_line(tmp_path: Path, command: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTIQ_")}

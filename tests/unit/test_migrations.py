@@ -159,3 +159,24 @@ async def test_dead_letters_table_comes_and_goes(migrated_url: str) -> None:
     assert "dead_letters" not in await tables()
     await upgrade_async(url)
     assert "dead_letters" in await tables()
+
+
+async def test_processed_events_age_index_comes_and_goes(migrated_url: str) -> None:
+    """0013 indexes `processed_events` by age for the purge (on PostgreSQL concurrently,
+    outside the migration's transaction); its downgrade drops it, an upgrade builds it again."""
+    url, config = migrated_url, alembic_config(migrated_url)
+
+    async def indexes() -> set[str]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                found = await conn.run_sync(lambda c: sa.inspect(c).get_indexes("processed_events"))
+                return {str(index["name"]) for index in found}
+        finally:
+            await engine.dispose()
+
+    assert "ix_processed_events_processed_at" in await indexes()
+    await asyncio.to_thread(command.downgrade, config, "0012_content_listing")
+    assert "ix_processed_events_processed_at" not in await indexes()
+    await upgrade_async(url)
+    assert "ix_processed_events_processed_at" in await indexes()

@@ -252,6 +252,57 @@ async def test_an_erased_users_events_delivered_again_add_nothing(store: Store) 
     assert await _stats(store, "c") == popularity
 
 
+async def _processed_ids(store: Store) -> set[str]:
+    async with store.engine.connect() as conn:
+        return set(await conn.scalars(select(ProcessedEvent.event_id)))
+
+
+async def test_processed_ids_past_the_window_are_purged_in_batches_and_recent_ones_kept(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dedupe's ids went nowhere: 5 million a day, kept for good. Those applied before
+    the cutoff go, two per batch here; an event applied since and delivered again still
+    counts once."""
+    await store.upsert_content([_content(1)])
+    events = [_event(n, f"u{n}", "c1", InteractionType.LIKE, 3.0) for n in range(7)]
+    await store.record_interactions(events)
+    old, recent = [InteractionRecorded(e) for e in events[:5]], [InteractionRecorded(events[5])]
+    applied = utcnow()
+    monkeypatch.setattr(store_module, "utcnow", lambda: applied - timedelta(days=20))
+    assert len(await store.apply_events(old)) == 5
+    monkeypatch.setattr(store_module, "utcnow", lambda: applied)
+    assert len(await store.apply_events(recent)) == 1
+    popularity = await _stats(store, "c")
+
+    assert await store.purge_processed_events(applied - timedelta(days=15), batch=2) == 5
+    assert await _processed_ids(store) == {"e5"}
+    assert await store.purge_processed_events(applied - timedelta(days=15), batch=2) == 0
+    assert await store.apply_events(recent) == []  # within the window: once
+    assert await _stats(store, "c") == popularity
+    assert (await _stats(store, "u5"))[0][0][2] == 1  # the like counted once
+    # Past it a delivery counts again: why the window must outlast every redelivery.
+    assert len(await store.apply_events(old[:1])) == 1
+
+
+async def test_an_erased_users_events_stay_out_once_their_ids_are_purged_too(
+    store: Store,
+) -> None:
+    """Erasure forgets the user's ids and `_still_stored` holds their events out; a purge
+    of every id (the erasure's event included) must not let them, or it, count again."""
+    await store.upsert_content([_content(1)])
+    await store.record_interactions([_event(1, "gone", "c1", InteractionType.LIKE, 3.0)])
+    async with store.claim_outbox(10) as batch:
+        delivered = decode_events(e.payload for e in batch)
+    erasure = UserDeleted(event_id="d1", user_id="gone", requested_at=NOW)
+    assert len(await store.apply_events([*delivered, erasure])) == 2
+    popularity = await _stats(store, "c")
+    assert await store.purge_processed_events(utcnow() + timedelta(seconds=1)) == 1  # d1
+    assert await _processed_ids(store) == set()
+    assert await store.apply_events(delivered) == []
+    assert (await _stats(store, "g"))[0] == []
+    assert await _stats(store, "c") == popularity
+
+
 @pytest.mark.integration
 async def test_training_reads_are_not_held_to_the_request_timeout(
     monkeypatch: pytest.MonkeyPatch,

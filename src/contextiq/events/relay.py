@@ -10,6 +10,8 @@ from contextiq.observability.metrics import OUTBOX_PUBLISHED
 from contextiq.store.store import Store, utcnow
 
 log = logging.getLogger(__name__)
+#: How long sent rows stay in the outbox before the relay purges them.
+SENT_ROWS_KEPT = timedelta(days=1)
 
 
 class OutboxRelay:
@@ -20,7 +22,7 @@ class OutboxRelay:
         batch_size: int = 1_000,
         poll_seconds: float = 0.2,
         settle_seconds: float = 0.02,
-        retention: timedelta = timedelta(days=1),
+        retention: timedelta = SENT_ROWS_KEPT,
         purge_every: timedelta = timedelta(minutes=10),
     ) -> None:
         self.store = store

@@ -12,6 +12,7 @@ from typing import Any, TypeVar, cast
 import orjson
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     Select,
     Table,
     Text,
@@ -695,26 +696,46 @@ class Store:
         return int(row[0] or 0), as_utc(row[1]) if row[1] is not None else None
 
     async def purge_published_outbox(self, older_than: datetime, batch: int = 10_000) -> int:
-        """Delete rows published before `older_than`, `batch` at a time, oldest ids first.
+        """Delete rows published before `older_than`, `batch` at a time, oldest ids first:
+        old published rows have the lowest ids, so each batch walks the primary key from its
+        start."""
+        sent = OutboxRow.published_at.is_not(None) & (OutboxRow.published_at < older_than)
+        return await self._delete_oldest(OutboxRow.id, sent, OutboxRow.id, batch)
 
-        A day of events is millions of rows: one DELETE would scan the table past the 5 s
-        statement timeout and hold its locks meanwhile. Old published rows have the lowest
-        ids, so each batch walks the primary key from its start.
+    async def purge_processed_events(self, older_than: datetime, batch: int = 10_000) -> int:
+        """Forget the ids of events applied before `older_than`, `batch` at a time, oldest
+        first (`ix_processed_events_processed_at`); returns how many went.
+
+        An event delivered again after its id went is applied again: `older_than` must lie
+        before every redelivery (`CONTEXTIQ_DEDUPE_WINDOW_DAYS`). An erased user's events
+        stay out either way (`_still_stored`).
         """
-        purged = 0
+        applied = ProcessedEvent.processed_at
+        return await self._delete_oldest(
+            ProcessedEvent.event_id, applied < older_than, applied, batch
+        )
+
+    async def _delete_oldest(
+        self, key: InstrumentedAttribute[Any], old: ColumnElement[bool], order: Any, batch: int
+    ) -> int:
+        """Delete the rows that are `old`, the first `batch` of them by `order` per transaction,
+        until none is left; returns how many went.
+
+        Millions of rows a day: one DELETE would scan the table past the 5 s statement timeout
+        and hold its locks meanwhile; a batch is one short walk of an index from its start.
+        """
+        deleted = 0
         while True:
-            oldest = (
-                select(OutboxRow.id)
-                .where(OutboxRow.published_at.is_not(None), OutboxRow.published_at < older_than)
-                .order_by(OutboxRow.id)
-                .limit(batch)
-            )
+            # Skipping rows another process's purge holds: two purges take two batches
+            # rather than wait on each other's rows (or deadlock, locking them in two orders).
+            oldest = select(key).where(old).order_by(order).limit(batch)
+            oldest = oldest.with_for_update(skip_locked=True)
             async with self.sessions.begin() as session:
-                result = await session.execute(delete(OutboxRow).where(OutboxRow.id.in_(oldest)))
-            deleted = int(result.rowcount)  # type: ignore[attr-defined]
-            purged += deleted
-            if deleted < batch:
-                return purged
+                result = await session.execute(delete(key.class_).where(key.in_(oldest)))
+            went = int(result.rowcount)  # type: ignore[attr-defined]
+            deleted += went
+            if went < batch:
+                return deleted
 
     @retry_transient()
     async def apply_events(self, events: Sequence[Event]) -> list[Event]:

@@ -121,9 +121,12 @@ class OutboxRow(Base):
 
 
 class ProcessedEvent(Base):
-    """Event ids the worker has applied; makes consumers idempotent."""
+    """Event ids the worker has applied, kept for the dedupe window; makes consumers
+    idempotent (`worker/dedupe_purge.py` forgets them)."""
 
     __tablename__ = "processed_events"
+    #: The purge walks it oldest first (`Store.purge_processed_events`).
+    __table_args__ = (Index("ix_processed_events_processed_at", "processed_at"),)
 
     event_id: Mapped[str] = mapped_column(ID, primary_key=True)
     processed_at: Mapped[datetime]
