@@ -47,11 +47,11 @@ from contextiq.store.experiments import ExperimentStore
 from contextiq.store.group_commit import GroupCommitWriter
 from contextiq.store.page_cache import keep_cached, read_if_they_fit
 from contextiq.store.rules import RuleStore
-from contextiq.store.session_retention import SessionRetention
+from contextiq.store.session_retention import SESSION_PURGE_EVERY, SessionRetention
 from contextiq.store.store import Store
 from contextiq.worker.dead_letters import DeadLetterGuard
 from contextiq.worker.dedupe_purge import PURGE_EVERY, purge_processed
-from contextiq.worker.parked_sweep import run_parked_sweep
+from contextiq.worker.parked_sweep import SWEEP_EVERY, sweep_parked
 from contextiq.worker.periodic import repeat
 from contextiq.worker.processor import EventProcessor, Retrainer
 from contextiq.worker.training import last_round_at, training_round, training_turn
@@ -120,10 +120,11 @@ class Services:
             self.spawn(self.bus.consume(handle), "consumer")
             self.spawn(self.retrainer.schedule(), "retrain-schedule")
             wait = timedelta(seconds=self.settings.attribution_wait_seconds)
-            self.spawn(run_parked_sweep(self.store, wait), "parked-reports")
+            sweep = functools.partial(sweep_parked, self.store, wait)
+            self.spawn(repeat(sweep, SWEEP_EVERY, "parked report sweep"), "parked-reports")
             if (days := self.settings.session_retention_days) > 0:
-                retention = SessionRetention(self.store, timedelta(days=days))
-                self.spawn(retention.run(), "session-retention")
+                idle = SessionRetention(self.store, timedelta(days=days)).purge_idle
+                self.spawn(repeat(idle, SESSION_PURGE_EVERY, "session purge"), "session-retention")
             if (days := self.settings.dedupe_window_days) > 0:
                 purge = functools.partial(purge_processed, self.store, timedelta(days=days))
                 self.spawn(repeat(purge, PURGE_EVERY, "dedupe purge"), "dedupe-purge")

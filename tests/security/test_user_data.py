@@ -295,8 +295,8 @@ def test_a_session_never_merged_is_exported_and_erased(
 
 
 def test_the_worker_forgets_sessions_idle_past_the_retention(tmp_path: Path) -> None:
-    """The purge runs in the worker from its start (`SessionRetention.run`): a visit idle
-    31 days is gone, one from today stays, without any request asking."""
+    """The purge runs in the worker from its start (`SessionRetention.purge_idle`, hourly): a
+    visit idle 31 days is gone, one from today stays, without any request asking."""
     settings = embedded_settings(tmp_path, admin_key=ADMIN["X-API-Key"], session_retention_days=30)
     bootstrap(settings, lambda _: None, demo_items=20, demo_users=4)
     item = "content_0001"

@@ -10,7 +10,6 @@ sessions; without this their rows would stay for good (they cost training nothin
 and the export's promise do count).
 """
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import cast
@@ -29,6 +28,8 @@ log = logging.getLogger(__name__)
 #: The first subject after every session's: the prefix with its last character moved on
 #: one, so `SESSION_PREFIX <= subject < SESSION_END` is an index range, not a LIKE.
 SESSION_END = SESSION_PREFIX[:-1] + chr(ord(SESSION_PREFIX[-1]) + 1)
+#: How often the worker purges: a session goes at most this long after its retention.
+SESSION_PURGE_EVERY = timedelta(hours=1)
 
 
 class SessionRetention:
@@ -112,19 +113,13 @@ class SessionRetention:
                 forgotten += len(gone)
         return forgotten
 
-    async def run(self, every: timedelta = timedelta(hours=1)) -> None:
-        """Purge now and then every `every`; a failure (the database away) waits for the next
-        round, as nothing is lost by purging later."""
-        while True:
-            try:
-                purged = await self.purge(utcnow() - self.retention)
-                if purged:
-                    log.info("forgot %d anonymous sessions idle for %s", purged, self.retention)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("session purge failed, retrying in %s: %s", every, exc)
-            await asyncio.sleep(every.total_seconds())
+    async def purge_idle(self) -> int:
+        """One of the worker's rounds (`SESSION_PURGE_EVERY`): the sessions idle past the
+        retention."""
+        purged = await self.purge(utcnow() - self.retention)
+        if purged:
+            log.info("forgot %d anonymous sessions idle for %s", purged, self.retention)
+        return purged
 
 
 async def _active(session: AsyncSession, subjects: list[str], since: datetime) -> set[str]:

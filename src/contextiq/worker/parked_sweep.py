@@ -5,7 +5,6 @@ impression has not come within `CONTEXTIQ_ATTRIBUTION_WAIT_SECONDS` is dropped a
 `contextiq_parked_reports_expired_total{type}` (`store/parked.py`).
 """
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -18,22 +17,11 @@ SWEEP_EVERY = timedelta(seconds=30)
 
 
 async def sweep_parked(store: Store, wait: timedelta) -> int:
-    """One sweep; returns how many reports were dropped."""
+    """One sweep; returns how many reports were dropped. The worker runs it every
+    `SWEEP_EVERY` (`worker/periodic.py`): a failed sweep leaves the reports parked."""
     expired = await store.sweep_parked(utcnow() - wait)
     for kind, n in expired.items():
         PARKED_REPORTS_EXPIRED.labels(kind).inc(n)
-    return sum(expired.values())
-
-
-async def run_parked_sweep(store: Store, wait: timedelta) -> None:
-    """Sweep every `SWEEP_EVERY`; a failure (the database away) waits for the next round:
-    the reports stay parked meanwhile."""
-    while True:
-        try:
-            if dropped := await sweep_parked(store, wait):
-                log.info("dropped %d reports whose impression did not arrive in %s", dropped, wait)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("parked report sweep failed, retrying in %s: %s", SWEEP_EVERY, exc)
-        await asyncio.sleep(SWEEP_EVERY.total_seconds())
+    if dropped := sum(expired.values()):
+        log.info("dropped %d reports whose impression did not arrive in %s", dropped, wait)
+    return dropped

@@ -7,7 +7,9 @@ a batch at a time (`Store.purge_processed_events`), walking this index from its 
 On PostgreSQL the index is built CONCURRENTLY, outside the migration's transaction: a plain
 build holds off every insert into the table for as long as it reads it (minutes at hundreds of
 millions of rows), and a worker of the previous version, still applying events meanwhile,
-would fail its batches until they went to the dead letters.
+would fail its batches until they went to the dead letters. A concurrent build that is
+interrupted leaves an invalid index behind: drop it (`DROP INDEX ix_processed_events_processed_at`)
+and migrate again.
 
 Revision ID: 0013_processed_events_age
 Revises: 0012_content_listing
