@@ -71,7 +71,7 @@ def main() -> None:
         "CONTEXTIQ_RETRAIN_EVERY_SECONDS": "0",
     }
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=env["CONTEXTIQ_DATABASE_URL"],
         model_dir=root / "models",
     )

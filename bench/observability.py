@@ -97,7 +97,7 @@ def asgi_costs(rounds: int) -> dict[str, float]:
             sys.stderr = log_file  # the access lines go to a file, as in a container
             for _ in range(rounds):
                 for name, (middleware, metrics, level) in ASGI_CONFIGS.items():
-                    configure_logging(Settings(log_format="json", log_level=level))  # type: ignore[call-arg]
+                    configure_logging(Settings(log_format="json", log_level=level))
                     app: ASGIApp = _ping_app()
                     if middleware:
                         app = ObservabilityMiddleware(app, metrics=metrics)

@@ -98,14 +98,16 @@ def popularity(x: sp.csr_matrix, _: dict[str, Any]) -> np.ndarray:
 def ease(x: sp.csr_matrix, p: dict[str, Any]) -> np.ndarray:
     binary = (x > 0).astype(np.float32)
     gram = torch.from_numpy((binary.T @ binary).toarray())
-    return np.asarray(binary @ ease_weights(gram, p["l2"]).numpy(), np.float32)
+    scores: np.ndarray = np.asarray(binary @ ease_weights(gram, p["l2"]).numpy(), np.float32)
+    return scores
 
 
 def _implicit(model: Any, x: sp.csr_matrix) -> np.ndarray:
     model.fit(x, show_progress=False)
     users = np.asarray(model.user_factors)
     items = np.asarray(model.item_factors)
-    return (users @ items.T).astype(np.float32)
+    scores: np.ndarray = (users @ items.T).astype(np.float32)
+    return scores
 
 
 def als(x: sp.csr_matrix, p: dict[str, Any]) -> np.ndarray:
@@ -152,7 +154,8 @@ def lightfm_warp(x: sp.csr_matrix, p: dict[str, Any]) -> np.ndarray:
     model.fit((x > 0).astype(np.float32).tocoo(), epochs=p["epochs"], num_threads=2)
     item_bias, item_vecs = model.get_item_representations()
     _, user_vecs = model.get_user_representations()
-    return (user_vecs @ item_vecs.T + item_bias[None, :]).astype(np.float32)
+    scores: np.ndarray = (user_vecs @ item_vecs.T + item_bias[None, :]).astype(np.float32)
+    return scores
 
 
 PEERS: dict[str, tuple[Scorer, list[dict[str, Any]]]] = {

@@ -91,9 +91,9 @@ async def run(args: argparse.Namespace) -> None:
     service.explainer.anchors = timed(spent, "reasons", service.explainer.anchors)  # type: ignore[method-assign]
     if rescorer is not None:
         scores: Any = rescorer._scores  # the stages inside the rescorer
-        rescorer.score_within_budget = timed_async(
+        rescorer.score_within_budget = timed_async(  # type: ignore[method-assign]
             spent, "LLM rescoring", rescorer.score_within_budget
-        )  # type: ignore[method-assign]
+        )
         scores.get_many = timed_async(spent, "  LLM score cache reads", scores.get_many)
         scores.put_many = timed_async(spent, "  LLM score cache writes", scores.put_many)
         if services.vectors is not None:

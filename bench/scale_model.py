@@ -56,7 +56,8 @@ def blend(items: list[ItemFeatures], counts: np.ndarray, seed: int) -> BlendReco
 
     def table() -> np.ndarray:
         rows = centres[category] + 0.7 * rng.normal(size=(n, DIM))
-        return (rows / np.sqrt(DIM)).astype(np.float32)
+        scaled: np.ndarray = (rows / np.sqrt(DIM)).astype(np.float32)
+        return scaled
 
     model = BlendRecommender()
     embedding = EmbeddingPart()
@@ -91,7 +92,7 @@ def blend(items: list[ItemFeatures], counts: np.ndarray, seed: int) -> BlendReco
         shape=(n, n),
     )
     totals = np.asarray(steps.sum(axis=1)).ravel()
-    matrix = sp.csr_matrix(sp.diags(1.0 / np.maximum(totals, 1e-9)) @ steps, dtype=np.float32)
+    matrix = sp.csr_matrix((sp.diags(1.0 / np.maximum(totals, 1e-9)) @ steps).astype(np.float32))
     transitions.model = ItemTransitions(linear.item_map)
     transitions.model._matrix = matrix
 

@@ -60,7 +60,7 @@ def bootstrapped_demo() -> Path:
     root = Path(tempfile.mkdtemp(prefix="contextiq-bench-"))
     bootstrap(
         Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             database_url=env_for(root, 0, 300)["CONTEXTIQ_DATABASE_URL"],
             model_dir=root / "models",
         ),

@@ -69,7 +69,7 @@ async def _write(store: Store, rows: list[Interaction], shown_every: int) -> Non
             for n, i in enumerate(chunk)
             if n % shown_every == 0
         ]
-        await store.apply_events([InteractionRecorded(i) for i in chunk] + shown)
+        await store.apply_events([*(InteractionRecorded(i) for i in chunk), *shown])
     async with store.sessions.begin() as session:
         await session.execute(delete(OutboxRow))
     if store.dialect == "postgresql":  # as autovacuum would: else every erasure's outbox scan
