@@ -11,17 +11,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from contextiq.api.app import create_app
 from contextiq.api.schemas import HeldData
 from contextiq.cache.memory import MemoryCache
 from contextiq.domain import Content, Interaction, InteractionType
+from contextiq.events import types
 from contextiq.events.local import LocalBus
 from contextiq.events.relay import OutboxRelay
 from contextiq.events.types import (
@@ -33,9 +35,13 @@ from contextiq.events.types import (
 )
 from contextiq.recommend.response_cache import RecommendationCache
 from contextiq.services import Services
-from contextiq.store.dead_letters import DeadLetterStore, UnknownDeadLetters
+from contextiq.store.dead_letters import (
+    DeadLetterStore,
+    UnknownDeadLetters,
+    UnreadableDeadLetters,
+)
 from contextiq.store.store import Store, utcnow
-from contextiq.store.tables import ProcessedEvent, UserStats
+from contextiq.store.tables import OutboxRow, ProcessedEvent, UserStats
 from contextiq.worker.dead_letters import DeadLetterGuard
 from contextiq.worker.processor import EventProcessor, Retrainer
 from tests.conftest import embedded_settings
@@ -66,6 +72,24 @@ async def applied(db: Store) -> tuple[set[str], int]:
 def dead_lettered(kind: str) -> float:
     value = REGISTRY.get_sample_value("contextiq_events_dead_lettered_total", {"type": kind})
     return value or 0.0
+
+
+def unidentified() -> float:
+    return REGISTRY.get_sample_value("contextiq_events_unidentified_total") or 0.0
+
+
+def newer(event: Event) -> dict[str, Any]:
+    """`event` as a newer version writes it: a schema version this one cannot read."""
+    return event.to_wire() | {"schema_version": types.SCHEMA_VERSION + 1}
+
+
+async def write_outbox(db: Store, *payloads: Any) -> None:
+    """Outbox rows as another version (or a damaged write) left them."""
+    async with db.sessions.begin() as session:
+        session.add_all(
+            OutboxRow(event_id=f"raw-{n}", key="u1", payload=p, created_at=utcnow())
+            for n, p in enumerate(payloads)
+        )
 
 
 @dataclass
@@ -143,6 +167,69 @@ async def test_a_replayed_event_is_applied_the_normal_way(pipeline: Pipeline) ->
     assert await applied(db) == ({"fixed", "fixed-later"}, 2)
     [again] = await letters.listed(10)
     assert again.event_id == "poison" and again.failures == AFTER
+
+
+async def test_an_event_this_version_cannot_read_waits_for_one_that_can(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """During a rolling upgrade an older worker meets a newer version's events: each is set
+    aside as sent, and the newer version replays it; old code skipped it for good. A record
+    that names no event id can be neither, and is counted as it is dropped."""
+    db, letters = pipeline.store, pipeline.letters
+    before, dropped = dead_lettered("unreadable"), unidentified()
+    later = newer(InteractionRecorded(click("newer")))
+    await db.record_interactions([click("good-1"), click("newer")])
+    async with db.sessions.begin() as session:  # its outbox row as the newer API wrote it
+        await session.execute(
+            update(OutboxRow).where(OutboxRow.event_id == "newer").values(payload=later)
+        )
+    await write_outbox(db, {"type": "interaction"})
+    await db.record_interactions([click("good-2")])
+    assert await pipeline.deliver() == 0
+    assert await applied(db) == ({"good-1", "good-2"}, 2)
+    [letter] = await letters.listed(10)
+    assert (letter.event_id, letter.event_type, letter.user_id) == ("newer", "interaction", "u1")
+    assert letter.payload == later and letter.failures == 1
+    assert letter.error.startswith("UnknownEvent: cannot decode event type 'interaction'")
+    assert (dead_lettered("unreadable"), unidentified()) == (before + 1, dropped + 1)
+    # Replayed by a version that cannot read it either, it would only come back: refused.
+    with pytest.raises(UnreadableDeadLetters) as unreadable:
+        await letters.replay_all()
+    assert unreadable.value.ids == [letter.id] and len(await letters.listed(10)) == 1
+
+    monkeypatch.setattr(types, "SCHEMA_VERSION", types.SCHEMA_VERSION + 1)  # the newer version
+    assert await letters.replay([letter.id]) == 1
+    assert await pipeline.deliver() == 0
+    assert await applied(db) == ({"good-1", "good-2", "newer"}, 3)
+    assert await letters.listed(10) == []
+
+
+async def test_erasure_reaches_dead_letters_this_version_cannot_read(store: Store) -> None:  # noqa: F811
+    """By the user an unreadable event names; a batch it cannot narrow to one user goes whole
+    once its text names them, and their export shows only its envelope."""
+    letters = DeadLetterStore(store)
+    guard = DeadLetterGuard(lambda events: asyncio.sleep(0), letters, AFTER)
+    listing = '[[["c1", 0.5]], "v1", null, null, null]'
+    batch = ImpressionBatch.of([("r1", "gone", listing, 1), ("r2", "stays", listing, 2)], "b")
+    await guard(
+        types.decode_events(
+            [
+                newer(InteractionRecorded(click("theirs", user="gone"))),
+                newer(InteractionRecorded(click("kept", user="stays"))),
+                newer(batch),
+                newer(ImpressionBatch.of([("r3", "stays", listing, 3)], "b-kept")),
+            ]
+        )
+    )
+    export = await store.user_export("gone")
+    assert [(d["event_id"], d["event"]) for d in export["dead_letters"]] == [
+        ("theirs", newer(InteractionRecorded(click("theirs", user="gone")))),
+        ("b", {"type": "impressions", "schema_version": types.SCHEMA_VERSION + 1, "event_id": "b"}),
+    ]
+    assert HeldData.model_validate(export)
+    removed = await store.delete_user(UserDeleted("erasure-1", "gone", NOW + timedelta(days=1)))
+    assert removed["dead_letters"] == 2
+    assert {letter.event_id for letter in await letters.listed(10)} == {"kept", "b-kept"}
 
 
 async def test_only_a_failure_of_the_event_itself_sets_it_aside(store: Store) -> None:  # noqa: F811
@@ -259,6 +346,7 @@ def test_the_embedded_worker_sets_a_poison_event_aside(tmp_path: Path) -> None:
 def test_every_event_type_has_its_series_from_the_start() -> None:
     """rate() counts nothing for the step from absent to 1: the first dead letter of a type
     would not fire the alert, and a type's first applied events would not show."""
+    assert dead_lettered("unreadable") is not None
     for kind in EVENT_TYPES:
         labels = {"type": kind}
         assert REGISTRY.get_sample_value("contextiq_events_dead_lettered_total", labels) is not None

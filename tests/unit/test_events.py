@@ -12,15 +12,17 @@ from contextiq.domain import Interaction, InteractionType
 from contextiq.events.kafka import KafkaBus, keyed
 from contextiq.events.types import (
     SCHEMA_VERSION,
-    Event,
+    Delivered,
     ImpressionBatch,
     ImpressionRecorded,
     InteractionRecorded,
     RetrainRequested,
     SessionMerged,
     UnknownEvent,
+    Unreadable,
     decode_event,
     decode_events,
+    decode_records,
     served_list,
 )
 from contextiq.store.records import OutboxEvent
@@ -89,9 +91,21 @@ def test_unknown_or_malformed_payloads_are_refused(payload: dict[str, object]) -
         decode_event(payload)
 
 
-def test_a_delivered_batch_skips_what_it_cannot_read_and_keeps_the_rest() -> None:
-    batch = [{**V0_PAYLOAD, "type": "teleport"}, V0_PAYLOAD]
-    assert decode_events(batch) == [InteractionRecorded(LIKE)]
+def test_a_delivered_batch_hands_on_what_it_cannot_read_in_its_place() -> None:
+    """For the worker to set aside (old code skipped it, and it was lost for good)."""
+    teleport = {**V0_PAYLOAD, "type": "teleport"}
+    unreadable, event = decode_events([teleport, V0_PAYLOAD])
+    assert event == InteractionRecorded(LIKE)
+    assert isinstance(unreadable, Unreadable) and unreadable.payload == teleport
+    assert unreadable.event_id == V0_PAYLOAD["event_id"]
+    assert unreadable.reason == "UnknownEvent: cannot decode event type 'teleport' schema version 1"
+
+
+def test_a_record_that_is_not_json_comes_with_no_event_id() -> None:
+    tombstone, garbled, event = decode_records([None, b"{not json", orjson.dumps(V0_PAYLOAD)])
+    assert event == InteractionRecorded(LIKE)
+    for unread in (tombstone, garbled):
+        assert isinstance(unread, Unreadable) and (unread.payload, unread.event_id) == (None, None)
 
 
 LIST_AB = served_list([("a", 0.9), ("b", 0.5)], "v1", "exp", "x", None)
@@ -224,19 +238,20 @@ class _OnePoll:
         self.committed.update(offsets)
 
 
-async def test_kafka_skips_a_record_that_is_not_an_event_and_commits_past_it() -> None:
-    """A truncated, non-JSON or non-object record is skipped with a warning, as an unknown
-    type is; old code raised from the decode, so the consumer reconnected, read the same
-    record again and stopped its partition for good."""
+async def test_kafka_hands_on_a_record_that_is_not_an_event_and_commits_past_it() -> None:
+    """A truncated, non-JSON or non-object record reaches the handler as `Unreadable` (the
+    worker's drops it: it names no event id); older code raised from the decode, so the
+    consumer reconnected, read the same record again and stopped its partition for good."""
     good = orjson.dumps(V0_PAYLOAD)
     consumer = _OnePoll([good[:20], good, None, b"[1, 2]", b"\xff\xfe"])
-    delivered: list[Event] = []
+    delivered: list[Delivered] = []
 
-    async def handler(batch: list[Event]) -> None:
+    async def handler(batch: list[Delivered]) -> None:
         delivered.extend(batch)
 
     bus = KafkaBus("kafka://127.0.0.1:9092?topic=interactions")
     with pytest.raises(asyncio.CancelledError):
         await bus._consume_with(consumer, handler)
-    assert delivered == [InteractionRecorded(LIKE)]
+    assert [e for e in delivered if not isinstance(e, Unreadable)] == [InteractionRecorded(LIKE)]
+    assert [e.event_id for e in delivered if isinstance(e, Unreadable)] == [None] * 4
     assert consumer.committed == {consumer.tp: 5}

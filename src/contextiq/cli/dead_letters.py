@@ -17,7 +17,11 @@ from contextiq.cli.audit import cli_actor
 from contextiq.cli.database import migrate_database, on_store
 from contextiq.config import get_settings
 from contextiq.security import AuditLog
-from contextiq.store.dead_letters import DeadLetterStore, UnknownDeadLetters
+from contextiq.store.dead_letters import (
+    DeadLetterStore,
+    UnknownDeadLetters,
+    UnreadableDeadLetters,
+)
 
 T = TypeVar("T")
 dead_letters_app = typer.Typer(
@@ -72,6 +76,14 @@ def replay(
         typer.echo(
             f"error: no dead letter with id {exc} (see `contextiq dead-letters list`); "
             "nothing was replayed",
+            err=True,
+        )
+        raise typer.Exit(1) from exc
+    except UnreadableDeadLetters as exc:
+        typer.echo(
+            f"error: dead letters {exc} hold events this version cannot read (a newer "
+            "version's): replay them with that version; "
+            + ("the dead letters before them were replayed" if every else "nothing was replayed"),
             err=True,
         )
         raise typer.Exit(1) from exc

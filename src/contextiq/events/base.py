@@ -3,10 +3,11 @@
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 
-from contextiq.events.types import Event
+from contextiq.events.types import Delivered
 from contextiq.store.records import OutboxEvent
 
-Handler = Callable[[list[Event]], Awaitable[None]]
+#: Takes a delivered batch, including what this version cannot read (`Unreadable`).
+Handler = Callable[[list[Delivered]], Awaitable[None]]
 
 
 class BusUnavailable(Exception):

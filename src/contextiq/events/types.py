@@ -6,7 +6,6 @@ old and new side by side, and Kafka keeps old payloads): every payload carries `
 A new kind of event adds a class here and an entry in `_DECODERS`.
 """
 
-import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -18,8 +17,6 @@ import orjson
 from contextiq.domain import Interaction, InteractionType
 
 SCHEMA_VERSION = 1
-
-log = logging.getLogger(__name__)
 
 
 class UnknownEvent(ValueError):
@@ -460,25 +457,52 @@ def decode_event(payload: dict[str, Any]) -> Event:
         raise UnknownEvent(f"malformed {kind!r} event: {exc!r}") from exc
 
 
-def decode_events(payloads: Iterable[dict[str, Any]]) -> list[Event]:
-    """Decode a delivered batch; a payload this version cannot read is logged and skipped,
-    since redelivering it forever would stop every event behind it."""
-    events: list[Event] = []
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A delivered payload this version cannot decode: a newer version's event (a rolling
+    upgrade runs old workers beside a new API), or a damaged one.
+
+    It is never skipped while it names an event id: the worker sets it aside as a dead letter
+    with the payload as sent (`worker/dead_letters.py`), and a version that reads it replays
+    it. Only a payload with no event id (not JSON, not an event's object) is logged and
+    dropped: nothing could apply or replay it.
+    """
+
+    #: The decoded JSON as delivered; None when the record was not JSON.
+    payload: Any
+    reason: str
+
+    @property
+    def event_id(self) -> str | None:
+        found = self.payload.get("event_id") if isinstance(self.payload, dict) else None
+        return found if isinstance(found, str) and found else None
+
+
+#: What a bus hands its consumer: the events this version reads, and those it cannot.
+Delivered = Event | Unreadable
+
+
+def decode_events(payloads: Iterable[Any]) -> list[Delivered]:
+    """Decode a delivered batch, in order; a payload this version cannot read comes as
+    `Unreadable` for the consumer to set aside: skipping it would lose it for good."""
+    delivered: list[Delivered] = []
     for payload in payloads:
         try:
-            events.append(decode_event(payload))
+            delivered.append(decode_event(payload))
         except UnknownEvent as exc:
-            log.warning("skipping an event this version cannot read: %s", exc)
-    return events
+            delivered.append(Unreadable(payload, f"{UnknownEvent.__name__}: {exc}"))
+    return delivered
 
 
-def decode_records(values: Iterable[bytes | None]) -> list[Event]:
+def decode_records(values: Iterable[bytes | None]) -> list[Delivered]:
     """Decode a batch as the broker delivered it; a record that is not JSON (truncated, a
-    tombstone) is skipped as `decode_events` skips what it cannot read."""
-    payloads: list[Any] = []
+    tombstone) comes as `Unreadable` with no payload."""
+    delivered: list[Delivered] = []
     for value in values:
         try:
-            payloads.append(orjson.loads(value))  # type: ignore[arg-type]
+            payload = orjson.loads(value)  # type: ignore[arg-type]
         except orjson.JSONDecodeError as exc:
-            log.warning("skipping an event this version cannot read: not JSON: %s", exc)
-    return decode_events(payloads)
+            delivered.append(Unreadable(None, f"not JSON: {exc}"))
+            continue
+        delivered.extend(decode_events([payload]))
+    return delivered

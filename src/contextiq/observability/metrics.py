@@ -77,8 +77,15 @@ EVENTS_DUPLICATE = Counter(
 )
 EVENTS_DEAD_LETTERED = Counter(
     "contextiq_events_dead_lettered_total",
-    "Events that failed on every delivery, moved to the dead letters so delivery goes on.",
+    "Events that failed on every delivery, or that this version cannot read (type "
+    "`unreadable`), moved to the dead letters so delivery goes on.",
     ["type"],
+)
+#: The `type` of a dead-lettered event this version cannot read (a newer version's).
+UNREADABLE = "unreadable"
+EVENTS_UNIDENTIFIED = Counter(
+    "contextiq_events_unidentified_total",
+    "Delivered records naming no event id (not JSON, not an event object): dropped.",
 )
 
 MODEL_INFO = Gauge(
@@ -148,6 +155,7 @@ for _outcome in TRAINING_OUTCOMES:
     TRAINING_DURATION.labels(_outcome)
 for _result in CACHE_RESULTS:
     CACHE_LOOKUPS.labels(_result)
+EVENTS_DEAD_LETTERED.labels(UNREADABLE)
 for _type in EVENT_TYPES:
     EVENTS_DEAD_LETTERED.labels(_type)
     if _type != ImpressionBatch.type:  # counted as the impressions it carries

@@ -2,7 +2,9 @@
 
 A replay puts the event back on the outbox and deletes its dead letter in one transaction, so
 the relay and the worker apply it the normal way (once, by its `event_id`); if it fails again
-it comes back as a new dead letter.
+it comes back as a new dead letter. An event this version could not read (`Unreadable`: a
+newer version's, met during a rolling upgrade) is kept as it was sent, and only a version
+that reads it can replay it.
 """
 
 from collections.abc import Sequence
@@ -14,9 +16,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contextiq.domain import as_utc
-from contextiq.events.types import Event, ImpressionBatch, SessionMerged, decode_event
+from contextiq.events.types import (
+    Event,
+    ImpressionBatch,
+    SessionMerged,
+    UnknownEvent,
+    Unreadable,
+    decode_event,
+)
 from contextiq.store.store import Store, outbox_rows, utcnow
-from contextiq.store.tables import DeadLetter, OutboxRow
+from contextiq.store.tables import EVENT_TYPE, ID, DeadLetter, OutboxRow
 
 #: Replayed per transaction: `--all` after an outage may be many rows.
 _REPLAY_BATCH = 500
@@ -26,6 +35,14 @@ MAX_ERROR_CHARS = 2_000
 
 class UnknownDeadLetters(LookupError):
     """Dead letter ids that do not exist (never did, or were replayed)."""
+
+    def __init__(self, ids: Sequence[int]) -> None:
+        super().__init__(", ".join(str(i) for i in ids))
+        self.ids = list(ids)
+
+
+class UnreadableDeadLetters(ValueError):
+    """Dead letters of events this version cannot read: a newer version must replay them."""
 
     def __init__(self, ids: Sequence[int]) -> None:
         super().__init__(", ".join(str(i) for i in ids))
@@ -55,6 +72,13 @@ def subject_of(event: Event) -> str | None:
     return event.key
 
 
+def unread_subject(payload: dict[str, Any]) -> str | None:
+    """The user an unreadable event's dead letter is erased with: the `user_id` it names,
+    as every event about one user does (an impression batch names none there)."""
+    user = payload.get("user_id")
+    return user if isinstance(user, str) and 0 < len(user) <= (ID.length or 0) else None
+
+
 def _record(row: DeadLetter) -> DeadLetterRecord:
     return DeadLetterRecord(
         id=row.id,
@@ -78,6 +102,41 @@ class DeadLetterStore:
     ) -> int:
         """Set `event` aside; returns its dead letter's id. The same event set aside again
         (redelivered before its offsets were committed) adds to the one dead letter."""
+        return await self._upsert(
+            event.event_id,
+            event.type,
+            subject_of(event),
+            event.to_wire(),
+            error,
+            failures,
+            first_failed_at,
+        )
+
+    async def record_unreadable(self, event: Unreadable, event_id: str) -> int:
+        """Set aside an event this version cannot read, its payload as sent (one delivery
+        counted as failed); returns its dead letter's id."""
+        payload: dict[str, Any] = event.payload
+        kind = payload.get("type", "interaction")
+        return await self._upsert(
+            event_id,
+            str(kind)[: EVENT_TYPE.length],
+            unread_subject(payload),
+            payload,
+            event.reason,
+            1,
+            utcnow(),
+        )
+
+    async def _upsert(
+        self,
+        event_id: str,
+        event_type: str,
+        user_id: str | None,
+        payload: dict[str, Any],
+        error: str,
+        failures: int,
+        first_failed_at: datetime,
+    ) -> int:
         table = DeadLetter.__table__
         stmt = self.store._insert(DeadLetter)
         stmt = stmt.on_conflict_do_update(
@@ -92,10 +151,10 @@ class DeadLetterStore:
             letter_id = await session.scalar(
                 stmt,
                 {
-                    "event_id": event.event_id,
-                    "event_type": event.type,
-                    "user_id": subject_of(event),
-                    "payload": event.to_wire(),
+                    "event_id": event_id,
+                    "event_type": event_type,
+                    "user_id": user_id,
+                    "payload": payload,
                     "error": error[:MAX_ERROR_CHARS],
                     "failures": failures,
                     "first_failed_at": first_failed_at,
@@ -113,7 +172,8 @@ class DeadLetterStore:
     async def replay(self, ids: Sequence[int]) -> int:
         """Queue the dead letters `ids` again, all or none; returns how many.
 
-        Raises `UnknownDeadLetters` (and replays nothing) when any id is not stored.
+        Raises `UnknownDeadLetters` (and replays nothing) when any id is not stored, and
+        `UnreadableDeadLetters` when any holds an event this version cannot read.
         """
         wanted = sorted(set(ids))
         async with self.store.sessions.begin() as session:
@@ -125,7 +185,10 @@ class DeadLetterStore:
         return len(rows)
 
     async def replay_all(self) -> int:
-        """Queue every dead letter again, `_REPLAY_BATCH` per transaction; returns how many."""
+        """Queue every dead letter again, `_REPLAY_BATCH` per transaction; returns how many.
+
+        Stops at the first batch that holds an event this version cannot read
+        (`UnreadableDeadLetters`, naming them): the batches before it stay replayed."""
         replayed = 0
         while True:
             async with self.store.sessions.begin() as session:
@@ -142,6 +205,14 @@ class DeadLetterStore:
     async def _requeue(self, session: AsyncSession, rows: Sequence[DeadLetter]) -> None:
         if not rows:
             return
-        events = [decode_event(r.payload) for r in rows]
+        events: list[Event] = []
+        unreadable: list[int] = []
+        for row in rows:
+            try:
+                events.append(decode_event(row.payload))
+            except UnknownEvent:
+                unreadable.append(row.id)
+        if unreadable:
+            raise UnreadableDeadLetters(unreadable)
         await session.execute(self.store._insert(OutboxRow), outbox_rows(events, utcnow()))
         await session.execute(delete(DeadLetter).where(DeadLetter.id.in_([r.id for r in rows])))

@@ -20,6 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID = String(128)
+#: An event's wire type name (`events/types.py`).
+EVENT_TYPE = String(32)
 #: 64-bit keys on PostgreSQL; SQLite only autoincrements a plain INTEGER primary key.
 ROW_ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -143,7 +145,7 @@ class DeadLetter(Base):
 
     id: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(ID, unique=True)
-    event_type: Mapped[str] = mapped_column(String(32))
+    event_type: Mapped[str] = mapped_column(EVENT_TYPE)
     user_id: Mapped[str | None] = mapped_column(ID, index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     error: Mapped[str] = mapped_column(Text)

@@ -8,14 +8,20 @@ already applied), and each single event that still fails goes to the dead letter
 acknowledges the batch and delivery goes on. An event that fails for a passing reason (the
 database is unreachable, or so slow that a statement hit its timeout) is never set aside: the
 batch fails and comes again.
+
+What this version cannot read at all (`Unreadable`: a newer version's event during a rolling
+upgrade) is set aside at once, its payload as sent, once the rest of its batch is applied: a
+version that reads it replays it (`contextiq dead-letters replay`). A record without an event
+id (not JSON, not an event's object) can be neither applied nor replayed; it is counted and
+dropped.
 """
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from contextiq.events.base import Handler
-from contextiq.events.types import Event
-from contextiq.observability.metrics import EVENTS_DEAD_LETTERED
+from contextiq.events.types import Delivered, Event, Unreadable
+from contextiq.observability.metrics import EVENTS_DEAD_LETTERED, EVENTS_UNIDENTIFIED, UNREADABLE
 from contextiq.store.dead_letters import DeadLetterStore
 from contextiq.store.store import utcnow
 from contextiq.store.transient import is_passing
@@ -31,7 +37,12 @@ def describe(exc: BaseException) -> str:
 class DeadLetterGuard:
     """The consumer's handler (`EventProcessor.handle`) with dead letters around it."""
 
-    def __init__(self, handle: Handler, letters: DeadLetterStore, after_failures: int) -> None:
+    def __init__(
+        self,
+        handle: Callable[[list[Event]], Awaitable[None]],
+        letters: DeadLetterStore,
+        after_failures: int,
+    ) -> None:
         self._handle = handle
         self.letters = letters
         self.after_failures = after_failures
@@ -39,7 +50,8 @@ class DeadLetterGuard:
         self.failures = 0
         self._first_failed_at: datetime | None = None
 
-    async def __call__(self, events: list[Event]) -> None:
+    async def __call__(self, delivered: list[Delivered]) -> None:
+        events = [e for e in delivered if not isinstance(e, Unreadable)]
         try:
             await self._handle(events)
         except Exception:
@@ -50,6 +62,9 @@ class DeadLetterGuard:
             await self._isolate(events, self._first_failed_at)
         self.failures = 0
         self._first_failed_at = None
+        for unread in delivered:
+            if isinstance(unread, Unreadable):
+                await self._set_aside_unreadable(unread)
 
     async def _isolate(self, events: list[Event], first_failed_at: datetime) -> None:
         """Apply each half of `events` in order, splitting a half that fails again down to
@@ -84,4 +99,19 @@ class DeadLetterGuard:
             letter,
             failures,
             type(exc).__name__,
+        )
+
+    async def _set_aside_unreadable(self, event: Unreadable) -> None:
+        event_id = event.event_id
+        if event_id is None:
+            EVENTS_UNIDENTIFIED.inc()
+            log.warning("dropped a delivered record naming no event id: %s", event.reason)
+            return
+        letter = await self.letters.record_unreadable(event, event_id)
+        EVENTS_DEAD_LETTERED.labels(UNREADABLE).inc()
+        log.error(
+            "set aside event %s, which this version cannot read (a newer version's?), as dead "
+            "letter %d; replay it with a version that reads it: `contextiq dead-letters replay`",
+            event_id,
+            letter,
         )
