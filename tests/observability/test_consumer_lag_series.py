@@ -40,7 +40,7 @@ def _reported() -> dict[str, float]:
 async def test_revoked_partitions_leave_the_lag_series() -> None:
     consumer: Any = _Consumer(highwater=60_001)
     p0, p1 = TopicPartition(TOPIC, 900), TopicPartition(TOPIC, 901)
-    record_consumer_lag(consumer, {p0: [_Record(0)], p1: [_Record(60_000)]})
+    await record_consumer_lag(consumer, {p0: [_Record(0)], p1: [_Record(60_000)]})
     assert {"900": 60_000, "901": 0}.items() <= _reported().items()
     # A rebalance gives partition 900 to another worker, which reports it from then on.
     await _OnAssignment(consumer).on_partitions_revoked({p0})

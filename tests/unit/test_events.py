@@ -9,7 +9,7 @@ from aiokafka import TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from contextiq.domain import Interaction, InteractionType
-from contextiq.events.kafka import KafkaBus, keyed
+from contextiq.events.kafka import KafkaBus, _OnAssignment, keyed
 from contextiq.events.types import (
     SCHEMA_VERSION,
     Delivered,
@@ -251,7 +251,7 @@ async def test_kafka_hands_on_a_record_that_is_not_an_event_and_commits_past_it(
 
     bus = KafkaBus("kafka://127.0.0.1:9092?topic=interactions")
     with pytest.raises(asyncio.CancelledError):
-        await bus._consume_with(consumer, handler)
+        await bus._consume_with(consumer, _OnAssignment(consumer), handler)
     assert [e for e in delivered if not isinstance(e, Unreadable)] == [InteractionRecorded(LIKE)]
     assert [e.event_id for e in delivered if isinstance(e, Unreadable)] == [None] * 4
     assert consumer.committed == {consumer.tp: 5}

@@ -3,8 +3,10 @@
 Delivery is at least once on both sides: the outbox relay marks rows sent only after the
 broker acknowledged them, and the consumer commits offsets only after the handler
 returned. Consumers dedupe by event_id, so neither Kafka transactions nor the idempotent
-producer are needed. Any failure tears the client down and a fresh one reconnects, which
-also recreates the topic on a broker that lost it.
+producer are needed. A failure of the Kafka client tears it down and a fresh one reconnects,
+which also recreates the topic on a broker that lost it; a failure of the handler (the
+database briefly away) keeps the consumer, and with it the group, and hands the same batch
+over again after a backoff.
 """
 
 import asyncio
@@ -16,16 +18,25 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.partitioner import murmur2
 
 from contextiq.events.base import BusUnavailable, EventBus, Handler
 from contextiq.events.kafka_url import parse_kafka_url
-from contextiq.events.types import ImpressionBatch, UnknownEvent, decode_event, decode_records
+from contextiq.events.types import (
+    Delivered,
+    ImpressionBatch,
+    UnknownEvent,
+    decode_event,
+    decode_records,
+)
 from contextiq.observability.events import forget_consumer_lag, record_consumer_lag
 from contextiq.store.records import OutboxEvent
 
 log = logging.getLogger(__name__)
+
+#: How long reading the lag after an empty poll may hold up the next poll.
+_LAG_TIMEOUT_S = 1.0
 
 
 class _OnAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -39,12 +50,18 @@ class _OnAssignment(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def __init__(self, consumer: AIOKafkaConsumer) -> None:
         self.consumer = consumer
+        #: Partitions handed to this consumer, and taken from it: a batch retried across
+        #: either is no longer this consumer's to commit.
+        self.assignments = 0
+        self.revocations = 0
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.revocations += 1
         log.info("revoked partitions %s", sorted(tp.partition for tp in revoked))
         forget_consumer_lag(tp.partition for tp in revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.assignments += 1
         log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
         fresh = [tp for tp in assigned if await self.consumer.committed(tp) is None]
         if fresh:
@@ -133,7 +150,7 @@ class KafkaBus(EventBus):
         ]
         await asyncio.gather(*pending)
 
-    def _consumer(self) -> AIOKafkaConsumer:
+    def _consumer(self) -> tuple[AIOKafkaConsumer, _OnAssignment]:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.config.bootstrap,
             group_id=self.config.group,
@@ -146,19 +163,20 @@ class KafkaBus(EventBus):
             # A group join waits up to the session timeout for the other members.
             request_timeout_ms=max(self.timeout_ms, self.config.session_timeout_ms + 5_000),
         )
-        consumer.subscribe([self.config.topic], listener=_OnAssignment(consumer))
-        return consumer
+        listener = _OnAssignment(consumer)
+        consumer.subscribe([self.config.topic], listener=listener)
+        return consumer, listener
 
     async def consume(self, handler: Handler) -> None:
         backoff = 0.5
         while True:
-            consumer = self._consumer()
+            consumer, listener = self._consumer()
             try:
                 with contextlib.suppress(Exception):
                     await self.ensure_topic()
                 await consumer.start()
                 backoff = 0.5
-                await self._consume_with(consumer, handler)
+                await self._consume_with(consumer, listener, handler)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -172,20 +190,53 @@ class KafkaBus(EventBus):
                 with contextlib.suppress(Exception):
                     await consumer.stop()
 
-    async def _consume_with(self, consumer: AIOKafkaConsumer, handler: Handler) -> None:
+    async def _consume_with(
+        self, consumer: AIOKafkaConsumer, listener: _OnAssignment, handler: Handler
+    ) -> None:
         while True:
             batches = await consumer.getmany(timeout_ms=500, max_records=self.max_records)
-            record_consumer_lag(consumer, batches)
+            try:
+                async with asyncio.timeout(_LAG_TIMEOUT_S):
+                    await record_consumer_lag(consumer, batches)
+            except (TimeoutError, KafkaError) as exc:  # read again after the next poll
+                log.debug("consumer lag not read: %r", exc)
             records = [r for rs in batches.values() for r in rs]
             if not records:
                 continue
-            await handler(decode_records(r.value for r in records))
+            if not await self._handled(handler, decode_records(r.value for r in records), listener):
+                continue
             offsets = {tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs}
             try:
                 await consumer.commit(offsets)
             except CommitFailedError as exc:
                 # A rebalance moved the partitions; the new owner re-reads and dedupes.
                 log.info("offset commit skipped after a rebalance: %s", exc)
+
+    async def _handled(
+        self, handler: Handler, delivered: list[Delivered], listener: _OnAssignment
+    ) -> bool:
+        """Hand `delivered` to `handler` until it returns (True), the same batch each time, as
+        the dead-letter guard's count of failures in a row expects.
+
+        The consumer stays: reconnecting would cost every worker of the group a rebalance per
+        failure. False once the group moved partitions while the batch waited (a rebalance,
+        or this consumer left the group after `max_poll_interval_ms` of failures): the batch
+        is dropped uncommitted, and each partition is read again from its committed offset by
+        whoever owns it now.
+        """
+        moves = (listener.assignments, listener.revocations)
+        backoff = 0.5
+        while True:
+            try:
+                await handler(delivered)
+                return True
+            except Exception as exc:
+                log.warning("handling a batch failed, retrying it in %.1fs: %r", backoff, exc)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+            if (listener.assignments, listener.revocations) != moves:
+                log.info("partitions moved while a failed batch waited: read again from commits")
+                return False
 
     async def ping(self) -> None:
         try:

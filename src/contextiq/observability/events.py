@@ -54,19 +54,29 @@ def record_applied(delivered: Sequence[Event], fresh: Sequence[Event]) -> None:
         log.info("applied %d events", len(fresh), extra={"fields": fields})
 
 
-def record_consumer_lag(consumer: Any, batches: Mapping[Any, Sequence[Any]]) -> None:
-    """Per partition: the high watermark minus the offset after the last record fetched.
+async def record_consumer_lag(consumer: Any, batches: Mapping[Any, Sequence[Any]]) -> None:
+    """Per partition: messages behind the partition's end.
 
-    An empty poll means every assigned partition has been read to its end.
+    After a batch, the high watermark its fetch reported minus the offset after its last
+    record. After an empty poll, each partition's end against the consumer's position: a poll
+    comes back empty while a fetch is still on its way too, so it does not mean the partitions
+    were read to their end (that was taken for 0, and the gauge read 0 behind a backlog). The
+    end is the high watermark the last fetch reported, or, before any fetch did, the broker's
+    end offset (one request, only for those).
     """
-    if not batches:
-        for tp in consumer.assignment():
-            CONSUMER_LAG.labels(str(tp.partition)).set(0)
+    if batches:
+        for tp, records in batches.items():
+            highwater = consumer.highwater(tp)
+            if records and highwater is not None:
+                lag = highwater - records[-1].offset - 1
+                CONSUMER_LAG.labels(str(tp.partition)).set(max(0, lag))
         return
-    for tp, records in batches.items():
-        highwater = consumer.highwater(tp)
-        if records and highwater is not None:
-            CONSUMER_LAG.labels(str(tp.partition)).set(max(0, highwater - records[-1].offset - 1))
+    ends = {tp: consumer.highwater(tp) for tp in consumer.assignment()}
+    if unknown := [tp for tp, end in ends.items() if end is None]:
+        ends.update(await consumer.end_offsets(unknown))
+    for tp, end in ends.items():
+        lag = end - await consumer.position(tp)
+        CONSUMER_LAG.labels(str(tp.partition)).set(max(0, lag))
 
 
 def forget_consumer_lag(partitions: Iterable[int]) -> None:
