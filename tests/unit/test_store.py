@@ -202,6 +202,30 @@ async def test_published_rows_are_purged_in_batches_and_pending_ones_kept(store:
     assert await store.pending_outbox() == 2
 
 
+@pytest.mark.integration
+async def test_a_second_relay_never_overtakes_an_earlier_row_of_the_same_key() -> None:
+    """Two relays on PostgreSQL: while one holds a user's earlier row, the other publishes
+    other users' rows but leaves that user's later ones; old code handed them out, and the
+    user's events could reach the bus, and be applied, out of order."""
+    async with fresh_pg_database() as url:
+        store = Store(url)
+        try:
+            await store.upsert_content([_content(1)])
+            await store.record_interactions([_event(1, "u", "c1", InteractionType.VIEW)])
+            await store.record_interactions(
+                [_event(n, user, "c1", InteractionType.VIEW) for n, user in ((2, "v"), (3, "u"))]
+            )
+            async with store.claim_outbox(1) as first:
+                assert [e.payload["event_id"] for e in first] == ["e1"]
+                async with store.claim_outbox(10) as second:  # another relay, meanwhile
+                    assert [e.payload["event_id"] for e in second] == ["e2"]
+            async with store.claim_outbox(10) as third:
+                assert [e.payload["event_id"] for e in third] == ["e3"]
+            assert await store.pending_outbox() == 0
+        finally:
+            await store.close()
+
+
 async def test_failed_publish_leaves_events_pending(store: Store) -> None:
     await store.upsert_content([_content(1)])
     await store.record_interactions([_event(1, "u", "c1", InteractionType.VIEW)])

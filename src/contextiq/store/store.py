@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Row,
     Select,
     Table,
     Text,
@@ -625,9 +626,10 @@ class Store:
         """Hand out a batch of unsent events; they are marked sent when the block exits cleanly.
 
         On PostgreSQL the rows stay locked (`FOR UPDATE SKIP LOCKED`) until then, so concurrent
-        relays never publish the same row. SQLite has one writer and one relay per file, and a
-        read transaction held across the handler's writes could not upgrade, so it reads, lets
-        go, and marks afterwards.
+        relays never publish the same row, and a key's rows are handed out in order
+        (`_behind_other_claims`). SQLite has one writer and one relay per file, and a read
+        transaction held across the handler's writes could not upgrade, so it reads, lets go,
+        and marks afterwards.
         """
         query = (
             select(OutboxRow.id, OutboxRow.key, OutboxRow.payload)
@@ -638,7 +640,12 @@ class Store:
         if self.dialect == "postgresql":
             async with self.sessions.begin() as session:
                 rows = (await session.execute(query.with_for_update(skip_locked=True))).all()
-                events = [OutboxEvent(id=r.id, key=r.key, payload=r.payload) for r in rows]
+                waiting = await self._behind_other_claims(session, rows)
+                events = [
+                    OutboxEvent(id=r.id, key=r.key, payload=r.payload)
+                    for r in rows
+                    if r.key not in waiting
+                ]
                 yield events
                 await self._mark_published(session, events)
             return
@@ -650,6 +657,25 @@ class Store:
             await self._mark_published(session, events)
         if any(e.payload.get("type") == UserDeleted.type for e in events):
             await self.scrub()  # the sent deletion's row, now deleted, named the user
+
+    @staticmethod
+    async def _behind_other_claims(session: AsyncSession, rows: Sequence[Row[Any]]) -> set[str]:
+        """The keys of `rows` with an earlier unsent row this claim skipped: another relay
+        holds it. Published now, theirs could overtake it on the bus (a key is a user's
+        partition), so they are left, locked until this claim ends, for a later pass; other
+        keys go on in parallel. Only unsent rows up to the claim's last are read: the other
+        relays' claims, and this one."""
+        if not rows:
+            return set()
+        first: dict[str, int] = {}
+        for row in rows:
+            first.setdefault(row.key, row.id)
+        earliest = await session.execute(
+            select(OutboxRow.key, func.min(OutboxRow.id))
+            .where(OutboxRow.published_at.is_(None), OutboxRow.id <= rows[-1].id)
+            .group_by(OutboxRow.key)
+        )
+        return {key for key, at in earliest if key in first and at < first[key]}
 
     @staticmethod
     async def _mark_published(session: AsyncSession, events: list[OutboxEvent]) -> None:
