@@ -10,7 +10,7 @@ from sqlalchemy import select
 from contextiq.cli import app
 from contextiq.config import get_settings
 from contextiq.domain import Interaction, InteractionType
-from contextiq.events.types import InteractionRecorded
+from contextiq.events.types import InteractionRecorded, Unreadable
 from contextiq.store.dead_letters import DeadLetterStore
 from contextiq.store.store import Store
 from contextiq.store.tables import OutboxRow
@@ -78,3 +78,23 @@ def test_list_and_replay(isolated: Path) -> None:  # noqa: F811
     assert "replayed 2 dead letters" in _ok("dead-letters", "replay", "--all")
     assert sorted(_outbox()) == ["e1", "e2", "e3"]
     assert _ok("dead-letters", "list") == ""
+
+
+def test_a_version_that_cannot_read_a_dead_letter_does_not_replay_it(isolated: Path) -> None:  # noqa: F811
+    """A newer version's event: replayed by this one it would only be set aside again."""
+    _ok("migrate")
+    newer = {"type": "teleport", "schema_version": 1, "event_id": "t1", "user_id": "u1"}
+
+    async def work() -> None:
+        store = Store(get_settings().database_url)
+        try:
+            await DeadLetterStore(store).record_unreadable(Unreadable(newer, "UnknownEvent"), "t1")
+        finally:
+            await store.close()
+
+    asyncio.run(work())
+    for how in (["--id", "1"], ["--all"]):
+        refused = runner.invoke(app, ["dead-letters", "replay", *how])
+        assert refused.exit_code == 1
+        assert "dead letters 1 hold events this version cannot read" in refused.stderr
+    assert _outbox() == [] and "teleport\tt1" in _ok("dead-letters", "list")

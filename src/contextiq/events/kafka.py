@@ -261,7 +261,7 @@ def keyed(
     that user's later interactions; any other event by its own key."""
     batch = None
     if event.payload.get("type") == ImpressionBatch.type:
-        with contextlib.suppress(UnknownEvent):  # unreadable: consumers will skip it anyway
+        with contextlib.suppress(UnknownEvent):  # unreadable: a consumer sets it aside whole
             batch = decode_event(event.payload)
     if not isinstance(batch, ImpressionBatch):
         return [(None, event.key, event.payload)]
