@@ -68,7 +68,7 @@ async def test_the_consumer_joins_its_group_with_the_urls_timeouts() -> None:
     from contextiq.events.kafka import KafkaBus
 
     bus = KafkaBus("kafka://127.0.0.1:9?session_timeout_ms=60000&heartbeat_interval_ms=2000")
-    consumer = bus._consumer()  # built, never started: no broker is contacted
+    consumer, _ = bus._consumer()  # built, never started: no broker is contacted
     try:
         assert (consumer._session_timeout_ms, consumer._heartbeat_interval_ms) == (60_000, 2_000)
     finally:
