@@ -72,6 +72,13 @@ def subject_of(event: Event) -> str | None:
     return event.key
 
 
+def keepable_id(event: Unreadable) -> str | None:
+    """The event id a dead letter of `event` is kept under; None when it names none, or one
+    longer than any event id (the column would refuse it, and the batch could never pass)."""
+    found = event.event_id
+    return found if found is not None and len(found) <= (ID.length or 0) else None
+
+
 def unread_subject(payload: dict[str, Any]) -> str | None:
     """The user an unreadable event's dead letter is erased with: the `user_id` it names,
     as every event about one user does (an impression batch names none there)."""

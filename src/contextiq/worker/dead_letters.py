@@ -22,7 +22,7 @@ from datetime import datetime
 
 from contextiq.events.types import Delivered, Event, Unreadable
 from contextiq.observability.metrics import EVENTS_DEAD_LETTERED, EVENTS_UNIDENTIFIED, UNREADABLE
-from contextiq.store.dead_letters import DeadLetterStore
+from contextiq.store.dead_letters import DeadLetterStore, keepable_id
 from contextiq.store.store import utcnow
 from contextiq.store.transient import is_passing
 
@@ -102,7 +102,7 @@ class DeadLetterGuard:
         )
 
     async def _set_aside_unreadable(self, event: Unreadable) -> None:
-        event_id = event.event_id
+        event_id = keepable_id(event)
         if event_id is None:
             EVENTS_UNIDENTIFIED.inc()
             log.warning("dropped a delivered record naming no event id: %s", event.reason)
