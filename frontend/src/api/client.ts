@@ -166,8 +166,9 @@ export const api = {
   profile: (userId: string, signal?: AbortSignal) =>
     request<UserProfile>(`/user-profile/${encodeURIComponent(userId)}`, { signal }),
 
+  /** A page of the catalogue: the first, or the one after a page's `next_cursor`. */
   content: (
-    query: { category?: string | null; q?: string; limit: number; offset: number },
+    query: { category?: string | null; q?: string; limit: number; cursor?: string | null },
     signal?: AbortSignal,
   ) =>
     request<ContentPage>(

@@ -68,7 +68,10 @@ function CatalogItem({ item }: { item: Content & Availability }) {
 export function CatalogView({ categories }: { categories: CategoryCount[] }) {
   const [category, setCategory] = useState<string | null>(null);
   const [search, setSearch] = useState("");
-  const [offset, setOffset] = useState(0);
+  // The cursor each page so far was read with (the first page's is null): Next adds the page's
+  // `next_cursor`, Previous steps back one. A cursor reads from the index at any depth, where an
+  // offset makes the database walk every row before the page.
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const query = useDebounced(search.trim(), 300);
 
   // A new filter starts from the first page; adjusting during render avoids a stale fetch.
@@ -76,17 +79,20 @@ export function CatalogView({ categories }: { categories: CategoryCount[] }) {
   const [lastFilterKey, setLastFilterKey] = useState(filterKey);
   if (filterKey !== lastFilterKey) {
     setLastFilterKey(filterKey);
-    setOffset(0);
+    setCursors([null]);
   }
 
-  const page = useResource(`${filterKey}|${offset}`, (signal) =>
-    api.content({ category, q: query || undefined, limit: PAGE_SIZE, offset }, signal),
+  const pageIndex = cursors.length - 1;
+  const cursor = cursors[pageIndex];
+  const page = useResource(`${filterKey}|${cursor ?? ""}`, (signal) =>
+    api.content({ category, q: query || undefined, limit: PAGE_SIZE, cursor }, signal),
   );
 
   const total = page.data?.total ?? 0;
-  const pageNumber = Math.floor(offset / PAGE_SIZE) + 1;
+  const offset = pageIndex * PAGE_SIZE;
   const pageCount = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const items = page.data?.items ?? [];
+  const nextCursor = page.data?.next_cursor ?? null;
 
   return (
     <Panel
@@ -135,19 +141,19 @@ export function CatalogView({ categories }: { categories: CategoryCount[] }) {
         <button
           type="button"
           className="button button--ghost"
-          disabled={offset === 0 || page.loading}
-          onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}
+          disabled={pageIndex === 0 || page.loading}
+          onClick={() => setCursors(cursors.slice(0, -1))}
         >
           ← Previous
         </button>
         <span className="pager__status" aria-live="polite">
-          Page {pageNumber} of {pageCount}
+          Page {formatCount(pageIndex + 1)} of {formatCount(pageCount)}
         </span>
         <button
           type="button"
           className="button button--ghost"
-          disabled={offset + PAGE_SIZE >= total || page.loading}
-          onClick={() => setOffset(offset + PAGE_SIZE)}
+          disabled={nextCursor === null || page.loading}
+          onClick={() => nextCursor !== null && setCursors([...cursors, nextCursor])}
         >
           Next →
         </button>

@@ -33,7 +33,7 @@ describe("the API's limits", () => {
           new Response("{}", { status: 200, headers: { "Content-Type": "application/json" } }),
       );
     await api.recommendations({ user_id: "u1", limit: 500 });
-    await api.content({ limit: 1000, offset: 0 });
+    await api.content({ limit: 1000 });
     await api.similar("c1", 0);
     const limits = fetched.mock.calls.map(([url]) =>
       new URL(String(url), "http://x").searchParams.get("limit"),
