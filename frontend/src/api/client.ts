@@ -39,12 +39,43 @@ export class ApiError extends Error {
   }
 }
 
-let apiKey: string | null = null;
+const STORAGE_KEY = "contextiq.apiKey";
+
+function tidy(key: string | null): string | null {
+  return key && key.trim() ? key.trim() : null;
+}
+
+/** Read from this tab's storage when the module loads, so the first requests of a reloaded page
+ * carry the key already, not only those made after the settings field has rendered. */
+let apiKey: string | null = tidy(globalThis.sessionStorage?.getItem(STORAGE_KEY) ?? null);
+let credentials = 0;
+const credentialListeners = new Set<() => void>();
 
 /** Every request sends this key (or user token) as `Authorization: Bearer`; the server checks it
- * on writes, and on reads too when it runs with CONTEXTIQ_AUTH_REQUIRED=true. */
+ * on writes, and on reads too when it runs with CONTEXTIQ_AUTH_REQUIRED=true. Kept for this
+ * browser tab. */
 export function setApiKey(key: string | null): void {
-  apiKey = key && key.trim() ? key.trim() : null;
+  const next = tidy(key);
+  if (next === apiKey) return;
+  apiKey = next;
+  if (next) globalThis.sessionStorage?.setItem(STORAGE_KEY, next);
+  else globalThis.sessionStorage?.removeItem(STORAGE_KEY);
+  credentials += 1;
+  for (const listener of credentialListeners) listener();
+}
+
+export function getApiKey(): string {
+  return apiKey ?? "";
+}
+
+/** Counts key changes, for `useSyncExternalStore`: a read the server refused retries on one. */
+export function credentialsVersion(): number {
+  return credentials;
+}
+
+export function onCredentialsChange(listener: () => void): () => void {
+  credentialListeners.add(listener);
+  return () => credentialListeners.delete(listener);
 }
 
 type Query = Record<string, string | number | undefined | null>;

@@ -1,4 +1,5 @@
-import { useCallback, useEffect, useEffectEvent, useState } from "react";
+import { useCallback, useEffect, useEffectEvent, useState, useSyncExternalStore } from "react";
+import { ApiError, credentialsVersion, onCredentialsChange } from "../api/client";
 
 export interface Resource<T> {
   data: T | null;
@@ -36,6 +37,16 @@ export function useResource<T>(
   // Nothing to load: forget the last answer (adjusting state while rendering, as React advises).
   if (key === null && (outcome.data !== null || outcome.error !== null)) {
     setOutcome({ key: null, generation, data: null, error: null });
+  }
+
+  // A read the server refused (401, 403) is read again once the API key changes: what reads it
+  // once (the category list, say) has no "Try again" and would stay empty until a page reload.
+  const credentials = useSyncExternalStore(onCredentialsChange, credentialsVersion);
+  const [triedWith, setTriedWith] = useState(credentials);
+  if (credentials !== triedWith) {
+    setTriedWith(credentials);
+    const refused = outcome.error instanceof ApiError && [401, 403].includes(outcome.error.status);
+    if (refused) setGeneration((n) => n + 1);
   }
 
   useEffect(() => {
