@@ -298,6 +298,42 @@ def test_promotions_take_their_share_and_name_their_rule(client: TestClient) -> 
             client.delete(f"{rules}/{rule['name']}", headers=ADMIN)
 
 
+def test_a_rule_with_another_kinds_fields_is_a_400(client: TestClient) -> None:
+    """A pin has no filter (it pins in every list), a boost no share: storing them would tell
+    the admin reading the rule something it does not do."""
+    rules = "/api/v1/rules"
+    odd = [
+        (
+            {
+                "kind": "pin",
+                "content_id": "content_0001",
+                "position": 1,
+                "filter": 'category == "a"',
+            },
+            "a pin rule takes no filter",
+        ),
+        (
+            {"kind": "boost", "filter": 'category == "a"', "factor": 2, "share": 0.5},
+            "a boost rule takes no share",
+        ),
+        (
+            {
+                "kind": "reserve",
+                "filter": 'category == "a"',
+                "share": 0.5,
+                "factor": 2,
+                "position": 3,
+            },
+            "a reserve rule takes no factor or position",
+        ),
+    ]
+    for body, message in odd:
+        response = client.post(rules, json={"name": "odd", **body}, headers=ADMIN)
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["message"] == message
+    assert "odd" not in {r["name"] for r in client.get(rules, headers=ADMIN).json()}
+
+
 def test_what_a_store_cannot_keep_or_serve_is_refused(client: TestClient) -> None:
     """NaN or Infinity in metadata (`1e400` parses as one) and a NUL character in a title,
     metadata or a rule's filter were a 500 on PostgreSQL and stored on SQLite; metadata

@@ -14,12 +14,13 @@ from contextiq.store.rules import RuleConflict
 
 router = APIRouter(tags=["rules"], responses=documented(401, 403, 429))
 ADMIN = [allow(Access.ADMIN)]
-#: What each kind needs besides its name.
+#: What each kind needs besides its name; it takes none of the other kinds' fields.
 REQUIRED = {
     "boost": ("filter", "factor"),
     "reserve": ("filter", "share"),
     "pin": ("content_id", "position"),
 }
+KIND_FIELDS = tuple(dict.fromkeys(name for fields in REQUIRED.values() for name in fields))
 
 
 def _out(rule: Rule) -> RuleOut:
@@ -30,6 +31,14 @@ def _rule(body: RuleIn) -> Rule:
     missing = [name for name in REQUIRED[body.kind] if getattr(body, name) is None]
     if missing:
         raise ApiError(400, "bad_request", f"a {body.kind} rule needs {' and '.join(missing)}")
+    # Stored, another kind's field would only mislead: a pin with a filter still pins everywhere.
+    foreign = [
+        name
+        for name in KIND_FIELDS
+        if name not in REQUIRED[body.kind] and getattr(body, name) is not None
+    ]
+    if foreign:
+        raise ApiError(400, "bad_request", f"a {body.kind} rule takes no {' or '.join(foreign)}")
     starts, ends = body.starts_at, body.ends_at
     if starts is not None and ends is not None and ends <= starts:
         raise ApiError(400, "bad_request", "ends_at must come after starts_at")
