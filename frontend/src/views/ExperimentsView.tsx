@@ -11,7 +11,9 @@ import { useResource } from "../hooks/useResource";
 /** A running experiment's report refreshes this often while the view is on screen. */
 const REFRESH_MS = 10_000;
 
-function ArmsTable({ arms }: { arms: ArmReport[] }) {
+/** `control` names the arm the others are measured against; another arm without a lift (the
+ * control's CTR is still 0, say) shows a dash, not "control". */
+function ArmsTable({ arms, control }: { arms: ArmReport[]; control: string }) {
   return (
     <div className="table-wrap" tabIndex={0} role="region" aria-label="Arms">
       <table className="table">
@@ -59,9 +61,11 @@ function ArmsTable({ arms }: { arms: ArmReport[] }) {
                 {formatPercent(arm.ctr_ci[1])})
               </td>
               <td className="num">
-                {arm.lift === null || arm.lift === undefined
+                {arm.name === control
                   ? "control"
-                  : `${formatLift(arm.lift)}${arm.lift_ci ? ` (${formatLift(arm.lift_ci[0])} to ${formatLift(arm.lift_ci[1])})` : ""}`}
+                  : arm.lift === null || arm.lift === undefined
+                    ? "—"
+                    : `${formatLift(arm.lift)}${arm.lift_ci ? ` (${formatLift(arm.lift_ci[0])} to ${formatLift(arm.lift_ci[1])})` : ""}`}
               </td>
               <td className="num">
                 {arm.p_value === null || arm.p_value === undefined ? "" : arm.p_value.toFixed(4)}
@@ -153,7 +157,7 @@ export function ExperimentReportPanel({
         {formatCount(report.min_impressions)}
         {report.interleaving ? " decided lists" : " impressions per arm"}, α = {report.alpha}
       </p>
-      <ArmsTable arms={report.arms} />
+      <ArmsTable arms={report.arms} control={report.control} />
       <h3 className="panel__subtitle">CTR per day with 95% intervals</h3>
       {points.length === 0 ? (
         <EmptyState title="No impressions yet." />

@@ -93,6 +93,27 @@ describe("ExperimentsView", () => {
     expect(screen.queryByTestId("verdict-now")).not.toBeInTheDocument();
   });
 
+  it("calls only the control arm control, not another arm that has no lift yet", async () => {
+    // No clicks on the control yet: a lift over a CTR of 0 is undefined, so the API sends none.
+    const early: ExperimentReport = {
+      ...REPORT,
+      arms: [
+        arm("control", { clicks: 0, ctr: 0 }),
+        arm("light", { clicks: 0, ctr: 0, p_value: 1 }),
+      ],
+      winner: null,
+      winner_now: null,
+    };
+    vi.spyOn(api, "experiments").mockResolvedValue({ experiments: [early] });
+    vi.spyOn(api, "experiment").mockResolvedValue(early);
+    render(<ExperimentsView active />);
+    const arms = await screen.findByRole("region", { name: "Arms" });
+    const cells = (name: RegExp) =>
+      within(within(arms).getByRole("row", { name })).getAllByRole("cell");
+    expect(cells(/^control/)[5]).toHaveTextContent(/^control$/);
+    expect(cells(/^light/)[5]).toHaveTextContent(/^—$/);
+  });
+
   it("says how to start when there is no experiment", async () => {
     vi.spyOn(api, "experiments").mockResolvedValue({ experiments: [] });
     render(<ExperimentsView active />);
