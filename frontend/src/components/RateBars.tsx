@@ -14,13 +14,16 @@ const HEIGHT = 200;
 const PAD = { top: 12, right: 12, bottom: 34, left: 52 };
 const BAR = 18;
 const GAP = 16;
+/** The narrowest the chart is drawn: a few days widen the drawing, never scale it up (a day or
+ * two stretched to this width would blow text and whiskers up to several times their size). */
+const MIN_WIDTH = 320;
 
 export function RateBars({ points, label }: { points: RatePoint[]; label: string }) {
   const groups = [...new Set(points.map((p) => p.group))];
   const series = [...new Set(points.map((p) => p.series))];
   const top = Math.max(0.01, ...points.map((p) => p.high)) * 1.1;
   const groupWidth = series.length * BAR + GAP;
-  const width = PAD.left + PAD.right + Math.max(1, groups.length) * groupWidth;
+  const width = Math.max(MIN_WIDTH, PAD.left + PAD.right + Math.max(1, groups.length) * groupWidth);
   const plot = HEIGHT - PAD.top - PAD.bottom;
   const y = (v: number) => PAD.top + plot * (1 - v / top);
   const ticks = [0, top / 2, top];
@@ -32,7 +35,7 @@ export function RateBars({ points, label }: { points: RatePoint[]; label: string
         role="img"
         aria-label={label}
         preserveAspectRatio="xMinYMin meet"
-        style={{ maxWidth: `${Math.max(width, 320)}px` }}
+        style={{ maxWidth: `${width}px` }}
       >
         {ticks.map((t) => (
           <g key={t}>
