@@ -87,6 +87,22 @@ def test_clustered_variance_counts_a_user_once() -> None:
     assert one_list_each(4, 2).variance == pytest.approx(0.0625)
 
 
+def test_an_arm_without_clicks_has_an_interval_wider_than_a_point() -> None:
+    """The delta-method variance is 0 when no one clicked (or everyone did, or there is one
+    user); the arm's interval is then Wilson's, as the daily rates' are."""
+    for rate in (
+        one_list_each(15, 0),
+        one_list_each(15, 15),
+        ClusteredRate(1, 40, 4, 1600, 16, 160),
+    ):
+        assert rate.variance == 0
+        assert rate.interval() == wilson(rate.clicks, rate.impressions)
+        low, high = rate.interval()
+        assert low < high
+    assert one_list_each(15, 0).interval() == pytest.approx((0.0, 0.203883), abs=1e-6)
+    assert ClusteredRate(0, 0, 0, 0, 0, 0).interval() == (0.0, 0.0)
+
+
 def test_sign_test_exact_and_approximate() -> None:
     # 8 wins against 2: P(X <= 2) = (1 + 10 + 45) / 1024, two-sided doubles it.
     assert sign_test(8, 2) == pytest.approx(2 * 56 / 1024)

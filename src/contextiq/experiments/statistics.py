@@ -73,6 +73,11 @@ class ClusteredRate:
         return max(0.0, (var_c - 2 * r * cov + r * r * var_n) / (n_users * mean_n**2))
 
     def interval(self, z: float = Z95) -> tuple[float, float]:
+        """The delta-method interval; Wilson's on impressions where that variance is 0 (no
+        click yet, every impression clicked, one user), which says nothing about the
+        uncertainty: 0 clicks in 15 impressions is not a CTR of exactly 0."""
+        if self.variance <= 0:
+            return wilson(self.clicks, self.impressions, z)
         half = z * math.sqrt(self.variance)
         return max(0.0, self.rate - half), min(1.0, self.rate + half)
 
