@@ -203,13 +203,21 @@ export function ModelView({ active }: { active: boolean }) {
           <ActiveModel status={status} />
           {status.retrain_enabled ? <RetrainForm onStarted={() => setPoll((n) => n + 1)} /> : null}
           <h3 className="panel__subtitle">Online metrics of the serving version (30 days)</h3>
-          <OnlineMetricsPanel
-            group={
-              online.data?.groups.find(
-                (g) => g.key.model_version === (status.active?.version ?? ""),
-              ) ?? null
-            }
-          />
+          {/* "No impressions" only once the metrics are read: not while they load or when the
+              read failed. */}
+          {online.error ? (
+            <ErrorState error={online.error} onRetry={online.reload} />
+          ) : !online.data ? (
+            <Loading label="Loading online metrics" rows={1} />
+          ) : (
+            <OnlineMetricsPanel
+              group={
+                online.data.groups.find(
+                  (g) => g.key.model_version === (status.active?.version ?? ""),
+                ) ?? null
+              }
+            />
+          )}
           <h3 className="panel__subtitle">Metrics over versions</h3>
           {status.history.length === 0 ? (
             <EmptyState title="No trained versions yet." />
