@@ -3,6 +3,7 @@
 import asyncio
 import errno
 import json
+import logging
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from filelock import FileLock
 from rich.filesize import decimal
 from typer.testing import CliRunner
@@ -28,6 +30,7 @@ from contextiq.cli.processes import BALANCED
 from contextiq.config import Settings, get_settings
 from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
 from contextiq.ml.registry import ModelRegistry
+from contextiq.observability.logs import _OurHandler
 from contextiq.recommend.response_cache import user_key
 from contextiq.store.exclusive import lock_file
 from contextiq.store.experiments import ExperimentStore
@@ -570,6 +573,29 @@ def test_serve_bootstrap_on_a_port_in_use_stops_before_any_work(isolated: Path) 
     assert line.startswith(f"error: cannot listen on 127.0.0.1:{port}: Address already in use.")
     assert "==>" not in result.output  # neither migrated, seeded nor trained
     assert not (isolated / "models").exists()
+
+
+def test_serve_bootstrap_shows_the_first_trainings_progress(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Old code set logging up after bootstrapping: training a first model at 100,000 items
+    said nothing for 13 minutes (its stages are log lines, as `contextiq train` shows them)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _OurHandler)]:
+        root.removeHandler(handler)
+    shown: list[bool] = []
+
+    def first_run(settings: Settings, say: Any) -> None:
+        shown.append(any(isinstance(h, _OurHandler) for h in root.handlers))
+
+    monkeypatch.setattr("contextiq.cli.bootstrap", first_run)
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
+    with socket.socket() as probe:  # a port free now
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    result = runner.invoke(app, ["serve", "--bootstrap", "--port", port])
+    assert result.exit_code == 0, result.output
+    assert shown == [True]
 
 
 @pytest.mark.parametrize(

@@ -127,9 +127,9 @@ def _serve(settings: Settings, sock: socket.socket, bootstrap_first: bool, worke
     """Bootstrap if asked, then serve on the claimed socket until stopped; the exit code."""
     from contextiq.api.app import create_app
 
+    configure_logging(settings)  # first: a first model at 100,000 items trains for minutes
     if bootstrap_first:
         bootstrap(settings, _say)
-    configure_logging(settings)
     bind_host, bind_port = sock.getsockname()[:2]
     _say(f"==> serving on http://{bind_host}:{bind_port} (API docs at /docs)")
     # At "warning" uvicorn's access lines are dropped anyway; access_log=False skips building them.
