@@ -67,7 +67,7 @@ class _Rate(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} {self.unit}/s" if speed else f"- {self.unit}/s")
+        return Text(f"{_amount(speed, self.unit)}/s" if speed else f"- {self.unit}/s")
 
 
 #: The unit counted in bytes, and shown scaled (kB, MB, GB).
@@ -75,7 +75,11 @@ BYTES = "B"
 
 
 def _amount(n: float, unit: str) -> str:
-    return decimal(int(n)) if unit == BYTES else f"{n:,.0f} {unit}"
+    """Bytes scaled; a count whole, or to two digits below 10, so a slow job's rate (a step
+    every few seconds) reads "0.16 steps/s", not "0 steps/s"."""
+    if unit == BYTES:
+        return decimal(int(n))
+    return f"{n:.2g} {unit}" if 0 < n < 10 and n != int(n) else f"{n:,.0f} {unit}"
 
 
 class Bar:
