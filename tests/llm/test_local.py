@@ -28,6 +28,13 @@ def test_vectors_are_unit_length_and_similar_texts_are_close(minilm: MiniLMEmbed
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
 
 
+def test_loading_the_model_writes_no_progress_bar(capfd: pytest.CaptureFixture[str]) -> None:
+    # Old code let transformers draw "Loading weights: 100%|███| 103/103" on stderr, a line
+    # among the JSON logs of the import, the worker and serve that no log collector parses.
+    MiniLMEmbedder()
+    assert "Loading weights" not in capfd.readouterr().err
+
+
 async def test_scores_follow_the_users_taste(scorer: LocalScorer) -> None:
     scores = await scorer.score(USER, CANDIDATES)
     assert set(scores) == {c.content_id for c in CANDIDATES}

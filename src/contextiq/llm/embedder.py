@@ -32,6 +32,11 @@ class MiniLMEmbedder:
     def __init__(self, model_path: Path | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
+
+        # Its "Loading weights" bar would land on stderr among the worker's JSON log lines and
+        # the import's progress lines, a line no log collector can parse.
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
         path = model_path or bundled_model_path()
         self.name = "all-MiniLM-L6-v2"
