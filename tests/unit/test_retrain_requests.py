@@ -63,7 +63,9 @@ async def store(migrated_url: str) -> AsyncIterator[Store]:
         await s.close()
 
 
-async def test_a_worker_starts_one_round_per_request_once(store: Store) -> None:
+async def test_a_worker_starts_one_round_per_request_once(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
     rounds: list[int] = []
 
     async def train() -> None:
@@ -79,6 +81,7 @@ async def test_a_worker_starts_one_round_per_request_once(store: Store) -> None:
     await retrainer._task
     await processor.handle([request])  # delivered again: applied once
     assert rounds == [1]
+    assert "training round: an admin asked (POST /models/retrain)" in caplog.messages
 
 
 async def test_a_request_while_a_training_runs_queues_nothing(
@@ -105,3 +108,17 @@ async def test_a_request_while_a_training_runs_queues_nothing(
 
 def test_a_process_that_consumes_counts_the_events_since_training(client: TestClient) -> None:
     assert isinstance(client.get("/api/v1/models").json()["events_since_training"], int)
+
+
+async def test_a_round_says_what_started_it(caplog: pytest.LogCaptureFixture) -> None:
+    """Old code's first line of a round was its sizes: not whether an admin, the event count
+    or the clock had started minutes of training."""
+
+    async def train() -> None:
+        return None
+
+    retrainer = Retrainer(train, 3, 0)
+    retrainer.count(3)
+    assert retrainer._task is not None
+    await retrainer._task
+    assert "training round: 3 events applied since the last round" in caplog.messages

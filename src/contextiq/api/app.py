@@ -1,5 +1,6 @@
 """The FastAPI application: routers, error shape, lifespan, and the built web UI at `/`."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,6 +32,8 @@ from contextiq.security.install import install_security
 from contextiq.services import Services, build_services
 from contextiq.store.migrate import upgrade_async
 
+log = logging.getLogger(__name__)
+
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
@@ -46,6 +49,12 @@ def create_app(
             await upgrade_async(settings.database_url)
         services: Services = build_services(settings)
         consume = services.bus.backend == "local" if embedded_worker is None else embedded_worker
+        if not consume:  # else nothing says why profiles and retraining never move
+            log.info(
+                "events go to %s: a `contextiq worker` applies them and trains (this process"
+                " does neither)",
+                services.bus.backend,
+            )
         await services.start(relay=relay, consume=consume, serves_requests=True)
         app.state.services = services
         try:

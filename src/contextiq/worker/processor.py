@@ -72,12 +72,14 @@ class Retrainer:
     def count(self, n: int) -> None:
         self.events_since_training += n
         if self.every_events and self.events_since_training >= self._due_at:
-            self.request()
+            self.request(f"{self.events_since_training:,} events applied since the last round")
 
-    def request(self) -> bool:
-        """Start a round in the background unless one is running; True if started."""
+    def request(self, reason: str = "asked") -> bool:
+        """Start a round in the background unless one is running; True if started. `reason`
+        goes to the log: an operator sees what started a round of minutes."""
         if self.training:
             return False
+        log.info("training round: %s", reason)
         self.training = True
         self._task = asyncio.create_task(self._round())
         return True
@@ -117,7 +119,7 @@ class Retrainer:
             tried = (self.last_trained_at, recorded, self._failed_at)
             last = max((t for t in tried if t is not None), default=None)
             if last is None or time.time() - last >= self.every_seconds:
-                self.request()
+                self.request(f"{self.every_seconds:,} s since the last round, with new events")
 
 
 class EventProcessor:
@@ -142,7 +144,8 @@ class EventProcessor:
         record_applied(events, applied)
         self.applied += len(applied)
         if any(isinstance(e, RetrainRequested) for e in applied):
-            self.retrainer.request()  # one running already serves the request
+            # One running already serves the request.
+            self.retrainer.request("an admin asked (POST /models/retrain)")
         # Impressions change neither what a user is shown nor what the model learns from.
         fresh = [
             e for e in applied if isinstance(e, InteractionRecorded | UserDeleted | SessionMerged)
