@@ -64,14 +64,17 @@ def replay(
     if bool(ids) == every:
         raise typer.BadParameter("give --id N (one or more) or --all", param_hint="--id/--all")
 
-    async def work(letters: DeadLetterStore, audit: AuditLog) -> int:
-        replayed = await (letters.replay_all() if every else letters.replay(ids or []))
+    async def work(letters: DeadLetterStore, audit: AuditLog) -> tuple[int, list[int]]:
+        if every:
+            replayed, left = await letters.replay_all()
+        else:
+            replayed, left = await letters.replay(ids or []), []
         target = "dead-letters:all" if every else f"dead-letters:{','.join(map(str, ids or []))}"
         await audit.record(cli_actor(), "dead-letters replay", target, 200, {"replayed": replayed})
-        return replayed
+        return replayed, left
 
     try:
-        replayed = _run(work)
+        replayed, left = _run(work)
     except UnknownDeadLetters as exc:
         typer.echo(
             f"error: no dead letter with id {exc} (see `contextiq dead-letters list`); "
@@ -82,9 +85,15 @@ def replay(
     except UnreadableDeadLetters as exc:
         typer.echo(
             f"error: dead letters {exc} hold events this version cannot read (a newer "
-            "version's): replay them with that version; "
-            + ("the dead letters before them were replayed" if every else "nothing was replayed"),
+            "version's): replay them with that version; nothing was replayed",
             err=True,
         )
         raise typer.Exit(1) from exc
     typer.echo(f"replayed {replayed} dead letters onto the outbox")
+    if left:
+        typer.echo(
+            f"error: dead letters {', '.join(map(str, left))} hold events this version cannot"
+            " read (a newer version's), left for that version to replay",
+            err=True,
+        )
+        raise typer.Exit(1)

@@ -188,38 +188,45 @@ class DeadLetterStore:
             missing = sorted(set(wanted) - {r.id for r in rows})
             if missing:
                 raise UnknownDeadLetters(missing)
-            await self._requeue(session, rows)
+            if unreadable := await self._requeue(session, rows):
+                raise UnreadableDeadLetters(unreadable)  # and the transaction queues nothing
         return len(rows)
 
-    async def replay_all(self) -> int:
-        """Queue every dead letter again, `_REPLAY_BATCH` per transaction; returns how many.
-
-        Stops at the first batch that holds an event this version cannot read
-        (`UnreadableDeadLetters`, naming them): the batches before it stay replayed."""
-        replayed = 0
+    async def replay_all(self) -> tuple[int, list[int]]:
+        """Queue every dead letter this version reads again, `_REPLAY_BATCH` per transaction;
+        returns how many, and the ids of those left because it cannot read them (a newer
+        version replays them): one such must not hold back the others behind it."""
+        replayed, left, after = 0, [], 0
         while True:
             async with self.store.sessions.begin() as session:
                 rows = list(
                     await session.scalars(
-                        select(DeadLetter).order_by(DeadLetter.id).limit(_REPLAY_BATCH)
+                        select(DeadLetter)
+                        .where(DeadLetter.id > after)
+                        .order_by(DeadLetter.id)
+                        .limit(_REPLAY_BATCH)
                     )
                 )
-                await self._requeue(session, rows)
-            replayed += len(rows)
+                unreadable = await self._requeue(session, rows)
+                after = rows[-1].id if rows else after
+            replayed += len(rows) - len(unreadable)
+            left += unreadable
             if len(rows) < _REPLAY_BATCH:
-                return replayed
+                return replayed, left
 
-    async def _requeue(self, session: AsyncSession, rows: Sequence[DeadLetter]) -> None:
-        if not rows:
-            return
+    async def _requeue(self, session: AsyncSession, rows: Sequence[DeadLetter]) -> list[int]:
+        """Queue the rows this version reads and delete their dead letters; returns the ids
+        of the others, left as they are."""
         events: list[Event] = []
+        queued: list[int] = []
         unreadable: list[int] = []
         for row in rows:
             try:
                 events.append(decode_event(row.payload))
+                queued.append(row.id)
             except UnknownEvent:
                 unreadable.append(row.id)
-        if unreadable:
-            raise UnreadableDeadLetters(unreadable)
-        await session.execute(self.store._insert(OutboxRow), outbox_rows(events, utcnow()))
-        await session.execute(delete(DeadLetter).where(DeadLetter.id.in_([r.id for r in rows])))
+        if events:
+            await session.execute(self.store._insert(OutboxRow), outbox_rows(events, utcnow()))
+            await session.execute(delete(DeadLetter).where(DeadLetter.id.in_(queued)))
+        return unreadable
