@@ -55,13 +55,6 @@ async def test_the_time_trigger_counts_from_the_last_round_any_process_ran(
     worker (or this one before its restart) trained a minute ago, waits for the hour; old
     code trained again at its first check, so each worker a deploy restarted trained once
     more on next to nothing."""
-    ticks = 0
-    real_sleep = asyncio.sleep
-
-    async def tick(_: float) -> None:
-        nonlocal ticks
-        ticks += 1
-        await real_sleep(0)
 
     async def last_round() -> float:
         return time.time() - trained_ago
@@ -71,16 +64,29 @@ async def test_the_time_trigger_counts_from_the_last_round_any_process_ran(
     async def train() -> None:
         trained.append(1)
 
+    await _checked(monkeypatch, Retrainer(train, 0, 3_600, last_round=last_round), 3)
+    assert len(trained) == rounds
+
+
+async def _checked(monkeypatch: pytest.MonkeyPatch, retrainer: Retrainer, checks: int) -> None:
+    """Let `retrainer`'s time trigger, with 5 new events, look `checks` times with no real
+    wait between, then finish the round it started, if any."""
+    ticks = 0
+    real_sleep = asyncio.sleep
+
+    async def tick(_: float) -> None:
+        nonlocal ticks
+        ticks += 1
+        await real_sleep(0)
+
     monkeypatch.setattr("contextiq.worker.processor.asyncio.sleep", tick)
-    retrainer = Retrainer(train, 0, 3_600, last_round=last_round)
     retrainer.count(5)
     schedule = asyncio.create_task(retrainer.schedule())
-    while ticks < 3:
+    while ticks < checks:
         await real_sleep(0)
     schedule.cancel()
     if retrainer._task is not None:
         await retrainer._task
-    assert len(trained) == rounds
 
 
 async def test_a_failed_round_is_tried_again_after_as_many_events_more_not_at_the_next() -> None:
@@ -107,13 +113,6 @@ async def test_a_failed_round_is_tried_again_a_time_interval_later_not_at_the_ne
     """Old code counted the hourly trigger from the last round that succeeded: after a
     failure (a full model volume, found at the save after minutes of training) it trained
     again at every check, a minute apart, holding the memory and the lock for good."""
-    ticks = 0
-    real_sleep = asyncio.sleep
-
-    async def tick(_: float) -> None:
-        nonlocal ticks
-        ticks += 1
-        await real_sleep(0)
 
     async def last_round() -> float:
         return time.time() - 7_200.0  # due: the last success was two hours ago
@@ -124,13 +123,5 @@ async def test_a_failed_round_is_tried_again_a_time_interval_later_not_at_the_ne
         rounds.append(1)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("contextiq.worker.processor.asyncio.sleep", tick)
-    retrainer = Retrainer(train, 0, 3_600, last_round=last_round)
-    retrainer.count(5)
-    schedule = asyncio.create_task(retrainer.schedule())
-    while ticks < 6:
-        await real_sleep(0)
-    schedule.cancel()
-    if retrainer._task is not None:
-        await retrainer._task
+    await _checked(monkeypatch, Retrainer(train, 0, 3_600, last_round=last_round), 6)
     assert len(rounds) == 1

@@ -9,7 +9,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -76,24 +76,21 @@ def replay(
     try:
         replayed, left = _run(work)
     except UnknownDeadLetters as exc:
-        typer.echo(
-            f"error: no dead letter with id {exc} (see `contextiq dead-letters list`); "
-            "nothing was replayed",
-            err=True,
+        _fail(
+            f"no dead letter with id {exc} (see `contextiq dead-letters list`); nothing was"
+            " replayed"
         )
-        raise typer.Exit(1) from exc
     except UnreadableDeadLetters as exc:
-        typer.echo(
-            f"error: dead letters {exc} hold events this version cannot read (a newer "
-            "version's): replay them with that version; nothing was replayed",
-            err=True,
-        )
-        raise typer.Exit(1) from exc
+        _fail(f"{_unreadable(str(exc))}: replay them with that version; nothing was replayed")
     typer.echo(f"replayed {replayed} dead letters onto the outbox")
     if left:
-        typer.echo(
-            f"error: dead letters {', '.join(map(str, left))} hold events this version cannot"
-            " read (a newer version's), left for that version to replay",
-            err=True,
-        )
-        raise typer.Exit(1)
+        _fail(f"{_unreadable(', '.join(map(str, left)))}, left for that version to replay")
+
+
+def _unreadable(ids: str) -> str:
+    return f"dead letters {ids} hold events this version cannot read (a newer version's)"
+
+
+def _fail(reason: str) -> NoReturn:
+    typer.echo(f"error: {reason}", err=True)
+    raise typer.Exit(1)
