@@ -30,12 +30,17 @@ class _Lock(Protocol):
     async def release(self, held: bool) -> None: ...
 
 
+def _advisory_key(name: str) -> int:
+    """The bigint key `name`'s advisory lock is taken under."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
 class _AdvisoryLock:
     """`pg_try_advisory_lock` on a connection kept for the block."""
 
     def __init__(self, engine: AsyncEngine, name: str) -> None:
         self.engine = engine
-        self.key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        self.key = _advisory_key(name)
         self.conn: AsyncConnection | None = None
 
     async def try_acquire(self) -> bool:
@@ -109,7 +114,7 @@ async def is_held(engine: AsyncEngine, name: str) -> bool | None:
     a lock file can only be tested by taking it."""
     if engine.dialect.name != "postgresql":
         return None
-    key = _AdvisoryLock(engine, name).key
+    key = _advisory_key(name)
     async with engine.connect() as conn:
         held = await conn.scalar(
             text(

@@ -573,7 +573,7 @@ class Store:
         unique = list({i.event_id: i for i in reversed(items)}.values())[::-1]
         repeated_in_batch = [i.event_id for i in items][len(unique) :]
         if not unique:
-            await self.append_outbox(events)
+            await self._append_outbox(events)
             return RecordResult([], [])
         async with self.sessions.begin() as session:
             users = self._insert(User).on_conflict_do_nothing(index_elements=["user_id"])
@@ -617,6 +617,11 @@ class Store:
     @retry_transient()
     async def append_outbox(self, events: Sequence[Event]) -> None:
         """Queue events alone, with nothing else to write beside them."""
+        await self._append_outbox(events)
+
+    async def _append_outbox(self, events: Sequence[Event]) -> None:
+        """Not retried here: `record_interactions` retries as a whole, and retries nested in
+        retries would multiply the attempts."""
         if events:
             async with self.sessions.begin() as session:
                 await session.execute(self._insert(OutboxRow), outbox_rows(events, utcnow()))
