@@ -3,7 +3,8 @@
 
 import asyncio
 import subprocess
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,54 @@ async def test_train_exits_3_while_another_process_trains_or_waits_for_it(
         assert rest.splitlines()[-1] == "no interactions to train on"
     finally:
         await other.close()
+
+
+@pytest.fixture
+def held_lock_file(tmp_path: Path) -> Iterator[Path]:
+    """The database whose "training" lock file another process holds until the test ends."""
+    database = tmp_path / "held.db"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, filelock; lock = filelock.FileLock(sys.argv[1]); lock.acquire();"
+            " print('held', flush=True); sys.stdin.read()",
+            str(exclusive.lock_file(database, "training")),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        yield database
+    finally:
+        holder.communicate("")
+
+
+async def test_a_lock_file_held_by_another_process_is_seen_without_taking_it(
+    held_lock_file: Path,
+) -> None:
+    """Old code answered None for every lock file (`training` then showed only a request
+    process's own rounds); Linux lists each `flock` in /proc/locks, with the file it is on."""
+    if not exclusive.PROC_LOCKS.exists():
+        pytest.skip("no /proc/locks on this host: a lock file is not seen from outside")
+    store = Store(f"sqlite+aiosqlite:///{held_lock_file}")
+    try:
+        assert await exclusive.is_held(store.engine, "training") is True
+        assert await exclusive.is_held(store.engine, "never taken") is False
+        async with exclusively(store.engine, "training") as mine:
+            assert not mine  # seeing it did not take it from the holder
+    finally:
+        await store.close()
+
+
+async def test_without_a_lock_table_a_lock_file_cannot_be_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exclusive, "PROC_LOCKS", tmp_path / "no-such-table")
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        assert await exclusive.is_held(store.engine, "training") is None
+    finally:
+        await store.close()

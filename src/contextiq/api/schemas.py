@@ -377,7 +377,8 @@ class ModelStatus(BaseModel):
     #: that does not consume (on Kafka, or a request process of `serve --workers`): the
     #: workers count theirs.
     events_since_training: int | None
-    #: A training runs now: anywhere on PostgreSQL (its lock), this process's own on SQLite.
+    #: A training runs now: anywhere on PostgreSQL (its lock), on the host on SQLite (its lock
+    #: file, on Linux; elsewhere this process's own rounds).
     training: bool
     retrain_enabled: bool
 

@@ -8,6 +8,7 @@ are let go by a process that dies, with its session or its file descriptor.
 
 import asyncio
 import hashlib
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
@@ -108,12 +109,39 @@ def _lock(engine: AsyncEngine, name: str) -> _Lock:
     return _FileLock(lock_file(Path(database), name))
 
 
+#: Linux's table of every file lock held on the host, with the holder's file as
+#: `major:minor:inode` (hex device numbers).
+PROC_LOCKS = Path("/proc/locks")
+
+
+def _flock_held(path: Path) -> bool | None:
+    """Whether a process on this host holds an `flock` on `path`, read from `PROC_LOCKS`;
+    None where there is no such table (not Linux)."""
+    try:
+        table = PROC_LOCKS.read_text()
+    except OSError:
+        return None
+    try:
+        found = path.stat()
+    except FileNotFoundError:  # never created: never held
+        return False
+    file = f"{os.major(found.st_dev):02x}:{os.minor(found.st_dev):02x}:{found.st_ino}"
+    # A holder's line: `1: FLOCK  ADVISORY  WRITE <pid> <file> 0 EOF`; a waiter's has `->`.
+    return any(
+        fields[1:2] == ["FLOCK"] and fields[5:6] == [file]
+        for fields in (line.split() for line in table.splitlines())
+    )
+
+
 async def is_held(engine: AsyncEngine, name: str) -> bool | None:
     """Whether any process holds `name` now, without taking it (taking it, even for an
     instant, could turn away a process that tried then); None where that cannot be told:
-    a lock file can only be tested by taking it."""
+    an in-memory database, or a lock file on a host with no lock table to read."""
     if engine.dialect.name != "postgresql":
-        return None
+        database = engine.url.database
+        if not database or database == ":memory:":
+            return None
+        return _flock_held(lock_file(Path(database), name))
     key = _advisory_key(name)
     async with engine.connect() as conn:
         held = await conn.scalar(

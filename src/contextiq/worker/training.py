@@ -52,11 +52,10 @@ def training_turn(
 
 
 async def training_now(store: Store, own: bool) -> bool:
-    """Whether a training runs anywhere: on PostgreSQL whoever holds the lock (a worker's
-    round, `contextiq train`, `serve --bootstrap`); elsewhere `own`, this process's rounds,
-    as a lock file can only be tested by taking it."""
-    held = await is_held(store.engine, TRAINING_LOCK)
-    return own if held is None else held
+    """Whether a training runs anywhere: `own` (this process's round, from its request on)
+    or whoever holds the lock (a worker's round, `contextiq train`, `serve --bootstrap`):
+    on PostgreSQL any process, on SQLite any on this host where Linux lists its locks."""
+    return own or bool(await is_held(store.engine, TRAINING_LOCK))
 
 
 async def request_round(store: Store, own: bool) -> bool:
