@@ -71,6 +71,24 @@ def test_health_answers_while_the_database_does_not(
     assert body["dependencies"]["cache"]["status"] == "ok"
 
 
+def test_liveness_answers_at_once_whatever_the_dependencies_do(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A liveness probe restarts what fails it: it must not wait on the database (an outage
+    would restart every replica), yet must be answered by the event loop, as a TCP probe (the
+    old manifests') was not: the kernel accepts connections while the loop stands still."""
+
+    async def no_answer() -> None:
+        await asyncio.Event().wait()
+
+    services = client.app.state.services  # type: ignore[attr-defined]
+    monkeypatch.setattr(services.store, "ping", no_answer)
+    monkeypatch.setattr(services.cache, "ping", no_answer)
+    response = client.get("/api/v1/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "alive"}
+
+
 def test_an_interaction_the_database_cannot_take_now_is_answered_503(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

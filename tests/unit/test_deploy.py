@@ -154,6 +154,13 @@ def test_a_stopping_api_pod_serves_until_it_left_the_endpoints(target: str) -> N
 _HEALTH_CHECK = re.compile(r"urlopen\('http://127\.0\.0\.1:8000/api/v1/health', timeout=([\d.]+)\)")
 
 
+@pytest.mark.parametrize("target", ["base", "overlays/dev", "overlays/prod"])
+def test_api_liveness_asks_the_event_loop_not_the_port(target: str) -> None:
+    """Old manifests probed the port (TCP): it passes while the event loop stands still."""
+    container = _pod(_by_kind(target)[("Deployment", "contextiq-api")])["spec"]["containers"][0]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/api/v1/health/live"
+
+
 def test_every_health_check_waits_for_the_slowest_answer_health_gives() -> None:
     # /health reports a dependency that does not answer as down after PROBE_SECONDS; a check
     # that gives up sooner fails the replica for it (ECS then replaces the task) instead.

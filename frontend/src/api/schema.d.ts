@@ -182,6 +182,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live
+         * @description What a liveness probe asks: answered on the event loop, touching no dependency, so a
+         *     database outage restarts no replica while a blocked loop is found. A TCP probe could
+         *     not tell: the kernel completes connections into the listen backlog while the loop stands
+         *     still.
+         */
+        get: operations["live_api_v1_health_live_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/impressions": {
         parameters: {
             query?: never;
@@ -1050,6 +1073,14 @@ export interface components {
          * @enum {string}
          */
         InteractionType: "view" | "like" | "save" | "share" | "dislike" | "skip";
+        /** LiveResponse */
+        LiveResponse: {
+            /**
+             * Status
+             * @constant
+             */
+            status: "alive";
+        };
         /** ModelStatus */
         ModelStatus: {
             active: components["schemas"]["ModelVersionOut"] | null;
@@ -2393,6 +2424,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthResponse"];
+                };
+            };
+            /** @description bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    live_api_v1_health_live_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveResponse"];
                 };
             };
             /** @description bad request */

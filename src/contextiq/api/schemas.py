@@ -93,6 +93,10 @@ class DependencyStatus(BaseModel):
     latency_ms: float | None = None
 
 
+class LiveResponse(BaseModel):
+    status: Literal["alive"]
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok", "degraded"]
     version: str

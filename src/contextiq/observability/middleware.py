@@ -17,7 +17,7 @@ log = logging.getLogger("contextiq.access")
 
 _HEADER = REQUEST_ID_HEADER.encode()
 # Probes and scrapes arrive every few seconds from every pod: logged at debug level only.
-_QUIET_PATHS = frozenset({"/metrics", "/api/v1/health"})
+_QUIET_PATHS = frozenset({"/metrics", "/api/v1/health", "/api/v1/health/live"})
 
 
 def _route(scope: Scope) -> tuple[str, str] | None:

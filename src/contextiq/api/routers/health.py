@@ -1,4 +1,5 @@
-"""GET /health: each dependency's state; `degraded` when any is not ok."""
+"""GET /health: each dependency's state; `degraded` when any is not ok. GET /health/live:
+whether the process answers at all."""
 
 import asyncio
 import time
@@ -8,7 +9,7 @@ from fastapi import APIRouter
 
 from contextiq import __version__
 from contextiq.api.deps import BusDep, CacheDep, ModelsDep, RelayDep, RescorerDep, StoreDep
-from contextiq.api.schemas import DependencyStatus, HealthResponse
+from contextiq.api.schemas import DependencyStatus, HealthResponse, LiveResponse
 from contextiq.llm import ScoringService
 from contextiq.security import Access, allow
 from contextiq.security.redact import redact
@@ -84,3 +85,12 @@ async def health(
     deps["llm"] = _llm_status(rescorer)
     overall = "ok" if all(d.status == "ok" for d in deps.values()) else "degraded"
     return HealthResponse(status=overall, version=__version__, dependencies=deps)
+
+
+@router.get("/health/live", response_model=LiveResponse, dependencies=[allow(Access.PUBLIC)])
+async def live() -> LiveResponse:
+    """What a liveness probe asks: answered on the event loop, touching no dependency, so a
+    database outage restarts no replica while a blocked loop is found. A TCP probe could
+    not tell: the kernel completes connections into the listen backlog while the loop stands
+    still."""
+    return LiveResponse(status="alive")
