@@ -12,6 +12,8 @@ import type {
   RecommendationQuery,
   Recommendations,
   RetrainAccepted,
+  Rule,
+  RuleIn,
   SessionMergeResult,
   SimilarResponse,
   UserProfile,
@@ -126,6 +128,7 @@ async function errorFrom(response: Response): Promise<ApiError> {
 
 async function answer<T>(response: Response): Promise<T> {
   if (!response.ok) throw await errorFrom(response);
+  if (response.status === 204) return undefined as T; // a delete's answer: no body, no type
   if (!isJson(response)) throw notJson(response);
   try {
     return (await response.json()) as T;
@@ -233,6 +236,15 @@ export const api = {
       headers: { "X-Admin-Key": adminKey },
       body: JSON.stringify({ promote }),
     }),
+
+  /** Promotion rules; reading them needs an admin key too, sent as the stored API key. */
+  rules: (signal?: AbortSignal) => request<Rule[]>("/rules", { signal }),
+
+  createRule: (body: RuleIn) =>
+    request<Rule>("/rules", { method: "POST", body: JSON.stringify(body) }),
+
+  deleteRule: (name: string) =>
+    request<void>(`/rules/${encodeURIComponent(name)}`, { method: "DELETE" }),
 
   retrain: (adminKey: string) =>
     request<RetrainAccepted>("/models/retrain", {

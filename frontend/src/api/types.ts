@@ -27,6 +27,9 @@ export type ExperimentReport = Schemas["ExperimentReport"];
 export type ArmReport = Schemas["ArmReport"];
 export type TimelinePoint = Schemas["TimelinePoint"];
 export type SessionMergeResult = Schemas["SessionMergeResult"];
+export type Rule = Schemas["RuleOut"];
+export type RuleIn = Schemas["RuleIn"];
+export type RuleKind = RuleIn["kind"];
 
 /** Whom a list is for: a user, or an anonymous visitor's session. */
 export type Subject = { kind: "user"; id: string } | { kind: "session"; id: string };

@@ -44,6 +44,9 @@ beforeAll(async () => {
           },
         }),
       );
+    } else if (req.url?.startsWith("/api/v1/gone")) {
+      res.writeHead(204); // as the API answers a delete: no body, no content type
+      res.end();
     } else if (req.url?.startsWith("/api/v1/page")) {
       res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
       res.end("<!doctype html><title>Sign in</title>");
@@ -97,6 +100,10 @@ describe("request", () => {
     expect((error as ApiError).message).toMatch(
       /^The server answered 502 Bad Gateway with text\/html,/,
     );
+  });
+
+  it("answers a 204 No Content with nothing, not as a page that is not the API's", async () => {
+    await expect(request("/gone", { method: "DELETE" }, base)).resolves.toBeUndefined();
   });
 
   it("reports an HTML page answered in the API's place as not_json, not a JSON syntax error", async () => {
