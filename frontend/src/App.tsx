@@ -11,12 +11,14 @@ import { CatalogView } from "./views/CatalogView";
 import { ExperimentsView } from "./views/ExperimentsView";
 import { ModelView } from "./views/ModelView";
 import { RecommendationsView } from "./views/RecommendationsView";
+import { RulesView } from "./views/RulesView";
 
 const NAV: { route: Route; label: string }[] = [
   { route: "recommendations", label: "Recommendations" },
   { route: "catalog", label: "Catalog" },
   { route: "model", label: "Model" },
   { route: "experiments", label: "Experiments" },
+  { route: "rules", label: "Rules" },
 ];
 
 export function App() {
@@ -106,6 +108,13 @@ export function App() {
           <div hidden={route !== "experiments"}>
             <ViewBoundary view="Experiments">
               <ExperimentsView active={route === "experiments"} />
+            </ViewBoundary>
+          </div>
+        ) : null}
+        {visited.has("rules") ? (
+          <div hidden={route !== "rules"}>
+            <ViewBoundary view="Rules">
+              <RulesView active={route === "rules"} />
             </ViewBoundary>
           </div>
         ) : null}

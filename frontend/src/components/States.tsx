@@ -29,10 +29,13 @@ export function ErrorState({
   error,
   onRetry,
   title,
+  children,
 }: {
   error: Error;
   onRetry?: () => void;
   title?: string;
+  /** What to do about it, below the message. */
+  children?: ReactNode;
 }) {
   const code = error instanceof ApiError ? error.code : null;
   return (
@@ -51,6 +54,7 @@ export function ErrorState({
           {error.message}
           {code ? <code className="error-state__code">{code}</code> : null}
         </p>
+        {children ? <p className="error-state__message">{children}</p> : null}
       </div>
       {onRetry ? (
         <button type="button" className="button button--ghost" onClick={onRetry}>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "react";
 
-export const ROUTES = ["recommendations", "catalog", "model", "experiments"] as const;
+export const ROUTES = ["recommendations", "catalog", "model", "experiments", "rules"] as const;
 export type Route = (typeof ROUTES)[number];
 
 function parse(hash: string): Route {
