@@ -62,6 +62,7 @@ export function RuleForm({ onCreated }: { onCreated: (rule: Rule) => void }) {
         error={error ? (errors[name] ?? null) : undefined}
         autoComplete="off"
         spellCheck={false}
+        grow={name === "filter"}
         {...input}
       />
     );

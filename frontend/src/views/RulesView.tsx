@@ -34,7 +34,6 @@ function DeleteButton({ name, onDelete }: { name: string; onDelete: () => Promis
   }
   return (
     <span role="group" aria-label={`Confirm deleting rule ${name}`}>
-      Delete “{name}”?{" "}
       <button
         type="button"
         className="button button--primary"
@@ -78,9 +77,7 @@ function RulesTable({
             <th scope="col">What it does</th>
             <th scope="col">When</th>
             <th scope="col">Created</th>
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
+            <th scope="col">Actions</th>
           </tr>
         </thead>
         <tbody>
@@ -90,10 +87,10 @@ function RulesTable({
               <tr key={rule.name} data-rule={rule.name}>
                 <th scope="row">{rule.name}</th>
                 <td>{titleCase(rule.kind)}</td>
-                <td>
+                <td className="table__prose">
                   {ruleEffect(rule)} {rule.filter ? <code>{rule.filter}</code> : null}
                 </td>
-                <td>
+                <td className="table__prose">
                   <span className={`pill ${STATE_PILLS[when.state]}`}>{titleCase(when.state)}</span>{" "}
                   {when.text}
                 </td>
