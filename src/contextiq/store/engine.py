@@ -5,6 +5,7 @@ and its parameters are user and session ids and what they did, which logs must n
 an erasure (docs/security.md).
 """
 
+import socket
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -73,9 +74,35 @@ def _sqlite(url: str, *, statement_timeout_ms: int) -> AsyncEngine:
     return engine
 
 
+#: How long a PostgreSQL connection may go unanswered before it is dropped. A server that
+#: left the network without a reset (a failover that moved its address, a host that died)
+#: otherwise held each call on it until the kernel's retransmissions gave up, about 15
+#: minutes (docs/benchmarks.md, "A database that vanishes").
+DEAD_PEER_SECONDS = 30
+#: Keepalive probes of a connection waiting for an answer: after 10 s of silence, 3 probes
+#: 5 s apart, so a server gone while a call waits is found within 25 s.
+_KEEPALIVE = {"TCP_KEEPIDLE": 10, "TCP_KEEPINTVL": 5, "TCP_KEEPCNT": 3}
+
+
+def _drop_dead_peers(dbapi_connection: Any, _record: Any) -> None:
+    """Bound a connection's silence at the TCP level, so a call on a server that vanished
+    fails within `DEAD_PEER_SECONDS` and the store retries it on a new connection
+    (store/transient.py). A long query is untouched: the server's kernel answers the
+    probes while it works. Read from asyncpg's transport, which it keeps private."""
+    sock = dbapi_connection.driver_connection._transport.get_extra_info("socket")
+    if sock is None or sock.family == socket.AF_UNIX:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in _KEEPALIVE.items():
+        if hasattr(socket, option):  # Linux names; other systems keep their defaults
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+    if hasattr(socket, "TCP_USER_TIMEOUT"):  # data sent and never acknowledged
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, DEAD_PEER_SECONDS * 1000)
+
+
 def _postgresql(url: str, *, statement_timeout_ms: int) -> AsyncEngine:
     """`postgresql://user@host:port/db`: many writers, replicas, `SKIP LOCKED` outbox claims."""
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         hide_parameters=True,
         # Sized for a replica's concurrent requests: overflow connections are opened and
@@ -94,6 +121,8 @@ def _postgresql(url: str, *, statement_timeout_ms: int) -> AsyncEngine:
             },
         },
     )
+    event.listen(engine.sync_engine, "connect", _drop_dead_peers)
+    return engine
 
 
 DATABASES = SchemeRegistry[EngineFactory](
