@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,10 @@ from fastapi.testclient import TestClient
 from contextiq.api.app import create_app
 from contextiq.cli.bootstrap import bootstrap
 from contextiq.config import Settings
+from contextiq.domain import Interaction, InteractionType
+from contextiq.events.types import InteractionRecorded
 from contextiq.store.migrate import upgrade_async
+from contextiq.store.store import Store
 from tests.integration.conftest import fresh_pg_database
 
 
@@ -20,6 +24,18 @@ async def until(condition: Callable[[], bool], within: float = 2.0) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
         await asyncio.sleep(0.005)
+
+
+async def stored_events(store: Store, n: int, first: int = 0) -> list[InteractionRecorded]:
+    """`n` interactions stored as the API stores them, numbered from `first`: the events a
+    worker applies (each adds one to the shared training count)."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    items = [
+        Interaction(f"e{k}", f"u{k % 3}", "c1", InteractionType.VIEW, 1.0, start + timedelta(k))
+        for k in range(first, first + n)
+    ]
+    await store.record_interactions(items)
+    return [InteractionRecorded(i) for i in items]
 
 
 def embedded_settings(root: Path, **overrides: object) -> Settings:

@@ -39,6 +39,7 @@ NAMES_NO_ONE = {
     "content_stats": "popularity per item, an aggregate",
     "processed_events": "ids of applied events; a subject's go with their interactions",
     "model_versions": "models and their metrics",
+    "training_count": "how many events were applied since the last training round",
     "import_pending": "id ranges of a bulk load",
     "item_vectors": "items' text vectors",
     "api_keys": "keys an admin named",

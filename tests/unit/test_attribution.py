@@ -155,7 +155,7 @@ async def delivered(store: Store, events: Sequence[Event]) -> list[Event]:
     await store.record_interactions(
         [e.interaction for e in events if isinstance(e, InteractionRecorded)]
     )
-    return await store.apply_events(events)
+    return (await store.apply_events(events)).events
 
 
 async def test_replayed_batches_count_once(store: Store) -> None:
@@ -233,7 +233,7 @@ async def test_the_first_report_counts_when_both_arrive_in_one_batch(store: Stor
     applied = await store.apply_events(
         [ImpressionSeen("r1", "u1", (1, 2)), ImpressionSeen("r1", "u1", (1,))]
     )
-    assert applied == [ImpressionSeen("r1", "u1", (1, 2))]
+    assert applied.events == [ImpressionSeen("r1", "u1", (1, 2))]
     async with store.sessions() as session:
         row = await session.get(ImpressionRow, "r1")
         daily = await session.scalar(select(OnlineDaily))
@@ -309,8 +309,8 @@ async def test_a_batch_applies_as_its_impressions_one_by_one_and_once(tmp_path: 
     ]
     await singles.apply_events(batch.impressions())
     await delivered(singles, clicks)
-    assert len(await batched.apply_events([batch])) == 1
-    assert await batched.apply_events([batch]) == []  # delivered again: counted once
+    assert len((await batched.apply_events([batch])).events) == 1
+    assert (await batched.apply_events([batch])).events == []  # delivered again: counted once
     await delivered(batched, clicks)
     assert await aggregates(batched) == await aggregates(singles)
     impressions, daily, arms = await aggregates(batched)
@@ -390,9 +390,9 @@ async def test_reports_before_their_impression_count_once_when_it_arrives(store:
     assert len(await delivered(store, early)) == 2
     assert await parked(store) == ["r1", "r1"]
     batch = ImpressionBatch.of([("r1", "u1", ab, to_ms(now))])
-    assert len(await store.apply_events([batch])) == 1
+    assert len((await store.apply_events([batch])).events) == 1
     assert await delivered(store, early) == []  # redelivered: processed already
-    assert await store.apply_events([batch]) == []
+    assert (await store.apply_events([batch])).events == []
     await store.sweep_parked(utcnow() - timedelta(hours=1))
     assert await parked(store) == []
     async with store.sessions() as session:

@@ -180,3 +180,29 @@ async def test_processed_events_age_index_comes_and_goes(migrated_url: str) -> N
     assert "ix_processed_events_processed_at" not in await indexes()
     await upgrade_async(url)
     assert "ix_processed_events_processed_at" in await indexes()
+
+
+async def test_training_count_comes_at_zero_and_goes(migrated_url: str) -> None:
+    """0014 adds the shared training count, its one row at 0 (the workers of the previous
+    version counted in memory); its downgrade drops it, an upgrade brings it back at 0."""
+    url, config = migrated_url, alembic_config(migrated_url)
+
+    async def count() -> tuple[object, ...] | None:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                if not await conn.run_sync(lambda c: sa.inspect(c).has_table("training_count")):
+                    return None
+                rows = await conn.execute(sa.text("SELECT events, due_from FROM training_count"))
+                return tuple(rows.one())
+        finally:
+            await engine.dispose()
+
+    assert await count() == (0, 0)
+    store = Store(url)
+    await store.round_completed(-3)  # a count other than 0
+    await store.close()
+    await asyncio.to_thread(command.downgrade, config, "0013_processed_events_age")
+    assert await count() is None
+    await upgrade_async(url)
+    assert await count() == (0, 0)

@@ -245,8 +245,8 @@ async def test_applied_events_count_once_in_profile_and_popularity(store: Store)
     await store.record_interactions(events)
     async with store.claim_outbox(10) as batch:
         delivered = decode_events(e.payload for e in batch)
-    assert len(await store.apply_events(delivered)) == 3
-    assert await store.apply_events(delivered) == []  # redelivery changes nothing
+    assert len((await store.apply_events(delivered)).events) == 3
+    assert (await store.apply_events(delivered)).events == []  # redelivery changes nothing
     profile = await store.user_profile("u")
     assert profile.counts == {"like": 1, "view": 1, "dislike": 1}
     assert profile.first_seen == NOW + timedelta(minutes=1)
@@ -268,10 +268,10 @@ async def test_an_erased_users_events_delivered_again_add_nothing(store: Store) 
     await store.record_interactions([_event(1, "gone", "c1", InteractionType.LIKE, 3.0)])
     async with store.claim_outbox(10) as batch:
         delivered = decode_events(e.payload for e in batch)
-    assert len(await store.apply_events(delivered)) == 1
+    assert len((await store.apply_events(delivered)).events) == 1
     popularity = await _stats(store, "c")
     await store.delete_user(UserDeleted(event_id="d1", user_id="gone", requested_at=NOW))
-    assert await store.apply_events(delivered) == []
+    assert (await store.apply_events(delivered)).events == []
     assert (await _stats(store, "g"))[0] == []  # no user_stats row for "gone"
     assert await _stats(store, "c") == popularity
 
@@ -293,19 +293,19 @@ async def test_processed_ids_past_the_window_are_purged_in_batches_and_recent_on
     old, recent = [InteractionRecorded(e) for e in events[:5]], [InteractionRecorded(events[5])]
     applied = utcnow()
     monkeypatch.setattr(store_module, "utcnow", lambda: applied - timedelta(days=20))
-    assert len(await store.apply_events(old)) == 5
+    assert len((await store.apply_events(old)).events) == 5
     monkeypatch.setattr(store_module, "utcnow", lambda: applied)
-    assert len(await store.apply_events(recent)) == 1
+    assert len((await store.apply_events(recent)).events) == 1
     popularity = await _stats(store, "c")
 
     assert await store.purge_processed_events(applied - timedelta(days=15), batch=2) == 5
     assert await _processed_ids(store) == {"e5"}
     assert await store.purge_processed_events(applied - timedelta(days=15), batch=2) == 0
-    assert await store.apply_events(recent) == []  # within the window: once
+    assert (await store.apply_events(recent)).events == []  # within the window: once
     assert await _stats(store, "c") == popularity
     assert (await _stats(store, "u5"))[0][0][2] == 1  # the like counted once
     # Past it a delivery counts again: why the window must outlast every redelivery.
-    assert len(await store.apply_events(old[:1])) == 1
+    assert len((await store.apply_events(old[:1])).events) == 1
 
 
 async def test_an_erased_users_events_stay_out_once_their_ids_are_purged_too(
@@ -318,11 +318,11 @@ async def test_an_erased_users_events_stay_out_once_their_ids_are_purged_too(
     async with store.claim_outbox(10) as batch:
         delivered = decode_events(e.payload for e in batch)
     erasure = UserDeleted(event_id="d1", user_id="gone", requested_at=NOW)
-    assert len(await store.apply_events([*delivered, erasure])) == 2
+    assert len((await store.apply_events([*delivered, erasure])).events) == 2
     popularity = await _stats(store, "c")
     assert await store.purge_processed_events(utcnow() + timedelta(seconds=1)) == 1  # d1
     assert await _processed_ids(store) == set()
-    assert await store.apply_events(delivered) == []
+    assert (await store.apply_events(delivered)).events == []
     assert (await _stats(store, "g"))[0] == []
     assert await _stats(store, "c") == popularity
 
@@ -534,7 +534,7 @@ async def test_a_merge_applied_after_its_users_erasure_brings_no_counters_back(
     visitor = session_subject("s1")
     await store.record_interactions([_event(1, visitor, "c1", InteractionType.LIKE)])
     async with store.claim_outbox(10) as batch:
-        assert len(await store.apply_events(decode_events(e.payload for e in batch))) == 1
+        assert len((await store.apply_events(decode_events(e.payload for e in batch))).events) == 1
     assert await store.merge_session(SessionMerged("m1", visitor, "u", NOW)) == 1
     await store.delete_user(UserDeleted("d1", "u", NOW))
     async with store.claim_outbox(10) as batch:
@@ -572,8 +572,8 @@ async def test_a_merge_moves_a_sessions_rows_then_its_counters(store: Store) -> 
         delivered = decode_events(e.payload for e in batch)
     kinds = [e.type for e in delivered]
     assert kinds == ["interaction", "interaction", "session_merged", "interaction"]
-    assert len(await store.apply_events(delivered)) == 4
-    assert await store.apply_events(delivered) == []
+    assert len((await store.apply_events(delivered)).events) == 4
+    assert (await store.apply_events(delivered)).events == []
     user, session = await store.user_export("u"), await store.user_export(visitor)
     assert {s["interaction_type"]: s["count"] for s in user["stats"]} == {"save": 1, "like": 1}
     assert [s["interaction_type"] for s in session["stats"]] == ["view"]

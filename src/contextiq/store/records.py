@@ -4,6 +4,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from contextiq.events.types import Event
+
 
 @dataclass(frozen=True, slots=True)
 class RecordResult:
@@ -84,3 +86,24 @@ class InteractionColumns:
     weights: list[float]
     #: Seconds since the epoch (UTC).
     timestamps: list[float]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingCount:
+    """The events a round learns from, counted across every worker (`training_count`)."""
+
+    #: Applied since the last completed round.
+    events: int
+    #: The next round is due `CONTEXTIQ_RETRAIN_EVERY_EVENTS` past this count.
+    due_from: int
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What `Store.apply_events` applied for the first time."""
+
+    events: list[Event]
+    #: How many of them a model learns from (`TRAINED_ON`), added to the shared count.
+    counted: int = 0
+    #: The shared count with them; None when the batch counted none (the row is left alone).
+    count: TrainingCount | None = None

@@ -62,6 +62,7 @@ from contextiq.store.parked import exported_parked_reports
 from contextiq.store.point_reads import point_reads
 from contextiq.store.popularity import POPULARITY_EPOCH, growth
 from contextiq.store.records import (
+    Applied,
     History,
     InteractionColumns,
     ModelVersion,
@@ -69,6 +70,7 @@ from contextiq.store.records import (
     Profile,
     RecentItem,
     RecordResult,
+    TrainingCount,
 )
 from contextiq.store.scrub import truncate_wal
 from contextiq.store.subject_letters import exported_dead_letters, forget_in_dead_batches
@@ -87,6 +89,7 @@ from contextiq.store.tables import (
     ProcessedEvent,
     RecommendationSnapshot,
     ServedList,
+    TrainingCountRow,
     User,
     UserStats,
 )
@@ -96,6 +99,11 @@ _IN_CHUNK = 500
 #: Training reads users' interactions only: an anonymous session joins when merged into a user
 #: (docs/architecture.md, "Anonymous sessions").
 _USERS_ONLY = InteractionRow.user_id.not_like(SESSION_PREFIX + "%")
+#: The events a model learns from (an erasure and a merge change what it learns too): each
+#: applied adds one to the shared count that starts a round (`training_count`).
+TRAINED_ON = (InteractionRecorded, UserDeleted, SessionMerged)
+_COUNTS = cast(Table, TrainingCountRow.__table__)
+_COUNT = (_COUNTS.c.events, _COUNTS.c.due_from)
 
 
 def utcnow() -> datetime:
@@ -769,11 +777,13 @@ class Store:
                 return deleted
 
     @retry_transient()
-    async def apply_events(self, events: Sequence[Event]) -> list[Event]:
+    async def apply_events(self, events: Sequence[Event]) -> Applied:
         """Fold events into stats and online metrics exactly once; returns the newly applied.
 
         Single impressions are deduplicated by their own table (one row each); the rest,
-        impression batches included, by `processed_events`.
+        impression batches included, by `processed_events`. Those a model learns from are
+        added to the shared training count in the same transaction, so a batch is counted
+        once however often it is delivered, and a crash between the two loses no count.
         """
         first: dict[str, Event] = {}
         for event in events:
@@ -784,7 +794,7 @@ class Store:
         impressions = [e for e in unique if isinstance(e, ImpressionRecorded)]
         unique = [e for e in unique if not isinstance(e, ImpressionRecorded)]
         if not unique and not impressions:
-            return []
+            return Applied([])
         now = utcnow()
         async with self.sessions.begin() as session:
             new_ids: set[str] = set()
@@ -811,10 +821,13 @@ class Store:
                 await self._erase_user(session, user_id)
             if erased:
                 self.online.forget()
+            counted = sum(isinstance(e, TRAINED_ON) for e in fresh)
+            # Last: the row every worker updates is locked from here to the commit only.
+            count = await self._count_applied(session, counted) if counted else None
         self.online.committed()
         if erased:
             await self.scrub()
-        return [*shown, *fresh]
+        return Applied([*shown, *fresh], counted, count)
 
     @retry_transient()
     async def sweep_parked(self, parked_before: datetime) -> Counter[str]:
@@ -1393,6 +1406,37 @@ class Store:
                 "dead_letters": await exported_dead_letters(session, user_id),
                 "parked_reports": await exported_parked_reports(session, user_id),
             }
+
+    # -- the training count --------------------------------------------------------------------
+
+    @staticmethod
+    async def _count_applied(session: AsyncSession, n: int) -> TrainingCount:
+        """Add `n` applied events to the shared count: one statement per batch, however many
+        workers (the row is hot at millions of events a day)."""
+        stmt = update(_COUNTS).values(events=_COUNTS.c.events + n)
+        row = (await session.execute(stmt.returning(*_COUNT))).one()
+        return TrainingCount(int(row[0]), int(row[1]))
+
+    @retry_transient()
+    async def training_count(self) -> TrainingCount:
+        async with self.sessions() as session:
+            row = (await session.execute(select(*_COUNT))).one()
+        return TrainingCount(int(row[0]), int(row[1]))
+
+    async def count_next_round_from_now(self) -> int:
+        """Count the next round's events from the count now, which it returns: at a round's
+        start (should it fail, or never end, its process killed, the next waits as many
+        events again) and at its failure (the events applied meanwhile count for none)."""
+        stmt = update(_COUNTS).values(due_from=_COUNTS.c.events).returning(_COUNTS.c.events)
+        async with self.sessions.begin() as session:
+            return int((await session.execute(stmt)).scalar_one())
+
+    async def round_completed(self, started_with: int) -> None:
+        """A round learnt from every stored event: the `started_with` events counted when it
+        started go (those applied meanwhile stay counted), and the next is due from 0."""
+        stmt = update(_COUNTS).values(events=_COUNTS.c.events - started_with, due_from=0)
+        async with self.sessions.begin() as session:
+            await session.execute(stmt)
 
     # -- models and snapshots ------------------------------------------------------------------
 

@@ -179,6 +179,20 @@ class ContentStats(Base):
     __table_args__ = (Index("ix_content_stats_score", "score"),)
 
 
+class TrainingCountRow(Base):
+    """One row: the events applied since the last completed training round, across every
+    worker (`Store.apply_events` adds each batch's; a completed round takes off what it
+    started with), and `due_from`, the count the next `CONTEXTIQ_RETRAIN_EVERY_EVENTS` are
+    counted from: 0 after a completed round, the count at a failure or at the start of a
+    round that never ended. The migration writes the row; nothing adds another."""
+
+    __tablename__ = "training_count"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    events: Mapped[int] = mapped_column(BigInteger)
+    due_from: Mapped[int] = mapped_column(BigInteger)
+
+
 class ModelVersionRow(Base):
     __tablename__ = "model_versions"
 

@@ -140,7 +140,7 @@ class EventProcessor:
         self.applied = 0
 
     async def handle(self, events: list[Event]) -> None:
-        applied = await self.store.apply_events(events)
+        applied = (await self.store.apply_events(events)).events
         record_applied(events, applied)
         self.applied += len(applied)
         if any(isinstance(e, RetrainRequested) for e in applied):
