@@ -44,7 +44,9 @@ async def main(url: str, events: int) -> None:
     items[events // 2] = Interaction("bench-poison", "u1", "c1", InteractionType.LIKE, 1e308, START)
     await store.record_interactions(items)
     processor = EventProcessor(
-        store, RecommendationCache(MemoryCache(), 60), Retrainer(lambda: asyncio.sleep(0), 0, 0)
+        store,
+        RecommendationCache(MemoryCache(), 60),
+        Retrainer(lambda: asyncio.sleep(0), store, 0, 0),
     )
     guard = DeadLetterGuard(processor.handle, DeadLetterStore(store), 1)
     started = time.perf_counter()

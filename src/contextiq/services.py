@@ -111,7 +111,6 @@ class Services:
         if self.rescorer is not None:
             self.spawn(self.rescorer.warm_up(), "llm-warm-up")
         if consume:
-            self.retrainer.counting = True
             if self.precomputer is not None:
                 self.spawn(self.precomputer.run(), "llm-precompute")
             letters = DeadLetterStore(self.store)
@@ -202,6 +201,7 @@ def build_services(settings: Settings) -> Services:
         lambda: training_round(
             store, models, settings.model, settings.train_memory_limit_mb, settings.model_families
         ),
+        store,
         settings.retrain_every_events,
         settings.retrain_every_seconds,
         lambda: training_turn(store),

@@ -39,7 +39,9 @@ async def test_a_poison_event_is_set_aside_and_the_partition_moves_on(
 ) -> None:
     bus = KafkaBus(broker.url(partitions=1))
     processor = EventProcessor(
-        store, RecommendationCache(MemoryCache(), 60), Retrainer(lambda: asyncio.sleep(0), 0, 0)
+        store,
+        RecommendationCache(MemoryCache(), 60),
+        Retrainer(lambda: asyncio.sleep(0), store, 0, 0),
     )
     letters = DeadLetterStore(store)
     guard = DeadLetterGuard(processor.handle, letters, AFTER)

@@ -340,7 +340,7 @@ async def test_a_worker_applying_the_event_forgets_the_user(tmp_path: Path) -> N
     await upgrade_async(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
     store = Store(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
     cache = RecommendationCache(MemoryCache(), 60)
-    retrainer = Retrainer(lambda: asyncio.sleep(0), 0, 0)
+    retrainer = Retrainer(lambda: asyncio.sleep(0), store, 0, 0)
     processor = EventProcessor(store, cache, retrainer)
     try:
         await store.upsert_content([Content("c1", "Title", "news")])
@@ -382,7 +382,7 @@ async def _erase_through_the_relay(url: str) -> None:
     store = Store(url)
     bus = LocalBus()
     cache = RecommendationCache(MemoryCache(), 60)
-    processor = EventProcessor(store, cache, Retrainer(lambda: asyncio.sleep(0), 0, 0))
+    processor = EventProcessor(store, cache, Retrainer(lambda: asyncio.sleep(0), store, 0, 0))
     consumer = asyncio.create_task(bus.consume(processor.handle))
     await asyncio.sleep(0)
     relay = OutboxRelay(store, bus)

@@ -115,7 +115,9 @@ async def pipeline(store: Store) -> AsyncIterator[Pipeline]:  # noqa: F811
     await store.upsert_content([Content("c1", "Title", "news")])
     bus = LocalBus()
     processor = EventProcessor(
-        store, RecommendationCache(MemoryCache(), 60), Retrainer(lambda: asyncio.sleep(0), 0, 0)
+        store,
+        RecommendationCache(MemoryCache(), 60),
+        Retrainer(lambda: asyncio.sleep(0), store, 0, 0),
     )
     letters = DeadLetterStore(store)
     guard = DeadLetterGuard(processor.handle, letters, AFTER)

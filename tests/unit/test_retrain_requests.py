@@ -17,7 +17,7 @@ from contextiq.store.exclusive import is_held
 from contextiq.store.store import Store, utcnow
 from contextiq.worker.processor import EventProcessor, Retrainer
 from contextiq.worker.training import TRAINING_LOCK, request_round, training_turn
-from tests.conftest import embedded_settings
+from tests.conftest import embedded_settings, stored_events
 
 ADMIN = {"X-API-Key": "admin-secret"}
 
@@ -41,8 +41,10 @@ def test_an_api_process_that_does_not_consume_queues_the_round_and_never_trains(
         assert response.status_code == 202
         assert rounds == [] and not services.retrainer.training
         assert response.json() == {"status": "requested"}
-        # It counts no events either: a 0 here read as "nothing new since training".
-        assert client.get("/api/v1/models").json()["events_since_training"] is None
+        # It reads the workers' count, where old code, counting none, answered null.
+        events = client.portal.call(stored_events, services.store, 3)
+        client.portal.call(services.store.apply_events, events)  # as a worker applies them
+        assert client.get("/api/v1/models").json()["events_since_training"] == 3
         queued = client.portal.call(_queued, services.store)
         assert rounds == []
     assert [type(e) for e in queued] == [RetrainRequested]
@@ -71,7 +73,7 @@ async def test_a_worker_starts_one_round_per_request_once(
     async def train() -> None:
         rounds.append(1)
 
-    retrainer = Retrainer(train, 0, 0)
+    retrainer = Retrainer(train, store, 0, 0)
     processor = EventProcessor(
         store, RecommendationCache(open_cache("memory://", 10), 60), retrainer
     )
@@ -103,19 +105,15 @@ async def test_a_request_while_a_training_runs_queues_nothing(
         await other.close()
 
 
-def test_a_process_that_consumes_counts_the_events_since_training(client: TestClient) -> None:
-    assert isinstance(client.get("/api/v1/models").json()["events_since_training"], int)
-
-
-async def test_a_round_says_what_started_it(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_round_says_what_started_it(store: Store, caplog: pytest.LogCaptureFixture) -> None:
     """Old code's first line of a round was its sizes: not whether an admin, the event count
     or the clock had started minutes of training."""
 
     async def train() -> None:
         return None
 
-    retrainer = Retrainer(train, 3, 0)
-    retrainer.count(3)
+    retrainer = Retrainer(train, store, 3, 0)
+    retrainer.counted(await store.apply_events(await stored_events(store, 3)))
     assert retrainer._task is not None
     await retrainer._task
     assert "training round: 3 events applied since the last round" in caplog.messages

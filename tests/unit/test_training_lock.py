@@ -16,6 +16,7 @@ from contextiq.store.exclusive import exclusively
 from contextiq.store.store import Store
 from contextiq.worker.processor import Retrainer
 from contextiq.worker.training import training_turn
+from tests.conftest import stored_events
 from tests.integration.conftest import CONTEXTIQ, contextiq_env, fresh_pg_database
 
 
@@ -120,17 +121,18 @@ async def test_a_workers_round_is_skipped_while_another_process_trains(
     async def train() -> None:
         rounds.append("trained")
 
-    retrainer = Retrainer(train, 0, 0, lambda: training_turn(b))
-    retrainer.count(4)
+    retrainer = Retrainer(train, b, 0, 0, lambda: training_turn(b))
+    await b.apply_events(await stored_events(b, 4))
     async with training_turn(a):
         assert retrainer.request()
         await retrainer._task  # type: ignore[misc]
     assert rounds == []
-    # The other process trained on every stored event: this one's count is spent.
-    assert retrainer.events_since_training == 0
+    # A worker's round takes off the count it started with: the skipped one leaves it.
+    assert (await b.training_count()).events == 4
     assert retrainer.request()
     await retrainer._task  # type: ignore[misc]
     assert rounds == ["trained"]
+    assert (await b.training_count()).events == 0
 
 
 async def test_train_exits_3_while_another_process_trains_or_waits_for_it(

@@ -25,6 +25,7 @@ from contextiq.worker.training import (
     train_and_register,
     training_round,
 )
+from tests.conftest import stored_events
 from tests.ml import synthetic
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
@@ -115,18 +116,20 @@ async def test_a_failed_round_leaves_the_worker_and_the_serving_model_as_they_we
     assert await last_round_at(store) == first.created_at.timestamp()
     serving = holder.model
     limit = {"mb": 1}
-    retrainer = Retrainer(lambda: train_and_register(store, holder, "ease", limit["mb"]), 0, 0)
-    retrainer.count(5)
+    retrainer = Retrainer(
+        lambda: train_and_register(store, holder, "ease", limit["mb"]), store, 0, 0
+    )
+    await store.apply_events(await stored_events(store, 5, first=1_000))
     assert retrainer.request()
     await retrainer._task  # type: ignore[misc]
     assert not retrainer.training
-    assert retrainer.events_since_training == 5  # nothing was learnt from them yet
+    assert (await store.training_count()).events == 5  # nothing was learnt from them yet
     assert holder.model is serving and holder.version == first.version
     assert len(holder.registry.versions()) == 1
     limit["mb"] = 0
     assert retrainer.request()  # the next round runs, and this one succeeds
     await retrainer._task  # type: ignore[misc]
-    assert retrainer.events_since_training == 0
+    assert (await store.training_count()).events == 0
     assert len(holder.registry.versions()) == 2
 
 

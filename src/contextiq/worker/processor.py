@@ -8,7 +8,6 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 
 from contextiq.events.types import (
     Event,
-    InteractionRecorded,
     RetrainRequested,
     SessionMerged,
     UserDeleted,
@@ -16,7 +15,8 @@ from contextiq.events.types import (
 from contextiq.observability.events import record_applied
 from contextiq.observability.metrics import TRAINING_DURATION
 from contextiq.recommend.response_cache import RecommendationCache
-from contextiq.store.store import Store
+from contextiq.store.records import Applied
+from contextiq.store.store import TRAINED_ON, Store
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,13 @@ async def _unrecorded() -> float | None:
 class Retrainer:
     """Retrains after N applied events or T seconds, one round at a time.
 
+    N counts across every worker, in the store (`training_count`): each batch applied adds
+    its events there, and the worker whose batch brings the count to where a round is due
+    starts it. So W workers train after N events in all, not about W x N, and a restart
+    keeps the count. A worker also looks every minute (`schedule`) for a round due that no
+    batch started: `contextiq train` held the lock when the batch came, or the count was
+    past due when a round ended (N events applied while it trained).
+
     `exclusive` (`training_turn`) makes that one round at a time across workers: each
     round reads every stored interaction, so a round started while another worker's runs
     would train the same model again beside it (memory, CPU, whole-table reads) and is
@@ -45,34 +52,35 @@ class Retrainer:
     def __init__(
         self,
         train: Callable[[], Awaitable[object]],
+        store: Store,
         every_events: int,
         every_seconds: float,
         exclusive: Callable[[], AbstractAsyncContextManager[bool]] = _alone,
         last_round: Callable[[], Awaitable[float | None]] = _unrecorded,
     ) -> None:
         self._train = train
+        self.store = store
         self._exclusive = exclusive
         self._last_round = last_round
         self.every_events = every_events
         self.every_seconds = every_seconds
-        self.events_since_training = 0
-        #: The count that starts a round: `every_events` more after a failed one, which
-        #: would otherwise be tried again with every batch applied.
-        self._due_at = every_events
         self.last_trained_at: float | None = None
         #: When a round last failed: the time trigger counts its interval from it too, or a
         #: training failing at its save (a full volume) would start again every minute.
         self._failed_at: float | None = None
         self.training = False
-        #: Whether this process's consumer counts events into it: an API process that does
-        #: not consume (Kafka, `serve --workers`) knows no count.
-        self.counting = False
         self._task: asyncio.Task[None] | None = None
 
-    def count(self, n: int) -> None:
-        self.events_since_training += n
-        if self.every_events and self.events_since_training >= self._due_at:
-            self.request(f"{self.events_since_training:,} events applied since the last round")
+    def counted(self, applied: Applied) -> None:
+        """After a batch: start a round if its events brought the shared count to where one
+        is due. Only the batch that crosses it does (one a round, whichever worker's), so
+        the other workers' batches applied while the round runs start none."""
+        count = applied.count
+        if not self.every_events or count is None:
+            return
+        due = count.due_from + self.every_events
+        if count.events - applied.counted < due <= count.events:
+            self.request(f"{count.events:,} events applied since the last round")
 
     def request(self, reason: str = "asked") -> bool:
         """Start a round in the background unless one is running; True if started. `reason`
@@ -85,36 +93,57 @@ class Retrainer:
         return True
 
     async def _round(self) -> None:
-        pending = self.events_since_training
         started = time.perf_counter()
         try:
             async with self._exclusive() as mine:
                 if mine:
-                    await self._train()
+                    await self._counted_round()
                     TRAINING_DURATION.labels("completed").observe(time.perf_counter() - started)
                 else:
+                    # A worker's round takes off the count it started with; after another
+                    # training, one still due is started by the next check (`schedule`).
                     log.info("another worker is training on every stored event: not this one")
-            self.events_since_training -= pending
             self.last_trained_at = time.time()
-            self._due_at = self.every_events
         except Exception:
             log.exception("training failed; the current model keeps serving")
-            self._due_at = self.events_since_training + self.every_events
             self._failed_at = time.time()
             TRAINING_DURATION.labels("failed").observe(time.perf_counter() - started)
         finally:
             self.training = False
 
+    async def _counted_round(self) -> None:
+        """Train; the shared count loses what it held at the start, and a round that fails
+        keeps it and waits for as many events more (not the next batch: each round's
+        whole-table counts, and its traceback, per batch)."""
+        started_with = await self.store.count_next_round_from_now()
+        try:
+            await self._train()
+        except Exception:
+            try:
+                await self.store.count_next_round_from_now()
+            except Exception as exc:  # counted from the round's start instead
+                log.warning("could not record the failed round in the training count: %s", exc)
+            raise
+        await self.store.round_completed(started_with)
+
     async def schedule(self) -> None:
-        """Time-based trigger: retrain when events arrived and the interval passed."""
+        """Every minute (or `every_seconds`, if shorter): a round due by the count that no
+        batch started; and the time trigger, a round when events arrived and the interval
+        passed."""
         while True:
-            await asyncio.sleep(min(60.0, max(1.0, self.every_seconds)))
-            if not self.every_seconds or self.events_since_training <= 0:
+            await asyncio.sleep(min(60.0, max(1.0, self.every_seconds or 60.0)))
+            if not self.every_events and not self.every_seconds:
                 continue
             try:
+                count = await self.store.training_count()
+                if self.every_events and count.events >= count.due_from + self.every_events:
+                    self.request(f"{count.events:,} events applied since the last round")
+                    continue
+                if not self.every_seconds or count.events <= 0:
+                    continue
                 recorded = await self._last_round()
             except Exception as exc:  # the database is away: the next check asks again
-                log.warning("could not read when a model was last trained: %s", exc)
+                log.warning("could not read the training count or the last round: %s", exc)
                 continue
             tried = (self.last_trained_at, recorded, self._failed_at)
             last = max((t for t in tried if t is not None), default=None)
@@ -140,16 +169,16 @@ class EventProcessor:
         self.applied = 0
 
     async def handle(self, events: list[Event]) -> None:
-        applied = (await self.store.apply_events(events)).events
+        result = await self.store.apply_events(events)
+        applied = result.events
         record_applied(events, applied)
         self.applied += len(applied)
         if any(isinstance(e, RetrainRequested) for e in applied):
             # One running already serves the request.
             self.retrainer.request("an admin asked (POST /models/retrain)")
+        self.retrainer.counted(result)
         # Impressions change neither what a user is shown nor what the model learns from.
-        fresh = [
-            e for e in applied if isinstance(e, InteractionRecorded | UserDeleted | SessionMerged)
-        ]
+        fresh = [e for e in applied if isinstance(e, TRAINED_ON)]
         if not fresh:
             return
         erased = {e.user_id for e in fresh if isinstance(e, UserDeleted)}
@@ -162,6 +191,5 @@ class EventProcessor:
             except Exception as exc:  # a redelivery would not retry it: the events are applied
                 log.warning("could not erase %d users' cached lists: %s", len(erased), exc)
         await self.cache.invalidate_users(users)
-        self.retrainer.count(len(fresh))
         if self.users_changed is not None and users:
             self.users_changed(users)

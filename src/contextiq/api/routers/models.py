@@ -90,7 +90,7 @@ async def model_status(
             if last
             else (history[0].created_at if history else None)
         ),
-        events_since_training=retrainer.events_since_training if retrainer.counting else None,
+        events_since_training=(await store.training_count()).events,
         training=await training_now(store, retrainer.training),
         # Some admin credential exists, so the web UI offers retraining.
         retrain_enabled=settings.admin_key is not None or await keys.any_active(Role.ADMIN),
