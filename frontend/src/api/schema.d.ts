@@ -1085,7 +1085,7 @@ export interface components {
         ModelStatus: {
             active: components["schemas"]["ModelVersionOut"] | null;
             /** Events Since Training */
-            events_since_training: number | null;
+            events_since_training: number;
             /** Families */
             families: {
                 [key: string]: string;

@@ -40,12 +40,7 @@ function ActiveModel({ status }: { status: ModelStatus }) {
       </div>
       <div className="stat">
         <span className="stat__label">Events since training</span>
-        <span
-          className="stat__value"
-          title={status.events_since_training === null ? "counted by the workers" : undefined}
-        >
-          {status.events_since_training === null ? "—" : formatCount(status.events_since_training)}
-        </span>
+        <span className="stat__value">{formatCount(status.events_since_training)}</span>
         <span className="stat__sub">{status.training ? "training now…" : "idle"}</span>
       </div>
       {active ? (

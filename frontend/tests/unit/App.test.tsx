@@ -51,21 +51,6 @@ describe("App", () => {
     expect(models).toHaveBeenCalledTimes(2);
   });
 
-  it("shows no count of events since training where this server does not count them", async () => {
-    // An API replica that does not consume (Kafka) answers null; it showed 0 for good.
-    vi.spyOn(api, "health").mockResolvedValue(health());
-    vi.spyOn(api, "categories").mockResolvedValue({ categories: [] });
-    vi.spyOn(api, "experiments").mockResolvedValue({ experiments: [] });
-    vi.spyOn(api, "models").mockResolvedValue({
-      ...status({ blend: "v1" }),
-      events_since_training: null,
-    });
-    render(<App />);
-    go("model");
-    const value = await screen.findByTitle("counted by the workers");
-    expect(value).toHaveTextContent("—");
-  });
-
   it("shows a view that fails to render as an error with a retry and keeps the other tabs", async () => {
     vi.spyOn(api, "health").mockResolvedValue(health());
     vi.spyOn(api, "categories").mockResolvedValue({ categories: [] });

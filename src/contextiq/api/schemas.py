@@ -377,10 +377,9 @@ class ModelStatus(BaseModel):
     #: `model_family=` is served.
     families: dict[str, str]
     last_trained_at: datetime | None
-    #: Events this process's consumer applied since its last round; None in an API process
-    #: that does not consume (on Kafka, or a request process of `serve --workers`): the
-    #: workers count theirs.
-    events_since_training: int | None
+    #: Events applied since the last completed round, by every worker (the store's count,
+    #: read alike by any process).
+    events_since_training: int
     #: A training runs now: anywhere on PostgreSQL (its lock), on the host on SQLite (its lock
     #: file, on Linux; elsewhere this process's own rounds).
     training: bool
