@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     # 0: always exact).
     ann_min_items: int = Field(50_000, ge=0)
 
-    # Counted by each worker over the events it applies (its partitions' share).
+    # Counted across every worker, in the database (`training_count`); a restart keeps it.
     retrain_every_events: int = Field(5_000, ge=0)
     retrain_every_seconds: int = Field(3_600, ge=0)
 
