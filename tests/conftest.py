@@ -76,3 +76,13 @@ async def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         return
     async with fresh_pg_database() as url:
         yield url
+
+
+@pytest.fixture
+async def store(migrated_url: str) -> AsyncIterator[Store]:
+    """A store on `migrated_url` (each backend), closed afterwards; a module may define its own."""
+    s = Store(migrated_url)
+    try:
+        yield s
+    finally:
+        await s.close()

@@ -1,7 +1,6 @@
 """`POST /models/retrain` asks a worker for a round through the outbox; the API process that
 took the request never trains (its memory is sized for serving, a round's is not)."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -54,15 +53,6 @@ async def _queued(store: Store) -> list[object]:
     async with store.claim_outbox(100) as rows:
         events = [decode_event(row.payload) for row in rows]
     return [e for e in events if isinstance(e, RetrainRequested)]
-
-
-@pytest.fixture
-async def store(migrated_url: str) -> AsyncIterator[Store]:
-    s = Store(migrated_url)
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def test_a_worker_starts_one_round_per_request_once(

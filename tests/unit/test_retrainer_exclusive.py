@@ -13,15 +13,6 @@ from contextiq.worker.processor import Retrainer
 from tests.conftest import stored_events, until
 
 
-@pytest.fixture
-async def store(migrated_url: str) -> AsyncIterator[Store]:
-    s = Store(migrated_url)
-    try:
-        yield s
-    finally:
-        await s.close()
-
-
 async def test_a_round_due_while_another_runs_is_left_to_it(store: Store) -> None:
     lock = asyncio.Lock()  # what training_turn is across processes
 

@@ -6,9 +6,6 @@ from nothing, and an API process that does not consume could not say it.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from contextiq.cache.memory import MemoryCache
 from contextiq.events.types import RetrainRequested, UserDeleted
@@ -18,15 +15,6 @@ from contextiq.store.store import Store, utcnow
 from contextiq.worker.processor import EventProcessor, Retrainer
 from contextiq.worker.training import training_turn
 from tests.conftest import stored_events, until
-
-
-@pytest.fixture
-async def store(migrated_url: str) -> AsyncIterator[Store]:
-    s = Store(migrated_url)
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def test_each_applied_event_a_model_learns_from_is_counted_once(store: Store) -> None:
