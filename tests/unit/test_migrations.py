@@ -1,6 +1,7 @@
 """The Alembic chain builds exactly the schema `store/tables.py` declares."""
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,21 +12,24 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
-from contextiq.domain import Interaction, InteractionType
+from contextiq.domain import Content, Interaction, InteractionType
 from contextiq.events.types import ImpressionBatch, InteractionRecorded, list_head, served_list
 from contextiq.store.engine import create_engine
 from contextiq.store.migrate import alembic_config, migration_engine, upgrade, upgrade_async
 from contextiq.store.online import list_key
 from contextiq.store.store import Store
-from contextiq.store.tables import Base, ImpressionRow, OutboxRow, ServedList
-from tests.integration.conftest import fresh_pg_database
+from contextiq.store.tables import Base, ContentRow, ImpressionRow, OutboxRow, ServedList
+from contextiq.store.title_search import compared
+from tests.integration.conftest import ADMIN_URL, fresh_pg_database
+from tests.services import POSTGRES_HOST, POSTGRES_PORT, require
 
 
 def test_migrations_match_the_tables(tmp_path: Path) -> None:
     upgrade(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'm.db'}")
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"include_name": compared})
+        diff = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert diff == []
 
@@ -206,3 +210,95 @@ async def test_training_count_comes_at_zero_and_goes(migrated_url: str) -> None:
     assert await count() is None
     await upgrade_async(url)
     assert await count() == (0, 0)
+
+
+async def test_title_search_index_is_built_from_stored_items_and_comes_and_goes(
+    migrated_url: str,
+) -> None:
+    """0015 indexes titles for the listing's search: items stored before it are found through
+    it (SQLite's FTS5 table is filled from them, PostgreSQL's GIN index built over them); its
+    downgrade drops the index, an upgrade builds it again."""
+    url, config = migrated_url, alembic_config(migrated_url)
+    postgresql = url.startswith("postgresql")
+    objects = (
+        "SELECT indexname FROM pg_indexes WHERE indexname = 'ix_content_search'"
+        if postgresql
+        else "SELECT name FROM sqlite_master WHERE name LIKE 'content\\_search%' ESCAPE '\\'"
+    )
+
+    async def search_objects() -> set[str]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return set(await conn.scalars(sa.text(objects)))
+        finally:
+            await engine.dispose()
+
+    await asyncio.to_thread(command.downgrade, config, "0014_training_count")
+    assert await search_objects() == set()
+    engine = create_engine(url)  # the row as the code before 0015 wrote it
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(ContentRow.__table__).values(
+                content_id="old",
+                title="Kind of Blue",
+                description="",
+                category="music",
+                tags=[],
+                created_at=now,
+                updated_at=now,
+                metadata={},
+            )
+        )
+    await engine.dispose()
+    store = Store(url)
+    try:
+        await upgrade_async(url)
+        built = "ix_content_search" if postgresql else "content_search"
+        assert built in await search_objects()
+        await store.upsert_content([Content("new", "Blue Train", "music")])
+        found, total = await store.list_content(None, "BLUE", 10, 0)
+        assert (sorted(c.content_id for c in found), total) == (["new", "old"], 2)
+        assert [c.content_id for c in (await store.list_content(None, "of b", 10, 0))[0]] == ["old"]
+    finally:
+        await store.close()
+
+
+@pytest.mark.integration
+async def test_a_role_that_may_not_create_pg_trgm_is_told_what_to_grant() -> None:
+    """pg_trgm is a trusted extension: a role with CREATE on the database installs it. A role
+    without fails 0015 saying what to grant, with the revisions before it recorded, and
+    migrates once granted."""
+    require(POSTGRES_HOST, POSTGRES_PORT, "PostgreSQL")
+    suffix = uuid.uuid4().hex[:10]
+    role, name = f"contextiq_role_{suffix}", f"contextiq_it_{suffix}"
+    server = f"{POSTGRES_HOST}:{POSTGRES_PORT}"
+    own_url = f"postgresql+asyncpg://postgres@{server}/{name}"
+    role_url = f"postgresql+asyncpg://{role}@{server}/{name}"
+
+    async def run(url: str, statement: str) -> str | None:
+        engine = create_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                result = await conn.execute(sa.text(statement))
+                return result.scalar() if result.returns_rows else None
+        finally:
+            await engine.dispose()
+
+    try:
+        await run(ADMIN_URL, f'CREATE ROLE "{role}" LOGIN')
+        await run(ADMIN_URL, f'CREATE DATABASE "{name}"')
+        await run(own_url, f'GRANT CREATE ON SCHEMA public TO "{role}"')
+        with pytest.raises(RuntimeError, match="grant this role CREATE on the database"):
+            await upgrade_async(role_url)
+        assert await run(own_url, VERSION) == "0014_training_count"
+        await run(ADMIN_URL, f'GRANT CREATE ON DATABASE "{name}" TO "{role}"')
+        await upgrade_async(role_url)
+        assert await run(own_url, VERSION) == "0015_title_search"
+    finally:
+        await run(ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await run(ADMIN_URL, f'DROP ROLE IF EXISTS "{role}"')
+
+
+VERSION = "SELECT version_num FROM alembic_version"

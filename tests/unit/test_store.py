@@ -29,6 +29,7 @@ from contextiq.events.types import (
 from contextiq.experiments.definitions import Arm, ArmConfig, Experiment
 from contextiq.store import experiments as experiments_module
 from contextiq.store import store as store_module
+from contextiq.store import title_search
 from contextiq.store.bulk import BulkLoader, PostgresLoader, interaction_rows
 from contextiq.store.engine import SQLITE_POOL_SIZE, create_engine
 from contextiq.store.experiments import SERVED_USERS, ExperimentConflict, ExperimentStore
@@ -150,6 +151,133 @@ async def test_search_ignores_case_in_any_script(store: Store) -> None:
     for query, found in (("café", ["cafe"]), ("ÄRZTE", ["aerzte"]), ("society", ["cafe"])):
         items, total = await store.list_content(None, query, 10, 0)
         assert ([c.content_id for c in items], total) == (found, 1)
+
+
+async def _found(store: Store, query: str, category: str | None = None) -> tuple[list[str], int]:
+    items, total = await store.list_content(category, query, 100, 0)
+    return [c.content_id for c in items], total
+
+
+async def test_search_follows_imports_updates_and_deletes(store: Store) -> None:
+    """The trigram index (migration 0015) is kept in step with every write of the catalogue."""
+    await store.upsert_content([_content(n) for n in range(3)] + [_content(3, "art")])
+    assert await _found(store, "title") == (["c0", "c1", "c2", "c3"], 4)
+    assert await _found(store, "TITLE 2") == (["c2"], 1)
+    assert await _found(store, "itle", "art") == (["c3"], 1)
+    assert await _found(store, "c2") == (["c2"], 1)  # ids are searched too
+    await store.upsert_content([_content(n) for n in range(3)])  # the same again: no write
+    assert await _found(store, "title 1") == (["c1"], 1)
+    renamed = replace(_content(1), title="Kind of Blue")
+    await store.upsert_content([renamed, replace(_content(2), category="art")])
+    assert await _found(store, "title 1") == ([], 0)
+    assert await _found(store, "of blue") == (["c1"], 1)
+    assert await _found(store, "title", "art") == (["c2", "c3"], 2)
+    assert await store.delete_content("c1")
+    assert await _found(store, "blue") == ([], 0)
+    await store.upsert_content([replace(renamed, created_at=NOW + timedelta(days=1))])
+    assert await _found(store, "blue") == (["c1"], 1)
+
+
+async def test_search_takes_its_query_as_plain_text(store: Store) -> None:
+    """`%`, `_`, backslashes, quotes and FTS5's query syntax match themselves, at any length."""
+    titles = {
+        "pct": "50% off",
+        "five": "5000 offers",
+        "under": "snake_case",
+        "space": "snake case",
+        "slash": "back\\slash",
+        "quote": 'the "Quoted" one',
+        "syntax": "NEAR(a b) title:x ^y z* OR w",
+    }
+    await store.upsert_content([Content(i, t, "music") for i, t in titles.items()])
+    expected = {
+        "%": ["pct"],
+        "0%": ["pct"],
+        "50% o": ["pct"],
+        "_": ["under"],
+        "e_c": ["under"],
+        "snake_": ["under"],
+        "\\": ["slash"],
+        "k\\s": ["slash"],
+        '"': ["quote"],
+        '"quoted"': ["quote"],
+        'd" o': ["quote"],
+        "ke c": ["space"],
+        "sna": ["space", "under"],
+        "of": ["five", "pct"],
+        "near(a b)": ["syntax"],
+        "title:x": ["syntax"],
+        "^y z* or": ["syntax"],
+        "a b) title": ["syntax"],
+    }
+    for query, ids in expected.items():
+        found, total = await _found(store, query)
+        assert (sorted(found), total) == (ids, len(ids)), query
+    if store.dialect == "sqlite":  # PostgreSQL refuses a NUL (a 400 from the API)
+        assert await _found(store, "a\0b") == ([], 0)  # FTS5 would end the phrase there
+
+
+async def test_a_search_under_three_characters_still_finds_every_match(store: Store) -> None:
+    """A trigram index cannot answer a query of one or two characters: those scan, and find
+    the same as a longer query would, case and ids included."""
+    await store.upsert_content(
+        [Content("ab1", "Xy", "music"), Content("q", "Über", "music"), Content("z", "zz", "art")]
+    )
+    assert await _found(store, "xY") == (["ab1"], 1)
+    assert await _found(store, "B") == (["q", "ab1"], 2)  # one instant: by id, descending
+    assert await _found(store, "üB") == (["q"], 1)
+    assert await _found(store, "z", "art") == (["z"], 1)
+
+
+async def test_the_search_index_keeps_its_rows_through_a_vacuum(tmp_path: Path) -> None:
+    """SQLite's FTS5 rows are keyed by the item's rowid; VACUUM (docs/security.md has operators
+    run it after erasures) copies a table's rowids as they are, gaps included."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    await upgrade_async(url)
+    store = Store(url)
+    try:
+        await store.upsert_content([_content(n) for n in range(20)])
+        for n in range(0, 20, 3):
+            await store.delete_content(f"c{n}")
+        async with store.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM"))
+        await store.upsert_content([replace(_content(5), title="Kind of Blue")])
+        kept = [f"c{n}" for n in (1, 10, 11, 13, 14, 16, 17, 19)]
+        assert await _found(store, "title 1") == (kept, 8)
+        assert await _found(store, "of blue") == (["c5"], 1)
+        assert await _found(store, "title 5") == ([], 0)
+    finally:
+        await store.close()
+
+
+async def test_a_search_with_many_matches_pages_in_listing_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past `SORTED_MATCHES` a page walks the listing's index instead of sorting the matches:
+    both give the same pages, by offset and by cursor."""
+    await store.upsert_content(
+        [_content(n, "art" if n % 3 else "music") for n in range(12)]
+        + [Content("other", "Else", "art", created_at=NOW)]
+    )
+    pages = {}
+    for sorted_matches in (100, 2):
+        monkeypatch.setattr(title_search, "SORTED_MATCHES", sorted_matches)
+        for category in (None, "art"):
+            walked: list[str] = []
+            after = None
+            while page := (await store.list_content(category, "title", 5, 0, after))[0]:
+                walked += [c.content_id for c in page]
+                assert page[-1].created_at is not None
+                after = (page[-1].created_at, page[-1].content_id)
+            offset_page = await store.list_content(category, "title", 3, 2)
+            pages[sorted_matches, category] = (walked, [c.content_id for c in offset_page[0]])
+            pages[sorted_matches, category, "total"] = offset_page[1]
+    assert pages[100, None] == pages[2, None]
+    assert pages[100, "art"] == pages[2, "art"]
+    assert pages[2, None][0] == [f"c{n}" for n in range(12)]
+    assert pages[2, "art"][1] == ["c4", "c5", "c7"]
+    assert (pages[2, None, "total"], pages[2, "art", "total"]) == (12, 8)
 
 
 async def test_items_read_by_id_match_the_stored_rows(store: Store) -> None:

@@ -55,6 +55,7 @@ from contextiq.events.types import (
 )
 from contextiq.experiments.attribution import TYPE_BITS
 from contextiq.progress import Quiet, Tracker
+from contextiq.store import title_search
 from contextiq.store.bulk import BulkLoader, Indexes, PostgresLoader, SqliteLoader
 from contextiq.store.engine import create_engine
 from contextiq.store.online import OnlineApplier
@@ -394,6 +395,8 @@ class Store:
                         where=or_(*changed),
                     ).returning(ContentRow.content_id)
                     written.update((await session.execute(stmt, group)).scalars())
+            if self.dialect == "sqlite":
+                await title_search.reindex(session, written)
         return written
 
     async def get_content(self, content_id: str) -> Content | None:
@@ -424,6 +427,8 @@ class Store:
 
     async def delete_content(self, content_id: str) -> bool:
         async with self.sessions.begin() as session:
+            if self.dialect == "sqlite":
+                await title_search.forget(session, [content_id])
             result = await session.execute(
                 delete(ContentRow).where(ContentRow.content_id == content_id)
             )
@@ -448,18 +453,13 @@ class Store:
         stmt: Select[Any] = select(ContentRow)
         if category:
             stmt = stmt.where(ContentRow.category == category)
-        if query:
-            # The search is plain text: `%` and `_` match themselves, not any characters.
-            escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            pattern = f"%{escaped}%"
-            stmt = stmt.where(
-                or_(
-                    func.lower(ContentRow.title).like(pattern, escape="\\"),
-                    func.lower(ContentRow.content_id).like(pattern, escape="\\"),
-                )
-            )
         async with self.sessions() as session:
-            total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+            if query:  # through a trigram index (store/title_search.py)
+                search = title_search.TitleSearch.of(self.dialect, query)
+                total = await session.scalar(search.count(stmt))
+                stmt = stmt.where(search.where(int(total or 0)))
+            else:
+                total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
             if after is not None:
                 stmt = stmt.where(tuple_(ContentRow.created_at, ContentRow.content_id) < after)
             rows = await session.scalars(

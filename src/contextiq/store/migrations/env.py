@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection
 
 from contextiq.store.migrate import migration_engine
 from contextiq.store.tables import Base
+from contextiq.store.title_search import compared
 
 config = context.config
 target_metadata = Base.metadata
@@ -16,6 +17,7 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_name=compared,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
