@@ -1,6 +1,8 @@
 """The Alembic chain builds exactly the schema `store/tables.py` declares."""
 
 import asyncio
+import logging
+import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,6 +12,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from sqlalchemy import select
 
 from contextiq.domain import Content, Interaction, InteractionType
@@ -261,6 +264,39 @@ async def test_title_search_index_is_built_from_stored_items_and_comes_and_goes(
         found, total = await store.list_content(None, "BLUE", 10, 0)
         assert (sorted(c.content_id for c in found), total) == (["new", "old"], 2)
         assert [c.content_id for c in (await store.list_content(None, "of b", 10, 0))[0]] == ["old"]
+    finally:
+        await store.close()
+
+
+async def test_a_sqlite_without_the_trigram_tokenizer_migrates_and_searches_by_scanning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Python 3.11 linked against a SQLite before 3.34 (Ubuntu 20.04's 3.31) has no trigram
+    tokenizer: 0015 refusing there stopped `make run` at its first start. It now builds no
+    table, says so, and the store's searches scan as before."""
+    execute = Operations.execute
+
+    def without_trigrams(
+        self: Operations, sqltext: object, *args: object, **kwargs: object
+    ) -> None:
+        if "tokenize='trigram" in str(sqltext):
+            no_tokenizer = sqlite3.OperationalError("no such tokenizer: trigram")
+            raise sa.exc.OperationalError(str(sqltext), {}, no_tokenizer)
+        execute(self, sqltext, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Operations, "execute", without_trigrams)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old-sqlite.db'}"
+    with caplog.at_level(logging.WARNING):
+        await upgrade_async(url)
+    assert any("catalogue search left unindexed" in m for m in caplog.messages)
+    store = Store(url)
+    try:
+        await store.upsert_content([Content("a", "Kind of Blue", "music")])
+        await store.upsert_content([Content("b", "Blue Train", "music")])
+        assert (await store.list_content(None, "blue", 10, 0))[1] == 2
+        assert await store.delete_content("a")
+        found, total = await store.list_content(None, "BLUE", 10, 0)
+        assert ([c.content_id for c in found], total) == (["b"], 1)
     finally:
         await store.close()
 

@@ -284,6 +284,8 @@ class Store:
     ) -> None:
         self.engine: AsyncEngine = create_engine(url)
         self.dialect = self.engine.dialect.name
+        #: SQLite: whether the catalogue search's FTS5 table is there (`_title_index`).
+        self._fts: bool | None = None
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._half_life_s = popularity_half_life_days * 86_400.0
         self.online = OnlineApplier(
@@ -395,9 +397,18 @@ class Store:
                         where=or_(*changed),
                     ).returning(ContentRow.content_id)
                     written.update((await session.execute(stmt, group)).scalars())
-            if self.dialect == "sqlite":
+            if await self._title_index(session):
                 await title_search.reindex(session, written)
         return written
+
+    async def _title_index(self, session: AsyncSession) -> bool:
+        """Whether SQLite's FTS5 table of titles is there to keep and read (store/title_search.py);
+        PostgreSQL's index needs no upkeep and its planner reads it for the LIKE itself."""
+        if self.dialect != "sqlite":
+            return False
+        if self._fts is None:
+            self._fts = await title_search.present(session)
+        return self._fts
 
     async def get_content(self, content_id: str) -> Content | None:
         async with self.sessions() as session:
@@ -427,7 +438,7 @@ class Store:
 
     async def delete_content(self, content_id: str) -> bool:
         async with self.sessions.begin() as session:
-            if self.dialect == "sqlite":
+            if await self._title_index(session):
                 await title_search.forget(session, [content_id])
             result = await session.execute(
                 delete(ContentRow).where(ContentRow.content_id == content_id)
@@ -455,7 +466,7 @@ class Store:
             stmt = stmt.where(ContentRow.category == category)
         async with self.sessions() as session:
             if query:  # through a trigram index (store/title_search.py)
-                search = title_search.TitleSearch.of(self.dialect, query)
+                search = title_search.TitleSearch.of(query, await self._title_index(session))
                 total = await session.scalar(search.count(stmt))
                 stmt = stmt.where(search.where(int(total or 0)))
             else:

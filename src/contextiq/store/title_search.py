@@ -15,7 +15,8 @@ SQLite), so both databases keep a trigram index, built by migration 0015:
   each trigger's statement, which made an import 35-95 % slower where this costs it about
   25 % more CPU (docs/benchmarks.md, "Searching the catalogue listing").
 
-A trigram needs three characters: a shorter query scans, as before (`INDEXED_LENGTH`).
+A trigram needs three characters: a shorter query scans, as before (`INDEXED_LENGTH`); so does
+every query on a SQLite too old for the trigram tokenizer, where 0015 built no table (`present`).
 """
 
 from collections.abc import Collection
@@ -57,6 +58,15 @@ _INDEX = text(
 )
 
 
+async def present(session: AsyncSession) -> bool:
+    """Whether SQLite's FTS5 table exists (migration 0015 builds none before SQLite 3.34)."""
+    found = await session.scalar(
+        text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name"),
+        {"name": SQLITE_TABLE},
+    )
+    return found is not None
+
+
 async def reindex(session: AsyncSession, content_ids: Collection[str]) -> None:
     """On SQLite, index the stored rows of `content_ids` again (written or rewritten)."""
     await forget(session, content_ids)
@@ -85,15 +95,17 @@ def scan(query: str) -> ColumnElement[bool]:
 class TitleSearch:
     query: str
     #: The rowids of the FTS5 table's matches; None where the LIKE is the query (PostgreSQL,
-    #: whose planner takes its index for it, and queries under `INDEXED_LENGTH`).
+    #: whose planner takes its index for it, a SQLite with no FTS5 table, and queries under
+    #: `INDEXED_LENGTH`).
     matches: Select[Any] | None
 
     @classmethod
-    def of(cls, dialect: str, query: str) -> "TitleSearch":
+    def of(cls, query: str, fts: bool) -> "TitleSearch":
+        """`fts`: whether SQLite's FTS5 table is there to read."""
         lowered = query.lower()
         # FTS5 reads a string to its first NUL, a syntax error in a phrase: such a query
         # (no title holds one) scans, as it did.
-        if dialect != "sqlite" or len(lowered) < INDEXED_LENGTH or "\0" in lowered:
+        if not fts or len(lowered) < INDEXED_LENGTH or "\0" in lowered:
             return cls(query, None)
         phrase = '"' + lowered.replace('"', '""') + '"'
         matches = select(_SEARCH.c.rowid).where(literal_column(SQLITE_TABLE).op("MATCH")(phrase))

@@ -14,12 +14,15 @@ drop it (`DROP INDEX ix_content_search`) and migrate again.
 SQLite: the FTS5 table `content_search` with the `trigram` tokenizer (SQLite 3.34 or later, with
 FTS5 compiled in, as in the Python 3.11 images and Debian's and Ubuntu's builds), filled here
 from the stored items (with `lower` as contextiq's connections define it: Python's,
-store/engine.py) and then kept in step by the store's writes.
+store/engine.py) and then kept in step by the store's writes. An older SQLite (a Python 3.11
+linked against Ubuntu 20.04's 3.31) gets no table and a warning: its searches scan, as before,
+and the embedded product still starts there.
 
 Revision ID: 0015_title_search
 Revises: 0014_training_count
 """
 
+import logging
 import sqlite3
 from collections.abc import Sequence
 
@@ -30,6 +33,8 @@ revision: str = "0015_title_search"
 down_revision: str | None = "0014_training_count"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+log = logging.getLogger(__name__)
 
 _SQLITE = [
     "CREATE VIRTUAL TABLE content_search USING fts5(title, content_id,"
@@ -46,10 +51,14 @@ def upgrade() -> None:
     try:
         op.execute(_SQLITE[0])
     except sa.exc.OperationalError as error:  # no such module: fts5 / no such tokenizer
-        raise RuntimeError(
-            "the catalogue search needs SQLite's FTS5 with its trigram tokenizer (SQLite 3.34"
-            f" or later); this Python's SQLite {sqlite3.sqlite_version} has not: {error}"
-        ) from error
+        log.warning(
+            "catalogue search left unindexed: it needs SQLite's FTS5 with its trigram tokenizer"
+            " (SQLite 3.34 or later), and this Python's SQLite %s has not (%s); searches scan"
+            " every title",
+            sqlite3.sqlite_version,
+            error.orig,
+        )
+        return
     op.execute(_SQLITE[1])
 
 
@@ -81,4 +90,4 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.drop_index("ix_content_search", table_name="content")
         return
-    op.execute("DROP TABLE content_search")
+    op.execute("DROP TABLE IF EXISTS content_search")
