@@ -268,6 +268,32 @@ async def test_title_search_index_is_built_from_stored_items_and_comes_and_goes(
         await store.close()
 
 
+@pytest.mark.integration
+async def test_a_revision_that_fails_leaves_those_before_it_recorded() -> None:
+    """0013 builds its index CONCURRENTLY, outside the run's transaction: when a later revision
+    failed in the same run, the rollback took 0013's version stamp but not its index, and
+    every run after stopped at 0013 ("already exists"). Each revision now commits alone."""
+    async with fresh_pg_database() as url:
+        config = alembic_config(url)
+        await asyncio.to_thread(command.downgrade, config, "0012_content_listing")
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:  # what makes 0014 fail
+                await conn.execute(sa.text("CREATE TABLE training_count (id integer)"))
+            with pytest.raises(sa.exc.ProgrammingError, match="training_count"):
+                await upgrade_async(url)
+            async with engine.begin() as conn:
+                version = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
+                assert version == "0013_processed_events_age"
+                await conn.execute(sa.text("DROP TABLE training_count"))
+            await upgrade_async(url)
+            async with engine.connect() as conn:
+                version = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
+        finally:
+            await engine.dispose()
+    assert version == "0015_title_search"
+
+
 async def test_a_sqlite_without_the_trigram_tokenizer_migrates_and_searches_by_scanning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

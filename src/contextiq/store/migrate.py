@@ -14,7 +14,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 def migration_engine(database_url: str) -> AsyncEngine:
     """Without the requests' statement timeout: building an index on millions of rows takes
-    longer than any request may, and a migration cut short is rolled back entirely."""
+    longer than any request may, and a revision cut short is rolled back (each commits alone,
+    migrations/env.py)."""
     return create_engine(database_url, statement_timeout_ms=0)
 
 

@@ -19,6 +19,10 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         include_name=compared,
         render_as_batch=connection.dialect.name == "sqlite",
+        # Each revision commits with its version stamp: an index built CONCURRENTLY (outside
+        # any transaction) stays built when a later revision fails, and so must its stamp,
+        # or every later run stops at that revision ("already exists").
+        transaction_per_migration=True,
     )
     with context.begin_transaction():
         context.run_migrations()
