@@ -1,11 +1,11 @@
 """Memory of a training: estimated before it starts, measured while it runs.
 
 A training too large for the machine must say so at once, with the sizes involved, not
-after minutes of work or by being killed. `estimate` adds up the large allocations of
-the default blend (an upper bound for a single family); `check_fits` compares that with
-the memory the system has available (or a configured limit). `PeakMemory` measures the
-peak resident memory of the process during a training (Linux: the VmHWM counter, reset at
-the start; elsewhere the process's lifetime peak).
+after minutes of work or by being killed. `estimate` is what the default blend's training
+adds to the memory of the process that starts it, at its peak; `check_fits` compares that
+with the memory the system (or the container's limit, or a configured one) has left.
+`PeakMemory` measures the peak resident memory of the process during a training (Linux: the
+VmHWM counter, reset at the start; elsewhere the process's lifetime peak).
 """
 
 import contextlib
@@ -21,11 +21,22 @@ import psutil
 if TYPE_CHECKING:  # they bring PyTorch, which the CLI (naming `TrainingTooLarge`) need not load
     from contextiq.ml.ease import EaseConfig
     from contextiq.ml.embedding import EmbeddingConfig
-    from contextiq.ml.transitions import TransitionConfig
 
 GIB = 2**30
-#: Python objects per stored event over a training: the event, its splits and histories.
-BYTES_PER_EVENT = 600
+#: What the training holds per stored event at its peak: the event, the splits and
+#: histories made of it, its entries in the sparse matrices and in the transitions' counts.
+#: Measured 337 bytes (docs/benchmarks.md, "Training memory against its estimate").
+BYTES_PER_EVENT = 340
+#: Held beside the events at the peak, whatever their number: the candidate's fitted parts,
+#: the libraries' buffers and what the heap kept of earlier steps. Measured 0.80 GiB at
+#: 20,000 and at 100,000 items (less on small catalogues).
+HELD_BYTES = int(0.8 * GIB)
+#: EASE's solve per entry of its item-item matrix: the Gram matrix, its regularised copy,
+#: their Cholesky factor and inverse, the weights (float64), measured 1.32 GiB at 6,000 items.
+EASE_BYTES_PER_ENTRY = 40
+#: Added to the sum of the parts: peaks move with what the heap keeps of earlier steps, and
+#: `blend-next` peaked 0.3 GiB above the default blend at 5,000,000 events.
+HEADROOM = 0.1
 
 
 class TrainingTooLarge(MemoryError):
@@ -57,32 +68,34 @@ def estimate(
     n_interactions: int,
     ease: "EaseConfig | None" = None,
     embedding: "EmbeddingConfig | None" = None,
-    transitions: "TransitionConfig | None" = None,
 ) -> Estimate:
-    """The large allocations of training the default blend on data of this size."""
+    """What training the default blend on data of this size adds to the process's memory.
+
+    Its peak is its largest step, the EASE solve of the refit on every event (or, from about
+    225,000 items, the embedding's training tables: weights, gradients, Adam's moments),
+    with the events and what was made of them (`BYTES_PER_EVENT`) and `HELD_BYTES` held
+    beside it. With `HEADROOM` the sum stays 10 % above the measured peaks from 300,000 to
+    5,000,000 events (docs/benchmarks.md, "Training memory against its estimate"). The sum
+    of every step's allocations used before counted 760 bytes per event, the transitions'
+    counts apart, and steps that never run at once: 5.5 GiB at 5,000,000 events for a peak
+    3.7 GiB above the start.
+    """
     from contextiq.ml.ease import EaseConfig
     from contextiq.ml.embedding import EmbeddingConfig
-    from contextiq.ml.holdout import JUDGING_BYTES
-    from contextiq.ml.transitions import TransitionConfig
 
     ease, embedding = ease or EaseConfig(), embedding or EmbeddingConfig()
-    transitions = transitions or TransitionConfig()
     modelled = min(ease.max_items, n_items)
     tables = n_items * embedding.dim * 4 * 8  # two tables: weights, gradients, Adam, exports
     if n_items <= embedding.full_softmax_items:
         tables += embedding.batch_size * n_items * 4 * 8  # dense rows, logits and gradients
-    return Estimate(
-        n_users,
-        n_items,
-        n_interactions,
-        {
-            "events": n_interactions * BYTES_PER_EVENT,
-            "EASE": modelled * modelled * (8 * 3 + 4 * 2),
-            "embedding": tables,
-            "transitions": n_interactions * transitions.window * 2 * 8,
-            "judging": JUDGING_BYTES,
-        },
-    )
+    solve = modelled * modelled * EASE_BYTES_PER_ENTRY
+    parts = {
+        "events": n_interactions * BYTES_PER_EVENT,
+        "held": HELD_BYTES,
+        **({"EASE": solve} if solve >= tables else {"embedding": tables}),
+    }
+    parts["headroom"] = int(sum(parts.values()) * HEADROOM)
+    return Estimate(n_users, n_items, n_interactions, parts)
 
 
 def available_bytes() -> int:
