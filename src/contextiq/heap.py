@@ -11,6 +11,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from contextiq.ml.heap import give_back
+
 _lock = threading.Lock()
 _builds = 0
 _thresholds = gc.get_threshold()
@@ -49,7 +51,10 @@ def young_collections_only() -> None:
 def building() -> Iterator[None]:
     """No full collection while the block builds (training: millions of objects, each full
     pass longer than the last); then one, `settle`, which also frees what the block replaced
-    (a model from before it), and what survives is frozen, never walked again.
+    (a model from before it), and what survives is frozen, never walked again. What was freed
+    then goes back to the system (`ml.heap.give_back`): glibc kept it, 574 MiB after a round
+    at 300,000 events and 849 MiB after a second one at 5,000,000, held by a worker until
+    its next round (docs/benchmarks.md, "Memory after a round").
 
     Young collections go on: they walk only what was made since the last one, and they free
     the block's short-lived reference cycles, which with the collector off held 0.8 GB more
@@ -71,3 +76,4 @@ def building() -> Iterator[None]:
             if _builds == 0:
                 gc.set_threshold(*_thresholds)
                 settle()
+                give_back()
