@@ -30,6 +30,10 @@ class _Lock(Protocol):
 
     async def release(self, held: bool) -> None: ...
 
+    async def held(self) -> bool | None:
+        """Whether any process holds it now, read without taking it; None if it cannot tell."""
+        ...
+
 
 def _advisory_key(name: str) -> int:
     """The bigint key `name`'s advisory lock is taken under."""
@@ -66,11 +70,31 @@ class _AdvisoryLock:
                 await self.conn.commit()
         await self.conn.close()
 
+    async def held(self) -> bool:
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND database = (SELECT oid FROM pg_database WHERE datname ="
+                    " current_database()) AND classid = CAST(:hi AS oid)"
+                    " AND objid = CAST(:lo AS oid) AND objsubid = 1)"
+                ),
+                # A bigint key is held as two 32-bit halves.
+                {"hi": (self.key >> 32) & 0xFFFFFFFF, "lo": self.key & 0xFFFFFFFF},
+            )
+        return bool(found)
+
+
+#: Linux's table of every file lock held on the host, with the holder's file as
+#: `major:minor:inode` (hex device numbers).
+PROC_LOCKS = Path("/proc/locks")
+
 
 class _FileLock:
     """An exclusive `flock` on `<database>.<name>.lock`, without blocking."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         self.lock = FileLock(path, mode=FILE_MODE)  # owner-only, like the database beside it
 
     async def try_acquire(self) -> bool:
@@ -84,6 +108,27 @@ class _FileLock:
         if held:
             self.lock.release()
 
+    async def held(self) -> bool | None:
+        return self._listed()
+
+    def _listed(self) -> bool | None:
+        """Whether `PROC_LOCKS` lists an `flock` on the file; None where there is no such
+        table (not Linux)."""
+        try:
+            table = PROC_LOCKS.read_text()
+        except OSError:
+            return None
+        try:
+            found = self.path.stat()
+        except FileNotFoundError:  # never created: never held
+            return False
+        file = f"{os.major(found.st_dev):02x}:{os.minor(found.st_dev):02x}:{found.st_ino}"
+        # A holder's line: `1: FLOCK  ADVISORY  WRITE <pid> <file> 0 EOF`; a waiter's has `->`.
+        return any(
+            fields[1:2] == ["FLOCK"] and fields[5:6] == [file]
+            for fields in (line.split() for line in table.splitlines())
+        )
+
 
 class _Alone:
     """An in-memory SQLite database: no other process can see it."""
@@ -92,6 +137,9 @@ class _Alone:
         return True
 
     async def release(self, held: bool) -> None:
+        return None
+
+    async def held(self) -> None:
         return None
 
 
@@ -109,51 +157,11 @@ def _lock(engine: AsyncEngine, name: str) -> _Lock:
     return _FileLock(lock_file(Path(database), name))
 
 
-#: Linux's table of every file lock held on the host, with the holder's file as
-#: `major:minor:inode` (hex device numbers).
-PROC_LOCKS = Path("/proc/locks")
-
-
-def _flock_held(path: Path) -> bool | None:
-    """Whether a process on this host holds an `flock` on `path`, read from `PROC_LOCKS`;
-    None where there is no such table (not Linux)."""
-    try:
-        table = PROC_LOCKS.read_text()
-    except OSError:
-        return None
-    try:
-        found = path.stat()
-    except FileNotFoundError:  # never created: never held
-        return False
-    file = f"{os.major(found.st_dev):02x}:{os.minor(found.st_dev):02x}:{found.st_ino}"
-    # A holder's line: `1: FLOCK  ADVISORY  WRITE <pid> <file> 0 EOF`; a waiter's has `->`.
-    return any(
-        fields[1:2] == ["FLOCK"] and fields[5:6] == [file]
-        for fields in (line.split() for line in table.splitlines())
-    )
-
-
 async def is_held(engine: AsyncEngine, name: str) -> bool | None:
     """Whether any process holds `name` now, without taking it (taking it, even for an
     instant, could turn away a process that tried then); None where that cannot be told:
     an in-memory database, or a lock file on a host with no lock table to read."""
-    if engine.dialect.name != "postgresql":
-        database = engine.url.database
-        if not database or database == ":memory:":
-            return None
-        return _flock_held(lock_file(Path(database), name))
-    key = _advisory_key(name)
-    async with engine.connect() as conn:
-        held = await conn.scalar(
-            text(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                " AND classid = CAST(:hi AS oid) AND objid = CAST(:lo AS oid) AND objsubid = 1)"
-            ),
-            # A bigint key is held as two 32-bit halves.
-            {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF},
-        )
-    return bool(held)
+    return await _lock(engine, name).held()
 
 
 @asynccontextmanager

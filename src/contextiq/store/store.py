@@ -107,6 +107,11 @@ _COUNTS = cast(Table, TrainingCountRow.__table__)
 _COUNT = (_COUNTS.c.events, _COUNTS.c.due_from)
 
 
+def _training_count(row: Sequence[Any]) -> TrainingCount:
+    """A `training_count` row read as `_COUNT` lists its columns."""
+    return TrainingCount(int(row[0]), int(row[1]))
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -1425,14 +1430,13 @@ class Store:
         """Add `n` applied events to the shared count: one statement per batch, however many
         workers (the row is hot at millions of events a day)."""
         stmt = update(_COUNTS).values(events=_COUNTS.c.events + n)
-        row = (await session.execute(stmt.returning(*_COUNT))).one()
-        return TrainingCount(int(row[0]), int(row[1]))
+        return _training_count((await session.execute(stmt.returning(*_COUNT))).one())
 
     @retry_transient()
     async def training_count(self) -> TrainingCount:
         async with self.sessions() as session:
             row = (await session.execute(select(*_COUNT))).one()
-        return TrainingCount(int(row[0]), int(row[1]))
+        return _training_count(row)
 
     async def count_next_round_from_now(self) -> int:
         """Count the next round's events from the count now, which it returns: at a round's

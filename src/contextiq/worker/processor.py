@@ -15,7 +15,7 @@ from contextiq.events.types import (
 from contextiq.observability.events import record_applied
 from contextiq.observability.metrics import TRAINING_DURATION
 from contextiq.recommend.response_cache import RecommendationCache
-from contextiq.store.records import Applied
+from contextiq.store.records import Applied, TrainingCount
 from contextiq.store.store import TRAINED_ON, Store
 
 log = logging.getLogger(__name__)
@@ -76,11 +76,17 @@ class Retrainer:
         is due. Only the batch that crosses it does (one a round, whichever worker's), so
         the other workers' batches applied while the round runs start none."""
         count = applied.count
-        if not self.every_events or count is None:
+        if count is None or (due := self._due(count)) is None:
             return
-        due = count.due_from + self.every_events
         if count.events - applied.counted < due <= count.events:
-            self.request(f"{count.events:,} events applied since the last round")
+            self._request_by_count(count)
+
+    def _due(self, count: TrainingCount) -> int | None:
+        """The shared count at which a round is due; None when no count starts one."""
+        return count.due_from + self.every_events if self.every_events else None
+
+    def _request_by_count(self, count: TrainingCount) -> None:
+        self.request(f"{count.events:,} events applied since the last round")
 
     def request(self, reason: str = "asked") -> bool:
         """Start a round in the background unless one is running; True if started. `reason`
@@ -136,8 +142,8 @@ class Retrainer:
                 continue
             try:
                 count = await self.store.training_count()
-                if self.every_events and count.events >= count.due_from + self.every_events:
-                    self.request(f"{count.events:,} events applied since the last round")
+                if (due := self._due(count)) is not None and count.events >= due:
+                    self._request_by_count(count)
                     continue
                 if not self.every_seconds or count.events <= 0:
                     continue
