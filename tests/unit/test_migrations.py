@@ -4,8 +4,10 @@ import asyncio
 import logging
 import sqlite3
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -25,6 +27,8 @@ from contextiq.store.tables import Base, ContentRow, ImpressionRow, OutboxRow, S
 from contextiq.store.title_search import compared
 from tests.integration.conftest import ADMIN_URL, fresh_pg_database
 from tests.services import POSTGRES_HOST, POSTGRES_PORT, require
+
+T = TypeVar("T")
 
 
 def test_migrations_match_the_tables(tmp_path: Path) -> None:
@@ -149,17 +153,22 @@ async def test_sent_impression_batches_kept_from_before_go(migrated_url: str) ->
     assert left == {pending.event_id, click.event_id}
 
 
+async def _read(url: str, read: Callable[[sa.Connection], T]) -> T:
+    """What `read` finds through a connection of its own to `url`."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(read)
+    finally:
+        await engine.dispose()
+
+
 async def test_dead_letters_table_comes_and_goes(migrated_url: str) -> None:
     """0008 adds `dead_letters`; its downgrade drops it and an upgrade brings it back."""
     url, config = migrated_url, alembic_config(migrated_url)
 
     async def tables() -> set[str]:
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as conn:
-                return set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
-        finally:
-            await engine.dispose()
+        return await _read(url, lambda c: set(sa.inspect(c).get_table_names()))
 
     assert "dead_letters" in await tables()
     await asyncio.to_thread(command.downgrade, config, "0007_sent_impression_batches")
@@ -174,13 +183,8 @@ async def test_processed_events_age_index_comes_and_goes(migrated_url: str) -> N
     url, config = migrated_url, alembic_config(migrated_url)
 
     async def indexes() -> set[str]:
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as conn:
-                found = await conn.run_sync(lambda c: sa.inspect(c).get_indexes("processed_events"))
-                return {str(index["name"]) for index in found}
-        finally:
-            await engine.dispose()
+        found = await _read(url, lambda c: sa.inspect(c).get_indexes("processed_events"))
+        return {str(index["name"]) for index in found}
 
     assert "ix_processed_events_processed_at" in await indexes()
     await asyncio.to_thread(command.downgrade, config, "0012_content_listing")
@@ -194,16 +198,13 @@ async def test_training_count_comes_at_zero_and_goes(migrated_url: str) -> None:
     version counted in memory); its downgrade drops it, an upgrade brings it back at 0."""
     url, config = migrated_url, alembic_config(migrated_url)
 
+    def counted(conn: sa.Connection) -> tuple[object, ...] | None:
+        if not sa.inspect(conn).has_table("training_count"):
+            return None
+        return tuple(conn.execute(sa.text("SELECT events, due_from FROM training_count")).one())
+
     async def count() -> tuple[object, ...] | None:
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as conn:
-                if not await conn.run_sync(lambda c: sa.inspect(c).has_table("training_count")):
-                    return None
-                rows = await conn.execute(sa.text("SELECT events, due_from FROM training_count"))
-                return tuple(rows.one())
-        finally:
-            await engine.dispose()
+        return await _read(url, counted)
 
     assert await count() == (0, 0)
     store = Store(url)
@@ -230,12 +231,7 @@ async def test_title_search_index_is_built_from_stored_items_and_comes_and_goes(
     )
 
     async def search_objects() -> set[str]:
-        engine = create_engine(url)
-        try:
-            async with engine.connect() as conn:
-                return set(await conn.scalars(sa.text(objects)))
-        finally:
-            await engine.dispose()
+        return await _read(url, lambda c: set(c.scalars(sa.text(objects))))
 
     await asyncio.to_thread(command.downgrade, config, "0014_training_count")
     assert await search_objects() == set()
