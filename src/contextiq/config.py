@@ -174,7 +174,8 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     # How often gauges read from the database and the live model are refreshed.
     metrics_sample_seconds: float = Field(10.0, gt=0)
-    # `contextiq worker` serves /metrics on this port when above 0 (the API serves it itself).
+    # `contextiq worker` serves /metrics and /live on this port when above 0 (the API serves
+    # both itself).
     worker_metrics_port: int = Field(0, ge=0, le=65535)
 
     @field_validator(*URL_SETTINGS)

@@ -30,6 +30,7 @@ from contextiq.cli import TRAINING_BUSY, TRAINING_REFUSED
 from contextiq.config import ENV_PREFIX, Settings
 from contextiq.events import open_bus
 from contextiq.observability import metrics
+from contextiq.observability.heartbeat import STALE_AFTER_SECONDS
 from contextiq.store.engine import POSTGRES_MAX_OVERFLOW, POSTGRES_POOL_SIZE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,6 +160,20 @@ def test_api_liveness_asks_the_event_loop_not_the_port(target: str) -> None:
     """Old manifests probed the port (TCP): it passes while the event loop stands still."""
     container = _pod(_by_kind(target)[("Deployment", "contextiq-api")])["spec"]["containers"][0]
     assert container["livenessProbe"]["httpGet"]["path"] == "/api/v1/health/live"
+
+
+@pytest.mark.parametrize("target", ["base", "overlays/dev", "overlays/prod"])
+def test_worker_liveness_asks_its_event_loop_not_its_port(target: str) -> None:
+    """The worker's port is served by a thread: over TCP it answers while the loop is stuck."""
+    pod = _pod(_by_kind(target)[("Deployment", "contextiq-worker")])["spec"]
+    probe = pod["containers"][0]["livenessProbe"]
+    assert probe["httpGet"] == {"path": "/live", "port": "metrics"}
+    # a probe fails once the loop went silent for STALE_AFTER_SECONDS; give it a few more tries
+    assert probe["periodSeconds"] * probe["failureThreshold"] >= STALE_AFTER_SECONDS
+    task = json.loads((DEPLOY / "ecs" / "task-definition-worker.json").read_text())
+    check = task["containerDefinitions"][0]
+    port = check["portMappings"][0]["containerPort"]
+    assert f"127.0.0.1:{port}/live" in " ".join(check["healthCheck"]["command"])
 
 
 def test_every_health_check_waits_for_the_slowest_answer_health_gives() -> None:
@@ -384,7 +399,7 @@ def test_compose_runs_every_role_with_health_checks() -> None:
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert "127.0.0.1:8000/api/v1/health" in dockerfile
     worker_port = services["worker"]["environment"]["CONTEXTIQ_WORKER_METRICS_PORT"]
-    assert f"127.0.0.1:{worker_port}/metrics" in " ".join(services["worker"]["healthcheck"]["test"])
+    assert f"127.0.0.1:{worker_port}/live" in " ".join(services["worker"]["healthcheck"]["test"])
     assert services["migrate"]["healthcheck"] == {"disable": True}
     assert services["api"]["command"] == ["serve"]
     assert services["worker"]["command"] == ["worker"]

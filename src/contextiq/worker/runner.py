@@ -9,8 +9,9 @@ import logging
 import signal
 
 from contextiq.config import Settings
+from contextiq.observability.heartbeat import Heartbeat
 from contextiq.observability.logs import configure_logging
-from contextiq.observability.setup import serve_worker_metrics
+from contextiq.observability.setup import serve_worker_port
 from contextiq.security.redact import install_redaction
 from contextiq.services import build_services
 from contextiq.store.migrate import upgrade_async
@@ -22,8 +23,11 @@ async def run_worker(settings: Settings, *, api_duties: bool = False) -> None:
     """`api_duties`: what a lone API process would run itself (relay, embedded consumer)."""
     configure_logging(settings)
     # Under `serve --workers N` this process's metrics reach /metrics through the shared
-    # multiprocess directory; a worker of its own serves them on its port.
-    metrics_server = None if api_duties else serve_worker_metrics(settings)
+    # multiprocess directory, and its liveness is the API's; a worker of its own serves both
+    # on its port, from the first second (migrations may take minutes).
+    heartbeat = Heartbeat()
+    beats = asyncio.create_task(heartbeat.run())
+    port_server = None if api_duties else serve_worker_port(settings, heartbeat)
     if settings.migrate_on_start:
         await upgrade_async(settings.database_url)
     install_redaction(settings)
@@ -42,5 +46,7 @@ async def run_worker(settings: Settings, *, api_duties: bool = False) -> None:
         await stop.wait()
     finally:
         await services.stop()
-        if metrics_server is not None:
-            metrics_server.shutdown()
+        beats.cancel()
+        if port_server is not None:
+            port_server.shutdown()
+            port_server.server_close()
