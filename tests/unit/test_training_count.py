@@ -38,6 +38,30 @@ async def test_a_round_takes_off_the_count_it_started_with(store: Store) -> None
     assert await store.training_count() == TrainingCount(events=2, due_from=0)
 
 
+async def test_a_completion_recorded_again_takes_its_count_off_once(store: Store) -> None:
+    """A retry after a reply lost on the way, the commit landed: old code subtracted twice."""
+    await store.apply_events(await stored_events(store, 5))
+    started_with = await store.count_next_round_from_now()
+    await store.apply_events(await stored_events(store, 2, first=5))
+    await store.round_completed(started_with)
+    await store.round_completed(started_with)
+    assert await store.training_count() == TrainingCount(events=2, due_from=0)
+
+
+async def test_a_round_started_since_takes_the_count_off_alone(store: Store) -> None:
+    """A worker lost its lock with its connection and another round began: the first round's
+    completion leaves the count to the second, which learnt from the same events. Old code
+    took both counts off (events -5)."""
+    await store.apply_events(await stored_events(store, 5))
+    first = await store.count_next_round_from_now()
+    await store.apply_events(await stored_events(store, 2, first=5))
+    second = await store.count_next_round_from_now()
+    await store.round_completed(first)
+    assert await store.training_count() == TrainingCount(events=7, due_from=7)
+    await store.round_completed(second)
+    assert await store.training_count() == TrainingCount(events=0, due_from=0)
+
+
 def _worker(store: Store, rounds: list[str], name: str, release: asyncio.Event) -> EventProcessor:
     """A consuming worker's processor, retraining every 10 events; its rounds append `name`
     to `rounds` and wait for `release`."""

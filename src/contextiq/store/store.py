@@ -1446,10 +1446,21 @@ class Store:
         async with self.sessions.begin() as session:
             return int((await session.execute(stmt)).scalar_one())
 
+    @retry_transient()
     async def round_completed(self, started_with: int) -> None:
         """A round learnt from every stored event: the `started_with` events counted when it
-        started go (those applied meanwhile stay counted), and the next is due from 0."""
-        stmt = update(_COUNTS).values(events=_COUNTS.c.events - started_with, due_from=0)
+        started go (those applied meanwhile stay counted), and the next is due from 0.
+
+        Only while `due_from` still reads what the round's start set, which makes it safe to
+        repeat (a retry after a reply lost on the way finds 0) and leaves the count to a round
+        started since (a worker whose lock went with its connection): that one learns from
+        these events too and takes them off itself.
+        """
+        stmt = (
+            update(_COUNTS)
+            .where(_COUNTS.c.due_from == started_with)
+            .values(events=_COUNTS.c.events - started_with, due_from=0)
+        )
         async with self.sessions.begin() as session:
             await session.execute(stmt)
 
