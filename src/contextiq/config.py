@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     # (`?model_family=`, e.g. an "up next" shelf on blend-next); a JSON list.
     model_families: list[str] = Field(default_factory=list)
     train_memory_limit_mb: int = Field(0, ge=0)
+    # A round learns from the events of this many days up to the newest stored one (0: every
+    # stored event), so its time and memory stop growing with the history kept.
+    training_window_days: float = Field(0.0, ge=0)
 
     # Experiments: impressions, attribution, online metrics and A/B tests (docs/experiments.md).
     # Off only to measure what recording costs; answers carry a recommendation_id either way.

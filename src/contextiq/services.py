@@ -199,7 +199,12 @@ def build_services(settings: Settings) -> Services:
     models = ModelHolder(settings.model_dir, store, settings.ann_min_items)
     retrainer = Retrainer(
         lambda: training_round(
-            store, models, settings.model, settings.train_memory_limit_mb, settings.model_families
+            store,
+            models,
+            settings.model,
+            settings.train_memory_limit_mb,
+            settings.model_families,
+            settings.training_window_days,
         ),
         store,
         settings.retrain_every_events,

@@ -484,6 +484,30 @@ async def test_training_reads_are_not_held_to_the_request_timeout(
             await store.close()
 
 
+async def test_a_training_window_reads_the_last_days_up_to_the_newest_event(store: Store) -> None:
+    """Every round read every stored event, so its time and memory grew with the history kept."""
+    assert await store.training_since(7) is None  # nothing stored: no window to begin
+    await store.upsert_content([_content(1), _content(2)])
+    newest = NOW - timedelta(days=400)  # an imported history: the window ends at its newest
+    at = [newest - timedelta(days=d) for d in (30, 30, 6, 1, 0)]
+    await store.record_interactions(
+        [
+            Interaction(f"e{n}", f"u{n % 2}", f"c{1 + n // 3}", InteractionType.VIEW, 1.0, when)
+            for n, when in enumerate(at)
+        ]
+        + [Interaction("s", session_subject("v"), "c1", InteractionType.VIEW, 1.0, newest)]
+    )
+    assert await store.training_since(0) is None
+    since = await store.training_since(7)
+    assert since is not None and since.timestamp() == (newest - timedelta(days=7)).timestamp()
+    assert await store.interaction_counts(since) == (2, 2, 3)
+    columns = [b async for b in store.iter_interaction_columns(since)]
+    assert [t for b in columns for t in b.timestamps] == pytest.approx(
+        [w.timestamp() for w in at[2:]], abs=1e-3
+    )
+    assert await store.interaction_counts() == (2, 2, 5)
+
+
 async def test_interactions_stream_in_order_as_columns_with_epoch_times(store: Store) -> None:
     await store.upsert_content([_content(1), _content(2)])
     events = [

@@ -88,6 +88,16 @@ async def test_a_round_records_time_and_peak_memory_with_its_metrics(
     assert holder.version == info.version
 
 
+async def test_a_round_learns_from_its_window_alone(store: Store, tmp_path: Path) -> None:
+    """The stored events are a minute apart, 1 to 420 minutes after START: a window of
+    209.5 minutes up to the newest holds the 210 from minute 211."""
+    holder = ModelHolder(tmp_path / "models", store)
+    (info,) = await training_round(store, holder, "ease", window_days=209.5 / (24 * 60))
+    assert info.n_interactions == 210
+    (everything,) = await training_round(store, holder, "ease")
+    assert everything.n_interactions == 420
+
+
 async def test_a_training_too_large_is_refused_at_once_with_its_sizes(
     store: Store, tmp_path: Path
 ) -> None:
@@ -97,6 +107,7 @@ async def test_a_training_too_large_is_refused_at_once_with_its_sizes(
     message = str(refused.value)
     assert "48 items, 60 users, 420 interactions" in message
     assert "CONTEXTIQ_TRAIN_MEMORY_LIMIT_MB" in message
+    assert "CONTEXTIQ_TRAINING_WINDOW_DAYS" in message  # the other way to make it fit
     assert holder.registry.versions() == []
 
 
@@ -162,9 +173,9 @@ async def test_a_round_trains_the_serving_family_then_each_one_an_experiment_nam
     holder = ModelHolder(tmp_path / "models", store)
     reads: list[int] = []
 
-    async def counted(read_from: Store) -> list[WeightedInteraction]:
+    async def counted(read_from: Store, since: datetime | None) -> list[WeightedInteraction]:
         reads.append(1)
-        return await load_training_data(read_from)
+        return await load_training_data(read_from, since)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("contextiq.worker.training.load_training_data", counted)
@@ -201,9 +212,9 @@ async def test_a_round_holds_full_collections_and_freezes_what_it_leaves(
 ) -> None:
     collecting: list[bool] = []
 
-    async def read(read_from: Store) -> list[WeightedInteraction]:
+    async def read(read_from: Store, since: datetime | None) -> list[WeightedInteraction]:
         collecting.append(gc.get_threshold()[2] != heap.NO_FULL_COLLECTION)
-        return await load_training_data(read_from)
+        return await load_training_data(read_from, since)
 
     frozen = gc.get_freeze_count()
     try:

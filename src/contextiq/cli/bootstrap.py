@@ -25,6 +25,7 @@ from contextiq.store.migrate import upgrade
 from contextiq.store.records import ModelVersion
 from contextiq.store.store import Store
 from contextiq.worker.training import (
+    StoredData,
     TrainingBusy,
     served_families,
     train_and_register,
@@ -141,13 +142,19 @@ async def train(
             memory = settings.train_memory_limit_mb
             if family is None:
                 done = await training_round(
-                    store, holder, settings.model, memory, settings.model_families
+                    store,
+                    holder,
+                    settings.model,
+                    memory,
+                    settings.model_families,
+                    settings.training_window_days,
                 )
                 return done[0] if done else None
             serving = (await served_families(ExperimentStore(store), settings.model))[0]
             with heap.building():  # as a round does (`training_round`)
+                data = await StoredData.window(store, settings.training_window_days)
                 return await train_and_register(
-                    store, holder, family, memory, serve=family == serving
+                    store, holder, family, memory, serve=family == serving, data=data
                 )
     finally:
         await store.close()

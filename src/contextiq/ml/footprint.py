@@ -144,7 +144,8 @@ def check_fits(needed: Estimate, limit_bytes: int = 0) -> None:
     if needed.total > budget:
         why = "is allowed (CONTEXTIQ_TRAIN_MEMORY_LIMIT_MB)" if budget < available else "is free"
         raise TrainingTooLarge(
-            f"training needs {needed.describe()}, but only {budget / GIB:.1f} GiB {why}"
+            f"training needs {needed.describe()}, but only {budget / GIB:.1f} GiB {why};"
+            " a shorter CONTEXTIQ_TRAINING_WINDOW_DAYS learns from fewer events"
         )
 
 

@@ -107,6 +107,13 @@ _COUNTS = cast(Table, TrainingCountRow.__table__)
 _COUNT = (_COUNTS.c.events, _COUNTS.c.due_from)
 
 
+def _training_rows(since: datetime | None) -> list[ColumnElement[bool]]:
+    """The interactions a training reads: users' (not sessions'), from `since` when set."""
+    if since is None:
+        return [_USERS_ONLY]
+    return [_USERS_ONLY, InteractionRow.occurred_at >= since]
+
+
 def _training_count(row: Sequence[Any]) -> TrainingCount:
     """A `training_count` row read as `_COUNT` lists its columns."""
     return TrainingCount(int(row[0]), int(row[1]))
@@ -1059,8 +1066,21 @@ class Store:
             ],
         )
 
-    async def interaction_counts(self) -> tuple[int, int, int]:
-        """(users, items, interactions) that training reads: sizes a training up front."""
+    async def training_since(self, window_days: float) -> datetime | None:
+        """Where a training window of `window_days` up to the newest stored event begins
+        (None: every event). From the newest event, not from now, so a window over an
+        imported history of years ago still holds its latest events."""
+        if not window_days:
+            return None
+        async with self._whole_table_reads() as conn:
+            newest = (
+                await conn.execute(select(func.max(InteractionRow.occurred_at)).where(_USERS_ONLY))
+            ).scalar_one()
+        return None if newest is None else newest - timedelta(days=window_days)
+
+    async def interaction_counts(self, since: datetime | None = None) -> tuple[int, int, int]:
+        """(users, items, interactions) that training reads (from `since`, when set): sizes a
+        training up front."""
         async with self._whole_table_reads() as conn:
             row = (
                 await conn.execute(
@@ -1068,15 +1088,16 @@ class Store:
                         func.count(func.distinct(InteractionRow.user_id)),
                         func.count(func.distinct(InteractionRow.content_id)),
                         func.count(),
-                    ).where(_USERS_ONLY)
+                    ).where(*_training_rows(since))
                 )
             ).one()
         return int(row[0]), int(row[1]), int(row[2])
 
     async def iter_interaction_columns(
-        self, batch: int = 250_000
+        self, since: datetime | None = None, batch: int = 250_000
     ) -> AsyncIterator[InteractionColumns]:
-        """Every user's interaction in id order, `batch` rows at a time, as columns.
+        """Every user's interaction (from `since`, when set) in id order, `batch` rows at a
+        time, as columns.
 
         Millions of rows are read per training, so this goes through the raw driver (one
         query, fetched in chunks: a server-side cursor on PostgreSQL), not through ORM rows,
@@ -1087,7 +1108,7 @@ class Store:
         else:
             seconds = func.extract("epoch", InteractionRow.occurred_at)
         columns = (InteractionRow.user_id, InteractionRow.content_id, InteractionRow.weight)
-        query = select(*columns, seconds).where(_USERS_ONLY).order_by(InteractionRow.id)
+        query = select(*columns, seconds).where(*_training_rows(since)).order_by(InteractionRow.id)
         async with self.engine.connect() as conn:
             sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
             driver = (await conn.get_raw_connection()).driver_connection

@@ -73,8 +73,11 @@ async def last_round_at(store: Store) -> float | None:
     return newest[0].created_at.timestamp() if newest else None
 
 
-async def load_training_data(store: Store) -> list[WeightedInteraction]:
-    """Every stored interaction, oldest first (ties in the order they were stored).
+async def load_training_data(
+    store: Store, since: datetime | None = None
+) -> list[WeightedInteraction]:
+    """Every stored interaction (from `since`, when set), oldest first (ties in the order
+    they were stored).
 
     Each distinct user and item id is kept once, however many events name it.
     """
@@ -82,7 +85,7 @@ async def load_training_data(store: Store) -> list[WeightedInteraction]:
     items: list[str] = []
     weights: list[float] = []
     times: list[float] = []
-    async for chunk in store.iter_interaction_columns():
+    async for chunk in store.iter_interaction_columns(since):
         users.extend(chunk.user_ids)
         items.extend(chunk.content_ids)
         weights.extend(chunk.weights)
@@ -108,17 +111,23 @@ def _in_time_order(
 
 
 class StoredData:
-    """Every stored interaction and item, read on first use: once however many families a
-    round trains (45 s at 5,000,000 events)."""
+    """Every stored interaction in the training window (`since`, None: all) and every item,
+    read on first use: once however many families a round trains (45 s at 5,000,000 events)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, since: datetime | None = None) -> None:
         self.store = store
+        self.since = since
         self._read: tuple[list[WeightedInteraction], list[ItemFeatures]] | None = None
+
+    @classmethod
+    async def window(cls, store: Store, window_days: float) -> "StoredData":
+        """The events of the last `window_days` up to the newest (0: every event)."""
+        return cls(store, await store.training_since(window_days))
 
     async def read(self) -> tuple[list[WeightedInteraction], list[ItemFeatures]]:
         if self._read is None:
             start = time.perf_counter()
-            interactions = await load_training_data(self.store)
+            interactions = await load_training_data(self.store, self.since)
             items = [item_features(c) for c in await self.store.all_content()]
             took = time.perf_counter() - start
             log.info("read %d interactions in %.0fs", len(interactions), took)
@@ -153,13 +162,17 @@ async def training_round(
     configured: str,
     memory_limit_mb: int = 0,
     requested: Sequence[str] = (),
+    window_days: float = 0.0,
 ) -> list[ModelVersion]:
-    """Train every served family in turn (`served_families`); what each recorded.
+    """Train every served family in turn (`served_families`) on the events of the last
+    `window_days` (0: every event); what each recorded.
 
     Full collections wait for the round (`heap.building`), whose stored data is let go first.
     """
     with heap.building():
-        return await _train_families(store, holder, configured, memory_limit_mb, requested)
+        return await _train_families(
+            store, holder, configured, memory_limit_mb, requested, window_days
+        )
 
 
 async def _train_families(
@@ -168,9 +181,10 @@ async def _train_families(
     configured: str,
     memory_limit_mb: int,
     requested: Sequence[str],
+    window_days: float,
 ) -> list[ModelVersion]:
     serving, *others = await served_families(ExperimentStore(store), configured, requested)
-    data = StoredData(store)
+    data = await StoredData.window(store, window_days)
     done = [await train_and_register(store, holder, serving, memory_limit_mb, data=data)]
     for family in others:
         done.append(await train_and_register(store, holder, family, memory_limit_mb, False, data))
@@ -191,7 +205,8 @@ async def train_and_register(
     and, if no worse, becomes the active version; without it, it is compared with its
     family's newest accepted version and, if no worse, served only to the requests and
     experiment arms that name the family. Either way an accepted candidate becomes its
-    family's newest. `data` shares the stored data a round has read already. The caller
+    family's newest. `data` shares the stored data a round has read already (and says its
+    training window; without it, every stored event is read). The caller
     holds the training lock (`training_turn`): so the staging folders of saves a killed
     process left are removed here, with no live save among them.
     """
@@ -201,7 +216,8 @@ async def train_and_register(
     from contextiq.ml.train import train_candidate
 
     known_family(model)  # an unknown family name stops here, before any work
-    n_users, n_items, n_interactions = await store.interaction_counts()
+    data = data or StoredData(store)
+    n_users, n_items, n_interactions = await store.interaction_counts(data.since)
     if not n_interactions:
         return None
     n_items = max(n_items, await store.content_count())
@@ -213,7 +229,7 @@ async def train_and_register(
     await asyncio.to_thread(holder.registry.check_writable)
     log.info("training a %s model on %s", model, needed.describe())
     with PeakMemory() as peak:
-        interactions, items = await (data or StoredData(store)).read()
+        interactions, items = await data.read()
         current, until = await _compared_with(holder, model, serve)
         report = await asyncio.to_thread(
             train_candidate, interactions, items, current, 0, model, until
