@@ -7,7 +7,8 @@ data, into a fresh models folder, one after the other in this process; the first
 a model, so each later round starts with one serving, as a worker's rounds do. Prints the
 resident memory (anonymous and file-backed: the model's arrays are memory-mapped) before
 the first round and after each, and each round's peak. The same script run against
-another checkout (PYTHONPATH) gives the baseline on the same database.
+another checkout (PYTHONPATH) gives the baseline on the same database. `--window-days`
+trains on the events of that many days up to the newest (`CONTEXTIQ_TRAINING_WINDOW_DAYS`).
 """
 
 import argparse
@@ -45,14 +46,14 @@ def say(when: str, started: float) -> None:
     )
 
 
-async def measure(settings: Settings, rounds: int) -> None:
+async def measure(settings: Settings, rounds: int, window_days: float) -> None:
     store = Store(settings.database_url)
     started = time.perf_counter()
     try:
         holder = ModelHolder(Path(tempfile.mkdtemp()), store)
         say("before the first round", started)
         for number in range(1, rounds + 1):
-            await training_round(store, holder, settings.model)
+            await training_round(store, holder, settings.model, window_days=window_days)
             say(f"after round {number}", started)
     finally:
         await store.close()
@@ -62,9 +63,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--window-days", type=float, default=0.0)
     args = parser.parse_args()
     settings = Settings(database_url=args.database_url, llm_url="none://")
-    asyncio.run(measure(settings, args.rounds))
+    asyncio.run(measure(settings, args.rounds, args.window_days))
 
 
 if __name__ == "__main__":
