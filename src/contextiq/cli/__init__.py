@@ -345,7 +345,8 @@ def train_command(
         ),
     ] = 0.0,
 ) -> None:
-    """Train on all stored interactions; promote the model if it is no worse.
+    """Train on all stored interactions (those of the last CONTEXTIQ_TRAINING_WINDOW_DAYS up
+    to the newest, when set); promote the model if it is no worse.
 
     Prints the serving family's version (or FAMILY's). A family other than the serving one
     is only accepted for the requests and experiment arms that name it (status "candidate"),

@@ -1469,7 +1469,7 @@ class Store:
 
     @retry_transient()
     async def round_completed(self, started_with: int) -> None:
-        """A round learnt from every stored event: the `started_with` events counted when it
+        """A round learnt from the stored events: the `started_with` events counted when it
         started go (those applied meanwhile stay counted), and the next is due from 0.
 
         Only while `due_from` still reads what the round's start set, which makes it safe to

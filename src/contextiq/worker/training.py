@@ -1,4 +1,5 @@
-"""Retraining: fit a candidate on everything stored, promote it only if it is no worse.
+"""Retraining: fit a candidate on what is stored (every event, or those of the training
+window), promote it only if it is no worse.
 
 A round trains the serving family, and then each other family that requests or a live
 experiment's arm may name, so their models are as fresh as the default's
