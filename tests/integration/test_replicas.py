@@ -9,6 +9,7 @@ within seconds, without waiting for the next model promotion or for the worker.
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 from collections.abc import AsyncIterator
@@ -244,6 +245,43 @@ async def test_serve_replaces_a_request_process_that_dies(
 
         await eventually(replaced, 90, "a new request process in place of the killed one")
     assert "exited (exit code -9): starting another" in server.log()
+
+
+async def test_serve_replaces_its_duties_process_when_it_dies(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    """Old code started the relay's process once: killed (an OOM kill in a training round,
+    say), interactions were still accepted and none reached the worker again."""
+    shared = Shared(pg_url, redis_url)
+    async with serving_with_workers(tmp_path, shared) as (server, client, _):
+        started = re.compile(r"relay and embedded worker in process (\d+)")
+
+        async def duties_started() -> bool:
+            return started.search(server.log()) is not None
+
+        await eventually(duties_started, 30, "the duties process to start")
+        found = started.search(server.log())
+        assert found is not None
+        os.kill(int(found[1]), signal.SIGKILL)
+
+        async def replaced() -> bool:
+            return f"duties process {found[1]} exited (exit code -9): starting another" in (
+                server.log()
+            )
+
+        await eventually(replaced, 30, "a new duties process in place of the killed one")
+        for n in range(5):
+            body = {"user_id": "after", "content_id": f"c{n}", "interaction_type": "like"}
+            assert (await client.post("/api/v1/interact", json=body)).status_code == 202
+        store = Store(shared.database_url)
+        try:
+
+            async def relayed() -> bool:
+                return await store.pending_outbox() == 0
+
+            await eventually(relayed, 60, "the new duties process to relay every event")
+        finally:
+            await store.close()
 
 
 def test_serve_with_workers_needs_a_shared_cache(tmp_path: Path) -> None:

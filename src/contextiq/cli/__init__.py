@@ -3,7 +3,6 @@
 import asyncio
 import ipaddress
 import json
-import multiprocessing
 import socket
 from enum import StrEnum
 from pathlib import Path
@@ -20,7 +19,7 @@ from contextiq.cli.dead_letters import dead_letters_app
 from contextiq.cli.keys import keys_app
 from contextiq.cli.listen import claim_address
 from contextiq.cli.ml import evaluate, offline_app
-from contextiq.cli.processes import RequestProcesses
+from contextiq.cli.processes import ServeProcesses
 from contextiq.cli.sole_process import sole_process
 from contextiq.config import InvalidSettings, Settings, get_settings
 from contextiq.ml.footprint import TrainingTooLarge
@@ -153,17 +152,11 @@ def _serve(settings: Settings, sock: socket.socket, bootstrap_first: bool, worke
         access_log=False,
         log_config=None,  # as above
     )
-    processes = RequestProcesses(config, workers, sock)
+    processes = ServeProcesses(config, workers, sock, _api_duties)
     # Before any process starts: each writes its metrics there and /metrics sums them all.
     use_multiprocess_dir()
-    duties = multiprocessing.get_context("spawn").Process(target=_api_duties, name="duties")
-    duties.start()
-    _say(f"    {workers} request processes; relay and embedded worker in process {duties.pid}")
-    try:
-        return processes.run()
-    finally:
-        duties.terminate()
-        duties.join(30)
+    _say(f"    {workers} request processes, and one for the relay and embedded worker")
+    return processes.run()
 
 
 def _api_duties() -> None:

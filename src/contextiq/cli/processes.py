@@ -1,4 +1,6 @@
-"""`contextiq serve --workers N`: N request processes, each listening on a socket of its own.
+"""`contextiq serve --workers N`: N request processes, each listening on a socket of its own,
+and the duties process (the relay, and on the in-process bus the worker), each started again
+when it dies.
 
 uvicorn's supervisor binds one socket that its processes share: each new connection wakes
 them all and the first to accept keeps it, so keep-alive connections split unevenly (of 64
@@ -14,6 +16,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.context import SpawnProcess
 from types import FrameType
 
@@ -35,11 +38,18 @@ def _request_process(config: uvicorn.Config, shared: socket.socket | None) -> No
     uvicorn.Server(config).run(sockets=[sock])
 
 
-class RequestProcesses:
-    def __init__(self, config: uvicorn.Config, workers: int, first: socket.socket) -> None:
+class ServeProcesses:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        workers: int,
+        first: socket.socket,
+        duties: Callable[[], None],
+    ) -> None:
         """`first` is the address `serve` claimed (`listen.claim_address`): shared by the
-        processes where SO_REUSEPORT is missing, else closed and bound again by each."""
-        self.config, self.workers = config, workers
+        processes where SO_REUSEPORT is missing, else closed and bound again by each.
+        `duties` runs in a process of its own beside them."""
+        self.config, self.workers, self.duties = config, workers, duties
         self._stopping = threading.Event()
         self._context = multiprocessing.get_context("spawn")
         self._shared: socket.socket | None = None if BALANCED else first
@@ -47,11 +57,15 @@ class RequestProcesses:
             first.close()
 
     def run(self) -> int:
-        """Serve until SIGINT or SIGTERM; restart a process that dies. Returns an exit code."""
+        """Serve until SIGINT or SIGTERM; restart a process that dies. Returns an exit code.
+
+        The duties process is the last slot: when it died (an OOM kill in a training round,
+        say), interactions were still accepted into the outbox and none was applied again.
+        """
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self._stop)
-        running = [self._start() for _ in range(self.workers)]
-        quick_deaths = [0] * self.workers
+        running = [self._start(n) for n in range(self.workers + 1)]
+        quick_deaths = [0] * len(running)
         try:
             while not self._stopping.wait(0.5):
                 for n, (process, started) in enumerate(running):
@@ -61,17 +75,19 @@ class RequestProcesses:
                     quick_deaths[n] = quick_deaths[n] + 1 if quick else 0
                     if quick_deaths[n] > 1:
                         log.error(
-                            "request process %s failed at start again (exit code %s)",
+                            "%s process %s failed at start again (exit code %s)",
+                            process.name,
                             process.pid,
                             process.exitcode,
                         )
                         return 1
                     log.warning(
-                        "request process %s exited (exit code %s): starting another",
+                        "%s process %s exited (exit code %s): starting another",
+                        process.name,
                         process.pid,
                         process.exitcode,
                     )
-                    running[n] = self._start()
+                    running[n] = self._start(n)
             return 0
         finally:
             for process, _ in running:
@@ -81,11 +97,17 @@ class RequestProcesses:
                 if process.is_alive():
                     process.kill()
 
-    def _start(self) -> tuple[SpawnProcess, float]:
-        process = self._context.Process(
-            target=_request_process, args=(self.config, self._shared), name="requests"
-        )
+    def _start(self, slot: int) -> tuple[SpawnProcess, float]:
+        """Slots below `workers` serve requests; the last runs the duties."""
+        if slot < self.workers:
+            process = self._context.Process(
+                target=_request_process, args=(self.config, self._shared), name="request"
+            )
+        else:
+            process = self._context.Process(target=self.duties, name="duties")
         process.start()
+        if slot == self.workers:
+            log.info("relay and embedded worker in process %s", process.pid)
         return process, time.monotonic()
 
     def _stop(self, _signum: int, _frame: FrameType | None) -> None:
