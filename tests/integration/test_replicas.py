@@ -247,6 +247,42 @@ async def test_serve_replaces_a_request_process_that_dies(
     assert "exited (exit code -9): starting another" in server.log()
 
 
+async def _duties_pid(server: Daemon) -> int:
+    """The duties process's id, from the line `serve` logs when it starts one."""
+    started = re.compile(r"relay and embedded worker in process (\d+)")
+
+    async def logged() -> bool:
+        return started.search(server.log()) is not None
+
+    await eventually(logged, 30, "the duties process to start")
+    found = started.search(server.log())
+    assert found is not None
+    return int(found[1])
+
+
+async def _relayed_after(
+    server: Daemon, client: httpx.AsyncClient, shared: Shared, pid: int
+) -> None:
+    """`serve` killed the duties process `pid` and started another, which relays what comes."""
+
+    async def replaced() -> bool:
+        return f"duties process {pid} exited (exit code -9): starting another" in server.log()
+
+    await eventually(replaced, 90, "a new duties process in place of the old one")
+    for n in range(5):
+        body = {"user_id": "after", "content_id": f"c{n}", "interaction_type": "like"}
+        assert (await client.post("/api/v1/interact", json=body)).status_code == 202
+    store = Store(shared.database_url)
+    try:
+
+        async def relayed() -> bool:
+            return await store.pending_outbox() == 0
+
+        await eventually(relayed, 60, "the new duties process to relay every event")
+    finally:
+        await store.close()
+
+
 async def test_serve_replaces_its_duties_process_when_it_dies(
     tmp_path: Path, pg_url: str, redis_url: str
 ) -> None:
@@ -254,34 +290,22 @@ async def test_serve_replaces_its_duties_process_when_it_dies(
     say), interactions were still accepted and none reached the worker again."""
     shared = Shared(pg_url, redis_url)
     async with serving_with_workers(tmp_path, shared) as (server, client, _):
-        started = re.compile(r"relay and embedded worker in process (\d+)")
+        pid = await _duties_pid(server)
+        os.kill(pid, signal.SIGKILL)
+        await _relayed_after(server, client, shared, pid)
 
-        async def duties_started() -> bool:
-            return started.search(server.log()) is not None
 
-        await eventually(duties_started, 30, "the duties process to start")
-        found = started.search(server.log())
-        assert found is not None
-        os.kill(int(found[1]), signal.SIGKILL)
-
-        async def replaced() -> bool:
-            return f"duties process {found[1]} exited (exit code -9): starting another" in (
-                server.log()
-            )
-
-        await eventually(replaced, 30, "a new duties process in place of the killed one")
-        for n in range(5):
-            body = {"user_id": "after", "content_id": f"c{n}", "interaction_type": "like"}
-            assert (await client.post("/api/v1/interact", json=body)).status_code == 202
-        store = Store(shared.database_url)
-        try:
-
-            async def relayed() -> bool:
-                return await store.pending_outbox() == 0
-
-            await eventually(relayed, 60, "the new duties process to relay every event")
-        finally:
-            await store.close()
+async def test_serve_replaces_its_duties_process_when_its_loop_stands_still(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    """A duties process that lives but no longer turns (stopped here) relays nothing: once
+    its heartbeat has been silent for STALE_AFTER_SECONDS, `serve` kills it and starts another."""
+    shared = Shared(pg_url, redis_url)
+    async with serving_with_workers(tmp_path, shared) as (server, client, _):
+        pid = await _duties_pid(server)
+        os.kill(pid, signal.SIGSTOP)
+        await _relayed_after(server, client, shared, pid)
+    assert f"duties process {pid}: its event loop has been silent for" in server.log()
 
 
 def test_serve_with_workers_needs_a_shared_cache(tmp_path: Path) -> None:

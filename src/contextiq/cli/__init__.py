@@ -1,6 +1,7 @@
 """The `contextiq` command line."""
 
 import asyncio
+import ctypes
 import ipaddress
 import json
 import socket
@@ -159,11 +160,12 @@ def _serve(settings: Settings, sock: socket.socket, bootstrap_first: bool, worke
     return processes.run()
 
 
-def _api_duties() -> None:
-    """The relay and, on the in-process bus, the worker: once for all request processes."""
+def _api_duties(beats_into: ctypes.c_double) -> None:
+    """The relay and, on the in-process bus, the worker: once for all request processes;
+    its heartbeat goes to `beats_into`, which `serve` watches."""
     from contextiq.worker.runner import run_worker
 
-    asyncio.run(run_worker(get_settings(), api_duties=True))
+    asyncio.run(run_worker(get_settings(), api_duties=True, beats_into=beats_into))
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """`contextiq serve --workers N`: N request processes, each listening on a socket of its own,
 and the duties process (the relay, and on the in-process bus the worker), each started again
-when it dies.
+when it dies; the duties process also when its event loop stops beating its heartbeat, which
+`serve` reads from shared memory (a request process's stall is its liveness probe's to find).
 
 uvicorn's supervisor binds one socket that its processes share: each new connection wakes
 them all and the first to accept keeps it, so keep-alive connections split unevenly (of 64
@@ -10,6 +11,7 @@ its own socket and the kernel spreads connections over them by address hash (26 
 Where the option is missing, the processes share one socket, as uvicorn's do.
 """
 
+import ctypes
 import logging
 import multiprocessing
 import signal
@@ -23,6 +25,7 @@ from types import FrameType
 import uvicorn
 
 from contextiq.cli.listen import listening_socket
+from contextiq.observability.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +47,16 @@ class ServeProcesses:
         config: uvicorn.Config,
         workers: int,
         first: socket.socket,
-        duties: Callable[[], None],
+        duties: Callable[[ctypes.c_double], None],
     ) -> None:
         """`first` is the address `serve` claimed (`listen.claim_address`): shared by the
         processes where SO_REUSEPORT is missing, else closed and bound again by each.
-        `duties` runs in a process of its own beside them."""
+        `duties` runs in a process of its own beside them, and beats a heartbeat into the
+        shared memory it is given."""
         self.config, self.workers, self.duties = config, workers, duties
         self._stopping = threading.Event()
         self._context = multiprocessing.get_context("spawn")
+        self._duties_beat = Heartbeat(cell=self._context.RawValue(ctypes.c_double, 0.0))
         self._shared: socket.socket | None = None if BALANCED else first
         if BALANCED:
             first.close()
@@ -69,6 +74,8 @@ class ServeProcesses:
         try:
             while not self._stopping.wait(0.5):
                 for n, (process, started) in enumerate(running):
+                    if n == self.workers and process.is_alive():
+                        self._stop_if_stuck(process)
                     if process.is_alive():
                         continue
                     quick = time.monotonic() - started < FAILS_AT_START_SECONDS
@@ -103,12 +110,28 @@ class ServeProcesses:
             process = self._context.Process(
                 target=_request_process, args=(self.config, self._shared), name="request"
             )
+            process.start()
         else:
-            process = self._context.Process(target=self.duties, name="duties")
-        process.start()
-        if slot == self.workers:
+            self._duties_beat.beat()  # from its start: spawning and imports take seconds
+            process = self._context.Process(
+                target=self.duties, args=(self._duties_beat.cell,), name="duties"
+            )
+            process.start()
             log.info("relay and embedded worker in process %s", process.pid)
         return process, time.monotonic()
+
+    def _stop_if_stuck(self, process: SpawnProcess) -> None:
+        """Kill the duties process when its loop has not beaten for `STALE_AFTER_SECONDS`: it
+        would hold the outbox back, alive, for good. The loop above starts another."""
+        if self._duties_beat.alive():
+            return
+        log.error(
+            "duties process %s: its event loop has been silent for %.0f s; stopping it",
+            process.pid,
+            self._duties_beat.silent_for(),
+        )
+        process.kill()
+        process.join(10)
 
     def _stop(self, _signum: int, _frame: FrameType | None) -> None:
         self._stopping.set()

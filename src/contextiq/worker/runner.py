@@ -5,6 +5,7 @@ and on the in-process bus the consumer and retraining, once per host rather than
 """
 
 import asyncio
+import ctypes
 import logging
 import signal
 
@@ -19,13 +20,16 @@ from contextiq.store.migrate import upgrade_async
 log = logging.getLogger(__name__)
 
 
-async def run_worker(settings: Settings, *, api_duties: bool = False) -> None:
-    """`api_duties`: what a lone API process would run itself (relay, embedded consumer)."""
+async def run_worker(
+    settings: Settings, *, api_duties: bool = False, beats_into: ctypes.c_double | None = None
+) -> None:
+    """`api_duties`: what a lone API process would run itself (relay, embedded consumer).
+    `beats_into`: shared memory where its heartbeat goes, for the process that watches it."""
     configure_logging(settings)
     # Under `serve --workers N` this process's metrics reach /metrics through the shared
-    # multiprocess directory, and its liveness is the API's; a worker of its own serves both
-    # on its port, from the first second (migrations may take minutes).
-    heartbeat = Heartbeat()
+    # multiprocess directory, and `serve` reads its heartbeat (`beats_into`); a worker of its
+    # own serves both on its port, from the first second (migrations may take minutes).
+    heartbeat = Heartbeat(cell=beats_into)
     beats = asyncio.create_task(heartbeat.run())
     port_server = None if api_duties else serve_worker_port(settings, heartbeat)
     if settings.migrate_on_start:
