@@ -188,21 +188,28 @@ async def serving_with_workers(
         server.stop()
 
 
+async def _likes_relayed(
+    client: httpx.AsyncClient, shared: Shared, users: list[str], within: float
+) -> None:
+    """Each of `users` likes an item (the n-th, `cn`), and the duties process relays them all."""
+    for n, user in enumerate(users):
+        body = {"user_id": user, "content_id": f"c{n}", "interaction_type": "like"}
+        assert (await client.post("/api/v1/interact", json=body)).status_code == 202
+    store = Store(shared.database_url)
+    try:
+
+        async def relayed() -> bool:
+            return await store.pending_outbox() == 0
+
+        await eventually(relayed, within, "the duties process to relay every event")
+    finally:
+        await store.close()
+
+
 async def test_serve_with_two_workers_shares_one_relay(tmp_path: Path, shared: Shared) -> None:
     await train_on_categories(shared.database_url, tmp_path / "models")
     async with serving_with_workers(tmp_path, shared) as (server, client, _):
-        for n in range(20):
-            body = {"user_id": f"w{n % 4}", "content_id": f"c{n}", "interaction_type": "like"}
-            assert (await client.post("/api/v1/interact", json=body)).status_code == 202
-        store = Store(shared.database_url)
-        try:
-
-            async def relayed() -> bool:
-                return await store.pending_outbox() == 0
-
-            await eventually(relayed, 30, "the duties process to relay every event")
-        finally:
-            await store.close()
+        await _likes_relayed(client, shared, [f"w{n % 4}" for n in range(20)], 30)
         profile = (await client.get("/api/v1/user-profile/w1")).json()
         assert profile["total"] == 5
     log = server.log()
@@ -269,18 +276,7 @@ async def _relayed_after(
         return f"duties process {pid} exited (exit code -9): starting another" in server.log()
 
     await eventually(replaced, 90, "a new duties process in place of the old one")
-    for n in range(5):
-        body = {"user_id": "after", "content_id": f"c{n}", "interaction_type": "like"}
-        assert (await client.post("/api/v1/interact", json=body)).status_code == 202
-    store = Store(shared.database_url)
-    try:
-
-        async def relayed() -> bool:
-            return await store.pending_outbox() == 0
-
-        await eventually(relayed, 60, "the new duties process to relay every event")
-    finally:
-        await store.close()
+    await _likes_relayed(client, shared, ["after"] * 5, 60)
 
 
 async def test_serve_replaces_its_duties_process_when_it_dies(
